@@ -1,0 +1,134 @@
+package archivist
+
+import (
+	"fmt"
+	"time"
+)
+
+// LoadBalancingStrategy is how the leader picks a node for a task.
+type LoadBalancingStrategy string
+
+// Strategies.
+const (
+	StrategyRoundRobin      LoadBalancingStrategy = "ROUND_ROBIN"
+	StrategyLeastBusy       LoadBalancingStrategy = "LEAST_BUSY"
+	StrategyCapabilityBased LoadBalancingStrategy = "CAPABILITY_BASED"
+)
+
+// Valid reports whether s is a known strategy.
+func (s LoadBalancingStrategy) Valid() bool {
+	return s == StrategyRoundRobin || s == StrategyLeastBusy || s == StrategyCapabilityBased
+}
+
+// Defaults of Config.
+const (
+	DefaultHeartbeatInterval = time.Second
+	DefaultMissedHeartbeats  = 3
+	DefaultTaskTimeout       = 5 * time.Minute
+	DefaultMaxRetries        = 3
+	DefaultStrategy          = StrategyRoundRobin
+	DefaultRetention         = 24 * time.Hour
+	DefaultRetryBackoff      = time.Second
+	DefaultMaxRetryBackoff   = 5 * time.Minute
+	DefaultCPUThreshold      = 90.0
+	DefaultMemoryThreshold   = 90.0
+	DefaultWorkers           = 4
+	// DefaultHysteresis is how far below a threshold a busy node's health must
+	// fall before it is ONLINE again, in the threshold's unit.
+	DefaultHysteresis = 10.0
+)
+
+// Thresholds turn a node BUSY when any sampled value is over its threshold.
+// Zero disables a threshold.
+type Thresholds struct {
+	CPUPercent    float64 `json:"cpuPercent"`
+	MemoryPercent float64 `json:"memoryPercent"`
+	// Load1 is the 1-minute load average per core.
+	Load1 float64 `json:"load1"`
+}
+
+// Config is the cluster's runtime configuration (DistributedProcessingConfig
+// in the API). It lives in the store; every node applies its newest version.
+type Config struct {
+	Version int64 `json:"version"`
+	// Enabled turns distributed processing on. Off, a node leaves placement
+	// and runs only what is submitted to it.
+	Enabled           bool                  `json:"enabled"`
+	Discovery         DiscoveryMethod       `json:"discovery"`
+	HeartbeatInterval time.Duration         `json:"heartbeatInterval"`
+	MissedHeartbeats  int                   `json:"missedHeartbeats"`
+	DefaultTimeout    time.Duration         `json:"defaultTimeout"`
+	DefaultMaxRetries int                   `json:"defaultMaxRetries"`
+	Strategy          LoadBalancingStrategy `json:"strategy"`
+	// FaultTolerance on: failed attempts are retried and the tasks of a lost
+	// node are put back. Off: a failed attempt fails the task.
+	FaultTolerance bool          `json:"faultTolerance"`
+	Thresholds     Thresholds    `json:"thresholds"`
+	Workers        int           `json:"workers"`
+	Retention      time.Duration `json:"retention"`
+	RetryBackoff   time.Duration `json:"retryBackoff"`
+	MaxBackoff     time.Duration `json:"maxBackoff"`
+	UpdatedAt      time.Time     `json:"updatedAt,omitzero"`
+	UpdatedBy      string        `json:"updatedBy,omitempty"`
+}
+
+// DefaultConfig returns the configuration a new cluster starts with.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:           true,
+		Discovery:         DiscoveryRegistry,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		MissedHeartbeats:  DefaultMissedHeartbeats,
+		DefaultTimeout:    DefaultTaskTimeout,
+		DefaultMaxRetries: DefaultMaxRetries,
+		Strategy:          DefaultStrategy,
+		FaultTolerance:    true,
+		Thresholds:        Thresholds{CPUPercent: DefaultCPUThreshold, MemoryPercent: DefaultMemoryThreshold},
+		Workers:           DefaultWorkers,
+		Retention:         DefaultRetention,
+		RetryBackoff:      DefaultRetryBackoff,
+		MaxBackoff:        DefaultMaxRetryBackoff,
+	}
+}
+
+// Validate checks every field and returns a BAD_USER_INPUT error naming the
+// first field that is out of range.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return Errorf(CodeBadUserInput, "invalid config: "+format, args...)
+	}
+	switch {
+	case !c.Discovery.Valid():
+		return bad("discovery %q is not MANUAL, AUTO or REGISTRY", c.Discovery)
+	case c.HeartbeatInterval < 10*time.Millisecond || c.HeartbeatInterval > time.Minute:
+		return bad("heartbeat interval %s must be between 10ms and 1m", c.HeartbeatInterval)
+	case c.MissedHeartbeats < 1 || c.MissedHeartbeats > 100:
+		return bad("missed heartbeats %d must be between 1 and 100", c.MissedHeartbeats)
+	case c.DefaultTimeout <= 0 || c.DefaultTimeout > MaxTimeout:
+		return bad("default timeout %s must be above 0 and at most %s", c.DefaultTimeout, MaxTimeout)
+	case c.DefaultMaxRetries < 0 || c.DefaultMaxRetries > MaxMaxRetries:
+		return bad("default max retries %d must be between 0 and %d", c.DefaultMaxRetries, MaxMaxRetries)
+	case !c.Strategy.Valid():
+		return bad("strategy %q is not ROUND_ROBIN, LEAST_BUSY or CAPABILITY_BASED", c.Strategy)
+	case c.Workers < 1 || c.Workers > 10000:
+		return bad("workers %d must be between 1 and 10000", c.Workers)
+	case c.Retention < time.Minute:
+		return bad("retention %s must be at least 1m", c.Retention)
+	case c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff:
+		return bad("retry backoff %s must be above 0 and not over the max backoff %s", c.RetryBackoff, c.MaxBackoff)
+	}
+	for name, v := range map[string]float64{"cpu": c.Thresholds.CPUPercent, "memory": c.Thresholds.MemoryPercent} {
+		if v < 0 || v > 100 {
+			return bad("%s threshold %.1f must be between 0 and 100 (0 disables it)", name, v)
+		}
+	}
+	if c.Thresholds.Load1 < 0 {
+		return bad("load threshold %.2f must not be negative (0 disables it)", c.Thresholds.Load1)
+	}
+	return nil
+}
+
+// String is for logs.
+func (c Config) String() string {
+	return fmt.Sprintf("config v%d (strategy %s, heartbeat %s, workers %d)", c.Version, c.Strategy, c.HeartbeatInterval, c.Workers)
+}

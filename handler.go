@@ -1,0 +1,129 @@
+package archivist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Handler runs tasks of one type. It must honour ctx: when ctx ends (timeout
+// or cancellation) it should return promptly with ctx.Err().
+type Handler interface {
+	Handle(ctx context.Context, job *Job) (json.RawMessage, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, job *Job) (json.RawMessage, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, job *Job) (json.RawMessage, error) {
+	return f(ctx, job)
+}
+
+// InputValidator is implemented by handlers that can check an input at submit
+// time, so that a bad input is refused before it is queued.
+type InputValidator interface {
+	ValidateInput(input json.RawMessage) error
+}
+
+// Job is one attempt of a task as a handler sees it.
+type Job struct {
+	// Task is a copy of the task at the start of the attempt.
+	Task *Task
+	// progress is set by the worker pool.
+	progress func(fraction float64, message string)
+}
+
+// NewJob returns a job for t that reports progress to fn (which may be nil).
+func NewJob(t *Task, fn func(fraction float64, message string)) *Job {
+	return &Job{Task: t, progress: fn}
+}
+
+// Input decodes the task's JSON input into v.
+func (j *Job) Input(v any) error {
+	if err := json.Unmarshal(j.Task.Input, v); err != nil {
+		return Permanent(fmt.Errorf("decode input: %w", err))
+	}
+	return nil
+}
+
+// ReportProgress records progress between 0 and 1 with a short message. It
+// never blocks on the store; reports may be coalesced.
+func (j *Job) ReportProgress(fraction float64, message string) {
+	if j.progress == nil {
+		return
+	}
+	switch {
+	case fraction < 0 || fraction != fraction:
+		fraction = 0
+	case fraction > 1:
+		fraction = 1
+	}
+	j.progress(fraction, message)
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying: the task fails at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Registry maps task types to handlers. It is safe for concurrent use.
+type Registry struct {
+	mu       sync.RWMutex
+	handlers map[string]Handler
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{handlers: map[string]Handler{}} }
+
+// Register adds h for typ, replacing any earlier handler of that type.
+func (r *Registry) Register(typ string, h Handler) {
+	if typ == "" || h == nil {
+		panic("archivist: Register needs a type and a handler")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handlers[typ] = h
+}
+
+// RegisterFunc adds fn for typ.
+func (r *Registry) RegisterFunc(typ string, fn func(ctx context.Context, job *Job) (json.RawMessage, error)) {
+	r.Register(typ, HandlerFunc(fn))
+}
+
+// Lookup returns the handler of typ.
+func (r *Registry) Lookup(typ string) (Handler, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	h, ok := r.handlers[typ]
+	return h, ok
+}
+
+// Types returns the registered types, sorted.
+func (r *Registry) Types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.handlers))
+	for t := range r.handlers {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

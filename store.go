@@ -1,0 +1,180 @@
+package archivist
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Store is the one seam to shared state. Every method that changes a task is
+// one atomic step that also records the event(s) of the change; a process
+// killed at any instant leaves every task either queued or held by a lease
+// that expires. Errors carry codes: NOT_FOUND for an unknown id, CONFLICT for
+// a transition that is not allowed from the task's current state or for a
+// stale attempt or leadership token.
+//
+// Implementations: store.Memory (throwaway), store.Bolt (embedded, durable)
+// and, for a cluster, the Redis store. store/storetest is the conformance
+// suite all of them pass.
+type Store interface {
+	// CreateTasks stores new tasks as PENDING, filling ID (when empty), Seq,
+	// Status and timestamps, and records task.created for each. All or none.
+	CreateTasks(ctx context.Context, tasks []*Task) error
+	// GetTask returns a task by id.
+	GetTask(ctx context.Context, id string) (*Task, error)
+	// ListTasks returns tasks newest first, filtered and paginated.
+	ListTasks(ctx context.Context, q TaskQuery) (*TaskPage, error)
+	// CountTasks returns how many tasks the store holds in each status.
+	CountTasks(ctx context.Context) (map[TaskStatus]int, error)
+
+	// CancelTask cancels a task: PENDING, RETRYING and ASSIGNED ones at once;
+	// an IN_PROGRESS one is marked CancelRequested (event
+	// task.cancel_requested) and ends CANCELLED when its worker stops it or
+	// its lease runs out. A finished task gives CONFLICT.
+	CancelTask(ctx context.Context, id string) (*Task, error)
+	// RetryTask puts a FAILED, CANCELLED or TIMED_OUT task back to PENDING
+	// with its failure count reset. Other states give CONFLICT.
+	RetryTask(ctx context.Context, id string) (*Task, error)
+
+	// ReadyTasks returns up to limit PENDING tasks in placement order
+	// (priority, then submission), first moving RETRYING tasks whose backoff
+	// is over to PENDING.
+	ReadyTasks(ctx context.Context, limit int) ([]*Task, error)
+	// AssignTasks moves PENDING tasks to ASSIGNED on the given nodes, if
+	// lease is still the current leadership. Tasks no longer PENDING are
+	// skipped; the assigned ones are returned. A stale lease gives CONFLICT
+	// and changes nothing.
+	AssignTasks(ctx context.Context, lease Lease, assignments []Assignment, claimWithin time.Duration) ([]*Task, error)
+	// NodeLoads returns how many ASSIGNED and IN_PROGRESS tasks each node
+	// holds.
+	NodeLoads(ctx context.Context) (map[string]int, error)
+	// RecoverExpired takes back tasks whose lease ran out: ASSIGNED ones
+	// return to PENDING (not a failure); IN_PROGRESS ones count as a timed
+	// out attempt (RETRYING after backoff, or TIMED_OUT when no retry is
+	// left, or CANCELLED when a cancel was requested).
+	RecoverExpired(ctx context.Context, lease Lease, retry RetryPolicy) ([]*Task, error)
+	// RequeueNode puts every ASSIGNED and IN_PROGRESS task of a lost node
+	// back to PENDING at once, not counting a failure (but a Requeue).
+	RequeueNode(ctx context.Context, lease Lease, nodeID string) ([]*Task, error)
+	// PurgeFinished removes finished tasks that finished before before.
+	PurgeFinished(ctx context.Context, before time.Time) (int, error)
+
+	// ClaimTasks moves up to limit tasks ASSIGNED to nodeID to IN_PROGRESS,
+	// starting a new attempt each, with a lease of the task's timeout plus
+	// grace. Tasks are returned in placement order.
+	ClaimTasks(ctx context.Context, nodeID string, limit int, grace time.Duration) ([]*Task, error)
+	// ClaimTask is ClaimTasks for one task that need not be assigned: a
+	// PENDING task is started directly on nodeID (local processing).
+	ClaimTask(ctx context.Context, nodeID, id string, grace time.Duration) (*Task, error)
+	// ReportProgress records progress of the given attempt.
+	ReportProgress(ctx context.Context, id string, attempt int, progress float64, message string) error
+	// CompleteTask finishes the given attempt with its result.
+	CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*Task, error)
+	// FailTask records that the given attempt failed; see Failure.
+	FailTask(ctx context.Context, id string, attempt int, f Failure) (*Task, error)
+	// ReleaseTask gives the attempt back unfinished (a graceful shutdown): the
+	// task is PENDING again, no failure counted.
+	ReleaseTask(ctx context.Context, id string, attempt int) (*Task, error)
+
+	// Heartbeat stores the node's self-description (keeping Draining as the
+	// store has it) and records node.updated. It returns the stored node.
+	Heartbeat(ctx context.Context, n *Node) (*Node, error)
+	// GetNode returns a node by id.
+	GetNode(ctx context.Context, id string) (*Node, error)
+	// ListNodes returns all known nodes, sorted by id.
+	ListNodes(ctx context.Context) ([]*Node, error)
+	// SetDraining sets or clears a node's Draining flag.
+	SetDraining(ctx context.Context, id string, draining bool) (*Node, error)
+	// RemoveNode forgets a node (event node.removed).
+	RemoveNode(ctx context.Context, id string) error
+
+	// Campaign acquires leadership for nodeID, or renews it when nodeID holds
+	// it, for ttl. It returns the current lease, whoever holds it; a new
+	// holder gets a larger Token than any before.
+	Campaign(ctx context.Context, nodeID string, ttl time.Duration) (Lease, error)
+	// Resign gives up leadership if nodeID holds it.
+	Resign(ctx context.Context, nodeID string) error
+	// Leader returns the current lease (zero when none is held).
+	Leader(ctx context.Context) (Lease, error)
+
+	// Config returns the stored configuration, or DefaultConfig with version
+	// 0 when none was stored.
+	Config(ctx context.Context) (Config, error)
+	// UpdateConfig stores cfg as version prev+1 if the stored version is
+	// still prev; otherwise CONFLICT.
+	UpdateConfig(ctx context.Context, cfg Config, prev int64) (Config, error)
+
+	// Subscribe returns events with Seq > after (0: only new ones). Events
+	// older than the store keeps are skipped.
+	Subscribe(ctx context.Context, after uint64) (Subscription, error)
+	// LastSeq is the Seq of the newest event.
+	LastSeq(ctx context.Context) (uint64, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// Lease is leadership held by a node until Expires. Token grows with every
+// new holder, so a placement made under an old lease is refused.
+type Lease struct {
+	Holder  string    `json:"holder"`
+	Token   int64     `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// HeldBy reports whether nodeID holds the lease at now.
+func (l Lease) HeldBy(nodeID string, now time.Time) bool {
+	return l.Holder != "" && l.Holder == nodeID && now.Before(l.Expires)
+}
+
+// Assignment places one task on one node.
+type Assignment struct {
+	TaskID string
+	NodeID string
+}
+
+// Failure describes a failed attempt.
+type Failure struct {
+	Error string
+	// Permanent: do not retry.
+	Permanent bool
+	// TimedOut: the attempt ran past its timeout.
+	TimedOut bool
+	// Cancelled: the attempt stopped because a cancel was requested.
+	Cancelled bool
+	// Retry decides whether and when to retry.
+	Retry RetryPolicy
+}
+
+// RetryPolicy says whether failed attempts are retried and how long to wait:
+// Backoff(failures, Base, Max), with Disabled meaning no retries at all.
+type RetryPolicy struct {
+	Disabled bool
+	Base     time.Duration
+	Max      time.Duration
+}
+
+// Delay is the backoff before the retry that follows the n-th failure.
+func (p RetryPolicy) Delay(n int) time.Duration { return Backoff(n, p.Base, p.Max) }
+
+// TaskQuery filters and pages ListTasks. Zero fields do not filter.
+type TaskQuery struct {
+	Status   []TaskStatus
+	Type     string
+	Priority Priority
+	NodeID   string
+	// Search matches a substring of the id, type or error.
+	Search string
+	// First is the page size (default 50, at most 500).
+	First int
+	// After is the cursor of the last task of the previous page.
+	After string
+}
+
+// TaskPage is a page of tasks.
+type TaskPage struct {
+	Tasks      []*Task
+	TotalCount int
+	HasNext    bool
+	EndCursor  string
+}

@@ -1,0 +1,244 @@
+package archivist
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TaskStatus is where a task is in its lifecycle:
+//
+//	PENDING -> ASSIGNED -> IN_PROGRESS -> COMPLETED | FAILED | CANCELLED
+//
+// with RETRYING (waiting out a backoff before it is PENDING again) on the way.
+// TIMED_OUT is final: the last allowed attempt ran past its timeout. An
+// attempt that times out with retries left goes to RETRYING.
+type TaskStatus string
+
+// Task statuses.
+const (
+	TaskPending    TaskStatus = "PENDING"
+	TaskAssigned   TaskStatus = "ASSIGNED"
+	TaskInProgress TaskStatus = "IN_PROGRESS"
+	TaskRetrying   TaskStatus = "RETRYING"
+	TaskCompleted  TaskStatus = "COMPLETED"
+	TaskFailed     TaskStatus = "FAILED"
+	TaskCancelled  TaskStatus = "CANCELLED"
+	TaskTimedOut   TaskStatus = "TIMED_OUT"
+)
+
+// AllTaskStatuses lists every status in lifecycle order.
+var AllTaskStatuses = []TaskStatus{TaskPending, TaskAssigned, TaskInProgress, TaskRetrying,
+	TaskCompleted, TaskFailed, TaskCancelled, TaskTimedOut}
+
+// Terminal reports whether no further transition happens from s (except an
+// explicit retry by a user).
+func (s TaskStatus) Terminal() bool {
+	switch s {
+	case TaskCompleted, TaskFailed, TaskCancelled, TaskTimedOut:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s TaskStatus) Valid() bool {
+	for _, v := range AllTaskStatuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Priority orders ready tasks: critical first, FIFO within a priority.
+type Priority string
+
+// Priorities, lowest first.
+const (
+	PriorityLow      Priority = "LOW"
+	PriorityNormal   Priority = "NORMAL"
+	PriorityHigh     Priority = "HIGH"
+	PriorityCritical Priority = "CRITICAL"
+)
+
+// AllPriorities lists the priorities from highest to lowest.
+var AllPriorities = []Priority{PriorityCritical, PriorityHigh, PriorityNormal, PriorityLow}
+
+// Rank is 3 for CRITICAL down to 0 for LOW, and -1 for an unknown priority.
+func (p Priority) Rank() int {
+	switch p {
+	case PriorityLow:
+		return 0
+	case PriorityNormal:
+		return 1
+	case PriorityHigh:
+		return 2
+	case PriorityCritical:
+		return 3
+	}
+	return -1
+}
+
+// Valid reports whether p is a known priority.
+func (p Priority) Valid() bool { return p.Rank() >= 0 }
+
+// Task is one unit of work. The store owns its lifecycle fields; callers set
+// only the submission fields (Type, Input, Priority, Timeout, MaxRetries,
+// Metadata) and, optionally, ID.
+type Task struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Input      json.RawMessage `json:"input,omitempty"`
+	Priority   Priority        `json:"priority"`
+	Timeout    time.Duration   `json:"timeout"`
+	MaxRetries int             `json:"maxRetries"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+
+	Status TaskStatus      `json:"status"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	// Attempt is the number of the current (or last) attempt; 0 before the
+	// first run. A worker's report is accepted only for the current attempt.
+	Attempt int `json:"attempt"`
+	// Failures counts attempts that failed or timed out; retries stop when it
+	// passes MaxRetries. Attempts lost with their node do not count.
+	Failures int `json:"failures"`
+	// Requeues counts attempts put back because their node was lost or shut
+	// down; past MaxRequeues the task fails rather than crash node after node.
+	Requeues        int     `json:"requeues"`
+	Progress        float64 `json:"progress"`
+	ProgressMessage string  `json:"progressMessage,omitempty"`
+	// NodeID is the node the task is (or was last) placed on.
+	NodeID string `json:"nodeId,omitempty"`
+	// CancelRequested is set when a running task is asked to stop.
+	CancelRequested bool `json:"cancelRequested,omitempty"`
+
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	AssignedAt  time.Time `json:"assignedAt,omitzero"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	CompletedAt time.Time `json:"completedAt,omitzero"`
+	// RunAt is when a RETRYING task becomes PENDING again.
+	RunAt time.Time `json:"runAt,omitzero"`
+	// LeaseUntil is when an ASSIGNED or IN_PROGRESS task is taken back from
+	// its node if nothing was heard of it.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// Seq orders tasks by submission; the store sets it.
+	Seq uint64 `json:"seq"`
+}
+
+// MaxRequeues bounds how often a task is put back after losing its node.
+const MaxRequeues = 10
+
+// Clone returns a deep copy of t.
+func (t *Task) Clone() *Task {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Input = cloneRaw(t.Input)
+	c.Metadata = cloneRaw(t.Metadata)
+	c.Result = cloneRaw(t.Result)
+	return &c
+}
+
+func cloneRaw(r json.RawMessage) json.RawMessage {
+	if r == nil {
+		return nil
+	}
+	return append(json.RawMessage(nil), r...)
+}
+
+// Limits on what a submission may carry.
+const (
+	// MaxInputBytes is the largest task input (and metadata) accepted.
+	MaxInputBytes = 1 << 20
+	// MaxResultBytes is the largest result kept; a larger one fails the attempt.
+	MaxResultBytes = 4 << 20
+	// MaxTimeout is the longest timeout a task may ask for.
+	MaxTimeout = 24 * time.Hour
+	// MaxMaxRetries is the most retries a task may ask for.
+	MaxMaxRetries = 100
+)
+
+// TaskSpec is a submission: what a client asks to run.
+type TaskSpec struct {
+	Type       string
+	Input      json.RawMessage
+	Priority   Priority
+	Timeout    time.Duration // 0: the configured default
+	MaxRetries *int          // nil: the configured default
+	Metadata   json.RawMessage
+}
+
+// NewTask validates spec against the registry and the limits and returns the
+// task to store, with defaults from cfg. Errors are BAD_USER_INPUT.
+func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
+	typ := strings.TrimSpace(spec.Type)
+	if typ == "" {
+		return nil, Errorf(CodeBadUserInput, "task type is required")
+	}
+	h, ok := reg.Lookup(typ)
+	if !ok {
+		return nil, Errorf(CodeBadUserInput, "unknown task type %q; known types: %s", typ, strings.Join(reg.Types(), ", "))
+	}
+	input := spec.Input
+	if len(input) == 0 {
+		input = json.RawMessage("null")
+	}
+	if len(input) > MaxInputBytes {
+		return nil, Errorf(CodeBadUserInput, "input is %d bytes; the limit is %d", len(input), MaxInputBytes)
+	}
+	if !json.Valid(input) {
+		return nil, Errorf(CodeBadUserInput, "input is not valid JSON")
+	}
+	if len(spec.Metadata) > MaxInputBytes {
+		return nil, Errorf(CodeBadUserInput, "metadata is %d bytes; the limit is %d", len(spec.Metadata), MaxInputBytes)
+	}
+	if len(spec.Metadata) > 0 && !json.Valid(spec.Metadata) {
+		return nil, Errorf(CodeBadUserInput, "metadata is not valid JSON")
+	}
+	prio := spec.Priority
+	if prio == "" {
+		prio = PriorityNormal
+	}
+	if !prio.Valid() {
+		return nil, Errorf(CodeBadUserInput, "unknown priority %q; use LOW, NORMAL, HIGH or CRITICAL", prio)
+	}
+	timeout := spec.Timeout
+	switch {
+	case timeout < 0:
+		return nil, Errorf(CodeBadUserInput, "timeout must not be negative")
+	case timeout == 0:
+		timeout = cfg.DefaultTimeout
+	case timeout > MaxTimeout:
+		return nil, Errorf(CodeBadUserInput, "timeout %s is over the limit of %s", timeout, MaxTimeout)
+	}
+	retries := cfg.DefaultMaxRetries
+	if spec.MaxRetries != nil {
+		retries = *spec.MaxRetries
+	}
+	if retries < 0 || retries > MaxMaxRetries {
+		return nil, Errorf(CodeBadUserInput, "maxRetries must be between 0 and %d", MaxMaxRetries)
+	}
+	if v, ok := h.(InputValidator); ok {
+		if err := v.ValidateInput(input); err != nil {
+			return nil, Errorf(CodeBadUserInput, "invalid input for %s: %v", typ, err)
+		}
+	}
+	return &Task{
+		Type:       typ,
+		Input:      input,
+		Priority:   prio,
+		Timeout:    timeout,
+		MaxRetries: retries,
+		Metadata:   spec.Metadata,
+	}, nil
+}
+
+// String is for logs.
+func (t *Task) String() string {
+	return fmt.Sprintf("task %s (%s, %s, attempt %d)", t.ID, t.Type, t.Status, t.Attempt)
+}
