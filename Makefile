@@ -1,0 +1,39 @@
+# Archivist: build, run and test targets. `make help` lists them.
+GO        ?= go
+BIN       ?= bin/archivist
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+# The race detector is on by default; RACE= turns it off.
+RACE      ?= -race
+TESTFLAGS ?=
+
+.PHONY: help build run test test-short generate lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/archivist
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/archivist
+
+run: ## run one node on the embedded store: API, playground and dashboard on http://127.0.0.1:8080
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/archivist serve $(ARGS)
+
+test: ## run every test (unit, store conformance, end to end with real processes), with -race
+	$(GO) test $(RACE) -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+test-short: ## the fast tests only
+	$(GO) test -short -count=1 ./...
+
+generate: ## regenerate the GraphQL code from graph/*.graphqls
+	$(GO) tool gqlgen generate
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/dashboard"
+	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/health"
+	"github.com/rpg-archivist/archivist/scheduler"
+	"github.com/rpg-archivist/archivist/server"
+	"github.com/rpg-archivist/archivist/store"
+	"github.com/rpg-archivist/archivist/tasks"
+	"github.com/rpg-archivist/archivist/workerpool"
+)
+
+// Main is one node: it builds the parts from Options, starts them in order
+// and stops them in reverse. Tests boot it on port 0.
+type Main struct {
+	Opts     *Options
+	Logger   *slog.Logger
+	Registry *archivist.Registry
+
+	Store     archivist.Store
+	Monitor   *health.Monitor
+	Heartbeat *discovery.Heartbeater
+	Elector   *scheduler.Elector
+	Scheduler *scheduler.Scheduler
+	Pool      *workerpool.Pool
+	Server    *server.Server
+	Metrics   *server.Metrics
+
+	nodeID    string
+	role      archivist.NodeRole
+	startedAt time.Time
+
+	mu       sync.Mutex
+	settings archivist.Config
+	watch    context.CancelFunc
+	watchWG  sync.WaitGroup
+	closed   bool
+}
+
+// NewMain returns a node that is not started. Register more task types in
+// m.Registry before Run.
+func NewMain(opts *Options, logger *slog.Logger) *Main {
+	reg := archivist.NewRegistry()
+	tasks.Register(reg)
+	return &Main{Opts: opts, Logger: logger, Registry: reg}
+}
+
+// Settings is the cluster configuration this node runs with.
+func (m *Main) Settings() archivist.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.settings
+}
+
+// Run opens the store, reconciles the configuration and starts every part.
+// It returns once the node serves.
+func (m *Main) Run(ctx context.Context) error {
+	o := m.Opts
+	m.role, _ = o.role()
+	m.startedAt = time.Now()
+	m.nodeID = o.NodeID
+	if m.nodeID == "" {
+		m.nodeID = defaultNodeID(o.HTTP)
+	}
+	log := m.Logger.With("node", m.nodeID)
+	m.Logger = log
+
+	st, err := store.Open(o.Store, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	if b, ok := st.(*store.Bolt); ok {
+		log.Info("embedded store", "path", b.Path())
+	}
+	if err := m.reconcileConfig(ctx); err != nil {
+		return err
+	}
+	cfg := m.Settings()
+
+	m.Monitor = health.NewMonitor(health.MonitorConfig{
+		Interval:   o.HealthInterval,
+		Thresholds: cfg.Thresholds,
+		Logger:     log,
+		OnChange: func(archivist.Health, bool) {
+			if m.Heartbeat != nil {
+				m.Heartbeat.Kick()
+			}
+		},
+	})
+	m.Metrics = server.NewMetrics(server.StateSource{
+		Store:  st,
+		Health: m.Monitor.Current,
+		Active: func() int {
+			if m.Pool == nil {
+				return 0
+			}
+			return m.Pool.Active()
+		},
+		Leader: func() bool { return m.Elector != nil && m.Elector.IsLeader() },
+	})
+	if m.role.RunsTasks() {
+		m.Pool = workerpool.New(workerpool.Config{
+			Store: st, Registry: m.Registry, NodeID: m.nodeID, Workers: cfg.Workers,
+			ShutdownGrace: o.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: log,
+		})
+	}
+	if err := m.Monitor.Start(ctx); err != nil {
+		return err
+	}
+	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
+		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Logger: log,
+	})
+	if err := m.Heartbeat.Start(ctx); err != nil {
+		return fmt.Errorf("register node: %w", err)
+	}
+	if m.role.CanLead() {
+		m.Elector = scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: m.nodeID,
+			TTL: leaseTTL(cfg), Logger: log})
+		m.Scheduler = scheduler.New(scheduler.Config{Store: st, Elector: m.Elector, Settings: m.Settings, Logger: log})
+		if err := m.Elector.Start(ctx); err != nil {
+			return err
+		}
+		if err := m.Scheduler.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if m.Pool != nil {
+		if err := m.Pool.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if err := m.startWatch(ctx); err != nil {
+		return err
+	}
+
+	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log}
+	gql := graph.NewHandler(resolver, graph.HandlerOptions{})
+	// Count operations: queries and mutations by their response (errors
+	// before an operation exists count as "unknown"), subscriptions once.
+	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		op := "unknown"
+		if graphql.HasOperationContext(ctx) {
+			if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
+				op = string(oc.Operation.Operation)
+			}
+		}
+		if resp != nil && op != "subscription" {
+			m.Metrics.GraphQLRequest(op, len(resp.Errors) > 0)
+		}
+		return resp
+	})
+	gql.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == "subscription" {
+			m.Metrics.GraphQLRequest("subscription", false)
+		}
+		return next(ctx)
+	})
+	m.Server = server.New(server.Config{
+		Addr:              o.HTTP,
+		GraphQL:           gql,
+		Dashboard:         dashboard.Handler(),
+		Metrics:           m.Metrics,
+		Ready:             m.ready,
+		DisablePlayground: o.NoPlayground,
+		Logger:            log,
+	})
+	if err := m.Server.Start(ctx); err != nil {
+		return fmt.Errorf("listen on %s: %w", o.HTTP, err)
+	}
+	log.Info("node started", "role", m.role, "workers", cfg.Workers, "store", o.Store,
+		"dashboard", "http://"+m.Server.Addr()+"/", "playground", "http://"+m.Server.Addr()+"/playground")
+	return nil
+}
+
+// leaseTTL: a dead leader is replaced within about three heartbeats.
+func leaseTTL(cfg archivist.Config) time.Duration {
+	return 2 * cfg.HeartbeatInterval
+}
+
+// reconcileConfig loads the cluster configuration; the first node writes it
+// from its options, and options given explicitly override what is stored.
+func (m *Main) reconcileConfig(ctx context.Context) error {
+	for range 5 {
+		cur, err := m.Store.Config(ctx)
+		if err != nil {
+			return fmt.Errorf("read cluster config: %w", err)
+		}
+		if cur.Version > 0 && !m.Opts.anyClusterKeySet() {
+			m.setSettings(cur)
+			return nil
+		}
+		want, err := m.Opts.settings(cur)
+		if err != nil {
+			return err
+		}
+		want.UpdatedBy = m.nodeID
+		saved, err := m.Store.UpdateConfig(ctx, want, cur.Version)
+		if archivist.IsCode(err, archivist.CodeConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write cluster config: %w", err)
+		}
+		m.setSettings(saved)
+		return nil
+	}
+	return errors.New("cluster config keeps changing under us; try again")
+}
+
+func (m *Main) setSettings(c archivist.Config) {
+	m.mu.Lock()
+	m.settings = c
+	m.mu.Unlock()
+}
+
+// startWatch applies configuration changes made through the API.
+func (m *Main) startWatch(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sub, err := m.Store.Subscribe(wctx, 0)
+	if err != nil {
+		cancel()
+		return err
+	}
+	m.watch = cancel
+	m.watchWG.Add(1)
+	go func() {
+		defer m.watchWG.Done()
+		for wctx.Err() == nil {
+			for ev := range sub.C() {
+				if ev.Kind == archivist.EventConfig && ev.Config != nil {
+					m.apply(*ev.Config)
+				}
+			}
+			if wctx.Err() != nil {
+				return
+			}
+			// Dropped for being slow: resubscribe and re-read the config.
+			if s, err := m.Store.Subscribe(wctx, 0); err == nil {
+				sub = s
+				if c, err := m.Store.Config(wctx); err == nil {
+					m.apply(c)
+				}
+			} else {
+				select {
+				case <-wctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// apply makes a new configuration take effect on this node.
+func (m *Main) apply(c archivist.Config) {
+	old := m.Settings()
+	if c.Version <= old.Version {
+		return
+	}
+	m.setSettings(c)
+	m.Logger.Info("applying cluster config", "version", c.Version)
+	if m.Pool != nil && c.Workers != old.Workers {
+		m.Pool.SetWorkers(c.Workers)
+	}
+	if c.Thresholds != old.Thresholds {
+		m.Monitor.SetThresholds(c.Thresholds)
+	}
+	if c.HeartbeatInterval != old.HeartbeatInterval {
+		m.Heartbeat.SetInterval(c.HeartbeatInterval)
+		if m.Elector != nil {
+			m.Elector.SetTTL(leaseTTL(c))
+		}
+	}
+	m.Heartbeat.Kick()
+	if m.Scheduler != nil {
+		m.Scheduler.Wake()
+	}
+}
+
+// describe is this node as its heartbeat tells it.
+func (m *Main) describe() *archivist.Node {
+	cfg := m.Settings()
+	h, busy := m.Monitor.Current()
+	n := &archivist.Node{
+		ID: m.nodeID, Name: m.Opts.Name, Role: m.role, Capabilities: m.Opts.capabilities(),
+		Discovery: cfg.Discovery, Version: version, Busy: busy, Local: !cfg.Enabled,
+		ConfigVersion: cfg.Version, Health: h, StartedAt: m.startedAt,
+	}
+	if n.Name == "" {
+		n.Name = m.nodeID
+	}
+	if m.Server != nil {
+		n.Address = m.Server.Addr()
+	} else {
+		n.Address = m.Opts.HTTP
+	}
+	if m.Pool != nil {
+		n.Workers = m.Pool.Workers()
+		n.ActiveTasks = m.Pool.Active()
+		n.TaskTypes = m.Registry.Types()
+	}
+	return n
+}
+
+// onStored follows the Draining flag set through the API.
+func (m *Main) onStored(n *archivist.Node) {
+	if m.Pool != nil {
+		m.Pool.SetPaused(n.Draining)
+	}
+}
+
+func (m *Main) ready(ctx context.Context) error {
+	if _, err := m.Store.Leader(ctx); err != nil {
+		return fmt.Errorf("store: %v", archivist.ErrorMessageOf(err))
+	}
+	return nil
+}
+
+// Close stops the parts in reverse order: no new work, running tasks get
+// their grace period, then the node leaves and the store closes.
+// Idempotent.
+func (m *Main) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	var errs []error
+	stop := func(name string, f func(context.Context) error) {
+		if err := f(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
+		}
+	}
+	if m.Scheduler != nil {
+		stop("scheduler", m.Scheduler.Stop)
+	}
+	if m.Elector != nil {
+		stop("elector", m.Elector.Stop)
+	}
+	if m.Pool != nil {
+		stop("worker pool", m.Pool.Stop)
+	}
+	if m.watch != nil {
+		m.watch()
+		m.watchWG.Wait()
+	}
+	if m.Heartbeat != nil {
+		stop("heartbeat", m.Heartbeat.Stop)
+	}
+	if m.Server != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		errs = append(errs, m.Server.Stop(sctx))
+		cancel()
+	}
+	if m.Monitor != nil {
+		stop("health monitor", m.Monitor.Stop)
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// defaultNodeID is the host name and the HTTP port: stable across restarts,
+// so that a restarted node recognises the tasks it had started.
+func defaultNodeID(httpAddr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	_, port, _ := net.SplitHostPort(httpAddr)
+	if port == "" || port == "0" {
+		return strings.ToLower(host)
+	}
+	return strings.ToLower(host) + "-" + port
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/rpg-archivist/archivist"
+)
+
+// Options are the settings of `archivist serve`. Each has a flag, an
+// ARCHIVIST_* environment twin and a key in the config file; the precedence
+// is flag > environment > file > default.
+type Options struct {
+	HTTP              string
+	Store             string
+	Role              string
+	NodeID            string
+	Name              string
+	Workers           int
+	Capabilities      string
+	Discovery         string
+	Peers             string
+	Strategy          string
+	HeartbeatInterval time.Duration
+	MissedHeartbeats  int
+	Cluster           string
+	Config            string
+	TaskTimeout       time.Duration
+	MaxRetries        int
+	Retention         time.Duration
+	CPUThreshold      float64
+	MemoryThreshold   float64
+	LoadThreshold     float64
+	HealthInterval    time.Duration
+	ShutdownGrace     time.Duration
+	LogLevel          string
+	LogFormat         string
+	NoPlayground      bool
+
+	// set names the options given by flag, environment or file: only those
+	// override the cluster configuration already in the store.
+	set map[string]bool
+}
+
+// clusterKeys are the options that seed the cluster configuration.
+var clusterKeys = []string{"workers", "discovery", "strategy", "heartbeat-interval", "missed-heartbeats",
+	"task-timeout", "max-retries", "retention", "cpu-threshold", "memory-threshold", "load-threshold"}
+
+func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	d := archivist.DefaultConfig()
+	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address the HTTP API, playground and dashboard listen on")
+	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, or memory")
+	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both)")
+	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node (default: host name and HTTP port)")
+	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id)")
+	fs.IntVar(&o.Workers, "workers", d.Workers, "task attempts this node runs at once")
+	fs.StringVar(&o.Capabilities, "capabilities", "", "comma-separated task types (or patterns like text.*) this node takes under CAPABILITY_BASED; empty: any type it has a handler for")
+	fs.StringVar(&o.Discovery, "discovery", strings.ToLower(string(d.Discovery)), "how nodes find each other: manual, auto or registry")
+	fs.StringVar(&o.Peers, "peers", "", "with --discovery manual: comma-separated ids or addresses of the nodes admitted to the cluster")
+	fs.StringVar(&o.Strategy, "strategy", "round-robin", "placement strategy: round-robin, least-busy or capability-based")
+	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "how often nodes send heartbeats")
+	fs.IntVar(&o.MissedHeartbeats, "missed-heartbeats", d.MissedHeartbeats, "missed heartbeats after which a node is offline and its tasks are put back")
+	fs.StringVar(&o.Cluster, "cluster", "default", "cluster name: nodes share state only within a cluster")
+	fs.StringVar(&o.Config, "config", "", "YAML config file whose keys are these flag names")
+	fs.DurationVar(&o.TaskTimeout, "task-timeout", d.DefaultTimeout, "default timeout of a task attempt")
+	fs.IntVar(&o.MaxRetries, "max-retries", d.DefaultMaxRetries, "default retries of a failed task")
+	fs.DurationVar(&o.Retention, "retention", d.Retention, "how long finished tasks are kept")
+	fs.Float64Var(&o.CPUThreshold, "cpu-threshold", d.Thresholds.CPUPercent, "CPU percent over which the node is busy (0 disables)")
+	fs.Float64Var(&o.MemoryThreshold, "memory-threshold", d.Thresholds.MemoryPercent, "memory percent over which the node is busy (0 disables)")
+	fs.Float64Var(&o.LoadThreshold, "load-threshold", d.Thresholds.Load1, "1-minute load per core over which the node is busy (0 disables)")
+	fs.DurationVar(&o.HealthInterval, "health-interval", 2*time.Second, "how often CPU, memory and load are sampled")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long running tasks may finish before they are put back")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground")
+	return fs
+}
+
+func envName(flagName string) string {
+	return "ARCHIVIST_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServe reads flags, then fills what they left unset from the
+// environment and then from the config file.
+func parseServe(args []string, getenv func(string) string, out io.Writer) (*Options, error) {
+	o := &Options{set: map[string]bool{}}
+	fs := newServeFlags(o, out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: archivist serve [flags]\n\nRuns a node. With no flags: a hybrid node on the embedded store, HTTP on 127.0.0.1:8080.\nEvery flag also reads from an ARCHIVIST_* variable (--store: ARCHIVIST_STORE) and from the --config file.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || o.set[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+			}
+			o.set[f.Name] = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Config != "" {
+		if err := applyFile(fs, o, o.Config); err != nil {
+			return nil, err
+		}
+	}
+	return o, o.validate()
+}
+
+// applyFile sets the flags named by the file's keys, unless a flag or the
+// environment set them already.
+func applyFile(fs *flag.FlagSet, o *Options, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("config file %s: %v", path, err)
+	}
+	for key, v := range m {
+		f := fs.Lookup(key)
+		if f == nil || key == "config" {
+			return fmt.Errorf("config file %s: unknown key %q (keys are the flag names of archivist serve, as in http or heartbeat-interval)", path, key)
+		}
+		if o.set[key] {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			s = strings.Join(parts, ",")
+		case nil:
+			continue
+		default:
+			s = fmt.Sprint(v)
+		}
+		if err := fs.Set(key, s); err != nil {
+			return fmt.Errorf("config file %s: key %q: %v", path, key, err)
+		}
+		o.set[key] = true
+	}
+	return nil
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if _, err := o.role(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.strategy(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.discovery(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(o.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: want host:port, as in 127.0.0.1:8080", o.HTTP))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers must be at least 1"))
+	}
+	if o.ShutdownGrace < 0 || o.HealthInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-grace must not be negative and --health-interval must be above 0"))
+	}
+	switch o.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: use text or json", o.LogFormat))
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Cluster == "" || strings.ContainsAny(o.Cluster, "{} \t\n") {
+		errs = append(errs, fmt.Errorf("--cluster %q: a name without spaces or braces", o.Cluster))
+	}
+	if _, err := o.settings(archivist.DefaultConfig()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func enumValue(flagName, v string, allowed ...string) (string, error) {
+	u := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(v), "-", "_"))
+	for _, a := range allowed {
+		if u == a {
+			return u, nil
+		}
+	}
+	low := make([]string, len(allowed))
+	for i, a := range allowed {
+		low[i] = strings.ToLower(strings.ReplaceAll(a, "_", "-"))
+	}
+	return "", fmt.Errorf("--%s %q: use one of %s", flagName, v, strings.Join(low, ", "))
+}
+
+func (o *Options) role() (archivist.NodeRole, error) {
+	v, err := enumValue("role", o.Role, "MASTER", "WORKER", "HYBRID")
+	return archivist.NodeRole(v), err
+}
+
+func (o *Options) strategy() (archivist.LoadBalancingStrategy, error) {
+	v, err := enumValue("strategy", o.Strategy, "ROUND_ROBIN", "LEAST_BUSY", "CAPABILITY_BASED")
+	return archivist.LoadBalancingStrategy(v), err
+}
+
+func (o *Options) discovery() (archivist.DiscoveryMethod, error) {
+	v, err := enumValue("discovery", o.Discovery, "MANUAL", "AUTO", "REGISTRY")
+	return archivist.DiscoveryMethod(v), err
+}
+
+// settings returns base with the cluster options that were given (all of
+// them when base is the default) applied, validated.
+func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
+	c := base
+	given := func(k string) bool { return base.Version == 0 || o.set[k] }
+	if given("workers") {
+		c.Workers = o.Workers
+	}
+	if given("discovery") {
+		c.Discovery, _ = o.discovery()
+	}
+	if given("strategy") {
+		c.Strategy, _ = o.strategy()
+	}
+	if given("heartbeat-interval") {
+		c.HeartbeatInterval = o.HeartbeatInterval
+	}
+	if given("missed-heartbeats") {
+		c.MissedHeartbeats = o.MissedHeartbeats
+	}
+	if given("task-timeout") {
+		c.DefaultTimeout = o.TaskTimeout
+	}
+	if given("max-retries") {
+		c.DefaultMaxRetries = o.MaxRetries
+	}
+	if given("retention") {
+		c.Retention = o.Retention
+	}
+	if given("cpu-threshold") {
+		c.Thresholds.CPUPercent = o.CPUThreshold
+	}
+	if given("memory-threshold") {
+		c.Thresholds.MemoryPercent = o.MemoryThreshold
+	}
+	if given("load-threshold") {
+		c.Thresholds.Load1 = o.LoadThreshold
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "invalid config: "))
+	}
+	return c, nil
+}
+
+// anyClusterKeySet reports whether an option that seeds the cluster
+// configuration was given.
+func (o *Options) anyClusterKeySet() bool {
+	for _, k := range clusterKeys {
+		if o.set[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Options) capabilities() []string {
+	var out []string
+	for _, c := range strings.Split(o.Capabilities, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package discovery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// HeartbeatConfig configures a Heartbeater. Zero values mean the defaults.
+type HeartbeatConfig struct {
+	Store archivist.Store
+	// Describe returns this node as it is now (health, load, settings).
+	Describe func() *archivist.Node
+	// OnStored, if set, gets the node as the store keeps it after each
+	// heartbeat (with Draining as set through the API).
+	OnStored func(*archivist.Node)
+	// Interval between heartbeats (default archivist.DefaultHeartbeatInterval).
+	Interval time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Heartbeater writes this node's heartbeat to the store at an interval, and
+// removes it from the store on a graceful stop.
+type Heartbeater struct {
+	cfg HeartbeatConfig
+
+	mu       sync.Mutex
+	interval time.Duration
+	cancel   context.CancelFunc
+	done     chan struct{}
+	kick     chan struct{}
+	failing  bool
+}
+
+// NewHeartbeater returns a stopped heartbeater.
+func NewHeartbeater(cfg HeartbeatConfig) *Heartbeater {
+	if cfg.Interval <= 0 {
+		cfg.Interval = archivist.DefaultHeartbeatInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Heartbeater{cfg: cfg, interval: cfg.Interval, kick: make(chan struct{}, 1)}
+}
+
+// Start sends a first heartbeat (returning its error: a node that cannot
+// register should not start) and then keeps beating. Idempotent.
+func (h *Heartbeater) Start(ctx context.Context) error {
+	h.mu.Lock()
+	if h.done != nil {
+		h.mu.Unlock()
+		return nil
+	}
+	h.mu.Unlock()
+	if err := h.beat(ctx); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel, h.done = cancel, make(chan struct{})
+	go h.loop(lctx)
+	return nil
+}
+
+// Stop ends the heartbeats and deregisters the node. Idempotent.
+func (h *Heartbeater) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	cancel, done := h.cancel, h.done
+	h.cancel = nil
+	h.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	n := h.cfg.Describe()
+	if err := h.cfg.Store.RemoveNode(ctx, n.ID); err != nil && !archivist.IsCode(err, archivist.CodeNotFound) {
+		return err
+	}
+	return nil
+}
+
+// SetInterval changes the heartbeat interval from the next beat on.
+func (h *Heartbeater) SetInterval(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	h.mu.Lock()
+	h.interval = d
+	h.mu.Unlock()
+	h.Kick()
+}
+
+// Kick sends a heartbeat now, as when the node's state changed.
+func (h *Heartbeater) Kick() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (h *Heartbeater) loop(ctx context.Context) {
+	defer close(h.done)
+	for {
+		h.mu.Lock()
+		iv := h.interval
+		h.mu.Unlock()
+		t := time.NewTimer(iv)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-h.kick:
+			t.Stop()
+		}
+		if err := h.beat(ctx); err != nil && ctx.Err() == nil {
+			h.mu.Lock()
+			first := !h.failing
+			h.failing = true
+			h.mu.Unlock()
+			if first {
+				h.cfg.Logger.Error("heartbeat failed; retrying at every interval", "err", err)
+			}
+		}
+	}
+}
+
+func (h *Heartbeater) beat(ctx context.Context) error {
+	n := h.cfg.Describe()
+	h.mu.Lock()
+	n.Interval = h.interval
+	h.mu.Unlock()
+	n.LastHeartbeat = h.cfg.Now()
+	stored, err := h.cfg.Store.Heartbeat(ctx, n)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.failing {
+		h.cfg.Logger.Info("heartbeats are back")
+	}
+	h.failing = false
+	h.mu.Unlock()
+	if h.cfg.OnStored != nil {
+		h.cfg.OnStored(stored)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package graph
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph/model"
+)
+
+// Limits of the API itself; the store and the domain have their own.
+const (
+	// MaxBatch is the most tasks one submitTasks may carry.
+	MaxBatch = 1000
+	// maxPageSize is the most tasks one page of the tasks query holds; the
+	// store caps it too.
+	maxPageSize = 500
+	// configRetries is how often updateConfig reads and writes again when
+	// another change got in between.
+	configRetries = 5
+)
+
+// longest is a duration past every limit of the domain, used for numbers too
+// large for a time.Duration so that validation reports them as too long
+// rather than wrapping around.
+const longest = time.Duration(math.MaxInt64)
+
+// secondsToDuration converts an API number of seconds. NaN and infinities
+// cannot come through GraphQL, but are treated as too long all the same; a
+// positive value under a nanosecond becomes a nanosecond rather than 0, which
+// would mean "the default".
+func secondsToDuration(s float64) time.Duration {
+	if math.IsNaN(s) || math.IsInf(s, 0) || math.Abs(s) >= float64(math.MaxInt64)/float64(time.Second) {
+		if s < 0 {
+			return -longest
+		}
+		return longest
+	}
+	d := time.Duration(s * float64(time.Second))
+	if d == 0 && s > 0 {
+		d = 1
+	}
+	return d
+}
+
+// millisToDuration converts an API number of milliseconds.
+func millisToDuration(ms int) time.Duration {
+	if int64(ms) > math.MaxInt64/int64(time.Millisecond) || int64(ms) < math.MinInt64/int64(time.Millisecond) {
+		if ms < 0 {
+			return -longest
+		}
+		return longest
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+func millis(d time.Duration) int { return int(d / time.Millisecond) }
+
+// optionalTime is null for the zero time.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// optionalString is null for the empty string.
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// taskSpec turns a submission into the domain's TaskSpec.
+func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
+	spec := archivist.TaskSpec{
+		Type:       in.Type,
+		Input:      in.Input,
+		MaxRetries: in.MaxRetries,
+		Metadata:   in.Metadata,
+	}
+	if in.Priority != nil {
+		spec.Priority = *in.Priority
+	}
+	if in.TimeoutSeconds != nil {
+		spec.Timeout = secondsToDuration(*in.TimeoutSeconds)
+	}
+	return spec
+}
+
+// taskQuery turns the arguments of the tasks query into the store's query.
+func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQuery, error) {
+	q := filterQuery(f)
+	if first != nil {
+		switch {
+		case *first < 0:
+			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must not be negative")
+		case *first > maxPageSize:
+			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must be at most %d", maxPageSize)
+		}
+		q.First = *first
+	}
+	if after != nil {
+		q.After = *after
+	}
+	return q, nil
+}
+
+func filterQuery(f *model.TaskFilter) archivist.TaskQuery {
+	var q archivist.TaskQuery
+	if f == nil {
+		return q
+	}
+	q.Status = f.Status
+	if f.Type != nil {
+		q.Type = *f.Type
+	}
+	if f.Priority != nil {
+		q.Priority = *f.Priority
+	}
+	if f.NodeID != nil {
+		q.NodeID = *f.NodeID
+	}
+	if f.Search != nil {
+		q.Search = *f.Search
+	}
+	return q
+}
+
+// taskMatcher reports whether a task matches a filter, the way the tasks
+// query filters (search is case-insensitive); subscriptions use it on the
+// tasks of events.
+func taskMatcher(f *model.TaskFilter) func(*archivist.Task) bool {
+	q := filterQuery(f)
+	search := strings.ToLower(q.Search)
+	return func(t *archivist.Task) bool {
+		if len(q.Status) > 0 && !contains(q.Status, t.Status) {
+			return false
+		}
+		switch {
+		case q.Type != "" && t.Type != q.Type,
+			q.Priority != "" && t.Priority != q.Priority,
+			q.NodeID != "" && t.NodeID != q.NodeID:
+			return false
+		}
+		if search == "" {
+			return true
+		}
+		for _, s := range []string{t.ID, t.Type, t.Error} {
+			if strings.Contains(strings.ToLower(s), search) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// taskCursor is the cursor of one task in a page: the store pages by
+// submission sequence, and its cursors are that sequence in decimal (the
+// EndCursor of a page is the cursor of its last task).
+func taskCursor(t *archivist.Task) string { return strconv.FormatUint(t.Seq, 10) }
+
+// connection builds a page of the tasks query.
+func connection(page *archivist.TaskPage) *model.TaskConnection {
+	c := &model.TaskConnection{
+		Edges:      make([]*model.TaskEdge, len(page.Tasks)),
+		PageInfo:   &model.PageInfo{HasNextPage: page.HasNext},
+		TotalCount: page.TotalCount,
+	}
+	for i, t := range page.Tasks {
+		c.Edges[i] = &model.TaskEdge{Cursor: taskCursor(t), Node: t}
+	}
+	if n := len(page.Tasks); n > 0 {
+		end := page.EndCursor
+		if end == "" {
+			end = c.Edges[n-1].Cursor
+		}
+		c.Edges[n-1].Cursor = end
+		c.PageInfo.EndCursor = &end
+	}
+	return c
+}
+
+// applyConfig changes the fields of cfg that in gives.
+func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
+	if in.Enabled != nil {
+		cfg.Enabled = *in.Enabled
+	}
+	if in.Discovery != nil {
+		cfg.Discovery = *in.Discovery
+	}
+	if in.HeartbeatIntervalMs != nil {
+		cfg.HeartbeatInterval = millisToDuration(*in.HeartbeatIntervalMs)
+	}
+	if in.MissedHeartbeats != nil {
+		cfg.MissedHeartbeats = *in.MissedHeartbeats
+	}
+	if in.DefaultTimeoutSeconds != nil {
+		cfg.DefaultTimeout = secondsToDuration(*in.DefaultTimeoutSeconds)
+	}
+	if in.DefaultMaxRetries != nil {
+		cfg.DefaultMaxRetries = *in.DefaultMaxRetries
+	}
+	if in.Strategy != nil {
+		cfg.Strategy = *in.Strategy
+	}
+	if in.FaultTolerance != nil {
+		cfg.FaultTolerance = *in.FaultTolerance
+	}
+	if th := in.Thresholds; th != nil {
+		if th.CPUPercent != nil {
+			cfg.Thresholds.CPUPercent = *th.CPUPercent
+		}
+		if th.MemoryPercent != nil {
+			cfg.Thresholds.MemoryPercent = *th.MemoryPercent
+		}
+		if th.Load1 != nil {
+			cfg.Thresholds.Load1 = *th.Load1
+		}
+	}
+	if in.Workers != nil {
+		cfg.Workers = *in.Workers
+	}
+	if in.RetentionSeconds != nil {
+		cfg.Retention = secondsToDuration(*in.RetentionSeconds)
+	}
+	if in.RetryBackoffMs != nil {
+		cfg.RetryBackoff = millisToDuration(*in.RetryBackoffMs)
+	}
+	if in.MaxBackoffMs != nil {
+		cfg.MaxBackoff = millisToDuration(*in.MaxBackoffMs)
+	}
+}

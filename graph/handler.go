@@ -1,0 +1,320 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Defaults of HandlerOptions.
+const (
+	DefaultMaxBodyBytes    = 2 << 20
+	DefaultComplexityLimit = 1000
+	DefaultMaxDepth        = 15
+	DefaultQueryCacheSize  = 1000
+	DefaultKeepAlive       = 10 * time.Second
+	DefaultInitTimeout     = 10 * time.Second
+)
+
+// HandlerOptions configure NewHandler. Zero values mean the defaults.
+type HandlerOptions struct {
+	// MaxBodyBytes bounds a POST body and a WebSocket message (default
+	// DefaultMaxBodyBytes, 2 MiB: room for a task input of
+	// archivist.MaxInputBytes and its metadata).
+	MaxBodyBytes int64
+	// ComplexityLimit bounds the complexity of an operation, each field
+	// counting one (default DefaultComplexityLimit; negative: no limit).
+	ComplexityLimit int
+	// MaxDepth bounds how deeply selections nest, introspection fields not
+	// counted (default DefaultMaxDepth; negative: no limit).
+	MaxDepth int
+	// QueryCacheSize is how many parsed and validated queries are kept
+	// (default DefaultQueryCacheSize).
+	QueryCacheSize int
+	// DisableIntrospection turns off schema introspection (which the
+	// playground needs) and "did you mean" suggestions in errors.
+	DisableIntrospection bool
+	// KeepAlive is the WebSocket keep-alive: how often the server sends ka
+	// (graphql-ws) or ping (graphql-transport-ws, where a client that does
+	// not answer within twice this is dropped). Default DefaultKeepAlive.
+	KeepAlive time.Duration
+	// InitTimeout is how long a WebSocket client has to send connection_init
+	// (default DefaultInitTimeout).
+	InitTimeout time.Duration
+	// WebsocketInit, if set, checks connection_init (authentication, say).
+	// To refuse a client, return an error and a context made with
+	// transport.WithWebsocketCloseCode(ctx, 4401); a nil context is replaced
+	// by the incoming one.
+	WebsocketInit transport.WebsocketInitFunc
+	// WebsocketOriginPatterns are the other origins (host patterns, as in
+	// github.com/coder/websocket AcceptOptions) allowed to open a WebSocket
+	// from a browser; the server's own origin always is.
+	WebsocketOriginPatterns []string
+}
+
+func (o HandlerOptions) withDefaults() HandlerOptions {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.ComplexityLimit == 0 {
+		o.ComplexityLimit = DefaultComplexityLimit
+	}
+	if o.MaxDepth == 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.QueryCacheSize <= 0 {
+		o.QueryCacheSize = DefaultQueryCacheSize
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = DefaultKeepAlive
+	}
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = DefaultInitTimeout
+	}
+	return o
+}
+
+// NewHandler returns the /graphql handler: POST and GET, and WebSocket with
+// both the graphql-transport-ws and the older graphql-ws protocol (for
+// subscriptions, and anything else). Every error carries extensions.code.
+func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
+	opts = opts.withDefaults()
+	logger := r.logger()
+
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	readLimit := opts.MaxBodyBytes
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
+		},
+		InitFunc:              websocketInit(opts.WebsocketInit),
+		InitTimeout:           opts.InitTimeout,
+		KeepAlivePingInterval: opts.KeepAlive,
+		PingPongInterval:      opts.KeepAlive,
+		PayloadReadLimit:      &readLimit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			logger.DebugContext(ctx, "graphql: websocket error", "err", err)
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(checkedGET{})
+	srv.AddTransport(limitedPOST{max: opts.MaxBodyBytes})
+	srv.AddTransport(unsupported{})
+
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
+	srv.SetErrorPresenter(presentError(logger))
+	srv.SetRecoverFunc(recoverPanic(logger))
+	if opts.DisableIntrospection {
+		srv.SetDisableSuggestion(true)
+	} else {
+		srv.Use(extension.Introspection{})
+	}
+	if opts.ComplexityLimit > 0 {
+		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	}
+	if opts.MaxDepth > 0 {
+		srv.Use(depthLimit{max: opts.MaxDepth})
+	}
+	srv.Use(transportRules{})
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(r.withLookups(ctx))
+	})
+	return srv
+}
+
+type websocketKey struct{}
+
+// overWebsocket reports whether ctx belongs to a WebSocket connection.
+func overWebsocket(ctx context.Context) bool {
+	v, _ := ctx.Value(websocketKey{}).(bool)
+	return v
+}
+
+// websocketInit marks the connection's context as a WebSocket one and runs
+// the caller's check, if any. gqlgen needs a non-nil context back even with
+// an error (it reads the close code from it).
+func websocketInit(check transport.WebsocketInitFunc) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		ctx = context.WithValue(ctx, websocketKey{}, true)
+		if check == nil {
+			return ctx, nil, nil
+		}
+		out, ack, err := check(ctx, payload)
+		if out == nil {
+			out = ctx
+		}
+		return out, ack, err
+	}
+}
+
+// writeError answers a request that gqlgen's transports would answer with
+// an error without a code.
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
+		Message:    fmt.Sprintf(format, args...),
+		Extensions: map[string]any{"code": string(archivist.CodeBadUserInput)},
+	}}})
+}
+
+// limitedPOST is transport.POST with a bounded body. A body announced as too
+// large is refused with 413 before it is read; one that turns out too large
+// fails as it is read.
+type limitedPOST struct {
+	transport.POST
+	max int64
+}
+
+func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if r.ContentLength > t.max {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body is %d bytes; the limit is %d", r.ContentLength, t.max)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, t.max)
+	t.POST.Do(w, r, exec)
+}
+
+type getKey struct{}
+
+// checkedGET is transport.GET with the checks that transport.GET answers
+// without an error code made first: undecodable parameters here, and
+// operations other than queries in transportRules.
+type checkedGET struct{ transport.GET }
+
+func (t checkedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the query string cannot be parsed")
+		return
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if v := params.Get(name); v != "" {
+			var obj map[string]any
+			if json.Unmarshal([]byte(v), &obj) != nil {
+				writeError(w, http.StatusBadRequest, "%s must be a JSON object", name)
+				return
+			}
+		}
+	}
+	t.GET.Do(w, r.WithContext(context.WithValue(r.Context(), getKey{}, true)), exec)
+}
+
+// unsupported answers every request that no other transport takes.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	if r.Method == http.MethodPost {
+		writeError(w, http.StatusUnsupportedMediaType, "a POST body must be application/json")
+		return
+	}
+	w.Header().Set("Allow", "GET, POST, OPTIONS")
+	writeError(w, http.StatusMethodNotAllowed, "use GET, POST or a WebSocket")
+}
+
+// transportRules refuses operations their transport cannot serve: a
+// subscription needs a WebSocket (over plain HTTP gqlgen would hold the
+// request until the first event and then end), and GET serves only queries.
+type transportRules struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = transportRules{}
+
+func (transportRules) ExtensionName() string { return "TransportRules" }
+
+func (transportRules) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (transportRules) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if op.Operation == nil {
+		return nil
+	}
+	msg := ""
+	switch {
+	case op.Operation.Operation == ast.Subscription && !overWebsocket(ctx):
+		msg = "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws protocol)"
+	case op.Operation.Operation != ast.Query && ctx.Value(getKey{}) != nil:
+		msg = "GET serves only queries; send a mutation with POST"
+	default:
+		return nil
+	}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(archivist.CodeBadUserInput)}}
+}
+
+// depthLimit refuses operations whose selections nest deeper than max.
+// Introspection fields (__schema, __type) are not counted: gqlparser bounds
+// those itself, and the playground's introspection query nests deeply.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string { return "DepthLimit" }
+
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(_ context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if op.Operation == nil {
+		return nil
+	}
+	memo := map[string]int{}
+	if depth := selectionDepth(op.Operation.SelectionSet, memo); depth > d.max {
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation nests %d levels deep, over the limit of %d", depth, d.max),
+			Extensions: map[string]any{"code": codeDepthLimit},
+		}
+	}
+	return nil
+}
+
+// selectionDepth is how many levels of fields set nests. Fragments are
+// measured once each (memo), so that fragments spreading fragments cannot
+// make this exponential; validation has already refused fragment cycles,
+// and a fragment being measured counts as 0 should one slip through.
+func selectionDepth(set ast.SelectionSet, memo map[string]int) int {
+	deepest := 0
+	for _, sel := range set {
+		d := 0
+		switch s := sel.(type) {
+		case *ast.Field:
+			if strings.HasPrefix(s.Name, "__") {
+				continue
+			}
+			d = 1 + selectionDepth(s.SelectionSet, memo)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, memo)
+		case *ast.FragmentSpread:
+			if s.Definition == nil {
+				continue
+			}
+			var ok bool
+			if d, ok = memo[s.Name]; !ok {
+				memo[s.Name] = 0
+				d = selectionDepth(s.Definition.SelectionSet, memo)
+				memo[s.Name] = d
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

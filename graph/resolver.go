@@ -1,0 +1,34 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+//go:generate go tool gqlgen generate
+
+// EventSource is where subscriptions read events from. archivist.Store
+// satisfies it; a fan-out hub that shares one store subscription among many
+// clients may replace it.
+type EventSource interface {
+	Subscribe(ctx context.Context, after uint64) (archivist.Subscription, error)
+}
+
+// Resolver holds the dependencies of the resolvers; it keeps no state of its
+// own. Store and Registry are required; the others have defaults.
+type Resolver struct {
+	// Store holds tasks, nodes, the configuration and leadership.
+	Store archivist.Store
+	// Registry holds the task types submissions are checked against.
+	Registry *archivist.Registry
+	// Events feeds subscriptions; nil means Store.
+	Events EventSource
+	// Logger gets internal errors and panics; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (node status, leadership, config timestamps); nil
+	// means time.Now.
+	Now func() time.Time
+}

@@ -1,0 +1,33 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph/model"
+)
+
+// newTasks validates submissions against the registry and the configured
+// defaults and stores them, all or none. An invalid submission in a batch is
+// named by its index.
+func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput) ([]*archivist.Task, error) {
+	cfg, err := r.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tasks := make([]*archivist.Task, len(inputs))
+	for i, in := range inputs {
+		t, err := archivist.NewTask(taskSpec(in), r.Registry, cfg)
+		if err != nil {
+			if len(inputs) > 1 {
+				return nil, archivist.Errorf(archivist.ErrorCodeOf(err), "inputs[%d]: %s", i, archivist.ErrorMessageOf(err))
+			}
+			return nil, err
+		}
+		tasks[i] = t
+	}
+	if err := r.Store.CreateTasks(ctx, tasks); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}

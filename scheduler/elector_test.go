@@ -1,0 +1,288 @@
+package scheduler_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/scheduler"
+	"github.com/rpg-archivist/archivist/store"
+)
+
+// cutStore passes calls through to a store until cut, after which every
+// leadership call fails: a node that lost the store (or died) without
+// resigning.
+type cutStore struct {
+	archivist.Store
+	mu  sync.RWMutex
+	cut bool
+}
+
+var errCut = archivist.Errorf(archivist.CodeInternal, "store unreachable")
+
+// Cut stops all further calls; once it returns, none is in flight.
+func (s *cutStore) Cut() {
+	s.mu.Lock()
+	s.cut = true
+	s.mu.Unlock()
+}
+
+func (s *cutStore) Campaign(ctx context.Context, nodeID string, ttl time.Duration) (archivist.Lease, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.cut {
+		return archivist.Lease{}, errCut
+	}
+	return s.Store.Campaign(ctx, nodeID, ttl)
+}
+
+func (s *cutStore) Resign(ctx context.Context, nodeID string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.cut {
+		return errCut
+	}
+	return s.Store.Resign(ctx, nodeID)
+}
+
+func newMemoryStore(t *testing.T) *store.Memory {
+	t.Helper()
+	st := store.NewMemory(store.Options{Logger: quiet})
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// startElector starts an elector and stops it at the end of the test.
+func startElector(t *testing.T, st archivist.Store, node string, ttl time.Duration) *scheduler.Elector {
+	t.Helper()
+	e := scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: node, TTL: ttl, Logger: quiet})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatalf("Start elector %s: %v", node, err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	return e
+}
+
+func storeLeader(t *testing.T, st archivist.Store) archivist.Lease {
+	t.Helper()
+	l, err := st.Leader(context.Background())
+	if err != nil {
+		t.Fatalf("Leader: %v", err)
+	}
+	return l
+}
+
+func TestElectorLeadsAlone(t *testing.T) {
+	t.Parallel()
+	st := newMemoryStore(t)
+	e := startElector(t, st, "m1", time.Second)
+	// Start campaigns before it returns.
+	if !e.IsLeader() {
+		t.Fatalf("a lone elector is not the leader after Start")
+	}
+	waitSignal(t, e.Changed(), time.Second, "Changed when leadership is gained")
+	l := e.Lease()
+	if l.Holder != "m1" || l.Token <= 0 {
+		t.Fatalf("Lease = %+v, want held by m1 with a token", l)
+	}
+	if got := storeLeader(t, st); got.Holder != "m1" || got.Token != l.Token {
+		t.Errorf("store leader %+v, want m1 with token %d", got, l.Token)
+	}
+	// It keeps renewing: the lease outlives its TTL.
+	first := storeLeader(t, st).Expires
+	eventually(t, 3*time.Second, func() bool { return storeLeader(t, st).Expires.After(first) },
+		"lease was never renewed past %v", first)
+	if !e.IsLeader() || e.Lease().Token != l.Token {
+		t.Errorf("after renewal: leader %v with token %d, want still leader with token %d", e.IsLeader(), e.Lease().Token, l.Token)
+	}
+
+	// Stop is idempotent, resigns, and a stopped elector is not the leader.
+	for range 2 {
+		if err := e.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	}
+	if e.IsLeader() {
+		t.Errorf("a stopped elector still reports leadership")
+	}
+	if got := storeLeader(t, st); got.Holder != "" {
+		t.Errorf("store leader after Stop: %+v, want none (resigned)", got)
+	}
+}
+
+// A follower that stops does not disturb the leader.
+func TestElectorFollowerStopKeepsLeader(t *testing.T) {
+	t.Parallel()
+	st := newMemoryStore(t)
+	leader := startElector(t, st, "m1", 10*time.Second)
+	follower := startElector(t, st, "m2", 10*time.Second)
+	if !leader.IsLeader() || follower.IsLeader() {
+		t.Fatalf("m1 leader %v, m2 leader %v; want only m1", leader.IsLeader(), follower.IsLeader())
+	}
+	token := leader.Lease().Token
+	if err := follower.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if got := storeLeader(t, st); got.Holder != "m1" || got.Token != token {
+		t.Errorf("store leader after the follower stopped: %+v, want m1 with token %d", got, token)
+	}
+	if !leader.IsLeader() {
+		t.Errorf("m1 lost leadership when m2 stopped")
+	}
+}
+
+// A second elector takes over when the first leaves: at once when it
+// resigns on Stop, and only once its lease has run out when it is simply
+// gone. The new holder gets a larger fencing token.
+func TestElectorTakeover(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// firstTTL is the first leader's lease.
+		firstTTL time.Duration
+		// abandon: the first leader loses the store instead of stopping.
+		abandon bool
+		// within bounds the takeover; with resign it is far below firstTTL,
+		// so that waiting for the lease to run out would fail the test.
+		within time.Duration
+	}{
+		{name: "first resigns on Stop", firstTTL: time.Minute, within: 5 * time.Second},
+		{name: "first is abandoned", firstTTL: 150 * time.Millisecond, abandon: true, within: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := newMemoryStore(t)
+			first := &cutStore{Store: st}
+			e1 := startElector(t, first, "m1", tt.firstTTL)
+			e2 := startElector(t, st, "m2", 150*time.Millisecond)
+			if !e1.IsLeader() || e2.IsLeader() {
+				t.Fatalf("m1 leader %v, m2 leader %v; want only m1 (it started first)", e1.IsLeader(), e2.IsLeader())
+			}
+			oldToken := e1.Lease().Token
+
+			start := time.Now()
+			var expires time.Time
+			if tt.abandon {
+				first.Cut()
+				expires = storeLeader(t, st).Expires
+			} else {
+				if err := e1.Stop(context.Background()); err != nil {
+					t.Fatalf("Stop: %v", err)
+				}
+				if e1.IsLeader() {
+					t.Errorf("m1 still reports leadership after Stop")
+				}
+				if l := storeLeader(t, st); l.Holder == "m1" {
+					t.Errorf("m1 still holds the lease in the store after Stop: %+v; Stop should resign", l)
+				}
+			}
+
+			waitSignal(t, e2.Changed(), tt.within, "m2 never took over")
+			took := time.Since(start)
+			l := e2.Lease()
+			if !e2.IsLeader() || l.Holder != "m2" {
+				t.Fatalf("after its Changed signal, m2 has lease %+v, want leadership", l)
+			}
+			if l.Token <= oldToken {
+				t.Errorf("m2's token %d is not larger than m1's %d", l.Token, oldToken)
+			}
+			if got := storeLeader(t, st); got.Holder != "m2" || got.Token != l.Token {
+				t.Errorf("store leader %+v, want m2 with token %d", got, l.Token)
+			}
+			if e1.IsLeader() {
+				t.Errorf("m1 still reports leadership while m2 leads")
+			}
+			if tt.abandon && time.Now().Before(expires) {
+				t.Errorf("m2 took over at %v, before m1's lease ran out at %v", time.Now(), expires)
+			}
+			t.Logf("takeover after %s", took)
+		})
+	}
+}
+
+// Only the leader's scheduler places tasks: a scheduler whose elector does
+// not lead runs its rounds and places nothing; when the leader resigns, the
+// other one takes over placement.
+func TestSchedulerPlacesOnlyWhenLeading(t *testing.T) {
+	t.Parallel()
+	st := newMemoryStore(t)
+	ctx := context.Background()
+	node := &archivist.Node{ID: "w1", Role: archivist.RoleWorker, Workers: 100,
+		Interval: time.Hour, LastHeartbeat: time.Now(), StartedAt: time.Now()}
+	if _, err := st.Heartbeat(ctx, node); err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+
+	cfg := archivist.DefaultConfig()
+	cfg.HeartbeatInterval = 20 * time.Millisecond
+	// rounds counts the loop's reads of the settings, one at least per
+	// round: a signal that the follower's loop went around.
+	var rounds atomic.Int64
+	newSched := func(e *scheduler.Elector, count bool) *scheduler.Scheduler {
+		s := scheduler.New(scheduler.Config{Store: st, Elector: e, Logger: quiet, Settings: func() archivist.Config {
+			if count {
+				rounds.Add(1)
+			}
+			return cfg
+		}})
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		return s
+	}
+
+	e1 := startElector(t, st, "m1", time.Minute)
+	e2 := startElector(t, st, "m2", 150*time.Millisecond)
+	if !e1.IsLeader() || e2.IsLeader() {
+		t.Fatalf("m1 leader %v, m2 leader %v; want only m1", e1.IsLeader(), e2.IsLeader())
+	}
+	s1, s2 := newSched(e1, false), newSched(e2, true)
+
+	if err := s2.Start(ctx); err != nil {
+		t.Fatalf("Start follower scheduler: %v", err)
+	}
+	submit := func(n int) []string {
+		var out []string
+		for range n {
+			task := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute}
+			if err := st.CreateTasks(ctx, []*archivist.Task{task}); err != nil {
+				t.Fatalf("CreateTasks: %v", err)
+			}
+			out = append(out, task.ID)
+		}
+		return out
+	}
+	first := submit(3)
+	// Let the follower go through several rounds, woken by the submissions
+	// and by its timer.
+	base := rounds.Load()
+	eventually(t, 5*time.Second, func() bool { return rounds.Load() >= base+5 }, "the follower's scheduler loop did not run")
+	for _, id := range first {
+		if task := getTask(t, st, id); task.Status != archivist.TaskPending {
+			t.Fatalf("task %s is %s on %q while only a follower schedules; want PENDING", id, task.Status, task.NodeID)
+		}
+	}
+
+	if err := s1.Start(ctx); err != nil {
+		t.Fatalf("Start leader scheduler: %v", err)
+	}
+	eventually(t, 5*time.Second, func() bool { return len(tasksIn(t, st, archivist.TaskAssigned)) == 3 },
+		"the leader's scheduler did not place the 3 tasks")
+
+	// The leader resigns; the follower's scheduler takes over placement.
+	if err := e1.Stop(ctx); err != nil {
+		t.Fatalf("Stop leader elector: %v", err)
+	}
+	waitSignal(t, e2.Changed(), 5*time.Second, "m2 never took over")
+	second := submit(2)
+	eventually(t, 5*time.Second, func() bool {
+		for _, id := range second {
+			if getTask(t, st, id).Status != archivist.TaskAssigned {
+				return false
+			}
+		}
+		return true
+	}, "the new leader's scheduler did not place the tasks submitted after the takeover")
+}

@@ -1,0 +1,323 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Config configures a Scheduler. Zero values mean the defaults.
+type Config struct {
+	Store   archivist.Store
+	Elector *Elector
+	// Settings returns the cluster configuration this node runs with.
+	Settings func() archivist.Config
+	// ClaimWithin is how long an assigned task may wait for its node to
+	// start it before it is placed again (default 10s).
+	ClaimWithin time.Duration
+	// Batch is the most tasks placed in one store call (default 256).
+	Batch int
+	// JanitorInterval is how often finished tasks past retention are
+	// purged (default 1m).
+	JanitorInterval time.Duration
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Scheduler places tasks while its node leads. It wakes on events
+// (submissions, finished tasks, node changes) and on a timer at the
+// heartbeat interval for leases, backoffs and lost nodes.
+type Scheduler struct {
+	cfg    Config
+	placer Placer
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+
+	lastPurge time.Time
+	// requeued remembers lost nodes already handled, so that their tasks
+	// are put back once, not at every tick.
+	lost map[string]time.Time
+}
+
+// New returns a stopped scheduler.
+func New(cfg Config) *Scheduler {
+	if cfg.ClaimWithin <= 0 {
+		cfg.ClaimWithin = 10 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.JanitorInterval <= 0 {
+		cfg.JanitorInterval = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Settings == nil {
+		cfg.Settings = archivist.DefaultConfig
+	}
+	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1), lost: map[string]time.Time{}}
+}
+
+// Start begins scheduling in the background. It is idempotent.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return nil
+	}
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	sub, err := s.cfg.Store.Subscribe(ctx, 0)
+	if err != nil {
+		s.cancel()
+		s.cancel = nil
+		return err
+	}
+	s.wg.Add(2)
+	go s.watch(ctx, sub)
+	go s.loop(ctx)
+	return nil
+}
+
+// Stop ends scheduling and waits for the loops. It is idempotent.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.cancel = nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		s.wg.Wait()
+	}
+	return nil
+}
+
+// Wake asks for a placement round soon.
+func (s *Scheduler) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// watch turns events that may make placement possible into wake-ups.
+func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
+	defer s.wg.Done()
+	for {
+		for ev := range sub.C() {
+			switch ev.Type {
+			case archivist.TaskCreated, archivist.TaskSucceeded, archivist.TaskFailedEv, archivist.TaskCancelledEv,
+				archivist.TaskRetryScheduled, archivist.TaskTimedOutEv, archivist.TaskRequeued, archivist.TaskRetried,
+				archivist.NodeUpdated, archivist.ConfigUpdated, archivist.LeaderChanged:
+				s.Wake()
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Dropped for being slow: resubscribe and run a round, since
+		// wake-ups may have been missed.
+		s.cfg.Logger.Warn("scheduler event feed dropped; resubscribing", "err", sub.Err())
+		var err error
+		for {
+			sub, err = s.cfg.Store.Subscribe(ctx, 0)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.Wake()
+	}
+}
+
+func (s *Scheduler) loop(ctx context.Context) {
+	defer s.wg.Done()
+	var changed <-chan struct{}
+	if s.cfg.Elector != nil {
+		changed = s.cfg.Elector.Changed()
+	}
+	for {
+		interval := s.cfg.Settings().HeartbeatInterval
+		if interval <= 0 {
+			interval = archivist.DefaultHeartbeatInterval
+		}
+		t := time.NewTimer(interval)
+		tick := false
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+		case <-changed:
+		case <-t.C:
+			tick = true
+		}
+		t.Stop()
+		lease := s.lease()
+		if lease.Token == 0 {
+			continue
+		}
+		if tick {
+			s.maintain(ctx, lease)
+		}
+		s.place(ctx, lease)
+	}
+}
+
+func (s *Scheduler) lease() archivist.Lease {
+	if s.cfg.Elector == nil {
+		return archivist.Lease{}
+	}
+	return s.cfg.Elector.Lease()
+}
+
+// RunOnce runs one maintenance and placement round under lease; for tests.
+func (s *Scheduler) RunOnce(ctx context.Context, lease archivist.Lease) error {
+	s.maintain(ctx, lease)
+	return s.place(ctx, lease)
+}
+
+// maintain takes back expired leases and the tasks of lost nodes, and
+// purges finished tasks past retention.
+func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
+	cfg := s.cfg.Settings()
+	now := s.cfg.Now()
+	retry := archivist.RetryPolicy{Disabled: !cfg.FaultTolerance, Base: cfg.RetryBackoff, Max: cfg.MaxBackoff}
+	if ts, err := s.cfg.Store.RecoverExpired(ctx, lease, retry); err != nil {
+		s.logErr(ctx, "recover expired leases", err)
+	} else if len(ts) > 0 {
+		s.cfg.Logger.Info("took back tasks whose lease ran out", "tasks", len(ts))
+	}
+	nodes, err := s.cfg.Store.ListNodes(ctx)
+	if err != nil {
+		s.logErr(ctx, "list nodes", err)
+		return
+	}
+	loads, err := s.cfg.Store.NodeLoads(ctx)
+	if err != nil {
+		s.logErr(ctx, "node loads", err)
+		return
+	}
+	known := map[string]bool{}
+	for _, n := range nodes {
+		known[n.ID] = true
+		if !n.Offline(now, cfg.MissedHeartbeats) {
+			delete(s.lost, n.ID)
+			continue
+		}
+		if _, seen := s.lost[n.ID]; !seen {
+			s.cfg.Logger.Warn("node is offline: no heartbeat", "node", n.ID, "last_heartbeat", n.LastHeartbeat)
+			s.lost[n.ID] = now
+		}
+	}
+	// Tasks held by offline nodes, or by nodes the store no longer knows,
+	// go back at once.
+	for id, load := range loads {
+		if load == 0 {
+			continue
+		}
+		if _, isLost := s.lost[id]; !isLost && known[id] {
+			continue
+		}
+		ts, err := s.cfg.Store.RequeueNode(ctx, lease, id)
+		if err != nil {
+			s.logErr(ctx, "requeue tasks of lost node", err)
+			continue
+		}
+		s.cfg.Logger.Warn("put back the tasks of a lost node", "node", id, "tasks", len(ts))
+	}
+	if now.Sub(s.lastPurge) >= s.cfg.JanitorInterval {
+		s.lastPurge = now
+		n, err := s.cfg.Store.PurgeFinished(ctx, now.Add(-cfg.Retention))
+		if err != nil {
+			s.logErr(ctx, "purge finished tasks", err)
+		} else if n > 0 {
+			s.cfg.Logger.Info("purged finished tasks past retention", "tasks", n, "retention", cfg.Retention)
+		}
+	}
+}
+
+// place runs placement rounds until nothing more can be placed.
+func (s *Scheduler) place(ctx context.Context, lease archivist.Lease) error {
+	cfg := s.cfg.Settings()
+	for ctx.Err() == nil {
+		cands, free, err := s.candidates(ctx, cfg)
+		if err != nil || free == 0 {
+			return err
+		}
+		// Ask for a little more than fits, so that tasks no node can take
+		// now do not hold back the ones behind them.
+		tasks, err := s.cfg.Store.ReadyTasks(ctx, min(free+64, s.cfg.Batch))
+		if err != nil || len(tasks) == 0 {
+			return err
+		}
+		as := s.placer.Place(cfg.Strategy, tasks, cands)
+		if len(as) == 0 {
+			return nil
+		}
+		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
+		if err != nil {
+			s.logErr(ctx, "assign tasks", err)
+			return err
+		}
+		// A short round means the queue (or the free slots) ran out.
+		if len(placed) == 0 || len(tasks) < min(free+64, s.cfg.Batch) || len(as) < len(tasks) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// candidates returns the nodes that may take new tasks now and their total
+// free slots: ONLINE (not busy, draining or offline), running tasks, taking
+// part in placement.
+func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config) ([]*Candidate, int, error) {
+	nodes, err := s.cfg.Store.ListNodes(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	loads, err := s.cfg.Store.NodeLoads(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := s.cfg.Now()
+	var out []*Candidate
+	free := 0
+	for _, n := range nodes {
+		if !n.Role.RunsTasks() || n.Local || n.StatusAt(now, cfg.MissedHeartbeats) != archivist.NodeOnline {
+			continue
+		}
+		c := &Candidate{Node: n, Load: loads[n.ID]}
+		if c.Free() > 0 {
+			free += c.Free()
+			out = append(out, c)
+		}
+	}
+	return out, free, nil
+}
+
+func (s *Scheduler) logErr(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	if archivist.IsCode(err, archivist.CodeConflict) {
+		s.cfg.Logger.Info(what+": leadership moved on", "err", err)
+		return
+	}
+	s.cfg.Logger.Error(what, "err", err)
+}

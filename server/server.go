@@ -1,0 +1,157 @@
+// Package server is a node's HTTP front: /graphql (POST, GET and WebSocket),
+// /playground, /metrics, /healthz, /readyz and the dashboard at /.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures a Server. Zero values mean the defaults.
+type Config struct {
+	// Addr to listen on (default 127.0.0.1:8080; port 0 picks a free one).
+	Addr string
+	// GraphQL serves /graphql.
+	GraphQL http.Handler
+	// Dashboard serves / (and everything not matched otherwise).
+	Dashboard http.Handler
+	// Metrics, if set, is served at /metrics.
+	Metrics *Metrics
+	// Ready reports whether the node can serve (the store answers); nil
+	// means always ready.
+	Ready func(context.Context) error
+	// DisablePlayground turns /playground off.
+	DisablePlayground bool
+	Logger            *slog.Logger
+}
+
+// Server is the HTTP server of a node.
+type Server struct {
+	cfg Config
+
+	mu     sync.Mutex
+	srv    *http.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a server that is not listening yet.
+func New(cfg Config) *Server {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg}
+}
+
+// Handler is the server's routing, for tests and embedding.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if s.cfg.GraphQL != nil {
+		mux.Handle("/graphql", s.cfg.GraphQL)
+	}
+	if !s.cfg.DisablePlayground {
+		mux.Handle("GET /playground", playground.Handler("Archivist GraphQL", "/graphql"))
+	}
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.cfg.Ready(ctx); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if s.cfg.Dashboard != nil {
+		mux.Handle("/", s.cfg.Dashboard)
+	}
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Start listens and serves in the background. It returns once the address
+// is bound, so that Addr is known. Idempotent.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	// Every request context, WebSocket connections included, derives from
+	// base: cancelling it on Stop closes the subscriptions.
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.ln, s.cancel, s.done = ln, cancel, make(chan struct{})
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	s.cfg.Logger.Info("serving HTTP", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the bound address, once started.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return s.cfg.Addr
+	}
+	return s.ln.Addr().String()
+}
+
+// Stop closes WebSockets, then shuts down gracefully within ctx.
+// Idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	srv, cancel, done := s.srv, s.cancel, s.done
+	s.cancel = nil
+	s.mu.Unlock()
+	if srv == nil || cancel == nil {
+		return nil
+	}
+	cancel()
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	<-done
+	return err
+}

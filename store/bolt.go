@@ -1,0 +1,146 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bolt is the embedded, durable archivist.Store: one bbolt file. Every
+// transition is written (and fsynced) before it is acknowledged; concurrent
+// transitions share one file transaction (group commit).
+type Bolt struct {
+	*engine
+	db *bolt.DB
+}
+
+var _ archivist.Store = (*Bolt)(nil)
+
+var (
+	bucketTasks = []byte("tasks")
+	bucketNodes = []byte("nodes")
+	bucketMeta  = []byte("meta")
+	keyMeta     = []byte("meta")
+)
+
+// OpenBolt opens (creating if needed, with its folder) the store file at
+// path and loads it. A file held by another process gives an error after a
+// few seconds instead of waiting forever.
+func OpenBolt(path string, opts Options) (*Bolt, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create store folder: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		if err == bolt.ErrTimeout {
+			return nil, fmt.Errorf("open store %s: the file is locked by another process (is another node running on it?)", path)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	b := &Bolt{db: db}
+	b.engine = newEngine(opts, b)
+	if err := b.loadAll(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("load store %s: %w", path, err)
+	}
+	b.engine.finishLoad()
+	return b, nil
+}
+
+func (b *Bolt) loadAll() error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyMeta); v != nil {
+			if err := json.Unmarshal(v, &b.engine.meta); err != nil {
+				return fmt.Errorf("decode meta: %w", err)
+			}
+		}
+		if err := tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
+			t := &archivist.Task{}
+			if err := json.Unmarshal(v, t); err != nil {
+				return fmt.Errorf("decode task %s: %w", k, err)
+			}
+			b.engine.load(t)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+			n := &archivist.Node{}
+			if err := json.Unmarshal(v, n); err != nil {
+				return fmt.Errorf("decode node %s: %w", k, err)
+			}
+			b.engine.nodes[n.ID] = n
+			return nil
+		})
+	})
+}
+
+func (b *Bolt) persist(batches []*batch) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		tasks, nodes, metaB := tx.Bucket(bucketTasks), tx.Bucket(bucketNodes), tx.Bucket(bucketMeta)
+		var last *meta
+		for _, bt := range batches {
+			for id, t := range bt.tasks {
+				if t == nil {
+					if err := tasks.Delete([]byte(id)); err != nil {
+						return err
+					}
+					continue
+				}
+				v, err := json.Marshal(t)
+				if err != nil {
+					return err
+				}
+				if err := tasks.Put([]byte(id), v); err != nil {
+					return err
+				}
+			}
+			for id, n := range bt.nodes {
+				if n == nil {
+					if err := nodes.Delete([]byte(id)); err != nil {
+						return err
+					}
+					continue
+				}
+				v, err := json.Marshal(n)
+				if err != nil {
+					return err
+				}
+				if err := nodes.Put([]byte(id), v); err != nil {
+					return err
+				}
+			}
+			if bt.metaChanged {
+				last = &bt.meta
+			}
+		}
+		if last != nil {
+			v, err := json.Marshal(last)
+			if err != nil {
+				return err
+			}
+			return metaB.Put(keyMeta, v)
+		}
+		return nil
+	})
+}
+
+func (b *Bolt) close() error { return b.db.Close() }
+
+// Close flushes and closes the file; later calls fail.
+func (b *Bolt) Close() error { return b.engine.close() }
+
+// Path is the file the store lives in.
+func (b *Bolt) Path() string { return b.db.Path() }

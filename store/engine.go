@@ -1,0 +1,1061 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Options configure Memory and Bolt. Zero values mean the defaults.
+type Options struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// EventHistory is how many recent events are kept for subscribers that
+	// catch up (default 10,000).
+	EventHistory int
+	// SubscriberBuffer is how many events a subscriber may fall behind before
+	// it is dropped (default 4,096).
+	SubscriberBuffer int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.EventHistory <= 0 {
+		o.EventHistory = 10000
+	}
+	if o.SubscriberBuffer <= 0 {
+		o.SubscriberBuffer = 4096
+	}
+	return o
+}
+
+// persister makes a batch of changes durable. It is called by the committer
+// goroutine only, in order.
+type persister interface {
+	persist(batches []*batch) error
+	close() error
+}
+
+// batch is the write set of one transition.
+type batch struct {
+	tasks       map[string]*archivist.Task // nil value: deleted
+	nodes       map[string]*archivist.Node // nil value: deleted
+	events      []archivist.Event
+	meta        meta
+	metaChanged bool
+	done        chan error
+}
+
+// meta is the engine state besides tasks and nodes that must survive a
+// restart.
+type meta struct {
+	TaskSeq  uint64           `json:"taskSeq"`
+	EventSeq uint64           `json:"eventSeq"`
+	Lease    archivist.Lease  `json:"lease"`
+	Config   archivist.Config `json:"config"`
+	HasConf  bool             `json:"hasConfig"`
+}
+
+// engine keeps the whole state in memory behind one mutex and, when it has
+// a persister, hands every change to it before acknowledging.
+type engine struct {
+	opts Options
+	bus  *bus
+
+	mu       sync.Mutex
+	tasks    map[string]*archivist.Task
+	order    []string // task ids by Seq, ascending; lazily pruned
+	ready    *readyQueue
+	retrying map[string]time.Time
+	leased   map[string]time.Time
+	byNode   map[string]map[string]struct{}
+	counts   map[archivist.TaskStatus]int
+	nodes    map[string]*archivist.Node
+	meta     meta
+	broken   error
+
+	persist  persister
+	pending  []*batch
+	wake     chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
+}
+
+func newEngine(opts Options, p persister) *engine {
+	opts = opts.withDefaults()
+	e := &engine{
+		opts:     opts,
+		bus:      newBus(opts.EventHistory, opts.SubscriberBuffer),
+		tasks:    map[string]*archivist.Task{},
+		ready:    newReadyQueue(),
+		retrying: map[string]time.Time{},
+		leased:   map[string]time.Time{},
+		byNode:   map[string]map[string]struct{}{},
+		counts:   map[archivist.TaskStatus]int{},
+		nodes:    map[string]*archivist.Node{},
+		persist:  p,
+		wake:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+	}
+	return e
+}
+
+// load puts a task read from disk back in memory with its indexes.
+func (e *engine) load(t *archivist.Task) {
+	e.index(nil, t)
+	e.tasks[t.ID] = t
+	e.order = append(e.order, t.ID)
+}
+
+// finishLoad sorts what load added and starts the committer.
+func (e *engine) finishLoad() {
+	sort.Slice(e.order, func(i, j int) bool { return e.tasks[e.order[i]].Seq < e.tasks[e.order[j]].Seq })
+	e.bus.setLast(e.meta.EventSeq)
+	if e.persist != nil {
+		go e.commitLoop()
+	}
+}
+
+// index moves t from the indexes of its old version to those of its new one.
+func (e *engine) index(old, t *archivist.Task) {
+	if old != nil {
+		e.counts[old.Status]--
+		e.ready.remove(old.ID)
+		delete(e.retrying, old.ID)
+		delete(e.leased, old.ID)
+		if old.NodeID != "" {
+			if set := e.byNode[old.NodeID]; set != nil {
+				delete(set, old.ID)
+				if len(set) == 0 {
+					delete(e.byNode, old.NodeID)
+				}
+			}
+		}
+	}
+	if t == nil {
+		return
+	}
+	e.counts[t.Status]++
+	switch t.Status {
+	case archivist.TaskPending:
+		e.ready.add(t.Priority.Rank(), t.Seq, t.ID)
+	case archivist.TaskRetrying:
+		e.retrying[t.ID] = t.RunAt
+	case archivist.TaskAssigned, archivist.TaskInProgress:
+		e.leased[t.ID] = t.LeaseUntil
+		set := e.byNode[t.NodeID]
+		if set == nil {
+			set = map[string]struct{}{}
+			e.byNode[t.NodeID] = set
+		}
+		set[t.ID] = struct{}{}
+	}
+}
+
+// tx is one transition in progress. Functions given to update must check
+// everything before their first put, so that an error leaves no change.
+type tx struct {
+	e   *engine
+	now time.Time
+	b   *batch
+}
+
+func (tx *tx) putTask(old, t *archivist.Task) {
+	t.UpdatedAt = tx.now
+	tx.e.index(old, t)
+	tx.e.tasks[t.ID] = t
+	if old == nil {
+		tx.e.order = append(tx.e.order, t.ID)
+	}
+	if tx.b.tasks == nil {
+		tx.b.tasks = map[string]*archivist.Task{}
+	}
+	tx.b.tasks[t.ID] = t
+}
+
+func (tx *tx) deleteTask(t *archivist.Task) {
+	tx.e.index(t, nil)
+	delete(tx.e.tasks, t.ID)
+	if tx.b.tasks == nil {
+		tx.b.tasks = map[string]*archivist.Task{}
+	}
+	tx.b.tasks[t.ID] = nil
+}
+
+func (tx *tx) putNode(n *archivist.Node) {
+	tx.e.nodes[n.ID] = n
+	if tx.b.nodes == nil {
+		tx.b.nodes = map[string]*archivist.Node{}
+	}
+	tx.b.nodes[n.ID] = n
+}
+
+func (tx *tx) deleteNode(id string) {
+	delete(tx.e.nodes, id)
+	if tx.b.nodes == nil {
+		tx.b.nodes = map[string]*archivist.Node{}
+	}
+	tx.b.nodes[id] = nil
+}
+
+func (tx *tx) metaChanged() { tx.b.metaChanged = true }
+
+// taskEvent records an event with a snapshot of t. The snapshot is shared by
+// every subscriber: readers must not modify it.
+func (tx *tx) taskEvent(typ string, t *archivist.Task, detail string) {
+	tx.e.meta.EventSeq++
+	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventTask,
+		Type: typ, Time: tx.now, Task: t, Detail: detail})
+	tx.b.metaChanged = true
+}
+
+func (tx *tx) nodeEvent(typ string, n *archivist.Node, detail string) {
+	tx.e.meta.EventSeq++
+	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventNode,
+		Type: typ, Time: tx.now, Node: n, Detail: detail})
+	tx.b.metaChanged = true
+}
+
+func (tx *tx) configEvent(c archivist.Config) {
+	tx.e.meta.EventSeq++
+	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventConfig,
+		Type: archivist.ConfigUpdated, Time: tx.now, Config: &c})
+	tx.b.metaChanged = true
+}
+
+// update runs fn as one atomic transition and returns once it is durable.
+func (e *engine) update(ctx context.Context, fn func(tx *tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.broken != nil {
+		e.mu.Unlock()
+		return e.broken
+	}
+	tx := &tx{e: e, now: e.opts.Now(), b: &batch{}}
+	if err := fn(tx); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	b := tx.b
+	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.events) == 0 && !b.metaChanged {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.persist == nil {
+		e.bus.publish(b.events)
+		e.mu.Unlock()
+		return nil
+	}
+	b.meta = e.meta
+	b.done = make(chan error, 1)
+	e.pending = append(e.pending, b)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	// Wait even if ctx ends: the change is already visible in memory, and the
+	// caller must learn whether it became durable.
+	return <-b.done
+}
+
+// view runs fn under the lock without changing anything.
+func (e *engine) view(fn func() error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.broken != nil {
+		return e.broken
+	}
+	return fn()
+}
+
+// commitLoop writes pending batches in order, many per file transaction, and
+// publishes their events once they are durable.
+func (e *engine) commitLoop() {
+	defer close(e.stopped)
+	for range e.wake {
+		e.mu.Lock()
+		batches := e.pending
+		e.pending = nil
+		e.mu.Unlock()
+		if len(batches) == 0 {
+			continue
+		}
+		err := e.persist.persist(batches)
+		if err != nil {
+			e.opts.Logger.Error("store write failed; the store refuses further changes", "err", err)
+			e.mu.Lock()
+			e.broken = archivist.Errorf(archivist.CodeInternal, "store write failed: %v", err)
+			e.mu.Unlock()
+		}
+		for _, b := range batches {
+			if err == nil {
+				e.bus.publish(b.events)
+			}
+			b.done <- err
+		}
+	}
+}
+
+func (e *engine) close() error {
+	var err error
+	e.stopOnce.Do(func() {
+		if e.persist != nil {
+			close(e.wake)
+			<-e.stopped
+			err = e.persist.close()
+		}
+		e.mu.Lock()
+		if e.broken == nil {
+			e.broken = archivist.Errorf(archivist.CodeInternal, "store is closed")
+		}
+		e.mu.Unlock()
+		e.bus.close()
+	})
+	return err
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a new task id: time-ordered (milliseconds) with 64 random
+// bits, in lower-case Crockford base32.
+func NewID(now time.Time) string {
+	var b [14]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+func notFound(what, id string) error {
+	return archivist.Errorf(archivist.CodeNotFound, "%s %q not found", what, id)
+}
+
+func (e *engine) task(id string) (*archivist.Task, error) {
+	t, ok := e.tasks[id]
+	if !ok {
+		return nil, notFound("task", id)
+	}
+	return t, nil
+}
+
+// attemptTask returns the task if attempt is its current, running attempt.
+func (e *engine) attemptTask(id string, attempt int) (*archivist.Task, error) {
+	t, err := e.task(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != archivist.TaskInProgress || t.Attempt != attempt {
+		return t, archivist.Errorf(archivist.CodeConflict,
+			"stale attempt %d of task %s: the task is %s at attempt %d", attempt, id, t.Status, t.Attempt)
+	}
+	return t, nil
+}
+
+func (e *engine) checkLease(lease archivist.Lease, now time.Time) error {
+	cur := e.meta.Lease
+	if lease.Token == 0 || cur.Token != lease.Token || cur.Holder != lease.Holder || !now.Before(cur.Expires) {
+		return archivist.Errorf(archivist.CodeConflict, "leadership token %d of %q is no longer current", lease.Token, lease.Holder)
+	}
+	return nil
+}
+
+// --- tasks ---
+
+func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error {
+	return e.update(ctx, func(tx *tx) error {
+		seen := map[string]bool{}
+		for _, t := range tasks {
+			if t.ID == "" {
+				continue
+			}
+			if _, ok := e.tasks[t.ID]; ok || seen[t.ID] {
+				return archivist.Errorf(archivist.CodeConflict, "task %q already exists", t.ID)
+			}
+			seen[t.ID] = true
+		}
+		for _, in := range tasks {
+			if in.ID == "" {
+				in.ID = NewID(tx.now)
+			}
+			e.meta.TaskSeq++
+			in.Seq = e.meta.TaskSeq
+			in.Status = archivist.TaskPending
+			in.CreatedAt = tx.now
+			t := in.Clone()
+			tx.putTask(nil, t)
+			in.UpdatedAt = t.UpdatedAt
+			tx.taskEvent(archivist.TaskCreated, t, "")
+		}
+		tx.metaChanged()
+		return nil
+	})
+}
+
+func (e *engine) GetTask(ctx context.Context, id string) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.view(func() error {
+		t, err := e.task(id)
+		out = t.Clone()
+		return err
+	})
+	return out, err
+}
+
+func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
+	first := q.First
+	if first <= 0 {
+		first = 50
+	}
+	if first > 500 {
+		first = 500
+	}
+	var after uint64
+	if q.After != "" {
+		n, err := strconv.ParseUint(q.After, 10, 64)
+		if err != nil {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", q.After)
+		}
+		after = n
+	}
+	search := strings.ToLower(q.Search)
+	match := func(t *archivist.Task) bool {
+		if len(q.Status) > 0 {
+			ok := false
+			for _, s := range q.Status {
+				if t.Status == s {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		switch {
+		case q.Type != "" && t.Type != q.Type,
+			q.Priority != "" && t.Priority != q.Priority,
+			q.NodeID != "" && t.NodeID != q.NodeID:
+			return false
+		}
+		if search != "" && !strings.Contains(t.ID, search) && !strings.Contains(strings.ToLower(t.Type), search) &&
+			!strings.Contains(strings.ToLower(t.Error), search) {
+			return false
+		}
+		return true
+	}
+	page := &archivist.TaskPage{}
+	err := e.view(func() error {
+		live := e.order[:0]
+		for _, id := range e.order {
+			if _, ok := e.tasks[id]; ok {
+				live = append(live, id)
+			}
+		}
+		e.order = live
+		for i := len(e.order) - 1; i >= 0; i-- {
+			t := e.tasks[e.order[i]]
+			if !match(t) {
+				continue
+			}
+			page.TotalCount++
+			if after != 0 && t.Seq >= after {
+				continue
+			}
+			if len(page.Tasks) < first {
+				page.Tasks = append(page.Tasks, t.Clone())
+			} else {
+				page.HasNext = true
+			}
+		}
+		return nil
+	})
+	if n := len(page.Tasks); n > 0 {
+		page.EndCursor = strconv.FormatUint(page.Tasks[n-1].Seq, 10)
+	}
+	return page, err
+}
+
+func (e *engine) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, error) {
+	out := map[archivist.TaskStatus]int{}
+	err := e.view(func() error {
+		for s, n := range e.counts {
+			if n > 0 {
+				out[s] = n
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) CancelTask(ctx context.Context, id string) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.task(id)
+		if err != nil {
+			return err
+		}
+		t := old.Clone()
+		switch old.Status {
+		case archivist.TaskPending, archivist.TaskRetrying, archivist.TaskAssigned:
+			t.Status = archivist.TaskCancelled
+			t.CompletedAt = tx.now
+			t.LeaseUntil, t.RunAt = time.Time{}, time.Time{}
+			tx.putTask(old, t)
+			tx.taskEvent(archivist.TaskCancelledEv, t, "cancelled before it ran")
+		case archivist.TaskInProgress:
+			if old.CancelRequested {
+				out = old.Clone()
+				return nil
+			}
+			t.CancelRequested = true
+			tx.putTask(old, t)
+			tx.taskEvent(archivist.TaskCancelRequested, t, "")
+		default:
+			return archivist.Errorf(archivist.CodeConflict, "task %s is already %s", id, old.Status)
+		}
+		out = t.Clone()
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.task(id)
+		if err != nil {
+			return err
+		}
+		switch old.Status {
+		case archivist.TaskFailed, archivist.TaskCancelled, archivist.TaskTimedOut:
+		default:
+			return archivist.Errorf(archivist.CodeConflict, "task %s is %s; only FAILED, CANCELLED or TIMED_OUT tasks can be retried", id, old.Status)
+		}
+		t := old.Clone()
+		t.Status = archivist.TaskPending
+		t.Failures, t.Requeues = 0, 0
+		t.CancelRequested = false
+		t.CompletedAt, t.RunAt, t.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
+		t.Progress, t.ProgressMessage = 0, ""
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskRetried, t, "")
+		out = t.Clone()
+		return nil
+	})
+	return out, err
+}
+
+// promoteLocked moves RETRYING tasks whose backoff is over to PENDING.
+func (e *engine) promote(tx *tx) {
+	for id, at := range e.retrying {
+		if at.After(tx.now) {
+			continue
+		}
+		old := e.tasks[id]
+		t := old.Clone()
+		t.Status = archivist.TaskPending
+		t.RunAt = time.Time{}
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskRequeued, t, "backoff over")
+	}
+}
+
+func (e *engine) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, error) {
+	var out []*archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		e.promote(tx)
+		for _, id := range e.ready.peek(limit) {
+			out = append(out, e.tasks[id].Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) AssignTasks(ctx context.Context, lease archivist.Lease, as []archivist.Assignment, claimWithin time.Duration) ([]*archivist.Task, error) {
+	var out []*archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		if err := e.checkLease(lease, tx.now); err != nil {
+			return err
+		}
+		for _, a := range as {
+			old, ok := e.tasks[a.TaskID]
+			if !ok || old.Status != archivist.TaskPending || a.NodeID == "" {
+				continue
+			}
+			t := old.Clone()
+			t.Status = archivist.TaskAssigned
+			t.NodeID = a.NodeID
+			t.AssignedAt = tx.now
+			t.LeaseUntil = tx.now.Add(claimWithin)
+			tx.putTask(old, t)
+			tx.taskEvent(archivist.TaskAssignedEv, t, "")
+			out = append(out, t.Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) NodeLoads(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := e.view(func() error {
+		for n, set := range e.byNode {
+			out[n] = len(set)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// failLocked applies a failed attempt to a copy of old.
+func failTask(tx *tx, old *archivist.Task, f archivist.Failure) *archivist.Task {
+	t := old.Clone()
+	t.Error = f.Error
+	t.LeaseUntil = time.Time{}
+	t.Failures++
+	switch {
+	case f.Cancelled || old.CancelRequested:
+		t.Status = archivist.TaskCancelled
+		t.Failures = old.Failures
+		t.CompletedAt = tx.now
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskCancelledEv, t, f.Error)
+	case !f.Permanent && !f.Retry.Disabled && t.Failures <= t.MaxRetries:
+		t.Status = archivist.TaskRetrying
+		t.RunAt = tx.now.Add(f.Retry.Delay(t.Failures))
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskRetryScheduled, t, f.Error)
+	case f.TimedOut:
+		t.Status = archivist.TaskTimedOut
+		t.CompletedAt = tx.now
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskTimedOutEv, t, f.Error)
+	default:
+		t.Status = archivist.TaskFailed
+		t.CompletedAt = tx.now
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskFailedEv, t, f.Error)
+	}
+	return t
+}
+
+// requeue puts a task that lost its node back to PENDING, or fails it once
+// it has lost too many.
+func requeue(tx *tx, old *archivist.Task, why string) *archivist.Task {
+	if old.CancelRequested {
+		return failTask(tx, old, archivist.Failure{Error: why, Cancelled: true})
+	}
+	if old.Requeues+1 > archivist.MaxRequeues {
+		t := old.Clone()
+		t.Status = archivist.TaskFailed
+		t.Error = why + "; given up after " + strconv.Itoa(archivist.MaxRequeues) + " requeues"
+		t.CompletedAt = tx.now
+		t.LeaseUntil = time.Time{}
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskFailedEv, t, t.Error)
+		return t
+	}
+	t := old.Clone()
+	t.Status = archivist.TaskPending
+	t.Requeues++
+	t.LeaseUntil = time.Time{}
+	t.Progress, t.ProgressMessage = 0, ""
+	tx.putTask(old, t)
+	tx.taskEvent(archivist.TaskRequeued, t, why)
+	return t
+}
+
+func (e *engine) RecoverExpired(ctx context.Context, lease archivist.Lease, retry archivist.RetryPolicy) ([]*archivist.Task, error) {
+	var out []*archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		if err := e.checkLease(lease, tx.now); err != nil {
+			return err
+		}
+		for id, until := range e.leased {
+			if until.After(tx.now) {
+				continue
+			}
+			old := e.tasks[id]
+			var t *archivist.Task
+			if old.Status == archivist.TaskAssigned {
+				t = old.Clone()
+				t.Status = archivist.TaskPending
+				t.LeaseUntil = time.Time{}
+				tx.putTask(old, t)
+				tx.taskEvent(archivist.TaskRequeued, t, "node "+old.NodeID+" did not start it in time")
+			} else {
+				t = failTask(tx, old, archivist.Failure{
+					Error:    "attempt " + strconv.Itoa(old.Attempt) + " timed out: no result from node " + old.NodeID + " before its lease ran out",
+					TimedOut: true, Retry: retry,
+				})
+			}
+			out = append(out, t.Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID string) ([]*archivist.Task, error) {
+	var out []*archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		if err := e.checkLease(lease, tx.now); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(e.byNode[nodeID]))
+		for id := range e.byNode[nodeID] {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return e.tasks[ids[i]].Seq < e.tasks[ids[j]].Seq })
+		for _, id := range ids {
+			out = append(out, requeue(tx, e.tasks[id], "node "+nodeID+" was lost").Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := e.update(ctx, func(tx *tx) error {
+		for _, t := range e.tasks {
+			if t.Status.Terminal() && t.CompletedAt.Before(before) {
+				tx.deleteTask(t)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+func startAttempt(tx *tx, old *archivist.Task, nodeID string, grace time.Duration) *archivist.Task {
+	t := old.Clone()
+	t.Status = archivist.TaskInProgress
+	t.NodeID = nodeID
+	t.Attempt++
+	t.StartedAt = tx.now
+	t.Progress, t.ProgressMessage = 0, ""
+	t.LeaseUntil = tx.now.Add(t.Timeout + grace)
+	tx.putTask(old, t)
+	tx.taskEvent(archivist.TaskStarted, t, "")
+	return t
+}
+
+func (e *engine) ClaimTasks(ctx context.Context, nodeID string, limit int, grace time.Duration) ([]*archivist.Task, error) {
+	var out []*archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		var cands []*archivist.Task
+		for id := range e.byNode[nodeID] {
+			if t := e.tasks[id]; t.Status == archivist.TaskAssigned {
+				cands = append(cands, t)
+			}
+		}
+		sort.Slice(cands, func(i, j int) bool {
+			a, b := cands[i], cands[j]
+			if a.Priority.Rank() != b.Priority.Rank() {
+				return a.Priority.Rank() > b.Priority.Rank()
+			}
+			return a.Seq < b.Seq
+		})
+		if len(cands) > limit {
+			cands = cands[:limit]
+		}
+		for _, old := range cands {
+			out = append(out, startAttempt(tx, old, nodeID, grace).Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) ClaimTask(ctx context.Context, nodeID, id string, grace time.Duration) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.task(id)
+		if err != nil {
+			return err
+		}
+		ok := old.Status == archivist.TaskPending || (old.Status == archivist.TaskAssigned && old.NodeID == nodeID)
+		if !ok {
+			return archivist.Errorf(archivist.CodeConflict, "task %s is %s and cannot be started on %s", id, old.Status, nodeID)
+		}
+		out = startAttempt(tx, old, nodeID, grace).Clone()
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) ReportProgress(ctx context.Context, id string, attempt int, progress float64, message string) error {
+	return e.update(ctx, func(tx *tx) error {
+		old, err := e.attemptTask(id, attempt)
+		if err != nil {
+			return err
+		}
+		t := old.Clone()
+		t.Progress, t.ProgressMessage = progress, message
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskProgressed, t, "")
+		return nil
+	})
+}
+
+// staleReport records a rejected report from an attempt that was fenced off.
+func (e *engine) staleReport(ctx context.Context, id string, attempt int, what string, cause error) {
+	_ = e.update(ctx, func(tx *tx) error {
+		t, ok := e.tasks[id]
+		if !ok {
+			return nil
+		}
+		tx.taskEvent(archivist.TaskStaleReport, t, "rejected "+what+" of attempt "+strconv.Itoa(attempt)+": "+cause.Error())
+		return nil
+	})
+}
+
+func (e *engine) CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.attemptTask(id, attempt)
+		if err != nil {
+			return err
+		}
+		t := old.Clone()
+		t.Status = archivist.TaskCompleted
+		t.Result = append(json.RawMessage(nil), result...)
+		t.Error = ""
+		t.Progress = 1
+		t.CompletedAt = tx.now
+		t.LeaseUntil = time.Time{}
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.TaskSucceeded, t, "")
+		out = t.Clone()
+		return nil
+	})
+	if archivist.IsCode(err, archivist.CodeConflict) {
+		e.staleReport(ctx, id, attempt, "result", err)
+	}
+	return out, err
+}
+
+func (e *engine) FailTask(ctx context.Context, id string, attempt int, f archivist.Failure) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.attemptTask(id, attempt)
+		if err != nil {
+			return err
+		}
+		out = failTask(tx, old, f).Clone()
+		return nil
+	})
+	if archivist.IsCode(err, archivist.CodeConflict) {
+		e.staleReport(ctx, id, attempt, "failure", err)
+	}
+	return out, err
+}
+
+func (e *engine) ReleaseTask(ctx context.Context, id string, attempt int) (*archivist.Task, error) {
+	var out *archivist.Task
+	err := e.update(ctx, func(tx *tx) error {
+		old, err := e.task(id)
+		if err != nil {
+			return err
+		}
+		if (old.Status != archivist.TaskInProgress && old.Status != archivist.TaskAssigned) || old.Attempt != attempt {
+			return archivist.Errorf(archivist.CodeConflict, "stale attempt %d of task %s: the task is %s at attempt %d", attempt, id, old.Status, old.Attempt)
+		}
+		out = requeue(tx, old, "released by node "+old.NodeID).Clone()
+		return nil
+	})
+	return out, err
+}
+
+// --- nodes ---
+
+func (e *engine) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.Node, error) {
+	if n == nil || n.ID == "" {
+		return nil, archivist.Errorf(archivist.CodeBadUserInput, "a node needs an id")
+	}
+	var out *archivist.Node
+	err := e.update(ctx, func(tx *tx) error {
+		c := n.Clone()
+		if old, ok := e.nodes[n.ID]; ok {
+			c.Draining = old.Draining
+		}
+		tx.putNode(c)
+		tx.nodeEvent(archivist.NodeUpdated, c, "")
+		out = c.Clone()
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) GetNode(ctx context.Context, id string) (*archivist.Node, error) {
+	var out *archivist.Node
+	err := e.view(func() error {
+		n, ok := e.nodes[id]
+		if !ok {
+			return notFound("node", id)
+		}
+		out = n.Clone()
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) ListNodes(ctx context.Context) ([]*archivist.Node, error) {
+	var out []*archivist.Node
+	err := e.view(func() error {
+		for _, n := range e.nodes {
+			out = append(out, n.Clone())
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+func (e *engine) SetDraining(ctx context.Context, id string, draining bool) (*archivist.Node, error) {
+	var out *archivist.Node
+	err := e.update(ctx, func(tx *tx) error {
+		old, ok := e.nodes[id]
+		if !ok {
+			return notFound("node", id)
+		}
+		n := old.Clone()
+		n.Draining = draining
+		tx.putNode(n)
+		tx.nodeEvent(archivist.NodeUpdated, n, "")
+		out = n.Clone()
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) RemoveNode(ctx context.Context, id string) error {
+	return e.update(ctx, func(tx *tx) error {
+		n, ok := e.nodes[id]
+		if !ok {
+			return notFound("node", id)
+		}
+		tx.deleteNode(id)
+		tx.nodeEvent(archivist.NodeRemoved, n, "")
+		return nil
+	})
+}
+
+// --- leadership ---
+
+func (e *engine) Campaign(ctx context.Context, nodeID string, ttl time.Duration) (archivist.Lease, error) {
+	var out archivist.Lease
+	err := e.update(ctx, func(tx *tx) error {
+		cur := e.meta.Lease
+		switch {
+		case cur.Holder == nodeID && tx.now.Before(cur.Expires):
+			cur.Expires = tx.now.Add(ttl)
+		case cur.Holder == "" || !tx.now.Before(cur.Expires):
+			cur = archivist.Lease{Holder: nodeID, Token: cur.Token + 1, Expires: tx.now.Add(ttl)}
+			e.meta.Lease = cur
+			tx.metaChanged()
+			n := e.nodes[nodeID]
+			if n == nil {
+				n = &archivist.Node{ID: nodeID}
+			}
+			tx.nodeEvent(archivist.LeaderChanged, n, "leader is now "+nodeID)
+		default:
+			out = cur
+			return nil
+		}
+		// A renewal only moves the expiry: it is kept in memory, and written
+		// to disk with the next change, since a restart ends the lease anyway.
+		e.meta.Lease = cur
+		out = cur
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) Resign(ctx context.Context, nodeID string) error {
+	return e.update(ctx, func(tx *tx) error {
+		if e.meta.Lease.Holder != nodeID {
+			return nil
+		}
+		e.meta.Lease.Holder, e.meta.Lease.Expires = "", time.Time{}
+		tx.metaChanged()
+		return nil
+	})
+}
+
+func (e *engine) Leader(ctx context.Context) (archivist.Lease, error) {
+	var out archivist.Lease
+	err := e.view(func() error {
+		if l := e.meta.Lease; l.Holder != "" && e.opts.Now().Before(l.Expires) {
+			out = l
+		}
+		return nil
+	})
+	return out, err
+}
+
+// --- config ---
+
+func (e *engine) Config(ctx context.Context) (archivist.Config, error) {
+	var out archivist.Config
+	err := e.view(func() error {
+		if e.meta.HasConf {
+			out = e.meta.Config
+		} else {
+			out = archivist.DefaultConfig()
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) UpdateConfig(ctx context.Context, cfg archivist.Config, prev int64) (archivist.Config, error) {
+	if err := cfg.Validate(); err != nil {
+		return archivist.Config{}, err
+	}
+	var out archivist.Config
+	err := e.update(ctx, func(tx *tx) error {
+		if e.meta.Config.Version != prev {
+			return archivist.Errorf(archivist.CodeConflict, "config changed meanwhile: version %d, not %d", e.meta.Config.Version, prev)
+		}
+		cfg.Version = prev + 1
+		cfg.UpdatedAt = tx.now
+		e.meta.Config, e.meta.HasConf = cfg, true
+		tx.metaChanged()
+		tx.configEvent(cfg)
+		out = cfg
+		return nil
+	})
+	return out, err
+}
+
+// --- events ---
+
+func (e *engine) Subscribe(ctx context.Context, after uint64) (archivist.Subscription, error) {
+	return e.bus.subscribe(ctx, after)
+}
+
+func (e *engine) LastSeq(ctx context.Context) (uint64, error) { return e.bus.lastSeq(), nil }

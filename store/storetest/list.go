@@ -1,0 +1,235 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+func (h *fixture) list(q archivist.TaskQuery) *archivist.TaskPage {
+	h.t.Helper()
+	page, err := h.s.ListTasks(h.ctx(), q)
+	if err != nil {
+		h.t.Fatalf("ListTasks(%+v): %v", q, err)
+	}
+	return page
+}
+
+// walk pages through q with page size first and returns every task seen;
+// between the first and the second page it calls between, if not nil.
+func (h *fixture) walk(q archivist.TaskQuery, first int, between func()) (all []*archivist.Task, pages int) {
+	h.t.Helper()
+	q.First = first
+	var total = -1
+	for pages = 1; pages <= 1000; pages++ {
+		page := h.list(q)
+		if total >= 0 && between == nil && page.TotalCount != total {
+			h.t.Errorf("page %d: TotalCount %d, the first page said %d", pages, page.TotalCount, total)
+		}
+		total = page.TotalCount
+		if len(page.Tasks) > first {
+			h.t.Fatalf("page %d: %d tasks for First %d", pages, len(page.Tasks), first)
+		}
+		all = append(all, page.Tasks...)
+		if !page.HasNext {
+			return all, pages
+		}
+		if len(page.Tasks) == 0 || page.EndCursor == "" {
+			h.t.Fatalf("page %d: HasNext with %d tasks and EndCursor %q", pages, len(page.Tasks), page.EndCursor)
+		}
+		q.After = page.EndCursor
+		if pages == 1 && between != nil {
+			between()
+		}
+	}
+	h.t.Fatalf("paging with First %d did not end after 1000 pages", first)
+	return nil, 0
+}
+
+func testListTasks(t *testing.T, s suite) {
+	// setup submits list-00 .. list-11 (newest last) and moves some on:
+	//
+	//	00 alpha LOW       PENDING          06 gamma LOW        CANCELLED
+	//	01 beta NORMAL     PENDING          07 alpha HIGH       FAILED (node-1, "disk needle exploded")
+	//	02 alpha HIGH      IN_PROGRESS n1   08 beta NORMAL      PENDING
+	//	03 gamma CRITICAL  PENDING          09 needle.type NORMAL PENDING
+	//	04 beta HIGH       COMPLETED n1     10 alpha NORMAL (id list-needle-10) PENDING
+	//	05 alpha NORMAL    ASSIGNED n2      11 beta LOW         PENDING
+	setup := func(h *fixture) {
+		specs := []struct {
+			typ  string
+			prio archivist.Priority
+		}{
+			{"alpha", archivist.PriorityLow}, {"beta", archivist.PriorityNormal}, {"alpha", archivist.PriorityHigh},
+			{"gamma", archivist.PriorityCritical}, {"beta", archivist.PriorityHigh}, {"alpha", archivist.PriorityNormal},
+			{"gamma", archivist.PriorityLow}, {"alpha", archivist.PriorityHigh}, {"beta", archivist.PriorityNormal},
+			{"needle.type", archivist.PriorityNormal}, {"alpha", archivist.PriorityNormal}, {"beta", archivist.PriorityLow},
+		}
+		for i, sp := range specs {
+			id := fmt.Sprintf("list-%02d", i)
+			if i == 10 {
+				id = "list-needle-10"
+			}
+			h.create(newTask(id, sp.typ, sp.prio))
+		}
+		h.assign("node-1", "list-02", "list-04", "list-07")
+		h.assign("node-2", "list-05")
+		claimed, err := h.s.ClaimTasks(h.ctx(), "node-1", 10, grace)
+		if err != nil || len(claimed) != 3 {
+			h.t.Fatalf("setup: ClaimTasks: %v, %v", ids(claimed), err)
+		}
+		h.complete("list-04", 1, `"ok"`)
+		h.fail("list-07", 1, archivist.Failure{Error: "disk needle exploded", Permanent: true})
+		h.cancel("list-06")
+	}
+	newestFirst := []string{"list-11", "list-needle-10", "list-09", "list-08", "list-07", "list-06",
+		"list-05", "list-04", "list-03", "list-02", "list-01", "list-00"}
+
+	s.run(t, "Filters", func(t *testing.T, h *fixture) {
+		setup(h)
+		cases := []struct {
+			name string
+			q    archivist.TaskQuery
+			want []string
+		}{
+			{"all", archivist.TaskQuery{}, newestFirst},
+			{"pending", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}},
+				[]string{"list-11", "list-needle-10", "list-09", "list-08", "list-03", "list-01", "list-00"}},
+			{"finished", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskCompleted, archivist.TaskFailed}},
+				[]string{"list-07", "list-04"}},
+			{"active", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskInProgress, archivist.TaskAssigned}},
+				[]string{"list-05", "list-02"}},
+			{"type", archivist.TaskQuery{Type: "alpha"},
+				[]string{"list-needle-10", "list-07", "list-05", "list-02", "list-00"}},
+			{"priority", archivist.TaskQuery{Priority: archivist.PriorityHigh},
+				[]string{"list-07", "list-04", "list-02"}},
+			{"node", archivist.TaskQuery{NodeID: "node-1"},
+				[]string{"list-07", "list-04", "list-02"}},
+			{"search id, type and error", archivist.TaskQuery{Search: "needle"},
+				[]string{"list-needle-10", "list-09", "list-07"}},
+			{"search id", archivist.TaskQuery{Search: "st-0"},
+				[]string{"list-09", "list-08", "list-07", "list-06", "list-05", "list-04", "list-03", "list-02", "list-01", "list-00"}},
+			{"type and status", archivist.TaskQuery{Type: "alpha", Status: []archivist.TaskStatus{archivist.TaskPending}},
+				[]string{"list-needle-10", "list-00"}},
+			{"no match", archivist.TaskQuery{Type: "nothing"}, nil},
+		}
+		for _, c := range cases {
+			page := h.list(c.q)
+			if diff := cmp.Diff(c.want, ids(page.Tasks), cmpEmpty); diff != "" {
+				t.Errorf("%s: ListTasks(%+v) (-want +got):\n%s", c.name, c.q, diff)
+			}
+			if page.TotalCount != len(c.want) || page.HasNext {
+				t.Errorf("%s: TotalCount %d, HasNext %v; want %d, false", c.name, page.TotalCount, page.HasNext, len(c.want))
+			}
+		}
+		page := h.list(archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskFailed}})
+		if len(page.Tasks) == 1 {
+			if diff := cmp.Diff(h.get("list-07"), page.Tasks[0], taskOpts); diff != "" {
+				t.Errorf("listed task differs from GetTask (-get +list):\n%s", diff)
+			}
+		}
+	})
+
+	s.run(t, "Pagination", func(t *testing.T, h *fixture) {
+		setup(h)
+		for _, first := range []int{1, 5, 12, 100} {
+			got, pages := h.walk(archivist.TaskQuery{}, first, nil)
+			if diff := cmp.Diff(newestFirst, ids(got)); diff != "" {
+				t.Errorf("walk with First %d (-want +got):\n%s", first, diff)
+			}
+			if want := (len(newestFirst) + first - 1) / first; pages != want {
+				t.Errorf("walk with First %d took %d pages, want %d", first, pages, want)
+			}
+		}
+		// Filtered; the last page ends exactly at the last match.
+		pending := archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}}
+		for _, first := range []int{3, 7} {
+			got, _ := h.walk(pending, first, nil)
+			want := []string{"list-11", "list-needle-10", "list-09", "list-08", "list-03", "list-01", "list-00"}
+			if diff := cmp.Diff(want, ids(got)); diff != "" {
+				t.Errorf("walk of PENDING with First %d (-want +got):\n%s", first, diff)
+			}
+		}
+		page := h.list(archivist.TaskQuery{Type: "alpha", First: 2})
+		if page.TotalCount != 5 || !page.HasNext || len(page.Tasks) != 2 {
+			t.Errorf("first page of alpha: %d tasks, total %d, HasNext %v; want 2, 5, true",
+				len(page.Tasks), page.TotalCount, page.HasNext)
+		}
+	})
+
+	s.run(t, "PaginationWhileSubmitting", func(t *testing.T, h *fixture) {
+		setup(h)
+		got, _ := h.walk(archivist.TaskQuery{}, 4, func() {
+			h.create(newTask("late-1", "alpha", archivist.PriorityNormal), newTask("late-2", "alpha", archivist.PriorityNormal))
+		})
+		// Tasks submitted while paging are newer than the cursor: a walk
+		// that started before them neither sees them nor repeats a task.
+		if diff := cmp.Diff(newestFirst, ids(got)); diff != "" {
+			t.Errorf("walk with submissions between pages (-want +got):\n%s", diff)
+		}
+	})
+
+	s.run(t, "SearchKeepsCase", func(t *testing.T, h *fixture) {
+		// Each query is an exact substring of one task's id, type or error,
+		// so it matches whether or not the store ignores case.
+		h.create(newTask("Mixed-Case-ID", "t", archivist.PriorityNormal), newTask("plain", "Upper.Type", archivist.PriorityNormal))
+		h.running("node-1", newTask("failing", "t", archivist.PriorityNormal))
+		h.fail("failing", 1, archivist.Failure{Error: "Disk Full on /var", Permanent: true})
+		for query, want := range map[string]string{"Mixed-Case": "Mixed-Case-ID", "Upper.T": "plain", "Disk Full": "failing"} {
+			page := h.list(archivist.TaskQuery{Search: query})
+			if diff := cmp.Diff([]string{want}, ids(page.Tasks)); diff != "" {
+				t.Errorf("Search %q (-want +got):\n%s", query, diff)
+			}
+		}
+	})
+
+	s.run(t, "PageSizeLimits", func(t *testing.T, h *fixture) {
+		many := make([]*archivist.Task, 501)
+		for i := range many {
+			many[i] = newTask("", "many", archivist.PriorityNormal)
+		}
+		h.create(many...)
+		page := h.list(archivist.TaskQuery{First: 1000})
+		if len(page.Tasks) != 500 || page.TotalCount != 501 || !page.HasNext {
+			t.Errorf("ListTasks with First 1000: %d tasks, total %d, HasNext %v; want 500, 501, true",
+				len(page.Tasks), page.TotalCount, page.HasNext)
+		}
+
+		batch := make([]*archivist.Task, 55)
+		for i := range batch {
+			batch[i] = newTask("", "t", archivist.PriorityNormal)
+		}
+		h.create(batch...)
+		onlyBatch := archivist.TaskQuery{Type: "t"}
+		page = h.list(onlyBatch)
+		if len(page.Tasks) != 50 || page.TotalCount != 55 || !page.HasNext {
+			t.Errorf("ListTasks without First: %d tasks, total %d, HasNext %v; want 50, 55, true",
+				len(page.Tasks), page.TotalCount, page.HasNext)
+		}
+		want := ids(batch)
+		slices.Reverse(want)
+		got, _ := h.walk(onlyBatch, 50, nil)
+		if diff := cmp.Diff(want, ids(got)); diff != "" {
+			t.Errorf("tasks of one batch, newest first (-want +got):\n%s", diff)
+		}
+	})
+
+	s.run(t, "CountTasks", func(t *testing.T, h *fixture) {
+		setup(h)
+		counts, err := h.s.CountTasks(h.ctx())
+		if err != nil {
+			t.Fatalf("CountTasks: %v", err)
+		}
+		want := map[archivist.TaskStatus]int{
+			archivist.TaskPending: 7, archivist.TaskAssigned: 1, archivist.TaskInProgress: 1,
+			archivist.TaskCompleted: 1, archivist.TaskFailed: 1, archivist.TaskCancelled: 1,
+		}
+		if diff := cmp.Diff(want, nonZero(counts)); diff != "" {
+			t.Errorf("CountTasks (-want +got):\n%s", diff)
+		}
+	})
+}

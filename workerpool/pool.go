@@ -1,0 +1,453 @@
+// Package workerpool runs tasks on this node: it claims the tasks the leader
+// assigned here, as many as it has free workers, runs each attempt under a
+// deadline with the handler of its type, turns a handler panic into a failed
+// attempt, reports progress, stops attempts whose cancellation was
+// requested, and on shutdown puts unfinished tasks back.
+package workerpool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Config configures a Pool. Zero values mean the defaults.
+type Config struct {
+	Store    archivist.Store
+	Registry *archivist.Registry
+	NodeID   string
+	// Workers is how many attempts run at once (default 4).
+	Workers int
+	// LeaseGrace is added to a task's timeout for its lease, so that the
+	// worker's own deadline fires first (default 5s).
+	LeaseGrace time.Duration
+	// ShutdownGrace is how long Stop waits for running attempts before it
+	// stops them and puts their tasks back (default 30s).
+	ShutdownGrace time.Duration
+	// Settings returns the cluster configuration (retry policy).
+	Settings func() archivist.Config
+	// PollInterval is the safety-net claim interval in case a wake-up was
+	// missed (default 1s).
+	PollInterval time.Duration
+	// Observer, if set, is told about every finished attempt (metrics).
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Observer is told about finished attempts. It must not block.
+type Observer interface {
+	AttemptFinished(t *archivist.Task, outcome string, d time.Duration)
+	WorkerPanicked(t *archivist.Task)
+}
+
+var (
+	errCancelRequested = errors.New("cancelled on request")
+	errShutdown        = errors.New("node shutting down")
+)
+
+// Pool runs tasks on this node.
+type Pool struct {
+	cfg Config
+
+	mu       sync.Mutex
+	workers  int
+	running  map[string]*attempt // by task id
+	runCtx   context.Context     // parent of attempts; cancelled when the grace ends
+	runStop  context.CancelCauseFunc
+	loopStop context.CancelFunc
+	loopDone chan struct{}
+	wg       sync.WaitGroup // attempts
+	wake     chan struct{}
+	paused   bool
+	started  bool
+}
+
+type attempt struct {
+	task   *archivist.Task
+	cancel context.CancelCauseFunc
+}
+
+// New returns a stopped pool.
+func New(cfg Config) *Pool {
+	if cfg.Workers <= 0 {
+		cfg.Workers = archivist.DefaultWorkers
+	}
+	if cfg.LeaseGrace <= 0 {
+		cfg.LeaseGrace = 5 * time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Settings == nil {
+		cfg.Settings = archivist.DefaultConfig
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1)}
+}
+
+// Start puts back the attempts a previous process on this node left
+// running, then claims and runs tasks in the background. Idempotent.
+func (p *Pool) Start(ctx context.Context) error {
+	p.mu.Lock()
+	if p.started {
+		p.mu.Unlock()
+		return nil
+	}
+	p.started = true
+	base := context.WithoutCancel(ctx)
+	p.runCtx, p.runStop = context.WithCancelCause(base)
+	loopCtx, loopStop := context.WithCancel(base)
+	p.loopStop = loopStop
+	p.loopDone = make(chan struct{})
+	p.mu.Unlock()
+
+	if err := p.releaseOrphans(ctx); err != nil {
+		p.cfg.Logger.Warn("could not put back tasks left by a previous run", "err", err)
+	}
+	sub, err := p.cfg.Store.Subscribe(loopCtx, 0)
+	if err != nil {
+		loopStop()
+		close(p.loopDone)
+		return err
+	}
+	go p.loop(loopCtx, sub)
+	return nil
+}
+
+// releaseOrphans puts back tasks this node had started before a crash or
+// restart: no goroutine of this process runs them.
+func (p *Pool) releaseOrphans(ctx context.Context) error {
+	after := ""
+	for {
+		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
+			Status: []archivist.TaskStatus{archivist.TaskInProgress}, First: 500, After: after})
+		if err != nil {
+			return err
+		}
+		for _, t := range page.Tasks {
+			if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
+				return err
+			}
+			p.cfg.Logger.Info("put back a task left running by a previous run of this node", "task", t.ID, "attempt", t.Attempt)
+		}
+		if !page.HasNext {
+			return nil
+		}
+		after = page.EndCursor
+	}
+}
+
+// Stop stops claiming, waits up to ShutdownGrace (or ctx) for running
+// attempts, then stops the rest and puts their tasks back, and gives back
+// the tasks assigned here but not started. Idempotent.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.started || p.loopStop == nil {
+		p.mu.Unlock()
+		return nil
+	}
+	loopStop, loopDone := p.loopStop, p.loopDone
+	p.loopStop = nil
+	p.mu.Unlock()
+	loopStop()
+	<-loopDone
+
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	grace := time.NewTimer(p.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	p.runStop(errShutdown)
+	<-done
+	return p.releaseAssigned(context.WithoutCancel(ctx))
+}
+
+func (p *Pool) releaseAssigned(ctx context.Context) error {
+	page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
+		Status: []archivist.TaskStatus{archivist.TaskAssigned}, First: 500})
+	if err != nil {
+		return err
+	}
+	for _, t := range page.Tasks {
+		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetWorkers changes how many attempts run at once. Running attempts are
+// not interrupted when the number shrinks.
+func (p *Pool) SetWorkers(n int) {
+	if n <= 0 {
+		return
+	}
+	p.mu.Lock()
+	changed := n != p.workers
+	p.workers = n
+	p.mu.Unlock()
+	if changed {
+		p.cfg.Logger.Info("worker count changed", "workers", n)
+		p.Wake()
+	}
+}
+
+// SetPaused stops (or resumes) claiming new tasks, as when the node drains.
+func (p *Pool) SetPaused(paused bool) {
+	p.mu.Lock()
+	p.paused = paused
+	p.mu.Unlock()
+	p.Wake()
+}
+
+// Workers is the configured worker count.
+func (p *Pool) Workers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.workers
+}
+
+// Active is how many attempts are running.
+func (p *Pool) Active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.running)
+}
+
+// Wake asks the pool to claim soon.
+func (p *Pool) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunLocal starts a PENDING task on this node directly, bypassing placement
+// (used when distributed processing is off).
+func (p *Pool) RunLocal(ctx context.Context, id string) error {
+	p.mu.Lock()
+	free := p.workers - len(p.running)
+	p.mu.Unlock()
+	if free <= 0 {
+		return archivist.Errorf(archivist.CodeConflict, "no free worker on node %s", p.cfg.NodeID)
+	}
+	t, err := p.cfg.Store.ClaimTask(ctx, p.cfg.NodeID, id, p.cfg.LeaseGrace)
+	if err != nil {
+		return err
+	}
+	p.launch(t)
+	return nil
+}
+
+func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
+	defer close(p.loopDone)
+	defer func() { sub.Close() }()
+	p.claim(ctx)
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	events := sub.C()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-tick.C:
+		case ev, ok := <-events:
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				p.cfg.Logger.Warn("worker event feed dropped; resubscribing", "err", sub.Err())
+				if s, err := p.cfg.Store.Subscribe(ctx, 0); err == nil {
+					sub = s
+					events = sub.C()
+				} else {
+					events = nil // the ticker keeps claiming
+				}
+				break
+			}
+			if ev.Task == nil || ev.Task.NodeID != p.cfg.NodeID {
+				continue
+			}
+			switch ev.Type {
+			case archivist.TaskAssignedEv:
+			case archivist.TaskCancelRequested:
+				p.cancelRunning(ev.Task.ID, ev.Task.Attempt)
+				continue
+			default:
+				continue
+			}
+		}
+		p.claim(ctx)
+	}
+}
+
+func (p *Pool) cancelRunning(id string, attemptNo int) {
+	p.mu.Lock()
+	a := p.running[id]
+	p.mu.Unlock()
+	if a != nil && a.task.Attempt == attemptNo {
+		a.cancel(errCancelRequested)
+	}
+}
+
+// claim takes as many assigned tasks as there are free workers.
+func (p *Pool) claim(ctx context.Context) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		free := p.workers - len(p.running)
+		paused := p.paused
+		p.mu.Unlock()
+		if free <= 0 || paused {
+			return
+		}
+		ts, err := p.cfg.Store.ClaimTasks(ctx, p.cfg.NodeID, free, p.cfg.LeaseGrace)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.cfg.Logger.Error("claim tasks", "err", err)
+			}
+			return
+		}
+		for _, t := range ts {
+			p.launch(t)
+		}
+		if len(ts) < free {
+			return
+		}
+	}
+}
+
+func (p *Pool) launch(t *archivist.Task) {
+	ctx, cancel := context.WithCancelCause(p.runCtx)
+	p.mu.Lock()
+	p.running[t.ID] = &attempt{task: t, cancel: cancel}
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer cancel(nil)
+		p.run(ctx, t)
+		p.mu.Lock()
+		delete(p.running, t.ID)
+		p.mu.Unlock()
+		p.Wake()
+	}()
+}
+
+// run executes one attempt and records its outcome.
+func (p *Pool) run(parent context.Context, t *archivist.Task) {
+	log := p.cfg.Logger.With("task", t.ID, "type", t.Type, "attempt", t.Attempt)
+	store := p.cfg.Store
+	// Reports must reach the store even when the attempt's context ended.
+	rctx := context.WithoutCancel(parent)
+	start := p.cfg.Now()
+
+	// A cancel requested before the claim arrived with the task.
+	if t.CancelRequested {
+		p.finish(log, t, start, "cancelled", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: "cancelled on request", Cancelled: true})
+		})
+		return
+	}
+	ctx, cancel := context.WithTimeout(parent, t.Timeout)
+	defer cancel()
+
+	prog := newProgress(func(f float64, msg string) {
+		if err := store.ReportProgress(rctx, t.ID, t.Attempt, f, msg); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
+			log.Warn("report progress", "err", err)
+		}
+	})
+	result, err := p.call(ctx, log, t, archivist.NewJob(t.Clone(), prog.report))
+	prog.close()
+
+	if err == nil && result != nil && !json.Valid(result) {
+		err = archivist.Permanent(fmt.Errorf("handler returned invalid JSON"))
+	}
+	if err == nil && len(result) > archivist.MaxResultBytes {
+		err = archivist.Permanent(fmt.Errorf("result is %d bytes; the limit is %d", len(result), archivist.MaxResultBytes))
+	}
+	cause := context.Cause(ctx)
+	cfg := p.cfg.Settings()
+	retry := archivist.RetryPolicy{Disabled: !cfg.FaultTolerance, Base: cfg.RetryBackoff, Max: cfg.MaxBackoff}
+	switch {
+	case err == nil:
+		if result == nil {
+			result = json.RawMessage("null")
+		}
+		p.finish(log, t, start, "completed", func() (*archivist.Task, error) {
+			return store.CompleteTask(rctx, t.ID, t.Attempt, result)
+		})
+	case errors.Is(cause, errShutdown):
+		p.finish(log, t, start, "released", func() (*archivist.Task, error) {
+			return store.ReleaseTask(rctx, t.ID, t.Attempt)
+		})
+	case errors.Is(cause, errCancelRequested):
+		p.finish(log, t, start, "cancelled", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: "cancelled on request", Cancelled: true})
+		})
+	case errors.Is(cause, context.DeadlineExceeded):
+		msg := fmt.Sprintf("attempt %d timed out after %s", t.Attempt, t.Timeout)
+		p.finish(log, t, start, "timed_out", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: msg, TimedOut: true, Retry: retry})
+		})
+	default:
+		p.finish(log, t, start, "failed", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: err.Error(), Permanent: archivist.IsPermanent(err), Retry: retry})
+		})
+	}
+}
+
+// call runs the handler, turning a panic into an error.
+func (p *Pool) call(ctx context.Context, log *slog.Logger, t *archivist.Task, job *archivist.Job) (result json.RawMessage, err error) {
+	h, ok := p.cfg.Registry.Lookup(t.Type)
+	if !ok {
+		return nil, archivist.Permanent(fmt.Errorf("no handler for task type %q on node %s", t.Type, p.cfg.NodeID))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("handler panicked; the worker is replaced", "panic", r, "stack", string(debug.Stack()))
+			if p.cfg.Observer != nil {
+				p.cfg.Observer.WorkerPanicked(t)
+			}
+			result, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return h.Handle(ctx, job)
+}
+
+func (p *Pool) finish(log *slog.Logger, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
+	d := p.cfg.Now().Sub(start)
+	nt, err := report()
+	switch {
+	case archivist.IsCode(err, archivist.CodeConflict):
+		log.Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)
+		return
+	case err != nil:
+		log.Error("could not record the outcome of an attempt; its lease will put it back", "outcome", outcome, "err", err)
+		return
+	}
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.AttemptFinished(nt, outcome, d)
+	}
+	log.Debug("attempt finished", "outcome", outcome, "status", nt.Status, "duration", d)
+}
