@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       ?= bin/archivist
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X main.version=$(VERSION)
+LDFLAGS   := -X github.com/rpg-archivist/archivist/app.Version=$(VERSION)
 # The race detector is on by default; RACE= turns it off.
 RACE      ?= -race
 TESTFLAGS ?=

@@ -167,7 +167,9 @@ type TaskQuery struct {
 	Search string
 	// First is the page size (default 50, at most 500).
 	First int
-	// After is the cursor of the last task of the previous page.
+	// After is the cursor of the last task of the previous page: the
+	// decimal Seq of that task (every store uses this form, so a cursor
+	// from one node works on another).
 	After string
 }
 

@@ -1,99 +1,13 @@
 // Command archivist runs an Archivist node (archivist serve) and prints its
-// version (archivist version).
+// version (archivist version). See package app for the wiring.
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
+
+	"github.com/rpg-archivist/archivist/app"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
-const usage = `Archivist: a distributed task-processing cluster.
-
-Usage:
-  archivist serve [flags]   run a node (archivist serve -h lists the flags)
-  archivist version         print the version
-
-With no flags, serve runs a hybrid node on the embedded store with the API,
-the GraphQL playground and the dashboard on http://127.0.0.1:8080.
-`
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
-}
-
-// run is main without the process: it returns the exit code.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "archivist %s\n", version)
-		return 0
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "serve":
-		return serve(args[1:], getenv, stderr)
-	}
-	fmt.Fprintf(stderr, "archivist: unknown command %q\n\n%s", args[0], usage)
-	return 2
-}
-
-func serve(args []string, getenv func(string) string, stderr io.Writer) int {
-	opts, err := parseServe(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "archivist serve: %v\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-		return 2
-	}
-	logger := newLogger(opts, stderr)
-	m := NewMain(opts, logger)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := m.Run(ctx); err != nil {
-		logger.Error("node did not start", "err", err)
-		_ = m.Close(context.Background())
-		return 1
-	}
-	<-ctx.Done()
-	stop()
-	logger.Info("shutting down: no new tasks; running ones get a grace period", "grace", opts.ShutdownGrace)
-	if err := m.Close(context.Background()); err != nil {
-		logger.Error("shutdown", "err", err)
-		return 1
-	}
-	logger.Info("stopped")
-	return 0
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return l, fmt.Errorf("--log-level %q: use debug, info, warn or error", s)
-	}
-	return l, nil
-}
-
-func newLogger(o *Options, w io.Writer) *slog.Logger {
-	level, _ := parseLevel(o.LogLevel)
-	hopts := &slog.HandlerOptions{Level: level}
-	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, hopts))
-	}
-	return slog.New(slog.NewTextHandler(w, hopts))
+	os.Exit(app.Run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }

@@ -1,9 +1,10 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -23,6 +24,12 @@ import (
 	"github.com/rpg-archivist/archivist/tasks"
 	"github.com/rpg-archivist/archivist/workerpool"
 )
+
+// ParseOptions reads the options of `archivist serve` from args, the
+// environment (getenv) and the --config file; usage goes to out.
+func ParseOptions(args []string, getenv func(string) string, out io.Writer) (*Options, error) {
+	return parseServe(args, getenv, out)
+}
 
 // Main is one node: it builds the parts from Options, starts them in order
 // and stops them in reverse. Tests boot it on port 0.
@@ -299,7 +306,7 @@ func (m *Main) describe() *archivist.Node {
 	h, busy := m.Monitor.Current()
 	n := &archivist.Node{
 		ID: m.nodeID, Name: m.Opts.Name, Role: m.role, Capabilities: m.Opts.capabilities(),
-		Discovery: cfg.Discovery, Version: version, Busy: busy, Local: !cfg.Enabled,
+		Discovery: cfg.Discovery, Version: Version, Busy: busy, Local: !cfg.Enabled,
 		ConfigVersion: cfg.Version, Health: h, StartedAt: m.startedAt,
 	}
 	if n.Name == "" {
