@@ -14,11 +14,10 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	attempts  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	panics    prometheus.Counter
-	requests  *prometheus.CounterVec
-	submitted *prometheus.CounterVec
+	attempts *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	panics   prometheus.Counter
+	requests *prometheus.CounterVec
 }
 
 // StateSource gives the gauges read at scrape time.
@@ -51,12 +50,8 @@ func NewMetrics(src StateSource) *Metrics {
 			Name: "archivist_graphql_requests_total",
 			Help: "GraphQL operations served by this node, by operation type and outcome (ok or error).",
 		}, []string{"operation", "outcome"}),
-		submitted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "archivist_tasks_submitted_total",
-			Help: "Tasks submitted through this node, by task type.",
-		}, []string{"type"}),
 	}
-	reg.MustRegister(m.attempts, m.duration, m.panics, m.requests, m.submitted,
+	reg.MustRegister(m.attempts, m.duration, m.panics, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	return m
@@ -79,9 +74,6 @@ func (m *Metrics) GraphQLRequest(operation string, failed bool) {
 	}
 	m.requests.WithLabelValues(operation, outcome).Inc()
 }
-
-// TaskSubmitted counts a submission.
-func (m *Metrics) TaskSubmitted(typ string) { m.submitted.WithLabelValues(typ).Inc() }
 
 var (
 	descTasks = prometheus.NewDesc("archivist_tasks", "Tasks in the store, by status.", []string{"status"}, nil)

@@ -1,0 +1,123 @@
+package archivist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	t.Parallel()
+	base, max := 100*time.Millisecond, time.Second
+	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 30: time.Second} {
+		for range 200 {
+			d := Backoff(n, base, max)
+			if d < want/2 || d > want {
+				t.Fatalf("Backoff(%d) = %s, want within [%s, %s]", n, d, want/2, want)
+			}
+		}
+	}
+}
+
+func TestNewTaskValidation(t *testing.T) {
+	t.Parallel()
+	reg := NewRegistry()
+	reg.RegisterFunc("echo", func(context.Context, *Job) (json.RawMessage, error) { return nil, nil })
+	cfg := DefaultConfig()
+	neg := -1
+	cases := []struct {
+		name string
+		spec TaskSpec
+		want string
+	}{
+		{"no type", TaskSpec{}, "required"},
+		{"unknown type", TaskSpec{Type: "x"}, "known types: echo"},
+		{"bad JSON", TaskSpec{Type: "echo", Input: json.RawMessage(`{`)}, "not valid JSON"},
+		{"too big", TaskSpec{Type: "echo", Input: json.RawMessage(`"` + strings.Repeat("a", MaxInputBytes) + `"`)}, "limit"},
+		{"bad priority", TaskSpec{Type: "echo", Priority: "URGENT"}, "priority"},
+		{"negative timeout", TaskSpec{Type: "echo", Timeout: -time.Second}, "negative"},
+		{"huge timeout", TaskSpec{Type: "echo", Timeout: 48 * time.Hour}, "limit"},
+		{"negative retries", TaskSpec{Type: "echo", MaxRetries: &neg}, "maxRetries"},
+		{"bad metadata", TaskSpec{Type: "echo", Metadata: json.RawMessage(`[`)}, "metadata"},
+	}
+	for _, c := range cases {
+		_, err := NewTask(c.spec, reg, cfg)
+		if err == nil || ErrorCodeOf(err) != CodeBadUserInput || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want BAD_USER_INPUT mentioning %q", c.name, err, c.want)
+		}
+	}
+	task, err := NewTask(TaskSpec{Type: " echo "}, reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Type != "echo" || task.Priority != PriorityNormal || task.Timeout != cfg.DefaultTimeout ||
+		task.MaxRetries != cfg.DefaultMaxRetries || string(task.Input) != "null" {
+		t.Errorf("defaults not applied: %+v", task)
+	}
+}
+
+func TestNodeAcceptsAndStatus(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	n := &Node{ID: "a", TaskTypes: []string{"text.summarize", "echo"}, Capabilities: []string{"text.*"},
+		Interval: time.Second, LastHeartbeat: now}
+	if !n.Accepts("text.summarize") || n.Accepts("echo") || n.Accepts("text.index") {
+		t.Error("Accepts must need a handler and a matching capability")
+	}
+	if (&Node{}).Accepts("anything") != true {
+		t.Error("a node listing nothing accepts any type")
+	}
+	if got := n.StatusAt(now, 3); got != NodeOnline {
+		t.Errorf("status %s", got)
+	}
+	n.Busy = true
+	if got := n.StatusAt(now, 3); got != NodeBusy {
+		t.Errorf("status %s", got)
+	}
+	n.Draining = true
+	if got := n.StatusAt(now, 3); got != NodeDraining {
+		t.Errorf("status %s", got)
+	}
+	if got := n.StatusAt(now.Add(3500*time.Millisecond), 3); got != NodeOffline {
+		t.Errorf("status %s after 3.5 missed intervals", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(*Config){
+		"workers":   func(c *Config) { c.Workers = 0 },
+		"heartbeat": func(c *Config) { c.HeartbeatInterval = time.Millisecond },
+		"strategy":  func(c *Config) { c.Strategy = "RANDOM" },
+		"cpu":       func(c *Config) { c.Thresholds.CPUPercent = 101 },
+		"backoff":   func(c *Config) { c.MaxBackoff = c.RetryBackoff / 2 },
+		"retention": func(c *Config) { c.Retention = time.Second },
+	} {
+		c := DefaultConfig()
+		mut(&c)
+		if err := c.Validate(); ErrorCodeOf(err) != CodeBadUserInput {
+			t.Errorf("%s: %v, want BAD_USER_INPUT", name, err)
+		}
+	}
+}
+
+func TestErrorsAndPermanent(t *testing.T) {
+	t.Parallel()
+	err := errors.Join(errors.New("wrapped"), Errorf(CodeNotFound, "task %q not found", "x"))
+	if ErrorCodeOf(err) != CodeNotFound || !IsCode(err, CodeNotFound) {
+		t.Error("code lost through wrapping")
+	}
+	if ErrorCodeOf(errors.New("disk on fire")) != CodeInternal || ErrorMessageOf(errors.New("disk on fire")) != "internal error" {
+		t.Error("internal errors must not leak")
+	}
+	p := Permanent(errors.New("bad input"))
+	if !IsPermanent(p) || IsPermanent(errors.New("x")) || Permanent(nil) != nil {
+		t.Error("Permanent")
+	}
+}
