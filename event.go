@@ -34,7 +34,9 @@ const (
 )
 
 // Event is one state change, recorded by the store in the same atomic step as
-// the change. Seq grows by one for every event of a store.
+// the change. Seq grows by one for every event of a store. The Task, Node and
+// Config of an event are shared by every subscriber: read them, never modify
+// them (Clone first).
 type Event struct {
 	Seq    uint64    `json:"seq"`
 	Kind   EventKind `json:"kind"`

@@ -72,8 +72,10 @@ type Store interface {
 	CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*Task, error)
 	// FailTask records that the given attempt failed; see Failure.
 	FailTask(ctx context.Context, id string, attempt int, f Failure) (*Task, error)
-	// ReleaseTask gives the attempt back unfinished (a graceful shutdown): the
-	// task is PENDING again, no failure counted.
+	// ReleaseTask gives a running attempt back unfinished (a graceful
+	// shutdown, or a restart finding its old attempts): the task is PENDING
+	// again, no failure counted. Only the current IN_PROGRESS attempt can be
+	// released; anything else gives CONFLICT.
 	ReleaseTask(ctx context.Context, id string, attempt int) (*Task, error)
 
 	// Heartbeat stores the node's self-description (keeping Draining as the

@@ -275,7 +275,8 @@ func TestSchedulerPlacesOnlyWhenLeading(t *testing.T) {
 	if err := e1.Stop(ctx); err != nil {
 		t.Fatalf("Stop leader elector: %v", err)
 	}
-	waitSignal(t, e2.Changed(), 5*time.Second, "m2 never took over")
+	// (s2 consumes e2's Changed signal: poll instead.)
+	eventually(t, wait, e2.IsLeader, "m2 never took over")
 	second := submit(2)
 	eventually(t, 5*time.Second, func() bool {
 		for _, id := range second {

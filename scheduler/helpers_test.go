@@ -10,6 +10,9 @@ import (
 	"github.com/rpg-archivist/archivist"
 )
 
+// wait bounds waits for what should happen promptly.
+const wait = 5 * time.Second
+
 // quiet is the logger of every component under test.
 var quiet = slog.New(slog.DiscardHandler)
 

@@ -245,30 +245,10 @@ func (e *engine) update(ctx context.Context, fn func(tx *tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	if e.broken != nil {
-		e.mu.Unlock()
-		return e.broken
-	}
-	tx := &tx{e: e, now: e.opts.Now(), b: &batch{}}
-	if err := fn(tx); err != nil {
-		e.mu.Unlock()
+	b, err := e.apply(fn)
+	if err != nil || b == nil {
 		return err
 	}
-	b := tx.b
-	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.events) == 0 && !b.metaChanged {
-		e.mu.Unlock()
-		return nil
-	}
-	if e.persist == nil {
-		e.bus.publish(b.events)
-		e.mu.Unlock()
-		return nil
-	}
-	b.meta = e.meta
-	b.done = make(chan error, 1)
-	e.pending = append(e.pending, b)
-	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -276,6 +256,33 @@ func (e *engine) update(ctx context.Context, fn func(tx *tx) error) error {
 	// Wait even if ctx ends: the change is already visible in memory, and the
 	// caller must learn whether it became durable.
 	return <-b.done
+}
+
+// apply runs fn under the lock. It returns the batch to wait for when the
+// change goes to a persister, or nil when it is done (nothing changed, or
+// no persister).
+func (e *engine) apply(fn func(tx *tx) error) (*batch, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.broken != nil {
+		return nil, e.broken
+	}
+	tx := &tx{e: e, now: e.opts.Now(), b: &batch{}}
+	if err := fn(tx); err != nil {
+		return nil, err
+	}
+	b := tx.b
+	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.events) == 0 && !b.metaChanged {
+		return nil, nil
+	}
+	if e.persist == nil {
+		e.bus.publish(b.events)
+		return nil, nil
+	}
+	b.meta = e.meta
+	b.done = make(chan error, 1)
+	e.pending = append(e.pending, b)
+	return b, nil
 }
 
 // view runs fn under the lock without changing anything.
@@ -456,7 +463,7 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 			q.NodeID != "" && t.NodeID != q.NodeID:
 			return false
 		}
-		if search != "" && !strings.Contains(t.ID, search) && !strings.Contains(strings.ToLower(t.Type), search) &&
+		if search != "" && !strings.Contains(strings.ToLower(t.ID), search) && !strings.Contains(strings.ToLower(t.Type), search) &&
 			!strings.Contains(strings.ToLower(t.Error), search) {
 			return false
 		}
@@ -581,6 +588,9 @@ func (e *engine) promote(tx *tx) {
 }
 
 func (e *engine) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	var out []*archivist.Task
 	err := e.update(ctx, func(tx *tx) error {
 		e.promote(tx)
@@ -764,6 +774,9 @@ func startAttempt(tx *tx, old *archivist.Task, nodeID string, grace time.Duratio
 }
 
 func (e *engine) ClaimTasks(ctx context.Context, nodeID string, limit int, grace time.Duration) ([]*archivist.Task, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	var out []*archivist.Task
 	err := e.update(ctx, func(tx *tx) error {
 		var cands []*archivist.Task
@@ -881,7 +894,7 @@ func (e *engine) ReleaseTask(ctx context.Context, id string, attempt int) (*arch
 		if err != nil {
 			return err
 		}
-		if (old.Status != archivist.TaskInProgress && old.Status != archivist.TaskAssigned) || old.Attempt != attempt {
+		if old.Status != archivist.TaskInProgress || old.Attempt != attempt {
 			return archivist.Errorf(archivist.CodeConflict, "stale attempt %d of task %s: the task is %s at attempt %d", attempt, id, old.Status, old.Attempt)
 		}
 		out = requeue(tx, old, "released by node "+old.NodeID).Clone()

@@ -154,8 +154,9 @@ func (p *Pool) releaseOrphans(ctx context.Context) error {
 }
 
 // Stop stops claiming, waits up to ShutdownGrace (or ctx) for running
-// attempts, then stops the rest and puts their tasks back, and gives back
-// the tasks assigned here but not started. Idempotent.
+// attempts, then stops the rest and puts their tasks back. Tasks assigned
+// here but not started go back when the node deregisters (the leader puts
+// back the tasks of a node it no longer knows). Idempotent.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.started || p.loopStop == nil {
@@ -179,20 +180,6 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.runStop(errShutdown)
 	<-done
-	return p.releaseAssigned(context.WithoutCancel(ctx))
-}
-
-func (p *Pool) releaseAssigned(ctx context.Context) error {
-	page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
-		Status: []archivist.TaskStatus{archivist.TaskAssigned}, First: 500})
-	if err != nil {
-		return err
-	}
-	for _, t := range page.Tasks {
-		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
-			return err
-		}
-	}
 	return nil
 }
 

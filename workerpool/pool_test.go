@@ -509,3 +509,80 @@ func TestPoolReleasesOrphansAtStart(t *testing.T) {
 		t.Errorf("the put-back task runs as attempt %d, want 2", got)
 	}
 }
+
+// holdClaimStore holds every ClaimTask call (the single-task claim of
+// RunLocal) until the test lets them through, to interleave callers.
+type holdClaimStore struct {
+	archivist.Store
+	entered chan string
+	proceed chan struct{}
+}
+
+func (s *holdClaimStore) ClaimTask(ctx context.Context, node, id string, grace time.Duration) (*archivist.Task, error) {
+	s.entered <- id
+	<-s.proceed
+	return s.Store.ClaimTask(ctx, node, id, grace)
+}
+
+// RunLocal never runs more attempts than there are workers, even when two
+// callers ask for the last free worker at the same time.
+func TestPoolRunLocalRespectsWorkers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	hold := &holdClaimStore{Store: b.store, entered: make(chan string, 2), proceed: make(chan struct{})}
+	b.cfg.Store = hold
+	b.cfg.Workers = 1
+	g := newGate()
+	b.reg.Register("gate", g)
+	p := b.start(t)
+	ids := b.create(t, newTask("gate", `{}`), newTask("gate", `{}`))
+
+	results := make(chan error, 2)
+	go func() { results <- p.RunLocal(b.ctx, ids[0]) }()
+	select {
+	case <-hold.entered:
+	case <-time.After(wait):
+		t.Fatalf("the first RunLocal never claimed its task")
+	}
+	// The second caller comes while the first is claiming the only worker.
+	go func() { results <- p.RunLocal(b.ctx, ids[1]) }()
+	var errs []error
+	select {
+	case <-hold.entered: // it went on to claim as well
+	case err := <-results: // it was turned away
+		errs = append(errs, err)
+	case <-time.After(wait):
+		t.Fatalf("the second RunLocal neither claimed nor returned")
+	}
+	close(hold.proceed)
+	for len(errs) < 2 {
+		select {
+		case err := <-results:
+			errs = append(errs, err)
+		case <-time.After(wait):
+			t.Fatalf("RunLocal did not return")
+		}
+	}
+	accepted := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			accepted++
+		case !archivist.IsCode(err, archivist.CodeConflict):
+			t.Errorf("RunLocal: %v, want nil or CONFLICT", err)
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("%d of 2 RunLocal calls were accepted with 1 worker, want 1", accepted)
+	}
+	if got := p.Active(); got > 1 {
+		t.Errorf("Active() = %d with 1 worker", got)
+	}
+	if got := b.count(t, archivist.TaskInProgress); got > 1 {
+		t.Errorf("%d tasks IN_PROGRESS with 1 worker", got)
+	}
+	g.waitRunning(t, int64(accepted))
+	for range accepted {
+		g.let(t)
+	}
+}

@@ -422,7 +422,21 @@ func TestEndToEndServesEndpoints(t *testing.T) {
 	if len(out.Nodes) != 1 || out.Nodes[0].Status != "ONLINE" || !out.Nodes[0].IsLeader || out.Nodes[0].Role != "HYBRID" {
 		t.Fatalf("nodes = %+v, want one ONLINE leader HYBRID node", out.Nodes)
 	}
+	// A graceful stop closes open subscriptions and exits 0.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dialWS(t, ctx, n.addr, "graphql-transport-ws")
+	c.subscribe(t, ctx, "1", `subscription { nodeUpdated { id status } }`)
+	c.next(t, ctx, "1") // heartbeats arrive every second
 	n.stop(t)
+	for {
+		if _, _, err := c.conn.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the WebSocket stayed open after the node stopped")
+			}
+			break
+		}
+	}
 }
 
 func TestEndToEndBadInput(t *testing.T) {

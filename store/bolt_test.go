@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// TestBoltSurvivesReopen checks that everything a transition acknowledged is
+// in the file: tasks in every state, the queue order, sequences, the config
+// and the leadership token.
+func TestBoltSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "archivist.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []*archivist.Task
+	for i, p := range []archivist.Priority{archivist.PriorityLow, archivist.PriorityCritical, archivist.PriorityNormal, archivist.PriorityCritical} {
+		tasks = append(tasks, &archivist.Task{Type: "echo", Input: json.RawMessage(`{"n":` + string(rune('0'+i)) + `}`),
+			Priority: p, Timeout: time.Minute, MaxRetries: 2})
+	}
+	if err := b.CreateTasks(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := b.Campaign(ctx, "n1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run the first critical task to completion.
+	if _, err := b.AssignTasks(ctx, lease, []archivist.Assignment{{TaskID: tasks[1].ID, NodeID: "n1"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := b.ClaimTasks(ctx, "n1", 1, time.Second)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if _, err := b.CompleteTask(ctx, tasks[1].ID, 1, json.RawMessage(`{"ok":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := archivist.DefaultConfig()
+	cfg.Workers = 9
+	if _, err := b.UpdateConfig(ctx, cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Heartbeat(ctx, &archivist.Node{ID: "n1", Workers: 3, LastHeartbeat: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	lastSeq, _ := b.LastSeq(ctx)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	done, err := b2.GetTask(ctx, tasks[1].ID)
+	if err != nil || done.Status != archivist.TaskCompleted || string(done.Result) != `{"ok":true}` || done.Attempt != 1 {
+		t.Fatalf("completed task after reopen: %+v %v", done, err)
+	}
+	ready, err := b2.ReadyTasks(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range ready {
+		order = append(order, r.ID)
+	}
+	want := []string{tasks[3].ID, tasks[2].ID, tasks[0].ID}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Fatalf("queue after reopen %v, want %v", order, want)
+	}
+	got, _ := b2.Config(ctx)
+	if got.Version != 1 || got.Workers != 9 {
+		t.Fatalf("config after reopen: version %d workers %d", got.Version, got.Workers)
+	}
+	if n, err := b2.GetNode(ctx, "n1"); err != nil || n.Workers != 3 {
+		t.Fatalf("node after reopen: %+v %v", n, err)
+	}
+	if seq, _ := b2.LastSeq(ctx); seq != lastSeq {
+		t.Fatalf("event sequence restarted at %d, want %d", seq, lastSeq)
+	}
+	more := []*archivist.Task{{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute}}
+	if err := b2.CreateTasks(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	if more[0].Seq <= tasks[3].Seq {
+		t.Fatalf("task sequence went back: %d after %d", more[0].Seq, tasks[3].Seq)
+	}
+	// Another node takes over once the old lease is gone, with a larger
+	// token than any before.
+	if err := b2.Resign(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := b2.Campaign(ctx, "n2", time.Minute)
+	if err != nil || l2.Holder != "n2" || l2.Token <= lease.Token {
+		t.Fatalf("new lease %+v (old token %d): %v", l2, lease.Token, err)
+	}
+}
+
+func TestBoltLockedFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = OpenBolt(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
+		t.Fatalf("second open: %v, want a clear 'locked' error", err)
+	}
+}
+
+func TestOpenSpecs(t *testing.T) {
+	t.Parallel()
+	for _, spec := range []string{"cassandra://x", "bolt:", "redis"} {
+		if _, err := Open(spec, Options{}); err == nil {
+			t.Errorf("Open(%q) succeeded", spec)
+		}
+	}
+	s, err := Open("memory", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
