@@ -2,6 +2,7 @@ package archivist
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -53,8 +54,11 @@ type Config struct {
 	Version int64 `json:"version"`
 	// Enabled turns distributed processing on. Off, a node leaves placement
 	// and runs only what is submitted to it.
-	Enabled           bool                  `json:"enabled"`
-	Discovery         DiscoveryMethod       `json:"discovery"`
+	Enabled   bool            `json:"enabled"`
+	Discovery DiscoveryMethod `json:"discovery"`
+	// Peers is the admission list of MANUAL discovery: node ids or
+	// addresses. Empty admits every node.
+	Peers             []string              `json:"peers,omitempty"`
 	HeartbeatInterval time.Duration         `json:"heartbeatInterval"`
 	MissedHeartbeats  int                   `json:"missedHeartbeats"`
 	DefaultTimeout    time.Duration         `json:"defaultTimeout"`
@@ -117,6 +121,11 @@ func (c Config) Validate() error {
 	case c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff:
 		return bad("retry backoff %s must be above 0 and not over the max backoff %s", c.RetryBackoff, c.MaxBackoff)
 	}
+	for _, p := range c.Peers {
+		if strings.TrimSpace(p) == "" || len(p) > 255 {
+			return bad("peer %q must be a node id or host:port", p)
+		}
+	}
 	for name, v := range map[string]float64{"cpu": c.Thresholds.CPUPercent, "memory": c.Thresholds.MemoryPercent} {
 		if v < 0 || v > 100 {
 			return bad("%s threshold %.1f must be between 0 and 100 (0 disables it)", name, v)
@@ -126,6 +135,21 @@ func (c Config) Validate() error {
 		return bad("load threshold %.2f must not be negative (0 disables it)", c.Thresholds.Load1)
 	}
 	return nil
+}
+
+// Admits reports whether node n may take part in the cluster: always, except
+// under MANUAL discovery with a peer list that names neither its id nor its
+// address.
+func (c Config) Admits(n *Node) bool {
+	if c.Discovery != DiscoveryManual || len(c.Peers) == 0 {
+		return true
+	}
+	for _, p := range c.Peers {
+		if p == n.ID || (n.Address != "" && p == n.Address) {
+			return true
+		}
+	}
+	return false
 }
 
 // String is for logs.

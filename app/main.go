@@ -98,6 +98,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	cfg := m.Settings()
+	if self := m.describeStatic(); !cfg.Admits(self) {
+		return fmt.Errorf("node %s (%s) is not in the cluster's manual peer list %v: refused; add it with --peers or updateConfig", self.ID, self.Address, cfg.Peers)
+	}
 
 	m.Monitor = health.NewMonitor(health.MonitorConfig{
 		Interval:   o.HealthInterval,
@@ -155,7 +158,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log}
+	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted}
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{})
 	// Count operations: queries and mutations by their response (errors
 	// before an operation exists count as "unknown"), subscriptions once.
@@ -300,6 +303,11 @@ func (m *Main) apply(c archivist.Config) {
 	}
 }
 
+// describeStatic is the node's identity before it serves.
+func (m *Main) describeStatic() *archivist.Node {
+	return &archivist.Node{ID: m.nodeID, Address: m.Opts.HTTP, Role: m.role}
+}
+
 // describe is this node as its heartbeat tells it.
 func (m *Main) describe() *archivist.Node {
 	cfg := m.Settings()
@@ -323,6 +331,19 @@ func (m *Main) describe() *archivist.Node {
 		n.TaskTypes = m.Registry.Types()
 	}
 	return n
+}
+
+// submitted runs tasks submitted through this node here when distributed
+// processing is off.
+func (m *Main) submitted(_ context.Context, cfg archivist.Config, ts []*archivist.Task) {
+	if cfg.Enabled || m.Pool == nil {
+		return
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	m.Pool.RunLocal(ids...)
 }
 
 // onStored follows the Draining flag set through the API.

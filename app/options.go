@@ -50,7 +50,7 @@ type Options struct {
 }
 
 // clusterKeys are the options that seed the cluster configuration.
-var clusterKeys = []string{"workers", "discovery", "strategy", "heartbeat-interval", "missed-heartbeats",
+var clusterKeys = []string{"workers", "discovery", "peers", "strategy", "heartbeat-interval", "missed-heartbeats",
 	"task-timeout", "max-retries", "retention", "cpu-threshold", "memory-threshold", "load-threshold"}
 
 func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
@@ -245,6 +245,9 @@ func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
 	if given("discovery") {
 		c.Discovery, _ = o.discovery()
 	}
+	if given("peers") {
+		c.Peers = splitList(o.Peers)
+	}
 	if given("strategy") {
 		c.Strategy, _ = o.strategy()
 	}
@@ -289,9 +292,12 @@ func (o *Options) anyClusterKeySet() bool {
 	return false
 }
 
-func (o *Options) capabilities() []string {
+func (o *Options) capabilities() []string { return splitList(o.Capabilities) }
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
 	var out []string
-	for _, c := range strings.Split(o.Capabilities, ",") {
+	for _, c := range strings.Split(s, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			out = append(out, c)
 		}

@@ -200,6 +200,9 @@ func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
 	if in.Enabled != nil {
 		cfg.Enabled = *in.Enabled
 	}
+	if in.Peers != nil {
+		cfg.Peers = append([]string{}, in.Peers...)
+	}
 	if in.Discovery != nil {
 		cfg.Discovery = *in.Discovery
 	}

@@ -54,6 +54,7 @@ type ComplexityRoot struct {
 		HeartbeatIntervalMs   func(childComplexity int) int
 		MaxBackoffMs          func(childComplexity int) int
 		MissedHeartbeats      func(childComplexity int) int
+		Peers                 func(childComplexity int) int
 		RetentionSeconds      func(childComplexity int) int
 		RetryBackoffMs        func(childComplexity int) int
 		Strategy              func(childComplexity int) int
@@ -301,6 +302,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedProcessingConfig.MissedHeartbeats(childComplexity), true
+	case "DistributedProcessingConfig.peers":
+		if e.ComplexityRoot.DistributedProcessingConfig.Peers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedProcessingConfig.Peers(childComplexity), true
 	case "DistributedProcessingConfig.retentionSeconds":
 		if e.ComplexityRoot.DistributedProcessingConfig.RetentionSeconds == nil {
 			break
@@ -1013,6 +1020,8 @@ func (ec *executionContext) childFields_DistributedProcessingConfig(ctx context.
 		return ec.fieldContext_DistributedProcessingConfig_enabled(ctx, field)
 	case "discovery":
 		return ec.fieldContext_DistributedProcessingConfig_discovery(ctx, field)
+	case "peers":
+		return ec.fieldContext_DistributedProcessingConfig_peers(ctx, field)
 	case "heartbeatIntervalMs":
 		return ec.fieldContext_DistributedProcessingConfig_heartbeatIntervalMs(ctx, field)
 	case "missedHeartbeats":
@@ -1680,6 +1689,29 @@ func (ec *executionContext) _DistributedProcessingConfig_discovery(ctx context.C
 }
 func (ec *executionContext) fieldContext_DistributedProcessingConfig_discovery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DistributedProcessingConfig", field, false, false, "DiscoveryMethod")
+}
+
+func (ec *executionContext) _DistributedProcessingConfig_peers(ctx context.Context, field graphql.CollectedField, obj *archivist.Config) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedProcessingConfig_peers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Peers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedProcessingConfig_peers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedProcessingConfig", field, false, false, "String")
 }
 
 func (ec *executionContext) _DistributedProcessingConfig_heartbeatIntervalMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Config) (ret graphql.Marshaler) {
@@ -5238,7 +5270,7 @@ func (ec *executionContext) unmarshalInputConfigInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "discovery", "heartbeatIntervalMs", "missedHeartbeats", "defaultTimeoutSeconds", "defaultMaxRetries", "strategy", "faultTolerance", "thresholds", "workers", "retentionSeconds", "retryBackoffMs", "maxBackoffMs"}
+	fieldsInOrder := [...]string{"enabled", "discovery", "peers", "heartbeatIntervalMs", "missedHeartbeats", "defaultTimeoutSeconds", "defaultMaxRetries", "strategy", "faultTolerance", "thresholds", "workers", "retentionSeconds", "retryBackoffMs", "maxBackoffMs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5259,6 +5291,13 @@ func (ec *executionContext) unmarshalInputConfigInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Discovery = data
+		case "peers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("peers"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Peers = data
 		case "heartbeatIntervalMs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("heartbeatIntervalMs"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -5587,6 +5626,11 @@ func (ec *executionContext) _DistributedProcessingConfig(ctx context.Context, se
 			}
 		case "discovery":
 			out.Values[i] = ec._DistributedProcessingConfig_discovery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "peers":
+			out.Values[i] = ec._DistributedProcessingConfig_peers(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -7562,6 +7606,41 @@ func (ec *executionContext) marshalOProcessingNode2ᚖgithubᚗcomᚋrpgᚑarchi
 		return graphql.Null
 	}
 	return ec._ProcessingNode(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -28,6 +28,10 @@ type Resolver struct {
 	Events EventSource
 	// Logger gets internal errors and panics; nil discards them.
 	Logger *slog.Logger
+	// OnSubmitted, if set, is told of tasks stored through this node, with
+	// the configuration they were checked against (local processing uses
+	// it). It must not block.
+	OnSubmitted func(ctx context.Context, cfg archivist.Config, tasks []*archivist.Task)
 	// Now is the clock (node status, leadership, config timestamps); nil
 	// means time.Now.
 	Now func() time.Time

@@ -29,5 +29,8 @@ func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput
 	if err := r.Store.CreateTasks(ctx, tasks); err != nil {
 		return nil, err
 	}
+	if r.OnSubmitted != nil {
+		r.OnSubmitted(ctx, cfg, tasks)
+	}
 	return tasks, nil
 }

@@ -43,6 +43,8 @@ type Scheduler struct {
 	// requeued remembers lost nodes already handled, so that their tasks
 	// are put back once, not at every tick.
 	lost map[string]time.Time
+	// refused remembers nodes outside the manual peer list, logged once.
+	refused map[string]bool
 }
 
 // New returns a stopped scheduler.
@@ -255,6 +257,9 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 // place runs placement rounds until nothing more can be placed.
 func (s *Scheduler) place(ctx context.Context, lease archivist.Lease) error {
 	cfg := s.cfg.Settings()
+	if !cfg.Enabled {
+		return nil // distributed processing off: each node runs what it was given
+	}
 	for ctx.Err() == nil {
 		cands, free, err := s.candidates(ctx, cfg)
 		if err != nil || free == 0 {
@@ -299,6 +304,10 @@ func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config) ([]*Ca
 	var out []*Candidate
 	free := 0
 	for _, n := range nodes {
+		if !cfg.Admits(n) {
+			s.refuse(n)
+			continue
+		}
 		if !n.Role.RunsTasks() || n.Local || n.StatusAt(now, cfg.MissedHeartbeats) != archivist.NodeOnline {
 			continue
 		}
@@ -309,6 +318,20 @@ func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config) ([]*Ca
 		}
 	}
 	return out, free, nil
+}
+
+// refuse logs, once per node, that a node outside the manual peer list gets
+// no work.
+func (s *Scheduler) refuse(n *archivist.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	if !s.refused[n.ID] {
+		s.refused[n.ID] = true
+		s.cfg.Logger.Warn("refused a node that is not in the manual peer list: it gets no tasks", "node", n.ID, "address", n.Address)
+	}
 }
 
 func (s *Scheduler) logErr(ctx context.Context, what string, err error) {

@@ -66,6 +66,7 @@ type Pool struct {
 	loopDone chan struct{}
 	wg       sync.WaitGroup // attempts
 	wake     chan struct{}
+	local    []string // PENDING tasks submitted here to run here (RunLocal)
 	paused   bool
 	started  bool
 }
@@ -229,21 +230,36 @@ func (p *Pool) Wake() {
 	}
 }
 
-// RunLocal starts a PENDING task on this node directly, bypassing placement
-// (used when distributed processing is off).
-func (p *Pool) RunLocal(ctx context.Context, id string) error {
+// RunLocal queues PENDING tasks to be started on this node directly,
+// bypassing placement (when distributed processing is off): they start as
+// workers free up. A task that meanwhile left PENDING is skipped.
+func (p *Pool) RunLocal(ids ...string) {
 	p.mu.Lock()
-	free := p.workers - len(p.running)
+	p.local = append(p.local, ids...)
 	p.mu.Unlock()
-	if free <= 0 {
-		return archivist.Errorf(archivist.CodeConflict, "no free worker on node %s", p.cfg.NodeID)
+	p.Wake()
+}
+
+// claimLocal starts queued local tasks while workers are free.
+func (p *Pool) claimLocal(ctx context.Context) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		if len(p.local) == 0 || p.workers-len(p.running) <= 0 || p.paused {
+			p.mu.Unlock()
+			return
+		}
+		id := p.local[0]
+		p.local = p.local[1:]
+		p.mu.Unlock()
+		t, err := p.cfg.Store.ClaimTask(ctx, p.cfg.NodeID, id, p.cfg.LeaseGrace)
+		if err != nil {
+			if !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) && ctx.Err() == nil {
+				p.cfg.Logger.Error("start local task", "task", id, "err", err)
+			}
+			continue
+		}
+		p.launch(t)
 	}
-	t, err := p.cfg.Store.ClaimTask(ctx, p.cfg.NodeID, id, p.cfg.LeaseGrace)
-	if err != nil {
-		return err
-	}
-	p.launch(t)
-	return nil
 }
 
 func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
@@ -298,8 +314,10 @@ func (p *Pool) cancelRunning(id string, attemptNo int) {
 	}
 }
 
-// claim takes as many assigned tasks as there are free workers.
+// claim takes as many assigned (then local) tasks as there are free
+// workers.
 func (p *Pool) claim(ctx context.Context) {
+	defer p.claimLocal(ctx)
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		free := p.workers - len(p.running)

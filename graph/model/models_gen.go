@@ -15,6 +15,8 @@ type ConfigInput struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// How nodes find each other.
 	Discovery *archivist.DiscoveryMethod `json:"discovery,omitempty"`
+	// The manual admission list (node ids or host:port addresses); an empty list admits every node.
+	Peers []string `json:"peers,omitempty"`
 	// How often each node heartbeats, in milliseconds, from 10 to 60000.
 	HeartbeatIntervalMs *int `json:"heartbeatIntervalMs,omitempty"`
 	// Missed heartbeat intervals before a node is OFFLINE, from 1 to 100.
