@@ -75,6 +75,9 @@ func (e *Elector) Stop(ctx context.Context) error {
 	}
 	cancel()
 	<-done
+	e.mu.Lock()
+	e.done = nil
+	e.mu.Unlock()
 	if e.IsLeader() {
 		if err := e.cfg.Store.Resign(ctx, e.cfg.NodeID); err != nil {
 			e.cfg.Logger.Warn("resign leadership", "err", err)

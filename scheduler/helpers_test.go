@@ -71,7 +71,7 @@ func getTask(t *testing.T, st archivist.Store, id string) *archivist.Task {
 	return task
 }
 
-// tasksIn returns the ids of the tasks in status, oldest first.
+// tasksIn returns the tasks in status, oldest first.
 func tasksIn(t *testing.T, st archivist.Store, status archivist.TaskStatus) []*archivist.Task {
 	t.Helper()
 	page, err := st.ListTasks(context.Background(), archivist.TaskQuery{Status: []archivist.TaskStatus{status}, First: 500})

@@ -194,7 +194,7 @@ func TestPlaceRoundRobinTakesTurns(t *testing.T) {
 	}
 }
 
-// share is a node's load over its workers, compared exactly: a/b < c/d.
+// lessShare reports whether aLoad/aWorkers < bLoad/bWorkers, without division.
 func lessShare(aLoad, aWorkers, bLoad, bWorkers int) bool { return aLoad*bWorkers < bLoad*aWorkers }
 
 func TestPlaceLeastBusy(t *testing.T) {

@@ -27,6 +27,10 @@ type Config struct {
 	Now             func() time.Time
 }
 
+// maxScan bounds how deep into the ready queue a placement round looks for
+// tasks that some node can take.
+const maxScan = 4096
+
 // Scheduler places tasks while its node leads. It wakes on events
 // (submissions, finished tasks, node changes) and on a timer at the
 // heartbeat interval for leases, backoffs and lost nodes.
@@ -153,32 +157,47 @@ func (s *Scheduler) loop(ctx context.Context) {
 	if s.cfg.Elector != nil {
 		changed = s.cfg.Elector.Changed()
 	}
+	// Maintenance runs once per heartbeat interval however often wake-ups
+	// come: the deadline is kept across them.
+	next := s.cfg.Now().Add(s.interval())
+	t := time.NewTimer(s.interval())
+	defer t.Stop()
 	for {
-		interval := s.cfg.Settings().HeartbeatInterval
-		if interval <= 0 {
-			interval = archivist.DefaultHeartbeatInterval
-		}
-		t := time.NewTimer(interval)
-		tick := false
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-s.wake:
 		case <-changed:
 		case <-t.C:
-			tick = true
 		}
-		t.Stop()
+		now := s.cfg.Now()
+		due := !now.Before(next)
+		if due {
+			next = now.Add(s.interval())
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(next.Sub(now))
 		lease := s.lease()
 		if lease.Token == 0 {
 			continue
 		}
-		if tick {
+		if due {
 			s.maintain(ctx, lease)
 		}
 		s.place(ctx, lease)
 	}
+}
+
+func (s *Scheduler) interval() time.Duration {
+	if iv := s.cfg.Settings().HeartbeatInterval; iv > 0 {
+		return iv
+	}
+	return archivist.DefaultHeartbeatInterval
 }
 
 func (s *Scheduler) lease() archivist.Lease {
@@ -265,13 +284,23 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease) error {
 		if err != nil || free == 0 {
 			return err
 		}
-		// Ask for a little more than fits, so that tasks no node can take
-		// now do not hold back the ones behind them.
-		tasks, err := s.cfg.Store.ReadyTasks(ctx, min(free+64, s.cfg.Batch))
-		if err != nil || len(tasks) == 0 {
-			return err
+		// Ask for a little more than fits, and for more when none of those
+		// can be placed, so that tasks no node can take now do not hold
+		// back the ones behind them (up to maxScan of them).
+		limit := min(free+64, s.cfg.Batch)
+		var tasks []*archivist.Task
+		var as []archivist.Assignment
+		for {
+			tasks, err = s.cfg.Store.ReadyTasks(ctx, limit)
+			if err != nil || len(tasks) == 0 {
+				return err
+			}
+			as = s.placer.Place(cfg.Strategy, tasks, cands)
+			if len(as) > 0 || len(tasks) < limit || limit >= maxScan {
+				break
+			}
+			limit = min(limit*2, maxScan)
 		}
-		as := s.placer.Place(cfg.Strategy, tasks, cands)
 		if len(as) == 0 {
 			return nil
 		}
@@ -281,7 +310,7 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease) error {
 			return err
 		}
 		// A short round means the queue (or the free slots) ran out.
-		if len(placed) == 0 || len(tasks) < min(free+64, s.cfg.Batch) || len(as) < len(tasks) {
+		if len(placed) == 0 || len(tasks) < limit || len(as) < len(tasks) {
 			return nil
 		}
 	}

@@ -79,7 +79,7 @@ func (b *bundle) start(t *testing.T) *workerpool.Pool {
 	return b.pool
 }
 
-// task returns a task to submit: type typ with the JSON input, a 1-minute
+// newTask returns a task to submit: type typ with the JSON input, a 1-minute
 // timeout and no retries unless mod says otherwise.
 func newTask(typ, input string, mod ...func(*archivist.Task)) *archivist.Task {
 	t := &archivist.Task{Type: typ, Input: json.RawMessage(input), Priority: archivist.PriorityNormal, Timeout: time.Minute}
@@ -257,6 +257,24 @@ func (l *eventLog) of(id string) []archivist.Event {
 		}
 	}
 	return out
+}
+
+// waitFor waits until the log holds an event of type typ for task id (the
+// log is filled asynchronously, behind the store) and returns the task's
+// events up to now.
+func (l *eventLog) waitFor(t *testing.T, id, typ string) []archivist.Event {
+	t.Helper()
+	var evs []archivist.Event
+	eventually(t, wait, func() bool {
+		evs = l.of(id)
+		for _, ev := range evs {
+			if ev.Type == typ {
+				return true
+			}
+		}
+		return false
+	}, "no %s event for task %s; got %v", typ, id, func() any { return types(evs) })
+	return evs
 }
 
 // types lists the types of events.

@@ -374,7 +374,11 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 		})
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, t.Timeout)
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.Settings().DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 
 	prog := newProgress(func(f float64, msg string) {

@@ -33,7 +33,7 @@ func TestPoolRunsEcho(t *testing.T) {
 			task.Attempt, task.Failures, task.NodeID, task.Progress, nodeID)
 	}
 	want := []string{archivist.TaskCreated, archivist.TaskAssignedEv, archivist.TaskStarted, archivist.TaskSucceeded}
-	if diff := cmp.Diff(want, types(b.events.of(id))); diff != "" {
+	if diff := cmp.Diff(want, types(b.events.waitFor(t, id, archivist.TaskSucceeded))); diff != "" {
 		t.Errorf("events of the task (-want +got):\n%s", diff)
 	}
 	eventually(t, wait, func() bool { return len(b.obs.outcomesOf(id)) == 1 }, "observer was not told about the attempt")
@@ -86,6 +86,7 @@ func TestPoolRespectsWorkers(t *testing.T) {
 		if task := b.waitStatus(t, id, wait, archivist.TaskCompleted, archivist.TaskFailed); task.Status != archivist.TaskCompleted {
 			t.Fatalf("task %s is %s (error %q), want COMPLETED", id, task.Status, task.Error)
 		}
+		b.events.waitFor(t, id, archivist.TaskSucceeded)
 	}
 	if got := most.Load(); got > 2 {
 		t.Errorf("%d handlers ran at once with 2 workers", got)
@@ -145,7 +146,12 @@ func TestPoolRetries(t *testing.T) {
 			// and only then started the next attempt.
 			var retrying []archivist.Event
 			var started []archivist.Event
-			for _, ev := range b.events.of(id) {
+			final := archivist.TaskSucceeded
+			if tt.want == archivist.TaskFailed {
+				final = archivist.TaskFailedEv
+			}
+			evs := b.events.waitFor(t, id, final)
+			for _, ev := range evs {
 				switch ev.Type {
 				case archivist.TaskRetryScheduled:
 					retrying = append(retrying, ev)
@@ -157,7 +163,7 @@ func TestPoolRetries(t *testing.T) {
 				t.Errorf("%d task.started events, want %d", len(started), tt.wantAttempts)
 			}
 			if want := tt.wantAttempts - 1; len(retrying) != want {
-				t.Fatalf("%d task.retrying events, want %d: %v", len(retrying), want, types(b.events.of(id)))
+				t.Fatalf("%d task.retrying events, want %d: %v", len(retrying), want, types(evs))
 			}
 			for i, ev := range retrying {
 				n := i + 1 // the failure this retry follows
@@ -291,7 +297,7 @@ func TestPoolReportsProgress(t *testing.T) {
 		t.Errorf("task is %s with progress message %q, want IN_PROGRESS with %q", task.Status, task.ProgressMessage, "halfway")
 	}
 	var progressed []archivist.Event
-	for _, ev := range b.events.of(id) {
+	for _, ev := range b.events.waitFor(t, id, archivist.TaskProgressed) {
 		if ev.Type == archivist.TaskProgressed {
 			progressed = append(progressed, ev)
 		}
@@ -369,6 +375,9 @@ func TestPoolSetWorkers(t *testing.T) {
 			}
 			g.let(t)
 			eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "task %d did not complete", done+1)
+		}
+		for _, id := range ids {
+			b.events.waitFor(t, id, archivist.TaskSucceeded)
 		}
 		if got := b.events.maxInProgress(ids[3:]); got != 1 {
 			t.Errorf("the tasks queued behind the lowered count overlapped: %d at once", got)
@@ -519,79 +528,49 @@ func TestPoolReleasesOrphansAtStart(t *testing.T) {
 	}
 }
 
-// holdClaimStore holds every ClaimTask call (the single-task claim of
-// RunLocal) until the test lets them through, to interleave callers.
-type holdClaimStore struct {
-	archivist.Store
-	entered chan string
-	proceed chan struct{}
-}
-
-func (s *holdClaimStore) ClaimTask(ctx context.Context, node, id string, grace time.Duration) (*archivist.Task, error) {
-	s.entered <- id
-	<-s.proceed
-	return s.Store.ClaimTask(ctx, node, id, grace)
-}
-
-// RunLocal never runs more attempts than there are workers, even when two
-// callers ask for the last free worker at the same time.
-func TestPoolRunLocalRespectsWorkers(t *testing.T) {
+// RunLocal starts PENDING tasks here without placement, as workers free
+// up: never more at once than there are workers, and skipping tasks that
+// meanwhile left PENDING.
+func TestPoolRunLocal(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	hold := &holdClaimStore{Store: b.store, entered: make(chan string, 2), proceed: make(chan struct{})}
-	b.cfg.Store = hold
 	b.cfg.Workers = 1
 	g := newGate()
 	b.reg.Register("gate", g)
 	p := b.start(t)
-	ids := b.create(t, newTask("gate", `{}`), newTask("gate", `{}`))
+	ids := b.create(t, newTask("gate", `{}`), newTask("gate", `{}`), newTask("gate", `{}`), newTask("gate", `{}`))
+	cancelled := ids[2]
+	if _, err := b.store.CancelTask(b.ctx, cancelled); err != nil {
+		t.Fatalf("CancelTask: %v", err)
+	}
+	p.RunLocal(ids...)
 
-	results := make(chan error, 2)
-	go func() { results <- p.RunLocal(b.ctx, ids[0]) }()
-	select {
-	case <-hold.entered:
-	case <-time.After(wait):
-		t.Fatalf("the first RunLocal never claimed its task")
-	}
-	// The second caller comes while the first is claiming the only worker.
-	go func() { results <- p.RunLocal(b.ctx, ids[1]) }()
-	var errs []error
-	select {
-	case <-hold.entered: // it went on to claim as well
-	case err := <-results: // it was turned away
-		errs = append(errs, err)
-	case <-time.After(wait):
-		t.Fatalf("the second RunLocal neither claimed nor returned")
-	}
-	close(hold.proceed)
-	for len(errs) < 2 {
-		select {
-		case err := <-results:
-			errs = append(errs, err)
-		case <-time.After(wait):
-			t.Fatalf("RunLocal did not return")
+	for done := 0; done < 3; done++ {
+		g.waitRunning(t, 1)
+		if got := b.count(t, archivist.TaskInProgress); got != 1 {
+			t.Fatalf("%d tasks IN_PROGRESS with 1 worker", got)
 		}
-	}
-	accepted := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			accepted++
-		case !archivist.IsCode(err, archivist.CodeConflict):
-			t.Errorf("RunLocal: %v, want nil or CONFLICT", err)
-		}
-	}
-	if accepted != 1 {
-		t.Errorf("%d of 2 RunLocal calls were accepted with 1 worker, want 1", accepted)
-	}
-	if got := p.Active(); got > 1 {
-		t.Errorf("Active() = %d with 1 worker", got)
-	}
-	if got := b.count(t, archivist.TaskInProgress); got > 1 {
-		t.Errorf("%d tasks IN_PROGRESS with 1 worker", got)
-	}
-	g.waitRunning(t, int64(accepted))
-	for range accepted {
 		g.let(t)
+		eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "local task %d did not complete", done+1)
+	}
+	for _, id := range ids {
+		task := b.task(t, id)
+		switch {
+		case id == cancelled && (task.Status != archivist.TaskCancelled || task.Attempt != 0):
+			t.Errorf("the task cancelled before it ran is %s at attempt %d, want CANCELLED, never started", task.Status, task.Attempt)
+		case id != cancelled && (task.Status != archivist.TaskCompleted || task.NodeID != nodeID):
+			t.Errorf("local task %s is %s on %q, want COMPLETED on %s", id, task.Status, task.NodeID, nodeID)
+		}
+	}
+	for _, id := range ids {
+		if id != cancelled {
+			b.events.waitFor(t, id, archivist.TaskSucceeded)
+		}
+	}
+	if got := b.events.maxInProgress(ids); got != 1 {
+		t.Errorf("%d local tasks were IN_PROGRESS at once with 1 worker", got)
+	}
+	if got := g.most.Load(); got != 1 {
+		t.Errorf("%d local tasks ran at once with 1 worker", got)
 	}
 }

@@ -566,3 +566,15 @@ func TestCrashSafetyBolt(t *testing.T) {
 		t.Log("no task was running at the kill; the restart still had to finish the queue")
 	}
 }
+
+// runNode runs `archivist serve args` to its exit (bounded) and returns its
+// output.
+func runNode(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

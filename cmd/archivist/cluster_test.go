@@ -1,0 +1,237 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpg-archivist/archivist/internal/redistest"
+)
+
+// The cluster tests run several real archivist processes on one real
+// redis-server started on a free port.
+
+// clusterArgs are the flags every node of a test cluster gets: a short
+// heartbeat so that failures are noticed within a second.
+func clusterArgs(redisURL, id string, extra ...string) []string {
+	return append([]string{"--store", redisURL, "--node-id", id, "--heartbeat-interval", "200ms",
+		"--cluster", "test"}, extra...)
+}
+
+type taskCounts struct {
+	total, completed int
+	byNode           map[string]int
+	reran            int
+	notDone          []string
+}
+
+// countTasks pages through every task.
+func countTasks(t *testing.T, n *node) taskCounts {
+	t.Helper()
+	c := taskCounts{byNode: map[string]int{}}
+	after := ""
+	for {
+		var out struct {
+			Tasks struct {
+				TotalCount int
+				PageInfo   struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+				Edges []struct {
+					Node struct {
+						ID       string
+						Status   string
+						Attempts int
+						NodeID   *string
+					}
+				}
+			}
+		}
+		vars := map[string]any{"after": nil}
+		if after != "" {
+			vars["after"] = after
+		}
+		n.gql(t, `query($after: String) { tasks(first: 500, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id status attempts nodeId } } } }`, vars, &out)
+		c.total = out.Tasks.TotalCount
+		for _, e := range out.Tasks.Edges {
+			if e.Node.Status == "COMPLETED" {
+				c.completed++
+				if e.Node.NodeID != nil {
+					c.byNode[*e.Node.NodeID]++
+				}
+			} else if len(c.notDone) < 5 {
+				c.notDone = append(c.notDone, e.Node.ID+":"+e.Node.Status)
+			}
+			if e.Node.Attempts > 1 {
+				c.reran++
+			}
+		}
+		if !out.Tasks.PageInfo.HasNextPage {
+			return c
+		}
+		after = out.Tasks.PageInfo.EndCursor
+	}
+}
+
+func submitSleeps(t *testing.T, n *node, count, ms int) {
+	t.Helper()
+	for done := 0; done < count; {
+		batch := min(500, count-done)
+		inputs := make([]map[string]any, batch)
+		for i := range inputs {
+			inputs[i] = map[string]any{"type": "sleep", "input": map[string]any{"ms": ms}, "maxRetries": 1}
+		}
+		var out struct{ SubmitTasks []struct{ ID string } }
+		n.gql(t, `mutation($in: [SubmitTaskInput!]!) { submitTasks(inputs: $in) { id } }`, map[string]any{"in": inputs}, &out)
+		if len(out.SubmitTasks) != batch {
+			t.Fatalf("submitted %d, want %d", len(out.SubmitTasks), batch)
+		}
+		done += batch
+	}
+}
+
+func completed(t *testing.T, n *node) int {
+	var out struct{ Tasks struct{ TotalCount int } }
+	n.gql(t, `{ tasks(first: 0, filter: {status: [COMPLETED]}) { totalCount } }`, nil, &out)
+	return out.Tasks.TotalCount
+}
+
+func leaderOf(t *testing.T, n *node) string {
+	var out struct{ Leader *struct{ ID string } }
+	n.gql(t, `{ leader { id } }`, nil, &out)
+	if out.Leader == nil {
+		return ""
+	}
+	return out.Leader.ID
+}
+
+func onlineNodes(t *testing.T, n *node) []string {
+	var out struct {
+		Nodes []struct{ ID, Status string }
+	}
+	n.gql(t, `{ nodes { id status } }`, nil, &out)
+	var ids []string
+	for _, x := range out.Nodes {
+		if x.Status == "ONLINE" {
+			ids = append(ids, x.ID)
+		}
+	}
+	return ids
+}
+
+// TestClusterWorkerKilled: 3 nodes, 2,000 tasks, one worker killed with
+// SIGKILL mid-run: all complete, none lost.
+func TestClusterWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	master := startNode(t, clusterArgs(r.URL(), "master", "--role", "master")...)
+	w1 := startNode(t, clusterArgs(r.URL(), "w1", "--role", "worker", "--workers", "8")...)
+	w2 := startNode(t, clusterArgs(r.URL(), "w2", "--role", "worker", "--workers", "8")...)
+	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, master)) == 3 })
+	const total = 2000
+	submitSleeps(t, master, total, 5)
+	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, master) >= 300 })
+	w2.kill()
+	waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, master) == total })
+	c := countTasks(t, master)
+	if c.total != total || c.completed != total {
+		t.Fatalf("%d tasks, %d completed (not done: %v)", c.total, c.completed, c.notDone)
+	}
+	if c.byNode["w1"] == 0 {
+		t.Fatalf("w1 completed nothing: %v", c.byNode)
+	}
+	t.Logf("completed by node: %v; %d tasks ran more than once (were running on w2 when it died)", c.byNode, c.reran)
+	_ = w1
+}
+
+// TestClusterLeaderKilled: the leader is killed mid-run; another node takes
+// over within a few heartbeats and every task completes.
+func TestClusterLeaderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	a := startNode(t, clusterArgs(r.URL(), "a", "--role", "hybrid")...)
+	waitFor(t, 10*time.Second, "a leads", func() bool { return leaderOf(t, a) == "a" })
+	b := startNode(t, clusterArgs(r.URL(), "b", "--role", "hybrid")...)
+	c := startNode(t, clusterArgs(r.URL(), "c", "--role", "worker")...)
+	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, b)) == 3 })
+	const total = 1000
+	submitSleeps(t, b, total, 5)
+	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, b) >= 100 })
+	killed := time.Now()
+	a.kill()
+	waitFor(t, 10*time.Second, "b to lead", func() bool { return leaderOf(t, b) == "b" })
+	took := time.Since(killed)
+	waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, c) == total })
+	cnt := countTasks(t, b)
+	if cnt.completed != total {
+		t.Fatalf("%d of %d completed: %v", cnt.completed, total, cnt.notDone)
+	}
+	// The lease is two heartbeat intervals (400ms) and renewed every third
+	// of it; the survivor campaigns as often.
+	if took > 3*time.Second {
+		t.Errorf("a new leader took %s", took)
+	}
+	t.Logf("new leader after %s; %d tasks ran more than once", took, cnt.reran)
+}
+
+// TestClusterRedisRestart: Redis restarts mid-run (AOF on); nodes reconnect
+// and every task completes.
+func TestClusterRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	a := startNode(t, clusterArgs(r.URL(), "a")...)
+	b := startNode(t, clusterArgs(r.URL(), "b")...)
+	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	const total = 1000
+	submitSleeps(t, a, total, 5)
+	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, a) >= 100 })
+	r.Restart()
+	waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, b) == total })
+	cnt := countTasks(t, a)
+	if cnt.total != total || cnt.completed != total {
+		t.Fatalf("%d tasks, %d completed: %v", cnt.total, cnt.completed, cnt.notDone)
+	}
+}
+
+// TestClusterAdmission: a node of another cluster name, or outside the
+// manual peer list, does not join.
+func TestClusterAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	a := startNode(t, clusterArgs(r.URL(), "a", "--discovery", "manual", "--peers", "a,b")...)
+	startNode(t, clusterArgs(r.URL(), "b", "--discovery", "manual", "--peers", "a,b")...)
+	other := startNode(t, append(clusterArgs(r.URL(), "x"), "--cluster", "other")...)
+	waitFor(t, 10*time.Second, "a and b online", func() bool { return len(onlineNodes(t, a)) == 2 })
+	if ids := onlineNodes(t, a); strings.Join(ids, ",") != "a,b" {
+		t.Fatalf("cluster test sees %v", ids)
+	}
+	if ids := onlineNodes(t, other); strings.Join(ids, ",") != "x" {
+		t.Fatalf("cluster other sees %v", ids)
+	}
+	// c is not in the stored peer list: it refuses to start.
+	out, err := runNode(t, clusterArgs(r.URL(), "c", "--discovery", "manual")...)
+	if err == nil || !strings.Contains(out, "not in the cluster's manual peer list") {
+		t.Fatalf("c started or said %q", out)
+	}
+}
+
+func TestClusterRedisDownAtStart(t *testing.T) {
+	port := redistest.FreePort(t)
+	out, err := runNode(t, "--store", fmt.Sprintf("redis://127.0.0.1:%d/0", port), "--connect-timeout", "2s")
+	if err == nil || !strings.Contains(out, "cannot reach") {
+		t.Fatalf("want a clear error and a non-zero exit, got %v: %s", err, out)
+	}
+	if strings.Count(out, "retrying") < 1 {
+		t.Errorf("no retry with backoff before giving up: %s", out)
+	}
+}
