@@ -346,7 +346,9 @@ func (m *Main) submitted(_ context.Context, cfg archivist.Config, ts []*archivis
 	m.Pool.RunLocal(ids...)
 }
 
-// onStored follows the Draining flag set through the API.
+// onStored follows the Draining flag set through the API. A draining node
+// still starts what was assigned to it before the drain (the leader assigns
+// it nothing new); it stops taking local work.
 func (m *Main) onStored(n *archivist.Node) {
 	if m.Pool != nil {
 		m.Pool.SetPaused(n.Draining)

@@ -200,7 +200,9 @@ func (p *Pool) SetWorkers(n int) {
 	}
 }
 
-// SetPaused stops (or resumes) claiming new tasks, as when the node drains.
+// SetPaused stops (or resumes) starting local tasks (RunLocal), as when the
+// node drains. Tasks the leader assigned here are still started: a drained
+// node gets no new assignments, and finishes those it had.
 func (p *Pool) SetPaused(paused bool) {
 	p.mu.Lock()
 	p.paused = paused
@@ -321,9 +323,8 @@ func (p *Pool) claim(ctx context.Context) {
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		free := p.workers - len(p.running)
-		paused := p.paused
 		p.mu.Unlock()
-		if free <= 0 || paused {
+		if free <= 0 {
 			return
 		}
 		ts, err := p.cfg.Store.ClaimTasks(ctx, p.cfg.NodeID, free, p.cfg.LeaseGrace)

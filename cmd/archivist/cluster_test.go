@@ -235,3 +235,136 @@ func TestClusterRedisDownAtStart(t *testing.T) {
 		t.Errorf("no retry with backoff before giving up: %s", out)
 	}
 }
+
+func setStrategy(t *testing.T, n *node, strategy string) {
+	t.Helper()
+	var out struct{ UpdateConfig struct{ Version int } }
+	n.gql(t, `mutation($s: LoadBalancingStrategy) { updateConfig(input: {strategy: $s}) { version } }`, map[string]any{"s": strategy}, &out)
+}
+
+// waitApplied waits until every node runs the newest config version.
+func waitApplied(t *testing.T, n *node, nodes int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "every node to apply the config", func() bool {
+		var out struct {
+			Config struct{ Version int }
+			Nodes  []struct{ ConfigVersion int }
+		}
+		n.gql(t, `{ config { version } nodes { configVersion } }`, nil, &out)
+		if len(out.Nodes) != nodes {
+			return false
+		}
+		for _, x := range out.Nodes {
+			if x.ConfigVersion != out.Config.Version {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestClusterDistribution: with 3 worker nodes, ROUND_ROBIN spreads 3,000
+// tasks evenly; CAPABILITY_BASED sends a type only to matching nodes; a
+// BUSY or DRAINING node gets nothing new, and a drained node finishes what
+// it runs.
+func TestClusterDistribution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
+	for _, id := range []string{"w1", "w2", "w3"} {
+		startNode(t, clusterArgs(r.URL(), id, "--role", "worker", "--workers", "4")...)
+	}
+	waitFor(t, 10*time.Second, "four online nodes", func() bool { return len(onlineNodes(t, m)) == 4 })
+
+	t.Run("round robin", func(t *testing.T) {
+		const total = 3000
+		submitSleeps(t, m, total, 1)
+		waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, m) == total })
+		c := countTasks(t, m)
+		for _, id := range []string{"w1", "w2", "w3"} {
+			if got := c.byNode[id]; got < 900 || got > 1100 {
+				t.Errorf("%s ran %d of %d tasks; want 1000 ± 10%% (%v)", id, got, total, c.byNode)
+			}
+		}
+	})
+
+	t.Run("capability based", func(t *testing.T) {
+		dice := startNode(t, clusterArgs(r.URL(), "dice", "--role", "worker", "--capabilities", "dice.*")...)
+		_ = dice
+		setStrategy(t, m, "CAPABILITY_BASED")
+		waitApplied(t, m, 5)
+		var ids []string
+		for range 40 {
+			var out struct{ SubmitTask struct{ ID string } }
+			n := map[string]any{"type": "dice.simulate", "input": map[string]any{"expr": "1d20", "trials": 10}}
+			m.gql(t, submitMutation, map[string]any{"in": n}, &out)
+			ids = append(ids, out.SubmitTask.ID)
+			m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "echo", "input": 1}}, &out)
+			ids = append(ids, out.SubmitTask.ID)
+		}
+		for _, id := range ids {
+			var out struct {
+				Task struct {
+					Type, Status string
+					NodeID       *string
+				}
+			}
+			waitFor(t, 30*time.Second, "task "+id+" to complete", func() bool {
+				m.gql(t, `query($id: ID!) { task(id: $id) { type status nodeId } }`, map[string]any{"id": id}, &out)
+				return out.Task.Status == "COMPLETED"
+			})
+			onDice := out.Task.NodeID != nil && *out.Task.NodeID == "dice"
+			if out.Task.Type == "dice.simulate" && !onDice {
+				t.Errorf("a dice task ran on %v, not on the node whose capability matches", *out.Task.NodeID)
+			}
+			if out.Task.Type == "echo" && onDice {
+				t.Errorf("an echo task ran on the dice-only node")
+			}
+		}
+		setStrategy(t, m, "ROUND_ROBIN")
+	})
+
+	t.Run("busy and draining nodes get nothing", func(t *testing.T) {
+		// A CPU threshold of 0.001% keeps this node BUSY.
+		startNode(t, append(clusterArgs(r.URL(), "busy", "--role", "worker"), "--cpu-threshold", "0.001")...)
+		waitFor(t, 10*time.Second, "the busy node to show BUSY", func() bool {
+			var out struct{ Node *struct{ Status string } }
+			m.gql(t, `{ node(id: "busy") { status } }`, nil, &out)
+			return out.Node != nil && out.Node.Status == "BUSY"
+		})
+		// w1 runs long tasks, then is drained: they finish there, and
+		// nothing new lands on it.
+		var drained struct{ DrainNode struct{ Status string } }
+		before := countTasks(t, m).byNode
+		submitSleeps(t, m, 12, 1500)
+		waitFor(t, 10*time.Second, "w1 to run a long task", func() bool {
+			var out struct{ Tasks struct{ TotalCount int } }
+			m.gql(t, `{ tasks(first: 0, filter: {status: [IN_PROGRESS], nodeId: "w1"}) { totalCount } }`, nil, &out)
+			return out.Tasks.TotalCount > 0
+		})
+		m.gql(t, `mutation { drainNode(id: "w1") { status } }`, nil, &drained)
+		if drained.DrainNode.Status != "DRAINING" {
+			t.Fatalf("drainNode gave status %s", drained.DrainNode.Status)
+		}
+		w1Running := 0
+		{
+			var out struct{ Tasks struct{ TotalCount int } }
+			m.gql(t, `{ tasks(first: 0, filter: {status: [IN_PROGRESS, ASSIGNED], nodeId: "w1"}) { totalCount } }`, nil, &out)
+			w1Running = out.Tasks.TotalCount
+		}
+		submitSleeps(t, m, 300, 1)
+		waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, m) == countTasks(t, m).total })
+		after := countTasks(t, m).byNode
+		if after["busy"] != 0 {
+			t.Errorf("the BUSY node ran %d tasks", after["busy"])
+		}
+		if got := after["w1"] - before["w1"]; got > w1Running {
+			t.Errorf("the DRAINING node completed %d tasks, more than the %d it held when drained", got, w1Running)
+		}
+		if after["w1"]-before["w1"] == 0 {
+			t.Errorf("the drained node did not finish its running tasks")
+		}
+	})
+}
