@@ -86,7 +86,7 @@ func (m *Main) Run(ctx context.Context) error {
 	log := m.Logger.With("node", m.nodeID)
 	m.Logger = log
 
-	st, err := store.Open(o.Store, store.Options{Logger: log})
+	st, err := openStore(ctx, o, log)
 	if err != nil {
 		return err
 	}

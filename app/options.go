@@ -40,6 +40,7 @@ type Options struct {
 	LoadThreshold     float64
 	HealthInterval    time.Duration
 	ShutdownGrace     time.Duration
+	ConnectTimeout    time.Duration
 	LogLevel          string
 	LogFormat         string
 	NoPlayground      bool
@@ -58,7 +59,8 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	d := archivist.DefaultConfig()
 	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address the HTTP API, playground and dashboard listen on")
-	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, or memory")
+	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...")
+	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 2*time.Minute, "how long to keep retrying a Redis store that does not answer at start")
 	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both)")
 	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node (default: host name and HTTP port)")
 	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id)")

@@ -45,5 +45,5 @@ func Open(spec string, opts Options) (archivist.Store, error) {
 	case spec == "memory":
 		return NewMemory(opts), nil
 	}
-	return nil, fmt.Errorf("unknown --store %q: use bolt:PATH (embedded, the default), memory, or redis://host:port", spec)
+	return nil, fmt.Errorf("unknown --store %q: use bolt:PATH (embedded, the default), memory, or a redis:// URL", spec)
 }

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/store"
+)
+
+// isRedis reports whether a --store value names a Redis store.
+func isRedis(spec string) bool {
+	for _, p := range []string{"redis://", "rediss://", "redis+sentinel://", "redis+cluster://", "rediss+sentinel://", "rediss+cluster://"} {
+		if strings.HasPrefix(spec, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// openStore opens the store --store names. A Redis that does not answer is
+// retried with backoff until --connect-timeout, saying so at each try, so
+// that a node started before its Redis waits for it instead of crash-looping.
+func openStore(ctx context.Context, o *Options, log *slog.Logger) (archivist.Store, error) {
+	sopts := store.Options{Logger: log}
+	if !isRedis(o.Store) {
+		return store.Open(o.Store, sopts)
+	}
+	if _, err := store.ParseRedisURL(o.Store); err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	deadline := time.Now().Add(o.ConnectTimeout)
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := store.OpenRedis(octx, store.RedisOptions{URL: o.Store, Cluster: o.Cluster, Options: sopts})
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				log.Info("connected to Redis", "attempts", attempt)
+			}
+			return st, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
+			return nil, fmt.Errorf("cannot reach Redis after %d attempts in %s: %w", attempt, o.ConnectTimeout, err)
+		}
+		wait = min(wait, left)
+		log.Warn("cannot reach Redis; retrying", "in", wait.Round(time.Millisecond), "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
