@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -104,7 +105,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.Monitor = health.NewMonitor(health.MonitorConfig{
 		Interval:   o.HealthInterval,
-		Thresholds: cfg.Thresholds,
+		Thresholds: m.thresholds(cfg),
 		Logger:     log,
 		OnChange: func(archivist.Health, bool) {
 			if m.Heartbeat != nil {
@@ -125,7 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	if m.role.RunsTasks() {
 		m.Pool = workerpool.New(workerpool.Config{
-			Store: st, Registry: m.Registry, NodeID: m.nodeID, Workers: cfg.Workers,
+			Store: st, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(cfg),
 			ShutdownGrace: o.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: log,
 		})
 	}
@@ -193,9 +194,23 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Server.Start(ctx); err != nil {
 		return fmt.Errorf("listen on %s: %w", o.HTTP, err)
 	}
-	log.Info("node started", "role", m.role, "workers", cfg.Workers, "store", o.Store,
+	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", o.Store,
 		"dashboard", "http://"+m.Server.Addr()+"/", "playground", "http://"+m.Server.Addr()+"/playground")
 	return nil
+}
+
+// workers is how many attempts this node runs: its own --workers if given,
+// else the cluster's.
+func (m *Main) workers(c archivist.Config) int {
+	if m.Opts.ownWorkers() {
+		return m.Opts.Workers
+	}
+	return c.Workers
+}
+
+// thresholds are the cluster's, with the ones given to this node instead.
+func (m *Main) thresholds(c archivist.Config) archivist.Thresholds {
+	return m.Opts.thresholds(c.Thresholds)
 }
 
 // leaseTTL: a dead leader is replaced within about three heartbeats.
@@ -203,21 +218,34 @@ func leaseTTL(cfg archivist.Config) time.Duration {
 	return 2 * cfg.HeartbeatInterval
 }
 
-// reconcileConfig loads the cluster configuration; the first node writes it
-// from its options, and options given explicitly override what is stored.
+// reconcileConfig loads the cluster configuration. The first node of a
+// cluster writes it from its options. Later, on the embedded store (one
+// node), options given explicitly change what is stored; on a shared store
+// the stored configuration wins (change it with updateConfig), and a node
+// whose options differ says so.
 func (m *Main) reconcileConfig(ctx context.Context) error {
 	for range 5 {
 		cur, err := m.Store.Config(ctx)
 		if err != nil {
 			return fmt.Errorf("read cluster config: %w", err)
 		}
-		if cur.Version > 0 && !m.Opts.anyClusterKeySet() {
+		given := m.Opts.givenClusterKeys()
+		shared := isRedis(m.Opts.Store)
+		if cur.Version > 0 && (len(given) == 0 || shared) {
+			if want, err := m.Opts.settings(cur); err == nil && shared && !sameConfig(want, cur) {
+				m.Logger.Warn("options differ from the cluster's stored config, which wins for cluster-wide settings; change it with updateConfig",
+					"options", given, "config_version", cur.Version)
+			}
 			m.setSettings(cur)
 			return nil
 		}
 		want, err := m.Opts.settings(cur)
 		if err != nil {
 			return err
+		}
+		if cur.Version > 0 && sameConfig(want, cur) {
+			m.setSettings(cur)
+			return nil
 		}
 		want.UpdatedBy = m.nodeID
 		saved, err := m.Store.UpdateConfig(ctx, want, cur.Version)
@@ -231,6 +259,13 @@ func (m *Main) reconcileConfig(ctx context.Context) error {
 		return nil
 	}
 	return errors.New("cluster config keeps changing under us; try again")
+}
+
+// sameConfig compares the settings of two configs, not their metadata.
+func sameConfig(a, b archivist.Config) bool {
+	a.Version, a.UpdatedAt, a.UpdatedBy = 0, time.Time{}, ""
+	b.Version, b.UpdatedAt, b.UpdatedBy = 0, time.Time{}, ""
+	return reflect.DeepEqual(a, b)
 }
 
 func (m *Main) setSettings(c archivist.Config) {
@@ -285,12 +320,10 @@ func (m *Main) apply(c archivist.Config) {
 	}
 	m.setSettings(c)
 	m.Logger.Info("applying cluster config", "version", c.Version)
-	if m.Pool != nil && c.Workers != old.Workers {
-		m.Pool.SetWorkers(c.Workers)
+	if m.Pool != nil {
+		m.Pool.SetWorkers(m.workers(c))
 	}
-	if c.Thresholds != old.Thresholds {
-		m.Monitor.SetThresholds(c.Thresholds)
-	}
+	m.Monitor.SetThresholds(m.thresholds(c))
 	if c.HeartbeatInterval != old.HeartbeatInterval {
 		m.Heartbeat.SetInterval(c.HeartbeatInterval)
 		if m.Elector != nil {

@@ -54,6 +54,28 @@ type Options struct {
 var clusterKeys = []string{"workers", "discovery", "peers", "strategy", "heartbeat-interval", "missed-heartbeats",
 	"task-timeout", "max-retries", "retention", "cpu-threshold", "memory-threshold", "load-threshold"}
 
+// Of those, workers and the thresholds given explicitly to a node are its
+// own: the node keeps them whatever the cluster configuration says.
+func (o *Options) ownWorkers() bool { return o.set["workers"] }
+
+func (o *Options) ownThresholds() bool {
+	return o.set["cpu-threshold"] || o.set["memory-threshold"] || o.set["load-threshold"]
+}
+
+// thresholds are the node's own thresholds, over base for those not given.
+func (o *Options) thresholds(base archivist.Thresholds) archivist.Thresholds {
+	if o.set["cpu-threshold"] {
+		base.CPUPercent = o.CPUThreshold
+	}
+	if o.set["memory-threshold"] {
+		base.MemoryPercent = o.MemoryThreshold
+	}
+	if o.set["load-threshold"] {
+		base.Load1 = o.LoadThreshold
+	}
+	return base
+}
+
 func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -283,15 +305,16 @@ func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
 	return c, nil
 }
 
-// anyClusterKeySet reports whether an option that seeds the cluster
-// configuration was given.
-func (o *Options) anyClusterKeySet() bool {
+// givenClusterKeys lists the options given that seed the cluster
+// configuration.
+func (o *Options) givenClusterKeys() []string {
+	var out []string
 	for _, k := range clusterKeys {
 		if o.set[k] {
-			return true
+			out = append(out, k)
 		}
 	}
-	return false
+	return out
 }
 
 func (o *Options) capabilities() []string { return splitList(o.Capabilities) }

@@ -339,11 +339,20 @@ func TestClusterDistribution(t *testing.T) {
 		var drained struct{ DrainNode struct{ Status string } }
 		before := countTasks(t, m).byNode
 		submitSleeps(t, m, 12, 1500)
-		waitFor(t, 10*time.Second, "w1 to run a long task", func() bool {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
 			var out struct{ Tasks struct{ TotalCount int } }
 			m.gql(t, `{ tasks(first: 0, filter: {status: [IN_PROGRESS], nodeId: "w1"}) { totalCount } }`, nil, &out)
-			return out.Tasks.TotalCount > 0
-		})
+			if out.Tasks.TotalCount > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				var dump any
+				m.gql(t, `{ tasks(first: 15) { edges { node { id type status nodeId attempts error } } } nodes { id status workers activeTasks } config { strategy version } }`, nil, &dump)
+				t.Fatalf("w1 runs no long task after 10s: %+v", dump)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		m.gql(t, `mutation { drainNode(id: "w1") { status } }`, nil, &drained)
 		if drained.DrainNode.Status != "DRAINING" {
 			t.Fatalf("drainNode gave status %s", drained.DrainNode.Status)
