@@ -109,7 +109,9 @@ type Store interface {
 	// Subscribe returns events with Seq > after (0: only new ones). Events
 	// older than the store keeps are skipped.
 	Subscribe(ctx context.Context, after uint64) (Subscription, error)
-	// LastSeq is the Seq of the newest event.
+	// LastSeq is the Seq of the newest event this store instance knows of
+	// (on a shared store, possibly a moment behind another node's newest);
+	// Subscribe(ctx, 0) starts after it.
 	LastSeq(ctx context.Context) (uint64, error)
 
 	// Close releases the store.

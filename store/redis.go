@@ -1,0 +1,915 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Defaults of RedisOptions.
+const (
+	DefaultRedisCluster      = "default"
+	DefaultRedisStreamMaxLen = 100_000
+)
+
+// Batch sizes of the Redis store: how much one script or one read handles.
+const (
+	redisPromoteBatch = 5000 // RETRYING tasks moved to PENDING per ReadyTasks
+	redisRecoverBatch = 1000 // expired leases taken back per script
+	redisPurgeBatch   = 1000 // finished tasks removed per script
+	redisScanChunk    = 1000 // tasks filtered per round trip in ListTasks
+)
+
+// RedisOptions configure OpenRedis. Zero values mean the defaults.
+type RedisOptions struct {
+	// Client is the connection to use: a standalone, Sentinel or Cluster
+	// client. Close leaves it open.
+	Client redis.UniversalClient
+	// URL is used when Client is nil: a URL that ParseRedisURL accepts.
+	// Close closes the client built from it.
+	URL string
+	// Addrs is used when Client and URL are empty: one address is a
+	// standalone server, several are nodes of a Redis Cluster.
+	Addrs []string
+	// Cluster names the Archivist cluster: all its keys start with
+	// {archivist:<Cluster>}: (default DefaultRedisCluster). Braces are not
+	// allowed.
+	Cluster string
+	// Options are those of every store (clock for ids, logger, event
+	// history and subscriber buffer).
+	Options Options
+	// StreamMaxLen caps the event stream, approximately (XADD MAXLEN ~;
+	// default DefaultRedisStreamMaxLen). A subscriber that falls further
+	// behind skips the events trimmed meanwhile.
+	StreamMaxLen int64
+}
+
+// Redis is the archivist.Store of a cluster: all state in one Redis
+// (standalone, Sentinel or Cluster), every transition one Lua script that
+// also appends its events to a stream, and one reader per store instance
+// that tails the stream into the in-process bus its subscribers share.
+// Times come from the Redis server's clock, so that every node agrees.
+type Redis struct {
+	client    redis.UniversalClient
+	ownClient bool
+	keys      redisKeys
+	maxLen    string
+	opts      Options
+	log       *slog.Logger
+	bus       *bus
+
+	// The stream reader, with a client of its own so that Close can end a
+	// blocked XREAD at once.
+	reader     redis.UniversalClient
+	ownReader  bool
+	readerID   atomic.Int64 // CLIENT ID of the reader's connection
+	stopReader context.CancelFunc
+	readerDone chan struct{}
+	// seen is the largest event Seq this instance knows of: from LastSeq
+	// and from its own writes.
+	seen      atomic.Uint64
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ archivist.Store = (*Redis)(nil)
+
+var errRedisClosed = archivist.Errorf(archivist.CodeInternal, "store is closed")
+
+// OpenRedis connects to Redis, checks that it answers, loads the scripts
+// and starts the event reader.
+func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
+	opts := o.Options.withDefaults()
+	keys, err := newRedisKeys(cmp.Or(o.Cluster, DefaultRedisCluster))
+	if err != nil {
+		return nil, err
+	}
+	maxLen := o.StreamMaxLen
+	if maxLen <= 0 {
+		maxLen = DefaultRedisStreamMaxLen
+	}
+	client, own := o.Client, false
+	where := "the given client"
+	if client == nil {
+		switch {
+		case o.URL != "":
+			uo, err := ParseRedisURL(o.URL)
+			if err != nil {
+				return nil, err
+			}
+			client, own, where = redis.NewUniversalClient(uo), true, redactURL(o.URL)
+		case len(o.Addrs) > 0:
+			client, own, where = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs}), true, strings.Join(o.Addrs, ",")
+		default:
+			return nil, fmt.Errorf("redis store: RedisOptions needs a Client, a URL or Addrs")
+		}
+	}
+	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
+		opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
+	fail := func(what string, err error) (*Redis, error) {
+		if own {
+			_ = client.Close()
+		}
+		return nil, fmt.Errorf("redis store at %s: %s: %w", where, what, err)
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		return fail("ping", err)
+	}
+	if err := luaScripts.load(ctx, client); err != nil {
+		return fail("load scripts", err)
+	}
+	// The reader's first command also warms its client up (a Cluster
+	// client loads the command table), before anything may close it.
+	r.reader, r.ownReader = r.readerClient(client)
+	last, err := r.reader.Get(ctx, keys.key(redisKeyEventSeq)).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if r.ownReader {
+			_ = r.reader.Close()
+		}
+		return fail("read the event sequence", err)
+	}
+	r.saw(last)
+	r.bus.setLast(last)
+	readCtx, cancel := context.WithCancel(context.Background())
+	r.stopReader, r.readerDone = cancel, make(chan struct{})
+	go r.readLoop(readCtx, last)
+	return r, nil
+}
+
+// readerClient returns a client of its own for the stream reader when it
+// can make one with client's options (one connection per server), else
+// client itself. Its connections report their CLIENT ID, so that Close can
+// end a blocked XREAD with CLIENT UNBLOCK.
+func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClient, bool) {
+	hook := func(orig func(context.Context, *redis.Conn) error) func(context.Context, *redis.Conn) error {
+		return func(ctx context.Context, cn *redis.Conn) error {
+			if orig != nil {
+				if err := orig(ctx, cn); err != nil {
+					return err
+				}
+			}
+			if id, err := cn.ClientID(ctx).Result(); err == nil {
+				r.readerID.Store(id)
+			}
+			return nil
+		}
+	}
+	switch c := client.(type) {
+	case *redis.Client:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
+		o.OnConnect = hook(o.OnConnect)
+		return redis.NewClient(&o), true
+	case *redis.ClusterClient:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
+		o.OnConnect = hook(o.OnConnect)
+		return redis.NewClusterClient(&o), true
+	}
+	return client, false
+}
+
+// Close stops the event reader, ends every subscription and, if OpenRedis
+// made the client, closes it. Later calls of any method fail.
+func (r *Redis) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		r.stopReader()
+		r.unblockReader()
+		if r.ownReader {
+			select {
+			case <-r.readerDone:
+			case <-time.After(200 * time.Millisecond):
+				// Not unblocked (it was between two reads): closing its
+				// connection ends the read.
+			}
+			_ = r.reader.Close()
+		}
+		<-r.readerDone
+		r.bus.close()
+		if r.ownClient {
+			r.closeErr = r.client.Close()
+		}
+	})
+	return r.closeErr
+}
+
+// unblockReader ends the reader's blocked XREAD at once (it returns as if
+// its time ran out), on the server that holds the stream.
+func (r *Redis) unblockReader() {
+	id := r.readerID.Load()
+	if id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var c redis.Cmdable = r.client
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, r.keys.key(redisKeyEvents))
+		if err != nil {
+			return
+		}
+		c = node
+	}
+	_ = c.ClientUnblock(ctx, id).Err()
+}
+
+// Cluster is the name the store's keys are under.
+func (r *Redis) Cluster() string {
+	return strings.TrimSuffix(strings.TrimPrefix(r.keys.prefix, "{archivist:"), "}:")
+}
+
+// Client is the go-redis client the store uses.
+func (r *Redis) Client() redis.UniversalClient { return r.client }
+
+// eval runs one script with the fixed KEYS and ARGV prefix, max length,
+// args...
+func (r *Redis) eval(ctx context.Context, op string, s *redis.Script, args ...any) (any, error) {
+	if r.closed.Load() {
+		return nil, errRedisClosed
+	}
+	argv := make([]any, 0, 2+len(args))
+	argv = append(argv, r.keys.prefix, r.maxLen)
+	argv = append(argv, args...)
+	res, err := s.Run(ctx, r.client, r.keys.fixed, argv...).Result()
+	if err != nil {
+		return nil, r.mapErr(op, err)
+	}
+	rep, ok := res.([]any)
+	if !ok || len(rep) != 2 {
+		return nil, fmt.Errorf("redis store: %s: unexpected script reply %v", op, res)
+	}
+	if s, _ := rep[0].(string); s != "0" {
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis store: %s: event seq %q: %w", op, s, err)
+		}
+		r.saw(seq)
+	}
+	return rep[1], nil
+}
+
+// saw notes that events up to seq exist: Subscribe(0) starts after them.
+func (r *Redis) saw(seq uint64) {
+	for {
+		cur := r.seen.Load()
+		if seq <= cur || r.seen.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// mapErr turns a script's "<CODE> message" reply into an *archivist.Error;
+// anything else (connection, server) is an internal error with its cause.
+func (r *Redis) mapErr(op string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !errors.Is(err, redis.Nil) {
+		code, msg, _ := strings.Cut(rerr.Error(), " ")
+		switch c := archivist.ErrorCode(code); c {
+		case archivist.CodeConflict, archivist.CodeNotFound, archivist.CodeBadUserInput:
+			return archivist.Errorf(c, "%s", msg)
+		}
+	}
+	return fmt.Errorf("redis store: %s: %w", op, err)
+}
+
+func (r *Redis) evalTask(ctx context.Context, op string, s *redis.Script, args ...any) (*archivist.Task, error) {
+	res, err := r.eval(ctx, op, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	t, err := decodeTaskReply(res)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	return t, nil
+}
+
+func (r *Redis) evalTasks(ctx context.Context, op string, s *redis.Script, args ...any) ([]*archivist.Task, error) {
+	res, err := r.eval(ctx, op, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := decodeTaskList(res)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	return ts, nil
+}
+
+// read checks that the store is open before a read.
+func (r *Redis) read() error {
+	if r.closed.Load() {
+		return errRedisClosed
+	}
+	return nil
+}
+
+func leaseArgs(l archivist.Lease) (string, string) {
+	return l.Holder, strconv.FormatInt(l.Token, 10)
+}
+
+func retryArgs(p archivist.RetryPolicy) []any {
+	return []any{formatBool(p.Disabled), int64(p.Base), int64(p.Max), strconv.FormatFloat(rand.Float64(), 'g', -1, 64)}
+}
+
+func replyStrings(res any, n int) ([]string, error) {
+	list, ok := res.([]any)
+	if !ok || len(list) < n {
+		return nil, fmt.Errorf("unexpected script reply %v", res)
+	}
+	out := make([]string, len(list))
+	for i, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("unexpected script reply item %T", v)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// --- tasks ---
+
+// CreateTasks stores the tasks as PENDING in one script.
+func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	now := r.opts.Now()
+	ids := make([]string, len(tasks))
+	args := make([]any, 0, 1+7*len(tasks))
+	args = append(args, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+		if ids[i] == "" {
+			ids[i] = NewID(now)
+		}
+		args = append(args, ids[i], t.Type, []byte(t.Input), string(t.Priority), int64(t.Timeout), t.MaxRetries, []byte(t.Metadata))
+	}
+	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
+	if err != nil {
+		return err
+	}
+	rep, err := replyStrings(res, 2)
+	if err != nil {
+		return fmt.Errorf("redis store: create tasks: %w", err)
+	}
+	at, err1 := parseMicros(rep[0])
+	base, err2 := strconv.ParseUint(rep[1], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("redis store: create tasks: %w", err)
+	}
+	for i, t := range tasks {
+		t.ID, t.Seq, t.Status = ids[i], base+uint64(i)+1, archivist.TaskPending
+		t.CreatedAt, t.UpdatedAt = at, at
+	}
+	return nil
+}
+
+// GetTask reads one task hash.
+func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	m, err := r.client.HGetAll(ctx, r.keys.task(id)).Result()
+	if err != nil {
+		return nil, r.mapErr("get task", err)
+	}
+	t, err := decodeTaskMap(m)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get task %s: %w", id, err)
+	}
+	if t == nil {
+		return nil, notFound("task", id)
+	}
+	return t, nil
+}
+
+// ListTasks pages through the tasks newest first. Without filters it reads
+// one page; with filters it scans the task index in chunks, reading only
+// the filtered fields, and then the page's tasks.
+func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	first := q.First
+	if first <= 0 {
+		first = 50
+	}
+	first = min(first, 500)
+	var after uint64
+	if q.After != "" {
+		n, err := strconv.ParseUint(q.After, 10, 64)
+		if err != nil {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", q.After)
+		}
+		after = n
+	}
+	maxScore := "+inf"
+	if after != 0 {
+		maxScore = "(" + strconv.FormatUint(after, 10)
+	}
+	page := &archivist.TaskPage{}
+	var ids []string
+	filtered := len(q.Status) > 0 || q.Type != "" || q.Priority != "" || q.NodeID != "" || q.Search != ""
+	if !filtered {
+		pipe := r.client.Pipeline()
+		card := pipe.ZCard(ctx, r.keys.key(redisKeyAll))
+		rng := pipe.ZRevRangeByScore(ctx, r.keys.key(redisKeyAll), &redis.ZRangeBy{Max: maxScore, Min: "-inf", Count: int64(first) + 1})
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, r.mapErr("list tasks", err)
+		}
+		page.TotalCount = int(card.Val())
+		ids = rng.Val()
+		if len(ids) > first {
+			ids, page.HasNext = ids[:first], true
+		}
+	} else {
+		var err error
+		if ids, err = r.scanTasks(ctx, q, after, first, page); err != nil {
+			return nil, err
+		}
+	}
+	tasks, err := r.getTasks(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	page.Tasks = tasks
+	if n := len(tasks); n > 0 {
+		page.EndCursor = strconv.FormatUint(tasks[n-1].Seq, 10)
+	}
+	return page, nil
+}
+
+// scanTasks counts the tasks matching q into page.TotalCount and
+// page.HasNext, and returns the ids of the page's tasks.
+func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	search := strings.ToLower(q.Search)
+	match := func(id string, v []any) bool {
+		str := func(i int) string { s, _ := v[i].(string); return s }
+		status, typ, prio, node, errMsg := str(0), str(1), str(2), str(3), str(4)
+		if len(q.Status) > 0 {
+			ok := false
+			for _, s := range q.Status {
+				if string(s) == status {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		switch {
+		case q.Type != "" && typ != q.Type,
+			q.Priority != "" && prio != string(q.Priority),
+			q.NodeID != "" && node != q.NodeID:
+			return false
+		}
+		return search == "" || strings.Contains(strings.ToLower(id), search) ||
+			strings.Contains(strings.ToLower(typ), search) || strings.Contains(strings.ToLower(errMsg), search)
+	}
+	var out []string
+	cursor := "+inf"
+	for {
+		chunk, err := r.client.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyAll),
+			&redis.ZRangeBy{Max: cursor, Min: "-inf", Count: redisScanChunk}).Result()
+		if err != nil {
+			return nil, r.mapErr("list tasks", err)
+		}
+		if len(chunk) == 0 {
+			return out, nil
+		}
+		pipe := r.client.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(chunk))
+		for i, z := range chunk {
+			cmds[i] = pipe.HMGet(ctx, r.keys.task(z.Member.(string)), fStatus, fType, fPriority, fNode, fError)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, r.mapErr("list tasks", err)
+		}
+		for i, z := range chunk {
+			id := z.Member.(string)
+			v := cmds[i].Val()
+			if len(v) != 5 || v[0] == nil || !match(id, v) {
+				continue // purged meanwhile, or no match
+			}
+			page.TotalCount++
+			if after != 0 && uint64(z.Score) >= after {
+				continue
+			}
+			if len(out) < first {
+				out = append(out, id)
+			} else {
+				page.HasNext = true
+			}
+		}
+		if len(chunk) < redisScanChunk {
+			return out, nil
+		}
+		cursor = "(" + strconv.FormatFloat(chunk[len(chunk)-1].Score, 'f', -1, 64)
+	}
+}
+
+// getTasks reads tasks in one pipeline, skipping those gone meanwhile.
+func (r *Redis) getTasks(ctx context.Context, ids []string) ([]*archivist.Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := r.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, r.keys.task(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, r.mapErr("read tasks", err)
+	}
+	out := make([]*archivist.Task, 0, len(ids))
+	for i, c := range cmds {
+		t, err := decodeTaskMap(c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("redis store: read task %s: %w", ids[i], err)
+		}
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// CountTasks reads the per-status counters.
+func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	m, err := r.client.HGetAll(ctx, r.keys.key(redisKeyCounts)).Result()
+	if err != nil {
+		return nil, r.mapErr("count tasks", err)
+	}
+	out := map[archivist.TaskStatus]int{}
+	for s, v := range m {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			out[archivist.TaskStatus(s)] = n
+		}
+	}
+	return out, nil
+}
+
+// CancelTask cancels a task, or asks its running attempt to stop.
+func (r *Redis) CancelTask(ctx context.Context, id string) (*archivist.Task, error) {
+	return r.evalTask(ctx, "cancel task", luaScripts.cancel, id)
+}
+
+// RetryTask puts a finished, unsuccessful task back to PENDING.
+func (r *Redis) RetryTask(ctx context.Context, id string) (*archivist.Task, error) {
+	return r.evalTask(ctx, "retry task", luaScripts.retry, id)
+}
+
+// ReadyTasks promotes due RETRYING tasks and returns PENDING ones in
+// placement order, in one script.
+func (r *Redis) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return r.evalTasks(ctx, "ready tasks", luaScripts.ready, limit, redisPromoteBatch)
+}
+
+// AssignTasks assigns a whole batch in one script under the leadership.
+func (r *Redis) AssignTasks(ctx context.Context, lease archivist.Lease, as []archivist.Assignment, claimWithin time.Duration) ([]*archivist.Task, error) {
+	holder, token := leaseArgs(lease)
+	args := make([]any, 0, 3+2*len(as))
+	args = append(args, holder, token, micros(claimWithin))
+	for _, a := range as {
+		args = append(args, a.TaskID, a.NodeID)
+	}
+	return r.evalTasks(ctx, "assign tasks", luaScripts.assign, args...)
+}
+
+// NodeLoads reads the per-node counters.
+func (r *Redis) NodeLoads(ctx context.Context) (map[string]int, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	m, err := r.client.HGetAll(ctx, r.keys.key(redisKeyLoads)).Result()
+	if err != nil {
+		return nil, r.mapErr("node loads", err)
+	}
+	out := make(map[string]int, len(m))
+	for node, v := range m {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			out[node] = n
+		}
+	}
+	return out, nil
+}
+
+// RecoverExpired takes back expired leases, a batch per script.
+func (r *Redis) RecoverExpired(ctx context.Context, lease archivist.Lease, retry archivist.RetryPolicy) ([]*archivist.Task, error) {
+	holder, token := leaseArgs(lease)
+	var out []*archivist.Task
+	for {
+		args := append([]any{holder, token}, retryArgs(retry)...)
+		args = append(args, redisRecoverBatch)
+		got, err := r.evalTasks(ctx, "recover expired", luaScripts.recover, args...)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, got...)
+		if len(got) < redisRecoverBatch {
+			return out, nil
+		}
+	}
+}
+
+// RequeueNode puts back every task of a lost node in one script.
+func (r *Redis) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID string) ([]*archivist.Task, error) {
+	holder, token := leaseArgs(lease)
+	return r.evalTasks(ctx, "requeue node", luaScripts.requeueNode, holder, token, nodeID)
+}
+
+// PurgeFinished removes finished tasks, a batch per script.
+func (r *Redis) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+	cut := strconv.FormatInt(before.UnixMicro(), 10)
+	total := 0
+	for {
+		res, err := r.eval(ctx, "purge finished", luaScripts.purge, cut, redisPurgeBatch)
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.(int64)
+		total += int(n)
+		if n < redisPurgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// ClaimTasks starts up to limit tasks assigned to nodeID in one script.
+func (r *Redis) ClaimTasks(ctx context.Context, nodeID string, limit int, grace time.Duration) ([]*archivist.Task, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return r.evalTasks(ctx, "claim tasks", luaScripts.claim, nodeID, limit, micros(grace))
+}
+
+// ClaimTask starts one PENDING task, or one assigned to nodeID.
+func (r *Redis) ClaimTask(ctx context.Context, nodeID, id string, grace time.Duration) (*archivist.Task, error) {
+	return r.evalTask(ctx, "claim task", luaScripts.claimOne, nodeID, id, micros(grace))
+}
+
+// ReportProgress records progress of the running attempt.
+func (r *Redis) ReportProgress(ctx context.Context, id string, attempt int, progress float64, message string) error {
+	_, err := r.eval(ctx, "report progress", luaScripts.progress, id, attempt,
+		strconv.FormatFloat(progress, 'g', -1, 64), message)
+	return err
+}
+
+// CompleteTask finishes the running attempt; a stale one is refused and
+// recorded (task.stale_report) in the same script.
+func (r *Redis) CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*archivist.Task, error) {
+	return r.evalTask(ctx, "complete task", luaScripts.complete, id, attempt, []byte(result))
+}
+
+// FailTask records a failed attempt; a stale one is refused and recorded.
+func (r *Redis) FailTask(ctx context.Context, id string, attempt int, f archivist.Failure) (*archivist.Task, error) {
+	args := append([]any{id, attempt, f.Error, formatBool(f.Permanent), formatBool(f.TimedOut), formatBool(f.Cancelled)},
+		retryArgs(f.Retry)...)
+	return r.evalTask(ctx, "fail task", luaScripts.fail, args...)
+}
+
+// ReleaseTask gives the running attempt back unfinished.
+func (r *Redis) ReleaseTask(ctx context.Context, id string, attempt int) (*archivist.Task, error) {
+	return r.evalTask(ctx, "release task", luaScripts.release, id, attempt)
+}
+
+// --- nodes ---
+
+// Heartbeat stores the node's description, keeping its draining flag.
+func (r *Redis) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.Node, error) {
+	if n == nil || n.ID == "" {
+		return nil, archivist.Errorf(archivist.CodeBadUserInput, "a node needs an id")
+	}
+	js, err := encodeNode(n)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: encode node %s: %w", n.ID, err)
+	}
+	res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js)
+	if err != nil {
+		return nil, err
+	}
+	out := n.Clone()
+	out.Draining = res == "1"
+	return out, nil
+}
+
+// GetNode reads one node.
+func (r *Redis) GetNode(ctx context.Context, id string) (*archivist.Node, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	pipe := r.client.Pipeline()
+	js := pipe.HGet(ctx, r.keys.key(redisKeyNodes), id)
+	dr := pipe.SIsMember(ctx, r.keys.key(redisKeyDraining), id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, notFound("node", id)
+		}
+		return nil, r.mapErr("get node", err)
+	}
+	n, err := decodeNode(js.Val(), dr.Val())
+	if err != nil {
+		return nil, fmt.Errorf("redis store: node %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// ListNodes reads every node, sorted by id.
+func (r *Redis) ListNodes(ctx context.Context) ([]*archivist.Node, error) {
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	pipe := r.client.Pipeline()
+	all := pipe.HGetAll(ctx, r.keys.key(redisKeyNodes))
+	dr := pipe.SMembers(ctx, r.keys.key(redisKeyDraining))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, r.mapErr("list nodes", err)
+	}
+	draining := map[string]bool{}
+	for _, id := range dr.Val() {
+		draining[id] = true
+	}
+	out := make([]*archivist.Node, 0, len(all.Val()))
+	for id, js := range all.Val() {
+		n, err := decodeNode(js, draining[id])
+		if err != nil {
+			return nil, fmt.Errorf("redis store: node %s: %w", id, err)
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// SetDraining sets or clears a node's draining flag.
+func (r *Redis) SetDraining(ctx context.Context, id string, draining bool) (*archivist.Node, error) {
+	res, err := r.eval(ctx, "set draining", luaScripts.setDraining, id, formatBool(draining))
+	if err != nil {
+		return nil, err
+	}
+	js, _ := res.(string)
+	n, err := decodeNode(js, draining)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: node %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// RemoveNode forgets a node.
+func (r *Redis) RemoveNode(ctx context.Context, id string) error {
+	_, err := r.eval(ctx, "remove node", luaScripts.removeNode, id)
+	return err
+}
+
+// --- leadership ---
+
+func decodeLease(res any) (archivist.Lease, error) {
+	rep, err := replyStrings(res, 0)
+	if err != nil || len(rep) == 0 {
+		return archivist.Lease{}, err
+	}
+	if len(rep) != 3 {
+		return archivist.Lease{}, fmt.Errorf("unexpected lease %v", rep)
+	}
+	token, err1 := strconv.ParseInt(rep[1], 10, 64)
+	expires, err2 := parseMicros(rep[2])
+	if err := errors.Join(err1, err2); err != nil {
+		return archivist.Lease{}, err
+	}
+	return archivist.Lease{Holder: rep[0], Token: token, Expires: expires}, nil
+}
+
+// Campaign acquires or renews the leadership by the server's clock.
+func (r *Redis) Campaign(ctx context.Context, nodeID string, ttl time.Duration) (archivist.Lease, error) {
+	res, err := r.eval(ctx, "campaign", luaScripts.campaign, nodeID, micros(ttl))
+	if err != nil {
+		return archivist.Lease{}, err
+	}
+	l, err := decodeLease(res)
+	if err != nil {
+		return l, fmt.Errorf("redis store: campaign: %w", err)
+	}
+	return l, nil
+}
+
+// Resign gives up the leadership if nodeID holds it.
+func (r *Redis) Resign(ctx context.Context, nodeID string) error {
+	_, err := r.eval(ctx, "resign", luaScripts.resign, nodeID)
+	return err
+}
+
+// Leader returns the lease held at the server's now.
+func (r *Redis) Leader(ctx context.Context) (archivist.Lease, error) {
+	res, err := r.eval(ctx, "leader", luaScripts.leader)
+	if err != nil {
+		return archivist.Lease{}, err
+	}
+	l, err := decodeLease(res)
+	if err != nil {
+		return l, fmt.Errorf("redis store: leader: %w", err)
+	}
+	return l, nil
+}
+
+// --- config ---
+
+// Config reads the stored configuration, or the default.
+func (r *Redis) Config(ctx context.Context) (archivist.Config, error) {
+	if err := r.read(); err != nil {
+		return archivist.Config{}, err
+	}
+	v, err := r.client.HMGet(ctx, r.keys.key(redisKeyConfig), "json", "version", "updated").Result()
+	if err != nil {
+		return archivist.Config{}, r.mapErr("config", err)
+	}
+	js, _ := v[0].(string)
+	if js == "" {
+		return archivist.DefaultConfig(), nil
+	}
+	version, _ := v[1].(string)
+	updated, _ := v[2].(string)
+	c, err := decodeConfig(js, version, updated)
+	if err != nil {
+		return c, fmt.Errorf("redis store: %w", err)
+	}
+	return c, nil
+}
+
+// UpdateConfig stores cfg as version prev+1 if prev is still current.
+func (r *Redis) UpdateConfig(ctx context.Context, cfg archivist.Config, prev int64) (archivist.Config, error) {
+	if err := cfg.Validate(); err != nil {
+		return archivist.Config{}, err
+	}
+	js, err := encodeConfig(cfg)
+	if err != nil {
+		return archivist.Config{}, fmt.Errorf("redis store: encode config: %w", err)
+	}
+	res, err := r.eval(ctx, "update config", luaScripts.updateConfig, prev, js)
+	if err != nil {
+		return archivist.Config{}, err
+	}
+	rep, err := replyStrings(res, 2)
+	if err != nil {
+		return archivist.Config{}, fmt.Errorf("redis store: update config: %w", err)
+	}
+	v, err1 := strconv.ParseInt(rep[0], 10, 64)
+	at, err2 := parseMicros(rep[1])
+	if err := errors.Join(err1, err2); err != nil {
+		return archivist.Config{}, fmt.Errorf("redis store: update config: %w", err)
+	}
+	cfg.Version, cfg.UpdatedAt = v, at
+	return cfg, nil
+}
+
+// --- events ---
+
+// LastSeq is the Seq of the newest event this instance knows of: every
+// event it wrote itself or received from the stream. It can be a moment
+// behind the cluster's event counter (events other nodes just wrote, not
+// read yet), and it is where Subscribe(ctx, 0) starts: LastSeq then
+// Subscribe(LastSeq) equals Subscribe(0).
+func (r *Redis) LastSeq(ctx context.Context) (uint64, error) {
+	if err := r.read(); err != nil {
+		return 0, err
+	}
+	return max(r.bus.lastSeq(), r.seen.Load()), nil
+}
+
+// eventCounter reads the cluster's event counter: the Seq of its newest
+// event.
+func (r *Redis) eventCounter(ctx context.Context) (uint64, error) {
+	v, err := r.client.Get(ctx, r.keys.key(redisKeyEventSeq)).Uint64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, r.mapErr("read the event counter", err)
+	}
+	r.saw(v)
+	return v, nil
+}

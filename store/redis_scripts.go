@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts of the Redis store, one per transition. Each is
+// lua/lib.lua (the shared KEYS layout, indexes and events; read it first)
+// followed by the script's own file, which lists its ARGV, as the body of
+// a function whose result the script returns with the Seq of its last
+// event: {seq, result}. Error replies pass unchanged.
+//
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+type redisScripts struct {
+	create, cancel, retry, ready, assign, recover, requeueNode, purge *redis.Script
+	claim, claimOne, progress, complete, fail, release                *redis.Script
+	heartbeat, setDraining, removeNode                                *redis.Script
+	campaign, resign, leader, updateConfig                            *redis.Script
+}
+
+var luaScripts = mustLoadScripts()
+
+func mustLoadScripts() *redisScripts {
+	lib := mustReadLua("lib")
+	s := func(name string) *redis.Script {
+		return redis.NewScript(lib + "\n-- " + name + ".lua\nlocal function main()\n" + mustReadLua(name) + scriptEpilogue)
+	}
+	return &redisScripts{
+		create: s("create"), cancel: s("cancel"), retry: s("retry"), ready: s("ready"), assign: s("assign"),
+		recover: s("recover"), requeueNode: s("requeue_node"), purge: s("purge"),
+		claim: s("claim"), claimOne: s("claim_one"), progress: s("progress"), complete: s("complete"),
+		fail: s("fail"), release: s("release"),
+		heartbeat: s("heartbeat"), setDraining: s("set_draining"), removeNode: s("remove_node"),
+		campaign: s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
+	}
+}
+
+const scriptEpilogue = `
+end
+local res = main()
+if type(res) == 'table' and res.err then return res end
+return { istr(LAST_EVENT), res }
+`
+
+func mustReadLua(name string) string {
+	b, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(fmt.Sprintf("store: embedded script %s: %v", name, err))
+	}
+	return string(b)
+}
+
+func (s *redisScripts) all() []*redis.Script {
+	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
+		s.claim, s.claimOne, s.progress, s.complete, s.fail, s.release,
+		s.heartbeat, s.setDraining, s.removeNode, s.campaign, s.resign, s.leader, s.updateConfig}
+}
+
+// load puts every script in the server's script cache (on every master of
+// a Cluster), so that EVALSHA finds them; Script.Run still falls back to
+// EVAL after a server restart empties the cache.
+func (s *redisScripts) load(ctx context.Context, c redis.Scripter) error {
+	for _, sc := range s.all() {
+		if err := sc.Load(ctx, c).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,705 @@
+package store
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/redistest"
+)
+
+func TestParseRedisURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestCert(t, dir)
+	cases := []struct {
+		url  string
+		want redis.UniversalOptions // TLSConfig is checked apart
+		tls  bool
+	}{
+		{url: "redis://localhost:6379/0", want: redis.UniversalOptions{Addrs: []string{"localhost:6379"}}},
+		{url: "redis://localhost", want: redis.UniversalOptions{Addrs: []string{"localhost:6379"}}},
+		{url: "redis://10.0.0.1:7000/3", want: redis.UniversalOptions{Addrs: []string{"10.0.0.1:7000"}, DB: 3}},
+		{url: "redis://:s3cr%40t@h:1/", want: redis.UniversalOptions{Addrs: []string{"h:1"}, Password: "s3cr@t"}},
+		{url: "redis://ana:pw@h:1/2", want: redis.UniversalOptions{Addrs: []string{"h:1"}, Username: "ana", Password: "pw", DB: 2}},
+		{url: "redis://[::1]:6380", want: redis.UniversalOptions{Addrs: []string{"[::1]:6380"}}},
+		{url: "rediss://h:6380/1", want: redis.UniversalOptions{Addrs: []string{"h:6380"}, DB: 1}, tls: true},
+		{url: "rediss://h?insecure_skip_verify=true", want: redis.UniversalOptions{Addrs: []string{"h:6379"}}, tls: true},
+		{url: "rediss://h:1?ca=" + caFile + "&cert=" + certFile + "&key=" + keyFile,
+			want: redis.UniversalOptions{Addrs: []string{"h:1"}}, tls: true},
+		{url: "redis+sentinel://s1:26379,s2:26380/mymaster",
+			want: redis.UniversalOptions{Addrs: []string{"s1:26379", "s2:26380"}, MasterName: "mymaster"}},
+		{url: "redis+sentinel://u:p@s1,s2/mymaster/4?sentinel_password=sp",
+			want: redis.UniversalOptions{Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "mymaster", DB: 4,
+				Username: "u", Password: "p", SentinelPassword: "sp"}},
+		{url: "redis+cluster://a:7000,b:7001,c:7002",
+			want: redis.UniversalOptions{Addrs: []string{"a:7000", "b:7001", "c:7002"}, IsClusterMode: true}},
+		{url: "redis+cluster://:pw@a:7000",
+			want: redis.UniversalOptions{Addrs: []string{"a:7000"}, Password: "pw", IsClusterMode: true}},
+		{url: "rediss+cluster://a:7000,b:7001/", want: redis.UniversalOptions{Addrs: []string{"a:7000", "b:7001"}, IsClusterMode: true}, tls: true},
+	}
+	for _, c := range cases {
+		got, err := ParseRedisURL(c.url)
+		if err != nil {
+			t.Errorf("ParseRedisURL(%s): %v", c.url, err)
+			continue
+		}
+		if (got.TLSConfig != nil) != c.tls {
+			t.Errorf("ParseRedisURL(%s): TLS %v, want %v", c.url, got.TLSConfig != nil, c.tls)
+		}
+		if got.TLSConfig != nil {
+			host := strings.Split(strings.Split(c.want.Addrs[0], ":")[0], ",")[0]
+			if got.TLSConfig.ServerName != host {
+				t.Errorf("ParseRedisURL(%s): ServerName %q, want %q", c.url, got.TLSConfig.ServerName, host)
+			}
+		}
+		got.TLSConfig = nil
+		if diff := cmp.Diff(c.want, *got); diff != "" {
+			t.Errorf("ParseRedisURL(%s) (-want +got):\n%s", c.url, diff)
+		}
+	}
+
+	withCerts, err := ParseRedisURL("rediss://h:1?ca=" + caFile + "&cert=" + certFile + "&key=" + keyFile + "&insecure_skip_verify=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := withCerts.TLSConfig; tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.InsecureSkipVerify {
+		t.Errorf("TLS config from ca, cert and key: RootCAs %v, %d certificates, insecure %v", tc.RootCAs != nil, len(tc.Certificates), tc.InsecureSkipVerify)
+	}
+	if insecure, _ := ParseRedisURL("rediss://h?insecure_skip_verify=true"); !insecure.TLSConfig.InsecureSkipVerify {
+		t.Errorf("insecure_skip_verify=true not applied")
+	}
+
+	bad := []struct{ url, says string }{
+		{"localhost:6379", "no scheme"},
+		{"http://h", `unknown scheme "http"`},
+		{"redis://", "no host"},
+		{"redis://h:port", `port "port"`},
+		{"redis://h:0", `port "0"`},
+		{"redis://h:70000", `port "70000"`},
+		{"redis://h/x", `database "x"`},
+		{"redis://h/-1", `database "-1"`},
+		{"redis://h/1/2", "only a database number"},
+		{"redis://a,b", "several hosts"},
+		{"redis://h?ca=/x", "ca needs TLS"},
+		{"redis://h?foo=1", `unknown parameter "foo"`},
+		{"redis://h?sentinel_password=x", "sentinel_password is for redis+sentinel"},
+		{"rediss://h?insecure_skip_verify=maybe", `insecure_skip_verify="maybe"`},
+		{"rediss://h?ca=" + filepath.Join(dir, "missing.pem"), "read CA file"},
+		{"rediss://h?ca=" + keyFile, "holds no PEM certificate"},
+		{"rediss://h?cert=" + certFile, "needs both cert=PATH and key=PATH"},
+		{"rediss://h?cert=" + certFile + "&key=" + caFile, "load client certificate"},
+		{"redis+sentinel://s1,s2", "no master name"},
+		{"redis+sentinel://s1/m/1/2", "more than mastername/db"},
+		{"redis+sentinel://s1/m/x", `database "x"`},
+		{"redis+cluster://a:1,b:2/3", "only database 0"},
+		{"redis+cluster://a:1,,b:2", "empty host"},
+		{"redis://[::1:6379", "missing ]"},
+		{"redis://:pw%zz@h", "password is not properly percent-encoded"},
+	}
+	for _, c := range bad {
+		_, err := ParseRedisURL(c.url)
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("ParseRedisURL(%s): error %v, want one saying %q", c.url, err, c.says)
+		}
+	}
+	if _, err := ParseRedisURL("redis://ana:topsecret@h:1/x"); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("error shows the password: %v", err)
+	}
+}
+
+// writeTestCert writes a self-signed certificate (used as CA and as client
+// certificate) and its key.
+func writeTestCert(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write := func(path, typ string, b []byte) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(cert, "CERTIFICATE", der)
+	write(key, "EC PRIVATE KEY", keyDER)
+	return cert, cert, key
+}
+
+// openTestRedis opens a store on url under cluster and closes it at the end.
+func openTestRedis(t *testing.T, o RedisOptions) *Redis {
+	t.Helper()
+	if o.Options.Logger == nil {
+		o.Options.Logger = slog.New(slog.DiscardHandler)
+	}
+	r, err := OpenRedis(t.Context(), o)
+	if err != nil {
+		t.Fatalf("OpenRedis: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return r
+}
+
+// workload runs one of every kind of transition, so that every kind of key
+// exists afterwards.
+func workload(t *testing.T, s archivist.Store) {
+	t.Helper()
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tasks := []*archivist.Task{
+		{ID: "w-done", Type: "t", Priority: archivist.PriorityHigh, Timeout: time.Minute, MaxRetries: 2},
+		{ID: "w-retry", Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute, MaxRetries: 2},
+		{ID: "w-assigned", Type: "t", Priority: archivist.PriorityLow, Timeout: time.Minute},
+		{ID: "w-running", Type: "t", Priority: archivist.PriorityLow, Timeout: time.Minute},
+		{ID: "w-pending", Type: "t", Priority: archivist.PriorityCritical, Timeout: time.Minute},
+	}
+	must(s.CreateTasks(ctx, tasks))
+	lease, err := s.Campaign(ctx, "n1", time.Minute)
+	must(err)
+	_, err = s.AssignTasks(ctx, lease, []archivist.Assignment{{TaskID: "w-done", NodeID: "n1"},
+		{TaskID: "w-retry", NodeID: "n1"}, {TaskID: "w-assigned", NodeID: "n2"}}, time.Minute)
+	must(err)
+	_, err = s.ClaimTasks(ctx, "n1", 2, time.Second)
+	must(err)
+	_, err = s.ClaimTask(ctx, "n3", "w-running", time.Second)
+	must(err)
+	_, err = s.CompleteTask(ctx, "w-done", 1, json.RawMessage(`{"ok":true}`))
+	must(err)
+	_, err = s.FailTask(ctx, "w-retry", 1, archivist.Failure{Error: "x", Retry: archivist.RetryPolicy{Base: time.Minute, Max: time.Minute}})
+	must(err)
+	_, err = s.Heartbeat(ctx, &archivist.Node{ID: "n1", LastHeartbeat: time.Now()})
+	must(err)
+	_, err = s.SetDraining(ctx, "n1", true)
+	must(err)
+	_, err = s.UpdateConfig(ctx, archivist.DefaultConfig(), 0)
+	must(err)
+}
+
+// TestRedisKeysShareOneSlot lists every key a store made on a Redis
+// Cluster: all carry the cluster's hash tag and so map to one slot.
+func TestRedisKeysShareOneSlot(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	c := redistest.StartCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { _ = client.Close() })
+	r := openTestRedis(t, RedisOptions{Client: client, Cluster: "slots"})
+	workload(t, r)
+
+	ctx := t.Context()
+	var mu sync.Mutex
+	var keys []string
+	err := client.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		found, err := node.Keys(ctx, "*").Result()
+		mu.Lock()
+		keys = append(keys, found...)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{"all", "ready", "retrying", "leased", "finished", "counts", "loads", "seq:task", "seq:event",
+		"events", "leader", "nodes", "draining", "config", "task:w-done", "assigned:n2", "held:n3"}
+	for _, k := range want {
+		if !slices.Contains(keys, r.keys.prefix+k) {
+			t.Errorf("no key %s after the workload; keys: %v", r.keys.prefix+k, keys)
+		}
+	}
+	slot, err := client.ClusterKeySlot(ctx, redisHashTag("slots")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "{archivist:slots}:") {
+			t.Errorf("key %q lacks the hash tag", k)
+		}
+		if s, err := client.ClusterKeySlot(ctx, k).Result(); err != nil || s != slot {
+			t.Errorf("key %q is in slot %d (%v), the tag's is %d", k, s, err, slot)
+		}
+	}
+}
+
+// countingHandler counts log records by message.
+type countingHandler struct {
+	mu   sync.Mutex
+	msgs map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs[r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countingHandler) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for m, c := range h.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// nextEvent returns the next event of sub or fails after a while.
+func nextEvent(t *testing.T, sub archivist.Subscription) archivist.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.C():
+		if !ok {
+			t.Fatalf("subscription ended: %v", sub.Err())
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	panic("unreachable")
+}
+
+// createdIDs reads n events from sub, checks that their Seqs follow each
+// other from *prev on, and returns the ids of the task.created ones.
+func createdIDs(t *testing.T, sub archivist.Subscription, n int, prev *uint64) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ev := nextEvent(t, sub)
+		if ev.Seq != *prev+1 {
+			t.Fatalf("event #%d %s follows #%d", ev.Seq, ev.Type, *prev)
+		}
+		*prev = ev.Seq
+		if ev.Type == archivist.TaskCreated {
+			out = append(out, ev.Task.ID)
+		}
+	}
+	return out
+}
+
+func createNamed(t *testing.T, s archivist.Store, ids ...string) {
+	t.Helper()
+	var tasks []*archivist.Task
+	for _, id := range ids {
+		tasks = append(tasks, &archivist.Task{ID: id, Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute})
+	}
+	if err := s.CreateTasks(t.Context(), tasks); err != nil {
+		t.Fatalf("CreateTasks(%v): %v", ids, err)
+	}
+}
+
+// TestRedisEventsSurviveRestart: a subscriber keeps its feed, in order and
+// without repeats, across a restart of the server; the reader logs the
+// outage once.
+func TestRedisEventsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	logs := &countingHandler{msgs: map[string]int{}}
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "restart", Options: Options{Logger: slog.New(logs)}})
+	sub, err := r.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var prev uint64
+	createNamed(t, r, "a1", "a2")
+	if got := createdIDs(t, sub, 2, &prev); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Fatalf("before the restart: %v", got)
+	}
+
+	srv.Kill()
+	time.Sleep(700 * time.Millisecond) // several read attempts fail meanwhile
+	srv.Restart()
+	var err2 error
+	for range 50 { // the pool may hand out a connection that died with the server
+		if err2 = r.CreateTasks(t.Context(), []*archivist.Task{{ID: "b1", Type: "t", Priority: archivist.PriorityNormal}}); err2 == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err2 != nil {
+		t.Fatalf("CreateTasks after the restart: %v", err2)
+	}
+	createNamed(t, r, "b2", "b3")
+	if got := createdIDs(t, sub, 3, &prev); !slices.Equal(got, []string{"b1", "b2", "b3"}) {
+		t.Fatalf("after the restart: %v", got)
+	}
+	select {
+	case ev := <-sub.C():
+		t.Fatalf("unexpected event after the restart: #%d %s", ev.Seq, ev.Type)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := logs.count("redis store: cannot read the event stream"); n != 1 {
+		t.Errorf("outage logged %d times, want once", n)
+	}
+	if n := logs.count("redis store: event stream readable again"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+
+	// The whole history is still there for a subscriber that starts back.
+	from, err := r.Subscribe(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	prev = 1
+	if got := createdIDs(t, from, 4, &prev); !slices.Equal(got, []string{"a2", "b1", "b2", "b3"}) {
+		t.Fatalf("replay from #1 after the restart: %v", got)
+	}
+}
+
+// TestRedisTwoInstances: two store instances on one cluster (two nodes)
+// see each other's events, with one sequence.
+func TestRedisTwoInstances(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "shared"})
+	b := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "shared"})
+	subA, err := a.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subA.Close()
+	subB, err := b.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subB.Close()
+
+	createNamed(t, a, "from-a")
+	createNamed(t, b, "from-b")
+	createNamed(t, a, "from-a-2")
+	var prevA, prevB uint64
+	gotA := createdIDs(t, subA, 3, &prevA)
+	gotB := createdIDs(t, subB, 3, &prevB)
+	want := []string{"from-a", "from-b", "from-a-2"}
+	if !slices.Equal(gotA, want) || !slices.Equal(gotB, want) {
+		t.Fatalf("instance a saw %v, b saw %v; want %v on both", gotA, gotB, want)
+	}
+	if prevA != 3 || prevB != 3 {
+		t.Errorf("last Seq on a %d, on b %d; want 3", prevA, prevB)
+	}
+	if got, err := b.GetTask(t.Context(), "from-a"); err != nil || got.Type != "t" {
+		t.Errorf("b reads a's task: %+v, %v", got, err)
+	}
+
+	// A different cluster on the same server sees nothing of it.
+	other := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "other"})
+	if seq, _ := other.LastSeq(t.Context()); seq != 0 {
+		t.Errorf("another cluster's LastSeq %d, want 0", seq)
+	}
+	if _, err := other.GetTask(t.Context(), "from-a"); !archivist.IsCode(err, archivist.CodeNotFound) {
+		t.Errorf("another cluster reads the task: %v", err)
+	}
+}
+
+// TestRedisFencedNode: a node whose tasks were taken back while it was cut
+// off reports through its own store instance and gets CONFLICT; the
+// rejection is recorded for everyone to see.
+func TestRedisFencedNode(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	leader := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "fence"})
+	cutOff := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "fence"})
+	other := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "fence"})
+	ctx := t.Context()
+	watch, err := leader.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+
+	createNamed(t, leader, "job")
+	lease, err := leader.Campaign(ctx, "leader", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.AssignTasks(ctx, lease, []archivist.Assignment{{TaskID: "job", NodeID: "node-1"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := cutOff.ClaimTasks(ctx, "node-1", 1, time.Second)
+	if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 {
+		t.Fatalf("node-1 claims: %v, %v", claimed, err)
+	}
+	if _, err := leader.RequeueNode(ctx, lease, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := other.ClaimTask(ctx, "node-2", "job", time.Second)
+	if err != nil || second.Attempt != 2 {
+		t.Fatalf("node-2 claims: %+v, %v", second, err)
+	}
+
+	_, err = cutOff.CompleteTask(ctx, "job", 1, json.RawMessage(`"late"`))
+	if !archivist.IsCode(err, archivist.CodeConflict) || !strings.Contains(err.Error(), "stale attempt 1") {
+		t.Fatalf("late CompleteTask of attempt 1: %v, want CONFLICT about a stale attempt", err)
+	}
+	_, err = cutOff.FailTask(ctx, "job", 1, archivist.Failure{Error: "late", Permanent: true})
+	if !archivist.IsCode(err, archivist.CodeConflict) {
+		t.Fatalf("late FailTask of attempt 1: %v, want CONFLICT", err)
+	}
+	if err := cutOff.ReportProgress(ctx, "job", 1, 0.5, "late"); !archivist.IsCode(err, archivist.CodeConflict) {
+		t.Fatalf("late ReportProgress of attempt 1: %v, want CONFLICT", err)
+	}
+	stale := 0
+	for stale < 2 {
+		ev := nextEvent(t, watch)
+		if ev.Type == archivist.TaskStaleReport {
+			stale++
+			if ev.Task.Attempt != 2 || !strings.Contains(ev.Detail, "attempt 1") {
+				t.Errorf("stale report: task at attempt %d, detail %q", ev.Task.Attempt, ev.Detail)
+			}
+		}
+	}
+	got, err := leader.GetTask(ctx, "job")
+	if err != nil || got.Status != archivist.TaskInProgress || got.Attempt != 2 || got.NodeID != "node-2" {
+		t.Fatalf("task after the late reports: %+v, %v", got, err)
+	}
+
+	// The old leader is fenced off as well once another node leads.
+	if err := leader.Resign(ctx, "leader"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Campaign(ctx, "node-2", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.RequeueNode(ctx, lease, "node-2"); !archivist.IsCode(err, archivist.CodeConflict) {
+		t.Fatalf("RequeueNode under the old lease: %v, want CONFLICT", err)
+	}
+}
+
+// TestRedisCatchUpFromStream: a subscription that starts further back than
+// the bus keeps (or than the instance has seen at all) is fed from the
+// stream and then live, without a gap or a repeat.
+func TestRedisCatchUpFromStream(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	w := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "catchup", Options: Options{EventHistory: 8}})
+	for i := range 40 {
+		createNamed(t, w, fmt.Sprintf("old-%02d", i))
+	}
+	// A late instance holds no history at all; w's ring only the last 8.
+	late := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "catchup", Options: Options{EventHistory: 8}})
+	for _, s := range []*Redis{w, late} {
+		sub, err := s.Subscribe(t.Context(), 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := w.LastSeq(t.Context())
+		prev := uint64(5)
+		got := createdIDs(t, sub, int(last-5), &prev)
+		if len(got) < 35 || got[0] != "old-05" || got[34] != "old-39" {
+			t.Fatalf("replay: %v", got)
+		}
+		live := fmt.Sprintf("live-%p", s)
+		createNamed(t, w, live)
+		if got := createdIDs(t, sub, 1, &prev); got[0] != live {
+			t.Fatalf("live after the replay: %v, want %s", got, live)
+		}
+		sub.Close()
+	}
+}
+
+// TestRedisErrors: connection trouble is an internal error that keeps its
+// cause; a bad configuration fails OpenRedis with a clear message.
+func TestRedisErrors(t *testing.T) {
+	t.Parallel()
+	if _, err := OpenRedis(t.Context(), RedisOptions{}); err == nil || !strings.Contains(err.Error(), "needs a Client, a URL or Addrs") {
+		t.Errorf("OpenRedis without a server: %v", err)
+	}
+	if _, err := OpenRedis(t.Context(), RedisOptions{URL: "redis://127.0.0.1:1", Cluster: "a{b}"}); err == nil || !strings.Contains(err.Error(), "must not contain") {
+		t.Errorf("OpenRedis with braces in the cluster name: %v", err)
+	}
+	port := redistest.FreePort(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := OpenRedis(ctx, RedisOptions{URL: fmt.Sprintf("redis://:pw@127.0.0.1:%d", port)}); err == nil ||
+		!strings.Contains(err.Error(), "ping") || strings.Contains(err.Error(), ":pw@") {
+		t.Errorf("OpenRedis of a closed port: %v, want a ping error without the password", err)
+	}
+
+	srv := redistest.Start(t)
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "errors"})
+	srv.Kill()
+	ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, err := r.GetTask(ctx, "x")
+	if err == nil || archivist.ErrorCodeOf(err) != archivist.CodeInternal || archivist.ErrorMessageOf(err) != "internal error" {
+		t.Fatalf("GetTask with the server gone: %v (code %s), want an internal error", err, archivist.ErrorCodeOf(err))
+	}
+	if errors.Unwrap(err) == nil || !strings.HasPrefix(err.Error(), "redis store: get task: ") {
+		t.Errorf("internal error does not wrap its cause: %v", err)
+	}
+	_, err = r.CancelTask(ctx, "x")
+	if archivist.ErrorCodeOf(err) != archivist.CodeInternal {
+		t.Errorf("CancelTask with the server gone: %v, want an internal error", err)
+	}
+}
+
+// TestRedisClosed: after Close every call fails and subscriptions end.
+func TestRedisClosed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r, err := OpenRedis(t.Context(), RedisOptions{URL: srv.URL(), Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := r.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %s: the blocked stream read was not ended", d)
+	}
+	if _, ok := <-sub.C(); ok {
+		t.Errorf("subscription still open after Close")
+	}
+	if _, err := r.GetTask(t.Context(), "x"); err == nil {
+		t.Errorf("GetTask after Close succeeded")
+	}
+	if err := r.CreateTasks(t.Context(), []*archivist.Task{{Type: "t"}}); err == nil {
+		t.Errorf("CreateTasks after Close succeeded")
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestRedisBackoffMatchesGo checks the Lua backoff against archivist.Backoff
+// at the ends of its jitter.
+func TestRedisBackoffMatchesGo(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	src := mustReadLua("lib") + "\nreturn backoff(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))"
+	keys, _ := newRedisKeys("backoff")
+	for _, c := range []struct {
+		n         int
+		base, max time.Duration
+	}{{1, time.Second, time.Minute}, {3, time.Second, time.Minute}, {12, time.Second, time.Minute},
+		{2, 0, 0}, {5, 300 * time.Millisecond, 100 * time.Millisecond}, {100, time.Millisecond, 24 * time.Hour}} {
+		lo, hi := time.Duration(1<<62), time.Duration(0)
+		for range 200 {
+			d := archivist.Backoff(c.n, c.base, c.max)
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		for _, j := range []string{"0", "0.999999999"} {
+			got, err := client.Eval(t.Context(), src, keys.fixed, keys.prefix, "10", c.n, int64(c.base), int64(c.max), j).Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := time.Duration(got)
+			// Go's jitter is random: its samples lie within the Lua bounds.
+			if (j == "0" && d > lo) || (j != "0" && d < hi) {
+				t.Errorf("backoff(%d, %s, %s) with jitter %s = %s; Go's samples span %s..%s", c.n, c.base, c.max, j, d, lo, hi)
+			}
+		}
+	}
+}
+
+// BenchmarkRedisTaskFlow runs tasks through their whole life as the
+// scheduler and a worker pool do: created in batches, placed and claimed in
+// batches, completed one by one (b.N tasks; see tasks/s).
+func BenchmarkRedisTaskFlow(b *testing.B) {
+	srv := redistest.Start(b)
+	r, err := OpenRedis(b.Context(), RedisOptions{URL: srv.URL(), Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := b.Context()
+	lease, err := r.Campaign(ctx, "leader", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 100
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(batch, b.N-done)
+		tasks := make([]*archivist.Task, n)
+		for i := range tasks {
+			tasks[i] = &archivist.Task{Type: "echo", Input: json.RawMessage(`{"n":1}`), Priority: archivist.PriorityNormal, Timeout: time.Minute}
+		}
+		if err := r.CreateTasks(ctx, tasks); err != nil {
+			b.Fatal(err)
+		}
+		ready, err := r.ReadyTasks(ctx, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		as := make([]archivist.Assignment, len(ready))
+		for i, t := range ready {
+			as[i] = archivist.Assignment{TaskID: t.ID, NodeID: "n1"}
+		}
+		if _, err := r.AssignTasks(ctx, lease, as, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		claimed, err := r.ClaimTasks(ctx, "n1", n, time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, t := range claimed {
+			wg.Go(func() {
+				if _, err := r.CompleteTask(ctx, t.ID, t.Attempt, json.RawMessage(`{"n":1}`)); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		done += len(claimed)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}

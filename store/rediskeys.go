@@ -1,0 +1,102 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The Redis key layout of one cluster. Every key starts with the same hash
+// tag, {archivist:<cluster>}, so that all of a cluster's keys live in one
+// Redis Cluster slot and every Lua script may touch any of them (scripts
+// over keys of different slots fail with CROSSSLOT). The fixed keys are
+// passed to every script in KEYS, in the order of the redisKey* constants
+// (store/lua/lib.lua documents the same list); per-task and per-node keys
+// are built inside the scripts from the prefix, which keeps them in the
+// slot.
+//
+//	<prefix>all             ZSET   task id -> Seq (ListTasks, newest first)
+//	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
+//	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
+//	<prefix>leased          ZSET   ASSIGNED/IN_PROGRESS task id -> LeaseUntil (µs)
+//	<prefix>finished        ZSET   finished task id -> CompletedAt (µs)
+//	<prefix>counts          HASH   status -> number of tasks
+//	<prefix>loads           HASH   node id -> its ASSIGNED and IN_PROGRESS tasks
+//	<prefix>seq:task        STRING last task Seq
+//	<prefix>seq:event       STRING last event Seq
+//	<prefix>events          STREAM events, entry id "<event Seq>-0", MAXLEN ~
+//	<prefix>leader          HASH   holder, token, expires (µs)
+//	<prefix>nodes           HASH   node id -> node JSON
+//	<prefix>draining        SET    draining node ids
+//	<prefix>config          HASH   json, version, updated (µs)
+//	<prefix>task:<id>       HASH   one field per Task field (see redis_codec.go)
+//	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
+//	<prefix>held:<node>     ZSET   the node's ASSIGNED and IN_PROGRESS tasks by Seq
+//
+// where <prefix> is "{archivist:<cluster>}:".
+type redisKeys struct {
+	prefix string
+	// fixed are the KEYS of every script.
+	fixed []string
+}
+
+// Indexes of the fixed keys in redisKeys.fixed (Lua's KEYS[i+1]).
+const (
+	redisKeyAll = iota
+	redisKeyReady
+	redisKeyRetrying
+	redisKeyLeased
+	redisKeyFinished
+	redisKeyCounts
+	redisKeyLoads
+	redisKeyTaskSeq
+	redisKeyEventSeq
+	redisKeyEvents
+	redisKeyLeader
+	redisKeyNodes
+	redisKeyDraining
+	redisKeyConfig
+	redisKeyCount
+)
+
+var redisKeyNames = [redisKeyCount]string{
+	redisKeyAll:      "all",
+	redisKeyReady:    "ready",
+	redisKeyRetrying: "retrying",
+	redisKeyLeased:   "leased",
+	redisKeyFinished: "finished",
+	redisKeyCounts:   "counts",
+	redisKeyLoads:    "loads",
+	redisKeyTaskSeq:  "seq:task",
+	redisKeyEventSeq: "seq:event",
+	redisKeyEvents:   "events",
+	redisKeyLeader:   "leader",
+	redisKeyNodes:    "nodes",
+	redisKeyDraining: "draining",
+	redisKeyConfig:   "config",
+}
+
+// redisHashTag is the hash tag shared by every key of cluster.
+func redisHashTag(cluster string) string { return "{archivist:" + cluster + "}" }
+
+// newRedisKeys returns the key layout of cluster. A cluster name must not
+// contain braces, which would end the hash tag early.
+func newRedisKeys(cluster string) (redisKeys, error) {
+	if cluster == "" {
+		return redisKeys{}, fmt.Errorf("redis store: the cluster name is empty")
+	}
+	if strings.ContainsAny(cluster, "{}") {
+		return redisKeys{}, fmt.Errorf("redis store: cluster name %q must not contain { or }", cluster)
+	}
+	k := redisKeys{prefix: redisHashTag(cluster) + ":"}
+	k.fixed = make([]string, redisKeyCount)
+	for i, name := range redisKeyNames {
+		k.fixed[i] = k.prefix + name
+	}
+	return k, nil
+}
+
+func (k redisKeys) key(i int) string { return k.fixed[i] }
+
+// task is a task's HASH. The scripts build it (and the per-node keys) from
+// the prefix the same way.
+func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
