@@ -194,7 +194,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Server.Start(ctx); err != nil {
 		return fmt.Errorf("listen on %s: %w", o.HTTP, err)
 	}
-	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", o.Store,
+	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", redactStore(o.Store),
 		"dashboard", "http://"+m.Server.Addr()+"/", "playground", "http://"+m.Server.Addr()+"/playground")
 	return nil
 }

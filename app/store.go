@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +20,19 @@ func isRedis(spec string) bool {
 		}
 	}
 	return false
+}
+
+// redactStore is a --store value fit for logs: a Redis URL's password is
+// masked.
+func redactStore(spec string) string {
+	u, err := url.Parse(spec)
+	if err != nil || u.User == nil {
+		return spec
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }
 
 // openStore opens the store --store names. A Redis that does not answer is

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
@@ -37,7 +38,15 @@ func (f SamplerFunc) Sample(ctx context.Context) (archivist.Health, error) { ret
 // the window this sampler sees (the value stays a valid percentage).
 type SystemSampler struct {
 	now func() time.Time
+
+	mu   sync.Mutex
+	last time.Time // when the previous CPU measurement was taken
 }
+
+// minCPUWindow is the shortest window a CPU percent is measured over: a
+// shorter one (the first sample right after start, say) is mostly noise
+// and could turn a node BUSY for nothing.
+const minCPUWindow = 250 * time.Millisecond
 
 // NewSystemSampler returns a SystemSampler that stamps samples with now
 // (time.Now when nil). It takes a first CPU measurement so that the first
@@ -49,14 +58,26 @@ func NewSystemSampler(now func() time.Time) *SystemSampler {
 	// Priming: the first zero-interval call has nothing to compare with and
 	// reports an error; only the measurement it leaves behind matters.
 	_, _ = cpu.PercentWithContext(context.Background(), 0, false)
-	return &SystemSampler{now: now}
+	return &SystemSampler{now: now, last: time.Now()}
 }
 
 // Sample returns the CPU percent since the previous call, the share of
 // memory in use and the load averages.
 func (s *SystemSampler) Sample(ctx context.Context) (archivist.Health, error) {
 	var h archivist.Health
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wait := minCPUWindow - time.Since(s.last); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return h, ctx.Err()
+		case <-t.C:
+		}
+	}
 	pct, err := cpu.PercentWithContext(ctx, 0, false)
+	s.last = time.Now()
 	if err != nil {
 		return h, fmt.Errorf("health: cpu percent: %w", err)
 	}
