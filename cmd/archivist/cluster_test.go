@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -376,4 +377,101 @@ func TestClusterDistribution(t *testing.T) {
 			t.Errorf("the drained node did not finish its running tasks")
 		}
 	})
+}
+
+// TestClusterPausedNodeFencedOff: a worker frozen with SIGSTOP is declared
+// offline, its task runs elsewhere; when it wakes up its late result is
+// refused, and it says so in its log.
+func TestClusterPausedNodeFencedOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
+	frozen := startNode(t, clusterArgs(r.URL(), "frozen", "--role", "worker")...)
+	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, m)) == 2 })
+	var sub struct{ SubmitTask struct{ ID string } }
+	m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "sleep", "input": map[string]any{"ms": 1500}}}, &sub)
+	id := sub.SubmitTask.ID
+	var task struct {
+		Task struct {
+			Status   string
+			Attempts int
+			NodeID   *string
+		}
+	}
+	get := func() {
+		m.gql(t, `query($id: ID!) { task(id: $id) { status attempts nodeId } }`, map[string]any{"id": id}, &task)
+	}
+	waitFor(t, 10*time.Second, "the task to run on the frozen node", func() bool {
+		get()
+		return task.Task.Status == "IN_PROGRESS"
+	})
+	if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, clusterArgs(r.URL(), "other", "--role", "worker")...)
+	waitFor(t, 30*time.Second, "the task to complete on the other node", func() bool {
+		get()
+		return task.Task.Status == "COMPLETED"
+	})
+	if task.Task.Attempts != 2 || task.Task.NodeID == nil || *task.Task.NodeID != "other" {
+		t.Fatalf("completed as attempt %d on %v, want attempt 2 on other", task.Task.Attempts, task.Task.NodeID)
+	}
+	if err := frozen.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the woken node to log that its result was fenced off", func() bool {
+		return strings.Contains(frozen.logs.String(), "fenced off")
+	})
+	get()
+	if task.Task.Status != "COMPLETED" || task.Task.Attempts != 2 || *task.Task.NodeID != "other" {
+		t.Fatalf("the late result changed the task: %+v", task.Task)
+	}
+}
+
+// TestClusterLocalProcessing: with distributed processing off, a task runs
+// on the node it was submitted to; on again, nodes share work again.
+func TestClusterLocalProcessing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	a := startNode(t, clusterArgs(r.URL(), "a")...)
+	b := startNode(t, clusterArgs(r.URL(), "b")...)
+	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	var upd struct{ UpdateConfig struct{ Enabled bool } }
+	a.gql(t, `mutation { updateConfig(input: {enabled: false}) { enabled } }`, nil, &upd)
+	waitApplied(t, a, 2)
+	for _, n := range []*node{a, b} {
+		for range 10 {
+			var sub struct{ SubmitTask struct{ ID string } }
+			n.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "echo", "input": 1}}, &sub)
+			var task struct {
+				Task struct {
+					Status string
+					NodeID *string
+				}
+			}
+			waitFor(t, 10*time.Second, "a local task to complete", func() bool {
+				n.gql(t, `query($id: ID!) { task(id: $id) { status nodeId } }`, map[string]any{"id": sub.SubmitTask.ID}, &task)
+				return task.Task.Status == "COMPLETED"
+			})
+			want := "a"
+			if n == b {
+				want = "b"
+			}
+			if *task.Task.NodeID != want {
+				t.Fatalf("a task submitted to %s ran on %s with distribution off", want, *task.Task.NodeID)
+			}
+		}
+	}
+	a.gql(t, `mutation { updateConfig(input: {enabled: true}) { enabled } }`, nil, &upd)
+	waitApplied(t, a, 2)
+	submitSleeps(t, a, 200, 5)
+	waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, a) == 220 })
+	c := countTasks(t, a)
+	if c.byNode["b"] <= 10 {
+		t.Fatalf("with distribution back on, b ran none of the tasks submitted to a: %v", c.byNode)
+	}
 }
