@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/rpg-archivist/archivist/internal/redistest"
 )
 
@@ -473,5 +476,54 @@ func TestClusterLocalProcessing(t *testing.T) {
 	c := countTasks(t, a)
 	if c.byNode["b"] <= 10 {
 		t.Fatalf("with distribution back on, b ran none of the tasks submitted to a: %v", c.byNode)
+	}
+}
+
+// TestClusterCrossNodeSubscription: a subscription on a worker node sees a
+// task submitted to the master and run on another worker, through to
+// COMPLETED, in order.
+func TestClusterCrossNodeSubscription(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
+	watcher := startNode(t, clusterArgs(r.URL(), "watcher", "--role", "worker", "--capabilities", "nothing.here")...)
+	startNode(t, clusterArgs(r.URL(), "runner", "--role", "worker")...)
+	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, m)) == 3 })
+	setStrategy(t, m, "CAPABILITY_BASED") // the watcher takes no echo task
+	waitApplied(t, m, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := dialWS(t, ctx, watcher.addr, "graphql-transport-ws")
+	defer c.conn.Close(websocket.StatusNormalClosure, "")
+	c.subscribe(t, ctx, "s", `subscription { taskUpdated { id status nodeId } }`)
+	time.Sleep(300 * time.Millisecond) // let the subscription start
+	var sub struct{ SubmitTask struct{ ID string } }
+	m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "echo", "input": "hello"}}, &sub)
+	var statuses []string
+	for {
+		var ev struct {
+			TaskUpdated struct {
+				ID, Status string
+				NodeID     *string
+			}
+		}
+		if err := json.Unmarshal(c.next(t, ctx, "s"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.TaskUpdated.ID != sub.SubmitTask.ID {
+			continue
+		}
+		statuses = append(statuses, ev.TaskUpdated.Status)
+		if ev.TaskUpdated.Status == "COMPLETED" {
+			if ev.TaskUpdated.NodeID == nil || *ev.TaskUpdated.NodeID != "runner" {
+				t.Fatalf("completed on %v, want runner", ev.TaskUpdated.NodeID)
+			}
+			break
+		}
+	}
+	if got := strings.Join(statuses, ","); got != "PENDING,ASSIGNED,IN_PROGRESS,COMPLETED" {
+		t.Fatalf("the watcher saw %s", got)
 	}
 }
