@@ -1,0 +1,139 @@
+package client
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Task is a task as the API shows it (DistributedTask).
+type Task struct {
+	ID              string          `json:"id"`
+	Type            string          `json:"type"`
+	Status          string          `json:"status"`
+	Priority        string          `json:"priority"`
+	Input           json.RawMessage `json:"input,omitempty"`
+	Result          json.RawMessage `json:"result,omitempty"`
+	Error           string          `json:"error,omitempty"`
+	Attempts        int             `json:"attempts"`
+	Failures        int             `json:"failures"`
+	MaxRetries      int             `json:"maxRetries"`
+	TimeoutSeconds  float64         `json:"timeoutSeconds"`
+	Progress        float64         `json:"progress"`
+	ProgressMessage string          `json:"progressMessage,omitempty"`
+	NodeID          string          `json:"nodeId,omitempty"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	CancelRequested bool            `json:"cancelRequested"`
+	CreatedAt       time.Time       `json:"createdAt"`
+	UpdatedAt       time.Time       `json:"updatedAt"`
+	StartedAt       *time.Time      `json:"startedAt,omitempty"`
+	CompletedAt     *time.Time      `json:"completedAt,omitempty"`
+}
+
+// Finished reports whether the task reached a final status.
+func (t *Task) Finished() bool {
+	switch t.Status {
+	case StatusCompleted, StatusFailed, StatusCancelled, StatusTimedOut:
+		return true
+	}
+	return false
+}
+
+// Task statuses.
+const (
+	StatusPending    = "PENDING"
+	StatusAssigned   = "ASSIGNED"
+	StatusInProgress = "IN_PROGRESS"
+	StatusRetrying   = "RETRYING"
+	StatusCompleted  = "COMPLETED"
+	StatusFailed     = "FAILED"
+	StatusCancelled  = "CANCELLED"
+	StatusTimedOut   = "TIMED_OUT"
+)
+
+const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
+progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt`
+
+// TaskSpec is a submission.
+type TaskSpec struct {
+	Type string
+	// Input is the task's JSON input (nil: null).
+	Input json.RawMessage
+	// Priority is LOW, NORMAL, HIGH or CRITICAL ("" : NORMAL).
+	Priority string
+	// Timeout of one attempt (0: the cluster's default).
+	Timeout time.Duration
+	// MaxRetries (nil: the cluster's default).
+	MaxRetries *int
+	Metadata   json.RawMessage
+}
+
+func (s TaskSpec) vars() map[string]any {
+	in := map[string]any{"type": s.Type}
+	if s.Input != nil {
+		in["input"] = s.Input
+	}
+	if s.Priority != "" {
+		in["priority"] = s.Priority
+	}
+	if s.Timeout > 0 {
+		in["timeoutSeconds"] = s.Timeout.Seconds()
+	}
+	if s.MaxRetries != nil {
+		in["maxRetries"] = *s.MaxRetries
+	}
+	if s.Metadata != nil {
+		in["metadata"] = s.Metadata
+	}
+	return in
+}
+
+// Filter selects tasks in List and Watch. Zero fields do not filter.
+type Filter struct {
+	Status   []string `json:"status,omitempty"`
+	Type     string   `json:"type,omitempty"`
+	Priority string   `json:"priority,omitempty"`
+	NodeID   string   `json:"nodeId,omitempty"`
+	Search   string   `json:"search,omitempty"`
+}
+
+// TaskPage is one page of List.
+type TaskPage struct {
+	Tasks      []*Task
+	TotalCount int
+	HasNext    bool
+	EndCursor  string
+}
+
+// Node is a cluster member (ProcessingNode).
+type Node struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Address       string    `json:"address"`
+	Role          string    `json:"role"`
+	Status        string    `json:"status"`
+	Capabilities  []string  `json:"capabilities"`
+	Workers       int       `json:"workers"`
+	ActiveTasks   int       `json:"activeTasks"`
+	IsLeader      bool      `json:"isLeader"`
+	Version       string    `json:"version"`
+	ConfigVersion int       `json:"configVersion"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	Health        struct {
+		CPUPercent    float64 `json:"cpuPercent"`
+		MemoryPercent float64 `json:"memoryPercent"`
+		Load1         float64 `json:"load1"`
+		Load5         float64 `json:"load5"`
+		Load15        float64 `json:"load15"`
+	} `json:"health"`
+}
+
+const nodeFields = `id name address role status capabilities workers activeTasks isLeader version configVersion
+lastHeartbeat health { cpuPercent memoryPercent load1 load5 load15 }`
+
+// Config is the cluster configuration (DistributedProcessingConfig), as
+// JSON fields named like the API's.
+type Config map[string]any
+
+const configFields = `version enabled discovery peers heartbeatIntervalMs missedHeartbeats defaultTimeoutSeconds
+defaultMaxRetries strategy faultTolerance thresholds { cpuPercent memoryPercent load1 } workers retentionSeconds
+retryBackoffMs maxBackoffMs updatedAt`
