@@ -115,8 +115,8 @@ func TestRedactStore(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"redis://app:s3cret@redis.internal:6379/0": "redis://app:xxxxx@redis.internal:6379/0",
-		"redis://127.0.0.1:6379/0":           "redis://127.0.0.1:6379/0",
-		"bolt:/var/lib/a.db":                 "bolt:/var/lib/a.db",
+		"redis://127.0.0.1:6379/0":                 "redis://127.0.0.1:6379/0",
+		"bolt:/var/lib/a.db":                       "bolt:/var/lib/a.db",
 	} {
 		if got := redactStore(in); got != want || strings.Contains(got, "s3cret") {
 			t.Errorf("redactStore(%q) = %q, want %q", in, got, want)

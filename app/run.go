@@ -26,11 +26,20 @@ var Version = "dev"
 const usage = `Archivist: a distributed task-processing cluster.
 
 Usage:
-  archivist serve [flags]   run a node (archivist serve -h lists the flags)
-  archivist version         print the version
+  archivist serve [flags]                 run a node (archivist serve -h lists the flags)
+  archivist submit TYPE [--input JSON]    submit a task; --wait follows it to its result
+  archivist tasks list|get|cancel|retry   list and manage tasks
+  archivist nodes list|drain|resume       list and manage nodes
+  archivist config get|set|init           read or change the cluster config; write a config file
+  archivist watch [tasks|nodes]           stream changes live
+  archivist completion bash|zsh           shell completion script
+  archivist version                       print the version
 
 With no flags, serve runs a hybrid node on the embedded store with the API,
-the GraphQL playground and the dashboard on http://127.0.0.1:8080.
+the GraphQL playground and the dashboard on http://127.0.0.1:8080. The client
+commands talk to --server (ARCHIVIST_SERVER, default http://127.0.0.1:8080)
+with --token (ARCHIVIST_TOKEN); -o json prints JSON. Each command's -h shows
+examples.
 `
 
 // Option changes how Run builds a node.
@@ -58,6 +67,18 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer, op
 		return 0
 	case "serve":
 		return serve(args[1:], getenv, stderr, options)
+	case "submit":
+		return cliSubmit(args[1:], getenv, stdout, stderr)
+	case "tasks", "task":
+		return cliTasks(args[1:], getenv, stdout, stderr)
+	case "nodes", "node":
+		return cliNodes(args[1:], getenv, stdout, stderr)
+	case "config":
+		return cliConfig(args[1:], getenv, stdout, stderr)
+	case "watch":
+		return cliWatch(args[1:], getenv, stdout, stderr)
+	case "completion":
+		return cliCompletion(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "archivist: unknown command %q\n\n%s", args[0], usage)
 	return 2

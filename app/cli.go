@@ -1,0 +1,609 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rpg-archivist/archivist/client"
+)
+
+// The client commands talk GraphQL to any node: submit, tasks, nodes,
+// config, watch.
+
+// cliEnv is what every client command gets.
+type cliEnv struct {
+	client *client.Client
+	output string // table or json
+	stdout io.Writer
+	stderr io.Writer
+	ctx    context.Context
+}
+
+// errUsage marks an error in the command line (exit code 2).
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error { return errUsage{fmt.Sprintf(format, args...)} }
+
+// clientFlags adds --server, --token and -o to fs.
+func clientFlags(fs *flag.FlagSet, getenv func(string) string) (server, token, output *string) {
+	def := getenv("ARCHIVIST_SERVER")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	server = fs.String("server", def, "node to talk to (env ARCHIVIST_SERVER)")
+	token = fs.String("token", getenv("ARCHIVIST_TOKEN"), "API key (env ARCHIVIST_TOKEN)")
+	output = fs.String("o", "table", "output: table or json")
+	return
+}
+
+// runClient parses a client command's flags and runs it, mapping errors to
+// exit codes: 2 for the command line, 1 for everything else.
+func runClient(name, help string, args []string, getenv func(string) string, stdout, stderr io.Writer,
+	setup func(fs *flag.FlagSet), run func(e *cliEnv, args []string) error) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, token, output := clientFlags(fs, getenv)
+	if setup != nil {
+		setup(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(interleave(fs, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *output != "table" && *output != "json" {
+		fmt.Fprintf(stderr, "archivist %s: -o %q: use table or json\n", name, *output)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	e := &cliEnv{client: client.New(*server, client.WithToken(*token)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
+	if err := run(e, fs.Args()); err != nil {
+		var u errUsage
+		if errors.As(err, &u) {
+			fmt.Fprintf(stderr, "archivist %s: %v\n\n", name, err)
+			fs.Usage()
+			return 2
+		}
+		fmt.Fprintf(stderr, "archivist %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// interleave lets flags follow positional arguments (archivist tasks get
+// ID -o json) by moving the positional ones to the end.
+func interleave(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		}
+	}
+	return append(flags, pos...)
+}
+
+func (e *cliEnv) json(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *cliEnv) table(header string, rows [][]string) {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, header)
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	w.Flush()
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t).Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return d.String() + " ago"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func taskRows(ts []*client.Task) [][]string {
+	rows := make([][]string, 0, len(ts))
+	for _, t := range ts {
+		rows = append(rows, []string{t.ID, t.Type, t.Status, t.Priority, strconv.Itoa(t.Attempts),
+			fmt.Sprintf("%.0f%%", t.Progress*100), orDash(t.NodeID), ago(t.CreatedAt), orDash(oneLine(t.Error, 60))})
+	}
+	return rows
+}
+
+const taskHeader = "ID\tTYPE\tSTATUS\tPRIORITY\tATTEMPTS\tPROGRESS\tNODE\tCREATED\tERROR"
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-1] + "…"
+	}
+	return s
+}
+
+// readInput reads a JSON argument: inline JSON, @file, or @- for stdin.
+func readInput(arg string) (json.RawMessage, error) {
+	if arg == "" {
+		return nil, nil
+	}
+	data := []byte(arg)
+	if strings.HasPrefix(arg, "@") {
+		var err error
+		if arg == "@-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(arg[1:])
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("not valid JSON: %s", oneLine(string(data), 80))
+	}
+	return json.RawMessage(data), nil
+}
+
+const submitHelp = `Usage: archivist submit TYPE [--input JSON|@file] [flags]
+
+Submits a task to the cluster and prints its id; with --wait, follows it
+(progress bar) and prints its result, exiting 1 if it did not complete.
+
+Examples:
+  archivist submit echo --input '{"hello": "table"}' --wait
+  archivist submit dice.simulate --input '{"expr": "4d6kh3", "trials": 10000}' --priority high --wait -o json
+  archivist submit sleep --input @job.json --timeout 30s --retries 0
+`
+
+func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var input, metadata, priority string
+	var timeout time.Duration
+	var retries int
+	var wait bool
+	return runClient("submit", submitHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&input, "input", "", "task input: JSON, @file, or @- for standard input")
+		fs.StringVar(&metadata, "metadata", "", "task metadata: JSON or @file")
+		fs.StringVar(&priority, "priority", "", "low, normal, high or critical (default normal)")
+		fs.DurationVar(&timeout, "timeout", 0, "timeout of one attempt (default: the cluster's)")
+		fs.IntVar(&retries, "retries", -1, "retries after a failure (default: the cluster's)")
+		fs.BoolVar(&wait, "wait", false, "wait for the task to finish, showing its progress")
+	}, func(e *cliEnv, args []string) error {
+		if len(args) != 1 {
+			return usageErr("want one task type, got %d arguments", len(args))
+		}
+		spec := client.TaskSpec{Type: args[0], Priority: strings.ToUpper(priority), Timeout: timeout}
+		var err error
+		if spec.Input, err = readInput(input); err != nil {
+			return usageErr("--input: %v", err)
+		}
+		if spec.Metadata, err = readInput(metadata); err != nil {
+			return usageErr("--metadata: %v", err)
+		}
+		if retries >= 0 {
+			spec.MaxRetries = &retries
+		}
+		t, err := e.client.Submit(e.ctx, spec)
+		if err != nil {
+			return err
+		}
+		if !wait {
+			if e.output == "json" {
+				return e.json(t)
+			}
+			fmt.Fprintln(e.stdout, t.ID)
+			return nil
+		}
+		bar := newProgressBar(e.stderr)
+		done, err := e.client.Wait(e.ctx, t.ID, bar.update)
+		bar.finish()
+		if done != nil {
+			if e.output == "json" {
+				_ = e.json(done)
+			} else if done.Status == client.StatusCompleted {
+				fmt.Fprintln(e.stdout, string(done.Result))
+			}
+		}
+		return err
+	})
+}
+
+// progressBar shows a task's progress on a terminal, or one line per
+// status change elsewhere.
+type progressBar struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressBar{w: w, tty: tty}
+}
+
+func (p *progressBar) update(t *client.Task) {
+	if !p.tty {
+		line := t.Status
+		if t.ProgressMessage != "" {
+			line += ": " + t.ProgressMessage
+		}
+		if line != p.last {
+			fmt.Fprintf(p.w, "%s %s\n", t.ID, line)
+			p.last = line
+		}
+		return
+	}
+	const width = 30
+	n := int(t.Progress * width)
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%% %s %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
+		t.Progress*100, t.Status, oneLine(t.ProgressMessage, 40))
+}
+
+func (p *progressBar) finish() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+const tasksHelp = `Usage: archivist tasks list|get|cancel|retry [ID] [flags]
+
+Examples:
+  archivist tasks list --status failed,timed_out --type dice.simulate
+  archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
+  archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
+  archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
+`
+
+func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var status, typ, priority, nodeID, search, after string
+	var first int
+	return runClient("tasks", tasksHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&status, "status", "", "list: comma-separated statuses (pending, in_progress, failed, ...)")
+		fs.StringVar(&typ, "type", "", "list: task type")
+		fs.StringVar(&priority, "priority", "", "list: priority")
+		fs.StringVar(&nodeID, "node", "", "list: node id")
+		fs.StringVar(&search, "search", "", "list: text in the id, type or error")
+		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
+		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")
+	}, func(e *cliEnv, args []string) error {
+		if len(args) == 0 {
+			return usageErr("want a subcommand: list, get, cancel or retry")
+		}
+		sub, args := args[0], args[1:]
+		switch sub {
+		case "list", "ls":
+			if len(args) > 0 {
+				return usageErr("list takes no arguments")
+			}
+			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Search: search}
+			for _, s := range splitList(status) {
+				f.Status = append(f.Status, strings.ToUpper(s))
+			}
+			page, err := e.client.List(e.ctx, f, first, after)
+			if err != nil {
+				return err
+			}
+			if e.output == "json" {
+				return e.json(page)
+			}
+			e.table(taskHeader, taskRows(page.Tasks))
+			more := ""
+			if page.HasNext {
+				more = fmt.Sprintf("; next page: --after %s", page.EndCursor)
+			}
+			fmt.Fprintf(e.stderr, "%d of %d tasks%s\n", len(page.Tasks), page.TotalCount, more)
+			return nil
+		case "get", "cancel", "retry":
+			if len(args) != 1 {
+				return usageErr("%s wants one task id", sub)
+			}
+			var t *client.Task
+			var err error
+			switch sub {
+			case "get":
+				t, err = e.client.Get(e.ctx, args[0])
+			case "cancel":
+				t, err = e.client.Cancel(e.ctx, args[0])
+			default:
+				t, err = e.client.Retry(e.ctx, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if e.output == "json" || sub == "get" {
+				return e.json(t)
+			}
+			e.table(taskHeader, taskRows([]*client.Task{t}))
+			return nil
+		}
+		return usageErr("unknown subcommand %q: use list, get, cancel or retry", sub)
+	})
+}
+
+const nodesHelp = `Usage: archivist nodes list|drain|resume [ID] [flags]
+
+Examples:
+  archivist nodes list
+  archivist nodes drain node-2
+  archivist nodes resume node-2
+`
+
+func cliNodes(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runClient("nodes", nodesHelp, args, getenv, stdout, stderr, nil, func(e *cliEnv, args []string) error {
+		if len(args) == 0 {
+			return usageErr("want a subcommand: list, drain or resume")
+		}
+		sub, args := args[0], args[1:]
+		var nodes []*client.Node
+		var err error
+		switch sub {
+		case "list", "ls":
+			if len(args) > 0 {
+				return usageErr("list takes no arguments")
+			}
+			nodes, err = e.client.Nodes(e.ctx)
+		case "drain", "resume":
+			if len(args) != 1 {
+				return usageErr("%s wants one node id", sub)
+			}
+			var n *client.Node
+			if sub == "drain" {
+				n, err = e.client.Drain(e.ctx, args[0])
+			} else {
+				n, err = e.client.Resume(e.ctx, args[0])
+			}
+			nodes = []*client.Node{n}
+		default:
+			return usageErr("unknown subcommand %q: use list, drain or resume", sub)
+		}
+		if err != nil {
+			return err
+		}
+		if e.output == "json" {
+			return e.json(nodes)
+		}
+		var rows [][]string
+		for _, n := range nodes {
+			leader := ""
+			if n.IsLeader {
+				leader = "leader"
+			}
+			rows = append(rows, []string{n.ID, n.Role, n.Status, leader, fmt.Sprintf("%d/%d", n.ActiveTasks, n.Workers),
+				fmt.Sprintf("%.0f%%", n.Health.CPUPercent), fmt.Sprintf("%.0f%%", n.Health.MemoryPercent),
+				fmt.Sprintf("%.2f", n.Health.Load1), orDash(strings.Join(n.Capabilities, ",")), ago(n.LastHeartbeat), n.Address})
+		}
+		e.table("ID\tROLE\tSTATUS\tLEADER\tBUSY/WORKERS\tCPU\tMEMORY\tLOAD1\tCAPABILITIES\tHEARTBEAT\tADDRESS", rows)
+		return nil
+	})
+}
+
+const configHelp = `Usage: archivist config get | config set KEY=VALUE ... [flags]
+
+Reads or changes the cluster configuration at run time. Keys are the fields
+of DistributedProcessingConfig (archivist config get lists them);
+thresholds are set as thresholds.cpuPercent=80.
+
+Examples:
+  archivist config get
+  archivist config set workers=8 strategy=LEAST_BUSY
+  archivist config set thresholds.cpuPercent=80 heartbeatIntervalMs=500
+  archivist config set enabled=false
+`
+
+func cliConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "init" {
+		return configInit(args[1:], stdout, stderr)
+	}
+	return runClient("config", configHelp, args, getenv, stdout, stderr, nil, func(e *cliEnv, args []string) error {
+		if len(args) == 0 {
+			return usageErr("want a subcommand: get, set or init")
+		}
+		var cfg client.Config
+		var err error
+		switch args[0] {
+		case "get":
+			if len(args) > 1 {
+				return usageErr("get takes no arguments")
+			}
+			cfg, err = e.client.Config(e.ctx)
+		case "set":
+			if len(args) == 1 {
+				return usageErr("set wants KEY=VALUE pairs")
+			}
+			input := map[string]any{}
+			for _, kv := range args[1:] {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageErr("%q is not KEY=VALUE", kv)
+				}
+				setPath(input, k, parseValue(k, v))
+			}
+			cfg, err = e.client.UpdateConfig(e.ctx, input)
+		default:
+			return usageErr("unknown subcommand %q: use get, set or init", args[0])
+		}
+		if err != nil {
+			return err
+		}
+		if e.output == "json" {
+			return e.json(cfg)
+		}
+		printConfig(e.stdout, "", cfg)
+		return nil
+	})
+}
+
+// parseValue turns a command-line value into the JSON type the API wants:
+// numbers, booleans, lists (peers) and enum or string values.
+func parseValue(key, v string) any {
+	if key == "peers" {
+		return splitList(v)
+	}
+	if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+		return b
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return n
+	}
+	return strings.ToUpper(strings.ReplaceAll(v, "-", "_"))
+}
+
+func setPath(m map[string]any, key string, v any) {
+	head, rest, nested := strings.Cut(key, ".")
+	if !nested {
+		m[key] = v
+		return
+	}
+	sub, _ := m[head].(map[string]any)
+	if sub == nil {
+		sub = map[string]any{}
+		m[head] = sub
+	}
+	setPath(sub, rest, v)
+}
+
+func printConfig(w io.Writer, prefix string, cfg map[string]any) {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := cfg[k].(type) {
+		case map[string]any:
+			printConfig(w, prefix+k+".", v)
+		case nil:
+			fmt.Fprintf(w, "%s%s: -\n", prefix, k)
+		default:
+			fmt.Fprintf(w, "%s%s: %v\n", prefix, k, v)
+		}
+	}
+}
+
+const watchHelp = `Usage: archivist watch [tasks|nodes] [flags]
+
+Streams changes live until interrupted: task changes by default, or node
+heartbeats with health.
+
+Examples:
+  archivist watch
+  archivist watch tasks --type dice.simulate -o json
+  archivist watch nodes
+`
+
+func cliWatch(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var typ, status string
+	return runClient("watch", watchHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&typ, "type", "", "tasks: only this type")
+		fs.StringVar(&status, "status", "", "tasks: only these statuses (comma-separated)")
+	}, func(e *cliEnv, args []string) error {
+		what := "tasks"
+		if len(args) > 0 {
+			what = args[0]
+		}
+		if len(args) > 1 || (what != "tasks" && what != "nodes") {
+			return usageErr("watch tasks or watch nodes")
+		}
+		for attempt := 0; e.ctx.Err() == nil; attempt++ {
+			var s *client.Stream
+			var err error
+			if what == "nodes" {
+				s, err = e.client.WatchNodes(e.ctx, "")
+			} else {
+				f := &client.Filter{Type: typ}
+				for _, st := range splitList(status) {
+					f.Status = append(f.Status, strings.ToUpper(st))
+				}
+				s, err = e.client.WatchTasks(e.ctx, "", f)
+			}
+			if err != nil {
+				if attempt >= 3 || client.CodeOf(err) != "" {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "watch: %v; reconnecting\n", err)
+				time.Sleep(time.Second << attempt)
+				continue
+			}
+			attempt = 0
+			for ev := range s.C {
+				switch {
+				case e.output == "json" && ev.Task != nil:
+					_ = json.NewEncoder(e.stdout).Encode(ev.Task)
+				case e.output == "json":
+					_ = json.NewEncoder(e.stdout).Encode(ev.Node)
+				case ev.Task != nil:
+					t := ev.Task
+					fmt.Fprintf(e.stdout, "%s  %-22s %-14s %-11s attempt %d  %3.0f%%  %s %s\n", time.Now().Format("15:04:05.000"),
+						t.ID, t.Type, t.Status, t.Attempts, t.Progress*100, orDash(t.NodeID), oneLine(t.Error+t.ProgressMessage, 60))
+				default:
+					n := ev.Node
+					fmt.Fprintf(e.stdout, "%s  %-16s %-8s cpu %5.1f%%  mem %5.1f%%  load %.2f  %d/%d busy\n", time.Now().Format("15:04:05.000"),
+						n.ID, n.Status, n.Health.CPUPercent, n.Health.MemoryPercent, n.Health.Load1, n.ActiveTasks, n.Workers)
+				}
+			}
+			if err := s.Err(); err != nil && e.ctx.Err() == nil {
+				fmt.Fprintf(e.stderr, "watch: %v; reconnecting\n", err)
+				time.Sleep(time.Second)
+			}
+		}
+		return nil
+	})
+}
