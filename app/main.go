@@ -15,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/alert"
 	"github.com/rpg-archivist/archivist/dashboard"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
@@ -47,6 +48,7 @@ type Main struct {
 	Pool      *workerpool.Pool
 	Server    *server.Server
 	Metrics   *server.Metrics
+	Alerts    *alert.Evaluator
 
 	nodeID    string
 	role      archivist.NodeRole
@@ -159,7 +161,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted}
+	m.Alerts = alert.New(alert.Config{Store: st, Rules: o.AlertRules, Settings: m.Settings,
+		IsLeader: func() bool { return m.Elector != nil && m.Elector.IsLeader() },
+		Webhooks: splitList(o.AlertWebhooks), Logger: log})
+	if err := m.Alerts.Start(ctx); err != nil {
+		return err
+	}
+	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted, Alerts: m.Alerts}
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{})
 	// Count operations: queries and mutations by their response (errors
 	// before an operation exists count as "unknown"), subscriptions once.
@@ -432,6 +440,9 @@ func (m *Main) Close(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		errs = append(errs, m.Server.Stop(sctx))
 		cancel()
+	}
+	if m.Alerts != nil {
+		stop("alerts", m.Alerts.Stop)
 	}
 	if m.Monitor != nil {
 		stop("health monitor", m.Monitor.Stop)

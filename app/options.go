@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/alert"
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
@@ -41,6 +43,8 @@ type Options struct {
 	HealthInterval    time.Duration
 	ShutdownGrace     time.Duration
 	ConnectTimeout    time.Duration
+	AlertWebhooks     string
+	AlertRules        alert.Rules
 	LogLevel          string
 	LogFormat         string
 	NoPlayground      bool
@@ -103,6 +107,12 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.LoadThreshold, "load-threshold", d.Thresholds.Load1, "1-minute load per core over which the node is busy (0 disables)")
 	fs.DurationVar(&o.HealthInterval, "health-interval", 2*time.Second, "how often CPU, memory and load are sampled")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long running tasks may finish before they are put back")
+	fs.StringVar(&o.AlertWebhooks, "alert-webhooks", "", "comma-separated URLs that get alerts firing and resolved as JSON POSTs (sent by the leader, retried with backoff)")
+	fs.Float64Var(&o.AlertRules.FailureRate, "alert-failure-rate", alert.DefaultFailureRate, "alert when more than this percent of finished attempts failed in --alert-failure-window (negative: off)")
+	fs.DurationVar(&o.AlertRules.FailureWindow, "alert-failure-window", alert.DefaultFailureWindow, "window of the failure-rate alert")
+	fs.DurationVar(&o.AlertRules.PendingAge, "alert-pending-age", alert.DefaultPendingAge, "alert when the oldest pending task is older than this (negative: off)")
+	fs.DurationVar(&o.AlertRules.BusyFor, "alert-busy-for", alert.DefaultBusyFor, "alert when a node stays BUSY longer than this (negative: off)")
+	fs.BoolVar(&o.AlertRules.NodeOfflineOff, "alert-node-offline-off", false, "no alert when a node goes offline")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground")
@@ -219,6 +229,14 @@ func (o *Options) validate() error {
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	for _, u := range splitList(o.AlertWebhooks) {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("--alert-webhooks: %q is not an http(s) URL", u))
+		}
+	}
+	if err := o.AlertRules.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--alert-failure-rate: %v", err))
 	}
 	if o.Cluster == "" || strings.ContainsAny(o.Cluster, "{} \t\n") {
 		errs = append(errs, fmt.Errorf("--cluster %q: a name without spaces or braces", o.Cluster))

@@ -32,6 +32,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Alert() AlertResolver
 	DistributedProcessingConfig() DistributedProcessingConfigResolver
 	DistributedTask() DistributedTaskResolver
 	Mutation() MutationResolver
@@ -45,6 +46,18 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Alert struct {
+		ID         func(childComplexity int) int
+		Message    func(childComplexity int) int
+		ResolvedAt func(childComplexity int) int
+		Rule       func(childComplexity int) int
+		Severity   func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
 	DistributedProcessingConfig struct {
 		DefaultMaxRetries     func(childComplexity int) int
 		DefaultTimeoutSeconds func(childComplexity int) int
@@ -141,6 +154,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Alerts     func(childComplexity int, includeResolved *bool) int
 		Config     func(childComplexity int) int
 		Leader     func(childComplexity int) int
 		Node       func(childComplexity int, id string) int
@@ -152,6 +166,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		AlertUpdated  func(childComplexity int) int
 		ConfigUpdated func(childComplexity int) int
 		NodeUpdated   func(childComplexity int, id *string) int
 		TaskUpdated   func(childComplexity int, id *string, filter *model.TaskFilter) int
@@ -178,6 +193,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AlertResolver interface {
+	ResolvedAt(ctx context.Context, obj *archivist.Alert) (*time.Time, error)
+}
 type DistributedProcessingConfigResolver interface {
 	HeartbeatIntervalMs(ctx context.Context, obj *archivist.Config) (int, error)
 
@@ -229,11 +247,13 @@ type QueryResolver interface {
 	TaskTypes(ctx context.Context) ([]string, error)
 	TaskCounts(ctx context.Context) ([]*model.TaskCount, error)
 	Leader(ctx context.Context) (*archivist.Node, error)
+	Alerts(ctx context.Context, includeResolved *bool) ([]*archivist.Alert, error)
 }
 type SubscriptionResolver interface {
 	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
 	NodeUpdated(ctx context.Context, id *string) (<-chan *archivist.Node, error)
 	ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error)
+	AlertUpdated(ctx context.Context) (<-chan *archivist.Alert, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -253,6 +273,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Alert.id":
+		if e.ComplexityRoot.Alert.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.ID(childComplexity), true
+	case "Alert.message":
+		if e.ComplexityRoot.Alert.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Message(childComplexity), true
+	case "Alert.resolvedAt":
+		if e.ComplexityRoot.Alert.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.ResolvedAt(childComplexity), true
+	case "Alert.rule":
+		if e.ComplexityRoot.Alert.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Rule(childComplexity), true
+	case "Alert.severity":
+		if e.ComplexityRoot.Alert.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Severity(childComplexity), true
+	case "Alert.startedAt":
+		if e.ComplexityRoot.Alert.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.StartedAt(childComplexity), true
+	case "Alert.status":
+		if e.ComplexityRoot.Alert.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Status(childComplexity), true
+	case "Alert.subject":
+		if e.ComplexityRoot.Alert.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Subject(childComplexity), true
+	case "Alert.value":
+		if e.ComplexityRoot.Alert.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Alert.Value(childComplexity), true
 
 	case "DistributedProcessingConfig.defaultMaxRetries":
 		if e.ComplexityRoot.DistributedProcessingConfig.DefaultMaxRetries == nil {
@@ -745,6 +820,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProcessingNode.Workers(childComplexity), true
 
+	case "Query.alerts":
+		if e.ComplexityRoot.Query.Alerts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_alerts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Alerts(childComplexity, args["includeResolved"].(*bool)), true
 	case "Query.config":
 		if e.ComplexityRoot.Query.Config == nil {
 			break
@@ -810,6 +896,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Tasks(childComplexity, args["filter"].(*model.TaskFilter), args["first"].(*int), args["after"].(*string)), true
 
+	case "Subscription.alertUpdated":
+		if e.ComplexityRoot.Subscription.AlertUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.AlertUpdated(childComplexity), true
 	case "Subscription.configUpdated":
 		if e.ComplexityRoot.Subscription.ConfigUpdated == nil {
 			break
@@ -989,7 +1081,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "config.graphqls" "node.graphqls" "schema.graphqls" "task.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schema.graphqls" "task.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1001,6 +1093,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "alert.graphqls", Input: sourceData("alert.graphqls"), BuiltIn: false},
 	{Name: "config.graphqls", Input: sourceData("config.graphqls"), BuiltIn: false},
 	{Name: "node.graphqls", Input: sourceData("node.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -1011,6 +1104,30 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_Alert(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Alert_id(ctx, field)
+	case "rule":
+		return ec.fieldContext_Alert_rule(ctx, field)
+	case "subject":
+		return ec.fieldContext_Alert_subject(ctx, field)
+	case "severity":
+		return ec.fieldContext_Alert_severity(ctx, field)
+	case "status":
+		return ec.fieldContext_Alert_status(ctx, field)
+	case "message":
+		return ec.fieldContext_Alert_message(ctx, field)
+	case "value":
+		return ec.fieldContext_Alert_value(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Alert_startedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Alert_resolvedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Alert", field.Name)
+}
 
 func (ec *executionContext) childFields_DistributedProcessingConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1454,6 +1571,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_alerts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeResolved",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeResolved"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1621,6 +1752,213 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _Alert_id(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Alert_rule(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
+}
+
+func (ec *executionContext) _Alert_subject(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
+}
+
+func (ec *executionContext) _Alert_severity(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
+}
+
+func (ec *executionContext) _Alert_status(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.AlertStatus) graphql.Marshaler {
+			return ec.marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "AlertStatus")
+}
+
+func (ec *executionContext) _Alert_message(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
+}
+
+func (ec *executionContext) _Alert_value(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Alert_startedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Alert_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Alert_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Alert().ResolvedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Alert_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Alert", field, true, true, "Time")
+}
 
 func (ec *executionContext) _DistributedProcessingConfig_version(ctx context.Context, field graphql.CollectedField, obj *archivist.Config) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3802,6 +4140,50 @@ func (ec *executionContext) fieldContext_Query_leader(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_alerts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_alerts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Alerts(ctx, fc.Args["includeResolved"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.Alert) graphql.Marshaler {
+			return ec.marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_alerts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Alert(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_alerts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3993,6 +4375,38 @@ func (ec *executionContext) fieldContext_Subscription_configUpdated(_ context.Co
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DistributedProcessingConfig(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_alertUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_alertUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().AlertUpdated(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Alert) graphql.Marshaler {
+			return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_alertUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Alert(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5603,6 +6017,80 @@ func UnmarshalTaskFilter(ctx context.Context, raw any) (model.TaskFilter, error)
 
 // region    **************************** object.gotpl ****************************
 
+var alertImplementors = []string{"Alert"}
+
+func (ec *executionContext) _Alert(ctx context.Context, sel ast.SelectionSet, obj *archivist.Alert) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, alertImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Alert")
+		case "id":
+			out.Values[i] = ec._Alert_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rule":
+			out.Values[i] = ec._Alert_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subject":
+			out.Values[i] = ec._Alert_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "severity":
+			out.Values[i] = ec._Alert_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Alert_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._Alert_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "value":
+			out.Values[i] = ec._Alert_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._Alert_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Alert_resolvedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var distributedProcessingConfigImplementors = []string{"DistributedProcessingConfig"}
 
 func (ec *executionContext) _DistributedProcessingConfig(ctx context.Context, sel ast.SelectionSet, obj *archivist.Config) graphql.Marshaler {
@@ -6278,6 +6766,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_leader(ctx, field)
 				})
+		case "alerts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_alerts(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -6328,6 +6822,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_nodeUpdated(ctx, fields[0])
 	case "configUpdated":
 		return ec._Subscription_configUpdated(ctx, fields[0])
+	case "alertUpdated":
+		return ec._Subscription_alertUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -6813,6 +7309,45 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.Alert) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx context.Context, sel ast.SelectionSet, v *archivist.Alert) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Alert!")
+		return graphql.Null
+	}
+	return ec._Alert(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx context.Context, v any) (archivist.AlertStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := archivist.AlertStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx context.Context, sel ast.SelectionSet, v archivist.AlertStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AlertStatus!")
+	}
+	return res
+}
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)

@@ -17,6 +17,12 @@ type EventSource interface {
 	Subscribe(ctx context.Context, after uint64) (archivist.Subscription, error)
 }
 
+// AlertSource is where alerts come from (the alert package's Evaluator).
+type AlertSource interface {
+	Alerts(includeResolved bool) []archivist.Alert
+	Subscribe(ctx context.Context) <-chan archivist.Alert
+}
+
 // Resolver holds the dependencies of the resolvers; it keeps no state of its
 // own. Store and Registry are required; the others have defaults.
 type Resolver struct {
@@ -28,6 +34,9 @@ type Resolver struct {
 	Events EventSource
 	// Logger gets internal errors and panics; nil discards them.
 	Logger *slog.Logger
+	// Alerts, if set, gives the alerts query and subscription; without it
+	// they are empty.
+	Alerts AlertSource
 	// OnSubmitted, if set, is told of tasks stored through this node, with
 	// the configuration they were checked against (local processing uses
 	// it). It must not block.

@@ -1,0 +1,463 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Config configures an Evaluator. Zero values mean the defaults.
+type Config struct {
+	Store archivist.Store
+	Rules Rules
+	// Settings gives the heartbeat interval (the evaluation period) and
+	// the missed heartbeats after which a node is offline.
+	Settings func() archivist.Config
+	// IsLeader says whether this node delivers to the webhooks.
+	IsLeader func() bool
+	// Webhooks get each alert that fires or resolves as a JSON POST.
+	Webhooks []string
+	// HTTPClient posts to the webhooks (default: 10s timeout).
+	HTTPClient *http.Client
+	// MaxAttempts per delivery (default 6), with backoff from RetryBase
+	// (default 500ms) doubling up to 30s.
+	MaxAttempts int
+	RetryBase   time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Evaluator evaluates the rules at every heartbeat interval, keeps the
+// alerts that fire, tells its subscribers of every change and, on the
+// leader, delivers them to the webhooks.
+type Evaluator struct {
+	cfg   Config
+	rules Rules
+
+	mu        sync.Mutex
+	firing    map[string]*archivist.Alert
+	resolved  []archivist.Alert // newest last, at most keepResolved
+	finished  []outcome
+	pending   map[string]time.Time // PENDING task id -> created at
+	busySince map[string]time.Time
+	subs      map[chan archivist.Alert]struct{}
+
+	deliveries chan archivist.Alert
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	evaluated  chan struct{} // test hook: signalled after each evaluation
+}
+
+type outcome struct {
+	at     time.Time
+	failed bool
+}
+
+const (
+	keepResolved  = 50
+	maxPendingTrk = 100000
+)
+
+// New returns a stopped evaluator.
+func New(cfg Config) *Evaluator {
+	if cfg.Settings == nil {
+		cfg.Settings = archivist.DefaultConfig
+	}
+	if cfg.IsLeader == nil {
+		cfg.IsLeader = func() bool { return true }
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Evaluator{cfg: cfg, rules: cfg.Rules.withDefaults(), firing: map[string]*archivist.Alert{},
+		pending: map[string]time.Time{}, busySince: map[string]time.Time{}, subs: map[chan archivist.Alert]struct{}{},
+		deliveries: make(chan archivist.Alert, 1024), evaluated: make(chan struct{}, 1)}
+}
+
+// Start seeds the pending tasks from the store and starts evaluating.
+func (e *Evaluator) Start(ctx context.Context) error {
+	e.mu.Lock()
+	if e.cancel != nil {
+		e.mu.Unlock()
+		return nil
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	e.mu.Unlock()
+	sub, err := e.cfg.Store.Subscribe(rctx, 0)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if err := e.seedPending(ctx); err != nil {
+		e.cfg.Logger.Warn("alerts: could not read pending tasks", "err", err)
+	}
+	e.wg.Add(3)
+	go e.watch(rctx, sub)
+	go e.loop(rctx)
+	go e.deliver(rctx)
+	return nil
+}
+
+// Stop ends evaluation and delivery. Idempotent.
+func (e *Evaluator) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	cancel := e.cancel
+	e.cancel = nil
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		e.wg.Wait()
+	}
+	return nil
+}
+
+func (e *Evaluator) seedPending(ctx context.Context) error {
+	after := ""
+	for range maxPendingTrk / 500 {
+		page, err := e.cfg.Store.ListTasks(ctx, archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}, First: 500, After: after})
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		for _, t := range page.Tasks {
+			e.pending[t.ID] = t.CreatedAt
+		}
+		e.mu.Unlock()
+		if !page.HasNext {
+			return nil
+		}
+		after = page.EndCursor
+	}
+	return nil
+}
+
+// watch follows task events: finished attempts for the failure rate, and
+// which tasks are PENDING since when.
+func (e *Evaluator) watch(ctx context.Context, sub archivist.Subscription) {
+	defer e.wg.Done()
+	for {
+		for ev := range sub.C() {
+			if ev.Task == nil {
+				continue
+			}
+			t := ev.Task
+			e.mu.Lock()
+			switch ev.Type {
+			case archivist.TaskSucceeded:
+				e.finished = append(e.finished, outcome{ev.Time, false})
+			case archivist.TaskFailedEv, archivist.TaskTimedOutEv, archivist.TaskRetryScheduled:
+				e.finished = append(e.finished, outcome{ev.Time, true})
+			}
+			if t.Status == archivist.TaskPending {
+				if len(e.pending) < maxPendingTrk {
+					e.pending[t.ID] = t.CreatedAt
+				}
+			} else {
+				delete(e.pending, t.ID)
+			}
+			e.mu.Unlock()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var err error
+		for {
+			if sub, err = e.cfg.Store.Subscribe(ctx, 0); err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Events were missed: read the pending tasks again.
+		e.mu.Lock()
+		e.pending = map[string]time.Time{}
+		e.mu.Unlock()
+		_ = e.seedPending(ctx)
+	}
+}
+
+func (e *Evaluator) loop(ctx context.Context) {
+	defer e.wg.Done()
+	for {
+		iv := e.cfg.Settings().HeartbeatInterval
+		if iv <= 0 {
+			iv = archivist.DefaultHeartbeatInterval
+		}
+		t := time.NewTimer(iv)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		e.Evaluate(ctx)
+	}
+}
+
+// Evaluate checks every rule now and fires or resolves alerts.
+func (e *Evaluator) Evaluate(ctx context.Context) {
+	defer func() {
+		select {
+		case e.evaluated <- struct{}{}:
+		default:
+		}
+	}()
+	now := e.cfg.Now()
+	cfg := e.cfg.Settings()
+	nodes, err := e.cfg.Store.ListNodes(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Logger.Warn("alerts: list nodes", "err", err)
+		}
+		return
+	}
+	want := map[string]archivist.Alert{}
+	add := func(rule, subject, severity, msg string, value float64) {
+		id := rule + ":" + subject
+		want[id] = archivist.Alert{ID: id, Rule: rule, Subject: subject, Severity: severity, Message: msg, Value: value}
+	}
+	e.mu.Lock()
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		seen[n.ID] = true
+		status := n.StatusAt(now, cfg.MissedHeartbeats)
+		if status == archivist.NodeOffline && !e.rules.NodeOfflineOff {
+			silent := now.Sub(n.LastHeartbeat)
+			add(archivist.RuleNodeOffline, n.ID, "critical",
+				fmt.Sprintf("node %s is offline: no heartbeat for %s", n.ID, silent.Round(time.Second)), silent.Seconds())
+		}
+		if status != archivist.NodeBusy {
+			delete(e.busySince, n.ID)
+			continue
+		}
+		since, ok := e.busySince[n.ID]
+		if !ok {
+			e.busySince[n.ID] = now
+			since = now
+		}
+		if e.rules.BusyFor > 0 && now.Sub(since) >= e.rules.BusyFor {
+			add(archivist.RuleNodeBusy, n.ID, "warning", fmt.Sprintf("node %s has been BUSY for %s (cpu %.0f%%, memory %.0f%%, load %.2f)",
+				n.ID, now.Sub(since).Round(time.Second), n.Health.CPUPercent, n.Health.MemoryPercent, n.Health.Load1), now.Sub(since).Seconds())
+		}
+	}
+	for id := range e.busySince {
+		if !seen[id] {
+			delete(e.busySince, id)
+		}
+	}
+	// Failure rate over the window.
+	cut := now.Add(-e.rules.FailureWindow)
+	i := sort.Search(len(e.finished), func(i int) bool { return !e.finished[i].at.Before(cut) })
+	e.finished = append(e.finished[:0], e.finished[i:]...)
+	failed := 0
+	for _, o := range e.finished {
+		if o.failed {
+			failed++
+		}
+	}
+	if total := len(e.finished); e.rules.FailureRate > 0 && total >= e.rules.FailureMinTasks {
+		if rate := 100 * float64(failed) / float64(total); rate > e.rules.FailureRate {
+			add(archivist.RuleFailureRate, "cluster", "critical", fmt.Sprintf("%.0f%% of %d finished attempts failed in the last %s (limit %.0f%%)",
+				rate, total, e.rules.FailureWindow, e.rules.FailureRate), rate)
+		}
+	}
+	// Oldest pending task.
+	var oldestID string
+	var oldest time.Time
+	for id, at := range e.pending {
+		if oldestID == "" || at.Before(oldest) {
+			oldestID, oldest = id, at
+		}
+	}
+	if e.rules.PendingAge > 0 && oldestID != "" && now.Sub(oldest) > e.rules.PendingAge {
+		age := now.Sub(oldest)
+		add(archivist.RulePendingTooOld, "cluster", "warning", fmt.Sprintf("task %s has been pending for %s (%d tasks pending; limit %s)",
+			oldestID, age.Round(time.Second), len(e.pending), e.rules.PendingAge), age.Seconds())
+	}
+	// Fire what is new, resolve what cleared, refresh the rest.
+	var changes []archivist.Alert
+	for id, a := range want {
+		if cur, ok := e.firing[id]; ok {
+			cur.Message, cur.Value = a.Message, a.Value
+			continue
+		}
+		a.Status, a.StartedAt = archivist.AlertFiring, now
+		e.firing[id] = &a
+		changes = append(changes, a)
+	}
+	for id, cur := range e.firing {
+		if _, ok := want[id]; ok {
+			continue
+		}
+		r := *cur
+		r.Status, r.ResolvedAt = archivist.AlertResolved, now
+		delete(e.firing, id)
+		e.resolved = append(e.resolved, r)
+		if len(e.resolved) > keepResolved {
+			e.resolved = e.resolved[len(e.resolved)-keepResolved:]
+		}
+		changes = append(changes, r)
+	}
+	e.mu.Unlock()
+	for _, a := range changes {
+		e.publish(a)
+	}
+}
+
+// publish tells subscribers and queues the webhook delivery, never
+// blocking: a subscriber that is full is dropped.
+func (e *Evaluator) publish(a archivist.Alert) {
+	level := slog.LevelWarn
+	if a.Status == archivist.AlertResolved {
+		level = slog.LevelInfo
+	}
+	e.cfg.Logger.Log(context.Background(), level, "alert "+string(a.Status), "rule", a.Rule, "subject", a.Subject, "message", a.Message)
+	e.mu.Lock()
+	for ch := range e.subs {
+		select {
+		case ch <- a:
+		default:
+			delete(e.subs, ch)
+			close(ch)
+		}
+	}
+	e.mu.Unlock()
+	if len(e.cfg.Webhooks) == 0 {
+		return
+	}
+	select {
+	case e.deliveries <- a:
+	default:
+		e.cfg.Logger.Error("alerts: delivery queue full; alert not sent", "alert", a.ID)
+	}
+}
+
+// Alerts returns the firing alerts (and, with resolved, the recently
+// resolved ones), newest first.
+func (e *Evaluator) Alerts(resolved bool) []archivist.Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]archivist.Alert, 0, len(e.firing))
+	for _, a := range e.firing {
+		out = append(out, *a)
+	}
+	if resolved {
+		out = append(out, e.resolved...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := out[i].StartedAt, out[j].StartedAt
+		if !out[i].ResolvedAt.IsZero() {
+			ti = out[i].ResolvedAt
+		}
+		if !out[j].ResolvedAt.IsZero() {
+			tj = out[j].ResolvedAt
+		}
+		return ti.After(tj)
+	})
+	return out
+}
+
+// Subscribe returns a channel of alert changes, closed when ctx ends or the
+// reader falls behind.
+func (e *Evaluator) Subscribe(ctx context.Context) <-chan archivist.Alert {
+	ch := make(chan archivist.Alert, 64)
+	e.mu.Lock()
+	e.subs[ch] = struct{}{}
+	e.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if _, ok := e.subs[ch]; ok {
+			delete(e.subs, ch)
+			close(ch)
+		}
+	})
+	return ch
+}
+
+// deliver posts alerts to the webhooks while this node leads.
+func (e *Evaluator) deliver(ctx context.Context) {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-e.deliveries:
+			if !e.cfg.IsLeader() {
+				continue
+			}
+			for _, url := range e.cfg.Webhooks {
+				e.post(ctx, url, a)
+			}
+		}
+	}
+}
+
+// Payload is what a webhook receives.
+type Payload struct {
+	Alert archivist.Alert `json:"alert"`
+	// Source is the node that sent it.
+	Source string    `json:"source,omitempty"`
+	SentAt time.Time `json:"sentAt"`
+}
+
+func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
+	body, _ := json.Marshal(Payload{Alert: a, SentAt: e.cfg.Now()})
+	wait := e.cfg.RetryBase
+	for attempt := 1; attempt <= e.cfg.MaxAttempts; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			e.cfg.Logger.Error("alerts: bad webhook URL", "err", err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.cfg.HTTPClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 300 {
+				return
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == e.cfg.MaxAttempts {
+			e.cfg.Logger.Error("alerts: webhook delivery failed; giving up", "alert", a.ID, "attempts", attempt, "err", err)
+			return
+		}
+		e.cfg.Logger.Warn("alerts: webhook delivery failed; retrying", "alert", a.ID, "attempt", attempt, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}

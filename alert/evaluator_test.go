@@ -1,0 +1,218 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/store"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+type bundle struct {
+	st    *store.Memory
+	clk   *clock
+	ev    *Evaluator
+	ctx   context.Context
+	hooks chan Payload
+	fails atomic.Int32 // webhook answers 500 this many times first
+}
+
+func setup(t *testing.T, rules Rules) *bundle {
+	t.Helper()
+	b := &bundle{st: store.NewMemory(store.Options{}), clk: &clock{now: time.Now()}, ctx: t.Context(), hooks: make(chan Payload, 16)}
+	t.Cleanup(func() { b.st.Close() })
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.fails.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		var p Payload
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
+		b.hooks <- p
+	}))
+	t.Cleanup(hook.Close)
+	b.ev = New(Config{Store: b.st, Rules: rules, Webhooks: []string{hook.URL}, RetryBase: 10 * time.Millisecond,
+		Now: b.clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Settings: func() archivist.Config { c := archivist.DefaultConfig(); c.HeartbeatInterval = time.Hour; return c }})
+	if err := b.ev.Start(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.ev.Stop(context.Background()) })
+	return b
+}
+
+func (b *bundle) heartbeat(t *testing.T, id string, busy bool) {
+	t.Helper()
+	_, err := b.st.Heartbeat(b.ctx, &archivist.Node{ID: id, Workers: 2, Interval: time.Second, LastHeartbeat: b.clk.Now(), Busy: busy})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) hook(t *testing.T) Payload {
+	t.Helper()
+	select {
+	case p := <-b.hooks:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook delivery within 10s")
+		return Payload{}
+	}
+}
+
+func TestNodeOfflineFiresAndResolvesWithRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Rules{})
+	b.heartbeat(t, "n1", false)
+	sub := b.ev.Subscribe(b.ctx)
+	b.ev.Evaluate(b.ctx)
+	if got := b.ev.Alerts(false); len(got) != 0 {
+		t.Fatalf("alerts on a healthy cluster: %+v", got)
+	}
+	b.fails.Store(2) // the first two deliveries fail: retried
+	b.clk.Add(5 * time.Second)
+	b.ev.Evaluate(b.ctx)
+	p := b.hook(t)
+	if p.Alert.Rule != archivist.RuleNodeOffline || p.Alert.Subject != "n1" || p.Alert.Status != archivist.AlertFiring {
+		t.Fatalf("webhook got %+v", p.Alert)
+	}
+	if a := <-sub; a.ID != "node_offline:n1" || a.Status != archivist.AlertFiring {
+		t.Fatalf("subscriber got %+v", a)
+	}
+	if got := b.ev.Alerts(false); len(got) != 1 {
+		t.Fatalf("firing alerts %+v", got)
+	}
+	b.heartbeat(t, "n1", false)
+	b.ev.Evaluate(b.ctx)
+	if p := b.hook(t); p.Alert.Status != archivist.AlertResolved || p.Alert.ResolvedAt.IsZero() {
+		t.Fatalf("resolution %+v", p.Alert)
+	}
+	if got := b.ev.Alerts(true); len(got) != 1 || got[0].Status != archivist.AlertResolved {
+		t.Fatalf("with resolved: %+v", got)
+	}
+}
+
+func TestFailureRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Rules{FailureRate: 30, FailureMinTasks: 4, FailureWindow: time.Minute})
+	lease, _ := b.st.Campaign(b.ctx, "n1", time.Hour)
+	run := func(fail bool) {
+		task := &archivist.Task{Type: "x", Priority: archivist.PriorityNormal, Timeout: time.Minute}
+		b.st.CreateTasks(b.ctx, []*archivist.Task{task})
+		b.st.AssignTasks(b.ctx, lease, []archivist.Assignment{{TaskID: task.ID, NodeID: "n1"}}, time.Minute)
+		b.st.ClaimTasks(b.ctx, "n1", 1, time.Second)
+		if fail {
+			b.st.FailTask(b.ctx, task.ID, 1, archivist.Failure{Error: "boom", Permanent: true})
+		} else {
+			b.st.CompleteTask(b.ctx, task.ID, 1, json.RawMessage(`1`))
+		}
+	}
+	for _, f := range []bool{false, false, true} {
+		run(f)
+	}
+	waitEvents(t, b, 3)
+	b.ev.Evaluate(b.ctx)
+	if got := b.ev.Alerts(false); len(got) != 0 {
+		t.Fatalf("fired below the minimum task count: %+v", got)
+	}
+	run(true) // 2 of 4 failed: 50% > 30%
+	waitEvents(t, b, 4)
+	b.ev.Evaluate(b.ctx)
+	got := b.ev.Alerts(false)
+	if len(got) != 1 || got[0].Rule != archivist.RuleFailureRate || got[0].Value != 50 {
+		t.Fatalf("alerts %+v", got)
+	}
+	b.clk.Add(2 * time.Minute) // the window moves past them
+	b.ev.Evaluate(b.ctx)
+	if got := b.ev.Alerts(false); len(got) != 0 {
+		t.Fatalf("still firing after the window: %+v", got)
+	}
+}
+
+func waitEvents(t *testing.T, b *bundle, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.ev.mu.Lock()
+		got := len(b.ev.finished)
+		b.ev.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("saw %d finished attempts, want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPendingTooOldAndBusy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Rules{PendingAge: time.Minute, BusyFor: time.Minute, FailureRate: -1})
+	task := &archivist.Task{Type: "x", Priority: archivist.PriorityNormal, Timeout: time.Minute}
+	b.st.CreateTasks(b.ctx, []*archivist.Task{task})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.ev.mu.Lock()
+		n := len(b.ev.pending)
+		b.ev.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pending task was not tracked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.heartbeat(t, "hot", true)
+	b.ev.Evaluate(b.ctx)
+	if got := b.ev.Alerts(false); len(got) != 0 {
+		t.Fatalf("fired too early: %+v", got)
+	}
+	b.clk.Add(90 * time.Second)
+	b.heartbeat(t, "hot", true)
+	b.ev.Evaluate(b.ctx)
+	rules := map[string]bool{}
+	for _, a := range b.ev.Alerts(false) {
+		rules[a.Rule] = true
+	}
+	if !rules[archivist.RulePendingTooOld] || !rules[archivist.RuleNodeBusy] || len(rules) != 2 {
+		t.Fatalf("alerts %v, want pending_too_old and node_busy", rules)
+	}
+}
+
+func TestNotLeaderDoesNotDeliver(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Rules{})
+	b.ev.cfg.IsLeader = func() bool { return false }
+	b.heartbeat(t, "n1", false)
+	b.clk.Add(10 * time.Second)
+	b.ev.Evaluate(b.ctx)
+	if len(b.ev.Alerts(false)) != 1 {
+		t.Fatal("a follower must still evaluate")
+	}
+	select {
+	case p := <-b.hooks:
+		t.Fatalf("a follower delivered %+v", p)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
