@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -525,5 +527,43 @@ func TestClusterCrossNodeSubscription(t *testing.T) {
 	}
 	if got := strings.Join(statuses, ","); got != "PENDING,ASSIGNED,IN_PROGRESS,COMPLETED" {
 		t.Fatalf("the watcher saw %s", got)
+	}
+}
+
+// TestClusterAlertWebhook: killing a node sends a node_offline alert to the
+// configured webhook, and the alerts query shows it.
+func TestClusterAlertWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	got := make(chan map[string]any, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&p); err == nil {
+			got <- p
+		}
+	}))
+	defer hook.Close()
+	r := redistest.Start(t)
+	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master", "--alert-webhooks", hook.URL)...)
+	victim := startNode(t, clusterArgs(r.URL(), "victim", "--role", "worker")...)
+	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, m)) == 2 })
+	victim.kill()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case p := <-got:
+			a, _ := p["alert"].(map[string]any)
+			if a["rule"] == "node_offline" && a["subject"] == "victim" && a["status"] == "FIRING" {
+				var out struct{ Alerts []struct{ ID, Status string } }
+				m.gql(t, `{ alerts { id status } }`, nil, &out)
+				if len(out.Alerts) != 1 || out.Alerts[0].ID != "node_offline:victim" {
+					t.Fatalf("alerts query: %+v", out.Alerts)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no node_offline alert reached the webhook within 20s")
+		}
 	}
 }
