@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/auth"
 )
 
 // Defaults of HandlerOptions.
@@ -61,6 +62,10 @@ type HandlerOptions struct {
 	// transport.WithWebsocketCloseCode(ctx, 4401); a nil context is replaced
 	// by the incoming one.
 	WebsocketInit transport.WebsocketInitFunc
+	// Keys, when it holds any, turns authentication on: every operation
+	// needs a key of a role that allows it (HTTP: wrap the handler with
+	// WithAuth; WebSocket: the key in connection_init, else close 4401).
+	Keys *auth.Keyring
 	// WebsocketOriginPatterns are the other origins (host patterns, as in
 	// github.com/coder/websocket AcceptOptions) allowed to open a WebSocket
 	// from a browser; the server's own origin always is.
@@ -102,7 +107,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
 		},
-		InitFunc:              websocketInit(opts.WebsocketInit),
+		InitFunc:              websocketInit(chainInit(opts.Keys, opts.WebsocketInit)),
 		InitTimeout:           opts.InitTimeout,
 		KeepAlivePingInterval: opts.KeepAlive,
 		PingPongInterval:      opts.KeepAlive,
@@ -131,6 +136,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(depthLimit{max: opts.MaxDepth})
 	}
 	srv.Use(transportRules{})
+	srv.Use(roleCheck{keys: opts.Keys})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})
@@ -143,6 +149,21 @@ type websocketKey struct{}
 func overWebsocket(ctx context.Context) bool {
 	v, _ := ctx.Value(websocketKey{}).(bool)
 	return v
+}
+
+// chainInit runs the key check (when keys are set) before the caller's.
+func chainInit(keys *auth.Keyring, check transport.WebsocketInitFunc) transport.WebsocketInitFunc {
+	if keys.Len() == 0 {
+		return check
+	}
+	authCheck := authInit(keys)
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		ctx, ack, err := authCheck(ctx, payload)
+		if err != nil || check == nil {
+			return ctx, ack, err
+		}
+		return check(ctx, payload)
+	}
 }
 
 // websocketInit marks the connection's context as a WebSocket one and runs

@@ -1,0 +1,115 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/auth"
+)
+
+// mutationRoles is the role each mutation needs; queries and subscriptions
+// need a viewer. A mutation not listed needs an admin, so that a new one is
+// closed until it is placed here.
+var mutationRoles = map[string]auth.Role{
+	"submitTask":   auth.Operator,
+	"submitTasks":  auth.Operator,
+	"cancelTask":   auth.Operator,
+	"retryTask":    auth.Operator,
+	"drainNode":    auth.Operator,
+	"resumeNode":   auth.Operator,
+	"updateConfig": auth.Admin,
+	"removeNode":   auth.Admin,
+}
+
+// RequiredRole is the role an operation needs: the highest its top-level
+// fields need.
+func RequiredRole(op *ast.OperationDefinition) auth.Role {
+	if op.Operation != ast.Mutation {
+		return auth.Viewer
+	}
+	need := auth.Viewer
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok {
+			return auth.Admin // fragments on Mutation: take the safe side
+		}
+		if f.Name == "__typename" {
+			continue
+		}
+		r, ok := mutationRoles[f.Name]
+		if !ok {
+			r = auth.Admin
+		}
+		need = max(need, r)
+	}
+	return need
+}
+
+// WithAuth resolves the request's API key (Authorization: Bearer) into its
+// principal for the resolvers and the role check. WebSocket connections
+// present theirs in connection_init instead (see NewHandler).
+func WithAuth(next http.Handler, keys *auth.Keyring) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := keys.Resolve(auth.BearerToken(r.Header.Get("Authorization")))
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// authInit checks the key in a WebSocket's connection_init payload
+// ("Authorization": "Bearer KEY", or "token": "KEY"); a connection without a
+// valid key is closed with 4401.
+func authInit(keys *auth.Keyring) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		token := auth.BearerToken(payload.Authorization())
+		if token == "" {
+			token = payload.GetString("token")
+		}
+		if token == "" {
+			// A browser cannot set headers on a WebSocket, but a client
+			// may have sent the header with the upgrade request.
+			if p := auth.From(ctx); p.Authenticated || p.AuthOff {
+				return ctx, nil, nil
+			}
+		}
+		p := keys.Resolve(token)
+		if !p.AuthOff && !p.Authenticated {
+			return transport.WithWebsocketCloseCode(ctx, 4401), nil, archivist.Errorf(archivist.CodeUnauthenticated, "missing or invalid API key")
+		}
+		return auth.WithPrincipal(ctx, p), nil, nil
+	}
+}
+
+// roleCheck refuses operations the caller's role does not allow.
+type roleCheck struct{ keys *auth.Keyring }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = roleCheck{}
+
+func (roleCheck) ExtensionName() string { return "RoleCheck" }
+
+func (roleCheck) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (c roleCheck) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if c.keys.Len() == 0 || op.Operation == nil {
+		return nil
+	}
+	p := auth.From(ctx)
+	need := RequiredRole(op.Operation)
+	switch {
+	case !p.Authenticated:
+		return &gqlerror.Error{Message: "missing or invalid API key: send Authorization: Bearer KEY",
+			Extensions: map[string]any{"code": string(archivist.CodeUnauthenticated)}}
+	case p.Role < need:
+		return &gqlerror.Error{Message: "this operation needs the " + need.String() + " role; the key has " + p.Role.String(),
+			Extensions: map[string]any{"code": string(archivist.CodeForbidden)}}
+	}
+	return nil
+}
