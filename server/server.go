@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -29,6 +30,8 @@ type Config struct {
 	// Ready reports whether the node can serve (the store answers); nil
 	// means always ready.
 	Ready func(context.Context) error
+	// TLS, when enabled, serves HTTPS (and WSS).
+	TLS TLSConfig
 	// DisablePlayground turns /playground off.
 	DisablePlayground bool
 	Logger            *slog.Logger
@@ -102,9 +105,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.srv != nil {
 		return nil
 	}
+	tlsCfg, err := s.cfg.TLS.Load()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	// Every request context, WebSocket connections included, derives from
 	// base: cancelling it on Stop closes the subscriptions.
@@ -123,8 +133,17 @@ func (s *Server) Start(ctx context.Context) error {
 			s.cfg.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	s.cfg.Logger.Info("serving HTTP", "addr", ln.Addr().String())
+	s.cfg.Logger.Info("serving HTTP", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
 	return nil
+}
+
+// URL is the server's base URL, once started.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.cfg.TLS.Enabled() {
+		scheme = "https"
+	}
+	return scheme + "://" + s.Addr()
 }
 
 // Addr is the bound address, once started.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -59,5 +60,35 @@ func TestRoutes(t *testing.T) {
 	ready = nil
 	if code, _ := get("GET", "/readyz"); code != 200 {
 		t.Errorf("readyz after recovery: %d", code)
+	}
+}
+
+func TestSelfSignedTLS(t *testing.T) {
+	t.Parallel()
+	s := New(Config{Addr: "127.0.0.1:0", TLS: TLSConfig{SelfSigned: true},
+		Dashboard: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "dashboard") })})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	if !strings.HasPrefix(s.URL(), "https://") {
+		t.Fatalf("URL %s", s.URL())
+	}
+	// Plain HTTP is refused; HTTPS answers (the test trusts the self-signed
+	// certificate explicitly).
+	if resp, err := http.Get("http://" + s.Addr() + "/healthz"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP answered on a TLS server")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(s.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("HTTPS: %d %+v", resp.StatusCode, resp.TLS)
+	}
+	if _, err := (TLSConfig{CertFile: "x.pem"}).Load(); err == nil {
+		t.Fatal("a certificate without a key was accepted")
 	}
 }
