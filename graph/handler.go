@@ -1,13 +1,16 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -28,6 +31,7 @@ const (
 	DefaultComplexityLimit = 1000
 	DefaultMaxDepth        = 15
 	DefaultQueryCacheSize  = 1000
+	DefaultMaxTokens       = 3000
 	DefaultKeepAlive       = 10 * time.Second
 	DefaultInitTimeout     = 10 * time.Second
 )
@@ -44,6 +48,9 @@ type HandlerOptions struct {
 	// MaxDepth bounds how deeply selections nest, introspection fields not
 	// counted (default DefaultMaxDepth; negative: no limit).
 	MaxDepth int
+	// MaxTokens bounds the tokens of a query document (default
+	// DefaultMaxTokens). Inputs go in variables, which do not count.
+	MaxTokens int
 	// QueryCacheSize is how many parsed and validated queries are kept
 	// (default DefaultQueryCacheSize).
 	QueryCacheSize int
@@ -81,6 +88,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = DefaultMaxTokens
 	}
 	if o.QueryCacheSize <= 0 {
 		o.QueryCacheSize = DefaultQueryCacheSize
@@ -122,6 +132,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(unsupported{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
+	// Validation of repeated fields grows with the square of their number:
+	// a bound on tokens keeps a hostile query from costing seconds of CPU.
+	srv.SetParserTokenLimit(opts.MaxTokens)
 	srv.SetErrorPresenter(presentError(logger))
 	srv.SetRecoverFunc(recoverPanic(logger))
 	if opts.DisableIntrospection {
@@ -207,7 +220,18 @@ func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeError(w, http.StatusRequestEntityTooLarge, "request body is %d bytes; the limit is %d", r.ContentLength, t.max)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, t.max)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.max))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", t.max)
+		return
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD and store
+	// the mangled text: refuse it instead.
+	if !utf8.Valid(body) {
+		writeError(w, http.StatusBadRequest, "request body is not valid UTF-8")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	t.POST.Do(w, r, exec)
 }
 

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -46,15 +47,35 @@ func TestRegister(t *testing.T) {
 	t.Parallel()
 	reg := archivist.NewRegistry()
 	Register(reg)
-	want := []string{TypeDiceSimulate, TypeEcho, TypeFail, TypeSleep}
+	want := []string{TypeDiceSimulate, TypeEcho, TypeFail, TypeImageThumbnail, TypeSleep, TypeTextEntities, TypeTextIndex, TypeTextSummarize}
 	if got := reg.Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}
-	for _, typ := range []string{TypeSleep, TypeFail, TypeDiceSimulate} {
+	for _, typ := range []string{TypeSleep, TypeFail, TypeDiceSimulate, TypeTextSummarize, TypeTextEntities, TypeTextIndex, TypeImageThumbnail} {
 		h, _ := reg.Lookup(typ)
 		if _, ok := h.(archivist.InputValidator); !ok {
 			t.Errorf("%s handler is not an InputValidator", typ)
 		}
+	}
+}
+
+// TestRegisterThumbnailFolder checks that Register takes the thumbnail
+// folder from the environment.
+func TestRegisterThumbnailFolder(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(ThumbnailDirEnv, dir)
+	reg := archivist.NewRegistry()
+	Register(reg)
+	h, _ := reg.Lookup(TypeImageThumbnail)
+	if got := h.(*ThumbnailHandler).Folder(); got != dir {
+		t.Fatalf("thumbnail folder %q, want %q from %s", got, dir, ThumbnailDirEnv)
+	}
+	t.Setenv(ThumbnailDirEnv, "")
+	reg = archivist.NewRegistry()
+	Register(reg)
+	h, _ = reg.Lookup(TypeImageThumbnail)
+	if got := h.(*ThumbnailHandler).Folder(); got != "" {
+		t.Fatalf("thumbnail folder %q with %s empty, want none", got, ThumbnailDirEnv)
 	}
 }
 
@@ -65,6 +86,9 @@ func TestSubmitValidation(t *testing.T) {
 	t.Parallel()
 	reg := archivist.NewRegistry()
 	Register(reg)
+	// Thumbnails without a folder, whatever the environment.
+	reg.Register(TypeImageThumbnail, NewThumbnailHandler(ThumbnailConfig{}))
+	tinyPNG := base64.StdEncoding.EncodeToString(encodePNG(t, testImage(4, 3, false)))
 	tests := []struct {
 		typ, input string
 		wantErr    string // "" for accepted
@@ -113,6 +137,32 @@ func TestSubmitValidation(t *testing.T) {
 		{TypeDiceSimulate, `{"expr": "d20", "seed": 1.5}`, "seed must be an integer"},
 		{TypeDiceSimulate, `{"expr": "d20", "seed": 1e19}`, "seed must be between"},
 		{TypeDiceSimulate, `{"expr": "d20", "trails": 10}`, `unknown field "trails"; allowed fields: expr, trials, seed`},
+
+		{TypeTextSummarize, `{"text": "The party rested."}`, ""},
+		{TypeTextSummarize, `{"text": "x", "sentences": 50}`, ""},
+		{TypeTextSummarize, `{}`, "text is required: the notes to summarize"},
+		{TypeTextSummarize, `{"text": " \n\t"}`, "text must not be empty"},
+		{TypeTextSummarize, `{"text": 5}`, "text must be a string, got a number 5"},
+		{TypeTextSummarize, `{"text": "x", "sentences": 0}`, "sentences must be between 1 and 50, got 0"},
+		{TypeTextSummarize, `{"text": "x", "sentences": 51}`, "sentences must be between 1 and 50"},
+		{TypeTextSummarize, `{"text": "x", "sentence": 2}`, `unknown field "sentence"; allowed fields: text, sentences`},
+		{TypeTextSummarize, `"The party rested."`, "input must be a JSON object"},
+
+		{TypeTextEntities, `{"text": "Lady Elowen Varr", "minCount": 2}`, ""},
+		{TypeTextEntities, `{"text": null}`, "text is required"},
+		{TypeTextEntities, `{"text": "x", "minCount": 0}`, "minCount must be between 1 and"},
+		{TypeTextEntities, `{"text": "x", "min": 1}`, `unknown field "min"`},
+
+		{TypeTextIndex, `{"text": "dragon", "minLength": 1, "stopWords": false}`, ""},
+		{TypeTextIndex, `{"text": "dragon", "stopWords": null}`, ""},
+		{TypeTextIndex, `{"text": ""}`, "text must not be empty"},
+		{TypeTextIndex, `{"text": "x", "minLength": 101}`, "minLength must be between 1 and 100"},
+		{TypeTextIndex, `{"text": "x", "stopWords": "yes"}`, "stopWords must be true or false"},
+
+		{TypeImageThumbnail, `{"image": "` + tinyPNG + `", "sizes": [2, 3]}`, ""},
+		{TypeImageThumbnail, `{}`, "image is required"},
+		{TypeImageThumbnail, `{"image": "` + tinyPNG + `", "output": "folder"}`, "set ARCHIVIST_THUMBNAIL_DIR"},
+		{TypeImageThumbnail, `{"image": "` + tinyPNG + `", "sizes": [0]}`, "sizes[0] must be between 1 and 4096"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+" "+tt.input, func(t *testing.T) {
@@ -137,9 +187,13 @@ func TestSubmitValidation(t *testing.T) {
 func TestHandleBadInput(t *testing.T) {
 	t.Parallel()
 	handlers := map[string]archivist.Handler{
-		TypeSleep:        SleepHandler{},
-		TypeFail:         FailHandler{},
-		TypeDiceSimulate: DiceSimulateHandler{},
+		TypeSleep:          SleepHandler{},
+		TypeFail:           FailHandler{},
+		TypeDiceSimulate:   DiceSimulateHandler{},
+		TypeTextSummarize:  SummarizeHandler{},
+		TypeTextEntities:   EntitiesHandler{},
+		TypeTextIndex:      IndexHandler{},
+		TypeImageThumbnail: NewThumbnailHandler(ThumbnailConfig{}),
 	}
 	for typ, h := range handlers {
 		t.Run(typ, func(t *testing.T) {
