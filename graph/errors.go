@@ -72,7 +72,11 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		if code == string(archivist.CodeInternal) {
 			out.Message = errInternal.Message
-			if !errors.Is(err, errInternal) {
+			switch {
+			case errors.Is(err, errInternal):
+			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+				// The client left while a field was read: nothing went wrong.
+			default:
 				logger.ErrorContext(ctx, "graphql: internal error", "err", err, "path", out.Path.String())
 			}
 		}
