@@ -7,7 +7,7 @@ LDFLAGS   := -X github.com/rpg-archivist/archivist/app.Version=$(VERSION)
 RACE      ?= -race
 TESTFLAGS ?=
 
-.PHONY: help build run test test-short generate lint fmt clean
+.PHONY: help build run test test-short generate lint fmt clean dashboard bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,8 +24,15 @@ test: ## run every test (unit, store conformance, end to end with real processes
 test-short: ## the fast tests only
 	$(GO) test -short -count=1 ./...
 
+bench: build ## benchmark side by side with asynq (~12 min; BENCH_QUICK=1 for a quick run; not part of test)
+	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
+	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
+
 generate: ## regenerate the GraphQL code from graph/*.graphqls
 	$(GO) tool gqlgen generate
+
+dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source, with the locked npm packages
+	cd dashboard && npm ci && npm run build
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...

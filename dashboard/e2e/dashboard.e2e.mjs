@@ -1,0 +1,503 @@
+// Browser tests of the dashboard, in Debian's Chromium driven by
+// playwright-core (no downloaded browser). cmd/archivist/dashboard_test.go
+// starts a real node and runs this script; it can also be run by hand
+// against a running node (see dashboard/README.md).
+//
+// Environment:
+//   ARCHIVIST_URL          the node, e.g. http://127.0.0.1:8080 (required)
+//   ARCHIVIST_NODE_ID      the node's id (default: the first node shown)
+//   ARCHIVIST_SCREENSHOTS  where to save screenshots (default: none saved)
+//   CHROMIUM               the browser (default /usr/bin/chromium)
+//   E2E_INTERACTIVE=1      the driver answers ASK lines on stdin (kill and
+//                          restart the node, submit through the API); without
+//                          it, the scenarios that need the driver are skipped.
+//   E2E_MODE=cluster       instead of the single-node scenarios: a cluster of
+//                          NODE_COUNT nodes (cards, leader, a node killed shows
+//                          OFFLINE and comes back), and how the page copes.
+//
+// Output, one line each: "PASS name", "FAIL name: reason", "SKIP name: why",
+// "ASK action" (the driver answers with one line on stdin), and a closing
+// "N passed, N failed". The exit code is 0 only when nothing failed.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { chromium } from 'playwright-core';
+
+const base = (process.env.ARCHIVIST_URL ?? '').replace(/\/+$/, '');
+if (!base) {
+  console.error('ARCHIVIST_URL is not set (e.g. http://127.0.0.1:8080)');
+  process.exit(2);
+}
+const shotsDir = process.env.ARCHIVIST_SCREENSHOTS || '';
+const interactive = process.env.E2E_INTERACTIVE === '1';
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const mode = process.env.E2E_MODE || 'single';
+const nodeCount = Number(process.env.NODE_COUNT || 0);
+const T = 20000; // default wait
+
+if (shotsDir) mkdirSync(shotsDir, { recursive: true });
+
+const lines = interactive ? createInterface({ input: process.stdin })[Symbol.asyncIterator]() : null;
+
+/** Asks the driver (the Go test) to do something; returns its one-line answer. */
+async function ask(action) {
+  if (!lines) throw new Error(`needs the driver for ${action}`);
+  console.log(`ASK ${action}`);
+  const { value, done } = await lines.next();
+  if (done) throw new Error(`driver closed stdin during ${action}`);
+  if (value.startsWith('ERROR')) throw new Error(`driver: ${value}`);
+  return value.trim();
+}
+
+let passed = 0;
+let failed = 0;
+
+async function scenario(name, fn, { needsDriver = false } = {}) {
+  if (needsDriver && !interactive) {
+    console.log(`SKIP ${name}: needs E2E_INTERACTIVE=1 and a driver`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`PASS ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 6).join(' | ')}`);
+    await shot(`failure-${name}`, page).catch(() => {});
+  }
+}
+
+async function shot(name, p, opts = {}) {
+  if (!shotsDir) return;
+  await p.screenshot({ path: join(shotsDir, `${name}.png`), ...opts });
+  console.log(`SHOT ${join(shotsDir, `${name}.png`)}`);
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+
+const pageErrors = [];
+const foreign = [];
+
+async function newPage(options) {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light', ...options });
+  const p = await ctx.newPage();
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  p.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(base) && !u.startsWith(base.replace(/^http/, 'ws')) && !u.startsWith('data:')) foreign.push(u);
+  });
+  return p;
+}
+
+const page = await newPage();
+
+/** Clicks a link of the main navigation (no page load). */
+async function nav(p, name) {
+  await p.locator('nav[aria-label="Main"]').getByRole('link', { name, exact: true }).click();
+}
+
+const online = (p) => p.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: T });
+
+let nodeId = process.env.ARCHIVIST_NODE_ID || '';
+let formTaskId = '';
+
+async function singleNodeScenarios() {
+
+  await scenario('page loads with the node shown', async () => {
+    await page.goto(`${base}/`);
+    await online(page);
+    // A marker that a reload would wipe: later scenarios check it is still there.
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    await page.getByRole('heading', { name: 'Overview' }).waitFor({ timeout: T });
+    await page.locator('[data-testid="leader"]').filter({ hasNotText: 'none' }).waitFor({ timeout: T });
+    await nav(page, 'Nodes');
+    const card = nodeId ? page.locator(`[data-node-id="${nodeId}"]`) : page.locator('[data-node-id]').first();
+    await card.waitFor({ timeout: T });
+    nodeId ||= await card.getAttribute('data-node-id');
+    await page.locator(`[data-node-id="${nodeId}"][data-status="ONLINE"]`).waitFor({ timeout: T });
+    const text = await card.innerText();
+    for (const want of ['Leader', 'CPU', 'Memory', 'Load', 'busy', 'Heartbeat']) assert(text.includes(want), `node card lacks "${want}": ${text}`);
+    // Live sparklines: samples arrive with heartbeats.
+    await page.waitForFunction(
+      (id) => document.querySelector(`[data-node-id="${id}"] .sparkline polyline`) !== null,
+      nodeId,
+      { timeout: T },
+    );
+  });
+
+  await scenario('keyboard: skip link and navigation', async () => {
+    await page.goto(`${base}/nodes`);
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    await page.keyboard.press('Tab');
+    const first = await page.evaluate(() => document.activeElement?.textContent);
+    assert(first?.includes('Skip to content'), `first Tab focuses "${first}", want the skip link`);
+    // Tab to the Tasks link of the navigation and follow it with Enter.
+    for (let i = 0; i < 10; i++) {
+      const t = await page.evaluate(() => document.activeElement?.textContent ?? '');
+      if (t.trim().endsWith('Tasks')) break;
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Tasks', exact: true }).waitFor({ timeout: T });
+    assert(new URL(page.url()).pathname === '/tasks', `Enter led to ${page.url()}`);
+  });
+
+  await scenario('task submitted through the form moves to COMPLETED without a reload', async () => {
+    await nav(page, 'Tasks');
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByRole('heading', { name: 'New task' }).waitFor({ timeout: T });
+    await page.getByLabel('Type').selectOption('sleep');
+    const input = page.getByLabel('Input (JSON)');
+    // Bad JSON is refused before anything is sent.
+    await input.fill('{ "ms": 1500 ');
+    await page.locator('[data-testid="input-check"]', { hasText: 'Invalid JSON' }).waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForTimeout(200);
+    assert(new URL(page.url()).pathname === '/tasks/new', 'the form was sent with invalid JSON');
+    await input.fill('{ "ms": 1500 }');
+    await page.locator('[data-testid="input-check"]', { hasText: 'Valid JSON' }).waitFor({ timeout: T });
+    await page.getByLabel('Priority').selectOption('HIGH');
+    await page.getByLabel('Max retries').fill('2');
+    await page.getByLabel('Metadata (JSON, optional)').fill('{ "requestedBy": "e2e" }');
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/]+$/, { timeout: T });
+    formTaskId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const detail = page.locator(`section.task-detail[data-task-id="${formTaskId}"]`);
+    await detail.waitFor({ timeout: T });
+    const seen = [];
+    const deadline = Date.now() + T;
+    for (;;) {
+      const s = await detail.getAttribute('data-status');
+      if (seen[seen.length - 1] !== s) seen.push(s);
+      if (s === 'COMPLETED') break;
+      assert(Date.now() < deadline, `task stayed ${s}; saw ${seen.join(' → ')}`);
+      await page.waitForTimeout(50);
+    }
+    assert(seen[0] !== 'COMPLETED', 'the task was already COMPLETED when its page showed; no live change seen');
+    const result = await page.locator('[data-testid="task-result"]').innerText();
+    assert(result.includes('sleptMs'), `result ${result}`);
+    const text = await detail.innerText();
+    assert(text.includes('High'), 'priority High not shown');
+    assert(text.includes('requestedBy'), 'metadata not shown');
+    // The list shows it COMPLETED too.
+    await nav(page, 'Tasks');
+    await page.locator(`tr[data-task-id="${formTaskId}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  });
+
+  await scenario(
+    'task submitted through the API appears live in the list',
+    async () => {
+      await nav(page, 'Tasks');
+      await page.locator('[data-testid="task-range"]', { hasNotText: 'Loading' }).waitFor({ timeout: T });
+      const id = await ask('submit-api');
+      await page.locator(`tr[data-task-id="${id}"]`).waitFor({ timeout: T });
+      await page.locator(`tr[data-task-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    },
+    { needsDriver: true },
+  );
+
+  await scenario('cancel and retry a long task from the UI', async () => {
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByLabel('Type').selectOption('sleep');
+    await page.getByLabel('Input (JSON)').fill('{ "ms": 120000 }');
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/]+$/, { timeout: T });
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const detail = (s) => page.locator(`section.task-detail[data-task-id="${id}"][data-status="${s}"]`);
+    await detail('IN_PROGRESS').waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await detail('CANCELLED').waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Retry', exact: true }).click();
+    await page.locator(`section.task-detail[data-task-id="${id}"]:not([data-status="CANCELLED"])`).waitFor({ timeout: T });
+    await detail('IN_PROGRESS').waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await detail('CANCELLED').waitFor({ timeout: T });
+  });
+
+  await scenario('drain and resume a node from the UI', async () => {
+    await nav(page, 'Nodes');
+    const card = page.locator(`[data-node-id="${nodeId}"]`);
+    await card.getByRole('button', { name: 'Drain' }).click();
+    await page.locator(`[data-node-id="${nodeId}"][data-status="DRAINING"]`).waitFor({ timeout: T });
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await page.locator(`[data-node-id="${nodeId}"][data-status="ONLINE"]`).waitFor({ timeout: T });
+  });
+
+  await scenario('configuration change is applied on the node', async () => {
+    await nav(page, 'Configuration');
+    const workers = page.getByLabel('Workers per node');
+    await workers.waitFor({ timeout: T });
+    const before = Number(await page.locator('[data-testid="config-version-current"]').innerText());
+    const old = await workers.inputValue();
+    // Validation: out of range is refused in the form.
+    await workers.fill('0');
+    await page.getByText('Workers: a whole number from 1 to 10000').waitFor({ timeout: T });
+    await workers.fill('6');
+    await page.getByRole('button', { name: 'Save 1 change' }).click();
+    await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 1}` }).waitFor({ timeout: T });
+    await page
+      .locator(`tr[data-node-id="${nodeId}"] [data-testid="node-config-version"]`, { hasText: `v${before + 1} ✓ applied` })
+      .waitFor({ timeout: T });
+    await nav(page, 'Nodes');
+    await page.locator(`[data-node-id="${nodeId}"] [data-testid="workers"]`, { hasText: '/ 6 busy' }).waitFor({ timeout: T });
+    await nav(page, 'Configuration');
+    await page.getByLabel('Workers per node').fill(old);
+    await page.getByRole('button', { name: 'Save 1 change' }).click();
+    await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
+  });
+
+  await scenario(
+    'stays responsive while 10,000 tasks go through',
+    async () => {
+      await nav(page, 'Overview');
+      const completed = async () =>
+        Number((await page.locator('[data-testid="count-COMPLETED"] .status-count').innerText()).replace(/[^0-9]/g, ''));
+      await page.locator('[data-testid="count-COMPLETED"]').waitFor({ timeout: T });
+      const before = await completed();
+      await page.evaluate(() => {
+        window.__e2eLong = [];
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) window.__e2eLong.push(Math.round(e.duration));
+        }).observe({ type: 'longtask' });
+      });
+      await nav(page, 'Tasks');
+      await page.locator('tr[data-task-id]').first().waitFor({ timeout: T });
+      const started = Date.now();
+      await ask('bulk 10000');
+      // While the events pour in, the page answers at once.
+      const switches = [];
+      for (const [link, heading] of [
+        ['Overview', 'Overview'],
+        ['Nodes', 'Nodes'],
+        ['Tasks', 'Tasks'],
+        ['Overview', 'Overview'],
+      ]) {
+        const t = Date.now();
+        await nav(page, link);
+        await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: T });
+        switches.push(Date.now() - t);
+      }
+      // A good part of them run while the page follows (the rest drain in
+      // the background during the next scenarios: they are LOW).
+      await page.waitForFunction(
+        (want) => {
+          const el = document.querySelector('[data-testid="count-COMPLETED"] .status-count');
+          return el && Number(el.textContent.replace(/[^0-9]/g, '')) >= want;
+        },
+        before + 3000,
+        { timeout: 180000, polling: 500 },
+      );
+      const long = await page.evaluate(() => window.__e2eLong);
+      const longest = Math.max(0, ...long);
+      console.log(
+        `INFO 10,000 tasks submitted, 3,000 done in ${Date.now() - started} ms; view switches ${switches.join(', ')} ms; ` +
+          `${long.length} long tasks, the longest ${longest} ms`,
+      );
+      assert(Math.max(...switches) < 3000, `a view switch took ${Math.max(...switches)} ms`);
+      assert(longest < 1000, `the page froze for ${longest} ms`);
+      // The list pages through them.
+      await nav(page, 'Tasks');
+      await page.locator('[data-testid="task-range"]', { hasText: /of 10,\d{3}/ }).waitFor({ timeout: T });
+      await page.getByRole('button', { name: 'Older →' }).click();
+      await page.locator('[data-testid="task-range"]', { hasText: /^51–100 of/ }).waitFor({ timeout: T });
+      await page.getByRole('button', { name: '← Newer' }).click();
+      await page.locator('[data-testid="task-range"]', { hasText: /^1–50 of/ }).waitFor({ timeout: T });
+    },
+    { needsDriver: true },
+  );
+
+  await scenario('screenshots of every view', async () => {
+    let diceId = '';
+    if (interactive) diceId = await ask('seed');
+    await nav(page, 'Overview');
+    await page.waitForTimeout(interactive ? 6000 : 1000); // let the charts and sparklines fill a little
+    await shot('01-overview', page, { fullPage: true });
+    await nav(page, 'Nodes');
+    await page.waitForTimeout(300);
+    await shot('02-nodes', page);
+    await nav(page, 'Tasks');
+    await page.locator('tr[data-task-id]').first().waitFor({ timeout: T });
+    await page.waitForTimeout(300);
+    await shot('03-tasks', page);
+    const detailId = diceId || formTaskId;
+    if (detailId) {
+      await page.goto(`${base}/tasks/${encodeURIComponent(detailId)}`); // direct link: the server serves index.html
+      await page.locator(`section.task-detail[data-task-id="${detailId}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+      await shot('04-task-detail', page, { fullPage: true });
+    }
+    await page.goto(`${base}/tasks/new`);
+    await online(page);
+    await page.getByLabel('Type').selectOption('dice.simulate');
+    await shot('05-new-task', page);
+    await page.goto(`${base}/config`);
+    await page.getByLabel('Workers per node').waitFor({ timeout: T });
+    await shot('06-config', page, { fullPage: true });
+
+    // Dark: the system's preference, and the toggle.
+    const dark = await newPage({ colorScheme: 'dark' });
+    await dark.goto(`${base}/`);
+    await online(dark);
+    const bg = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert(bg !== 'rgb(244, 245, 247)', `dark preference ignored (background ${bg})`);
+    await dark.waitForTimeout(500);
+    await shot('07-overview-dark', dark, { fullPage: true });
+    await nav(dark, 'Nodes');
+    await dark.waitForTimeout(300);
+    await shot('08-nodes-dark', dark);
+    await dark.context().close();
+    // The toggle: system -> light -> dark, kept across visits.
+    const toggle = page.locator('[data-testid="theme-toggle"]');
+    await toggle.click();
+    await toggle.click();
+    assert((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'toggle did not set dark');
+    await nav(page, 'Tasks');
+    await page.locator('tr[data-task-id]').first().waitFor({ timeout: T });
+    await shot('09-tasks-dark', page);
+    await toggle.click(); // back to system
+    assert((await page.evaluate(() => document.documentElement.dataset.theme)) === undefined, 'toggle did not go back to system');
+
+    // Phone width.
+    const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await phone.goto(`${base}/`);
+    await online(phone);
+    await phone.waitForTimeout(500);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 1, `the overview is ${overflow}px wider than a phone`);
+    await shot('10-phone-overview', phone);
+    await nav(phone, 'Nodes');
+    await phone.locator('[data-node-id]').first().waitFor({ timeout: T });
+    await shot('11-phone-nodes', phone);
+    await nav(phone, 'Tasks');
+    await phone.locator('tr[data-task-id]').first().waitFor({ timeout: T });
+    const overflowTasks = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflowTasks <= 1, `the task list is ${overflowTasks}px wider than a phone`);
+    await shot('12-phone-tasks', phone);
+    await phone.context().close();
+  });
+
+  await scenario(
+    'page survives a node restart without a reload',
+    async () => {
+      await page.goto(`${base}/nodes`);
+      await online(page);
+      await page.evaluate(() => (window.__e2eNoReload = true));
+      await page.locator(`[data-node-id="${nodeId}"][data-status="ONLINE"]`).waitFor({ timeout: T });
+      await ask('kill');
+      await page.locator('[data-testid="connection"][data-state="offline"]').waitFor({ timeout: T });
+      await page.locator('[data-testid="connection-banner"][data-state="offline"]').waitFor({ timeout: T });
+      await shot('13-connection-lost', page);
+      await ask('restart');
+      await page.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: 30000 });
+      await page.locator('[data-testid="connection-banner"][data-state="recovered"]').waitFor({ timeout: T });
+      await page.locator(`[data-node-id="${nodeId}"][data-status="ONLINE"]`).waitFor({ timeout: T });
+      // Data again: the heartbeat is fresh, and the tasks from before are listed.
+      await page.locator(`[data-node-id="${nodeId}"] time`, { hasText: /just now|^\d s ago/ }).waitFor({ timeout: T });
+      if (formTaskId) {
+        await nav(page, 'Tasks');
+        await page.getByRole('searchbox', { name: 'Search' }).fill(formTaskId);
+        await page.locator(`tr[data-task-id="${formTaskId}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+        await page.getByRole('button', { name: 'Clear filters' }).click();
+      }
+      // And live again: a task submitted now shows up.
+      const id = await ask('submit-api');
+      await page.locator(`tr[data-task-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    },
+    { needsDriver: true },
+  );
+}
+
+async function clusterScenarios() {
+  await scenario(`a cluster of ${nodeCount} nodes is shown`, async () => {
+    await page.goto(`${base}/nodes`);
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-node-id][data-status="ONLINE"]').length === n,
+      nodeCount,
+      { timeout: 60000, polling: 250 },
+    );
+    const leaders = await page.locator('.node-card .tone-leader').count();
+    assert(leaders === 1, `${leaders} leader badges, want 1`);
+    const total = await page.locator('[data-node-id]').count();
+    assert(total === nodeCount, `${total} cards, want ${nodeCount}`);
+  });
+
+  await scenario(`the page keeps up with ${nodeCount} nodes heartbeating`, async () => {
+    await page.evaluate(() => {
+      window.__e2eLong = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__e2eLong.push(Math.round(e.duration));
+      }).observe({ type: 'longtask' });
+    });
+    await page.waitForTimeout(8000);
+    const long = await page.evaluate(() => window.__e2eLong);
+    const t = Date.now();
+    await nav(page, 'Overview');
+    await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor({ timeout: T });
+    const sw = Date.now() - t;
+    console.log(`INFO ${nodeCount} nodes: ${long.length} long tasks in 8 s, the longest ${Math.max(0, ...long)} ms; a view switch ${sw} ms`);
+    await page.locator('[data-testid="nodes-total"]', { hasText: String(nodeCount) }).waitFor({ timeout: T });
+    await nav(page, 'Nodes');
+    await page.waitForTimeout(1000);
+    await shot(`14-cluster-${nodeCount}-nodes`, page);
+    // Generous: the nodes themselves run on the same small machine.
+    assert(sw < 5000, `a view switch took ${sw} ms`);
+  });
+
+  await scenario('a stopped node turns OFFLINE on screen, is removed, and comes back', async () => {
+    const victim = await ask('kill-one');
+    // No event says a node stopped: the page sees its heartbeats stop.
+    await page.locator(`[data-node-id="${victim}"][data-status="OFFLINE"]`).waitFor({ timeout: 30000 });
+    await page.locator(`[data-node-id="${victim}"]`).scrollIntoViewIfNeeded();
+    await shot('15-node-offline', page);
+    await nav(page, 'Overview');
+    await page.locator('.tile', { hasText: '1 offline' }).waitFor({ timeout: T });
+    await nav(page, 'Nodes');
+    // An offline node can be forgotten; it comes back when it heartbeats again.
+    await page.locator(`[data-node-id="${victim}"]`).getByRole('button', { name: 'Remove' }).click();
+    await page.locator(`[data-node-id="${victim}"]`).waitFor({ state: 'detached', timeout: T });
+    await ask('restart-one');
+    await page.locator(`[data-node-id="${victim}"][data-status="ONLINE"]`).waitFor({ timeout: 30000 });
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  }, { needsDriver: true });
+}
+
+if (mode === 'cluster') {
+  await clusterScenarios();
+} else {
+  await singleNodeScenarios();
+}
+
+await scenario('no page errors and nothing loaded from elsewhere', async () => {
+  assert(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
+  assert(foreign.length === 0, `requests to other sites: ${foreign.slice(0, 5).join(', ')}`);
+});
+
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,200 @@
+// DistributedProcessingDashboard: the application's frame: header with the
+// connection state and the theme toggle, navigation, and the current view.
+
+import { useEffect, useRef, useState } from 'react';
+
+import type { ConnectionState } from '../service/types';
+import { StoreContext, useDashboard, type DashboardStore } from '../state/store';
+import { Link, useRoute } from '../lib/router';
+import { effectiveTheme, useTheme, type ThemeMode } from '../lib/theme';
+import { ConfigView } from './ConfigView';
+import { NodeList } from './NodeList';
+import { Overview } from './Overview';
+import { TaskList } from './TaskList';
+import { TaskStatusCard } from './TaskStatusCard';
+import { TaskSubmitForm } from './TaskSubmitForm';
+
+export function DistributedProcessingDashboard({ store }: { store: DashboardStore }) {
+  useEffect(() => {
+    store.start();
+    return () => store.stop();
+  }, [store]);
+  return (
+    <StoreContext.Provider value={store}>
+      <Shell />
+    </StoreContext.Provider>
+  );
+}
+
+const NAV: { to: string; label: string; short?: string; icon: string }[] = [
+  { to: '/', label: 'Overview', icon: '◎' },
+  { to: '/nodes', label: 'Nodes', icon: '▦' },
+  { to: '/tasks', label: 'Tasks', icon: '☰' },
+  { to: '/config', label: 'Configuration', short: 'Config', icon: '⚙' },
+];
+
+function Shell() {
+  const route = useRoute();
+  const { view, title, section } = pick(route.path);
+  const mainRef = useRef<HTMLElement>(null);
+  const first = useRef(true);
+
+  useEffect(() => {
+    document.title = `${title} · Archivist`;
+    // Move focus to the new view for keyboard and screen reader users (not
+    // on the first load, where the page itself has focus).
+    if (first.current) first.current = false;
+    else mainRef.current?.focus({ preventScroll: true });
+  }, [route.path, title]);
+
+  return (
+    <div className="app">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand" aria-label="Archivist overview">
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>
+          Archivist
+        </Link>
+        <nav className="nav" aria-label="Main">
+          {NAV.map((n) => (
+            <Link key={n.to} to={n.to} className="nav-link" aria-current={section === n.to ? 'page' : undefined}>
+              <span aria-hidden="true" className="nav-icon">
+                {n.icon}
+              </span>
+              {n.short ? (
+                <>
+                  <span className="nav-long">{n.label}</span>
+                  <span className="nav-short">{n.short}</span>
+                </>
+              ) : (
+                n.label
+              )}
+            </Link>
+          ))}
+        </nav>
+        <div className="topbar-end">
+          <ConnectionIndicator />
+          <ThemeToggle />
+        </div>
+      </header>
+      <ConnectionBanner />
+      <main id="main" ref={mainRef} tabIndex={-1} className="main">
+        {view}
+      </main>
+    </div>
+  );
+}
+
+function pick(path: string): { view: React.ReactNode; title: string; section: string } {
+  if (path === '/' || path === '/overview') return { view: <Overview />, title: 'Overview', section: '/' };
+  if (path === '/nodes') return { view: <NodeList />, title: 'Nodes', section: '/nodes' };
+  if (path === '/tasks') return { view: <TaskList />, title: 'Tasks', section: '/tasks' };
+  if (path === '/tasks/new') return { view: <TaskSubmitForm />, title: 'New task', section: '/tasks' };
+  if (path.startsWith('/tasks/')) {
+    const id = decodeURIComponent(path.slice('/tasks/'.length));
+    return { view: <TaskStatusCard key={id} id={id} />, title: `Task ${id}`, section: '/tasks' };
+  }
+  if (path === '/config') return { view: <ConfigView />, title: 'Configuration', section: '/config' };
+  return {
+    view: (
+      <section>
+        <h1>Not found</h1>
+        <p>
+          Nothing here. <Link to="/">Go to the overview</Link>.
+        </p>
+      </section>
+    ),
+    title: 'Not found',
+    section: '',
+  };
+}
+
+function connectionText(c: ConnectionState): string {
+  switch (c.phase) {
+    case 'online':
+      return 'Live';
+    case 'connecting':
+      return 'Connecting…';
+    case 'offline':
+      return 'Offline';
+  }
+}
+
+function ConnectionIndicator() {
+  const c = useDashboard((s) => s.connection);
+  return (
+    <span className={`conn conn-${c.phase}`} data-testid="connection" data-state={c.phase} title={c.reason ?? undefined}>
+      <span className="dot" aria-hidden="true" />
+      {connectionText(c)}
+    </span>
+  );
+}
+
+function ConnectionBanner() {
+  const c = useDashboard((s) => s.connection);
+  const now = useDashboard((s) => s.now);
+  const loadError = useDashboard((s) => s.loadError);
+  const loaded = useDashboard((s) => s.loaded);
+  const wasOffline = useRef(false);
+  const [recovered, setRecovered] = useState<number | null>(null);
+
+  useEffect(() => {
+    if (c.phase === 'offline') wasOffline.current = true;
+    if (c.phase === 'online' && wasOffline.current) {
+      wasOffline.current = false;
+      setRecovered(Date.now());
+    }
+  }, [c.phase]);
+
+  if (c.phase === 'offline') {
+    const wait = c.nextRetryAt ? Math.max(0, Math.ceil((c.nextRetryAt - Math.max(now, Date.now())) / 1000)) : null;
+    return (
+      <div className="banner banner-bad" role="alert" data-testid="connection-banner" data-state="offline">
+        <strong>Connection to the node lost.</strong>{' '}
+        {wait !== null && wait > 0 ? `Reconnecting in ${wait} s` : 'Reconnecting…'}
+        {c.attempt > 0 ? ` (attempt ${c.attempt})` : ''}. Live updates are paused; what you see may be out of date.
+      </div>
+    );
+  }
+  if (c.phase === 'connecting' && !c.everConnected && loadError && !loaded) {
+    return (
+      <div className="banner banner-bad" role="alert" data-testid="connection-banner" data-state="connecting">
+        <strong>Cannot reach the node.</strong> Retrying…
+      </div>
+    );
+  }
+  if (recovered !== null && now - recovered < 4000) {
+    return (
+      <div className="banner banner-ok" role="status" data-testid="connection-banner" data-state="recovered">
+        Reconnected: the data was refreshed.
+      </div>
+    );
+  }
+  return null;
+}
+
+const NEXT: Record<ThemeMode, ThemeMode> = { system: 'light', light: 'dark', dark: 'system' };
+
+function ThemeToggle() {
+  const [mode, setMode] = useTheme();
+  const shown = effectiveTheme(mode);
+  const text = mode === 'system' ? `Theme: system (${shown})` : `Theme: ${mode}`;
+  return (
+    <button
+      type="button"
+      className="btn btn-ghost theme-toggle"
+      onClick={() => setMode(NEXT[mode])}
+      aria-label={`${text}. Switch to ${NEXT[mode]}`}
+      title={`${text} — switch to ${NEXT[mode]}`}
+      data-testid="theme-toggle"
+      data-mode={mode}
+    >
+      <span aria-hidden="true">{shown === 'dark' ? '☾' : '☀'}</span>
+      <span className="theme-label">{mode === 'system' ? 'Auto' : mode === 'dark' ? 'Dark' : 'Light'}</span>
+    </button>
+  );
+}

@@ -1,0 +1,292 @@
+// The overview: nodes and tasks by status, the leader, live throughput and
+// latency, and the latest failures.
+
+import { useMemo, useState } from 'react';
+
+import { NODE_STATUSES, TASK_STATUSES, type NodeStatus } from '../service/types';
+import { effectiveNodeStatus } from '../state/reducers';
+import { useDashboard, useStore } from '../state/store';
+import { ago, duration, fixed, int, label, shortId } from '../lib/format';
+import { Link } from '../lib/router';
+import { StackedBar, TimeSeriesChart } from './charts';
+import { Empty, NodeStatusBadge, nodeTone, taskTone } from './common';
+
+const SPANS = {
+  '1 min': { ms: 60_000, step: 2000 },
+  '5 min': { ms: 5 * 60_000, step: 5000 },
+  '15 min': { ms: 15 * 60_000, step: 15_000 },
+} as const;
+type SpanKey = keyof typeof SPANS;
+const SPAN_KEY = 'archivist.chartWindow';
+
+function storedSpan(): SpanKey {
+  try {
+    const v = localStorage.getItem(SPAN_KEY);
+    if (v && v in SPANS) return v as SpanKey;
+  } catch {
+    // default
+  }
+  return '5 min';
+}
+
+/** 0.25 -> "0.25", 2.5 -> "2.5", 40 -> "40". */
+function trimNumber(v: number): string {
+  return v >= 10 ? v.toFixed(0) : String(Number(v.toFixed(2)));
+}
+
+export function Overview() {
+  const store = useStore();
+  const nodes = useDashboard((s) => s.nodes);
+  const order = useDashboard((s) => s.nodeOrder);
+  const counts = useDashboard((s) => s.counts);
+  const config = useDashboard((s) => s.config);
+  const failures = useDashboard((s) => s.failures);
+  const metricsVersion = useDashboard((s) => s.metricsVersion);
+  const now = useDashboard((s) => s.now);
+  const offset = useDashboard((s) => s.clockOffset);
+  const live = useDashboard((s) => s.connection.phase === 'online');
+  const serverNow = now - offset;
+
+  const statuses = useMemo(() => {
+    const m: Record<string, NodeStatus> = {};
+    for (const id of order) m[id] = live ? effectiveNodeStatus(nodes[id], serverNow, config) : nodes[id].status;
+    return m;
+  }, [order, nodes, live, serverNow, config]);
+  const nodeCounts = useMemo(() => {
+    const c: Record<NodeStatus, number> = { ONLINE: 0, BUSY: 0, DRAINING: 0, OFFLINE: 0 };
+    for (const id of order) c[statuses[id]]++;
+    return c;
+  }, [order, statuses]);
+  const leader = order.map((id) => nodes[id]).find((n) => n.isLeader && statuses[n.id] !== 'OFFLINE') ?? null;
+  // The leader first, then the nodes in trouble, then the others by name.
+  const rank = (id: string) => (id === leader?.id ? 0 : statuses[id] === 'ONLINE' ? 2 : 1);
+  const miniOrder = [...order].sort((a, b) => rank(a) - rank(b));
+  const workers = order.reduce((a, id) => a + (statuses[id] === 'OFFLINE' ? 0 : nodes[id].workers), 0);
+  const busy = order.reduce((a, id) => a + (statuses[id] === 'OFFLINE' ? 0 : nodes[id].activeTasks), 0);
+
+  const totalTasks = TASK_STATUSES.reduce((a, s) => a + counts[s], 0);
+  const queued = counts.PENDING + counts.ASSIGNED + counts.RETRYING;
+
+  const [span, setSpan] = useState(storedSpan);
+  const { ms: spanMs, step } = SPANS[span];
+  // The series move with the clock (a step at a time) and with events.
+  const tick = Math.floor(serverNow / 1000);
+  const points = useMemo(
+    () => store.metrics.series(serverNow, spanMs, step),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [metricsVersion, tick, store, spanMs, step],
+  );
+  const lastMinute = useMemo(
+    () => store.metrics.series(serverNow, 60000, 5000),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [metricsVersion, tick, store],
+  );
+  const perSec = lastMinute.reduce((a, p) => a + p.completedPerSec, 0) / Math.max(1, lastMinute.length);
+  const lat = lastMinute.map((p) => p.latencyAvgMs).filter((v): v is number => v !== null);
+  const latAvg = lat.length ? lat.reduce((a, v) => a + v, 0) / lat.length : null;
+  const p95s = lastMinute.map((p) => p.latencyP95Ms).filter((v): v is number => v !== null);
+  const p95 = p95s.length ? Math.max(...p95s) : null;
+
+  return (
+    <section aria-labelledby="overview-title">
+      <div className="page-head">
+        <h1 id="overview-title">Overview</h1>
+      </div>
+
+      <div className="tiles">
+        <Link to="/nodes" className="tile card">
+          <span className="tile-label">Nodes</span>
+          <span className="tile-value" data-testid="nodes-total">
+            {order.length}
+          </span>
+          <span className="tile-sub">
+            {NODE_STATUSES.filter((s) => nodeCounts[s] > 0).map((s) => (
+              <span key={s} className="tile-chip">
+                <span className={`dot tone-${nodeTone(s)}`} aria-hidden="true" /> {nodeCounts[s]} {label(s).toLowerCase()}
+              </span>
+            ))}
+          </span>
+        </Link>
+        <div className="tile card">
+          <span className="tile-label">Leader</span>
+          <span className="tile-value tile-text" data-testid="leader">
+            {leader ? leader.name : <span className="muted">none</span>}
+          </span>
+          <span className="tile-sub">{leader ? leader.address || leader.id : 'no node holds leadership'}</span>
+        </div>
+        <div className="tile card">
+          <span className="tile-label">Workers busy</span>
+          <span className="tile-value">
+            {busy} <span className="tile-of">/ {workers}</span>
+          </span>
+          <span className="tile-sub">{workers > 0 ? `${Math.round((busy / workers) * 100)}% in use` : 'no live node'}</span>
+        </div>
+        <Link to="/tasks?status=PENDING" className="tile card">
+          <span className="tile-label">Queued</span>
+          <span className="tile-value" data-testid="queued">
+            {int(queued)}
+          </span>
+          <span className="tile-sub">
+            {int(counts.PENDING)} pending · {int(counts.RETRYING)} retrying
+          </span>
+        </Link>
+        <div className="tile card">
+          <span className="tile-label">Throughput</span>
+          <span className="tile-value">
+            {fixed(perSec, perSec < 10 ? 2 : 1)} <span className="tile-of">/s</span>
+          </span>
+          <span className="tile-sub">completed, last minute</span>
+        </div>
+        <div className="tile card">
+          <span className="tile-label">Latency</span>
+          <span className="tile-value tile-text">{duration(latAvg)}</span>
+          <span className="tile-sub">mean submit → done · p95 {duration(p95)}</span>
+        </div>
+      </div>
+
+      <div className="grid-2">
+        <section className="card" aria-labelledby="tasks-status-title">
+          <h2 id="tasks-status-title">
+            Tasks by status <span className="muted small">{int(totalTasks)} in the store</span>
+          </h2>
+          <StackedBar
+            label={`Tasks by status: ${TASK_STATUSES.map((s) => `${label(s)} ${counts[s]}`).join(', ')}`}
+            parts={TASK_STATUSES.map((s) => ({ key: label(s), value: counts[s], className: `seg tone-${taskTone(s)}` }))}
+          />
+          <ul className="status-list">
+            {TASK_STATUSES.map((s) => (
+              <li key={s}>
+                <Link to={`/tasks?status=${s}`} data-testid={`count-${s}`}>
+                  <span className={`dot tone-${taskTone(s)}`} aria-hidden="true" />
+                  <span className="status-name">{label(s)}</span>
+                  <span className="status-count">{int(counts[s])}</span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </section>
+
+        <section className="card" aria-labelledby="nodes-status-title">
+          <h2 id="nodes-status-title">Nodes by status</h2>
+          <StackedBar
+            label={`Nodes by status: ${NODE_STATUSES.map((s) => `${label(s)} ${nodeCounts[s]}`).join(', ')}`}
+            parts={NODE_STATUSES.map((s) => ({ key: label(s), value: nodeCounts[s], className: `seg tone-${nodeTone(s)}` }))}
+          />
+          <ul className="node-mini">
+            {miniOrder.slice(0, 8).map((id) => (
+              <li key={id}>
+                <Link to={`/nodes#node-${id}`}>{nodes[id].name}</Link>
+                {nodes[id].isLeader && statuses[id] !== 'OFFLINE' && <span className="badge tone-leader">★ Leader</span>}
+                <NodeStatusBadge status={statuses[id]} />
+                <span className="muted small">
+                  {nodes[id].activeTasks}/{nodes[id].workers} busy · CPU {fixed(nodes[id].health.cpuPercent, 0)}%
+                </span>
+              </li>
+            ))}
+            {order.length > 8 && (
+              <li>
+                <Link to="/nodes">All {order.length} nodes →</Link>
+              </li>
+            )}
+          </ul>
+        </section>
+      </div>
+
+      <div className="charts-head">
+        <h2>Activity</h2>
+        <div className="segmented" role="group" aria-label="Chart window">
+          {(Object.keys(SPANS) as SpanKey[]).map((k) => (
+            <button
+              key={k}
+              type="button"
+              aria-pressed={span === k}
+              className={span === k ? 'on' : ''}
+              onClick={() => {
+                setSpan(k);
+                try {
+                  localStorage.setItem(SPAN_KEY, k);
+                } catch {
+                  // not kept
+                }
+              }}
+            >
+              {k}
+            </button>
+          ))}
+        </div>
+      </div>
+      <div className="grid-2">
+        <section className="card">
+          <TimeSeriesChart
+            title="Throughput"
+            bucketMs={step}
+            formatY={(v) => `${trimNumber(v)}/s`}
+            series={[
+              { label: 'completed/s', color: 'var(--chart-ok)', values: points.map((p) => p.completedPerSec) },
+              { label: 'failed attempts/s', color: 'var(--chart-bad)', values: points.map((p) => p.failedPerSec), dashed: true },
+            ]}
+            summary={`${fixed(perSec, 2)} tasks completed per second over the last minute.`}
+          />
+        </section>
+        <section className="card">
+          <TimeSeriesChart
+            title="Latency (submit → done)"
+            bucketMs={step}
+            formatY={(v) => duration(v)}
+            minTop={10}
+            series={[
+              { label: 'mean', color: 'var(--chart-1)', values: points.map((p) => p.latencyAvgMs) },
+              { label: 'p95', color: 'var(--chart-3)', values: points.map((p) => p.latencyP95Ms), dashed: true },
+            ]}
+            summary={latAvg === null ? 'No task completed in the last minute.' : `Mean ${duration(latAvg)}, p95 up to ${duration(p95)} over the last minute.`}
+          />
+        </section>
+      </div>
+
+      <section className="card" aria-labelledby="failures-title">
+        <h2 id="failures-title">
+          Recent failures{' '}
+          <Link to="/tasks?status=FAILED" className="small">
+            all failed →
+          </Link>
+        </h2>
+        {failures.length === 0 ? (
+          <Empty>No failed task. ✓</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="failures">
+              <thead>
+                <tr>
+                  <th scope="col">Task</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Error</th>
+                  <th scope="col" className="hide-sm">
+                    When
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {failures.map((t) => (
+                  <tr key={t.id}>
+                    <td>
+                      <Link to={`/tasks/${encodeURIComponent(t.id)}`} className="mono" title={t.id}>
+                        {shortId(t.id)}
+                      </Link>
+                    </td>
+                    <td className="mono">{t.type}</td>
+                    <td>{label(t.status)}</td>
+                    <td className="error-cell mono" title={t.error ?? ''}>
+                      {t.error ?? '—'}
+                    </td>
+                    <td className="hide-sm">{ago(t.completedAt ?? t.updatedAt, serverNow)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </section>
+  );
+}

@@ -1,0 +1,395 @@
+// TaskList: tasks, newest first, with filters, search and cursor pagination.
+// The page on screen follows the live feed: rows change in place, and new
+// matching tasks are inserted at the top of the first page.
+
+import { memo, useCallback, useEffect, useRef, useState } from 'react';
+
+import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskStatus, type TaskSummary } from '../service/types';
+import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
+import { useDashboard, useService, useStore } from '../state/store';
+import { int, label, shortId } from '../lib/format';
+import { Link, navigate, useRoute } from '../lib/router';
+import { Ago, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
+
+const PAGE_SIZES = [25, 50, 100, 200];
+const PAGE_SIZE_KEY = 'archivist.pageSize';
+
+function storedPageSize(): number {
+  try {
+    const n = Number(localStorage.getItem(PAGE_SIZE_KEY));
+    if (PAGE_SIZES.includes(n)) return n;
+  } catch {
+    // default
+  }
+  return 50;
+}
+
+/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&q=text */
+export function filterFromQuery(q: URLSearchParams): TaskFilter {
+  const status = q.get('status');
+  const priority = q.get('priority');
+  return {
+    status: status && (TASK_STATUSES as readonly string[]).includes(status) ? [status as TaskStatus] : undefined,
+    type: q.get('type') || undefined,
+    priority: priority && (TASK_PRIORITIES as readonly string[]).includes(priority) ? (priority as TaskPriority) : undefined,
+    nodeId: q.get('node') || undefined,
+    search: q.get('q') || undefined,
+  };
+}
+
+function queryFromFilter(f: TaskFilter): string {
+  const q = new URLSearchParams();
+  if (f.status?.[0]) q.set('status', f.status[0]);
+  if (f.type) q.set('type', f.type);
+  if (f.priority) q.set('priority', f.priority);
+  if (f.nodeId) q.set('node', f.nodeId);
+  if (f.search) q.set('q', f.search);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function TaskList() {
+  const service = useService();
+  const store = useStore();
+  const route = useRoute();
+  const filter = filterFromQuery(route.query);
+  const filterKey = JSON.stringify(filter);
+  const taskTypes = useDashboard((s) => s.taskTypes);
+  const nodes = useDashboard((s) => s.nodes);
+  const nodeOrder = useDashboard((s) => s.nodeOrder);
+
+  const [pageSize, setPageSize] = useState(storedPageSize);
+  // The cursors of the pages walked through: the last one is this page's.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [page, setPage] = useState<LivePage | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [paused, setPaused] = useState(false);
+  const [waiting, setWaiting] = useState(0);
+  const [search, setSearch] = useState(filter.search ?? '');
+
+  const request = useRef(0);
+  const live = useRef({ filter, firstPage: true, pageSize, paused });
+  live.current = { filter, firstPage: cursors.length === 1, pageSize, paused };
+
+  const load = useCallback(
+    async (after: string | null) => {
+      const id = ++request.current;
+      setLoading(true);
+      try {
+        const p = await service.listTasks(JSON.parse(filterKey) as TaskFilter, pageSize, after);
+        if (id !== request.current) return;
+        setPage({ ...p, fresh: new Set(), stale: new Set() });
+        setError(null);
+        setWaiting(0);
+      } catch (err) {
+        if (id === request.current) setError((err as Error).message);
+      } finally {
+        if (id === request.current) setLoading(false);
+      }
+    },
+    [service, filterKey, pageSize],
+  );
+
+  // A new filter or page size starts again from the first page.
+  useEffect(() => {
+    setCursors([null]);
+    void load(null);
+  }, [load]);
+
+  const current = cursors[cursors.length - 1];
+  const currentRef = useRef(current);
+  currentRef.current = current;
+
+  // Live events, batched per animation frame by the service.
+  useEffect(
+    () =>
+      store.onTasks((events) => {
+        const { filter: f, firstPage, pageSize: size, paused: p } = live.current;
+        if (p && firstPage) {
+          const n = events.filter((t) => isSubmission(t) && taskMatchesFilter(t, f)).length;
+          if (n > 0) setWaiting((w) => w + n);
+        }
+        setPage((pg) => (pg ? mergeTaskEvents(pg, events, f, firstPage && !p, size) : pg));
+      }),
+    [store],
+  );
+
+  // After a reconnection, load the page on screen again.
+  useEffect(() => store.onResync(() => void load(currentRef.current)), [store, load]);
+
+  // The search box follows the URL when it changes (links, back and
+  // forward)...
+  const urlSearch = useRef(filter.search ?? '');
+  useEffect(() => {
+    const v = filter.search ?? '';
+    if (v !== urlSearch.current) {
+      urlSearch.current = v;
+      setSearch(v);
+    }
+  }, [filter.search]);
+
+  // ...and updates it after a short pause in typing.
+  useEffect(() => {
+    if ((filter.search ?? '') === search) return;
+    const t = setTimeout(() => setFilter({ ...filter, search: search || undefined }), 300);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [search]);
+
+  function setFilter(f: TaskFilter) {
+    navigate(`/tasks${queryFromFilter(f)}`, { replace: true });
+  }
+
+  async function older() {
+    if (!page?.hasNextPage) return;
+    let after = page.endCursor;
+    if (after === null) {
+      // Every row arrived live: fetch this page for its cursors first.
+      const fresh = await service.listTasks(filter, pageSize, current);
+      after = fresh.endCursor;
+    }
+    setCursors((c) => [...c, after]);
+    void load(after);
+  }
+
+  function newer() {
+    if (cursors.length <= 1) return;
+    const c = cursors.slice(0, -1);
+    setCursors(c);
+    void load(c[c.length - 1]);
+  }
+
+  const first = (cursors.length - 1) * pageSize;
+  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.search);
+
+  return (
+    <section aria-labelledby="tasks-title">
+      <div className="page-head">
+        <h1 id="tasks-title">Tasks</h1>
+        <Link to="/tasks/new" className="btn btn-primary">
+          + New task
+        </Link>
+      </div>
+
+      <form className="toolbar filters" role="search" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
+        <label className="field field-inline">
+          <span>Search</span>
+          <input type="search" name="q" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, type or error" />
+        </label>
+        <label className="field field-inline">
+          <span>Status</span>
+          <select
+            name="status"
+            value={filter.status?.[0] ?? ''}
+            onChange={(e) => setFilter({ ...filter, status: e.target.value ? [e.target.value as TaskStatus] : undefined })}
+          >
+            <option value="">Any</option>
+            {TASK_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {label(s)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Type</span>
+          <select name="type" value={filter.type ?? ''} onChange={(e) => setFilter({ ...filter, type: e.target.value || undefined })}>
+            <option value="">Any</option>
+            {taskTypes.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+            {filter.type && !taskTypes.includes(filter.type) && <option value={filter.type}>{filter.type}</option>}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Priority</span>
+          <select
+            name="priority"
+            value={filter.priority ?? ''}
+            onChange={(e) => setFilter({ ...filter, priority: (e.target.value || undefined) as TaskPriority | undefined })}
+          >
+            <option value="">Any</option>
+            {TASK_PRIORITIES.map((p) => (
+              <option key={p} value={p}>
+                {label(p)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field field-inline">
+          <span>Node</span>
+          <select name="node" value={filter.nodeId ?? ''} onChange={(e) => setFilter({ ...filter, nodeId: e.target.value || undefined })}>
+            <option value="">Any</option>
+            {nodeOrder.map((id) => (
+              <option key={id} value={id}>
+                {nodes[id].name}
+              </option>
+            ))}
+            {filter.nodeId && !nodes[filter.nodeId] && <option value={filter.nodeId}>{filter.nodeId}</option>}
+          </select>
+        </label>
+        {anyFilter && (
+          <button
+            type="button"
+            className="btn btn-ghost"
+            onClick={() => {
+              setSearch('');
+              setFilter({});
+            }}
+          >
+            Clear filters
+          </button>
+        )}
+      </form>
+
+      <div className="list-bar">
+        <p className="muted" aria-live="polite" data-testid="task-range">
+          {page
+            ? page.totalCount === 0
+              ? 'No tasks'
+              : `${int(Math.min(first + 1, page.totalCount))}–${int(first + page.tasks.length)} of ${int(page.totalCount)}`
+            : 'Loading…'}
+          {loading && page ? ' · loading…' : ''}
+        </p>
+        <div className="list-controls">
+          {waiting > 0 && (
+            <button type="button" className="btn btn-small" onClick={() => void load(null)}>
+              Show {int(waiting)} new
+            </button>
+          )}
+          <label className="check">
+            <input type="checkbox" checked={!paused} onChange={(e) => setPaused(!e.target.checked)} /> Live
+          </label>
+          <label className="field field-inline">
+            <span>Per page</span>
+            <select
+              value={pageSize}
+              onChange={(e) => {
+                const n = Number(e.target.value);
+                setPageSize(n);
+                try {
+                  localStorage.setItem(PAGE_SIZE_KEY, String(n));
+                } catch {
+                  // not kept
+                }
+              }}
+            >
+              {PAGE_SIZES.map((n) => (
+                <option key={n}>{n}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+      </div>
+
+      {error && <ErrorNote>Could not load tasks: {error}</ErrorNote>}
+
+      <div className="table-wrap">
+        <table className="tasks" aria-label="Tasks" aria-busy={loading}>
+          <thead>
+            <tr>
+              <th scope="col">Task</th>
+              <th scope="col">Type</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="hide-sm">
+                Priority
+              </th>
+              <th scope="col" className="hide-sm">
+                Progress
+              </th>
+              <th scope="col" className="hide-md">
+                Node
+              </th>
+              <th scope="col" className="hide-md num">
+                Attempts
+              </th>
+              <th scope="col" className="hide-sm">
+                Created
+              </th>
+              <th scope="col" className="hide-md num">
+                Run time
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {page?.tasks.map((t) => (
+              <TaskRow
+                key={t.id}
+                task={t}
+                nodeName={t.nodeId ? (nodes[t.nodeId]?.name ?? t.nodeId) : null}
+                fresh={page.fresh.has(t.id)}
+                stale={page.stale.has(t.id)}
+              />
+            ))}
+          </tbody>
+        </table>
+        {page && page.tasks.length === 0 && !loading && (
+          <Empty>
+            {anyFilter ? 'No task matches these filters.' : 'No tasks yet. '}
+            {!anyFilter && <Link to="/tasks/new">Submit one</Link>}
+          </Empty>
+        )}
+      </div>
+
+      <nav className="pager" aria-label="Pages">
+        <button type="button" className="btn" onClick={newer} disabled={cursors.length <= 1 || loading}>
+          ← Newer
+        </button>
+        <span className="muted">Page {cursors.length}</span>
+        <button type="button" className="btn" onClick={() => void older()} disabled={!page?.hasNextPage || loading}>
+          Older →
+        </button>
+      </nav>
+    </section>
+  );
+}
+
+const TaskRow = memo(function TaskRow({
+  task: t,
+  nodeName,
+  fresh,
+  stale,
+}: {
+  task: TaskSummary;
+  nodeName: string | null;
+  fresh: boolean;
+  stale: boolean;
+}) {
+  const running = t.status === 'IN_PROGRESS';
+  const done = TERMINAL_STATUSES.has(t.status);
+  return (
+    <tr className={`${fresh ? 'fresh' : ''}${stale ? ' stale' : ''}`} data-task-id={t.id} data-status={t.status}>
+      <td>
+        <Link to={`/tasks/${encodeURIComponent(t.id)}`} className="mono" title={t.id}>
+          {shortId(t.id)}
+        </Link>
+      </td>
+      <td className="mono">{t.type}</td>
+      <td>
+        <TaskStatusBadge status={t.status} />
+        {t.cancelRequested && !done && <span className="muted small"> cancelling</span>}
+      </td>
+      <td className="hide-sm">
+        <PriorityBadge priority={t.priority} />
+      </td>
+      <td className="hide-sm progress-cell">
+        <ProgressBar
+          value={t.status === 'COMPLETED' ? 1 : t.progress}
+          label={`Progress of ${t.id}`}
+          tone={running ? 'info' : taskTone(t.status)}
+        />
+      </td>
+      <td className="hide-md">{nodeName ?? <span className="muted">—</span>}</td>
+      <td className="hide-md num">{t.attempts}</td>
+      <td className="hide-sm">
+        <Ago iso={t.createdAt} />
+      </td>
+      <td className="hide-md num">
+        <Elapsed from={t.startedAt} to={done ? t.completedAt : null} running={!done && t.status === 'IN_PROGRESS'} />
+      </td>
+    </tr>
+  );
+});

@@ -1,0 +1,214 @@
+// The form that submits a task: a registered type, JSON input checked as it
+// is typed, priority, timeout, retries and metadata.
+
+import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+
+import { TASK_PRIORITIES, type SubmitTaskInput, type TaskPriority } from '../service/types';
+import { useDashboard, useService } from '../state/store';
+import { checkJSON } from '../lib/json';
+import { label } from '../lib/format';
+import { Link, navigate } from '../lib/router';
+import { ErrorNote } from './common';
+
+/** Example inputs of the built-in types, filled in when a type is chosen. */
+export const EXAMPLE_INPUTS: Record<string, string> = {
+  echo: '{\n  "campaign": "Curse of the Crimson Throne",\n  "session": 12\n}',
+  sleep: '{ "ms": 2000 }',
+  fail: '{ "times": 1 }',
+  'dice.simulate': '{ "expr": "4d6kh3", "trials": 10000 }',
+};
+
+export function TaskSubmitForm() {
+  const service = useService();
+  const taskTypes = useDashboard((s) => s.taskTypes);
+  const config = useDashboard((s) => s.config);
+  const [type, setType] = useState('');
+  const [input, setInput] = useState('');
+  const [inputTouched, setInputTouched] = useState(false);
+  const [priority, setPriority] = useState<TaskPriority>('NORMAL');
+  const [timeout, setTimeoutText] = useState('');
+  const [retries, setRetries] = useState('');
+  const [metadata, setMetadata] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [tried, setTried] = useState(false);
+  const ids = { type: useId(), input: useId(), meta: useId(), timeout: useId(), retries: useId() };
+
+  // The first type once the types are known.
+  useEffect(() => {
+    if (!type && taskTypes.length > 0) {
+      const t = taskTypes.includes('echo') ? 'echo' : taskTypes[0];
+      setType(t);
+      if (!inputTouched) setInput(EXAMPLE_INPUTS[t] ?? '');
+    }
+  }, [taskTypes, type, inputTouched]);
+
+  const inputCheck = useMemo(() => checkJSON(input), [input]);
+  const metaCheck = useMemo(() => checkJSON(metadata), [metadata]);
+  const timeoutNum = timeout.trim() === '' ? null : Number(timeout);
+  const retriesNum = retries.trim() === '' ? null : Number(retries);
+  const timeoutError =
+    timeoutNum !== null && (!Number.isFinite(timeoutNum) || timeoutNum < 0 || timeoutNum > 86400)
+      ? 'A number of seconds from 0 to 86400 (0 or empty: the default)'
+      : null;
+  const retriesError =
+    retriesNum !== null && (!Number.isInteger(retriesNum) || retriesNum < 0 || retriesNum > 100) ? 'A whole number from 0 to 100' : null;
+  const typeError = type ? null : 'Choose a task type';
+  const valid = !typeError && inputCheck.ok && metaCheck.ok && !timeoutError && !retriesError;
+
+  function chooseType(t: string) {
+    setType(t);
+    if (!inputTouched || input.trim() === '' || Object.values(EXAMPLE_INPUTS).includes(input)) {
+      setInput(EXAMPLE_INPUTS[t] ?? '');
+      setInputTouched(false);
+    }
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setTried(true);
+    if (!valid || !inputCheck.ok || !metaCheck.ok) return;
+    const req: SubmitTaskInput = { type, priority };
+    if (!inputCheck.empty) req.input = inputCheck.value;
+    if (!metaCheck.empty) req.metadata = metaCheck.value;
+    if (timeoutNum !== null && timeoutNum > 0) req.timeoutSeconds = timeoutNum;
+    if (retriesNum !== null) req.maxRetries = retriesNum;
+    setBusy(true);
+    setError(null);
+    try {
+      const t = await service.submitTask(req);
+      navigate(`/tasks/${encodeURIComponent(t.id)}`);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="submit-title">
+      <p className="crumbs">
+        <Link to="/tasks">Tasks</Link> ›
+      </p>
+      <div className="page-head">
+        <h1 id="submit-title">New task</h1>
+      </div>
+      <form className="card form submit-form" onSubmit={submit} noValidate aria-describedby={error ? 'submit-error' : undefined}>
+        <div className="form-row">
+          <label className="field" htmlFor={ids.type}>
+            <span>Type</span>
+            <select id={ids.type} name="type" value={type} onChange={(e) => chooseType(e.target.value)} required aria-invalid={tried && !!typeError}>
+              {!type && <option value="">Choose…</option>}
+              {taskTypes.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+            {tried && typeError && <small className="field-error">{typeError}</small>}
+          </label>
+          <label className="field">
+            <span>Priority</span>
+            <select name="priority" value={priority} onChange={(e) => setPriority(e.target.value as TaskPriority)}>
+              {TASK_PRIORITIES.map((p) => (
+                <option key={p} value={p}>
+                  {label(p)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field" htmlFor={ids.timeout}>
+            <span>Timeout (s)</span>
+            <input
+              id={ids.timeout}
+              name="timeoutSeconds"
+              inputMode="decimal"
+              value={timeout}
+              onChange={(e) => setTimeoutText(e.target.value)}
+              placeholder={config ? `default ${config.defaultTimeoutSeconds}` : 'default'}
+              aria-invalid={!!timeoutError}
+              aria-describedby={timeoutError ? `${ids.timeout}-err` : undefined}
+            />
+            {timeoutError && (
+              <small className="field-error" id={`${ids.timeout}-err`}>
+                {timeoutError}
+              </small>
+            )}
+          </label>
+          <label className="field" htmlFor={ids.retries}>
+            <span>Max retries</span>
+            <input
+              id={ids.retries}
+              name="maxRetries"
+              inputMode="numeric"
+              value={retries}
+              onChange={(e) => setRetries(e.target.value)}
+              placeholder={config ? `default ${config.defaultMaxRetries}` : 'default'}
+              aria-invalid={!!retriesError}
+              aria-describedby={retriesError ? `${ids.retries}-err` : undefined}
+            />
+            {retriesError && (
+              <small className="field-error" id={`${ids.retries}-err`}>
+                {retriesError}
+              </small>
+            )}
+          </label>
+        </div>
+
+        <label className="field" htmlFor={ids.input}>
+          <span>Input (JSON)</span>
+          <textarea
+            id={ids.input}
+            name="input"
+            className="mono"
+            rows={8}
+            spellCheck={false}
+            value={input}
+            onChange={(e) => {
+              setInput(e.target.value);
+              setInputTouched(true);
+            }}
+            aria-invalid={!inputCheck.ok}
+            aria-describedby={`${ids.input}-msg`}
+          />
+          <small id={`${ids.input}-msg`} className={inputCheck.ok ? 'field-hint' : 'field-error'} data-testid="input-check">
+            {inputCheck.ok ? (inputCheck.empty ? 'Empty: the task gets no input.' : 'Valid JSON.') : `Invalid JSON: ${inputCheck.message}`}
+          </small>
+        </label>
+
+        <label className="field" htmlFor={ids.meta}>
+          <span>Metadata (JSON, optional)</span>
+          <textarea
+            id={ids.meta}
+            name="metadata"
+            className="mono"
+            rows={3}
+            spellCheck={false}
+            value={metadata}
+            onChange={(e) => setMetadata(e.target.value)}
+            placeholder='{ "requestedBy": "gm" }'
+            aria-invalid={!metaCheck.ok}
+            aria-describedby={`${ids.meta}-msg`}
+          />
+          <small id={`${ids.meta}-msg`} className={metaCheck.ok ? 'field-hint' : 'field-error'}>
+            {metaCheck.ok ? 'Kept with the task for your own use.' : `Invalid JSON: ${metaCheck.message}`}
+          </small>
+        </label>
+
+        {error && (
+          <div id="submit-error">
+            <ErrorNote>The node refused the task: {error}</ErrorNote>
+          </div>
+        )}
+        <div className="form-actions">
+          <button type="submit" className="btn btn-primary" disabled={busy || (tried && !valid)}>
+            {busy ? 'Submitting…' : 'Submit task'}
+          </button>
+          <Link to="/tasks" className="btn btn-ghost">
+            Cancel
+          </Link>
+        </div>
+      </form>
+    </section>
+  );
+}

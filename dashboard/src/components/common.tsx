@@ -1,0 +1,155 @@
+// Small shared pieces: badges, progress bars, buttons that run an action.
+
+import { useState, type ReactNode } from 'react';
+
+import type { NodeStatus, TaskPriority, TaskStatus } from '../service/types';
+import { useDashboard } from '../state/store';
+import { ago, between, duration, label } from '../lib/format';
+
+const TASK_TONE: Record<TaskStatus, string> = {
+  PENDING: 'neutral',
+  ASSIGNED: 'info',
+  IN_PROGRESS: 'info',
+  RETRYING: 'warn',
+  COMPLETED: 'ok',
+  FAILED: 'bad',
+  CANCELLED: 'muted',
+  TIMED_OUT: 'bad',
+};
+
+const NODE_TONE: Record<NodeStatus, string> = {
+  ONLINE: 'ok',
+  BUSY: 'warn',
+  DRAINING: 'info',
+  OFFLINE: 'bad',
+};
+
+export function taskTone(s: TaskStatus): string {
+  return TASK_TONE[s];
+}
+
+export function nodeTone(s: NodeStatus): string {
+  return NODE_TONE[s];
+}
+
+export function TaskStatusBadge({ status }: { status: TaskStatus }) {
+  return (
+    <span className={`badge tone-${TASK_TONE[status]}`} data-status={status}>
+      <span className="dot" aria-hidden="true" />
+      {label(status)}
+    </span>
+  );
+}
+
+export function NodeStatusBadge({ status }: { status: NodeStatus }) {
+  return (
+    <span className={`badge tone-${NODE_TONE[status]}`} data-status={status}>
+      <span className="dot" aria-hidden="true" />
+      {label(status)}
+    </span>
+  );
+}
+
+export function PriorityBadge({ priority }: { priority: TaskPriority }) {
+  return <span className={`priority priority-${priority.toLowerCase()}`}>{label(priority)}</span>;
+}
+
+export function ProgressBar({ value, label: text, tone }: { value: number; label: string; tone?: string }) {
+  const pct = Math.round(Math.min(1, Math.max(0, value)) * 100);
+  return (
+    <div
+      className={`progress${tone ? ` tone-${tone}` : ''}`}
+      role="progressbar"
+      aria-label={text}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={pct}
+    >
+      <span style={{ width: `${pct}%` }} />
+    </div>
+  );
+}
+
+/** A button that runs an async action, shows that it runs, and shows its error. */
+export function ActionButton({
+  onRun,
+  children,
+  className = '',
+  disabled,
+  title,
+  busyLabel,
+}: {
+  onRun: () => Promise<unknown>;
+  children: ReactNode;
+  className?: string;
+  disabled?: boolean;
+  title?: string;
+  busyLabel?: string;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onRun();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span className="action">
+      <button type="button" className={`btn ${className}`} onClick={run} disabled={disabled || busy} title={title} aria-busy={busy}>
+        {busy && busyLabel ? busyLabel : children}
+      </button>
+      {error && (
+        <span className="action-error" role="alert">
+          {error}
+        </span>
+      )}
+    </span>
+  );
+}
+
+export function ErrorNote({ children }: { children: ReactNode }) {
+  return (
+    <div className="note note-error" role="alert">
+      {children}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="empty">{children}</div>;
+}
+
+/** Server time now, to the second: components using it render once a second. */
+function useServerNow(): number {
+  return useDashboard((s) => Math.floor((s.now - s.clockOffset) / 1000) * 1000);
+}
+
+/**
+ * "5 s ago", kept current by the clock: only this element renders again
+ * every second, not the row or card around it.
+ */
+export function Ago({ iso, title }: { iso: string | null | undefined; title?: string }) {
+  const now = useServerNow();
+  return (
+    <time dateTime={iso ?? undefined} title={title ?? iso ?? undefined}>
+      {ago(iso, now)}
+    </time>
+  );
+}
+
+/** The time from `from` to `to`, or to now while `to` is unset (a running task). */
+export function Elapsed({ from, to, running }: { from: string | null | undefined; to: string | null | undefined; running: boolean }) {
+  if (!from) return <>—</>;
+  return running ? <RunningElapsed from={from} /> : <>{duration(between(from, to, Date.now()))}</>;
+}
+
+function RunningElapsed({ from }: { from: string }) {
+  const now = useServerNow();
+  return <>{duration(between(from, null, now))}</>;
+}

@@ -1,0 +1,486 @@
+// DistributedProcessingService holds all of the dashboard's GraphQL access:
+// queries and mutations over HTTP (urql), subscriptions over one WebSocket
+// (graphql-ws, the graphql-transport-ws protocol). Components never talk to
+// GraphQL themselves: they call this service, or read the DashboardStore that
+// it feeds.
+//
+// The WebSocket reconnects by itself with a capped, jittered exponential
+// backoff; its subscriptions are resumed on the new socket, and every
+// reconnection (or restarted feed) is announced through onResync, so that
+// the views refetch what they show: events sent while the socket was down
+// are lost.
+
+import { Client, CombinedError, fetchExchange, subscriptionExchange, type AnyVariables } from '@urql/core';
+import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
+import { onEnd, pipe, subscribe } from 'wonka';
+
+import * as ops from './operations';
+import type {
+  ClusterSnapshot,
+  ConfigInput,
+  ConnectionState,
+  DistributedProcessingConfig,
+  ProcessingNode,
+  SubmitTaskInput,
+  TaskCount,
+  TaskDetail,
+  TaskFilter,
+  TaskPage,
+  TaskSummary,
+} from './types';
+
+/** An error of a GraphQL request, with the API's extensions.code when it gave one. */
+export class GraphQLRequestError extends Error {
+  readonly code: string | null;
+  readonly network: boolean;
+
+  constructor(message: string, code: string | null, network: boolean) {
+    super(message);
+    this.name = 'GraphQLRequestError';
+    this.code = code;
+    this.network = network;
+  }
+}
+
+function toRequestError(err: CombinedError): GraphQLRequestError {
+  if (err.networkError && err.graphQLErrors.length === 0) {
+    return new GraphQLRequestError(`Cannot reach the node (${err.networkError.message})`, null, true);
+  }
+  const first = err.graphQLErrors[0];
+  const code = typeof first?.extensions?.code === 'string' ? (first.extensions.code as string) : null;
+  return new GraphQLRequestError(first?.message ?? err.message, code, false);
+}
+
+/** Reconnection delays: 0.5 s doubling to at most 5 s, plus up to 30 % jitter. */
+export function backoffDelay(attempt: number, baseMs = 500, maxMs = 5000, random = Math.random): number {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(d * (1 + 0.3 * random()));
+}
+
+type Unsubscribe = () => void;
+
+/**
+ * Collects items and hands them over in one batch per animation frame (or
+ * within 250 ms when the page is hidden and frames stop), and at most one
+ * batch per minIntervalMs, so that a burst of events costs one render, not
+ * one each.
+ */
+export class FrameBatcher<T> {
+  private pending: T[] = [];
+  private scheduled = false;
+  private lastFlush = 0;
+  private readonly flushFn: (items: T[]) => void;
+  private readonly minIntervalMs: number;
+
+  constructor(flush: (items: T[]) => void, minIntervalMs = 0) {
+    this.flushFn = flush;
+    this.minIntervalMs = minIntervalMs;
+  }
+
+  push(item: T): void {
+    this.pending.push(item);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      this.scheduled = false;
+      this.lastFlush = Date.now();
+      const items = this.pending;
+      this.pending = [];
+      if (items.length > 0) this.flushFn(items);
+    };
+    const onFrame = () => {
+      if (typeof requestAnimationFrame === 'function') requestAnimationFrame(run);
+      setTimeout(run, 250);
+    };
+    const wait = this.lastFlush + this.minIntervalMs - Date.now();
+    if (wait > 0) setTimeout(onFrame, wait);
+    else onFrame();
+  }
+}
+
+/** A shared subscription: opened for the first listener, closed after the last. */
+class Feed<T> {
+  private listeners = new Set<(items: T[]) => void>();
+  private stop: Unsubscribe | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private failures = 0;
+  private readonly batcher: FrameBatcher<T>;
+
+  constructor(
+    private readonly open: (onItem: (item: T) => void, onEnd: (err: GraphQLRequestError | null) => void) => Unsubscribe,
+    private readonly onRestart: () => void,
+    minIntervalMs = 0,
+  ) {
+    this.batcher = new FrameBatcher<T>((items) => {
+      for (const l of this.listeners) l(items);
+    }, minIntervalMs);
+  }
+
+  listen(l: (items: T[]) => void): Unsubscribe {
+    this.listeners.add(l);
+    if (this.listeners.size === 1) this.start();
+    return () => {
+      this.listeners.delete(l);
+      if (this.listeners.size === 0) this.halt();
+    };
+  }
+
+  private start(): void {
+    let ended = false;
+    this.stop = this.open(
+      (item) => {
+        this.failures = 0;
+        this.batcher.push(item);
+      },
+      (err) => {
+        if (ended) return;
+        ended = true;
+        this.stop = null;
+        if (this.listeners.size === 0) return;
+        // The server ended the feed (a slow subscriber is dropped with
+        // CONFLICT) or it failed: open it again, and resynchronise since
+        // events were missed.
+        if (err) console.warn('subscription ended:', err.message);
+        const delay = backoffDelay(this.failures++, 500, 10000);
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = null;
+          if (this.listeners.size > 0 && !this.stop) {
+            this.start();
+            this.onRestart();
+          }
+        }, delay);
+      },
+    );
+    const stop = this.stop;
+    this.stop = () => {
+      ended = true;
+      stop();
+    };
+  }
+
+  private halt(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.stop?.();
+    this.stop = null;
+  }
+}
+
+export interface ServiceOptions {
+  /** The GraphQL endpoint over HTTP; default: /graphql on this page's origin. */
+  httpUrl?: string;
+  /** The GraphQL endpoint over WebSocket; default: ws(s)://this page's host/graphql. */
+  wsUrl?: string;
+  /** How often the client pings the server, in ms (default 10000); a missing pong within pongTimeoutMs closes the socket. */
+  keepAliveMs?: number;
+  pongTimeoutMs?: number;
+}
+
+function defaultWsUrl(): string {
+  const { protocol, host } = window.location;
+  return `${protocol === 'https:' ? 'wss' : 'ws'}://${host}/graphql`;
+}
+
+export class DistributedProcessingService {
+  private readonly client: Client;
+  private readonly ws: WSClient;
+  private state: ConnectionState = {
+    phase: 'connecting',
+    everConnected: false,
+    attempt: 0,
+    nextRetryAt: null,
+    since: Date.now(),
+    reason: null,
+  };
+  private readonly connectionListeners = new Set<(s: ConnectionState) => void>();
+  private readonly resyncListeners = new Set<() => void>();
+  private readonly taskFeed: Feed<TaskSummary>;
+  private readonly nodeFeed: Feed<ProcessingNode>;
+  private readonly configFeed: Feed<DistributedProcessingConfig>;
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  private disposed = false;
+
+  constructor(opts: ServiceOptions = {}) {
+    const keepAlive = opts.keepAliveMs ?? 10000;
+    const pongTimeout = opts.pongTimeoutMs ?? 5000;
+    let socket: WebSocket | null = null;
+
+    this.ws = createWSClient({
+      url: opts.wsUrl ?? defaultWsUrl(),
+      lazy: false,
+      keepAlive,
+      retryAttempts: Infinity,
+      shouldRetry: () => true,
+      retryWait: async (retries) => {
+        const delay = backoffDelay(retries);
+        this.setState({ attempt: retries + 1, nextRetryAt: Date.now() + delay });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        this.setState({ nextRetryAt: null });
+      },
+      onNonLazyError: (err) => console.warn('websocket:', err),
+      on: {
+        connected: (s) => {
+          socket = s as WebSocket;
+          const reconnected = this.state.everConnected;
+          this.setState({ phase: 'online', everConnected: true, attempt: 0, nextRetryAt: null, since: Date.now(), reason: null });
+          if (reconnected) this.emitResync();
+        },
+        closed: (event) => {
+          socket = null;
+          if (this.pongTimer) clearTimeout(this.pongTimer);
+          const e = event as CloseEvent;
+          const reason = e && typeof e.code === 'number' ? `closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` : 'closed';
+          if (this.state.phase !== 'offline') {
+            this.setState({ phase: 'offline', since: Date.now(), reason });
+          }
+        },
+        ping: (received) => {
+          if (received) return;
+          // Our ping: the pong must come back soon, or the socket is dead
+          // without having said so (a cable pulled, a frozen peer).
+          if (this.pongTimer) clearTimeout(this.pongTimer);
+          this.pongTimer = setTimeout(() => {
+            if (socket && socket.readyState === WebSocket.OPEN) socket.close(4408, 'pong timeout');
+          }, pongTimeout);
+        },
+        pong: (received) => {
+          if (received && this.pongTimer) clearTimeout(this.pongTimer);
+        },
+      },
+    });
+
+    const ws = this.ws;
+    this.client = new Client({
+      url: opts.httpUrl ?? '/graphql',
+      requestPolicy: 'network-only',
+      preferGetMethod: false,
+      exchanges: [
+        subscriptionExchange({
+          forwardSubscription(request) {
+            const input = { ...request, query: request.query ?? '' };
+            return {
+              subscribe(sink) {
+                const unsubscribe = ws.subscribe(input, sink);
+                return { unsubscribe };
+              },
+            };
+          },
+        }),
+        fetchExchange,
+      ],
+    });
+
+    const resync = () => this.emitResync();
+    // Task changes at most 5 times a second, heartbeats (one a second from
+    // every node) at most twice: enough for the eye, and a cluster of 50
+    // nodes costs two renders a second, not fifty.
+    this.taskFeed = new Feed((item, end) => this.openSubscription(ops.TASK_UPDATED, {}, 'taskUpdated', item, end), resync, 200);
+    this.nodeFeed = new Feed((item, end) => this.openSubscription(ops.NODE_UPDATED, {}, 'nodeUpdated', item, end), resync, 500);
+    this.configFeed = new Feed((item, end) => this.openSubscription(ops.CONFIG_UPDATED, {}, 'configUpdated', item, end), resync);
+  }
+
+  // ---- connection ----
+
+  /** The WebSocket's state now. */
+  connection(): ConnectionState {
+    return this.state;
+  }
+
+  /** Calls l with every change of the WebSocket's state. */
+  onConnectionChange(l: (s: ConnectionState) => void): Unsubscribe {
+    this.connectionListeners.add(l);
+    return () => this.connectionListeners.delete(l);
+  }
+
+  /** Calls l when live events may have been missed (the socket came back, or a feed restarted): refetch. */
+  onResync(l: () => void): Unsubscribe {
+    this.resyncListeners.add(l);
+    return () => this.resyncListeners.delete(l);
+  }
+
+  private setState(patch: Partial<ConnectionState>): void {
+    if (this.disposed) return;
+    this.state = { ...this.state, ...patch };
+    for (const l of this.connectionListeners) l(this.state);
+  }
+
+  private emitResync(): void {
+    for (const l of this.resyncListeners) l();
+  }
+
+  /** Closes the WebSocket for good. */
+  dispose(): void {
+    this.disposed = true;
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    void this.ws.dispose();
+  }
+
+  // ---- queries ----
+
+  private async query<T>(doc: string, vars: AnyVariables = {}): Promise<T> {
+    const res = await this.client.query<T>(doc, vars).toPromise();
+    if (res.error) throw toRequestError(res.error);
+    if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
+    return res.data;
+  }
+
+  private async mutate<T>(doc: string, vars: AnyVariables): Promise<T> {
+    const res = await this.client.mutation<T>(doc, vars).toPromise();
+    if (res.error) throw toRequestError(res.error);
+    if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
+    return res.data;
+  }
+
+  /** Everything the overview needs at once: nodes, leader, config, task types and counts, recent completions and failures. */
+  async loadSnapshot(): Promise<ClusterSnapshot> {
+    type Edges = { edges: { node: TaskSummary }[] };
+    const d = await this.query<
+      Omit<ClusterSnapshot, 'recentCompleted' | 'recentFailures'> & { recentCompleted: Edges; recentFailures: Edges }
+    >(ops.SNAPSHOT_QUERY);
+    return {
+      ...d,
+      recentCompleted: d.recentCompleted.edges.map((e) => e.node),
+      recentFailures: d.recentFailures.edges.map((e) => e.node),
+    };
+  }
+
+  async listNodes(): Promise<ProcessingNode[]> {
+    return (await this.query<{ nodes: ProcessingNode[] }>(ops.NODES_QUERY)).nodes;
+  }
+
+  async taskCounts(): Promise<TaskCount[]> {
+    return (await this.query<{ taskCounts: TaskCount[] }>(ops.TASK_COUNTS_QUERY)).taskCounts;
+  }
+
+  /** One page of tasks, newest first. */
+  async listTasks(filter: TaskFilter, first: number, after: string | null): Promise<TaskPage> {
+    const d = await this.query<{
+      tasks: {
+        totalCount: number;
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        edges: { cursor: string; node: TaskSummary }[];
+      };
+    }>(ops.TASKS_QUERY, { filter: cleanFilter(filter), first, after });
+    return {
+      tasks: d.tasks.edges.map((e) => e.node),
+      cursors: Object.fromEntries(d.tasks.edges.map((e) => [e.node.id, e.cursor])),
+      hasNextPage: d.tasks.pageInfo.hasNextPage,
+      endCursor: d.tasks.pageInfo.endCursor,
+      totalCount: d.tasks.totalCount,
+    };
+  }
+
+  /** The task with this id, or null. */
+  async getTask(id: string): Promise<TaskDetail | null> {
+    return (await this.query<{ task: TaskDetail | null }>(ops.TASK_QUERY, { id })).task;
+  }
+
+  // ---- mutations ----
+
+  async submitTask(input: SubmitTaskInput): Promise<TaskDetail> {
+    return (await this.mutate<{ submitTask: TaskDetail }>(ops.SUBMIT_TASK, { input })).submitTask;
+  }
+
+  async cancelTask(id: string): Promise<TaskDetail> {
+    return (await this.mutate<{ cancelTask: TaskDetail }>(ops.CANCEL_TASK, { id })).cancelTask;
+  }
+
+  async retryTask(id: string): Promise<TaskDetail> {
+    return (await this.mutate<{ retryTask: TaskDetail }>(ops.RETRY_TASK, { id })).retryTask;
+  }
+
+  async drainNode(id: string): Promise<ProcessingNode> {
+    return (await this.mutate<{ drainNode: ProcessingNode }>(ops.DRAIN_NODE, { id })).drainNode;
+  }
+
+  async resumeNode(id: string): Promise<ProcessingNode> {
+    return (await this.mutate<{ resumeNode: ProcessingNode }>(ops.RESUME_NODE, { id })).resumeNode;
+  }
+
+  async removeNode(id: string): Promise<boolean> {
+    return (await this.mutate<{ removeNode: boolean }>(ops.REMOVE_NODE, { id })).removeNode;
+  }
+
+  async updateConfig(input: ConfigInput): Promise<DistributedProcessingConfig> {
+    return (await this.mutate<{ updateConfig: DistributedProcessingConfig }>(ops.UPDATE_CONFIG, { input })).updateConfig;
+  }
+
+  // ---- subscriptions ----
+
+  private openSubscription<T>(
+    doc: string,
+    vars: AnyVariables,
+    field: string,
+    onItem: (item: T) => void,
+    end: (err: GraphQLRequestError | null) => void,
+  ): Unsubscribe {
+    // After an error result urql keeps the operation registered (it is torn
+    // down only when its last subscriber leaves), and a new subscription
+    // with the same query would share the dead one: so an error ends this
+    // subscriber at once.
+    let done = false;
+    let sub: { unsubscribe: () => void } | null = null;
+    const finish = (err: GraphQLRequestError | null) => {
+      if (done) return;
+      done = true;
+      queueMicrotask(() => sub?.unsubscribe());
+      end(err);
+    };
+    sub = pipe(
+      this.client.subscription<Record<string, T>>(doc, vars),
+      onEnd(() => finish(null)),
+      subscribe((res) => {
+        if (done) return;
+        if (res.error) {
+          finish(toRequestError(res.error));
+          return;
+        }
+        const item = res.data?.[field];
+        if (item) onItem(item);
+      }),
+    );
+    if (done) sub.unsubscribe();
+    return () => {
+      done = true;
+      sub?.unsubscribe();
+    };
+  }
+
+  /** Every change of every task, in batches (one per animation frame, at most five a second). */
+  onTaskUpdates(l: (tasks: TaskSummary[]) => void): Unsubscribe {
+    return this.taskFeed.listen(l);
+  }
+
+  /** Every heartbeat and change of every node, in batches (at most two a second). */
+  onNodeUpdates(l: (nodes: ProcessingNode[]) => void): Unsubscribe {
+    return this.nodeFeed.listen(l);
+  }
+
+  /** Every new version of the configuration. */
+  onConfigUpdates(l: (configs: DistributedProcessingConfig[]) => void): Unsubscribe {
+    return this.configFeed.listen(l);
+  }
+
+  /** Every change of one task, with its input and result, in batches. */
+  watchTask(id: string, l: (task: TaskDetail) => void): Unsubscribe {
+    const feed = new Feed<TaskDetail>(
+      (item, end) => this.openSubscription(ops.ONE_TASK_UPDATED, { id }, 'taskUpdated', item, end),
+      () => this.emitResync(),
+    );
+    return feed.listen((items) => l(items[items.length - 1]));
+  }
+}
+
+/** Drops empty filter fields: an empty string or list would filter for nothing. */
+export function cleanFilter(f: TaskFilter): TaskFilter | null {
+  const out: TaskFilter = {};
+  if (f.status && f.status.length > 0) out.status = f.status;
+  if (f.type) out.type = f.type;
+  if (f.priority) out.priority = f.priority;
+  if (f.nodeId) out.nodeId = f.nodeId;
+  if (f.search && f.search.trim()) out.search = f.search.trim();
+  return Object.keys(out).length > 0 ? out : null;
+}

@@ -1,0 +1,83 @@
+// The GraphQL documents of the dashboard. Only DistributedProcessingService
+// uses them.
+
+const NODE_FIELDS = `
+  id name address role status capabilities taskTypes workers activeTasks isLeader
+  lastHeartbeat startedAt version discovery configVersion
+  health { cpuPercent memoryPercent load1 load5 load15 sampledAt }
+`;
+
+const TASK_SUMMARY_FIELDS = `
+  id type status priority error attempts failures maxRetries timeoutSeconds progress
+  progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
+`;
+
+const TASK_DETAIL_FIELDS = `
+  ${TASK_SUMMARY_FIELDS}
+  input result metadata
+  node { id name address }
+`;
+
+const CONFIG_FIELDS = `
+  version enabled discovery peers heartbeatIntervalMs missedHeartbeats defaultTimeoutSeconds
+  defaultMaxRetries strategy faultTolerance thresholds { cpuPercent memoryPercent load1 }
+  workers retentionSeconds retryBackoffMs maxBackoffMs updatedAt
+`;
+
+export const SNAPSHOT_QUERY = `
+  query DashboardSnapshot {
+    nodes { ${NODE_FIELDS} }
+    leader { id }
+    config { ${CONFIG_FIELDS} }
+    taskTypes
+    taskCounts { status count }
+    recentCompleted: tasks(filter: { status: [COMPLETED] }, first: 500) {
+      edges { node { ${TASK_SUMMARY_FIELDS} } }
+    }
+    recentFailures: tasks(filter: { status: [FAILED, TIMED_OUT] }, first: 10) {
+      edges { node { ${TASK_SUMMARY_FIELDS} } }
+    }
+  }
+`;
+
+export const NODES_QUERY = `query Nodes { nodes { ${NODE_FIELDS} } }`;
+
+export const TASK_COUNTS_QUERY = `query TaskCounts { taskCounts { status count } }`;
+
+export const TASKS_QUERY = `
+  query Tasks($filter: TaskFilter, $first: Int, $after: String) {
+    tasks(filter: $filter, first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { ${TASK_SUMMARY_FIELDS} } }
+    }
+  }
+`;
+
+export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
+
+export const SUBMIT_TASK = `
+  mutation SubmitTask($input: SubmitTaskInput!) { submitTask(input: $input) { ${TASK_DETAIL_FIELDS} } }
+`;
+
+export const CANCEL_TASK = `mutation CancelTask($id: ID!) { cancelTask(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
+
+export const RETRY_TASK = `mutation RetryTask($id: ID!) { retryTask(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
+
+export const DRAIN_NODE = `mutation DrainNode($id: ID!) { drainNode(id: $id) { ${NODE_FIELDS} } }`;
+
+export const RESUME_NODE = `mutation ResumeNode($id: ID!) { resumeNode(id: $id) { ${NODE_FIELDS} } }`;
+
+export const REMOVE_NODE = `mutation RemoveNode($id: ID!) { removeNode(id: $id) }`;
+
+export const UPDATE_CONFIG = `
+  mutation UpdateConfig($input: ConfigInput!) { updateConfig(input: $input) { ${CONFIG_FIELDS} } }
+`;
+
+export const TASK_UPDATED = `subscription TaskFeed { taskUpdated { ${TASK_SUMMARY_FIELDS} } }`;
+
+export const ONE_TASK_UPDATED = `subscription OneTask($id: ID!) { taskUpdated(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
+
+export const NODE_UPDATED = `subscription NodeFeed { nodeUpdated { ${NODE_FIELDS} } }`;
+
+export const CONFIG_UPDATED = `subscription ConfigFeed { configUpdated { ${CONFIG_FIELDS} } }`;

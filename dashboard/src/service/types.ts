@@ -1,0 +1,183 @@
+// The shapes of the GraphQL types the dashboard reads (graph/*.graphqls).
+// Times are RFC 3339 strings, as the API sends them.
+
+export const TASK_STATUSES = [
+  'PENDING',
+  'ASSIGNED',
+  'IN_PROGRESS',
+  'RETRYING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+export const RETRYABLE_STATUSES: ReadonlySet<TaskStatus> = new Set(['FAILED', 'CANCELLED', 'TIMED_OUT']);
+
+export const TASK_PRIORITIES = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+export const NODE_STATUSES = ['ONLINE', 'BUSY', 'DRAINING', 'OFFLINE'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export const NODE_ROLES = ['MASTER', 'WORKER', 'HYBRID'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
+export const DISCOVERY_METHODS = ['MANUAL', 'AUTO', 'REGISTRY'] as const;
+export type DiscoveryMethod = (typeof DISCOVERY_METHODS)[number];
+
+export const STRATEGIES = ['ROUND_ROBIN', 'LEAST_BUSY', 'CAPABILITY_BASED'] as const;
+export type LoadBalancingStrategy = (typeof STRATEGIES)[number];
+
+export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+
+export interface NodeHealth {
+  cpuPercent: number;
+  memoryPercent: number;
+  load1: number;
+  load5: number;
+  load15: number;
+  sampledAt: string | null;
+}
+
+export interface ProcessingNode {
+  id: string;
+  name: string;
+  address: string;
+  role: NodeRole;
+  status: NodeStatus;
+  capabilities: string[];
+  taskTypes: string[];
+  workers: number;
+  activeTasks: number;
+  isLeader: boolean;
+  lastHeartbeat: string;
+  startedAt: string;
+  version: string;
+  discovery: DiscoveryMethod;
+  configVersion: number;
+  health: NodeHealth;
+}
+
+/** A task as the list and the live feed carry it: everything but input, result and metadata. */
+export interface TaskSummary {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  error: string | null;
+  attempts: number;
+  failures: number;
+  maxRetries: number;
+  timeoutSeconds: number;
+  progress: number;
+  progressMessage: string | null;
+  nodeId: string | null;
+  cancelRequested: boolean;
+  createdAt: string;
+  updatedAt: string;
+  assignedAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  runAt: string | null;
+}
+
+/** A task with everything, for its detail view. */
+export interface TaskDetail extends TaskSummary {
+  input: JSONValue;
+  result: JSONValue;
+  metadata: JSONValue;
+  node: { id: string; name: string; address: string } | null;
+}
+
+export interface HealthThresholds {
+  cpuPercent: number;
+  memoryPercent: number;
+  load1: number;
+}
+
+export interface DistributedProcessingConfig {
+  version: number;
+  enabled: boolean;
+  discovery: DiscoveryMethod;
+  peers: string[];
+  heartbeatIntervalMs: number;
+  missedHeartbeats: number;
+  defaultTimeoutSeconds: number;
+  defaultMaxRetries: number;
+  strategy: LoadBalancingStrategy;
+  faultTolerance: boolean;
+  thresholds: HealthThresholds;
+  workers: number;
+  retentionSeconds: number;
+  retryBackoffMs: number;
+  maxBackoffMs: number;
+  updatedAt: string | null;
+}
+
+/** ConfigInput: every field optional; absent fields keep their value. */
+export type ConfigInput = Partial<
+  Omit<DistributedProcessingConfig, 'version' | 'updatedAt' | 'thresholds'> & { thresholds: Partial<HealthThresholds> }
+>;
+
+export interface TaskFilter {
+  status?: TaskStatus[];
+  type?: string;
+  priority?: TaskPriority;
+  nodeId?: string;
+  search?: string;
+}
+
+export interface TaskPage {
+  tasks: TaskSummary[];
+  /** The cursor of each task of the page, by id. */
+  cursors: Record<string, string>;
+  hasNextPage: boolean;
+  endCursor: string | null;
+  totalCount: number;
+}
+
+export interface SubmitTaskInput {
+  type: string;
+  input?: JSONValue;
+  priority?: TaskPriority;
+  timeoutSeconds?: number;
+  maxRetries?: number;
+  metadata?: JSONValue;
+}
+
+export interface TaskCount {
+  status: TaskStatus;
+  count: number;
+}
+
+/** What the dashboard loads at start and at every resynchronisation. */
+export interface ClusterSnapshot {
+  nodes: ProcessingNode[];
+  leader: { id: string } | null;
+  config: DistributedProcessingConfig;
+  taskTypes: string[];
+  taskCounts: TaskCount[];
+  /** The latest completed tasks, to seed the throughput and latency charts. */
+  recentCompleted: TaskSummary[];
+  /** The latest failed or timed-out tasks. */
+  recentFailures: TaskSummary[];
+}
+
+export type ConnectionPhase = 'connecting' | 'online' | 'offline';
+
+export interface ConnectionState {
+  phase: ConnectionPhase;
+  /** Whether the socket was ever up: a later 'connecting' is a reconnection. */
+  everConnected: boolean;
+  /** Reconnection attempts since the socket went down. */
+  attempt: number;
+  /** When the next reconnection attempt starts (ms since the epoch), while offline. */
+  nextRetryAt: number | null;
+  /** When the current phase started (ms since the epoch). */
+  since: number;
+  /** Why the socket closed, when it did. */
+  reason: string | null;
+}

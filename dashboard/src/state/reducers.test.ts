@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+
+import type { TaskStatus, TaskSummary } from '../service/types';
+import {
+  ClockOffset,
+  MetricsWindow,
+  OFFLINE_SLACK_MS,
+  effectiveNodeStatus,
+  mergeTaskEvents,
+  pushHealthSample,
+  taskMatchesFilter,
+  type LivePage,
+} from './reducers';
+
+const T0 = Date.parse('2026-01-01T12:00:00Z');
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+function task(id: string, status: TaskStatus, over: Partial<TaskSummary> = {}): TaskSummary {
+  const created = over.createdAt ?? iso(0);
+  return {
+    id,
+    type: 'echo',
+    status,
+    priority: 'NORMAL',
+    error: null,
+    attempts: status === 'PENDING' ? 0 : 1,
+    failures: 0,
+    maxRetries: 3,
+    timeoutSeconds: 300,
+    progress: 0,
+    progressMessage: null,
+    nodeId: status === 'PENDING' ? null : 'n1',
+    cancelRequested: false,
+    createdAt: created,
+    updatedAt: status === 'PENDING' ? created : iso(10),
+    assignedAt: null,
+    startedAt: null,
+    completedAt: null,
+    runAt: null,
+    ...over,
+  };
+}
+
+function page(tasks: TaskSummary[], extra: Partial<LivePage> = {}): LivePage {
+  return {
+    tasks,
+    cursors: Object.fromEntries(tasks.map((t, i) => [t.id, String(100 - i)])),
+    hasNextPage: false,
+    endCursor: tasks.length ? String(100 - tasks.length + 1) : null,
+    totalCount: tasks.length,
+    fresh: new Set(),
+    stale: new Set(),
+    ...extra,
+  };
+}
+
+describe('effectiveNodeStatus', () => {
+  const cfg = { heartbeatIntervalMs: 1000, missedHeartbeats: 3 };
+  it('turns a silent node OFFLINE after missed heartbeats', () => {
+    const n = { status: 'ONLINE' as const, lastHeartbeat: iso(0) };
+    expect(effectiveNodeStatus(n, T0 + 3000 + OFFLINE_SLACK_MS, cfg)).toBe('ONLINE');
+    expect(effectiveNodeStatus(n, T0 + 3001 + OFFLINE_SLACK_MS, cfg)).toBe('OFFLINE');
+    expect(effectiveNodeStatus({ ...n, status: 'DRAINING' }, T0 + 100, cfg)).toBe('DRAINING');
+  });
+});
+
+describe('ClockOffset', () => {
+  it('takes the smallest recent delay', () => {
+    const c = new ClockOffset(3);
+    expect(c.value).toBe(0);
+    c.add(T0 + 500, iso(0));
+    c.add(T0 + 1200, iso(1000));
+    expect(c.value).toBe(200);
+  });
+});
+
+describe('MetricsWindow', () => {
+  it('buckets completions once each, with latency', () => {
+    const m = new MetricsWindow(1000, 60000);
+    const done = task('a', 'COMPLETED', { createdAt: iso(0), completedAt: iso(1000), updatedAt: iso(1000) });
+    expect(m.record(done, T0 + 2000)).toBe(true);
+    expect(m.record(done, T0 + 2000)).toBe(false); // the same event again (a resync)
+    m.record(task('b', 'RETRYING', { updatedAt: iso(1500), error: 'x' }), T0 + 2000);
+    const s = m.series(T0 + 4999, 60000, 5000);
+    const last = s[s.length - 1];
+    expect(s).toHaveLength(12);
+    expect(last.completedPerSec).toBeCloseTo(1000 / 4999, 5);
+    expect(last.failedPerSec).toBeGreaterThan(0);
+    expect(last.latencyAvgMs).toBe(1000);
+    expect(last.latencyP95Ms).toBe(1000);
+    expect(s[0].latencyAvgMs).toBeNull();
+  });
+
+  it('adds up stored buckets into steps', () => {
+    const m = new MetricsWindow(1000, 60000);
+    for (let i = 0; i < 10; i++) {
+      m.record(task(`t${i}`, 'COMPLETED', { createdAt: iso(i * 1000 - 100), completedAt: iso(i * 1000) }), T0 + 10000);
+    }
+    const s = m.series(T0 + 10000, 20000, 10000);
+    expect(s).toHaveLength(2);
+    expect(s[0].completedPerSec).toBe(1);
+    expect(s[0].latencyAvgMs).toBe(100);
+    expect(s[1].completedPerSec).toBe(0);
+  });
+
+  it('ignores completions older than its window', () => {
+    const m = new MetricsWindow(1000, 60000);
+    expect(m.record(task('a', 'COMPLETED', { completedAt: iso(0) }), T0 + 120000)).toBe(false);
+  });
+});
+
+describe('taskMatchesFilter', () => {
+  it('applies every field, search on id, type and error', () => {
+    const t = task('06abc', 'FAILED', { type: 'dice.simulate', error: 'bad Expression' });
+    expect(taskMatchesFilter(t, {})).toBe(true);
+    expect(taskMatchesFilter(t, { status: ['FAILED', 'TIMED_OUT'] })).toBe(true);
+    expect(taskMatchesFilter(t, { status: ['COMPLETED'] })).toBe(false);
+    expect(taskMatchesFilter(t, { type: 'echo' })).toBe(false);
+    expect(taskMatchesFilter(t, { search: 'expression' })).toBe(true);
+    expect(taskMatchesFilter(t, { search: '06AB' })).toBe(true);
+    expect(taskMatchesFilter(t, { nodeId: 'n2' })).toBe(false);
+  });
+});
+
+describe('mergeTaskEvents', () => {
+  const older = [task('c', 'COMPLETED', { createdAt: iso(-1000) }), task('b', 'PENDING', { createdAt: iso(-2000) })];
+
+  it('updates rows in place and inserts new submissions on top', () => {
+    const p = page(older);
+    const next = mergeTaskEvents(p, [task('n', 'PENDING', { createdAt: iso(5) }), task('b', 'ASSIGNED', { createdAt: iso(-2000) })], {}, true, 50);
+    expect(next.tasks.map((t) => t.id)).toEqual(['n', 'c', 'b']);
+    expect(next.tasks[2].status).toBe('ASSIGNED');
+    expect(next.totalCount).toBe(3);
+    expect([...next.fresh]).toEqual(['n']);
+  });
+
+  it('keeps the page size and the cursor of the last known row', () => {
+    const p = page(older, { totalCount: 10, hasNextPage: true });
+    const next = mergeTaskEvents(p, [task('n', 'PENDING', { createdAt: iso(5) })], {}, true, 2);
+    expect(next.tasks.map((t) => t.id)).toEqual(['n', 'c']);
+    expect(next.hasNextPage).toBe(true);
+    expect(next.endCursor).toBe(p.cursors.c);
+    expect(next.totalCount).toBe(11);
+  });
+
+  it('inserts nothing on later pages, or when not matching', () => {
+    const p = page(older);
+    expect(mergeTaskEvents(p, [task('n', 'PENDING')], {}, false, 50)).toBe(p);
+    expect(mergeTaskEvents(p, [task('n', 'PENDING')], { type: 'sleep' }, true, 50)).toBe(p);
+  });
+
+  it('does not insert a task of unknown place without a changing filter', () => {
+    // Same creation time as rows of the page: the server's order cannot be told.
+    const p = page(older, { hasNextPage: true });
+    const next = mergeTaskEvents(p, [task('z', 'COMPLETED', { createdAt: iso(-1000) })], {}, true, 2);
+    expect(next).toBe(p);
+  });
+
+  it('inserts a task that comes to match a status filter, at its place', () => {
+    const failedOlder = [task('f2', 'FAILED', { createdAt: iso(-500) }), task('f1', 'FAILED', { createdAt: iso(-3000) })];
+    const p = page(failedOlder, { hasNextPage: true });
+    const next = mergeTaskEvents(p, [task('m', 'FAILED', { createdAt: iso(-1000) })], { status: ['FAILED'] }, true, 50);
+    expect(next.tasks.map((t) => t.id)).toEqual(['f2', 'm', 'f1']);
+    expect(next.totalCount).toBe(3);
+  });
+
+  it('marks a row that stops matching as stale, and counts it out', () => {
+    const p = page([task('a', 'PENDING')]);
+    const next = mergeTaskEvents(p, [task('a', 'ASSIGNED')], { status: ['PENDING'] }, true, 50);
+    expect(next.stale.has('a')).toBe(true);
+    expect(next.totalCount).toBe(0);
+    const back = mergeTaskEvents(next, [task('a', 'PENDING', { attempts: 1, updatedAt: iso(30) })], { status: ['PENDING'] }, true, 50);
+    expect(back.stale.has('a')).toBe(false);
+    expect(back.totalCount).toBe(1);
+  });
+});
+
+describe('pushHealthSample', () => {
+  it('appends new samples only, up to its length', () => {
+    const node = (cpu: number, at: string) =>
+      ({ health: { cpuPercent: cpu, memoryPercent: 1, load1: 0.5, load5: 0, load15: 0, sampledAt: at }, lastHeartbeat: at }) as never;
+    let h = pushHealthSample(undefined, node(10, iso(0)), 2);
+    h = pushHealthSample(h, node(10, iso(0)), 2);
+    expect(h.cpu).toEqual([10]);
+    h = pushHealthSample(h, node(20, iso(1000)), 2);
+    h = pushHealthSample(h, node(30, iso(2000)), 2);
+    expect(h.cpu).toEqual([20, 30]);
+  });
+});

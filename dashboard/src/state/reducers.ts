@@ -1,0 +1,368 @@
+// Pure functions over the dashboard's state: how live events change counts,
+// charts, pages of tasks and node statuses. Kept free of React and of the
+// network so that unit tests cover them.
+
+import type {
+  DistributedProcessingConfig,
+  NodeStatus,
+  ProcessingNode,
+  TaskFilter,
+  TaskPage,
+  TaskStatus,
+  TaskSummary,
+} from '../service/types';
+import { TASK_STATUSES } from '../service/types';
+
+export type Counts = Record<TaskStatus, number>;
+
+export function emptyCounts(): Counts {
+  return Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Counts;
+}
+
+export function countsFrom(list: { status: TaskStatus; count: number }[]): Counts {
+  const c = emptyCounts();
+  for (const { status, count } of list) c[status] = count;
+  return c;
+}
+
+/** Whether this event is a task's first: just submitted, never changed. */
+export function isSubmission(t: TaskSummary): boolean {
+  return t.status === 'PENDING' && t.attempts === 0 && t.createdAt === t.updatedAt;
+}
+
+/**
+ * Slack added to the offline limit: heartbeats reach the views in batches
+ * (up to half a second apart), and a late batch must not make a node flicker
+ * OFFLINE.
+ */
+export const OFFLINE_SLACK_MS = 1000;
+
+/**
+ * A node's status as the dashboard should show it: OFFLINE when its last
+ * heartbeat is older than missedHeartbeats intervals (plus OFFLINE_SLACK_MS),
+ * since no event tells that a node stopped. serverNow is the server's clock
+ * as the client estimates it.
+ */
+export function effectiveNodeStatus(
+  node: Pick<ProcessingNode, 'status' | 'lastHeartbeat'>,
+  serverNow: number,
+  config: Pick<DistributedProcessingConfig, 'heartbeatIntervalMs' | 'missedHeartbeats'> | null,
+): NodeStatus {
+  if (node.status === 'OFFLINE') return 'OFFLINE';
+  const interval = config?.heartbeatIntervalMs ?? 1000;
+  const missed = config?.missedHeartbeats ?? 3;
+  const last = Date.parse(node.lastHeartbeat);
+  if (Number.isFinite(last) && serverNow - last > missed * interval + OFFLINE_SLACK_MS) return 'OFFLINE';
+  return node.status;
+}
+
+/**
+ * Estimates how far the server's clock is behind the browser's (plus the
+ * event's delivery time) from heartbeats: the smallest recent difference
+ * between when a heartbeat arrived and when the server stamped it.
+ */
+export class ClockOffset {
+  private samples: number[] = [];
+
+  constructor(private readonly keep = 30) {}
+
+  add(receivedAt: number, stampedAt: string): void {
+    const t = Date.parse(stampedAt);
+    if (!Number.isFinite(t)) return;
+    this.samples.push(receivedAt - t);
+    if (this.samples.length > this.keep) this.samples.shift();
+  }
+
+  reset(): void {
+    this.samples = [];
+  }
+
+  /** ms to subtract from the browser's clock to get the server's; 0 before any sample. */
+  get value(): number {
+    return this.samples.length === 0 ? 0 : Math.min(...this.samples);
+  }
+}
+
+// ---- throughput and latency ----
+
+export interface MetricsPoint {
+  /** Start of the bucket, server time in ms. */
+  t: number;
+  /** Completed tasks per second. */
+  completedPerSec: number;
+  /** Failed attempts per second (a RETRYING, FAILED or TIMED_OUT change). */
+  failedPerSec: number;
+  /** Mean time from submission to completion, in ms, or null without completions. */
+  latencyAvgMs: number | null;
+  /** 95th percentile of that time, in ms, or null. */
+  latencyP95Ms: number | null;
+}
+
+interface Bucket {
+  completed: number;
+  failed: number;
+  latencies: number[];
+}
+
+/**
+ * Completions and failures in one-second buckets over the last minutes,
+ * each task's completion counted once (events repeat across resyncs), read
+ * back as series of coarser steps for the charts.
+ */
+export class MetricsWindow {
+  private buckets = new Map<number, Bucket>();
+  private seen = new Map<string, string>(); // task id -> the status last counted
+
+  constructor(
+    /** Width of a stored bucket, in ms. */
+    readonly bucketMs = 1000,
+    /** How far back events are kept, in ms. */
+    readonly keepMs = 15 * 60 * 1000,
+    private readonly maxLatencySamples = 200,
+  ) {}
+
+  private bucket(t: number): Bucket {
+    const k = Math.floor(t / this.bucketMs) * this.bucketMs;
+    let b = this.buckets.get(k);
+    if (!b) {
+      b = { completed: 0, failed: 0, latencies: [] };
+      this.buckets.set(k, b);
+    }
+    return b;
+  }
+
+  /** Records a task event; returns whether it changed the metrics. */
+  record(t: TaskSummary, serverNow: number): boolean {
+    const key = `${t.status}:${t.attempts}`;
+    if (this.seen.get(t.id) === key) return false;
+    const when = Date.parse(t.completedAt ?? t.updatedAt);
+    if (!Number.isFinite(when) || when < serverNow - this.keepMs) return false;
+    if (t.status === 'COMPLETED') {
+      this.seen.set(t.id, key);
+      const b = this.bucket(when);
+      b.completed++;
+      const lat = when - Date.parse(t.createdAt);
+      if (Number.isFinite(lat) && lat >= 0 && b.latencies.length < this.maxLatencySamples) b.latencies.push(lat);
+    } else if (t.status === 'RETRYING' || t.status === 'FAILED' || t.status === 'TIMED_OUT') {
+      this.seen.set(t.id, key);
+      this.bucket(when).failed++;
+    } else {
+      return false;
+    }
+    if (this.seen.size > 20000) {
+      for (const id of this.seen.keys()) {
+        this.seen.delete(id);
+        if (this.seen.size <= 15000) break;
+      }
+    }
+    return true;
+  }
+
+  /** Drops buckets older than keepMs. */
+  prune(serverNow: number): void {
+    const from = serverNow - this.keepMs - this.bucketMs;
+    for (const k of this.buckets.keys()) if (k < from) this.buckets.delete(k);
+  }
+
+  /**
+   * One point per step over the last spanMs, oldest first, the last one
+   * being the step that holds serverNow (its rate is over the part passed).
+   */
+  series(serverNow: number, spanMs = 5 * 60 * 1000, stepMs = 5000): MetricsPoint[] {
+    const last = Math.floor(serverNow / stepMs) * stepMs;
+    const n = Math.max(2, Math.round(spanMs / stepMs));
+    const out: MetricsPoint[] = [];
+    for (let i = n - 1; i >= 0; i--) {
+      const t = last - i * stepMs;
+      let completed = 0;
+      let failed = 0;
+      const lat: number[] = [];
+      for (let k = t; k < t + stepMs; k += this.bucketMs) {
+        const b = this.buckets.get(k);
+        if (!b) continue;
+        completed += b.completed;
+        failed += b.failed;
+        for (const x of b.latencies) lat.push(x);
+      }
+      const span = i === 0 ? Math.min(stepMs, Math.max(1000, serverNow - t)) : stepMs;
+      out.push({
+        t,
+        completedPerSec: (completed * 1000) / span,
+        failedPerSec: (failed * 1000) / span,
+        latencyAvgMs: lat.length ? lat.reduce((a, x) => a + x, 0) / lat.length : null,
+        latencyP95Ms: lat.length ? percentile(lat, 0.95) : null,
+      });
+    }
+    return out;
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1));
+  return s[i];
+}
+
+// ---- task lists ----
+
+/** Whether a task matches a filter, as the server's tasks query applies it. */
+export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
+  if (f.status && f.status.length > 0 && !f.status.includes(t.status)) return false;
+  if (f.type && t.type !== f.type) return false;
+  if (f.priority && t.priority !== f.priority) return false;
+  if (f.nodeId && t.nodeId !== f.nodeId) return false;
+  const q = f.search?.trim().toLowerCase();
+  if (q) {
+    const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
+    if (!hay.some((s) => s.includes(q))) return false;
+  }
+  return true;
+}
+
+/** Newest first: by creation time, then by id. */
+export function compareNewestFirst(a: TaskSummary, b: TaskSummary): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+export interface LivePage extends TaskPage {
+  /** Ids inserted by the last merge, to highlight. */
+  fresh: ReadonlySet<string>;
+  /** Ids on the page that no longer match the filter. */
+  stale: ReadonlySet<string>;
+}
+
+/**
+ * Applies a batch of task events to the page on screen. Tasks on the page
+ * are updated in place (one that stopped matching the filter stays, marked
+ * stale, so rows do not jump under the pointer). On the first page, new
+ * submissions that match go to the top (the API lists newest first), and a
+ * task that comes to match by a change (a status, node or error filter) is
+ * inserted at its place by creation time when that place is on this page;
+ * the page is then trimmed back to pageSize. The server's order of rows is
+ * kept: it orders by submission, which creation times cannot always tell.
+ */
+export function mergeTaskEvents(
+  page: LivePage,
+  events: TaskSummary[],
+  filter: TaskFilter,
+  firstPage: boolean,
+  pageSize: number,
+): LivePage {
+  if (events.length === 0) return page;
+  // Only the last state of each task matters to the page; the first event
+  // seen tells whether the task was submitted in this batch.
+  const latest = new Map<string, TaskSummary>();
+  const submitted = new Set<string>();
+  for (const e of events) {
+    if (!latest.has(e.id) && isSubmission(e)) submitted.add(e.id);
+    latest.set(e.id, e);
+  }
+  const canEnter = Boolean((filter.status && filter.status.length > 0) || filter.nodeId || filter.search?.trim());
+
+  const index = new Map(page.tasks.map((t, i) => [t.id, i]));
+  let tasks = page.tasks;
+  let changed = false;
+  let stale: Set<string> | null = null;
+  const top: TaskSummary[] = [];
+  const middle: TaskSummary[] = [];
+  let totalCount = page.totalCount;
+
+  for (const t of latest.values()) {
+    const i = index.get(t.id);
+    const matches = taskMatchesFilter(t, filter);
+    if (i !== undefined) {
+      if (!changed) {
+        tasks = [...tasks];
+        changed = true;
+      }
+      tasks[i] = t;
+      const wasStale = stale ? stale.has(t.id) : page.stale.has(t.id);
+      if (matches === wasStale) {
+        stale ??= new Set(page.stale);
+        if (matches) {
+          stale.delete(t.id);
+          totalCount++;
+        } else {
+          stale.add(t.id);
+          totalCount = Math.max(0, totalCount - 1);
+        }
+      }
+      continue;
+    }
+    if (!firstPage || !matches) continue;
+    if (submitted.has(t.id)) {
+      top.unshift(t); // later submissions are newer
+      totalCount++;
+    } else if (canEnter) {
+      const oldest = tasks.length > 0 ? tasks[tasks.length - 1] : null;
+      const room = tasks.length < pageSize && !page.hasNextPage;
+      // Within the page's range and not on it: it did not match before.
+      // (One that belongs to a later page may have matched already, so the
+      // total is left alone.)
+      if (room || (oldest && t.createdAt > oldest.createdAt)) {
+        middle.push(t);
+        totalCount++;
+      }
+    }
+  }
+
+  if (top.length === 0 && middle.length === 0 && !changed && !stale) return page;
+  if (top.length > 0 || middle.length > 0) {
+    tasks = [...top, ...tasks];
+    for (const t of middle.sort(compareNewestFirst)) {
+      const at = tasks.findIndex((r) => !submitted.has(r.id) && r.createdAt < t.createdAt);
+      if (at < 0) tasks.push(t);
+      else tasks.splice(at, 0, t);
+    }
+  }
+  let hasNextPage = page.hasNextPage;
+  let endCursor = page.endCursor;
+  if (tasks.length > pageSize) {
+    tasks = tasks.slice(0, pageSize);
+    hasNextPage = true;
+    // The next page starts after the last row whose cursor is known: rows
+    // inserted live have none, so the next page may repeat a few rows, but
+    // it skips none.
+    endCursor = null;
+    for (let i = tasks.length - 1; i >= 0 && endCursor === null; i--) endCursor = page.cursors[tasks[i].id] ?? null;
+  }
+  return {
+    tasks,
+    cursors: page.cursors,
+    hasNextPage,
+    endCursor,
+    totalCount,
+    fresh: new Set([...top, ...middle].map((t) => t.id)),
+    stale: stale ?? page.stale,
+  };
+}
+
+// ---- node samples ----
+
+export interface NodeHistory {
+  cpu: number[];
+  memory: number[];
+  load: number[];
+  /** The sampledAt of the last sample, to skip repeats. */
+  lastSample: string | null;
+}
+
+export const HISTORY_LENGTH = 60;
+
+/** Appends the node's health sample to its history when it is a new one. */
+export function pushHealthSample(h: NodeHistory | undefined, node: ProcessingNode, max = HISTORY_LENGTH): NodeHistory {
+  const stamp = node.health.sampledAt ?? node.lastHeartbeat;
+  if (h && h.lastSample === stamp) return h;
+  const push = (xs: number[] | undefined, v: number) => {
+    const out = xs ? xs.slice(Math.max(0, xs.length + 1 - max)) : [];
+    out.push(v);
+    return out;
+  };
+  return {
+    cpu: push(h?.cpu, node.health.cpuPercent),
+    memory: push(h?.memory, node.health.memoryPercent),
+    load: push(h?.load, node.health.load1),
+    lastSample: stamp,
+  };
+}

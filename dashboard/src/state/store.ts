@@ -1,0 +1,307 @@
+// DashboardStore: the cluster's live state as the views read it. It loads a
+// snapshot through DistributedProcessingService, keeps it current with the
+// service's subscription feeds (events come in batches, one per animation
+// frame, so a burst costs one render), and loads it again whenever the
+// service says events may have been missed (a reconnection).
+
+import { createContext, useContext, useSyncExternalStore } from 'react';
+
+import type { DistributedProcessingService } from '../service/DistributedProcessingService';
+import type {
+  ConnectionState,
+  DistributedProcessingConfig,
+  NodeStatus,
+  ProcessingNode,
+  TaskSummary,
+} from '../service/types';
+import {
+  ClockOffset,
+  MetricsWindow,
+  countsFrom,
+  effectiveNodeStatus,
+  emptyCounts,
+  pushHealthSample,
+  type Counts,
+  type NodeHistory,
+} from './reducers';
+
+export interface DashboardState {
+  connection: ConnectionState;
+  /** Whether the first snapshot arrived. */
+  loaded: boolean;
+  /** The error of the last snapshot load, if it failed. */
+  loadError: string | null;
+  /** Nodes by id, and their ids sorted by name. */
+  nodes: Record<string, ProcessingNode>;
+  nodeOrder: string[];
+  history: Record<string, NodeHistory>;
+  config: DistributedProcessingConfig | null;
+  taskTypes: string[];
+  counts: Counts;
+  /** Latest final failures (FAILED, TIMED_OUT), newest first. */
+  failures: TaskSummary[];
+  /** Bumped whenever the metrics window changes. */
+  metricsVersion: number;
+  /** The browser's clock, ticking every second, for ages and offline detection. */
+  now: number;
+  /** ms the server's clock is behind the browser's (see ClockOffset). */
+  clockOffset: number;
+}
+
+type Listener = () => void;
+
+const MAX_FAILURES = 12;
+
+export class DashboardStore {
+  state: DashboardState;
+  readonly metrics = new MetricsWindow();
+  private listeners = new Set<Listener>();
+  private taskListeners = new Set<(tasks: TaskSummary[]) => void>();
+  private resyncListeners = new Set<() => void>();
+  private offset = new ClockOffset();
+  private countsTimer: ReturnType<typeof setTimeout> | null = null;
+  private countsFetchedAt = 0;
+  private stops: (() => void)[] = [];
+  private loading: Promise<void> | null = null;
+  private reloadAgain = false;
+
+  constructor(readonly service: DistributedProcessingService) {
+    this.state = {
+      connection: service.connection(),
+      loaded: false,
+      loadError: null,
+      nodes: {},
+      nodeOrder: [],
+      history: {},
+      config: null,
+      taskTypes: [],
+      counts: emptyCounts(),
+      failures: [],
+      metricsVersion: 0,
+      now: Date.now(),
+      clockOffset: 0,
+    };
+  }
+
+  /** Opens the feeds and loads the first snapshot. */
+  start(): void {
+    const s = this.service;
+    this.stops.push(
+      s.onConnectionChange((connection) => this.set({ connection })),
+      s.onResync(() => {
+        this.offset.reset();
+        void this.reload();
+        for (const l of this.resyncListeners) l();
+      }),
+      s.onNodeUpdates((nodes) => this.applyNodes(nodes, true)),
+      s.onTaskUpdates((tasks) => this.applyTasks(tasks)),
+      s.onConfigUpdates((configs) => this.setConfig(configs[configs.length - 1])),
+    );
+    const tick = setInterval(() => {
+      const now = Date.now();
+      this.metrics.prune(now - this.state.clockOffset);
+      this.set({ now });
+    }, 1000);
+    this.stops.push(() => clearInterval(tick));
+    void this.reload();
+  }
+
+  stop(): void {
+    for (const f of this.stops.splice(0)) f();
+    if (this.countsTimer) clearTimeout(this.countsTimer);
+  }
+
+  // ---- subscriptions for views ----
+
+  subscribe = (l: Listener): (() => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+
+  /** Task events in batches, for the views that show tasks. */
+  onTasks(l: (tasks: TaskSummary[]) => void): () => void {
+    this.taskListeners.add(l);
+    return () => this.taskListeners.delete(l);
+  }
+
+  /** Called when events may have been missed: views refetch what they show. */
+  onResync(l: () => void): () => void {
+    this.resyncListeners.add(l);
+    return () => this.resyncListeners.delete(l);
+  }
+
+  private set(patch: Partial<DashboardState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  // ---- derived values ----
+
+  /** The server's clock now, as estimated from heartbeats. */
+  serverNow(): number {
+    return this.state.now - this.state.clockOffset;
+  }
+
+  /** A node's status with OFFLINE detected client-side (only while the feed is live). */
+  nodeStatus(node: ProcessingNode): NodeStatus {
+    if (this.state.connection.phase !== 'online') return node.status;
+    return effectiveNodeStatus(node, this.serverNow(), this.state.config);
+  }
+
+  // ---- loading ----
+
+  /** Loads the snapshot; a call while one is in flight loads once more after it. */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.reloadAgain = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      try {
+        const snap = await this.service.loadSnapshot();
+        const nodes: Record<string, ProcessingNode> = {};
+        let history = this.state.history;
+        for (const n of snap.nodes) {
+          nodes[n.id] = n;
+          history = { ...history, [n.id]: pushHealthSample(history[n.id], n) };
+        }
+        const serverNow = Date.now() - this.state.clockOffset;
+        for (const t of snap.recentCompleted) this.metrics.record(t, serverNow);
+        if (snap.leader && nodes[snap.leader.id]) {
+          // The leader query is the authority; heartbeats may lag it.
+          for (const n of Object.values(nodes)) nodes[n.id] = { ...n, isLeader: n.id === snap.leader.id };
+        }
+        this.set({
+          loaded: true,
+          loadError: null,
+          nodes,
+          nodeOrder: sortNodeIds(nodes),
+          history,
+          config: snap.config,
+          taskTypes: snap.taskTypes,
+          counts: countsFrom(snap.taskCounts),
+          failures: snap.recentFailures.slice(0, MAX_FAILURES),
+          metricsVersion: this.state.metricsVersion + 1,
+        });
+      } catch (err) {
+        this.set({ loadError: (err as Error).message });
+      } finally {
+        this.loading = null;
+        if (this.reloadAgain) {
+          this.reloadAgain = false;
+          void this.reload();
+        }
+      }
+    })();
+    return this.loading;
+  }
+
+  // ---- events ----
+
+  /** Applies node events (or a mutation's result, live=false). */
+  applyNodes(list: ProcessingNode[], live = false): void {
+    const nodes = { ...this.state.nodes };
+    let history = this.state.history;
+    let added = false;
+    const now = Date.now();
+    for (const n of list) {
+      if (!nodes[n.id]) added = true;
+      nodes[n.id] = n;
+      history = { ...history, [n.id]: pushHealthSample(history[n.id], n) };
+      if (live) this.offset.add(now, n.lastHeartbeat);
+      if (n.isLeader) {
+        for (const other of Object.values(nodes)) {
+          if (other.id !== n.id && other.isLeader) nodes[other.id] = { ...other, isLeader: false };
+        }
+      }
+    }
+    this.set({
+      nodes,
+      history,
+      nodeOrder: added ? sortNodeIds(nodes) : this.state.nodeOrder,
+      clockOffset: this.offset.value,
+    });
+  }
+
+  /** Takes a configuration returned by updateConfig (its event follows). */
+  setConfig(config: DistributedProcessingConfig): void {
+    if (!this.state.config || config.version >= this.state.config.version) this.set({ config });
+  }
+
+  /** Forgets a node removed through the API. */
+  forgetNode(id: string): void {
+    const nodes = { ...this.state.nodes };
+    delete nodes[id];
+    this.set({ nodes, nodeOrder: sortNodeIds(nodes) });
+  }
+
+  /** Applies task events (or a mutation's result). */
+  applyTasks(tasks: TaskSummary[]): void {
+    const serverNow = Date.now() - this.state.clockOffset;
+    let metricsChanged = false;
+    let failures = this.state.failures;
+    for (const t of tasks) {
+      if (this.metrics.record(t, serverNow)) metricsChanged = true;
+      if (t.status === 'FAILED' || t.status === 'TIMED_OUT') {
+        failures = [t, ...failures.filter((f) => f.id !== t.id)].slice(0, MAX_FAILURES);
+      } else if (failures.some((f) => f.id === t.id)) {
+        failures = failures.filter((f) => f.id !== t.id); // retried
+      }
+    }
+    this.set({
+      failures,
+      metricsVersion: metricsChanged ? this.state.metricsVersion + 1 : this.state.metricsVersion,
+    });
+    this.scheduleCountsRefresh();
+    for (const l of this.taskListeners) l(tasks);
+  }
+
+  /**
+   * The counts by status come from the server (taskCounts): events arrive
+   * behind the store under load, so counting them on top of a fetched count
+   * would count some twice. They are fetched again shortly after task
+   * events, at most once a second while events flow, and never when idle.
+   */
+  private scheduleCountsRefresh(): void {
+    if (this.countsTimer) return;
+    const delay = Math.max(100, 1000 - (Date.now() - this.countsFetchedAt));
+    this.countsTimer = setTimeout(async () => {
+      this.countsFetchedAt = Date.now();
+      try {
+        const c = await this.service.taskCounts();
+        this.set({ counts: countsFrom(c) });
+      } catch {
+        // Offline: the resync on reconnection loads them again.
+      } finally {
+        this.countsTimer = null;
+      }
+    }, delay);
+  }
+}
+
+function sortNodeIds(nodes: Record<string, ProcessingNode>): string[] {
+  return Object.values(nodes)
+    .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id))
+    .map((n) => n.id);
+}
+
+// ---- React glue ----
+
+export const StoreContext = createContext<DashboardStore | null>(null);
+
+export function useStore(): DashboardStore {
+  const s = useContext(StoreContext);
+  if (!s) throw new Error('useStore outside StoreContext');
+  return s;
+}
+
+/** The service, for views that load or change things themselves (task pages, forms). */
+export function useService(): DistributedProcessingService {
+  return useStore().service;
+}
+
+/** Selects a value of the store's state; the component renders again when it changes. */
+export function useDashboard<T>(select: (s: DashboardState) => T): T {
+  const store = useStore();
+  return useSyncExternalStore(store.subscribe, () => select(store.state));
+}
