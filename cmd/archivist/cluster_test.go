@@ -161,10 +161,16 @@ func TestClusterLeaderKilled(t *testing.T) {
 		t.Skip("multi-process cluster test")
 	}
 	r := redistest.Start(t)
-	a := startNode(t, clusterArgs(r.URL(), "a", "--role", "hybrid")...)
+	// A 500ms heartbeat here: the promise is a new leader within three
+	// heartbeat intervals.
+	const interval = 500 * time.Millisecond
+	args := func(id, role string) []string {
+		return append(clusterArgs(r.URL(), id, "--role", role), "--heartbeat-interval", interval.String())
+	}
+	a := startNode(t, args("a", "hybrid")...)
 	waitFor(t, 10*time.Second, "a leads", func() bool { return leaderOf(t, a) == "a" })
-	b := startNode(t, clusterArgs(r.URL(), "b", "--role", "hybrid")...)
-	c := startNode(t, clusterArgs(r.URL(), "c", "--role", "worker")...)
+	b := startNode(t, args("b", "hybrid")...)
+	c := startNode(t, args("c", "worker")...)
 	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, b)) == 3 })
 	const total = 1000
 	submitSleeps(t, b, total, 5)
@@ -178,10 +184,11 @@ func TestClusterLeaderKilled(t *testing.T) {
 	if cnt.completed != total {
 		t.Fatalf("%d of %d completed: %v", cnt.completed, total, cnt.notDone)
 	}
-	// The lease is two heartbeat intervals (400ms) and renewed every third
-	// of it; the survivor campaigns as often.
-	if took > 3*time.Second {
-		t.Errorf("a new leader took %s", took)
+	// The lease is two heartbeat intervals and the survivor campaigns every
+	// third of that: a new leader within three intervals (plus the 50ms
+	// polling of this test).
+	if took > 3*interval+100*time.Millisecond {
+		t.Errorf("a new leader took %s, more than three heartbeat intervals (%s)", took, 3*interval)
 	}
 	t.Logf("new leader after %s; %d tasks ran more than once", took, cnt.reran)
 }
