@@ -247,7 +247,9 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 	for _, n := range nodes {
 		seen[n.ID] = true
 		status := n.StatusAt(now, cfg.MissedHeartbeats)
-		if status == archivist.NodeOffline && !e.rules.NodeOfflineOff {
+		// One interval of slack over the offline rule, so that a heartbeat
+		// delayed by a loaded machine does not page anyone.
+		if n.Offline(now, cfg.MissedHeartbeats+1) && !e.rules.NodeOfflineOff {
 			silent := now.Sub(n.LastHeartbeat)
 			add(archivist.RuleNodeOffline, n.ID, "critical",
 				fmt.Sprintf("node %s is offline: no heartbeat for %s", n.ID, silent.Round(time.Second)), silent.Seconds())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,9 +142,13 @@ func TestDashboardBrowser(t *testing.T) {
 }
 
 // TestDashboardCluster runs the browser against a cluster of three nodes on
-// a real Redis: every node shown with one leader, and a node killed with
-// SIGKILL turns OFFLINE on screen (no event says so: the page sees its
-// heartbeats stop), then comes back when restarted.
+// a real Redis: every node shown with one leader; more tasks than workers
+// fire a pending_too_old alert that shows, then resolves, live; a node
+// killed with SIGKILL turns OFFLINE on screen (no event says so: the page
+// sees its heartbeats stop) and its node_offline alert shows live, in the
+// header from any view and in the Overview's list; the alert resolves when
+// the node is removed, fires again when the node, back, is killed again,
+// and resolves when it is restarted.
 func TestDashboardCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a browser and a cluster")
@@ -181,8 +186,10 @@ func testDashboardCluster(t *testing.T, count int) {
 	args := make([][]string, count)
 	for i := range nodes {
 		id := fmt.Sprintf("node-%02d", i+1)
+		// A task pending 1.5 s fires the pending_too_old alert (a warning);
+		// node_offline fires after --missed-heartbeats (3) heartbeats.
 		args[i] = clusterArgs(r.URL(), id, "--name", fmt.Sprintf("scribe-%02d", i+1), "--workers", "2",
-			"--health-interval", "1s")
+			"--health-interval", "1s", "--alert-pending-age", "1500ms")
 		if count > 10 {
 			// The default heartbeat, as a real cluster of fifty would run.
 			args[i] = append(args[i], "--heartbeat-interval", "1s")
@@ -203,6 +210,20 @@ func testDashboardCluster(t *testing.T, count int) {
 		case "restart-one":
 			nodes[victim] = startNode(t, args[victim]...)
 			return "ok"
+		case "pending-burst":
+			// More five-second tasks than the cluster has workers (two a
+			// node): the rest wait PENDING past --alert-pending-age until
+			// workers free up, so pending_too_old fires, then resolves.
+			inputs := make([]map[string]any, 2*count+4)
+			for i := range inputs {
+				inputs[i] = map[string]any{"type": "sleep", "input": map[string]any{"ms": 5000}}
+			}
+			var out struct{ SubmitTasks []struct{ ID string } }
+			nodes[0].gql(t, `mutation($in: [SubmitTaskInput!]!) { submitTasks(inputs: $in) { id } }`, map[string]any{"in": inputs}, &out)
+			if len(out.SubmitTasks) != len(inputs) {
+				return fmt.Sprintf("ERROR submitted %d tasks, want %d", len(out.SubmitTasks), len(inputs))
+			}
+			return strconv.Itoa(len(inputs))
 		}
 		return "ERROR unknown action " + action
 	}, func() { logClusterState(t, nodes[0]) })
@@ -358,8 +379,8 @@ func dashboardAction(t *testing.T, action string, n **node, args []string) strin
 	return "ERROR unknown action " + action
 }
 
-// logClusterState logs the nodes and the unfinished tasks, to tell a
-// dashboard fault from a node's.
+// logClusterState logs the nodes, the unfinished tasks and the alerts, to
+// tell a dashboard fault from a node's.
 func logClusterState(t *testing.T, n *node) {
 	t.Helper()
 	select {
@@ -368,7 +389,8 @@ func logClusterState(t *testing.T, n *node) {
 	default:
 	}
 	body := `{"query":"{ nodes { id status workers activeTasks isLeader configVersion lastHeartbeat } taskCounts { status count } ` +
-		`tasks(first: 20, filter: {status: [ASSIGNED, IN_PROGRESS, RETRYING]}) { edges { node { id type status attempts nodeId updatedAt cancelRequested } } } }"}`
+		`tasks(first: 20, filter: {status: [ASSIGNED, IN_PROGRESS, RETRYING]}) { edges { node { id type status attempts nodeId updatedAt cancelRequested } } } ` +
+		`alerts(includeResolved: true) { id status startedAt resolvedAt message } }"}`
 	_, r := n.post(t, body)
 	t.Logf("cluster state: %s %v", r.Data, r.Errors)
 }

@@ -13,7 +13,8 @@
 //                          it, the scenarios that need the driver are skipped.
 //   E2E_MODE=cluster       instead of the single-node scenarios: a cluster of
 //                          NODE_COUNT nodes (cards, leader, a node killed shows
-//                          OFFLINE and comes back), and how the page copes.
+//                          OFFLINE and comes back), how the page copes, and
+//                          alerts (pending_too_old, node_offline) shown live.
 //
 // Output, one line each: "PASS name", "FAIL name: reason", "SKIP name: why",
 // "ASK action" (the driver answers with one line on stdin), and a closing
@@ -77,6 +78,13 @@ async function shot(name, p, opts = {}) {
   console.log(`SHOT ${join(shotsDir, `${name}.png`)}`);
 }
 
+/** A screenshot of one element (a section of a view). */
+async function shotOf(name, locator) {
+  if (!shotsDir) return;
+  await locator.screenshot({ path: join(shotsDir, `${name}.png`) });
+  console.log(`SHOT ${join(shotsDir, `${name}.png`)}`);
+}
+
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -131,6 +139,9 @@ async function singleNodeScenarios() {
     await page.evaluate(() => (window.__e2eNoReload = true));
     await page.getByRole('heading', { name: 'Overview' }).waitFor({ timeout: T });
     await page.locator('[data-testid="leader"]').filter({ hasNotText: 'none' }).waitFor({ timeout: T });
+    // The alerts: the header's count, and the Overview's list (empty or not).
+    await page.locator('[data-testid="alerts-badge"][data-count]').waitFor({ timeout: T });
+    await page.getByRole('heading', { name: /^Alerts/ }).waitFor({ timeout: T });
     await nav(page, 'Nodes');
     const card = nodeId ? page.locator(`[data-node-id="${nodeId}"]`) : page.locator('[data-node-id]').first();
     await card.waitFor({ timeout: T });
@@ -445,6 +456,8 @@ async function clusterScenarios() {
     assert(leaders === 1, `${leaders} leader badges, want 1`);
     const total = await page.locator('[data-node-id]').count();
     assert(total === nodeCount, `${total} cards, want ${nodeCount}`);
+    // The header counts the firing alerts on every view.
+    await page.locator('[data-testid="alerts-badge"][data-count]').waitFor({ timeout: T });
   });
 
   await scenario(`the page keeps up with ${nodeCount} nodes heartbeating`, async () => {
@@ -469,19 +482,134 @@ async function clusterScenarios() {
     assert(sw < 5000, `a view switch took ${sw} ms`);
   });
 
-  await scenario('a stopped node turns OFFLINE on screen, is removed, and comes back', async () => {
-    const victim = await ask('kill-one');
+  /**
+   * The Overview's rows of one alert (rule:subject) in a status, of one
+   * occurrence (its startedAt) if given. Under load a healthy node may miss
+   * heartbeats long enough for a brief node_offline alert: assertions
+   * follow the occurrence the test caused, not a count of rows.
+   */
+  const alertRow = (id, status, startedAt) =>
+    page.locator(
+      `[data-testid="alert"][data-alert-id="${id}"][data-status="${status}"]` +
+        (startedAt ? `[data-started-at="${startedAt}"]` : ''),
+    );
+  /** The header's count of firing alerts, and of the critical ones. */
+  const badgeCounts = async () => {
+    const b = page.locator('[data-testid="alerts-badge"]');
+    return { firing: Number(await b.getAttribute('data-count')), critical: Number(await b.getAttribute('data-critical')) };
+  };
+
+  await scenario('an alert fires and resolves live: a task pending too long', async () => {
+    await nav(page, 'Overview');
+    await page.locator('[data-testid="alerts"]').waitFor({ timeout: T });
+    const submitted = Number(await ask('pending-burst'));
+    // More tasks than workers: some wait PENDING past --alert-pending-age.
+    const firing = alertRow('pending_too_old:cluster', 'FIRING');
+    await firing.waitFor({ timeout: 30000 });
+    const started = await firing.getAttribute('data-started-at');
+    const text = await firing.innerText();
+    for (const want of ['Warning', 'Task pending too long', 'Cluster', 'pending for', 'Started']) {
+      assert(text.includes(want), `the alert lacks "${want}": ${text}`);
+    }
+    const tone = await page.locator('[data-testid="alerts-badge"]').getAttribute('class');
+    const { firing: n } = await badgeCounts();
+    assert(n >= 1 && /level-(warn|bad)/.test(tone), `header badge: ${n} firing, class "${tone}"`);
+    // Once every task runs, it resolves by itself: the row moves to the
+    // resolved ones, with when it resolved and how long it lasted.
+    const resolved = alertRow('pending_too_old:cluster', 'RESOLVED', started);
+    await resolved.waitFor({ timeout: 30000 });
+    assert((await alertRow('pending_too_old:cluster', 'FIRING', started).count()) === 0, 'the alert is both firing and resolved');
+    const rtext = await resolved.innerText();
+    assert(rtext.includes('Resolved') && rtext.includes('lasted'), `resolved alert: ${rtext}`);
+    // Let the tasks finish, so that none is running on the node killed next.
+    await page.waitForFunction(
+      (want) => {
+        const el = document.querySelector('[data-testid="count-COMPLETED"] .status-count');
+        return el && Number(el.textContent.replace(/[^0-9]/g, '')) >= want;
+      },
+      submitted,
+      { timeout: 60000, polling: 250 },
+    );
+  }, { needsDriver: true });
+
+  let victim = '';
+  let offlineSince = ''; // the startedAt of the victim's node_offline alert
+  await scenario('a stopped node turns OFFLINE on screen and its node_offline alert shows live', async () => {
+    await nav(page, 'Nodes');
+    victim = await ask('kill-one');
     // No event says a node stopped: the page sees its heartbeats stop.
     await page.locator(`[data-node-id="${victim}"][data-status="OFFLINE"]`).waitFor({ timeout: 30000 });
     await page.locator(`[data-node-id="${victim}"]`).scrollIntoViewIfNeeded();
     await shot('15-node-offline', page);
-    await nav(page, 'Overview');
+    // The header counts the critical alert on every view (here, Nodes).
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="alerts-badge"]')?.dataset.critical) >= 1,
+      null,
+      { timeout: 30000 },
+    );
+    // Keyboard: the badge leads to the Overview's alerts, which take the focus.
+    await page.locator('[data-testid="alerts-badge"]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'alerts', null, { timeout: T });
+    assert(new URL(page.url()).pathname === '/', `the badge led to ${page.url()}`);
+    const firing = alertRow(`node_offline:${victim}`, 'FIRING');
+    await firing.waitFor({ timeout: T });
+    offlineSince = await firing.getAttribute('data-started-at');
+    const top = await page.evaluate(() => document.getElementById('alerts').getBoundingClientRect().top);
+    assert(top >= 0 && top < 300, `the alerts are not scrolled into view (top ${top})`);
+    const text = await firing.innerText();
+    for (const want of ['Critical', 'Node offline', victim, 'Started']) assert(text.includes(want), `the alert lacks "${want}": ${text}`);
+    // Firing alerts come first.
+    const first = page.locator('[data-testid="alert"]').first();
+    assert((await first.getAttribute('data-status')) === 'FIRING', 'a resolved alert is listed before a firing one');
+    // Its subject is the node, linked to its card.
+    const link = firing.locator('[data-testid="alert-node-link"]');
+    assert((await link.getAttribute('href')) === `/nodes#node-${victim}`, `subject link ${await link.getAttribute('href')}`);
     await page.locator('.tile', { hasText: '1 offline' }).waitFor({ timeout: T });
+    // The link shows the node.
+    await link.click();
+    await page.locator(`[data-node-id="${victim}"][data-status="OFFLINE"]`).waitFor({ timeout: T });
+    assert(new URL(page.url()).pathname === '/nodes', `the subject link led to ${page.url()}`);
+  }, { needsDriver: true });
+
+  await scenario('a removed node has its alert resolved, and comes back', async () => {
+    assert(victim, 'no node was stopped');
     await nav(page, 'Nodes');
     // An offline node can be forgotten; it comes back when it heartbeats again.
     await page.locator(`[data-node-id="${victim}"]`).getByRole('button', { name: 'Remove' }).click();
     await page.locator(`[data-node-id="${victim}"]`).waitFor({ state: 'detached', timeout: T });
+    // The cluster no longer lists it: its alert resolves.
+    await nav(page, 'Overview');
+    await alertRow(`node_offline:${victim}`, 'RESOLVED', offlineSince).waitFor({ timeout: T });
+    assert((await alertRow(`node_offline:${victim}`, 'FIRING').count()) === 0, 'the removed node\'s alert still fires');
+    await nav(page, 'Nodes');
     await ask('restart-one');
+    await page.locator(`[data-node-id="${victim}"][data-status="ONLINE"]`).waitFor({ timeout: 30000 });
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  }, { needsDriver: true });
+
+  await scenario('a node_offline alert fires again, and resolves when the node is back', async () => {
+    assert(victim, 'no node was stopped');
+    await nav(page, 'Overview');
+    await page.locator('[data-testid="alerts"]').waitFor({ timeout: T });
+    await ask('kill-one');
+    // A new firing of the same alert, listed apart from the resolved one.
+    const firing = page.locator(
+      `[data-testid="alert"][data-alert-id="node_offline:${victim}"][data-status="FIRING"]:not([data-started-at="${offlineSince}"])`,
+    );
+    await firing.waitFor({ timeout: 30000 });
+    const again = await firing.getAttribute('data-started-at');
+    assert((await alertRow(`node_offline:${victim}`, 'RESOLVED', offlineSince).count()) === 1, 'the earlier, resolved alert is gone');
+    const { critical } = await badgeCounts();
+    assert(critical >= 1, `header: ${critical} critical alerts`);
+    await page.locator('[data-testid="alerts"]').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+    await shotOf('16-alerts', page.locator('[data-testid="alerts"]'));
+    await ask('restart-one');
+    // Heartbeats again: it resolves.
+    await alertRow(`node_offline:${victim}`, 'RESOLVED', again).waitFor({ timeout: 30000 });
+    assert((await alertRow(`node_offline:${victim}`, 'FIRING', again).count()) === 0, 'the alert still fires with the node back');
+    await nav(page, 'Nodes');
     await page.locator(`[data-node-id="${victim}"][data-status="ONLINE"]`).waitFor({ timeout: 30000 });
     assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
   }, { needsDriver: true });

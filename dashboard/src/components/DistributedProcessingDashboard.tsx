@@ -7,6 +7,7 @@ import type { ConnectionState } from '../service/types';
 import { StoreContext, useDashboard, type DashboardStore } from '../state/store';
 import { Link, useRoute } from '../lib/router';
 import { effectiveTheme, useTheme, type ThemeMode } from '../lib/theme';
+import { AlertsBadge } from './Alerts';
 import { ConfigView } from './ConfigView';
 import { NodeList } from './NodeList';
 import { Overview } from './Overview';
@@ -42,9 +43,10 @@ function Shell() {
   useEffect(() => {
     document.title = `${title} · Archivist`;
     // Move focus to the new view for keyboard and screen reader users (not
-    // on the first load, where the page itself has focus).
+    // on the first load, where the page itself has focus; nor when a link
+    // led to a part of the view, #alerts: that part takes the focus).
     if (first.current) first.current = false;
-    else mainRef.current?.focus({ preventScroll: true });
+    else if (!window.location.hash) mainRef.current?.focus({ preventScroll: true });
   }, [route.path, title]);
 
   return (
@@ -77,6 +79,7 @@ function Shell() {
           ))}
         </nav>
         <div className="topbar-end">
+          <AlertsBadge />
           <ConnectionIndicator />
           <ThemeToggle />
         </div>

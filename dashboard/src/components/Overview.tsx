@@ -1,5 +1,5 @@
-// The overview: nodes and tasks by status, the leader, live throughput and
-// latency, and the latest failures.
+// The overview: nodes and tasks by status, the leader, the alerts, live
+// throughput and latency, and the latest failures.
 
 import { useMemo, useState } from 'react';
 
@@ -8,6 +8,7 @@ import { effectiveNodeStatus } from '../state/reducers';
 import { useDashboard, useStore } from '../state/store';
 import { ago, duration, fixed, int, label, shortId } from '../lib/format';
 import { Link } from '../lib/router';
+import { AlertsSection } from './Alerts';
 import { StackedBar, TimeSeriesChart } from './charts';
 import { Empty, NodeStatusBadge, nodeTone, taskTone } from './common';
 
@@ -143,6 +144,8 @@ export function Overview() {
           <span className="tile-sub">mean submit → done · p95 {duration(p95)}</span>
         </div>
       </div>
+
+      <AlertsSection />
 
       <div className="grid-2">
         <section className="card" aria-labelledby="tasks-status-title">

@@ -16,6 +16,7 @@ import { onEnd, pipe, subscribe } from 'wonka';
 
 import * as ops from './operations';
 import type {
+  Alert,
   ClusterSnapshot,
   ConfigInput,
   ConnectionState,
@@ -200,6 +201,7 @@ export class DistributedProcessingService {
   private readonly taskFeed: Feed<TaskSummary>;
   private readonly nodeFeed: Feed<ProcessingNode>;
   private readonly configFeed: Feed<DistributedProcessingConfig>;
+  private readonly alertFeed: Feed<Alert>;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
 
@@ -280,6 +282,8 @@ export class DistributedProcessingService {
     this.taskFeed = new Feed((item, end) => this.openSubscription(ops.TASK_UPDATED, {}, 'taskUpdated', item, end), resync, 200);
     this.nodeFeed = new Feed((item, end) => this.openSubscription(ops.NODE_UPDATED, {}, 'nodeUpdated', item, end), resync, 500);
     this.configFeed = new Feed((item, end) => this.openSubscription(ops.CONFIG_UPDATED, {}, 'configUpdated', item, end), resync);
+    // Alerts fire and resolve seldom: no throttle beyond one batch a frame.
+    this.alertFeed = new Feed((item, end) => this.openSubscription(ops.ALERT_UPDATED, {}, 'alertUpdated', item, end), resync);
   }
 
   // ---- connection ----
@@ -334,7 +338,11 @@ export class DistributedProcessingService {
     return res.data;
   }
 
-  /** Everything the overview needs at once: nodes, leader, config, task types and counts, recent completions and failures. */
+  /**
+   * Everything the overview needs at once: nodes, leader, config, task types
+   * and counts, recent completions and failures, and the alerts (firing and
+   * recently resolved).
+   */
   async loadSnapshot(): Promise<ClusterSnapshot> {
     type Edges = { edges: { node: TaskSummary }[] };
     const d = await this.query<
@@ -462,6 +470,11 @@ export class DistributedProcessingService {
   /** Every new version of the configuration. */
   onConfigUpdates(l: (configs: DistributedProcessingConfig[]) => void): Unsubscribe {
     return this.configFeed.listen(l);
+  }
+
+  /** Every alert that fires or resolves, in batches (one per animation frame). */
+  onAlertUpdates(l: (alerts: Alert[]) => void): Unsubscribe {
+    return this.alertFeed.listen(l);
   }
 
   /** Every change of one task, with its input and result, in batches. */

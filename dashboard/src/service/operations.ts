@@ -24,6 +24,8 @@ const CONFIG_FIELDS = `
   workers retentionSeconds retryBackoffMs maxBackoffMs updatedAt
 `;
 
+const ALERT_FIELDS = `id rule subject severity status message value startedAt resolvedAt`;
+
 export const SNAPSHOT_QUERY = `
   query DashboardSnapshot {
     nodes { ${NODE_FIELDS} }
@@ -37,6 +39,7 @@ export const SNAPSHOT_QUERY = `
     recentFailures: tasks(filter: { status: [FAILED, TIMED_OUT] }, first: 10) {
       edges { node { ${TASK_SUMMARY_FIELDS} } }
     }
+    alerts(includeResolved: true) { ${ALERT_FIELDS} }
   }
 `;
 
@@ -81,3 +84,5 @@ export const ONE_TASK_UPDATED = `subscription OneTask($id: ID!) { taskUpdated(id
 export const NODE_UPDATED = `subscription NodeFeed { nodeUpdated { ${NODE_FIELDS} } }`;
 
 export const CONFIG_UPDATED = `subscription ConfigFeed { configUpdated { ${CONFIG_FIELDS} } }`;
+
+export const ALERT_UPDATED = `subscription AlertFeed { alertUpdated { ${ALERT_FIELDS} } }`;

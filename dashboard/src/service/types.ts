@@ -31,6 +31,12 @@ export type DiscoveryMethod = (typeof DISCOVERY_METHODS)[number];
 export const STRATEGIES = ['ROUND_ROBIN', 'LEAST_BUSY', 'CAPABILITY_BASED'] as const;
 export type LoadBalancingStrategy = (typeof STRATEGIES)[number];
 
+export const ALERT_STATUSES = ['FIRING', 'RESOLVED'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** The rules the leader evaluates (graph/alert.graphqls); others may come. */
+export const ALERT_RULES = ['node_offline', 'failure_rate', 'pending_too_old', 'node_busy'] as const;
+
 export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
 
 export interface NodeHealth {
@@ -153,6 +159,27 @@ export interface TaskCount {
   count: number;
 }
 
+/**
+ * A condition an alert rule found. One alert per rule and subject (its id,
+ * e.g. node_offline:node-2) fires at a time; once resolved it may fire
+ * again, with the same id and a new startedAt.
+ */
+export interface Alert {
+  id: string;
+  /** node_offline, failure_rate, pending_too_old or node_busy. */
+  rule: string;
+  /** A node id, or cluster. */
+  subject: string;
+  /** critical or warning. */
+  severity: string;
+  status: AlertStatus;
+  message: string;
+  /** The measured value: seconds, or a percentage for failure_rate. */
+  value: number;
+  startedAt: string;
+  resolvedAt: string | null;
+}
+
 /** What the dashboard loads at start and at every resynchronisation. */
 export interface ClusterSnapshot {
   nodes: ProcessingNode[];
@@ -164,6 +191,8 @@ export interface ClusterSnapshot {
   recentCompleted: TaskSummary[];
   /** The latest failed or timed-out tasks. */
   recentFailures: TaskSummary[];
+  /** The firing alerts and the recently resolved ones. */
+  alerts: Alert[];
 }
 
 export type ConnectionPhase = 'connecting' | 'online' | 'offline';

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 
-import type { TaskStatus, TaskSummary } from '../service/types';
+import type { Alert, TaskStatus, TaskSummary } from '../service/types';
 import {
   ClockOffset,
+  MAX_RESOLVED_ALERTS,
   MetricsWindow,
   OFFLINE_SLACK_MS,
+  applyAlertEvents,
+  firingSummary,
   effectiveNodeStatus,
   mergeTaskEvents,
   pushHealthSample,
@@ -185,5 +188,78 @@ describe('pushHealthSample', () => {
     h = pushHealthSample(h, node(20, iso(1000)), 2);
     h = pushHealthSample(h, node(30, iso(2000)), 2);
     expect(h.cpu).toEqual([20, 30]);
+  });
+});
+
+function alert(id: string, over: Partial<Alert> = {}): Alert {
+  const [rule, subject] = id.split(':');
+  return {
+    id,
+    rule,
+    subject,
+    severity: 'critical',
+    status: 'FIRING',
+    message: `${id} fires`,
+    value: 1,
+    startedAt: iso(0),
+    resolvedAt: null,
+    ...over,
+  };
+}
+
+describe('applyAlertEvents', () => {
+  it('lists firing alerts first, critical before warning, then resolved ones, latest first', () => {
+    const list = applyAlertEvents(
+      [],
+      [
+        alert('node_offline:n1', { status: 'RESOLVED', startedAt: iso(0), resolvedAt: iso(5000) }),
+        alert('pending_too_old:cluster', { severity: 'warning', startedAt: iso(9000) }),
+        alert('node_offline:n2', { startedAt: iso(1000) }),
+        alert('node_offline:n3', { startedAt: iso(2000) }),
+        alert('node_busy:n4', { severity: 'warning', status: 'RESOLVED', startedAt: iso(0), resolvedAt: iso(7000) }),
+      ],
+    );
+    expect(list.map((a) => a.id)).toEqual([
+      'node_offline:n3',
+      'node_offline:n2',
+      'pending_too_old:cluster',
+      'node_busy:n4',
+      'node_offline:n1',
+    ]);
+    expect(firingSummary(list)).toEqual({ firing: 3, critical: 2 });
+  });
+
+  it('resolves a firing alert in place, and keeps a new firing of it apart', () => {
+    let list = applyAlertEvents([], [alert('node_offline:n3')]);
+    list = applyAlertEvents(list, [alert('node_offline:n3', { status: 'RESOLVED', resolvedAt: iso(3000), message: 'gone' })]);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ status: 'RESOLVED', message: 'gone' });
+    expect(firingSummary(list).firing).toBe(0);
+    // It fires again: a second occurrence, with the same id.
+    list = applyAlertEvents(list, [alert('node_offline:n3', { startedAt: iso(9000) })]);
+    expect(list.map((a) => a.status)).toEqual(['FIRING', 'RESOLVED']);
+  });
+
+  it('treats a resolution as final: a stale FIRING state does not bring it back', () => {
+    const resolved = alert('node_offline:n3', { status: 'RESOLVED', resolvedAt: iso(3000) });
+    const list = applyAlertEvents([resolved], [alert('node_offline:n3')]);
+    expect(list).toEqual([resolved]);
+  });
+
+  it('keeps at most MAX_RESOLVED_ALERTS resolved ones, and every firing one', () => {
+    const events: Alert[] = [];
+    for (let i = 0; i < MAX_RESOLVED_ALERTS + 10; i++) {
+      events.push(alert(`node_offline:r${i}`, { status: 'RESOLVED', resolvedAt: iso(i * 1000) }));
+    }
+    events.push(alert('node_offline:f1'));
+    const list = applyAlertEvents([], events);
+    expect(list).toHaveLength(MAX_RESOLVED_ALERTS + 1);
+    expect(list[0].id).toBe('node_offline:f1');
+    expect(list[1].id).toBe(`node_offline:r${MAX_RESOLVED_ALERTS + 9}`);
+  });
+
+  it('returns the same list for no events', () => {
+    const list = [alert('node_offline:n1')];
+    expect(applyAlertEvents(list, [])).toBe(list);
   });
 });

@@ -3,6 +3,7 @@
 // network so that unit tests cover them.
 
 import type {
+  Alert,
   DistributedProcessingConfig,
   NodeStatus,
   ProcessingNode,
@@ -365,4 +366,74 @@ export function pushHealthSample(h: NodeHistory | undefined, node: ProcessingNod
     load: push(h?.load, node.health.load1),
     lastSample: stamp,
   };
+}
+
+// ---- alerts ----
+
+/** How many resolved alerts the dashboard keeps (the API keeps 50). */
+export const MAX_RESOLVED_ALERTS = 50;
+
+/**
+ * One firing of an alert: its id (rule and subject) and when it started. An
+ * alert that resolved and fired again is two occurrences with the same id.
+ */
+export function alertKey(a: Pick<Alert, 'id' | 'startedAt'>): string {
+  return `${a.id}@${a.startedAt}`;
+}
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1 };
+
+export function severityRank(severity: string): number {
+  return SEVERITY_RANK[severity] ?? 2;
+}
+
+/**
+ * Firing alerts first (critical before warning, then the newest first), then
+ * the resolved ones, the latest resolved first.
+ */
+export function compareAlerts(a: Alert, b: Alert): number {
+  const fa = a.status === 'FIRING';
+  const fb = b.status === 'FIRING';
+  if (fa !== fb) return fa ? -1 : 1;
+  if (fa) {
+    const r = severityRank(a.severity) - severityRank(b.severity);
+    if (r !== 0) return r;
+  }
+  const ta = Date.parse((fa ? a.startedAt : a.resolvedAt) ?? a.startedAt);
+  const tb = Date.parse((fb ? b.startedAt : b.resolvedAt) ?? b.startedAt);
+  if (ta !== tb) return tb - ta;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Applies alert events (or a snapshot's alerts) to a list: each occurrence
+ * takes its latest state, except that a resolution is final (a FIRING event
+ * that arrives after its RESOLVED one, across a resynchronisation, is
+ * stale). Returns the list sorted (compareAlerts), with at most
+ * MAX_RESOLVED_ALERTS resolved ones.
+ */
+export function applyAlertEvents(list: Alert[], events: Alert[]): Alert[] {
+  if (events.length === 0) return list;
+  const byKey = new Map(list.map((a) => [alertKey(a), a]));
+  for (const e of events) {
+    const k = alertKey(e);
+    const cur = byKey.get(k);
+    if (cur && cur.status === 'RESOLVED' && e.status === 'FIRING') continue;
+    byKey.set(k, e);
+  }
+  const out = [...byKey.values()].sort(compareAlerts);
+  let resolved = 0;
+  return out.filter((a) => a.status === 'FIRING' || ++resolved <= MAX_RESOLVED_ALERTS);
+}
+
+/** The firing alerts' count, and how many of them are critical. */
+export function firingSummary(list: Alert[]): { firing: number; critical: number } {
+  let firing = 0;
+  let critical = 0;
+  for (const a of list) {
+    if (a.status !== 'FIRING') continue;
+    firing++;
+    if (a.severity === 'critical') critical++;
+  }
+  return { firing, critical };
 }

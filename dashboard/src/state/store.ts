@@ -8,6 +8,7 @@ import { createContext, useContext, useSyncExternalStore } from 'react';
 
 import type { DistributedProcessingService } from '../service/DistributedProcessingService';
 import type {
+  Alert,
   ConnectionState,
   DistributedProcessingConfig,
   NodeStatus,
@@ -17,6 +18,7 @@ import type {
 import {
   ClockOffset,
   MetricsWindow,
+  applyAlertEvents,
   countsFrom,
   effectiveNodeStatus,
   emptyCounts,
@@ -40,6 +42,8 @@ export interface DashboardState {
   counts: Counts;
   /** Latest final failures (FAILED, TIMED_OUT), newest first. */
   failures: TaskSummary[];
+  /** The firing alerts, then the recently resolved ones (see compareAlerts). */
+  alerts: Alert[];
   /** Bumped whenever the metrics window changes. */
   metricsVersion: number;
   /** The browser's clock, ticking every second, for ages and offline detection. */
@@ -64,6 +68,8 @@ export class DashboardStore {
   private stops: (() => void)[] = [];
   private loading: Promise<void> | null = null;
   private reloadAgain = false;
+  /** Alert events received while a snapshot loads: applied on top of it. */
+  private alertsDuringLoad: Alert[] | null = null;
 
   constructor(readonly service: DistributedProcessingService) {
     this.state = {
@@ -77,6 +83,7 @@ export class DashboardStore {
       taskTypes: [],
       counts: emptyCounts(),
       failures: [],
+      alerts: [],
       metricsVersion: 0,
       now: Date.now(),
       clockOffset: 0,
@@ -96,6 +103,7 @@ export class DashboardStore {
       s.onNodeUpdates((nodes) => this.applyNodes(nodes, true)),
       s.onTaskUpdates((tasks) => this.applyTasks(tasks)),
       s.onConfigUpdates((configs) => this.setConfig(configs[configs.length - 1])),
+      s.onAlertUpdates((alerts) => this.applyAlerts(alerts)),
     );
     const tick = setInterval(() => {
       const now = Date.now();
@@ -157,6 +165,7 @@ export class DashboardStore {
       return this.loading;
     }
     this.loading = (async () => {
+      this.alertsDuringLoad = [];
       try {
         const snap = await this.service.loadSnapshot();
         const nodes: Record<string, ProcessingNode> = {};
@@ -181,11 +190,16 @@ export class DashboardStore {
           taskTypes: snap.taskTypes,
           counts: countsFrom(snap.taskCounts),
           failures: snap.recentFailures.slice(0, MAX_FAILURES),
+          // The snapshot replaces the list; an alert that fired or resolved
+          // while it loaded may be missing from it, or shown in its former
+          // state: the events seen meanwhile are applied again on top.
+          alerts: applyAlertEvents(applyAlertEvents([], snap.alerts), this.alertsDuringLoad ?? []),
           metricsVersion: this.state.metricsVersion + 1,
         });
       } catch (err) {
         this.set({ loadError: (err as Error).message });
       } finally {
+        this.alertsDuringLoad = null;
         this.loading = null;
         if (this.reloadAgain) {
           this.reloadAgain = false;
@@ -221,6 +235,12 @@ export class DashboardStore {
       nodeOrder: added ? sortNodeIds(nodes) : this.state.nodeOrder,
       clockOffset: this.offset.value,
     });
+  }
+
+  /** Applies alert events: an alert fired, or resolved. */
+  applyAlerts(alerts: Alert[]): void {
+    this.alertsDuringLoad?.push(...alerts);
+    this.set({ alerts: applyAlertEvents(this.state.alerts, alerts) });
   }
 
   /** Takes a configuration returned by updateConfig (its event follows). */
