@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -49,6 +50,11 @@ type Main struct {
 	Server    *server.Server
 	Metrics   *server.Metrics
 	Alerts    *alert.Evaluator
+	// Advertiser and Browser run mDNS discovery (--discovery auto).
+	Advertiser *discovery.Advertiser
+	Browser    *discovery.Browser
+	// mdnsOn is set once the node advertises itself by mDNS.
+	mdnsOn atomic.Bool
 
 	nodeID    string
 	role      archivist.NodeRole
@@ -89,6 +95,12 @@ func (m *Main) Run(ctx context.Context) error {
 	log := m.Logger.With("node", m.nodeID)
 	m.Logger = log
 
+	if m.zeroConfig() {
+		if err := m.joinByMDNS(ctx); err != nil {
+			return err
+		}
+	}
+	o.Store = withStorePassword(o.Store, o.StorePassword)
 	st, err := openStore(ctx, o, log)
 	if err != nil {
 		return err
@@ -190,7 +202,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return next(ctx)
 	})
-	m.Server = server.New(server.Config{
+	srv := server.New(server.Config{
 		Addr:              o.HTTP,
 		GraphQL:           gql,
 		Dashboard:         dashboard.Handler(),
@@ -199,8 +211,15 @@ func (m *Main) Run(ctx context.Context) error {
 		DisablePlayground: o.NoPlayground,
 		Logger:            log,
 	})
+	// Under mu: the heartbeat goroutine (describe) reads it.
+	m.mu.Lock()
+	m.Server = srv
+	m.mu.Unlock()
 	if err := m.Server.Start(ctx); err != nil {
 		return fmt.Errorf("listen on %s: %w", o.HTTP, err)
+	}
+	if err := m.startMDNS(ctx, cfg); err != nil {
+		return err
 	}
 	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", redactStore(o.Store),
 		"dashboard", "http://"+m.Server.Addr()+"/", "playground", "http://"+m.Server.Addr()+"/playground")
@@ -355,14 +374,17 @@ func (m *Main) describe() *archivist.Node {
 	h, busy := m.Monitor.Current()
 	n := &archivist.Node{
 		ID: m.nodeID, Name: m.Opts.Name, Role: m.role, Capabilities: m.Opts.capabilities(),
-		Discovery: cfg.Discovery, Version: Version, Busy: busy, Local: !cfg.Enabled,
+		Discovery: m.discoveryMethod(cfg), Version: Version, Busy: busy, Local: !cfg.Enabled,
 		ConfigVersion: cfg.Version, Health: h, StartedAt: m.startedAt,
 	}
 	if n.Name == "" {
 		n.Name = m.nodeID
 	}
-	if m.Server != nil {
-		n.Address = m.Server.Addr()
+	m.mu.Lock()
+	srv := m.Server
+	m.mu.Unlock()
+	if srv != nil {
+		n.Address = srv.Addr()
 	} else {
 		n.Address = m.Opts.HTTP
 	}
@@ -420,6 +442,9 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
 		}
 	}
+	// First withdraw the mDNS record: no one should join through a node
+	// that is leaving.
+	stop("mDNS discovery", m.stopMDNS)
 	if m.Scheduler != nil {
 		stop("scheduler", m.Scheduler.Stop)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
+	"github.com/rpg-archivist/archivist/discovery"
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
@@ -48,6 +49,14 @@ type Options struct {
 	LogLevel          string
 	LogFormat         string
 	NoPlayground      bool
+	// mDNS discovery (--discovery auto).
+	ClusterSecret      string
+	MDNSInterface      string
+	MDNSTTL            time.Duration
+	JoinTimeout        time.Duration
+	StandaloneFallback bool
+	StorePassword      string
+	AdvertiseAddr      string
 
 	// set names the options given by flag, environment or file: only those
 	// override the cluster configuration already in the store.
@@ -116,6 +125,13 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground")
+	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "with --discovery auto: shared secret (16+ characters) that signs this node's mDNS record; unsigned or wrongly signed records are then rejected (prefer ARCHIVIST_CLUSTER_SECRET to the flag)")
+	fs.StringVar(&o.MDNSInterface, "mdns-interface", "", "with --discovery auto: comma-separated network interfaces for mDNS (default: every interface that is up, multicast and not loopback)")
+	fs.DurationVar(&o.MDNSTTL, "mdns-ttl", discovery.DefaultMDNSTTL, "with --discovery auto: TTL of this node's mDNS records; a node that is gone leaves the others' discovered set within it")
+	fs.DurationVar(&o.JoinTimeout, "join-timeout", 10*time.Second, "with --discovery auto and no --store: how long to look for a node of the cluster that advertises a shared store")
+	fs.BoolVar(&o.StandaloneFallback, "standalone-fallback", false, "with --discovery auto and no --store: when no node to join is found, run alone on the embedded store instead of exiting")
+	fs.StringVar(&o.StorePassword, "store-password", "", "password for a Redis store whose URL has none, as one found by mDNS (prefer ARCHIVIST_STORE_PASSWORD to the flag)")
+	fs.StringVar(&o.AdvertiseAddr, "advertise-addr", "", "with --discovery auto: API address (host:port) told to peers (default: the --http address, with an unspecified host replaced by the first address of the mDNS interfaces)")
 	return fs
 }
 
@@ -237,6 +253,20 @@ func (o *Options) validate() error {
 	}
 	if err := o.AlertRules.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--alert-failure-rate: %v", err))
+	}
+	if o.ClusterSecret != "" && len(o.ClusterSecret) < 16 {
+		errs = append(errs, fmt.Errorf("--cluster-secret: use at least 16 characters"))
+	}
+	if o.MDNSTTL < time.Second || o.MDNSTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("--mdns-ttl %s: between 1s and 1h", o.MDNSTTL))
+	}
+	if o.JoinTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--join-timeout must be above 0"))
+	}
+	if o.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(o.AdvertiseAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--advertise-addr %q: want host:port", o.AdvertiseAddr))
+		}
 	}
 	if o.Cluster == "" || strings.ContainsAny(o.Cluster, "{} \t\n") {
 		errs = append(errs, fmt.Errorf("--cluster %q: a name without spaces or braces", o.Cluster))

@@ -1,0 +1,198 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/libp2p/zeroconf/v2"
+)
+
+// AdvertiserConfig configures an Advertiser. Zero values mean the defaults.
+type AdvertiserConfig struct {
+	// Record is what the node advertises. With a Secret the advertiser
+	// sets its timestamp and signature.
+	Record Record
+	// Port is the SRV port: the node's HTTP API port. Required.
+	Port int
+	// Interfaces to advertise on (default: MulticastInterfaces(nil)).
+	Interfaces []net.Interface
+	// IPTypes are the IP versions to advertise on (default: those of
+	// IPv4AndIPv6 that work on Interfaces).
+	IPTypes IPType
+	// IPs are the addresses of the A and AAAA records (default:
+	// InterfaceIPs of Interfaces).
+	IPs []net.IP
+	// Secret, when set, signs the record (HMAC-SHA256 with a timestamp).
+	Secret []byte
+	// TTL of the records (default DefaultMDNSTTL; whole seconds).
+	TTL time.Duration
+	// Refresh is how often a signed record gets a new timestamp (default a
+	// quarter of DefaultMDNSMaxAge). The library cannot change a TXT record
+	// safely while it serves it, so a refresh withdraws the record and
+	// advertises the new one.
+	Refresh time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Advertiser publishes this node's record by mDNS, as service MDNSService
+// in MDNSDomain with its own instance and host name, and answers queries
+// for it until Stop, which withdraws it (a goodbye with TTL 0).
+type Advertiser struct {
+	cfg AdvertiserConfig
+
+	mu     sync.Mutex
+	server *zeroconf.Server
+	record Record
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewAdvertiser returns a stopped advertiser.
+func NewAdvertiser(cfg AdvertiserConfig) *Advertiser {
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultMDNSTTL
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultMDNSMaxAge / 4
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Advertiser{cfg: cfg}
+}
+
+// Instance is the DNS-SD instance name the node is advertised under.
+func (a *Advertiser) Instance() string {
+	return instanceName(a.cfg.Record.Cluster, a.cfg.Record.NodeID)
+}
+
+// Record is the record as last advertised (signed when a secret is set).
+func (a *Advertiser) Record() Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.record
+}
+
+// Start validates the record and advertises it. Idempotent.
+func (a *Advertiser) Start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done != nil {
+		return nil
+	}
+	if a.cfg.Port <= 0 || a.cfg.Port > 65535 {
+		return fmt.Errorf("mDNS: advertised port %d is not a port", a.cfg.Port)
+	}
+	if err := a.cfg.Record.Validate(); err != nil {
+		return fmt.Errorf("mDNS record cannot be advertised: %w", err)
+	}
+	if len(a.cfg.Interfaces) == 0 {
+		ifaces, err := MulticastInterfaces(nil)
+		if err != nil {
+			return err
+		}
+		a.cfg.Interfaces = ifaces
+	}
+	if a.cfg.IPTypes == 0 {
+		t, err := UsableIPTypes(a.cfg.Interfaces, IPv4AndIPv6)
+		if err != nil {
+			return err
+		}
+		a.cfg.IPTypes = t
+	}
+	if len(a.cfg.IPs) == 0 {
+		a.cfg.IPs = InterfaceIPs(a.cfg.Interfaces, a.cfg.IPTypes)
+		if len(a.cfg.IPs) == 0 {
+			return fmt.Errorf("mDNS: no address to advertise on %s", interfaceNames(a.cfg.Interfaces))
+		}
+	}
+	if err := a.register(); err != nil {
+		return err
+	}
+	a.cfg.Logger.Info("mDNS: advertising this node", "instance", a.Instance(), "service", MDNSService,
+		"interfaces", interfaceNames(a.cfg.Interfaces), "ip", a.cfg.IPTypes.String(), "addrs", a.cfg.IPs,
+		"port", a.cfg.Port, "signed", len(a.cfg.Secret) > 0, "store", a.cfg.Record.Store)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel, a.done = cancel, make(chan struct{})
+	go a.loop(lctx)
+	return nil
+}
+
+// register (a.mu held) publishes the record, freshly signed if need be,
+// in place of the one published before.
+func (a *Advertiser) register() error {
+	rec := a.cfg.Record
+	if len(a.cfg.Secret) > 0 {
+		rec.Sign(a.cfg.Secret, a.cfg.Now())
+	}
+	if a.server != nil {
+		a.server.Shutdown()
+		a.server = nil
+	}
+	ips := make([]string, len(a.cfg.IPs))
+	for i, ip := range a.cfg.IPs {
+		ips[i] = ip.String()
+	}
+	name := a.Instance()
+	srv, err := zeroconf.RegisterProxy(name, MDNSService, MDNSDomain, a.cfg.Port, name, ips, rec.TXT(),
+		a.cfg.Interfaces, zeroconf.TTL(uint32(max(1, a.cfg.TTL/time.Second))))
+	if err != nil {
+		return fmt.Errorf("mDNS: advertise on %s: %w", interfaceNames(a.cfg.Interfaces), err)
+	}
+	a.server, a.record = srv, rec
+	return nil
+}
+
+// loop renews a signed record's timestamp before browsers find it stale.
+func (a *Advertiser) loop(ctx context.Context) {
+	defer close(a.done)
+	if len(a.cfg.Secret) == 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(a.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		err := a.register()
+		a.mu.Unlock()
+		if err != nil {
+			a.cfg.Logger.Error("mDNS: renewing the signed record failed; retrying", "err", err)
+		}
+	}
+}
+
+// Stop withdraws the record and releases the sockets. Idempotent.
+func (a *Advertiser) Stop(context.Context) error {
+	a.mu.Lock()
+	cancel, done := a.cancel, a.done
+	a.cancel = nil
+	a.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.server == nil {
+		return nil // a failed renewal left nothing to withdraw
+	}
+	a.server.Shutdown() // sends the goodbye and waits for its goroutines
+	a.server = nil
+	a.cfg.Logger.Info("mDNS: advertisement withdrawn", "instance", a.Instance())
+	return nil
+}
