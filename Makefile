@@ -25,6 +25,7 @@ test-short: ## the fast tests only
 	$(GO) test -short -count=1 ./...
 
 bench: build ## benchmark side by side with asynq (~12 min; BENCH_QUICK=1 for a quick run; not part of test)
+	@test -f bench/main.go || { echo "make bench: the benchmark program (bench/) is not in this checkout yet: see issue 6"; exit 1; }
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
 
