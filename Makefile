@@ -24,7 +24,7 @@ test: ## run every test (unit, store conformance, end to end with real processes
 test-short: ## the fast tests only
 	$(GO) test -short -count=1 ./...
 
-bench: build ## benchmark side by side with asynq (~12 min; BENCH_QUICK=1 for a quick run; not part of test)
+bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
 	@test -f bench/main.go || { echo "make bench: the benchmark program (bench/) is not in this checkout yet: see issue 6"; exit 1; }
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -44,6 +45,19 @@ type Scheduler struct {
 	mu     sync.Mutex
 
 	lastPurge time.Time
+	// nodes caches ListNodes between placement rounds of the loop: it is
+	// read again when a node event arrives (nodesStale, set by watch), and
+	// at least once per heartbeat interval.
+	nodes      []*archivist.Node
+	nodesAt    time.Time
+	nodesStale atomic.Bool
+	// What wake-ups ask of the next round (set by watch and Wake, taken by
+	// loop): newReady when tasks may have become ready (or anything else
+	// asks for a round), freed when capacity may have freed up, which
+	// matters only if the last round left tasks waiting (backlog).
+	newReady atomic.Bool
+	freed    atomic.Bool
+	backlog  bool
 	// requeued remembers lost nodes already handled, so that their tasks
 	// are put back once, not at every tick.
 	lost map[string]time.Time
@@ -109,6 +123,11 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 
 // Wake asks for a placement round soon.
 func (s *Scheduler) Wake() {
+	s.newReady.Store(true)
+	s.poke()
+}
+
+func (s *Scheduler) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -121,10 +140,17 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 	for {
 		for ev := range sub.C() {
 			switch ev.Type {
-			case archivist.TaskCreated, archivist.TaskSucceeded, archivist.TaskFailedEv, archivist.TaskCancelledEv,
-				archivist.TaskRetryScheduled, archivist.TaskTimedOutEv, archivist.TaskRequeued, archivist.TaskRetried,
-				archivist.NodeUpdated, archivist.ConfigUpdated, archivist.LeaderChanged:
+			case archivist.NodeUpdated, archivist.NodeRemoved, archivist.LeaderChanged:
+				// A node may have come, gone or freed up.
+				s.nodesStale.Store(true)
+				s.freed.Store(true)
+				s.poke()
+			case archivist.TaskCreated, archivist.TaskRequeued, archivist.TaskRetried, archivist.ConfigUpdated:
 				s.Wake()
+			case archivist.TaskSucceeded, archivist.TaskFailedEv, archivist.TaskCancelledEv,
+				archivist.TaskRetryScheduled, archivist.TaskTimedOutEv:
+				s.freed.Store(true)
+				s.poke()
 			}
 		}
 		if ctx.Err() != nil {
@@ -147,6 +173,7 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 		if ctx.Err() != nil {
 			return
 		}
+		s.nodesStale.Store(true)
 		s.Wake()
 	}
 }
@@ -163,13 +190,16 @@ func (s *Scheduler) loop(ctx context.Context) {
 	t := time.NewTimer(s.interval())
 	defer t.Stop()
 	for {
+		force := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		case <-changed:
+			force = true
 		case <-t.C:
 		}
+		newReady, freed := s.newReady.Swap(false), s.freed.Swap(false)
 		now := s.cfg.Now()
 		due := !now.Before(next)
 		if due {
@@ -189,7 +219,11 @@ func (s *Scheduler) loop(ctx context.Context) {
 		if due {
 			s.maintain(ctx, lease)
 		}
-		s.place(ctx, lease)
+		// A round that can find nothing new is skipped: tasks finishing
+		// while the queue is empty need no placement (and cost round trips).
+		if due || force || newReady || (freed && s.backlog) {
+			s.backlog, _ = s.place(ctx, lease, true)
+		}
 	}
 }
 
@@ -210,7 +244,8 @@ func (s *Scheduler) lease() archivist.Lease {
 // RunOnce runs one maintenance and placement round under lease; for tests.
 func (s *Scheduler) RunOnce(ctx context.Context, lease archivist.Lease) error {
 	s.maintain(ctx, lease)
-	return s.place(ctx, lease)
+	_, err := s.place(ctx, lease, false)
+	return err
 }
 
 // maintain takes back expired leases and the tasks of lost nodes, and
@@ -273,65 +308,100 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 	}
 }
 
-// place runs placement rounds until nothing more can be placed.
-func (s *Scheduler) place(ctx context.Context, lease archivist.Lease) error {
+// place runs placement rounds until nothing more can be placed, and
+// reports whether ready tasks may be left waiting (for capacity, or for a
+// node that takes them). cached lets it use the node list of an earlier
+// round (see Scheduler.nodes).
+//
+// A round reads the head of the ready queue, a little more than the free
+// slots, places what it can and assigns that in one call. When some of
+// those tasks cannot be placed now (no node takes their type), it reads a
+// wider window, up to maxScan tasks deep, so that they do not hold back
+// the ones behind them.
+func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached bool) (backlog bool, err error) {
 	cfg := s.cfg.Settings()
 	if !cfg.Enabled {
-		return nil // distributed processing off: each node runs what it was given
+		return false, nil // distributed processing off: each node runs what it was given
 	}
 	for ctx.Err() == nil {
-		cands, free, err := s.candidates(ctx, cfg)
+		cands, free, limit, err := s.readRound(ctx, cfg, cached)
 		if err != nil || free == 0 {
-			return err
+			return true, err
 		}
-		// Ask for a little more than fits, and for more when none of those
-		// can be placed, so that tasks no node can take now do not hold
-		// back the ones behind them (up to maxScan of them).
-		limit := min(free+64, s.cfg.Batch)
+		loads := make([]int, len(cands))
+		for i, c := range cands {
+			loads[i] = c.Load
+		}
+		next := s.placer.next
 		var tasks []*archivist.Task
 		var as []archivist.Assignment
 		for {
-			tasks, err = s.cfg.Store.ReadyTasks(ctx, limit)
-			if err != nil || len(tasks) == 0 {
-				return err
+			if tasks == nil {
+				if tasks, err = s.cfg.Store.ReadyTasks(ctx, limit); err != nil {
+					return true, err
+				}
+				if len(tasks) == 0 {
+					return false, nil
+				}
 			}
 			as = s.placer.Place(cfg.Strategy, tasks, cands)
-			if len(as) > 0 || len(tasks) < limit || limit >= maxScan {
+			if len(as) >= free || len(tasks) < limit || limit >= maxScan {
 				break
 			}
-			limit = min(limit*2, maxScan)
+			// Some could not be placed: look deeper, placing afresh.
+			for i, c := range cands {
+				c.Load = loads[i]
+			}
+			s.placer.next = next
+			limit, tasks = min(limit*2, maxScan), nil
 		}
 		if len(as) == 0 {
-			return nil
+			return true, nil
 		}
 		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
 		if err != nil {
 			s.logErr(ctx, "assign tasks", err)
-			return err
+			return true, err
 		}
-		// A short round means the queue (or the free slots) ran out.
-		if len(placed) == 0 || len(tasks) < limit || len(as) < len(tasks) {
-			return nil
+		switch {
+		case len(tasks) < limit && len(as) == len(tasks) && len(placed) == len(as):
+			return false, nil // the queue is empty
+		case len(placed) < len(as) || len(as) < free || len(tasks) < limit:
+			return true, nil
 		}
 	}
-	return ctx.Err()
+	return true, ctx.Err()
 }
 
-// candidates returns the nodes that may take new tasks now and their total
-// free slots: ONLINE (not busy, draining or offline), running tasks, taking
-// part in placement.
-func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config) ([]*Candidate, int, error) {
+// readRound reads what a placement round needs: the candidates, their
+// free slots, and how many ready tasks to read (a little more than fit).
+func (s *Scheduler) readRound(ctx context.Context, cfg archivist.Config, cached bool) (cands []*Candidate, free int, limit int, err error) {
+	cands, free, err = s.candidates(ctx, cfg, cached)
+	return cands, free, min(free+min(free, 16), s.cfg.Batch), err
+}
+
+// nodeList returns the node list, from the cache when cached allows (see
+// Scheduler.nodes).
+func (s *Scheduler) nodeList(ctx context.Context, cached bool) ([]*archivist.Node, error) {
+	now := s.cfg.Now()
+	if cached && s.nodes != nil && !s.nodesStale.Load() && now.Sub(s.nodesAt) < s.interval() && !now.Before(s.nodesAt) {
+		return s.nodes, nil
+	}
+	s.nodesStale.Store(false)
 	nodes, err := s.cfg.Store.ListNodes(ctx)
 	if err != nil {
-		return nil, 0, err
+		s.nodes = nil
+		return nil, err
 	}
-	loads, err := s.cfg.Store.NodeLoads(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
+	s.nodes, s.nodesAt = nodes, now
+	return nodes, nil
+}
+
+// available are the nodes that may take new tasks now: ONLINE (not busy,
+// draining or offline), running tasks, taking part in placement, admitted.
+func (s *Scheduler) available(nodes []*archivist.Node, cfg archivist.Config) []*archivist.Node {
 	now := s.cfg.Now()
-	var out []*Candidate
-	free := 0
+	var out []*archivist.Node
 	for _, n := range nodes {
 		if !cfg.Admits(n) {
 			s.refuse(n)
@@ -340,6 +410,27 @@ func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config) ([]*Ca
 		if !n.Role.RunsTasks() || n.Local || n.StatusAt(now, cfg.MissedHeartbeats) != archivist.NodeOnline {
 			continue
 		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// candidates returns the nodes that may take new tasks now and their total
+// free slots. With cached, the node list of an earlier round serves unless
+// a node changed since or it is older than a heartbeat interval; the loads
+// are always read.
+func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config, cached bool) ([]*Candidate, int, error) {
+	nodes, err := s.nodeList(ctx, cached)
+	if err != nil {
+		return nil, 0, err
+	}
+	loads, err := s.cfg.Store.NodeLoads(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []*Candidate
+	free := 0
+	for _, n := range s.available(nodes, cfg) {
 		c := &Candidate{Node: n, Load: loads[n.ID]}
 		if c.Free() > 0 {
 			free += c.Free()

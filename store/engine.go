@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +82,7 @@ type engine struct {
 
 	mu       sync.Mutex
 	tasks    map[string]*archivist.Task
-	order    []string // task ids by Seq, ascending; lazily pruned
+	order    []readyEntry // task ids and Seqs, ascending; lazily pruned (see liveAt)
 	ready    *readyQueue
 	retrying map[string]time.Time
 	leased   map[string]time.Time
@@ -121,12 +122,12 @@ func newEngine(opts Options, p persister) *engine {
 func (e *engine) load(t *archivist.Task) {
 	e.index(nil, t)
 	e.tasks[t.ID] = t
-	e.order = append(e.order, t.ID)
+	e.order = append(e.order, readyEntry{t.Seq, t.ID})
 }
 
 // finishLoad sorts what load added and starts the committer.
 func (e *engine) finishLoad() {
-	sort.Slice(e.order, func(i, j int) bool { return e.tasks[e.order[i]].Seq < e.tasks[e.order[j]].Seq })
+	sort.Slice(e.order, func(i, j int) bool { return e.order[i].seq < e.order[j].seq })
 	e.bus.setLast(e.meta.EventSeq)
 	if e.persist != nil {
 		go e.commitLoop()
@@ -182,7 +183,7 @@ func (tx *tx) putTask(old, t *archivist.Task) {
 	tx.e.index(old, t)
 	tx.e.tasks[t.ID] = t
 	if old == nil {
-		tx.e.order = append(tx.e.order, t.ID)
+		tx.e.order = append(tx.e.order, readyEntry{t.Seq, t.ID})
 	}
 	if tx.b.tasks == nil {
 		tx.b.tasks = map[string]*archivist.Task{}
@@ -470,27 +471,54 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 		return true
 	}
 	page := &archivist.TaskPage{}
+	// With no filter but statuses, the total comes from the counters and
+	// the page from a walk back from the cursor; otherwise every task is
+	// looked at for the total.
+	statusOnly := q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == ""
 	err := e.view(func() error {
-		live := e.order[:0]
-		for _, id := range e.order {
-			if _, ok := e.tasks[id]; ok {
-				live = append(live, id)
+		if len(e.order) > 2*len(e.tasks)+1024 {
+			live := e.order[:0]
+			for _, o := range e.order {
+				if e.liveAt(o) != nil {
+					live = append(live, o)
+				}
+			}
+			e.order = live
+		}
+		end := len(e.order)
+		if after != 0 {
+			end = sort.Search(len(e.order), func(i int) bool { return e.order[i].seq >= after })
+		}
+		if statusOnly {
+			if len(q.Status) == 0 {
+				page.TotalCount = len(e.tasks)
+			}
+			for _, st := range slices.Compact(slices.Sorted(slices.Values(q.Status))) {
+				page.TotalCount += e.counts[st]
+			}
+		} else {
+			for _, o := range e.order[end:] {
+				if t := e.liveAt(o); t != nil && match(t) {
+					page.TotalCount++
+				}
 			}
 		}
-		e.order = live
-		for i := len(e.order) - 1; i >= 0; i-- {
-			t := e.tasks[e.order[i]]
-			if !match(t) {
+		for i := end - 1; i >= 0; i-- {
+			t := e.liveAt(e.order[i])
+			if t == nil || !match(t) {
 				continue
 			}
-			page.TotalCount++
-			if after != 0 && t.Seq >= after {
-				continue
-			}
-			if len(page.Tasks) < first {
-				page.Tasks = append(page.Tasks, t.Clone())
-			} else {
+			if len(page.Tasks) == first {
 				page.HasNext = true
+				if statusOnly {
+					return nil
+				}
+				page.TotalCount++
+				continue
+			}
+			page.Tasks = append(page.Tasks, t.Clone())
+			if !statusOnly {
+				page.TotalCount++
 			}
 		}
 		return nil
@@ -499,6 +527,15 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 		page.EndCursor = strconv.FormatUint(page.Tasks[n-1].Seq, 10)
 	}
 	return page, err
+}
+
+// liveAt is the task an order entry stands for, or nil when it was
+// removed since (or its id was reused by a newer task).
+func (e *engine) liveAt(o readyEntry) *archivist.Task {
+	if t := e.tasks[o.id]; t != nil && t.Seq == o.seq {
+		return t
+	}
+	return nil
 }
 
 func (e *engine) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, error) {

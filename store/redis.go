@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,9 +53,10 @@ type RedisOptions struct {
 	// Options are those of every store (clock for ids, logger, event
 	// history and subscriber buffer).
 	Options Options
-	// StreamMaxLen caps the event stream, approximately (XADD MAXLEN ~;
-	// default DefaultRedisStreamMaxLen). A subscriber that falls further
-	// behind skips the events trimmed meanwhile.
+	// StreamMaxLen is about how many events the stream keeps (older ones
+	// are trimmed by id, XADD MINID ~; default DefaultRedisStreamMaxLen). A
+	// subscriber that falls further behind skips the events trimmed
+	// meanwhile.
 	StreamMaxLen int64
 }
 
@@ -73,15 +75,20 @@ type Redis struct {
 	bus       *bus
 
 	// The stream reader, with a client of its own so that Close can end a
-	// blocked XREAD at once.
-	reader     redis.UniversalClient
-	ownReader  bool
-	readerID   atomic.Int64 // CLIENT ID of the reader's connection
-	stopReader context.CancelFunc
-	readerDone chan struct{}
+	// blocked XREAD at once. It starts with the first subscription: an
+	// instance that only writes (a client that submits tasks) reads no
+	// events.
+	reader        redis.UniversalClient
+	ownReader     bool
+	readerID      atomic.Int64 // CLIENT ID of the reader's connection
+	readerMu      sync.Mutex
+	readerStarted bool
+	stopReader    context.CancelFunc
+	readerDone    chan struct{}
 	// seen is the largest event Seq this instance knows of: from LastSeq
 	// and from its own writes.
 	seen      atomic.Uint64
+	reports   reporter
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -91,8 +98,8 @@ var _ archivist.Store = (*Redis)(nil)
 
 var errRedisClosed = archivist.Errorf(archivist.CodeInternal, "store is closed")
 
-// OpenRedis connects to Redis, checks that it answers, loads the scripts
-// and starts the event reader.
+// OpenRedis connects to Redis, checks that it answers and loads the
+// scripts. The event reader starts with the first Subscribe.
 func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	opts := o.Options.withDefaults()
 	keys, err := newRedisKeys(cmp.Or(o.Cluster, DefaultRedisCluster))
@@ -121,6 +128,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
+	r.reports.r = r
 	fail := func(what string, err error) (*Redis, error) {
 		if own {
 			_ = client.Close()
@@ -145,10 +153,26 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	r.saw(last)
 	r.bus.setLast(last)
+	return r, nil
+}
+
+// startReader starts the event reader, if it is not running yet, from
+// where the instance's view of the stream stood when it opened (as if it
+// had read all along).
+func (r *Redis) startReader() error {
+	r.readerMu.Lock()
+	defer r.readerMu.Unlock()
+	if r.readerStarted {
+		return nil
+	}
+	if r.closed.Load() {
+		return errRedisClosed
+	}
 	readCtx, cancel := context.WithCancel(context.Background())
 	r.stopReader, r.readerDone = cancel, make(chan struct{})
-	go r.readLoop(readCtx, last)
-	return r, nil
+	r.readerStarted = true
+	go r.readLoop(readCtx, r.bus.lastSeq())
+	return nil
 }
 
 // readerClient returns a client of its own for the stream reader when it
@@ -188,19 +212,28 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 // made the client, closes it. Later calls of any method fail.
 func (r *Redis) Close() error {
 	r.closeOnce.Do(func() {
+		r.readerMu.Lock()
 		r.closed.Store(true)
-		r.stopReader()
-		r.unblockReader()
+		started := r.readerStarted
+		r.readerMu.Unlock()
+		if started {
+			r.stopReader()
+			r.unblockReader()
+		}
 		if r.ownReader {
-			select {
-			case <-r.readerDone:
-			case <-time.After(200 * time.Millisecond):
-				// Not unblocked (it was between two reads): closing its
-				// connection ends the read.
+			if started {
+				select {
+				case <-r.readerDone:
+				case <-time.After(200 * time.Millisecond):
+					// Not unblocked (it was between two reads): closing
+					// its connection ends the read.
+				}
 			}
 			_ = r.reader.Close()
 		}
-		<-r.readerDone
+		if started {
+			<-r.readerDone
+		}
 		r.bus.close()
 		if r.ownClient {
 			r.closeErr = r.client.Close()
@@ -240,28 +273,81 @@ func (r *Redis) Client() redis.UniversalClient { return r.client }
 // eval runs one script with the fixed KEYS and ARGV prefix, max length,
 // args...
 func (r *Redis) eval(ctx context.Context, op string, s *redis.Script, args ...any) (any, error) {
+	res, _, err := r.evalSeq(ctx, op, s, args...)
+	return res, err
+}
+
+// evalSeq is eval that also returns the Seq of the script's last event (0:
+// none).
+func (r *Redis) evalSeq(ctx context.Context, op string, s *redis.Script, args ...any) (any, uint64, error) {
 	if r.closed.Load() {
-		return nil, errRedisClosed
+		return nil, 0, errRedisClosed
 	}
 	argv := make([]any, 0, 2+len(args))
 	argv = append(argv, r.keys.prefix, r.maxLen)
 	argv = append(argv, args...)
 	res, err := s.Run(ctx, r.client, r.keys.fixed, argv...).Result()
 	if err != nil {
-		return nil, r.mapErr(op, err)
+		return nil, 0, r.mapErr(op, err)
 	}
+	return r.scriptReply(op, res)
+}
+
+// scriptReply splits a script's reply {Seq of its last event, result}.
+func (r *Redis) scriptReply(op string, res any) (any, uint64, error) {
 	rep, ok := res.([]any)
 	if !ok || len(rep) != 2 {
-		return nil, fmt.Errorf("redis store: %s: unexpected script reply %v", op, res)
+		return nil, 0, fmt.Errorf("redis store: %s: unexpected script reply %v", op, res)
 	}
+	var seq uint64
 	if s, _ := rep[0].(string); s != "0" {
-		seq, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("redis store: %s: event seq %q: %w", op, s, err)
+		var err error
+		if seq, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return nil, 0, fmt.Errorf("redis store: %s: event seq %q: %w", op, s, err)
 		}
 		r.saw(seq)
 	}
-	return rep[1], nil
+	return rep[1], seq, nil
+}
+
+// evalEvents runs a script that replies with its events ({packed events,
+// ...}: see EVENTS_REPLY in lib.lua) and returns them, with the rest of its
+// reply. When this instance's subscribers have every event before them,
+// they get them at once (echo), rather than when the reader reads them
+// back from the stream: a leader that places tasks on its own node, or a
+// worker that reports to its own leader, saves a round trip.
+func (r *Redis) evalEvents(ctx context.Context, op string, s *redis.Script, args ...any) ([]archivist.Event, []any, error) {
+	res, last, err := r.evalSeq(ctx, op, s, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, _ := res.([]any)
+	if len(rep) == 0 {
+		return nil, nil, fmt.Errorf("redis store: %s: unexpected script reply %v", op, res)
+	}
+	blob, _ := rep[0].(string)
+	evs, err := decodeEvents(blob, last)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	r.readerMu.Lock()
+	started := r.readerStarted
+	r.readerMu.Unlock()
+	if started {
+		r.bus.publishNext(evs)
+	}
+	return evs, rep[1:], nil
+}
+
+// eventTasks are the tasks of evs' task events, in order.
+func eventTasks(evs []archivist.Event) []*archivist.Task {
+	out := make([]*archivist.Task, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Task != nil {
+			out = append(out, ev.Task)
+		}
+	}
+	return out
 }
 
 // saw notes that events up to seq exist: Subscribe(0) starts after them.
@@ -353,14 +439,14 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 	}
 	now := r.opts.Now()
 	ids := make([]string, len(tasks))
-	args := make([]any, 0, 1+7*len(tasks))
+	args := make([]any, 0, 1+5*len(tasks))
 	args = append(args, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
 			ids[i] = NewID(now)
 		}
-		args = append(args, ids[i], t.Type, []byte(t.Input), string(t.Priority), int64(t.Timeout), t.MaxRetries, []byte(t.Metadata))
+		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries)
 	}
 	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
 	if err != nil {
@@ -391,7 +477,7 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 	if err != nil {
 		return nil, r.mapErr("get task", err)
 	}
-	t, err := decodeTaskMap(m)
+	t, err := decodeTaskMap(id, m)
 	if err != nil {
 		return nil, fmt.Errorf("redis store: get task %s: %w", id, err)
 	}
@@ -402,8 +488,11 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 }
 
 // ListTasks pages through the tasks newest first. Without filters it reads
-// one page; with filters it scans the task index in chunks, reading only
-// the filtered fields, and then the page's tasks.
+// one page. PENDING tasks (of any or one priority) are paged from the ready
+// index and counted from the counters; the ASSIGNED or IN_PROGRESS tasks of
+// one node are found among its assigned ones and every running one; other
+// filters scan every task in chunks, reading the fields to filter on, and
+// then the page's tasks.
 func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
 	if err := r.read(); err != nil {
 		return nil, err
@@ -427,8 +516,9 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	}
 	page := &archivist.TaskPage{}
 	var ids []string
-	filtered := len(q.Status) > 0 || q.Type != "" || q.Priority != "" || q.NodeID != "" || q.Search != ""
-	if !filtered {
+	var err error
+	switch {
+	case len(q.Status) == 0 && q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == "":
 		pipe := r.client.Pipeline()
 		card := pipe.ZCard(ctx, r.keys.key(redisKeyAll))
 		rng := pipe.ZRevRangeByScore(ctx, r.keys.key(redisKeyAll), &redis.ZRangeBy{Max: maxScore, Min: "-inf", Count: int64(first) + 1})
@@ -440,11 +530,16 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 		if len(ids) > first {
 			ids, page.HasNext = ids[:first], true
 		}
-	} else {
-		var err error
-		if ids, err = r.scanTasks(ctx, q, after, first, page); err != nil {
-			return nil, err
-		}
+	case onlyStatuses(q.Status, archivist.TaskPending) && q.Type == "" && q.NodeID == "" && q.Search == "" &&
+		(q.Priority == "" || q.Priority.Valid()):
+		ids, err = r.listPending(ctx, q.Priority, after, first, page)
+	case q.NodeID != "" && onlyStatuses(q.Status, archivist.TaskAssigned, archivist.TaskInProgress):
+		ids, err = r.listHeld(ctx, q, after, first, page)
+	default:
+		ids, err = r.scanTasks(ctx, q, after, first, page)
+	}
+	if err != nil {
+		return nil, err
 	}
 	tasks, err := r.getTasks(ctx, ids)
 	if err != nil {
@@ -457,38 +552,175 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	return page, nil
 }
 
-// scanTasks counts the tasks matching q into page.TotalCount and
-// page.HasNext, and returns the ids of the page's tasks.
-func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
-	search := strings.ToLower(q.Search)
-	match := func(id string, v []any) bool {
-		str := func(i int) string { s, _ := v[i].(string); return s }
-		status, typ, prio, node, errMsg := str(0), str(1), str(2), str(3), str(4)
-		if len(q.Status) > 0 {
-			ok := false
-			for _, s := range q.Status {
-				if string(s) == status {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-		switch {
-		case q.Type != "" && typ != q.Type,
-			q.Priority != "" && prio != string(q.Priority),
-			q.NodeID != "" && node != q.NodeID:
+// onlyStatuses reports whether every status of list is one of want.
+func onlyStatuses(list []archivist.TaskStatus, want ...archivist.TaskStatus) bool {
+	if len(list) == 0 {
+		return false
+	}
+	for _, s := range list {
+		if !slices.Contains(want, s) {
 			return false
 		}
-		return search == "" || strings.Contains(strings.ToLower(id), search) ||
-			strings.Contains(strings.ToLower(typ), search) || strings.Contains(strings.ToLower(errMsg), search)
 	}
+	return true
+}
+
+// readyRankSpan is the score span of one priority in the ready index (see
+// lib.lua: (3-rank)*2^50 + Seq).
+const readyRankSpan = 1 << 50
+
+// listPending pages the PENDING tasks (of priority prio, or of all) newest
+// first from the ready index: one range per priority, merged by Seq.
+func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	type entry struct {
+		seq uint64
+		id  string
+	}
+	ranks := []int{3, 2, 1, 0}
+	if prio != "" {
+		ranks = []int{prio.Rank()}
+	}
+	pipe := r.client.Pipeline()
+	var total, bandCount *redis.IntCmd
+	if prio == "" {
+		total = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
+	}
+	bands := make([]*redis.ZSliceCmd, len(ranks))
+	for i, rank := range ranks {
+		lo := uint64(3-rank) * readyRankSpan
+		hi := "(" + strconv.FormatUint(lo+readyRankSpan, 10)
+		if after != 0 {
+			hi = "(" + strconv.FormatUint(lo+min(after, readyRankSpan), 10)
+		}
+		if prio != "" {
+			bandCount = pipe.ZCount(ctx, r.keys.key(redisKeyReady), strconv.FormatUint(lo, 10), "("+strconv.FormatUint(lo+readyRankSpan, 10))
+		}
+		bands[i] = pipe.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyReady),
+			&redis.ZRangeBy{Max: hi, Min: strconv.FormatUint(lo, 10), Count: int64(first) + 1})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, r.mapErr("list tasks", err)
+	}
+	if total != nil {
+		page.TotalCount = int(total.Val())
+	} else {
+		page.TotalCount = int(bandCount.Val())
+	}
+	var all []entry
+	for i, b := range bands {
+		lo := uint64(3-ranks[i]) * readyRankSpan
+		for _, z := range b.Val() {
+			all = append(all, entry{uint64(z.Score) - lo, z.Member.(string)})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].seq > all[j].seq })
+	if len(all) > first {
+		all, page.HasNext = all[:first], true
+	}
+	ids := make([]string, len(all))
+	for i, e := range all {
+		ids[i] = e.id
+	}
+	return ids, nil
+}
+
+// taskMatcher reports whether a task matches q's filters.
+func taskMatcher(q archivist.TaskQuery) func(t *archivist.Task) bool {
+	search := strings.ToLower(q.Search)
+	return func(t *archivist.Task) bool {
+		if len(q.Status) > 0 && !slices.Contains(q.Status, t.Status) {
+			return false
+		}
+		switch {
+		case q.Type != "" && t.Type != q.Type,
+			q.Priority != "" && t.Priority != q.Priority,
+			q.NodeID != "" && t.NodeID != q.NodeID:
+			return false
+		}
+		return search == "" || strings.Contains(strings.ToLower(t.ID), search) ||
+			strings.Contains(strings.ToLower(t.Type), search) || strings.Contains(strings.ToLower(t.Error), search)
+	}
+}
+
+// listHeld pages the ASSIGNED and IN_PROGRESS tasks of q.NodeID: its
+// assigned ZSET and the running tasks (leased) hold them all, a set as
+// small as the cluster's workers.
+func (r *Redis) listHeld(ctx context.Context, q archivist.TaskQuery, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	pipe := r.client.Pipeline()
+	var assigned, running *redis.StringSliceCmd
+	if slices.Contains(q.Status, archivist.TaskAssigned) {
+		assigned = pipe.ZRange(ctx, r.keys.prefix+"assigned:"+q.NodeID, 0, -1)
+	}
+	if slices.Contains(q.Status, archivist.TaskInProgress) {
+		running = pipe.ZRange(ctx, r.keys.key(redisKeyLeased), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, r.mapErr("list tasks", err)
+	}
+	var ids []string
+	for _, c := range []*redis.StringSliceCmd{assigned, running} {
+		if c != nil {
+			ids = append(ids, c.Val()...)
+		}
+	}
+	match := taskMatcher(q)
+	var found []*archivist.Task
+	for start := 0; start < len(ids); start += redisScanChunk {
+		chunk := ids[start:min(start+redisScanChunk, len(ids))]
+		pipe := r.client.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(chunk))
+		for i, id := range chunk {
+			cmds[i] = pipe.HMGet(ctx, r.keys.task(id), fInfo, fMut)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, r.mapErr("list tasks", err)
+		}
+		for i, id := range chunk {
+			t, err := decodeFields(id, cmds[i].Val())
+			if err != nil {
+				return nil, fmt.Errorf("redis store: list tasks: %w", err)
+			}
+			if t != nil && match(t) {
+				found = append(found, t)
+			}
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Seq > found[j].Seq })
+	page.TotalCount = len(found)
+	var out []string
+	for _, t := range found {
+		if after != 0 && t.Seq >= after {
+			continue
+		}
+		if len(out) == first {
+			page.HasNext = true
+			break
+		}
+		out = append(out, t.ID)
+	}
+	return out, nil
+}
+
+// decodeFields decodes HMGET i m of task id; nil when it is gone.
+func decodeFields(id string, v []any) (*archivist.Task, error) {
+	if len(v) != 2 || v[1] == nil {
+		return nil, nil
+	}
+	info, _ := v[0].(string)
+	mut, _ := v[1].(string)
+	return decodeTask(id, info, mut, "")
+}
+
+// scanTasks walks all tasks newest first, counts those matching q into
+// page.TotalCount and page.HasNext, and returns the ids of the page's
+// tasks.
+func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	index := r.keys.key(redisKeyAll)
+	match := taskMatcher(q)
 	var out []string
 	cursor := "+inf"
 	for {
-		chunk, err := r.client.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyAll),
+		chunk, err := r.client.ZRevRangeByScoreWithScores(ctx, index,
 			&redis.ZRangeBy{Max: cursor, Min: "-inf", Count: redisScanChunk}).Result()
 		if err != nil {
 			return nil, r.mapErr("list tasks", err)
@@ -499,15 +731,18 @@ func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint
 		pipe := r.client.Pipeline()
 		cmds := make([]*redis.SliceCmd, len(chunk))
 		for i, z := range chunk {
-			cmds[i] = pipe.HMGet(ctx, r.keys.task(z.Member.(string)), fStatus, fType, fPriority, fNode, fError)
+			cmds[i] = pipe.HMGet(ctx, r.keys.task(z.Member.(string)), fInfo, fMut)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, r.mapErr("list tasks", err)
 		}
 		for i, z := range chunk {
 			id := z.Member.(string)
-			v := cmds[i].Val()
-			if len(v) != 5 || v[0] == nil || !match(id, v) {
+			t, err := decodeFields(id, cmds[i].Val())
+			if err != nil {
+				return nil, fmt.Errorf("redis store: list tasks: %w", err)
+			}
+			if t == nil || !match(t) {
 				continue // purged meanwhile, or no match
 			}
 			page.TotalCount++
@@ -542,7 +777,7 @@ func (r *Redis) getTasks(ctx context.Context, ids []string) ([]*archivist.Task, 
 	}
 	out := make([]*archivist.Task, 0, len(ids))
 	for i, c := range cmds {
-		t, err := decodeTaskMap(c.Val())
+		t, err := decodeTaskMap(ids[i], c.Val())
 		if err != nil {
 			return nil, fmt.Errorf("redis store: read task %s: %w", ids[i], err)
 		}
@@ -553,21 +788,45 @@ func (r *Redis) getTasks(ctx context.Context, ids []string) ([]*archivist.Task, 
 	return out, nil
 }
 
-// CountTasks reads the per-status counters.
+// CountTasks counts the tasks of each status, in one transaction: the
+// finished ones from their counters, the others from the cardinality of
+// their index (ASSIGNED: what the nodes hold less what runs).
 func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, error) {
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	m, err := r.client.HGetAll(ctx, r.keys.key(redisKeyCounts)).Result()
+	var ready, retrying, running *redis.IntCmd
+	var loads, finished *redis.MapStringStringCmd
+	_, err := r.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		ready = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
+		retrying = pipe.ZCard(ctx, r.keys.key(redisKeyRetrying))
+		running = pipe.ZCard(ctx, r.keys.key(redisKeyLeased))
+		loads = pipe.HGetAll(ctx, r.keys.key(redisKeyLoads))
+		finished = pipe.HGetAll(ctx, r.keys.key(redisKeyCounts))
+		return nil
+	})
 	if err != nil {
 		return nil, r.mapErr("count tasks", err)
 	}
 	out := map[archivist.TaskStatus]int{}
-	for s, v := range m {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			out[archivist.TaskStatus(s)] = n
+	add := func(s archivist.TaskStatus, n int) {
+		if n > 0 {
+			out[s] = n
 		}
 	}
+	for s, v := range finished.Val() {
+		n, _ := strconv.Atoi(v)
+		add(archivist.TaskStatus(s), n)
+	}
+	held := 0
+	for _, v := range loads.Val() {
+		n, _ := strconv.Atoi(v)
+		held += n
+	}
+	add(archivist.TaskPending, int(ready.Val()))
+	add(archivist.TaskRetrying, int(retrying.Val()))
+	add(archivist.TaskInProgress, int(running.Val()))
+	add(archivist.TaskAssigned, held-int(running.Val()))
 	return out, nil
 }
 
@@ -598,7 +857,8 @@ func (r *Redis) AssignTasks(ctx context.Context, lease archivist.Lease, as []arc
 	for _, a := range as {
 		args = append(args, a.TaskID, a.NodeID)
 	}
-	return r.evalTasks(ctx, "assign tasks", luaScripts.assign, args...)
+	evs, _, err := r.evalEvents(ctx, "assign tasks", luaScripts.assign, args...)
+	return eventTasks(evs), err
 }
 
 // NodeLoads reads the per-node counters.
@@ -643,20 +903,28 @@ func (r *Redis) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID s
 	return r.evalTasks(ctx, "requeue node", luaScripts.requeueNode, holder, token, nodeID)
 }
 
-// PurgeFinished removes finished tasks, a batch per script.
+// PurgeFinished removes finished tasks, walking the tasks oldest first a
+// batch per script.
 func (r *Redis) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
 	cut := strconv.FormatInt(before.UnixMicro(), 10)
 	total := 0
+	cursor := "0"
 	for {
-		res, err := r.eval(ctx, "purge finished", luaScripts.purge, cut, redisPurgeBatch)
+		res, err := r.eval(ctx, "purge finished", luaScripts.purge, cut, cursor, redisPurgeBatch)
 		if err != nil {
 			return total, err
 		}
-		n, _ := res.(int64)
+		rep, ok := res.([]any)
+		if !ok || len(rep) != 3 {
+			return total, fmt.Errorf("redis store: purge finished: unexpected reply %v", res)
+		}
+		n, _ := rep[0].(int64)
 		total += int(n)
-		if n < redisPurgeBatch {
+		next, _ := rep[1].(string)
+		if done, _ := rep[2].(string); done == "1" || next == "" || next == cursor {
 			return total, nil
 		}
+		cursor = next
 	}
 }
 
@@ -665,7 +933,8 @@ func (r *Redis) ClaimTasks(ctx context.Context, nodeID string, limit int, grace 
 	if limit <= 0 {
 		return nil, nil
 	}
-	return r.evalTasks(ctx, "claim tasks", luaScripts.claim, nodeID, limit, micros(grace))
+	evs, _, err := r.evalEvents(ctx, "claim tasks", luaScripts.claim, nodeID, limit, micros(grace))
+	return eventTasks(evs), err
 }
 
 // ClaimTask starts one PENDING task, or one assigned to nodeID.
@@ -681,16 +950,17 @@ func (r *Redis) ReportProgress(ctx context.Context, id string, attempt int, prog
 }
 
 // CompleteTask finishes the running attempt; a stale one is refused and
-// recorded (task.stale_report) in the same script.
+// recorded (task.stale_report) in the same script. Concurrent reports share
+// one script call (see reporter).
 func (r *Redis) CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*archivist.Task, error) {
-	return r.evalTask(ctx, "complete task", luaScripts.complete, id, attempt, []byte(result))
+	return r.reports.do(ctx, "complete task", []any{"c", id, attempt, []byte(result)})
 }
 
 // FailTask records a failed attempt; a stale one is refused and recorded.
 func (r *Redis) FailTask(ctx context.Context, id string, attempt int, f archivist.Failure) (*archivist.Task, error) {
-	args := append([]any{id, attempt, f.Error, formatBool(f.Permanent), formatBool(f.TimedOut), formatBool(f.Cancelled)},
+	args := append([]any{"f", id, attempt, f.Error, formatBool(f.Permanent), formatBool(f.TimedOut), formatBool(f.Cancelled)},
 		retryArgs(f.Retry)...)
-	return r.evalTask(ctx, "fail task", luaScripts.fail, args...)
+	return r.reports.do(ctx, "fail task", args)
 }
 
 // ReleaseTask gives the running attempt back unfinished.

@@ -13,7 +13,8 @@ import (
 )
 
 // Events of the Redis store: every transition script appends its events to
-// one stream (entry id "<Seq>-0"). Each store instance runs one reader that
+// one stream, as one entry per script call whose id is "<Seq of its last
+// event>-0" (see decodeEntry). Each store instance runs one reader that
 // tails the stream with XREAD BLOCK, decodes every event once and publishes
 // it into the in-process bus, which all local subscribers share. A
 // subscription that starts further back than the bus keeps is first fed
@@ -67,18 +68,23 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 			continue
 		}
 		msgs := streams[0].Messages
-		evs := make([]archivist.Event, 0, len(msgs))
+		var evs []archivist.Event
 		for _, m := range msgs {
-			ev, err := decodeEvent(m.ID, m.Values)
-			if err != nil {
-				r.log.Error("redis store: skipping an event that does not decode", "cluster", r.Cluster(), "id", m.ID, "err", err)
-				if seq, err := entrySeq(m.ID); err == nil {
-					last = seq
-				}
+			if seq, err := entrySeq(m.ID); err == nil && seq <= r.bus.lastSeq() {
+				last = seq // published already, as this instance wrote it
 				continue
 			}
-			evs = append(evs, ev)
-			last = ev.Seq
+			got, bad, err := decodeEntry(m.ID, m.Values)
+			if err != nil {
+				r.log.Error("redis store: skipping a stream entry that does not decode", "cluster", r.Cluster(), "id", m.ID, "err", err)
+			}
+			for seq, err := range bad {
+				r.log.Error("redis store: skipping an event that does not decode", "cluster", r.Cluster(), "seq", seq, "err", err)
+			}
+			evs = append(evs, got...)
+			if seq, err := entrySeq(m.ID); err == nil {
+				last = seq
+			}
 		}
 		r.bus.publish(evs)
 	}
@@ -96,31 +102,41 @@ func (r *Redis) checkRewind(ctx context.Context, last uint64) uint64 {
 	if cur < last {
 		r.log.Error("redis store: the event sequence went back (data lost on the server?); following the server",
 			"cluster", r.Cluster(), "had", last, "server", cur)
+		r.bus.setLast(cur)
 		return cur
 	}
 	return last
 }
 
 // readRange reads the events with Seq from from to to (0: to the newest),
-// at most count of them.
-func (r *Redis) readRange(ctx context.Context, from, to uint64, count int64) ([]archivist.Event, error) {
-	end := "+"
-	if to != 0 {
-		end = entryID(to)
-	}
-	msgs, err := r.client.XRangeN(ctx, r.keys.key(redisKeyEvents), entryID(from), end, count).Result()
+// from at most count stream entries. more reports that entries may follow.
+func (r *Redis) readRange(ctx context.Context, from, to uint64, count int64) (evs []archivist.Event, more bool, err error) {
+	// An entry's id is the Seq of its last event: the first entry with an
+	// id of at least from holds from (or starts after it, when from was
+	// trimmed).
+	msgs, err := r.client.XRangeN(ctx, r.keys.key(redisKeyEvents), entryID(from), "+", count).Result()
 	if err != nil {
-		return nil, r.mapErr("read events", err)
+		return nil, false, r.mapErr("read events", err)
 	}
-	out := make([]archivist.Event, 0, len(msgs))
 	for _, m := range msgs {
-		ev, err := decodeEvent(m.ID, m.Values)
+		got, bad, err := decodeEntry(m.ID, m.Values)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: %w", err)
+			return nil, false, fmt.Errorf("redis store: %w", err)
 		}
-		out = append(out, ev)
+		for seq, err := range bad {
+			return nil, false, fmt.Errorf("redis store: event %d: %w", seq, err)
+		}
+		for _, ev := range got {
+			if ev.Seq < from {
+				continue
+			}
+			if to != 0 && ev.Seq > to {
+				return evs, false, nil
+			}
+			evs = append(evs, ev)
+		}
 	}
-	return out, nil
+	return evs, int64(len(msgs)) == count, nil
 }
 
 // Subscribe returns the events after after. With after 0 it starts at
@@ -131,6 +147,9 @@ func (r *Redis) readRange(ctx context.Context, from, to uint64, count int64) ([]
 // subscription from the stream first.
 func (r *Redis) Subscribe(ctx context.Context, after uint64) (archivist.Subscription, error) {
 	if err := r.read(); err != nil {
+		return nil, err
+	}
+	if err := r.startReader(); err != nil {
 		return nil, err
 	}
 	if after == 0 {
@@ -159,20 +178,6 @@ func (r *Redis) Subscribe(ctx context.Context, after uint64) (archivist.Subscrip
 	c.mu.Unlock()
 	go c.run(ctx, after)
 	return c, nil
-}
-
-// covers reports whether the bus keeps every event it published after
-// after (or published none after it).
-func (b *bus) covers(after uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.full:
-		return b.ring[b.next].Seq <= after+1
-	case b.next > 0:
-		return b.ring[0].Seq <= after+1
-	}
-	return b.last == after
 }
 
 // catchUp is a subscription fed from the stream until it reaches what the
@@ -239,7 +244,7 @@ func (c *catchUp) run(ctx context.Context, after uint64) {
 	// fill delivers the stream's events from next up to to (0: the newest).
 	fill := func(to uint64) bool {
 		for to == 0 || next <= to {
-			evs, err := c.r.readRange(ctx, next, to, redisReadCount)
+			evs, more, err := c.r.readRange(ctx, next, to, redisReadCount)
 			if err != nil {
 				if ctx.Err() == nil {
 					c.setErr(err)
@@ -251,7 +256,7 @@ func (c *catchUp) run(ctx context.Context, after uint64) {
 					return false
 				}
 			}
-			if len(evs) < redisReadCount {
+			if !more {
 				return true
 			}
 		}

@@ -12,14 +12,16 @@ import (
 // lua/lib.lua (the shared KEYS layout, indexes and events; read it first)
 // followed by the script's own file, which lists its ARGV, as the body of
 // a function whose result the script returns with the Seq of its last
-// event: {seq, result}. Error replies pass unchanged.
+// event: {seq, result}. The script's events and counter changes are
+// written when main returns (flush in lib.lua), also before an error reply
+// (a stale report records its event). Error replies pass unchanged.
 //
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
 type redisScripts struct {
 	create, cancel, retry, ready, assign, recover, requeueNode, purge *redis.Script
-	claim, claimOne, progress, complete, fail, release                *redis.Script
+	claim, claimOne, progress, report, release                        *redis.Script
 	heartbeat, setDraining, removeNode                                *redis.Script
 	campaign, resign, leader, updateConfig                            *redis.Script
 }
@@ -34,8 +36,8 @@ func mustLoadScripts() *redisScripts {
 	return &redisScripts{
 		create: s("create"), cancel: s("cancel"), retry: s("retry"), ready: s("ready"), assign: s("assign"),
 		recover: s("recover"), requeueNode: s("requeue_node"), purge: s("purge"),
-		claim: s("claim"), claimOne: s("claim_one"), progress: s("progress"), complete: s("complete"),
-		fail: s("fail"), release: s("release"),
+		claim: s("claim"), claimOne: s("claim_one"), progress: s("progress"), report: s("report"),
+		release:   s("release"),
 		heartbeat: s("heartbeat"), setDraining: s("set_draining"), removeNode: s("remove_node"),
 		campaign: s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
 	}
@@ -44,7 +46,9 @@ func mustLoadScripts() *redisScripts {
 const scriptEpilogue = `
 end
 local res = main()
+flush()
 if type(res) == 'table' and res.err then return res end
+if type(res) == 'table' and res[1] == EVENTS_REPLY then res[1] = BLOB end
 return { istr(LAST_EVENT), res }
 `
 
@@ -58,7 +62,7 @@ func mustReadLua(name string) string {
 
 func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
-		s.claim, s.claimOne, s.progress, s.complete, s.fail, s.release,
+		s.claim, s.claimOne, s.progress, s.report, s.release,
 		s.heartbeat, s.setDraining, s.removeNode, s.campaign, s.resign, s.leader, s.updateConfig}
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -243,8 +244,8 @@ func TestRedisKeysShareOneSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(keys)
-	want := []string{"all", "ready", "retrying", "leased", "finished", "counts", "loads", "seq:task", "seq:event",
-		"events", "leader", "nodes", "draining", "config", "task:w-done", "assigned:n2", "held:n3"}
+	want := []string{"all", "ready", "retrying", "leased", "counts", "loads", "seq:task", "seq:event",
+		"events", "leader", "nodes", "draining", "config", "task:w-done", "assigned:n2"}
 	for _, k := range want {
 		if !slices.Contains(keys, r.keys.prefix+k) {
 			t.Errorf("no key %s after the workload; keys: %v", r.keys.prefix+k, keys)
@@ -651,10 +652,17 @@ func TestRedisBackoffMatchesGo(t *testing.T) {
 
 // BenchmarkRedisTaskFlow runs tasks through their whole life as the
 // scheduler and a worker pool do: created in batches, placed and claimed in
-// batches, completed one by one (b.N tasks; see tasks/s).
+// batches, completed concurrently (b.N tasks; see tasks/s), and reports the
+// Redis server's CPU per task for each step (from INFO cpu).
+//
+// BENCH_REDIS_URL runs it on a server of your own instead (to profile it
+// with perf, say); it uses the cluster name "bench-flow" there.
 func BenchmarkRedisTaskFlow(b *testing.B) {
-	srv := redistest.Start(b)
-	r, err := OpenRedis(b.Context(), RedisOptions{URL: srv.URL(), Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+	url := os.Getenv("BENCH_REDIS_URL")
+	if url == "" {
+		url = redistest.Start(b, "--appendfsync", "everysec").URL()
+	}
+	r, err := OpenRedis(b.Context(), RedisOptions{URL: url, Cluster: "bench-flow", Options: Options{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -664,7 +672,32 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const batch = 100
+	serverCPU := func() time.Duration {
+		info, err := r.client.Info(ctx, "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sum float64
+		for _, line := range strings.Split(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += f
+			}
+		}
+		return time.Duration(sum * float64(time.Second))
+	}
+	steps := []string{"create", "ready", "assign", "claim", "complete"}
+	cpu := make([]time.Duration, len(steps))
+	step := func(i int, f func()) {
+		c0 := serverCPU()
+		f()
+		cpu[i] += serverCPU() - c0
+	}
+	batch := 100
+	if v, err := strconv.Atoi(os.Getenv("BENCH_FLOW_BATCH")); err == nil && v > 0 {
+		batch = v
+	}
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		n := min(batch, b.N-done)
@@ -672,34 +705,54 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 		for i := range tasks {
 			tasks[i] = &archivist.Task{Type: "echo", Input: json.RawMessage(`{"n":1}`), Priority: archivist.PriorityNormal, Timeout: time.Minute}
 		}
-		if err := r.CreateTasks(ctx, tasks); err != nil {
-			b.Fatal(err)
-		}
-		ready, err := r.ReadyTasks(ctx, n)
-		if err != nil {
-			b.Fatal(err)
-		}
+		step(0, func() {
+			if err := r.CreateTasks(ctx, tasks); err != nil {
+				b.Fatal(err)
+			}
+		})
+		var ready []*archivist.Task
+		step(1, func() {
+			if ready, err = r.ReadyTasks(ctx, n); err != nil {
+				b.Fatal(err)
+			}
+		})
 		as := make([]archivist.Assignment, len(ready))
 		for i, t := range ready {
 			as[i] = archivist.Assignment{TaskID: t.ID, NodeID: "n1"}
 		}
-		if _, err := r.AssignTasks(ctx, lease, as, time.Minute); err != nil {
-			b.Fatal(err)
-		}
-		claimed, err := r.ClaimTasks(ctx, "n1", n, time.Second)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		for _, t := range claimed {
-			wg.Go(func() {
-				if _, err := r.CompleteTask(ctx, t.ID, t.Attempt, json.RawMessage(`{"n":1}`)); err != nil {
-					b.Error(err)
-				}
-			})
-		}
-		wg.Wait()
+		step(2, func() {
+			if _, err := r.AssignTasks(ctx, lease, as, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		})
+		var claimed []*archivist.Task
+		step(3, func() {
+			if claimed, err = r.ClaimTasks(ctx, "n1", n, time.Second); err != nil {
+				b.Fatal(err)
+			}
+		})
+		step(4, func() {
+			var wg sync.WaitGroup
+			for _, t := range claimed {
+				wg.Go(func() {
+					if _, err := r.CompleteTask(ctx, t.ID, t.Attempt, json.RawMessage(`{"n":1}`)); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		})
 		done += len(claimed)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+	var total time.Duration
+	for i, name := range steps {
+		b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N), "redis-µs/"+name)
+		total += cpu[i]
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "redis-µs/task")
+	if os.Getenv("BENCH_CMDSTATS") != "" {
+		info, _ := r.client.Info(ctx, "commandstats").Result()
+		b.Log(info)
+	}
 }

@@ -17,20 +17,18 @@ import (
 //	<prefix>all             ZSET   task id -> Seq (ListTasks, newest first)
 //	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
 //	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
-//	<prefix>leased          ZSET   ASSIGNED/IN_PROGRESS task id -> LeaseUntil (µs)
-//	<prefix>finished        ZSET   finished task id -> CompletedAt (µs)
-//	<prefix>counts          HASH   status -> number of tasks
+//	<prefix>leased          ZSET   IN_PROGRESS task id -> LeaseUntil (µs)
+//	<prefix>counts          HASH   finished status -> number of tasks (the others: index sizes)
 //	<prefix>loads           HASH   node id -> its ASSIGNED and IN_PROGRESS tasks
 //	<prefix>seq:task        STRING last task Seq
 //	<prefix>seq:event       STRING last event Seq
-//	<prefix>events          STREAM events, entry id "<event Seq>-0", MAXLEN ~
+//	<prefix>events          STREAM events, one entry per script call, id "<Seq of its last event>-0", MINID ~
 //	<prefix>leader          HASH   holder, token, expires (µs)
 //	<prefix>nodes           HASH   node id -> node JSON
 //	<prefix>draining        SET    draining node ids
 //	<prefix>config          HASH   json, version, updated (µs)
-//	<prefix>task:<id>       HASH   one field per Task field (see redis_codec.go)
+//	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
-//	<prefix>held:<node>     ZSET   the node's ASSIGNED and IN_PROGRESS tasks by Seq
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -45,7 +43,6 @@ const (
 	redisKeyReady
 	redisKeyRetrying
 	redisKeyLeased
-	redisKeyFinished
 	redisKeyCounts
 	redisKeyLoads
 	redisKeyTaskSeq
@@ -63,7 +60,6 @@ var redisKeyNames = [redisKeyCount]string{
 	redisKeyReady:    "ready",
 	redisKeyRetrying: "retrying",
 	redisKeyLeased:   "leased",
-	redisKeyFinished: "finished",
 	redisKeyCounts:   "counts",
 	redisKeyLoads:    "loads",
 	redisKeyTaskSeq:  "seq:task",

@@ -66,9 +66,13 @@ type Pool struct {
 	loopDone chan struct{}
 	wg       sync.WaitGroup // attempts
 	wake     chan struct{}
-	local    []string // PENDING tasks submitted here to run here (RunLocal)
-	paused   bool
-	started  bool
+	// waiting estimates the tasks assigned here and not claimed yet (from
+	// task.assigned events, less what claims took): a worker that frees up
+	// claims again only when some may be waiting, not after every task.
+	waiting int
+	local   []string // PENDING tasks submitted here to run here (RunLocal)
+	paused  bool
+	started bool
 }
 
 type attempt struct {
@@ -289,22 +293,53 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 				} else {
 					events = nil // the ticker keeps claiming
 				}
+				p.mu.Lock()
+				p.waiting = max(p.waiting, 1) // assignments may have been missed
+				p.mu.Unlock()
 				break
 			}
-			if ev.Task == nil || ev.Task.NodeID != p.cfg.NodeID {
-				continue
+			// Take every event already queued before claiming: the leader
+			// places many tasks at once, and one claim takes them all.
+			assigned := p.handle(ev)
+		more:
+			for range maxEventBurst {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						break more // the next round resubscribes
+					}
+					assigned = p.handle(ev) || assigned
+				default:
+					break more
+				}
 			}
-			switch ev.Type {
-			case archivist.TaskAssignedEv:
-			case archivist.TaskCancelRequested:
-				p.cancelRunning(ev.Task.ID, ev.Task.Attempt)
-				continue
-			default:
+			if !assigned {
 				continue
 			}
 		}
 		p.claim(ctx)
 	}
+}
+
+// maxEventBurst bounds how many queued events the loop takes before it
+// claims.
+const maxEventBurst = 4096
+
+// handle acts on one event and reports whether it assigned a task here.
+func (p *Pool) handle(ev archivist.Event) bool {
+	if ev.Task == nil || ev.Task.NodeID != p.cfg.NodeID {
+		return false
+	}
+	switch ev.Type {
+	case archivist.TaskAssignedEv:
+		p.mu.Lock()
+		p.waiting++
+		p.mu.Unlock()
+		return true
+	case archivist.TaskCancelRequested:
+		p.cancelRunning(ev.Task.ID, ev.Task.Attempt)
+	}
+	return false
 }
 
 func (p *Pool) cancelRunning(id string, attemptNo int) {
@@ -334,6 +369,13 @@ func (p *Pool) claim(ctx context.Context) {
 			}
 			return
 		}
+		p.mu.Lock()
+		if len(ts) < free {
+			p.waiting = 0 // it took every task assigned here
+		} else {
+			p.waiting = max(p.waiting-len(ts), 0)
+		}
+		p.mu.Unlock()
 		for _, t := range ts {
 			p.launch(t)
 		}
@@ -355,14 +397,32 @@ func (p *Pool) launch(t *archivist.Task) {
 		p.run(ctx, t)
 		p.mu.Lock()
 		delete(p.running, t.ID)
+		more := p.waiting > 0 || len(p.local) > 0
 		p.mu.Unlock()
-		p.Wake()
+		if more {
+			p.Wake()
+		}
 	}()
+}
+
+// attemptLog is the logger of one attempt, made only when something is
+// logged: most attempts log nothing.
+type attemptLog struct {
+	base *slog.Logger
+	t    *archivist.Task
+	l    *slog.Logger
+}
+
+func (a *attemptLog) get() *slog.Logger {
+	if a.l == nil {
+		a.l = a.base.With("task", a.t.ID, "type", a.t.Type, "attempt", a.t.Attempt)
+	}
+	return a.l
 }
 
 // run executes one attempt and records its outcome.
 func (p *Pool) run(parent context.Context, t *archivist.Task) {
-	log := p.cfg.Logger.With("task", t.ID, "type", t.Type, "attempt", t.Attempt)
+	log := &attemptLog{base: p.cfg.Logger, t: t}
 	store := p.cfg.Store
 	// Reports must reach the store even when the attempt's context ended.
 	rctx := context.WithoutCancel(parent)
@@ -384,7 +444,7 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 
 	prog := newProgress(func(f float64, msg string) {
 		if err := store.ReportProgress(rctx, t.ID, t.Attempt, f, msg); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
-			log.Warn("report progress", "err", err)
+			log.get().Warn("report progress", "err", err)
 		}
 	})
 	result, err := p.call(ctx, log, t, archivist.NewJob(t.Clone(), prog.report))
@@ -428,14 +488,14 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 }
 
 // call runs the handler, turning a panic into an error.
-func (p *Pool) call(ctx context.Context, log *slog.Logger, t *archivist.Task, job *archivist.Job) (result json.RawMessage, err error) {
+func (p *Pool) call(ctx context.Context, log *attemptLog, t *archivist.Task, job *archivist.Job) (result json.RawMessage, err error) {
 	h, ok := p.cfg.Registry.Lookup(t.Type)
 	if !ok {
 		return nil, archivist.Permanent(fmt.Errorf("no handler for task type %q on node %s", t.Type, p.cfg.NodeID))
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("handler panicked; the worker is replaced", "panic", r, "stack", string(debug.Stack()))
+			log.get().Error("handler panicked; the worker is replaced", "panic", r, "stack", string(debug.Stack()))
 			if p.cfg.Observer != nil {
 				p.cfg.Observer.WorkerPanicked(t)
 			}
@@ -445,19 +505,21 @@ func (p *Pool) call(ctx context.Context, log *slog.Logger, t *archivist.Task, jo
 	return h.Handle(ctx, job)
 }
 
-func (p *Pool) finish(log *slog.Logger, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
+func (p *Pool) finish(log *attemptLog, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
 	d := p.cfg.Now().Sub(start)
 	nt, err := report()
 	switch {
 	case archivist.IsCode(err, archivist.CodeConflict):
-		log.Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)
+		log.get().Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)
 		return
 	case err != nil:
-		log.Error("could not record the outcome of an attempt; its lease will put it back", "outcome", outcome, "err", err)
+		log.get().Error("could not record the outcome of an attempt; its lease will put it back", "outcome", outcome, "err", err)
 		return
 	}
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.AttemptFinished(nt, outcome, d)
 	}
-	log.Debug("attempt finished", "outcome", outcome, "status", nt.Status, "duration", d)
+	if p.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		log.get().Debug("attempt finished", "outcome", outcome, "status", nt.Status, "duration", d)
+	}
 }

@@ -6,10 +6,10 @@ if not t then return err('NOT_FOUND', 'task "%s" not found', ARGV[3]) end
 local st = t.status
 if st == 'PENDING' or st == 'RETRYING' or st == 'ASSIGNED' then
   move(t, { status = 'CANCELLED', completed = NOW, lease = false, runat = false })
-  return task_event(t.id, 'task.cancelled', 'cancelled before it ran')
+  return task_event(t, 'task.cancelled', 'cancelled before it ran', '')
 elseif st == 'IN_PROGRESS' then
-  if t.cancel then return redis.call('HGETALL', tkey(t.id)) end
-  move(t, { cancel = '1' })
-  return task_event(t.id, 'task.cancel_requested', '')
+  if t.cancel then return snapshot(t, '') end
+  move(t, { cancel = 1 })
+  return task_event(t, 'task.cancel_requested', '', '')
 end
 return err('CONFLICT', 'task %s is already %s', t.id, st)

@@ -3,5 +3,5 @@
 -- heartbeat never changes.
 redis.call('HSET', K_NODES, ARGV[3], ARGV[4])
 local dr = tostring(redis.call('SISMEMBER', K_DRAINING, ARGV[3]))
-emit({ '_n', ARGV[4], '_dr', dr, '_k', 'N', '_t', 'node.updated', '_ts', NOWS })
+EVENTS[#EVENTS + 1] = { 'N', 'node.updated', '', ARGV[3], ARGV[4], dr }
 return dr

@@ -7,27 +7,56 @@
 --   KEYS[1]  all       ZSET  task id -> Seq (ListTasks, newest first)
 --   KEYS[2]  ready     ZSET  PENDING task id -> (3-rank)*2^50 + Seq
 --   KEYS[3]  retrying  ZSET  RETRYING task id -> RunAt (unix µs)
---   KEYS[4]  leased    ZSET  ASSIGNED and IN_PROGRESS task id -> LeaseUntil (µs)
---   KEYS[5]  finished  ZSET  finished task id -> CompletedAt (µs)
---   KEYS[6]  counts    HASH  status -> number of tasks
---   KEYS[7]  loads     HASH  node id -> its ASSIGNED and IN_PROGRESS tasks
---   KEYS[8]  taskseq   STRING the last task Seq
---   KEYS[9]  eventseq  STRING the last event Seq
---   KEYS[10] events    STREAM entry id "<event Seq>-0"
---   KEYS[11] leader    HASH  holder, token, expires (µs); token only grows
---   KEYS[12] nodes     HASH  node id -> node JSON as Go encodes it
---   KEYS[13] draining  SET   ids of draining nodes
---   KEYS[14] config    HASH  json, version, updated (µs)
+--   KEYS[4]  leased    ZSET  IN_PROGRESS task id -> LeaseUntil (µs)
+--   KEYS[5]  counts    HASH  finished status -> number of tasks (the others are
+--                            counted by their indexes: see CountTasks)
+--   KEYS[6]  loads     HASH  node id -> its ASSIGNED and IN_PROGRESS tasks
+--   KEYS[7]  taskseq   STRING the last task Seq
+--   KEYS[8]  eventseq  STRING the last event Seq
+--   KEYS[9]  events    STREAM one entry per script call, id "<Seq of its last event>-0"
+--   KEYS[10] leader    HASH  holder, token, expires (µs); token only grows
+--   KEYS[11] nodes     HASH  node id -> node JSON as Go encodes it
+--   KEYS[12] draining  SET   ids of draining nodes
+--   KEYS[13] config    HASH  json, version, updated (µs)
 -- ARGV[1] is the key prefix "{archivist:<cluster>}:"; per-task keys
 -- (<prefix>task:<id>, a HASH) and per-node keys (<prefix>assigned:<node>, a
--- ZSET of ASSIGNED tasks by placement order; <prefix>held:<node>, a ZSET of
--- ASSIGNED and IN_PROGRESS tasks by Seq) are built from it, so they share
--- the slot. ARGV[2] is the approximate MAXLEN of the stream. A script's own
+-- ZSET of the node's ASSIGNED tasks by placement order) are built from it,
+-- so they share the slot. ARGV[2] is about how many events the stream
+-- keeps (older entries are trimmed by id, XADD MINID ~). A script's own
 -- arguments start at ARGV[3].
 --
+-- A task HASH has two fields, each one MessagePack array (cmsgpack here,
+-- redis_codec.go in Go), and the result when there is one:
+--   i       [type, input, metadata], written once by create (packed in Go)
+--   m       the fields a transition decides on or changes, in the order of
+--           the M_* positions below (absent values are '' or 0)
+--   result  the result, as the worker gave it
+-- so that a transition reads one field, changes a Lua table and writes one
+-- field, and its event carries the task's full snapshot (id, i, m, result)
+-- without re-reading or re-encoding anything. Input, result and metadata
+-- are opaque strings: never decoded, so big numbers keep their digits.
+--
 -- Times are integer microseconds of the server clock (TIME), so that every
--- node agrees. Task inputs, results and metadata are opaque strings here:
--- never decoded, so big numbers keep their digits.
+-- node agrees.
+--
+-- Every write command a script runs is also appended to the AOF (and sent
+-- to replicas), which costs more than the command itself, whatever its
+-- size. So a transition writes its task once (HSET m), the indexes are the
+-- fewest that the reads need, and their changes are gathered per script
+-- and written as one ZADD and one ZREM per index (see INDEX). A task is in
+-- one index per status (ready; assigned:<node>; leased; retrying) and, from
+-- creation to purge, in all. ASSIGNED tasks whose claim window ran out are
+-- found through the assigned ZSETs of the nodes that hold tasks (loads),
+-- the IN_PROGRESS tasks of one node through leased, finished tasks through
+-- all (oldest first).
+--
+-- Events: a script appends its events to EVENTS; when it ends (see the
+-- epilogue in redis_scripts.go) flush() gives them the next Seqs and writes
+-- them as ONE stream entry, MessagePack [now, [event...]], whose id is the
+-- Seq of its last event. A task event is ['T', type, detail, id, i, m,
+-- result], a node event ['N', type, detail, id, node JSON or '', draining
+-- '1'/'0'], a config event ['C', type, detail, config JSON, version].
+-- Counters (counts, loads) are summed per script and written once too.
 --
 -- Errors meant for clients are replies "<CODE> <message>" (CONFLICT,
 -- NOT_FOUND), returned before the first write, so a refused transition
@@ -35,18 +64,32 @@
 --
 -- A script's own file is the body of a function main; what main returns is
 -- the script's reply {Seq of its last event ("0": none), main's result},
--- unless it is an error reply (see redis_scripts.go).
+-- unless it is an error reply. A task snapshot in a reply is {id, i, m,
+-- result}; the hot transitions (assign, claim, report) reply with their
+-- packed events instead (see EVENTS_REPLY).
 
 local P = ARGV[1]
-local MAXLEN = ARGV[2]
-local K_ALL, K_READY, K_RETRYING, K_LEASED, K_FINISHED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local KEEP = tonumber(ARGV[2])
+local K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 
 local MAX_REQUEUES = 10 -- archivist.MaxRequeues
 local RANK_SPAN = 1125899906842624 -- 2^50
 local RANK = { LOW = 0, NORMAL = 1, HIGH = 2, CRITICAL = 3 }
 local TERMINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, TIMED_OUT = true }
+
+-- Positions in m (redis_codec.go has the same list).
+local M_STATUS, M_ATTEMPT, M_FAILURES, M_REQUEUES, M_PROGRESS, M_PMSG, M_NODE, M_CANCEL = 1, 2, 3, 4, 5, 6, 7, 8
+local M_CREATED, M_UPDATED, M_ASSIGNED, M_STARTED, M_COMPLETED, M_RUNAT, M_LEASE = 9, 10, 11, 12, 13, 14, 15
+local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
+-- FIELD maps the names a transition changes to positions; DEFAULT is what
+-- a field set to false (cleared) becomes.
+local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
+  progress = M_PROGRESS, pmsg = M_PMSG, node = M_NODE, cancel = M_CANCEL, created = M_CREATED,
+  updated = M_UPDATED, assigned = M_ASSIGNED, started = M_STARTED, completed = M_COMPLETED, runat = M_RUNAT,
+  lease = M_LEASE, error = M_ERROR }
+local DEFAULT = { [M_PMSG] = '', [M_NODE] = '', [M_ERROR] = '' }
 
 local function istr(n) return string.format('%.0f', n) end
 
@@ -59,108 +102,194 @@ local NOWS = istr(NOW)
 
 local function tkey(id) return P .. 'task:' .. id end
 local function assigned_key(node) return P .. 'assigned:' .. node end
-local function held_key(node) return P .. 'held:' .. node end
-local function ready_score(prio, seq) return (3 - (RANK[prio] or 1)) * RANK_SPAN + seq end
+local function ready_score(prio, seq) return istr((3 - (RANK[prio] or 1)) * RANK_SPAN + seq) end
 
 local function err(code, fmt, ...) return redis.error_reply(code .. ' ' .. string.format(fmt, ...)) end
 
 local LAST_EVENT = 0
+local EVENTS = {}
+-- A script whose reply is its events returns {EVENTS_REPLY, ...}: the
+-- epilogue puts the packed events (BLOB, as written to the stream) in its
+-- place, which Go decodes faster than Redis converts tables of tables.
+local EVENTS_REPLY = {}
+local BLOB = ''
+local COUNTS, LOADS = {}, {}
+-- INDEX holds the index changes of the script, per ZSET: member -> score
+-- to add, or false to remove (the last change of a member wins). They are
+-- written by flush_index, one ZADD and one ZREM per ZSET however many
+-- tasks moved: a write command costs the same for one member or many.
+local INDEX, INDEX_KEYS = {}, {}
 
--- emit appends one event with the next event Seq; fields is a flat list.
-local function emit(fields)
-  local seq = redis.call('INCR', K_EVENTSEQ)
-  LAST_EVENT = seq
-  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, istr(seq) .. '-0', unpack(fields))
+local function zchange(key, member, score)
+  local ch = INDEX[key]
+  if not ch then
+    ch = {}
+    INDEX[key] = ch
+    INDEX_KEYS[#INDEX_KEYS + 1] = key
+  end
+  ch[member] = score
+end
+local function zadd(key, score, member) zchange(key, member, score) end
+local function zrem(key, member) zchange(key, member, false) end
+
+-- flush_index writes the pending index changes; a script that reads an
+-- index it changed calls it first.
+local function flush_index()
+  for _, key in ipairs(INDEX_KEYS) do
+    local add, rem = {}, {}
+    for member, score in pairs(INDEX[key]) do
+      if score then
+        add[#add + 1] = score
+        add[#add + 1] = member
+      else
+        rem[#rem + 1] = member
+      end
+      if #add >= 2000 then
+        redis.call('ZADD', key, unpack(add))
+        add = {}
+      end
+      if #rem >= 1000 then
+        redis.call('ZREM', key, unpack(rem))
+        rem = {}
+      end
+    end
+    if #rem > 0 then redis.call('ZREM', key, unpack(rem)) end
+    if #add > 0 then redis.call('ZADD', key, unpack(add)) end
+  end
+  INDEX, INDEX_KEYS = {}, {}
 end
 
--- task_event records an event with the task's snapshot (every field of its
--- hash, plus the reserved _k, _t, _ts, _d) and returns the snapshot: the
--- Go side decodes both with one decoder, which skips the reserved fields.
-local function task_event(id, typ, detail)
-  local f = redis.call('HGETALL', tkey(id))
-  local n = #f
-  f[n + 1], f[n + 2], f[n + 3], f[n + 4], f[n + 5], f[n + 6] = '_k', 'T', '_t', typ, '_ts', NOWS
-  if detail and detail ~= '' then f[n + 7], f[n + 8] = '_d', detail end
-  emit(f)
-  return f
+-- count counts finished tasks by status; the others are counted by the
+-- cardinality of their index, which costs no write.
+local function count(status, d)
+  if TERMINAL[status] then COUNTS[status] = (COUNTS[status] or 0) + d end
+end
+local function add_load(node, d) LOADS[node] = (LOADS[node] or 0) + d end
+
+-- flush writes what the script summed up: the counters, and its events as
+-- one stream entry.
+local function flush()
+  flush_index()
+  for st, d in pairs(COUNTS) do
+    if d ~= 0 then redis.call('HINCRBY', K_COUNTS, st, d) end
+  end
+  for node, d in pairs(LOADS) do
+    if d ~= 0 and redis.call('HINCRBY', K_LOADS, node, d) <= 0 then redis.call('HDEL', K_LOADS, node) end
+  end
+  local n = #EVENTS
+  if n > 0 then
+    local last = redis.call('INCRBY', K_EVENTSEQ, n)
+    LAST_EVENT = last
+    BLOB = cmsgpack.pack({ NOW, EVENTS })
+    redis.call('XADD', K_EVENTS, 'MINID', '~', istr(math.max(0, last - KEEP)), istr(last) .. '-0', 'e', BLOB)
+  end
 end
 
 -- load reads what transitions decide on; nil when the task does not exist.
+-- t.m is the unpacked m, t.i the packed i, t.packed the packed m (kept
+-- current by move).
 local function load(id)
-  local v = redis.call('HMGET', tkey(id), 'status', 'attempt', 'node', 'seq', 'prio', 'timeout',
-    'failures', 'maxr', 'requeues', 'cancel')
+  local v = redis.call('HMGET', tkey(id), 'm', 'i')
   if not v[1] then return nil end
+  local m = cmsgpack.unpack(v[1])
   return {
-    id = id, status = v[1], attempt = tonumber(v[2]) or 0, node = v[3] or '', seq = tonumber(v[4]) or 0,
-    prio = v[5] or 'NORMAL', timeout = tonumber(v[6]) or 0, failures = tonumber(v[7]) or 0,
-    maxr = tonumber(v[8]) or 0, requeues = tonumber(v[9]) or 0, cancel = v[10] == '1',
+    id = id, m = m, i = v[2] or '', packed = v[1],
+    status = m[M_STATUS], attempt = m[M_ATTEMPT], node = m[M_NODE], seq = m[M_SEQ], prio = m[M_PRIO],
+    timeout = m[M_TIMEOUT], failures = m[M_FAILURES], maxr = m[M_MAXR], requeues = m[M_REQUEUES],
+    cancel = m[M_CANCEL] == 1,
   }
+end
+
+-- snapshot is t as a reply: {id, i, m, result}. A COMPLETED task's result
+-- is read unless given.
+local function snapshot(t, result)
+  if not result then
+    result = ''
+    if t.m[M_STATUS] == 'COMPLETED' then result = redis.call('HGET', tkey(t.id), 'result') or '' end
+  end
+  return { t.id, t.i, t.packed, result }
+end
+
+-- task_event records an event with the task's snapshot and returns the
+-- snapshot.
+local function task_event(t, typ, detail, result)
+  local s = snapshot(t, result)
+  EVENTS[#EVENTS + 1] = { 'T', typ, detail or '', s[1], s[2], s[3], s[4] }
+  return s
+end
+
+-- event_of records a task event from its parts and returns its position
+-- in EVENTS (the hot transitions reply with their events: see
+-- EVENTS_REPLY).
+local function event_of(typ, detail, id, i, packed, result)
+  EVENTS[#EVENTS + 1] = { 'T', typ, detail, id, i, packed, result }
+  return #EVENTS
 end
 
 local function unindex(t)
   local st, id = t.status, t.id
-  redis.call('HINCRBY', K_COUNTS, st, -1)
+  count(st, -1)
   if st == 'PENDING' then
-    redis.call('ZREM', K_READY, id)
+    zrem(K_READY, id)
   elseif st == 'RETRYING' then
-    redis.call('ZREM', K_RETRYING, id)
-  elseif st == 'ASSIGNED' or st == 'IN_PROGRESS' then
-    redis.call('ZREM', K_LEASED, id)
-    if st == 'ASSIGNED' then redis.call('ZREM', assigned_key(t.node), id) end
-    redis.call('ZREM', held_key(t.node), id)
-    if redis.call('HINCRBY', K_LOADS, t.node, -1) <= 0 then redis.call('HDEL', K_LOADS, t.node) end
-  elseif TERMINAL[st] then
-    redis.call('ZREM', K_FINISHED, id)
+    zrem(K_RETRYING, id)
+  elseif st == 'ASSIGNED' then
+    zrem(assigned_key(t.node), id)
+    add_load(t.node, -1)
+  elseif st == 'IN_PROGRESS' then
+    zrem(K_LEASED, id)
+    add_load(t.node, -1)
   end
 end
 
 local function index(t)
   local st, id = t.status, t.id
-  redis.call('HINCRBY', K_COUNTS, st, 1)
+  count(st, 1)
   if st == 'PENDING' then
-    redis.call('ZADD', K_READY, istr(ready_score(t.prio, t.seq)), id)
+    zadd(K_READY, ready_score(t.prio, t.seq), id)
   elseif st == 'RETRYING' then
-    redis.call('ZADD', K_RETRYING, istr(t.runat), id)
-  elseif st == 'ASSIGNED' or st == 'IN_PROGRESS' then
-    redis.call('ZADD', K_LEASED, istr(t.lease), id)
-    if st == 'ASSIGNED' then redis.call('ZADD', assigned_key(t.node), istr(ready_score(t.prio, t.seq)), id) end
-    redis.call('ZADD', held_key(t.node), istr(t.seq), id)
-    redis.call('HINCRBY', K_LOADS, t.node, 1)
-  elseif TERMINAL[st] then
-    redis.call('ZADD', K_FINISHED, istr(t.completed), id)
+    zadd(K_RETRYING, istr(t.runat), id)
+  elseif st == 'ASSIGNED' then
+    zadd(assigned_key(t.node), ready_score(t.prio, t.seq), id)
+    add_load(t.node, 1)
+  elseif st == 'IN_PROGRESS' then
+    zadd(K_LEASED, istr(t.lease), id)
+    add_load(t.node, 1)
   end
 end
 
--- move applies changes (field -> string or integer; false deletes the
--- field) to task t, stamps updated, and moves it between the indexes when
--- its status changes.
-local function move(t, ch)
+-- move applies changes (field name -> value; false clears the field) to
+-- task t, stamps updated, writes m (and result, when given), and moves the
+-- task between the indexes when its status changes.
+local function move(t, ch, result)
   ch.updated = NOW
-  local set, del = {}, {}
+  local m = t.m
   for k, v in pairs(ch) do
-    if v == false then
-      del[#del + 1] = k
-    else
-      set[#set + 1] = k
-      set[#set + 1] = type(v) == 'number' and istr(v) or v
-    end
+    local f = FIELD[k]
+    if v == false then v = DEFAULT[f] or 0 end
+    m[f] = v
   end
-  local key = tkey(t.id)
-  redis.call('HSET', key, unpack(set))
-  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
-  if not ch.status or ch.status == t.status then return end
+  t.packed = cmsgpack.pack(m)
+  if result then
+    redis.call('HSET', tkey(t.id), 'm', t.packed, 'result', result)
+  else
+    redis.call('HSET', tkey(t.id), 'm', t.packed)
+  end
+  local old = t.status
+  t.attempt, t.failures, t.requeues, t.cancel = m[M_ATTEMPT], m[M_FAILURES], m[M_REQUEUES], m[M_CANCEL] == 1
+  if not ch.status or ch.status == old then return end
   local node = ch.node or t.node
-  if t.status == 'ASSIGNED' and ch.status == 'IN_PROGRESS' and node == t.node then
+  if old == 'ASSIGNED' and ch.status == 'IN_PROGRESS' and node == t.node then
     -- A claim: the node keeps holding the task, only its lease changes.
-    redis.call('HINCRBY', K_COUNTS, 'ASSIGNED', -1)
-    redis.call('HINCRBY', K_COUNTS, 'IN_PROGRESS', 1)
-    redis.call('ZREM', assigned_key(node), t.id)
-    redis.call('ZADD', K_LEASED, istr(ch.lease), t.id)
+    zrem(assigned_key(node), t.id)
+    zadd(K_LEASED, istr(m[M_LEASE]), t.id)
+    t.status = 'IN_PROGRESS'
     return
   end
   unindex(t)
+  t.status, t.node = ch.status, node
   index({ id = t.id, status = ch.status, node = node, seq = t.seq, prio = t.prio,
-    runat = ch.runat, lease = ch.lease, completed = ch.completed })
+    runat = m[M_RUNAT], lease = m[M_LEASE] })
 end
 
 -- check_lease refuses (returns an error reply) unless holder still holds
@@ -204,7 +333,7 @@ local function fail_attempt(t, msg, permanent, timed_out, cancelled, r)
     ch.status, ch.failures, ch.completed, typ = 'FAILED', failures, NOW, 'task.failed'
   end
   move(t, ch)
-  return task_event(t.id, typ, msg)
+  return task_event(t, typ, msg, '')
 end
 
 -- requeue puts a task that lost its node back to PENDING, or fails it once
@@ -216,10 +345,10 @@ local function requeue(t, why)
   if t.requeues + 1 > MAX_REQUEUES then
     local msg = why .. '; given up after ' .. MAX_REQUEUES .. ' requeues'
     move(t, { status = 'FAILED', error = msg, completed = NOW, lease = false })
-    return task_event(t.id, 'task.failed', msg)
+    return task_event(t, 'task.failed', msg, '')
   end
   move(t, { status = 'PENDING', requeues = t.requeues + 1, lease = false, progress = false, pmsg = false })
-  return task_event(t.id, 'task.requeued', why)
+  return task_event(t, 'task.requeued', why, '')
 end
 
 -- start begins a new attempt of t on node with a lease of its timeout plus
@@ -227,7 +356,7 @@ end
 local function start(t, node, grace)
   move(t, { status = 'IN_PROGRESS', node = node, attempt = t.attempt + 1, started = NOW,
     progress = false, pmsg = false, lease = NOW + math.floor(t.timeout / 1000) + grace })
-  return task_event(t.id, 'task.started', '')
+  return task_event(t, 'task.started', '', '')
 end
 
 -- stale_attempt returns the CONFLICT message for a report of attempt when
@@ -237,19 +366,11 @@ local function stale_attempt(t, attempt)
   return string.format('stale attempt %d of task %s: the task is %s at attempt %d', attempt, t.id, t.status, t.attempt)
 end
 
--- node_fields are the event fields describing node id.
-local function node_fields(id)
-  local json = redis.call('HGET', K_NODES, id)
-  if not json then return { '_nid', id } end
-  return { '_n', json, '_dr', tostring(redis.call('SISMEMBER', K_DRAINING, id)) }
-end
-
 local function node_event(typ, id, detail)
-  local f = node_fields(id)
-  local n = #f
-  f[n + 1], f[n + 2], f[n + 3], f[n + 4], f[n + 5], f[n + 6] = '_k', 'N', '_t', typ, '_ts', NOWS
-  if detail and detail ~= '' then f[n + 7], f[n + 8] = '_d', detail end
-  emit(f)
+  local json = redis.call('HGET', K_NODES, id) or ''
+  local dr = '0'
+  if json ~= '' then dr = tostring(redis.call('SISMEMBER', K_DRAINING, id)) end
+  EVENTS[#EVENTS + 1] = { 'N', typ, detail or '', id, json, dr }
 end
 
 -- (end of lib.lua)

@@ -4,6 +4,6 @@ local t = load(ARGV[3])
 if not t then return err('NOT_FOUND', 'task "%s" not found', ARGV[3]) end
 local stale = stale_attempt(t, tonumber(ARGV[4]))
 if stale then return err('CONFLICT', '%s', stale) end
-move(t, { progress = ARGV[5], pmsg = ARGV[6] ~= '' and ARGV[6] or false })
-task_event(t.id, 'task.progress', '')
+move(t, { progress = tonumber(ARGV[5]), pmsg = ARGV[6] ~= '' and ARGV[6] or false })
+task_event(t, 'task.progress', '', '')
 return 'OK'

@@ -1,11 +1,27 @@
--- purge removes finished tasks that finished before ARGV[3] (µs), at most
--- ARGV[4] per call. Returns how many it removed.
-local ids = redis.call('ZRANGEBYSCORE', K_FINISHED, '-inf', '(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
-for _, id in ipairs(ids) do
-  local st = redis.call('HGET', tkey(id), 'status')
-  if st then redis.call('HINCRBY', K_COUNTS, st, -1) end
-  redis.call('DEL', tkey(id))
-  redis.call('ZREM', K_ALL, id)
-  redis.call('ZREM', K_FINISHED, id)
+-- purge removes finished tasks that finished before ARGV[3] (µs). It walks
+-- all oldest first from Seq ARGV[4] (exclusive), at most ARGV[5] tasks per
+-- call, and stops at the first task created at or after the cutoff (none
+-- after it can have finished before it).
+-- Returns {removed, the last Seq looked at, "1" when the walk is over}.
+local cut = tonumber(ARGV[3])
+local batch = tonumber(ARGV[5])
+local ids = redis.call('ZRANGEBYSCORE', K_ALL, '(' .. ARGV[4], '+inf', 'LIMIT', 0, batch, 'WITHSCORES')
+local removed, last = 0, ARGV[4]
+for k = 1, #ids, 2 do
+  local id = ids[k]
+  local mp = redis.call('HGET', tkey(id), 'm')
+  if mp then
+    local m = cmsgpack.unpack(mp)
+    if m[M_CREATED] >= cut then return { removed, last, '1' } end
+    if TERMINAL[m[M_STATUS]] and m[M_COMPLETED] < cut then
+      count(m[M_STATUS], -1)
+      redis.call('DEL', tkey(id))
+      redis.call('ZREM', K_ALL, id)
+      removed = removed + 1
+    end
+  else
+    redis.call('ZREM', K_ALL, id)
+  end
+  last = ids[k + 1]
 end
-return #ids
+return { removed, last, #ids < 2 * batch and '1' or '0' }

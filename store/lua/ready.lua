@@ -6,16 +6,18 @@ for _, id in ipairs(due) do
   local t = load(id)
   if t and t.status == 'RETRYING' then
     move(t, { status = 'PENDING', runat = false })
-    task_event(id, 'task.requeued', 'backoff over')
+    task_event(t, 'task.requeued', 'backoff over', '')
   else
-    redis.call('ZREM', K_RETRYING, id)
+    zrem(K_RETRYING, id)
   end
 end
+flush_index()
 local out = {}
 local limit = tonumber(ARGV[3])
 if limit > 0 then
   for _, id in ipairs(redis.call('ZRANGE', K_READY, 0, limit - 1)) do
-    out[#out + 1] = redis.call('HGETALL', tkey(id))
+    local v = redis.call('HMGET', tkey(id), 'i', 'm')
+    if v[2] then out[#out + 1] = { id, v[1] or '', v[2], '' } end
   end
 end
 return out

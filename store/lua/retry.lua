@@ -8,4 +8,4 @@ if t.status ~= 'FAILED' and t.status ~= 'CANCELLED' and t.status ~= 'TIMED_OUT' 
 end
 move(t, { status = 'PENDING', failures = false, requeues = false, cancel = false, completed = false,
   runat = false, lease = false, progress = false, pmsg = false })
-return task_event(t.id, 'task.retried', '')
+return task_event(t, 'task.retried', '', '')

@@ -8,5 +8,5 @@ if cur ~= prev then
 end
 local v = istr(prev + 1)
 redis.call('HSET', K_CONFIG, 'json', ARGV[4], 'version', v, 'updated', NOWS)
-emit({ '_c', ARGV[4], '_v', v, '_k', 'C', '_t', 'config.updated', '_ts', NOWS })
+EVENTS[#EVENTS + 1] = { 'C', 'config.updated', '', ARGV[4], v }
 return { v, NOWS }

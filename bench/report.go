@@ -1,0 +1,227 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// System names in the results.
+const (
+	sysRedis1   = "archivist redis, 1 node"
+	sysRedis2   = "archivist redis, 2 nodes"
+	sysEmbedded = "archivist embedded"
+	sysAsynq    = "asynq, 1 server"
+)
+
+// report is everything one benchmark run measured.
+type report struct {
+	When          time.Time       `json:"when"`
+	Machine       machine         `json:"machine"`
+	Config        config          `json:"config"`
+	Seconds       float64         `json:"seconds"`
+	Drain         []*drainResult  `json:"drain,omitempty"`
+	Steady        []*steadyResult `json:"steady,omitempty"`
+	Submit        []*submitResult `json:"submission,omitempty"`
+	Subscriptions []*subResult    `json:"subscriptions,omitempty"`
+	Idle          []*idleResult   `json:"idle,omitempty"`
+	Targets       []target        `json:"targets,omitempty"`
+}
+
+type machine struct {
+	CPUs     int    `json:"cpus"`
+	CPUModel string `json:"cpuModel"`
+	Go       string `json:"go"`
+	Redis    string `json:"redis"`
+	Kernel   string `json:"kernel"`
+	// Load averages (1, 5, 15 min) when the run began and ended: other
+	// work on the machine skews every figure.
+	LoadBefore string `json:"loadBefore"`
+	LoadAfter  string `json:"loadAfter,omitempty"`
+}
+
+// target is one goal of issue 6 and whether this run met it.
+type target struct {
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+}
+
+func newReport(cfg config, redisVersion string) *report {
+	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return &report{When: time.Now().UTC().Truncate(time.Second), Config: cfg, Machine: machine{
+		CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Go: runtime.Version(), Redis: redisVersion,
+		Kernel: strings.TrimSpace(string(k)), LoadBefore: loadAverage(),
+	}}
+}
+
+// loadAverage is /proc/loadavg's first three fields.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func (r *report) drain(system string) *drainResult {
+	for _, d := range r.Drain {
+		if d.System == system {
+			return d
+		}
+	}
+	return nil
+}
+
+func (r *report) steady(system string, rate int) *steadyResult {
+	for _, s := range r.Steady {
+		if s.System == system && s.Rate == rate {
+			return s
+		}
+	}
+	return nil
+}
+
+// markdown renders the tables (and computes the targets).
+func (r *report) markdown() string {
+	var w strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
+	runs := fmt.Sprintf("Median of %d runs", r.Config.Runs)
+	if r.Config.Runs == 1 {
+		runs = "One run"
+	}
+	quick := ""
+	if r.Config.Quick {
+		quick = " (quick mode)"
+	}
+	p("Machine: %d × %s, Linux %s, %s, Redis %s (AOF, fsync every second)%s; load average %s before, %s after. %s; each Archivist node is a separate `archivist serve` process; concurrency %d (workers per node, asynq server concurrency).\n\n",
+		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.Go, r.Machine.Redis, quick,
+		r.Machine.LoadBefore, r.Machine.LoadAfter, runs, r.Config.Concurrency)
+
+	asq := r.drain(sysAsynq)
+	if len(r.Drain) > 0 {
+		p("**Drain**: %d pre-enqueued no-op tasks, from the first start to the last completion.\n\n", r.Config.N)
+		p("| system | tasks/s | × asynq | Redis cmds/task | scripts/task | Redis CPU µs/task | Go CPU µs/task | peak RSS MB |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, d := range r.Drain {
+			m := d.Median
+			x := "—"
+			if asq != nil && d != asq {
+				x = fmt.Sprintf("%.2f", ratio(m.TasksPerSec, asq.Median.TasksPerSec))
+			}
+			redis := func(v float64, f string) string {
+				if d.System == sysEmbedded {
+					return "—"
+				}
+				return fmt.Sprintf(f, v)
+			}
+			p("| %s | %.0f | %s | %s | %s | %s | %.1f | %.0f |\n", d.System, m.TasksPerSec, x,
+				redis(m.RedisCmdsPerTask, "%.1f"), redis(m.RedisScriptsPerTask, "%.2f"), redis(m.RedisCPUPerTaskUS, "%.1f"),
+				m.GoCPUPerTaskUS, m.PeakRSSMB)
+		}
+		p("\n")
+	}
+	if len(r.Steady) > 0 {
+		p("**Steady state**: tasks offered one per submission at a fixed rate for %s; latency in ms from submission to start and to completion (asynq: to the handler's return; its acknowledgement follows in one round trip).\n\n", r.Config.SteadyDuration)
+		p("| system | rate/s | start p50 | start p99 | start max | done p50 | done p99 | done max | Redis CPU µs/task |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, s := range r.Steady {
+			m := s.Median
+			p("| %s | %d | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.1f |\n", s.System, s.Rate,
+				m.Start.P50, m.Start.P99, m.Start.Max, m.Done.P50, m.Done.P99, m.Done.Max, m.RedisCPUPerTaskUS)
+		}
+		p("\n")
+		p("Archivist's steps, from the store's timestamps (ms, p50 / p99): submission → placed by the leader → started by the worker → completed.\n\n")
+		p("| rate/s | placed | started | completed |\n| ---: | ---: | ---: | ---: |\n")
+		for _, s := range r.Steady {
+			if m := s.Median; m.Placed != nil {
+				p("| %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f |\n", s.Rate, m.Placed.P50, m.Placed.P99,
+					m.Claimed.P50, m.Claimed.P99, m.Ran.P50, m.Ran.P99)
+			}
+		}
+		p("\n")
+	}
+	if len(r.Submit) > 0 {
+		p("**Submission** for %s, as fast as the clients go (Archivist: one node on Redis that runs no tasks, so that this is the submission path alone).\n\n", r.Config.SubmitDuration)
+		p("| way in | clients | tasks per call | tasks/s |\n| --- | ---: | ---: | ---: |\n")
+		for _, s := range r.Submit {
+			p("| %s | %d | %d | %.0f |\n", s.Mode, s.Clients, s.Batch, s.Median)
+		}
+		p("\n")
+	}
+	if len(r.Subscriptions) > 0 {
+		p("**Subscriptions**: K WebSocket clients (graphql-transport-ws) subscribed to `taskUpdated` on one node on Redis, each receiving %d events/s for %s; delay from the change (`updatedAt`) to receipt, in ms; node memory per subscriber over its RSS before they connected.\n\n", r.Config.EventsPerSec, r.Config.SubDuration)
+		p("| K | messages/s | delivered | delay p50 | delay p99 | delay max | KB/subscriber idle | KB/subscriber peak | node CPU %% | clients' CPU %% | dropped |\n")
+		p("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, s := range r.Subscriptions {
+			m := s.Median
+			p("| %d | %.0f | %.1f%% | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %d |\n", s.Subscribers, m.MsgsPerSec,
+				100*ratio(float64(m.Received), float64(m.Expected)), m.Delay.P50, m.Delay.P99, m.Delay.Max,
+				m.IdleKBPerSub, m.PeakKBPerSub, m.NodeCPUPct, m.ClientCPUPct, m.Dropped)
+		}
+		p("\n")
+	}
+	if len(r.Idle) > 0 {
+		p("**Idle**: one process with nothing to do, after %s, over %s.\n\n", r.Config.IdleSettle, r.Config.IdleWindow)
+		p("| system | RSS MB | CPU %% of a core | Redis commands/s | Redis CPU %% |\n| --- | ---: | ---: | ---: | ---: |\n")
+		for _, i := range r.Idle {
+			p("| %s | %.1f | %.2f | %.1f | %.2f |\n", i.System, i.RSSMB, i.CPUPercent, i.RedisCmdsSec, i.RedisCPUPct)
+		}
+		p("\n")
+	}
+	r.Targets = r.targets()
+	if len(r.Targets) > 0 {
+		p("**Targets** (issue 6; ratios from this run):\n\n| target | measured | met |\n| --- | --- | --- |\n")
+		for _, t := range r.Targets {
+			met := "no"
+			if t.Met {
+				met = "yes"
+			}
+			p("| %s | %s | %s |\n", t.Goal, t.Measured, met)
+		}
+		p("\n")
+	}
+	return w.String()
+}
+
+func (r *report) targets() []target {
+	var out []target
+	a1, asq, emb := r.drain(sysRedis1), r.drain(sysAsynq), r.drain(sysEmbedded)
+	if a1 != nil && asq != nil {
+		x := ratio(a1.Median.TasksPerSec, asq.Median.TasksPerSec)
+		out = append(out, target{"drain on Redis, one node ≥ 2× asynq", fmt.Sprintf("%.2f×", x), x >= 2})
+		c := ratio(a1.Median.RedisCPUPerTaskUS, asq.Median.RedisCPUPerTaskUS)
+		out = append(out, target{"Redis CPU per task ≤ 40% of asynq's (drain)",
+			fmt.Sprintf("%.0f%% (%.1f vs %.1f µs)", 100*c, a1.Median.RedisCPUPerTaskUS, asq.Median.RedisCPUPerTaskUS), c <= 0.40})
+	}
+	if s := r.steady(sysRedis1, 1000); s != nil {
+		out = append(out, target{"p99 enqueue→start ≤ 5 ms at 1,000/s", fmt.Sprintf("%.2f ms", s.Median.Start.P99), s.Median.Start.P99 <= 5})
+	}
+	if emb != nil && asq != nil {
+		x := ratio(emb.Median.TasksPerSec, asq.Median.TasksPerSec)
+		out = append(out, target{"embedded drain ≥ asynq's drain on Redis", fmt.Sprintf("%.2f×", x), x >= 1})
+	}
+	for _, s := range r.Subscriptions {
+		if s.Subscribers != 1000 {
+			continue
+		}
+		m := s.Median
+		out = append(out, target{"1,000 subscribers at 100 events/s: p99 < 250 ms", fmt.Sprintf("%.1f ms", m.Delay.P99),
+			m.Delay.P99 < 250 && m.Received >= m.Expected*99/100})
+		out = append(out, target{"1,000 subscribers: < 100 KB each", fmt.Sprintf("%.0f KB (peak)", m.PeakKBPerSub), m.PeakKBPerSub < 100})
+	}
+	for _, i := range r.Idle {
+		if !strings.HasPrefix(i.System, "archivist") {
+			continue
+		}
+		out = append(out, target{"idle node " + strings.TrimPrefix(i.System, "archivist ") + ": < 40 MB RSS, < 1% of a core",
+			fmt.Sprintf("%.1f MB, %.2f%%", i.RSSMB, i.CPUPercent), i.RSSMB < 40 && i.CPUPercent < 1})
+	}
+	return out
+}
