@@ -192,6 +192,9 @@ type Principal struct {
 	Authenticated bool
 	// AuthOff is true when the node runs without keys: everything is allowed.
 	AuthOff bool
+	// KeyHash is the Hash of the valid key presented, else empty: it tells
+	// callers apart (per-key rate limits) without holding the key itself.
+	KeyHash string
 }
 
 // WithPrincipal returns ctx carrying p.
@@ -220,5 +223,8 @@ func (k *Keyring) Resolve(token string) Principal {
 		return Principal{Role: Admin, AuthOff: true}
 	}
 	r := k.Authenticate(token)
-	return Principal{Role: r, Authenticated: r != None}
+	if r == None {
+		return Principal{}
+	}
+	return Principal{Role: r, Authenticated: true, KeyHash: Hash(token)}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/graph/model"
 )
 
 // mutationRoles is the role each mutation needs; queries and subscriptions
@@ -98,7 +99,7 @@ func (roleCheck) ExtensionName() string { return "RoleCheck" }
 func (roleCheck) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (c roleCheck) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
-	if c.keys.Len() == 0 || op.Operation == nil {
+	if c.keys.Len() == 0 || op.Operation == nil || openOperation(op.Operation) {
 		return nil
 	}
 	p := auth.From(ctx)
@@ -112,4 +113,35 @@ func (c roleCheck) MutateOperationContext(ctx context.Context, op *graphql.Opera
 			Extensions: map[string]any{"code": string(archivist.CodeForbidden)}}
 	}
 	return nil
+}
+
+// InsecureWarning is what a node started with --insecure says at start and
+// in the session query.
+const InsecureWarning = "INSECURE: this node listens beyond loopback without API keys; anyone who can reach it can submit tasks, change the configuration and remove nodes. Give it keys (--api-keys or --api-keys-file)."
+
+// openFields may be asked without a key, alone in their operation.
+var openFields = map[string]bool{"session": true, "__typename": true}
+
+// openOperation reports whether op is a query of open fields only.
+func openOperation(op *ast.OperationDefinition) bool {
+	if op.Operation != ast.Query || len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !openFields[f.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+func apiRole(r auth.Role) model.APIRole {
+	switch r {
+	case auth.Admin:
+		return model.APIRoleAdmin
+	case auth.Operator:
+		return model.APIRoleOperator
+	}
+	return model.APIRoleViewer
 }

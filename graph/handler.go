@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -77,6 +78,39 @@ type HandlerOptions struct {
 	// github.com/coder/websocket AcceptOptions) allowed to open a WebSocket
 	// from a browser; the server's own origin always is.
 	WebsocketOriginPatterns []string
+	// MaxWebsockets bounds the WebSocket connections this handler serves at
+	// once (default DefaultMaxWebsockets; negative: no limit). An upgrade
+	// over it is refused before upgrading: 503, Retry-After and a
+	// TOO_MANY_CONNECTIONS error. A closed connection frees its slot.
+	MaxWebsockets int
+	// MaxSubscriptionsPerConnection bounds the subscriptions open at once on
+	// one WebSocket (default DefaultMaxSubscriptionsPerConnection; negative:
+	// no limit). One over it fails with TOO_MANY_SUBSCRIPTIONS while the
+	// connection and its other operations go on; completing or stopping one
+	// frees its slot. Queries and mutations over a WebSocket do not count.
+	MaxSubscriptionsPerConnection int
+	// RateLimit is how many requests per second each client may make, on
+	// average: HTTP requests (WebSocket upgrades included) and operations
+	// started over a WebSocket. A client is its API key when it presents a
+	// valid one, else its address (the connection's peer, an IPv6 /64;
+	// X-Forwarded-For is not trusted, so a proxy in front counts as one
+	// client). Over it, HTTP gets 429 with Retry-After and a RATE_LIMITED
+	// error, and a WebSocket operation a RATE_LIMITED error (extensions
+	// carry retryAfter, in seconds) while the connection stays. Zero (the
+	// default) or negative: no rate limit, because a node without keys
+	// listens on loopback, where every local client (the CLI, scripts,
+	// benchmarks) is one address; a node open to others might use 20.
+	RateLimit float64
+	// RateBurst is how many requests a client may make at once before
+	// RateLimit applies (default: RateLimit rounded up, at least 1).
+	RateBurst int
+	// PersistedQueries holds automatic persisted queries: a client may send
+	// a query's SHA-256 alone once the query was sent in full. Give
+	// StoreQueryCache(store) for a cluster, so that every node knows the
+	// queries registered through any of them; nil keeps them in memory
+	// (DefaultPersistedQueryBytes). Only a query that passed every check
+	// (token limit, validation, depth, complexity, role) is stored.
+	PersistedQueries graphql.Cache[string]
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -101,6 +135,15 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.InitTimeout <= 0 {
 		o.InitTimeout = DefaultInitTimeout
 	}
+	if o.MaxWebsockets == 0 {
+		o.MaxWebsockets = DefaultMaxWebsockets
+	}
+	if o.MaxSubscriptionsPerConnection == 0 {
+		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
+	}
+	if o.RateLimit > 0 && o.RateBurst <= 0 {
+		o.RateBurst = max(1, int(math.Ceil(o.RateLimit)))
+	}
 	return o
 }
 
@@ -112,8 +155,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	logger := r.logger()
 
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(lim.websocket(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
 		},
@@ -125,10 +169,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		ErrorFunc: func(ctx context.Context, err error) {
 			logger.DebugContext(ctx, "graphql: websocket error", "err", err)
 		},
-	})
+	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(checkedGET{})
-	srv.AddTransport(limitedPOST{max: opts.MaxBodyBytes})
+	srv.AddTransport(lim.http(checkedGET{}))
+	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
 	srv.AddTransport(unsupported{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
@@ -139,6 +183,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.SetRecoverFunc(recoverPanic(logger))
 	if opts.DisableIntrospection {
 		srv.SetDisableSuggestion(true)
+		srv.Use(noIntrospection{})
 	} else {
 		srv.Use(extension.Introspection{})
 	}
@@ -150,6 +195,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	srv.Use(transportRules{})
 	srv.Use(roleCheck{keys: opts.Keys})
+	lim.useRateLimit(srv)
+	usePersistedQueries(srv, opts.PersistedQueries, logger)
+	// Last of the checks: it reserves a slot that a later refusal would leak.
+	lim.useSubscriptionLimit(srv)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})

@@ -41,7 +41,20 @@ type Resolver struct {
 	// the configuration they were checked against (local processing uses
 	// it). It must not block.
 	OnSubmitted func(ctx context.Context, cfg archivist.Config, tasks []*archivist.Task)
+	// Security tells the session query how this node guards its API.
+	Security Security
 	// Now is the clock (node status, leadership, config timestamps); nil
 	// means time.Now.
 	Now func() time.Time
+}
+
+// Security is how a node guards its API, as the session query tells it.
+type Security struct {
+	// AuthRequired is set when the node needs an API key.
+	AuthRequired bool
+	// Insecure is set when the node listens beyond loopback without keys
+	// (--insecure).
+	Insecure bool
+	// TLS is set when the API is served over TLS.
+	TLS bool
 }

@@ -92,6 +92,10 @@ type engine struct {
 	meta     meta
 	broken   error
 
+	// queries are the persisted GraphQL queries (querycache.go): memory
+	// only, under their own lock.
+	queries queryLRU
+
 	persist  persister
 	pending  []*batch
 	wake     chan struct{}

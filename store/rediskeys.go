@@ -29,6 +29,7 @@ import (
 //	<prefix>config          HASH   json, version, updated (µs)
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
+//	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {

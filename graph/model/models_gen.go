@@ -3,7 +3,11 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
 
 	"github.com/rpg-archivist/archivist"
 )
@@ -57,6 +61,24 @@ type PageInfo struct {
 	HasNextPage bool `json:"hasNextPage"`
 	// The cursor of the page's last task, to pass as after for the next page; null for an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// The caller's session on this node.
+type Session struct {
+	// Whether this node needs an API key. When false, every request may do everything.
+	AuthRequired bool `json:"authRequired"`
+	// Whether the request came with a valid API key.
+	Authenticated bool `json:"authenticated"`
+	// What the caller may do: null when a key is needed and no valid one came;
+	// ADMIN when the node needs no key.
+	Role *APIRole `json:"role,omitempty"`
+	// Whether the node runs with --insecure: it listens beyond loopback and
+	// needs no key, so anyone who reaches it may do everything.
+	Insecure bool `json:"insecure"`
+	// Whether this node serves its API over TLS (https, wss).
+	TLS bool `json:"tls"`
+	// Warnings an operator should see, such as insecure mode.
+	Warnings []string `json:"warnings"`
 }
 
 // A task to run.
@@ -115,4 +137,65 @@ type TaskFilter struct {
 	NodeID *string `json:"nodeId,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
+}
+
+// The role of an API key. Each role may do what the ones before it may.
+type APIRole string
+
+const (
+	// Reads: every query and subscription.
+	APIRoleViewer APIRole = "VIEWER"
+	// Also submits, cancels and retries tasks, and drains and resumes nodes.
+	APIRoleOperator APIRole = "OPERATOR"
+	// Also changes the cluster configuration and removes nodes.
+	APIRoleAdmin APIRole = "ADMIN"
+)
+
+var AllAPIRole = []APIRole{
+	APIRoleViewer,
+	APIRoleOperator,
+	APIRoleAdmin,
+}
+
+func (e APIRole) IsValid() bool {
+	switch e {
+	case APIRoleViewer, APIRoleOperator, APIRoleAdmin:
+		return true
+	}
+	return false
+}
+
+func (e APIRole) String() string {
+	return string(e)
+}
+
+func (e *APIRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = APIRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApiRole", str)
+	}
+	return nil
+}
+
+func (e APIRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *APIRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e APIRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

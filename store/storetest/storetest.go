@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Config", testConfig},
 		{"Events", testEvents},
 		{"Concurrency", testConcurrency},
+		{"QueryCache", testQueryCache},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

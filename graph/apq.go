@@ -1,0 +1,158 @@
+package graph
+
+import (
+	"container/list"
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// DefaultPersistedQueryBytes bounds the in-memory persisted queries a
+// handler keeps when HandlerOptions.PersistedQueries is nil (their text,
+// in bytes; the least recently used go first).
+const DefaultPersistedQueryBytes = 8 << 20
+
+// StoreQueryCache adapts a store's query cache to gqlgen's automatic
+// persisted queries, so that a query registered through one node is known
+// on every node that shares the store. A store error never fails a
+// request: a lookup that fails is a miss (the client then sends the full
+// query), a registration that fails is skipped; both are logged at debug
+// level with the handler's logger.
+func StoreQueryCache(q archivist.QueryCache) graphql.Cache[string] {
+	return storeQueryCache{q: q, log: slog.New(slog.DiscardHandler)}
+}
+
+type storeQueryCache struct {
+	q   archivist.QueryCache
+	log *slog.Logger
+}
+
+func (c storeQueryCache) Get(ctx context.Context, hash string) (string, bool) {
+	if !archivist.ValidQueryHash(hash) {
+		return "", false
+	}
+	q, ok, err := c.q.GetQuery(ctx, hash)
+	if err != nil {
+		c.log.DebugContext(ctx, "graphql: persisted query lookup failed; taken as unknown", "hash", hash, "err", err)
+		return "", false
+	}
+	return q, ok
+}
+
+func (c storeQueryCache) Add(ctx context.Context, hash, query string) {
+	if err := c.q.PutQuery(ctx, hash, query); err != nil {
+		c.log.DebugContext(ctx, "graphql: persisted query not stored", "hash", hash, "err", err)
+	}
+}
+
+// withLogger is how NewHandler gives the adapter its logger.
+func (c storeQueryCache) withLogger(l *slog.Logger) graphql.Cache[string] {
+	c.log = l
+	return c
+}
+
+// usePersistedQueries turns on automatic persisted queries over cache (nil:
+// an in-memory one). gqlgen's extension looks a hash up before the query is
+// parsed; a query the client sends with its hash is stored only once it
+// has passed every check added before this call (token limit, validation,
+// depth, complexity, role), so that a query too big, invalid or not
+// allowed to its sender is never stored, nor shared with other nodes. A
+// client that sends a hash the cache does not know gets the standard
+// PersistedQueryNotFound error and sends the full query again.
+func usePersistedQueries(srv *handler.Server, cache graphql.Cache[string], logger *slog.Logger) {
+	if cache == nil {
+		cache = StoreQueryCache(newMemoryQueries(DefaultPersistedQueryBytes))
+	}
+	if c, ok := cache.(interface {
+		withLogger(*slog.Logger) graphql.Cache[string]
+	}); ok {
+		cache = c.withLogger(logger)
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lookupOnly{cache}})
+	srv.Use(registerQuery{cache: cache})
+}
+
+// lookupOnly is a cache whose Add does nothing: gqlgen's extension adds a
+// query before parsing it, and registerQuery does that after the checks.
+type lookupOnly struct{ graphql.Cache[string] }
+
+func (lookupOnly) Add(context.Context, string, string) {}
+
+// registerQuery stores a query its client sent with an APQ hash (which
+// gqlgen has checked) once the operation has passed the checks before it.
+type registerQuery struct{ cache graphql.Cache[string] }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = registerQuery{}
+
+func (registerQuery) ExtensionName() string { return "RegisterPersistedQuery" }
+
+func (registerQuery) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (r registerQuery) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	s := extension.GetApqStats(ctx)
+	if s == nil || !s.SentQuery || len(op.RawQuery) > archivist.MaxPersistedQueryBytes {
+		return nil
+	}
+	r.cache.Add(ctx, s.Hash, op.RawQuery)
+	return nil
+}
+
+// memoryQueries is an archivist.QueryCache in memory, bounded by the bytes
+// of the queries it holds; the least recently used go first.
+type memoryQueries struct {
+	maxBytes int
+
+	mu    sync.Mutex
+	byKey map[string]*list.Element // of *memoryQuery
+	order list.List                // front: most recently used
+	bytes int
+}
+
+type memoryQuery struct{ hash, query string }
+
+func newMemoryQueries(maxBytes int) *memoryQueries {
+	return &memoryQueries{maxBytes: maxBytes, byKey: map[string]*list.Element{}}
+}
+
+func (m *memoryQueries) GetQuery(_ context.Context, hash string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.byKey[hash]
+	if !ok {
+		return "", false, nil
+	}
+	m.order.MoveToFront(el)
+	return el.Value.(*memoryQuery).query, true, nil
+}
+
+func (m *memoryQueries) PutQuery(_ context.Context, hash, query string) error {
+	if err := archivist.CheckPersistedQuery(hash, query); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.byKey[hash]; ok {
+		m.order.MoveToFront(el)
+		return nil
+	}
+	m.byKey[hash] = m.order.PushFront(&memoryQuery{hash: hash, query: query})
+	m.bytes += len(query)
+	for m.bytes > m.maxBytes {
+		el := m.order.Back()
+		old := el.Value.(*memoryQuery)
+		m.order.Remove(el)
+		delete(m.byKey, old.hash)
+		m.bytes -= len(old.query)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/redistest"
+)
+
+// TestQueryLRUBoundedByBytes checks that the memory stores keep at most
+// engineQueryBytes of queries, dropping the least recently used first.
+func TestQueryLRUBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	m := NewMemory(Options{})
+	t.Cleanup(func() { _ = m.Close() })
+	ctx := t.Context()
+	query := func(i int) string {
+		return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", archivist.MaxPersistedQueryBytes-64)
+	}
+	put := func(i int) {
+		t.Helper()
+		q := query(i)
+		if err := m.PutQuery(ctx, archivist.QueryHash(q), q); err != nil {
+			t.Fatalf("PutQuery %d: %v", i, err)
+		}
+	}
+	has := func(i int) bool {
+		_, ok, err := m.GetQuery(ctx, archivist.QueryHash(query(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	fit := engineQueryBytes / len(query(0))
+	for i := range fit {
+		put(i)
+	}
+	if !has(0) { // 0 becomes the most recently used, 1 the least
+		t.Fatalf("query 0 of %d is gone before the cache is full", fit)
+	}
+	put(fit)
+	if !has(0) || has(1) || !has(2) {
+		t.Errorf("one over: want query 1 (least recently used) dropped; kept 0 %v, 1 %v, 2 %v", has(0), has(1), has(2))
+	}
+	for i := fit + 1; i < 3*fit; i++ {
+		put(i)
+		if m.queries.bytes > engineQueryBytes {
+			t.Fatalf("after %d queries the cache holds %d bytes, over %d", i+1, m.queries.bytes, engineQueryBytes)
+		}
+	}
+	if n := len(m.queries.byKey); n != fit || m.queries.order.Len() != fit {
+		t.Errorf("%d entries (%d in order), want %d", n, m.queries.order.Len(), fit)
+	}
+}
+
+// TestRedisQueryTTL checks that a persisted query expires unless used, and
+// that a read renews it.
+func TestRedisQueryTTL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "apq"})
+	ctx := t.Context()
+	query := "{ nodes { id } }"
+	hash := archivist.QueryHash(query)
+	if err := r.PutQuery(ctx, hash, query); err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	key := "{archivist:apq}:query:" + hash
+	ttl, err := raw.TTL(ctx, key).Result()
+	if err != nil || ttl <= RedisQueryTTL-time.Minute || ttl > RedisQueryTTL {
+		t.Fatalf("TTL of %s after PutQuery = %v (%v), want about %v", key, ttl, err, RedisQueryTTL)
+	}
+	if err := raw.Expire(ctx, key, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := r.GetQuery(ctx, hash); err != nil || !ok || got != query {
+		t.Fatalf("GetQuery = %q, %v, %v", got, ok, err)
+	}
+	if ttl, err := raw.TTL(ctx, key).Result(); err != nil || ttl <= RedisQueryTTL-time.Minute {
+		t.Errorf("TTL after GetQuery = %v (%v): the read did not renew it", ttl, err)
+	}
+	// Once expired it is a miss, not an error. (Wait for the expiry with
+	// EXISTS: a GetQuery a moment too soon would renew the key.)
+	if err := raw.PExpire(ctx, key, time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); raw.Exists(ctx, key).Val() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the key did not expire")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if q, ok, err := r.GetQuery(ctx, hash); err != nil || ok {
+		t.Errorf("GetQuery of an expired query = %q, %v, %v; want a miss", q, ok, err)
+	}
+}
