@@ -74,6 +74,13 @@ type Config struct {
 	MaxBackoff     time.Duration `json:"maxBackoff"`
 	UpdatedAt      time.Time     `json:"updatedAt,omitzero"`
 	UpdatedBy      string        `json:"updatedBy,omitempty"`
+	// AdmissionKey is the verifier of the cluster secret (see
+	// DeriveAdmissionKey), recorded by the first node started with one; never
+	// the secret itself. When set, the leader places tasks only on nodes
+	// whose heartbeat proof verifies with it, and a node started with another
+	// secret or none refuses to join a running cluster. The API does not
+	// change it: it changes when every node restarts with another secret.
+	AdmissionKey string `json:"admissionKey,omitempty"`
 }
 
 // DefaultConfig returns the configuration a new cluster starts with.

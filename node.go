@@ -86,6 +86,10 @@ type Node struct {
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
 	// Interval is the heartbeat interval the node runs with.
 	Interval time.Duration `json:"interval"`
+	// AdmissionProof proves that the node was started with the cluster
+	// secret: a signature of its id and StartedAt with the key the secret
+	// derives (see VerifyAdmission). Empty without a secret.
+	AdmissionProof string `json:"admissionProof,omitempty"`
 }
 
 // Clone returns a deep copy of n.

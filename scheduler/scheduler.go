@@ -63,6 +63,8 @@ type Scheduler struct {
 	lost map[string]time.Time
 	// refused remembers nodes outside the manual peer list, logged once.
 	refused map[string]bool
+	// proofs caches admission proof checks (see proven).
+	proofs map[string]proofCheck
 }
 
 // New returns a stopped scheduler.
@@ -405,6 +407,9 @@ func (s *Scheduler) available(nodes []*archivist.Node, cfg archivist.Config) []*
 	for _, n := range nodes {
 		if !cfg.Admits(n) {
 			s.refuse(n)
+			continue
+		}
+		if !s.proven(n, cfg.AdmissionKey) {
 			continue
 		}
 		if !n.Role.RunsTasks() || n.Local || n.StatusAt(now, cfg.MissedHeartbeats) != archivist.NodeOnline {
