@@ -435,11 +435,12 @@ func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
 	for attempt := 1; attempt <= e.cfg.MaxAttempts; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			e.cfg.Logger.Error("alerts: bad webhook URL", "err", err)
+			e.cfg.Logger.Error("alerts: bad webhook URL", "webhook", RedactWebhook(url))
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := e.cfg.HTTPClient.Do(req)
+		err = withoutURL(err) // its URL may hold a token
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 300 {
@@ -451,10 +452,10 @@ func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
 			return
 		}
 		if attempt == e.cfg.MaxAttempts {
-			e.cfg.Logger.Error("alerts: webhook delivery failed; giving up", "alert", a.ID, "attempts", attempt, "err", err)
+			e.cfg.Logger.Error("alerts: webhook delivery failed; giving up", "alert", a.ID, "webhook", RedactWebhook(url), "attempts", attempt, "err", err)
 			return
 		}
-		e.cfg.Logger.Warn("alerts: webhook delivery failed; retrying", "alert", a.ID, "attempt", attempt, "in", wait, "err", err)
+		e.cfg.Logger.Warn("alerts: webhook delivery failed; retrying", "alert", a.ID, "webhook", RedactWebhook(url), "attempt", attempt, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return

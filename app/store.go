@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -22,17 +21,13 @@ func isRedis(spec string) bool {
 	return false
 }
 
-// redactStore is a --store value fit for logs: a Redis URL's password is
-// masked.
+// redactStore is a --store value fit for logs: a Redis URL's passwords
+// (userinfo, sentinel_password) are masked.
 func redactStore(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil || u.User == nil {
+	if !isRedis(spec) {
 		return spec
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return store.RedactURL(spec)
 }
 
 // openStore opens the store --store names. A Redis that does not answer is

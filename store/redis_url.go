@@ -237,7 +237,12 @@ func hostPort(h, defaultPort string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// redactURL hides the password of raw for error messages and logs.
+// RedactURL is a Redis URL fit for logs and error messages: its passwords
+// (in the userinfo and the sentinel_password parameter) are masked.
+func RedactURL(raw string) string { return redactURL(raw) }
+
+// redactURL hides the passwords of raw (in the userinfo and the
+// sentinel_password parameter) for error messages and logs.
 func redactURL(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -247,13 +252,27 @@ func redactURL(raw string) string {
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		authority, tail = rest[:i], rest[i:]
 	}
-	at := strings.LastIndexByte(authority, '@')
-	if at < 0 {
-		return raw
+	if !strings.Contains(authority, "@") {
+		// A password with an unencoded / or ? (a URL that does not parse):
+		// mask up to the last @ rather than show it.
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 && strings.Contains(rest[:at], ":") {
+			user, _, _ := strings.Cut(rest[:at], ":")
+			return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+		}
 	}
-	user, _, hasPass := strings.Cut(authority[:at], ":")
-	if !hasPass {
-		return raw
+	if path, query, ok := strings.Cut(tail, "?"); ok {
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			if name, _, _ := strings.Cut(p, "="); name == "sentinel_password" {
+				params[i] = name + "=xxxxx"
+			}
+		}
+		tail = path + "?" + strings.Join(params, "&")
 	}
-	return scheme + "://" + user + ":xxxxx@" + authority[at+1:] + tail
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		if user, _, hasPass := strings.Cut(authority[:at], ":"); hasPass {
+			authority = user + ":xxxxx@" + authority[at+1:]
+		}
+	}
+	return scheme + "://" + authority + tail
 }

@@ -1,0 +1,29 @@
+package store
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"redis://u:s3cret@h:1/0": "redis://u:xxxxx@h:1/0",
+		"redis://h:1/0":          "redis://h:1/0",
+		"redis://u@h:1":          "redis://u@h:1",
+		"redis+sentinel://:s3cret@s1,s2/m?sentinel_password=s3cret&sentinel_username=x": "redis+sentinel://:xxxxx@s1,s2/m?sentinel_password=xxxxx&sentinel_username=x",
+		"redis+sentinel://s1/m?sentinel_password=s3cret":                                "redis+sentinel://s1/m?sentinel_password=xxxxx",
+		"redis://:pa/ss?s3cret@h:1/0":                                                   "redis://:xxxxx@h:1/0",
+		"rediss://h?ca=/x.pem":                                                          "rediss://h?ca=/x.pem",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// The errors of ParseRedisURL go through it.
+	for _, bad := range []string{"redis+sentinel://s1/m/x/y?sentinel_password=s3cret", "redis://u:s3/cret@h:1"} {
+		if _, err := ParseRedisURL(bad); err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "cret") {
+			t.Errorf("ParseRedisURL(%q) error %v", bad, err)
+		}
+	}
+}
