@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -50,6 +53,30 @@ func clientFlags(fs *flag.FlagSet, getenv func(string) string) (server, token, o
 	return
 }
 
+// tlsFlags adds --ca-cert and --insecure-skip-verify to fs; the returned
+// function builds the HTTP client they describe.
+func tlsFlags(fs *flag.FlagSet, getenv func(string) string) func() (*http.Client, error) {
+	ca := fs.String("ca-cert", getenv("ARCHIVIST_CA_CERT"), "PEM file of the CA (or the self-signed certificate) that signed the node's HTTPS certificate (env ARCHIVIST_CA_CERT)")
+	skip := fs.Bool("insecure-skip-verify", getenv("ARCHIVIST_INSECURE_SKIP_VERIFY") == "true", "do not verify the node's HTTPS certificate (a --tls-self-signed node in development; env ARCHIVIST_INSECURE_SKIP_VERIFY=true)")
+	return func() (*http.Client, error) {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *skip}
+		if *ca != "" {
+			pem, err := os.ReadFile(*ca)
+			if err != nil {
+				return nil, fmt.Errorf("--ca-cert: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it", *ca)
+			}
+			cfg.RootCAs = pool
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg
+		return &http.Client{Timeout: time.Minute, Transport: tr}, nil
+	}
+}
+
 // runClient parses a client command's flags and runs it, mapping errors to
 // exit codes: 2 for the command line, 1 for everything else.
 func runClient(name, help string, args []string, getenv func(string) string, stdout, stderr io.Writer,
@@ -57,6 +84,7 @@ func runClient(name, help string, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, token, output := clientFlags(fs, getenv)
+	httpClient := tlsFlags(fs, getenv)
 	if setup != nil {
 		setup(fs)
 	}
@@ -77,7 +105,12 @@ func runClient(name, help string, args []string, getenv func(string) string, std
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	e := &cliEnv{client: client.New(*server, client.WithToken(*token)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
+	hc, err := httpClient()
+	if err != nil {
+		fmt.Fprintf(stderr, "archivist %s: %v\n", name, err)
+		return 2
+	}
+	e := &cliEnv{client: client.New(*server, client.WithToken(*token), client.WithHTTPClient(hc)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
 	if err := run(e, fs.Args()); err != nil {
 		var u errUsage
 		if errors.As(err, &u) {

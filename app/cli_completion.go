@@ -9,22 +9,23 @@ const bashCompletion = `# bash completion for archivist: source <(archivist comp
 _archivist() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
-  local cmds="serve submit tasks nodes config watch version completion help"
+  local cmds="serve submit tasks nodes config watch token version completion help"
   if [ "$cword" -eq 1 ]; then COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return; fi
   case "$prev" in
     --priority) COMPREPLY=($(compgen -W "low normal high critical" -- "$cur")); return;;
-    --role) COMPREPLY=($(compgen -W "master worker hybrid" -- "$cur")); return;;
+    --role) if [ "${words[1]}" = token ]; then COMPREPLY=($(compgen -W "viewer operator admin" -- "$cur")); else COMPREPLY=($(compgen -W "master worker hybrid" -- "$cur")); fi; return;;
     --strategy) COMPREPLY=($(compgen -W "round-robin least-busy capability-based" -- "$cur")); return;;
     --discovery) COMPREPLY=($(compgen -W "registry manual auto" -- "$cur")); return;;
     -o) COMPREPLY=($(compgen -W "table json" -- "$cur")); return;;
     --input|--metadata|--config|--file) COMPREPLY=($(compgen -f -- "${cur#@}")); return;;
   esac
   case "${words[1]}" in
-    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --wait --server --token -o" -- "$cur"));;
-    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --search -n --after --server --token -o" -- "$cur"));;
-    nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token -o" -- "$cur"));;
-    config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token -o --file --force" -- "$cur"));;
-    watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --server --token -o" -- "$cur"));;
+    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --file --force" -- "$cur"));;
+    watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    token) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create" -- "$cur")) || COMPREPLY=($(compgen -W "--role --name -o" -- "$cur"));;
     completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur"));;
     serve) COMPREPLY=($(compgen -W "$(archivist serve -h 2>&1 | awk '/^  -/{print "--"substr($1,2)}')" -- "$cur"));;
   esac

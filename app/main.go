@@ -112,6 +112,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.reconcileConfig(ctx); err != nil {
 		return err
 	}
+	if err := m.admit(ctx); err != nil { // cluster secret: app/admission.go
+		return err
+	}
 	cfg := m.Settings()
 	if self := m.describeStatic(); !cfg.Admits(self) {
 		return fmt.Errorf("node %s (%s) is not in the cluster's manual peer list %v: refused; add it with --peers or updateConfig", self.ID, self.Address, cfg.Peers)
@@ -179,8 +182,24 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Alerts.Start(ctx); err != nil {
 		return err
 	}
-	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted, Alerts: m.Alerts}
-	gql := graph.NewHandler(resolver, graph.HandlerOptions{})
+	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted, Alerts: m.Alerts,
+		Security: graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
+	origins := splitList(o.AllowedOrigins)
+	hopts := graph.HandlerOptions{
+		Keys:                          o.keys,
+		DisableIntrospection:          o.NoIntrospection,
+		WebsocketOriginPatterns:       origins,
+		MaxWebsockets:                 o.MaxWebsockets,
+		MaxSubscriptionsPerConnection: o.MaxSubs,
+		RateLimit:                     o.RateLimit,
+		RateBurst:                     o.RateBurst,
+	}
+	// Automatic persisted queries live in the store: on Redis a query
+	// registered through one node is known to all.
+	if qc, ok := st.(archivist.QueryCache); ok {
+		hopts.PersistedQueries = graph.StoreQueryCache(qc)
+	}
+	gql := graph.NewHandler(resolver, hopts)
 	// Count operations: queries and mutations by their response (errors
 	// before an operation exists count as "unknown"), subscriptions once.
 	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -204,7 +223,10 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	srv := server.New(server.Config{
 		Addr:              o.HTTP,
-		GraphQL:           gql,
+		GraphQL:           graph.WithAuth(gql, o.keys),
+		TLS:               o.tls(),
+		AllowedOrigins:    origins,
+		LoopbackHostsOnly: !o.authRequired() && !o.insecure(),
 		Dashboard:         dashboard.Handler(),
 		Metrics:           m.Metrics,
 		Ready:             m.ready,
@@ -221,8 +243,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startMDNS(ctx, cfg); err != nil {
 		return err
 	}
+	url := m.Server.URL()
 	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", redactStore(o.Store),
-		"dashboard", "http://"+m.Server.Addr()+"/", "playground", "http://"+m.Server.Addr()+"/playground")
+		"auth", authMode(o), "dashboard", url+"/", "playground", url+"/playground")
+	if o.insecure() {
+		log.Warn(graph.InsecureWarning)
+	}
 	return nil
 }
 
@@ -376,6 +402,7 @@ func (m *Main) describe() *archivist.Node {
 		ID: m.nodeID, Name: m.Opts.Name, Role: m.role, Capabilities: m.Opts.capabilities(),
 		Discovery: m.discoveryMethod(cfg), Version: Version, Busy: busy, Local: !cfg.Enabled,
 		ConfigVersion: cfg.Version, Health: h, StartedAt: m.startedAt,
+		AdmissionProof: m.admissionProof(), // app/admission.go
 	}
 	if n.Name == "" {
 		n.Name = m.nodeID

@@ -14,7 +14,9 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
+	"github.com/rpg-archivist/archivist/auth"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/graph"
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
@@ -57,6 +59,23 @@ type Options struct {
 	StandaloneFallback bool
 	StorePassword      string
 	AdvertiseAddr      string
+	// Security.
+	APIKeys         string
+	APIKeysFile     string
+	Insecure        bool
+	TLSCert         string
+	TLSKey          string
+	TLSSelfSigned   bool
+	AllowedOrigins  string
+	NoIntrospection bool
+	MaxWebsockets   int
+	MaxSubs         int
+	RateLimit       float64
+	RateBurst       int
+
+	// keys are the API keys of --api-keys and --api-keys-file, read by
+	// validate.
+	keys *auth.Keyring
 
 	// set names the options given by flag, environment or file: only those
 	// override the cluster configuration already in the store.
@@ -125,13 +144,25 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground")
-	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "with --discovery auto: shared secret (16+ characters) that signs this node's mDNS record; unsigned or wrongly signed records are then rejected (prefer ARCHIVIST_CLUSTER_SECRET to the flag)")
+	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret (16+ characters, the same on every node) that admits nodes to the cluster: on a shared store a node without it gets no tasks and one with another secret does not start; with --discovery auto it also signs mDNS records, and unsigned or wrongly signed ones are rejected (prefer ARCHIVIST_CLUSTER_SECRET to the flag)")
 	fs.StringVar(&o.MDNSInterface, "mdns-interface", "", "with --discovery auto: comma-separated network interfaces for mDNS (default: every interface that is up, multicast and not loopback)")
 	fs.DurationVar(&o.MDNSTTL, "mdns-ttl", discovery.DefaultMDNSTTL, "with --discovery auto: TTL of this node's mDNS records; a node that is gone leaves the others' discovered set within it")
 	fs.DurationVar(&o.JoinTimeout, "join-timeout", 10*time.Second, "with --discovery auto and no --store: how long to look for a node of the cluster that advertises a shared store")
 	fs.BoolVar(&o.StandaloneFallback, "standalone-fallback", false, "with --discovery auto and no --store: when no node to join is found, run alone on the embedded store instead of exiting")
 	fs.StringVar(&o.StorePassword, "store-password", "", "password for a Redis store whose URL has none, as one found by mDNS (prefer ARCHIVIST_STORE_PASSWORD to the flag)")
 	fs.StringVar(&o.AdvertiseAddr, "advertise-addr", "", "with --discovery auto: API address (host:port) told to peers (default: the --http address, with an unspecified host replaced by the first address of the mDNS interfaces)")
+	fs.StringVar(&o.APIKeys, "api-keys", "", "comma-separated API keys that may use the API, as \"ROLE sha256:HASH [NAME]\" (from archivist token create) or ROLE:KEY; roles: viewer, operator, admin. No keys: no authentication, allowed only on a loopback --http (prefer ARCHIVIST_API_KEYS or --api-keys-file to the flag)")
+	fs.StringVar(&o.APIKeysFile, "api-keys-file", "", "file of API keys, one entry per line as in --api-keys; # starts a comment")
+	fs.BoolVar(&o.Insecure, "insecure", false, "allow an --http address beyond loopback without API keys: anyone who reaches the node may do everything (for trusted networks only)")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS; needs --tls-key")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fs.BoolVar(&o.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made at start (development only: clients must skip verification)")
+	fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma-separated other web origins allowed to call the API from a browser (CORS and WebSocket), as https://app.example.com or a pattern like https://*.example.com; the node's own origin always is")
+	fs.BoolVar(&o.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off (the playground needs it; consider --no-playground too)")
+	fs.IntVar(&o.MaxWebsockets, "max-websockets", graph.DefaultMaxWebsockets, "WebSocket connections this node serves at once; more are refused with 503 (-1: no limit)")
+	fs.IntVar(&o.MaxSubs, "max-subscriptions", graph.DefaultMaxSubscriptionsPerConnection, "subscriptions open at once on one WebSocket connection (-1: no limit)")
+	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second each API key (or, without a key, each client address) may make; over it: 429 / RATE_LIMITED (0: no limit; 20-100 suits a node open to others)")
+	fs.IntVar(&o.RateBurst, "rate-burst", 0, "requests a client may make at once before --rate-limit applies (0: the rate, rounded up)")
 	return fs
 }
 
@@ -246,9 +277,10 @@ func (o *Options) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
-	for _, u := range splitList(o.AlertWebhooks) {
+	for i, u := range splitList(o.AlertWebhooks) {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			errs = append(errs, fmt.Errorf("--alert-webhooks: %q is not an http(s) URL", u))
+			// Not the URL itself: it may hold a token.
+			errs = append(errs, fmt.Errorf("--alert-webhooks: URL %d (%s) is not an http(s) URL", i+1, alert.RedactWebhook(u)))
 		}
 	}
 	if err := o.AlertRules.Validate(); err != nil {
@@ -274,6 +306,7 @@ func (o *Options) validate() error {
 	if _, err := o.settings(archivist.DefaultConfig()); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, o.validateSecurity()...)
 	return errors.Join(errs...)
 }
 

@@ -32,6 +32,7 @@ Usage:
   archivist nodes list|drain|resume       list and manage nodes
   archivist config get|set|init           read or change the cluster config; write a config file
   archivist watch [tasks|nodes]           stream changes live
+  archivist token create --role ROLE      make an API key (viewer, operator or admin)
   archivist completion bash|zsh           shell completion script
   archivist version                       print the version
 
@@ -79,6 +80,8 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer, op
 		return cliWatch(args[1:], getenv, stdout, stderr)
 	case "completion":
 		return cliCompletion(args[1:], stdout, stderr)
+	case "token":
+		return cliToken(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "archivist: unknown command %q\n\n%s", args[0], usage)
 	return 2

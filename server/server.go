@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -34,6 +33,13 @@ type Config struct {
 	TLS TLSConfig
 	// DisablePlayground turns /playground off.
 	DisablePlayground bool
+	// AllowedOrigins are the other web origins (patterns, see
+	// CheckOriginPattern) whose pages may call /graphql from a browser; a
+	// request from any other foreign origin is refused.
+	AllowedOrigins []string
+	// LoopbackHostsOnly refuses requests whose Host header is not a
+	// loopback name or address (for a node without API keys).
+	LoopbackHostsOnly bool
 	Logger            *slog.Logger
 }
 
@@ -63,10 +69,14 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	if s.cfg.GraphQL != nil {
-		mux.Handle("/graphql", s.cfg.GraphQL)
+		mux.Handle("/graphql", withOrigins(s.cfg.GraphQL, s.cfg.AllowedOrigins))
 	}
 	if !s.cfg.DisablePlayground {
-		mux.Handle("GET /playground", playground.Handler("Archivist GraphQL", "/graphql"))
+		mux.Handle("GET /playground", playgroundHandler("Archivist GraphQL", "/graphql"))
+	} else {
+		mux.HandleFunc("GET /playground", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, errorBody("NOT_FOUND", "the playground is turned off on this node (--no-playground)"))
+		})
 	}
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
@@ -88,7 +98,11 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Dashboard != nil {
 		mux.Handle("/", s.cfg.Dashboard)
 	}
-	return mux
+	var h http.Handler = mux
+	if s.cfg.LoopbackHostsOnly {
+		h = withLoopbackHosts(h)
+	}
+	return withSecurityHeaders(h)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

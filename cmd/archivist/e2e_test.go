@@ -81,6 +81,13 @@ func startNode(t *testing.T, args ...string) *node {
 		"--cpu-threshold", "0", "--memory-threshold", "0"}, args...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	return startCmd(t, cmd, fmt.Sprint(args), 30*time.Second)
+}
+
+// startCmd starts cmd, an archivist node (perhaps behind a prefix such as
+// ip netns exec), and waits until its log says where it serves.
+func startCmd(t *testing.T, cmd *exec.Cmd, label string, timeout time.Duration) *node {
+	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout = io.Discard
 	cmd.Stderr = pw
@@ -111,15 +118,15 @@ func startNode(t *testing.T, args ...string) *node {
 	t.Cleanup(func() {
 		n.kill()
 		if t.Failed() {
-			t.Logf("logs of %v:\n%s", args, n.logs.String())
+			t.Logf("logs of %s:\n%s", label, n.logs.String())
 		}
 	})
 	select {
 	case n.addr = <-found:
 	case <-n.done:
-		t.Fatalf("archivist exited before serving:\n%s", n.logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("archivist did not start within 30s:\n%s", n.logs.String())
+		t.Fatalf("archivist %s exited before serving:\n%s", label, n.logs.String())
+	case <-time.After(timeout):
+		t.Fatalf("archivist %s did not start within %s:\n%s", label, timeout, n.logs.String())
 	}
 	return n
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -137,7 +136,7 @@ func (n *netTopo) redisOnBridge(t *testing.T) (*redistest.Server, string) {
 // on its veth with a short TTL so departures show within seconds.
 func (n *netTopo) mdnsArgs(i int, id string, extra ...string) []string {
 	return append([]string{"--http", n.ips[i] + ":0", "--node-id", id, "--discovery", "auto",
-		"--mdns-interface", "mdns0", "--mdns-ttl", "2s", "--heartbeat-interval", "200ms"}, extra...)
+		"--mdns-interface", "mdns0", "--mdns-ttl", "2s", "--heartbeat-interval", "200ms", "--insecure"}, extra...)
 }
 
 // startNodeIn starts `archivist serve` inside namespace ns and waits until
@@ -149,47 +148,7 @@ func startNodeIn(t *testing.T, ns string, env []string, args ...string) *node {
 	cmd := exec.Command("ip", args...) // ip execs archivist: same process
 	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir()), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	pr, pw := io.Pipe()
-	cmd.Stdout = io.Discard
-	cmd.Stderr = pw
-	n := &node{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			n.logs.Write([]byte(line + "\n"))
-			if m := addrRe.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		_ = cmd.Wait()
-		pw.Close()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		n.kill()
-		if t.Failed() {
-			t.Logf("logs of %s %v:\n%s", ns, args[4:], n.logs.String())
-		}
-	})
-	select {
-	case n.addr = <-found:
-	case <-n.done:
-		t.Fatalf("archivist in %s exited before serving:\n%s", ns, n.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("archivist in %s did not start within 60s:\n%s", ns, n.logs.String())
-	}
-	return n
+	return startCmd(t, cmd, fmt.Sprintf("in %s %v", ns, args[4:]), 60*time.Second)
 }
 
 // runNodeIn runs `archivist serve` inside namespace ns until it exits (at
@@ -254,6 +213,18 @@ func TestMDNSNamespacesCluster(t *testing.T) {
 	b := startNodeIn(t, topo.ns[1], nil, topo.mdnsArgs(1, "b", "--cluster", "lan", "--role", "worker", "--join-timeout", "20s")...)
 
 	waitLog(t, b, 5*time.Second, "b to join through a", "joining the cluster through a node found on the network", "peer=a", storeURL)
+	// Beyond loopback without keys (--insecure): said at start and in the API.
+	waitLog(t, a, time.Second, "a to warn that it is insecure", "INSECURE")
+	var sess struct {
+		Session struct {
+			Insecure, AuthRequired bool
+			Warnings               []string
+		}
+	}
+	a.gql(t, `{ session { insecure authRequired warnings } }`, nil, &sess)
+	if !sess.Session.Insecure || sess.Session.AuthRequired || len(sess.Session.Warnings) == 0 {
+		t.Fatalf("session of an --insecure node: %+v", sess.Session)
+	}
 	waitFor(t, 15*time.Second, "a and b online, both discovered by mDNS", func() bool {
 		ns := nodesOf(t, a)
 		return len(ns) == 2 && ns["a"].Status == "ONLINE" && ns["b"].Status == "ONLINE" &&
@@ -320,6 +291,18 @@ func TestMDNSNamespacesSecret(t *testing.T) {
 	a := startNodeIn(t, topo.ns[0], env, topo.mdnsArgs(0, "a", "--cluster", "sec", "--store", storeURL)...)
 	b := startNodeIn(t, topo.ns[2], env, topo.mdnsArgs(2, "b", "--cluster", "sec", "--join-timeout", "20s")...)
 	waitLog(t, b, 5*time.Second, "b to join through a", "joining the cluster through a node found on the network", "peer=a", storeURL)
+	// Beyond loopback without keys (--insecure): said at start and in the API.
+	waitLog(t, a, time.Second, "a to warn that it is insecure", "INSECURE")
+	var sess struct {
+		Session struct {
+			Insecure, AuthRequired bool
+			Warnings               []string
+		}
+	}
+	a.gql(t, `{ session { insecure authRequired warnings } }`, nil, &sess)
+	if !sess.Session.Insecure || sess.Session.AuthRequired || len(sess.Session.Warnings) == 0 {
+		t.Fatalf("session of an --insecure node: %+v", sess.Session)
+	}
 	waitFor(t, 15*time.Second, "a and b online", func() bool {
 		ns := nodesOf(t, a)
 		return len(ns) == 2 && ns["a"].Status == "ONLINE" && ns["b"].Status == "ONLINE"

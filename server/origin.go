@@ -1,0 +1,130 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// CheckOriginPattern reports whether p is a usable --allowed-origins entry:
+// an origin (https://app.example.com) or a host, either with path.Match
+// wildcards, but not a bare "*".
+func CheckOriginPattern(p string) error {
+	if strings.Trim(p, "*") == "" || p == "*://*" {
+		return fmt.Errorf("%q would allow every web site to call the API with its visitors' browsers; list the origins", p)
+	}
+	if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+		return fmt.Errorf("%q: %v", p, err)
+	}
+	if strings.Contains(p, "/") && !strings.Contains(p, "://") {
+		return fmt.Errorf("%q: an origin is scheme://host[:port], with no path", p)
+	}
+	if scheme, rest, ok := strings.Cut(p, "://"); ok && (scheme == "" || rest == "" || strings.Contains(rest, "/")) {
+		return fmt.Errorf("%q: an origin is scheme://host[:port], with no path", p)
+	}
+	return nil
+}
+
+// originAllowed reports whether a browser request from origin may use the
+// API: the node's own origin (the request's Host) always may, others when
+// they match a pattern. Patterns with "://" match "scheme://host", others
+// the host (as github.com/coder/websocket does for WebSockets).
+func originAllowed(patterns []string, origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// withOrigins guards an API handler against other web sites: a request that
+// a browser sends from a foreign origin is refused (403), unless the origin
+// is allowed, in which case it gets CORS headers (and preflights are
+// answered). Requests without an Origin header (curl, programs) pass.
+func withOrigins(next http.Handler, patterns []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !originAllowed(patterns, origin, r.Host) {
+			writeJSON(w, http.StatusForbidden, errorBody("FORBIDDEN",
+				fmt.Sprintf("origin %s may not call this API; allow it with --allowed-origins", origin)))
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Origin", origin)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withLoopbackHosts refuses requests whose Host is not a loopback name or
+// address. A node without authentication listens only on loopback; this
+// also stops a web page from reaching it through a DNS name rebound to
+// 127.0.0.1.
+func withLoopbackHosts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, errorBody("FORBIDDEN",
+				fmt.Sprintf("host %q is not a loopback name: this node has no API keys and answers only to localhost, 127.0.0.1 or [::1]", r.Host)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// errorBody is a GraphQL-shaped error response.
+func errorBody(code, msg string) any {
+	return map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": code}}}}
+}
+
+// withSecurityHeaders sets the headers every response gets: no framing by
+// other sites (the dashboard has buttons worth clickjacking), no MIME
+// sniffing, no referrer beyond this origin.
+func withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestOriginAllowed(t *testing.T) {
+	t.Parallel()
+	patterns := []string{"https://app.example.com", "*.tools.example", "http://localhost:5173"}
+	for _, c := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"http://127.0.0.1:8080", "127.0.0.1:8080", true}, // the node's own origin
+		{"https://app.example.com", "node:8080", true},
+		{"http://app.example.com", "node:8080", false}, // the scheme is part of a pattern with ://
+		{"https://a.tools.example", "node:8080", true},
+		{"http://a.tools.example", "node:8080", true}, // a host pattern matches any scheme
+		{"https://tools.example", "node:8080", false},
+		{"http://localhost:5173", "node:8080", true},
+		{"http://localhost:5174", "node:8080", false},
+		{"https://evil.example", "node:8080", false},
+		{"null", "node:8080", false},
+		{"", "node:8080", false},
+	} {
+		if got := originAllowed(patterns, c.origin, c.host); got != c.want {
+			t.Errorf("originAllowed(%q, host %q) = %v, want %v", c.origin, c.host, got, c.want)
+		}
+	}
+}
+
+func TestLoopbackHost(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{
+		"127.0.0.1:8080": true, "localhost:8080": true, "localhost": true, "[::1]:8080": true, "app.localhost:80": true,
+		"127.0.0.1": true, "evil.example:8080": false, "192.0.2.1:8080": false, "": false, "localhost.evil.example": false,
+	} {
+		if got := loopbackHost(host); got != want {
+			t.Errorf("loopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+func TestCheckOriginPattern(t *testing.T) {
+	t.Parallel()
+	for p, ok := range map[string]bool{
+		"https://app.example.com": true, "app.example.com": true, "*.example.com": true, "https://*.example.com:8443": true,
+		"*": false, "**": false, "*://*": false, "https://app.example.com/x": false, "app.example.com/x": false, "://x": false, "[": false,
+	} {
+		if err := CheckOriginPattern(p); (err == nil) != ok {
+			t.Errorf("CheckOriginPattern(%q) = %v, want ok %v", p, err, ok)
+		}
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	srv := New(Config{Dashboard: http.NotFoundHandler(), LoopbackHostsOnly: true})
+	for _, path := range []string{"/", "/healthz", "/playground"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
+		srv.Handler().ServeHTTP(rec, req)
+		for k, v := range map[string]string{"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"} {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
+			}
+		}
+	}
+	// A foreign Host is refused, with the headers too.
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://evil.example/healthz", nil))
+	if rec.Code != http.StatusMisdirectedRequest || rec.Header().Get("X-Frame-Options") != "DENY" {
+		t.Errorf("foreign host: %d %v", rec.Code, rec.Header())
+	}
+}
