@@ -15,6 +15,14 @@
 //                          NODE_COUNT nodes (cards, leader, a node killed shows
 //                          OFFLINE and comes back), how the page copes, and
 //                          alerts (pending_too_old, node_offline) shown live.
+//   E2E_MODE=auth          a node started with API keys: sign-in, roles,
+//                          sign-out, a reload, the playground, a revoked key.
+//                          E2E_KEY_VIEWER, E2E_KEY_OPERATOR, E2E_KEY_ADMIN are
+//                          its keys. Optional: ARCHIVIST_PLAYGROUND_ASSETS, a
+//                          folder with the playground's CDN files as
+//                          NAME@VERSION/PATH (the browser gets them from there,
+//                          checked against the page's integrity hashes);
+//                          ARCHIVIST_INSECURE_URL, a node run with --insecure.
 //
 // Output, one line each: "PASS name", "FAIL name: reason", "SKIP name: why",
 // "ASK action" (the driver answers with one line on stdin), and a closing
@@ -106,6 +114,9 @@ const browser = await chromium.launch({
 
 const pageErrors = [];
 const foreign = [];
+/** The nodes under test: requests to them are not foreign. */
+const ownOrigins = [base];
+const isOwn = (u) => u.startsWith('data:') || ownOrigins.some((o) => u.startsWith(o) || u.startsWith(o.replace(/^http/, 'ws')));
 
 async function newPage(options) {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light', ...options });
@@ -113,7 +124,16 @@ async function newPage(options) {
   p.on('pageerror', (e) => pageErrors.push(e.message));
   p.on('request', (r) => {
     const u = r.url();
-    if (!u.startsWith(base) && !u.startsWith(base.replace(/^http/, 'ws')) && !u.startsWith('data:')) foreign.push(u);
+    // The playground loads GraphiQL from its CDN (as gqlgen's does); the
+    // dashboard loads nothing from elsewhere.
+    let fromPlayground = false;
+    try {
+      fromPlayground = new URL(r.frame().url()).pathname === '/playground';
+    } catch {
+      // a request without a frame (a service worker): counted
+    }
+    if (fromPlayground) return;
+    if (!isOwn(u)) foreign.push(u);
   });
   return p;
 }
@@ -615,8 +635,293 @@ async function clusterScenarios() {
   }, { needsDriver: true });
 }
 
+
+async function authScenarios() {
+  const keys = {
+    viewer: process.env.E2E_KEY_VIEWER || '',
+    operator: process.env.E2E_KEY_OPERATOR || '',
+    admin: process.env.E2E_KEY_ADMIN || '',
+  };
+  assert(keys.viewer && keys.operator && keys.admin, 'E2E_KEY_VIEWER, E2E_KEY_OPERATOR and E2E_KEY_ADMIN are needed');
+  const assets = process.env.ARCHIVIST_PLAYGROUND_ASSETS || '';
+  const insecureUrl = (process.env.ARCHIVIST_INSECURE_URL || '').replace(/\/+$/, '');
+  if (insecureUrl) ownOrigins.push(insecureUrl);
+
+  // The WebSockets the page opens (the current document's): sign-out must close them.
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__e2eSockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__e2eSockets.push(this);
+      }
+    };
+  });
+  const openSockets = () => page.evaluate(() => window.__e2eSockets.filter((ws) => ws.readyState !== WebSocket.CLOSED).length);
+
+  const signInScreen = () => page.getByRole('heading', { name: 'Sign in', exact: true });
+  const keyField = () => page.getByLabel('API key');
+  async function signIn(key) {
+    await signInScreen().waitFor({ timeout: T });
+    await keyField().fill(key);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  }
+  const role = () => page.locator('[data-testid="session-role"]');
+  const stored = () => page.evaluate(() => ({ session: { ...sessionStorage }, local: { ...localStorage } }));
+  /** The key must be in sessionStorage only: never in localStorage, never in the URL. */
+  async function keptInTabOnly(key) {
+    const st = await stored();
+    assert(st.session['archivist.apiKey'] === key, `sessionStorage holds ${JSON.stringify(Object.keys(st.session))}, not the key`);
+    assert(!JSON.stringify(st.local).includes(key), 'the key is in localStorage');
+    assert(!page.url().includes(key), `the key is in the URL ${page.url()}`);
+  }
+
+  await scenario('a node with keys shows the sign-in screen', async () => {
+    await page.goto(`${base}/`);
+    await signInScreen().waitFor({ timeout: T });
+    assert((await keyField().getAttribute('type')) === 'password', 'the key field is not a password field');
+    assert(await keyField().evaluate((el) => el === document.activeElement), 'the key field does not have the focus');
+    assert((await page.locator('nav[aria-label="Main"]').count()) === 0, 'the dashboard shows before sign-in');
+    assert((await page.locator('[data-testid="connection"]').count()) === 0, 'the dashboard connects before sign-in');
+    const help = await page.locator('.gate-help').innerText();
+    assert(help.includes('archivist token create') && help.includes('playground'), `no sign-in hint: ${help}`);
+    await shot('17-sign-in', page);
+  });
+
+  await scenario('a wrong key is refused with a message', async () => {
+    await signIn('not-a-key-of-this-node-0000');
+    await page.locator('[data-testid="signin-error"]', { hasText: 'That key was not accepted' }).waitFor({ timeout: T });
+    assert((await keyField().getAttribute('aria-invalid')) === 'true', 'the field is not marked invalid');
+    assert(Object.keys((await stored()).session).length === 0, 'a refused key was kept');
+    assert((await page.locator('[data-testid="connection"]').count()) === 0, 'the dashboard shows after a refused key');
+  });
+
+  await scenario('a viewer key shows live data but no actions', async () => {
+    await signIn(keys.viewer);
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    await role().filter({ hasText: 'viewer' }).waitFor({ timeout: T });
+    assert((await role().getAttribute('data-role')) === 'VIEWER', 'role attribute');
+    await keptInTabOnly(keys.viewer);
+    // Nodes, live: heartbeats fill the sparklines. No Drain, no Resume.
+    await nav(page, 'Nodes');
+    const card = page.locator('[data-node-id]').first();
+    await card.waitFor({ timeout: T });
+    nodeId ||= await card.getAttribute('data-node-id');
+    await page.waitForFunction(() => document.querySelector('[data-node-id] .sparkline polyline') !== null, null, { timeout: T });
+    for (const name of ['Drain', 'Resume', 'Remove']) {
+      assert((await card.getByRole('button', { name }).count()) === 0, `a viewer sees ${name}`);
+    }
+    // Tasks: no way to submit; a task submitted elsewhere shows up live.
+    await nav(page, 'Tasks');
+    await page.locator('[data-testid="task-range"]', { hasNotText: 'Loading' }).waitFor({ timeout: T });
+    assert((await page.getByRole('link', { name: '+ New task' }).count()) === 0, 'a viewer sees + New task');
+    if (interactive) {
+      const id = await ask('submit-api');
+      await page.locator(`tr[data-task-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+      await shot('18-viewer-tasks', page);
+      // The task: no Cancel, no Retry.
+      await page.locator(`tr[data-task-id="${id}"] a`).first().click();
+      await page.locator(`section.task-detail[data-task-id="${id}"]`).waitFor({ timeout: T });
+      for (const name of ['Cancel', 'Retry']) {
+        assert((await page.getByRole('button', { name, exact: true }).count()) === 0, `a viewer sees ${name}`);
+      }
+    }
+    // The form's address says why instead.
+    await page.goto(`${base}/tasks/new`);
+    await page.locator('[data-testid="not-allowed"][data-action="submitTask"]').waitFor({ timeout: T });
+    assert((await page.getByRole('button', { name: 'Submit task' }).count()) === 0, 'a viewer sees the submit form');
+    // The configuration reads, and cannot be changed.
+    await nav(page, 'Configuration');
+    await page.locator('[data-testid="not-allowed"][data-action="updateConfig"]').waitFor({ timeout: T });
+    assert(await page.getByLabel('Workers per node').isDisabled(), 'a viewer can edit the configuration');
+    assert((await page.locator('.sticky-actions').count()) === 0, 'a viewer sees the save button');
+  });
+
+  await scenario('sign-out returns to the sign-in screen and closes the connection', async () => {
+    await page.locator('[data-testid="sign-out"]').click();
+    await signInScreen().waitFor({ timeout: T });
+    await page.locator('[data-testid="signin-message"]', { hasText: 'You signed out' }).waitFor({ timeout: T });
+    const st = await stored();
+    assert(!('archivist.apiKey' in st.session), 'the key is still in sessionStorage');
+    const deadline = Date.now() + T;
+    for (let n = await openSockets(); n > 0; n = await openSockets()) {
+      assert(Date.now() < deadline, `${n} WebSockets still open after sign-out`);
+      await page.waitForTimeout(50);
+    }
+  });
+
+  let operatorTask = '';
+  await scenario('an operator key submits a task and sees it complete live', async () => {
+    await signIn(keys.operator);
+    await online(page);
+    await role().filter({ hasText: 'operator' }).waitFor({ timeout: T });
+    await keptInTabOnly(keys.operator);
+    await nav(page, 'Tasks');
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByRole('heading', { name: 'New task' }).waitFor({ timeout: T });
+    await page.getByLabel('Type').selectOption('sleep');
+    await page.getByLabel('Input (JSON)').fill('{ "ms": 1500 }');
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/]+$/, { timeout: T });
+    operatorTask = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const detail = page.locator(`section.task-detail[data-task-id="${operatorTask}"]`);
+    await detail.waitFor({ timeout: T });
+    const first = await detail.getAttribute('data-status');
+    // Live over the WebSocket, which the node let in with the key in connection_init.
+    await page.locator(`section.task-detail[data-task-id="${operatorTask}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    assert(first !== 'COMPLETED', 'the task was COMPLETED when its page showed: no live change seen');
+    assert((await page.getByRole('button', { name: 'Retry', exact: true }).count()) === 1, 'an operator has no Retry');
+    assert((await page.getByRole('button', { name: 'Cancel', exact: true }).count()) === 1, 'an operator has no Cancel');
+    // Nodes can be drained; the configuration still needs an admin.
+    await nav(page, 'Nodes');
+    await page.locator(`[data-node-id="${nodeId}"]`).getByRole('button', { name: 'Drain' }).waitFor({ timeout: T });
+    await nav(page, 'Configuration');
+    await page.locator('[data-testid="not-allowed"][data-action="updateConfig"]').waitFor({ timeout: T });
+    assert((await page.locator('.sticky-actions').count()) === 0, 'an operator sees the save button');
+  });
+
+  await scenario('a reload in the same tab keeps the session', async () => {
+    await page.evaluate(() => (window.__e2eBeforeReload = true));
+    await page.reload();
+    await online(page);
+    assert(await page.evaluate(() => window.__e2eBeforeReload === undefined), 'the page did not reload');
+    await role().filter({ hasText: 'operator' }).waitFor({ timeout: T });
+    assert((await signInScreen().count()) === 0, 'the sign-in screen came back');
+    // Still live after the reload: a task submitted now appears.
+    await nav(page, 'Tasks');
+    await page.locator('[data-testid="task-range"]', { hasNotText: 'Loading' }).waitFor({ timeout: T });
+    if (interactive) {
+      const id = await ask('submit-api');
+      await page.locator(`tr[data-task-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    }
+  });
+
+  await scenario('an admin key can change the configuration', async () => {
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.admin);
+    await online(page);
+    await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
+    await nav(page, 'Configuration');
+    const workers = page.getByLabel('Workers per node');
+    await workers.waitFor({ timeout: T });
+    assert(!(await workers.isDisabled()), 'an admin cannot edit the configuration');
+    assert((await page.locator('[data-testid="not-allowed"]').count()) === 0, 'an admin is told no');
+    const before = Number(await page.locator('[data-testid="config-version-current"]').innerText());
+    const old = await workers.inputValue();
+    await workers.fill(String(Number(old) + 1));
+    await page.getByRole('button', { name: 'Save 1 change' }).click();
+    await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 1}` }).waitFor({ timeout: T });
+    await workers.fill(old);
+    await page.getByRole('button', { name: 'Save 1 change' }).click();
+    await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
+  });
+
+  if (!assets) {
+    console.log('SKIP the playground uses the key of the dashboard: ARCHIVIST_PLAYGROUND_ASSETS is not set (GraphiQL comes from a CDN)');
+  } else {
+    await scenario('the playground uses the key of the dashboard', async () => {
+      await servePlaygroundAssets(page.context(), assets);
+      // Same tab, so the same sessionStorage: signed in as admin above.
+      await page.goto(`${base}/playground`);
+      const hint = page.locator('#archivist-auth');
+      await page.locator('#archivist-auth[data-state="signed-in"][data-role="ADMIN"]').waitFor({ timeout: T });
+      const text = await hint.innerText();
+      assert(text.includes('Signed in as admin') && text.includes('Authorization'), `hint: ${text}`);
+      await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: T });
+      // A query over HTTP: the Authorization header.
+      const run = async (query, want) => {
+        await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), query);
+        // GraphiQL parses the edited query after a short pause: whether it
+        // is a subscription (WebSocket) or not (HTTP) comes from that.
+        await page.waitForTimeout(800);
+        await page.locator('.graphiql-execute-button').click();
+        await page.waitForFunction(
+          (w) => {
+            const cm = document.querySelector('.graphiql-response .CodeMirror');
+            return cm && cm.CodeMirror.getValue().includes(w);
+          },
+          want,
+          { timeout: T },
+        );
+        return page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue());
+      };
+      const res = await run('{ session { role authenticated } nodes { id status } }', '"nodes"');
+      assert(res.includes('"role": "ADMIN"') && res.includes(nodeId), `query result: ${res.slice(0, 300)}`);
+      // A subscription over the WebSocket: the key went in connection_init.
+      const sub = await run('subscription Beats { nodeUpdated { id lastHeartbeat } }', '"nodeUpdated"');
+      assert(sub.includes(nodeId), `subscription result: ${sub.slice(0, 300)}`);
+      await page.locator('.graphiql-execute-button').click(); // stop it
+      await shot('19-playground', page);
+      const st = await stored();
+      assert(!JSON.stringify(st.local).includes(keys.admin), 'the playground put the key in localStorage');
+      // Without a key (a new tab): the hint says how to sign in.
+      const other = await newPage();
+      await servePlaygroundAssets(other.context(), assets);
+      await other.goto(`${base}/playground`);
+      await other.locator('#archivist-auth[data-state="signed-out"]').waitFor({ timeout: T });
+      const t2 = await other.locator('#archivist-auth').innerText();
+      assert(t2.includes('Sign in on the dashboard') && t2.includes('Bearer KEY'), `hint without a key: ${t2}`);
+      await other.context().close();
+      await page.goto(`${base}/`);
+      await online(page);
+    });
+  }
+
+  await scenario('a key the node no longer takes leads back to the sign-in screen', async () => {
+    await page.goto(`${base}/nodes`);
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    // The node restarts with other keys: the WebSocket reconnects, is closed
+    // with 4401, and the page says so.
+    await ask('restart-other-keys');
+    await signInScreen().waitFor({ timeout: 30000 });
+    await page.locator('[data-testid="signin-message"]', { hasText: 'no longer accepts your key' }).waitFor({ timeout: T });
+    assert(!('archivist.apiKey' in (await stored()).session), 'the refused key is still kept');
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  }, { needsDriver: true });
+
+  if (insecureUrl) {
+    await scenario('a node run with --insecure shows a loud banner', async () => {
+      const p = await newPage();
+      await p.goto(`${insecureUrl}/`);
+      const banner = p.locator('[data-testid="insecure-banner"]');
+      await banner.waitFor({ timeout: T });
+      const text = await banner.innerText();
+      assert(text.includes('INSECURE') && text.includes('--api-keys'), `banner: ${text}`);
+      assert((await p.locator('[data-testid="session-role"]').count()) === 0, 'a node without keys shows a role');
+      await p.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: T });
+      await shot('20-insecure', p);
+      await p.context().close();
+    });
+  }
+}
+
+/**
+ * Answers the playground's CDN requests from a folder laid out as
+ * NAME@VERSION/PATH (the npm packages' files, which the CDN serves as they
+ * are): the page's integrity hashes still check every byte.
+ */
+async function servePlaygroundAssets(ctx, dir) {
+  const { readFile } = await import('node:fs/promises');
+  const types = { '.js': 'application/javascript', '.css': 'text/css', '.map': 'application/json' };
+  await ctx.route('https://cdn.jsdelivr.net/npm/**', async (route) => {
+    const rel = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/npm\//, ''));
+    try {
+      const body = await readFile(join(dir, rel));
+      const ext = rel.slice(rel.lastIndexOf('.'));
+      await route.fulfill({ status: 200, body, headers: { 'Content-Type': types[ext] ?? 'application/octet-stream', 'Access-Control-Allow-Origin': '*' } });
+    } catch {
+      await route.fulfill({ status: 404, body: `not in ${dir}: ${rel}` });
+    }
+  });
+}
+
 if (mode === 'cluster') {
   await clusterScenarios();
+} else if (mode === 'auth') {
+  await authScenarios();
 } else {
   await singleNodeScenarios();
 }

@@ -5,10 +5,11 @@ import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 're
 
 import { DISCOVERY_METHODS, STRATEGIES, type DiscoveryMethod, type LoadBalancingStrategy } from '../service/types';
 import { effectiveNodeStatus } from '../state/reducers';
+import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { checkDraft, draftFrom, type ConfigDraft } from '../lib/configForm';
 import { label, timestamp } from '../lib/format';
-import { ErrorNote, NodeStatusBadge } from './common';
+import { ErrorNote, NodeStatusBadge, NotAllowed } from './common';
 
 export function ConfigView() {
   const service = useService();
@@ -19,6 +20,7 @@ export function ConfigView() {
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
   const live = useDashboard((s) => s.connection.phase === 'online');
+  const canEdit = useCan('updateConfig');
   const [draft, setDraft] = useState<ConfigDraft | null>(config ? draftFrom(config) : null);
   // The version the draft started from, and whether it holds edits.
   const [base, setBase] = useState(config?.version ?? -1);
@@ -107,8 +109,10 @@ export function ConfigView() {
         </div>
       )}
 
-      <form className="form config-form" onSubmit={save} noValidate>
-        <fieldset className="card">
+      {!canEdit && <NotAllowed action="updateConfig">You can read the configuration, not change it.</NotAllowed>}
+
+      <form className="form config-form" onSubmit={save} noValidate data-readonly={!canEdit || undefined}>
+        <fieldset className="card" disabled={!canEdit}>
           <legend>Cluster</legend>
           <div className="form-grid">
             <Check label="Distributed processing" hint="Off: each node runs only what is submitted to it." checked={draft.enabled} onChange={(v) => set('enabled', v)} />
@@ -137,7 +141,7 @@ export function ConfigView() {
           </div>
         </fieldset>
 
-        <fieldset className="card">
+        <fieldset className="card" disabled={!canEdit}>
           <legend>Heartbeats</legend>
           <div className="form-grid">
             <Field label="Interval (ms)" name="heartbeatIntervalMs" value={draft.heartbeatIntervalMs} onChange={(v) => set('heartbeatIntervalMs', v)} error={err('heartbeatIntervalMs')} hint="10 to 60000" />
@@ -145,7 +149,7 @@ export function ConfigView() {
           </div>
         </fieldset>
 
-        <fieldset className="card">
+        <fieldset className="card" disabled={!canEdit}>
           <legend>Tasks</legend>
           <div className="form-grid">
             <Field label="Default timeout (s)" name="defaultTimeoutSeconds" value={draft.defaultTimeoutSeconds} onChange={(v) => set('defaultTimeoutSeconds', v)} error={err('defaultTimeoutSeconds')} hint="above 0, at most 86400" />
@@ -156,7 +160,7 @@ export function ConfigView() {
           </div>
         </fieldset>
 
-        <fieldset className="card">
+        <fieldset className="card" disabled={!canEdit}>
           <legend>Busy thresholds</legend>
           <p className="muted small">A node over a limit turns BUSY and gets no new tasks. 0 disables a limit.</p>
           <div className="form-grid">
@@ -167,24 +171,26 @@ export function ConfigView() {
         </fieldset>
 
         {error && <ErrorNote>The node refused the change: {error}</ErrorNote>}
-        <div className="form-actions sticky-actions">
-          <button type="submit" className="btn btn-primary" disabled={busy || changes === 0 || Object.keys(check.errors).length > 0}>
-            {busy ? 'Saving…' : changes > 0 ? `Save ${changes} change${changes === 1 ? '' : 's'}` : 'No changes'}
-          </button>
-          <button type="button" className="btn btn-ghost" disabled={!edited} onClick={reset}>
-            Reset
-          </button>
-          {Object.keys(check.errors).length > 0 && (
-            <span className="field-error" role="status">
-              Fix the fields marked in red to save.
-            </span>
-          )}
-          {saved !== null && (
-            <span className="muted" role="status" data-testid="config-saved">
-              Saved version {saved}: applied on {applied.length} of {online.length} live node{online.length === 1 ? '' : 's'}.
-            </span>
-          )}
-        </div>
+        {canEdit && (
+          <div className="form-actions sticky-actions">
+            <button type="submit" className="btn btn-primary" disabled={busy || changes === 0 || Object.keys(check.errors).length > 0}>
+              {busy ? 'Saving…' : changes > 0 ? `Save ${changes} change${changes === 1 ? '' : 's'}` : 'No changes'}
+            </button>
+            <button type="button" className="btn btn-ghost" disabled={!edited} onClick={reset}>
+              Reset
+            </button>
+            {Object.keys(check.errors).length > 0 && (
+              <span className="field-error" role="status">
+                Fix the fields marked in red to save.
+              </span>
+            )}
+            {saved !== null && (
+              <span className="muted" role="status" data-testid="config-saved">
+                Saved version {saved}: applied on {applied.length} of {online.length} live node{online.length === 1 ? '' : 's'}.
+              </span>
+            )}
+          </div>
+        )}
       </form>
 
       <section className="card" aria-labelledby="applied-title">

@@ -1,9 +1,12 @@
 // DistributedProcessingDashboard: the application's frame: header with the
-// connection state and the theme toggle, navigation, and the current view.
+// connection state, the signed-in role and the theme toggle, the security
+// banner of an insecure node, navigation, and the current view.
 
 import { useEffect, useRef, useState } from 'react';
 
 import type { ConnectionState } from '../service/types';
+import { isLoopbackHost, roleName } from '../lib/auth';
+import { useSession } from '../state/session';
 import { StoreContext, useDashboard, type DashboardStore } from '../state/store';
 import { Link, useRoute } from '../lib/router';
 import { effectiveTheme, useTheme, type ThemeMode } from '../lib/theme';
@@ -81,9 +84,11 @@ function Shell() {
         <div className="topbar-end">
           <AlertsBadge />
           <ConnectionIndicator />
+          <SessionControl />
           <ThemeToggle />
         </div>
       </header>
+      <InsecureBanner />
       <ConnectionBanner />
       <main id="main" ref={mainRef} tabIndex={-1} className="main">
         {view}
@@ -178,6 +183,75 @@ function ConnectionBanner() {
     );
   }
   return null;
+}
+
+/**
+ * The role of the key the page signed in with, whether the connection is
+ * encrypted, and sign-out. A node that needs no key shows nothing here.
+ */
+function SessionControl() {
+  const { session, role, signOut } = useSession();
+  if (!session.authRequired) return null;
+  const encrypted = session.tls;
+  const local = isLoopbackHost(window.location.hostname);
+  const name = roleName(role);
+  return (
+    <span className="session" data-testid="session">
+      <span
+        className={`session-role role-${role.toLowerCase()}`}
+        data-testid="session-role"
+        data-role={role}
+        title={`Signed in with ${role === 'ADMIN' ? 'an' : 'a'} ${name} key${encrypted ? ', over TLS' : ''}`}
+      >
+        <svg className="key-icon" viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
+          <circle cx="5" cy="8" r="3" fill="none" stroke="currentColor" strokeWidth="1.8" />
+          <path d="M8 8h7M12.5 8v3M14.5 8v2" fill="none" stroke="currentColor" strokeWidth="1.8" />
+        </svg>
+        {name}
+      </span>
+      {encrypted ? (
+        <span className="transport transport-tls" data-testid="transport" data-tls="true" title="The API is served over TLS (https, wss)">
+          TLS
+        </span>
+      ) : (
+        !local && (
+          <span className="transport transport-plain" data-testid="transport" data-tls="false" title="Plain HTTP: the key and the data cross the network in clear">
+            not encrypted
+          </span>
+        )
+      )}
+      <button type="button" className="btn btn-ghost btn-small" onClick={signOut} data-testid="sign-out" title="Forget the key in this tab">
+        Sign out
+      </button>
+    </span>
+  );
+}
+
+/**
+ * A loud, lasting warning while the node runs without keys beyond loopback
+ * (--insecure), with the node's words; other warnings of the node, quieter.
+ */
+function InsecureBanner() {
+  const { session } = useSession();
+  if (!session.insecure && session.warnings.length === 0) return null;
+  const text =
+    session.warnings.length > 0 ? session.warnings : ['INSECURE: this node accepts every request without an API key.'];
+  return (
+    <div
+      className={`banner ${session.insecure ? 'banner-insecure' : 'banner-warn'}`}
+      role="alert"
+      data-testid={session.insecure ? 'insecure-banner' : 'security-warnings'}
+    >
+      <span className="banner-icon" aria-hidden="true">
+        ⚠
+      </span>
+      <div>
+        {text.map((w) => (
+          <p key={w}>{w}</p>
+        ))}
+      </div>
+    </div>
+  );
 }
 
 const NEXT: Record<ThemeMode, ThemeMode> = { system: 'light', light: 'dark', dark: 'system' };

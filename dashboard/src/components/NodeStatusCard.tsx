@@ -4,6 +4,7 @@ import { memo } from 'react';
 
 import type { NodeStatus, ProcessingNode } from '../service/types';
 import type { NodeHistory } from '../state/reducers';
+import { useCan } from '../state/session';
 import { useService, useStore } from '../state/store';
 import { fixed, label } from '../lib/format';
 import { Link } from '../lib/router';
@@ -25,6 +26,9 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
   const service = useService();
   const store = useStore();
   const offline = status === 'OFFLINE';
+  const canDrain = useCan('drainNode');
+  const canResume = useCan('resumeNode');
+  const canRemove = useCan('removeNode');
   const h = node.health;
   const busyPct = node.workers > 0 ? node.activeTasks / node.workers : 0;
   const applied = configVersion === null || node.configVersion >= configVersion;
@@ -116,25 +120,27 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
       </p>
 
       <div className="card-actions">
-        {node.status === 'DRAINING' ? (
-          <ActionButton
-            onRun={async () => store.applyNodes([await service.resumeNode(node.id)])}
-            busyLabel="Resuming…"
-            title="Let this node take new tasks again"
-          >
-            Resume
-          </ActionButton>
-        ) : (
-          <ActionButton
-            onRun={async () => store.applyNodes([await service.drainNode(node.id)])}
-            disabled={offline}
-            busyLabel="Draining…"
-            title="Finish running tasks, take no new ones"
-          >
-            Drain
-          </ActionButton>
-        )}
-        {offline && (
+        {node.status === 'DRAINING'
+          ? canResume && (
+              <ActionButton
+                onRun={async () => store.applyNodes([await service.resumeNode(node.id)])}
+                busyLabel="Resuming…"
+                title="Let this node take new tasks again"
+              >
+                Resume
+              </ActionButton>
+            )
+          : canDrain && (
+              <ActionButton
+                onRun={async () => store.applyNodes([await service.drainNode(node.id)])}
+                disabled={offline}
+                busyLabel="Draining…"
+                title="Finish running tasks, take no new ones"
+              >
+                Drain
+              </ActionButton>
+            )}
+        {offline && canRemove && (
           <ActionButton
             className="btn-danger"
             onRun={async () => {

@@ -6,6 +6,7 @@ import { memo, useCallback, useEffect, useRef, useState } from 'react';
 
 import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskStatus, type TaskSummary } from '../service/types';
 import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
+import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
 import { Link, navigate, useRoute } from '../lib/router';
@@ -162,14 +163,17 @@ export function TaskList() {
 
   const first = (cursors.length - 1) * pageSize;
   const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.search);
+  const canSubmit = useCan('submitTask');
 
   return (
     <section aria-labelledby="tasks-title">
       <div className="page-head">
         <h1 id="tasks-title">Tasks</h1>
-        <Link to="/tasks/new" className="btn btn-primary">
-          + New task
-        </Link>
+        {canSubmit && (
+          <Link to="/tasks/new" className="btn btn-primary">
+            + New task
+          </Link>
+        )}
       </div>
 
       <form className="toolbar filters" role="search" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
@@ -329,7 +333,7 @@ export function TaskList() {
         {page && page.tasks.length === 0 && !loading && (
           <Empty>
             {anyFilter ? 'No task matches these filters.' : 'No tasks yet. '}
-            {!anyFilter && <Link to="/tasks/new">Submit one</Link>}
+            {!anyFilter && canSubmit && <Link to="/tasks/new">Submit one</Link>}
           </Empty>
         )}
       </div>

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useState } from 'react';
 
 import { RETRYABLE_STATUSES, TERMINAL_STATUSES, type TaskDetail } from '../service/types';
+import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { between, duration, timestamp } from '../lib/format';
 import { prettyJSON } from '../lib/json';
@@ -16,6 +17,8 @@ export function TaskStatusCard({ id }: { id: string }) {
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
   const nodes = useDashboard((s) => s.nodes);
+  const canCancel = useCan('cancelTask');
+  const canRetry = useCan('retryTask');
   const [task, setTask] = useState<TaskDetail | null>(null);
   const [state, setState] = useState<'loading' | 'ready' | 'missing'>('loading');
   const [error, setError] = useState<string | null>(null);
@@ -89,25 +92,31 @@ export function TaskStatusCard({ id }: { id: string }) {
         <h1 id="task-title">
           <span className="mono">{task.type}</span> <span className="muted mono task-id">{task.id}</span>
         </h1>
-        <div className="card-actions">
-          <ActionButton
-            className="btn-danger"
-            onRun={async () => fromMutation(await service.cancelTask(task.id))}
-            disabled={done || task.cancelRequested}
-            busyLabel="Cancelling…"
-            title={done ? 'The task has finished' : 'Stop this task'}
-          >
-            {task.cancelRequested && !done ? 'Cancelling…' : 'Cancel'}
-          </ActionButton>
-          <ActionButton
-            onRun={async () => fromMutation(await service.retryTask(task.id))}
-            disabled={!RETRYABLE_STATUSES.has(task.status)}
-            busyLabel="Retrying…"
-            title={RETRYABLE_STATUSES.has(task.status) ? 'Queue this task again' : 'Only failed, cancelled or timed-out tasks can be retried'}
-          >
-            Retry
-          </ActionButton>
-        </div>
+        {(canCancel || canRetry) && (
+          <div className="card-actions">
+            {canCancel && (
+              <ActionButton
+                className="btn-danger"
+                onRun={async () => fromMutation(await service.cancelTask(task.id))}
+                disabled={done || task.cancelRequested}
+                busyLabel="Cancelling…"
+                title={done ? 'The task has finished' : 'Stop this task'}
+              >
+                {task.cancelRequested && !done ? 'Cancelling…' : 'Cancel'}
+              </ActionButton>
+            )}
+            {canRetry && (
+              <ActionButton
+                onRun={async () => fromMutation(await service.retryTask(task.id))}
+                disabled={!RETRYABLE_STATUSES.has(task.status)}
+                busyLabel="Retrying…"
+                title={RETRYABLE_STATUSES.has(task.status) ? 'Queue this task again' : 'Only failed, cancelled or timed-out tasks can be retried'}
+              >
+                Retry
+              </ActionButton>
+            )}
+          </div>
+        )}
       </div>
 
       <div className="card task-card">

@@ -4,11 +4,12 @@
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 
 import { TASK_PRIORITIES, type SubmitTaskInput, type TaskPriority } from '../service/types';
+import { useCan } from '../state/session';
 import { useDashboard, useService } from '../state/store';
 import { checkJSON } from '../lib/json';
 import { label } from '../lib/format';
 import { Link, navigate } from '../lib/router';
-import { ErrorNote } from './common';
+import { ErrorNote, NotAllowed } from './common';
 
 /** Example inputs of the built-in types, filled in when a type is chosen. */
 export const EXAMPLE_INPUTS: Record<string, string> = {
@@ -19,6 +20,23 @@ export const EXAMPLE_INPUTS: Record<string, string> = {
 };
 
 export function TaskSubmitForm() {
+  if (!useCan('submitTask')) {
+    return (
+      <section aria-labelledby="submit-title">
+        <p className="crumbs">
+          <Link to="/tasks">Tasks</Link> ›
+        </p>
+        <div className="page-head">
+          <h1 id="submit-title">New task</h1>
+        </div>
+        <NotAllowed action="submitTask">You can follow the tasks, not submit them.</NotAllowed>
+      </section>
+    );
+  }
+  return <SubmitForm />;
+}
+
+function SubmitForm() {
   const service = useService();
   const taskTypes = useDashboard((s) => s.taskTypes);
   const config = useDashboard((s) => s.config);

@@ -3,6 +3,8 @@
 import { useState, type ReactNode } from 'react';
 
 import type { NodeStatus, TaskPriority, TaskStatus } from '../service/types';
+import { keyNeeded, roleName, type Action } from '../lib/auth';
+import { useSession } from '../state/session';
 import { useDashboard } from '../state/store';
 import { ago, between, duration, label } from '../lib/format';
 
@@ -110,6 +112,16 @@ export function ActionButton({
         </span>
       )}
     </span>
+  );
+}
+
+/** Says that the signed-in key's role may not do this, and which key may. */
+export function NotAllowed({ action, children }: { action: Action; children: ReactNode }) {
+  const { role } = useSession();
+  return (
+    <div className="note note-info" role="note" data-testid="not-allowed" data-action={action}>
+      {children} Your key is {role === 'ADMIN' || role === 'OPERATOR' ? 'an' : 'a'} {roleName(role)} key: this needs {keyNeeded(action)}.
+    </div>
   );
 }
 

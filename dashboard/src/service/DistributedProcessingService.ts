@@ -9,11 +9,18 @@
 // reconnection (or restarted feed) is announced through onResync, so that
 // the views refetch what they show: events sent while the socket was down
 // are lost.
+//
+// With an API key, HTTP requests carry it as Authorization: Bearer and the
+// WebSocket sends it in connection_init. A key the node refuses (a 4401
+// close, an UNAUTHENTICATED error) is reported through onAuthError, a
+// FORBIDDEN error through onForbidden; the service does not decide what
+// follows.
 
 import { Client, CombinedError, fetchExchange, subscriptionExchange, type AnyVariables } from '@urql/core';
 import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
 import { onEnd, pipe, subscribe } from 'wonka';
 
+import { CLOSE_UNAUTHORIZED, CODE_FORBIDDEN, CODE_UNAUTHENTICATED, authHeaders, connectionParams } from '../lib/auth';
 import * as ops from './operations';
 import type {
   Alert,
@@ -45,7 +52,11 @@ export class GraphQLRequestError extends Error {
 
 function toRequestError(err: CombinedError): GraphQLRequestError {
   if (err.networkError && err.graphQLErrors.length === 0) {
-    return new GraphQLRequestError(`Cannot reach the node (${err.networkError.message})`, null, true);
+    // graphql-ws ends subscriptions with the socket's CloseEvent, which has no message.
+    const ne = err.networkError as Error & { code?: number; reason?: string };
+    const why = ne.message || (typeof ne.code === 'number' ? `closed ${ne.code}${ne.reason ? `: ${ne.reason}` : ''}` : String(ne));
+    if (ne.code === CLOSE_UNAUTHORIZED) return new GraphQLRequestError(`The node refused the key (${why})`, CODE_UNAUTHENTICATED, false);
+    return new GraphQLRequestError(`Cannot reach the node (${why})`, null, true);
   }
   const first = err.graphQLErrors[0];
   const code = typeof first?.extensions?.code === 'string' ? (first.extensions.code as string) : null;
@@ -178,6 +189,12 @@ export interface ServiceOptions {
   /** How often the client pings the server, in ms (default 10000); a missing pong within pongTimeoutMs closes the socket. */
   keepAliveMs?: number;
   pongTimeoutMs?: number;
+  /** The API key to send, if any. */
+  apiKey?: string | null;
+  /** Called when the node refuses the key: a 4401 close or an UNAUTHENTICATED error. */
+  onAuthError?: (reason: string) => void;
+  /** Called when the node refuses an operation to the key's role (FORBIDDEN). */
+  onForbidden?: (message: string) => void;
 }
 
 function defaultWsUrl(): string {
@@ -204,15 +221,27 @@ export class DistributedProcessingService {
   private readonly alertFeed: Feed<Alert>;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
+  private readonly onAuthError: (reason: string) => void;
+  private readonly onForbidden: (message: string) => void;
 
   constructor(opts: ServiceOptions = {}) {
     const keepAlive = opts.keepAliveMs ?? 10000;
     const pongTimeout = opts.pongTimeoutMs ?? 5000;
+    const key = opts.apiKey ?? null;
+    this.onAuthError = (reason) => {
+      if (!this.disposed) opts.onAuthError?.(reason);
+    };
+    this.onForbidden = (message) => {
+      if (!this.disposed) opts.onForbidden?.(message);
+    };
     let socket: WebSocket | null = null;
 
     this.ws = createWSClient({
       url: opts.wsUrl ?? defaultWsUrl(),
       lazy: false,
+      // A browser cannot set headers on a WebSocket: the key goes in
+      // connection_init, read again at every (re)connection.
+      connectionParams: () => connectionParams(key),
       keepAlive,
       retryAttempts: Infinity,
       shouldRetry: () => true,
@@ -235,6 +264,8 @@ export class DistributedProcessingService {
           if (this.pongTimer) clearTimeout(this.pongTimer);
           const e = event as CloseEvent;
           const reason = e && typeof e.code === 'number' ? `closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` : 'closed';
+          // graphql-ws does not retry a 4401 either: the key is refused.
+          if (e && e.code === CLOSE_UNAUTHORIZED) this.onAuthError(reason);
           if (this.state.phase !== 'offline') {
             this.setState({ phase: 'offline', since: Date.now(), reason });
           }
@@ -259,6 +290,7 @@ export class DistributedProcessingService {
       url: opts.httpUrl ?? '/graphql',
       requestPolicy: 'network-only',
       preferGetMethod: false,
+      fetchOptions: () => ({ headers: authHeaders(key) }),
       exchanges: [
         subscriptionExchange({
           forwardSubscription(request) {
@@ -319,21 +351,31 @@ export class DistributedProcessingService {
   dispose(): void {
     this.disposed = true;
     if (this.pongTimer) clearTimeout(this.pongTimer);
-    void this.ws.dispose();
+    // dispose waits for a connection in progress, and rejects when that one
+    // fails (a 4401): nothing is left to do about it.
+    Promise.resolve(this.ws.dispose()).catch(() => {});
   }
 
   // ---- queries ----
 
+  /** Turns a request's error into a GraphQLRequestError, reporting the ones about the key. */
+  private fail(err: CombinedError): GraphQLRequestError {
+    const e = toRequestError(err);
+    if (e.code === CODE_UNAUTHENTICATED) this.onAuthError(e.message);
+    else if (e.code === CODE_FORBIDDEN) this.onForbidden(e.message);
+    return e;
+  }
+
   private async query<T>(doc: string, vars: AnyVariables = {}): Promise<T> {
     const res = await this.client.query<T>(doc, vars).toPromise();
-    if (res.error) throw toRequestError(res.error);
+    if (res.error) throw this.fail(res.error);
     if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
     return res.data;
   }
 
   private async mutate<T>(doc: string, vars: AnyVariables): Promise<T> {
     const res = await this.client.mutation<T>(doc, vars).toPromise();
-    if (res.error) throw toRequestError(res.error);
+    if (res.error) throw this.fail(res.error);
     if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
     return res.data;
   }
@@ -443,7 +485,7 @@ export class DistributedProcessingService {
       subscribe((res) => {
         if (done) return;
         if (res.error) {
-          finish(toRequestError(res.error));
+          finish(this.fail(res.error));
           return;
         }
         const item = res.data?.[field];

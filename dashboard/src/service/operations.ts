@@ -86,3 +86,6 @@ export const NODE_UPDATED = `subscription NodeFeed { nodeUpdated { ${NODE_FIELDS
 export const CONFIG_UPDATED = `subscription ConfigFeed { configUpdated { ${CONFIG_FIELDS} } }`;
 
 export const ALERT_UPDATED = `subscription AlertFeed { alertUpdated { ${ALERT_FIELDS} } }`;
+
+/** The caller's session: answered without a key when asked alone, so it comes first. */
+export const SESSION_QUERY = `query Session { session { authRequired authenticated role insecure tls warnings } }`;

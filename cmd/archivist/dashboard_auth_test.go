@@ -1,0 +1,252 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDashboardAuth runs dashboard/e2e/dashboard.e2e.mjs (E2E_MODE=auth) in
+// Chromium against a node started with API keys: the sign-in screen shows; a
+// wrong key is refused with a message; a viewer key shows live data but no
+// submit, cancel, retry, drain or configuration editing; sign-out returns to
+// the sign-in screen and closes the WebSocket; an operator key submits a task
+// through the form and sees it complete live (over the WebSocket, so the key
+// went in connection_init); a reload in the same tab keeps the session
+// (sessionStorage); an admin key changes the configuration; the playground,
+// opened in the same tab, runs a query and a subscription with the
+// dashboard's key; and when the node restarts with other keys, the page
+// goes back to the sign-in screen with a message. Each scenario is a
+// subtest. (The script's --insecure banner scenario needs a node beyond
+// loopback, which these tests do not start in the host's network: the mDNS
+// tests check the API's insecure flag inside network namespaces.)
+func TestDashboardAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	dir := dashboardDir(t)
+	nodeBin := requireDashboardTools(t, dir, true)
+	shots := screenshotDir(t)
+
+	keys := map[string]string{
+		"viewer":   "viewer-" + randomHex(t, 12),
+		"operator": "operator-" + randomHex(t, 12),
+		"admin":    "admin-" + randomHex(t, 12),
+	}
+	entries := func(roles ...string) string {
+		var list []string
+		for _, r := range roles {
+			list = append(list, r+":"+keys[r])
+		}
+		return strings.Join(list, ",")
+	}
+	addr := freeAddr(t)
+	db := "bolt:" + filepath.Join(t.TempDir(), "auth.db")
+	args := func(apiKeys string) []string {
+		return []string{"--http", addr, "--store", db, "--node-id", "vault-node", "--name", "vault", "--api-keys", apiKeys}
+	}
+	n := startNode(t, args(entries("viewer", "operator", "admin"))...)
+	if n.addr != addr {
+		t.Fatalf("node listens on %s, want %s", n.addr, addr)
+	}
+
+	env := []string{
+		"ARCHIVIST_URL=http://" + addr,
+		"ARCHIVIST_SCREENSHOTS=" + shots,
+		"E2E_MODE=auth",
+		"E2E_KEY_VIEWER=" + keys["viewer"],
+		"E2E_KEY_OPERATOR=" + keys["operator"],
+		"E2E_KEY_ADMIN=" + keys["admin"],
+	}
+	if assets := playgroundAssets(t, n.addr); assets != "" {
+		env = append(env, "ARCHIVIST_PLAYGROUND_ASSETS="+assets)
+	}
+
+	runDashboardScript(t, dir, nodeBin, env, func(action string) string {
+		switch action {
+		case "submit-api":
+			var out struct{ SubmitTask struct{ ID string } }
+			if err := gqlWithKey(n.addr, keys["operator"], submitMutation, map[string]any{"in": map[string]any{
+				"type": "echo", "input": map[string]any{"from": "the API", "with": "an operator key"},
+			}}, &out); err != nil {
+				return "ERROR " + err.Error()
+			}
+			return out.SubmitTask.ID
+		case "restart-other-keys":
+			// The keys the page holds are gone: a new admin key only.
+			n.kill()
+			keys["admin"] = "admin-" + randomHex(t, 12)
+			n = startNode(t, args(entries("admin"))...)
+			return "ok"
+		}
+		return "ERROR unknown action " + action
+	}, func() {
+		var out json.RawMessage
+		err := gqlWithKey(n.addr, keys["admin"], `{ session { authRequired role } nodes { id status } taskCounts { status count } }`, nil, &out)
+		t.Logf("node state: %s %v", out, err)
+	})
+	t.Logf("screenshots in %s", shots)
+}
+
+// gqlWithKey runs a GraphQL operation on the node at addr with an API key.
+func gqlWithKey(addr, key, query string, vars map[string]any, out any) error {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return fmt.Errorf("response %d is not JSON: %v", resp.StatusCode, err)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("%s (%s)", r.Errors[0].Message, r.code())
+	}
+	if out != nil {
+		return json.Unmarshal(r.Data, out)
+	}
+	return nil
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// cdnPackageRe finds the npm packages the playground page loads from its CDN.
+var cdnPackageRe = regexp.MustCompile(`https://cdn\.jsdelivr\.net/npm/((?:@[\w.-]+/)?[\w.-]+@[\w.-]+)/`)
+
+// playgroundAssets lays out, in a folder, the files the playground page at
+// addr loads from its CDN, as NAME@VERSION/PATH: the CDN serves npm
+// packages' files as they are, so they come from the npm registry (npm
+// pack). The browser test serves them in place of the CDN, which a test
+// machine may not reach; the page's integrity hashes check every byte.
+// It returns "" when they cannot be had: the playground scenario is then
+// skipped (and the test fails under CI).
+func playgroundAssets(t *testing.T, addr string) string {
+	t.Helper()
+	unavailable := func(format string, a ...any) string {
+		msg := "playground scenario skipped: " + fmt.Sprintf(format, a...)
+		if os.Getenv("CI") != "" {
+			t.Error(msg)
+		} else {
+			t.Log(msg)
+		}
+		return ""
+	}
+	resp, err := http.Get("http://" + addr + "/playground")
+	if err != nil {
+		return unavailable("GET /playground: %v", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	seen := map[string]bool{}
+	var pkgs []string
+	for _, m := range cdnPackageRe.FindAllStringSubmatch(string(page), -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			pkgs = append(pkgs, m[1])
+		}
+	}
+	if len(pkgs) == 0 {
+		return unavailable("the playground page loads nothing from cdn.jsdelivr.net/npm")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return unavailable("npm not found")
+	}
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "assets")
+	for _, pkg := range pkgs {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", tmp, pkg)
+		cmd.Dir = tmp
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		name, err := cmd.Output()
+		cancel()
+		if err != nil {
+			return unavailable("npm pack %s: %v %s", pkg, err, stderr.String())
+		}
+		tgz := filepath.Join(tmp, strings.TrimSpace(lastLines(string(name), 1)))
+		if err := untarPackage(tgz, filepath.Join(out, pkg)); err != nil {
+			return unavailable("unpack %s: %v", pkg, err)
+		}
+	}
+	return out
+}
+
+// untarPackage unpacks an npm tarball's regular files into dir, without
+// their leading "package/" folder.
+func untarPackage(tgz, dir string) error {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		_, rel, ok := strings.Cut(filepath.ToSlash(h.Name), "/")
+		rel = filepath.Clean(rel)
+		if !ok || rel == "." || filepath.IsAbs(rel) || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		w, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(w, tr)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
