@@ -30,10 +30,9 @@ import (
 // (sessionStorage); an admin key changes the configuration; the playground,
 // opened in the same tab, runs a query and a subscription with the
 // dashboard's key; and when the node restarts with other keys, the page
-// goes back to the sign-in screen with a message. Each scenario is a
-// subtest. (The script's --insecure banner scenario needs a node beyond
-// loopback, which these tests do not start in the host's network: the mDNS
-// tests check the API's insecure flag inside network namespaces.)
+// goes back to the sign-in screen with a message. A second node, run with
+// --insecure in a network namespace, shows the loud banner. Each scenario
+// is a subtest.
 func TestDashboardAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a browser")
@@ -72,6 +71,13 @@ func TestDashboardAuth(t *testing.T) {
 		"E2E_KEY_OPERATOR=" + keys["operator"],
 		"E2E_KEY_ADMIN=" + keys["admin"],
 	}
+	// A node without keys beyond loopback (--insecure) shows a loud banner.
+	// It listens on a link-local address inside a network namespace made
+	// for the test, which the browser reaches over the test's bridge.
+	topo := newNetTopo(t, 1)
+	open := startNodeIn(t, topo.ns[0], nil, "--http", topo.ips[0]+":0", "--insecure", "--store", "memory",
+		"--node-id", "open-node", "--name", "agora")
+	env = append(env, "ARCHIVIST_INSECURE_URL=http://"+open.addr)
 	if assets := playgroundAssets(t, n.addr); assets != "" {
 		env = append(env, "ARCHIVIST_PLAYGROUND_ASSETS="+assets)
 	}
