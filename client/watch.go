@@ -34,10 +34,13 @@ func (s *Stream) Err() error {
 	return s.err
 }
 
-// Close ends the stream and waits for its reader.
+// Close ends the stream, waits for its reader and discards the events not
+// yet received: once Close returns, C is closed and empty.
 func (s *Stream) Close() {
 	s.cancel()
 	<-s.done
+	for range s.C {
+	}
 }
 
 // WatchTasks streams every change of tasks: one task when id is set, else
