@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,58 +11,6 @@ import (
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
 )
-
-// startNodeEnv starts `archivist serve args` with env added to the
-// environment, like startNode, and keeps both its stdout and its stderr in
-// n.logs.
-func startNodeEnv(t *testing.T, env []string, args ...string) *node {
-	t.Helper()
-	args = append([]string{"serve", "--http", "127.0.0.1:0", "--health-interval", "200ms",
-		"--cpu-threshold", "0", "--memory-threshold", "0"}, args...)
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir()), env...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	n := &node{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			n.logs.Write([]byte(line + "\n"))
-			if m := addrRe.FindStringSubmatch(line); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		_ = cmd.Wait()
-		pw.Close()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		n.kill()
-		if t.Failed() {
-			t.Logf("logs of %v:\n%s", args, n.logs.String())
-		}
-	})
-	select {
-	case n.addr = <-found:
-	case <-n.done:
-		t.Fatalf("archivist exited before serving:\n%s", n.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("archivist did not start within 60s:\n%s", n.logs.String())
-	}
-	return n
-}
 
 // runNodeEnv runs `archivist serve args` with env added to the environment
 // until it exits (at most a minute); it returns its output and exit code.

@@ -16,10 +16,17 @@ import (
 // stderr and exit code.
 func cli(t *testing.T, n *node, args ...string) (string, string, int) {
 	t.Helper()
+	return runArchivist(t, []string{"ARCHIVIST_SERVER=http://" + n.addr}, args...)
+}
+
+// runArchivist runs the archivist binary with env added to the environment
+// (at most a minute) and returns its stdout, stderr and exit code.
+func runArchivist(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Env = append(os.Environ(), "ARCHIVIST_SERVER=http://"+n.addr)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

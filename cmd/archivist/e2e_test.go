@@ -75,22 +75,28 @@ var addrRe = regexp.MustCompile(`msg="serving HTTP" .*addr=(\S+)`)
 // until it serves.
 func startNode(t *testing.T, args ...string) *node {
 	t.Helper()
+	return startNodeEnv(t, nil, args...)
+}
+
+// startNodeEnv is startNode with env added to the environment.
+func startNodeEnv(t *testing.T, env []string, args ...string) *node {
+	t.Helper()
 	// Health thresholds are off: a test machine under load would otherwise
 	// turn the node BUSY, and a busy node gets no work.
 	args = append([]string{"serve", "--http", "127.0.0.1:0", "--health-interval", "200ms",
 		"--cpu-threshold", "0", "--memory-threshold", "0"}, args...)
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
-	return startCmd(t, cmd, fmt.Sprint(args), 30*time.Second)
+	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir()), env...)
+	return startCmd(t, cmd, fmt.Sprint(args), 60*time.Second)
 }
 
 // startCmd starts cmd, an archivist node (perhaps behind a prefix such as
-// ip netns exec), and waits until its log says where it serves.
+// ip netns exec), and waits until its log says where it serves. Its stdout
+// and stderr both go to n.logs.
 func startCmd(t *testing.T, cmd *exec.Cmd, label string, timeout time.Duration) *node {
 	t.Helper()
 	pr, pw := io.Pipe()
-	cmd.Stdout = io.Discard
-	cmd.Stderr = pw
+	cmd.Stdout, cmd.Stderr = pw, pw
 	n := &node{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

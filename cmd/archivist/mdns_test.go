@@ -291,18 +291,6 @@ func TestMDNSNamespacesSecret(t *testing.T) {
 	a := startNodeIn(t, topo.ns[0], env, topo.mdnsArgs(0, "a", "--cluster", "sec", "--store", storeURL)...)
 	b := startNodeIn(t, topo.ns[2], env, topo.mdnsArgs(2, "b", "--cluster", "sec", "--join-timeout", "20s")...)
 	waitLog(t, b, 5*time.Second, "b to join through a", "joining the cluster through a node found on the network", "peer=a", storeURL)
-	// Beyond loopback without keys (--insecure): said at start and in the API.
-	waitLog(t, a, time.Second, "a to warn that it is insecure", "INSECURE")
-	var sess struct {
-		Session struct {
-			Insecure, AuthRequired bool
-			Warnings               []string
-		}
-	}
-	a.gql(t, `{ session { insecure authRequired warnings } }`, nil, &sess)
-	if !sess.Session.Insecure || sess.Session.AuthRequired || len(sess.Session.Warnings) == 0 {
-		t.Fatalf("session of an --insecure node: %+v", sess.Session)
-	}
 	waitFor(t, 15*time.Second, "a and b online", func() bool {
 		ns := nodesOf(t, a)
 		return len(ns) == 2 && ns["a"].Status == "ONLINE" && ns["b"].Status == "ONLINE"

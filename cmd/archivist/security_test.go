@@ -103,18 +103,7 @@ func TestSecurityAPIKeys(t *testing.T) {
 	// The CLI, by role.
 	run := func(token string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(binPath, args...)
-		cmd.Env = append(os.Environ(), "ARCHIVIST_SERVER=http://"+n.addr, "ARCHIVIST_TOKEN="+token)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		return runArchivist(t, []string{"ARCHIVIST_SERVER=http://" + n.addr, "ARCHIVIST_TOKEN=" + token}, args...)
 	}
 	expect := func(token string, wantCode string, args ...string) string {
 		t.Helper()
@@ -212,16 +201,8 @@ func TestSecurityTLS(t *testing.T) {
 		return strings.Contains(n.logs.String(), "dashboard=https://")
 	})
 	cliTLS := func(server string, args ...string) (string, string, int) {
-		cmd := exec.Command(binPath, args...)
-		cmd.Env = append(os.Environ(), "ARCHIVIST_SERVER="+server)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return out.String(), errb.String(), code
+		t.Helper()
+		return runArchivist(t, []string{"ARCHIVIST_SERVER=" + server}, args...)
 	}
 	url := "https://" + n.addr
 	if _, errs, code := cliTLS(url, "nodes", "list"); code == 0 || !strings.Contains(errs, "certificate") {
