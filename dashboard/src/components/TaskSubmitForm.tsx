@@ -23,17 +23,26 @@ export function TaskSubmitForm() {
   if (!useCan('submitTask')) {
     return (
       <section aria-labelledby="submit-title">
-        <p className="crumbs">
-          <Link to="/tasks">Tasks</Link> ›
-        </p>
-        <div className="page-head">
-          <h1 id="submit-title">New task</h1>
-        </div>
+        <SubmitHead />
         <NotAllowed action="submitTask">You can follow the tasks, not submit them.</NotAllowed>
       </section>
     );
   }
   return <SubmitForm />;
+}
+
+/** The breadcrumb and title of the page. */
+function SubmitHead() {
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/tasks">Tasks</Link> ›
+      </p>
+      <div className="page-head">
+        <h1 id="submit-title">New task</h1>
+      </div>
+    </>
+  );
 }
 
 function SubmitForm() {
@@ -105,12 +114,7 @@ function SubmitForm() {
 
   return (
     <section aria-labelledby="submit-title">
-      <p className="crumbs">
-        <Link to="/tasks">Tasks</Link> ›
-      </p>
-      <div className="page-head">
-        <h1 id="submit-title">New task</h1>
-      </div>
+      <SubmitHead />
       <form className="card form submit-form" onSubmit={submit} noValidate aria-describedby={error ? 'submit-error' : undefined}>
         <div className="form-row">
           <label className="field" htmlFor={ids.type}>
