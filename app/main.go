@@ -227,6 +227,8 @@ func (m *Main) Run(ctx context.Context) error {
 		TLS:               o.tls(),
 		AllowedOrigins:    origins,
 		LoopbackHostsOnly: !o.authRequired() && !o.insecure(),
+		Keys:              o.keys,
+		PublicMetrics:     o.PublicMetrics,
 		Dashboard:         dashboard.Handler(),
 		Metrics:           m.Metrics,
 		Ready:             m.ready,

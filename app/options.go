@@ -68,6 +68,7 @@ type Options struct {
 	TLSSelfSigned   bool
 	AllowedOrigins  string
 	NoIntrospection bool
+	PublicMetrics   bool
 	MaxWebsockets   int
 	MaxSubs         int
 	RateLimit       float64
@@ -159,6 +160,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made at start (development only: clients must skip verification)")
 	fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma-separated other web origins allowed to call the API from a browser (CORS and WebSocket), as https://app.example.com or a pattern like https://*.example.com; the node's own origin always is")
 	fs.BoolVar(&o.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off (the playground needs it; consider --no-playground too)")
+	fs.BoolVar(&o.PublicMetrics, "public-metrics", false, "serve /metrics without a key when API keys are set (by default a scraper sends a key of any role as Authorization: Bearer)")
 	fs.IntVar(&o.MaxWebsockets, "max-websockets", graph.DefaultMaxWebsockets, "WebSocket connections this node serves at once; more are refused with 503 (-1: no limit)")
 	fs.IntVar(&o.MaxSubs, "max-subscriptions", graph.DefaultMaxSubscriptionsPerConnection, "subscriptions open at once on one WebSocket connection (-1: no limit)")
 	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second each API key (or, without a key, each client address) may make; over it: 429 / RATE_LIMITED (0: no limit; 20-100 suits a node open to others)")

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/rpg-archivist/archivist/auth"
 )
 
 // CheckOriginPattern reports whether p is a usable --allowed-origins entry:
@@ -125,6 +127,20 @@ func withSecurityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withKey lets through requests that carry a valid API key (any role) as
+// Authorization: Bearer; others get 401.
+func withKey(next http.Handler, keys *auth.Keyring) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if keys.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))) == auth.None {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="archivist"`)
+			writeJSON(w, http.StatusUnauthorized, errorBody("UNAUTHENTICATED",
+				"missing or invalid API key: send Authorization: Bearer KEY (any role), or start the node with --public-metrics"))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

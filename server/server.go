@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rpg-archivist/archivist/auth"
 )
 
 // Config configures a Server. Zero values mean the defaults.
@@ -40,6 +42,10 @@ type Config struct {
 	// LoopbackHostsOnly refuses requests whose Host header is not a
 	// loopback name or address (for a node without API keys).
 	LoopbackHostsOnly bool
+	// Keys, when it holds any, guards /metrics: a scraper sends a key of
+	// any role as Authorization: Bearer, unless PublicMetrics.
+	Keys          *auth.Keyring
+	PublicMetrics bool
 	Logger            *slog.Logger
 }
 
@@ -79,7 +85,11 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+		var metrics http.Handler = promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})
+		if s.cfg.Keys.Len() > 0 && !s.cfg.PublicMetrics {
+			metrics = withKey(metrics, s.cfg.Keys)
+		}
+		mux.Handle("GET /metrics", metrics)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -162,6 +162,29 @@ func TestSecurityAPIKeys(t *testing.T) {
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 
+	// /metrics needs a key of any role; /healthz does not.
+	get := func(path, key string) int {
+		req, _ := http.NewRequest("GET", "http://"+n.addr+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("/metrics", ""); c != http.StatusUnauthorized {
+		t.Errorf("/metrics without a key: %d, want 401", c)
+	}
+	if c := get("/metrics", keys["viewer"].Key); c != http.StatusOK {
+		t.Errorf("/metrics with a viewer key: %d", c)
+	}
+	if c := get("/healthz", ""); c != http.StatusOK {
+		t.Errorf("/healthz without a key: %d", c)
+	}
+
 	for r, k := range keys {
 		if strings.Contains(n.logs.String(), k.Key) {
 			t.Errorf("the %s key appears in the node's log", r)
