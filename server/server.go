@@ -46,7 +46,7 @@ type Config struct {
 	// any role as Authorization: Bearer, unless PublicMetrics.
 	Keys          *auth.Keyring
 	PublicMetrics bool
-	Logger            *slog.Logger
+	Logger        *slog.Logger
 }
 
 // Server is the HTTP server of a node.
