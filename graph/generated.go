@@ -137,6 +137,7 @@ type ComplexityRoot struct {
 	ProcessingNode struct {
 		ActiveTasks   func(childComplexity int) int
 		Address       func(childComplexity int) int
+		Admitted      func(childComplexity int) int
 		Capabilities  func(childComplexity int) int
 		ConfigVersion func(childComplexity int) int
 		Discovery     func(childComplexity int) int
@@ -247,6 +248,7 @@ type ProcessingNodeResolver interface {
 	Status(ctx context.Context, obj *archivist.Node) (archivist.NodeStatus, error)
 
 	IsLeader(ctx context.Context, obj *archivist.Node) (bool, error)
+	Admitted(ctx context.Context, obj *archivist.Node) (bool, error)
 }
 type QueryResolver interface {
 	Nodes(ctx context.Context) ([]*archivist.Node, error)
@@ -746,6 +748,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProcessingNode.Address(childComplexity), true
+	case "ProcessingNode.admitted":
+		if e.ComplexityRoot.ProcessingNode.Admitted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcessingNode.Admitted(childComplexity), true
 	case "ProcessingNode.capabilities":
 		if e.ComplexityRoot.ProcessingNode.Capabilities == nil {
 			break
@@ -1336,6 +1344,8 @@ func (ec *executionContext) childFields_ProcessingNode(ctx context.Context, fiel
 		return ec.fieldContext_ProcessingNode_activeTasks(ctx, field)
 	case "isLeader":
 		return ec.fieldContext_ProcessingNode_isLeader(ctx, field)
+	case "admitted":
+		return ec.fieldContext_ProcessingNode_admitted(ctx, field)
 	case "lastHeartbeat":
 		return ec.fieldContext_ProcessingNode_lastHeartbeat(ctx, field)
 	case "startedAt":
@@ -3780,6 +3790,29 @@ func (ec *executionContext) _ProcessingNode_isLeader(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ProcessingNode_isLeader(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcessingNode", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _ProcessingNode_admitted(ctx context.Context, field graphql.CollectedField, obj *archivist.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcessingNode_admitted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProcessingNode().Admitted(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcessingNode_admitted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProcessingNode", field, true, true, "Boolean")
 }
 
@@ -6894,6 +6927,12 @@ func (ec *executionContext) _ProcessingNode(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ProcessingNode_isLeader(ctx, field, obj)
+				})
+		case "admitted":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProcessingNode_admitted(ctx, field, obj)
 				})
 		case "lastHeartbeat":
 			out.Values[i] = ec._ProcessingNode_lastHeartbeat(ctx, field, obj)

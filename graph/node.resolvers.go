@@ -35,6 +35,15 @@ func (r *processingNodeResolver) IsLeader(ctx context.Context, obj *archivist.No
 	return lease.HeldBy(obj.ID, r.now(ctx)), nil
 }
 
+// Admitted is the resolver for the admitted field.
+func (r *processingNodeResolver) Admitted(ctx context.Context, obj *archivist.Node) (bool, error) {
+	cfg, err := r.config(ctx)
+	if err != nil {
+		return false, err
+	}
+	return cfg.Admits(obj) && (cfg.AdmissionKey == "" || archivist.VerifyAdmission(cfg.AdmissionKey, obj)), nil
+}
+
 // NodeHealth returns NodeHealthResolver implementation.
 func (r *Resolver) NodeHealth() NodeHealthResolver { return &nodeHealthResolver{r} }
 

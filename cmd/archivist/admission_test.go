@@ -89,8 +89,18 @@ func TestClusterSecretAdmission(t *testing.T) {
 	if ids := onlineNodes(t, a); strings.Join(ids, ",") != "a,b,x" {
 		t.Errorf("online nodes %v after the refusals", ids)
 	}
-	_ = b
-	_ = x
+	var admitted struct {
+		Nodes []struct {
+			ID       string
+			Admitted bool
+		}
+	}
+	a.gql(t, `{ nodes { id admitted } }`, nil, &admitted)
+	for _, n := range admitted.Nodes {
+		if n.Admitted != (n.ID != "x") {
+			t.Errorf("node %s: admitted %v in the API", n.ID, n.Admitted)
+		}
+	}
 	if dump := redisContents(t, r.Addr, ""); strings.Contains(dump, secret) {
 		t.Errorf("the cluster secret is in Redis")
 	} else if !strings.Contains(dump, "admissionKey") || !strings.Contains(dump, "admissionProof") {

@@ -53,6 +53,11 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
               ★ Leader
             </span>
           )}
+          {node.admitted === false && !offline && (
+            <span className="badge tone-bad" data-testid="not-admitted" title="Not on the peer list, or did not prove the cluster secret: gets no tasks">
+              Not admitted
+            </span>
+          )}
           <span className="chip">{label(node.role)}</span>
         </div>
       </header>

@@ -2,7 +2,7 @@
 // uses them.
 
 const NODE_FIELDS = `
-  id name address role status capabilities taskTypes workers activeTasks isLeader
+  id name address role status capabilities taskTypes workers activeTasks isLeader admitted
   lastHeartbeat startedAt version discovery configVersion
   health { cpuPercent memoryPercent load1 load5 load15 sampledAt }
 `;

@@ -59,6 +59,8 @@ export interface ProcessingNode {
   workers: number;
   activeTasks: number;
   isLeader: boolean;
+  /** On the peer list (if any) and proved the cluster secret (if set): only admitted nodes get tasks. */
+  admitted?: boolean;
   lastHeartbeat: string;
   startedAt: string;
   version: string;
