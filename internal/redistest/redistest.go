@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -45,15 +46,43 @@ func Need(t testing.TB) {
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a loopback port that was free a moment ago. It is
+// taken below the kernel's ephemeral range when it can be, so that the
+// ports the kernel hands out meanwhile (to listeners on port 0, to the
+// local end of outgoing connections) do not take it from a server that is
+// restarted on it.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if lo := ephemeralLow(); lo > 21000 {
+		for range 50 {
+			port := 20000 + rand.IntN(lo-20000)
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				l.Close()
+				return port
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (0 when
+// unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 // Start runs a standalone redis-server with AOF on (so that a restart keeps
@@ -98,7 +127,14 @@ func (s *Server) start() error {
 		default:
 		}
 		if Ping(s.Addr) == nil {
-			return nil
+			// Another test's server may have taken the port (then ours
+			// exits): make sure the one answering is ours.
+			pid, err := processID(s.Addr)
+			if err == nil && pid == s.cmd.Process.Pid {
+				return nil
+			}
+			_ = s.cmd.Process.Kill()
+			return fmt.Errorf("another process answers on %s (pid %d, ours %d, %v)", s.Addr, pid, s.cmd.Process.Pid, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -151,6 +187,29 @@ func Ping(addr string) error {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
+}
+
+// processID asks the server on addr for its process id (INFO server).
+func processID(addr string) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
 }
 
 // Cluster is a running 3-master Redis Cluster.
