@@ -70,6 +70,12 @@ export class DashboardStore {
   private reloadAgain = false;
   /** Alert events received while a snapshot loads: applied on top of it. */
   private alertsDuringLoad: Alert[] | null = null;
+  /**
+   * Nodes removed through the API, with their last heartbeat then: an event
+   * or a snapshot that was on its way meanwhile does not bring them back;
+   * a newer heartbeat (the node restarted) does.
+   */
+  private removed = new Map<string, number>();
 
   constructor(readonly service: DistributedProcessingService) {
     this.state = {
@@ -171,6 +177,7 @@ export class DashboardStore {
         const nodes: Record<string, ProcessingNode> = {};
         let history = this.state.history;
         for (const n of snap.nodes) {
+          if (this.isRemoved(n)) continue;
           nodes[n.id] = n;
           history = { ...history, [n.id]: pushHealthSample(history[n.id], n) };
         }
@@ -219,6 +226,7 @@ export class DashboardStore {
     let added = false;
     const now = Date.now();
     for (const n of list) {
+      if (this.isRemoved(n)) continue;
       if (!nodes[n.id]) added = true;
       nodes[n.id] = n;
       history = { ...history, [n.id]: pushHealthSample(history[n.id], n) };
@@ -250,9 +258,22 @@ export class DashboardStore {
 
   /** Forgets a node removed through the API. */
   forgetNode(id: string): void {
+    const last = this.state.nodes[id]?.lastHeartbeat;
+    this.removed.set(id, last ? Date.parse(last) : 0);
     const nodes = { ...this.state.nodes };
     delete nodes[id];
     this.set({ nodes, nodeOrder: sortNodeIds(nodes) });
+  }
+
+  /** Reports whether n is a removed node as it was before its removal. */
+  private isRemoved(n: ProcessingNode): boolean {
+    const at = this.removed.get(n.id);
+    if (at === undefined) return false;
+    if (Date.parse(n.lastHeartbeat) > at) {
+      this.removed.delete(n.id); // it came back
+      return false;
+    }
+    return true;
   }
 
   /** Applies task events (or a mutation's result). */
