@@ -149,19 +149,54 @@ func (c *Client) Wait(ctx context.Context, id string, onUpdate func(*Task)) (*Ta
 		if t, err, ok := done(t); ok {
 			return t, err
 		}
-		for ev := range events.C {
-			if ev.Task == nil {
-				continue
-			}
-			if t, err, ok := done(ev.Task); ok {
-				return t, err
+		// The server registers the subscription a moment after it was
+		// sent, and says nothing when it has: a change in between is
+		// seen by no event. The task is read again now and then, so that
+		// such a change cannot leave Wait waiting.
+		recheck := time.NewTicker(waitRecheck)
+	read:
+		for {
+			select {
+			case ev, ok := <-events.C:
+				if !ok {
+					break read
+				}
+				if ev.Task == nil {
+					continue
+				}
+				if t, err, ok := done(ev.Task); ok {
+					recheck.Stop()
+					return t, err
+				}
+			case <-recheck.C:
+				t, err := c.Get(ctx, id)
+				if err != nil {
+					continue // the subscription, or the next read, tells
+				}
+				if changed(last, t) {
+					if t, err, ok := done(t); ok {
+						recheck.Stop()
+						return t, err
+					}
+				}
 			}
 		}
+		recheck.Stop()
 		if ctx.Err() != nil {
 			return last, ctx.Err()
 		}
 		attempt = 0 // it was connected: reconnect at once
 	}
+}
+
+// waitRecheck is how often Wait reads the task while it waits for events.
+const waitRecheck = 2 * time.Second
+
+// changed reports whether t differs from the last state seen in what a
+// Wait callback shows.
+func changed(last, t *Task) bool {
+	return last == nil || last.Status != t.Status || last.Attempts != t.Attempts ||
+		last.Progress != t.Progress || last.ProgressMessage != t.ProgressMessage
 }
 
 func backoff(attempt int) time.Duration {
