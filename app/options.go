@@ -153,7 +153,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.StorePassword, "store-password", "", "password for a Redis store whose URL has none, as one found by mDNS (prefer ARCHIVIST_STORE_PASSWORD to the flag)")
 	fs.StringVar(&o.AdvertiseAddr, "advertise-addr", "", "with --discovery auto: API address (host:port) told to peers (default: the --http address, with an unspecified host replaced by the first address of the mDNS interfaces)")
 	fs.StringVar(&o.APIKeys, "api-keys", "", "comma-separated API keys that may use the API, as \"ROLE sha256:HASH [NAME]\" (from archivist token create) or ROLE:KEY; roles: viewer, operator, admin. No keys: no authentication, allowed only on a loopback --http (prefer ARCHIVIST_API_KEYS or --api-keys-file to the flag)")
-	fs.StringVar(&o.APIKeysFile, "api-keys-file", "", "file of API keys, one entry per line as in --api-keys; # starts a comment")
+	fs.StringVar(&o.APIKeysFile, "api-keys-file", "", "file of API keys, one entry per line as in --api-keys; # starts a comment; SIGHUP reloads it (and --api-keys)")
 	fs.BoolVar(&o.Insecure, "insecure", false, "allow an --http address beyond loopback without API keys: anyone who reaches the node may do everything (for trusted networks only)")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS; needs --tls-key")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -108,7 +109,19 @@ func serve(args []string, getenv func(string) string, stderr io.Writer, options 
 		_ = m.Close(context.Background())
 		return 1
 	}
-	<-ctx.Done()
+	// SIGHUP reloads the API keys.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			if err := m.ReloadKeys(); err != nil {
+				logger.Error("API keys not reloaded", "err", err)
+			}
+		}
+	}
 	stop()
 	logger.Info("shutting down: no new tasks; running ones get a grace period", "grace", opts.ShutdownGrace)
 	if err := m.Close(context.Background()); err != nil {

@@ -86,3 +86,26 @@ func authMode(o *Options) string {
 	}
 	return "off (loopback only)"
 }
+
+// ReloadKeys reads --api-keys and --api-keys-file again (on SIGHUP) and
+// admits exactly those keys from now on: a removed key stops working at
+// once for new requests, and for new operations of open WebSockets. It
+// cannot turn authentication on or off, which takes a restart.
+func (m *Main) ReloadKeys() error {
+	o := m.Opts
+	next := &auth.Keyring{}
+	if err := next.AddList(o.APIKeys); err != nil {
+		return fmt.Errorf("--api-keys: %v", err)
+	}
+	if o.APIKeysFile != "" {
+		if err := next.AddFile(o.APIKeysFile); err != nil {
+			return fmt.Errorf("--api-keys-file: %v", err)
+		}
+	}
+	if (next.Len() == 0) != (o.keys.Len() == 0) {
+		return fmt.Errorf("the reload would turn authentication %s: restart the node for that; the keys in force stay", map[bool]string{true: "off", false: "on"}[next.Len() == 0])
+	}
+	o.keys.Replace(next)
+	m.Logger.Info("API keys reloaded", "keys", next.Len())
+	return nil
+}

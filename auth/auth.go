@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 )
 
 // Role is what a key may do. The zero Role is no access.
@@ -81,6 +82,7 @@ func Hash(key string) string {
 // Keyring holds the admitted keys by hash. The zero Keyring (no keys) means
 // authentication is off.
 type Keyring struct {
+	mu     sync.RWMutex
 	byHash map[string]entry
 }
 
@@ -94,7 +96,33 @@ func (k *Keyring) Len() int {
 	if k == nil {
 		return 0
 	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	return len(k.byHash)
+}
+
+// Replace admits exactly the keys of from from now on (a reload of the
+// keys file): requests and operations that start later are checked against
+// them.
+func (k *Keyring) Replace(from *Keyring) {
+	from.mu.RLock()
+	m := from.byHash
+	from.mu.RUnlock()
+	k.mu.Lock()
+	k.byHash = m
+	k.mu.Unlock()
+}
+
+// Admits reports whether the key whose Hash is hash is still admitted, and
+// with which role.
+func (k *Keyring) Admits(hash string) (Role, bool) {
+	if k == nil || hash == "" {
+		return None, false
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	e, ok := k.byHash[hash]
+	return e.role, ok
 }
 
 // Add admits a key entry: "ROLE sha256:HEX [NAME]" (a stored hash) or
@@ -102,6 +130,8 @@ func (k *Keyring) Len() int {
 // environments that hold secrets already).
 func (k *Keyring) Add(line string) error {
 	line = strings.TrimSpace(line)
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.byHash == nil {
 		k.byHash = map[string]entry{}
 	}
@@ -176,7 +206,9 @@ func (k *Keyring) Authenticate(key string) Role {
 	if k == nil || key == "" {
 		return None
 	}
+	k.mu.RLock()
 	e, ok := k.byHash[Hash(key)]
+	k.mu.RUnlock()
 	if !ok {
 		return None
 	}

@@ -55,3 +55,32 @@ func TestBearer(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyringReplace(t *testing.T) {
+	var k Keyring
+	if err := k.AddList("viewer:aaaaaaaaaaaaaaaa,operator:bbbbbbbbbbbbbbbb"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // requests go on while the keys are replaced
+		defer close(done)
+		for range 1000 {
+			_ = k.Authenticate("aaaaaaaaaaaaaaaa")
+		}
+	}()
+	var next Keyring
+	if err := next.Add("admin:bbbbbbbbbbbbbbbb"); err != nil {
+		t.Fatal(err)
+	}
+	k.Replace(&next)
+	<-done
+	if r := k.Authenticate("aaaaaaaaaaaaaaaa"); r != None {
+		t.Errorf("a removed key authenticates as %s", r)
+	}
+	if r, ok := k.Admits(Hash("bbbbbbbbbbbbbbbb")); !ok || r != Admin {
+		t.Errorf("a kept key: %s %v, want admin", r, ok)
+	}
+	if _, ok := k.Admits(Hash("aaaaaaaaaaaaaaaa")); ok {
+		t.Error("a removed key's hash is still admitted")
+	}
+}

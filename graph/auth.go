@@ -103,6 +103,13 @@ func (c roleCheck) MutateOperationContext(ctx context.Context, op *graphql.Opera
 		return nil
 	}
 	p := auth.From(ctx)
+	// A WebSocket keeps the principal of its connection_init: a key removed
+	// (or given another role) by a reload since counts from the next
+	// operation on.
+	if p.Authenticated {
+		role, ok := c.keys.Admits(p.KeyHash)
+		p.Authenticated, p.Role = ok, role
+	}
 	need := RequiredRole(op.Operation)
 	switch {
 	case !p.Authenticated:

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -396,5 +397,83 @@ func TestSecurityLimits(t *testing.T) {
 	_, resp, err := websocket.Dial(ctx, "ws://"+n.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("a second WebSocket over --max-websockets 1: %v %v", err, resp)
+	}
+}
+
+// TestSecurityKeyReload: SIGHUP reloads the keys file. A removed key stops
+// working at once, over HTTP and for new operations of a WebSocket opened
+// with it; a key's new role applies; a reload that would turn
+// authentication off is refused and changes nothing.
+func TestSecurityKeyReload(t *testing.T) {
+	a, b := makeKey(t, "viewer"), makeKey(t, "viewer")
+	path := filepath.Join(t.TempDir(), "keys")
+	write := func(lines ...string) {
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a.Entry, b.Entry)
+	n := startNode(t, "--api-keys-file", path)
+	ask := func(key, query string) string {
+		body, _ := json.Marshal(map[string]any{"query": query})
+		req, _ := http.NewRequest("POST", "http://"+n.addr+"/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r gqlResponse
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		return r.code()
+	}
+	const submit = `mutation { submitTask(input: {type: "echo", input: {}}) { id } }`
+	if c := ask(b.Key, submit); c != "FORBIDDEN" {
+		t.Fatalf("viewer b submits: %q", c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+n.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(websocket.StatusNormalClosure, "")
+	ws := &wsClient{conn: conn}
+	ws.send(t, ctx, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + a.Key}})
+	if m := ws.read(t, ctx); m["type"] != "connection_ack" {
+		t.Fatalf("a's connection_init: %v", m)
+	}
+
+	// a removed, b now an operator.
+	write(strings.Replace(b.Entry, "viewer ", "operator ", 1))
+	reloads := strings.Count(n.logs.String(), "API keys reloaded")
+	_ = n.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the keys to be reloaded", func() bool {
+		return strings.Count(n.logs.String(), "API keys reloaded") > reloads
+	})
+	if c := ask(a.Key, `{ taskTypes }`); c != "UNAUTHENTICATED" {
+		t.Errorf("removed key a over HTTP: %q", c)
+	}
+	if c := ask(b.Key, submit); c != "" {
+		t.Errorf("b, now an operator, submits: %q", c)
+	}
+	ws.send(t, ctx, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "subscription { taskUpdated { id } }"}})
+	m := ws.read(t, ctx)
+	if b, _ := json.Marshal(m); !strings.Contains(string(b), "UNAUTHENTICATED") {
+		t.Errorf("a new operation on a's WebSocket after the reload: %s", b)
+	}
+
+	// An empty file would turn authentication off: refused.
+	write("# nobody")
+	_ = n.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the reload to be refused", func() bool {
+		return strings.Contains(n.logs.String(), "API keys not reloaded")
+	})
+	if c := ask(b.Key, `{ taskTypes }`); c != "" {
+		t.Errorf("b after a refused reload: %q", c)
+	}
+	if c := ask("", `{ taskTypes }`); c != "UNAUTHENTICATED" {
+		t.Errorf("no key after a refused reload: %q", c)
 	}
 }
