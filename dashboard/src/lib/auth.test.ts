@@ -18,6 +18,7 @@ import {
   type Role,
   type Session,
 } from './auth';
+import { FakeStorage } from '../testing/fakeStorage';
 
 const ACTIONS = Object.keys(ACTION_ROLE) as Action[];
 
@@ -79,19 +80,6 @@ describe('gate', () => {
     expect(effectiveRole(s)).toBe('VIEWER');
   });
 });
-
-class FakeStorage {
-  items = new Map<string, string>();
-  getItem(k: string) {
-    return this.items.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.items.set(k, v);
-  }
-  removeItem(k: string) {
-    this.items.delete(k);
-  }
-}
 
 describe('the kept key', () => {
   it('is saved, read and cleared under one name', () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { KEY_STORAGE_NAME, MESSAGES, type Session } from '../lib/auth';
 import { AuthController, type LiveEvents } from './auth';
+import { FakeStorage } from '../testing/fakeStorage';
 
 const KEYS: Record<string, Session['role']> = { 'viewer-key-0123456789': 'VIEWER', 'operator-key-0123456789': 'OPERATOR' };
 
@@ -16,19 +17,6 @@ class FakeNode {
     if (!this.keys) return { authRequired: false, authenticated: false, role: 'ADMIN', insecure: false, tls: false, warnings: [] };
     const role = key ? (this.keys[key] ?? null) : null;
     return { authRequired: true, authenticated: role !== null, role, insecure: false, tls: false, warnings: [] };
-  }
-}
-
-class FakeStorage {
-  items = new Map<string, string>();
-  getItem(k: string) {
-    return this.items.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.items.set(k, v);
-  }
-  removeItem(k: string) {
-    this.items.delete(k);
   }
 }
 
