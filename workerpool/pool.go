@@ -36,6 +36,12 @@ type Config struct {
 	// PollInterval is the safety-net claim interval in case a wake-up was
 	// missed (default 1s).
 	PollInterval time.Duration
+	// OrphanCheck is how often the pool looks for tasks the store shows
+	// IN_PROGRESS here that it is not running, and puts them back (default
+	// 10s). They come from a claim whose reply was lost (a Redis restart:
+	// the client retries the claim, which then finds the tasks taken) and
+	// would otherwise wait for their lease, the task timeout.
+	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
 	Logger   *slog.Logger
@@ -94,6 +100,9 @@ func New(cfg Config) *Pool {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
+	if cfg.OrphanCheck <= 0 {
+		cfg.OrphanCheck = 10 * time.Second
+	}
 	if cfg.Settings == nil {
 		cfg.Settings = archivist.DefaultConfig
 	}
@@ -122,7 +131,7 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.loopDone = make(chan struct{})
 	p.mu.Unlock()
 
-	if err := p.releaseOrphans(ctx); err != nil {
+	if err := p.releaseOrphans(ctx, "put back a task left running by a previous run of this node"); err != nil {
 		p.cfg.Logger.Warn("could not put back tasks left by a previous run", "err", err)
 	}
 	sub, err := p.cfg.Store.Subscribe(loopCtx, 0)
@@ -137,7 +146,12 @@ func (p *Pool) Start(ctx context.Context) error {
 
 // releaseOrphans puts back tasks this node had started before a crash or
 // restart: no goroutine of this process runs them.
-func (p *Pool) releaseOrphans(ctx context.Context) error {
+//
+// Later, the loop calls it every OrphanCheck, between its claims: a task
+// the store shows IN_PROGRESS here that the pool is not running is then an
+// orphan (only the loop launches attempts, and an attempt leaves running
+// only after its outcome is recorded).
+func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
 	after := ""
 	for {
 		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
@@ -146,10 +160,19 @@ func (p *Pool) releaseOrphans(ctx context.Context) error {
 			return err
 		}
 		for _, t := range page.Tasks {
-			if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil && !archivist.IsCode(err, archivist.CodeConflict) {
+			p.mu.Lock()
+			a := p.running[t.ID]
+			p.mu.Unlock()
+			if a != nil {
+				continue
+			}
+			if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
+				if archivist.IsCode(err, archivist.CodeConflict) || archivist.IsCode(err, archivist.CodeNotFound) {
+					continue // it finished meanwhile
+				}
 				return err
 			}
-			p.cfg.Logger.Info("put back a task left running by a previous run of this node", "task", t.ID, "attempt", t.Attempt)
+			p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
 		}
 		if !page.HasNext {
 			return nil
@@ -274,6 +297,8 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 	p.claim(ctx)
 	tick := time.NewTicker(p.cfg.PollInterval)
 	defer tick.Stop()
+	orphans := time.NewTicker(p.cfg.OrphanCheck)
+	defer orphans.Stop()
 	events := sub.C()
 	for {
 		select {
@@ -281,6 +306,10 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 			return
 		case <-p.wake:
 		case <-tick.C:
+		case <-orphans.C:
+			if err := p.releaseOrphans(ctx, "put back a task the store shows running here that this node is not running (a claim whose reply was lost)"); err != nil && ctx.Err() == nil {
+				p.cfg.Logger.Warn("could not check for orphaned tasks", "err", err)
+			}
 		case ev, ok := <-events:
 			if !ok {
 				if ctx.Err() != nil {

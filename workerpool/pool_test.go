@@ -528,6 +528,34 @@ func TestPoolReleasesOrphansAtStart(t *testing.T) {
 	}
 }
 
+// A task the store shows IN_PROGRESS on this node while the pool is not
+// running it (a claim whose reply was lost) is put back within OrphanCheck,
+// and tasks the pool runs are left alone.
+func TestPoolReleasesOrphansWhileRunning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.OrphanCheck = 50 * time.Millisecond
+	b.cfg.Workers = 1 // busy with the first task, the pool claims nothing else
+	b.start(t)
+	ids := b.create(t, newTask(tasks.TypeSleep, `{"ms":3000}`), newTask(tasks.TypeSleep, `{"ms":10000}`))
+	running, lost := ids[0], ids[1]
+	b.assign(t, nodeID, running)
+	b.waitStatus(t, running, wait, archivist.TaskInProgress)
+
+	// The claim of lost happens behind the pool's back.
+	b.assign(t, nodeID, lost)
+	if claimed, err := b.store.ClaimTask(b.ctx, nodeID, lost, time.Minute); err != nil || claimed.Status != archivist.TaskInProgress {
+		t.Fatalf("ClaimTask: %v", err)
+	}
+	eventually(t, wait, func() bool { return b.task(t, lost).Requeues == 1 }, "the orphan to be put back")
+	if task := b.task(t, lost); task.Status != archivist.TaskPending {
+		t.Errorf("the orphan is %s, want PENDING", task.Status)
+	}
+	if task := b.task(t, running); task.Status != archivist.TaskInProgress || task.Requeues != 0 {
+		t.Errorf("the task the pool runs: %s with %d requeues, want IN_PROGRESS and none", task.Status, task.Requeues)
+	}
+}
+
 // RunLocal starts PENDING tasks here without placement, as workers free
 // up: never more at once than there are workers, and skipping tasks that
 // meanwhile left PENDING.
