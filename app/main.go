@@ -59,6 +59,9 @@ type Main struct {
 	nodeID    string
 	role      archivist.NodeRole
 	startedAt time.Time
+	// proof is the admission proof of the heartbeats (admission.go).
+	proofOnce sync.Once
+	proof     string
 
 	mu       sync.Mutex
 	settings archivist.Config

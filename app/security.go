@@ -1,9 +1,9 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/rpg-archivist/archivist/auth"
 	"github.com/rpg-archivist/archivist/server"
@@ -13,16 +13,8 @@ import (
 // and the safe-default rule: a node that listens beyond loopback needs keys,
 // or --insecure.
 func (o *Options) validateSecurity() []error {
-	var errs []error
-	o.keys = &auth.Keyring{}
-	if err := o.keys.AddList(o.APIKeys); err != nil {
-		errs = append(errs, fmt.Errorf("--api-keys: %v", err))
-	}
-	if o.APIKeysFile != "" {
-		if err := o.keys.AddFile(o.APIKeysFile); err != nil {
-			errs = append(errs, fmt.Errorf("--api-keys-file: %v", err))
-		}
-	}
+	keys, errs := o.readKeys()
+	o.keys = keys
 	if o.MaxWebsockets == 0 || o.MaxSubs == 0 {
 		errs = append(errs, fmt.Errorf("--max-websockets and --max-subscriptions: at least 1, or -1 for no limit"))
 	}
@@ -48,6 +40,21 @@ func (o *Options) validateSecurity() []error {
 	return errs
 }
 
+// readKeys reads the keys of --api-keys and --api-keys-file.
+func (o *Options) readKeys() (*auth.Keyring, []error) {
+	var errs []error
+	keys := &auth.Keyring{}
+	if err := keys.AddList(o.APIKeys); err != nil {
+		errs = append(errs, fmt.Errorf("--api-keys: %v", err))
+	}
+	if o.APIKeysFile != "" {
+		if err := keys.AddFile(o.APIKeysFile); err != nil {
+			errs = append(errs, fmt.Errorf("--api-keys-file: %v", err))
+		}
+	}
+	return keys, errs
+}
+
 // authRequired reports whether the API needs a key.
 func (o *Options) authRequired() bool { return o.keys.Len() > 0 }
 
@@ -61,19 +68,14 @@ func (o *Options) tls() server.TLSConfig {
 	return server.TLSConfig{CertFile: o.TLSCert, KeyFile: o.TLSKey, SelfSigned: o.TLSSelfSigned}
 }
 
-// loopbackAddr reports whether host:port binds only loopback: localhost or
-// a loopback IP. An empty host, 0.0.0.0, :: and every other name listen
-// beyond it.
+// loopbackAddr reports whether host:port binds only loopback: localhost
+// (or a name under .localhost) or a loopback IP. An empty host, 0.0.0.0, ::
+// and every other name listen beyond it.
 func loopbackAddr(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
 		return false
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return server.LoopbackHost(hostport)
 }
 
 // authMode says how the API is guarded, for the start-up log.
@@ -93,14 +95,9 @@ func authMode(o *Options) string {
 // cannot turn authentication on or off, which takes a restart.
 func (m *Main) ReloadKeys() error {
 	o := m.Opts
-	next := &auth.Keyring{}
-	if err := next.AddList(o.APIKeys); err != nil {
-		return fmt.Errorf("--api-keys: %v", err)
-	}
-	if o.APIKeysFile != "" {
-		if err := next.AddFile(o.APIKeysFile); err != nil {
-			return fmt.Errorf("--api-keys-file: %v", err)
-		}
+	next, errs := o.readKeys()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if (next.Len() == 0) != (o.keys.Len() == 0) {
 		return fmt.Errorf("the reload would turn authentication %s: restart the node for that; the keys in force stay", map[bool]string{true: "off", false: "on"}[next.Len() == 0])

@@ -90,7 +90,7 @@ func withOrigins(next http.Handler, patterns []string) http.Handler {
 // 127.0.0.1.
 func withLoopbackHosts(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
+		if !LoopbackHost(r.Host) {
 			writeJSON(w, http.StatusMisdirectedRequest, errorBody("FORBIDDEN",
 				fmt.Sprintf("host %q is not a loopback name: this node has no API keys and answers only to localhost, 127.0.0.1 or [::1]", r.Host)))
 			return
@@ -99,7 +99,10 @@ func withLoopbackHosts(next http.Handler) http.Handler {
 	})
 }
 
-func loopbackHost(hostport string) bool {
+// LoopbackHost reports whether a Host header (or a host:port to listen on)
+// names loopback: localhost, a name under .localhost (RFC 6761) or a
+// loopback IP, with or without a port.
+func LoopbackHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h

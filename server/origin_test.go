@@ -37,8 +37,8 @@ func TestLoopbackHost(t *testing.T) {
 		"127.0.0.1:8080": true, "localhost:8080": true, "localhost": true, "[::1]:8080": true, "app.localhost:80": true,
 		"127.0.0.1": true, "evil.example:8080": false, "192.0.2.1:8080": false, "": false, "localhost.evil.example": false,
 	} {
-		if got := loopbackHost(host); got != want {
-			t.Errorf("loopbackHost(%q) = %v, want %v", host, got, want)
+		if got := LoopbackHost(host); got != want {
+			t.Errorf("LoopbackHost(%q) = %v, want %v", host, got, want)
 		}
 	}
 }

@@ -193,6 +193,35 @@ func (n *node) post(t *testing.T, body string) (int, *gqlResponse) {
 	return resp.StatusCode, &out
 }
 
+// call sends one request to n with a body (sent as JSON), a key (as
+// Authorization: Bearer, when given) and more headers ("Host" sets the
+// Host), and returns the response, its body read and closed.
+func (n *node) call(t *testing.T, method, path, key, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+n.addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(raw)
+}
+
 // gql runs a query and decodes its data into out, failing on errors.
 func (n *node) gql(t *testing.T, query string, vars map[string]any, out any) {
 	t.Helper()

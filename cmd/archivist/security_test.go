@@ -165,15 +165,7 @@ func TestSecurityAPIKeys(t *testing.T) {
 
 	// /metrics needs a key of any role; /healthz does not.
 	get := func(path, key string) int {
-		req, _ := http.NewRequest("GET", "http://"+n.addr+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := n.call(t, "GET", path, key, "", nil)
 		return resp.StatusCode
 	}
 	if c := get("/metrics", ""); c != http.StatusUnauthorized {
@@ -277,24 +269,17 @@ func TestSecurityOrigins(t *testing.T) {
 	n := startNode(t, "--allowed-origins", "https://app.example.com,https://*.tools.example")
 	do := func(method, origin, host string, hdr map[string]string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+n.addr+"/graphql", strings.NewReader(`{"query":"{ taskTypes }"}`))
-		req.Header.Set("Content-Type", "application/json")
+		all := map[string]string{}
+		for k, v := range hdr {
+			all[k] = v
+		}
 		if origin != "" {
-			req.Header.Set("Origin", origin)
+			all["Origin"] = origin
 		}
 		if host != "" {
-			req.Host = host
+			all["Host"] = host
 		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(b)
+		return n.call(t, method, "/graphql", "", `{"query":"{ taskTypes }"}`, all)
 	}
 	if resp, body := do("POST", "https://evil.example", "", nil); resp.StatusCode != http.StatusForbidden ||
 		!strings.Contains(body, "FORBIDDEN") || resp.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -364,16 +349,8 @@ func TestSecurityLimits(t *testing.T) {
 	a, b := makeKey(t, "viewer"), makeKey(t, "viewer")
 	n := startNode(t, "--api-keys", a.Entry+","+b.Entry, "--rate-limit", "0.5", "--rate-burst", "3", "--max-websockets", "1")
 	post := func(key string) (int, string) {
-		req, _ := http.NewRequest("POST", "http://"+n.addr+"/graphql", strings.NewReader(`{"query":"{ taskTypes }"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(body)
+		resp, body := n.call(t, "POST", "/graphql", key, `{"query":"{ taskTypes }"}`, nil)
+		return resp.StatusCode, body
 	}
 	for i := range 3 {
 		if code, body := post(a.Key); code != 200 {
@@ -416,16 +393,9 @@ func TestSecurityKeyReload(t *testing.T) {
 	n := startNode(t, "--api-keys-file", path)
 	ask := func(key, query string) string {
 		body, _ := json.Marshal(map[string]any{"query": query})
-		req, _ := http.NewRequest("POST", "http://"+n.addr+"/graphql", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		_, raw := n.call(t, "POST", "/graphql", key, string(body), nil)
 		var r gqlResponse
-		_ = json.NewDecoder(resp.Body).Decode(&r)
+		_ = json.Unmarshal([]byte(raw), &r)
 		return r.code()
 	}
 	const submit = `mutation { submitTask(input: {type: "echo", input: {}}) { id } }`
