@@ -373,3 +373,35 @@ func TestWantsMDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveryAutoWithoutMDNS: on a node where mDNS cannot run (its
+// --mdns-interface does not exist), AUTO is said once in a warning and the
+// node reports REGISTRY, what it really runs; a later config change that
+// keeps AUTO does not repeat it; the next switch to AUTO tries again.
+func TestDiscoveryAutoWithoutMDNS(t *testing.T) {
+	t.Parallel()
+	m, logs := startLoopbackNode(t, fmt.Sprintf("nomdns%d", rand.IntN(1e9)), "x1", "--mdns-interface", "nosuch0")
+	const warning = "mDNS cannot run on this node"
+	warnings := func() int { return strings.Count(logs.String(), warning) }
+
+	cfg := setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 2*time.Second, "the warning", func() bool { return warnings() == 1 })
+	waitUntil(t, 2*time.Second, "the heartbeat of the AUTO config", func() bool {
+		return m.Settings().Version == cfg.Version && storedDiscovery(t, m, "x1") == archivist.DiscoveryRegistry
+	})
+	if !strings.Contains(logs.String(), `mDNS interface \"nosuch0\"`) {
+		t.Fatalf("the warning does not say why:\n%s", logs.String())
+	}
+
+	cfg = setDiscovery(t, m, archivist.DiscoveryAuto, "x1") // another version, still AUTO
+	waitUntil(t, 2*time.Second, "the next config to apply", func() bool { return m.Settings().Version == cfg.Version })
+	if warnings() != 1 {
+		t.Fatalf("warned %d times for one switch to AUTO:\n%s", warnings(), logs.String())
+	}
+	setDiscovery(t, m, archivist.DiscoveryRegistry)
+	setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 2*time.Second, "the second warning", func() bool { return warnings() == 2 })
+	if d := m.describe().Discovery; d != archivist.DiscoveryRegistry {
+		t.Fatalf("reports %s without mDNS", d)
+	}
+}

@@ -162,23 +162,28 @@ func waitDiscovery(t *testing.T, n *node, ids []string, version int, method stri
 // Back to REGISTRY: every node sends a goodbye, a fresh browse finds none,
 // and they report REGISTRY. MANUAL with a peer list without c: c shows
 // admitted=false, says so in its log, and gets none of the tasks; named
-// again, it is admitted again.
+// again, it is admitted again. A fourth node, d, whose namespace has no
+// multicast interface, says once that mDNS cannot run and reports REGISTRY
+// throughout.
 func TestMDNSDiscoverySwitch(t *testing.T) {
-	topo := newNetTopo(t, 3)
+	topo := newNetTopo(t, 4)
 	_, storeURL := topo.redisOnBridge(t)
 	bridge := bridgeInterface(t, topo.bridgeIP)
 	cluster := fmt.Sprintf("sw%d", rand.IntN(1e6))
 	ids := []string{"a", "b", "c"}
 	const heartbeat = 200 * time.Millisecond
-	args := func(i int, extra ...string) []string {
-		return append([]string{"--http", topo.ips[i] + ":0", "--node-id", ids[i], "--cluster", cluster, "--store", storeURL,
-			"--mdns-interface", "mdns0", "--mdns-ttl", "2s", "--heartbeat-interval", heartbeat.String(), "--insecure"}, extra...)
+	args := func(i int, id string, extra ...string) []string {
+		return append([]string{"--http", topo.ips[i] + ":0", "--node-id", id, "--cluster", cluster, "--store", storeURL,
+			"--mdns-ttl", "2s", "--heartbeat-interval", heartbeat.String(), "--insecure"}, extra...)
 	}
-	a := startNodeIn(t, topo.ns[0], nil, args(0)...)
-	b := startNodeIn(t, topo.ns[1], nil, args(1)...)
-	c := startNodeIn(t, topo.ns[2], nil, args(2, "--discovery", "registry")...)
+	a := startNodeIn(t, topo.ns[0], nil, args(0, "a", "--mdns-interface", "mdns0")...)
+	b := startNodeIn(t, topo.ns[1], nil, args(1, "b", "--mdns-interface", "mdns0")...)
+	c := startNodeIn(t, topo.ns[2], nil, args(2, "c", "--mdns-interface", "mdns0", "--discovery", "registry")...)
 	nodes := []*node{a, b, c}
-	waitDiscovery(t, a, ids, 0, "REGISTRY", 15*time.Second)
+	// d's namespace has no multicast interface: mDNS cannot run there.
+	ipCmd(t, "-n", topo.ns[3], "link", "set", "mdns0", "multicast", "off")
+	d := startNodeIn(t, topo.ns[3], nil, args(3, "d")...)
+	waitDiscovery(t, a, append(ids, "d"), 0, "REGISTRY", 15*time.Second)
 	bye := watchGoodbyes(t, bridge)
 
 	// AUTO: every node advertises and browses.
@@ -186,6 +191,11 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	v := updateDiscovery(t, a, "AUTO", nil)
 	took := waitDiscovery(t, a, ids, v, "AUTO", 3*heartbeat)
 	t.Logf("every node reported AUTO %s after updateConfig (heartbeat %s)", took, heartbeat)
+	// d says once why it cannot, and reports what it runs.
+	waitLog(t, d, time.Second, "d to say that mDNS cannot run", "mDNS cannot run on this node", "no network interface is up and multicast-capable")
+	if x := switchNodes(t, a)["d"]; x.Discovery != "REGISTRY" || x.ConfigVersion < v {
+		t.Fatalf("d without multicast reports %+v, want REGISTRY at config v%d", x, v)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	for _, id := range ids {
 		p, err := browser.WaitPeer(ctx, func(p discovery.Peer) bool { return p.NodeID == id })
@@ -198,6 +208,9 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 		}
 	}
 	cancel()
+	if p := browser.Peers(); slices.ContainsFunc(p, func(p discovery.Peer) bool { return p.NodeID == "d" }) {
+		t.Fatalf("d, without multicast, is found by mDNS: %v", p)
+	}
 	for i, n := range nodes {
 		waitLog(t, n, 5*time.Second, ids[i]+" to find the others", "mDNS: peer found", "peer="+ids[(i+1)%3])
 	}
@@ -235,15 +248,17 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	v = updateDiscovery(t, a, "MANUAL", []string{"a", "b"})
 	waitDiscovery(t, a, ids, v, "MANUAL", 3*heartbeat)
 	ns := switchNodes(t, a)
-	if !ns["a"].Admitted || !ns["b"].Admitted || ns["c"].Admitted {
+	if !ns["a"].Admitted || !ns["b"].Admitted || ns["c"].Admitted || ns["d"].Admitted {
 		t.Fatalf("admitted under MANUAL [a b]: %+v", ns)
 	}
 	waitLog(t, c, time.Second, "c to say it is not admitted", "this node is NOT admitted", "node_id=c")
 	submitSleeps(t, b, batch, 20)
 	waitFor(t, 30*time.Second, "the MANUAL tasks to complete", func() bool { return completed(t, a) == 2*batch })
 	after := countTasks(t, a)
-	if after.byNode["c"] != before.byNode["c"] {
-		t.Fatalf("c, outside the peer list, ran %d tasks", after.byNode["c"]-before.byNode["c"])
+	for _, out := range []string{"c", "d"} {
+		if after.byNode[out] != before.byNode[out] {
+			t.Fatalf("%s, outside the peer list, ran %d tasks", out, after.byNode[out]-before.byNode[out])
+		}
 	}
 	if after.byNode["a"] == before.byNode["a"] || after.byNode["b"] == before.byNode["b"] {
 		t.Fatalf("under MANUAL [a b], a and b did not both take tasks: before %v, after %v", before.byNode, after.byNode)
@@ -261,4 +276,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 		t.Fatalf("c named in the peer list is not admitted: %+v", ns["c"])
 	}
 	waitLog(t, c, time.Second, "c to say it is admitted again", "admitted to the cluster again")
+	if n := strings.Count(d.logs.String(), "mDNS cannot run on this node"); n != 1 {
+		t.Fatalf("d warned %d times that mDNS cannot run, want once (one switch to AUTO)", n)
+	}
 }
