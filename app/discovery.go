@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -26,11 +28,38 @@ func (m *Main) zeroConfig() bool {
 	return m.Opts.set["discovery"] && d == archivist.DiscoveryAuto && !m.Opts.set["store"]
 }
 
-// wantsMDNS reports whether this node takes part in mDNS discovery: when it
-// was given --discovery, as that says; else as the cluster's configuration
-// says (read once, at start).
+// mdnsRun is the mDNS discovery a node runs, switched on and off as the
+// cluster's discovery method changes. mu orders every start and stop:
+// config changes arrive on the watch goroutine while Run may still be
+// starting, and Close may run at any time. The advertiser and browser are
+// not restartable: each switch to AUTO makes new ones.
+type mdnsRun struct {
+	mu  sync.Mutex
+	adv *discovery.Advertiser
+	br  *discovery.Browser
+	// on is set while the node advertises itself: it reports AUTO.
+	on atomic.Bool
+	// serving: the API listens, so the record can carry its port. Before,
+	// a config change is kept in pending and applied by startMDNS.
+	serving bool
+	pending *archivist.Config
+	closed  bool
+	// seen is the cluster's discovery method last applied; follow is set
+	// once it changed after the start: from then on the cluster's method
+	// decides, not --discovery.
+	seen   archivist.DiscoveryMethod
+	follow bool
+	// want: mDNS was last asked to run (it runs, or failed and said so).
+	want bool
+	// excluded: this node is outside the MANUAL peer list (logged once).
+	excluded bool
+}
+
+// wantsMDNS (m.mdns.mu held) reports whether this node takes part in mDNS
+// discovery: as --discovery says when it was given and the cluster's method
+// has not changed since the start; else as the cluster's configuration says.
 func (m *Main) wantsMDNS(cfg archivist.Config) bool {
-	if m.Opts.set["discovery"] {
+	if m.Opts.set["discovery"] && !m.mdns.follow {
 		d, _ := m.Opts.discovery()
 		return d == archivist.DiscoveryAuto
 	}
@@ -43,7 +72,7 @@ func (m *Main) wantsMDNS(cfg archivist.Config) bool {
 // REGISTRY, even if the cluster's config says AUTO).
 func (m *Main) discoveryMethod(cfg archivist.Config) archivist.DiscoveryMethod {
 	switch {
-	case m.mdnsOn.Load():
+	case m.mdns.on.Load():
 		return archivist.DiscoveryAuto
 	case cfg.Discovery == archivist.DiscoveryAuto:
 		return archivist.DiscoveryRegistry
@@ -55,24 +84,24 @@ func (m *Main) mdnsInterfaces() ([]net.Interface, error) {
 	return discovery.MulticastInterfaces(splitList(m.Opts.MDNSInterface))
 }
 
-// startBrowser starts browsing (once).
-func (m *Main) startBrowser(ctx context.Context) error {
-	if m.Browser != nil {
-		return nil
+// startBrowser (m.mdns.mu held) starts browsing, unless it runs already.
+func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
+	if m.mdns.br != nil {
+		return m.mdns.br, nil
 	}
 	ifaces, err := m.mdnsInterfaces()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := discovery.NewBrowser(discovery.BrowserConfig{
 		Cluster: m.Opts.Cluster, Self: m.nodeID, Secret: []byte(m.Opts.ClusterSecret),
 		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Logger: m.Logger,
 	})
 	if err := b.Start(ctx); err != nil {
-		return fmt.Errorf("mDNS discovery: %w", err)
+		return nil, fmt.Errorf("mDNS discovery: %w", err)
 	}
-	m.Browser = b
-	return nil
+	m.mdns.br = b
+	return b, nil
 }
 
 // mdnsRefresh: a browse round lasts a third of the TTL, so a live peer is
@@ -85,27 +114,30 @@ func mdnsRefresh(o *Options) time.Duration { return max(o.MDNSTTL/3, 500*time.Mi
 // --standalone-fallback lets it run alone on the embedded store.
 func (m *Main) joinByMDNS(ctx context.Context) error {
 	o := m.Opts
-	if err := m.startBrowser(ctx); err != nil {
+	m.mdns.mu.Lock()
+	browser, err := m.startBrowser(ctx)
+	m.mdns.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	m.Logger.Info("mDNS: looking for a node of this cluster that advertises a shared store",
 		"cluster", o.Cluster, "timeout", o.JoinTimeout, "signed_only", o.ClusterSecret != "")
 	wctx, cancel := context.WithTimeout(ctx, o.JoinTimeout)
 	defer cancel()
-	p, err := m.Browser.WaitPeer(wctx, func(p discovery.Peer) bool { return joinable(p) == nil })
+	p, err := browser.WaitPeer(wctx, func(p discovery.Peer) bool { return joinable(p) == nil })
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		var seen []string
-		for _, p := range m.Browser.Peers() {
+		for _, p := range browser.Peers() {
 			seen = append(seen, fmt.Sprintf("%s: %v", p.NodeID, joinable(p)))
 		}
 		why := "no node of the cluster answered"
 		if len(seen) > 0 {
 			why = "nodes found, none joinable: " + strings.Join(seen, "; ")
 		}
-		if n := m.Browser.Rejected(); n > 0 {
+		if n := browser.Rejected(); n > 0 {
 			why += fmt.Sprintf("; %d records rejected (see the log): check --cluster-secret", n)
 		}
 		ifaces, _ := m.mdnsInterfaces()
@@ -208,23 +240,127 @@ func escapeUserinfo(s string) string {
 }
 
 // startMDNS advertises this node, and browses, when it takes part in mDNS
-// discovery. It runs once the HTTP server listens (the SRV record carries
-// its port). A node asked for --discovery auto stops if mDNS cannot run; one
+// discovery, and applies a config change that arrived while the node was
+// starting. It runs once the HTTP server listens (the SRV record carries its
+// port). A node asked for --discovery auto stops if mDNS cannot run; one
 // that follows the cluster's configuration says so and goes on without.
 func (m *Main) startMDNS(ctx context.Context, cfg archivist.Config) error {
-	if !m.wantsMDNS(cfg) {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
 		return nil
 	}
-	err := m.advertise(ctx)
-	if err == nil || m.Opts.set["discovery"] {
-		return err
+	d.serving, d.seen = true, cfg.Discovery
+	if p := d.pending; p != nil && p.Version > cfg.Version {
+		cfg = *p
+		d.follow = d.follow || cfg.Discovery != d.seen
+		d.seen = cfg.Discovery
 	}
-	m.Logger.Warn("the cluster's discovery is AUTO but mDNS cannot run on this node; it goes on without (give --discovery to choose)", "err", err)
-	return m.stopMDNS(ctx)
+	d.pending = nil
+	m.checkAdmitted(cfg)
+	return m.switchMDNS(ctx, cfg, true)
 }
 
+// applyDiscovery makes a new cluster configuration's discovery method take
+// effect on this node: AUTO starts advertising and browsing, leaving AUTO
+// withdraws the record (an mDNS goodbye) and stops browsing, and under
+// MANUAL a node outside the peer list says that it gets no tasks (the
+// leader enforces the list: scheduler.available). Once the method changes
+// after the start, it wins over --discovery. Called for every config
+// version, in order, from the config watch.
+func (m *Main) applyDiscovery(ctx context.Context, cfg archivist.Config) {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	if !d.serving {
+		d.pending = &cfg
+		return
+	}
+	if cfg.Discovery != d.seen {
+		m.Logger.Info("the cluster's discovery method changed", "from", d.seen, "to", cfg.Discovery, "config_version", cfg.Version)
+		d.follow, d.seen = true, cfg.Discovery
+	}
+	m.checkAdmitted(cfg)
+	_ = m.switchMDNS(ctx, cfg, false) // at run time a failure is logged, never fatal
+}
+
+// switchMDNS (m.mdns.mu held) starts or stops mDNS discovery as cfg and
+// the options want. A start that fails is said once, with what the node
+// runs instead, and is not retried until the method changes again. At the
+// start, it is fatal to a node that was asked for --discovery auto.
+func (m *Main) switchMDNS(ctx context.Context, cfg archivist.Config, atStart bool) error {
+	d := &m.mdns
+	if !m.wantsMDNS(cfg) {
+		d.want = false
+		if d.adv == nil && d.br == nil {
+			return nil
+		}
+		err := m.stopMDNSLocked(ctx)
+		m.Logger.Info("mDNS discovery stopped: the record is withdrawn and browsing ends", "discovery", m.discoveryMethod(cfg))
+		m.kick()
+		return err
+	}
+	if d.want {
+		return nil // runs, or could not and said so
+	}
+	d.want = true
+	err := m.advertise(ctx)
+	if err == nil {
+		return nil
+	}
+	_ = m.stopMDNSLocked(ctx)
+	if atStart && m.Opts.set["discovery"] && !d.follow {
+		return err
+	}
+	m.Logger.Warn("mDNS cannot run on this node: it keeps the store as its registry and reports REGISTRY while the cluster's discovery is AUTO; check --mdns-interface",
+		"err", err)
+	m.kick()
+	return nil
+}
+
+// checkAdmitted (m.mdns.mu held) logs when this node leaves or rejoins
+// the cluster's MANUAL peer list: outside it, it gets no tasks.
+func (m *Main) checkAdmitted(cfg archivist.Config) {
+	self := &archivist.Node{ID: m.nodeID, Address: m.apiAddr()}
+	if cfg.Admits(self) {
+		if m.mdns.excluded {
+			m.Logger.Info("this node is admitted to the cluster again: it gets tasks", "discovery", cfg.Discovery, "config_version", cfg.Version)
+		}
+		m.mdns.excluded = false
+		return
+	}
+	if !m.mdns.excluded {
+		m.Logger.Warn("this node is NOT admitted: the cluster's discovery is MANUAL and its peer list names neither this node's id nor its address; it gets no tasks until it is added (updateConfig(input: {peers: [...]}))",
+			"node_id", self.ID, "address", self.Address, "peers", cfg.Peers, "config_version", cfg.Version)
+	}
+	m.mdns.excluded = true
+}
+
+// apiAddr is the address the node's API listens on, as its heartbeat
+// reports it.
+func (m *Main) apiAddr() string {
+	m.mu.Lock()
+	srv := m.Server
+	m.mu.Unlock()
+	if srv != nil {
+		return srv.Addr()
+	}
+	return m.Opts.HTTP
+}
+
+func (m *Main) kick() {
+	if m.Heartbeat != nil {
+		m.Heartbeat.Kick()
+	}
+}
+
+// advertise (m.mdns.mu held) browses and advertises this node.
 func (m *Main) advertise(ctx context.Context) error {
-	if err := m.startBrowser(ctx); err != nil {
+	if _, err := m.startBrowser(ctx); err != nil {
 		return err
 	}
 	ifaces, err := m.mdnsInterfaces()
@@ -243,15 +379,16 @@ func (m *Main) advertise(ctx context.Context) error {
 		m.Logger.Warn("mDNS: the store endpoint advertised is a loopback address: only nodes on this machine can join through it; give --store an address the other machines reach",
 			"store", rec.Store)
 	}
-	m.Advertiser = discovery.NewAdvertiser(discovery.AdvertiserConfig{
+	adv := discovery.NewAdvertiser(discovery.AdvertiserConfig{
 		Record: rec, Port: port, Interfaces: ifaces, Secret: []byte(m.Opts.ClusterSecret),
 		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Logger: m.Logger,
 	})
-	if err := m.Advertiser.Start(ctx); err != nil {
+	if err := adv.Start(ctx); err != nil {
 		return err
 	}
-	m.mdnsOn.Store(true)
-	m.Heartbeat.Kick() // the node now reports discovery AUTO
+	m.mdns.adv = adv
+	m.mdns.on.Store(true)
+	m.kick() // the node now reports discovery AUTO
 	return nil
 }
 
@@ -281,14 +418,29 @@ func (m *Main) advertisedAPI(ifaces []net.Interface) (string, int, error) {
 	return net.JoinHostPort(host, portStr), port, nil
 }
 
-// stopMDNS withdraws the advertisement and stops browsing.
+// stopMDNS withdraws the advertisement and stops browsing for good: the
+// node is closing, and later config changes start nothing.
 func (m *Main) stopMDNS(ctx context.Context) error {
+	m.mdns.mu.Lock()
+	defer m.mdns.mu.Unlock()
+	m.mdns.closed = true
+	return m.stopMDNSLocked(ctx)
+}
+
+// stopMDNSLocked (m.mdns.mu held) withdraws the record first (a goodbye
+// with TTL 0, sent by Advertiser.Stop), then stops browsing, and waits for
+// their goroutines.
+func (m *Main) stopMDNSLocked(ctx context.Context) error {
+	d := &m.mdns
+	d.on.Store(false)
 	var errs []error
-	if m.Advertiser != nil {
-		errs = append(errs, m.Advertiser.Stop(ctx))
+	if d.adv != nil {
+		errs = append(errs, d.adv.Stop(ctx))
+		d.adv = nil
 	}
-	if m.Browser != nil {
-		errs = append(errs, m.Browser.Stop(ctx))
+	if d.br != nil {
+		errs = append(errs, d.br.Stop(ctx))
+		d.br = nil
 	}
 	return errors.Join(errs...)
 }

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -50,11 +49,8 @@ type Main struct {
 	Server    *server.Server
 	Metrics   *server.Metrics
 	Alerts    *alert.Evaluator
-	// Advertiser and Browser run mDNS discovery (--discovery auto).
-	Advertiser *discovery.Advertiser
-	Browser    *discovery.Browser
-	// mdnsOn is set once the node advertises itself by mDNS.
-	mdnsOn atomic.Bool
+	// mdns is the mDNS discovery the node runs now (app/discovery.go).
+	mdns mdnsRun
 
 	nodeID    string
 	role      archivist.NodeRole
@@ -382,6 +378,7 @@ func (m *Main) apply(c archivist.Config) {
 		m.Pool.SetWorkers(m.workers(c))
 	}
 	m.Monitor.SetThresholds(m.thresholds(c))
+	m.applyDiscovery(context.Background(), c) // app/discovery.go
 	if c.HeartbeatInterval != old.HeartbeatInterval {
 		m.Heartbeat.SetInterval(c.HeartbeatInterval)
 		if m.Elector != nil {

@@ -17,9 +17,15 @@ import (
 type ConfigInput struct {
 	// Turns distributed processing on or off.
 	Enabled *bool `json:"enabled,omitempty"`
-	// How nodes find each other.
+	// How nodes find each other. Every node switches within a heartbeat, no
+	// restart: to AUTO it advertises itself and browses by mDNS (a node where
+	// mDNS cannot run logs why and stays REGISTRY), from AUTO it withdraws its
+	// record with a goodbye. From then on the cluster's method wins over the
+	// --discovery a node was started with.
 	Discovery *archivist.DiscoveryMethod `json:"discovery,omitempty"`
-	// The manual admission list (node ids or host:port addresses); an empty list admits every node.
+	// The manual admission list (node ids or host:port addresses), enforced under
+	// MANUAL: a node left out gets no tasks and shows admitted: false. An empty
+	// list admits every node.
 	Peers []string `json:"peers,omitempty"`
 	// How often each node heartbeats, in milliseconds, from 10 to 60000.
 	HeartbeatIntervalMs *int `json:"heartbeatIntervalMs,omitempty"`

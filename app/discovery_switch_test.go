@@ -1,0 +1,407 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/discovery"
+)
+
+// The discovery method changes at run time. These tests run a node in this
+// process on the memory store, with mDNS on the loopback interface only
+// (named explicitly: nothing is sent elsewhere), and change the cluster's
+// method through the store as updateConfig does.
+
+// needLoopbackMDNS skips unless mDNS can run on lo.
+func needLoopbackMDNS(t *testing.T) {
+	t.Helper()
+	ifaces, err := discovery.MulticastInterfaces([]string{"lo"})
+	if err == nil {
+		_, err = discovery.UsableIPTypes(ifaces, discovery.IPv4)
+	}
+	if err != nil {
+		t.Skipf("mDNS cannot run on lo here: %v", err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startLoopbackNode runs a node with mDNS on lo and returns it with its
+// log. The node is closed at cleanup.
+func startLoopbackNode(t *testing.T, cluster, id string, extra ...string) (*Main, *lockedBuffer) {
+	t.Helper()
+	args := append([]string{"--store", "memory", "--http", "127.0.0.1:0", "--node-id", id, "--cluster", cluster,
+		"--mdns-interface", "lo", "--mdns-ttl", "2s", "--heartbeat-interval", "50ms",
+		"--cpu-threshold", "0", "--memory-threshold", "0"}, extra...)
+	o, err := parseServe(args, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	m := NewMain(o, slog.New(slog.NewTextHandler(logs, nil)))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		_ = m.Close(context.Background())
+		if t.Failed() {
+			t.Logf("node log:\n%s", logs.String())
+		}
+	})
+	return m, logs
+}
+
+// setDiscovery changes the cluster's discovery method (and peer list) as
+// updateConfig does.
+func setDiscovery(t *testing.T, m *Main, d archivist.DiscoveryMethod, peers ...string) archivist.Config {
+	t.Helper()
+	ctx := context.Background()
+	for range 10 {
+		cur, err := m.Store.Config(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := cur
+		next.Discovery, next.Peers, next.UpdatedBy = d, peers, "test"
+		saved, err := m.Store.UpdateConfig(ctx, next, cur.Version)
+		if archivist.IsCode(err, archivist.CodeConflict) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved
+	}
+	t.Fatal("config keeps changing")
+	return archivist.Config{}
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// storedDiscovery is the discovery method of node id as its last
+// heartbeat in the store says.
+func storedDiscovery(t *testing.T, m *Main, id string) archivist.DiscoveryMethod {
+	t.Helper()
+	nodes, err := m.Store.ListNodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.ID == id {
+			return n.Discovery
+		}
+	}
+	return ""
+}
+
+// mdnsGoroutines counts the goroutines of mDNS advertising and browsing.
+func mdnsGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "zeroconf") || strings.Contains(g, "discovery.(*Browser)") ||
+			strings.Contains(g, "discovery.(*Advertiser)") {
+			n++
+		}
+	}
+	return n
+}
+
+// goodbyeWatch listens to mDNS traffic on ifi and records the instances
+// withdrawn (a PTR record of the archivist service with TTL 0).
+type goodbyeWatch struct {
+	mu  sync.Mutex
+	bye map[string]bool
+}
+
+func watchGoodbyes(t *testing.T, ifname string) *goodbyeWatch {
+	t.Helper()
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
+	if err != nil {
+		t.Fatalf("listen for mDNS on %s: %v", ifname, err)
+	}
+	w := &goodbyeWatch{bye: map[string]bool{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 9000)
+		for {
+			n, _, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			var msg dns.Msg
+			if msg.Unpack(buf[:n]) != nil || !msg.Response {
+				continue
+			}
+			for _, rr := range msg.Answer {
+				if ptr, ok := rr.(*dns.PTR); ok && ptr.Hdr.Ttl == 0 &&
+					strings.HasPrefix(ptr.Hdr.Name, discovery.MDNSService+".") {
+					w.mu.Lock()
+					w.bye[strings.SplitN(ptr.Ptr, ".", 2)[0]] = true
+					w.mu.Unlock()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return w
+}
+
+func (w *goodbyeWatch) seen(instance string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bye[instance]
+}
+
+func (w *goodbyeWatch) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	clear(w.bye)
+}
+
+// TestDiscoveryFollowsConfig: a node started without --discovery follows
+// the cluster's method as it changes: AUTO advertises it (a browser finds
+// it) and it reports AUTO; back to REGISTRY it sends a goodbye, stops every
+// mDNS goroutine and reports REGISTRY; MANUAL with a peer list without it
+// makes it say that it is not admitted, and again when it is.
+func TestDiscoveryFollowsConfig(t *testing.T) {
+	needLoopbackMDNS(t)
+	cluster := fmt.Sprintf("sw%d", rand.IntN(1e9))
+	instance := "archivist-" + cluster + "-n1"
+	bye := watchGoodbyes(t, "lo")
+	baseline := mdnsGoroutines()
+	m, logs := startLoopbackNode(t, cluster, "n1")
+
+	if d := m.describe().Discovery; d != archivist.DiscoveryRegistry {
+		t.Fatalf("a node of a REGISTRY cluster reports %s", d)
+	}
+	if n := mdnsGoroutines(); n != baseline {
+		t.Fatalf("%d mDNS goroutines run on REGISTRY, want %d", n, baseline)
+	}
+
+	for round := range 2 { // twice: new advertiser and browser each time
+		ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
+		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cfg := setDiscovery(t, m, archivist.DiscoveryAuto)
+		waitUntil(t, 2*time.Second, "the node to report AUTO in its heartbeat", func() bool {
+			return storedDiscovery(t, m, "n1") == archivist.DiscoveryAuto
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		p, err := b.WaitPeer(ctx, func(p discovery.Peer) bool { return p.NodeID == "n1" })
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: the node's record is not found by mDNS: %v", round, err)
+		}
+		if p.Role != archivist.RoleHybrid || p.API != m.Server.Addr() {
+			t.Fatalf("advertised record %+v", p)
+		}
+		if err := b.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if m.Settings().Version != cfg.Version {
+			t.Fatalf("node runs config v%d, want v%d", m.Settings().Version, cfg.Version)
+		}
+
+		bye.reset()
+		setDiscovery(t, m, archivist.DiscoveryRegistry)
+		waitUntil(t, 2*time.Second, "the node to report REGISTRY in its heartbeat", func() bool {
+			return storedDiscovery(t, m, "n1") == archivist.DiscoveryRegistry
+		})
+		waitUntil(t, 2*time.Second, "the goodbye of "+instance, func() bool { return bye.seen(instance) })
+		waitUntil(t, 2*time.Second, "the mDNS goroutines to end", func() bool { return mdnsGoroutines() == baseline })
+	}
+	if n := strings.Count(logs.String(), "mDNS: advertisement withdrawn"); n != 2 {
+		t.Fatalf("%d withdrawals logged, want 2", n)
+	}
+
+	// MANUAL: the peer list leaves this node out, then names it.
+	setDiscovery(t, m, archivist.DiscoveryManual, "someone-else")
+	waitUntil(t, 2*time.Second, "the node to report MANUAL", func() bool {
+		return storedDiscovery(t, m, "n1") == archivist.DiscoveryManual
+	})
+	waitUntil(t, time.Second, "the node to say it is not admitted", func() bool {
+		return strings.Contains(logs.String(), "this node is NOT admitted")
+	})
+	setDiscovery(t, m, archivist.DiscoveryManual, "someone-else", m.Server.Addr())
+	waitUntil(t, time.Second, "the node to say it is admitted again", func() bool {
+		return strings.Contains(logs.String(), "admitted to the cluster again")
+	})
+	if n := strings.Count(logs.String(), "this node is NOT admitted"); n != 1 {
+		t.Fatalf("said %d times that it is not admitted, want once", n)
+	}
+	if n := mdnsGoroutines(); n != baseline {
+		t.Fatalf("%d mDNS goroutines run on MANUAL, want %d", n, baseline)
+	}
+}
+
+// TestDiscoverySwitchRace: config changes in quick succession, and Close
+// while they still arrive, leave the node in the last method asked with
+// one advertiser and one browser, then with no mDNS goroutine at all.
+func TestDiscoverySwitchRace(t *testing.T) {
+	needLoopbackMDNS(t)
+	cluster := fmt.Sprintf("race%d", rand.IntN(1e9))
+	baseline := mdnsGoroutines()
+	m, _ := startLoopbackNode(t, cluster, "r1")
+
+	methods := []archivist.DiscoveryMethod{archivist.DiscoveryAuto, archivist.DiscoveryRegistry, archivist.DiscoveryManual}
+	for i := range 30 {
+		setDiscovery(t, m, methods[i%len(methods)])
+	}
+	setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 5*time.Second, "the node to settle on AUTO", func() bool {
+		return storedDiscovery(t, m, "r1") == archivist.DiscoveryAuto
+	})
+	count := func(frame string) int {
+		buf := make([]byte, 1<<22)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), frame)
+	}
+	if a, b := count("discovery.(*Advertiser).loop"), count("discovery.(*Browser).loop"); a != 1 || b != 1 {
+		t.Fatalf("%d advertiser and %d browser loops run, want one each", a, b)
+	}
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	some := make(chan struct{}) // closed after a few changes
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			if i == 10 {
+				close(some)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cur, err := m.Store.Config(context.Background())
+			if err != nil {
+				return // the store is closed
+			}
+			cur.Discovery = methods[i%2]
+			if _, err := m.Store.UpdateConfig(context.Background(), cur, cur.Version); err != nil &&
+				!archivist.IsCode(err, archivist.CodeConflict) {
+				return
+			}
+		}
+	}()
+	select {
+	case <-some:
+	case <-done:
+		t.Fatal("the config changes stopped before Close")
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	close(stop)
+	<-done
+	waitUntil(t, 2*time.Second, "every mDNS goroutine to end", func() bool { return mdnsGoroutines() == baseline })
+}
+
+// TestWantsMDNS: --discovery decides for the node until the cluster's
+// method changes after the start; then the cluster's method does.
+func TestWantsMDNS(t *testing.T) {
+	t.Parallel()
+	cfg := func(d archivist.DiscoveryMethod) archivist.Config { return archivist.Config{Discovery: d} }
+	for _, c := range []struct {
+		args   []string
+		follow bool
+		cfg    archivist.DiscoveryMethod
+		want   bool
+	}{
+		{nil, false, archivist.DiscoveryAuto, true},
+		{nil, false, archivist.DiscoveryRegistry, false},
+		{[]string{"--discovery", "auto"}, false, archivist.DiscoveryRegistry, true},
+		{[]string{"--discovery", "auto"}, true, archivist.DiscoveryRegistry, false},
+		{[]string{"--discovery", "registry"}, false, archivist.DiscoveryAuto, false},
+		{[]string{"--discovery", "registry"}, true, archivist.DiscoveryAuto, true},
+		{[]string{"--discovery", "manual"}, true, archivist.DiscoveryManual, false},
+	} {
+		o, err := parseServe(c.args, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Main{Opts: o}
+		m.mdns.follow = c.follow
+		if got := m.wantsMDNS(cfg(c.cfg)); got != c.want {
+			t.Errorf("%v, follow %v, cluster %s: wants mDNS %v, want %v", c.args, c.follow, c.cfg, got, c.want)
+		}
+	}
+}
+
+// TestDiscoveryAutoWithoutMDNS: on a node where mDNS cannot run (its
+// --mdns-interface does not exist), AUTO is said once in a warning and the
+// node reports REGISTRY, what it really runs; a later config change that
+// keeps AUTO does not repeat it; the next switch to AUTO tries again.
+func TestDiscoveryAutoWithoutMDNS(t *testing.T) {
+	t.Parallel()
+	m, logs := startLoopbackNode(t, fmt.Sprintf("nomdns%d", rand.IntN(1e9)), "x1", "--mdns-interface", "nosuch0")
+	const warning = "mDNS cannot run on this node"
+	warnings := func() int { return strings.Count(logs.String(), warning) }
+
+	cfg := setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 2*time.Second, "the warning", func() bool { return warnings() == 1 })
+	waitUntil(t, 2*time.Second, "the heartbeat of the AUTO config", func() bool {
+		return m.Settings().Version == cfg.Version && storedDiscovery(t, m, "x1") == archivist.DiscoveryRegistry
+	})
+	if !strings.Contains(logs.String(), `mDNS interface \"nosuch0\"`) {
+		t.Fatalf("the warning does not say why:\n%s", logs.String())
+	}
+
+	cfg = setDiscovery(t, m, archivist.DiscoveryAuto, "x1") // another version, still AUTO
+	waitUntil(t, 2*time.Second, "the next config to apply", func() bool { return m.Settings().Version == cfg.Version })
+	if warnings() != 1 {
+		t.Fatalf("warned %d times for one switch to AUTO:\n%s", warnings(), logs.String())
+	}
+	setDiscovery(t, m, archivist.DiscoveryRegistry)
+	setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 2*time.Second, "the second warning", func() bool { return warnings() == 2 })
+	if d := m.describe().Discovery; d != archivist.DiscoveryRegistry {
+		t.Fatalf("reports %s without mDNS", d)
+	}
+}
