@@ -49,8 +49,11 @@ bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUIC
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
 
+# GOEXPERIMENT=nojsonv2: under go1.27, encoding/json's RawMessage is an alias
+# of encoding/json/jsontext.Value, which gqlgen would write into the generated
+# code; that code would then not build with Go 1.26, the version go.mod names.
 generate: ## regenerate the GraphQL code from graph/*.graphqls
-	$(GO) tool gqlgen generate
+	GOEXPERIMENT=nojsonv2 $(GO) tool gqlgen generate
 
 dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source, with the locked npm packages
 	cd dashboard && npm ci && npm run build
