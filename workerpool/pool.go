@@ -3,6 +3,15 @@
 // deadline with the handler of its type, turns a handler panic into a failed
 // attempt, reports progress, stops attempts whose cancellation was
 // requested, and on shutdown puts unfinished tasks back.
+//
+// With fault tolerance off (archivist.Config.FaultTolerance) no task runs
+// twice: a failed attempt is not retried, and an attempt the pool cannot
+// see through to its end is failed rather than put back: one a previous
+// process of this node left running (a crash or restart mid-task), one the
+// store shows running here that the pool does not run, and one still
+// running when a shutdown's grace runs out. A handler panic fails its
+// attempt either way; the worker goroutine is replaced (each attempt runs
+// in its own), so the pool never shrinks.
 package workerpool
 
 import (
@@ -29,7 +38,8 @@ type Config struct {
 	// worker's own deadline fires first (default 5s).
 	LeaseGrace time.Duration
 	// ShutdownGrace is how long Stop waits for running attempts before it
-	// stops them and puts their tasks back (default 30s).
+	// stops them and puts their tasks back, or fails them when fault
+	// tolerance is off (default 30s).
 	ShutdownGrace time.Duration
 	// Settings returns the cluster configuration (retry policy).
 	Settings func() archivist.Config
@@ -37,8 +47,8 @@ type Config struct {
 	// missed (default 1s).
 	PollInterval time.Duration
 	// OrphanCheck is how often the pool looks for tasks the store shows
-	// IN_PROGRESS here that it is not running, and puts them back (default
-	// 10s). They come from a claim whose reply was lost (a Redis restart:
+	// IN_PROGRESS here that it is not running, and puts them back (fails
+	// them when fault tolerance is off) (default 10s). They come from a claim whose reply was lost (a Redis restart:
 	// the client retries the claim, which then finds the tasks taken) and
 	// would otherwise wait for their lease, the task timeout.
 	OrphanCheck time.Duration
@@ -131,8 +141,8 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.loopDone = make(chan struct{})
 	p.mu.Unlock()
 
-	if err := p.releaseOrphans(ctx, "put back a task left running by a previous run of this node"); err != nil {
-		p.cfg.Logger.Warn("could not put back tasks left by a previous run", "err", err)
+	if err := p.releaseOrphans(ctx, true); err != nil {
+		p.cfg.Logger.Warn("could not take back tasks left by a previous run", "err", err)
 	}
 	sub, err := p.cfg.Store.Subscribe(loopCtx, 0)
 	if err != nil {
@@ -145,13 +155,19 @@ func (p *Pool) Start(ctx context.Context) error {
 }
 
 // releaseOrphans puts back tasks this node had started before a crash or
-// restart: no goroutine of this process runs them.
+// restart (atStart): no goroutine of this process runs them.
 //
 // Later, the loop calls it every OrphanCheck, between its claims: a task
 // the store shows IN_PROGRESS here that the pool is not running is then an
 // orphan (only the loop launches attempts, and an attempt leaves running
-// only after its outcome is recorded).
-func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
+// only after its outcome is recorded or its report failed).
+//
+// With fault tolerance off an orphan is failed instead, since it may have
+// run: the previous process may have been killed mid-task, and a later
+// orphan is either a claim whose reply was lost (never ran) or an attempt
+// whose outcome could not be recorded (ran), which the store cannot tell
+// apart.
+func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 	after := ""
 	for {
 		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
@@ -166,13 +182,12 @@ func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
 			if a != nil {
 				continue
 			}
-			if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
+			if err := p.takeBackOrphan(ctx, t, atStart); err != nil {
 				if archivist.IsCode(err, archivist.CodeConflict) || archivist.IsCode(err, archivist.CodeNotFound) {
 					continue // it finished meanwhile
 				}
 				return err
 			}
-			p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
 		}
 		if !page.HasNext {
 			return nil
@@ -181,8 +196,43 @@ func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
 	}
 }
 
+// takeBackOrphan puts back (fault tolerance on) or fails (off) attempt
+// t.Attempt of orphan t.
+func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, atStart bool) error {
+	if p.cfg.Settings().FaultTolerance {
+		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
+			return err
+		}
+		why := "put back a task the store shows running here that this node is not running (a claim whose reply was lost)"
+		if atStart {
+			why = "put back a task left running by a previous run of this node"
+		}
+		p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
+		return nil
+	}
+	msg := fmt.Sprintf("node %s restarted while attempt %d of this task ran there; fault tolerance is off, so it was not run again",
+		p.cfg.NodeID, t.Attempt)
+	if !atStart {
+		msg = fmt.Sprintf("node %s was not running attempt %d of this task that the store showed running there "+
+			"(the reply to its claim or the report of its outcome was lost), so it may have run; fault tolerance is off, so it was not run again",
+			p.cfg.NodeID, t.Attempt)
+	}
+	if _, err := p.cfg.Store.FailTask(ctx, t.ID, t.Attempt, noRerun(msg)); err != nil {
+		return err
+	}
+	p.cfg.Logger.Warn("failed a task this node had started but is not running, as fault tolerance is off", "task", t.ID, "attempt", t.Attempt, "error", msg)
+	return nil
+}
+
+// noRerun is the failure that ends an attempt for good when fault tolerance
+// is off.
+func noRerun(msg string) archivist.Failure {
+	return archivist.Failure{Error: msg, Permanent: true, Retry: archivist.RetryPolicy{Disabled: true}}
+}
+
 // Stop stops claiming, waits up to ShutdownGrace (or ctx) for running
-// attempts, then stops the rest and puts their tasks back. Tasks assigned
+// attempts, then stops the rest and puts their tasks back (fails them when
+// fault tolerance is off, so that none runs twice). Tasks assigned
 // here but not started go back when the node deregisters (the leader puts
 // back the tasks of a node it no longer knows). Idempotent.
 func (p *Pool) Stop(ctx context.Context) error {
@@ -307,7 +357,7 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 		case <-p.wake:
 		case <-tick.C:
 		case <-orphans.C:
-			if err := p.releaseOrphans(ctx, "put back a task the store shows running here that this node is not running (a claim whose reply was lost)"); err != nil && ctx.Err() == nil {
+			if err := p.releaseOrphans(ctx, false); err != nil && ctx.Err() == nil {
 				p.cfg.Logger.Warn("could not check for orphaned tasks", "err", err)
 			}
 		case ev, ok := <-events:
@@ -495,6 +545,12 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 		}
 		p.finish(log, t, start, "completed", func() (*archivist.Task, error) {
 			return store.CompleteTask(rctx, t.ID, t.Attempt, result)
+		})
+	case errors.Is(cause, errShutdown) && !cfg.FaultTolerance:
+		msg := fmt.Sprintf("node %s shut down before attempt %d finished (it was stopped when the shutdown grace ran out); fault tolerance is off, so it was not run again",
+			p.cfg.NodeID, t.Attempt)
+		p.finish(log, t, start, "failed", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, noRerun(msg))
 		})
 	case errors.Is(cause, errShutdown):
 		p.finish(log, t, start, "released", func() (*archivist.Task, error) {
