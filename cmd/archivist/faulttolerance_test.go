@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,59 @@ func TestClusterNodeLostFaultTolerance(t *testing.T) {
 				t.Errorf("later the task is %s at attempt %d, want FAILED at attempt 1 still", task.Task.Status, task.Task.Attempts)
 			}
 		})
+	}
+}
+
+// TestRestartFaultToleranceOffBolt: with fault tolerance off, a node on the
+// embedded store killed mid-task and restarted on the same file fails the
+// task it had started (it may have run) and runs the one it had not started.
+func TestRestartFaultToleranceOffBolt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts a real node")
+	}
+	args := []string{"--store", "bolt:" + filepath.Join(t.TempDir(), "ft.db"), "--node-id", "ft-node", "--workers", "1"}
+	n := startNode(t, args...)
+	var upd struct{ UpdateConfig struct{ FaultTolerance bool } }
+	n.gql(t, `mutation { updateConfig(input: {faultTolerance: false}) { faultTolerance } }`, nil, &upd)
+	submit := func(in map[string]any) string {
+		var sub struct{ SubmitTask struct{ ID string } }
+		n.gql(t, submitMutation, map[string]any{"in": in}, &sub)
+		return sub.SubmitTask.ID
+	}
+	type view struct {
+		Status   string
+		Attempts int
+		Error    *string
+	}
+	get := func(n *node, id string) view {
+		var out struct{ Task view }
+		n.gql(t, `query($id: ID!) { task(id: $id) { status attempts error } }`, map[string]any{"id": id}, &out)
+		return out.Task
+	}
+	started := submit(map[string]any{"type": "sleep", "input": map[string]any{"ms": 120000}, "maxRetries": 3, "timeoutSeconds": 300})
+	waitFor(t, 10*time.Second, "the long task to start", func() bool { return get(n, started).Status == "IN_PROGRESS" })
+	queued := submit(map[string]any{"type": "echo", "input": "queued", "maxRetries": 3})
+	if st := get(n, queued).Status; st == "IN_PROGRESS" || st == "COMPLETED" {
+		t.Fatalf("the second task is %s with the only worker busy", st)
+	}
+	n.kill()
+
+	n2 := startNode(t, args...)
+	waitFor(t, 20*time.Second, "the queued task to complete after the restart", func() bool { return get(n2, queued).Status == "COMPLETED" })
+	v := get(n2, started)
+	msg := ""
+	if v.Error != nil {
+		msg = *v.Error
+	}
+	if v.Status != "FAILED" || v.Attempts != 1 {
+		t.Fatalf("the task running at the kill is %s at attempt %d (error %q), want FAILED at attempt 1", v.Status, v.Attempts, msg)
+	}
+	for _, want := range []string{"node ft-node restarted while attempt 1 of this task ran there", "fault tolerance is off, so it was not run again"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if q := get(n2, queued); q.Attempts != 1 {
+		t.Errorf("the queued task completed at attempt %d, want 1", q.Attempts)
 	}
 }
