@@ -54,7 +54,8 @@ type Store interface {
 	// left, or CANCELLED when a cancel was requested).
 	RecoverExpired(ctx context.Context, lease Lease, retry RetryPolicy) ([]*Task, error)
 	// RequeueNode puts every ASSIGNED and IN_PROGRESS task of a lost node
-	// back to PENDING at once, not counting a failure (but a Requeue).
+	// back to PENDING at once, not counting a failure (but a Requeue). The
+	// leader uses it with fault tolerance on; FailNode with it off.
 	RequeueNode(ctx context.Context, lease Lease, nodeID string) ([]*Task, error)
 	// FailNode is RequeueNode with fault tolerance off: nothing that may
 	// have run is run again. The node's IN_PROGRESS tasks end FAILED with

@@ -598,7 +598,7 @@ func (p *Pool) finish(log *attemptLog, t *archivist.Task, start time.Time, outco
 		log.get().Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)
 		return
 	case err != nil:
-		log.get().Error("could not record the outcome of an attempt; its lease will put it back", "outcome", outcome, "err", err)
+		log.get().Error("could not record the outcome of an attempt; the orphan check or its lease will take it back", "outcome", outcome, "err", err)
 		return
 	}
 	if p.cfg.Observer != nil {
