@@ -2,7 +2,11 @@ package workerpool_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,29 +135,84 @@ func TestPoolFaultToleranceOffFailsOrphansAtStart(t *testing.T) {
 	}
 }
 
-// With fault tolerance off, a task the store shows running here that the
-// pool does not run is failed within OrphanCheck, not put back; the task
-// the pool runs is left alone.
-func TestPoolFaultToleranceOffFailsOrphansWhileRunning(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.faultToleranceOff()
-	b.cfg.OrphanCheck = 50 * time.Millisecond
-	b.cfg.Workers = 1
-	b.start(t)
-	ids := b.create(t, newTask(tasks.TypeSleep, `{"ms":3000}`), newTask(tasks.TypeSleep, `{"ms":10000}`, retries(3)))
-	running, lost := ids[0], ids[1]
-	b.assign(t, nodeID, running)
-	b.waitStatus(t, running, wait, archivist.TaskInProgress)
+// unrecordingStore is a store whose CompleteTask fails, without recording,
+// for the task named in lose: as when the report's reply is lost for good.
+type unrecordingStore struct {
+	archivist.Store
+	mu   sync.Mutex
+	lose string
+}
 
-	b.assign(t, nodeID, lost)
-	if claimed, err := b.store.ClaimTask(b.ctx, nodeID, lost, time.Minute); err != nil || claimed.Status != archivist.TaskInProgress {
-		t.Fatalf("ClaimTask: %v", err)
+func (s *unrecordingStore) CompleteTask(ctx context.Context, id string, attempt int, result json.RawMessage) (*archivist.Task, error) {
+	s.mu.Lock()
+	lose := s.lose == id
+	s.mu.Unlock()
+	if lose {
+		return nil, errors.New("connection reset by peer")
 	}
-	task := b.waitStatus(t, lost, wait, archivist.TaskFailed, archivist.TaskPending)
-	wantNoRerun(t, task, "node "+nodeID+" was not running attempt 1 of this task", "so it may have run")
-	if task := b.task(t, running); task.Status != archivist.TaskInProgress || task.Requeues != 0 {
-		t.Errorf("the task the pool runs: %s with %d requeues, want IN_PROGRESS and none", task.Status, task.Requeues)
+	return s.Store.CompleteTask(ctx, id, attempt, result)
+}
+
+// Orphans found while the pool runs: a task the store shows running here
+// that the pool never started (a claim whose reply was lost) is put back,
+// whether fault tolerance is on or off, since it never ran; one that ran
+// here and whose outcome could not be recorded is put back with fault
+// tolerance on, and failed with it off. The task the pool runs is left
+// alone.
+func TestPoolOrphansWhileRunning(t *testing.T) {
+	t.Parallel()
+	for _, ft := range []bool{true, false} {
+		t.Run(fmt.Sprintf("faultTolerance %v", ft), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			if !ft {
+				b.faultToleranceOff()
+			}
+			st := &unrecordingStore{Store: b.store}
+			b.cfg.Store = st
+			b.cfg.OrphanCheck = 50 * time.Millisecond
+			b.cfg.Workers = 2
+			b.start(t)
+			ids := b.create(t, newTask(tasks.TypeSleep, `{"ms":5000}`), newTask(tasks.TypeEcho, `"lost claim"`, retries(3)),
+				newTask(tasks.TypeEcho, `"unrecorded"`, retries(3)))
+			running, lost, unrecorded := ids[0], ids[1], ids[2]
+			b.assign(t, nodeID, running)
+			b.waitStatus(t, running, wait, archivist.TaskInProgress)
+
+			// The claim of lost happens behind the pool's back (straight from
+			// PENDING, so that the pool hears of no assignment to race it).
+			if claimed, err := b.store.ClaimTask(b.ctx, nodeID, lost, time.Minute); err != nil || claimed.Status != archivist.TaskInProgress {
+				t.Fatalf("ClaimTask: %v", err)
+			}
+			// unrecorded runs, and its result is lost.
+			st.mu.Lock()
+			st.lose = unrecorded
+			st.mu.Unlock()
+			b.assign(t, nodeID, unrecorded)
+
+			eventually(t, wait, func() bool { return b.task(t, lost).Status != archivist.TaskInProgress },
+				"the never-started orphan to be taken back")
+			if task := b.task(t, lost); task.Status != archivist.TaskPending || task.Requeues != 1 || task.Failures != 0 {
+				t.Errorf("the never-started orphan: %s, %d requeues, %d failures; want PENDING, 1, 0", task.Status, task.Requeues, task.Failures)
+			}
+			task := b.waitStatus(t, unrecorded, wait, archivist.TaskFailed, archivist.TaskPending)
+			if ft {
+				if task.Status != archivist.TaskPending || task.Requeues != 1 {
+					t.Errorf("the unrecorded attempt with fault tolerance on: %s with %d requeues, want PENDING with 1", task.Status, task.Requeues)
+				}
+			} else {
+				wantNoRerun(t, task, "node "+nodeID+" ran attempt 1 of this task but could not record its outcome")
+			}
+			if task := b.task(t, running); task.Status != archivist.TaskInProgress || task.Requeues != 0 {
+				t.Errorf("the task the pool runs: %s with %d requeues, want IN_PROGRESS and none", task.Status, task.Requeues)
+			}
+
+			// The never-started one, placed again, runs for the first time.
+			b.assign(t, nodeID, lost)
+			if task := b.waitStatus(t, lost, wait, archivist.TaskCompleted, archivist.TaskFailed); task.Status != archivist.TaskCompleted || task.Attempt != 2 {
+				t.Errorf("the put-back task is %s at attempt %d, want COMPLETED at attempt 2 (its first run)", task.Status, task.Attempt)
+			}
+		})
 	}
 }
 

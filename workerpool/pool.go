@@ -7,9 +7,10 @@
 // With fault tolerance off (archivist.Config.FaultTolerance) no task runs
 // twice: a failed attempt is not retried, and an attempt the pool cannot
 // see through to its end is failed rather than put back: one a previous
-// process of this node left running (a crash or restart mid-task), one the
-// store shows running here that the pool does not run, and one still
-// running when a shutdown's grace runs out. A handler panic fails its
+// process of this node left running (a crash or restart mid-task), one
+// whose outcome it could not record, and one still running when a
+// shutdown's grace runs out. Only a task it claimed and never started (the
+// claim's reply was lost) is put back. A handler panic fails its
 // attempt either way; the worker goroutine is replaced (each attempt runs
 // in its own), so the pool never shrinks.
 package workerpool
@@ -47,10 +48,12 @@ type Config struct {
 	// missed (default 1s).
 	PollInterval time.Duration
 	// OrphanCheck is how often the pool looks for tasks the store shows
-	// IN_PROGRESS here that it is not running, and puts them back (fails
-	// them when fault tolerance is off) (default 10s). They come from a claim whose reply was lost (a Redis restart:
-	// the client retries the claim, which then finds the tasks taken) and
-	// would otherwise wait for their lease, the task timeout.
+	// IN_PROGRESS here that it is not running, and puts them back (default
+	// 10s). They come from a claim whose reply was lost (a Redis restart:
+	// the client retries the claim, which then finds the tasks taken), or
+	// from an attempt whose outcome could not be recorded, and would
+	// otherwise wait for their lease, the task timeout. With fault
+	// tolerance off the second kind is failed instead (see releaseOrphans).
 	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
@@ -89,7 +92,38 @@ type Pool struct {
 	local   []string // PENDING tasks submitted here to run here (RunLocal)
 	paused  bool
 	started bool
+	// unrecorded holds the attempts this process ran whose outcome it
+	// could not record (by task id), and orphanPass counts orphan checks:
+	// together they tell an orphan that ran from a claim whose reply was
+	// lost (see releaseOrphans). restartChecked: a check at Start (or a
+	// later one standing in for it) went through, so no attempt of a
+	// previous process is left.
+	unrecorded     map[string]unrecordedAttempt
+	orphanPass     int
+	restartChecked bool
 }
+
+// unrecordedAttempt is an attempt that ran here and whose outcome could not
+// be recorded, noted during orphan check pass.
+type unrecordedAttempt struct {
+	attempt, pass int
+}
+
+// orphanKind is what the pool knows of an attempt the store shows running
+// here and that it does not run.
+type orphanKind int
+
+const (
+	// orphanRestart: possibly an attempt of a previous process of this
+	// node, which may have run.
+	orphanRestart orphanKind = iota
+	// orphanUnrecorded: this process ran it and could not record its
+	// outcome.
+	orphanUnrecorded
+	// orphanNeverRan: claimed by this process, whose claim reply was lost,
+	// so never started.
+	orphanNeverRan
+)
 
 type attempt struct {
 	task   *archivist.Task
@@ -122,7 +156,8 @@ func New(cfg Config) *Pool {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1)}
+	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1),
+		unrecorded: map[string]unrecordedAttempt{}}
 }
 
 // Start puts back the attempts a previous process on this node left
@@ -160,14 +195,24 @@ func (p *Pool) Start(ctx context.Context) error {
 // Later, the loop calls it every OrphanCheck, between its claims: a task
 // the store shows IN_PROGRESS here that the pool is not running is then an
 // orphan (only the loop launches attempts, and an attempt leaves running
-// only after its outcome is recorded or its report failed).
+// only after its outcome is recorded or, failing that, noted in
+// unrecorded). Such an orphan either ran here and its outcome could not be
+// recorded (it is in unrecorded), or was claimed by a call whose reply was
+// lost (a Redis restart: the client retries the claim, which then finds
+// the tasks taken), and never started.
 //
-// With fault tolerance off an orphan is failed instead, since it may have
-// run: the previous process may have been killed mid-task, and a later
-// orphan is either a claim whose reply was lost (never ran) or an attempt
-// whose outcome could not be recorded (ran), which the store cannot tell
-// apart.
+// With fault tolerance off an orphan that may have run (one left by a
+// previous process, which may have been killed mid-task, or one whose
+// outcome could not be recorded) is failed instead; one that never started
+// is put back, which runs it for the first time. Until a check at Start
+// went through, every orphan counts as one a previous process may have
+// left.
 func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
+	p.mu.Lock()
+	pass := p.orphanPass
+	p.orphanPass++
+	restart := atStart || !p.restartChecked
+	p.mu.Unlock()
 	after := ""
 	for {
 		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
@@ -178,43 +223,71 @@ func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 		for _, t := range page.Tasks {
 			p.mu.Lock()
 			a := p.running[t.ID]
+			u, ran := p.unrecorded[t.ID]
 			p.mu.Unlock()
 			if a != nil {
 				continue
 			}
-			if err := p.takeBackOrphan(ctx, t, atStart); err != nil {
-				if archivist.IsCode(err, archivist.CodeConflict) || archivist.IsCode(err, archivist.CodeNotFound) {
-					continue // it finished meanwhile
-				}
+			kind := orphanNeverRan
+			switch {
+			case restart:
+				kind = orphanRestart
+			case ran && u.attempt == t.Attempt:
+				kind = orphanUnrecorded
+			}
+			err := p.takeBackOrphan(ctx, t, kind)
+			if err != nil && !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) {
 				return err
+			}
+			// Taken back, or it finished meanwhile.
+			if kind == orphanUnrecorded {
+				p.mu.Lock()
+				if p.unrecorded[t.ID] == u {
+					delete(p.unrecorded, t.ID)
+				}
+				p.mu.Unlock()
 			}
 		}
 		if !page.HasNext {
-			return nil
+			break
 		}
 		after = page.EndCursor
 	}
+	// Every attempt this node runs in the store was seen: the unrecorded
+	// ones noted before this pass that it did not see are settled (their
+	// report went through after all, or the task moved on).
+	p.mu.Lock()
+	p.restartChecked = true
+	for id, u := range p.unrecorded {
+		if u.pass <= pass {
+			delete(p.unrecorded, id)
+		}
+	}
+	p.mu.Unlock()
+	return nil
 }
 
-// takeBackOrphan puts back (fault tolerance on) or fails (off) attempt
-// t.Attempt of orphan t.
-func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, atStart bool) error {
-	if p.cfg.Settings().FaultTolerance {
+// takeBackOrphan puts back attempt t.Attempt of orphan t, or, when fault
+// tolerance is off and it may have run, fails it.
+func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, kind orphanKind) error {
+	if kind == orphanNeverRan || p.cfg.Settings().FaultTolerance {
 		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
 			return err
 		}
-		why := "put back a task the store shows running here that this node is not running (a claim whose reply was lost)"
-		if atStart {
+		why := "put back a task this node claimed but never started (the reply to its claim was lost)"
+		switch kind {
+		case orphanRestart:
 			why = "put back a task left running by a previous run of this node"
+		case orphanUnrecorded:
+			why = "put back a task whose outcome this node could not record"
 		}
 		p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
 		return nil
 	}
 	msg := fmt.Sprintf("node %s restarted while attempt %d of this task ran there; fault tolerance is off, so it was not run again",
 		p.cfg.NodeID, t.Attempt)
-	if !atStart {
-		msg = fmt.Sprintf("node %s was not running attempt %d of this task that the store showed running there "+
-			"(the reply to its claim or the report of its outcome was lost), so it may have run; fault tolerance is off, so it was not run again",
+	if kind == orphanUnrecorded {
+		msg = fmt.Sprintf("node %s ran attempt %d of this task but could not record its outcome; fault tolerance is off, so it was not run again",
 			p.cfg.NodeID, t.Attempt)
 	}
 	if _, err := p.cfg.Store.FailTask(ctx, t.ID, t.Attempt, noRerun(msg)); err != nil {
@@ -599,6 +672,9 @@ func (p *Pool) finish(log *attemptLog, t *archivist.Task, start time.Time, outco
 		return
 	case err != nil:
 		log.get().Error("could not record the outcome of an attempt; the orphan check or its lease will take it back", "outcome", outcome, "err", err)
+		p.mu.Lock()
+		p.unrecorded[t.ID] = unrecordedAttempt{attempt: t.Attempt, pass: p.orphanPass}
+		p.mu.Unlock()
 		return
 	}
 	if p.cfg.Observer != nil {
