@@ -52,8 +52,10 @@ type Thresholds struct {
 // in the API). It lives in the store; every node applies its newest version.
 type Config struct {
 	Version int64 `json:"version"`
-	// Enabled turns distributed processing on. Off, a node leaves placement
-	// and runs only what is submitted to it.
+	// Enabled turns distributed processing on: the leader places ready
+	// tasks on nodes. Off, the leader places nothing and each node runs the
+	// tasks submitted through it; tasks nobody runs that way (submitted
+	// through a master, retries, tasks put back) wait until it is on again.
 	Enabled   bool            `json:"enabled"`
 	Discovery DiscoveryMethod `json:"discovery"`
 	// Peers is the admission list of MANUAL discovery: node ids or
@@ -64,8 +66,16 @@ type Config struct {
 	DefaultTimeout    time.Duration         `json:"defaultTimeout"`
 	DefaultMaxRetries int                   `json:"defaultMaxRetries"`
 	Strategy          LoadBalancingStrategy `json:"strategy"`
-	// FaultTolerance on: failed attempts are retried and the tasks of a lost
-	// node are put back. Off: a failed attempt fails the task.
+	// FaultTolerance on (at least once): failed and timed-out attempts are
+	// retried up to the task's MaxRetries, and the tasks of a lost node, or
+	// of a node that restarted or shut down mid-task, are put back to run
+	// again. Off (at most once): no task is started twice. A failed attempt
+	// fails its task (a timeout: TIMED_OUT); a running task of a lost node
+	// ends FAILED with an error that says the node was lost (Store.FailNode),
+	// and one cut off by its node's restart or shutdown ends FAILED too;
+	// tasks assigned to a lost node that it never claimed go back to PENDING,
+	// since they never ran. Read at each decision: a task already RETRYING
+	// when it is turned off keeps its retry.
 	FaultTolerance bool          `json:"faultTolerance"`
 	Thresholds     Thresholds    `json:"thresholds"`
 	Workers        int           `json:"workers"`

@@ -54,8 +54,18 @@ type Store interface {
 	// left, or CANCELLED when a cancel was requested).
 	RecoverExpired(ctx context.Context, lease Lease, retry RetryPolicy) ([]*Task, error)
 	// RequeueNode puts every ASSIGNED and IN_PROGRESS task of a lost node
-	// back to PENDING at once, not counting a failure (but a Requeue).
+	// back to PENDING at once, not counting a failure (but a Requeue). The
+	// leader uses it with fault tolerance on; FailNode with it off.
 	RequeueNode(ctx context.Context, lease Lease, nodeID string) ([]*Task, error)
+	// FailNode is RequeueNode with fault tolerance off: nothing that may
+	// have run is run again. The node's IN_PROGRESS tasks end FAILED with
+	// reason as their error (one failure counted; CANCELLED instead when a
+	// cancel was requested); its ASSIGNED tasks, which the store shows were
+	// never claimed and so never started, go back to PENDING as
+	// RequeueNode puts them. Refused (CONFLICT, nothing changed) when lease
+	// is no longer current; all of it is one atomic step, one event per
+	// task.
+	FailNode(ctx context.Context, lease Lease, nodeID, reason string) ([]*Task, error)
 	// PurgeFinished removes finished tasks that finished before before.
 	PurgeFinished(ctx context.Context, before time.Time) (int, error)
 
@@ -75,7 +85,9 @@ type Store interface {
 	// ReleaseTask gives a running attempt back unfinished (a graceful
 	// shutdown, or a restart finding its old attempts): the task is PENDING
 	// again, no failure counted. Only the current IN_PROGRESS attempt can be
-	// released; anything else gives CONFLICT.
+	// released; anything else gives CONFLICT. With fault tolerance off the
+	// worker pool does not release attempts: it fails them (FailTask with
+	// a Permanent failure), so that none runs twice.
 	ReleaseTask(ctx context.Context, id string, attempt int) (*Task, error)
 
 	// Heartbeat stores the node's self-description (keeping Draining as the

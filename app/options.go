@@ -135,7 +135,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.MemoryThreshold, "memory-threshold", d.Thresholds.MemoryPercent, "memory percent over which the node is busy (0 disables)")
 	fs.Float64Var(&o.LoadThreshold, "load-threshold", d.Thresholds.Load1, "1-minute load per core over which the node is busy (0 disables)")
 	fs.DurationVar(&o.HealthInterval, "health-interval", 2*time.Second, "how often CPU, memory and load are sampled")
-	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long running tasks may finish before they are put back")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long running tasks may finish before they are stopped and put back (failed, when fault tolerance is off)")
 	fs.StringVar(&o.AlertWebhooks, "alert-webhooks", "", "comma-separated URLs that get alerts firing and resolved as JSON POSTs (sent by the leader, retried with backoff)")
 	fs.Float64Var(&o.AlertRules.FailureRate, "alert-failure-rate", alert.DefaultFailureRate, "alert when more than this percent of finished attempts failed in --alert-failure-window (negative: off)")
 	fs.DurationVar(&o.AlertRules.FailureWindow, "alert-failure-window", alert.DefaultFailureWindow, "window of the failure-rate alert")

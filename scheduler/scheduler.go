@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -284,7 +285,8 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 		}
 	}
 	// Tasks held by offline nodes, or by nodes the store no longer knows,
-	// go back at once.
+	// are taken back at once: put back with fault tolerance on; with it
+	// off, the running ones fail (see takeBack).
 	for id, load := range loads {
 		if load == 0 {
 			continue
@@ -292,12 +294,7 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 		if _, isLost := s.lost[id]; !isLost && known[id] {
 			continue
 		}
-		ts, err := s.cfg.Store.RequeueNode(ctx, lease, id)
-		if err != nil {
-			s.logErr(ctx, "requeue tasks of lost node", err)
-			continue
-		}
-		s.cfg.Logger.Warn("put back the tasks of a lost node", "node", id, "tasks", len(ts))
+		s.takeBack(ctx, lease, cfg, id, known[id])
 	}
 	if now.Sub(s.lastPurge) >= s.cfg.JanitorInterval {
 		s.lastPurge = now
@@ -308,6 +305,43 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 			s.cfg.Logger.Info("purged finished tasks past retention", "tasks", n, "retention", cfg.Retention)
 		}
 	}
+}
+
+// takeBack takes back the tasks of lost node id. With fault tolerance on,
+// all of them go back to PENDING to run elsewhere (RequeueNode). With it
+// off, no task may run twice: the ones the node had started end FAILED
+// with an error that says the node was lost (FailNode), and only the ones
+// it had not claimed yet, which never ran, go back. known tells a node
+// that stopped heartbeating from one that left the store (deregistered,
+// or removed through the API).
+func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg archivist.Config, id string, known bool) {
+	if cfg.FaultTolerance {
+		ts, err := s.cfg.Store.RequeueNode(ctx, lease, id)
+		if err != nil {
+			s.logErr(ctx, "requeue tasks of lost node", err)
+			return
+		}
+		s.cfg.Logger.Warn("put back the tasks of a lost node", "node", id, "tasks", len(ts))
+		return
+	}
+	how := "stopped heartbeating"
+	if !known {
+		how = "left the cluster"
+	}
+	reason := fmt.Sprintf("node %s was lost (%s) while running this task; fault tolerance is off, so it was not run again", id, how)
+	ts, err := s.cfg.Store.FailNode(ctx, lease, id, reason)
+	if err != nil {
+		s.logErr(ctx, "fail tasks of lost node", err)
+		return
+	}
+	failed := 0
+	for _, t := range ts {
+		if t.Status != archivist.TaskPending {
+			failed++
+		}
+	}
+	s.cfg.Logger.Warn("a node was lost with fault tolerance off: its running tasks end without running again, the ones it had not started go back",
+		"node", id, "ended", failed, "put_back", len(ts)-failed)
 }
 
 // place runs placement rounds until nothing more can be placed, and

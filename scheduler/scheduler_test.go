@@ -270,7 +270,7 @@ func TestSchedulerRequeuesTasksOfOfflineNode(t *testing.T) {
 	}{
 		{name: "no other node"},
 		{name: "another node takes them", otherNode: true},
-		{name: "node removed from the store"},
+		{name: "node removed from the store", removed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -769,6 +769,21 @@ func (e *engine) RecoverExpired(ctx context.Context, lease archivist.Lease, retr
 }
 
 func (e *engine) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID string) ([]*archivist.Task, error) {
+	return e.takeBackNode(ctx, lease, nodeID, "")
+}
+
+func (e *engine) FailNode(ctx context.Context, lease archivist.Lease, nodeID, reason string) ([]*archivist.Task, error) {
+	if reason == "" {
+		reason = "node " + nodeID + " was lost while running this task"
+	}
+	return e.takeBackNode(ctx, lease, nodeID, reason)
+}
+
+// takeBackNode takes back every task of a lost node, by Seq: all of them
+// go back to PENDING when fail is empty (RequeueNode); otherwise the
+// IN_PROGRESS ones fail with fail as their error (FailNode), and only the
+// ASSIGNED ones, never started, go back.
+func (e *engine) takeBackNode(ctx context.Context, lease archivist.Lease, nodeID, fail string) ([]*archivist.Task, error) {
 	var out []*archivist.Task
 	err := e.update(ctx, func(tx *tx) error {
 		if err := e.checkLease(lease, tx.now); err != nil {
@@ -780,7 +795,14 @@ func (e *engine) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID 
 		}
 		sort.Slice(ids, func(i, j int) bool { return e.tasks[ids[i]].Seq < e.tasks[ids[j]].Seq })
 		for _, id := range ids {
-			out = append(out, requeue(tx, e.tasks[id], "node "+nodeID+" was lost").Clone())
+			old := e.tasks[id]
+			var t *archivist.Task
+			if fail != "" && old.Status == archivist.TaskInProgress {
+				t = failTask(tx, old, archivist.Failure{Error: fail, Permanent: true, Retry: archivist.RetryPolicy{Disabled: true}})
+			} else {
+				t = requeue(tx, old, "node "+nodeID+" was lost")
+			}
+			out = append(out, t.Clone())
 		}
 		return nil
 	})

@@ -900,7 +900,17 @@ func (r *Redis) RecoverExpired(ctx context.Context, lease archivist.Lease, retry
 // RequeueNode puts back every task of a lost node in one script.
 func (r *Redis) RequeueNode(ctx context.Context, lease archivist.Lease, nodeID string) ([]*archivist.Task, error) {
 	holder, token := leaseArgs(lease)
-	return r.evalTasks(ctx, "requeue node", luaScripts.requeueNode, holder, token, nodeID)
+	return r.evalTasks(ctx, "requeue node", luaScripts.requeueNode, holder, token, nodeID, "")
+}
+
+// FailNode fails the running tasks of a lost node and puts back its
+// assigned ones, in the same script as RequeueNode.
+func (r *Redis) FailNode(ctx context.Context, lease archivist.Lease, nodeID, reason string) ([]*archivist.Task, error) {
+	if reason == "" {
+		reason = "node " + nodeID + " was lost while running this task"
+	}
+	holder, token := leaseArgs(lease)
+	return r.evalTasks(ctx, "fail node", luaScripts.requeueNode, holder, token, nodeID, reason)
 }
 
 // PurgeFinished removes finished tasks, walking the tasks oldest first a

@@ -3,6 +3,16 @@
 // deadline with the handler of its type, turns a handler panic into a failed
 // attempt, reports progress, stops attempts whose cancellation was
 // requested, and on shutdown puts unfinished tasks back.
+//
+// With fault tolerance off (archivist.Config.FaultTolerance) no task runs
+// twice: a failed attempt is not retried, and an attempt the pool cannot
+// see through to its end is failed rather than put back: one a previous
+// process of this node left running (a crash or restart mid-task), one
+// whose outcome it could not record, and one still running when a
+// shutdown's grace runs out. Only a task it claimed and never started (the
+// claim's reply was lost) is put back. A handler panic fails its
+// attempt either way; the worker goroutine is replaced (each attempt runs
+// in its own), so the pool never shrinks.
 package workerpool
 
 import (
@@ -29,7 +39,8 @@ type Config struct {
 	// worker's own deadline fires first (default 5s).
 	LeaseGrace time.Duration
 	// ShutdownGrace is how long Stop waits for running attempts before it
-	// stops them and puts their tasks back (default 30s).
+	// stops them and puts their tasks back, or fails them when fault
+	// tolerance is off (default 30s).
 	ShutdownGrace time.Duration
 	// Settings returns the cluster configuration (retry policy).
 	Settings func() archivist.Config
@@ -39,8 +50,10 @@ type Config struct {
 	// OrphanCheck is how often the pool looks for tasks the store shows
 	// IN_PROGRESS here that it is not running, and puts them back (default
 	// 10s). They come from a claim whose reply was lost (a Redis restart:
-	// the client retries the claim, which then finds the tasks taken) and
-	// would otherwise wait for their lease, the task timeout.
+	// the client retries the claim, which then finds the tasks taken), or
+	// from an attempt whose outcome could not be recorded, and would
+	// otherwise wait for their lease, the task timeout. With fault
+	// tolerance off the second kind is failed instead (see releaseOrphans).
 	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
@@ -79,7 +92,38 @@ type Pool struct {
 	local   []string // PENDING tasks submitted here to run here (RunLocal)
 	paused  bool
 	started bool
+	// unrecorded holds the attempts this process ran whose outcome it
+	// could not record (by task id), and orphanPass counts orphan checks:
+	// together they tell an orphan that ran from a claim whose reply was
+	// lost (see releaseOrphans). restartChecked: a check at Start (or a
+	// later one standing in for it) went through, so no attempt of a
+	// previous process is left.
+	unrecorded     map[string]unrecordedAttempt
+	orphanPass     int
+	restartChecked bool
 }
+
+// unrecordedAttempt is an attempt that ran here and whose outcome could not
+// be recorded, noted during orphan check pass.
+type unrecordedAttempt struct {
+	attempt, pass int
+}
+
+// orphanKind is what the pool knows of an attempt the store shows running
+// here and that it does not run.
+type orphanKind int
+
+const (
+	// orphanRestart: possibly an attempt of a previous process of this
+	// node, which may have run.
+	orphanRestart orphanKind = iota
+	// orphanUnrecorded: this process ran it and could not record its
+	// outcome.
+	orphanUnrecorded
+	// orphanNeverRan: claimed by this process, whose claim reply was lost,
+	// so never started.
+	orphanNeverRan
+)
 
 type attempt struct {
 	task   *archivist.Task
@@ -112,7 +156,8 @@ func New(cfg Config) *Pool {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1)}
+	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1),
+		unrecorded: map[string]unrecordedAttempt{}}
 }
 
 // Start puts back the attempts a previous process on this node left
@@ -131,8 +176,8 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.loopDone = make(chan struct{})
 	p.mu.Unlock()
 
-	if err := p.releaseOrphans(ctx, "put back a task left running by a previous run of this node"); err != nil {
-		p.cfg.Logger.Warn("could not put back tasks left by a previous run", "err", err)
+	if err := p.releaseOrphans(ctx, true); err != nil {
+		p.cfg.Logger.Warn("could not take back tasks left by a previous run", "err", err)
 	}
 	sub, err := p.cfg.Store.Subscribe(loopCtx, 0)
 	if err != nil {
@@ -145,13 +190,29 @@ func (p *Pool) Start(ctx context.Context) error {
 }
 
 // releaseOrphans puts back tasks this node had started before a crash or
-// restart: no goroutine of this process runs them.
+// restart (atStart): no goroutine of this process runs them.
 //
 // Later, the loop calls it every OrphanCheck, between its claims: a task
 // the store shows IN_PROGRESS here that the pool is not running is then an
 // orphan (only the loop launches attempts, and an attempt leaves running
-// only after its outcome is recorded).
-func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
+// only after its outcome is recorded or, failing that, noted in
+// unrecorded). Such an orphan either ran here and its outcome could not be
+// recorded (it is in unrecorded), or was claimed by a call whose reply was
+// lost (a Redis restart: the client retries the claim, which then finds
+// the tasks taken), and never started.
+//
+// With fault tolerance off an orphan that may have run (one left by a
+// previous process, which may have been killed mid-task, or one whose
+// outcome could not be recorded) is failed instead; one that never started
+// is put back, which runs it for the first time. Until a check at Start
+// went through, every orphan counts as one a previous process may have
+// left.
+func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
+	p.mu.Lock()
+	pass := p.orphanPass
+	p.orphanPass++
+	restart := atStart || !p.restartChecked
+	p.mu.Unlock()
 	after := ""
 	for {
 		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
@@ -162,27 +223,89 @@ func (p *Pool) releaseOrphans(ctx context.Context, why string) error {
 		for _, t := range page.Tasks {
 			p.mu.Lock()
 			a := p.running[t.ID]
+			u, ran := p.unrecorded[t.ID]
 			p.mu.Unlock()
 			if a != nil {
 				continue
 			}
-			if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
-				if archivist.IsCode(err, archivist.CodeConflict) || archivist.IsCode(err, archivist.CodeNotFound) {
-					continue // it finished meanwhile
-				}
+			kind := orphanNeverRan
+			switch {
+			case restart:
+				kind = orphanRestart
+			case ran && u.attempt == t.Attempt:
+				kind = orphanUnrecorded
+			}
+			err := p.takeBackOrphan(ctx, t, kind)
+			if err != nil && !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) {
 				return err
 			}
-			p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
+			// Taken back, or it finished meanwhile.
+			if kind == orphanUnrecorded {
+				p.mu.Lock()
+				if p.unrecorded[t.ID] == u {
+					delete(p.unrecorded, t.ID)
+				}
+				p.mu.Unlock()
+			}
 		}
 		if !page.HasNext {
-			return nil
+			break
 		}
 		after = page.EndCursor
 	}
+	// Every attempt this node runs in the store was seen: the unrecorded
+	// ones noted before this pass that it did not see are settled (their
+	// report went through after all, or the task moved on).
+	p.mu.Lock()
+	p.restartChecked = true
+	for id, u := range p.unrecorded {
+		if u.pass <= pass {
+			delete(p.unrecorded, id)
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// takeBackOrphan puts back attempt t.Attempt of orphan t, or, when fault
+// tolerance is off and it may have run, fails it.
+func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, kind orphanKind) error {
+	if kind == orphanNeverRan || p.cfg.Settings().FaultTolerance {
+		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
+			return err
+		}
+		why := "put back a task this node claimed but never started (the reply to its claim was lost)"
+		switch kind {
+		case orphanRestart:
+			why = "put back a task left running by a previous run of this node"
+		case orphanUnrecorded:
+			why = "put back a task whose outcome this node could not record"
+		}
+		p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
+		return nil
+	}
+	msg := fmt.Sprintf("node %s restarted while attempt %d of this task ran there; fault tolerance is off, so it was not run again",
+		p.cfg.NodeID, t.Attempt)
+	if kind == orphanUnrecorded {
+		msg = fmt.Sprintf("node %s ran attempt %d of this task but could not record its outcome; fault tolerance is off, so it was not run again",
+			p.cfg.NodeID, t.Attempt)
+	}
+	if _, err := p.cfg.Store.FailTask(ctx, t.ID, t.Attempt, noRerun(msg)); err != nil {
+		return err
+	}
+	p.cfg.Logger.Warn("failed a task this node had started but is not running, as fault tolerance is off", "task", t.ID, "attempt", t.Attempt, "error", msg)
+	return nil
+}
+
+// noRerun is the failure that ends an attempt for good when fault tolerance
+// is off.
+func noRerun(msg string) archivist.Failure {
+	return archivist.Failure{Error: msg, Permanent: true, Retry: archivist.RetryPolicy{Disabled: true}}
 }
 
 // Stop stops claiming, waits up to ShutdownGrace (or ctx) for running
-// attempts, then stops the rest and puts their tasks back. Tasks assigned
+// attempts, then stops the rest and puts their tasks back (fails them when
+// fault tolerance is off, so that none runs twice). Tasks assigned
 // here but not started go back when the node deregisters (the leader puts
 // back the tasks of a node it no longer knows). Idempotent.
 func (p *Pool) Stop(ctx context.Context) error {
@@ -307,7 +430,7 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 		case <-p.wake:
 		case <-tick.C:
 		case <-orphans.C:
-			if err := p.releaseOrphans(ctx, "put back a task the store shows running here that this node is not running (a claim whose reply was lost)"); err != nil && ctx.Err() == nil {
+			if err := p.releaseOrphans(ctx, false); err != nil && ctx.Err() == nil {
 				p.cfg.Logger.Warn("could not check for orphaned tasks", "err", err)
 			}
 		case ev, ok := <-events:
@@ -496,6 +619,12 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 		p.finish(log, t, start, "completed", func() (*archivist.Task, error) {
 			return store.CompleteTask(rctx, t.ID, t.Attempt, result)
 		})
+	case errors.Is(cause, errShutdown) && !cfg.FaultTolerance:
+		msg := fmt.Sprintf("node %s shut down before attempt %d finished (it was stopped when the shutdown grace ran out); fault tolerance is off, so it was not run again",
+			p.cfg.NodeID, t.Attempt)
+		p.finish(log, t, start, "failed", func() (*archivist.Task, error) {
+			return store.FailTask(rctx, t.ID, t.Attempt, noRerun(msg))
+		})
 	case errors.Is(cause, errShutdown):
 		p.finish(log, t, start, "released", func() (*archivist.Task, error) {
 			return store.ReleaseTask(rctx, t.ID, t.Attempt)
@@ -542,7 +671,10 @@ func (p *Pool) finish(log *attemptLog, t *archivist.Task, start time.Time, outco
 		log.get().Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)
 		return
 	case err != nil:
-		log.get().Error("could not record the outcome of an attempt; its lease will put it back", "outcome", outcome, "err", err)
+		log.get().Error("could not record the outcome of an attempt; the orphan check or its lease will take it back", "outcome", outcome, "err", err)
+		p.mu.Lock()
+		p.unrecorded[t.ID] = unrecordedAttempt{attempt: t.Attempt, pass: p.orphanPass}
+		p.mu.Unlock()
 		return
 	}
 	if p.cfg.Observer != nil {

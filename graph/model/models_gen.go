@@ -15,7 +15,8 @@ import (
 // Changes to DistributedProcessingConfig; absent or null fields keep their
 // value. The result must be valid as a whole.
 type ConfigInput struct {
-	// Turns distributed processing on or off.
+	// Turns distributed processing on (the leader places tasks on nodes) or off
+	// (each node runs what is submitted through it).
 	Enabled *bool `json:"enabled,omitempty"`
 	// How nodes find each other. Every node switches within a heartbeat, no
 	// restart: to AUTO it advertises itself and browses by mDNS (a node where
@@ -37,7 +38,9 @@ type ConfigInput struct {
 	DefaultMaxRetries *int `json:"defaultMaxRetries,omitempty"`
 	// How the leader picks a node for a task.
 	Strategy *archivist.LoadBalancingStrategy `json:"strategy,omitempty"`
-	// Whether failed attempts are retried and lost nodes' tasks put back.
+	// On: failed attempts are retried and lost nodes' tasks run again (at least
+	// once). Off: no task is started twice; a failed, timed-out or cut-off
+	// attempt ends its task with an error that says why (at most once).
 	FaultTolerance *bool `json:"faultTolerance,omitempty"`
 	// Limits over which a node turns BUSY.
 	Thresholds *HealthThresholdsInput `json:"thresholds,omitempty"`

@@ -272,6 +272,11 @@ func testEvents(t *testing.T, s suite) {
 				h.t.Fatalf("RequeueNode: %v", err)
 			}
 		}, archivist.TaskRequeued, archivist.TaskPending},
+		{"FailNode", runningJob(3), func(h *fixture) {
+			if _, err := h.s.FailNode(h.ctx(), h.lead(), "node-1", "node node-1 was lost"); err != nil {
+				h.t.Fatalf("FailNode: %v", err)
+			}
+		}, archivist.TaskFailedEv, archivist.TaskFailed},
 	}
 	for _, c := range transitions {
 		s.run(t, c.name, func(t *testing.T, h *fixture) {

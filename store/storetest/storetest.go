@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"RetryTask", testRetryTask},
 		{"RecoverExpired", testRecoverExpired},
 		{"RequeueNode", testRequeueNode},
+		{"FaultToleranceOff", testFaultToleranceOff},
 		{"ReleaseTask", testReleaseTask},
 		{"PurgeFinished", testPurgeFinished},
 		{"ListTasks", testListTasks},

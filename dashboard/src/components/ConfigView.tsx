@@ -115,10 +115,15 @@ export function ConfigView() {
         <fieldset className="card" disabled={!canEdit}>
           <legend>Cluster</legend>
           <div className="form-grid">
-            <Check label="Distributed processing" hint="Off: each node runs only what is submitted to it." checked={draft.enabled} onChange={(v) => set('enabled', v)} />
+            <Check
+              label="Distributed processing"
+              hint="On: the leader places tasks on nodes. Off: each node runs only what is submitted to it; other tasks wait."
+              checked={draft.enabled}
+              onChange={(v) => set('enabled', v)}
+            />
             <Check
               label="Fault tolerance"
-              hint="Retry failed attempts and put back the tasks of lost nodes."
+              hint="On: failed attempts are retried and a lost node's tasks run elsewhere, so a task may run twice. Off: no task runs twice; one cut off by a failure or a lost node ends FAILED with the reason."
               checked={draft.faultTolerance}
               onChange={(v) => set('faultTolerance', v)}
             />
