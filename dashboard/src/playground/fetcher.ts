@@ -4,7 +4,7 @@
 // connection_init (a browser cannot set headers on a WebSocket); headers
 // typed in GraphiQL's Headers editor go on top, for both.
 
-import { getOperationAST, parse, type DocumentNode } from 'graphql';
+import { getOperationAST, parse, type DocumentNode, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 
 /** One operation as GraphiQL hands it over. */
@@ -14,10 +14,9 @@ export interface OperationParams {
   variables?: Record<string, unknown> | null;
 }
 
-/** What GraphiQL adds: the Headers editor's object and the parsed document. */
+/** What GraphiQL adds: the Headers editor's object (and more, unused here). */
 export interface OperationOptions {
   headers?: Record<string, unknown>;
-  documentAST?: DocumentNode;
 }
 
 export interface FetcherConfig {
@@ -44,17 +43,19 @@ export function mergeHeaders(fixed: Record<string, string>, typed: Record<string
   return out;
 }
 
-/** Whether the operation GraphiQL runs is a subscription. */
-export function isSubscription(params: OperationParams, doc?: DocumentNode): boolean {
-  let d = doc;
-  if (!d) {
-    try {
-      d = parse(params.query);
-    } catch {
-      return false; // the node answers a syntax error over HTTP
-    }
+/**
+ * Whether the operation GraphiQL runs is a subscription. The query is parsed
+ * here rather than taken from GraphiQL's parsed document, which can lag a
+ * fresh edit.
+ */
+export function isSubscription(params: OperationParams): boolean {
+  let doc: DocumentNode;
+  try {
+    doc = parse(params.query);
+  } catch {
+    return false; // the node answers a syntax error over HTTP
   }
-  return getOperationAST(d, params.operationName ?? undefined)?.operation === 'subscription';
+  return getOperationAST(doc, params.operationName ?? undefined)?.operation === 'subscription';
 }
 
 /** An error GraphiQL can show, from what graphql-ws throws (a CloseEvent, an Error, a list of GraphQL errors). */
@@ -102,14 +103,14 @@ export function createFetcher(cfg: FetcherConfig) {
 
   return (params: OperationParams, opts?: OperationOptions) => {
     const headers = mergeHeaders(cfg.headers, opts?.headers);
-    if (isSubscription(params, opts?.documentAST)) {
+    if (isSubscription(params)) {
       return subscribe(clientFor(headers), params);
     }
     return post(doFetch, cfg.url, headers, params);
   };
 }
 
-async function post(doFetch: typeof fetch, url: string, headers: Record<string, string>, params: OperationParams) {
+async function post(doFetch: typeof fetch, url: string, headers: Record<string, string>, params: OperationParams): Promise<FormattedExecutionResult> {
   const res = await doFetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/graphql-response+json, application/json', ...headers },
@@ -118,7 +119,7 @@ async function post(doFetch: typeof fetch, url: string, headers: Record<string, 
   });
   const text = await res.text();
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text) as FormattedExecutionResult;
   } catch {
     throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
   }

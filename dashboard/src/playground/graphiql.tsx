@@ -7,9 +7,10 @@ import 'graphiql/style.css';
 
 import { Component, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { GraphiQL } from 'graphiql';
+import { GraphiQL, type GraphiQLProps } from 'graphiql';
 
 import { createFetcher } from './fetcher';
+import { headerlessStorage } from './storage';
 
 /** Shows a message instead of a blank page when GraphiQL throws while rendering. */
 class Guard extends Component<{ children: ReactNode }, { error: Error | null }> {
@@ -39,13 +40,24 @@ export function mountGraphiQL(el: HTMLElement, endpoint: string, headers: Record
     subscriptionUrl: `${ws}//${location.host}${endpoint}`,
     headers,
   });
+  let storage: ReturnType<typeof headerlessStorage> | undefined;
+  try {
+    storage = headerlessStorage(window.localStorage);
+  } catch {
+    storage = undefined; // storage off: GraphiQL keeps nothing
+  }
   createRoot(el).render(
     <Guard>
       <GraphiQL
-        fetcher={fetcher as never}
+        // GraphiQL types results as graphql-js's ExecutionResult (errors as
+        // GraphQLError objects); a server sends their JSON form, which
+        // GraphiQL shows as it is.
+        fetcher={fetcher as unknown as GraphiQLProps['fetcher']}
         isHeadersEditorEnabled
-        // Headers typed in the editor (a key) stay out of localStorage.
+        // Headers typed in the editor (a key) stay out of localStorage:
+        // neither the editor's content nor the history's copy of them.
         shouldPersistHeaders={false}
+        storage={storage}
         inputValueDeprecation
       />
     </Guard>,
