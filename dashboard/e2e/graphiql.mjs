@@ -34,9 +34,20 @@ async function typeInto(page, scope, text) {
   await page.keyboard.press('ControlOrMeta+Home');
 }
 
-/** Types the operation into the query editor. */
+/**
+ * Types the operation into the query editor, and waits until GraphiQL has
+ * taken it in (it parses the query a moment after an edit): its tab is
+ * named after the operation.
+ */
 export async function typeQuery(page, query) {
   await typeInto(page, '.graphiql-query-editor', query);
+  const m = /^\s*(?:query|mutation|subscription)\s+([_A-Za-z]\w*)/.exec(query);
+  const title = m ? m[1] : '<untitled>';
+  await page.waitForFunction(
+    (want) => document.querySelector('.graphiql-tab-active .graphiql-tab-button')?.textContent?.trim() === want,
+    title,
+    { timeout: T },
+  );
 }
 
 /** Opens the Headers tab under the query editor and types a JSON object of headers. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Client, ClientOptions } from 'graphql-ws';
 
-import { asError, createFetcher, isSubscription, mergeHeaders } from './fetcher';
+import { asError, createFetcher, isSubscription, mergeHeaders, resolveOperation } from './fetcher';
 
 describe('mergeHeaders', () => {
   it('puts the typed headers on top, whatever their case', () => {
@@ -20,6 +20,17 @@ describe('isSubscription', () => {
     expect(isSubscription({ query: q, operationName: 'A' })).toBe(false);
     expect(isSubscription({ query: 'subscription { taskUpdated { id } }' })).toBe(true);
     expect(isSubscription({ query: 'subscription {' })).toBe(false);
+  });
+});
+
+describe('resolveOperation', () => {
+  it("runs a document's one operation whatever name GraphiQL still holds", () => {
+    expect(resolveOperation({ query: '{ session { role } }', operationName: 'Beats' }).params.operationName).toBeNull();
+    expect(resolveOperation({ query: 'query Q { a }', operationName: 'Beats' }).params.operationName).toBe('Q');
+    const two = 'query A { a } query B { b }';
+    expect(resolveOperation({ query: two, operationName: 'B' }).params.operationName).toBe('B');
+    // Two operations and an unknown name: the node says so.
+    expect(resolveOperation({ query: two, operationName: 'C' }).params.operationName).toBe('C');
   });
 });
 

@@ -4,7 +4,7 @@
 // connection_init (a browser cannot set headers on a WebSocket); headers
 // typed in GraphiQL's Headers editor go on top, for both.
 
-import { getOperationAST, parse, type DocumentNode, type FormattedExecutionResult } from 'graphql';
+import { getOperationAST, Kind, parse, type DocumentNode, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 
 /** One operation as GraphiQL hands it over. */
@@ -44,18 +44,30 @@ export function mergeHeaders(fixed: Record<string, string>, typed: Record<string
 }
 
 /**
- * Whether the operation GraphiQL runs is a subscription. The query is parsed
- * here rather than taken from GraphiQL's parsed document, which can lag a
- * fresh edit.
+ * The operation to run, as GraphiQL hands it over but with the operation
+ * name checked against the query: GraphiQL updates the name a moment after
+ * an edit, so a query run at once can come with the name of the one before
+ * ("operation Beats not found"). A document of one operation runs that one.
+ * subscription: whether it is a subscription. The query is parsed here, not
+ * taken from GraphiQL's parsed document, which lags the same way.
  */
-export function isSubscription(params: OperationParams): boolean {
+export function resolveOperation(params: OperationParams): { params: OperationParams; subscription: boolean } {
   let doc: DocumentNode;
   try {
     doc = parse(params.query);
   } catch {
-    return false; // the node answers a syntax error over HTTP
+    return { params, subscription: false }; // the node answers the syntax error, over HTTP
   }
-  return getOperationAST(doc, params.operationName ?? undefined)?.operation === 'subscription';
+  const ops = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  let name = params.operationName ?? undefined;
+  if (name && ops.length === 1 && ops[0].name?.value !== name) name = ops[0].name?.value;
+  const op = getOperationAST(doc, name);
+  return { params: { ...params, operationName: name ?? null }, subscription: op?.operation === 'subscription' };
+}
+
+/** Whether the operation GraphiQL runs is a subscription. */
+export function isSubscription(params: OperationParams): boolean {
+  return resolveOperation(params).subscription;
 }
 
 /** An error GraphiQL can show, from what graphql-ws throws (a CloseEvent, an Error, a list of GraphQL errors). */
@@ -101,9 +113,10 @@ export function createFetcher(cfg: FetcherConfig) {
     return c;
   };
 
-  return (params: OperationParams, opts?: OperationOptions) => {
+  return (given: OperationParams, opts?: OperationOptions) => {
     const headers = mergeHeaders(cfg.headers, opts?.headers);
-    if (isSubscription(params)) {
+    const { params, subscription } = resolveOperation(given);
+    if (subscription) {
       return subscribe(clientFor(headers), params);
     }
     return post(doFetch, cfg.url, headers, params);
