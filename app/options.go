@@ -144,7 +144,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.AlertRules.NodeOfflineOff, "alert-node-offline-off", false, "no alert when a node goes offline")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
-	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground")
+	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground (GraphiQL, built into the binary) at /playground")
 	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret (16+ characters, the same on every node) that admits nodes to the cluster: on a shared store a node without it gets no tasks and one with another secret does not start; with --discovery auto it also signs mDNS records, and unsigned or wrongly signed ones are rejected (prefer ARCHIVIST_CLUSTER_SECRET to the flag)")
 	fs.StringVar(&o.MDNSInterface, "mdns-interface", "", "under AUTO discovery (--discovery auto, or the cluster's method): comma-separated network interfaces for mDNS (default: every interface that is up, multicast and not loopback)")
 	fs.DurationVar(&o.MDNSTTL, "mdns-ttl", discovery.DefaultMDNSTTL, "under AUTO discovery: TTL of this node's mDNS records; a node that is gone leaves the others' discovered set within it")

@@ -1,7 +1,8 @@
-// Package dashboard serves the web dashboard that every node shows at /. The
-// built assets live in dist/ and are embedded in the binary, so that go build
-// alone gives a working dashboard. The source is beside this file (src/);
-// `make dashboard` rebuilds dist/.
+// Package dashboard serves the web dashboard that every node shows at /,
+// and the GraphQL playground (GraphiQL) at /playground. The built assets
+// live in dist/ and are embedded in the binary, so that go build alone gives
+// a working dashboard and playground that load nothing from elsewhere. The
+// source is beside this file (src/); `make dashboard` rebuilds dist/.
 package dashboard
 
 import (
@@ -23,11 +24,46 @@ var dist embed.FS
 // missing file with an extension is a 404. Hashed assets under /assets/ are
 // cached for good, index.html never.
 func Handler() http.Handler {
+	return newHandler(distFS())
+}
+
+// playgroundPage is the playground's page in dist/. The dashboard's handler
+// does not serve it: it is served at /playground only, by Playground, so
+// that a node run with --no-playground does not serve it at all. Its
+// scripts and styles are under /assets/, which the dashboard's handler
+// serves.
+const playgroundPage = "playground.html"
+
+// Playground serves the embedded GraphQL playground page (GraphiQL, built
+// from src/playground), never cached, so that a new binary's page is taken.
+func Playground() http.Handler {
+	return newPlaygroundHandler(distFS())
+}
+
+func newPlaygroundHandler(files fs.FS) http.Handler {
+	page, _ := fs.ReadFile(files, playgroundPage)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if page == nil {
+			http.Error(w, "playground not built: run make dashboard", http.StatusNotFound)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(page)
+		}
+	})
+}
+
+func distFS() fs.FS {
 	sub, err := fs.Sub(dist, "dist")
 	if err != nil {
 		panic(err) // the embed pattern guarantees dist exists
 	}
-	return newHandler(sub)
+	return sub
 }
 
 func newHandler(files fs.FS) http.Handler {
@@ -56,6 +92,10 @@ func newHandler(files fs.FS) http.Handler {
 		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 		if name == "" || name == "index.html" {
 			serveIndex(w, r)
+			return
+		}
+		if name == playgroundPage {
+			http.NotFound(w, r)
 			return
 		}
 		if st, err := fs.Stat(files, name); err == nil && !st.IsDir() {

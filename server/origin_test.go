@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -62,11 +63,21 @@ func TestSecurityHeaders(t *testing.T) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
 		srv.Handler().ServeHTTP(rec, req)
-		for k, v := range map[string]string{"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"} {
+		for k, v := range map[string]string{"X-Frame-Options": "DENY", "Content-Security-Policy": contentSecurityPolicy, "X-Content-Type-Options": "nosniff"} {
 			if got := rec.Header().Get(k); got != v {
 				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
 			}
 		}
+	}
+	// Scripts, workers, styles and fonts from the node only.
+	for _, want := range []string{"default-src 'self'", "script-src 'self';", "worker-src 'self';", "style-src 'self' 'unsafe-inline';",
+		"font-src 'self' data:;", "connect-src 'self';", "object-src 'none'", "frame-ancestors 'none'"} {
+		if !strings.Contains(contentSecurityPolicy+";", want) {
+			t.Errorf("the CSP lacks %q: %s", want, contentSecurityPolicy)
+		}
+	}
+	if strings.Contains(contentSecurityPolicy, "http") || strings.Contains(contentSecurityPolicy, "*") || strings.Contains(contentSecurityPolicy, "unsafe-eval") {
+		t.Errorf("the CSP allows other sites or eval: %s", contentSecurityPolicy)
 	}
 	// A foreign Host is refused, with the headers too.
 	rec := httptest.NewRecorder()

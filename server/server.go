@@ -78,7 +78,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/graphql", withOrigins(s.cfg.GraphQL, s.cfg.AllowedOrigins))
 	}
 	if !s.cfg.DisablePlayground {
-		mux.Handle("GET /playground", playgroundHandler("Archivist GraphQL", "/graphql"))
+		mux.Handle("GET /playground", playgroundHandler())
 	} else {
 		mux.HandleFunc("GET /playground", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, errorBody("NOT_FOUND", "the playground is turned off on this node (--no-playground)"))

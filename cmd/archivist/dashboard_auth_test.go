@@ -1,23 +1,15 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestDashboardAuth runs dashboard/e2e/dashboard.e2e.mjs (E2E_MODE=auth) in
@@ -78,9 +70,6 @@ func TestDashboardAuth(t *testing.T) {
 	open := startNodeIn(t, topo.ns[0], nil, "--http", topo.ips[0]+":0", "--insecure", "--store", "memory",
 		"--node-id", "open-node", "--name", "agora")
 	env = append(env, "ARCHIVIST_INSECURE_URL=http://"+open.addr)
-	if assets := playgroundAssets(t, n.addr); assets != "" {
-		env = append(env, "ARCHIVIST_PLAYGROUND_ASSETS="+assets)
-	}
 
 	runDashboardScript(t, dir, nodeBin, env, func(action string) string {
 		switch action {
@@ -145,114 +134,4 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// cdnPackageRe finds the npm packages the playground page loads from its CDN.
-var cdnPackageRe = regexp.MustCompile(`https://cdn\.jsdelivr\.net/npm/((?:@[\w.-]+/)?[\w.-]+@[\w.-]+)/`)
-
-// playgroundAssets lays out, in a folder, the files the playground page at
-// addr loads from its CDN, as NAME@VERSION/PATH: the CDN serves npm
-// packages' files as they are, so they come from the npm registry (npm
-// pack). The browser test serves them in place of the CDN, which a test
-// machine may not reach; the page's integrity hashes check every byte.
-// It returns "" when they cannot be had: the playground scenario is then
-// skipped (and the test fails under CI).
-func playgroundAssets(t *testing.T, addr string) string {
-	t.Helper()
-	unavailable := func(format string, a ...any) string {
-		msg := "playground scenario skipped: " + fmt.Sprintf(format, a...)
-		if os.Getenv("CI") != "" {
-			t.Error(msg)
-		} else {
-			t.Log(msg)
-		}
-		return ""
-	}
-	resp, err := http.Get("http://" + addr + "/playground")
-	if err != nil {
-		return unavailable("GET /playground: %v", err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	seen := map[string]bool{}
-	var pkgs []string
-	for _, m := range cdnPackageRe.FindAllStringSubmatch(string(page), -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			pkgs = append(pkgs, m[1])
-		}
-	}
-	if len(pkgs) == 0 {
-		return unavailable("the playground page loads nothing from cdn.jsdelivr.net/npm")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return unavailable("npm not found")
-	}
-	tmp := t.TempDir()
-	out := filepath.Join(tmp, "assets")
-	for _, pkg := range pkgs {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", tmp, pkg)
-		cmd.Dir = tmp
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		name, err := cmd.Output()
-		cancel()
-		if err != nil {
-			return unavailable("npm pack %s: %v %s", pkg, err, stderr.String())
-		}
-		tgz := filepath.Join(tmp, strings.TrimSpace(lastLines(string(name), 1)))
-		if err := untarPackage(tgz, filepath.Join(out, pkg)); err != nil {
-			return unavailable("unpack %s: %v", pkg, err)
-		}
-	}
-	return out
-}
-
-// untarPackage unpacks an npm tarball's regular files into dir, without
-// their leading "package/" folder.
-func untarPackage(tgz, dir string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		_, rel, ok := strings.Cut(filepath.ToSlash(h.Name), "/")
-		rel = filepath.Clean(rel)
-		if !ok || rel == "." || filepath.IsAbs(rel) || strings.HasPrefix(rel, "..") {
-			continue
-		}
-		dst := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		w, err := os.Create(dst)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(w, tr)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
 }

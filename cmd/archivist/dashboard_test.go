@@ -247,9 +247,16 @@ func screenshotDir(t *testing.T) string {
 // onFail runs once when a scenario failed, to log the cluster's state.
 func runDashboardScript(t *testing.T, dir, nodeBin string, env []string, act func(string) string, onFail func()) {
 	t.Helper()
+	runBrowserScript(t, dir, nodeBin, "dashboard.e2e.mjs", env, act, onFail)
+}
+
+// runBrowserScript runs the browser script dashboard/e2e/SCRIPT as
+// runDashboardScript does.
+func runBrowserScript(t *testing.T, dir, nodeBin, script string, env []string, act func(string) string, onFail func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, filepath.Join("e2e", "dashboard.e2e.mjs"))
+	cmd := exec.CommandContext(ctx, nodeBin, filepath.Join("e2e", script))
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "CHROMIUM="+chromiumPath(), "E2E_INTERACTIVE=1"), env...)
 	stdin, err := cmd.StdinPipe()

@@ -18,11 +18,8 @@
 //   E2E_MODE=auth          a node started with API keys: sign-in, roles,
 //                          sign-out, a reload, the playground, a revoked key.
 //                          E2E_KEY_VIEWER, E2E_KEY_OPERATOR, E2E_KEY_ADMIN are
-//                          its keys. Optional: ARCHIVIST_PLAYGROUND_ASSETS, a
-//                          folder with the playground's CDN files as
-//                          NAME@VERSION/PATH (the browser gets them from there,
-//                          checked against the page's integrity hashes);
-//                          ARCHIVIST_INSECURE_URL, a node run with --insecure.
+//                          its keys. Optional: ARCHIVIST_INSECURE_URL, a node
+//                          run with --insecure.
 //
 // Output, one line each: "PASS name", "FAIL name: reason", "SKIP name: why",
 // "ASK action" (the driver answers with one line on stdin), and a closing
@@ -33,6 +30,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { chromium } from 'playwright-core';
+
+import { graphiqlReady, run as runInGraphiQL, typeQuery } from './graphiql.mjs';
 
 const base = (process.env.ARCHIVIST_URL ?? '').replace(/\/+$/, '');
 if (!base) {
@@ -122,18 +121,14 @@ async function newPage(options) {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light', ...options });
   const p = await ctx.newPage();
   p.on('pageerror', (e) => pageErrors.push(e.message));
+  // Every request of the page (scripts, styles, fonts, workers, the API)
+  // and every WebSocket must go to the node: the dashboard and the
+  // playground are bundled in the binary.
   p.on('request', (r) => {
-    const u = r.url();
-    // The playground loads GraphiQL from its CDN (as gqlgen's does); the
-    // dashboard loads nothing from elsewhere.
-    let fromPlayground = false;
-    try {
-      fromPlayground = new URL(r.frame().url()).pathname === '/playground';
-    } catch {
-      // a request without a frame (a service worker): counted
-    }
-    if (fromPlayground) return;
-    if (!isOwn(u)) foreign.push(u);
+    if (!isOwn(r.url())) foreign.push(r.url());
+  });
+  p.on('websocket', (ws) => {
+    if (!isOwn(ws.url())) foreign.push(ws.url());
   });
   return p;
 }
@@ -643,7 +638,6 @@ async function authScenarios() {
     admin: process.env.E2E_KEY_ADMIN || '',
   };
   assert(keys.viewer && keys.operator && keys.admin, 'E2E_KEY_VIEWER, E2E_KEY_OPERATOR and E2E_KEY_ADMIN are needed');
-  const assets = process.env.ARCHIVIST_PLAYGROUND_ASSETS || '';
   const insecureUrl = (process.env.ARCHIVIST_INSECURE_URL || '').replace(/\/+$/, '');
   if (insecureUrl) ownOrigins.push(insecureUrl);
 
@@ -818,56 +812,41 @@ async function authScenarios() {
     await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
   });
 
-  if (!assets) {
-    console.log('SKIP the playground uses the key of the dashboard: ARCHIVIST_PLAYGROUND_ASSETS is not set (GraphiQL comes from a CDN)');
-  } else {
-    await scenario('the playground uses the key of the dashboard', async () => {
-      await servePlaygroundAssets(page.context(), assets);
-      // Same tab, so the same sessionStorage: signed in as admin above.
-      await page.goto(`${base}/playground`);
-      const hint = page.locator('#archivist-auth');
-      await page.locator('#archivist-auth[data-state="signed-in"][data-role="ADMIN"]').waitFor({ timeout: T });
-      const text = await hint.innerText();
-      assert(text.includes('Signed in as admin') && text.includes('Authorization'), `hint: ${text}`);
-      await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: T });
-      // A query over HTTP: the Authorization header.
-      const run = async (query, want) => {
-        await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), query);
-        // GraphiQL parses the edited query after a short pause: whether it
-        // is a subscription (WebSocket) or not (HTTP) comes from that.
-        await page.waitForTimeout(800);
-        await page.locator('.graphiql-execute-button').click();
-        await page.waitForFunction(
-          (w) => {
-            const cm = document.querySelector('.graphiql-response .CodeMirror');
-            return cm && cm.CodeMirror.getValue().includes(w);
-          },
-          want,
-          { timeout: T },
-        );
-        return page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue());
-      };
-      const res = await run('{ session { role authenticated } nodes { id status } }', '"nodes"');
-      assert(res.includes('"role": "ADMIN"') && res.includes(nodeId), `query result: ${res.slice(0, 300)}`);
-      // A subscription over the WebSocket: the key went in connection_init.
-      const sub = await run('subscription Beats { nodeUpdated { id lastHeartbeat } }', '"nodeUpdated"');
-      assert(sub.includes(nodeId), `subscription result: ${sub.slice(0, 300)}`);
-      await page.locator('.graphiql-execute-button').click(); // stop it
-      await shot('19-playground', page);
-      const st = await stored();
-      assert(!JSON.stringify(st.local).includes(keys.admin), 'the playground put the key in localStorage');
-      // Without a key (a new tab): the hint says how to sign in.
-      const other = await newPage();
-      await servePlaygroundAssets(other.context(), assets);
-      await other.goto(`${base}/playground`);
-      await other.locator('#archivist-auth[data-state="signed-out"]').waitFor({ timeout: T });
-      const t2 = await other.locator('#archivist-auth').innerText();
-      assert(t2.includes('Sign in on the dashboard') && t2.includes('Bearer KEY'), `hint without a key: ${t2}`);
-      await other.context().close();
-      await page.goto(`${base}/`);
-      await online(page);
-    });
-  }
+  await scenario('the playground uses the key of the dashboard', async () => {
+    // Same tab, so the same sessionStorage: signed in as admin above.
+    await page.goto(`${base}/playground`);
+    const hint = page.locator('#archivist-auth');
+    await page.locator('#archivist-auth[data-state="signed-in"][data-role="ADMIN"]').waitFor({ timeout: T });
+    const text = await hint.innerText();
+    assert(text.includes('Signed in as admin') && text.includes('Authorization'), `hint: ${text}`);
+    await graphiqlReady(page);
+    // A query over HTTP: the Authorization header.
+    await typeQuery(page, '{ session { role authenticated } nodes { id status } }');
+    const res = await runInGraphiQL(page, '"nodes"');
+    assert(res.includes('"role": "ADMIN"') && res.includes(nodeId), `query result: ${res.slice(0, 300)}`);
+    // A subscription over the WebSocket: the key went in connection_init.
+    await typeQuery(page, 'subscription Beats { nodeUpdated { id lastHeartbeat } }');
+    const sub = await runInGraphiQL(page, '"nodeUpdated"');
+    assert(sub.includes(nodeId), `subscription result: ${sub.slice(0, 300)}`);
+    await page.locator('.graphiql-execute-button').click(); // stop it
+    await typeQuery(page, '{ session { role authenticated } nodes { id name status workers activeTasks } }');
+    // Prettify (its formatter is a chunk of its own, loaded from the node).
+    await page.getByRole('button', { name: /^Prettify query/ }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.graphiql-query-editor .view-line').length > 3, null, { timeout: T });
+    await runInGraphiQL(page, '"activeTasks"');
+    await shot('19-playground', page);
+    const st = await stored();
+    assert(!JSON.stringify(st.local).includes(keys.admin), 'the playground put the key in localStorage');
+    // Without a key (a new tab): the hint says how to sign in.
+    const other = await newPage();
+    await other.goto(`${base}/playground`);
+    await other.locator('#archivist-auth[data-state="signed-out"]').waitFor({ timeout: T });
+    const t2 = await other.locator('#archivist-auth').innerText();
+    assert(t2.includes('Sign in on the dashboard') && t2.includes('Bearer KEY'), `hint without a key: ${t2}`);
+    await other.context().close();
+    await page.goto(`${base}/`);
+    await online(page);
+  });
 
   await scenario('a key the node no longer takes leads back to the sign-in screen', async () => {
     await page.goto(`${base}/nodes`);
@@ -896,26 +875,6 @@ async function authScenarios() {
       await p.context().close();
     });
   }
-}
-
-/**
- * Answers the playground's CDN requests from a folder laid out as
- * NAME@VERSION/PATH (the npm packages' files, which the CDN serves as they
- * are): the page's integrity hashes still check every byte.
- */
-async function servePlaygroundAssets(ctx, dir) {
-  const { readFile } = await import('node:fs/promises');
-  const types = { '.js': 'application/javascript', '.css': 'text/css', '.map': 'application/json' };
-  await ctx.route('https://cdn.jsdelivr.net/npm/**', async (route) => {
-    const rel = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/npm\//, ''));
-    try {
-      const body = await readFile(join(dir, rel));
-      const ext = rel.slice(rel.lastIndexOf('.'));
-      await route.fulfill({ status: 200, body, headers: { 'Content-Type': types[ext] ?? 'application/octet-stream', 'Access-Control-Allow-Origin': '*' } });
-    } catch {
-      await route.fulfill({ status: 404, body: `not in ${dir}: ${rel}` });
-    }
-  });
 }
 
 if (mode === 'cluster') {
