@@ -58,6 +58,7 @@ type persister interface {
 type batch struct {
 	tasks       map[string]*archivist.Task // nil value: deleted
 	nodes       map[string]*archivist.Node // nil value: deleted
+	settings    map[string]archivist.NodeSettings
 	events      []archivist.Event
 	meta        meta
 	metaChanged bool
@@ -89,6 +90,8 @@ type engine struct {
 	byNode   map[string]map[string]struct{}
 	counts   map[archivist.TaskStatus]int
 	nodes    map[string]*archivist.Node
+	// settings are the node settings by node id (nodesettings.go).
+	settings map[string]archivist.NodeSettings
 	meta     meta
 	broken   error
 
@@ -115,6 +118,7 @@ func newEngine(opts Options, p persister) *engine {
 		byNode:   map[string]map[string]struct{}{},
 		counts:   map[archivist.TaskStatus]int{},
 		nodes:    map[string]*archivist.Node{},
+		settings: map[string]archivist.NodeSettings{},
 		persist:  p,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
