@@ -40,7 +40,7 @@ func mustLoadScripts() *redisScripts {
 		release:   s("release"),
 		heartbeat: s("heartbeat"), setDraining: s("set_draining"), removeNode: s("remove_node"),
 		setNodeSettings: s("set_node_settings"),
-		campaign: s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
+		campaign:        s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
 	}
 }
 
