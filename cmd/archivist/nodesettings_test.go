@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -192,7 +193,9 @@ func TestNodeSettingsRole(t *testing.T) {
 		t.Fatalf("completed by node %v (%d ran more than once): want the long task on a (11 there in all), the 20 new ones on c",
 			cnt.byNode, cnt.reran)
 	}
-	var task struct{ Task struct{ Status, NodeID string } }
+	var task struct {
+		Task struct{ Status, NodeID string }
+	}
 	b.gql(t, `query($id: ID!) { task(id: $id) { status nodeId } }`, map[string]any{"id": long.SubmitTask.ID}, &task)
 	if task.Task.Status != "COMPLETED" || task.Task.NodeID != "a" {
 		t.Fatalf("long task %+v, want COMPLETED on a", task.Task)
@@ -218,5 +221,45 @@ func TestNodeSettingsRole(t *testing.T) {
 	a = startNode(t, clusterArgs(r.URL(), "a")...)
 	if v := nodeSettingsView(t, a, "a"); v.Role != "HYBRID" {
 		t.Fatalf("a restarted without --role: %+v, want the recorded HYBRID", v)
+	}
+}
+
+// TestNodeSettingsCLI: archivist nodes update changes a running node.
+func TestNodeSettingsCLI(t *testing.T) {
+	n := startNode(t, "--store", "memory", "--node-id", "cli-edit")
+	out, errOut, code := cli(t, n, "nodes", "update", "cli-edit", "--role", "worker", "--workers", "3", "--name", "scribe",
+		"--capabilities", "echo,sleep", "-o", "json")
+	if code != 0 {
+		t.Fatalf("nodes update: exit %d: %s", code, errOut)
+	}
+	var got []nodeView
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Role != "WORKER" || got[0].Workers != 3 ||
+		got[0].Name != "scribe" || !slices.Equal(got[0].Capabilities, []string{"echo", "sleep"}) {
+		t.Fatalf("nodes update printed %s (%v)", out, err)
+	}
+	waitFor(t, 10*time.Second, "the node to run as a WORKER with 3 workers", func() bool {
+		v := nodeSettingsView(t, n, "cli-edit")
+		return v.Role == "WORKER" && v.Workers == 3 && !v.IsLeader
+	})
+	if out, errOut, code := cli(t, n, "nodes", "update", "cli-edit", "--capabilities", "", "-o", "json"); code != 0 || !strings.Contains(out, `"capabilities": []`) {
+		t.Fatalf("nodes update --capabilities '': exit %d: %s %s", code, out, errOut)
+	}
+	if out, _, _ := cli(t, n, "nodes", "list"); !strings.Contains(out, "WORKER") || !strings.Contains(out, "/3") {
+		t.Fatalf("nodes list after the update:\n%s", out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"nodes", "update", "cli-edit"}, 2, "--role, --workers"},
+		{[]string{"nodes", "update", "cli-edit", "--workers", "0"}, 2, "--workers"},
+		{[]string{"nodes", "update", "cli-edit", "--role", "boss"}, 2, "--role"},
+		{[]string{"nodes", "update", "cli-edit", "--capabilities", "a b"}, 1, "BAD_USER_INPUT"},
+		{[]string{"nodes", "update", "nobody", "--workers", "2"}, 1, "NOT_FOUND"},
+	} {
+		if _, errOut, code := cli(t, n, c.args...); code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%v: exit %d %q, want exit %d mentioning %s", c.args, code, errOut, c.code, c.msg)
+		}
 	}
 }
