@@ -35,7 +35,7 @@ type ConfigInput struct {
 	FaultTolerance *bool `json:"faultTolerance,omitempty"`
 	// Limits over which a node turns BUSY.
 	Thresholds *HealthThresholdsInput `json:"thresholds,omitempty"`
-	// Tasks each node runs at once, from 1 to 10000.
+	// Tasks each node without its own number (see NodeInput.workers) runs at once, from 1 to 10000.
 	Workers *int `json:"workers,omitempty"`
 	// How long finished tasks are kept, in seconds, at least 60.
 	RetentionSeconds *float64 `json:"retentionSeconds,omitempty"`
