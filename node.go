@@ -236,7 +236,8 @@ func (s NodeSettings) Merge(u NodeSettings) NodeSettings {
 	return out
 }
 
-// ApplyTo sets the fields of n that s sets.
+// ApplyTo sets the fields of n that s sets (workers only when n's role
+// runs tasks: a MASTER has none).
 func (s NodeSettings) ApplyTo(n *Node) {
 	if s.Name != "" {
 		n.Name = s.Name
@@ -244,7 +245,7 @@ func (s NodeSettings) ApplyTo(n *Node) {
 	if s.Role != "" {
 		n.Role = s.Role
 	}
-	if s.Workers != 0 {
+	if s.Workers != 0 && n.Role.RunsTasks() {
 		n.Workers = s.Workers
 	}
 	if s.Capabilities != nil {

@@ -79,7 +79,9 @@ type Store interface {
 	ReleaseTask(ctx context.Context, id string, attempt int) (*Task, error)
 
 	// Heartbeat stores the node's self-description (keeping Draining as the
-	// store has it) and records node.updated. It returns the stored node.
+	// store has it, and with the node's settings applied over it: a
+	// heartbeat described before a settings change does not undo it) and
+	// records node.updated. It returns the stored node.
 	Heartbeat(ctx context.Context, n *Node) (*Node, error)
 	// GetNode returns a node by id.
 	GetNode(ctx context.Context, id string) (*Node, error)

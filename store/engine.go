@@ -960,6 +960,10 @@ func (e *engine) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.N
 		if old, ok := e.nodes[n.ID]; ok {
 			c.Draining = old.Draining
 		}
+		// A heartbeat described before a settings change must not undo it.
+		if s, ok := e.settings[n.ID]; ok {
+			s.ApplyTo(c)
+		}
 		tx.putNode(c)
 		tx.nodeEvent(archivist.NodeUpdated, c, "")
 		out = c.Clone()

@@ -80,8 +80,45 @@ func (r *Redis) SetNodeSettings(ctx context.Context, id string, s archivist.Node
 		if err != nil {
 			return nil, err
 		}
+		r.settingsSeen.Store(id, string(newSet))
 		n.Draining = res == "1"
 		return n, nil
 	}
 	return nil, archivist.Errorf(archivist.CodeConflict, "node %q kept changing meanwhile; try again", id)
+}
+
+// heartbeat stores n with its settings applied. The settings are those the
+// last heartbeat of the node saw (cached); the script refuses them if they
+// changed since, and returns the current ones to apply and try again.
+func (r *Redis) heartbeat(ctx context.Context, n *archivist.Node) (*archivist.Node, error) {
+	setJS := ""
+	if v, ok := r.settingsSeen.Load(n.ID); ok {
+		setJS = v.(string)
+	}
+	for range 5 {
+		out := n.Clone()
+		if setJS != "" {
+			var s archivist.NodeSettings
+			if err := json.Unmarshal([]byte(setJS), &s); err != nil {
+				return nil, fmt.Errorf("redis store: settings of node %s: %w", n.ID, err)
+			}
+			s.ApplyTo(out)
+		}
+		js, err := encodeNode(out)
+		if err != nil {
+			return nil, fmt.Errorf("redis store: encode node %s: %w", n.ID, err)
+		}
+		res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js, setJS)
+		if err != nil {
+			return nil, err
+		}
+		if rep, ok := res.([]any); ok && len(rep) == 2 && rep[0] == "settings" {
+			setJS, _ = rep[1].(string)
+			r.settingsSeen.Store(n.ID, setJS)
+			continue
+		}
+		out.Draining = res == "1"
+		return out, nil
+	}
+	return nil, archivist.Errorf(archivist.CodeConflict, "the settings of node %q keep changing; try again", n.ID)
 }

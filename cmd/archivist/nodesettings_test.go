@@ -264,3 +264,33 @@ func TestNodeSettingsCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeSettingsCapabilities: under CAPABILITY_BASED, placement follows
+// capabilities changed at run time at once: tasks go to the node that has
+// just been given their type, no longer to the one that lost it.
+func TestNodeSettingsCapabilities(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	r := redistest.Start(t)
+	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master", "--strategy", "capability-based")...)
+	startNode(t, clusterArgs(r.URL(), "w1", "--role", "worker", "--capabilities", "sleep")...)
+	startNode(t, clusterArgs(r.URL(), "w2", "--role", "worker", "--capabilities", "echo")...)
+	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, m)) == 3 })
+	submitSleeps(t, m, 20, 1)
+	waitFor(t, 20*time.Second, "20 sleeps to complete", func() bool { return completed(t, m) == 20 })
+	if by := countTasks(t, m).byNode; by["w1"] != 20 {
+		t.Fatalf("sleeps completed by node %v, want all on w1 (capabilities sleep)", by)
+	}
+	// Swap: w2 takes sleep, w1 only echo.
+	updateNode(t, m, "w1", `{capabilities: ["echo"]}`)
+	updateNode(t, m, "w2", `{capabilities: ["sleep", "text.*"]}`)
+	submitSleeps(t, m, 20, 1)
+	waitFor(t, 20*time.Second, "40 sleeps to complete", func() bool { return completed(t, m) == 40 })
+	if by := countTasks(t, m).byNode; by["w1"] != 20 || by["w2"] != 20 {
+		t.Fatalf("sleeps completed by node %v, want the new 20 on w2", by)
+	}
+	if v := nodeSettingsView(t, m, "w2"); !slices.Equal(v.Capabilities, []string{"sleep", "text.*"}) {
+		t.Fatalf("w2 reports capabilities %v", v.Capabilities)
+	}
+}

@@ -85,11 +85,22 @@ func testNodeSettings(t *testing.T, s suite) {
 
 	s.run(t, "SurviveHeartbeatAndRemove", func(t *testing.T, h *fixture) {
 		h.heartbeat(newNode("node-a"))
-		h.setSettings("node-a", archivist.NodeSettings{Workers: 2})
-		// The node reports what it runs; the settings stay as they were set.
+		h.setSettings("node-a", archivist.NodeSettings{Workers: 2, Name: "scribe", Capabilities: []string{"sleep"}})
+		// A heartbeat described before the change does not undo it.
 		n := newNode("node-a")
-		n.Workers = 2
-		h.heartbeat(n)
+		got := h.heartbeat(n.Clone())
+		for what, g := range map[string]*archivist.Node{"Heartbeat": got, "GetNode": h.node("node-a")} {
+			if g.Workers != 2 || g.Name != "scribe" || !cmp.Equal(g.Capabilities, []string{"sleep"}) || g.ActiveTasks != n.ActiveTasks {
+				t.Errorf("%s after a stale heartbeat: %+v, want the settings over the rest of the heartbeat", what, g)
+			}
+		}
+		// A MASTER has no workers, whatever its settings say.
+		h.setSettings("node-a", archivist.NodeSettings{Role: archivist.RoleMaster})
+		n.Workers = 0
+		h.heartbeat(n.Clone())
+		if g := h.node("node-a"); g.Role != archivist.RoleMaster || g.Workers != 0 {
+			t.Errorf("node made MASTER: role %s, %d workers; want MASTER with none", g.Role, g.Workers)
+		}
 		if err := h.s.RemoveNode(h.ctx(), "node-a"); err != nil {
 			t.Fatalf("RemoveNode: %v", err)
 		}
