@@ -4,11 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/store"
 )
 
 // TestRoleChangesInProcess runs a node in this process and changes its
@@ -104,4 +107,62 @@ func TestRoleChangesInProcess(t *testing.T) {
 	waitUntil("the node leads again", m.isLeader)
 	stop()
 	wg.Wait()
+}
+
+// TestNodeSettingsAtStart: stored settings apply, flags given explicitly
+// win and are returned to be recorded; bad flags are refused.
+func TestNodeSettingsAtStart(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory(store.Options{})
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := t.Context()
+	if _, err := st.Heartbeat(ctx, &archivist.Node{ID: "n1", Role: archivist.RoleHybrid}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetNodeSettings(ctx, "n1", archivist.NodeSettings{Name: "stored", Role: archivist.RoleMaster, Workers: 8,
+		Capabilities: []string{"echo"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := func(args ...string) (*Main, archivist.NodeSettings) {
+		t.Helper()
+		o, err := parseServe(append([]string{"--store", "memory", "--node-id", "n1"}, args...), env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewMain(o, slog.New(slog.DiscardHandler))
+		m.nodeID, m.Store = "n1", st
+		rec, err := m.loadNodeSettings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, rec
+	}
+	m, rec := start()
+	if m.currentRole() != archivist.RoleMaster || m.ownWorkers() != 8 || m.nodeName() != "stored" ||
+		!slices.Equal(m.nodeCapabilities(), []string{"echo"}) || !rec.IsZero() {
+		t.Fatalf("no flags: role %s workers %d name %s caps %v, record %+v; want the stored settings, nothing to record",
+			m.currentRole(), m.ownWorkers(), m.nodeName(), m.nodeCapabilities(), rec)
+	}
+	m, rec = start("--workers", "3", "--capabilities=", "--role", "worker")
+	if m.currentRole() != archivist.RoleWorker || m.ownWorkers() != 3 || m.nodeName() != "stored" || len(m.nodeCapabilities()) != 0 {
+		t.Fatalf("flags: role %s workers %d name %s caps %v", m.currentRole(), m.ownWorkers(), m.nodeName(), m.nodeCapabilities())
+	}
+	if rec.Workers != 3 || rec.Role != archivist.RoleWorker || rec.Capabilities == nil || rec.Name != "" {
+		t.Fatalf("to record %+v: want the flags given (an empty capability list included)", rec)
+	}
+	// A node that never had settings: its own workers follow the cluster.
+	o, _ := parseServe([]string{"--store", "memory", "--node-id", "n2"}, env(nil), io.Discard)
+	m2 := NewMain(o, slog.New(slog.DiscardHandler))
+	m2.nodeID, m2.Store = "n2", st
+	if _, err := m2.loadNodeSettings(ctx); err != nil || m2.ownWorkers() != 0 || m2.currentRole() != archivist.RoleHybrid || m2.nodeName() != "n2" {
+		t.Fatalf("fresh node: workers %d role %s name %s %v", m2.ownWorkers(), m2.currentRole(), m2.nodeName(), err)
+	}
+	for _, bad := range [][]string{{"--workers", "10001"}, {"--capabilities", "a b"}, {"--capabilities", "[x"}, {"--name", "a\tb"}} {
+		if _, err := parseServe(bad, env(nil), io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if w := MachineWorkers(); w < 4 || w < runtime.NumCPU() && runtime.NumCPU() <= archivist.MaxWorkers {
+		t.Errorf("MachineWorkers %d with %d CPUs", w, runtime.NumCPU())
+	}
 }
