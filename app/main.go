@@ -155,6 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Monitor.Start(ctx); err != nil {
 		return err
 	}
+	m.recordNodeFlags(ctx, record) // if still registered: before the first heartbeat
 	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
 		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Logger: log,
 	})

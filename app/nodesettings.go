@@ -41,6 +41,8 @@ type nodeState struct {
 	workers int
 	// draining is the Draining flag of the node's last stored heartbeat.
 	draining bool
+	// recorded: the flags given at start are recorded (Run only).
+	recorded bool
 
 	roleMu sync.Mutex
 	// ended: Close began; no more role changes.
@@ -111,15 +113,24 @@ func (m *Main) loadNodeSettings(ctx context.Context) (archivist.NodeSettings, er
 	return flags, nil
 }
 
-// recordNodeFlags stores the flags given explicitly, once the node is
-// registered, so that they are the node's settings from now on.
+// recordNodeFlags stores the flags given explicitly, so that they are the
+// node's settings from now on. The store takes settings for a registered
+// node only: Run calls it before the first heartbeat, which records them
+// if the node is still registered from an earlier run (so that the first
+// heartbeat, over which the store applies the stored settings, already
+// carries them), and again after it, which records them otherwise.
 func (m *Main) recordNodeFlags(ctx context.Context, flags archivist.NodeSettings) {
-	if flags.IsZero() {
+	if flags.IsZero() || m.node.recorded {
 		return
+	}
+	if _, err := m.Store.GetNode(ctx, m.nodeID); archivist.IsCode(err, archivist.CodeNotFound) {
+		return // not registered yet: after the first heartbeat
 	}
 	if _, err := m.Store.SetNodeSettings(ctx, m.nodeID, flags); err != nil {
 		m.Logger.Warn("could not record the node settings given at start", "err", err)
+		return
 	}
+	m.node.recorded = true
 }
 
 func sameSettings(a, b archivist.NodeSettings) bool {
