@@ -29,9 +29,10 @@ import (
 //     or released), takes no local work, and stops once the node holds no
 //     task for a few checks in a row (retirePool).
 //
-// Parts are not restartable after Stop: a role change builds new ones. Every
-// field below, and Main's Pool, Elector, Scheduler and role, are read and
-// written under Main.mu; changes run one at a time under roleMu.
+// Parts are not restartable after Stop: a role change builds new ones.
+// name, caps, workers and draining below, and Main's Pool, Elector,
+// Scheduler and role, are read and written under Main.mu; role changes run
+// one at a time under roleMu, which also guards ended, retire and retired.
 type nodeState struct {
 	// name and capabilities are as the node describes itself; caps nil:
 	// none set (any type).
