@@ -1,8 +1,13 @@
 package archivist
 
 import (
+	"errors"
+	"fmt"
 	"path"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // NodeRole says what a node does: a MASTER may lead (place tasks), a WORKER
@@ -165,4 +170,133 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// NodeSettings are the parts of a node that are set through the API
+// (updateNode) or recorded from the flags a node was started with. The store
+// keeps them by node id, also while the node is stopped or removed, so that
+// the node finds them when it starts again. A zero field is not set: the
+// node keeps what it has (its flag, or the default).
+type NodeSettings struct {
+	// Name is the display name ("" : not set).
+	Name string `json:"name,omitempty"`
+	// Role is what the node does ("" : not set).
+	Role NodeRole `json:"role,omitempty"`
+	// Workers is how many attempts the node runs at once (0: not set; the
+	// node follows the cluster configuration's workers).
+	Workers int `json:"workers,omitempty"`
+	// Capabilities, when not nil, replace the node's; an empty (not nil)
+	// list means every type it has a handler for.
+	Capabilities []string `json:"capabilities"`
+	// UpdatedAt is when the settings were last changed (set by the store).
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// NodeSettingsDetail is the Detail of the node.updated event that a change
+// of a node's settings records: the node applies its new settings when it
+// sees it.
+const NodeSettingsDetail = "settings updated"
+
+// Limits of node settings.
+const (
+	MaxNodeNameLength = 100
+	MaxWorkers        = 10000
+	MaxCapabilities   = 100
+)
+
+// Clone returns a deep copy of s that keeps an empty Capabilities list
+// apart from a nil one.
+func (s NodeSettings) Clone() NodeSettings {
+	if s.Capabilities != nil {
+		s.Capabilities = append(make([]string, 0, len(s.Capabilities)), s.Capabilities...)
+	}
+	return s
+}
+
+// IsZero reports whether no setting is set.
+func (s NodeSettings) IsZero() bool {
+	return s.Name == "" && s.Role == "" && s.Workers == 0 && s.Capabilities == nil
+}
+
+// Merge returns s with the settings that u sets replacing its own.
+func (s NodeSettings) Merge(u NodeSettings) NodeSettings {
+	out := s.Clone()
+	if u.Name != "" {
+		out.Name = u.Name
+	}
+	if u.Role != "" {
+		out.Role = u.Role
+	}
+	if u.Workers != 0 {
+		out.Workers = u.Workers
+	}
+	if u.Capabilities != nil {
+		out.Capabilities = u.Clone().Capabilities
+	}
+	return out
+}
+
+// ApplyTo sets the fields of n that s sets (workers only when n's role
+// runs tasks: a MASTER has none).
+func (s NodeSettings) ApplyTo(n *Node) {
+	if s.Name != "" {
+		n.Name = s.Name
+	}
+	if s.Role != "" {
+		n.Role = s.Role
+	}
+	if s.Workers != 0 && n.Role.RunsTasks() {
+		n.Workers = s.Workers
+	}
+	if s.Capabilities != nil {
+		n.Capabilities = append([]string(nil), s.Capabilities...)
+	}
+}
+
+// Validate checks the settings that are set: a known role, 1 to
+// MaxWorkers workers, a name of at most MaxNodeNameLength characters
+// without control characters, and capabilities that are task types or
+// patterns (see ValidCapability). The error has code BAD_USER_INPUT.
+func (s NodeSettings) Validate() error {
+	if s.Role != "" && !s.Role.Valid() {
+		return Errorf(CodeBadUserInput, "role %q: use MASTER, WORKER or HYBRID", s.Role)
+	}
+	if s.Workers != 0 && (s.Workers < 1 || s.Workers > MaxWorkers) {
+		return Errorf(CodeBadUserInput, "workers %d must be between 1 and %d", s.Workers, MaxWorkers)
+	}
+	if n := utf8.RuneCountInString(s.Name); n > MaxNodeNameLength {
+		return Errorf(CodeBadUserInput, "name is %d characters long: at most %d", n, MaxNodeNameLength)
+	}
+	for _, r := range s.Name {
+		if unicode.IsControl(r) {
+			return Errorf(CodeBadUserInput, "name %q: control characters are not allowed", s.Name)
+		}
+	}
+	if len(s.Capabilities) > MaxCapabilities {
+		return Errorf(CodeBadUserInput, "%d capabilities: at most %d", len(s.Capabilities), MaxCapabilities)
+	}
+	for _, c := range s.Capabilities {
+		if err := ValidCapability(c); err != nil {
+			return Errorf(CodeBadUserInput, "capability %q: %v", c, err)
+		}
+	}
+	return nil
+}
+
+// ValidCapability checks a capability: a task type, "*", or a pattern such
+// as "text.*" (path.Match syntax), without spaces or commas, at most 200
+// characters.
+func ValidCapability(c string) error {
+	switch {
+	case c == "":
+		return errors.New("empty")
+	case len(c) > 200:
+		return errors.New("longer than 200 characters")
+	case strings.ContainsAny(c, ", \t\r\n"):
+		return errors.New("no spaces or commas")
+	}
+	if _, err := path.Match(c, ""); err != nil {
+		return fmt.Errorf("not a valid pattern: %v", err)
+	}
+	return nil
 }

@@ -91,7 +91,9 @@ type Store interface {
 	ReleaseTask(ctx context.Context, id string, attempt int) (*Task, error)
 
 	// Heartbeat stores the node's self-description (keeping Draining as the
-	// store has it) and records node.updated. It returns the stored node.
+	// store has it, and with the node's settings applied over it: a
+	// heartbeat described before a settings change does not undo it) and
+	// records node.updated. It returns the stored node.
 	Heartbeat(ctx context.Context, n *Node) (*Node, error)
 	// GetNode returns a node by id.
 	GetNode(ctx context.Context, id string) (*Node, error)
@@ -99,8 +101,18 @@ type Store interface {
 	ListNodes(ctx context.Context) ([]*Node, error)
 	// SetDraining sets or clears a node's Draining flag.
 	SetDraining(ctx context.Context, id string, draining bool) (*Node, error)
-	// RemoveNode forgets a node (event node.removed).
+	// RemoveNode forgets a node (event node.removed). Its settings stay.
 	RemoveNode(ctx context.Context, id string) error
+	// NodeSettings returns the settings kept for node id: zero ones when
+	// none were set (not an error, also for an unknown id).
+	NodeSettings(ctx context.Context, id string) (NodeSettings, error)
+	// SetNodeSettings merges s into the settings kept for a registered node
+	// (the settings s sets replace the stored ones, the others stay), applies
+	// them to the node's stored description at once (name, role, workers,
+	// capabilities) and records node.updated with Detail NodeSettingsDetail.
+	// It returns the node. An unknown node gives NOT_FOUND, invalid settings
+	// BAD_USER_INPUT. Settings survive RemoveNode.
+	SetNodeSettings(ctx context.Context, id string, s NodeSettings) (*Node, error)
 
 	// Campaign acquires leadership for nodeID, or renews it when nodeID holds
 	// it, for ttl. It returns the current lease, whoever holds it; a new

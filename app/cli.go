@@ -411,18 +411,35 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 	})
 }
 
-const nodesHelp = `Usage: archivist nodes list|drain|resume [ID] [flags]
+const nodesHelp = `Usage: archivist nodes list|drain|resume|update [ID] [flags]
+
+update changes a node's role, workers, name or capabilities (an admin key);
+the node applies them at once, without a restart, and keeps them across
+restarts (a flag given to archivist serve at a later start wins). A node made
+WORKER gives up leadership; one made MASTER finishes its tasks and gets no
+new ones. --capabilities "" returns to every type the node has a handler for.
 
 Examples:
   archivist nodes list
   archivist nodes drain node-2
   archivist nodes resume node-2
+  archivist nodes update node-2 --role worker --workers 8
+  archivist nodes update node-3 --name scribe --capabilities 'text.*,dice.simulate'
 `
 
 func cliNodes(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	return runClient("nodes", nodesHelp, args, getenv, stdout, stderr, nil, func(e *cliEnv, args []string) error {
+	var upd client.NodeUpdate
+	var role, caps string
+	var nfs *flag.FlagSet
+	return runClient("nodes", nodesHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
+		nfs = fs
+		fs.StringVar(&role, "role", "", "update: master, worker or hybrid")
+		fs.IntVar(&upd.Workers, "workers", 0, "update: tasks the node runs at once (1-10000)")
+		fs.StringVar(&upd.Name, "name", "", "update: display name")
+		fs.StringVar(&caps, "capabilities", "", "update: comma-separated task types or patterns such as text.* (\"\": any type)")
+	}, func(e *cliEnv, args []string) error {
 		if len(args) == 0 {
-			return usageErr("want a subcommand: list, drain or resume")
+			return usageErr("want a subcommand: list, drain, resume or update")
 		}
 		sub, args := args[0], args[1:]
 		var nodes []*client.Node
@@ -444,8 +461,36 @@ func cliNodes(args []string, getenv func(string) string, stdout, stderr io.Write
 				n, err = e.client.Resume(e.ctx, args[0])
 			}
 			nodes = []*client.Node{n}
+		case "update":
+			if len(args) != 1 {
+				return usageErr("update wants one node id")
+			}
+			given := map[string]bool{}
+			nfs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			if !given["role"] && !given["workers"] && !given["name"] && !given["capabilities"] {
+				return usageErr("update wants --role, --workers, --name or --capabilities")
+			}
+			if given["workers"] && upd.Workers < 1 {
+				return usageErr("--workers must be between 1 and 10000")
+			}
+			if given["name"] && strings.TrimSpace(upd.Name) == "" {
+				return usageErr("--name must not be empty")
+			}
+			if given["role"] {
+				r, err := enumValue("role", role, "MASTER", "WORKER", "HYBRID")
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				upd.Role = r
+			}
+			if given["capabilities"] {
+				upd.Capabilities = append([]string{}, splitList(caps)...)
+			}
+			var n *client.Node
+			n, err = e.client.UpdateNode(e.ctx, args[0], upd)
+			nodes = []*client.Node{n}
 		default:
-			return usageErr("unknown subcommand %q: use list, drain or resume", sub)
+			return usageErr("unknown subcommand %q: use list, drain, resume or update", sub)
 		}
 		if err != nil {
 			return err

@@ -22,7 +22,7 @@ _archivist() {
   case "${words[1]}" in
     submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
-    nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume update" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --role --workers --name --capabilities" -- "$cur"));;
     config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --file --force" -- "$cur"));;
     watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     token) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create" -- "$cur")) || COMPREPLY=($(compgen -W "--role --name -o" -- "$cur"));;

@@ -372,8 +372,8 @@ func (m *Main) advertise(ctx context.Context) error {
 		return err
 	}
 	rec := discovery.Record{
-		NodeID: m.nodeID, Cluster: m.Opts.Cluster, Role: m.role, API: api, Version: Version,
-		Capabilities: m.Opts.capabilities(), Store: discovery.StoreEndpoint(m.Opts.Store),
+		NodeID: m.nodeID, Cluster: m.Opts.Cluster, Role: m.currentRole(), API: api, Version: Version,
+		Capabilities: m.nodeCapabilities(), Store: discovery.StoreEndpoint(m.Opts.Store),
 	}
 	if rec.Store != "" && loopbackStore(rec.Store) {
 		m.Logger.Warn("mDNS: the store endpoint advertised is a loopback address: only nodes on this machine can join through it; give --store an address the other machines reach",

@@ -53,7 +53,8 @@ type Main struct {
 	mdns mdnsRun
 
 	nodeID    string
-	role      archivist.NodeRole
+	role      archivist.NodeRole // under mu: it changes at run time (nodesettings.go)
+	node      nodeState
 	startedAt time.Time
 	// proof is the admission proof of the heartbeats (admission.go).
 	proofOnce sync.Once
@@ -114,6 +115,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.admit(ctx); err != nil { // cluster secret: app/admission.go
 		return err
 	}
+	record, err := m.loadNodeSettings(ctx) // app/nodesettings.go
+	if err != nil {
+		return fmt.Errorf("read node settings: %w", err)
+	}
 	cfg := m.Settings()
 	if self := m.describeStatic(); !cfg.Admits(self) {
 		return fmt.Errorf("node %s (%s) is not in the cluster's manual peer list %v: refused; add it with --peers or updateConfig", self.ID, self.Address, cfg.Peers)
@@ -133,41 +138,34 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:  st,
 		Health: m.Monitor.Current,
 		Active: func() int {
-			if m.Pool == nil {
-				return 0
+			if p := m.pool(); p != nil {
+				return p.Active()
 			}
-			return m.Pool.Active()
+			return 0
 		},
-		Leader: func() bool { return m.Elector != nil && m.Elector.IsLeader() },
+		Leader: m.isLeader,
 	})
-	if m.role.RunsTasks() {
-		m.Pool = workerpool.New(workerpool.Config{
-			Store: st, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(cfg),
-			ShutdownGrace: o.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: log,
-		})
+	if m.currentRole().RunsTasks() {
+		m.newPool()
 	}
 	if err := m.Monitor.Start(ctx); err != nil {
 		return err
 	}
+	m.recordNodeFlags(ctx, record) // if still registered: before the first heartbeat
 	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
 		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Logger: log,
 	})
 	if err := m.Heartbeat.Start(ctx); err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
-	if m.role.CanLead() {
-		m.Elector = scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: m.nodeID,
-			TTL: leaseTTL(cfg), Logger: log})
-		m.Scheduler = scheduler.New(scheduler.Config{Store: st, Elector: m.Elector, Settings: m.Settings, Logger: log})
-		if err := m.Elector.Start(ctx); err != nil {
-			return err
-		}
-		if err := m.Scheduler.Start(ctx); err != nil {
+	m.recordNodeFlags(ctx, record)
+	if m.currentRole().CanLead() {
+		if err := m.startLeading(ctx); err != nil {
 			return err
 		}
 	}
-	if m.Pool != nil {
-		if err := m.Pool.Start(ctx); err != nil {
+	if p := m.pool(); p != nil {
+		if err := p.Start(ctx); err != nil {
 			return err
 		}
 	}
@@ -176,7 +174,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.Alerts = alert.New(alert.Config{Store: st, Rules: o.AlertRules, Settings: m.Settings,
-		IsLeader: func() bool { return m.Elector != nil && m.Elector.IsLeader() },
+		IsLeader: m.isLeader,
 		Webhooks: splitList(o.AlertWebhooks), Logger: log})
 	if err := m.Alerts.Start(ctx); err != nil {
 		return err
@@ -245,7 +243,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	url := m.Server.URL()
-	log.Info("node started", "role", m.role, "workers", m.workers(cfg), "store", redactStore(o.Store),
+	log.Info("node started", "role", m.currentRole(), "workers", m.workers(cfg), "store", redactStore(o.Store),
 		"auth", authMode(o), "dashboard", url+"/", "playground", url+"/playground")
 	if o.insecure() {
 		log.Warn(graph.InsecureWarning)
@@ -253,11 +251,11 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// workers is how many attempts this node runs: its own --workers if given,
-// else the cluster's.
+// workers is how many attempts this node runs: its own number if it has
+// one (updateNode, or --workers given at a start), else the cluster's.
 func (m *Main) workers(c archivist.Config) int {
-	if m.Opts.ownWorkers() {
-		return m.Opts.Workers
+	if own := m.ownWorkers(); own > 0 {
+		return own
 	}
 	return c.Workers
 }
@@ -345,6 +343,7 @@ func (m *Main) startWatch(ctx context.Context) error {
 				if ev.Kind == archivist.EventConfig && ev.Config != nil {
 					m.apply(*ev.Config)
 				}
+				m.watchNodeSettings(ev) // app/nodesettings.go
 			}
 			if wctx.Err() != nil {
 				return
@@ -355,6 +354,7 @@ func (m *Main) startWatch(ctx context.Context) error {
 				if c, err := m.Store.Config(wctx); err == nil {
 					m.apply(c)
 				}
+				m.reloadNodeSettings()
 			} else {
 				select {
 				case <-wctx.Done():
@@ -374,26 +374,26 @@ func (m *Main) apply(c archivist.Config) {
 	}
 	m.setSettings(c)
 	m.Logger.Info("applying cluster config", "version", c.Version)
-	if m.Pool != nil {
-		m.Pool.SetWorkers(m.workers(c))
+	if p := m.pool(); p != nil {
+		p.SetWorkers(m.workers(c))
 	}
 	m.Monitor.SetThresholds(m.thresholds(c))
 	m.applyDiscovery(context.Background(), c) // app/discovery.go
 	if c.HeartbeatInterval != old.HeartbeatInterval {
 		m.Heartbeat.SetInterval(c.HeartbeatInterval)
-		if m.Elector != nil {
-			m.Elector.SetTTL(leaseTTL(c))
+		if e := m.elector(); e != nil {
+			e.SetTTL(leaseTTL(c))
 		}
 	}
 	m.Heartbeat.Kick()
-	if m.Scheduler != nil {
-		m.Scheduler.Wake()
+	if sc := m.scheduler(); sc != nil {
+		sc.Wake()
 	}
 }
 
 // describeStatic is the node's identity before it serves.
 func (m *Main) describeStatic() *archivist.Node {
-	return &archivist.Node{ID: m.nodeID, Address: m.Opts.HTTP, Role: m.role}
+	return &archivist.Node{ID: m.nodeID, Address: m.Opts.HTTP, Role: m.currentRole()}
 }
 
 // describe is this node as its heartbeat tells it.
@@ -401,13 +401,10 @@ func (m *Main) describe() *archivist.Node {
 	cfg := m.Settings()
 	h, busy := m.Monitor.Current()
 	n := &archivist.Node{
-		ID: m.nodeID, Name: m.Opts.Name, Role: m.role, Capabilities: m.Opts.capabilities(),
+		ID: m.nodeID, Name: m.nodeName(), Role: m.currentRole(), Capabilities: m.nodeCapabilities(),
 		Discovery: m.discoveryMethod(cfg), Version: Version, Busy: busy, Local: !cfg.Enabled,
 		ConfigVersion: cfg.Version, Health: h, StartedAt: m.startedAt,
 		AdmissionProof: m.admissionProof(), // app/admission.go
-	}
-	if n.Name == "" {
-		n.Name = m.nodeID
 	}
 	m.mu.Lock()
 	srv := m.Server
@@ -417,9 +414,9 @@ func (m *Main) describe() *archivist.Node {
 	} else {
 		n.Address = m.Opts.HTTP
 	}
-	if m.Pool != nil {
-		n.Workers = m.Pool.Workers()
-		n.ActiveTasks = m.Pool.Active()
+	if p := m.pool(); p != nil {
+		n.Workers = p.Workers()
+		n.ActiveTasks = p.Active()
 		n.TaskTypes = m.Registry.Types()
 	}
 	return n
@@ -428,22 +425,27 @@ func (m *Main) describe() *archivist.Node {
 // submitted runs tasks submitted through this node here when distributed
 // processing is off.
 func (m *Main) submitted(_ context.Context, cfg archivist.Config, ts []*archivist.Task) {
-	if cfg.Enabled || m.Pool == nil {
+	p := m.pool()
+	if cfg.Enabled || p == nil || !m.currentRole().RunsTasks() {
 		return
 	}
 	ids := make([]string, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
 	}
-	m.Pool.RunLocal(ids...)
+	p.RunLocal(ids...)
 }
 
 // onStored follows the Draining flag set through the API. A draining node
 // still starts what was assigned to it before the drain (the leader assigns
 // it nothing new); it stops taking local work.
 func (m *Main) onStored(n *archivist.Node) {
-	if m.Pool != nil {
-		m.Pool.SetPaused(n.Draining)
+	m.mu.Lock()
+	m.node.draining = n.Draining
+	p, runs := m.Pool, m.role.RunsTasks()
+	m.mu.Unlock()
+	if p != nil {
+		p.SetPaused(n.Draining || !runs) // a retiring pool takes no local work
 	}
 }
 
@@ -458,6 +460,7 @@ func (m *Main) ready(ctx context.Context) error {
 // their grace period, then the node leaves and the store closes.
 // Idempotent.
 func (m *Main) Close(ctx context.Context) error {
+	m.endRoleChanges() // app/nodesettings.go
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()

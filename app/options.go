@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -88,9 +89,9 @@ var clusterKeys = []string{"workers", "discovery", "peers", "strategy", "heartbe
 	"task-timeout", "max-retries", "retention", "cpu-threshold", "memory-threshold", "load-threshold"}
 
 // Of those, workers and the thresholds given explicitly to a node are its
-// own: the node keeps them whatever the cluster configuration says.
-func (o *Options) ownWorkers() bool { return o.set["workers"] }
-
+// own: the node keeps them whatever the cluster configuration says (workers
+// given explicitly are also recorded as the node's setting: see
+// nodesettings.go).
 func (o *Options) ownThresholds() bool {
 	return o.set["cpu-threshold"] || o.set["memory-threshold"] || o.set["load-threshold"]
 }
@@ -116,11 +117,11 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address the HTTP API, playground and dashboard listen on")
 	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 2*time.Minute, "how long to keep retrying a Redis store that does not answer at start")
-	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both)")
+	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both); given explicitly, it wins over the role stored for this node (updateNode) and is stored in its place")
 	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node (default: host name and HTTP port)")
-	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id)")
-	fs.IntVar(&o.Workers, "workers", d.Workers, "task attempts this node runs at once")
-	fs.StringVar(&o.Capabilities, "capabilities", "", "comma-separated task types (or patterns like text.*) this node takes under CAPABILITY_BASED; empty: any type it has a handler for")
+	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id); given explicitly, it wins over the name stored for this node and is stored in its place")
+	fs.IntVar(&o.Workers, "workers", MachineWorkers(), "task attempts this node runs at once (1-10000). Given explicitly, it is this node's own number: it wins over the number stored for this node and is stored in its place, and the node no longer follows the cluster's workers. Not given: the node runs its stored number (updateNode) if it has one, else the cluster's workers, which the first node of a cluster seeds from this default: "+machineWorkersFormula)
+	fs.StringVar(&o.Capabilities, "capabilities", "", "comma-separated task types (or patterns like text.*) this node takes under CAPABILITY_BASED; empty: any type it has a handler for; given explicitly, they win over the capabilities stored for this node and are stored in their place")
 	fs.StringVar(&o.Discovery, "discovery", strings.ToLower(string(d.Discovery)), "how nodes find each other: manual, auto or registry. It seeds the cluster config (the first node of a store writes it; on the embedded store an explicit flag rewrites it at every start) and decides for this node at start; once the cluster's method is changed through updateConfig, every node follows the cluster's method within a heartbeat, whatever flag it was given")
 	fs.StringVar(&o.Peers, "peers", "", "with --discovery manual: comma-separated ids or addresses of the nodes admitted to the cluster (a node left out gets no tasks, and says so in its log)")
 	fs.StringVar(&o.Strategy, "strategy", "round-robin", "placement strategy: round-robin, least-busy or capability-based")
@@ -178,7 +179,11 @@ func parseServe(args []string, getenv func(string) string, out io.Writer) (*Opti
 	o := &Options{set: map[string]bool{}}
 	fs := newServeFlags(o, out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: archivist serve [flags]\n\nRuns a node. With no flags: a hybrid node on the embedded store, HTTP on 127.0.0.1:8080.\nEvery flag also reads from an ARCHIVIST_* variable (--store: ARCHIVIST_STORE) and from the --config file.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: archivist serve [flags]\n\nRuns a node. With no flags: a hybrid node on the embedded store, HTTP on 127.0.0.1:8080.\nEvery flag also reads from an ARCHIVIST_* variable (--store: ARCHIVIST_STORE) and from the --config file.\n\n"+
+			"Node settings (--name, --role, --workers, --capabilities) also change at run time, without a restart,\n"+
+			"through updateNode (archivist nodes update ID, or the dashboard's Nodes page); the store keeps them by\n"+
+			"node id. At a start the stored settings apply, except those given explicitly here (flag, variable or\n"+
+			"config file), which win and are stored in their place.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -265,8 +270,19 @@ func (o *Options) validate() error {
 	if _, _, err := net.SplitHostPort(o.HTTP); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: want host:port, as in 127.0.0.1:8080", o.HTTP))
 	}
-	if o.Workers < 1 {
-		errs = append(errs, fmt.Errorf("--workers must be at least 1"))
+	if o.Workers < 1 || o.Workers > archivist.MaxWorkers {
+		errs = append(errs, fmt.Errorf("--workers must be between 1 and %d", archivist.MaxWorkers))
+	}
+	for _, c := range o.capabilities() {
+		if err := archivist.ValidCapability(c); err != nil {
+			errs = append(errs, fmt.Errorf("--capabilities: %q: %v", c, err))
+		}
+	}
+	if len(o.capabilities()) > archivist.MaxCapabilities {
+		errs = append(errs, fmt.Errorf("--capabilities: at most %d", archivist.MaxCapabilities))
+	}
+	if err := (archivist.NodeSettings{Name: o.Name}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--name: %s", archivist.ErrorMessageOf(err)))
 	}
 	if o.ShutdownGrace < 0 || o.HealthInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-grace must not be negative and --health-interval must be above 0"))
@@ -401,6 +417,14 @@ func (o *Options) givenClusterKeys() []string {
 }
 
 func (o *Options) capabilities() []string { return splitList(o.Capabilities) }
+
+// machineWorkersFormula says how MachineWorkers sizes the default.
+const machineWorkersFormula = "the number of CPUs this process may use (runtime.NumCPU), at least 4"
+
+// MachineWorkers is the default of --workers, sized from the machine: the
+// number of CPUs this process may use, at least 4 (tasks often wait on I/O,
+// so a small machine still runs a few at once).
+func MachineWorkers() int { return min(max(runtime.NumCPU(), 4), archivist.MaxWorkers) }
 
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {

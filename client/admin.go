@@ -38,3 +38,40 @@ func (c *Client) UpdateConfig(ctx context.Context, input map[string]any) (Config
 	err := c.Do(ctx, `mutation($in: ConfigInput!) { updateConfig(input: $in) { `+configFields+` } }`, map[string]any{"in": input}, &out)
 	return out.UpdateConfig, err
 }
+
+// NodeUpdate is what UpdateNode changes (NodeInput of the API); zero fields
+// keep their value.
+type NodeUpdate struct {
+	// Name is the display name ("": keep).
+	Name string
+	// Role is MASTER, WORKER or HYBRID ("": keep).
+	Role string
+	// Workers is how many tasks the node runs at once (0: keep).
+	Workers int
+	// Capabilities replace the node's when not nil; an empty, non-nil list
+	// means every type it has a handler for.
+	Capabilities []string
+}
+
+// UpdateNode changes a node's name, role, workers or capabilities; the node
+// applies them without a restart and keeps them across restarts. Needs an
+// admin key.
+func (c *Client) UpdateNode(ctx context.Context, id string, u NodeUpdate) (*Node, error) {
+	in := map[string]any{}
+	if u.Name != "" {
+		in["name"] = u.Name
+	}
+	if u.Role != "" {
+		in["role"] = u.Role
+	}
+	if u.Workers != 0 {
+		in["workers"] = u.Workers
+	}
+	if u.Capabilities != nil {
+		in["capabilities"] = u.Capabilities
+	}
+	var out struct{ UpdateNode *Node }
+	err := c.Do(ctx, `mutation($id: ID!, $in: NodeInput!) { updateNode(id: $id, input: $in) { `+nodeFields+` } }`,
+		map[string]any{"id": id, "in": in}, &out)
+	return out.UpdateNode, err
+}

@@ -186,3 +186,17 @@ func TestServerDown(t *testing.T) {
 		t.Fatalf("err %v: want a network error without an API code", err)
 	}
 }
+
+func TestUpdateNode(t *testing.T) {
+	c := client.New(server)
+	n, err := c.UpdateNode(ctx(t), "client-test", client.NodeUpdate{Name: "quill", Capabilities: []string{}})
+	if err != nil || n.Name != "quill" || len(n.Capabilities) != 0 {
+		t.Fatalf("update node: %v %+v", err, n)
+	}
+	if _, err := c.UpdateNode(ctx(t), "client-test", client.NodeUpdate{Capabilities: []string{"two words"}}); client.CodeOf(err) != client.CodeBadUserInput {
+		t.Fatalf("bad capability: %v", err)
+	}
+	if _, err := c.UpdateNode(ctx(t), "nobody", client.NodeUpdate{Workers: 2}); client.CodeOf(err) != client.CodeNotFound {
+		t.Fatalf("unknown node: %v", err)
+	}
+}

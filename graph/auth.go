@@ -26,6 +26,7 @@ var mutationRoles = map[string]auth.Role{
 	"resumeNode":   auth.Operator,
 	"updateConfig": auth.Admin,
 	"removeNode":   auth.Admin,
+	"updateNode":   auth.Admin,
 }
 
 // RequiredRole is the role an operation needs: the highest its top-level

@@ -81,6 +81,7 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { resumeNode(id: "live") { id } }`, auth.Operator},
 		{`mutation { updateConfig(input: {defaultMaxRetries: 4}) { version } }`, auth.Admin},
 		{`mutation { removeNode(id: "no-such-node") }`, auth.Admin},
+		{`mutation { updateNode(id: "live", input: {workers: 3}) { id workers } }`, auth.Admin},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {

@@ -118,6 +118,7 @@ type ComplexityRoot struct {
 		SubmitTask   func(childComplexity int, input model.SubmitTaskInput) int
 		SubmitTasks  func(childComplexity int, inputs []*model.SubmitTaskInput) int
 		UpdateConfig func(childComplexity int, input model.ConfigInput) int
+		UpdateNode   func(childComplexity int, id string, input model.NodeInput) int
 	}
 
 	NodeHealth struct {
@@ -239,6 +240,7 @@ type MutationResolver interface {
 	UpdateConfig(ctx context.Context, input model.ConfigInput) (*archivist.Config, error)
 	DrainNode(ctx context.Context, id string) (*archivist.Node, error)
 	ResumeNode(ctx context.Context, id string) (*archivist.Node, error)
+	UpdateNode(ctx context.Context, id string, input model.NodeInput) (*archivist.Node, error)
 	RemoveNode(ctx context.Context, id string) (bool, error)
 }
 type NodeHealthResolver interface {
@@ -685,6 +687,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConfig(childComplexity, args["input"].(model.ConfigInput)), true
+	case "Mutation.updateNode":
+		if e.ComplexityRoot.Mutation.UpdateNode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateNode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateNode(childComplexity, args["id"].(string), args["input"].(model.NodeInput)), true
 
 	case "NodeHealth.cpuPercent":
 		if e.ComplexityRoot.NodeHealth.CPUPercent == nil {
@@ -1049,6 +1062,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ConfigInput", ec.unmarshalInputConfigInput),
 			graphql.NewInputUnmarshaler("HealthThresholdsInput", ec.unmarshalInputHealthThresholdsInput),
+			graphql.NewInputUnmarshaler("NodeInput", ec.unmarshalInputNodeInput),
 			graphql.NewInputUnmarshaler("SubmitTaskInput", ec.unmarshalInputSubmitTaskInput),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 		)
@@ -1637,6 +1651,28 @@ func (ec *executionContext) field_Mutation_updateConfig_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateNode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.NodeInput, error) {
+			return ec.unmarshalNNodeInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -3329,6 +3365,50 @@ func (ec *executionContext) fieldContext_Mutation_resumeNode(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_resumeNode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateNode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateNode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateNode(ctx, fc.Args["id"].(string), fc.Args["input"].(model.NodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Node) graphql.Marshaler {
+			return ec.marshalNProcessingNode2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateNode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcessingNode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateNode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6138,6 +6218,69 @@ func UnmarshalHealthThresholdsInput(ctx context.Context, raw any) (model.HealthT
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputNodeInput(ctx context.Context, obj any) (model.NodeInput, error) {
+	var it model.NodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "role", "workers", "capabilities"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "workers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workers"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Workers = data
+		case "capabilities":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("capabilities"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Capabilities = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNodeInput unmarshals raw into the NodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNodeInput(ctx context.Context, raw any) (model.NodeInput, error) {
+	var out model.NodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NodeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, obj any) (model.SubmitTaskInput, error) {
 	var it model.SubmitTaskInput
 	if obj == nil {
@@ -6740,6 +6883,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "resumeNode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_resumeNode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateNode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateNode(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7866,6 +8016,11 @@ func (ec *executionContext) marshalNNodeHealth2githubᚗcomᚋrpgᚑarchivistᚋ
 	return ec._NodeHealth(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNNodeInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeInput(ctx context.Context, v any) (model.NodeInput, error) {
+	res, err := ec.unmarshalInputNodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNNodeRole2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole(ctx context.Context, v any) (archivist.NodeRole, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNNodeRole2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole[tmp]
@@ -8503,6 +8658,38 @@ var (
 		archivist.StrategyRoundRobin:      "ROUND_ROBIN",
 		archivist.StrategyLeastBusy:       "LEAST_BUSY",
 		archivist.StrategyCapabilityBased: "CAPABILITY_BASED",
+	}
+)
+
+func (ec *executionContext) unmarshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole(ctx context.Context, v any) (*archivist.NodeRole, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole(ctx context.Context, sel ast.SelectionSet, v *archivist.NodeRole) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole[*v])
+	return res
+}
+
+var (
+	unmarshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole = map[string]archivist.NodeRole{
+		"MASTER": archivist.RoleMaster,
+		"WORKER": archivist.RoleWorker,
+		"HYBRID": archivist.RoleHybrid,
+	}
+	marshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole = map[archivist.NodeRole]string{
+		archivist.RoleMaster: "MASTER",
+		archivist.RoleWorker: "WORKER",
+		archivist.RoleHybrid: "HYBRID",
 	}
 )
 

@@ -87,6 +87,17 @@ func (r *mutationResolver) ResumeNode(ctx context.Context, id string) (*archivis
 	return n, err
 }
 
+// UpdateNode is the resolver for the updateNode field.
+func (r *mutationResolver) UpdateNode(ctx context.Context, id string, input model.NodeInput) (*archivist.Node, error) {
+	s, err := nodeSettings(input)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.Store.SetNodeSettings(ctx, id, s)
+	rememberNodes(ctx, n)
+	return n, err
+}
+
 // RemoveNode is the resolver for the removeNode field.
 func (r *mutationResolver) RemoveNode(ctx context.Context, id string) (bool, error) {
 	n, err := r.Store.GetNode(ctx, id)

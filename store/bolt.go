@@ -25,7 +25,9 @@ var (
 	bucketTasks = []byte("tasks")
 	bucketNodes = []byte("nodes")
 	bucketMeta  = []byte("meta")
-	keyMeta     = []byte("meta")
+	// bucketSettings holds node settings by node id (NodeSettings JSON).
+	bucketSettings = []byte("nodesettings")
+	keyMeta        = []byte("meta")
 )
 
 // OpenBolt opens (creating if needed, with its folder) the store file at
@@ -56,7 +58,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 
 func (b *Bolt) loadAll() error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta} {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -72,6 +74,16 @@ func (b *Bolt) loadAll() error {
 				return fmt.Errorf("decode task %s: %w", k, err)
 			}
 			b.engine.load(t)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSettings).ForEach(func(k, v []byte) error {
+			var ns archivist.NodeSettings
+			if err := json.Unmarshal(v, &ns); err != nil {
+				return fmt.Errorf("decode settings of node %s: %w", k, err)
+			}
+			b.engine.settings[string(k)] = ns
 			return nil
 		}); err != nil {
 			return err
@@ -119,6 +131,15 @@ func (b *Bolt) persist(batches []*batch) error {
 					return err
 				}
 				if err := nodes.Put([]byte(id), v); err != nil {
+					return err
+				}
+			}
+			for id, ns := range bt.settings {
+				v, err := json.Marshal(ns)
+				if err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketSettings).Put([]byte(id), v); err != nil {
 					return err
 				}
 			}

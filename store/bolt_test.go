@@ -134,3 +134,37 @@ func TestOpenSpecs(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestBoltKeepsNodeSettings checks that node settings are in the file, also
+// those of a node that was removed (a node deregisters when it stops).
+func TestBoltKeepsNodeSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archivist.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Heartbeat(ctx, &archivist.Node{ID: "n1", Workers: 4, Role: archivist.RoleHybrid}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SetNodeSettings(ctx, "n1", archivist.NodeSettings{Workers: 7, Role: archivist.RoleWorker,
+		Capabilities: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveNode(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	s, err := b2.NodeSettings(ctx, "n1")
+	if err != nil || s.Workers != 7 || s.Role != archivist.RoleWorker || s.Capabilities == nil || len(s.Capabilities) != 0 {
+		t.Fatalf("settings after reopen: %+v (capabilities nil: %v) %v", s, s.Capabilities == nil, err)
+	}
+}

@@ -58,6 +58,7 @@ type persister interface {
 type batch struct {
 	tasks       map[string]*archivist.Task // nil value: deleted
 	nodes       map[string]*archivist.Node // nil value: deleted
+	settings    map[string]archivist.NodeSettings
 	events      []archivist.Event
 	meta        meta
 	metaChanged bool
@@ -89,6 +90,8 @@ type engine struct {
 	byNode   map[string]map[string]struct{}
 	counts   map[archivist.TaskStatus]int
 	nodes    map[string]*archivist.Node
+	// settings are the node settings by node id (nodesettings.go).
+	settings map[string]archivist.NodeSettings
 	meta     meta
 	broken   error
 
@@ -115,6 +118,7 @@ func newEngine(opts Options, p persister) *engine {
 		byNode:   map[string]map[string]struct{}{},
 		counts:   map[archivist.TaskStatus]int{},
 		nodes:    map[string]*archivist.Node{},
+		settings: map[string]archivist.NodeSettings{},
 		persist:  p,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
@@ -977,6 +981,10 @@ func (e *engine) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.N
 		c := n.Clone()
 		if old, ok := e.nodes[n.ID]; ok {
 			c.Draining = old.Draining
+		}
+		// A heartbeat described before a settings change must not undo it.
+		if s, ok := e.settings[n.ID]; ok {
+			s.ApplyTo(c)
 		}
 		tx.putNode(c)
 		tx.nodeEvent(archivist.NodeUpdated, c, "")

@@ -92,6 +92,9 @@ type Redis struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+	// settingsSeen caches the settings JSON of each node as the last
+	// heartbeat found it (redis_nodesettings.go).
+	settingsSeen sync.Map
 }
 
 var _ archivist.Store = (*Redis)(nil)
@@ -980,22 +983,13 @@ func (r *Redis) ReleaseTask(ctx context.Context, id string, attempt int) (*archi
 
 // --- nodes ---
 
-// Heartbeat stores the node's description, keeping its draining flag.
+// Heartbeat stores the node's description with its settings applied,
+// keeping its draining flag.
 func (r *Redis) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.Node, error) {
 	if n == nil || n.ID == "" {
 		return nil, archivist.Errorf(archivist.CodeBadUserInput, "a node needs an id")
 	}
-	js, err := encodeNode(n)
-	if err != nil {
-		return nil, fmt.Errorf("redis store: encode node %s: %w", n.ID, err)
-	}
-	res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js)
-	if err != nil {
-		return nil, err
-	}
-	out := n.Clone()
-	out.Draining = res == "1"
-	return out, nil
+	return r.heartbeat(ctx, n)
 }
 
 // GetNode reads one node.

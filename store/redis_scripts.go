@@ -22,7 +22,7 @@ var luaFiles embed.FS
 type redisScripts struct {
 	create, cancel, retry, ready, assign, recover, requeueNode, purge *redis.Script
 	claim, claimOne, progress, report, release                        *redis.Script
-	heartbeat, setDraining, removeNode                                *redis.Script
+	heartbeat, setDraining, removeNode, setNodeSettings               *redis.Script
 	campaign, resign, leader, updateConfig                            *redis.Script
 }
 
@@ -39,7 +39,8 @@ func mustLoadScripts() *redisScripts {
 		claim: s("claim"), claimOne: s("claim_one"), progress: s("progress"), report: s("report"),
 		release:   s("release"),
 		heartbeat: s("heartbeat"), setDraining: s("set_draining"), removeNode: s("remove_node"),
-		campaign: s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
+		setNodeSettings: s("set_node_settings"),
+		campaign:        s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
 	}
 }
 
@@ -63,7 +64,7 @@ func mustReadLua(name string) string {
 func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
 		s.claim, s.claimOne, s.progress, s.report, s.release,
-		s.heartbeat, s.setDraining, s.removeNode, s.campaign, s.resign, s.leader, s.updateConfig}
+		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig}
 }
 
 // load puts every script in the server's script cache (on every master of

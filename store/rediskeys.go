@@ -27,6 +27,7 @@ import (
 //	<prefix>nodes           HASH   node id -> node JSON
 //	<prefix>draining        SET    draining node ids
 //	<prefix>config          HASH   json, version, updated (µs)
+//	<prefix>nodesettings    HASH   node id -> NodeSettings JSON (built in set_node_settings.lua; redis_nodesettings.go)
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
 //	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
@@ -97,3 +98,7 @@ func (k redisKeys) key(i int) string { return k.fixed[i] }
 // task is a task's HASH. The scripts build it (and the per-node keys) from
 // the prefix the same way.
 func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
+
+// nodeSettings is the HASH of node settings; set_node_settings.lua builds
+// the same name from the prefix.
+func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,8 @@ func TestConfigInitFileRuns(t *testing.T) {
 	}
 	// The written file is valid as it is, and with a value uncommented.
 	data, _ := os.ReadFile(path)
-	edited := strings.Replace(string(data), "# workers: 4", "workers: 3", 1)
+	// The commented default of workers is sized from the machine.
+	edited := regexp.MustCompile(`(?m)^# workers: \d+$`).ReplaceAllString(string(data), "workers: 3")
 	os.WriteFile(path, []byte(edited), 0o600)
 	n := startNode(t, "--store", "memory", "--config", path)
 	var o struct{ Nodes []struct{ Workers int } }

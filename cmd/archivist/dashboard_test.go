@@ -112,7 +112,9 @@ func TestDashboardUnit(t *testing.T) {
 // against a node on the bolt store: the page loads with the node shown, a
 // task submitted through the form goes to COMPLETED on screen, one submitted
 // through the API appears live, cancel, retry and drain work from the UI,
-// a configuration change shows as applied, and the page survives the node's
+// a configuration change shows as applied, an admin edits the node (name,
+// role, workers, capabilities) and sees it apply live (a WORKER loses the
+// Leader badge, HYBRID again gets it back), and the page survives the node's
 // restart (SIGKILL, then a new process on the same address and file) without
 // a reload. Each scenario is reported as a subtest.
 func TestDashboardBrowser(t *testing.T) {

@@ -296,6 +296,52 @@ async function singleNodeScenarios() {
     await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
   });
 
+  await scenario('edit a node from the UI: name, role, workers and capabilities apply live', async () => {
+    await nav(page, 'Nodes');
+    const sel = `[data-node-id="${nodeId}"]`;
+    const card = page.locator(sel);
+    const oldName = (await card.locator('.node-name').innerText()).trim();
+    const oldWorkers = (await card.locator('[data-testid="workers"]').innerText()).match(/\/ (\d+) busy/)?.[1];
+    assert(oldWorkers, 'no worker count on the card');
+    await card.locator(`.badge.tone-leader`).waitFor({ timeout: T });
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const form = card.locator('[data-testid="node-edit"]');
+    await form.waitFor({ timeout: T });
+    // Validation in the form: nothing is sent.
+    await form.getByLabel('Workers').fill('0');
+    await form.getByText('Workers: a whole number from 1 to 10000').waitFor({ timeout: T });
+    assert(await form.getByRole('button', { name: 'Save' }).isDisabled(), 'Save is enabled with 0 workers');
+    await form.getByLabel('Name').fill('scribe-e2e');
+    await form.getByLabel('Role').selectOption('WORKER');
+    await form.getByText('gives up leadership at once').waitFor({ timeout: T });
+    await form.getByLabel('Workers').fill('3');
+    await form.getByLabel('Capabilities').fill('echo, sleep, dice.*');
+    // The open form makes the card taller than the window: grow it for the shot.
+    await page.setViewportSize({ width: 1400, height: 1300 });
+    await shotOf('21-node-edit', card);
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached', timeout: T });
+    await page.locator(`${sel} .node-name`, { hasText: 'scribe-e2e' }).waitFor({ timeout: T });
+    await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Worker' }).waitFor({ timeout: T });
+    await page.locator(`${sel} [data-testid="workers"]`, { hasText: '/ 3 busy' }).waitFor({ timeout: T });
+    await page.locator(`${sel} .node-caps .chip`, { hasText: 'dice.*' }).waitFor({ timeout: T });
+    // The node gives up leadership, live: its next heartbeat says so.
+    await card.locator('.badge.tone-leader').waitFor({ state: 'detached', timeout: T });
+    // Back to HYBRID, its name and any type: it leads again, live.
+    await card.getByRole('button', { name: 'Edit' }).click();
+    await form.getByLabel('Role').selectOption('HYBRID');
+    await form.getByLabel('Name').fill(oldName);
+    await form.getByLabel('Workers').fill(oldWorkers);
+    await form.getByLabel('Capabilities').fill('');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached', timeout: T });
+    await card.locator('.badge.tone-leader').waitFor({ timeout: T });
+    await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Hybrid' }).waitFor({ timeout: T });
+    await page.locator(`${sel} .node-caps`, { hasText: 'any type' }).waitFor({ timeout: T });
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  });
+
   await scenario(
     'stays responsive while 10,000 tasks go through',
     async () => {
@@ -704,7 +750,7 @@ async function authScenarios() {
     await card.waitFor({ timeout: T });
     nodeId ||= await card.getAttribute('data-node-id');
     await page.waitForFunction(() => document.querySelector('[data-node-id] .sparkline polyline') !== null, null, { timeout: T });
-    for (const name of ['Drain', 'Resume', 'Remove']) {
+    for (const name of ['Drain', 'Resume', 'Remove', 'Edit']) {
       assert((await card.getByRole('button', { name }).count()) === 0, `a viewer sees ${name}`);
     }
     // Tasks: no way to submit; a task submitted elsewhere shows up live.
@@ -771,6 +817,7 @@ async function authScenarios() {
     // Nodes can be drained; the configuration still needs an admin.
     await nav(page, 'Nodes');
     await page.locator(`[data-node-id="${nodeId}"]`).getByRole('button', { name: 'Drain' }).waitFor({ timeout: T });
+    assert((await page.locator(`[data-node-id="${nodeId}"]`).getByRole('button', { name: 'Edit' }).count()) === 0, 'an operator can edit a node');
     await nav(page, 'Configuration');
     await page.locator('[data-testid="not-allowed"][data-action="updateConfig"]').waitFor({ timeout: T });
     assert((await page.locator('.sticky-actions').count()) === 0, 'an operator sees the save button');
@@ -801,6 +848,11 @@ async function authScenarios() {
     const workers = page.getByLabel('Workers per node');
     await workers.waitFor({ timeout: T });
     assert(!(await workers.isDisabled()), 'an admin cannot edit the configuration');
+    // And an admin may edit a node.
+    await nav(page, 'Nodes');
+    await page.locator(`[data-node-id="${nodeId}"]`).getByRole('button', { name: 'Edit' }).waitFor({ timeout: T });
+    await nav(page, 'Configuration');
+    await workers.waitFor({ timeout: T });
     assert((await page.locator('[data-testid="not-allowed"]').count()) === 0, 'an admin is told no');
     const before = Number(await page.locator('[data-testid="config-version-current"]').innerText());
     const old = await workers.inputValue();

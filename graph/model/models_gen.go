@@ -44,7 +44,7 @@ type ConfigInput struct {
 	FaultTolerance *bool `json:"faultTolerance,omitempty"`
 	// Limits over which a node turns BUSY.
 	Thresholds *HealthThresholdsInput `json:"thresholds,omitempty"`
-	// Tasks each node runs at once, from 1 to 10000.
+	// Tasks each node without its own number (see NodeInput.workers) runs at once, from 1 to 10000.
 	Workers *int `json:"workers,omitempty"`
 	// How long finished tasks are kept, in seconds, at least 60.
 	RetentionSeconds *float64 `json:"retentionSeconds,omitempty"`
@@ -62,6 +62,30 @@ type HealthThresholdsInput struct {
 	MemoryPercent *float64 `json:"memoryPercent,omitempty"`
 	// The 1-minute load average per core, 0 or more (0 disables it).
 	Load1 *float64 `json:"load1,omitempty"`
+}
+
+// Changes to a node's settings (updateNode). Absent or null fields keep their
+// value. The node applies them at once, without a restart, and the store keeps
+// them, so that they survive the node's restart; a flag given explicitly at a
+// start (--name, --role, --workers, --capabilities, or their ARCHIVIST_*
+// variable or config file key) wins over the stored value and is recorded in
+// its place.
+type NodeInput struct {
+	// The display name: 1 to 100 characters, no control characters.
+	Name *string `json:"name,omitempty"`
+	// The node's role. A node made WORKER gives up leadership at once and runs
+	// tasks; one made MASTER gets no new tasks, finishes those it runs or was
+	// assigned, and takes part in leader election; HYBRID does both.
+	Role *archivist.NodeRole `json:"role,omitempty"`
+	// How many tasks the node runs at once, from 1 to 10000. More start at once;
+	// with fewer, running tasks finish and no new one starts until the node is
+	// under the new number. A node with its own number no longer follows the
+	// configuration's workers.
+	Workers *int `json:"workers,omitempty"`
+	// The task types or patterns (such as text.*) the node restricts itself to
+	// under CAPABILITY_BASED placement; an empty list: every type it has a
+	// handler for.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // Where a page ends.

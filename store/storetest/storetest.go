@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"PurgeFinished", testPurgeFinished},
 		{"ListTasks", testListTasks},
 		{"Nodes", testNodes},
+		{"NodeSettings", testNodeSettings},
 		{"Config", testConfig},
 		{"Events", testEvents},
 		{"Concurrency", testConcurrency},

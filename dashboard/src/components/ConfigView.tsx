@@ -129,7 +129,7 @@ export function ConfigView() {
             />
             <Select label="Discovery" value={draft.discovery} options={DISCOVERY_METHODS} onChange={(v) => set('discovery', v as DiscoveryMethod)} />
             <Select label="Load balancing" value={draft.strategy} options={STRATEGIES} onChange={(v) => set('strategy', v as LoadBalancingStrategy)} />
-            <Field label="Workers per node" name="workers" value={draft.workers} onChange={(v) => set('workers', v)} error={err('workers')} hint="1 to 10000; a node started with --workers keeps its own." />
+            <Field label="Workers per node" name="workers" value={draft.workers} onChange={(v) => set('workers', v)} error={err('workers')} hint="1 to 10000; a node with its own number (set on the Nodes page, or --workers at its start) keeps it." />
             <label className="field span-2">
               <span>Peers (manual discovery)</span>
               <textarea
@@ -201,7 +201,7 @@ export function ConfigView() {
       <section className="card" aria-labelledby="applied-title">
         <h2 id="applied-title">Applied on the nodes</h2>
         <p className="muted small">
-          Each node applies a new version at its next heartbeat. The role of a node is set when it starts (<code>--role</code>).
+          Each node applies a new version at its next heartbeat. A node's own role, workers, name and capabilities are changed on the Nodes page (Edit).
         </p>
         <div className="table-wrap">
           <table className="applied">

@@ -1,6 +1,6 @@
 // NodeStatusCard: one node of the cluster, live from its heartbeats.
 
-import { memo } from 'react';
+import { memo, useState } from 'react';
 
 import type { NodeStatus, ProcessingNode } from '../service/types';
 import type { NodeHistory } from '../state/reducers';
@@ -10,6 +10,7 @@ import { fixed, label } from '../lib/format';
 import { Link } from '../lib/router';
 import { Sparkline } from './charts';
 import { ActionButton, Ago, NodeStatusBadge, ProgressBar } from './common';
+import { NodeEditForm } from './NodeEditForm';
 
 export interface NodeStatusCardProps {
   node: ProcessingNode;
@@ -29,6 +30,8 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
   const canDrain = useCan('drainNode');
   const canResume = useCan('resumeNode');
   const canRemove = useCan('removeNode');
+  const canEdit = useCan('updateNode');
+  const [editing, setEditing] = useState(false);
   const h = node.health;
   const busyPct = node.workers > 0 ? node.activeTasks / node.workers : 0;
   const applied = configVersion === null || node.configVersion >= configVersion;
@@ -58,7 +61,9 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
               Not admitted
             </span>
           )}
-          <span className="chip">{label(node.role)}</span>
+          <span className="chip" data-testid="role">
+            {label(node.role)}
+          </span>
         </div>
       </header>
       <p className="node-sub muted">
@@ -124,7 +129,14 @@ function NodeStatusCardImpl({ node, history, status, configVersion, stale }: Nod
         </span>
       </p>
 
+      {editing && canEdit && <NodeEditForm node={node} onDone={() => setEditing(false)} />}
+
       <div className="card-actions">
+        {canEdit && !editing && (
+          <button type="button" className="btn" onClick={() => setEditing(true)} title="Change this node's name, role, workers or capabilities">
+            Edit
+          </button>
+        )}
         {node.status === 'DRAINING'
           ? canResume && (
               <ActionButton

@@ -20,7 +20,15 @@ export interface Session {
 }
 
 /** What the dashboard lets a person do; each is one mutation of the API. */
-export type Action = 'submitTask' | 'cancelTask' | 'retryTask' | 'drainNode' | 'resumeNode' | 'updateConfig' | 'removeNode';
+export type Action =
+  | 'submitTask'
+  | 'cancelTask'
+  | 'retryTask'
+  | 'drainNode'
+  | 'resumeNode'
+  | 'updateConfig'
+  | 'removeNode'
+  | 'updateNode';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -35,6 +43,7 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   resumeNode: 'OPERATOR',
   updateConfig: 'ADMIN',
   removeNode: 'ADMIN',
+  updateNode: 'ADMIN',
 };
 
 /** Whether a role is at least another. */

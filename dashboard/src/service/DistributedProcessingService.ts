@@ -28,6 +28,7 @@ import type {
   ConfigInput,
   ConnectionState,
   DistributedProcessingConfig,
+  NodeInput,
   ProcessingNode,
   SubmitTaskInput,
   TaskCount,
@@ -452,6 +453,10 @@ export class DistributedProcessingService {
 
   async removeNode(id: string): Promise<boolean> {
     return (await this.mutate<{ removeNode: boolean }>(ops.REMOVE_NODE, { id })).removeNode;
+  }
+
+  async updateNode(id: string, input: NodeInput): Promise<ProcessingNode> {
+    return (await this.mutate<{ updateNode: ProcessingNode }>(ops.UPDATE_NODE, { id, input })).updateNode;
   }
 
   async updateConfig(input: ConfigInput): Promise<DistributedProcessingConfig> {

@@ -73,6 +73,10 @@ export const RESUME_NODE = `mutation ResumeNode($id: ID!) { resumeNode(id: $id) 
 
 export const REMOVE_NODE = `mutation RemoveNode($id: ID!) { removeNode(id: $id) }`;
 
+export const UPDATE_NODE = `
+  mutation UpdateNode($id: ID!, $input: NodeInput!) { updateNode(id: $id, input: $input) { ${NODE_FIELDS} } }
+`;
+
 export const UPDATE_CONFIG = `
   mutation UpdateConfig($input: ConfigInput!) { updateConfig(input: $input) { ${CONFIG_FIELDS} } }
 `;

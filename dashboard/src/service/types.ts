@@ -125,6 +125,15 @@ export interface DistributedProcessingConfig {
   updatedAt: string | null;
 }
 
+/** NodeInput (updateNode): every field optional; absent fields keep their value. */
+export interface NodeInput {
+  name?: string;
+  role?: NodeRole;
+  workers?: number;
+  /** An empty list: every type the node has a handler for. */
+  capabilities?: string[];
+}
+
 /** ConfigInput: every field optional; absent fields keep their value. */
 export type ConfigInput = Partial<
   Omit<DistributedProcessingConfig, 'version' | 'updatedAt' | 'thresholds'> & { thresholds: Partial<HealthThresholds> }

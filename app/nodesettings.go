@@ -1,0 +1,418 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/scheduler"
+	"github.com/rpg-archivist/archivist/workerpool"
+)
+
+// A node's own settings (name, role, workers, capabilities) change at run
+// time through updateNode: the store keeps them by node id and records
+// node.updated with Detail archivist.NodeSettingsDetail, which the node
+// applies at once (watchNodeSettings). At start, the stored settings apply,
+// except those given explicitly (flag, ARCHIVIST_* variable or config file
+// key), which win and are recorded in their place.
+//
+// Role changes start and stop parts of the node:
+//   - a role that can lead (MASTER, HYBRID) runs an elector and a scheduler;
+//     a node that can no longer lead stops them, which resigns leadership at
+//     once if it held it;
+//   - a role that runs tasks (WORKER, HYBRID) runs a worker pool; a node made
+//     MASTER retires its pool: its heartbeat says MASTER, so the leader
+//     assigns it nothing new, while the pool keeps running what it runs and
+//     claims what was assigned to it before the change (nothing is stranded
+//     or released), takes no local work, and stops once the node holds no
+//     task for a few checks in a row (retirePool).
+//
+// Parts are not restartable after Stop: a role change builds new ones.
+// name, caps, workers and draining below, and Main's Pool, Elector,
+// Scheduler and role, are read and written under Main.mu; role changes run
+// one at a time under roleMu, which also guards ended, retire and retired.
+type nodeState struct {
+	// name and capabilities are as the node describes itself; caps nil:
+	// none set (any type).
+	name string
+	caps []string
+	// workers is the node's own worker count; 0: the cluster's.
+	workers int
+	// draining is the Draining flag of the node's last stored heartbeat.
+	draining bool
+	// recorded: the flags given at start are recorded (Run only).
+	recorded bool
+
+	roleMu sync.Mutex
+	// ended: Close began; no more role changes.
+	ended bool
+	// retire stops the retiring of the pool (when the node was made MASTER);
+	// retired is closed when retirePool returns.
+	retire  context.CancelFunc
+	retired chan struct{}
+}
+
+// retireCheck is how often a retiring pool looks whether the node still
+// holds tasks; retireQuiet is how many checks in a row must find none.
+const (
+	retireCheck = 200 * time.Millisecond
+	retireQuiet = 3
+)
+
+// nodeFlags are the node settings given explicitly at start.
+func (o *Options) nodeFlags() archivist.NodeSettings {
+	var s archivist.NodeSettings
+	if o.set["name"] {
+		s.Name = o.Name
+	}
+	if o.set["role"] {
+		s.Role, _ = o.role()
+	}
+	if o.set["workers"] {
+		s.Workers = o.Workers
+	}
+	if o.set["capabilities"] {
+		s.Capabilities = append([]string{}, o.capabilities()...)
+	}
+	return s
+}
+
+// loadNodeSettings sets the node's name, role, workers and capabilities
+// from the stored settings and the flags given explicitly, which win. It
+// returns the settings to record once the node is registered (none when the
+// store has them already).
+func (m *Main) loadNodeSettings(ctx context.Context) (archivist.NodeSettings, error) {
+	stored, err := m.Store.NodeSettings(ctx, m.nodeID)
+	if err != nil {
+		return archivist.NodeSettings{}, err
+	}
+	flags := m.Opts.nodeFlags()
+	eff := stored.Merge(flags)
+	m.mu.Lock()
+	m.role, _ = m.Opts.role()
+	if eff.Role != "" {
+		m.role = eff.Role
+	}
+	m.node.name = m.Opts.Name
+	if eff.Name != "" {
+		m.node.name = eff.Name
+	}
+	m.node.caps = m.Opts.capabilities()
+	if eff.Capabilities != nil {
+		m.node.caps = eff.Capabilities
+	}
+	m.node.workers = eff.Workers
+	m.mu.Unlock()
+	if !stored.IsZero() {
+		m.Logger.Info("node settings from the store", "stored", settingsAttrs(stored), "flags_given", settingsAttrs(flags))
+	}
+	if sameSettings(stored, eff) {
+		return archivist.NodeSettings{}, nil
+	}
+	return flags, nil
+}
+
+// recordNodeFlags stores the flags given explicitly, so that they are the
+// node's settings from now on. The store takes settings for a registered
+// node only: Run calls it before the first heartbeat, which records them
+// if the node is still registered from an earlier run (so that the first
+// heartbeat, over which the store applies the stored settings, already
+// carries them), and again after it, which records them otherwise.
+func (m *Main) recordNodeFlags(ctx context.Context, flags archivist.NodeSettings) {
+	if flags.IsZero() || m.node.recorded {
+		return
+	}
+	if _, err := m.Store.GetNode(ctx, m.nodeID); archivist.IsCode(err, archivist.CodeNotFound) {
+		return // not registered yet: after the first heartbeat
+	}
+	if _, err := m.Store.SetNodeSettings(ctx, m.nodeID, flags); err != nil {
+		m.Logger.Warn("could not record the node settings given at start", "err", err)
+		return
+	}
+	m.node.recorded = true
+}
+
+func sameSettings(a, b archivist.NodeSettings) bool {
+	return a.Name == b.Name && a.Role == b.Role && a.Workers == b.Workers &&
+		(a.Capabilities == nil) == (b.Capabilities == nil) && slices.Equal(a.Capabilities, b.Capabilities)
+}
+
+func settingsAttrs(s archivist.NodeSettings) map[string]any {
+	out := map[string]any{}
+	if s.Name != "" {
+		out["name"] = s.Name
+	}
+	if s.Role != "" {
+		out["role"] = s.Role
+	}
+	if s.Workers != 0 {
+		out["workers"] = s.Workers
+	}
+	if s.Capabilities != nil {
+		out["capabilities"] = s.Capabilities
+	}
+	return out
+}
+
+// currentRole is the node's role now.
+func (m *Main) currentRole() archivist.NodeRole {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.role
+}
+
+func (m *Main) pool() *workerpool.Pool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Pool
+}
+
+func (m *Main) elector() *scheduler.Elector {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Elector
+}
+
+func (m *Main) scheduler() *scheduler.Scheduler {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Scheduler
+}
+
+// isLeader reports whether this node holds leadership now.
+func (m *Main) isLeader() bool {
+	e := m.elector()
+	return e != nil && e.IsLeader()
+}
+
+// nodeName and nodeCapabilities are as the node describes itself.
+func (m *Main) nodeName() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.node.name == "" {
+		return m.nodeID
+	}
+	return m.node.name
+}
+
+func (m *Main) nodeCapabilities() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.node.caps)
+}
+
+// ownWorkers is the node's own worker count, 0 when it follows the
+// cluster's.
+func (m *Main) ownWorkers() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node.workers
+}
+
+// newPool builds a stopped worker pool for this node.
+func (m *Main) newPool() *workerpool.Pool {
+	p := workerpool.New(workerpool.Config{
+		Store: m.Store, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(m.Settings()),
+		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: m.Logger,
+	})
+	m.mu.Lock()
+	m.Pool = p
+	m.mu.Unlock()
+	return p
+}
+
+// startLeading builds and starts an elector and a scheduler.
+func (m *Main) startLeading(ctx context.Context) error {
+	cfg := m.Settings()
+	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
+		TTL: leaseTTL(cfg), Logger: m.Logger})
+	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Logger: m.Logger})
+	m.mu.Lock()
+	m.Elector, m.Scheduler = e, s
+	m.mu.Unlock()
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
+	return s.Start(ctx)
+}
+
+// stopLeading stops the scheduler and the elector, which resigns
+// leadership if this node holds it.
+func (m *Main) stopLeading(ctx context.Context) {
+	m.mu.Lock()
+	e, s := m.Elector, m.Scheduler
+	m.Elector, m.Scheduler = nil, nil
+	m.mu.Unlock()
+	if s != nil {
+		_ = s.Stop(ctx)
+	}
+	if e != nil {
+		_ = e.Stop(ctx)
+	}
+}
+
+// watchNodeSettings applies this node's settings when an event says they
+// changed. It runs on the watch goroutine (startWatch).
+func (m *Main) watchNodeSettings(ev archivist.Event) {
+	if ev.Kind != archivist.EventNode || ev.Type != archivist.NodeUpdated || ev.Node == nil ||
+		ev.Node.ID != m.nodeID || ev.Detail != archivist.NodeSettingsDetail {
+		return
+	}
+	m.reloadNodeSettings()
+}
+
+// reloadNodeSettings reads this node's settings from the store and applies
+// them.
+func (m *Main) reloadNodeSettings() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := m.Store.NodeSettings(ctx, m.nodeID)
+	if err != nil {
+		m.Logger.Warn("could not read this node's settings", "err", err)
+		return
+	}
+	m.applyNodeSettings(ctx, s)
+}
+
+// applyNodeSettings makes s take effect: name and capabilities from the
+// next heartbeat (sent at once), workers at once, a new role as described
+// on nodeState.
+func (m *Main) applyNodeSettings(ctx context.Context, s archivist.NodeSettings) {
+	m.mu.Lock()
+	if s.Name != "" {
+		m.node.name = s.Name
+	}
+	if s.Capabilities != nil {
+		m.node.caps = slices.Clone(s.Capabilities)
+	}
+	if s.Workers != 0 {
+		m.node.workers = s.Workers
+	}
+	m.mu.Unlock()
+	if s.Role != "" {
+		m.setRole(ctx, s.Role)
+	}
+	if p := m.pool(); p != nil {
+		p.SetWorkers(m.workers(m.Settings()))
+	}
+	m.Logger.Info("node settings applied", "settings", settingsAttrs(s))
+	if m.Heartbeat != nil {
+		m.Heartbeat.Kick()
+	}
+	if sc := m.scheduler(); sc != nil {
+		sc.Wake()
+	}
+}
+
+// setRole changes the node's role and starts or stops the parts it needs.
+func (m *Main) setRole(ctx context.Context, to archivist.NodeRole) {
+	m.node.roleMu.Lock()
+	defer m.node.roleMu.Unlock()
+	m.mu.Lock()
+	from := m.role
+	if m.node.ended || from == to {
+		m.mu.Unlock()
+		return
+	}
+	m.role = to
+	m.mu.Unlock()
+	m.Logger.Info("role changed", "from", from, "to", to)
+	// Tell the leader at once: a node made MASTER gets no new tasks.
+	if m.Heartbeat != nil {
+		m.Heartbeat.Kick()
+	}
+
+	if !to.CanLead() {
+		m.stopLeading(ctx)
+	} else if m.elector() == nil {
+		if err := m.startLeading(ctx); err != nil {
+			m.Logger.Error("start leader election", "err", err)
+		}
+	}
+
+	if to.RunsTasks() {
+		m.stopRetiring()
+		p := m.pool()
+		if p == nil {
+			p = m.newPool()
+			if err := p.Start(ctx); err != nil {
+				m.Logger.Error("start the worker pool", "err", err)
+			}
+		}
+		m.mu.Lock()
+		draining := m.node.draining
+		m.mu.Unlock()
+		p.SetPaused(draining)
+		p.SetWorkers(m.workers(m.Settings()))
+	} else if p := m.pool(); p != nil && m.node.retire == nil {
+		rctx, cancel := context.WithCancel(context.Background())
+		m.node.retire, m.node.retired = cancel, make(chan struct{})
+		go m.retirePool(rctx, p, m.node.retired)
+	}
+}
+
+// stopRetiring ends a retirePool in progress and waits for it. Called
+// under roleMu.
+func (m *Main) stopRetiring() {
+	if m.node.retire == nil {
+		return
+	}
+	m.node.retire()
+	<-m.node.retired
+	m.node.retire, m.node.retired = nil, nil
+}
+
+// retirePool lets p finish what the node runs or was assigned, taking no
+// local work, then stops it, once the node holds no task for retireQuiet
+// checks in a row (an assignment made just before the leader saw the role
+// change is then claimed and run too). Stopped early through ctx (the node
+// runs tasks again, or closes), it leaves p running.
+func (m *Main) retirePool(ctx context.Context, p *workerpool.Pool, done chan struct{}) {
+	defer close(done)
+	p.SetPaused(true)
+	m.Logger.Info("retiring the worker pool: it finishes the tasks this node holds and takes no new ones",
+		"active", p.Active())
+	t := time.NewTicker(retireCheck)
+	defer t.Stop()
+	for quiet := 0; quiet < retireQuiet; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		loads, err := m.Store.NodeLoads(ctx)
+		if err != nil {
+			quiet = 0
+			continue
+		}
+		if p.Active() == 0 && loads[m.nodeID] == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	_ = p.Stop(context.WithoutCancel(ctx))
+	m.mu.Lock()
+	if m.Pool == p {
+		m.Pool = nil
+	}
+	m.mu.Unlock()
+	m.Logger.Info("worker pool stopped: this node runs no tasks")
+	if m.Heartbeat != nil {
+		m.Heartbeat.Kick()
+	}
+}
+
+// endRoleChanges stops role changes for good (Close): it waits for one in
+// progress and ends a retiring, leaving its pool to Close.
+func (m *Main) endRoleChanges() {
+	m.node.roleMu.Lock()
+	defer m.node.roleMu.Unlock()
+	m.node.ended = true
+	m.stopRetiring()
+}
