@@ -392,6 +392,29 @@ func (m *Main) advertise(ctx context.Context) error {
 	return nil
 }
 
+// refreshRecord advertises this node's record anew after its role or
+// capabilities changed (updateNode), so that peers browsing by mDNS see the
+// new values: the old record is withdrawn and a new one announced; browsing
+// goes on. Nothing happens while the node does not advertise.
+func (m *Main) refreshRecord(ctx context.Context) {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.adv == nil {
+		return
+	}
+	if err := d.adv.Stop(ctx); err != nil {
+		m.Logger.Warn("mDNS: withdrawing the old record", "err", err)
+	}
+	d.adv = nil
+	d.on.Store(false)
+	if err := m.advertise(ctx); err != nil {
+		m.Logger.Warn("mDNS: could not advertise this node's new settings; it reports REGISTRY until the discovery method changes again", "err", err)
+		_ = m.stopMDNSLocked(ctx)
+		m.kick()
+	}
+}
+
 // advertisedAPI is the API address peers are told: --advertise-addr, else
 // the address the server listens on, with an unspecified host (0.0.0.0,
 // ::) replaced by the first address of the mDNS interfaces.

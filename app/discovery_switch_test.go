@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -403,5 +404,51 @@ func TestDiscoveryAutoWithoutMDNS(t *testing.T) {
 	waitUntil(t, 2*time.Second, "the second warning", func() bool { return warnings() == 2 })
 	if d := m.describe().Discovery; d != archivist.DiscoveryRegistry {
 		t.Fatalf("reports %s without mDNS", d)
+	}
+}
+
+// TestDiscoveryRecordFollowsNodeSettings: a node that advertises itself by
+// mDNS and is given a new role and capabilities through updateNode
+// advertises a record that carries them, without a restart.
+func TestDiscoveryRecordFollowsNodeSettings(t *testing.T) {
+	needLoopbackMDNS(t)
+	cluster := fmt.Sprintf("ns%d", rand.IntN(1e9))
+	m, _ := startLoopbackNode(t, cluster, "n1")
+	setDiscovery(t, m, archivist.DiscoveryAuto)
+	waitUntil(t, 2*time.Second, "the node to report AUTO in its heartbeat", func() bool {
+		return storedDiscovery(t, m, "n1") == archivist.DiscoveryAuto
+	})
+
+	ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
+	find := func(what string, match func(discovery.Peer) bool) discovery.Peer {
+		t.Helper()
+		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = b.Stop(context.Background()) }()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p, err := b.WaitPeer(ctx, func(p discovery.Peer) bool { return p.NodeID == "n1" && match(p) })
+		if err != nil {
+			t.Fatalf("no record of n1 with %s: %v (last seen: %+v)", what, err, b.Peers())
+		}
+		return p
+	}
+	find("role HYBRID", func(p discovery.Peer) bool { return p.Role == archivist.RoleHybrid })
+
+	if _, err := m.Store.SetNodeSettings(t.Context(), "n1", archivist.NodeSettings{
+		Role: archivist.RoleWorker, Capabilities: []string{"text.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := find("role WORKER and capabilities [text.*]", func(p discovery.Peer) bool {
+		return p.Role == archivist.RoleWorker && slices.Equal(p.Capabilities, []string{"text.*"})
+	})
+	if p.API != m.Server.Addr() {
+		t.Fatalf("re-advertised record %+v, want API %s", p, m.Server.Addr())
+	}
+	if d := storedDiscovery(t, m, "n1"); d != archivist.DiscoveryAuto {
+		t.Fatalf("after the new record the node reports %s, want AUTO", d)
 	}
 }

@@ -284,9 +284,11 @@ func (m *Main) applyNodeSettings(ctx context.Context, s archivist.NodeSettings) 
 	if s.Name != "" {
 		m.node.name = s.Name
 	}
+	capsChanged := s.Capabilities != nil && !slices.Equal(s.Capabilities, m.node.caps)
 	if s.Capabilities != nil {
 		m.node.caps = slices.Clone(s.Capabilities)
 	}
+	roleChanged := s.Role != "" && s.Role != m.role
 	if s.Workers != 0 {
 		m.node.workers = s.Workers
 	}
@@ -298,6 +300,9 @@ func (m *Main) applyNodeSettings(ctx context.Context, s archivist.NodeSettings) 
 		p.SetWorkers(m.workers(m.Settings()))
 	}
 	m.Logger.Info("node settings applied", "settings", settingsAttrs(s))
+	if roleChanged || capsChanged {
+		m.refreshRecord(ctx) // the mDNS record carries both: app/discovery.go
+	}
 	if m.Heartbeat != nil {
 		m.Heartbeat.Kick()
 	}
