@@ -979,7 +979,11 @@ func (r *Redis) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.No
 	if err != nil {
 		return nil, fmt.Errorf("redis store: encode node %s: %w", n.ID, err)
 	}
-	res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js)
+	workers := 0
+	if n.Role.RunsTasks() {
+		workers = n.Workers
+	}
+	res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js, workers, n.Interval.Microseconds(), n.LastHeartbeat.UnixMicro())
 	if err != nil {
 		return nil, err
 	}

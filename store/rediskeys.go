@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +31,9 @@ import (
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
 //	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
+//	<prefix>stats:<res>:<start> HASH statistics of one bucket (res and start in seconds), with a TTL:
+//	                        dimension ('g', 't:<type>', 'n:<node>') -> MessagePack (see lua/lib.lua)
+//	<prefix>stats:beats     HASH   node id -> time of its last heartbeat (µs, the node's clock)
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -97,3 +101,9 @@ func (k redisKeys) key(i int) string { return k.fixed[i] }
 // task is a task's HASH. The scripts build it (and the per-node keys) from
 // the prefix the same way.
 func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
+
+// stats is the statistics HASH of the bucket of resolution res starting at
+// start (both in seconds); lua/lib.lua builds the same name.
+func (k redisKeys) stats(res, start int64) string {
+	return k.prefix + "stats:" + strconv.FormatInt(res, 10) + ":" + strconv.FormatInt(start, 10)
+}

@@ -58,6 +58,17 @@
 -- '1'/'0'], a config event ['C', type, detail, config JSON, version].
 -- Counters (counts, loads) are summed per script and written once too.
 --
+-- Statistics (store/stats.go has the same rules): a script sums what it
+-- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
+-- and flush_stats adds it to the bucket of NOW of each resolution, the HASH
+-- <prefix>stats:<resolution s>:<bucket start, unix s>, one field per
+-- dimension holding MessagePack [submitted, completed, failed, busy µs,
+-- worker µs, wait bins, run bins, types, nodes] (bins flat: bin, count,
+-- ...; types and nodes, in 'g' only, count the distinct names of the
+-- bucket): one HMGET and one HSET per resolution however many tasks the
+-- script ended, and an EXPIREAT when the bucket is new. Beyond MAX_TYPES
+-- types or MAX_NODES nodes a bucket counts the others under OTHER.
+--
 -- Errors meant for clients are replies "<CODE> <message>" (CONFLICT,
 -- NOT_FOUND), returned before the first write, so a refused transition
 -- changes nothing (stale reports are the exception: they record an event).
@@ -166,10 +177,155 @@ local function count(status, d)
 end
 local function add_load(node, d) LOADS[node] = (LOADS[node] or 0) + d end
 
+-- Statistics: see the header. STAT_TIERS are {resolution, kept after the
+-- bucket ends} in seconds (statTiers in store/stats.go).
+local STAT_TIERS = { { 10, 4200 }, { 300, 87000 } }
+local MAX_TYPES, MAX_NODES, OTHER = 50, 100, '(other)' -- archivist.MaxStatsTypes, MaxStatsNodes, StatsOther
+local LOG2 = math.log(2)
+local STATS, STAT_FIELDS = nil, {}
+
+local function sdim(f)
+  if not STATS then STATS = {} end
+  local d = STATS[f]
+  if not d then
+    d = { 0, 0, 0, 0, 0, {}, {} }
+    STATS[f] = d
+    STAT_FIELDS[#STAT_FIELDS + 1] = f
+  end
+  return d
+end
+
+-- statBin in store/stats.go
+local function sbin(us)
+  if us < 1 then return 0 end
+  local b = 1 + math.floor(4 * math.log(us) / LOG2)
+  if b > 160 then b = 160 end
+  return b
+end
+
+local function hadd(h, us)
+  local b = sbin(us)
+  h[b] = (h[b] or 0) + 1
+end
+
+-- itype is the type of a task from its packed i ([type, input, metadata],
+-- as encodeTaskInfo writes it), without unpacking the input.
+local function itype(i)
+  local c = string.byte(i, 2)
+  if not c then return '' end
+  if c >= 0xa0 and c <= 0xbf then return string.sub(i, 3, 2 + c - 0xa0) end
+  if c == 0xda then
+    local n = string.byte(i, 3) * 256 + string.byte(i, 4)
+    return string.sub(i, 5, 4 + n)
+  end
+  return cmsgpack.unpack(i)[1] or ''
+end
+
+-- stat_end records an attempt that ended at NOW: busy time on its node,
+-- and for an outcome 'c' (COMPLETED) or 'f' (FAILED, TIMED_OUT) the count
+-- and latencies of the task; '' (retried, cancelled) only the busy time.
+local function stat_end(typ, node, created, started, outcome)
+  local run = 0
+  if started > 0 then run = NOW - started end
+  if node ~= '' and started > 0 then
+    local n = sdim('n:' .. node)
+    n[4] = n[4] + run
+    if outcome == 'c' then n[2] = n[2] + 1 elseif outcome == 'f' then n[3] = n[3] + 1 end
+  end
+  if outcome == '' then return end
+  local k = outcome == 'c' and 2 or 3
+  for _, d in ipairs({ sdim('g'), sdim('t:' .. typ) }) do
+    d[k] = d[k] + 1
+    if started > 0 then
+      hadd(d[6], started - created)
+      hadd(d[7], run)
+    end
+  end
+end
+
+local function stat_task_end(t, outcome)
+  stat_end(itype(t.i), t.m[M_NODE] or '', t.m[M_CREATED] or 0, t.m[M_STARTED] or 0, outcome)
+end
+
+local function unpack_dim(v)
+  if not v then return nil end
+  local d = cmsgpack.unpack(v)
+  local out = { d[1] or 0, d[2] or 0, d[3] or 0, d[4] or 0, d[5] or 0, {}, {}, d[8] or 0, d[9] or 0 }
+  for k = 6, 7 do
+    local flat = d[k] or {}
+    for j = 1, #flat, 2 do out[k][flat[j]] = flat[j + 1] end
+  end
+  return out
+end
+
+local function pack_dim(d)
+  local out = { d[1], d[2], d[3], d[4], d[5], {}, {}, d[8] or 0, d[9] or 0 }
+  for k = 6, 7 do
+    local flat = out[k]
+    for b, c in pairs(d[k]) do
+      flat[#flat + 1] = b
+      flat[#flat + 1] = c
+    end
+  end
+  return cmsgpack.pack(out)
+end
+
+local function add_dim(d, delta)
+  for k = 1, 5 do d[k] = d[k] + delta[k] end
+  for k = 6, 7 do
+    for b, c in pairs(delta[k]) do d[k][b] = (d[k][b] or 0) + c end
+  end
+end
+
+local function flush_stats()
+  if not STATS then return end
+  local sec = math.floor(NOW / 1000000)
+  for _, tier in ipairs(STAT_TIERS) do
+    local start = sec - sec % tier[1]
+    local key = P .. 'stats:' .. tier[1] .. ':' .. start
+    local fields = { 'g' }
+    for _, f in ipairs(STAT_FIELDS) do
+      if f ~= 'g' then fields[#fields + 1] = f end
+    end
+    local cur = redis.call('HMGET', key, unpack(fields))
+    local fresh = not cur[1]
+    local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+    local dims = { g = g }
+    for j = 2, #fields do
+      local f = fields[j]
+      local d = dims[f] or unpack_dim(cur[j])
+      if not d then
+        local kind = string.sub(f, 1, 2)
+        local name = string.sub(f, 3)
+        local pos, max = 8, MAX_TYPES
+        if kind == 'n:' then pos, max = 9, MAX_NODES end
+        if name ~= OTHER and g[pos] >= max then
+          f = kind .. OTHER
+          d = dims[f] or unpack_dim(redis.call('HGET', key, f))
+        elseif name ~= OTHER then
+          g[pos] = g[pos] + 1
+        end
+        d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {} }
+      end
+      add_dim(d, STATS[fields[j]])
+      dims[f] = d
+    end
+    if STATS.g then add_dim(g, STATS.g) end
+    local hset = {}
+    for f, d in pairs(dims) do
+      hset[#hset + 1] = f
+      hset[#hset + 1] = pack_dim(d)
+    end
+    redis.call('HSET', key, unpack(hset))
+    if fresh then redis.call('EXPIREAT', key, start + tier[1] + tier[2]) end
+  end
+end
+
 -- flush writes what the script summed up: the counters, and its events as
 -- one stream entry.
 local function flush()
   flush_index()
+  flush_stats()
   for st, d in pairs(COUNTS) do
     if d ~= 0 then redis.call('HINCRBY', K_COUNTS, st, d) end
   end
@@ -322,16 +478,18 @@ local function fail_attempt(t, msg, permanent, timed_out, cancelled, r)
   local ch = { error = msg ~= '' and msg or false, lease = false }
   local failures = t.failures + 1
   local typ
+  local outcome = ''
   if cancelled or t.cancel then
     ch.status, ch.completed, typ = 'CANCELLED', NOW, 'task.cancelled'
   elseif not permanent and not r.disabled and failures <= t.maxr then
     ch.status, ch.failures, typ = 'RETRYING', failures, 'task.retrying'
     ch.runat = NOW + math.floor(backoff(failures, r.base, r.max, r.jitter) / 1000)
   elseif timed_out then
-    ch.status, ch.failures, ch.completed, typ = 'TIMED_OUT', failures, NOW, 'task.timed_out'
+    ch.status, ch.failures, ch.completed, typ, outcome = 'TIMED_OUT', failures, NOW, 'task.timed_out', 'f'
   else
-    ch.status, ch.failures, ch.completed, typ = 'FAILED', failures, NOW, 'task.failed'
+    ch.status, ch.failures, ch.completed, typ, outcome = 'FAILED', failures, NOW, 'task.failed', 'f'
   end
+  stat_task_end(t, outcome)
   move(t, ch)
   return task_event(t, typ, msg, '')
 end
@@ -344,6 +502,7 @@ local function requeue(t, why)
   end
   if t.requeues + 1 > MAX_REQUEUES then
     local msg = why .. '; given up after ' .. MAX_REQUEUES .. ' requeues'
+    stat_end(itype(t.i), '', t.m[M_CREATED] or 0, 0, 'f')
     move(t, { status = 'FAILED', error = msg, completed = NOW, lease = false })
     return task_event(t, 'task.failed', msg, '')
   end
