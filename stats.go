@@ -88,6 +88,9 @@ type Stats struct {
 	To   time.Time
 	// Series has one point per bucket, oldest first, empty ones included.
 	Series []StatsPoint
+	// Total sums the whole window (At is From), its percentiles over all
+	// the tasks that ended in it.
+	Total StatsPoint
 	// ByType sums the window per task type, most ended first; ByNode per
 	// node, by id.
 	ByType []TypeStats

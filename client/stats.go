@@ -13,6 +13,7 @@ type Stats struct {
 	From              time.Time    `json:"from"`
 	To                time.Time    `json:"to"`
 	Series            []StatsPoint `json:"series"`
+	Total             StatsPoint   `json:"total"`
 	ByType            []TypeStats  `json:"byType"`
 	ByNode            []NodeStats  `json:"byNode"`
 }
@@ -50,6 +51,7 @@ type NodeStats struct {
 
 const statsFields = `windowSeconds bucketSeconds resolutionSeconds from to
 	series { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
+	total { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 	byType { type completed failed waitP95Ms runP95Ms }
 	byNode { nodeId completed failed busySeconds workerSeconds utilization }`
 

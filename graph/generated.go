@@ -66,6 +66,7 @@ type ComplexityRoot struct {
 		ResolutionSeconds func(childComplexity int) int
 		Series            func(childComplexity int) int
 		To                func(childComplexity int) int
+		Total             func(childComplexity int) int
 		WindowSeconds     func(childComplexity int) int
 	}
 
@@ -425,6 +426,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ClusterStats.To(childComplexity), true
+	case "ClusterStats.total":
+		if e.ComplexityRoot.ClusterStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.Total(childComplexity), true
 	case "ClusterStats.windowSeconds":
 		if e.ComplexityRoot.ClusterStats.WindowSeconds == nil {
 			break
@@ -1425,6 +1432,8 @@ func (ec *executionContext) childFields_ClusterStats(ctx context.Context, field 
 		return ec.fieldContext_ClusterStats_to(ctx, field)
 	case "series":
 		return ec.fieldContext_ClusterStats_series(ctx, field)
+	case "total":
+		return ec.fieldContext_ClusterStats_total(ctx, field)
 	case "byType":
 		return ec.fieldContext_ClusterStats_byType(ctx, field)
 	case "byNode":
@@ -2497,6 +2506,38 @@ func (ec *executionContext) _ClusterStats_series(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ClusterStats_series(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatsPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClusterStats_total(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StatsPoint) graphql.Marshaler {
+			return ec.marshalNStatsPoint2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ClusterStats",
 		Field:      field,
@@ -7416,6 +7457,11 @@ func (ec *executionContext) _ClusterStats(ctx context.Context, sel ast.Selection
 			}
 		case "series":
 			out.Values[i] = ec._ClusterStats_series(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ClusterStats_total(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

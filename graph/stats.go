@@ -38,10 +38,9 @@ func clusterStats(st *archivist.Stats) *model.ClusterStats {
 		ByNode: make([]*model.NodeStats, 0, len(st.ByNode)),
 	}
 	for _, p := range st.Series {
-		out.Series = append(out.Series, &model.StatsPoint{At: p.At, Submitted: int(p.Submitted), Completed: int(p.Completed),
-			Failed: int(p.Failed), WaitP50Ms: fmillis(p.WaitP50), WaitP95Ms: fmillis(p.WaitP95),
-			RunP50Ms: fmillis(p.RunP50), RunP95Ms: fmillis(p.RunP95)})
+		out.Series = append(out.Series, statsPoint(p))
 	}
+	out.Total = statsPoint(st.Total)
 	for _, t := range st.ByType {
 		out.ByType = append(out.ByType, &model.TypeStats{Type: t.Type, Completed: int(t.Completed), Failed: int(t.Failed),
 			WaitP95Ms: fmillis(t.WaitP95), RunP95Ms: fmillis(t.RunP95)})
@@ -51,4 +50,10 @@ func clusterStats(st *archivist.Stats) *model.ClusterStats {
 			BusySeconds: n.BusyTime.Seconds(), WorkerSeconds: n.WorkerTime.Seconds(), Utilization: n.Utilization})
 	}
 	return out
+}
+
+func statsPoint(p archivist.StatsPoint) *model.StatsPoint {
+	return &model.StatsPoint{At: p.At, Submitted: int(p.Submitted), Completed: int(p.Completed),
+		Failed: int(p.Failed), WaitP50Ms: fmillis(p.WaitP50), WaitP95Ms: fmillis(p.WaitP95),
+		RunP50Ms: fmillis(p.RunP50), RunP95Ms: fmillis(p.RunP95)}
 }

@@ -42,7 +42,12 @@ func TestStats(t *testing.T) {
 		Stats struct {
 			WindowSeconds, BucketSeconds, ResolutionSeconds int
 			From, To                                        time.Time
-			Series                                          []struct {
+			Total                                           struct {
+				At                                       time.Time
+				Submitted, Completed, Failed             int
+				WaitP50Ms, WaitP95Ms, RunP50Ms, RunP95Ms float64
+			}
+			Series []struct {
 				At                                       time.Time
 				Submitted, Completed, Failed             int
 				WaitP50Ms, WaitP95Ms, RunP50Ms, RunP95Ms float64
@@ -64,6 +69,7 @@ func TestStats(t *testing.T) {
 	e.must(t, `{ stats(windowSeconds: 600, bucketSeconds: 60) {
 		windowSeconds bucketSeconds resolutionSeconds from to
 		series { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
+		total { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 		byType { type completed failed waitP95Ms runP95Ms }
 		byNode { nodeId completed failed busySeconds workerSeconds utilization } } }`, nil, &out)
 	st := out.Stats
@@ -72,6 +78,10 @@ func TestStats(t *testing.T) {
 		t.Fatalf("stats shape: %+v", st)
 	}
 	last := st.Series[len(st.Series)-1]
+	if total := st.Total; total.At != st.From || total.Submitted != last.Submitted || total.Completed != last.Completed ||
+		total.Failed != last.Failed || total.RunP95Ms != last.RunP95Ms || total.WaitP50Ms != last.WaitP50Ms {
+		t.Errorf("total %+v, want the last point (the only one with tasks) at %s", total, st.From)
+	}
 	if last.Submitted != 3 || last.Completed != 2 || last.Failed != 1 {
 		t.Errorf("last point %+v, want 3 submitted, 2 completed, 1 failed", last)
 	}

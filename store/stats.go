@@ -218,6 +218,7 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 	out := &archivist.Stats{Window: q.Window, Bucket: q.Bucket, Resolution: res,
 		From: time.Unix(from, 0).UTC(), To: time.Unix(end, 0).UTC(), Series: make([]archivist.StatsPoint, n)}
 	points := make([]statDim, n)
+	var total statDim
 	types := map[string]*statDim{}
 	nodes := map[string]*statDim{}
 	for _, b := range buckets {
@@ -225,6 +226,7 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 			continue
 		}
 		points[(b.Start-from)/bs].merge(&b.G)
+		total.merge(&b.G)
 		for name, d := range b.Types {
 			agg := types[name]
 			if agg == nil {
@@ -250,6 +252,9 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 			RunP50: p.Run.quantile(0.5), RunP95: p.Run.quantile(0.95),
 		}
 	}
+	out.Total = archivist.StatsPoint{At: out.From, Submitted: total.Submitted, Completed: total.Completed, Failed: total.Failed,
+		WaitP50: total.Wait.quantile(0.5), WaitP95: total.Wait.quantile(0.95),
+		RunP50: total.Run.quantile(0.5), RunP95: total.Run.quantile(0.95)}
 	for name, d := range types {
 		out.ByType = append(out.ByType, archivist.TypeStats{Type: name, Completed: d.Completed, Failed: d.Failed,
 			WaitP95: d.Wait.quantile(0.95), RunP95: d.Run.quantile(0.95)})

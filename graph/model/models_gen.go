@@ -29,6 +29,8 @@ type ClusterStats struct {
 	To time.Time `json:"to"`
 	// One point per bucket, oldest first; empty buckets included.
 	Series []*StatsPoint `json:"series"`
+	// The whole window as one point (at is from), its percentiles over every task that ended in it.
+	Total *StatsPoint `json:"total"`
 	// Per task type over the window, most ended first. Beyond 50 types in a 10 s bucket, the rest count as (other).
 	ByType []*TypeStats `json:"byType"`
 	// Per node over the window, by id. Beyond 100 nodes in a bucket, the rest count as (other).

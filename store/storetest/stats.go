@@ -180,6 +180,9 @@ func testStats(t *testing.T, s suite) {
 			if sub != 10 || done != 6 || failed != 2 {
 				t.Errorf("window %s: submitted %d, completed %d, failed %d; want 10, 6, 2", q.Window, sub, done, failed)
 			}
+			if tot := st.Total; tot.Submitted != sub || tot.Completed != done || tot.Failed != failed || !tot.At.Equal(st.From) {
+				t.Errorf("window %s: total %+v, want the sums of the series at %s", q.Window, tot, st.From)
+			}
 			for _, want := range []archivist.TypeStats{
 				{Type: "alpha", Completed: 4}, {Type: "beta", Completed: 2, Failed: 1}, {Type: "gamma", Failed: 1},
 			} {
