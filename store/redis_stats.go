@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,21 +23,38 @@ func (r *Redis) Stats(ctx context.Context, q archivist.StatsQuery) (*archivist.S
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	now, err := r.client.Time(ctx).Result()
-	if err != nil {
+	pipe := r.client.Pipeline()
+	timeCmd := pipe.Time(ctx)
+	rolledCmd := pipe.Get(ctx, r.keys.prefix+"stats:rolled")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.mapErr("stats", err)
 	}
-	step := int64(res / time.Second)
+	now := timeCmd.Val()
 	bs := int64(q.Bucket / time.Second)
 	n := int64((q.Window + q.Bucket - 1) / q.Bucket)
 	end := (now.Unix()/bs + 1) * bs
 	from := end - n*bs
-	pipe := r.client.Pipeline()
+	fine := int64(statTiers[0].res / time.Second)
 	var cmds []*redis.MapStringStringCmd
 	var starts []int64
-	for s := from; s < end; s += step {
-		cmds = append(cmds, pipe.HGetAll(ctx, r.keys.stats(step, s)))
-		starts = append(starts, s)
+	read := func(step, from, end int64) {
+		for s := from; s < end; s += step {
+			cmds = append(cmds, pipe.HGetAll(ctx, r.keys.stats(step, s)))
+			starts = append(starts, s)
+		}
+	}
+	if tierOf(res) == 0 {
+		read(fine, from, end)
+	} else {
+		// The coarse buckets hold the fine ones rolled up so far; the fine
+		// ones after them (the last few seconds, or the last hour when
+		// nothing was rolled up yet) are read too.
+		tail := now.Unix() - now.Unix()%fine - int64(statTiers[0].keep/time.Second)
+		if rolled, err := strconv.ParseInt(rolledCmd.Val(), 10, 64); err == nil {
+			read(int64(res/time.Second), from, min(end, rolled+fine))
+			tail = max(tail, rolled+fine)
+		}
+		read(fine, max(from, tail), end)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, r.mapErr("stats", err)
@@ -77,6 +96,14 @@ func decodeStatBucket(start int64, fields map[string]string) (*statBucket, error
 			}
 			b.Nodes[f[2:]] = d
 		}
+	}
+	// The cluster's outcomes are the sum of its types' (lua/lib.lua records
+	// them once, per type); 'g' holds the submissions.
+	for _, d := range b.Types {
+		b.G.Completed += d.Completed
+		b.G.Failed += d.Failed
+		b.G.Wait.merge(d.Wait)
+		b.G.Run.merge(d.Run)
 	}
 	return b, nil
 }

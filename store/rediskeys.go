@@ -31,9 +31,10 @@ import (
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
 //	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
-//	<prefix>stats:<res>:<start> HASH statistics of one bucket (res and start in seconds), with a TTL:
+//	<prefix>stats:<res>:<start> HASH statistics of one bucket (res 10 or 300, start in seconds), with a TTL:
 //	                        dimension ('g', 't:<type>', 'n:<node>') -> MessagePack (see lua/lib.lua)
 //	<prefix>stats:beats     HASH   node id -> time of its last heartbeat (µs, the node's clock)
+//	<prefix>stats:rolled    STRING start of the last fine bucket rolled up into the coarse ones (see lua/lib.lua)
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {

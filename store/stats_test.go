@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,13 +178,29 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 // TestRedisStatsKeys checks that the Redis store's statistics buckets
-// expire on their own: every stats key of a bucket has a TTL no longer
-// than its retention.
+// expire on their own (every bucket key has a TTL no longer than its
+// retention), and that the first write of a fine bucket rolls the fine
+// buckets before it up into their coarse bucket.
 func TestRedisStatsKeys(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "ttl"})
 	ctx := t.Context()
+	// Stay in one fine bucket, by the server's clock (the test's, here).
+	fine := int64(statTiers[0].res / time.Second)
+	if left := fine - time.Now().Unix()%fine; left < 3 {
+		time.Sleep(time.Duration(left)*time.Second + 100*time.Millisecond)
+	}
+	now := time.Now().Unix()
+	cur := now - now%fine
+	// A fine bucket from 20 s ago, not rolled up yet: 5 completed tasks.
+	old := cur - 2*fine
+	if err := r.client.Eval(ctx, `redis.call('HSET', KEYS[1], 'g', cmsgpack.pack({0, 5, 0, 0, 0, {}, {}, 0, 0}))
+		redis.call('SET', KEYS[2], ARGV[1])
+		return 1`, []string{r.keys.stats(fine, old), r.keys.prefix + "stats:rolled"},
+		old-fine).Err(); err != nil {
+		t.Fatal(err)
+	}
 	task := &archivist.Task{Type: "job", Input: json.RawMessage(`{}`), Priority: archivist.PriorityNormal, Timeout: time.Minute}
 	if err := r.CreateTasks(ctx, []*archivist.Task{task}); err != nil {
 		t.Fatal(err)
@@ -194,11 +211,28 @@ func TestRedisStatsKeys(t *testing.T) {
 	if _, err := r.CompleteTask(ctx, task.ID, 1, nil); err != nil {
 		t.Fatal(err)
 	}
+	coarse := int64(statTiers[1].res / time.Second)
+	g, err := r.client.HGet(ctx, r.keys.stats(coarse, old-old%coarse), "g").Result()
+	if err != nil {
+		t.Fatalf("the coarse bucket of %d: %v (not rolled up)", old, err)
+	}
+	if d, err := decodeStatDim(g); err != nil || d.Completed != 5 {
+		t.Errorf("coarse bucket: %+v, %v; want the 5 completed tasks of the fine bucket rolled up", d, err)
+	}
+	if rolled, _ := r.client.Get(ctx, r.keys.prefix+"stats:rolled").Result(); rolled != strconv.FormatInt(cur-fine, 10) {
+		t.Errorf("rolled up to %s, want %d", rolled, cur-fine)
+	}
+	// Every window counts the task and the 5 once.
+	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+		if got := completedIn(t, r, w); got != 6 {
+			t.Errorf("window %s: %d completed, want 6", w, got)
+		}
+	}
+
 	keys, err := r.client.Keys(ctx, "{archivist:ttl}:stats:*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := map[string]bool{}
 	for _, k := range keys {
 		ttl, err := r.client.TTL(ctx, k).Result()
 		if err != nil {
@@ -206,6 +240,10 @@ func TestRedisStatsKeys(t *testing.T) {
 		}
 		var limit time.Duration
 		switch {
+		case k == "{archivist:ttl}:stats:rolled" || k == "{archivist:ttl}:stats:beats":
+			continue
+		case k == r.keys.stats(fine, old):
+			continue // written by the test, without a TTL
 		case strings.HasPrefix(k, "{archivist:ttl}:stats:10:"):
 			limit = statTiers[0].res + statTiers[0].keep
 		case strings.HasPrefix(k, "{archivist:ttl}:stats:300:"):
@@ -214,12 +252,8 @@ func TestRedisStatsKeys(t *testing.T) {
 			t.Errorf("unexpected stats key %s", k)
 			continue
 		}
-		found[k[:strings.LastIndex(k, ":")]] = true
 		if ttl <= statTiers[0].keep-time.Minute || ttl > limit {
 			t.Errorf("key %s expires in %s, want about %s", k, ttl, limit)
 		}
-	}
-	if len(found) != 2 {
-		t.Errorf("stats keys %v, want a bucket of each resolution", keys)
 	}
 }

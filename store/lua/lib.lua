@@ -60,14 +60,19 @@
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it
 -- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
--- and flush_stats adds it to the bucket of NOW of each resolution, the HASH
--- <prefix>stats:<resolution s>:<bucket start, unix s>, one field per
--- dimension holding MessagePack [submitted, completed, failed, busy µs,
--- worker µs, wait bins, run bins, types, nodes] (bins flat: bin, count,
--- ...; types and nodes, in 'g' only, count the distinct names of the
--- bucket): one HMGET and one HSET per resolution however many tasks the
--- script ended, and an EXPIREAT when the bucket is new. Beyond MAX_TYPES
--- types or MAX_NODES nodes a bucket counts the others under OTHER.
+-- and flush_stats adds it to the fine bucket of NOW, the HASH
+-- <prefix>stats:10:<bucket start, unix s>, one field per dimension holding
+-- MessagePack [submitted, completed, failed, busy µs, worker µs, wait bins,
+-- run bins, types, nodes] (bins flat: bin, count, ...). 'g' holds only the
+-- submissions and, as types and nodes, how many distinct names the bucket
+-- counts; the cluster's outcomes and latencies are the sum of its types'
+-- (redis_stats.go adds them up). One HMGET and one HSET
+-- however many tasks the script ended, and an EXPIREAT when the bucket is
+-- new. The first write of a fine bucket also rolls the fine buckets before
+-- it up into the coarse ones (<prefix>stats:300:<start>, same layout), once
+-- per 10 s for the whole cluster; a query of coarse buckets adds the fine
+-- ones not rolled up yet (redis_stats.go). Beyond MAX_TYPES types or
+-- MAX_NODES nodes a bucket counts the others under OTHER.
 --
 -- Errors meant for clients are replies "<CODE> <message>" (CONFLICT,
 -- NOT_FOUND), returned before the first write, so a refused transition
@@ -188,7 +193,7 @@ local function sdim(f)
   if not STATS then STATS = {} end
   local d = STATS[f]
   if not d then
-    d = { 0, 0, 0, 0, 0, {}, {} }
+    d = { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
     STATS[f] = d
     STAT_FIELDS[#STAT_FIELDS + 1] = f
   end
@@ -203,10 +208,20 @@ local function sbin(us)
   return b
 end
 
-local function hadd(h, us)
-  local b = sbin(us)
-  h[b] = (h[b] or 0) + 1
+-- Bins are kept flat, as stored: {bin, count, bin, count, ...} (a dozen
+-- pairs at most in practice, so a scan beats building a table).
+local function hinc(h, b, c)
+  for j = 1, #h, 2 do
+    if h[j] == b then
+      h[j + 1] = h[j + 1] + c
+      return
+    end
+  end
+  h[#h + 1] = b
+  h[#h + 1] = c
 end
+
+local function hadd(h, us) hinc(h, sbin(us), 1) end
 
 -- itype is the type of a task from its packed i ([type, input, metadata],
 -- as encodeTaskInfo writes it), without unpacking the input.
@@ -233,13 +248,14 @@ local function stat_end(typ, node, created, started, outcome)
     if outcome == 'c' then n[2] = n[2] + 1 elseif outcome == 'f' then n[3] = n[3] + 1 end
   end
   if outcome == '' then return end
+  -- The cluster's outcomes are the sum of its types' (redis_stats.go adds
+  -- them up), so that a script writes one dimension less.
+  local t = sdim('t:' .. typ)
   local k = outcome == 'c' and 2 or 3
-  for _, d in ipairs({ sdim('g'), sdim('t:' .. typ) }) do
-    d[k] = d[k] + 1
-    if started > 0 then
-      hadd(d[6], started - created)
-      hadd(d[7], run)
-    end
+  t[k] = t[k] + 1
+  if started > 0 then
+    hadd(t[6], started - created)
+    hadd(t[7], run)
   end
 end
 
@@ -250,74 +266,96 @@ end
 local function unpack_dim(v)
   if not v then return nil end
   local d = cmsgpack.unpack(v)
-  local out = { d[1] or 0, d[2] or 0, d[3] or 0, d[4] or 0, d[5] or 0, {}, {}, d[8] or 0, d[9] or 0 }
-  for k = 6, 7 do
-    local flat = d[k] or {}
-    for j = 1, #flat, 2 do out[k][flat[j]] = flat[j + 1] end
+  for k = 1, 9 do
+    if d[k] == nil then d[k] = (k == 6 or k == 7) and {} or 0 end
   end
-  return out
+  return d
 end
 
-local function pack_dim(d)
-  local out = { d[1], d[2], d[3], d[4], d[5], {}, {}, d[8] or 0, d[9] or 0 }
-  for k = 6, 7 do
-    local flat = out[k]
-    for b, c in pairs(d[k]) do
-      flat[#flat + 1] = b
-      flat[#flat + 1] = c
-    end
-  end
-  return cmsgpack.pack(out)
-end
+local function pack_dim(d) return cmsgpack.pack(d) end
 
 local function add_dim(d, delta)
   for k = 1, 5 do d[k] = d[k] + delta[k] end
   for k = 6, 7 do
-    for b, c in pairs(delta[k]) do d[k][b] = (d[k][b] or 0) + c end
+    local h = delta[k]
+    for j = 1, #h, 2 do hinc(d[k], h[j], h[j + 1]) end
   end
 end
 
+-- merge_stats adds deltas (field -> dim; its fields listed in order) to the
+-- bucket HASH key, applying the bounds on names, with one HMGET and one
+-- HSET, and sets the key's expiry when it is new. Returns whether it was.
+local function merge_stats(key, expire_at, deltas, order)
+  local fields = { 'g' }
+  for _, f in ipairs(order) do
+    if f ~= 'g' then fields[#fields + 1] = f end
+  end
+  local cur = redis.call('HMGET', key, unpack(fields))
+  local fresh = not cur[1]
+  local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+  local dims = { g = g }
+  for j = 2, #fields do
+    local f = fields[j]
+    local d = dims[f] or unpack_dim(cur[j])
+    if not d then
+      local kind = string.sub(f, 1, 2)
+      local name = string.sub(f, 3)
+      local pos, max = 8, MAX_TYPES
+      if kind == 'n:' then pos, max = 9, MAX_NODES end
+      if name ~= OTHER and g[pos] >= max then
+        f = kind .. OTHER
+        d = dims[f] or unpack_dim(redis.call('HGET', key, f))
+      elseif name ~= OTHER then
+        g[pos] = g[pos] + 1
+      end
+      d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+    end
+    add_dim(d, deltas[fields[j]])
+    dims[f] = d
+  end
+  if deltas.g then add_dim(g, deltas.g) end
+  local hset = {}
+  for f, d in pairs(dims) do
+    hset[#hset + 1] = f
+    hset[#hset + 1] = pack_dim(d)
+  end
+  redis.call('HSET', key, unpack(hset))
+  if fresh then redis.call('EXPIREAT', key, expire_at) end
+  return fresh
+end
+
+-- rollup adds the fine buckets that ended since the last rollup (<prefix>
+-- stats:rolled, the start of the last one rolled up) to their coarse
+-- buckets, when the fine bucket current starts: once per fine bucket for
+-- the whole cluster, so that the hot path writes one bucket, not two.
+local function rollup(current)
+  local fine, coarse = STAT_TIERS[1], STAT_TIERS[2]
+  local rk = P .. 'stats:rolled'
+  local last = tonumber(redis.call('GET', rk) or '') or (current - 2 * fine[1])
+  for b = math.max(last + fine[1], current - fine[2]), current - fine[1], fine[1] do
+    local h = redis.call('HGETALL', P .. 'stats:' .. fine[1] .. ':' .. b)
+    if #h > 0 then
+      local deltas, order = {}, {}
+      for j = 1, #h, 2 do
+        deltas[h[j]] = unpack_dim(h[j + 1])
+        order[#order + 1] = h[j]
+      end
+      local cs = b - b % coarse[1]
+      merge_stats(P .. 'stats:' .. coarse[1] .. ':' .. cs, cs + coarse[1] + coarse[2], deltas, order)
+    end
+  end
+  redis.call('SET', rk, current - fine[1])
+end
+
+-- flush_stats adds what the script recorded to the fine bucket of NOW (and
+-- rolls the earlier ones up when it is new).
 local function flush_stats()
   if not STATS then return end
   local sec = math.floor(NOW / 1000000)
-  for _, tier in ipairs(STAT_TIERS) do
-    local start = sec - sec % tier[1]
-    local key = P .. 'stats:' .. tier[1] .. ':' .. start
-    local fields = { 'g' }
-    for _, f in ipairs(STAT_FIELDS) do
-      if f ~= 'g' then fields[#fields + 1] = f end
-    end
-    local cur = redis.call('HMGET', key, unpack(fields))
-    local fresh = not cur[1]
-    local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
-    local dims = { g = g }
-    for j = 2, #fields do
-      local f = fields[j]
-      local d = dims[f] or unpack_dim(cur[j])
-      if not d then
-        local kind = string.sub(f, 1, 2)
-        local name = string.sub(f, 3)
-        local pos, max = 8, MAX_TYPES
-        if kind == 'n:' then pos, max = 9, MAX_NODES end
-        if name ~= OTHER and g[pos] >= max then
-          f = kind .. OTHER
-          d = dims[f] or unpack_dim(redis.call('HGET', key, f))
-        elseif name ~= OTHER then
-          g[pos] = g[pos] + 1
-        end
-        d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {} }
-      end
-      add_dim(d, STATS[fields[j]])
-      dims[f] = d
-    end
-    if STATS.g then add_dim(g, STATS.g) end
-    local hset = {}
-    for f, d in pairs(dims) do
-      hset[#hset + 1] = f
-      hset[#hset + 1] = pack_dim(d)
-    end
-    redis.call('HSET', key, unpack(hset))
-    if fresh then redis.call('EXPIREAT', key, start + tier[1] + tier[2]) end
+  local res, keep = STAT_TIERS[1][1], STAT_TIERS[1][2]
+  local start = sec - sec % res
+  if merge_stats(P .. 'stats:' .. res .. ':' .. start, start + res + keep, STATS, STAT_FIELDS) then
+    rollup(start)
   end
 end
 
