@@ -78,12 +78,21 @@ func (r *Redis) Stats(ctx context.Context, q archivist.StatsQuery) (*archivist.S
 func decodeStatBucket(start int64, fields map[string]string) (*statBucket, error) {
 	b := &statBucket{Start: start}
 	for f, v := range fields {
+		if f == "s" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("field s: %w", err)
+			}
+			b.G.Submitted += n
+			continue
+		}
 		d, err := decodeStatDim(v)
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", f, err)
 		}
 		switch {
 		case f == "g":
+			d.Submitted += b.G.Submitted
 			b.G = *d
 		case strings.HasPrefix(f, "t:"):
 			if b.Types == nil {
@@ -98,7 +107,7 @@ func decodeStatBucket(start int64, fields map[string]string) (*statBucket, error
 		}
 	}
 	// The cluster's outcomes are the sum of its types' (lua/lib.lua records
-	// them once, per type); 'g' holds the submissions.
+	// them once, per type); the submissions are the counter s.
 	for _, d := range b.Types {
 		b.G.Completed += d.Completed
 		b.G.Failed += d.Failed

@@ -23,6 +23,5 @@ for k = 0, n - 1 do
   zadd(K_READY, ready_score(prio, seq), id)
   EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', id, i, m, '' }
 end
-local g = sdim('g')
-g[1] = g[1] + n
+stat_submitted(n)
 return { NOWS, istr(base) }

@@ -15,7 +15,7 @@ redis.call('HSET', beats, ARGV[3], ARGV[7])
 if prev and workers > 0 then
   local el = math.min(tonumber(ARGV[6]), at - prev)
   if el > 0 then
-    local d = sdim('n:' .. ARGV[3])
+    local d = stats().sdim('n:' .. ARGV[3])
     d[5] = d[5] + workers * el
   end
 end
