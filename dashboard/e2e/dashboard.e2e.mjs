@@ -454,6 +454,9 @@ async function singleNodeScenarios() {
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 1, `the overview is ${overflow}px wider than a phone`);
     await shot('10-phone-overview', phone);
+    // The per-type and per-node tables at phone width (they scroll sideways inside their cards).
+    await phone.locator('[data-testid="stats-nodes"] tbody tr').first().waitFor({ timeout: T });
+    await shotOf('22-phone-overview-stats', phone.locator('[data-testid="stats-types"]').locator('..'));
     await nav(phone, 'Nodes');
     await phone.locator('[data-node-id]').first().waitFor({ timeout: T });
     await shot('11-phone-nodes', phone);
