@@ -48,7 +48,7 @@ func parseStatKey(b []byte) (statKey, bool) {
 	return statKey{tier: int(b[0]), start: int64(binary.BigEndian.Uint64(b[1:]))}, true
 }
 
-// expired reports whether a bucket of tier starting at start is past its
+// statExpired reports whether a bucket of tier starting at start is past its
 // retention at now.
 func statExpired(tier int, start int64, now time.Time) bool {
 	t := statTiers[tier]

@@ -141,7 +141,7 @@ type statBucket struct {
 	Nodes map[string]*statDim `json:"nodes,omitempty"`
 }
 
-// dim returns the dimension of name in m, creating it; beyond max names
+// statDimOf returns the dimension of name in m, creating it; beyond max names
 // (StatsOther not counted) it is StatsOther's.
 func statDimOf(m *map[string]*statDim, name string, max int) *statDim {
 	if *m == nil {
