@@ -130,6 +130,11 @@ type Store interface {
 	// still prev; otherwise CONFLICT.
 	UpdateConfig(ctx context.Context, cfg Config, prev int64) (Config, error)
 
+	// Stats returns cluster statistics over a window from the rollups the
+	// store keeps (see Stats and StatsQuery.Normalize; a query outside the
+	// rules gives BAD_USER_INPUT).
+	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
+
 	// Subscribe returns events with Seq > after (0: only new ones). Events
 	// older than the store keeps are skipped.
 	Subscribe(ctx context.Context, after uint64) (Subscription, error)

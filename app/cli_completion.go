@@ -9,7 +9,7 @@ const bashCompletion = `# bash completion for archivist: source <(archivist comp
 _archivist() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
-  local cmds="serve submit tasks nodes config watch token version completion help"
+  local cmds="serve submit tasks nodes config stats watch token version completion help"
   if [ "$cword" -eq 1 ]; then COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return; fi
   case "$prev" in
     --priority) COMPREPLY=($(compgen -W "low normal high critical" -- "$cur")); return;;
@@ -24,6 +24,7 @@ _archivist() {
     tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume update" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --role --workers --name --capabilities" -- "$cur"));;
     config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --file --force" -- "$cur"));;
+    stats) COMPREPLY=($(compgen -W "--window --bucket --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     token) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create" -- "$cur")) || COMPREPLY=($(compgen -W "--role --name -o" -- "$cur"));;
     completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur"));;

@@ -32,6 +32,7 @@ Usage:
   archivist tasks list|get|cancel|retry   list and manage tasks
   archivist nodes list|drain|resume       list and manage nodes
   archivist config get|set|init           read or change the cluster config; write a config file
+  archivist stats [--window 1h]           throughput and latency per bucket, task type and node
   archivist watch [tasks|nodes]           stream changes live
   archivist token create --role ROLE      make an API key (viewer, operator or admin)
   archivist completion bash|zsh           shell completion script
@@ -77,6 +78,8 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer, op
 		return cliNodes(args[1:], getenv, stdout, stderr)
 	case "config":
 		return cliConfig(args[1:], getenv, stdout, stderr)
+	case "stats":
+		return cliStats(args[1:], getenv, stdout, stderr)
 	case "watch":
 		return cliWatch(args[1:], getenv, stdout, stderr)
 	case "completion":

@@ -58,6 +58,18 @@ type ComplexityRoot struct {
 		Value      func(childComplexity int) int
 	}
 
+	ClusterStats struct {
+		BucketSeconds     func(childComplexity int) int
+		ByNode            func(childComplexity int) int
+		ByType            func(childComplexity int) int
+		From              func(childComplexity int) int
+		ResolutionSeconds func(childComplexity int) int
+		Series            func(childComplexity int) int
+		To                func(childComplexity int) int
+		Total             func(childComplexity int) int
+		WindowSeconds     func(childComplexity int) int
+	}
+
 	DistributedProcessingConfig struct {
 		DefaultMaxRetries     func(childComplexity int) int
 		DefaultTimeoutSeconds func(childComplexity int) int
@@ -130,6 +142,15 @@ type ComplexityRoot struct {
 		SampledAt     func(childComplexity int) int
 	}
 
+	NodeStats struct {
+		BusySeconds   func(childComplexity int) int
+		Completed     func(childComplexity int) int
+		Failed        func(childComplexity int) int
+		NodeID        func(childComplexity int) int
+		Utilization   func(childComplexity int) int
+		WorkerSeconds func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
@@ -162,6 +183,7 @@ type ComplexityRoot struct {
 		Node       func(childComplexity int, id string) int
 		Nodes      func(childComplexity int) int
 		Session    func(childComplexity int) int
+		Stats      func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
 		Task       func(childComplexity int, id string) int
 		TaskCounts func(childComplexity int) int
 		TaskTypes  func(childComplexity int) int
@@ -175,6 +197,17 @@ type ComplexityRoot struct {
 		Role          func(childComplexity int) int
 		TLS           func(childComplexity int) int
 		Warnings      func(childComplexity int) int
+	}
+
+	StatsPoint struct {
+		At        func(childComplexity int) int
+		Completed func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		RunP50Ms  func(childComplexity int) int
+		RunP95Ms  func(childComplexity int) int
+		Submitted func(childComplexity int) int
+		WaitP50Ms func(childComplexity int) int
+		WaitP95Ms func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -198,6 +231,14 @@ type ComplexityRoot struct {
 	TaskEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TypeStats struct {
+		Completed func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		RunP95Ms  func(childComplexity int) int
+		Type      func(childComplexity int) int
+		WaitP95Ms func(childComplexity int) int
 	}
 }
 
@@ -263,6 +304,7 @@ type QueryResolver interface {
 	Leader(ctx context.Context) (*archivist.Node, error)
 	Alerts(ctx context.Context, includeResolved *bool) ([]*archivist.Alert, error)
 	Session(ctx context.Context) (*model.Session, error)
+	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error)
 }
 type SubscriptionResolver interface {
 	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
@@ -343,6 +385,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Alert.Value(childComplexity), true
+
+	case "ClusterStats.bucketSeconds":
+		if e.ComplexityRoot.ClusterStats.BucketSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.BucketSeconds(childComplexity), true
+	case "ClusterStats.byNode":
+		if e.ComplexityRoot.ClusterStats.ByNode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.ByNode(childComplexity), true
+	case "ClusterStats.byType":
+		if e.ComplexityRoot.ClusterStats.ByType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.ByType(childComplexity), true
+	case "ClusterStats.from":
+		if e.ComplexityRoot.ClusterStats.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.From(childComplexity), true
+	case "ClusterStats.resolutionSeconds":
+		if e.ComplexityRoot.ClusterStats.ResolutionSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.ResolutionSeconds(childComplexity), true
+	case "ClusterStats.series":
+		if e.ComplexityRoot.ClusterStats.Series == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.Series(childComplexity), true
+	case "ClusterStats.to":
+		if e.ComplexityRoot.ClusterStats.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.To(childComplexity), true
+	case "ClusterStats.total":
+		if e.ComplexityRoot.ClusterStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.Total(childComplexity), true
+	case "ClusterStats.windowSeconds":
+		if e.ComplexityRoot.ClusterStats.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.WindowSeconds(childComplexity), true
 
 	case "DistributedProcessingConfig.defaultMaxRetries":
 		if e.ComplexityRoot.DistributedProcessingConfig.DefaultMaxRetries == nil {
@@ -736,6 +833,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.NodeHealth.SampledAt(childComplexity), true
 
+	case "NodeStats.busySeconds":
+		if e.ComplexityRoot.NodeStats.BusySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.BusySeconds(childComplexity), true
+	case "NodeStats.completed":
+		if e.ComplexityRoot.NodeStats.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.Completed(childComplexity), true
+	case "NodeStats.failed":
+		if e.ComplexityRoot.NodeStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.Failed(childComplexity), true
+	case "NodeStats.nodeId":
+		if e.ComplexityRoot.NodeStats.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.NodeID(childComplexity), true
+	case "NodeStats.utilization":
+		if e.ComplexityRoot.NodeStats.Utilization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.Utilization(childComplexity), true
+	case "NodeStats.workerSeconds":
+		if e.ComplexityRoot.NodeStats.WorkerSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodeStats.WorkerSeconds(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -899,6 +1033,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Session(childComplexity), true
+	case "Query.stats":
+		if e.ComplexityRoot.Query.Stats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_stats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Stats(childComplexity, args["windowSeconds"].(*int), args["bucketSeconds"].(*int)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -970,6 +1115,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.Warnings(childComplexity), true
+
+	case "StatsPoint.at":
+		if e.ComplexityRoot.StatsPoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.At(childComplexity), true
+	case "StatsPoint.completed":
+		if e.ComplexityRoot.StatsPoint.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.Completed(childComplexity), true
+	case "StatsPoint.failed":
+		if e.ComplexityRoot.StatsPoint.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.Failed(childComplexity), true
+	case "StatsPoint.runP50Ms":
+		if e.ComplexityRoot.StatsPoint.RunP50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.RunP50Ms(childComplexity), true
+	case "StatsPoint.runP95Ms":
+		if e.ComplexityRoot.StatsPoint.RunP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.RunP95Ms(childComplexity), true
+	case "StatsPoint.submitted":
+		if e.ComplexityRoot.StatsPoint.Submitted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.Submitted(childComplexity), true
+	case "StatsPoint.waitP50Ms":
+		if e.ComplexityRoot.StatsPoint.WaitP50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.WaitP50Ms(childComplexity), true
+	case "StatsPoint.waitP95Ms":
+		if e.ComplexityRoot.StatsPoint.WaitP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsPoint.WaitP95Ms(childComplexity), true
 
 	case "Subscription.alertUpdated":
 		if e.ComplexityRoot.Subscription.AlertUpdated == nil {
@@ -1050,6 +1244,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
+
+	case "TypeStats.completed":
+		if e.ComplexityRoot.TypeStats.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TypeStats.Completed(childComplexity), true
+	case "TypeStats.failed":
+		if e.ComplexityRoot.TypeStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TypeStats.Failed(childComplexity), true
+	case "TypeStats.runP95Ms":
+		if e.ComplexityRoot.TypeStats.RunP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TypeStats.RunP95Ms(childComplexity), true
+	case "TypeStats.type":
+		if e.ComplexityRoot.TypeStats.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TypeStats.Type(childComplexity), true
+	case "TypeStats.waitP95Ms":
+		if e.ComplexityRoot.TypeStats.WaitP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TypeStats.WaitP95Ms(childComplexity), true
 
 	}
 	return 0, false
@@ -1157,7 +1382,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schema.graphqls" "security.graphqls" "task.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1174,6 +1399,7 @@ var sources = []*ast.Source{
 	{Name: "node.graphqls", Input: sourceData("node.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
+	{Name: "stats.graphqls", Input: sourceData("stats.graphqls"), BuiltIn: false},
 	{Name: "task.graphqls", Input: sourceData("task.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1204,6 +1430,30 @@ func (ec *executionContext) childFields_Alert(ctx context.Context, field graphql
 		return ec.fieldContext_Alert_resolvedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Alert", field.Name)
+}
+
+func (ec *executionContext) childFields_ClusterStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "windowSeconds":
+		return ec.fieldContext_ClusterStats_windowSeconds(ctx, field)
+	case "bucketSeconds":
+		return ec.fieldContext_ClusterStats_bucketSeconds(ctx, field)
+	case "resolutionSeconds":
+		return ec.fieldContext_ClusterStats_resolutionSeconds(ctx, field)
+	case "from":
+		return ec.fieldContext_ClusterStats_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ClusterStats_to(ctx, field)
+	case "series":
+		return ec.fieldContext_ClusterStats_series(ctx, field)
+	case "total":
+		return ec.fieldContext_ClusterStats_total(ctx, field)
+	case "byType":
+		return ec.fieldContext_ClusterStats_byType(ctx, field)
+	case "byNode":
+		return ec.fieldContext_ClusterStats_byNode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClusterStats", field.Name)
 }
 
 func (ec *executionContext) childFields_DistributedProcessingConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1326,6 +1576,24 @@ func (ec *executionContext) childFields_NodeHealth(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type NodeHealth", field.Name)
 }
 
+func (ec *executionContext) childFields_NodeStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodeId":
+		return ec.fieldContext_NodeStats_nodeId(ctx, field)
+	case "completed":
+		return ec.fieldContext_NodeStats_completed(ctx, field)
+	case "failed":
+		return ec.fieldContext_NodeStats_failed(ctx, field)
+	case "busySeconds":
+		return ec.fieldContext_NodeStats_busySeconds(ctx, field)
+	case "workerSeconds":
+		return ec.fieldContext_NodeStats_workerSeconds(ctx, field)
+	case "utilization":
+		return ec.fieldContext_NodeStats_utilization(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NodeStats", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -1394,6 +1662,28 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_StatsPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_StatsPoint_at(ctx, field)
+	case "submitted":
+		return ec.fieldContext_StatsPoint_submitted(ctx, field)
+	case "completed":
+		return ec.fieldContext_StatsPoint_completed(ctx, field)
+	case "failed":
+		return ec.fieldContext_StatsPoint_failed(ctx, field)
+	case "waitP50Ms":
+		return ec.fieldContext_StatsPoint_waitP50Ms(ctx, field)
+	case "waitP95Ms":
+		return ec.fieldContext_StatsPoint_waitP95Ms(ctx, field)
+	case "runP50Ms":
+		return ec.fieldContext_StatsPoint_runP50Ms(ctx, field)
+	case "runP95Ms":
+		return ec.fieldContext_StatsPoint_runP95Ms(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatsPoint", field.Name)
+}
+
 func (ec *executionContext) childFields_TaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -1424,6 +1714,22 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 		return ec.fieldContext_TaskEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TypeStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_TypeStats_type(ctx, field)
+	case "completed":
+		return ec.fieldContext_TypeStats_completed(ctx, field)
+	case "failed":
+		return ec.fieldContext_TypeStats_failed(ctx, field)
+	case "waitP95Ms":
+		return ec.fieldContext_TypeStats_waitP95Ms(ctx, field)
+	case "runP95Ms":
+		return ec.fieldContext_TypeStats_runP95Ms(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TypeStats", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1715,6 +2021,28 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_stats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "windowSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["windowSeconds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "bucketSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["bucketSeconds"] = arg1
 	return args, nil
 }
 
@@ -2077,6 +2405,249 @@ func (ec *executionContext) _Alert_resolvedAt(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Alert_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Alert", field, true, true, "Time")
+}
+
+func (ec *executionContext) _ClusterStats_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClusterStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ClusterStats_bucketSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_bucketSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BucketSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_bucketSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClusterStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ClusterStats_resolutionSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_resolutionSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_resolutionSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClusterStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ClusterStats_from(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClusterStats", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ClusterStats_to(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClusterStats", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ClusterStats_series(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_series(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Series, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StatsPoint) graphql.Marshaler {
+			return ec.marshalNStatsPoint2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_series(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatsPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClusterStats_total(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StatsPoint) graphql.Marshaler {
+			return ec.marshalNStatsPoint2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatsPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClusterStats_byType(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_byType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TypeStats) graphql.Marshaler {
+			return ec.marshalNTypeStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTypeStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_byType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TypeStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClusterStats_byNode(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_byNode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByNode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.NodeStats) graphql.Marshaler {
+			return ec.marshalNNodeStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_byNode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NodeStats(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DistributedProcessingConfig_version(ctx context.Context, field graphql.CollectedField, obj *archivist.Config) (ret graphql.Marshaler) {
@@ -3597,6 +4168,144 @@ func (ec *executionContext) fieldContext_NodeHealth_sampledAt(_ context.Context,
 	return graphql.NewScalarFieldContext("NodeHealth", field, true, true, "Time")
 }
 
+func (ec *executionContext) _NodeStats_nodeId(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_nodeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NodeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_nodeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "ID")
+}
+
+func (ec *executionContext) _NodeStats_completed(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NodeStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NodeStats_busySeconds(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_busySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_busySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _NodeStats_workerSeconds(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_workerSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkerSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_workerSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _NodeStats_utilization(ctx context.Context, field graphql.CollectedField, obj *model.NodeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodeStats_utilization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Utilization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NodeStats_utilization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodeStats", field, false, false, "Float")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4402,6 +5111,50 @@ func (ec *executionContext) fieldContext_Query_session(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Stats(ctx, fc.Args["windowSeconds"].(*int), fc.Args["bucketSeconds"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ClusterStats) graphql.Marshaler {
+			return ec.marshalNClusterStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐClusterStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_stats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClusterStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_stats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4614,6 +5367,190 @@ func (ec *executionContext) _Session_warnings(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Session_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatsPoint_at(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StatsPoint_submitted(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_submitted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Submitted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_submitted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StatsPoint_completed(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StatsPoint_failed(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StatsPoint_waitP50Ms(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_waitP50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitP50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_waitP50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatsPoint_waitP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_waitP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_waitP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatsPoint_runP50Ms(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_runP50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunP50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_runP50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatsPoint_runP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.StatsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsPoint_runP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsPoint_runP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsPoint", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Subscription_taskUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -4954,6 +5891,121 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TypeStats_type(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TypeStats_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TypeStats_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "String")
+}
+
+func (ec *executionContext) _TypeStats_completed(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TypeStats_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TypeStats_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TypeStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TypeStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TypeStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TypeStats_waitP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TypeStats_waitP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TypeStats_waitP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _TypeStats_runP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TypeStats_runP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TypeStats_runP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "Float")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -6510,6 +7562,79 @@ func (ec *executionContext) _Alert(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var clusterStatsImplementors = []string{"ClusterStats"}
+
+func (ec *executionContext) _ClusterStats(ctx context.Context, sel ast.SelectionSet, obj *model.ClusterStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clusterStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClusterStats")
+		case "windowSeconds":
+			out.Values[i] = ec._ClusterStats_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bucketSeconds":
+			out.Values[i] = ec._ClusterStats_bucketSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionSeconds":
+			out.Values[i] = ec._ClusterStats_resolutionSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._ClusterStats_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ClusterStats_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "series":
+			out.Values[i] = ec._ClusterStats_series(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ClusterStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byType":
+			out.Values[i] = ec._ClusterStats_byType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byNode":
+			out.Values[i] = ec._ClusterStats_byNode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var distributedProcessingConfigImplementors = []string{"DistributedProcessingConfig"}
 
 func (ec *executionContext) _DistributedProcessingConfig(ctx context.Context, sel ast.SelectionSet, obj *archivist.Config) graphql.Marshaler {
@@ -6977,6 +8102,64 @@ func (ec *executionContext) _NodeHealth(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var nodeStatsImplementors = []string{"NodeStats"}
+
+func (ec *executionContext) _NodeStats(ctx context.Context, sel ast.SelectionSet, obj *model.NodeStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, nodeStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NodeStats")
+		case "nodeId":
+			out.Values[i] = ec._NodeStats_nodeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._NodeStats_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._NodeStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "busySeconds":
+			out.Values[i] = ec._NodeStats_busySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workerSeconds":
+			out.Values[i] = ec._NodeStats_workerSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "utilization":
+			out.Values[i] = ec._NodeStats_utilization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -7210,6 +8393,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_session(ctx, field)
 				})
+		case "stats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_stats(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -7279,6 +8468,74 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "warnings":
 			out.Values[i] = ec._Session_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statsPointImplementors = []string{"StatsPoint"}
+
+func (ec *executionContext) _StatsPoint(ctx context.Context, sel ast.SelectionSet, obj *model.StatsPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statsPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatsPoint")
+		case "at":
+			out.Values[i] = ec._StatsPoint_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitted":
+			out.Values[i] = ec._StatsPoint_submitted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._StatsPoint_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._StatsPoint_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitP50Ms":
+			out.Values[i] = ec._StatsPoint_waitP50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitP95Ms":
+			out.Values[i] = ec._StatsPoint_waitP95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runP50Ms":
+			out.Values[i] = ec._StatsPoint_runP50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runP95Ms":
+			out.Values[i] = ec._StatsPoint_runP95Ms(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7424,6 +8681,59 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._TaskEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var typeStatsImplementors = []string{"TypeStats"}
+
+func (ec *executionContext) _TypeStats(ctx context.Context, sel ast.SelectionSet, obj *model.TypeStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, typeStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TypeStats")
+		case "type":
+			out.Values[i] = ec._TypeStats_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._TypeStats_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._TypeStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitP95Ms":
+			out.Values[i] = ec._TypeStats_waitP95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runP95Ms":
+			out.Values[i] = ec._TypeStats_runP95Ms(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7859,6 +9169,14 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNClusterStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐClusterStats(ctx context.Context, sel ast.SelectionSet, v *model.ClusterStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClusterStats!")
+		return graphql.Null
+	}
+	return ec._ClusterStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNConfigInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐConfigInput(ctx context.Context, v any) (model.ConfigInput, error) {
 	res, err := ec.unmarshalInputConfigInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8049,6 +9367,30 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNNodeStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NodeStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNodeStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNodeStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐNodeStats(ctx context.Context, sel ast.SelectionSet, v *model.NodeStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NodeStats!")
+		return graphql.Null
+	}
+	return ec._NodeStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNNodeStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeStatus(ctx context.Context, v any) (archivist.NodeStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNNodeStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeStatus[tmp]
@@ -8117,6 +9459,30 @@ func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋrpgᚑarchivistᚋ
 		return graphql.Null
 	}
 	return ec._Session(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStatsPoint2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StatsPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatsPoint2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatsPoint2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐStatsPoint(ctx context.Context, sel ast.SelectionSet, v *model.StatsPoint) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StatsPoint!")
+		return graphql.Null
+	}
+	return ec._StatsPoint(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -8322,6 +9688,30 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTypeStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTypeStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TypeStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTypeStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTypeStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTypeStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTypeStats(ctx context.Context, sel ast.SelectionSet, v *model.TypeStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TypeStats!")
+		return graphql.Null
+	}
+	return ec._TypeStats(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

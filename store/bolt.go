@@ -27,6 +27,7 @@ var (
 	bucketMeta  = []byte("meta")
 	// bucketSettings holds node settings by node id (NodeSettings JSON).
 	bucketSettings = []byte("nodesettings")
+	bucketStats    = []byte("stats")
 	keyMeta        = []byte("meta")
 )
 
@@ -58,7 +59,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 
 func (b *Bolt) loadAll() error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings} {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -88,20 +89,49 @@ func (b *Bolt) loadAll() error {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+		if err := tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
 			n := &archivist.Node{}
 			if err := json.Unmarshal(v, n); err != nil {
 				return fmt.Errorf("decode node %s: %w", k, err)
 			}
 			b.engine.nodes[n.ID] = n
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		// Statistics buckets: a bucket that cannot be read is dropped (the
+		// tasks matter, the rollups can be lost), expired ones deleted.
+		now := b.engine.opts.Now()
+		sb := tx.Bucket(bucketStats)
+		var drop [][]byte
+		if err := sb.ForEach(func(k, v []byte) error {
+			key, ok := parseStatKey(k)
+			st := &statBucket{}
+			if !ok || json.Unmarshal(v, st) != nil {
+				b.engine.opts.Logger.Warn("store: dropping an unreadable statistics bucket", "key", fmt.Sprintf("%x", k))
+				drop = append(drop, append([]byte(nil), k...))
+				return nil
+			}
+			b.engine.stats.load(key, st, now)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range b.engine.stats.take() {
+			drop = append(drop, r.key)
+		}
+		for _, k := range drop {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
 func (b *Bolt) persist(batches []*batch) error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		tasks, nodes, metaB := tx.Bucket(bucketTasks), tx.Bucket(bucketNodes), tx.Bucket(bucketMeta)
+		tasks, nodes, metaB, stats := tx.Bucket(bucketTasks), tx.Bucket(bucketNodes), tx.Bucket(bucketMeta), tx.Bucket(bucketStats)
 		var last *meta
 		for _, bt := range batches {
 			for id, t := range bt.tasks {
@@ -145,6 +175,17 @@ func (b *Bolt) persist(batches []*batch) error {
 			}
 			if bt.metaChanged {
 				last = &bt.meta
+			}
+			for _, r := range bt.stats {
+				var err error
+				if r.val == nil {
+					err = stats.Delete(r.key)
+				} else {
+					err = stats.Put(r.key, r.val)
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		if last != nil {

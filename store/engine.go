@@ -62,7 +62,10 @@ type batch struct {
 	events      []archivist.Event
 	meta        meta
 	metaChanged bool
-	done        chan error
+	// stats are the statistics buckets changed up to this batch, set on
+	// the last batch of a file transaction (see commitLoop).
+	stats []statRecord
+	done  chan error
 }
 
 // meta is the engine state besides tasks and nodes that must survive a
@@ -94,6 +97,8 @@ type engine struct {
 	settings map[string]archivist.NodeSettings
 	meta     meta
 	broken   error
+	// stats are the statistics rollups (engine_stats.go).
+	stats rollups
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
@@ -123,6 +128,7 @@ func newEngine(opts Options, p persister) *engine {
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 	}
+	e.stats.track = p != nil
 	return e
 }
 
@@ -312,6 +318,9 @@ func (e *engine) commitLoop() {
 		e.mu.Lock()
 		batches := e.pending
 		e.pending = nil
+		if len(batches) > 0 {
+			batches[len(batches)-1].stats = e.stats.take()
+		}
 		e.mu.Unlock()
 		if len(batches) == 0 {
 			continue
@@ -421,6 +430,7 @@ func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error
 			in.UpdatedAt = t.UpdatedAt
 			tx.taskEvent(archivist.TaskCreated, t, "")
 		}
+		tx.statSubmitted(len(tasks))
 		tx.metaChanged()
 		return nil
 	})
@@ -696,21 +706,25 @@ func failTask(tx *tx, old *archivist.Task, f archivist.Failure) *archivist.Task 
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskCancelledEv, t, f.Error)
+		tx.statEnded(t, statRetried)
 	case !f.Permanent && !f.Retry.Disabled && t.Failures <= t.MaxRetries:
 		t.Status = archivist.TaskRetrying
 		t.RunAt = tx.now.Add(f.Retry.Delay(t.Failures))
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskRetryScheduled, t, f.Error)
+		tx.statEnded(t, statRetried)
 	case f.TimedOut:
 		t.Status = archivist.TaskTimedOut
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskTimedOutEv, t, f.Error)
+		tx.statEnded(t, statFailed)
 	default:
 		t.Status = archivist.TaskFailed
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskFailedEv, t, f.Error)
+		tx.statEnded(t, statFailed)
 	}
 	return t
 }
@@ -729,6 +743,7 @@ func requeue(tx *tx, old *archivist.Task, why string) *archivist.Task {
 		t.LeaseUntil = time.Time{}
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskFailedEv, t, t.Error)
+		tx.statFailedUnstarted(t)
 		return t
 	}
 	t := old.Clone()
@@ -929,6 +944,7 @@ func (e *engine) CompleteTask(ctx context.Context, id string, attempt int, resul
 		t.LeaseUntil = time.Time{}
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.TaskSucceeded, t, "")
+		tx.statEnded(t, statCompleted)
 		out = t.Clone()
 		return nil
 	})
@@ -979,13 +995,15 @@ func (e *engine) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.N
 	var out *archivist.Node
 	err := e.update(ctx, func(tx *tx) error {
 		c := n.Clone()
-		if old, ok := e.nodes[n.ID]; ok {
+		old, ok := e.nodes[n.ID]
+		if ok {
 			c.Draining = old.Draining
 		}
 		// A heartbeat described before a settings change must not undo it.
 		if s, ok := e.settings[n.ID]; ok {
 			s.ApplyTo(c)
 		}
+		tx.statHeartbeat(old, c)
 		tx.putNode(c)
 		tx.nodeEvent(archivist.NodeUpdated, c, "")
 		out = c.Clone()

@@ -108,7 +108,11 @@ func (r *Redis) heartbeat(ctx context.Context, n *archivist.Node) (*archivist.No
 		if err != nil {
 			return nil, fmt.Errorf("redis store: encode node %s: %w", n.ID, err)
 		}
-		res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js, setJS)
+		workers := 0 // worker time for the statistics (heartbeat.lua)
+		if out.Role.RunsTasks() {
+			workers = out.Workers
+		}
+		res, err := r.eval(ctx, "heartbeat", luaScripts.heartbeat, n.ID, js, setJS, workers, out.Interval.Microseconds(), out.LastHeartbeat.UnixMicro())
 		if err != nil {
 			return nil, err
 		}

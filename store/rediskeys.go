@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -31,6 +32,10 @@ import (
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
 //	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
+//	<prefix>stats:<res>:<start> HASH statistics of one bucket (res 10 or 300, start in seconds), with a TTL:
+//	                        dimension ('g', 't:<type>', 'n:<node>') -> MessagePack (see lua/lib.lua)
+//	<prefix>stats:beats     HASH   node id -> time of its last heartbeat (µs, the node's clock)
+//	<prefix>stats:rolled    STRING start of the last fine bucket rolled up into the coarse ones (see lua/lib.lua)
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -102,3 +107,9 @@ func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
 // nodeSettings is the HASH of node settings; set_node_settings.lua builds
 // the same name from the prefix.
 func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }
+
+// stats is the statistics HASH of the bucket of resolution res starting at
+// start (both in seconds); lua/lib.lua builds the same name.
+func (k redisKeys) stats(res, start int64) string {
+	return k.prefix + "stats:" + strconv.FormatInt(res, 10) + ":" + strconv.FormatInt(start, 10)
+}

@@ -264,6 +264,41 @@ async function singleNodeScenarios() {
     await detail('CANCELLED').waitFor({ timeout: T });
   });
 
+  await scenario('throughput, latency and the per-type and per-node tables come from the cluster, after a reload too', async () => {
+    await page.goto(`${base}/`);
+    await online(page);
+    await page.getByRole('button', { name: '1 h', exact: true }).click();
+    // A reload starts from nothing in the tab: what shows comes from the store's rollups.
+    await page.reload();
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    const throughput = page.locator('[data-testid="throughput-card"] .chart-summary');
+    await throughput.filter({ hasText: /^[1-9][\d,]* completed/ }).waitFor({ timeout: T });
+    // The completed/s line rises above zero somewhere.
+    const risen = await page.evaluate(() => {
+      const path = document.querySelector('[data-testid="throughput-card"] svg path');
+      const ys = (path?.getAttribute('d') ?? '').match(/[ML][\d.]+,([\d.]+)/g)?.map((m) => Number(m.split(',')[1])) ?? [];
+      return ys.length > 1 && Math.min(...ys) < Math.max(...ys);
+    });
+    assert(risen, 'the throughput chart is flat after a reload');
+    await page.locator('[data-testid="latency-card"] .chart-summary', { hasText: 'Wait (submit → start) p50' }).waitFor({ timeout: T });
+    const types = page.locator('[data-testid="stats-types"] tbody tr', { hasText: 'sleep' });
+    await types.first().waitFor({ timeout: T });
+    const nodes = page.locator('[data-testid="stats-nodes"] tbody tr');
+    await nodes.first().waitFor({ timeout: T });
+    const nodeRows = await nodes.allInnerTexts();
+    assert(nodeRows.some((r) => /\d+%/.test(r)), `no utilization in the node table: ${nodeRows.join(' | ')}`);
+    // A second tab shows the same figures (it saw none of the events).
+    const other = await newPage();
+    await other.goto(`${base}/`);
+    await online(other);
+    await other.getByRole('button', { name: '1 h', exact: true }).click();
+    const want = await throughput.innerText();
+    await other.locator('[data-testid="throughput-card"] .chart-summary', { hasText: want }).waitFor({ timeout: T });
+    await other.context().close();
+    await shotOf('21-overview-stats', page.locator('[data-testid="stats-types"]').locator('..'));
+  });
+
   await scenario('drain and resume a node from the UI', async () => {
     await nav(page, 'Nodes');
     const card = page.locator(`[data-node-id="${nodeId}"]`);
@@ -460,6 +495,9 @@ async function singleNodeScenarios() {
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 1, `the overview is ${overflow}px wider than a phone`);
     await shot('10-phone-overview', phone);
+    // The per-type and per-node tables at phone width (they scroll sideways inside their cards).
+    await phone.locator('[data-testid="stats-nodes"] tbody tr').first().waitFor({ timeout: T });
+    await shotOf('22-phone-overview-stats', phone.locator('[data-testid="stats-types"]').locator('..'));
     await nav(phone, 'Nodes');
     await phone.locator('[data-node-id]').first().waitFor({ timeout: T });
     await shot('11-phone-nodes', phone);
@@ -559,6 +597,17 @@ async function clusterScenarios() {
     const b = page.locator('[data-testid="alerts-badge"]');
     return { firing: Number(await b.getAttribute('data-count')), critical: Number(await b.getAttribute('data-critical')) };
   };
+
+  await scenario('the per-node table lists every node of the cluster', async () => {
+    await nav(page, 'Overview');
+    const rows = page.locator('[data-testid="stats-nodes"] tbody tr');
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="stats-nodes"] tbody tr').length >= n,
+      Math.min(nodeCount, 100),
+      { timeout: 30000 },
+    );
+    assert((await rows.count()) >= Math.min(nodeCount, 100), 'nodes missing from the per-node table');
+  });
 
   await scenario('an alert fires and resolves live: a task pending too long', async () => {
     await nav(page, 'Overview');

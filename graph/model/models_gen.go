@@ -8,9 +8,34 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/rpg-archivist/archivist"
 )
+
+// Cluster statistics over the last windowSeconds, in points of bucketSeconds. Wait is from submission to the
+// start of the attempt that ended the task (earlier attempts and backoffs included), run from that start to the
+// end. Latency percentiles come from log-scale bins and are within about 9% of the exact value.
+type ClusterStats struct {
+	// The window, after defaults (seconds).
+	WindowSeconds int `json:"windowSeconds"`
+	// The length of one point (seconds).
+	BucketSeconds int `json:"bucketSeconds"`
+	// The rollups read: 10 s ones for windows up to an hour, 5 min ones beyond (kept a day).
+	ResolutionSeconds int `json:"resolutionSeconds"`
+	// Start of the first point.
+	From time.Time `json:"from"`
+	// End of the last point, which holds now.
+	To time.Time `json:"to"`
+	// One point per bucket, oldest first; empty buckets included.
+	Series []*StatsPoint `json:"series"`
+	// The whole window as one point (at is from), its percentiles over every task that ended in it.
+	Total *StatsPoint `json:"total"`
+	// Per task type over the window, most ended first. Beyond 50 types in a 10 s bucket, the rest count as (other).
+	ByType []*TypeStats `json:"byType"`
+	// Per node over the window, by id. Beyond 100 nodes in a bucket, the rest count as (other).
+	ByNode []*NodeStats `json:"byNode"`
+}
 
 // Changes to DistributedProcessingConfig; absent or null fields keep their
 // value. The result must be valid as a whole.
@@ -88,6 +113,22 @@ type NodeInput struct {
 	Capabilities []string `json:"capabilities,omitempty"`
 }
 
+// One node over a stats window.
+type NodeStats struct {
+	// The node, or (other).
+	NodeID string `json:"nodeId"`
+	// Tasks that ended COMPLETED on it.
+	Completed int `json:"completed"`
+	// Tasks that ended FAILED or TIMED_OUT on it.
+	Failed int `json:"failed"`
+	// Run time of every attempt that ended on it, retried and timed out ones included (seconds).
+	BusySeconds float64 `json:"busySeconds"`
+	// Its workers times the time it was up, from its heartbeats (seconds).
+	WorkerSeconds float64 `json:"workerSeconds"`
+	// busySeconds over workerSeconds, from 0 to 1 (0 without worker time).
+	Utilization float64 `json:"utilization"`
+}
+
 // Where a page ends.
 type PageInfo struct {
 	// Whether more tasks follow this page.
@@ -112,6 +153,26 @@ type Session struct {
 	TLS bool `json:"tls"`
 	// Warnings an operator should see, such as insecure mode.
 	Warnings []string `json:"warnings"`
+}
+
+// One bucket of a stats series; latencies are of the tasks that ended in it (0 when none did).
+type StatsPoint struct {
+	// Start of the bucket.
+	At time.Time `json:"at"`
+	// Tasks submitted.
+	Submitted int `json:"submitted"`
+	// Tasks that ended COMPLETED.
+	Completed int `json:"completed"`
+	// Tasks that ended FAILED or TIMED_OUT (a retried attempt is not counted).
+	Failed int `json:"failed"`
+	// Median wait (submission to start), in milliseconds.
+	WaitP50Ms float64 `json:"waitP50Ms"`
+	// 95th percentile wait, in milliseconds.
+	WaitP95Ms float64 `json:"waitP95Ms"`
+	// Median run time (start to end), in milliseconds.
+	RunP50Ms float64 `json:"runP50Ms"`
+	// 95th percentile run time, in milliseconds.
+	RunP95Ms float64 `json:"runP95Ms"`
 }
 
 // A task to run.
@@ -170,6 +231,20 @@ type TaskFilter struct {
 	NodeID *string `json:"nodeId,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
+}
+
+// One task type over a stats window.
+type TypeStats struct {
+	// The task type, or (other).
+	Type string `json:"type"`
+	// Tasks of this type that ended COMPLETED.
+	Completed int `json:"completed"`
+	// Tasks of this type that ended FAILED or TIMED_OUT.
+	Failed int `json:"failed"`
+	// 95th percentile wait, in milliseconds.
+	WaitP95Ms float64 `json:"waitP95Ms"`
+	// 95th percentile run time, in milliseconds.
+	RunP95Ms float64 `json:"runP95Ms"`
 }
 
 // The role of an API key. Each role may do what the ones before it may.

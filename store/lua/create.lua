@@ -23,4 +23,5 @@ for k = 0, n - 1 do
   zadd(K_READY, ready_score(prio, seq), id)
   EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', id, i, m, '' }
 end
+stat_submitted(n)
 return { NOWS, istr(base) }

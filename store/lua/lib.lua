@@ -58,6 +58,23 @@
 -- '1'/'0'], a config event ['C', type, detail, config JSON, version].
 -- Counters (counts, loads) are summed per script and written once too.
 --
+-- Statistics (store/stats.go has the same rules): a script sums what it
+-- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
+-- and flush_stats adds it to the fine bucket of NOW, the HASH
+-- <prefix>stats:10:<bucket start, unix s>, one field per dimension holding
+-- MessagePack [submitted, completed, failed, busy µs, worker µs, wait bins,
+-- run bins, types, nodes] (bins flat: bin, count, ...). 'g' holds, as types
+-- and nodes, how many distinct names the bucket counts; the cluster's
+-- outcomes and latencies are the sum of its types' (redis_stats.go adds
+-- them up), and its submissions a plain counter 's' (one HINCRBY in
+-- create). One HMGET and one HSET
+-- however many tasks the script ended, and an EXPIREAT when the bucket is
+-- new. The first write of a fine bucket also rolls the fine buckets before
+-- it up into the coarse ones (<prefix>stats:300:<start>, same layout), once
+-- per 10 s for the whole cluster; a query of coarse buckets adds the fine
+-- ones not rolled up yet (redis_stats.go). Beyond MAX_TYPES types or
+-- MAX_NODES nodes a bucket counts the others under OTHER.
+--
 -- Errors meant for clients are replies "<CODE> <message>" (CONFLICT,
 -- NOT_FOUND), returned before the first write, so a refused transition
 -- changes nothing (stale reports are the exception: they record an event).
@@ -166,10 +183,230 @@ local function count(status, d)
 end
 local function add_load(node, d) LOADS[node] = (LOADS[node] or 0) + d end
 
+-- Statistics: see the header. The functions are made only by the scripts
+-- that record statistics (stats()), so that the others do not pay for them
+-- at every call.
+local function make_stats()
+  -- Statistics: see the header. STAT_TIERS are {resolution, kept after the
+  -- bucket ends} in seconds (statTiers in store/stats.go).
+  local STAT_TIERS = { { 10, 4200 }, { 300, 87000 } }
+  local MAX_TYPES, MAX_NODES, OTHER = 50, 100, '(other)' -- archivist.MaxStatsTypes, MaxStatsNodes, StatsOther
+  local LOG2 = math.log(2)
+  local STATS, STAT_FIELDS = nil, {}
+
+  local function sdim(f)
+    if not STATS then STATS = {} end
+    local d = STATS[f]
+    if not d then
+      d = { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+      STATS[f] = d
+      STAT_FIELDS[#STAT_FIELDS + 1] = f
+    end
+    return d
+  end
+
+  -- statBin in store/stats.go
+  local function sbin(us)
+    if us < 1 then return 0 end
+    local b = 1 + math.floor(4 * math.log(us) / LOG2)
+    if b > 160 then b = 160 end
+    return b
+  end
+
+  -- Bins are kept flat, as stored: {bin, count, bin, count, ...} (a dozen
+  -- pairs at most in practice, so a scan beats building a table).
+  local function hinc(h, b, c)
+    for j = 1, #h, 2 do
+      if h[j] == b then
+        h[j + 1] = h[j + 1] + c
+        return
+      end
+    end
+    h[#h + 1] = b
+    h[#h + 1] = c
+  end
+
+  local function hadd(h, us) hinc(h, sbin(us), 1) end
+
+  -- itype is the type of a task from its packed i ([type, input, metadata],
+  -- as encodeTaskInfo writes it), without unpacking the input.
+  local function itype(i)
+    local c = string.byte(i, 2)
+    if not c then return '' end
+    if c >= 0xa0 and c <= 0xbf then return string.sub(i, 3, 2 + c - 0xa0) end
+    if c == 0xda then
+      local n = string.byte(i, 3) * 256 + string.byte(i, 4)
+      return string.sub(i, 5, 4 + n)
+    end
+    return cmsgpack.unpack(i)[1] or ''
+  end
+
+  -- stat_end records an attempt that ended at NOW: busy time on its node,
+  -- and for an outcome 'c' (COMPLETED) or 'f' (FAILED, TIMED_OUT) the count
+  -- and latencies of the task; '' (retried, cancelled) only the busy time.
+  local function stat_end(typ, node, created, started, outcome)
+    local run = 0
+    if started > 0 then run = NOW - started end
+    if node ~= '' and started > 0 then
+      local n = sdim('n:' .. node)
+      n[4] = n[4] + run
+      if outcome == 'c' then n[2] = n[2] + 1 elseif outcome == 'f' then n[3] = n[3] + 1 end
+    end
+    if outcome == '' then return end
+    -- The cluster's outcomes are the sum of its types' (redis_stats.go adds
+    -- them up), so that a script writes one dimension less.
+    local t = sdim('t:' .. typ)
+    local k = outcome == 'c' and 2 or 3
+    t[k] = t[k] + 1
+    if started > 0 then
+      hadd(t[6], started - created)
+      hadd(t[7], run)
+    end
+  end
+
+  local function stat_task_end(t, outcome)
+    stat_end(itype(t.i), t.m[M_NODE] or '', t.m[M_CREATED] or 0, t.m[M_STARTED] or 0, outcome)
+  end
+
+  local function unpack_dim(v)
+    if not v then return nil end
+    local d = cmsgpack.unpack(v)
+    for k = 1, 9 do
+      if d[k] == nil then d[k] = (k == 6 or k == 7) and {} or 0 end
+    end
+    return d
+  end
+
+  local function pack_dim(d) return cmsgpack.pack(d) end
+
+  local function add_dim(d, delta)
+    for k = 1, 5 do d[k] = d[k] + delta[k] end
+    for k = 6, 7 do
+      local h = delta[k]
+      for j = 1, #h, 2 do hinc(d[k], h[j], h[j + 1]) end
+    end
+  end
+
+  -- merge_stats adds deltas (field -> dim; its fields listed in order) to the
+  -- bucket HASH key, applying the bounds on names, with one HMGET and one
+  -- HSET, and sets the key's expiry when it is new. Returns whether it was.
+  local function merge_stats(key, expire_at, deltas, order)
+    local fields = { 'g' }
+    for _, f in ipairs(order) do
+      if f ~= 'g' then fields[#fields + 1] = f end
+    end
+    local cur = redis.call('HMGET', key, unpack(fields))
+    local fresh = not cur[1]
+    local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+    -- g is written when new, or when it counts a new name.
+    local dims = {}
+    if fresh or deltas.g then dims.g = g end
+    for j = 2, #fields do
+      local f = fields[j]
+      local d = dims[f] or unpack_dim(cur[j])
+      if not d then
+        local kind = string.sub(f, 1, 2)
+        local name = string.sub(f, 3)
+        local pos, max = 8, MAX_TYPES
+        if kind == 'n:' then pos, max = 9, MAX_NODES end
+        if name ~= OTHER and g[pos] >= max then
+          f = kind .. OTHER
+          d = dims[f] or unpack_dim(redis.call('HGET', key, f))
+        elseif name ~= OTHER then
+          g[pos] = g[pos] + 1
+          dims.g = g
+        end
+        d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+      end
+      add_dim(d, deltas[fields[j]])
+      dims[f] = d
+    end
+    if deltas.g then add_dim(g, deltas.g) end
+    local hset = {}
+    for f, d in pairs(dims) do
+      hset[#hset + 1] = f
+      hset[#hset + 1] = pack_dim(d)
+    end
+    redis.call('HSET', key, unpack(hset))
+    if fresh then redis.call('EXPIREAT', key, expire_at) end
+    return fresh
+  end
+
+  -- rollup adds the fine buckets that ended since the last rollup (<prefix>
+  -- stats:rolled, the start of the last one rolled up) to their coarse
+  -- buckets, when the fine bucket current starts: once per fine bucket for
+  -- the whole cluster, so that the hot path writes one bucket, not two.
+  local function rollup(current)
+    local fine, coarse = STAT_TIERS[1], STAT_TIERS[2]
+    local rk = P .. 'stats:rolled'
+    local last = tonumber(redis.call('GET', rk) or '') or (current - 2 * fine[1])
+    for b = math.max(last + fine[1], current - fine[2]), current - fine[1], fine[1] do
+      local h = redis.call('HGETALL', P .. 'stats:' .. fine[1] .. ':' .. b)
+      if #h > 0 then
+        local deltas, order, submitted = {}, {}, 0
+        for j = 1, #h, 2 do
+          if h[j] == 's' then
+            submitted = tonumber(h[j + 1])
+          else
+            deltas[h[j]] = unpack_dim(h[j + 1])
+            order[#order + 1] = h[j]
+          end
+        end
+        local cs = b - b % coarse[1]
+        local ck = P .. 'stats:' .. coarse[1] .. ':' .. cs
+        merge_stats(ck, cs + coarse[1] + coarse[2], deltas, order)
+        if submitted > 0 then redis.call('HINCRBY', ck, 's', submitted) end
+      end
+    end
+    redis.call('SET', rk, current - fine[1])
+  end
+
+  -- flush_stats adds what the script recorded to the fine bucket of NOW (and
+  -- rolls the earlier ones up when it is new).
+  local function flush_stats()
+    if not STATS then return end
+    local sec = math.floor(NOW / 1000000)
+    local res, keep = STAT_TIERS[1][1], STAT_TIERS[1][2]
+    local start = sec - sec % res
+    if merge_stats(P .. 'stats:' .. res .. ':' .. start, start + res + keep, STATS, STAT_FIELDS) then
+      rollup(start)
+    end
+  end
+
+  -- fresh_bucket sets the expiry of a fine bucket that submissions started
+  -- (stat_submitted) and rolls up the earlier ones.
+  local function fresh_bucket(key, start)
+    redis.call('EXPIREAT', key, start + STAT_TIERS[1][1] + STAT_TIERS[1][2])
+    rollup(start)
+  end
+
+  return { sdim = sdim, itype = itype, stat_end = stat_end, stat_task_end = stat_task_end, flush = flush_stats,
+    fresh_bucket = fresh_bucket }
+end
+
+local STATS_LIB = nil
+local function stats()
+  if not STATS_LIB then STATS_LIB = make_stats() end
+  return STATS_LIB
+end
+
+-- stat_submitted counts n submissions in the field s of the fine bucket of
+-- NOW, a plain counter: one HINCRBY (and, when it starts the bucket, the
+-- expiry and the rollup).
+local function stat_submitted(n)
+  local sec = math.floor(NOW / 1000000)
+  local start = sec - sec % 10
+  local key = P .. 'stats:10:' .. start
+  if redis.call('HINCRBY', key, 's', n) == n and redis.call('TTL', key) < 0 then
+    stats().fresh_bucket(key, start)
+  end
+end
+
 -- flush writes what the script summed up: the counters, and its events as
 -- one stream entry.
 local function flush()
   flush_index()
+  if STATS_LIB then STATS_LIB.flush() end
   for st, d in pairs(COUNTS) do
     if d ~= 0 then redis.call('HINCRBY', K_COUNTS, st, d) end
   end
@@ -322,16 +559,18 @@ local function fail_attempt(t, msg, permanent, timed_out, cancelled, r)
   local ch = { error = msg ~= '' and msg or false, lease = false }
   local failures = t.failures + 1
   local typ
+  local outcome = ''
   if cancelled or t.cancel then
     ch.status, ch.completed, typ = 'CANCELLED', NOW, 'task.cancelled'
   elseif not permanent and not r.disabled and failures <= t.maxr then
     ch.status, ch.failures, typ = 'RETRYING', failures, 'task.retrying'
     ch.runat = NOW + math.floor(backoff(failures, r.base, r.max, r.jitter) / 1000)
   elseif timed_out then
-    ch.status, ch.failures, ch.completed, typ = 'TIMED_OUT', failures, NOW, 'task.timed_out'
+    ch.status, ch.failures, ch.completed, typ, outcome = 'TIMED_OUT', failures, NOW, 'task.timed_out', 'f'
   else
-    ch.status, ch.failures, ch.completed, typ = 'FAILED', failures, NOW, 'task.failed'
+    ch.status, ch.failures, ch.completed, typ, outcome = 'FAILED', failures, NOW, 'task.failed', 'f'
   end
+  stats().stat_task_end(t, outcome)
   move(t, ch)
   return task_event(t, typ, msg, '')
 end
@@ -344,6 +583,8 @@ local function requeue(t, why)
   end
   if t.requeues + 1 > MAX_REQUEUES then
     local msg = why .. '; given up after ' .. MAX_REQUEUES .. ' requeues'
+    local S = stats()
+    S.stat_end(S.itype(t.i), '', t.m[M_CREATED] or 0, 0, 'f')
     move(t, { status = 'FAILED', error = msg, completed = NOW, lease = false })
     return task_event(t, 'task.failed', msg, '')
   end

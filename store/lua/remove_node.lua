@@ -5,4 +5,5 @@ end
 node_event('node.removed', ARGV[3], '')
 redis.call('HDEL', K_NODES, ARGV[3])
 redis.call('SREM', K_DRAINING, ARGV[3])
+redis.call('HDEL', P .. 'stats:beats', ARGV[3])
 return 'OK'

@@ -1,21 +1,27 @@
-// The overview: nodes and tasks by status, the leader, the alerts, live
-// throughput and latency, and the latest failures.
+// The overview: nodes and tasks by status, the leader, the alerts,
+// throughput and latency over time and per task type and node (from the
+// cluster's statistics, the same on every node and after a reload), and the
+// latest failures.
 
 import { useMemo, useState } from 'react';
 
 import { NODE_STATUSES, TASK_STATUSES, type NodeStatus } from '../service/types';
 import { effectiveNodeStatus } from '../state/reducers';
-import { useDashboard, useStore } from '../state/store';
-import { ago, duration, fixed, int, label, shortId } from '../lib/format';
+import { useDashboard } from '../state/store';
+import { useClusterStats } from '../state/stats';
+import { ago, fixed, int, label, shortId } from '../lib/format';
 import { Link } from '../lib/router';
 import { AlertsSection } from './Alerts';
 import { StackedBar, TimeSeriesChart } from './charts';
 import { Empty, NodeStatusBadge, nodeTone, taskTone } from './common';
+import { StatsTables, latency } from './StatsTables';
 
+/** The windows the charts offer, in seconds (the server picks about 60 buckets). */
 const SPANS = {
-  '1 min': { ms: 60_000, step: 2000 },
-  '5 min': { ms: 5 * 60_000, step: 5000 },
-  '15 min': { ms: 15 * 60_000, step: 15_000 },
+  '15 min': 900,
+  '1 h': 3600,
+  '6 h': 6 * 3600,
+  '24 h': 24 * 3600,
 } as const;
 type SpanKey = keyof typeof SPANS;
 const SPAN_KEY = 'archivist.chartWindow';
@@ -27,7 +33,7 @@ function storedSpan(): SpanKey {
   } catch {
     // default
   }
-  return '5 min';
+  return '1 h';
 }
 
 /** 0.25 -> "0.25", 2.5 -> "2.5", 40 -> "40". */
@@ -36,13 +42,11 @@ function trimNumber(v: number): string {
 }
 
 export function Overview() {
-  const store = useStore();
   const nodes = useDashboard((s) => s.nodes);
   const order = useDashboard((s) => s.nodeOrder);
   const counts = useDashboard((s) => s.counts);
   const config = useDashboard((s) => s.config);
   const failures = useDashboard((s) => s.failures);
-  const metricsVersion = useDashboard((s) => s.metricsVersion);
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
   const live = useDashboard((s) => s.connection.phase === 'online');
@@ -69,24 +73,28 @@ export function Overview() {
   const queued = counts.PENDING + counts.ASSIGNED + counts.RETRYING;
 
   const [span, setSpan] = useState(storedSpan);
-  const { ms: spanMs, step } = SPANS[span];
-  // The series move with the clock (a step at a time) and with events.
-  const tick = Math.floor(serverNow / 1000);
-  const points = useMemo(
-    () => store.metrics.series(serverNow, spanMs, step),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [metricsVersion, tick, store, spanMs, step],
-  );
-  const lastMinute = useMemo(
-    () => store.metrics.series(serverNow, 60000, 5000),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [metricsVersion, tick, store],
-  );
-  const perSec = lastMinute.reduce((a, p) => a + p.completedPerSec, 0) / Math.max(1, lastMinute.length);
-  const lat = lastMinute.map((p) => p.latencyAvgMs).filter((v): v is number => v !== null);
-  const latAvg = lat.length ? lat.reduce((a, v) => a + v, 0) / lat.length : null;
-  const p95s = lastMinute.map((p) => p.latencyP95Ms).filter((v): v is number => v !== null);
-  const p95 = p95s.length ? Math.max(...p95s) : null;
+  const { data: statsData, error: statsError } = useClusterStats(SPANS[span]);
+  const stats = statsData?.stats ?? null;
+  const bucketMs = (stats?.bucketSeconds ?? 60) * 1000;
+  // Rates per second of each bucket; the last one holds now, and its rate
+  // is over the part of it that passed.
+  const seconds = (at: string, i: number, n: number) => {
+    const b = bucketMs / 1000;
+    if (i < n - 1) return b;
+    return Math.min(b, Math.max(1, (serverNow - Date.parse(at)) / 1000));
+  };
+  const series = stats?.series ?? [];
+  const rate = (pick: (p: (typeof series)[number]) => number) =>
+    series.map((p, i) => pick(p) / seconds(p.at, i, series.length));
+  const lat = (pick: (p: (typeof series)[number]) => number) =>
+    series.map((p) => (p.completed + p.failed > 0 ? pick(p) : null));
+  // The tiles: the last minute.
+  const recent = statsData?.recent ?? null;
+  const recentSeconds = recent ? Math.min(60, Math.max(1, (serverNow - Date.parse(recent.from)) / 1000)) : 60;
+  const perSec = recent ? recent.total.completed / recentSeconds : 0;
+  const recentEnded = recent ? recent.total.completed + recent.total.failed : 0;
+  const total = stats?.total ?? null;
+  const ended = total ? total.completed + total.failed : 0;
 
   return (
     <section aria-labelledby="overview-title">
@@ -136,12 +144,18 @@ export function Overview() {
           <span className="tile-value">
             {fixed(perSec, perSec < 10 ? 2 : 1)} <span className="tile-of">/s</span>
           </span>
-          <span className="tile-sub">completed, last minute</span>
+          <span className="tile-sub">completed in the last minute</span>
         </div>
         <div className="tile card">
           <span className="tile-label">Latency</span>
-          <span className="tile-value tile-text">{duration(latAvg)}</span>
-          <span className="tile-sub">mean submit → done · p95 {duration(p95)}</span>
+          <span className="tile-value tile-text" data-testid="latency-tile">
+            {recentEnded > 0 ? latency(recent!.total.waitP50Ms + recent!.total.runP50Ms) : '—'}
+          </span>
+          <span className="tile-sub">
+            {recentEnded > 0
+              ? `wait p50 ${latency(recent!.total.waitP50Ms)} · run p50 ${latency(recent!.total.runP50Ms)}, last minute`
+              : 'no task ended in the last minute'}
+          </span>
         </div>
       </div>
 
@@ -218,33 +232,51 @@ export function Overview() {
           ))}
         </div>
       </div>
+      {statsError && (
+        <p className="stats-error" role="alert">
+          Statistics could not be loaded: {statsError}
+        </p>
+      )}
       <div className="grid-2">
-        <section className="card">
+        <section className="card" data-testid="throughput-card">
           <TimeSeriesChart
             title="Throughput"
-            bucketMs={step}
+            bucketMs={bucketMs}
             formatY={(v) => `${trimNumber(v)}/s`}
             series={[
-              { label: 'completed/s', color: 'var(--chart-ok)', values: points.map((p) => p.completedPerSec) },
-              { label: 'failed attempts/s', color: 'var(--chart-bad)', values: points.map((p) => p.failedPerSec), dashed: true },
+              { label: 'completed/s', color: 'var(--chart-ok)', values: rate((p) => p.completed) },
+              { label: 'failed/s', color: 'var(--chart-bad)', values: rate((p) => p.failed), dashed: true },
+              { label: 'submitted/s', color: 'var(--chart-2)', values: rate((p) => p.submitted), dashed: true },
             ]}
-            summary={`${fixed(perSec, 2)} tasks completed per second over the last minute.`}
+            summary={
+              total
+                ? `${int(total.completed)} completed, ${int(total.failed)} failed and ${int(total.submitted)} submitted in the last ${span}, cluster-wide.`
+                : 'Loading the cluster statistics…'
+            }
           />
         </section>
-        <section className="card">
+        <section className="card" data-testid="latency-card">
           <TimeSeriesChart
-            title="Latency (submit → done)"
-            bucketMs={step}
-            formatY={(v) => duration(v)}
+            title="Latency"
+            bucketMs={bucketMs}
+            formatY={(v) => latency(v)}
             minTop={10}
             series={[
-              { label: 'mean', color: 'var(--chart-1)', values: points.map((p) => p.latencyAvgMs) },
-              { label: 'p95', color: 'var(--chart-3)', values: points.map((p) => p.latencyP95Ms), dashed: true },
+              { label: 'wait p50', color: 'var(--chart-1)', values: lat((p) => p.waitP50Ms) },
+              { label: 'wait p95', color: 'var(--chart-1)', values: lat((p) => p.waitP95Ms), dashed: true },
+              { label: 'run p50', color: 'var(--chart-3)', values: lat((p) => p.runP50Ms) },
+              { label: 'run p95', color: 'var(--chart-3)', values: lat((p) => p.runP95Ms), dashed: true },
             ]}
-            summary={latAvg === null ? 'No task completed in the last minute.' : `Mean ${duration(latAvg)}, p95 up to ${duration(p95)} over the last minute.`}
+            summary={
+              total && ended > 0
+                ? `Wait (submit → start) p50 ${latency(total.waitP50Ms)}, p95 ${latency(total.waitP95Ms)}; run (start → end) p50 ${latency(total.runP50Ms)}, p95 ${latency(total.runP95Ms)} over the last ${span}.`
+                : `No task ended in the last ${span}.`
+            }
           />
         </section>
       </div>
+
+      <StatsTables stats={stats} span={span} nodes={nodes} />
 
       <section className="card" aria-labelledby="failures-title">
         <h2 id="failures-title">

@@ -75,6 +75,9 @@ export function niceCeil(v: number): number {
   return 10 * p;
 }
 
+/** Spacings of the time axis' ticks, the smallest that gives at most six is used. */
+const TICK_STEPS = [15_000, 60_000, 5 * 60_000, 15 * 60_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000];
+
 export interface Series {
   label: string;
   color: string;
@@ -118,15 +121,15 @@ export function TimeSeriesChart({
   const x = (i: number) => padL + (i / (n - 1)) * plotW;
   const y = (v: number) => padT + plotH - (v / maxV) * plotH;
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxV);
-  // Ticks at round times back from now: every 15 s over a minute or less,
-  // every minute up to 6 minutes, every 5 minutes beyond.
+  // Ticks at round times back from now, at most about six of them.
   const spanMs = (n - 1) * bucketMs;
-  const every = spanMs <= 60_000 ? 15_000 : spanMs <= 6 * 60_000 ? 60_000 : 5 * 60_000;
+  const every = TICK_STEPS.find((s) => spanMs / s <= 6) ?? TICK_STEPS[TICK_STEPS.length - 1];
   const xTicks: { i: number; label: string }[] = [];
   for (let back = Math.floor(spanMs / every) * every; back >= 0; back -= every) {
     const i = n - 1 - back / bucketMs;
     if (i < 0) continue;
-    const label = back === 0 ? 'now' : back < 60_000 ? `−${back / 1000} s` : `−${back / 60_000} min`;
+    const label =
+      back === 0 ? 'now' : back < 60_000 ? `−${back / 1000} s` : back < 3_600_000 ? `−${back / 60_000} min` : `−${back / 3_600_000} h`;
     xTicks.push({ i, label });
   }
 
@@ -183,6 +186,14 @@ export function TimeSeriesChart({
               strokeDasharray={series[k].dashed ? '5 4' : undefined}
             />
           ))}
+          {/* A value with no neighbour draws no line: a dot shows it. */}
+          {series.map((s) =>
+            s.values.map((v, i) =>
+              v !== null && (s.values[i - 1] ?? null) === null && (s.values[i + 1] ?? null) === null ? (
+                <circle key={`${s.label}-${i}`} cx={x(i)} cy={y(v)} r={2.5} fill={s.color} />
+              ) : null,
+            ),
+          )}
         </svg>
       </div>
       <p className="chart-summary">{summary}</p>

@@ -29,6 +29,7 @@ import type {
   ConnectionState,
   DistributedProcessingConfig,
   NodeInput,
+  OverviewStats,
   ProcessingNode,
   SubmitTaskInput,
   TaskCount,
@@ -383,19 +384,18 @@ export class DistributedProcessingService {
 
   /**
    * Everything the overview needs at once: nodes, leader, config, task types
-   * and counts, recent completions and failures, and the alerts (firing and
+   * and counts, recent failures, and the alerts (firing and
    * recently resolved).
    */
   async loadSnapshot(): Promise<ClusterSnapshot> {
     type Edges = { edges: { node: TaskSummary }[] };
-    const d = await this.query<
-      Omit<ClusterSnapshot, 'recentCompleted' | 'recentFailures'> & { recentCompleted: Edges; recentFailures: Edges }
-    >(ops.SNAPSHOT_QUERY);
-    return {
-      ...d,
-      recentCompleted: d.recentCompleted.edges.map((e) => e.node),
-      recentFailures: d.recentFailures.edges.map((e) => e.node),
-    };
+    const d = await this.query<Omit<ClusterSnapshot, 'recentFailures'> & { recentFailures: Edges }>(ops.SNAPSHOT_QUERY);
+    return { ...d, recentFailures: d.recentFailures.edges.map((e) => e.node) };
+  }
+
+  /** The cluster's statistics over the last windowSeconds, and over the last minute. */
+  async stats(windowSeconds: number): Promise<OverviewStats> {
+    return this.query<OverviewStats>(ops.STATS_QUERY, { window: windowSeconds });
   }
 
   async listNodes(): Promise<ProcessingNode[]> {

@@ -33,9 +33,6 @@ export const SNAPSHOT_QUERY = `
     config { ${CONFIG_FIELDS} }
     taskTypes
     taskCounts { status count }
-    recentCompleted: tasks(filter: { status: [COMPLETED] }, first: 500) {
-      edges { node { ${TASK_SUMMARY_FIELDS} } }
-    }
     recentFailures: tasks(filter: { status: [FAILED, TIMED_OUT] }, first: 10) {
       edges { node { ${TASK_SUMMARY_FIELDS} } }
     }
@@ -93,3 +90,19 @@ export const ALERT_UPDATED = `subscription AlertFeed { alertUpdated { ${ALERT_FI
 
 /** The caller's session: answered without a key when asked alone, so it comes first. */
 export const SESSION_QUERY = `query Session { session { authRequired authenticated role insecure tls warnings } }`;
+
+const STATS_POINT = `at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms`;
+
+/** The overview's statistics: the chosen window (default buckets) and the last minute. */
+export const STATS_QUERY = `
+  query OverviewStats($window: Int) {
+    stats(windowSeconds: $window) {
+      windowSeconds bucketSeconds from to
+      series { ${STATS_POINT} }
+      total { ${STATS_POINT} }
+      byType { type completed failed waitP95Ms runP95Ms }
+      byNode { nodeId completed failed busySeconds workerSeconds utilization }
+    }
+    recent: stats(windowSeconds: 60, bucketSeconds: 10) { from to total { ${STATS_POINT} } }
+  }
+`;

@@ -198,8 +198,6 @@ export interface ClusterSnapshot {
   config: DistributedProcessingConfig;
   taskTypes: string[];
   taskCounts: TaskCount[];
-  /** The latest completed tasks, to seed the throughput and latency charts. */
-  recentCompleted: TaskSummary[];
   /** The latest failed or timed-out tasks. */
   recentFailures: TaskSummary[];
   /** The firing alerts and the recently resolved ones. */
@@ -220,4 +218,52 @@ export interface ConnectionState {
   since: number;
   /** Why the socket closed, when it did. */
   reason: string | null;
+}
+
+/** One bucket of the cluster's statistics (latencies in ms, 0 when no task ended in it). */
+export interface StatsPoint {
+  at: string;
+  submitted: number;
+  completed: number;
+  failed: number;
+  waitP50Ms: number;
+  waitP95Ms: number;
+  runP50Ms: number;
+  runP95Ms: number;
+}
+
+export interface TypeStats {
+  type: string;
+  completed: number;
+  failed: number;
+  waitP95Ms: number;
+  runP95Ms: number;
+}
+
+export interface NodeStats {
+  nodeId: string;
+  completed: number;
+  failed: number;
+  busySeconds: number;
+  workerSeconds: number;
+  /** Busy worker time over worker time, 0 to 1. */
+  utilization: number;
+}
+
+/** The cluster's statistics over a window, from the store's rollups (the stats query). */
+export interface ClusterStats {
+  windowSeconds: number;
+  bucketSeconds: number;
+  from: string;
+  to: string;
+  series: StatsPoint[];
+  total: StatsPoint;
+  byType: TypeStats[];
+  byNode: NodeStats[];
+}
+
+/** What the overview polls: the chosen window, and the last minute for its tiles. */
+export interface OverviewStats {
+  stats: ClusterStats;
+  recent: Pick<ClusterStats, 'from' | 'to' | 'total'>;
 }

@@ -4,7 +4,6 @@ import type { Alert, TaskStatus, TaskSummary } from '../service/types';
 import {
   ClockOffset,
   MAX_RESOLVED_ALERTS,
-  MetricsWindow,
   OFFLINE_SLACK_MS,
   applyAlertEvents,
   firingSummary,
@@ -74,41 +73,6 @@ describe('ClockOffset', () => {
     c.add(T0 + 500, iso(0));
     c.add(T0 + 1200, iso(1000));
     expect(c.value).toBe(200);
-  });
-});
-
-describe('MetricsWindow', () => {
-  it('buckets completions once each, with latency', () => {
-    const m = new MetricsWindow(1000, 60000);
-    const done = task('a', 'COMPLETED', { createdAt: iso(0), completedAt: iso(1000), updatedAt: iso(1000) });
-    expect(m.record(done, T0 + 2000)).toBe(true);
-    expect(m.record(done, T0 + 2000)).toBe(false); // the same event again (a resync)
-    m.record(task('b', 'RETRYING', { updatedAt: iso(1500), error: 'x' }), T0 + 2000);
-    const s = m.series(T0 + 4999, 60000, 5000);
-    const last = s[s.length - 1];
-    expect(s).toHaveLength(12);
-    expect(last.completedPerSec).toBeCloseTo(1000 / 4999, 5);
-    expect(last.failedPerSec).toBeGreaterThan(0);
-    expect(last.latencyAvgMs).toBe(1000);
-    expect(last.latencyP95Ms).toBe(1000);
-    expect(s[0].latencyAvgMs).toBeNull();
-  });
-
-  it('adds up stored buckets into steps', () => {
-    const m = new MetricsWindow(1000, 60000);
-    for (let i = 0; i < 10; i++) {
-      m.record(task(`t${i}`, 'COMPLETED', { createdAt: iso(i * 1000 - 100), completedAt: iso(i * 1000) }), T0 + 10000);
-    }
-    const s = m.series(T0 + 10000, 20000, 10000);
-    expect(s).toHaveLength(2);
-    expect(s[0].completedPerSec).toBe(1);
-    expect(s[0].latencyAvgMs).toBe(100);
-    expect(s[1].completedPerSec).toBe(0);
-  });
-
-  it('ignores completions older than its window', () => {
-    const m = new MetricsWindow(1000, 60000);
-    expect(m.record(task('a', 'COMPLETED', { completedAt: iso(0) }), T0 + 120000)).toBe(false);
   });
 });
 

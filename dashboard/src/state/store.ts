@@ -17,7 +17,6 @@ import type {
 } from '../service/types';
 import {
   ClockOffset,
-  MetricsWindow,
   applyAlertEvents,
   countsFrom,
   effectiveNodeStatus,
@@ -44,8 +43,6 @@ export interface DashboardState {
   failures: TaskSummary[];
   /** The firing alerts, then the recently resolved ones (see compareAlerts). */
   alerts: Alert[];
-  /** Bumped whenever the metrics window changes. */
-  metricsVersion: number;
   /** The browser's clock, ticking every second, for ages and offline detection. */
   now: number;
   /** ms the server's clock is behind the browser's (see ClockOffset). */
@@ -58,7 +55,6 @@ const MAX_FAILURES = 12;
 
 export class DashboardStore {
   state: DashboardState;
-  readonly metrics = new MetricsWindow();
   private listeners = new Set<Listener>();
   private taskListeners = new Set<(tasks: TaskSummary[]) => void>();
   private resyncListeners = new Set<() => void>();
@@ -90,7 +86,6 @@ export class DashboardStore {
       counts: emptyCounts(),
       failures: [],
       alerts: [],
-      metricsVersion: 0,
       now: Date.now(),
       clockOffset: 0,
     };
@@ -112,9 +107,7 @@ export class DashboardStore {
       s.onAlertUpdates((alerts) => this.applyAlerts(alerts)),
     );
     const tick = setInterval(() => {
-      const now = Date.now();
-      this.metrics.prune(now - this.state.clockOffset);
-      this.set({ now });
+      this.set({ now: Date.now() });
     }, 1000);
     this.stops.push(() => clearInterval(tick));
     void this.reload();
@@ -181,8 +174,6 @@ export class DashboardStore {
           nodes[n.id] = n;
           history = { ...history, [n.id]: pushHealthSample(history[n.id], n) };
         }
-        const serverNow = Date.now() - this.state.clockOffset;
-        for (const t of snap.recentCompleted) this.metrics.record(t, serverNow);
         if (snap.leader && nodes[snap.leader.id]) {
           // The leader query is the authority; heartbeats may lag it.
           for (const n of Object.values(nodes)) nodes[n.id] = { ...n, isLeader: n.id === snap.leader.id };
@@ -201,7 +192,6 @@ export class DashboardStore {
           // while it loaded may be missing from it, or shown in its former
           // state: the events seen meanwhile are applied again on top.
           alerts: applyAlertEvents(applyAlertEvents([], snap.alerts), this.alertsDuringLoad ?? []),
-          metricsVersion: this.state.metricsVersion + 1,
         });
       } catch (err) {
         this.set({ loadError: (err as Error).message });
@@ -278,21 +268,15 @@ export class DashboardStore {
 
   /** Applies task events (or a mutation's result). */
   applyTasks(tasks: TaskSummary[]): void {
-    const serverNow = Date.now() - this.state.clockOffset;
-    let metricsChanged = false;
     let failures = this.state.failures;
     for (const t of tasks) {
-      if (this.metrics.record(t, serverNow)) metricsChanged = true;
       if (t.status === 'FAILED' || t.status === 'TIMED_OUT') {
         failures = [t, ...failures.filter((f) => f.id !== t.id)].slice(0, MAX_FAILURES);
       } else if (failures.some((f) => f.id === t.id)) {
         failures = failures.filter((f) => f.id !== t.id); // retried
       }
     }
-    this.set({
-      failures,
-      metricsVersion: metricsChanged ? this.state.metricsVersion + 1 : this.state.metricsVersion,
-    });
+    this.set({ failures });
     this.scheduleCountsRefresh();
     for (const l of this.taskListeners) l(tasks);
   }
