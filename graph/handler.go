@@ -104,6 +104,12 @@ type HandlerOptions struct {
 	// RateBurst is how many requests a client may make at once before
 	// RateLimit applies (default: RateLimit rounded up, at least 1).
 	RateBurst int
+	// MaxArgumentBytes bounds the arguments of one operation, about their
+	// size in JSON, with every use of a variable counted at the variable's
+	// size (default DefaultMaxArgumentBytes; negative: no limit). Over it,
+	// the operation is refused with BAD_USER_INPUT before any argument is
+	// read or anything stored.
+	MaxArgumentBytes int64
 	// PersistedQueries holds automatic persisted queries: a client may send
 	// a query's SHA-256 alone once the query was sent in full. Give
 	// StoreQueryCache(store) for a cluster, so that every node knows the
@@ -128,6 +134,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	}
 	if o.QueryCacheSize <= 0 {
 		o.QueryCacheSize = DefaultQueryCacheSize
+	}
+	if o.MaxArgumentBytes == 0 {
+		o.MaxArgumentBytes = DefaultMaxArgumentBytes
 	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = DefaultKeepAlive
@@ -195,6 +204,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	srv.Use(transportRules{})
 	srv.Use(roleCheck{keys: opts.Keys})
+	if opts.MaxArgumentBytes > 0 {
+		srv.Use(argumentLimit{max: opts.MaxArgumentBytes})
+	}
 	lim.useRateLimit(srv)
 	usePersistedQueries(srv, opts.PersistedQueries, logger)
 	// Last of the checks: it reserves a slot that a later refusal would leak.

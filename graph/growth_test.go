@@ -1,0 +1,54 @@
+package graph_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestArgumentLimitCountsEachUseOfAVariable checks that one request cannot
+// multiply a variable into more than MaxArgumentBytes of task inputs: a
+// submitTasks that uses one 100 KiB variable in 100 tasks (10 MB once
+// expanded, from a body of 100 KiB) is refused with BAD_USER_INPUT and
+// stores nothing, as are aliases of submitTask doing the same through a
+// fragment spread twice; fewer uses pass.
+func TestArgumentLimitCountsEachUseOfAVariable(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	big := map[string]any{"blob": strings.Repeat("x", 100<<10)}
+	batch := func(n int) string {
+		items := strings.TrimSuffix(strings.Repeat(`{type: "echo", input: $v, metadata: $v}, `, n), ", ")
+		return `mutation($v: JSON) { submitTasks(inputs: [` + items + `]) { id } }`
+	}
+	count := func() int {
+		var out struct{ Tasks struct{ TotalCount int } }
+		e.must(t, `{ tasks { totalCount } }`, nil, &out)
+		return out.Tasks.TotalCount
+	}
+
+	r := e.post(t, batch(50), map[string]any{"v": big})
+	wantError(t, r, "BAD_USER_INPUT", "once its variables are expanded", "the limit is 8388608")
+	if n := count(); n != 0 {
+		t.Fatalf("a refused request stored %d tasks", n)
+	}
+
+	aliases := func(prefix string) string {
+		var out []string
+		for i := range 30 {
+			out = append(out, fmt.Sprintf(`%s%d: submitTask(input: {type: "echo", input: $v}) { id }`, prefix, i))
+		}
+		return strings.Join(out, " ")
+	}
+	r = e.post(t, `mutation($v: JSON) { ...F ...G } fragment F on Mutation { `+aliases("a")+
+		` } fragment G on Mutation { ...H } fragment H on Mutation { `+aliases("b")+` } `,
+		map[string]any{"v": map[string]any{"blob": strings.Repeat("y", 200<<10)}})
+	wantError(t, r, "BAD_USER_INPUT", "once its variables are expanded")
+	if n := count(); n != 0 {
+		t.Fatalf("a refused request stored %d tasks", n)
+	}
+
+	e.must(t, batch(20), map[string]any{"v": big}, nil) // 4 MB
+	if n := count(); n != 20 {
+		t.Fatalf("%d tasks stored, want 20", n)
+	}
+}
