@@ -2,8 +2,11 @@ package graph_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/rpg-archivist/archivist/graph"
 )
 
 // TestArgumentLimitCountsEachUseOfAVariable checks that one request cannot
@@ -50,5 +53,34 @@ func TestArgumentLimitCountsEachUseOfAVariable(t *testing.T) {
 	e.must(t, batch(20), map[string]any{"v": big}, nil) // 4 MB
 	if n := count(); n != 20 {
 		t.Fatalf("%d tasks stored, want 20", n)
+	}
+}
+
+// TestQueryCacheBoundedByBytes checks that the parsed-query cache is
+// bounded by the memory it holds, not only by its count: 24 distinct
+// queries of 1 MiB each (comments do not count as tokens) stay within
+// QueryCacheBytes of heap once served, where a cache of 1,000 entries would
+// keep all 24 MiB.
+func TestQueryCacheBoundedByBytes(t *testing.T) {
+	// Not parallel: it measures the heap.
+	const budget = 8 << 20
+	e := setup(t, func(_ *graph.Resolver, o *graph.HandlerOptions) { o.QueryCacheBytes = budget })
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	filler := strings.Repeat("x", 1<<20)
+	for i := range 24 {
+		r := e.post(t, fmt.Sprintf("{ __typename } # %d %s", i, filler), nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("query %d: %+v", i, r.Errors)
+		}
+	}
+	after := heap()
+	if grew := int64(after) - int64(before); grew > budget+4<<20 {
+		t.Errorf("the heap grew by %d MiB after 24 queries of 1 MiB; the cache budget is %d MiB", grew>>20, budget>>20)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -55,6 +54,10 @@ type HandlerOptions struct {
 	// QueryCacheSize is how many parsed and validated queries are kept
 	// (default DefaultQueryCacheSize).
 	QueryCacheSize int
+	// QueryCacheBytes bounds the parsed queries kept by the memory they
+	// hold, their text and syntax tree (default DefaultQueryCacheBytes);
+	// the least recently used go first.
+	QueryCacheBytes int64
 	// DisableIntrospection turns off schema introspection (which the
 	// playground needs) and "did you mean" suggestions in errors.
 	DisableIntrospection bool
@@ -138,6 +141,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxArgumentBytes == 0 {
 		o.MaxArgumentBytes = DefaultMaxArgumentBytes
 	}
+	if o.QueryCacheBytes <= 0 {
+		o.QueryCacheBytes = DefaultQueryCacheBytes
+	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = DefaultKeepAlive
 	}
@@ -184,7 +190,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
 	srv.AddTransport(unsupported{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
+	srv.SetQueryCache(newDocCache(opts.QueryCacheSize, opts.QueryCacheBytes))
 	// Validation of repeated fields grows with the square of their number:
 	// a bound on tokens keeps a hostile query from costing seconds of CPU.
 	srv.SetParserTokenLimit(opts.MaxTokens)
