@@ -230,6 +230,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:           m.Metrics,
 		Ready:             m.ready,
 		DisablePlayground: o.NoPlayground,
+		BodyTimeout:       o.BodyTimeout,
 		Logger:            log,
 	})
 	// Under mu: the heartbeat goroutine (describe) reads it.

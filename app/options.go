@@ -18,6 +18,7 @@ import (
 	"github.com/rpg-archivist/archivist/auth"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/server"
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
@@ -74,6 +75,7 @@ type Options struct {
 	MaxSubs         int
 	RateLimit       float64
 	RateBurst       int
+	BodyTimeout     time.Duration
 
 	// keys are the API keys of --api-keys and --api-keys-file, read by
 	// validate.
@@ -166,6 +168,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.MaxSubs, "max-subscriptions", graph.DefaultMaxSubscriptionsPerConnection, "subscriptions open at once on one WebSocket connection (-1: no limit)")
 	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second each API key (or, without a key, each client address) may make; over it: 429 / RATE_LIMITED (0: no limit; 20-100 suits a node open to others)")
 	fs.IntVar(&o.RateBurst, "rate-burst", 0, "requests a client may make at once before --rate-limit applies (0: the rate, rounded up)")
+	fs.DurationVar(&o.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a client has to send a request body once its headers are in; a slower one gets 408 (-1s: no limit)")
 	return fs
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -288,6 +290,11 @@ func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.max))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The server's body deadline (server.Config.BodyTimeout).
+		writeError(w, http.StatusRequestTimeout, "request body not received in time")
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", t.max)
 		return
