@@ -187,6 +187,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DisableIntrospection:          o.NoIntrospection,
 		WebsocketOriginPatterns:       origins,
 		MaxWebsockets:                 o.MaxWebsockets,
+		MaxPendingWebsockets:          o.MaxPendingWS,
 		MaxSubscriptionsPerConnection: o.MaxSubs,
 		RateLimit:                     o.RateLimit,
 		RateBurst:                     o.RateBurst,

@@ -88,6 +88,13 @@ type HandlerOptions struct {
 	// over it is refused before upgrading: 503, Retry-After and a
 	// TOO_MANY_CONNECTIONS error. A closed connection frees its slot.
 	MaxWebsockets int
+	// MaxPendingWebsockets bounds the WebSockets one client address (as
+	// RateLimit counts it) may hold open before they complete
+	// connection_init, each for up to InitTimeout (default
+	// DefaultMaxPendingWebsockets; negative: no limit). An upgrade over it
+	// is refused before upgrading: 429, Retry-After and a
+	// TOO_MANY_CONNECTIONS error.
+	MaxPendingWebsockets int
 	// MaxSubscriptionsPerConnection bounds the subscriptions open at once on
 	// one WebSocket (default DefaultMaxSubscriptionsPerConnection; negative:
 	// no limit). One over it fails with TOO_MANY_SUBSCRIPTIONS while the
@@ -154,6 +161,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	}
 	if o.MaxWebsockets == 0 {
 		o.MaxWebsockets = DefaultMaxWebsockets
+	}
+	if o.MaxPendingWebsockets == 0 {
+		o.MaxPendingWebsockets = DefaultMaxPendingWebsockets
 	}
 	if o.MaxSubscriptionsPerConnection == 0 {
 		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
@@ -255,13 +265,25 @@ func websocketInit(check transport.WebsocketInitFunc) transport.WebsocketInitFun
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		ctx = context.WithValue(ctx, websocketKey{}, true)
 		if check == nil {
+			initialised(ctx)
 			return ctx, nil, nil
 		}
 		out, ack, err := check(ctx, payload)
 		if out == nil {
 			out = ctx
 		}
+		if err == nil {
+			initialised(ctx)
+		}
 		return out, ack, err
+	}
+}
+
+// initialised tells the limits that the WebSocket of ctx is no longer
+// pending: its connection_init was accepted.
+func initialised(ctx context.Context) {
+	if c := wsConnFrom(ctx); c != nil && c.initialised != nil {
+		c.initialised()
 	}
 }
 
