@@ -1,11 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
 )
 
@@ -82,5 +85,75 @@ func TestQueryCacheBoundedByBytes(t *testing.T) {
 	after := heap()
 	if grew := int64(after) - int64(before); grew > budget+4<<20 {
 		t.Errorf("the heap grew by %d MiB after 24 queries of 1 MiB; the cache budget is %d MiB", grew>>20, budget>>20)
+	}
+}
+
+// recordingQueries is a query cache in memory that shows what was stored.
+type recordingQueries struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (r *recordingQueries) GetQuery(_ context.Context, hash string) (string, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q, ok := r.m[hash]
+	return q, ok, nil
+}
+
+func (r *recordingQueries) PutQuery(_ context.Context, hash, query string) error {
+	if err := archivist.CheckPersistedQuery(hash, query); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]string{}
+	}
+	r.m[hash] = query
+	return nil
+}
+
+func (r *recordingQueries) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+// TestPersistedQueriesNeedAKey checks that on a node with keys a caller
+// without a valid key stores no persisted query, not even one of the open
+// fields it may run (session, __typename), padded with a comment; a caller
+// with a key does, and what is stored is the query without comments and
+// blanks, under the hash of the text sent, which then works by hash alone.
+func TestPersistedQueriesNeedAKey(t *testing.T) {
+	t.Parallel()
+	rec := &recordingQueries{}
+	e := setupLimits(t, "viewer:"+limitViewerKey, func(o *graph.HandlerOptions) {
+		o.PersistedQueries = graph.StoreQueryCache(rec)
+	})
+	query := "query Open {\n  # who am I?\n  session { authRequired }, __typename\n} # " + strings.Repeat("padding ", 4000)
+	hash := archivist.QueryHash(query)
+	for _, key := range []string{"", "wrong-key"} {
+		r := e.send(t, key, apqBody(query, hash))
+		if key == "" && len(r.Errors) > 0 {
+			t.Fatalf("the open query without a key: %+v", r.Errors)
+		}
+		if n := rec.len(); n != 0 {
+			t.Fatalf("a caller with key %q stored a persisted query", key)
+		}
+		wantError(t, e.send(t, key, apqBody("", hash)).gqlResponse, "PERSISTED_QUERY_NOT_FOUND")
+	}
+
+	if r := e.send(t, limitViewerKey, apqBody(query, hash)); len(r.Errors) > 0 {
+		t.Fatalf("with a key: %+v", r.Errors)
+	}
+	stored, ok, _ := rec.GetQuery(t.Context(), hash)
+	if want := "query Open{session{authRequired}__typename}"; !ok || stored != want {
+		t.Fatalf("stored %.80q (%v), want %q", stored, ok, want)
+	}
+	// By hash alone, without a key (the open query needs none).
+	r := e.send(t, "", apqBody("", hash))
+	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"__typename":"Query"`) {
+		t.Fatalf("by hash: %+v %s", r.Errors, r.Data)
 	}
 }

@@ -226,7 +226,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(argumentLimit{max: opts.MaxArgumentBytes})
 	}
 	lim.useRateLimit(srv)
-	usePersistedQueries(srv, opts.PersistedQueries, logger)
+	usePersistedQueries(srv, opts.PersistedQueries, opts.Keys, logger)
 	// Last of the checks: it reserves a slot that a later refusal would leak.
 	lim.useSubscriptionLimit(srv)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
