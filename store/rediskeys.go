@@ -31,6 +31,9 @@ import (
 //	<prefix>task:<id>       HASH   i, m (MessagePack) and result (see redis_codec.go)
 //	<prefix>assigned:<node> ZSET   the node's ASSIGNED tasks, placement order
 //	<prefix>query:<sha256>  STRING a persisted GraphQL query (redis_querycache.go), with a TTL
+//	<prefix>queries         ZSET   persisted query hash -> last use (ms): least recently used first out
+//	<prefix>querysizes      HASH   persisted query hash -> bytes counted for it
+//	<prefix>querybytes      STRING sum of querysizes, kept within RedisOptions.QueryBytes
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
