@@ -1,15 +1,23 @@
 package graph_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/server"
 )
 
 // TestArgumentLimitCountsEachUseOfAVariable checks that one request cannot
@@ -156,4 +164,36 @@ func TestPersistedQueriesNeedAKey(t *testing.T) {
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"__typename":"Query"`) {
 		t.Fatalf("by hash: %+v %s", r.Errors, r.Data)
 	}
+}
+
+// TestSlowBodyAnswered checks that /graphql behind the server's body
+// deadline answers a body sent too slowly with 408 and BAD_USER_INPUT (not
+// 413, as if it were too large).
+func TestSlowBodyAnswered(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	srv := httptest.NewServer(server.New(server.Config{GraphQL: e.srv.Config.Handler, BodyTimeout: 200 * time.Millisecond}).Handler())
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /graphql HTTP/1.1\r\nHost: "+srv.Listener.Addr().String()+
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":")
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a slow body: %v", err)
+	}
+	defer resp.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	out.Status = resp.StatusCode
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("status %d, want 408", resp.StatusCode)
+	}
+	wantError(t, out, "BAD_USER_INPUT", "not received in time")
 }
