@@ -12,8 +12,12 @@ import (
 const MaxPersistedQueryBytes = 64 << 10
 
 // QueryCache keeps the text of GraphQL queries by the hex SHA-256 of the
-// text, for automatic persisted queries: a client sends the hash alone and
-// the full query only when the server does not know it. A store may
+// text the client sent, for automatic persisted queries: a client sends the
+// hash alone and the full query only when the server does not know it. The
+// text kept may be a normal form of the one sent (the same query without
+// its comments and blanks), so a store cannot check the hash against it:
+// the caller has (see CheckPersistedQuery). Each implementation bounds the
+// bytes it keeps. A store may
 // implement it (the Redis store does, so that a query registered through
 // one node is known on every node of the cluster). Entries may be evicted or
 // expire at any time: a miss costs the client one more round trip, never an
@@ -23,9 +27,12 @@ type QueryCache interface {
 	// is none (a hash that is not 64 lower-case hex digits never matches).
 	// Using an entry may extend its life.
 	GetQuery(ctx context.Context, hash string) (query string, ok bool, err error)
-	// PutQuery stores query under hash. The hash must be the query's
-	// QueryHash and the query at most MaxPersistedQueryBytes long, else
-	// BAD_USER_INPUT (see CheckPersistedQuery).
+	// PutQuery stores query under hash, evicting others beyond the
+	// store's budget. The hash must have the form of a QueryHash (the
+	// caller has checked it against the text the client sent, of which
+	// query is the text or a normal form) and the query be at most
+	// MaxPersistedQueryBytes long, else BAD_USER_INPUT (see
+	// CheckPersistedQuery).
 	PutQuery(ctx context.Context, hash, query string) error
 }
 
@@ -50,13 +57,18 @@ func ValidQueryHash(hash string) bool {
 }
 
 // CheckPersistedQuery returns the BAD_USER_INPUT error PutQuery gives for a
-// query too long or a hash that is not its QueryHash, or nil.
+// query too long, empty, or a hash that is not of the form of a QueryHash,
+// or nil. That the hash is the SHA-256 of the text the client sent is the
+// caller's to check, before it normalises the text.
 func CheckPersistedQuery(hash, query string) error {
 	if len(query) > MaxPersistedQueryBytes {
 		return Errorf(CodeBadUserInput, "persisted query is %d bytes; the limit is %d", len(query), MaxPersistedQueryBytes)
 	}
-	if !ValidQueryHash(hash) || QueryHash(query) != hash {
-		return Errorf(CodeBadUserInput, "persisted query hash is not the SHA-256 of the query")
+	if query == "" {
+		return Errorf(CodeBadUserInput, "persisted query is empty")
+	}
+	if !ValidQueryHash(hash) {
+		return Errorf(CodeBadUserInput, "persisted query hash is not a lower-case hex SHA-256")
 	}
 	return nil
 }

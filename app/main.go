@@ -187,6 +187,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DisableIntrospection:          o.NoIntrospection,
 		WebsocketOriginPatterns:       origins,
 		MaxWebsockets:                 o.MaxWebsockets,
+		MaxPendingWebsockets:          o.MaxPendingWS,
 		MaxSubscriptionsPerConnection: o.MaxSubs,
 		RateLimit:                     o.RateLimit,
 		RateBurst:                     o.RateBurst,
@@ -230,6 +231,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:           m.Metrics,
 		Ready:             m.ready,
 		DisablePlayground: o.NoPlayground,
+		BodyTimeout:       o.BodyTimeout,
 		Logger:            log,
 	})
 	// Under mu: the heartbeat goroutine (describe) reads it.

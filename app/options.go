@@ -18,6 +18,7 @@ import (
 	"github.com/rpg-archivist/archivist/auth"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/server"
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
@@ -72,8 +73,10 @@ type Options struct {
 	PublicMetrics   bool
 	MaxWebsockets   int
 	MaxSubs         int
+	MaxPendingWS    int
 	RateLimit       float64
 	RateBurst       int
+	BodyTimeout     time.Duration
 
 	// keys are the API keys of --api-keys and --api-keys-file, read by
 	// validate.
@@ -163,9 +166,11 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.NoIntrospection, "no-introspection", false, "turn GraphQL schema introspection off (the playground needs it; consider --no-playground too)")
 	fs.BoolVar(&o.PublicMetrics, "public-metrics", false, "serve /metrics without a key when API keys are set (by default a scraper sends a key of any role as Authorization: Bearer)")
 	fs.IntVar(&o.MaxWebsockets, "max-websockets", graph.DefaultMaxWebsockets, "WebSocket connections this node serves at once; more are refused with 503 (-1: no limit)")
+	fs.IntVar(&o.MaxPendingWS, "max-pending-websockets", graph.DefaultMaxPendingWebsockets, "WebSocket connections one client address may hold before they send connection_init (each for up to 10 s); more are refused with 429 (-1: no limit)")
 	fs.IntVar(&o.MaxSubs, "max-subscriptions", graph.DefaultMaxSubscriptionsPerConnection, "subscriptions open at once on one WebSocket connection (-1: no limit)")
 	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second each API key (or, without a key, each client address) may make; over it: 429 / RATE_LIMITED (0: no limit; 20-100 suits a node open to others)")
 	fs.IntVar(&o.RateBurst, "rate-burst", 0, "requests a client may make at once before --rate-limit applies (0: the rate, rounded up)")
+	fs.DurationVar(&o.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a client has to send a request body once its headers are in; a slower one gets 408 (-1s: no limit)")
 	return fs
 }
 

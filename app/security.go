@@ -15,8 +15,8 @@ import (
 func (o *Options) validateSecurity() []error {
 	keys, errs := o.readKeys()
 	o.keys = keys
-	if o.MaxWebsockets == 0 || o.MaxSubs == 0 {
-		errs = append(errs, fmt.Errorf("--max-websockets and --max-subscriptions: at least 1, or -1 for no limit"))
+	if o.MaxWebsockets == 0 || o.MaxSubs == 0 || o.MaxPendingWS == 0 {
+		errs = append(errs, fmt.Errorf("--max-websockets, --max-pending-websockets and --max-subscriptions: at least 1, or -1 for no limit"))
 	}
 	if o.RateLimit < 0 || o.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("--rate-limit and --rate-burst must not be negative (0 turns the limit off)"))

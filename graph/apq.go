@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/auth"
 )
 
 // DefaultPersistedQueryBytes bounds the in-memory persisted queries a
@@ -66,7 +67,7 @@ func (c storeQueryCache) withLogger(l *slog.Logger) graphql.Cache[string] {
 // allowed to its sender is never stored, nor shared with other nodes. A
 // client that sends a hash the cache does not know gets the standard
 // PersistedQueryNotFound error and sends the full query again.
-func usePersistedQueries(srv *handler.Server, cache graphql.Cache[string], logger *slog.Logger) {
+func usePersistedQueries(srv *handler.Server, cache graphql.Cache[string], keys *auth.Keyring, logger *slog.Logger) {
 	if cache == nil {
 		cache = StoreQueryCache(newMemoryQueries(DefaultPersistedQueryBytes))
 	}
@@ -76,7 +77,7 @@ func usePersistedQueries(srv *handler.Server, cache graphql.Cache[string], logge
 		cache = c.withLogger(logger)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lookupOnly{cache}})
-	srv.Use(registerQuery{cache: cache})
+	srv.Use(registerQuery{cache: cache, keys: keys})
 }
 
 // lookupOnly is a cache whose Add does nothing: gqlgen's extension adds a
@@ -86,8 +87,17 @@ type lookupOnly struct{ graphql.Cache[string] }
 func (lookupOnly) Add(context.Context, string, string) {}
 
 // registerQuery stores a query its client sent with an APQ hash (which
-// gqlgen has checked) once the operation has passed the checks before it.
-type registerQuery struct{ cache graphql.Cache[string] }
+// gqlgen has checked against the text sent) once the operation has passed
+// the checks before it. On a node with keys only a caller with a valid key
+// stores one: the open fields (session, __typename) need no key to run,
+// and would otherwise let anyone fill the store. What is stored is the
+// query without its comments and insignificant blanks (normalQuery), under
+// the hash of the text the client sent, which is what the client will send
+// again.
+type registerQuery struct {
+	cache graphql.Cache[string]
+	keys  *auth.Keyring
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -100,10 +110,28 @@ func (registerQuery) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (r registerQuery) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
 	s := extension.GetApqStats(ctx)
-	if s == nil || !s.SentQuery || len(op.RawQuery) > archivist.MaxPersistedQueryBytes {
+	if s == nil || !s.SentQuery {
 		return nil
 	}
-	r.cache.Add(ctx, s.Hash, op.RawQuery)
+	if r.keys.Len() > 0 {
+		p := auth.From(ctx)
+		if !p.Authenticated {
+			return nil
+		}
+		if _, ok := r.keys.Admits(p.KeyHash); !ok {
+			return nil
+		}
+	}
+	// gqlgen has compared the hash with the text sent; check again here,
+	// where the store can no longer (it gets the normalised text).
+	if archivist.QueryHash(op.RawQuery) != s.Hash {
+		return nil
+	}
+	q := normalQuery(op.RawQuery)
+	if len(q) > archivist.MaxPersistedQueryBytes {
+		return nil
+	}
+	r.cache.Add(ctx, s.Hash, q)
 	return nil
 }
 
@@ -119,6 +147,10 @@ type memoryQueries struct {
 }
 
 type memoryQuery struct{ hash, query string }
+
+// memoryQueryOverhead is about what an entry costs beyond its text,
+// counted so that many tiny queries are bounded too.
+const memoryQueryOverhead = 160
 
 func newMemoryQueries(maxBytes int) *memoryQueries {
 	return &memoryQueries{maxBytes: maxBytes, byKey: map[string]*list.Element{}}
@@ -146,13 +178,13 @@ func (m *memoryQueries) PutQuery(_ context.Context, hash, query string) error {
 		return nil
 	}
 	m.byKey[hash] = m.order.PushFront(&memoryQuery{hash: hash, query: query})
-	m.bytes += len(query)
+	m.bytes += len(query) + memoryQueryOverhead
 	for m.bytes > m.maxBytes {
 		el := m.order.Back()
 		old := el.Value.(*memoryQuery)
 		m.order.Remove(el)
 		delete(m.byKey, old.hash)
-		m.bytes -= len(old.query)
+		m.bytes -= len(old.query) + memoryQueryOverhead
 	}
 	return nil
 }

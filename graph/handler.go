@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,7 +18,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -55,6 +56,10 @@ type HandlerOptions struct {
 	// QueryCacheSize is how many parsed and validated queries are kept
 	// (default DefaultQueryCacheSize).
 	QueryCacheSize int
+	// QueryCacheBytes bounds the parsed queries kept by the memory they
+	// hold, their text and syntax tree (default DefaultQueryCacheBytes);
+	// the least recently used go first.
+	QueryCacheBytes int64
 	// DisableIntrospection turns off schema introspection (which the
 	// playground needs) and "did you mean" suggestions in errors.
 	DisableIntrospection bool
@@ -83,6 +88,13 @@ type HandlerOptions struct {
 	// over it is refused before upgrading: 503, Retry-After and a
 	// TOO_MANY_CONNECTIONS error. A closed connection frees its slot.
 	MaxWebsockets int
+	// MaxPendingWebsockets bounds the WebSockets one client address (as
+	// RateLimit counts it) may hold open before they complete
+	// connection_init, each for up to InitTimeout (default
+	// DefaultMaxPendingWebsockets; negative: no limit). An upgrade over it
+	// is refused before upgrading: 429, Retry-After and a
+	// TOO_MANY_CONNECTIONS error.
+	MaxPendingWebsockets int
 	// MaxSubscriptionsPerConnection bounds the subscriptions open at once on
 	// one WebSocket (default DefaultMaxSubscriptionsPerConnection; negative:
 	// no limit). One over it fails with TOO_MANY_SUBSCRIPTIONS while the
@@ -104,6 +116,12 @@ type HandlerOptions struct {
 	// RateBurst is how many requests a client may make at once before
 	// RateLimit applies (default: RateLimit rounded up, at least 1).
 	RateBurst int
+	// MaxArgumentBytes bounds the arguments of one operation, about their
+	// size in JSON, with every use of a variable counted at the variable's
+	// size (default DefaultMaxArgumentBytes; negative: no limit). Over it,
+	// the operation is refused with BAD_USER_INPUT before any argument is
+	// read or anything stored.
+	MaxArgumentBytes int64
 	// PersistedQueries holds automatic persisted queries: a client may send
 	// a query's SHA-256 alone once the query was sent in full. Give
 	// StoreQueryCache(store) for a cluster, so that every node knows the
@@ -129,6 +147,12 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.QueryCacheSize <= 0 {
 		o.QueryCacheSize = DefaultQueryCacheSize
 	}
+	if o.MaxArgumentBytes == 0 {
+		o.MaxArgumentBytes = DefaultMaxArgumentBytes
+	}
+	if o.QueryCacheBytes <= 0 {
+		o.QueryCacheBytes = DefaultQueryCacheBytes
+	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = DefaultKeepAlive
 	}
@@ -137,6 +161,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	}
 	if o.MaxWebsockets == 0 {
 		o.MaxWebsockets = DefaultMaxWebsockets
+	}
+	if o.MaxPendingWebsockets == 0 {
+		o.MaxPendingWebsockets = DefaultMaxPendingWebsockets
 	}
 	if o.MaxSubscriptionsPerConnection == 0 {
 		o.MaxSubscriptionsPerConnection = DefaultMaxSubscriptionsPerConnection
@@ -175,7 +202,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
 	srv.AddTransport(unsupported{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
+	srv.SetQueryCache(newDocCache(opts.QueryCacheSize, opts.QueryCacheBytes))
 	// Validation of repeated fields grows with the square of their number:
 	// a bound on tokens keeps a hostile query from costing seconds of CPU.
 	srv.SetParserTokenLimit(opts.MaxTokens)
@@ -195,8 +222,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	srv.Use(transportRules{})
 	srv.Use(roleCheck{keys: opts.Keys})
+	if opts.MaxArgumentBytes > 0 {
+		srv.Use(argumentLimit{max: opts.MaxArgumentBytes})
+	}
 	lim.useRateLimit(srv)
-	usePersistedQueries(srv, opts.PersistedQueries, logger)
+	usePersistedQueries(srv, opts.PersistedQueries, opts.Keys, logger)
 	// Last of the checks: it reserves a slot that a later refusal would leak.
 	lim.useSubscriptionLimit(srv)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -235,13 +265,25 @@ func websocketInit(check transport.WebsocketInitFunc) transport.WebsocketInitFun
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		ctx = context.WithValue(ctx, websocketKey{}, true)
 		if check == nil {
+			initialised(ctx)
 			return ctx, nil, nil
 		}
 		out, ack, err := check(ctx, payload)
 		if out == nil {
 			out = ctx
 		}
+		if err == nil {
+			initialised(ctx)
+		}
 		return out, ack, err
+	}
+}
+
+// initialised tells the limits that the WebSocket of ctx is no longer
+// pending: its connection_init was accepted.
+func initialised(ctx context.Context) {
+	if c := wsConnFrom(ctx); c != nil && c.initialised != nil {
+		c.initialised()
 	}
 }
 
@@ -270,6 +312,11 @@ func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.max))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The server's body deadline (server.Config.BodyTimeout).
+		writeError(w, http.StatusRequestTimeout, "request body not received in time")
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", t.max)
 		return

@@ -25,6 +25,7 @@ import (
 const (
 	DefaultMaxWebsockets                 = 1000
 	DefaultMaxSubscriptionsPerConnection = 100
+	DefaultMaxPendingWebsockets          = 16
 )
 
 // Codes of the errors the limits give.
@@ -51,10 +52,43 @@ type limits struct {
 	conns   chan struct{} // a slot per open WebSocket; nil: no limit
 	maxSubs int           // <= 0: no limit
 	rate    *rateLimiter  // nil: no rate limit
+
+	maxPending int // <= 0: no limit
+	pendingMu  sync.Mutex
+	pending    map[string]int // WebSockets not initialised yet, by client address
+}
+
+// takePending counts one more WebSocket from ip waiting for its
+// connection_init, unless maxPending are already: then it reports false.
+func (l *limits) takePending(ip string) bool {
+	if l.maxPending <= 0 {
+		return true
+	}
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	if l.pending[ip] >= l.maxPending {
+		return false
+	}
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	l.pending[ip]++
+	return true
+}
+
+func (l *limits) releasePending(ip string) {
+	if l.maxPending <= 0 {
+		return
+	}
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	if l.pending[ip]--; l.pending[ip] <= 0 {
+		delete(l.pending, ip)
+	}
 }
 
 func newLimits(o HandlerOptions, now func() time.Time) *limits {
-	l := &limits{maxSubs: o.MaxSubscriptionsPerConnection}
+	l := &limits{maxSubs: o.MaxSubscriptionsPerConnection, maxPending: o.MaxPendingWebsockets}
 	if o.MaxWebsockets > 0 {
 		l.conns = make(chan struct{}, o.MaxWebsockets)
 	}
@@ -100,6 +134,9 @@ func (l *limits) useSubscriptionLimit(srv *handler.Server) {
 // the connection's context.
 type wsConn struct {
 	ip string // the rate limit key of a client without a valid key
+	// initialised ends the connection's time as pending (once; nil for a
+	// connection not counted).
+	initialised func()
 
 	mu sync.Mutex
 	// subs are the connection's subscriptions: reserved by the check (nil
@@ -168,6 +205,16 @@ func (t limitedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphq
 	if !t.limits.rate.allowRequest(w, r, ip) {
 		return
 	}
+	// Pending connections are bounded per address first, so that one
+	// client cannot fill the node's slots with upgrades that never send
+	// connection_init (each waits up to InitTimeout).
+	if !t.limits.takePending(ip) {
+		writeLimitError(w, http.StatusTooManyRequests, codeTooManyConnections, websocketRetryAfter,
+			fmt.Sprintf("this client has %d WebSocket connections waiting for connection_init, the limit; initialise those first", t.limits.maxPending))
+		return
+	}
+	release := sync.OnceFunc(func() { t.limits.releasePending(ip) })
+	defer release()
 	if t.limits.conns != nil {
 		select {
 		case t.limits.conns <- struct{}{}:
@@ -179,7 +226,7 @@ func (t limitedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphq
 		}
 	}
 	// Websocket.Do returns once the connection is closed.
-	ctx := context.WithValue(r.Context(), wsConnKey{}, &wsConn{ip: ip})
+	ctx := context.WithValue(r.Context(), wsConnKey{}, &wsConn{ip: ip, initialised: release})
 	t.Websocket.Do(w, r.WithContext(ctx), exec)
 }
 

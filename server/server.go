@@ -46,7 +46,12 @@ type Config struct {
 	// any role as Authorization: Bearer, unless PublicMetrics.
 	Keys          *auth.Keyring
 	PublicMetrics bool
-	Logger        *slog.Logger
+	// BodyTimeout is how long a client has to send a request body, from
+	// when its headers are read (default DefaultBodyTimeout; negative: no
+	// limit). Requests without a body, WebSockets among them, are not
+	// bound by it.
+	BodyTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Server is the HTTP server of a node.
@@ -67,6 +72,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	return &Server{cfg: cfg}
 }
@@ -111,6 +119,9 @@ func (s *Server) Handler() http.Handler {
 	var h http.Handler = mux
 	if s.cfg.LoopbackHostsOnly {
 		h = withLoopbackHosts(h)
+	}
+	if s.cfg.BodyTimeout > 0 {
+		h = withBodyDeadline(h, s.cfg.BodyTimeout)
 	}
 	return withSecurityHeaders(h)
 }

@@ -9,8 +9,13 @@ import (
 )
 
 // engineQueryBytes bounds the persisted queries the memory and embedded
-// stores keep (their text, in bytes); the least recently used go first.
+// stores keep (their text plus queryOverhead each, in bytes); the least
+// recently used go first.
 const engineQueryBytes = 8 << 20
+
+// queryOverhead is about what an entry costs beyond its text (map entry,
+// list element, hash): counted so that many tiny queries are bounded too.
+const queryOverhead = 160
 
 var (
 	_ archivist.QueryCache = (*Memory)(nil)
@@ -70,12 +75,12 @@ func (c *queryLRU) put(hash, query string, maxBytes int) {
 		return
 	}
 	c.byKey[hash] = c.order.PushFront(&queryEntry{hash: hash, query: query})
-	c.bytes += len(query)
+	c.bytes += len(query) + queryOverhead
 	for c.bytes > maxBytes {
 		el := c.order.Back()
 		old := el.Value.(*queryEntry)
 		c.order.Remove(el)
 		delete(c.byKey, old.hash)
-		c.bytes -= len(old.query)
+		c.bytes -= len(old.query) + queryOverhead
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestQueryLRUBoundedByBytes(t *testing.T) {
 		}
 		return ok
 	}
-	fit := engineQueryBytes / len(query(0))
+	fit := engineQueryBytes / (len(query(0)) + queryOverhead)
 	for i := range fit {
 		put(i)
 	}
@@ -100,4 +101,66 @@ func TestRedisQueryTTL(t *testing.T) {
 	if q, ok, err := r.GetQuery(ctx, hash); err != nil || ok {
 		t.Errorf("GetQuery of an expired query = %q, %v, %v; want a miss", q, ok, err)
 	}
+}
+
+// TestRedisQueryBudget checks that the Redis store keeps its persisted
+// queries within QueryBytes, counting an overhead for each so that many
+// tiny ones are bounded too, dropping the least recently used (a read
+// counts as a use), and that its bookkeeping (queries, querysizes,
+// querybytes) agrees with the query keys left.
+func TestRedisQueryBudget(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const budget = 1 << 20
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "budget", QueryBytes: budget})
+	ctx := t.Context()
+	query := func(i int) string { return fmt.Sprintf("{ task(id: \"%d\") { id } }", i) + strings.Repeat(" ", 20<<10) }
+	put := func(i int) {
+		t.Helper()
+		q := query(i)
+		if err := r.PutQuery(ctx, archivist.QueryHash(q), q); err != nil {
+			t.Fatalf("PutQuery %d: %v", i, err)
+		}
+	}
+	has := func(i int) bool {
+		_, ok, err := r.GetQuery(ctx, archivist.QueryHash(query(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for i := range 100 { // 2 MB
+		put(i)
+		if i%20 == 10 && !has(0) { // 0 keeps being used
+			t.Fatalf("query 0, in use, is gone after %d more", i)
+		}
+	}
+	if !has(0) || has(1) || !has(99) {
+		t.Errorf("want query 0 (read) and 99 (last) kept, 1 dropped: %v %v %v", has(0), has(1), has(99))
+	}
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	prefix := "{archivist:budget}:"
+	total, _ := raw.Get(ctx, prefix+"querybytes").Int64()
+	if total > budget || total < budget/2 {
+		t.Errorf("querybytes = %d, want at most %d and not far under", total, budget)
+	}
+	keys, err := raw.Keys(ctx, prefix+"query:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zn, hn := raw.ZCard(ctx, prefix+"queries").Val(), raw.HLen(ctx, prefix+"querysizes").Val()
+	if int64(len(keys)) != zn || zn != hn {
+		t.Errorf("%d query keys, %d in queries, %d in querysizes: want the same", len(keys), zn, hn)
+	}
+	var sum int64
+	for _, v := range raw.HVals(ctx, prefix+"querysizes").Val() {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		sum += n
+	}
+	if sum != total {
+		t.Errorf("querysizes add up to %d, querybytes says %d", sum, total)
+	}
+	used, _ := raw.MemoryUsage(ctx, keys[0]).Result()
+	t.Logf("%d queries kept, %d bytes counted; one key takes %d bytes in Redis", len(keys), total, used)
 }

@@ -58,6 +58,9 @@ type RedisOptions struct {
 	// subscriber that falls further behind skips the events trimmed
 	// meanwhile.
 	StreamMaxLen int64
+	// QueryBytes bounds the persisted queries the cluster keeps, in bytes
+	// (default DefaultRedisQueryBytes); the least recently used go first.
+	QueryBytes int64
 }
 
 // Redis is the archivist.Store of a cluster: all state in one Redis
@@ -71,8 +74,10 @@ type Redis struct {
 	keys      redisKeys
 	maxLen    string
 	opts      Options
-	log       *slog.Logger
-	bus       *bus
+	// queryBytes is RedisOptions.QueryBytes with its default.
+	queryBytes int64
+	log        *slog.Logger
+	bus        *bus
 
 	// The stream reader, with a client of its own so that Close can end a
 	// blocked XREAD at once. It starts with the first subscription: an
@@ -130,7 +135,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		}
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
-		opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
+		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
 	r.reports.r = r
 	fail := func(what string, err error) (*Redis, error) {
 		if own {

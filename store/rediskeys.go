@@ -36,6 +36,9 @@ import (
 //	                        dimension ('g', 't:<type>', 'n:<node>') -> MessagePack (see lua/lib.lua)
 //	<prefix>stats:beats     HASH   node id -> time of its last heartbeat (µs, the node's clock)
 //	<prefix>stats:rolled    STRING start of the last fine bucket rolled up into the coarse ones (see lua/lib.lua)
+//	<prefix>queries         ZSET   persisted query hash -> last use (ms): least recently used first out
+//	<prefix>querysizes      HASH   persisted query hash -> bytes counted for it
+//	<prefix>querybytes      STRING sum of querysizes, kept within RedisOptions.QueryBytes
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {

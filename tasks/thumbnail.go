@@ -53,20 +53,25 @@ type ThumbnailConfig struct {
 	// MaxPixels bounds width × height of a source image (half that for
 	// 16-bit colour). 0 means DefaultThumbnailMaxPixels.
 	MaxPixels int
+	// MaxDecodeBytes bounds the memory decoding a source image takes, by
+	// the cost per pixel of its format (see decodeCost). 0 means
+	// DefaultThumbnailMaxDecodeBytes.
+	MaxDecodeBytes int64
 }
 
 // ThumbnailHandler runs "image.thumbnail": it resizes a PNG or JPEG image to
 // one or more sizes, returned in base64 or written to a folder. Make it with
 // NewThumbnailHandler.
 type ThumbnailHandler struct {
-	folder    string
-	maxPixels int
+	folder         string
+	maxPixels      int
+	maxDecodeBytes int64
 }
 
 // NewThumbnailHandler returns a handler configured by cfg. A relative
 // folder is made absolute, so that results give absolute paths.
 func NewThumbnailHandler(cfg ThumbnailConfig) *ThumbnailHandler {
-	h := &ThumbnailHandler{folder: cfg.Folder, maxPixels: cfg.MaxPixels}
+	h := &ThumbnailHandler{folder: cfg.Folder, maxPixels: cfg.MaxPixels, maxDecodeBytes: cfg.MaxDecodeBytes}
 	if h.folder != "" {
 		if abs, err := filepath.Abs(h.folder); err == nil {
 			h.folder = abs
@@ -74,6 +79,9 @@ func NewThumbnailHandler(cfg ThumbnailConfig) *ThumbnailHandler {
 	}
 	if h.maxPixels <= 0 {
 		h.maxPixels = DefaultThumbnailMaxPixels
+	}
+	if h.maxDecodeBytes <= 0 {
+		h.maxDecodeBytes = DefaultThumbnailMaxDecodeBytes
 	}
 	return h
 }
@@ -168,6 +176,12 @@ func (h *ThumbnailHandler) parseInput(input json.RawMessage) (thumbnailInput, er
 	if px := int64(in.width) * int64(in.height); px > limit {
 		return in, fmt.Errorf("image is %d×%d pixels (%.1f megapixels); the limit %sis %.1f megapixels",
 			in.width, in.height, float64(px)/1e6, kind, float64(limit)/1e6)
+	}
+	// Pixels alone undercount: a progressive CMYK JPEG takes 24 bytes a
+	// pixel to decode, six times an RGBA PNG.
+	if cost, kind := decodeCost(format, in.data, cfg); cost > h.maxDecodeBytes {
+		return in, fmt.Errorf("image is a %d×%d %s, which takes about %d MiB to decode; the limit is %d MiB",
+			in.width, in.height, kind, cost>>20, h.maxDecodeBytes>>20)
 	}
 	if in.sizes, err = parseSizes(f); err != nil {
 		return in, err

@@ -54,17 +54,61 @@ func testQueryCache(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "NormalForm", func(t *testing.T, h *fixture) {
+		// The caller checks the hash against the text the client sent and
+		// stores a normal form of it under that hash.
+		qc := cache(h)
+		sent := "# list them\n{ nodes { id } }"
+		hash := archivist.QueryHash(sent)
+		if err := qc.PutQuery(h.ctx(), hash, "{nodes{id}}"); err != nil {
+			t.Fatalf("PutQuery of a normal form: %v", err)
+		}
+		if got, ok := get(h, qc, hash); !ok || got != "{nodes{id}}" {
+			t.Errorf("GetQuery = %q, %v; want the normal form", got, ok)
+		}
+	})
+
+	s.run(t, "BoundedByBytes", func(t *testing.T, h *fixture) {
+		// 40 MiB of queries: every store keeps at most 32 MiB, the most
+		// recent ones.
+		qc := cache(h)
+		const n = 640
+		query := func(i int) string {
+			return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", archivist.MaxPersistedQueryBytes-64)
+		}
+		for i := range n {
+			q := query(i)
+			if err := qc.PutQuery(h.ctx(), archivist.QueryHash(q), q); err != nil {
+				t.Fatalf("PutQuery %d: %v", i, err)
+			}
+		}
+		kept := 0
+		for i := range n {
+			if _, ok := get(h, qc, archivist.QueryHash(query(i))); ok {
+				kept++
+			}
+		}
+		if max := (32 << 20) / archivist.MaxPersistedQueryBytes; kept > max {
+			t.Errorf("%d queries of 64 KiB kept, over 32 MiB (%d)", kept, max)
+		}
+		if _, ok := get(h, qc, archivist.QueryHash(query(n-1))); !ok {
+			t.Error("the query stored last is gone")
+		}
+		if _, ok := get(h, qc, archivist.QueryHash(query(0))); ok {
+			t.Error("the query stored first (least recently used) is kept")
+		}
+	})
+
 	s.run(t, "Refused", func(t *testing.T, h *fixture) {
 		qc := cache(h)
 		query := "{ nodes { id } }"
-		other := archivist.QueryHash("{ tasks { totalCount } }")
-		h.wantCode(qc.PutQuery(h.ctx(), other, query), archivist.CodeBadUserInput, "PutQuery under another query's hash")
+		h.wantCode(qc.PutQuery(h.ctx(), archivist.QueryHash(query), ""), archivist.CodeBadUserInput, "PutQuery of an empty query")
 		h.wantCode(qc.PutQuery(h.ctx(), strings.ToUpper(archivist.QueryHash(query)), query), archivist.CodeBadUserInput,
 			"PutQuery under an upper-case hash")
 		h.wantCode(qc.PutQuery(h.ctx(), "not-a-hash", query), archivist.CodeBadUserInput, "PutQuery under a malformed hash")
 		tooLong := "{" + strings.Repeat(" ", archivist.MaxPersistedQueryBytes) + "nodes { id } }"
 		h.wantCode(qc.PutQuery(h.ctx(), archivist.QueryHash(tooLong), tooLong), archivist.CodeBadUserInput, "PutQuery too long")
-		for _, hash := range []string{other, archivist.QueryHash(query), archivist.QueryHash(tooLong)} {
+		for _, hash := range []string{archivist.QueryHash(query), archivist.QueryHash(tooLong)} {
 			if q, ok := get(h, qc, hash); ok {
 				t.Errorf("a refused query was stored under %s: %.40q", hash, q)
 			}
