@@ -1,0 +1,106 @@
+package graph
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+)
+
+// dashboardOperations reads the GraphQL documents of the dashboard
+// (dashboard/src/service/operations.ts: template strings that interpolate
+// the field lists defined above them), by name.
+func dashboardOperations(t *testing.T) map[string]string {
+	t.Helper()
+	src, err := os.ReadFile("../dashboard/src/service/operations.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]string{}
+	re := regexp.MustCompile("(?s)const ([A-Z_]+) = `([^`]*)`;")
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		text := m[2]
+		for name, v := range consts {
+			text = strings.ReplaceAll(text, "${"+name+"}", v)
+		}
+		if strings.Contains(text, "${") {
+			t.Fatalf("%s: unresolved interpolation in %q", m[1], text)
+		}
+		consts[m[1]] = text
+	}
+	ops := map[string]string{}
+	for name, text := range consts {
+		if s := strings.TrimSpace(text); strings.HasPrefix(s, "query") || strings.HasPrefix(s, "mutation") || strings.HasPrefix(s, "subscription") {
+			ops[name] = text
+		}
+	}
+	if len(ops) < 15 {
+		t.Fatalf("found %d operations in operations.ts; has its form changed?", len(ops))
+	}
+	return ops
+}
+
+// Every operation of the dashboard is valid and within the default limits,
+// the task list at its largest page (200).
+func TestDashboardOperationsWithinLimits(t *testing.T) {
+	t.Parallel()
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	vars := map[string]any{"first": int64(200)}
+	for name, text := range dashboardOperations(t) {
+		doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: text}, DefaultMaxTokens)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		frags := map[string]*ast.FragmentDefinition{}
+		c := selectionCounter{frags: frags, memo: map[string]int{}, limit: DefaultMaxSelections}
+		selections := c.count(doc.Operations[0].SelectionSet)
+		if errs := validator.Validate(schema, doc); len(errs) != 0 {
+			t.Errorf("%s: %v", name, errs)
+			continue
+		}
+		op := doc.Operations[0]
+		depth := selectionDepth(op.SelectionSet, map[string]int{})
+		cost := OperationComplexity(op, vars)
+		t.Logf("%s: %d selections, depth %d, complexity %d", name, selections, depth, cost)
+		if selections > DefaultMaxSelections || depth > DefaultMaxDepth || cost > DefaultComplexityLimit {
+			t.Errorf("%s over the default limits: %d selections, depth %d, complexity %d", name, selections, depth, cost)
+		}
+	}
+}
+
+func TestComplexityCounts(t *testing.T) {
+	t.Parallel()
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{`{ taskTypes }`, 1},
+		{`{ nodes { id name } }`, 3},
+		{`{ tasks { totalCount } }`, 2},
+		// edges count once per task of the page: 50 by default.
+		{`{ tasks { edges { node { id } } } }`, 1 + 50*3},
+		{`{ tasks(first: 2) { totalCount pageInfo { hasNextPage } edges { cursor node { id input } } } }`, 1 + 1 + 2 + 2*(1+1+1+1+10)},
+		{`{ tasks(first: 2) { ...C } } fragment C on TaskConnection { edges { node { id } } }`, 1 + 2*3},
+		// A page larger than the store serves counts as the largest.
+		{`{ tasks(first: 100000) { edges { cursor } } }`, 1 + 500*2},
+		{`{ __schema { types { name } } }`, 3},
+		{`{ a: task(id: "1") { id } b: task(id: "2") { id } }`, 4},
+	} {
+		doc, err := parser.ParseQuery(&ast.Source{Input: tc.query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := validator.Validate(schema, doc); len(errs) != 0 {
+			t.Fatalf("%s: %v", tc.query, errs)
+		}
+		if got := OperationComplexity(doc.Operations[0], nil); got != tc.want {
+			t.Errorf("%s: complexity %d, want %d", tc.query, got, tc.want)
+		}
+	}
+}
