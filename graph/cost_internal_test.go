@@ -65,10 +65,40 @@ func TestDashboardOperationsWithinLimits(t *testing.T) {
 		}
 		op := doc.Operations[0]
 		depth := selectionDepth(op.SelectionSet, map[string]int{})
-		cost := OperationComplexity(op, vars)
+		cost := operationComplexity(op, vars)
 		t.Logf("%s: %d selections, depth %d, complexity %d", name, selections, depth, cost)
 		if selections > DefaultMaxSelections || depth > DefaultMaxDepth || cost > DefaultComplexityLimit {
 			t.Errorf("%s over the default limits: %d selections, depth %d, complexity %d", name, selections, depth, cost)
+		}
+	}
+}
+
+// What the playground's introspection query costs, against the limits.
+func TestGraphiQLIntrospectionCost(t *testing.T) {
+	t.Parallel()
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	for _, name := range []string{"graphiql-introspection-true.graphql", "graphiql-introspection-false.graphql"} {
+		src, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: string(src)}, DefaultMaxTokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frags := map[string]*ast.FragmentDefinition{}
+		for _, f := range doc.Fragments {
+			frags[f.Name] = f
+		}
+		selections := selectionCounter{frags: frags, memo: map[string]int{}, limit: DefaultMaxSelections}.count(doc.Operations[0].SelectionSet)
+		if errs := validator.Validate(schema, doc); len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		depth := selectionDepth(doc.Operations[0].SelectionSet, map[string]int{})
+		cost := operationComplexity(doc.Operations[0], nil)
+		t.Logf("%s: %d selections, depth %d, complexity %d", name, selections, depth, cost)
+		if selections > DefaultMaxSelections/2 || depth > DefaultMaxDepth || cost > DefaultComplexityLimit/10 {
+			t.Errorf("%s: %d selections, depth %d, complexity %d: too close to the limits", name, selections, depth, cost)
 		}
 	}
 }
@@ -99,7 +129,7 @@ func TestComplexityCounts(t *testing.T) {
 		if errs := validator.Validate(schema, doc); len(errs) != 0 {
 			t.Fatalf("%s: %v", tc.query, errs)
 		}
-		if got := OperationComplexity(doc.Operations[0], nil); got != tc.want {
+		if got := operationComplexity(doc.Operations[0], nil); got != tc.want {
 			t.Errorf("%s: complexity %d, want %d", tc.query, got, tc.want)
 		}
 	}
