@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -322,22 +324,97 @@ func errForbidden(need, have auth.Role) *gqlerror.Error {
 		Extensions: map[string]any{"code": string(archivist.CodeForbidden)}}
 }
 
-// responseCap replaces a response whose data is over max bytes with a
-// RESPONSE_TOO_LARGE error, before anything of it is written.
-func responseCap(max int) graphql.ResponseMiddleware {
-	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		resp := next(ctx)
-		if resp == nil || max <= 0 || len(resp.Data) <= max {
-			return resp
-		}
-		size := len(resp.Data)
-		return &graphql.Response{
-			Errors: gqlerror.List{{
-				Message: fmt.Sprintf("the response would be %d bytes, over the limit of %d: ask for fewer fields, a smaller page (first) or fewer aliases",
-					size, max),
-				Extensions: map[string]any{"code": codeResponseTooLarge},
-			}},
-			Extensions: resp.Extensions,
-		}
+// responseCap bounds the JSON data of a response to max bytes. Each field
+// adds its name and, for a string or JSON value, the value's length to a
+// budget per response (no more than the bytes it writes); once the budget is
+// spent, every further field fails at once without being resolved, so that
+// an oversized response stops growing. The response is then, or whenever its
+// data turns out over max, replaced by one RESPONSE_TOO_LARGE error before
+// anything of it is written. A subscription's events count one by one.
+type responseCap struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+	graphql.FieldInterceptor
+} = responseCap{}
+
+type budgetKey struct{}
+
+// responseBudget is what a response has used so far, in bytes.
+type responseBudget struct{ used atomic.Int64 }
+
+func (responseCap) ExtensionName() string { return "ResponseCap" }
+
+func (responseCap) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (c responseCap) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	b := &responseBudget{}
+	resp := next(context.WithValue(ctx, budgetKey{}, b))
+	if resp == nil {
+		return nil
 	}
+	over := b.used.Load() > int64(c.max)
+	if !over && len(resp.Data) <= c.max {
+		return resp
+	}
+	msg := fmt.Sprintf("the response would be over %d bytes, the limit", c.max)
+	if !over {
+		msg = fmt.Sprintf("the response would be %d bytes, over the limit of %d", len(resp.Data), c.max)
+	}
+	return &graphql.Response{
+		Errors: gqlerror.List{{
+			Message:    msg + ": ask for fewer fields, a smaller page (first) or fewer aliases",
+			Extensions: map[string]any{"code": codeResponseTooLarge},
+		}},
+		Extensions: resp.Extensions,
+	}
+}
+
+func (c responseCap) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	b, _ := ctx.Value(budgetKey{}).(*responseBudget)
+	if b == nil {
+		return next(ctx)
+	}
+	if b.used.Load() > int64(c.max) {
+		return nil, errResponseTooLarge()
+	}
+	res, err := next(ctx)
+	n := 4 + valueBytes(res)
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
+		n += len(fc.Field.Alias)
+	}
+	if b.used.Add(int64(n)) > int64(c.max) {
+		return nil, errResponseTooLarge()
+	}
+	return res, err
+}
+
+// errResponseTooLarge fails a field once the budget is spent (a new error
+// each time: gqlgen adds the field's path to it). The response replaces
+// these with one error.
+func errResponseTooLarge() error {
+	return &gqlerror.Error{Message: "response too large", Extensions: map[string]any{"code": codeResponseTooLarge}}
+}
+
+// valueBytes is at most the bytes a resolved value takes in JSON: the length
+// of a string or a JSON value, 1 for anything else.
+func valueBytes(v any) int {
+	switch x := v.(type) {
+	case json.RawMessage:
+		return len(x)
+	case string:
+		return len(x) + 2
+	case *string:
+		if x != nil {
+			return len(*x) + 2
+		}
+	case []string:
+		n := 2
+		for _, s := range x {
+			n += len(s) + 3
+		}
+		return n
+	}
+	return 1
 }

@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
@@ -132,5 +135,33 @@ func TestComplexityCounts(t *testing.T) {
 		if got := operationComplexity(doc.Operations[0], nil); got != tc.want {
 			t.Errorf("%s: complexity %d, want %d", tc.query, got, tc.want)
 		}
+	}
+}
+
+// Once a response's budget is spent, further fields are not resolved.
+func TestResponseCapStopsResolving(t *testing.T) {
+	t.Parallel()
+	c := responseCap{max: 100}
+	resolved := 0
+	big := func(context.Context) (any, error) { resolved++; return json.RawMessage(strings.Repeat("1", 60)), nil }
+	var got *graphql.Response
+	resp := c.InterceptResponse(context.Background(), func(ctx context.Context) *graphql.Response {
+		for range 5 {
+			if _, err := c.InterceptField(ctx, big); err != nil && !strings.Contains(err.Error(), "too large") {
+				t.Errorf("error %v", err)
+			}
+		}
+		got = &graphql.Response{Data: json.RawMessage(`{}`)}
+		return got
+	})
+	if resolved != 2 {
+		t.Errorf("%d fields resolved, want 2 (the second spends the budget)", resolved)
+	}
+	if resp == got || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != codeResponseTooLarge {
+		t.Errorf("response %+v", resp)
+	}
+	// Outside a response (a subscription's root field), no budget applies.
+	if _, err := c.InterceptField(context.Background(), big); err != nil {
+		t.Error(err)
 	}
 }

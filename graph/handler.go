@@ -56,8 +56,9 @@ type HandlerOptions struct {
 	// validation, with each fragment counted once.
 	MaxSelections int
 	// MaxResponseBytes bounds the JSON data of one response (default
-	// DefaultMaxResponseBytes; negative: no limit). A response over it is
-	// replaced by a RESPONSE_TOO_LARGE error before any of it is written.
+	// DefaultMaxResponseBytes; negative: no limit). Fields stop being
+	// resolved once it is spent, and the response is replaced by a
+	// RESPONSE_TOO_LARGE error before any of it is written.
 	MaxResponseBytes int
 	// MaxDepth bounds how deeply selections nest, introspection fields
 	// counted (default DefaultMaxDepth, which the playground's
@@ -227,8 +228,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})
-	// The outermost response middleware of the handler's own.
-	srv.AroundResponses(responseCap(opts.MaxResponseBytes))
+	if opts.MaxResponseBytes > 0 {
+		srv.Use(responseCap{max: opts.MaxResponseBytes})
+	}
 	return srv
 }
 
