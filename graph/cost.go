@@ -418,3 +418,24 @@ func valueBytes(v any) int {
 	}
 	return 1
 }
+
+// clientGone stops resolving fields once the operation's context is done:
+// the client left (an HTTP request cancelled, a WebSocket closed or its
+// operation stopped), and nobody will read what is left to compute.
+type clientGone struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.FieldInterceptor
+} = clientGone{}
+
+func (clientGone) ExtensionName() string { return "ClientGone" }
+
+func (clientGone) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (clientGone) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return next(ctx)
+}

@@ -165,3 +165,18 @@ func TestResponseCapStopsResolving(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A field of an operation whose client left is not resolved.
+func TestClientGoneStopsResolving(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	resolved := 0
+	field := func(context.Context) (any, error) { resolved++; return "x", nil }
+	if _, err := (clientGone{}).InterceptField(ctx, field); err != nil || resolved != 1 {
+		t.Fatalf("before: %v, %d resolved", err, resolved)
+	}
+	cancel()
+	if _, err := (clientGone{}).InterceptField(ctx, field); err == nil || resolved != 1 {
+		t.Fatalf("after the client left: %v, %d resolved", err, resolved)
+	}
+}

@@ -228,6 +228,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})
+	srv.Use(clientGone{})
 	if opts.MaxResponseBytes > 0 {
 		srv.Use(responseCap{max: opts.MaxResponseBytes})
 	}
