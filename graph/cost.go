@@ -112,8 +112,8 @@ func (g queryGuard) MutateOperationParameters(ctx context.Context, params *graph
 	c := selectionCounter{frags: frags, memo: map[string]int{}, limit: g.maxSelections}
 	if n := c.count(op.SelectionSet); n > g.maxSelections {
 		return &gqlerror.Error{
-			Message: fmt.Sprintf("operation selects more than %d fields once its fragments are expanded (aliases and introspection fields count too), over the limit of %d",
-				g.maxSelections, g.maxSelections),
+			Message: fmt.Sprintf("operation selects more than %d fields once its fragments are expanded, the limit (aliases and introspection fields count too)",
+				g.maxSelections),
 			Extensions: map[string]any{"code": codeValidationFailed},
 		}
 	}
