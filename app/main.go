@@ -191,6 +191,7 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxSubscriptionsPerConnection: o.MaxSubs,
 		RateLimit:                     o.RateLimit,
 		RateBurst:                     o.RateBurst,
+		MaxResponseBytes:              o.MaxResponse,
 	}
 	// Automatic persisted queries live in the store: on Redis a query
 	// registered through one node is known to all.

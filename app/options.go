@@ -77,6 +77,7 @@ type Options struct {
 	RateLimit       float64
 	RateBurst       int
 	BodyTimeout     time.Duration
+	MaxResponse     int
 
 	// keys are the API keys of --api-keys and --api-keys-file, read by
 	// validate.
@@ -171,6 +172,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second each API key (or, without a key, each client address) may make; over it: 429 / RATE_LIMITED (0: no limit; 20-100 suits a node open to others)")
 	fs.IntVar(&o.RateBurst, "rate-burst", 0, "requests a client may make at once before --rate-limit applies (0: the rate, rounded up)")
 	fs.DurationVar(&o.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a client has to send a request body once its headers are in; a slower one gets 408 (-1s: no limit)")
+	fs.IntVar(&o.MaxResponse, "max-response-bytes", graph.DefaultMaxResponseBytes, "largest GraphQL response (its data, in bytes); a larger one is refused with RESPONSE_TOO_LARGE before it is sent (-1: no limit)")
 	return fs
 }
 

@@ -200,3 +200,16 @@ func TestUpdateNode(t *testing.T) {
 		t.Fatalf("unknown node: %v", err)
 	}
 }
+
+// The largest page the CLI may ask for (archivist tasks list -n 500), with
+// every field, is within the node's complexity limit.
+func TestListLargestPage(t *testing.T) {
+	c := client.New(server)
+	if _, err := c.Submit(ctx(t), client.TaskSpec{Type: "echo", Input: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.List(ctx(t), client.Filter{}, 500, "")
+	if err != nil || len(page.Tasks) == 0 {
+		t.Fatalf("list 500: %v %+v", err, page)
+	}
+}

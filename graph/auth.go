@@ -103,22 +103,16 @@ func (c roleCheck) MutateOperationContext(ctx context.Context, op *graphql.Opera
 	if c.keys.Len() == 0 || op.Operation == nil || openOperation(op.Operation) {
 		return nil
 	}
-	p := auth.From(ctx)
 	// A WebSocket keeps the principal of its connection_init: a key removed
 	// (or given another role) by a reload since counts from the next
 	// operation on.
-	if p.Authenticated {
-		role, ok := c.keys.Admits(p.KeyHash)
-		p.Authenticated, p.Role = ok, role
-	}
+	p := currentPrincipal(ctx, c.keys)
 	need := RequiredRole(op.Operation)
 	switch {
 	case !p.Authenticated:
-		return &gqlerror.Error{Message: "missing or invalid API key: send Authorization: Bearer KEY",
-			Extensions: map[string]any{"code": string(archivist.CodeUnauthenticated)}}
+		return errUnauthenticated()
 	case p.Role < need:
-		return &gqlerror.Error{Message: "this operation needs the " + need.String() + " role; the key has " + p.Role.String(),
-			Extensions: map[string]any{"code": string(archivist.CodeForbidden)}}
+		return errForbidden(need, p.Role)
 	}
 	return nil
 }

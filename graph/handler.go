@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -30,7 +29,7 @@ import (
 // Defaults of HandlerOptions.
 const (
 	DefaultMaxBodyBytes    = 2 << 20
-	DefaultComplexityLimit = 1000
+	DefaultComplexityLimit = 30000
 	DefaultMaxDepth        = 15
 	DefaultQueryCacheSize  = 1000
 	DefaultMaxTokens       = 3000
@@ -44,11 +43,27 @@ type HandlerOptions struct {
 	// DefaultMaxBodyBytes, 2 MiB: room for a task input of
 	// archivist.MaxInputBytes and its metadata).
 	MaxBodyBytes int64
-	// ComplexityLimit bounds the complexity of an operation, each field
-	// counting one (default DefaultComplexityLimit; negative: no limit).
+	// ComplexityLimit bounds the complexity of an operation (default
+	// DefaultComplexityLimit; negative: no limit): a field counts 1 plus its
+	// children, a task's input, result and metadata 10 each, and the edges
+	// of a page of tasks once per task the page may hold (first, default
+	// 50). Introspection fields count like any other. The dashboard's
+	// largest query (a page of 500 tasks) is about 10,000; archivist tasks
+	// list -n 500 about 24,000.
 	ComplexityLimit int
-	// MaxDepth bounds how deeply selections nest, introspection fields not
-	// counted (default DefaultMaxDepth; negative: no limit).
+	// MaxSelections bounds the fields an operation selects once its
+	// fragments are expanded, aliases and introspection included (default
+	// DefaultMaxSelections; negative: no limit). It is checked before
+	// validation, with each fragment counted once.
+	MaxSelections int
+	// MaxResponseBytes bounds the JSON data of one response (default
+	// DefaultMaxResponseBytes; negative: no limit). Fields stop being
+	// resolved once it is spent, and the response is replaced by a
+	// RESPONSE_TOO_LARGE error before any of it is written.
+	MaxResponseBytes int
+	// MaxDepth bounds how deeply selections nest, introspection fields
+	// counted (default DefaultMaxDepth, which the playground's
+	// introspection query reaches exactly; negative: no limit).
 	MaxDepth int
 	// MaxTokens bounds the tokens of a query document (default
 	// DefaultMaxTokens). Inputs go in variables, which do not count.
@@ -141,6 +156,12 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxDepth == 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
+	if o.MaxSelections == 0 {
+		o.MaxSelections = DefaultMaxSelections
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	if o.MaxTokens <= 0 {
 		o.MaxTokens = DefaultMaxTokens
 	}
@@ -202,7 +223,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
 	srv.AddTransport(unsupported{})
 
-	srv.SetQueryCache(newDocCache(opts.QueryCacheSize, opts.QueryCacheBytes))
+	queryCache := newDocCache(opts.QueryCacheSize, opts.QueryCacheBytes)
+	srv.SetQueryCache(queryCache)
 	// Validation of repeated fields grows with the square of their number:
 	// a bound on tokens keeps a hostile query from costing seconds of CPU.
 	srv.SetParserTokenLimit(opts.MaxTokens)
@@ -214,24 +236,32 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	} else {
 		srv.Use(extension.Introspection{})
 	}
-	if opts.ComplexityLimit > 0 {
-		srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
-	}
+	// The role first: a caller that may not run an operation costs no
+	// more than its refusal (queryGuard refuses most before validation).
+	srv.Use(roleCheck{keys: opts.Keys})
+	srv.Use(transportRules{})
 	if opts.MaxDepth > 0 {
 		srv.Use(depthLimit{max: opts.MaxDepth})
 	}
-	srv.Use(transportRules{})
-	srv.Use(roleCheck{keys: opts.Keys})
+	if opts.ComplexityLimit > 0 {
+		srv.Use(complexityLimit{max: opts.ComplexityLimit})
+	}
 	if opts.MaxArgumentBytes > 0 {
 		srv.Use(argumentLimit{max: opts.MaxArgumentBytes})
 	}
 	lim.useRateLimit(srv)
 	usePersistedQueries(srv, opts.PersistedQueries, opts.Keys, logger)
+	// After the persisted query lookup, which supplies the query.
+	srv.Use(queryGuard{keys: opts.Keys, maxTokens: opts.MaxTokens, maxSelections: opts.MaxSelections, cache: queryCache})
 	// Last of the checks: it reserves a slot that a later refusal would leak.
 	lim.useSubscriptionLimit(srv)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})
+	srv.Use(clientGone{})
+	if opts.MaxResponseBytes > 0 {
+		srv.Use(responseCap{max: opts.MaxResponseBytes})
+	}
 	return srv
 }
 
@@ -400,9 +430,8 @@ func (transportRules) MutateOperationContext(ctx context.Context, op *graphql.Op
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(archivist.CodeBadUserInput)}}
 }
 
-// depthLimit refuses operations whose selections nest deeper than max.
-// Introspection fields (__schema, __type) are not counted: gqlparser bounds
-// those itself, and the playground's introspection query nests deeply.
+// depthLimit refuses operations whose selections nest deeper than max,
+// introspection fields (__schema, __type and theirs) counted like others.
 type depthLimit struct{ max int }
 
 var _ interface {
@@ -438,9 +467,6 @@ func selectionDepth(set ast.SelectionSet, memo map[string]int) int {
 		d := 0
 		switch s := sel.(type) {
 		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
 			d = 1 + selectionDepth(s.SelectionSet, memo)
 		case *ast.InlineFragment:
 			d = selectionDepth(s.SelectionSet, memo)

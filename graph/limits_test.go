@@ -27,14 +27,14 @@ import (
 
 // setupLimits is setup with the handler behind WithAuth, as the app serves
 // it, admitting the given keys ("ROLE:KEY,..."; none: auth off).
-func setupLimits(t *testing.T, keyList string, tweak func(*graph.HandlerOptions)) *env {
+func setupLimits(t testing.TB, keyList string, tweak func(*graph.HandlerOptions)) *env {
 	t.Helper()
 	return setupOn(t, nil, keyList, tweak)
 }
 
 // setupOn is setupLimits over the given store (nil: a fresh memory store,
 // which e.store then is).
-func setupOn(t *testing.T, st archivist.Store, keyList string, tweak func(*graph.HandlerOptions)) *env {
+func setupOn(t testing.TB, st archivist.Store, keyList string, tweak func(*graph.HandlerOptions)) *env {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	e := &env{clock: clock, logs: &syncBuffer{}}

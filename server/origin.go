@@ -57,11 +57,21 @@ func originAllowed(patterns []string, origin, host string) bool {
 // withOrigins guards an API handler against other web sites: a request that
 // a browser sends from a foreign origin is refused (403), unless the origin
 // is allowed, in which case it gets CORS headers (and preflights are
-// answered). Requests without an Origin header (curl, programs) pass.
+// answered). A browser leaves Origin out of a no-cors GET (an <img src>, a
+// link) but says where it comes from in Sec-Fetch-Site: without an Origin
+// to check, a request from another site (cross-site, or same-site: another
+// host of the same site) is refused. Requests without either header (curl,
+// programs), and those a browser marks same-origin or none (typed in the
+// address bar), pass.
 func withOrigins(next http.Handler, patterns []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
+			if site := strings.ToLower(r.Header.Get("Sec-Fetch-Site")); site == "cross-site" || site == "same-site" {
+				writeJSON(w, http.StatusForbidden, errorBody("FORBIDDEN",
+					fmt.Sprintf("a %s request without an Origin header may not call this API; a page of an origin allowed with --allowed-origins calls it with fetch (CORS)", site)))
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

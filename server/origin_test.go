@@ -86,3 +86,45 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("foreign host: %d %v", rec.Code, rec.Header())
 	}
 }
+
+// A browser sends no Origin with a no-cors GET (<img src>) but marks it
+// Sec-Fetch-Site: cross-site; such a request never reaches the API.
+func TestSecFetchSite(t *testing.T) {
+	t.Parallel()
+	reached := 0
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })
+	srv := New(Config{GraphQL: api, AllowedOrigins: []string{"https://app.example.com"}})
+	for _, c := range []struct {
+		method, site, origin string
+		want                 int
+	}{
+		{"GET", "cross-site", "", http.StatusForbidden},
+		{"POST", "cross-site", "", http.StatusForbidden},
+		{"GET", "same-site", "", http.StatusForbidden},
+		{"GET", "Cross-Site", "", http.StatusForbidden},
+		{"GET", "same-origin", "", http.StatusOK},
+		{"GET", "none", "", http.StatusOK}, // typed in the address bar
+		{"GET", "", "", http.StatusOK},     // curl, programs
+		{"POST", "same-origin", "http://127.0.0.1:8080", http.StatusOK},
+		{"POST", "cross-site", "https://app.example.com", http.StatusOK}, // an allowed origin, with CORS
+		{"GET", "cross-site", "https://evil.example", http.StatusForbidden},
+		{"GET", "same-site", "https://other.example.com", http.StatusForbidden},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(c.method, "http://127.0.0.1:8080/graphql?query=%7B__typename%7D", nil)
+		if c.site != "" {
+			req.Header.Set("Sec-Fetch-Site", c.site)
+		}
+		if c.origin != "" {
+			req.Header.Set("Origin", c.origin)
+		}
+		before := reached
+		srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s Sec-Fetch-Site %q Origin %q: status %d, want %d", c.method, c.site, c.origin, rec.Code, c.want)
+		}
+		if c.want == http.StatusForbidden && (reached != before || !strings.Contains(rec.Body.String(), "FORBIDDEN")) {
+			t.Errorf("%s Sec-Fetch-Site %q: reached the API, or no FORBIDDEN error: %s", c.method, c.site, rec.Body)
+		}
+	}
+}
