@@ -157,11 +157,20 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
 	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
-	srv.AddTransport(lim.websocket(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
-		},
-		InitFunc:              websocketInit(chainInit(opts.Keys, opts.WebsocketInit)),
+	var impl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
+	}
+	initFunc := websocketInit(chainInit(opts.Keys, opts.WebsocketInit))
+	var live *liveSockets
+	if opts.Keys.Len() > 0 {
+		// A reload of the keys closes the WebSockets of removed keys.
+		live = newLiveSockets(opts.Keys, logger)
+		impl = trackedImplementation{impl}
+		initFunc = registerInit(live, initFunc)
+	}
+	ws := lim.websocket(transport.Websocket{
+		Implementation:        impl,
+		InitFunc:              initFunc,
 		InitTimeout:           opts.InitTimeout,
 		KeepAlivePingInterval: opts.KeepAlive,
 		PingPongInterval:      opts.KeepAlive,
@@ -169,7 +178,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		ErrorFunc: func(ctx context.Context, err error) {
 			logger.DebugContext(ctx, "graphql: websocket error", "err", err)
 		},
-	}))
+	})
+	if live != nil {
+		ws = trackedWebsocket{Transport: ws, live: live}
+	}
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(lim.http(checkedGET{}))
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
