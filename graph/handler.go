@@ -207,6 +207,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(depthLimit{max: opts.MaxDepth})
 	}
 	srv.Use(transportRules{})
+	srv.Use(singleRootField{})
 	srv.Use(roleCheck{keys: opts.Keys})
 	lim.useRateLimit(srv)
 	usePersistedQueries(srv, opts.PersistedQueries, logger)
