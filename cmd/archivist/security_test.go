@@ -26,7 +26,7 @@ import (
 // TestSecurityRefusesOpenNonLoopback: a node that would listen beyond
 // loopback without API keys does not start, and says what to do.
 func TestSecurityRefusesOpenNonLoopback(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "archivist.example:0"} {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "archivist.example:0", "app.localhost:0"} {
 		cmd := exec.Command(binPath, "serve", "--http", addr)
 		cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
 		out, err := cmd.CombinedOutput()
