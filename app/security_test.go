@@ -52,6 +52,9 @@ func TestSecurityOptions(t *testing.T) {
 	}
 	// Beyond loopback: keys, or --insecure, or refused.
 	bad([]string{"--http", "0.0.0.0:8080"}, nil, "--insecure")
+	bad([]string{"--node-id", "node one"}, nil, "--node-id")
+	bad([]string{"--node-id", strings.Repeat("n", 129)}, nil, "--node-id")
+	ok([]string{"--node-id", "eu-1.node_7:a"}, nil)
 	o = ok([]string{"--http", "0.0.0.0:8080", "--insecure"}, nil)
 	if !o.insecure() || o.authRequired() {
 		t.Errorf("--insecure: insecure %v auth %v", o.insecure(), o.authRequired())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -104,4 +105,18 @@ func gjsonID(data []byte) string {
 	}
 	s = s[i+6:]
 	return s[:strings.IndexByte(s, '"')]
+}
+
+// TestServeRefusesMalformedNodeID: a --node-id outside 1-128 characters of
+// letters, digits and . _ : - stops the node at start with exit code 2.
+func TestServeRefusesMalformedNodeID(t *testing.T) {
+	for _, id := range []string{"node one", strings.Repeat("n", 129), "a/b"} {
+		cmd := exec.Command(binPath, "serve", "--http", "127.0.0.1:0", "--store", "memory", "--node-id", id)
+		cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "--node-id") {
+			t.Errorf("--node-id %.20q: %v, want exit code 2 and a word on --node-id\n%s", id, err, out)
+		}
+	}
 }
