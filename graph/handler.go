@@ -160,6 +160,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	var impl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
 	}
+	impl = unicodeImplementation{impl}
 	initFunc := websocketInit(chainInit(opts.Keys, opts.WebsocketInit))
 	var live *liveSockets
 	if opts.Keys.Len() > 0 {
@@ -208,6 +209,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	srv.Use(transportRules{})
 	srv.Use(singleRootField{})
+	srv.Use(unicodeQuery{})
 	srv.Use(roleCheck{keys: opts.Keys})
 	lim.useRateLimit(srv)
 	usePersistedQueries(srv, opts.PersistedQueries, logger)
@@ -294,6 +296,11 @@ func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeError(w, http.StatusBadRequest, "request body is not valid UTF-8")
 		return
 	}
+	// It would turn an escaped lone surrogate into U+FFFD the same way.
+	if loneSurrogateJSON(body) {
+		writeError(w, http.StatusBadRequest, "request body has %s", msgLoneSurrogate)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	t.POST.Do(w, r, exec)
 }
@@ -311,8 +318,20 @@ func (t checkedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		writeError(w, http.StatusBadRequest, "the query string cannot be parsed")
 		return
 	}
+	for name, vs := range params {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				writeError(w, http.StatusBadRequest, "parameter %s is not valid UTF-8", archivist.Clip(name))
+				return
+			}
+		}
+	}
 	for _, name := range []string{"variables", "extensions"} {
 		if v := params.Get(name); v != "" {
+			if loneSurrogateJSON([]byte(v)) {
+				writeError(w, http.StatusBadRequest, "%s has %s", name, msgLoneSurrogate)
+				return
+			}
 			var obj map[string]any
 			if json.Unmarshal([]byte(v), &obj) != nil {
 				writeError(w, http.StatusBadRequest, "%s must be a JSON object", name)
