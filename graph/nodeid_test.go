@@ -27,6 +27,8 @@ func TestNodeIDArguments(t *testing.T) {
 			}
 		}
 	}
+	wantError(t, e.post(t, `query($id: ID) { tasks(filter: {nodeId: $id}) { totalCount } }`, map[string]any{"id": "a b"}), "BAD_USER_INPUT", "node id")
+	e.must(t, `{ tasks(filter: {nodeId: "unknown-1"}) { totalCount } }`, nil, nil)
 	var out struct{ Node *struct{ ID string } }
 	e.must(t, `{ node(id: "unknown-1") { id } }`, nil, &out)
 	if out.Node != nil {
