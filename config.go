@@ -120,7 +120,7 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case !c.Discovery.Valid():
-		return bad("discovery %q is not MANUAL, AUTO or REGISTRY", c.Discovery)
+		return bad("discovery %q is not MANUAL, AUTO or REGISTRY", Clip(string(c.Discovery)))
 	case c.HeartbeatInterval < 10*time.Millisecond || c.HeartbeatInterval > time.Minute:
 		return bad("heartbeat interval %s must be between 10ms and 1m", c.HeartbeatInterval)
 	case c.MissedHeartbeats < 1 || c.MissedHeartbeats > 100:
@@ -130,7 +130,7 @@ func (c Config) Validate() error {
 	case c.DefaultMaxRetries < 0 || c.DefaultMaxRetries > MaxMaxRetries:
 		return bad("default max retries %d must be between 0 and %d", c.DefaultMaxRetries, MaxMaxRetries)
 	case !c.Strategy.Valid():
-		return bad("strategy %q is not ROUND_ROBIN, LEAST_BUSY or CAPABILITY_BASED", c.Strategy)
+		return bad("strategy %q is not ROUND_ROBIN, LEAST_BUSY or CAPABILITY_BASED", Clip(string(c.Strategy)))
 	case c.Workers < 1 || c.Workers > 10000:
 		return bad("workers %d must be between 1 and 10000", c.Workers)
 	case c.Retention < time.Minute:
@@ -140,7 +140,7 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.Peers {
 		if strings.TrimSpace(p) == "" || len(p) > 255 {
-			return bad("peer %q must be a node id or host:port", p)
+			return bad("peer %q must be a node id or host:port", Clip(p))
 		}
 	}
 	for name, v := range map[string]float64{"cpu": c.Thresholds.CPUPercent, "memory": c.Thresholds.MemoryPercent} {

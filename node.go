@@ -259,7 +259,7 @@ func (s NodeSettings) ApplyTo(n *Node) {
 // patterns (see ValidCapability). The error has code BAD_USER_INPUT.
 func (s NodeSettings) Validate() error {
 	if s.Role != "" && !s.Role.Valid() {
-		return Errorf(CodeBadUserInput, "role %q: use MASTER, WORKER or HYBRID", s.Role)
+		return Errorf(CodeBadUserInput, "role %q: use MASTER, WORKER or HYBRID", Clip(string(s.Role)))
 	}
 	if s.Workers != 0 && (s.Workers < 1 || s.Workers > MaxWorkers) {
 		return Errorf(CodeBadUserInput, "workers %d must be between 1 and %d", s.Workers, MaxWorkers)
@@ -269,7 +269,7 @@ func (s NodeSettings) Validate() error {
 	}
 	for _, r := range s.Name {
 		if unicode.IsControl(r) {
-			return Errorf(CodeBadUserInput, "name %q: control characters are not allowed", s.Name)
+			return Errorf(CodeBadUserInput, "name %q: control characters are not allowed", Clip(s.Name))
 		}
 	}
 	if len(s.Capabilities) > MaxCapabilities {
@@ -277,7 +277,7 @@ func (s NodeSettings) Validate() error {
 	}
 	for _, c := range s.Capabilities {
 		if err := ValidCapability(c); err != nil {
-			return Errorf(CodeBadUserInput, "capability %q: %v", c, err)
+			return Errorf(CodeBadUserInput, "capability %q: %v", Clip(c), err)
 		}
 	}
 	return nil

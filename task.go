@@ -182,7 +182,7 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 	}
 	h, ok := reg.Lookup(typ)
 	if !ok {
-		return nil, Errorf(CodeBadUserInput, "unknown task type %q; known types: %s", typ, strings.Join(reg.Types(), ", "))
+		return nil, Errorf(CodeBadUserInput, "unknown task type %q; known types: %s", Clip(typ), strings.Join(reg.Types(), ", "))
 	}
 	input := spec.Input
 	if len(input) == 0 {
@@ -205,7 +205,7 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 		prio = PriorityNormal
 	}
 	if !prio.Valid() {
-		return nil, Errorf(CodeBadUserInput, "unknown priority %q; use LOW, NORMAL, HIGH or CRITICAL", prio)
+		return nil, Errorf(CodeBadUserInput, "unknown priority %q; use LOW, NORMAL, HIGH or CRITICAL", Clip(string(prio)))
 	}
 	timeout := spec.Timeout
 	switch {

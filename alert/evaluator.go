@@ -25,7 +25,9 @@ type Config struct {
 	IsLeader func() bool
 	// Webhooks get each alert that fires or resolves as a JSON POST.
 	Webhooks []string
-	// HTTPClient posts to the webhooks (default: 10s timeout).
+	// HTTPClient posts to the webhooks (default: 10s timeout). Redirects are
+	// never followed, whatever its CheckRedirect: a 3xx answer is a failed
+	// delivery.
 	HTTPClient *http.Client
 	// MaxAttempts per delivery (default 6), with backoff from RetryBase
 	// (default 500ms) doubling up to 30s.
@@ -77,6 +79,12 @@ func New(cfg Config) *Evaluator {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	// A webhook URL often carries a token: following a redirect would send
+	// the payload elsewhere, and the URL along in Referer. Redirects are
+	// answers, not followed (see post).
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.HTTPClient = &hc
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 6
 	}
@@ -444,6 +452,12 @@ func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 300 {
+				return
+			}
+			if resp.StatusCode < 400 {
+				// Retrying would get the same answer.
+				e.cfg.Logger.Error("alerts: webhook delivery failed: the webhook answered with a redirect, which is not followed (the URL may carry a token); configure the final URL",
+					"alert", a.ID, "webhook", RedactWebhook(url), "status", resp.StatusCode)
 				return
 			}
 			err = fmt.Errorf("HTTP %d", resp.StatusCode)

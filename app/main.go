@@ -520,9 +520,10 @@ func defaultNodeID(httpAddr string) string {
 	if err != nil || host == "" {
 		host = "node"
 	}
+	host = archivist.SanitizeNodeID(strings.ToLower(host))
 	_, port, _ := net.SplitHostPort(httpAddr)
 	if port == "" || port == "0" {
-		return strings.ToLower(host)
+		return host
 	}
-	return strings.ToLower(host) + "-" + port
+	return archivist.SanitizeNodeID(host[:min(len(host), archivist.MaxNodeIDLen-6)] + "-" + port)
 }

@@ -122,7 +122,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 2*time.Minute, "how long to keep retrying a Redis store that does not answer at start")
 	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both); given explicitly, it wins over the role stored for this node (updateNode) and is stored in its place")
-	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node (default: host name and HTTP port)")
+	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node: 1 to 128 ASCII letters, digits and . _ : - (default: host name and HTTP port)")
 	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id); given explicitly, it wins over the name stored for this node and is stored in its place")
 	fs.IntVar(&o.Workers, "workers", MachineWorkers(), "task attempts this node runs at once (1-10000). Given explicitly, it is this node's own number: it wins over the number stored for this node and is stored in its place, and the node no longer follows the cluster's workers. Not given: the node runs its stored number (updateNode) if it has one, else the cluster's workers, which the first node of a cluster seeds from this default: "+machineWorkersFormula)
 	fs.StringVar(&o.Capabilities, "capabilities", "", "comma-separated task types (or patterns like text.*) this node takes under CAPABILITY_BASED; empty: any type it has a handler for; given explicitly, they win over the capabilities stored for this node and are stored in their place")
@@ -323,6 +323,11 @@ func (o *Options) validate() error {
 	if o.AdvertiseAddr != "" {
 		if _, _, err := net.SplitHostPort(o.AdvertiseAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--advertise-addr %q: want host:port", o.AdvertiseAddr))
+		}
+	}
+	if o.NodeID != "" {
+		if err := archivist.CheckNodeID(o.NodeID); err != nil {
+			errs = append(errs, fmt.Errorf("--node-id: %v", err))
 		}
 	}
 	if o.Cluster == "" || strings.ContainsAny(o.Cluster, "{} \t\n") {

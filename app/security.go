@@ -68,9 +68,10 @@ func (o *Options) tls() server.TLSConfig {
 	return server.TLSConfig{CertFile: o.TLSCert, KeyFile: o.TLSKey, SelfSigned: o.TLSSelfSigned}
 }
 
-// loopbackAddr reports whether host:port binds only loopback: localhost
-// (or a name under .localhost) or a loopback IP. An empty host, 0.0.0.0, ::
-// and every other name listen beyond it.
+// loopbackAddr reports whether host:port binds only loopback: the name
+// localhost or a literal loopback IP. An empty host, 0.0.0.0, ::, names
+// under .localhost (which the resolver may send to DNS) and every other
+// name listen beyond it.
 func loopbackAddr(hostport string) bool {
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
 		return false

@@ -14,6 +14,8 @@ func TestLoopbackAddr(t *testing.T) {
 		"127.0.0.1:8080": true, "127.8.9.1:0": true, "[::1]:8080": true, "localhost:8080": true, "LOCALHOST:1": true,
 		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "192.0.2.1:80": false, "169.254.1.1:80": false,
 		"example.com:80": false, "localhost.example.com:80": false, "nonsense": false,
+		// Names under .localhost may be resolved through DNS: not loopback.
+		"app.localhost:8080": false, "localhost.:8080": false,
 	} {
 		if got := loopbackAddr(addr); got != want {
 			t.Errorf("loopbackAddr(%q) = %v, want %v", addr, got, want)
@@ -50,6 +52,9 @@ func TestSecurityOptions(t *testing.T) {
 	}
 	// Beyond loopback: keys, or --insecure, or refused.
 	bad([]string{"--http", "0.0.0.0:8080"}, nil, "--insecure")
+	bad([]string{"--node-id", "node one"}, nil, "--node-id")
+	bad([]string{"--node-id", strings.Repeat("n", 129)}, nil, "--node-id")
+	ok([]string{"--node-id", "eu-1.node_7:a"}, nil)
 	o = ok([]string{"--http", "0.0.0.0:8080", "--insecure"}, nil)
 	if !o.insecure() || o.authRequired() {
 		t.Errorf("--insecure: insecure %v auth %v", o.insecure(), o.authRequired())

@@ -84,6 +84,8 @@ func Hash(key string) string {
 type Keyring struct {
 	mu     sync.RWMutex
 	byHash map[string]entry
+	// onReplace run after each Replace (see OnReplace).
+	onReplace []func()
 }
 
 type entry struct {
@@ -110,6 +112,18 @@ func (k *Keyring) Replace(from *Keyring) {
 	from.mu.RUnlock()
 	k.mu.Lock()
 	k.byHash = m
+	hooks := append([]func(){}, k.onReplace...)
+	k.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// OnReplace registers f to run after every Replace, once the new keys are in
+// force: what holds a key beyond one request (a WebSocket) checks it again.
+func (k *Keyring) OnReplace(f func()) {
+	k.mu.Lock()
+	k.onReplace = append(k.onReplace, f)
 	k.mu.Unlock()
 }
 

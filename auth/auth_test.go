@@ -84,3 +84,24 @@ func TestKeyringReplace(t *testing.T) {
 		t.Error("a removed key's hash is still admitted")
 	}
 }
+
+// TestKeyringOnReplace: hooks run after a Replace, with the new keys in force.
+func TestKeyringOnReplace(t *testing.T) {
+	k := &Keyring{}
+	if err := k.Add("viewer:aaaaaaaaaaaaaaaaaaaa"); err != nil {
+		t.Fatal(err)
+	}
+	var saw []bool
+	k.OnReplace(func() {
+		_, ok := k.Admits(Hash("aaaaaaaaaaaaaaaaaaaa"))
+		saw = append(saw, ok)
+	})
+	next := &Keyring{}
+	if err := next.Add("viewer:bbbbbbbbbbbbbbbbbbbb"); err != nil {
+		t.Fatal(err)
+	}
+	k.Replace(next)
+	if len(saw) != 1 || saw[0] {
+		t.Fatalf("hook runs: %v, want one run that no longer sees the removed key", saw)
+	}
+}

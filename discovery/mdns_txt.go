@@ -110,6 +110,9 @@ func ParseTXT(txt []string) (Record, error) {
 			}
 			hasVers = true
 		case keyID:
+			if err := archivist.CheckNodeID(val); err != nil {
+				return r, fmt.Errorf("id: %v", err)
+			}
 			r.NodeID = val
 		case keyCluster:
 			r.Cluster = val

@@ -109,6 +109,8 @@ func TestParseTXTRejects(t *testing.T) {
 		"other version":    append(without("txtvers"), "txtvers=2"),
 		"too long an item": with("x=" + strings.Repeat("a", 300)),
 		"bad api":          append(without("api"), "api=nohostport"),
+		"id with a space":  append(without("id"), "id=a b"),
+		"id too long":      append(without("id"), "id="+strings.Repeat("a", 129)),
 	} {
 		if _, err := ParseTXT(txt); err == nil {
 			t.Errorf("%s: %q parsed", name, txt)

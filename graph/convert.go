@@ -96,6 +96,11 @@ func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
 // taskQuery turns the arguments of the tasks query into the store's query.
 func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQuery, error) {
 	q := filterQuery(f)
+	if q.NodeID != "" {
+		if err := archivist.CheckNodeID(q.NodeID); err != nil {
+			return q, err
+		}
+	}
 	if first != nil {
 		switch {
 		case *first < 0:

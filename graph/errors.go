@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -84,8 +85,26 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions = map[string]any{}
 		}
 		out.Extensions["code"] = code
+		out.Message = clipMessage(out.Message)
 		return out
 	}
+}
+
+// MaxErrorMessageBytes bounds the message of an error sent to a client:
+// messages quote at most archivist.MaxEchoBytes of any value they name, and
+// this catches the ones that quote more (gqlparser's about a value of the
+// wrong type, say), so that a megabyte of input never comes back whole.
+const MaxErrorMessageBytes = 1024
+
+func clipMessage(msg string) string {
+	if len(msg) <= MaxErrorMessageBytes {
+		return msg
+	}
+	n := MaxErrorMessageBytes
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return msg[:n] + "…"
 }
 
 // requestErrorMessage shortens gqlgen's message about an undecodable body,

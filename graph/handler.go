@@ -205,11 +205,21 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
 	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
-	srv.AddTransport(lim.websocket(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
-		},
-		InitFunc:              websocketInit(chainInit(opts.Keys, opts.WebsocketInit)),
+	var impl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
+	}
+	impl = unicodeImplementation{impl}
+	initFunc := websocketInit(chainInit(opts.Keys, opts.WebsocketInit))
+	var live *liveSockets
+	if opts.Keys.Len() > 0 {
+		// A reload of the keys closes the WebSockets of removed keys.
+		live = newLiveSockets(opts.Keys, logger)
+		impl = trackedImplementation{impl}
+		initFunc = registerInit(live, initFunc)
+	}
+	ws := lim.websocket(transport.Websocket{
+		Implementation:        impl,
+		InitFunc:              initFunc,
 		InitTimeout:           opts.InitTimeout,
 		KeepAlivePingInterval: opts.KeepAlive,
 		PingPongInterval:      opts.KeepAlive,
@@ -217,7 +227,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		ErrorFunc: func(ctx context.Context, err error) {
 			logger.DebugContext(ctx, "graphql: websocket error", "err", err)
 		},
-	}))
+	})
+	if live != nil {
+		ws = trackedWebsocket{Transport: ws, live: live}
+	}
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(lim.http(checkedGET{}))
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))
@@ -249,6 +263,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.MaxArgumentBytes > 0 {
 		srv.Use(argumentLimit{max: opts.MaxArgumentBytes})
 	}
+	srv.Use(singleRootField{})
+	srv.Use(unicodeQuery{})
 	lim.useRateLimit(srv)
 	usePersistedQueries(srv, opts.PersistedQueries, opts.Keys, logger)
 	// After the persisted query lookup, which supplies the query.
@@ -357,6 +373,11 @@ func (t limitedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeError(w, http.StatusBadRequest, "request body is not valid UTF-8")
 		return
 	}
+	// It would turn an escaped lone surrogate into U+FFFD the same way.
+	if loneSurrogateJSON(body) {
+		writeError(w, http.StatusBadRequest, "request body has %s", msgLoneSurrogate)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	t.POST.Do(w, r, exec)
 }
@@ -374,8 +395,20 @@ func (t checkedGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		writeError(w, http.StatusBadRequest, "the query string cannot be parsed")
 		return
 	}
+	for name, vs := range params {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				writeError(w, http.StatusBadRequest, "parameter %s is not valid UTF-8", archivist.Clip(name))
+				return
+			}
+		}
+	}
 	for _, name := range []string{"variables", "extensions"} {
 		if v := params.Get(name); v != "" {
+			if loneSurrogateJSON([]byte(v)) {
+				writeError(w, http.StatusBadRequest, "%s has %s", name, msgLoneSurrogate)
+				return
+			}
 			var obj map[string]any
 			if json.Unmarshal([]byte(v), &obj) != nil {
 				writeError(w, http.StatusBadRequest, "%s must be a JSON object", name)

@@ -75,6 +75,9 @@ func (r *mutationResolver) UpdateConfig(ctx context.Context, input model.ConfigI
 
 // DrainNode is the resolver for the drainNode field.
 func (r *mutationResolver) DrainNode(ctx context.Context, id string) (*archivist.Node, error) {
+	if err := archivist.CheckNodeID(id); err != nil {
+		return nil, err
+	}
 	n, err := r.Store.SetDraining(ctx, id, true)
 	rememberNodes(ctx, n)
 	return n, err
@@ -82,6 +85,9 @@ func (r *mutationResolver) DrainNode(ctx context.Context, id string) (*archivist
 
 // ResumeNode is the resolver for the resumeNode field.
 func (r *mutationResolver) ResumeNode(ctx context.Context, id string) (*archivist.Node, error) {
+	if err := archivist.CheckNodeID(id); err != nil {
+		return nil, err
+	}
 	n, err := r.Store.SetDraining(ctx, id, false)
 	rememberNodes(ctx, n)
 	return n, err
@@ -89,6 +95,9 @@ func (r *mutationResolver) ResumeNode(ctx context.Context, id string) (*archivis
 
 // UpdateNode is the resolver for the updateNode field.
 func (r *mutationResolver) UpdateNode(ctx context.Context, id string, input model.NodeInput) (*archivist.Node, error) {
+	if err := archivist.CheckNodeID(id); err != nil {
+		return nil, err
+	}
 	s, err := nodeSettings(input)
 	if err != nil {
 		return nil, err
@@ -100,6 +109,9 @@ func (r *mutationResolver) UpdateNode(ctx context.Context, id string, input mode
 
 // RemoveNode is the resolver for the removeNode field.
 func (r *mutationResolver) RemoveNode(ctx context.Context, id string) (bool, error) {
+	if err := archivist.CheckNodeID(id); err != nil {
+		return false, err
+	}
 	n, err := r.Store.GetNode(ctx, id)
 	if err != nil {
 		return false, err
@@ -131,6 +143,9 @@ func (r *queryResolver) Nodes(ctx context.Context) ([]*archivist.Node, error) {
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (*archivist.Node, error) {
+	if err := archivist.CheckNodeID(id); err != nil {
+		return nil, err
+	}
 	return r.nodeOrNil(ctx, id)
 }
 

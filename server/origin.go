@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/auth"
 )
 
@@ -34,12 +35,17 @@ func CheckOriginPattern(p string) error {
 // API: the node's own origin (the request's Host) always may, others when
 // they match a pattern. Patterns with "://" match "scheme://host", others
 // the host (as github.com/coder/websocket does for WebSockets).
-func originAllowed(patterns []string, origin, host string) bool {
+//
+// The node's own origin is compared by scheme, host and port (a default
+// port spelled out or not): scheme is "https" when the node serves TLS (or
+// a proxy in front says so with X-Forwarded-Proto, which a web page cannot
+// set on a cross-site request without a preflight this check refuses).
+func originAllowed(patterns []string, origin, scheme, host string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, host) {
+	if sameOrigin(u, scheme, host) {
 		return true
 	}
 	for _, p := range patterns {
@@ -52,6 +58,38 @@ func originAllowed(patterns []string, origin, host string) bool {
 		}
 	}
 	return false
+}
+
+// sameOrigin reports whether origin u is scheme://host, host being a Host
+// header (its port may be left out when it is the scheme's default).
+func sameOrigin(u *url.URL, scheme, host string) bool {
+	if !strings.EqualFold(u.Scheme, scheme) {
+		return false
+	}
+	name, port := splitHostDefault(host, scheme)
+	oname, oport := splitHostDefault(u.Host, u.Scheme)
+	return strings.EqualFold(name, oname) && port == oport
+}
+
+// splitHostDefault splits host[:port], the port defaulting to the scheme's.
+func splitHostDefault(hostport, scheme string) (host, port string) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
+	}
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443"}[strings.ToLower(scheme)]
+	}
+	return host, port
+}
+
+// requestScheme is the scheme a browser used to reach the node: https when
+// the node serves TLS, or when a proxy in front of it says so.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https") {
+		return "https"
+	}
+	return "http"
 }
 
 // withOrigins guards an API handler against other web sites: a request that
@@ -75,9 +113,10 @@ func withOrigins(next http.Handler, patterns []string) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !originAllowed(patterns, origin, r.Host) {
+		if !originAllowed(patterns, origin, requestScheme(r), r.Host) {
 			writeJSON(w, http.StatusForbidden, errorBody("FORBIDDEN",
-				fmt.Sprintf("origin %s may not call this API; allow it with --allowed-origins", origin)))
+				fmt.Sprintf("origin %s may not call this API (this node is %s://%s); allow it with --allowed-origins, or, behind a TLS proxy, have the proxy send X-Forwarded-Proto: https",
+					archivist.Clip(origin), requestScheme(r), archivist.Clip(r.Host))))
 			return
 		}
 		h := w.Header()
@@ -102,7 +141,7 @@ func withLoopbackHosts(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !LoopbackHost(r.Host) {
 			writeJSON(w, http.StatusMisdirectedRequest, errorBody("FORBIDDEN",
-				fmt.Sprintf("host %q is not a loopback name: this node has no API keys and answers only to localhost, 127.0.0.1 or [::1]", r.Host)))
+				fmt.Sprintf("host %q is not a loopback name: this node has no API keys and answers only to localhost, 127.0.0.1 or [::1]", archivist.Clip(r.Host))))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -110,15 +149,16 @@ func withLoopbackHosts(next http.Handler) http.Handler {
 }
 
 // LoopbackHost reports whether a Host header (or a host:port to listen on)
-// names loopback: localhost, a name under .localhost (RFC 6761) or a
-// loopback IP, with or without a port.
+// names loopback: the name localhost or a literal loopback IP, with or
+// without a port. Names under .localhost are not: the system resolver may
+// send them to DNS, which can answer any address.
 func LoopbackHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

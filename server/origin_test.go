@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +15,12 @@ func TestOriginAllowed(t *testing.T) {
 		origin, host string
 		want         bool
 	}{
-		{"http://127.0.0.1:8080", "127.0.0.1:8080", true}, // the node's own origin
+		{"http://127.0.0.1:8080", "127.0.0.1:8080", true},   // the node's own origin
+		{"https://127.0.0.1:8080", "127.0.0.1:8080", false}, // not its scheme
+		{"http://node", "node:80", true},                    // a default port, spelled out or not
+		{"http://node:80", "node", true},
+		{"https://node", "node", false}, // https://node is node:443, another server than http://node
+		{"http://node:8081", "node:8080", false},
 		{"https://app.example.com", "node:8080", true},
 		{"http://app.example.com", "node:8080", false}, // the scheme is part of a pattern with ://
 		{"https://a.tools.example", "node:8080", true},
@@ -26,7 +32,7 @@ func TestOriginAllowed(t *testing.T) {
 		{"null", "node:8080", false},
 		{"", "node:8080", false},
 	} {
-		if got := originAllowed(patterns, c.origin, c.host); got != c.want {
+		if got := originAllowed(patterns, c.origin, "http", c.host); got != c.want {
 			t.Errorf("originAllowed(%q, host %q) = %v, want %v", c.origin, c.host, got, c.want)
 		}
 	}
@@ -35,8 +41,8 @@ func TestOriginAllowed(t *testing.T) {
 func TestLoopbackHost(t *testing.T) {
 	t.Parallel()
 	for host, want := range map[string]bool{
-		"127.0.0.1:8080": true, "localhost:8080": true, "localhost": true, "[::1]:8080": true, "app.localhost:80": true,
-		"127.0.0.1": true, "evil.example:8080": false, "192.0.2.1:8080": false, "": false, "localhost.evil.example": false,
+		"127.0.0.1:8080": true, "localhost:8080": true, "localhost": true, "[::1]:8080": true, "app.localhost:80": false, "localhost.": false,
+		"127.0.0.1": true, "127.1.2.3:80": true, "LOCALHOST:1": true, "evil.example:8080": false, "192.0.2.1:8080": false, "": false, "localhost.evil.example": false,
 	} {
 		if got := LoopbackHost(host); got != want {
 			t.Errorf("LoopbackHost(%q) = %v, want %v", host, got, want)
@@ -125,6 +131,40 @@ func TestSecFetchSite(t *testing.T) {
 		}
 		if c.want == http.StatusForbidden && (reached != before || !strings.Contains(rec.Body.String(), "FORBIDDEN")) {
 			t.Errorf("%s Sec-Fetch-Site %q: reached the API, or no FORBIDDEN error: %s", c.method, c.site, rec.Body)
+		}
+	}
+}
+
+// TestOwnOriginScheme: a node serving HTTPS (or behind a proxy that says
+// so) is https://host; a page on http://host (another server: port 80 is
+// not 443) is a foreign origin.
+func TestOwnOriginScheme(t *testing.T) {
+	t.Parallel()
+	h := withOrigins(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), nil)
+	for _, c := range []struct {
+		origin, proto string
+		tls           bool
+		want          int
+	}{
+		{"https://node.example", "", true, 200},
+		{"http://node.example", "", true, 403},
+		{"http://node.example", "", false, 200},
+		{"https://node.example", "", false, 403},
+		{"https://node.example", "https", false, 200},
+		{"http://node.example", "https", false, 403},
+	} {
+		req := httptest.NewRequest("POST", "http://node.example/graphql", nil)
+		req.Header.Set("Origin", c.origin)
+		if c.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		if c.tls {
+			req.TLS = &tls.ConnectionState{}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("origin %s, TLS %v, X-Forwarded-Proto %q: %d, want %d", c.origin, c.tls, c.proto, rec.Code, c.want)
 		}
 	}
 }

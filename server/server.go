@@ -123,7 +123,22 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.BodyTimeout > 0 {
 		h = withBodyDeadline(h, s.cfg.BodyTimeout)
 	}
-	return withSecurityHeaders(h)
+	return withHSTS(withSecurityHeaders(h), s.cfg.TLS.hstsValue())
+}
+
+// withHSTS sets Strict-Transport-Security on responses served over TLS, so
+// that a browser that reached the node once over HTTPS never falls back to
+// plain HTTP for it.
+func withHSTS(next http.Handler, value string) http.Handler {
+	if value == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			w.Header().Set("Strict-Transport-Security", value)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

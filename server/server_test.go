@@ -92,3 +92,49 @@ func TestSelfSignedTLS(t *testing.T) {
 		t.Fatal("a certificate without a key was accepted")
 	}
 }
+
+// TestTLSHardening: HTTPS responses carry HSTS (an hour with a self-signed
+// certificate), and TLS 1.2 offers AEAD suites only: a client that knows
+// only the CBC-SHA1 ones cannot connect, one with GCM can.
+func TestTLSHardening(t *testing.T) {
+	t.Parallel()
+	s := New(Config{Addr: "127.0.0.1:0", TLS: TLSConfig{SelfSigned: true}})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	get := func(cfg *tls.Config) (*http.Response, error) {
+		cfg.InsecureSkipVerify = true
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := client.Get(s.URL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	resp, err := get(&tls.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=3600" {
+		t.Errorf("HSTS with a self-signed certificate: %q", got)
+	}
+	if _, err := get(&tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA}}); err == nil {
+		t.Error("a TLS 1.2 client with only CBC-SHA1 suites connected")
+	}
+	if _, err := get(&tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}); err != nil {
+		t.Errorf("a TLS 1.2 client with AES-GCM: %v", err)
+	}
+	if v := (TLSConfig{CertFile: "c.pem", KeyFile: "k.pem"}).hstsValue(); v != "max-age=31536000" {
+		t.Errorf("HSTS with a certificate of one's own: %q", v)
+	}
+	// Plain HTTP gets none.
+	plain := New(Config{Addr: "127.0.0.1:0"})
+	rec := httptest.NewRecorder()
+	plain.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if got := rec.Header().Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("HSTS over plain HTTP: %q", got)
+	}
+}

@@ -371,7 +371,7 @@ func NewID(now time.Time) string {
 }
 
 func notFound(what, id string) error {
-	return archivist.Errorf(archivist.CodeNotFound, "%s %q not found", what, id)
+	return archivist.Errorf(archivist.CodeNotFound, "%s %q not found", what, archivist.Clip(id))
 }
 
 func (e *engine) task(id string) (*archivist.Task, error) {
@@ -458,7 +458,7 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 	if q.After != "" {
 		n, err := strconv.ParseUint(q.After, 10, 64)
 		if err != nil {
-			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", q.After)
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(q.After))
 		}
 		after = n
 	}
