@@ -62,10 +62,6 @@ type Scheduler struct {
 	// requeued remembers lost nodes already handled, so that their tasks
 	// are put back once, not at every tick.
 	lost map[string]time.Time
-	// storeDown: the last maintenance found the store out of reach;
-	// storeBack: when it answered again (maintain only).
-	storeDown bool
-	storeBack time.Time
 	// refused remembers nodes outside the manual peer list, logged once.
 	refused map[string]bool
 	// proofs caches admission proof checks (see proven).
@@ -268,18 +264,13 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 	}
 	nodes, err := s.cfg.Store.ListNodes(ctx)
 	if err != nil {
-		if archivist.IsCode(err, archivist.CodeUnavailable) {
-			s.storeDown = true
-		}
 		s.logErr(ctx, "list nodes", err)
 		return
 	}
-	if s.storeDown {
-		// The store was out of reach: no node could heartbeat meanwhile.
-		// Give them the usual time to beat again before calling any lost.
-		s.storeDown, s.storeBack = false, now
-	}
-	inGrace := now.Sub(s.storeBack) < time.Duration(cfg.MissedHeartbeats)*cfg.HeartbeatInterval
+	// The store was out of reach a moment ago: no node could heartbeat
+	// meanwhile. Give them the usual time to beat again before calling any
+	// lost.
+	inGrace := archivist.InHeartbeatGrace(s.cfg.Store, cfg.MissedHeartbeats, cfg.HeartbeatInterval)
 	loads, err := s.cfg.Store.NodeLoads(ctx)
 	if err != nil {
 		s.logErr(ctx, "node loads", err)

@@ -139,6 +139,14 @@ func (r *Redis) Unreachable() (since time.Time, err error) {
 	return since, r.unavailable(errors.New("no answer since " + since.UTC().Format(time.RFC3339)))
 }
 
+// RegainedAt is when Redis last answered again after an outage (zero if
+// this store never lost it): see archivist.InHeartbeatGrace.
+func (r *Redis) RegainedAt() time.Time {
+	r.reach.mu.Lock()
+	defer r.reach.mu.Unlock()
+	return r.reach.backAt
+}
+
 func (r *Redis) unavailable(cause error) error {
 	return &unavailableError{app: archivist.Errorf(archivist.CodeUnavailable, "%s cannot be reached", r.reach.name), cause: cause}
 }

@@ -13,6 +13,7 @@ import type {
   DistributedProcessingConfig,
   NodeStatus,
   ProcessingNode,
+  StoreHealth,
   TaskSummary,
 } from '../service/types';
 import {
@@ -29,6 +30,8 @@ import {
 
 export interface DashboardState {
   connection: ConnectionState;
+  /** Whether the node reaches its store (Redis): while not, what is shown is the last known state. */
+  store: StoreHealth;
   /** Whether the first snapshot arrived. */
   loaded: boolean;
   /** The error of the last snapshot load, if it failed. */
@@ -56,6 +59,9 @@ type Listener = () => void;
 
 const MAX_FAILURES = 12;
 
+/** How often, at most, the dashboard asks whether the store is back, or why heartbeats stopped. */
+const PROBE_INTERVAL_MS = 3000;
+
 export class DashboardStore {
   state: DashboardState;
   readonly metrics = new MetricsWindow();
@@ -76,10 +82,13 @@ export class DashboardStore {
    * a newer heartbeat (the node restarted) does.
    */
   private removed = new Map<string, number>();
+  private lastProbe = 0;
+  private probing = false;
 
   constructor(readonly service: DistributedProcessingService) {
     this.state = {
       connection: service.connection(),
+      store: service.storeHealth(),
       loaded: false,
       loadError: null,
       nodes: {},
@@ -101,6 +110,15 @@ export class DashboardStore {
     const s = this.service;
     this.stops.push(
       s.onConnectionChange((connection) => this.set({ connection })),
+      s.onStoreHealthChange((store) => {
+        const back = store.reachable && !this.state.store.reachable;
+        this.set({ store });
+        if (back) {
+          // Heartbeats and events missed meanwhile: load everything again.
+          void this.reload();
+          for (const l of this.resyncListeners) l();
+        }
+      }),
       s.onResync(() => {
         this.offset.reset();
         void this.reload();
@@ -115,6 +133,7 @@ export class DashboardStore {
       const now = Date.now();
       this.metrics.prune(now - this.state.clockOffset);
       this.set({ now });
+      this.probe(now);
     }, 1000);
     this.stops.push(() => clearInterval(tick));
     void this.reload();
@@ -156,10 +175,39 @@ export class DashboardStore {
     return this.state.now - this.state.clockOffset;
   }
 
-  /** A node's status with OFFLINE detected client-side (only while the feed is live). */
+  /**
+   * A node's status with OFFLINE detected client-side (only while the feed is
+   * live, and the node reaches its store: heartbeats that cannot be written
+   * say nothing about the nodes).
+   */
   nodeStatus(node: ProcessingNode): NodeStatus {
-    if (this.state.connection.phase !== 'online') return node.status;
+    if (this.state.connection.phase !== 'online' || !this.state.store.reachable) return node.status;
     return effectiveNodeStatus(node, this.serverNow(), this.state.config);
+  }
+
+  /**
+   * Asks the node for its nodes when heartbeats stopped arriving (is it
+   * the nodes, or the store?) or while the store is out of reach (is it
+   * back?): at most every PROBE_INTERVAL_MS, never when all is well.
+   */
+  private probe(now: number): void {
+    if (this.probing || now - this.lastProbe < PROBE_INTERVAL_MS || this.state.connection.phase !== 'online') return;
+    const serverNow = now - this.state.clockOffset;
+    const overdue = Object.values(this.state.nodes).some(
+      (n) => n.status !== 'OFFLINE' && effectiveNodeStatus(n, serverNow, this.state.config) === 'OFFLINE',
+    );
+    if (this.state.store.reachable && !overdue) return;
+    this.lastProbe = now;
+    this.probing = true;
+    this.service
+      .listNodes()
+      .then((nodes) => this.applyNodes(nodes))
+      .catch(() => {
+        // UNAVAILABLE reaches the state through onStoreHealthChange.
+      })
+      .finally(() => {
+        this.probing = false;
+      });
   }
 
   // ---- loading ----
