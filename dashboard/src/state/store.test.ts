@@ -61,6 +61,11 @@ describe('DashboardStore.nodeStatus', () => {
     store.applyNodes([stale]);
     // The store answers and the heartbeat is a minute old: the node is gone.
     expect(store.nodeStatus(store.state.nodes.a)).toBe('OFFLINE');
+    // The node said lately, answering a query, that it is alive (as just
+    // after a store outage, when no heartbeat got through yet).
+    store.state = { ...store.state, vouched: { a: Date.now() } };
+    expect(store.nodeStatus(store.state.nodes.a)).toBe('ONLINE');
+    store.state = { ...store.state, vouched: {} };
     // The store is out of reach: the node is as last known.
     store.state = { ...store.state, store: { reachable: false, message: 'the Redis store at 127.0.0.1:1 cannot be reached', since: Date.now() } };
     expect(store.nodeStatus(store.state.nodes.a)).toBe('ONLINE');

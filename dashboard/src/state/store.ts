@@ -18,11 +18,12 @@ import type {
 } from '../service/types';
 import {
   ClockOffset,
+  effectiveNodeStatus,
   MetricsWindow,
   applyAlertEvents,
   countsFrom,
-  effectiveNodeStatus,
   emptyCounts,
+  offlineAfterMs,
   pushHealthSample,
   type Counts,
   type NodeHistory,
@@ -53,6 +54,17 @@ export interface DashboardState {
   now: number;
   /** ms the server's clock is behind the browser's (see ClockOffset). */
   clockOffset: number;
+  /**
+   * When (server time, ms) the node last said, in answer to a query, that a
+   * node was not offline: as good as a heartbeat (see shownNodeStatus).
+   */
+  vouched: Record<string, number>;
+  /**
+   * A node's heartbeats are late and the page asked the node why: until it
+   * answers, no node is called offline (the answer may be that the store,
+   * not the node, is gone).
+   */
+  checking: boolean;
 }
 
 type Listener = () => void;
@@ -60,7 +72,7 @@ type Listener = () => void;
 const MAX_FAILURES = 12;
 
 /** How often, at most, the dashboard asks whether the store is back, or why heartbeats stopped. */
-const PROBE_INTERVAL_MS = 3000;
+const PROBE_INTERVAL_MS = 1000;
 
 export class DashboardStore {
   state: DashboardState;
@@ -102,6 +114,8 @@ export class DashboardStore {
       metricsVersion: 0,
       now: Date.now(),
       clockOffset: 0,
+      vouched: {},
+      checking: false,
     };
   }
 
@@ -181,8 +195,16 @@ export class DashboardStore {
    * say nothing about the nodes).
    */
   nodeStatus(node: ProcessingNode): NodeStatus {
-    if (this.state.connection.phase !== 'online' || !this.state.store.reachable) return node.status;
-    return effectiveNodeStatus(node, this.serverNow(), this.state.config);
+    const s = this.state;
+    return shownNodeStatus(node, this.serverNow(), s.config, heartbeatsLive(s), s.vouched[node.id]);
+  }
+
+  /** Records that the node, answering a query, called these nodes alive now. */
+  private vouch(nodes: ProcessingNode[]): Record<string, number> {
+    const at = Date.now() - this.state.clockOffset;
+    const vouched = { ...this.state.vouched };
+    for (const n of nodes) if (n.status !== 'OFFLINE') vouched[n.id] = at;
+    return vouched;
   }
 
   /**
@@ -192,21 +214,30 @@ export class DashboardStore {
    */
   private probe(now: number): void {
     if (this.probing || now - this.lastProbe < PROBE_INTERVAL_MS || this.state.connection.phase !== 'online') return;
-    const serverNow = now - this.state.clockOffset;
-    const overdue = Object.values(this.state.nodes).some(
-      (n) => n.status !== 'OFFLINE' && effectiveNodeStatus(n, serverNow, this.state.config) === 'OFFLINE',
+    // Late: half the time after which a node counts as offline is gone
+    // without a heartbeat, so that the answer comes before the node would
+    // look offline for want of it.
+    const s = this.state;
+    const serverNow = now - s.clockOffset;
+    const late = Object.values(s.nodes).some(
+      (n) => n.status !== 'OFFLINE' && serverNow - Math.max(Date.parse(n.lastHeartbeat), s.vouched[n.id] ?? 0) > offlineAfterMs(s.config) / 2,
     );
-    if (this.state.store.reachable && !overdue) return;
+    if (s.store.reachable && !late) return;
     this.lastProbe = now;
     this.probing = true;
+    if (late) this.set({ checking: true });
     this.service
       .listNodes()
-      .then((nodes) => this.applyNodes(nodes))
+      .then((nodes) => {
+        this.applyNodes(nodes);
+        this.set({ vouched: this.vouch(nodes) });
+      })
       .catch(() => {
         // UNAVAILABLE reaches the state through onStoreHealthChange.
       })
       .finally(() => {
         this.probing = false;
+        if (this.state.checking) this.set({ checking: false });
       });
   }
 
@@ -238,6 +269,7 @@ export class DashboardStore {
         this.set({
           loaded: true,
           loadError: null,
+          vouched: this.vouch(Object.values(nodes)),
           nodes,
           nodeOrder: sortNodeIds(nodes),
           history,
@@ -372,6 +404,35 @@ function sortNodeIds(nodes: Record<string, ProcessingNode>): string[] {
   return Object.values(nodes)
     .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id))
     .map((n) => n.id);
+}
+
+/**
+ * Whether a heartbeat that stopped coming means its node is gone: only while
+ * the page's feed is live and the node reaches its store (a store out of
+ * reach takes no heartbeats, whatever the nodes do).
+ */
+export function heartbeatsLive(s: DashboardState): boolean {
+  return s.connection.phase === 'online' && s.store.reachable && !s.checking;
+}
+
+/**
+ * The status to show for node n: OFFLINE when heartbeats are live and
+ * neither a heartbeat nor the node's answer to a query (vouchedAt, server
+ * time) said it was alive lately; else the status as last known.
+ */
+export function shownNodeStatus(
+  n: ProcessingNode,
+  serverNow: number,
+  config: DistributedProcessingConfig | null,
+  live: boolean,
+  vouchedAt?: number,
+): NodeStatus {
+  if (!live) return n.status;
+  const last = Date.parse(n.lastHeartbeat);
+  if (vouchedAt !== undefined && n.status !== 'OFFLINE' && !(last >= vouchedAt)) {
+    return effectiveNodeStatus({ ...n, lastHeartbeat: new Date(vouchedAt).toISOString() }, serverNow, config);
+  }
+  return effectiveNodeStatus(n, serverNow, config);
 }
 
 // ---- React glue ----
