@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Events", testEvents},
 		{"Concurrency", testConcurrency},
 		{"QueryCache", testQueryCache},
+		{"Closed", testClosed},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
