@@ -121,3 +121,26 @@ func TestErrorsAndPermanent(t *testing.T) {
 		t.Error("Permanent")
 	}
 }
+
+type regainedStore struct {
+	Store
+	at time.Time
+}
+
+func (s regainedStore) RegainedAt() time.Time { return s.at }
+
+func TestInHeartbeatGrace(t *testing.T) {
+	iv := time.Second
+	if InHeartbeatGrace(nil, 3, iv) {
+		t.Error("a store that is never out of reach has a grace")
+	}
+	if InHeartbeatGrace(regainedStore{}, 3, iv) {
+		t.Error("grace without an outage")
+	}
+	if !InHeartbeatGrace(regainedStore{at: time.Now().Add(-2 * time.Second)}, 3, iv) {
+		t.Error("no grace 2s after the store came back (3 missed heartbeats of 1s)")
+	}
+	if InHeartbeatGrace(regainedStore{at: time.Now().Add(-time.Minute)}, 3, iv) {
+		t.Error("grace a minute after the store came back")
+	}
+}

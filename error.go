@@ -17,6 +17,10 @@ const (
 	CodeForbidden       ErrorCode = "FORBIDDEN"
 	CodeConflict        ErrorCode = "CONFLICT"
 	CodeInternal        ErrorCode = "INTERNAL"
+	// CodeUnavailable: the store cannot be reached (Redis down, a network
+	// partition, a failover under way) or is closed. Nothing is wrong with
+	// the request; try again later.
+	CodeUnavailable ErrorCode = "UNAVAILABLE"
 )
 
 // Error is an error with a code and a message meant for the client. Errors

@@ -213,3 +213,29 @@ type TaskPage struct {
 	HasNext    bool
 	EndCursor  string
 }
+
+// Regainer is implemented by a store that can be out of reach (Redis): when
+// this process last found it answering again after losing it (by the local
+// clock), or zero if it never lost it.
+type Regainer interface {
+	RegainedAt() time.Time
+}
+
+// InHeartbeatGrace reports whether st came back from an outage less than
+// missed heartbeat intervals ago. While no node could write its heartbeat,
+// every heartbeat grew old: until they had the time to beat again, an old
+// heartbeat does not make a node offline.
+func InHeartbeatGrace(st Store, missed int, interval time.Duration) bool {
+	r, ok := st.(Regainer)
+	if !ok {
+		return false
+	}
+	at := r.RegainedAt()
+	if missed <= 0 {
+		missed = DefaultMissedHeartbeats
+	}
+	if interval <= 0 {
+		interval = DefaultHeartbeatInterval
+	}
+	return !at.IsZero() && time.Since(at) < time.Duration(missed+1)*interval
+}

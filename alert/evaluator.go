@@ -245,6 +245,8 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 		}
 		return
 	}
+	// Heartbeats that the store could not take say nothing about the nodes.
+	grace := archivist.InHeartbeatGrace(e.cfg.Store, cfg.MissedHeartbeats, cfg.HeartbeatInterval)
 	want := map[string]archivist.Alert{}
 	add := func(rule, subject, severity, msg string, value float64) {
 		id := rule + ":" + subject
@@ -257,7 +259,7 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 		status := n.StatusAt(now, cfg.MissedHeartbeats)
 		// One interval of slack over the offline rule, so that a heartbeat
 		// delayed by a loaded machine does not page anyone.
-		if n.Offline(now, cfg.MissedHeartbeats+1) && !e.rules.NodeOfflineOff {
+		if n.Offline(now, cfg.MissedHeartbeats+1) && !e.rules.NodeOfflineOff && !grace {
 			silent := now.Sub(n.LastHeartbeat)
 			add(archivist.RuleNodeOffline, n.ID, "critical",
 				fmt.Sprintf("node %s is offline: no heartbeat for %s", n.ID, silent.Round(time.Second)), silent.Seconds())

@@ -119,6 +119,9 @@ func runClient(name, help string, args []string, getenv func(string) string, std
 			return 2
 		}
 		fmt.Fprintf(stderr, "archivist %s: %v\n", name, err)
+		if client.IsUnavailable(err) {
+			fmt.Fprintf(stderr, "archivist %s: the node at %s runs but cannot reach its store; nothing was done: try again once the store is back\n", name, *server)
+		}
 		return 1
 	}
 	return 0

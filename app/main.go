@@ -92,7 +92,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.nodeID == "" {
 		m.nodeID = defaultNodeID(o.HTTP)
 	}
-	log := m.Logger.With("node", m.nodeID)
+	log := quietLogger(m.Logger).With("node", m.nodeID) // app/storehealth.go
 	m.Logger = log
 
 	if m.zeroConfig() {
@@ -452,6 +452,8 @@ func (m *Main) onStored(n *archivist.Node) {
 	}
 }
 
+// ready: the store answers. One out of reach says which store it is
+// (UNAVAILABLE's message), never its password.
 func (m *Main) ready(ctx context.Context) error {
 	if _, err := m.Store.Leader(ctx); err != nil {
 		return fmt.Errorf("store: %v", archivist.ErrorMessageOf(err))

@@ -56,8 +56,8 @@ func (c *Client) Server() string { return c.base }
 // Error is an error reported by the API.
 type Error struct {
 	// Code is the API's extensions.code: BAD_USER_INPUT, NOT_FOUND,
-	// UNAUTHENTICATED, FORBIDDEN, CONFLICT, INTERNAL, or a GraphQL parse or
-	// validation code.
+	// UNAUTHENTICATED, FORBIDDEN, CONFLICT, UNAVAILABLE, INTERNAL, or a
+	// GraphQL parse or validation code.
 	Code    string
 	Message string
 }
@@ -77,6 +77,9 @@ const (
 	CodeForbidden       = "FORBIDDEN"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL"
+	// CodeUnavailable: the node cannot reach its store (Redis down, say).
+	// The request did nothing wrong; try again later.
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 // CodeOf returns the API error code of err, or "" when err is not an API
@@ -91,6 +94,10 @@ func CodeOf(err error) string {
 
 // IsNotFound reports whether err says the task or node does not exist.
 func IsNotFound(err error) bool { return CodeOf(err) == CodeNotFound }
+
+// IsUnavailable reports whether err says the node cannot reach its store
+// for now: worth retrying later.
+func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }
 
 type gqlError struct {
 	Message    string         `json:"message"`

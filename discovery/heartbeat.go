@@ -23,6 +23,10 @@ type HeartbeatConfig struct {
 	Now      func() time.Time
 }
 
+// failingRetry is how soon a failed heartbeat is tried again (at most the
+// interval).
+const failingRetry = time.Second
+
 // Heartbeater writes this node's heartbeat to the store at an interval, and
 // removes it from the store on a graceful stop.
 type Heartbeater struct {
@@ -34,6 +38,8 @@ type Heartbeater struct {
 	done     chan struct{}
 	kick     chan struct{}
 	failing  bool
+	// failQuiet: the last failure was the store out of reach.
+	failQuiet bool
 }
 
 // NewHeartbeater returns a stopped heartbeater.
@@ -112,6 +118,11 @@ func (h *Heartbeater) loop(ctx context.Context) {
 	for {
 		h.mu.Lock()
 		iv := h.interval
+		if h.failing {
+			// Beat again soon: when the store is back, the node shows
+			// up as alive at once, not an interval later.
+			iv = min(iv, failingRetry)
+		}
 		h.mu.Unlock()
 		t := time.NewTimer(iv)
 		select {
@@ -126,9 +137,12 @@ func (h *Heartbeater) loop(ctx context.Context) {
 			h.mu.Lock()
 			first := !h.failing
 			h.failing = true
+			// The store logs its own outage once (UNAVAILABLE): then
+			// this node's heartbeats coming back is no news either.
+			h.failQuiet = archivist.IsCode(err, archivist.CodeUnavailable)
 			h.mu.Unlock()
 			if first {
-				h.cfg.Logger.Error("heartbeat failed; retrying at every interval", "err", err)
+				h.cfg.Logger.Error("heartbeat failed; retrying", "err", err)
 			}
 		}
 	}
@@ -146,7 +160,11 @@ func (h *Heartbeater) beat(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	if h.failing {
-		h.cfg.Logger.Info("heartbeats are back")
+		level := slog.LevelInfo
+		if h.failQuiet {
+			level = slog.LevelDebug
+		}
+		h.cfg.Logger.Log(ctx, level, "heartbeats are back")
 	}
 	h.failing = false
 	h.mu.Unlock()

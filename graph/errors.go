@@ -30,7 +30,9 @@ var errInternal = &archivist.Error{Code: archivist.CodeInternal, Message: "inter
 // presentError maps every error to one with extensions.code, at the edge:
 //
 //   - an *archivist.Error anywhere in the chain gives its code and message
-//     (but see the last case for INTERNAL);
+//     (but see the last case for INTERNAL); UNAVAILABLE (the store cannot
+//     be reached) is one of these, with a message naming the store and
+//     nothing logged: the store logs the outage once;
 //   - an error gqlgen or gqlparser made about the request itself (parse,
 //     validation, an undecodable body: a *gqlerror.Error with no wrapped
 //     cause) keeps its code, or gets BAD_USER_INPUT, and its message;

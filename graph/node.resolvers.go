@@ -23,7 +23,13 @@ func (r *processingNodeResolver) Status(ctx context.Context, obj *archivist.Node
 	if err != nil {
 		return "", err
 	}
-	return obj.StatusAt(r.now(ctx), cfg.MissedHeartbeats), nil
+	now := r.now(ctx)
+	if obj.Offline(now, cfg.MissedHeartbeats) && archivist.InHeartbeatGrace(r.Store, cfg.MissedHeartbeats, cfg.HeartbeatInterval) {
+		// The store was out of reach a moment ago: the node is as its last
+		// heartbeat left it until it had the time to beat again.
+		return obj.StatusAt(obj.LastHeartbeat, cfg.MissedHeartbeats), nil
+	}
+	return obj.StatusAt(now, cfg.MissedHeartbeats), nil
 }
 
 // IsLeader is the resolver for the isLeader field.

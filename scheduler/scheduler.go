@@ -267,6 +267,10 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 		s.logErr(ctx, "list nodes", err)
 		return
 	}
+	// The store was out of reach a moment ago: no node could heartbeat
+	// meanwhile. Give them the usual time to beat again before calling any
+	// lost.
+	inGrace := archivist.InHeartbeatGrace(s.cfg.Store, cfg.MissedHeartbeats, cfg.HeartbeatInterval)
 	loads, err := s.cfg.Store.NodeLoads(ctx)
 	if err != nil {
 		s.logErr(ctx, "node loads", err)
@@ -277,6 +281,9 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 		known[n.ID] = true
 		if !n.Offline(now, cfg.MissedHeartbeats) {
 			delete(s.lost, n.ID)
+			continue
+		}
+		if inGrace {
 			continue
 		}
 		if _, seen := s.lost[n.ID]; !seen {

@@ -137,7 +137,7 @@ func (b *bus) subscribe(ctx context.Context, after uint64) (archivist.Subscripti
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, archivist.Errorf(archivist.CodeInternal, "store is closed")
+		return nil, archivist.Errorf(archivist.CodeUnavailable, "the store is closed")
 	}
 	s := &subscription{bus: b, ch: make(chan archivist.Event, subChanSize), done: make(chan struct{})}
 	if after > 0 && after < b.last {

@@ -351,7 +351,7 @@ func (e *engine) close() error {
 		}
 		e.mu.Lock()
 		if e.broken == nil {
-			e.broken = archivist.Errorf(archivist.CodeInternal, "store is closed")
+			e.broken = archivist.Errorf(archivist.CodeUnavailable, "the store is closed")
 		}
 		e.mu.Unlock()
 		e.bus.close()

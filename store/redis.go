@@ -100,11 +100,13 @@ type Redis struct {
 	// settingsSeen caches the settings JSON of each node as the last
 	// heartbeat found it (redis_nodesettings.go).
 	settingsSeen sync.Map
+	// reach follows whether Redis answers (redis_unavailable.go).
+	reach reachability
 }
 
 var _ archivist.Store = (*Redis)(nil)
 
-var errRedisClosed = archivist.Errorf(archivist.CodeInternal, "store is closed")
+var errRedisClosed = archivist.Errorf(archivist.CodeUnavailable, "the store is closed")
 
 // OpenRedis connects to Redis, checks that it answers and loads the
 // scripts. The event reader starts with the first Subscribe.
@@ -120,16 +122,18 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	client, own := o.Client, false
 	where := "the given client"
+	var uo *redis.UniversalOptions
 	if client == nil {
 		switch {
 		case o.URL != "":
-			uo, err := ParseRedisURL(o.URL)
-			if err != nil {
+			var err error
+			if uo, err = ParseRedisURL(o.URL); err != nil {
 				return nil, err
 			}
 			client, own, where = redis.NewUniversalClient(uo), true, redactURL(o.URL)
 		case len(o.Addrs) > 0:
-			client, own, where = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs}), true, strings.Join(o.Addrs, ",")
+			uo = &redis.UniversalOptions{Addrs: o.Addrs}
+			client, own, where = redis.NewUniversalClient(uo), true, strings.Join(o.Addrs, ",")
 		default:
 			return nil, fmt.Errorf("redis store: RedisOptions needs a Client, a URL or Addrs")
 		}
@@ -137,6 +141,9 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
 	r.reports.r = r
+	r.reach.name, r.reach.log = redisName(uo, client), opts.Logger
+	SetRedisLogger(opts.Logger) // go-redis's own lines: debug, not stderr
+	client.AddHook(reachHook{r})
 	fail := func(what string, err error) (*Redis, error) {
 		if own {
 			_ = client.Close()
@@ -161,6 +168,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	r.saw(last)
 	r.bus.setLast(last)
+	r.reach.armed.Store(true)
 	return r, nil
 }
 
@@ -206,12 +214,16 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
-		return redis.NewClient(&o), true
+		rc := redis.NewClient(&o)
+		rc.AddHook(reachHook{r})
+		return rc, true
 	case *redis.ClusterClient:
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
-		return redis.NewClusterClient(&o), true
+		rc := redis.NewClusterClient(&o)
+		rc.AddHook(reachHook{r})
+		return rc, true
 	}
 	return client, false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 	last := from
 	pause := redisReadMinPause
 	var down time.Time // when the outage began; zero while reachable
+	var downLevel slog.Level
 	for ctx.Err() == nil {
 		streams, err := r.reader.XRead(ctx, &redis.XReadArgs{
 			Streams: []string{key, entryID(last)}, Count: redisReadCount, Block: redisReadBlock,
@@ -47,7 +49,13 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 			}
 			if down.IsZero() {
 				down = time.Now()
-				r.log.Warn("redis store: cannot read the event stream; retrying", "cluster", r.Cluster(),
+				// Redis gone is logged once by the store (reachability):
+				// this line only matters when debugging.
+				downLevel = slog.LevelWarn
+				if archivist.IsCode(err, archivist.CodeUnavailable) {
+					downLevel = slog.LevelDebug
+				}
+				r.log.Log(ctx, downLevel, "redis store: cannot read the event stream; retrying", "cluster", r.Cluster(),
 					"after_seq", last, "err", err)
 			}
 			select {
@@ -59,7 +67,7 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 			continue
 		}
 		if !down.IsZero() {
-			r.log.Info("redis store: event stream readable again; catching up", "cluster", r.Cluster(),
+			r.log.Log(ctx, min(downLevel, slog.LevelInfo), "redis store: event stream readable again; catching up", "cluster", r.Cluster(),
 				"after_seq", last, "outage", time.Since(down).Round(time.Millisecond))
 			down, pause = time.Time{}, redisReadMinPause
 			last = r.checkRewind(ctx, last)

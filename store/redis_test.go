@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -384,6 +383,12 @@ func TestRedisEventsSurviveRestart(t *testing.T) {
 	if n := logs.count("redis store: event stream readable again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
+	if n := logs.count("lost the store: the Redis store at " + srv.Addr + " cannot be reached"); n != 1 {
+		t.Errorf("store lost logged %d times, want once", n)
+	}
+	if n := logs.count("store reachable again: the Redis store at " + srv.Addr); n != 1 {
+		t.Errorf("store regained logged %d times, want once", n)
+	}
 
 	// The whole history is still there for a subscriber that starts back.
 	from, err := r.Subscribe(t.Context(), 1)
@@ -569,18 +574,59 @@ func TestRedisErrors(t *testing.T) {
 	srv := redistest.Start(t)
 	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "errors"})
 	srv.Kill()
-	ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+	// A server gone is not a bug: UNAVAILABLE, naming the store.
+	want := "the Redis store at " + srv.Addr + " cannot be reached"
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	_, err := r.GetTask(ctx, "x")
-	if err == nil || archivist.ErrorCodeOf(err) != archivist.CodeInternal || archivist.ErrorMessageOf(err) != "internal error" {
-		t.Fatalf("GetTask with the server gone: %v (code %s), want an internal error", err, archivist.ErrorCodeOf(err))
+	if err == nil || archivist.ErrorCodeOf(err) != archivist.CodeUnavailable || archivist.ErrorMessageOf(err) != want {
+		t.Fatalf("GetTask with the server gone: %v (code %s), want UNAVAILABLE: %s", err, archivist.ErrorCodeOf(err), want)
 	}
-	if errors.Unwrap(err) == nil || !strings.HasPrefix(err.Error(), "redis store: get task: ") {
-		t.Errorf("internal error does not wrap its cause: %v", err)
+	if !strings.HasPrefix(err.Error(), "redis store: get task: ") || !strings.Contains(err.Error(), "connect") {
+		t.Errorf("the error does not wrap its cause: %v", err)
+	}
+	if _, uerr := r.Unreachable(); uerr == nil {
+		t.Errorf("Unreachable() = nil while the server is gone")
 	}
 	_, err = r.CancelTask(ctx, "x")
-	if archivist.ErrorCodeOf(err) != archivist.CodeInternal {
-		t.Errorf("CancelTask with the server gone: %v, want an internal error", err)
+	if archivist.ErrorCodeOf(err) != archivist.CodeUnavailable {
+		t.Errorf("CancelTask with the server gone: %v, want UNAVAILABLE", err)
+	}
+	if _, err := r.ListNodes(ctx); archivist.ErrorCodeOf(err) != archivist.CodeUnavailable {
+		t.Errorf("ListNodes with the server gone: %v, want UNAVAILABLE", err)
+	}
+	if err := r.CreateTasks(ctx, []*archivist.Task{{ID: "u1", Type: "t", Priority: archivist.PriorityNormal}}); archivist.ErrorCodeOf(err) != archivist.CodeUnavailable {
+		t.Errorf("CreateTasks with the server gone: %v, want UNAVAILABLE", err)
+	}
+	// A password in the URL never reaches the message.
+	for raw, want := range map[string]string{
+		"redis://:s3cret@10.0.0.1:7000/0":                                       "the Redis store at 10.0.0.1:7000",
+		"redis+sentinel://u:s3cret@h1:1,h2:2/mymaster?sentinel_password=s3cret": "the Redis store (Sentinel master mymaster via h1:1,h2:2)",
+		"redis+cluster://:s3cret@h1:1,h2:2":                                     "the Redis Cluster store at h1:1,h2:2",
+	} {
+		uo, err := ParseRedisURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redisName(uo, nil); got != want {
+			t.Errorf("redisName(%s) = %q, want %q", raw, got, want)
+		}
+	}
+
+	// Back: answers again, and Unreachable says so.
+	srv.Restart()
+	var gerr error
+	for range 50 {
+		if _, gerr = r.GetTask(ctx, "x"); archivist.IsCode(gerr, archivist.CodeNotFound) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !archivist.IsCode(gerr, archivist.CodeNotFound) {
+		t.Fatalf("GetTask after the restart: %v, want NOT_FOUND", gerr)
+	}
+	if _, uerr := r.Unreachable(); uerr != nil {
+		t.Errorf("Unreachable() = %v after the server came back", uerr)
 	}
 }
 

@@ -487,14 +487,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Redis goes away: a logs errors, answers errors; then Redis is back.
 	r.kill()
-	waitLog(t, a, 20*time.Second, "a to notice that Redis is gone", "heartbeat failed")
+	waitLog(t, a, 20*time.Second, "a to notice that Redis is gone", "lost the store")
 	do("GET", "/readyz", "", "")
 	gql(adminKey, `{ nodes { id } config { version } }`, nil)
 	gql(operatorKey, submit, map[string]any{"in": map[string]any{"type": "echo", "input": 1}})
 	runCLI(adminKey, "nodes", "list")
 	time.Sleep(2 * time.Second) // let retries and reconnects log
 	r.restart()
-	waitLog(t, a, 30*time.Second, "a to reconnect", "heartbeats are back")
+	waitLog(t, a, 30*time.Second, "a to reconnect", "store reachable again")
 	mustGQL(adminKey, queries[1], nil, nil)
 	evMu.Lock()
 	n := eventCount

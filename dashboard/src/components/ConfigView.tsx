@@ -4,9 +4,8 @@
 import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 
 import { DISCOVERY_METHODS, STRATEGIES, type DiscoveryMethod, type LoadBalancingStrategy } from '../service/types';
-import { effectiveNodeStatus } from '../state/reducers';
 import { useCan } from '../state/session';
-import { useDashboard, useService, useStore } from '../state/store';
+import { heartbeatsLive, shownNodeStatus, useDashboard, useService, useStore } from '../state/store';
 import { checkDraft, draftFrom, type ConfigDraft } from '../lib/configForm';
 import { label, timestamp } from '../lib/format';
 import { ErrorNote, NodeStatusBadge, NotAllowed } from './common';
@@ -19,7 +18,8 @@ export function ConfigView() {
   const order = useDashboard((s) => s.nodeOrder);
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
-  const live = useDashboard((s) => s.connection.phase === 'online');
+  const live = useDashboard(heartbeatsLive);
+  const vouched = useDashboard((s) => s.vouched);
   const canEdit = useCan('updateConfig');
   const [draft, setDraft] = useState<ConfigDraft | null>(config ? draftFrom(config) : null);
   // The version the draft started from, and whether it holds edits.
@@ -87,7 +87,7 @@ export function ConfigView() {
 
   const serverNow = now - offset;
   const target = saved ?? config.version;
-  const online = order.filter((id) => (live ? effectiveNodeStatus(nodes[id], serverNow, config) : nodes[id].status) !== 'OFFLINE');
+  const online = order.filter((id) => (shownNodeStatus(nodes[id], serverNow, config, live, vouched[id])) !== 'OFFLINE');
   const applied = online.filter((id) => nodes[id].configVersion >= target);
 
   return (
@@ -219,7 +219,7 @@ export function ConfigView() {
             <tbody>
               {order.map((id) => {
                 const n = nodes[id];
-                const st = live ? effectiveNodeStatus(n, serverNow, config) : n.status;
+                const st = shownNodeStatus(n, serverNow, config, live, vouched[n.id]);
                 const ok = n.configVersion >= config.version;
                 return (
                   <tr key={id} data-node-id={id}>

@@ -90,6 +90,7 @@ function Shell() {
       </header>
       <InsecureBanner />
       <ConnectionBanner />
+      <StoreBanner />
       <main id="main" ref={mainRef} tabIndex={-1} className="main">
         {view}
       </main>
@@ -183,6 +184,26 @@ function ConnectionBanner() {
     );
   }
   return null;
+}
+
+/**
+ * While the node cannot reach its store (Redis down): says so, naming the
+ * store, instead of letting every node look offline. What the views show is
+ * the last state known; changes fail until the store is back.
+ */
+function StoreBanner() {
+  const store = useDashboard((s) => s.store);
+  const now = useDashboard((s) => s.now);
+  const online = useDashboard((s) => s.connection.phase === 'online');
+  if (store.reachable || !online) return null; // offline: the connection's banner says more
+  const secs = store.since ? Math.max(0, Math.round((now - store.since) / 1000)) : 0;
+  const what = store.message ? store.message.charAt(0).toUpperCase() + store.message.slice(1) : 'The store cannot be reached';
+  return (
+    <div className="banner banner-bad" role="alert" data-testid="store-banner" data-state="unreachable">
+      <strong>{what}.</strong> The node runs, but cannot read or change the cluster&apos;s state: the data shown may be
+      stale (as it was {secs < 2 ? 'a moment' : `${secs} s`} ago), and changes fail until the store is back.
+    </div>
+  );
 }
 
 /**

@@ -3,8 +3,7 @@
 import { useEffect, useMemo, useState } from 'react';
 
 import { NODE_STATUSES, type NodeStatus } from '../service/types';
-import { effectiveNodeStatus } from '../state/reducers';
-import { useDashboard } from '../state/store';
+import { heartbeatsLive, shownNodeStatus, useDashboard } from '../state/store';
 import { label } from '../lib/format';
 import { Empty, ErrorNote, nodeTone } from './common';
 import { NodeStatusCard } from './NodeStatusCard';
@@ -16,7 +15,10 @@ export function NodeList() {
   const config = useDashboard((s) => s.config);
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
-  const live = useDashboard((s) => s.connection.phase === 'online');
+  const live = useDashboard(heartbeatsLive);
+  const vouched = useDashboard((s) => s.vouched);
+  // The data may be out of date: the page's feed is down, or the node's store.
+  const fresh = useDashboard((s) => s.connection.phase === 'online' && s.store.reachable);
   const loaded = useDashboard((s) => s.loaded);
   const loadError = useDashboard((s) => s.loadError);
   const [text, setText] = useState('');
@@ -27,10 +29,10 @@ export function NodeList() {
     const m: Record<string, NodeStatus> = {};
     for (const id of order) {
       const n = nodes[id];
-      m[id] = live ? effectiveNodeStatus(n, serverNow, config) : n.status;
+      m[id] = shownNodeStatus(n, serverNow, config, live, vouched[n.id]);
     }
     return m;
-  }, [order, nodes, live, serverNow, config]);
+  }, [order, nodes, live, serverNow, config, vouched]);
 
   const counts = useMemo(() => {
     const c: Record<NodeStatus, number> = { ONLINE: 0, BUSY: 0, DRAINING: 0, OFFLINE: 0 };
@@ -94,7 +96,7 @@ export function NodeList() {
             history={history[id]}
             status={statuses[id]}
             configVersion={config?.version ?? null}
-            stale={!live}
+            stale={!fresh}
           />
         ))}
       </div>

@@ -6,8 +6,7 @@
 import { useMemo, useState } from 'react';
 
 import { NODE_STATUSES, TASK_STATUSES, type NodeStatus } from '../service/types';
-import { effectiveNodeStatus } from '../state/reducers';
-import { useDashboard } from '../state/store';
+import { heartbeatsLive, shownNodeStatus, useDashboard } from '../state/store';
 import { useClusterStats } from '../state/stats';
 import { ago, fixed, int, label, shortId } from '../lib/format';
 import { Link } from '../lib/router';
@@ -49,14 +48,15 @@ export function Overview() {
   const failures = useDashboard((s) => s.failures);
   const now = useDashboard((s) => s.now);
   const offset = useDashboard((s) => s.clockOffset);
-  const live = useDashboard((s) => s.connection.phase === 'online');
+  const live = useDashboard(heartbeatsLive);
+  const vouched = useDashboard((s) => s.vouched);
   const serverNow = now - offset;
 
   const statuses = useMemo(() => {
     const m: Record<string, NodeStatus> = {};
-    for (const id of order) m[id] = live ? effectiveNodeStatus(nodes[id], serverNow, config) : nodes[id].status;
+    for (const id of order) m[id] = shownNodeStatus(nodes[id], serverNow, config, live, vouched[id]);
     return m;
-  }, [order, nodes, live, serverNow, config]);
+  }, [order, nodes, live, serverNow, config, vouched]);
   const nodeCounts = useMemo(() => {
     const c: Record<NodeStatus, number> = { ONLINE: 0, BUSY: 0, DRAINING: 0, OFFLINE: 0 };
     for (const id of order) c[statuses[id]]++;

@@ -31,6 +31,7 @@ import type {
   NodeInput,
   OverviewStats,
   ProcessingNode,
+  StoreHealth,
   SubmitTaskInput,
   TaskCount,
   TaskDetail,
@@ -38,6 +39,9 @@ import type {
   TaskPage,
   TaskSummary,
 } from './types';
+
+/** The code of an error that says the node cannot reach its store (Redis down). */
+export const CODE_UNAVAILABLE = 'UNAVAILABLE';
 
 /** An error of a GraphQL request, with the API's extensions.code when it gave one. */
 export class GraphQLRequestError extends Error {
@@ -216,6 +220,8 @@ export class DistributedProcessingService {
     reason: null,
   };
   private readonly connectionListeners = new Set<(s: ConnectionState) => void>();
+  private store: StoreHealth = { reachable: true, message: null, since: null };
+  private readonly storeListeners = new Set<(s: StoreHealth) => void>();
   private readonly resyncListeners = new Set<() => void>();
   private readonly taskFeed: Feed<TaskSummary>;
   private readonly nodeFeed: Feed<ProcessingNode>;
@@ -345,6 +351,24 @@ export class DistributedProcessingService {
     for (const l of this.connectionListeners) l(this.state);
   }
 
+  /** Whether the node reaches its store, as the last requests found. */
+  storeHealth(): StoreHealth {
+    return this.store;
+  }
+
+  /** Calls l when the node loses or regains its store (as requests find). */
+  onStoreHealthChange(l: (s: StoreHealth) => void): Unsubscribe {
+    this.storeListeners.add(l);
+    return () => this.storeListeners.delete(l);
+  }
+
+  private setStoreHealth(reachable: boolean, message: string | null): void {
+    if (this.disposed || (reachable && this.store.reachable)) return;
+    if (!reachable && !this.store.reachable && message === this.store.message) return;
+    this.store = { reachable, message, since: reachable ? null : (this.store.since ?? Date.now()) };
+    for (const l of this.storeListeners) l(this.store);
+  }
+
   private emitResync(): void {
     for (const l of this.resyncListeners) l();
   }
@@ -363,6 +387,7 @@ export class DistributedProcessingService {
   /** Turns a request's error into a GraphQLRequestError, reporting the ones about the key. */
   private fail(err: CombinedError): GraphQLRequestError {
     const e = toRequestError(err);
+    if (e.code === CODE_UNAVAILABLE) this.setStoreHealth(false, e.message);
     if (e.code === CODE_UNAUTHENTICATED) this.onAuthError(e.message);
     else if (e.code === CODE_FORBIDDEN) this.onForbidden(e.message);
     return e;
@@ -372,6 +397,7 @@ export class DistributedProcessingService {
     const res = await this.client.query<T>(doc, vars).toPromise();
     if (res.error) throw this.fail(res.error);
     if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
+    this.setStoreHealth(true, null);
     return res.data;
   }
 
@@ -379,6 +405,7 @@ export class DistributedProcessingService {
     const res = await this.client.mutation<T>(doc, vars).toPromise();
     if (res.error) throw this.fail(res.error);
     if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
+    this.setStoreHealth(true, null);
     return res.data;
   }
 

@@ -206,6 +206,20 @@ export interface ClusterSnapshot {
 
 export type ConnectionPhase = 'connecting' | 'online' | 'offline';
 
+/**
+ * Whether the node reaches its store, as the last queries and mutations
+ * found: a request that fails with UNAVAILABLE says the store is out of
+ * reach (its message names the store); any request that succeeds says it is
+ * back.
+ */
+export interface StoreHealth {
+  reachable: boolean;
+  /** The node's message, naming the store, while it is out of reach. */
+  message: string | null;
+  /** When the dashboard first saw it out of reach (ms since the epoch). */
+  since: number | null;
+}
+
 export interface ConnectionState {
   phase: ConnectionPhase;
   /** Whether the socket was ever up: a later 'connecting' is a reconnection. */

@@ -44,6 +44,11 @@ export const OFFLINE_SLACK_MS = 1000;
  * since no event tells that a node stopped. serverNow is the server's clock
  * as the client estimates it.
  */
+/** How long without a heartbeat before a node counts as offline, in ms. */
+export function offlineAfterMs(config: Pick<DistributedProcessingConfig, 'heartbeatIntervalMs' | 'missedHeartbeats'> | null): number {
+  return (config?.missedHeartbeats ?? 3) * (config?.heartbeatIntervalMs ?? 1000) + OFFLINE_SLACK_MS;
+}
+
 export function effectiveNodeStatus(
   node: Pick<ProcessingNode, 'status' | 'lastHeartbeat'>,
   serverNow: number,

@@ -4,7 +4,10 @@ import type { DistributedProcessingService } from '../service/DistributedProcess
 import type { ProcessingNode } from '../service/types';
 import { DashboardStore } from './store';
 
-const service = { connection: () => 'online' } as unknown as DistributedProcessingService;
+const service = {
+  connection: () => 'online',
+  storeHealth: () => ({ reachable: true, message: null, since: null }),
+} as unknown as DistributedProcessingService;
 
 function node(id: string, lastHeartbeat: string): ProcessingNode {
   return {
@@ -44,5 +47,27 @@ describe('DashboardStore.forgetNode', () => {
     // And a later stale event is no longer filtered: it is an ordinary update.
     store.applyNodes([node('b', '2026-11-27T21:00:06.000Z')]);
     expect(store.state.nodes.b.lastHeartbeat).toBe('2026-11-27T21:00:06.000Z');
+  });
+});
+
+describe('DashboardStore.nodeStatus', () => {
+  it('does not call nodes offline for heartbeats that an unreachable store could not take', () => {
+    const live = {
+      connection: () => ({ phase: 'online', everConnected: true, attempt: 0, nextRetryAt: null, since: 0, reason: null }),
+      storeHealth: () => ({ reachable: true, message: null, since: null }),
+    } as unknown as DistributedProcessingService;
+    const store = new DashboardStore(live);
+    const stale = { ...node('a', new Date(Date.now() - 60_000).toISOString()), status: 'ONLINE' as const };
+    store.applyNodes([stale]);
+    // The store answers and the heartbeat is a minute old: the node is gone.
+    expect(store.nodeStatus(store.state.nodes.a)).toBe('OFFLINE');
+    // The node said lately, answering a query, that it is alive (as just
+    // after a store outage, when no heartbeat got through yet).
+    store.state = { ...store.state, vouched: { a: Date.now() } };
+    expect(store.nodeStatus(store.state.nodes.a)).toBe('ONLINE');
+    store.state = { ...store.state, vouched: {} };
+    // The store is out of reach: the node is as last known.
+    store.state = { ...store.state, store: { reachable: false, message: 'the Redis store at 127.0.0.1:1 cannot be reached', since: Date.now() } };
+    expect(store.nodeStatus(store.state.nodes.a)).toBe('ONLINE');
   });
 });

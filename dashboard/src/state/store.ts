@@ -13,14 +13,16 @@ import type {
   DistributedProcessingConfig,
   NodeStatus,
   ProcessingNode,
+  StoreHealth,
   TaskSummary,
 } from '../service/types';
 import {
   ClockOffset,
+  effectiveNodeStatus,
   applyAlertEvents,
   countsFrom,
-  effectiveNodeStatus,
   emptyCounts,
+  offlineAfterMs,
   pushHealthSample,
   type Counts,
   type NodeHistory,
@@ -28,6 +30,8 @@ import {
 
 export interface DashboardState {
   connection: ConnectionState;
+  /** Whether the node reaches its store (Redis): while not, what is shown is the last known state. */
+  store: StoreHealth;
   /** Whether the first snapshot arrived. */
   loaded: boolean;
   /** The error of the last snapshot load, if it failed. */
@@ -47,11 +51,25 @@ export interface DashboardState {
   now: number;
   /** ms the server's clock is behind the browser's (see ClockOffset). */
   clockOffset: number;
+  /**
+   * When (server time, ms) the node last said, in answer to a query, that a
+   * node was not offline: as good as a heartbeat (see shownNodeStatus).
+   */
+  vouched: Record<string, number>;
+  /**
+   * A node's heartbeats are late and the page asked the node why: until it
+   * answers, no node is called offline (the answer may be that the store,
+   * not the node, is gone).
+   */
+  checking: boolean;
 }
 
 type Listener = () => void;
 
 const MAX_FAILURES = 12;
+
+/** How often, at most, the dashboard asks whether the store is back, or why heartbeats stopped. */
+const PROBE_INTERVAL_MS = 1000;
 
 export class DashboardStore {
   state: DashboardState;
@@ -72,10 +90,13 @@ export class DashboardStore {
    * a newer heartbeat (the node restarted) does.
    */
   private removed = new Map<string, number>();
+  private lastProbe = 0;
+  private probing = false;
 
   constructor(readonly service: DistributedProcessingService) {
     this.state = {
       connection: service.connection(),
+      store: service.storeHealth(),
       loaded: false,
       loadError: null,
       nodes: {},
@@ -88,6 +109,8 @@ export class DashboardStore {
       alerts: [],
       now: Date.now(),
       clockOffset: 0,
+      vouched: {},
+      checking: false,
     };
   }
 
@@ -96,6 +119,15 @@ export class DashboardStore {
     const s = this.service;
     this.stops.push(
       s.onConnectionChange((connection) => this.set({ connection })),
+      s.onStoreHealthChange((store) => {
+        const back = store.reachable && !this.state.store.reachable;
+        this.set({ store });
+        if (back) {
+          // Heartbeats and events missed meanwhile: load everything again.
+          void this.reload();
+          for (const l of this.resyncListeners) l();
+        }
+      }),
       s.onResync(() => {
         this.offset.reset();
         void this.reload();
@@ -107,7 +139,9 @@ export class DashboardStore {
       s.onAlertUpdates((alerts) => this.applyAlerts(alerts)),
     );
     const tick = setInterval(() => {
-      this.set({ now: Date.now() });
+      const now = Date.now();
+      this.set({ now });
+      this.probe(now);
     }, 1000);
     this.stops.push(() => clearInterval(tick));
     void this.reload();
@@ -149,10 +183,56 @@ export class DashboardStore {
     return this.state.now - this.state.clockOffset;
   }
 
-  /** A node's status with OFFLINE detected client-side (only while the feed is live). */
+  /**
+   * A node's status with OFFLINE detected client-side (only while the feed is
+   * live, and the node reaches its store: heartbeats that cannot be written
+   * say nothing about the nodes).
+   */
   nodeStatus(node: ProcessingNode): NodeStatus {
-    if (this.state.connection.phase !== 'online') return node.status;
-    return effectiveNodeStatus(node, this.serverNow(), this.state.config);
+    const s = this.state;
+    return shownNodeStatus(node, this.serverNow(), s.config, heartbeatsLive(s), s.vouched[node.id]);
+  }
+
+  /** Records that the node, answering a query, called these nodes alive now. */
+  private vouch(nodes: ProcessingNode[]): Record<string, number> {
+    const at = Date.now() - this.state.clockOffset;
+    const vouched = { ...this.state.vouched };
+    for (const n of nodes) if (n.status !== 'OFFLINE') vouched[n.id] = at;
+    return vouched;
+  }
+
+  /**
+   * Asks the node for its nodes when heartbeats stopped arriving (is it
+   * the nodes, or the store?) or while the store is out of reach (is it
+   * back?): at most every PROBE_INTERVAL_MS, never when all is well.
+   */
+  private probe(now: number): void {
+    if (this.probing || now - this.lastProbe < PROBE_INTERVAL_MS || this.state.connection.phase !== 'online') return;
+    // Late: half the time after which a node counts as offline is gone
+    // without a heartbeat, so that the answer comes before the node would
+    // look offline for want of it.
+    const s = this.state;
+    const serverNow = now - s.clockOffset;
+    const late = Object.values(s.nodes).some(
+      (n) => n.status !== 'OFFLINE' && serverNow - Math.max(Date.parse(n.lastHeartbeat), s.vouched[n.id] ?? 0) > offlineAfterMs(s.config) / 2,
+    );
+    if (s.store.reachable && !late) return;
+    this.lastProbe = now;
+    this.probing = true;
+    if (late) this.set({ checking: true });
+    this.service
+      .listNodes()
+      .then((nodes) => {
+        this.applyNodes(nodes);
+        this.set({ vouched: this.vouch(nodes) });
+      })
+      .catch(() => {
+        // UNAVAILABLE reaches the state through onStoreHealthChange.
+      })
+      .finally(() => {
+        this.probing = false;
+        if (this.state.checking) this.set({ checking: false });
+      });
   }
 
   // ---- loading ----
@@ -181,6 +261,7 @@ export class DashboardStore {
         this.set({
           loaded: true,
           loadError: null,
+          vouched: this.vouch(Object.values(nodes)),
           nodes,
           nodeOrder: sortNodeIds(nodes),
           history,
@@ -308,6 +389,35 @@ function sortNodeIds(nodes: Record<string, ProcessingNode>): string[] {
   return Object.values(nodes)
     .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id))
     .map((n) => n.id);
+}
+
+/**
+ * Whether a heartbeat that stopped coming means its node is gone: only while
+ * the page's feed is live and the node reaches its store (a store out of
+ * reach takes no heartbeats, whatever the nodes do).
+ */
+export function heartbeatsLive(s: DashboardState): boolean {
+  return s.connection.phase === 'online' && s.store.reachable && !s.checking;
+}
+
+/**
+ * The status to show for node n: OFFLINE when heartbeats are live and
+ * neither a heartbeat nor the node's answer to a query (vouchedAt, server
+ * time) said it was alive lately; else the status as last known.
+ */
+export function shownNodeStatus(
+  n: ProcessingNode,
+  serverNow: number,
+  config: DistributedProcessingConfig | null,
+  live: boolean,
+  vouchedAt?: number,
+): NodeStatus {
+  if (!live) return n.status;
+  const last = Date.parse(n.lastHeartbeat);
+  if (vouchedAt !== undefined && n.status !== 'OFFLINE' && !(last >= vouchedAt)) {
+    return effectiveNodeStatus({ ...n, lastHeartbeat: new Date(vouchedAt).toISOString() }, serverNow, config);
+  }
+  return effectiveNodeStatus(n, serverNow, config);
 }
 
 // ---- React glue ----
