@@ -122,12 +122,16 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 			if err != nil {
 				return nil, err
 			}
+			tuneFailover(uo)
 			client, own, where = redis.NewUniversalClient(uo), true, redactURL(o.URL)
 		case len(o.Addrs) > 0:
-			client, own, where = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs}), true, strings.Join(o.Addrs, ",")
+			uo := &redis.UniversalOptions{Addrs: o.Addrs}
+			tuneFailover(uo)
+			client, own, where = redis.NewUniversalClient(uo), true, strings.Join(o.Addrs, ",")
 		default:
 			return nil, fmt.Errorf("redis store: RedisOptions needs a Client, a URL or Addrs")
 		}
+		watchFailover(client) // redis_failover.go
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
@@ -201,12 +205,16 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
+		o.ContextTimeoutEnabled = true // bounds a read from a server gone silent (readLoop)
 		return redis.NewClient(&o), true
 	case *redis.ClusterClient:
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
-		return redis.NewClusterClient(&o), true
+		o.ContextTimeoutEnabled = true
+		rc := redis.NewClusterClient(&o)
+		watchFailover(rc)
+		return rc, true
 	}
 	return client, false
 }

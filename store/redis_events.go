@@ -24,7 +24,13 @@ const (
 	redisReadBlock     = 2 * time.Second
 	redisReadCount     = 512
 	redisReadMinPause  = 50 * time.Millisecond
-	redisReadMaxPause  = 5 * time.Second
+	redisReadMaxPause  = 500 * time.Millisecond
+	// redisReadGrace is how long past its BLOCK time a read may wait for
+	// its answer before the reader gives up on the connection: a server
+	// that went silent (a host gone, a network cut) would otherwise hold
+	// the read for go-redis's BLOCK+10s. The reader's client honours the
+	// deadline (ContextTimeoutEnabled).
+	redisReadGrace = time.Second
 	redisCatchUpBuffer = 64
 )
 
@@ -38,9 +44,11 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 	pause := redisReadMinPause
 	var down time.Time // when the outage began; zero while reachable
 	for ctx.Err() == nil {
-		streams, err := r.reader.XRead(ctx, &redis.XReadArgs{
+		readCtx, cancel := context.WithTimeout(ctx, redisReadBlock+redisReadGrace)
+		streams, err := r.reader.XRead(readCtx, &redis.XReadArgs{
 			Streams: []string{key, entryID(last)}, Count: redisReadCount, Block: redisReadBlock,
 		}).Result()
+		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
 				return
