@@ -21,16 +21,16 @@ import (
 // from the stream (XRANGE) and then from the bus, without a gap or a
 // repeat.
 const (
-	redisReadBlock     = 2 * time.Second
-	redisReadCount     = 512
-	redisReadMinPause  = 50 * time.Millisecond
-	redisReadMaxPause  = 500 * time.Millisecond
+	redisReadBlock    = 2 * time.Second
+	redisReadCount    = 512
+	redisReadMinPause = 50 * time.Millisecond
+	redisReadMaxPause = 500 * time.Millisecond
 	// redisReadGrace is how long past its BLOCK time a read may wait for
 	// its answer before the reader gives up on the connection: a server
 	// that went silent (a host gone, a network cut) would otherwise hold
 	// the read for go-redis's BLOCK+10s. The reader's client honours the
 	// deadline (ContextTimeoutEnabled).
-	redisReadGrace = time.Second
+	redisReadGrace     = time.Second
 	redisCatchUpBuffer = 64
 )
 
