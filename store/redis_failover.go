@@ -44,6 +44,15 @@ const (
 	// the command fails (go-redis's default is 5; the command is retried
 	// anyway, after a slot-map reload on Redis Cluster).
 	RedisDialerRetries = 2
+	// RedisReadTimeout bounds the wait for one reply, and
+	// RedisWriteTimeout one write (go-redis's default is 3s for both). A
+	// master that went silent (a host gone, a network cut) holds each
+	// command this long, and go-redis tries the same server once more
+	// before it asks the slot map again. The store's scripts take
+	// milliseconds; a blocking read (XREAD BLOCK) gets its block time on
+	// top.
+	RedisReadTimeout  = 2 * time.Second
+	RedisWriteTimeout = 2 * time.Second
 )
 
 // tuneFailover sets the store's dial defaults on options left at zero.
@@ -53,6 +62,12 @@ func tuneFailover(o *redis.UniversalOptions) {
 	}
 	if o.DialerRetries == 0 {
 		o.DialerRetries = RedisDialerRetries
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = RedisReadTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = RedisWriteTimeout
 	}
 }
 

@@ -166,6 +166,30 @@ func TestFailoverRedisCluster(t *testing.T) {
 	})
 }
 
+// TestFailoverRedisClusterSilentMaster: as TestFailoverRedisCluster, but
+// the master is stopped (SIGSTOP), not killed: its connections stay open
+// and nothing answers, as with a host gone or a network cut, so reads time
+// out rather than fail at once.
+func TestFailoverRedisClusterSilentMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process failover test")
+	}
+	rc := redistest.StartReplicatedCluster(t)
+	runFailover(t, rc.URL(), func() time.Time {
+		ctx := t.Context()
+		m, err := rc.MasterOf(ctx, failoverKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := rc.ReplicaOf(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Freeze()
+		return redistest.WaitMaster(t, r.Addr, 20*time.Second)
+	})
+}
+
 // TestFailoverSentinel: a master, a replica and three sentinels; the
 // master is killed mid-run.
 func TestFailoverSentinel(t *testing.T) {

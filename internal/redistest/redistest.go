@@ -154,6 +154,15 @@ func (s *Server) Kill() {
 	}
 }
 
+// Freeze stops the server with SIGSTOP: it keeps its port, so that
+// connections open and commands are sent, but nothing answers, as with a
+// host gone silent. Kill (at the test's end) ends it.
+func (s *Server) Freeze() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
 // Restart kills the server and starts it again on the same port and
 // folder: with AOF the data comes back.
 func (s *Server) Restart() {
