@@ -38,7 +38,10 @@ const (
 // RedisOptions configure OpenRedis. Zero values mean the defaults.
 type RedisOptions struct {
 	// Client is the connection to use: a standalone, Sentinel or Cluster
-	// client. Close leaves it open.
+	// client. Close leaves it open. The store leaves its options and hooks
+	// alone: a Cluster client given here reloads its slot map after a
+	// failover only as go-redis does (see redis_failover.go), unless the
+	// caller set that up.
 	Client redis.UniversalClient
 	// URL is used when Client is nil: a URL that ParseRedisURL accepts.
 	// Close closes the client built from it.
