@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/redistest"
 )
 
 // A reply error, as go-redis returns them.
@@ -86,5 +89,88 @@ func TestWatchFailoverReloads(t *testing.T) {
 	_ = pipeline(context.Background(), []redis.Cmder{cmd(replyErr("CLUSTERDOWN down"))})
 	if reloads != 2 {
 		t.Fatalf("%d reloads, want 2", reloads)
+	}
+}
+
+// TestRedisClusterFailover: on a Redis Cluster with replicas, the master of
+// the store's slot is killed; writes, and the events the store's reader
+// tails, resume within a second or two of the replica's promotion (not at
+// go-redis's next slot-map refresh, a minute later).
+func TestRedisClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts six servers")
+	}
+	rc := redistest.StartReplicatedCluster(t)
+	ctx := t.Context()
+	s, err := OpenRedis(ctx, RedisOptions{URL: rc.URL(), Cluster: "failover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	sub, err := s.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	createNamed(t, s, "before")
+	waitCreated(t, sub, "before", 5*time.Second)
+
+	m, err := rc.MasterOf(ctx, "{archivist:failover}:x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replication is asynchronous: without WAIT the replica may lack the
+	// last write when the master dies, and the event counter goes back
+	// (see README, the data-loss window). This test is about how soon the
+	// store resumes, so the replica has everything first.
+	if n, err := redistest.Do(ctx, m.Addr, "WAIT", 1, 1000); err != nil || n != int64(1) {
+		t.Fatalf("WAIT 1: %v %v", n, err)
+	}
+	r, err := rc.ReplicaOf(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Kill()
+	promoted := redistest.WaitMaster(t, r.Addr, 20*time.Second)
+	// Write until a write goes through, each with a short bound.
+	var wrote time.Time
+	for i := 0; ; i++ {
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := s.CreateTasks(wctx, []*archivist.Task{{ID: fmt.Sprintf("after-%d", i), Type: "t",
+			Priority: archivist.PriorityNormal, Timeout: time.Minute}})
+		cancel()
+		if err == nil {
+			wrote = time.Now()
+			waitCreated(t, sub, fmt.Sprintf("after-%d", i), 5*time.Second)
+			break
+		}
+		if time.Since(promoted) > 30*time.Second {
+			t.Fatalf("no write 30s after the promotion: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took, seen := wrote.Sub(promoted), time.Since(promoted)
+	t.Logf("first write %s after the promotion, its event read back %s after it", took.Round(time.Millisecond), seen.Round(time.Millisecond))
+	if seen > 3*time.Second {
+		t.Errorf("the store resumed %s after the promotion, want within 3s", seen.Round(time.Millisecond))
+	}
+}
+
+// waitCreated waits for the TaskCreated event of id on sub.
+func waitCreated(t *testing.T, sub archivist.Subscription, id string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-sub.C():
+			if !ok {
+				t.Fatalf("subscription ended: %v", sub.Err())
+			}
+			if ev.Type == archivist.TaskCreated && ev.Task.ID == id {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no task.created event for %s within %s", id, timeout)
+		}
 	}
 }
