@@ -84,6 +84,7 @@ type Redis struct {
 	reader        redis.UniversalClient
 	ownReader     bool
 	readerID      atomic.Int64 // CLIENT ID of the reader's connection
+	readerConns   atomic.Int64 // connections the reader made: a new one may face a new master
 	readerMu      sync.Mutex
 	readerStarted bool
 	stopReader    context.CancelFunc
@@ -199,6 +200,7 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 			}
 			if id, err := cn.ClientID(ctx).Result(); err == nil {
 				r.readerID.Store(id)
+				r.readerConns.Add(1)
 			}
 			return nil
 		}
