@@ -147,9 +147,6 @@ func runFailover(t *testing.T, url string, kill func() time.Time) {
 		t.Errorf("%d tasks ran more than once; at most %d were in flight", c.reran, 2*workers)
 	}
 	t.Logf("%d tasks completed; %d ran more than once; by node %v", c.completed, c.reran, c.byNode)
-	if testing.Verbose() {
-		t.Logf("logs of a:\n%s", a.logs.String())
-	}
 }
 
 // TestFailoverRedisCluster: Redis Cluster of three masters and three
