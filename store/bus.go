@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/rpg-archivist/archivist"
 )
@@ -104,6 +105,22 @@ func (b *bus) setLast(seq uint64) {
 	b.mu.Lock()
 	b.last = seq
 	b.mu.Unlock()
+}
+
+// timeOf is the Time of the event with Seq seq, when the bus keeps it and
+// the events after it in the ring follow without a gap (as they do but
+// after a rewind): it looks at one position, not through the ring.
+func (b *bus) timeOf(seq uint64) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if seq > b.last || b.last-seq >= b.keptLocked() {
+		return time.Time{}, false
+	}
+	ev := b.eventAtLocked(b.pos - 1 - (b.last - seq))
+	if ev.Seq != seq {
+		return time.Time{}, false
+	}
+	return ev.Time, true
 }
 
 // keptLocked is how many events the ring holds.

@@ -38,7 +38,10 @@ const (
 // RedisOptions configure OpenRedis. Zero values mean the defaults.
 type RedisOptions struct {
 	// Client is the connection to use: a standalone, Sentinel or Cluster
-	// client. Close leaves it open.
+	// client. Close leaves it open. The store leaves its options and hooks
+	// alone: a Cluster client given here reloads its slot map after a
+	// failover only as go-redis does (see redis_failover.go), unless the
+	// caller set that up.
 	Client redis.UniversalClient
 	// URL is used when Client is nil: a URL that ParseRedisURL accepts.
 	// Close closes the client built from it.
@@ -86,6 +89,7 @@ type Redis struct {
 	reader        redis.UniversalClient
 	ownReader     bool
 	readerID      atomic.Int64 // CLIENT ID of the reader's connection
+	readerConns   atomic.Int64 // connections the reader made: a new one may face a new master
 	readerMu      sync.Mutex
 	readerStarted bool
 	stopReader    context.CancelFunc
@@ -130,13 +134,16 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 			if uo, err = ParseRedisURL(o.URL); err != nil {
 				return nil, err
 			}
+			tuneFailover(uo)
 			client, own, where = redis.NewUniversalClient(uo), true, redactURL(o.URL)
 		case len(o.Addrs) > 0:
 			uo = &redis.UniversalOptions{Addrs: o.Addrs}
+			tuneFailover(uo)
 			client, own, where = redis.NewUniversalClient(uo), true, strings.Join(o.Addrs, ",")
 		default:
 			return nil, fmt.Errorf("redis store: RedisOptions needs a Client, a URL or Addrs")
 		}
+		watchFailover(client) // redis_failover.go
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
@@ -205,6 +212,7 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 			}
 			if id, err := cn.ClientID(ctx).Result(); err == nil {
 				r.readerID.Store(id)
+				r.readerConns.Add(1)
 			}
 			return nil
 		}
@@ -214,6 +222,7 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
+		o.ContextTimeoutEnabled = true // bounds a read from a server gone silent (readLoop)
 		rc := redis.NewClient(&o)
 		rc.AddHook(reachHook{r})
 		return rc, true
@@ -221,8 +230,10 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 		o := *c.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 0, 1
 		o.OnConnect = hook(o.OnConnect)
+		o.ContextTimeoutEnabled = true
 		rc := redis.NewClusterClient(&o)
 		rc.AddHook(reachHook{r})
+		watchFailover(rc)
 		return rc, true
 	}
 	return client, false

@@ -602,3 +602,18 @@ func entrySeq(id string) (uint64, error) {
 }
 
 func entryID(seq uint64) string { return strconv.FormatUint(seq, 10) + "-0" }
+
+// entryTime is the time of a stream entry's events (the server's clock when
+// its script ran), read from the head of the entry alone.
+func entryTime(values map[string]any) (time.Time, bool) {
+	blob, _ := values[entryField].(string)
+	r := mpReader{b: stringBytes(blob)}
+	if r.arrayLen() != 2 {
+		return time.Time{}, false
+	}
+	at := r.int()
+	if r.err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(at), true
+}

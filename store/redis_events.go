@@ -22,10 +22,16 @@ import (
 // from the stream (XRANGE) and then from the bus, without a gap or a
 // repeat.
 const (
-	redisReadBlock     = 2 * time.Second
-	redisReadCount     = 512
-	redisReadMinPause  = 50 * time.Millisecond
-	redisReadMaxPause  = 5 * time.Second
+	redisReadBlock    = 2 * time.Second
+	redisReadCount    = 512
+	redisReadMinPause = 50 * time.Millisecond
+	redisReadMaxPause = 500 * time.Millisecond
+	// redisReadGrace is how long past its BLOCK time a read may wait for
+	// its answer before the reader gives up on the connection: a server
+	// that went silent (a host gone, a network cut) would otherwise hold
+	// the read for go-redis's BLOCK+10s. The reader's client honours the
+	// deadline (ContextTimeoutEnabled).
+	redisReadGrace     = time.Second
 	redisCatchUpBuffer = 64
 )
 
@@ -39,10 +45,13 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 	pause := redisReadMinPause
 	var down time.Time // when the outage began; zero while reachable
 	var downLevel slog.Level
+	conns := r.readerConns.Load()
 	for ctx.Err() == nil {
-		streams, err := r.reader.XRead(ctx, &redis.XReadArgs{
+		readCtx, cancel := context.WithTimeout(ctx, redisReadBlock+redisReadGrace)
+		streams, err := r.reader.XRead(readCtx, &redis.XReadArgs{
 			Streams: []string{key, entryID(last)}, Count: redisReadCount, Block: redisReadBlock,
 		}).Result()
+		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
 				return
@@ -66,11 +75,23 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 			pause = min(2*pause, redisReadMaxPause)
 			continue
 		}
-		if !down.IsZero() {
-			r.log.Log(ctx, min(downLevel, slog.LevelInfo), "redis store: event stream readable again; catching up", "cluster", r.Cluster(),
-				"after_seq", last, "outage", time.Since(down).Round(time.Millisecond))
+		// A new connection may have found a new master (go-redis retries a
+		// read on a new connection by itself, so the reader need not have
+		// seen an error): check that the stream still holds what was read.
+		reconnected := false
+		if c := r.readerConns.Load(); c != conns {
+			reconnected, conns = conns != 0, c
+		}
+		if !down.IsZero() || reconnected {
+			if !down.IsZero() {
+				r.log.Log(ctx, min(downLevel, slog.LevelInfo), "redis store: event stream readable again; catching up", "cluster", r.Cluster(),
+					"after_seq", last, "outage", time.Since(down).Round(time.Millisecond))
+			}
 			down, pause = time.Time{}, redisReadMinPause
-			last = r.checkRewind(ctx, last)
+			if from := r.checkRewind(ctx, last); from != last {
+				last = from
+				continue // what this read returned follows the old last: read again
+			}
 		}
 		if len(streams) == 0 || len(streams[0].Messages) == 0 {
 			continue
@@ -78,11 +99,21 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 		msgs := streams[0].Messages
 		var evs []archivist.Event
 		for _, m := range msgs {
-			if seq, err := entrySeq(m.ID); err == nil && seq <= r.bus.lastSeq() {
-				last = seq // published already, as this instance wrote it
-				continue
+			seq, err := entrySeq(m.ID)
+			reused := false
+			if err == nil && seq <= r.bus.lastSeq() {
+				if !r.seqReused(seq, m.Values) {
+					last = seq // published already, as this instance wrote it
+					continue
+				}
+				reused = true
 			}
 			got, bad, err := decodeEntry(m.ID, m.Values)
+			if reused && len(got) > 0 {
+				r.log.Error("redis store: the event sequence went back (data lost on the server?); following the server",
+					"cluster", r.Cluster(), "had", r.bus.lastSeq(), "server", seq)
+				r.bus.setLast(got[0].Seq - 1)
+			}
 			if err != nil {
 				r.log.Error("redis store: skipping a stream entry that does not decode", "cluster", r.Cluster(), "id", m.ID, "err", err)
 			}
@@ -96,6 +127,21 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 		}
 		r.bus.publish(evs)
 	}
+}
+
+// seqReused reports whether the stream entry with Seq seq, which the bus
+// has published already, is not the entry it published: the server lost
+// events (a failover to a replica that had not received them, a restart
+// that lost its last writes) and gave their Seqs to new ones. Entries are
+// told apart by their time. An entry the bus no longer keeps counts as
+// published.
+func (r *Redis) seqReused(seq uint64, values map[string]any) bool {
+	at, ok := entryTime(values)
+	if !ok {
+		return false
+	}
+	had, ok := r.bus.timeOf(seq)
+	return ok && !had.Equal(at)
 }
 
 // checkRewind handles a server that came back with an older event counter
@@ -113,7 +159,59 @@ func (r *Redis) checkRewind(ctx context.Context, last uint64) uint64 {
 		r.bus.setLast(cur)
 		return cur
 	}
+	// The counter may have gone back and past last again meanwhile (a
+	// failover lost the last events, and new ones took their Seqs): read on
+	// from the newest entry that is still the one the bus published.
+	if common, ok := r.commonSeq(ctx, last); ok && common < last {
+		r.log.Error("redis store: events were lost on the server and their Seqs reused; following the server",
+			"cluster", r.Cluster(), "had", last, "same_up_to", common)
+		r.bus.setLast(common)
+		return common
+	}
 	return last
+}
+
+// redisRewindWindow is how many stream entries back from the last one read
+// checkRewind compares with what the bus published.
+const redisRewindWindow = 512
+
+// commonSeq is the Seq of the newest stream entry at or before last that is
+// the entry the bus published (same time), and whether it found one among
+// the redisRewindWindow entries before last that the bus still keeps.
+func (r *Redis) commonSeq(ctx context.Context, last uint64) (uint64, bool) {
+	if last == 0 {
+		return 0, false
+	}
+	// Mostly the entry at last is the one published: look at it alone
+	// first, then at the window.
+	var msgs []redis.XMessage
+	for _, n := range []int64{1, redisRewindWindow} {
+		var err error
+		msgs, err = r.reader.XRevRangeN(ctx, r.keys.key(redisKeyEvents), entryID(last), "-", n).Result()
+		if err != nil || len(msgs) == 0 {
+			return 0, false
+		}
+		if at, ok := entryTime(msgs[0].Values); ok {
+			if had, kept := r.bus.timeOf(last); kept && msgs[0].ID == entryID(last) && had.Equal(at) {
+				return last, true
+			}
+		}
+	}
+	for _, m := range msgs {
+		seq, err := entrySeq(m.ID)
+		if err != nil {
+			return 0, false
+		}
+		at, ok := entryTime(m.Values)
+		had, kept := r.bus.timeOf(seq)
+		if !ok || !kept {
+			return 0, false
+		}
+		if had.Equal(at) {
+			return seq, true
+		}
+	}
+	return 0, false
 }
 
 // readRange reads the events with Seq from from to to (0: to the newest),

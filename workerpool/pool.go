@@ -54,6 +54,8 @@ type Config struct {
 	// from an attempt whose outcome could not be recorded, and would
 	// otherwise wait for their lease, the task timeout. With fault
 	// tolerance off the second kind is failed instead (see releaseOrphans).
+	// It is also how long an attempt keeps retrying to record its outcome
+	// while the store does not answer (see finish).
 	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
@@ -582,7 +584,7 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 
 	// A cancel requested before the claim arrived with the task.
 	if t.CancelRequested {
-		p.finish(log, t, start, "cancelled", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "cancelled", func() (*archivist.Task, error) {
 			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: "cancelled on request", Cancelled: true})
 		})
 		return
@@ -616,30 +618,30 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 		if result == nil {
 			result = json.RawMessage("null")
 		}
-		p.finish(log, t, start, "completed", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "completed", func() (*archivist.Task, error) {
 			return store.CompleteTask(rctx, t.ID, t.Attempt, result)
 		})
 	case errors.Is(cause, errShutdown) && !cfg.FaultTolerance:
 		msg := fmt.Sprintf("node %s shut down before attempt %d finished (it was stopped when the shutdown grace ran out); fault tolerance is off, so it was not run again",
 			p.cfg.NodeID, t.Attempt)
-		p.finish(log, t, start, "failed", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "failed", func() (*archivist.Task, error) {
 			return store.FailTask(rctx, t.ID, t.Attempt, noRerun(msg))
 		})
 	case errors.Is(cause, errShutdown):
-		p.finish(log, t, start, "released", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "released", func() (*archivist.Task, error) {
 			return store.ReleaseTask(rctx, t.ID, t.Attempt)
 		})
 	case errors.Is(cause, errCancelRequested):
-		p.finish(log, t, start, "cancelled", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "cancelled", func() (*archivist.Task, error) {
 			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: "cancelled on request", Cancelled: true})
 		})
 	case errors.Is(cause, context.DeadlineExceeded):
 		msg := fmt.Sprintf("attempt %d timed out after %s", t.Attempt, t.Timeout)
-		p.finish(log, t, start, "timed_out", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "timed_out", func() (*archivist.Task, error) {
 			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: msg, TimedOut: true, Retry: retry})
 		})
 	default:
-		p.finish(log, t, start, "failed", func() (*archivist.Task, error) {
+		p.finish(parent, log, t, start, "failed", func() (*archivist.Task, error) {
 			return store.FailTask(rctx, t.ID, t.Attempt, archivist.Failure{Error: err.Error(), Permanent: archivist.IsPermanent(err), Retry: retry})
 		})
 	}
@@ -663,9 +665,39 @@ func (p *Pool) call(ctx context.Context, log *attemptLog, t *archivist.Task, job
 	return h.Handle(ctx, job)
 }
 
-func (p *Pool) finish(log *attemptLog, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
+// Reporting an outcome is retried while the store cannot be reached (a
+// Redis failover, a restart), for up to OrphanCheck: a node that records
+// its outcomes as soon as the store is back frees its slots for new work at
+// once and runs nothing again, where giving up leaves each task to the
+// next orphan check and its slot counted busy in the store until then.
+const (
+	reportRetryMinPause = 50 * time.Millisecond
+	reportRetryMaxPause = 500 * time.Millisecond
+)
+
+// reportAgain reports whether a report that failed with err may succeed if
+// sent again: the store did not answer, rather than refuse it.
+func reportAgain(err error) bool {
+	return err != nil && !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) &&
+		!archivist.IsCode(err, archivist.CodeBadUserInput)
+}
+
+func (p *Pool) finish(parent context.Context, log *attemptLog, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
 	d := p.cfg.Now().Sub(start)
 	nt, err := report()
+	if reportAgain(err) {
+		log.get().Warn("could not record the outcome of an attempt; retrying", "outcome", outcome, "err", err)
+		deadline := time.Now().Add(p.cfg.OrphanCheck)
+		for pause := reportRetryMinPause; reportAgain(err) && time.Now().Before(deadline); pause = min(2*pause, reportRetryMaxPause) {
+			select {
+			case <-parent.Done(): // the pool stops: the orphan check at the next start takes it back
+			case <-time.After(pause):
+				nt, err = report()
+				continue
+			}
+			break
+		}
+	}
 	switch {
 	case archivist.IsCode(err, archivist.CodeConflict):
 		log.get().Warn("the outcome of this attempt was refused: the task moved on without it (fenced off)", "outcome", outcome, "err", err)

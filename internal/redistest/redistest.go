@@ -28,6 +28,7 @@ type Server struct {
 	Addr string
 	Dir  string
 	Port int
+	conf string // a config file given first (a sentinel's)
 	args []string
 	cmd  *exec.Cmd
 	t    testing.TB
@@ -111,6 +112,9 @@ func Start(t testing.TB, extra ...string) *Server {
 func (s *Server) start() error {
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", s.Port)
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--logfile", filepath.Join(s.Dir, "redis.log")}, s.args...)
+	if s.conf != "" {
+		args = append([]string{s.conf}, args...)
+	}
 	s.cmd = exec.Command("redis-server", args...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -147,6 +151,15 @@ func (s *Server) Kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 		_, _ = s.cmd.Process.Wait()
+	}
+}
+
+// Freeze stops the server with SIGSTOP: it keeps its port, so that
+// connections open and commands are sent, but nothing answers, as with a
+// host gone silent. Kill (at the test's end) ends it.
+func (s *Server) Freeze() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
 	}
 }
 
