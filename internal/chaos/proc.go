@@ -1,0 +1,342 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rpg-archivist/archivist/internal/redistest"
+)
+
+// freePort returns a loopback port that was free a moment ago, below the
+// kernel's ephemeral range when it can, so that a server restarted on it
+// does not find it taken by an outgoing connection meanwhile. Never 6379.
+func freePort() (int, error) {
+	lo := 0
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			lo, _ = strconv.Atoi(f[0])
+		}
+	}
+	if lo > 21000 {
+		for range 50 {
+			port := 20000 + rand.IntN(lo-20000)
+			if port == 6379 {
+				continue
+			}
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// redisProc is a redis-server on a fixed loopback port and folder, with
+// AOF on so that a restart (SIGKILL, then start again) keeps the data.
+type redisProc struct {
+	Port int
+	Dir  string
+	args []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (r *redisProc) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.Port) }
+
+func newRedis(dir string, extra ...string) (*redisProc, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	r := &redisProc{Dir: dir, args: append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+		"--appendfsync", "always", "--dir", dir, "--protected-mode", "no"}, extra...)}
+	var err error
+	for range 5 {
+		if r.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+		if err = r.start(); err == nil {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("start redis-server: %w", err)
+}
+
+// start runs the server and waits (10 s at most) until it answers PING.
+func (r *redisProc) start() error {
+	args := append([]string{"--port", strconv.Itoa(r.Port), "--logfile", filepath.Join(r.Dir, "redis.log")}, r.args...)
+	cmd := exec.Command("redis-server", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	r.mu.Lock()
+	r.cmd, r.done = cmd, done
+	r.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(r.Dir, "redis.log"))
+			return fmt.Errorf("redis-server on %s exited: %s", r.Addr(), lastLines(string(log), 5))
+		default:
+		}
+		if redistest.Ping(r.Addr()) == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.kill()
+	return fmt.Errorf("redis-server on %s did not answer within 10s", r.Addr())
+}
+
+// kill stops the server with SIGKILL and waits until it is gone.
+func (r *redisProc) kill() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// restart starts the server again on its port and folder; the port may
+// linger a moment, so it tries for up to 10 s.
+func (r *redisProc) restart() error {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = r.start(); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// redisSet is the Redis of a run: one standalone server, or the masters of
+// a Redis Cluster.
+type redisSet struct {
+	Topology string
+	Servers  []*redisProc
+}
+
+// URL is the store URL the nodes use.
+func (s *redisSet) URL() string {
+	if s.Topology == TopologyCluster {
+		addrs := make([]string, len(s.Servers))
+		for i, r := range s.Servers {
+			addrs[i] = r.Addr()
+		}
+		return "redis+cluster://" + strings.Join(addrs, ",")
+	}
+	return "redis://" + s.Servers[0].Addr() + "/0"
+}
+
+func (s *redisSet) kill() {
+	for _, r := range s.Servers {
+		r.kill()
+	}
+}
+
+func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error) {
+	for _, bin := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("%s not found: install redis-server (Debian: apt-get install redis-server redis-tools)", bin)
+		}
+	}
+	s := &redisSet{Topology: topology}
+	switch topology {
+	case TopologyStandalone:
+		r, err := newRedis(filepath.Join(dir, "redis"))
+		if err != nil {
+			return nil, err
+		}
+		s.Servers = append(s.Servers, r)
+		return s, nil
+	case TopologyCluster:
+		for i := range 3 {
+			r, err := newRedis(filepath.Join(dir, fmt.Sprintf("redis-%d", i)), "--cluster-enabled", "yes",
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+			if err != nil {
+				s.kill()
+				return nil, err
+			}
+			s.Servers = append(s.Servers, r)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		args := []string{"--cluster", "create"}
+		for _, r := range s.Servers {
+			args = append(args, r.Addr())
+		}
+		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+		if out, err := exec.CommandContext(cctx, "redis-cli", args...).CombinedOutput(); err != nil {
+			s.kill()
+			return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
+		}
+		if err := s.waitClusterOK(cctx); err != nil {
+			s.kill()
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("topology %q: not supported (use %s or %s; %s is not supported yet)", topology,
+		TopologyStandalone, TopologyCluster, TopologySentinel)
+}
+
+// waitClusterOK waits until every master says cluster_state:ok.
+func (s *redisSet) waitClusterOK(ctx context.Context) error {
+	var last string
+	for {
+		ok := true
+		for _, r := range s.Servers {
+			info, err := exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(r.Port), "cluster", "info").Output()
+			if err != nil || !strings.Contains(string(info), "cluster_state:ok") {
+				ok, last = false, fmt.Sprintf("%s: %v %s", r.Addr(), err, lastLines(string(info), 1))
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis cluster not ok: %s", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+var addrRe = regexp.MustCompile(`msg="serving HTTP" .*addr=(\S+)`)
+
+// nodeProc is one `archivist serve` process; it may be killed and started
+// again under the same node id (on a new HTTP port).
+type nodeProc struct {
+	ID   string
+	bin  string
+	args []string
+	env  []string
+	log  io.Writer
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	addr    string
+	stopped bool
+}
+
+// Addr is the node's HTTP address, "" while it is down or stopped.
+func (n *nodeProc) Addr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped || n.cmd == nil {
+		return ""
+	}
+	select {
+	case <-n.done:
+		return ""
+	default:
+	}
+	return n.addr
+}
+
+// start runs the node and waits (60 s at most) until it serves HTTP.
+func (n *nodeProc) start(ctx context.Context) error {
+	cmd := exec.Command(n.bin, append([]string{"serve"}, n.args...)...)
+	cmd.Env = append(os.Environ(), n.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintf(n.log, "%s %s\n", n.ID, line)
+			if m := addrRe.FindStringSubmatch(line); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	go func() { _ = cmd.Wait(); pw.Close(); close(done) }()
+	n.mu.Lock()
+	n.cmd, n.done, n.addr, n.stopped = cmd, done, "", false
+	n.mu.Unlock()
+	timer := time.NewTimer(60 * time.Second)
+	defer timer.Stop()
+	select {
+	case a := <-found:
+		n.mu.Lock()
+		n.addr = a
+		n.mu.Unlock()
+		return nil
+	case <-done:
+		return fmt.Errorf("node %s exited before serving (see its log)", n.ID)
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	n.kill()
+	return fmt.Errorf("node %s did not serve within 60s", n.ID)
+}
+
+// kill sends SIGKILL (also to a stopped process) and waits until it exits.
+func (n *nodeProc) kill() {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// signal sends SIGSTOP or SIGCONT.
+func (n *nodeProc) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return errors.New("not started")
+	}
+	n.stopped = sig == syscall.SIGSTOP
+	return n.cmd.Process.Signal(sig)
+}
