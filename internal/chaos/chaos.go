@@ -204,22 +204,22 @@ func (r *runner) run(ctx context.Context) (*History, error) {
 	}
 	r.printf("%s cluster up: redis %s, nodes %s\n", r.since(time.Now()), url, strings.Join(r.nodeIDs(), ","))
 
-
 	// Faults, submissions and leadership samples, until the duration ends.
 	runCtx, stopRun := context.WithTimeout(ctx, r.o.Duration)
-	var wg sync.WaitGroup
+	var wg, subWG sync.WaitGroup
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	wg.Add(2)
+	defer func() { stopSampling(); wg.Wait() }()
+	wg.Add(1)
 	go func() { defer wg.Done(); r.sampleLoop(sampleCtx) }()
-	go func() { defer wg.Done(); r.submitLoop(runCtx) }()
+	subWG.Add(1)
+	go func() { defer subWG.Done(); r.submitLoop(runCtx) }()
 	faultErr := r.faultLoop(runCtx)
 	stopRun()
+	subWG.Wait()
 	if faultErr == nil && ctx.Err() != nil {
 		faultErr = ctx.Err()
 	}
 	if faultErr != nil {
-		stopSampling()
-		wg.Wait()
 		return nil, faultErr
 	}
 	r.printf("%s faults stop; %d tasks submitted (%d submissions failed); waiting for the cluster to settle (at most %s)\n",
