@@ -36,15 +36,19 @@ import (
 const (
 	TopologyStandalone = "standalone"
 	TopologyCluster    = "cluster"
-	TopologySentinel   = "sentinel"
+	// TopologyClusterReplicas is a Redis Cluster of three masters with a
+	// replica each: Redis faults include failovers.
+	TopologyClusterReplicas = "cluster-replicas"
+	TopologySentinel        = "sentinel"
 )
 
 // Options configure a run. Zero values mean the defaults.
 type Options struct {
 	// Bin is the archivist binary (default bin/archivist).
 	Bin string
-	// Topology of Redis: standalone (default) or cluster (3 masters, no
-	// replicas). sentinel is not supported yet.
+	// Topology of Redis: standalone (default), cluster (3 masters, no
+	// replicas) or cluster-replicas (3 masters and 3 replicas, with
+	// failovers). sentinel is not supported yet.
 	Topology string
 	// Nodes in the Archivist cluster (default 3).
 	Nodes int
@@ -110,10 +114,10 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		o.Out = os.Stdout
 	}
 	if o.Topology == TopologySentinel {
-		return nil, fmt.Errorf("topology sentinel is not supported yet: use standalone or cluster")
+		return nil, fmt.Errorf("topology sentinel is not supported yet: use standalone, cluster or cluster-replicas")
 	}
-	if o.Topology != TopologyStandalone && o.Topology != TopologyCluster {
-		return nil, fmt.Errorf("unknown topology %q: use standalone or cluster", o.Topology)
+	if o.Topology != TopologyStandalone && o.Topology != TopologyCluster && o.Topology != TopologyClusterReplicas {
+		return nil, fmt.Errorf("unknown topology %q: use standalone, cluster or cluster-replicas", o.Topology)
 	}
 	bin, err := filepath.Abs(o.Bin)
 	if err != nil {
@@ -269,37 +273,46 @@ func (r *runner) nodeIDs() []string {
 	return ids
 }
 
-// clientOf is a client of a node that is up, picked at random; nil when
+// clients are clients of the nodes that are up, in random order.
+func (r *runner) clients() []*client.Client {
+	var cs []*client.Client
+	for _, i := range rand.Perm(len(r.nodes)) {
+		if a := r.nodes[i].Addr(); a != "" {
+			cs = append(cs, client.New(a, client.WithHTTPClient(r.hc)))
+		}
+	}
+	return cs
+}
+
+// anyClient is a client of a node that is up, picked at random; nil when
 // none is.
 func (r *runner) anyClient() *client.Client {
-	perm := rand.Perm(len(r.nodes))
-	for _, i := range perm {
-		if a := r.nodes[i].Addr(); a != "" {
-			return client.New(a, client.WithHTTPClient(r.hc))
-		}
+	if cs := r.clients(); len(cs) > 0 {
+		return cs[0]
 	}
 	return nil
 }
 
-// sample asks a node that is up for nodes { id isLeader status }.
+// sample asks the nodes that are up, one after the other until one
+// answers, for nodes { id isLeader status }.
 func (r *runner) sample(ctx context.Context) LeaderSample {
-	s := LeaderSample{At: time.Now(), Status: map[string]string{}}
-	c := r.anyClient()
-	if c == nil {
-		s.Err = "no node is up"
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	s := LeaderSample{At: time.Now(), Status: map[string]string{}, Err: "no node is up"}
+	for _, c := range r.clients() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		nodes, err := c.Nodes(cctx)
 		cancel()
 		if err != nil {
 			s.Err = err.Error()
+			continue
 		}
+		s.Err = ""
 		for _, n := range nodes {
 			s.Status[n.ID] = n.Status
 			if n.IsLeader {
 				s.Leaders = append(s.Leaders, n.ID)
 			}
 		}
+		break
 	}
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
@@ -412,13 +425,18 @@ func (r *runner) faultLoop(ctx context.Context) error {
 		case x < 35:
 		case x < 70:
 			kind = FaultNodeStop
+		case x < 85 && r.redis.Topology == TopologyClusterReplicas:
+			kind = FaultFailover
 		default:
 			kind = FaultRedisRestart
 		}
 		var err error
-		if kind == FaultRedisRestart {
+		switch kind {
+		case FaultRedisRestart:
 			err = r.redisRestart(ctx)
-		} else {
+		case FaultFailover:
+			err = r.failover(ctx)
+		default:
 			err = r.nodeFault(ctx, kind)
 		}
 		if err != nil {
@@ -490,7 +508,7 @@ func (r *runner) redisRestart(ctx context.Context) error {
 	if err := srv.restart(); err != nil {
 		return err
 	}
-	if r.redis.Topology == TopologyCluster {
+	if r.redis.Topology != TopologyStandalone {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := r.redis.waitClusterOK(cctx)
 		cancel()
@@ -500,6 +518,49 @@ func (r *runner) redisRestart(ctx context.Context) error {
 	}
 	f.Until = time.Now()
 	r.printf("%s redis-server %s back\n", r.since(f.Until), srv.Addr())
+	r.mu.Lock()
+	r.faults = append(r.faults, f)
+	r.mu.Unlock()
+	return nil
+}
+
+// failover kills (SIGKILL) the Redis Cluster master that holds the
+// cluster's keys, waits (30 s at most) until Redis promotes its replica,
+// then starts the old master again (it rejoins as a replica).
+func (r *runner) failover(ctx context.Context) error {
+	bg := context.WithoutCancel(ctx)
+	old, err := r.redis.slotOwner(bg)
+	if err != nil {
+		return fmt.Errorf("failover: find the master: %w", err)
+	}
+	f := Fault{At: time.Now(), Kind: FaultFailover, Target: old.Addr()}
+	old.kill()
+	r.printf("%s SIGKILL redis master %s (holds the cluster's keys); waiting for its replica's promotion\n", r.since(f.At), old.Addr())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if nu, err := r.redis.slotOwner(bg); err == nil && nu != old {
+			f.Note = "promoted " + nu.Addr()
+			r.printf("%s %s promoted after %s\n", r.since(time.Now()), nu.Addr(), time.Since(f.At).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			f.Note = "no promotion within 30s"
+			r.printf("%s no replica promoted within 30s\n", r.since(time.Now()))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := old.restart(); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	err = r.redis.waitClusterOK(cctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	f.Until = time.Now()
+	r.printf("%s old master %s back, as a replica\n", r.since(f.Until), old.Addr())
 	r.mu.Lock()
 	r.faults = append(r.faults, f)
 	r.mu.Unlock()
@@ -543,8 +604,7 @@ func (r *runner) waitSettled(ctx context.Context, d time.Duration) error {
 	var why string
 	for time.Now().Before(deadline) {
 		s := r.sample(ctx)
-		if healthy(s, r.nodeIDs()) {
-			c := r.anyClient()
+		if c := r.anyClient(); c != nil && healthy(s, r.nodeIDs()) {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			page, err := c.List(cctx, client.Filter{Status: unfinished}, 1, "")
 			cancel()

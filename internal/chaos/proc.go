@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,7 +154,7 @@ type redisSet struct {
 
 // URL is the store URL the nodes use.
 func (s *redisSet) URL() string {
-	if s.Topology == TopologyCluster {
+	if s.Topology != TopologyStandalone {
 		addrs := make([]string, len(s.Servers))
 		for i, r := range s.Servers {
 			addrs[i] = r.Addr()
@@ -184,8 +185,12 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 		}
 		s.Servers = append(s.Servers, r)
 		return s, nil
-	case TopologyCluster:
-		for i := range 3 {
+	case TopologyCluster, TopologyClusterReplicas:
+		servers, replicas := 3, "0"
+		if topology == TopologyClusterReplicas {
+			servers, replicas = 6, "1"
+		}
+		for i := range servers {
 			r, err := newRedis(filepath.Join(dir, fmt.Sprintf("redis-%d", i)), "--cluster-enabled", "yes",
 				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
 			if err != nil {
@@ -200,7 +205,7 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 		for _, r := range s.Servers {
 			args = append(args, r.Addr())
 		}
-		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+		args = append(args, "--cluster-replicas", replicas, "--cluster-yes")
 		if out, err := exec.CommandContext(cctx, "redis-cli", args...).CombinedOutput(); err != nil {
 			s.kill()
 			return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
@@ -211,8 +216,62 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 		}
 		return s, nil
 	}
-	return nil, fmt.Errorf("topology %q: not supported (use %s or %s; %s is not supported yet)", topology,
-		TopologyStandalone, TopologyCluster, TopologySentinel)
+	return nil, fmt.Errorf("topology %q: not supported (use %s, %s or %s; %s is not supported yet)", topology,
+		TopologyStandalone, TopologyCluster, TopologyClusterReplicas, TopologySentinel)
+}
+
+// redisCLI runs redis-cli against one server (5 s at most).
+func redisCLI(ctx context.Context, port int, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...).Output()
+	return string(out), err
+}
+
+// slotOwner is the server that is master of the slot of the cluster's
+// keys, as the servers that answer see it.
+func (s *redisSet) slotOwner(ctx context.Context) (*redisProc, error) {
+	var lastErr error
+	for _, r := range s.Servers {
+		slot, err := redisCLI(ctx, r.Port, "cluster", "keyslot", "{archivist:"+clusterName+"}")
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(slot))
+		if err != nil {
+			lastErr = fmt.Errorf("cluster keyslot: %q", slot)
+			continue
+		}
+		nodes, err := redisCLI(ctx, r.Port, "cluster", "nodes")
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		// <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges...>
+		for _, line := range strings.Split(nodes, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+				continue
+			}
+			for _, rg := range f[8:] {
+				lo, hi, _ := strings.Cut(rg, "-")
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(cmp.Or(hi, lo))
+				if err1 != nil || err2 != nil || n < a || n > b {
+					continue
+				}
+				addr, _, _ := strings.Cut(f[1], "@")
+				for _, x := range s.Servers {
+					if x.Addr() == addr {
+						return x, nil
+					}
+				}
+			}
+		}
+		lastErr = fmt.Errorf("no live master holds slot %d", n)
+	}
+	return nil, lastErr
 }
 
 // waitClusterOK waits until every master says cluster_state:ok.
