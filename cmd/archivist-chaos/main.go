@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +37,9 @@ func main() {
 	res, err := chaos.Run(ctx, o)
 	stop()
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted; every process it started is stopped")
+		}
 		seed := ""
 		if res != nil {
 			seed = fmt.Sprintf(" (seed %d; logs in %s)", res.Seed, res.Dir)
