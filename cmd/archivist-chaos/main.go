@@ -27,6 +27,7 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the fault schedule and the tasks (0: from the clock; printed at start)")
 	flag.Float64Var(&o.Rate, "rate", 8, "tasks submitted per second")
 	flag.DurationVar(&o.Settle, "settle", 2*time.Minute, "at most this long for the cluster to settle once faults stop")
+	flag.DurationVar(&o.MaxLeaderless, "max-leaderless", 0, "fail when the cluster is longer than this without a live leader (0: only report it)")
 	flag.StringVar(&o.Dir, "dir", "", "folder for the nodes' logs and Redis data (default: a temporary one, removed after a clean run)")
 	flag.Parse()
 	if flag.NArg() > 0 {

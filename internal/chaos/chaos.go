@@ -61,6 +61,9 @@ type Options struct {
 	// Settle bounds the wait for the cluster to finish every task, elect
 	// one leader and show every node ONLINE once faults stop (default 2m).
 	Settle time.Duration
+	// MaxLeaderless, when set, makes a longer time without a live leader
+	// a broken invariant (default: only reported).
+	MaxLeaderless time.Duration
 	// Dir keeps the logs and Redis data (default a temporary folder,
 	// removed after a run without violations).
 	Dir string
@@ -240,7 +243,8 @@ func (r *runner) run(ctx context.Context) (*History, error) {
 	} else {
 		r.printf("%s settled\n", r.since(time.Now()))
 	}
-	h := &History{Submitted: r.submitted, Final: map[string]FinalTask{}, Faults: r.faults, Nodes: r.nodeIDs()}
+	h := &History{Submitted: r.submitted, Final: map[string]FinalTask{}, Faults: r.faults, Nodes: r.nodeIDs(),
+		MaxLeaderless: r.o.MaxLeaderless}
 	// The last sample, taken now: after settling (or giving up).
 	r.sample(ctx)
 	h.Leadership = r.samples
@@ -526,7 +530,8 @@ func (r *runner) redisRestart(ctx context.Context) error {
 
 // failover kills (SIGKILL) the Redis Cluster master that holds the
 // cluster's keys, waits (30 s at most) until Redis promotes its replica,
-// then starts the old master again (it rejoins as a replica).
+// leaves the old master down 3 to 10 s more, then starts it again (it
+// rejoins as a replica).
 func (r *runner) failover(ctx context.Context) error {
 	bg := context.WithoutCancel(ctx)
 	old, err := r.redis.slotOwner(bg)
@@ -550,6 +555,9 @@ func (r *runner) failover(ctx context.Context) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The old master stays down a while, so that nodes still dialling its
+	// address must follow the promotion rather than find it back.
+	sleepCtx(ctx, r.between(3*time.Second, 10*time.Second))
 	if err := old.restart(); err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ type History struct {
 	Faults []Fault
 	// Nodes are the ids of the cluster's nodes.
 	Nodes []string
+	// MaxLeaderless, when set, bounds the longest time without a live
+	// leader: longer is a violation.
+	MaxLeaderless time.Duration
 }
 
 // Submission is one submitted task.
@@ -122,6 +125,7 @@ const (
 	InvOneLeader  = "exactly one leader"
 	InvNodesBack  = "every node back ONLINE"
 	InvHistory    = "history complete"
+	InvLeaderGap  = "a live leader again in time"
 	maxViolations = 50
 )
 
@@ -304,6 +308,9 @@ func checkLeadership(h *History, fig *Figures, add func(inv, format string, args
 	last := h.Leadership[len(h.Leadership)-1]
 	if !since.IsZero() {
 		fig.LongestNoLead = max(fig.LongestNoLead, last.At.Sub(since))
+	}
+	if h.MaxLeaderless > 0 && fig.LongestNoLead > h.MaxLeaderless {
+		add(InvLeaderGap, "%s without a live leader, more than the %s allowed", fig.LongestNoLead.Round(time.Millisecond), h.MaxLeaderless)
 	}
 	if last.Err != "" {
 		add(InvOneLeader, "after settling, no node answered: %s", last.Err)

@@ -132,6 +132,7 @@ func TestCheckDetects(t *testing.T) {
 			h.Leadership[len(h.Leadership)-1].Status = map[string]string{"n1": "OFFLINE", "n2": "ONLINE"}
 		}},
 		{"no events", InvHistory, func(h *History) { h.Events = nil }},
+		{"leader gap too long", InvLeaderGap, func(h *History) { h.MaxLeaderless = 300 * time.Millisecond }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := goodHistory()
