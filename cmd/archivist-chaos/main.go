@@ -21,7 +21,7 @@ func main() {
 	var o chaos.Options
 	flag.StringVar(&o.Bin, "bin", "bin/archivist", "the archivist binary to run")
 	flag.StringVar(&o.Topology, "topology", chaos.TopologyStandalone,
-		"Redis: standalone, cluster (3 masters, no replicas) or cluster-replicas (3 masters, 3 replicas, with failovers); sentinel is not supported yet")
+		"Redis: standalone, cluster (3 masters, no replicas), cluster-replicas (3 masters, 3 replicas, with failovers) or sentinel (a master, a replica, 3 sentinels, with failovers)")
 	flag.IntVar(&o.Nodes, "nodes", 3, "archivist nodes")
 	flag.DurationVar(&o.Duration, "duration", 3*time.Minute, "how long faults are injected")
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the fault schedule and the tasks (0: from the clock; printed at start)")

@@ -39,7 +39,9 @@ const (
 	// TopologyClusterReplicas is a Redis Cluster of three masters with a
 	// replica each: Redis faults include failovers.
 	TopologyClusterReplicas = "cluster-replicas"
-	TopologySentinel        = "sentinel"
+	// TopologySentinel is a master and a replica watched by three
+	// sentinels: Redis faults include failovers.
+	TopologySentinel = "sentinel"
 )
 
 // Options configure a run. Zero values mean the defaults.
@@ -47,8 +49,9 @@ type Options struct {
 	// Bin is the archivist binary (default bin/archivist).
 	Bin string
 	// Topology of Redis: standalone (default), cluster (3 masters, no
-	// replicas) or cluster-replicas (3 masters and 3 replicas, with
-	// failovers). sentinel is not supported yet.
+	// replicas), cluster-replicas (3 masters and 3 replicas, with
+	// failovers) or sentinel (a master, a replica and 3 sentinels, with
+	// failovers).
 	Topology string
 	// Nodes in the Archivist cluster (default 3).
 	Nodes int
@@ -116,11 +119,10 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	if o.Topology == TopologySentinel {
-		return nil, fmt.Errorf("topology sentinel is not supported yet: use standalone, cluster or cluster-replicas")
-	}
-	if o.Topology != TopologyStandalone && o.Topology != TopologyCluster && o.Topology != TopologyClusterReplicas {
-		return nil, fmt.Errorf("unknown topology %q: use standalone, cluster or cluster-replicas", o.Topology)
+	switch o.Topology {
+	case TopologyStandalone, TopologyCluster, TopologyClusterReplicas, TopologySentinel:
+	default:
+		return nil, fmt.Errorf("unknown topology %q: use standalone, cluster, cluster-replicas or sentinel", o.Topology)
 	}
 	bin, err := filepath.Abs(o.Bin)
 	if err != nil {
@@ -429,7 +431,7 @@ func (r *runner) faultLoop(ctx context.Context) error {
 		case x < 35:
 		case x < 70:
 			kind = FaultNodeStop
-		case x < 85 && r.redis.Topology == TopologyClusterReplicas:
+		case x < 85 && (r.redis.Topology == TopologyClusterReplicas || r.redis.Topology == TopologySentinel):
 			kind = FaultFailover
 		default:
 			kind = FaultRedisRestart
@@ -509,16 +511,19 @@ func (r *runner) redisRestart(ctx context.Context) error {
 	srv.kill()
 	r.printf("%s SIGKILL redis-server %s, start again in %s\n", r.since(f.At), srv.Addr(), down.Round(time.Millisecond))
 	sleepCtx(ctx, down)
+	bg := context.WithoutCancel(ctx)
+	if r.redis.Topology == TopologySentinel {
+		// Back as a replica, unless the sentinels still name it master.
+		srv.replicaOf = ""
+		if m, err := r.redis.master(bg); err == nil && m != srv {
+			srv.replicaOf = m.Addr()
+		}
+	}
 	if err := srv.restart(); err != nil {
 		return err
 	}
-	if r.redis.Topology != TopologyStandalone {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err := r.redis.waitClusterOK(cctx)
-		cancel()
-		if err != nil {
-			return err
-		}
+	if err := r.redis.settle(bg); err != nil {
+		return err
 	}
 	f.Until = time.Now()
 	r.printf("%s redis-server %s back\n", r.since(f.Until), srv.Addr())
@@ -528,13 +533,14 @@ func (r *runner) redisRestart(ctx context.Context) error {
 	return nil
 }
 
-// failover kills (SIGKILL) the Redis Cluster master that holds the
-// cluster's keys, waits (30 s at most) until Redis promotes its replica,
+// failover kills (SIGKILL) the Redis master that holds the cluster's keys
+// (of a Redis Cluster, or the sentinels' master), waits (30 s at most)
+// until Redis or the sentinels promote its replica,
 // leaves the old master down 3 to 10 s more, then starts it again (it
 // rejoins as a replica).
 func (r *runner) failover(ctx context.Context) error {
 	bg := context.WithoutCancel(ctx)
-	old, err := r.redis.slotOwner(bg)
+	old, err := r.redis.master(bg)
 	if err != nil {
 		return fmt.Errorf("failover: find the master: %w", err)
 	}
@@ -543,7 +549,11 @@ func (r *runner) failover(ctx context.Context) error {
 	r.printf("%s SIGKILL redis master %s (holds the cluster's keys); waiting for its replica's promotion\n", r.since(f.At), old.Addr())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if nu, err := r.redis.slotOwner(bg); err == nil && nu != old {
+		if nu, err := r.redis.master(bg); err == nil && nu != old {
+			old.replicaOf = ""
+			if r.redis.Topology == TopologySentinel {
+				old.replicaOf = nu.Addr()
+			}
 			f.Note = "promoted " + nu.Addr()
 			r.printf("%s %s promoted after %s\n", r.since(time.Now()), nu.Addr(), time.Since(f.At).Round(time.Millisecond))
 			break
@@ -561,10 +571,7 @@ func (r *runner) failover(ctx context.Context) error {
 	if err := old.restart(); err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(bg, 30*time.Second)
-	err = r.redis.waitClusterOK(cctx)
-	cancel()
-	if err != nil {
+	if err := r.redis.settle(bg); err != nil {
 		return err
 	}
 	f.Until = time.Now()

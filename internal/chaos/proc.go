@@ -58,34 +58,76 @@ type redisProc struct {
 	Port int
 	Dir  string
 	args []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	// conf is a config file given first (a sentinel needs one it can
+	// rewrite); replicaOf, when set, starts the server as a replica of
+	// that address.
+	conf      string
+	replicaOf string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 func (r *redisProc) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.Port) }
 
 func newRedis(dir string, extra ...string) (*redisProc, error) {
+	return newRedisAs(dir, "", extra...)
+}
+
+// newRedisAs starts a data server, as a replica of replicaOf when set.
+func newRedisAs(dir, replicaOf string, extra ...string) (*redisProc, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	r := &redisProc{Dir: dir, args: append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-		"--appendfsync", "always", "--dir", dir, "--protected-mode", "no"}, extra...)}
+	r := &redisProc{Dir: dir, replicaOf: replicaOf, args: append([]string{"--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "no"}, extra...)}
+	return r, r.startOnFreePort()
+}
+
+// newSentinel starts a sentinel watching the master at masterAddr under
+// the name sentinelMaster: it sees the master down after 1 s.
+func newSentinel(dir, masterAddr string) (*redisProc, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	host, port, _ := strings.Cut(masterAddr, ":")
+	conf := filepath.Join(dir, "sentinel.conf")
+	text := fmt.Sprintf("bind 127.0.0.1\nprotected-mode no\ndir %s\nsentinel monitor %s %s %s 2\n"+
+		"sentinel down-after-milliseconds %[2]s 1000\nsentinel failover-timeout %[2]s 5000\nsentinel parallel-syncs %[2]s 1\n",
+		dir, sentinelMaster, host, port)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	r := &redisProc{Dir: dir, conf: conf, args: []string{"--sentinel"}}
+	return r, r.startOnFreePort()
+}
+
+const sentinelMaster = "archivist"
+
+func (r *redisProc) startOnFreePort() error {
 	var err error
 	for range 5 {
 		if r.Port, err = freePort(); err != nil {
-			return nil, err
+			return err
 		}
 		if err = r.start(); err == nil {
-			return r, nil
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("start redis-server: %w", err)
+	return fmt.Errorf("start redis-server: %w", err)
 }
 
 // start runs the server and waits (10 s at most) until it answers PING.
 func (r *redisProc) start() error {
-	args := append([]string{"--port", strconv.Itoa(r.Port), "--logfile", filepath.Join(r.Dir, "redis.log")}, r.args...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(append(args, "--port", strconv.Itoa(r.Port), "--logfile", filepath.Join(r.Dir, "redis.log")), r.args...)
+	if r.replicaOf != "" {
+		host, port, _ := strings.Cut(r.replicaOf, ":")
+		args = append(args, "--replicaof", host, port)
+	}
 	cmd := exec.Command("redis-server", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -149,11 +191,21 @@ func lastLines(s string, n int) string {
 // a Redis Cluster.
 type redisSet struct {
 	Topology string
-	Servers  []*redisProc
+	// Servers hold the data: the masters (and replicas) of a Redis
+	// Cluster, or the master and replica watched by the sentinels.
+	Servers   []*redisProc
+	Sentinels []*redisProc
 }
 
 // URL is the store URL the nodes use.
 func (s *redisSet) URL() string {
+	if s.Topology == TopologySentinel {
+		addrs := make([]string, len(s.Sentinels))
+		for i, r := range s.Sentinels {
+			addrs[i] = r.Addr()
+		}
+		return "redis+sentinel://" + strings.Join(addrs, ",") + "/" + sentinelMaster
+	}
 	if s.Topology != TopologyStandalone {
 		addrs := make([]string, len(s.Servers))
 		for i, r := range s.Servers {
@@ -165,7 +217,7 @@ func (s *redisSet) URL() string {
 }
 
 func (s *redisSet) kill() {
-	for _, r := range s.Servers {
+	for _, r := range append(s.Servers, s.Sentinels...) {
 		r.kill()
 	}
 }
@@ -185,6 +237,45 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 		}
 		s.Servers = append(s.Servers, r)
 		return s, nil
+	case TopologySentinel:
+		m, err := newRedis(filepath.Join(dir, "redis-0"))
+		if err != nil {
+			return nil, err
+		}
+		s.Servers = append(s.Servers, m)
+		rep, err := newRedisAs(filepath.Join(dir, "redis-1"), m.Addr())
+		if err != nil {
+			s.kill()
+			return nil, err
+		}
+		s.Servers = append(s.Servers, rep)
+		for i := range 3 {
+			sn, err := newSentinel(filepath.Join(dir, fmt.Sprintf("sentinel-%d", i)), m.Addr())
+			if err != nil {
+				s.kill()
+				return nil, err
+			}
+			s.Sentinels = append(s.Sentinels, sn)
+		}
+		// Ready when the replica is in sync and every sentinel knows the
+		// others and the replica.
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		for {
+			info, _ := redisCLI(cctx, rep.Port, "info", "replication")
+			ok := strings.Contains(info, "master_link_status:up")
+			for _, sn := range s.Sentinels {
+				out, _ := redisCLI(cctx, sn.Port, "sentinel", "master", sentinelMaster)
+				ok = ok && strings.Contains(out, "num-other-sentinels\n2\n") && strings.Contains(out, "num-slaves\n1\n")
+			}
+			if ok {
+				return s, nil
+			}
+			if !sleepCtx(cctx, 200*time.Millisecond) {
+				s.kill()
+				return nil, fmt.Errorf("sentinel set not ready within 60s: replica %q", lastLines(info, 3))
+			}
+		}
 	case TopologyCluster, TopologyClusterReplicas:
 		servers, replicas := 3, "0"
 		if topology == TopologyClusterReplicas {
@@ -216,8 +307,66 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 		}
 		return s, nil
 	}
-	return nil, fmt.Errorf("topology %q: not supported (use %s, %s or %s; %s is not supported yet)", topology,
+	return nil, fmt.Errorf("topology %q: not supported (use %s, %s, %s or %s)", topology,
 		TopologyStandalone, TopologyCluster, TopologyClusterReplicas, TopologySentinel)
+}
+
+// master is the server that holds the cluster's keys: the sentinels'
+// master, or the master of the keys' slot in a Redis Cluster.
+func (s *redisSet) master(ctx context.Context) (*redisProc, error) {
+	if s.Topology != TopologySentinel {
+		return s.slotOwner(ctx)
+	}
+	var lastErr error
+	for _, sn := range s.Sentinels {
+		out, err := redisCLI(ctx, sn.Port, "sentinel", "get-master-addr-by-name", sentinelMaster)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		f := strings.Fields(out)
+		if len(f) != 2 {
+			lastErr = fmt.Errorf("sentinel get-master-addr-by-name: %q", out)
+			continue
+		}
+		for _, x := range s.Servers {
+			if x.Addr() == f[0]+":"+f[1] {
+				return x, nil
+			}
+		}
+		lastErr = fmt.Errorf("sentinel names an unknown master %s:%s", f[0], f[1])
+	}
+	return nil, lastErr
+}
+
+// settle waits (30 s at most) until Redis serves again after a server
+// came back: a Redis Cluster says ok, a sentinel's master answers and its
+// replica is in sync.
+func (s *redisSet) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	switch s.Topology {
+	case TopologyStandalone:
+		return nil
+	case TopologySentinel:
+		for {
+			m, err := s.master(ctx)
+			ok := err == nil
+			for _, x := range s.Servers {
+				if ok && x != m {
+					info, _ := redisCLI(ctx, x.Port, "info", "replication")
+					ok = strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_port:"+strconv.Itoa(m.Port))
+				}
+			}
+			if ok {
+				return nil
+			}
+			if !sleepCtx(ctx, 200*time.Millisecond) {
+				return fmt.Errorf("sentinel set not settled within 30s (%v)", err)
+			}
+		}
+	}
+	return s.waitClusterOK(ctx)
 }
 
 // redisCLI runs redis-cli against one server (5 s at most).
