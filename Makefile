@@ -47,7 +47,8 @@ test-short: ## the fast tests only
 # make chaos: a cluster of real nodes on a real Redis under a random schedule
 # of faults, then its invariants checked (internal/chaos). CHAOS_FLAGS passes
 # flags: -duration 3m, -seed N (printed at start) to replay a schedule,
-# -topology standalone|cluster, -nodes, -rate, -dir (keeps logs and data).
+# -topology standalone|cluster|cluster-replicas|sentinel, -max-leaderless 5s,
+# -nodes, -rate, -dir (keeps logs and data).
 CHAOS_FLAGS ?=
 
 chaos: build ## 3 min of faults (node SIGKILL/SIGSTOP, Redis restarts) on a live cluster, then check its invariants (CHAOS_FLAGS)

@@ -14,8 +14,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rpg-archivist/archivist/internal/chaos"
 )
+
+// quietRedis drops go-redis's own log lines (sentinel discovery and the
+// like, from the harness's reader of the event stream): the report says
+// what matters.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func main() {
 	var o chaos.Options
@@ -34,6 +43,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "archivist-chaos: unexpected arguments %v\n", flag.Args())
 		os.Exit(2)
 	}
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	res, err := chaos.Run(ctx, o)
 	stop()
