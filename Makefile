@@ -27,7 +27,7 @@ VULNCHECK_STDLIB    ?= fail
 VULNCHECK_CACHE     ?= .cache/vulncheck
 NPM_AUDIT_LEVEL     ?= high
 
-.PHONY: help build run test test-short generate lint fmt clean dashboard bench vulncheck audit-npm
+.PHONY: help build run test test-short generate lint fmt clean dashboard bench vulncheck audit-npm chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,17 @@ test: ## run every test (unit, store conformance, end to end with real processes
 
 test-short: ## the fast tests only
 	$(GO) test -short -count=1 ./...
+
+# make chaos: a cluster of real nodes on a real Redis under a random schedule
+# of faults, then its invariants checked (internal/chaos). CHAOS_FLAGS passes
+# flags: -duration 3m, -seed N (printed at start) to replay a schedule,
+# -topology standalone|cluster|cluster-replicas|sentinel, -max-leaderless 5s,
+# -nodes, -rate, -dir (keeps logs and data).
+CHAOS_FLAGS ?=
+
+chaos: build ## 3 min of faults (node SIGKILL/SIGSTOP, Redis restarts) on a live cluster, then check its invariants (CHAOS_FLAGS)
+	$(GO) build -o bin/archivist-chaos ./cmd/archivist-chaos
+	bin/archivist-chaos -bin $(BIN) $(CHAOS_FLAGS)
 
 bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
 	@test -f bench/main.go || { echo "make bench: the benchmark program (bench/) is not in this checkout yet: see issue 6"; exit 1; }
