@@ -58,7 +58,10 @@ func openStore(ctx context.Context, o *Options, log *slog.Logger) (archivist.Sto
 			return nil, fmt.Errorf("cannot reach Redis after %d attempts in %s: %w", attempt, o.ConnectTimeout, err)
 		}
 		wait = min(wait, left)
-		log.Warn("cannot reach Redis; retrying", "in", wait.Round(time.Millisecond), "attempt", attempt, "err", err)
+		// The error as text: at start this line is all the user sees of the
+		// wait, and an UNAVAILABLE error value would send it to debug level
+		// (quietUnavailable, app/storehealth.go).
+		log.Warn("cannot reach Redis; retrying", "in", wait.Round(time.Millisecond), "attempt", attempt, "err", err.Error())
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
