@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -218,4 +219,46 @@ func TestRedisWaitReplicasSentinel(t *testing.T) {
 	start = time.Now()
 	_, err = s.CancelTask(t.Context(), "durable")
 	checkNotDurable(t, err, time.Since(start), timeout)
+}
+
+// BenchmarkRedisWaitReplicas: what wait_replicas=1 costs one transition
+// (a one-task submission) on a master with one replica, both local:
+//
+//	go test ./store -run '^$' -bench RedisWaitReplicas -benchtime 3000x
+func BenchmarkRedisWaitReplicas(b *testing.B) {
+	m := redistest.Start(b, "--repl-diskless-sync-delay", "0")
+	redistest.Start(b, "--replicaof", "127.0.0.1", fmt.Sprint(m.Port))
+	// The replica has synced once it acknowledges a write.
+	for try := 0; ; try++ {
+		_, _ = redistest.Do(b.Context(), m.Addr, "SET", "synced", "1")
+		if n, _ := redistest.Do(b.Context(), m.Addr, "WAIT", 1, 500); n == int64(1) {
+			break
+		}
+		if try > 60 {
+			b.Fatal("the replica did not sync within 30s")
+		}
+	}
+	for _, n := range []int{0, 1} {
+		b.Run(fmt.Sprintf("wait_replicas=%d", n), func(b *testing.B) {
+			s, err := OpenRedis(b.Context(), RedisOptions{URL: m.URL(), Cluster: fmt.Sprintf("bench%d", n), WaitReplicas: n, WaitTimeout: 5 * time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = s.Close() }()
+			var lat []time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				start := time.Now()
+				if err := s.CreateTasks(b.Context(), []*archivist.Task{{ID: fmt.Sprintf("t%d", i), Type: "t",
+					Priority: archivist.PriorityNormal, Timeout: time.Minute}}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
 }
