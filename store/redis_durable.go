@@ -134,6 +134,9 @@ func (r *Redis) evalDurable(ctx context.Context, op string, s *redis.Script, arg
 		case err != nil:
 			return nil, 0, r.mapErr(op, r.classify(ctx, err))
 		}
+		if _, ok := c.(*redis.Client); ok && c != r.client {
+			_ = r.classify(ctx, nil) // a Cluster node's client has no reachHook: Redis answered
+		}
 		res, seq, err := r.scriptReply(op, run.Val())
 		if err != nil {
 			return nil, 0, err
