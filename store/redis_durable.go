@@ -17,7 +17,8 @@ import (
 // RedisOptions.WaitReplicas (or wait_replicas=N in the URL) above 0, every
 // script that changes state is followed, in the same round trip (a
 // pipeline of EVALSHA and WAIT on the master that runs the script), by
-// WAIT N timeout, and the call succeeds only when N replicas acknowledged
+// WAIT N timeout (or until the caller's deadline, if sooner), and the
+// call succeeds only when N replicas acknowledged
 // the write. When fewer did within the timeout, the call fails with
 // UNAVAILABLE: the master did make the write (the tasks exist, the
 // transition happened, its events were published), but it may be lost if
@@ -107,9 +108,16 @@ func (r *Redis) evalDurable(ctx context.Context, op string, s *redis.Script, arg
 		if err != nil {
 			return nil, 0, r.mapErr(op, err)
 		}
+		// A caller's deadline shortens the wait (go-redis does not cut a
+		// pipeline's read short at the deadline): a leadership campaign
+		// waits no longer than its lease lasts.
+		timeout := d.timeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
+		}
 		pipe := c.Pipeline()
 		run := pipe.EvalSha(ctx, s.Hash(), r.keys.fixed, argv...)
-		wait := redis.NewIntCmd(ctx, "wait", d.replicas, d.timeout.Milliseconds())
+		wait := redis.NewIntCmd(ctx, "wait", d.replicas, timeout.Milliseconds())
 		_ = pipe.Process(ctx, wait)
 		_, _ = pipe.Exec(ctx)
 		err = run.Err()
@@ -150,7 +158,7 @@ func (r *Redis) evalDurable(ctx context.Context, op string, s *redis.Script, arg
 		if acked < int64(d.replicas) {
 			return nil, 0, archivist.Errorf(archivist.CodeUnavailable,
 				"%s: the Redis master made the write but only %d of %d replica(s) acknowledged it within %s: it may not be durable (it may be lost if the master fails now)",
-				op, acked, d.replicas, d.timeout)
+				op, acked, d.replicas, timeout)
 		}
 		return res, seq, nil
 	}

@@ -70,6 +70,21 @@ func TestRedisWaitReplicasAlone(t *testing.T) {
 	if _, err := s.GetTask(t.Context(), "a"); err != nil {
 		t.Fatalf("the master did not keep the write: %v", err)
 	}
+	// A caller's deadline shortens the wait: a campaign for a 200ms lease
+	// waits no longer than 200ms, not wait_timeout.
+	s2, err := OpenRedis(t.Context(), RedisOptions{URL: srv.URL() + "?wait_replicas=1&wait_timeout=10s", Cluster: "alone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = s2.Campaign(ctx, "n1", 200*time.Millisecond)
+	took = time.Since(start)
+	if archivist.ErrorCodeOf(err) != archivist.CodeUnavailable || took > 2*time.Second {
+		t.Fatalf("campaign with a 200ms deadline: %v after %s, want UNAVAILABLE within about 200ms", err, took.Round(time.Millisecond))
+	}
 }
 
 // checkNotDurable checks that err is the UNAVAILABLE of a write that waited
