@@ -119,7 +119,7 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	d := archivist.DefaultConfig()
 	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address the HTTP API, playground and dashboard listen on")
-	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...")
+	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...; ?wait_replicas=N&wait_timeout=1s makes every write wait for N replicas")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 2*time.Minute, "how long to keep retrying a Redis store that does not answer at start")
 	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both); given explicitly, it wins over the role stored for this node (updateNode) and is stored in its place")
 	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node: 1 to 128 ASCII letters, digits and . _ : - (default: host name and HTTP port)")

@@ -64,6 +64,15 @@ type RedisOptions struct {
 	// QueryBytes bounds the persisted queries the cluster keeps, in bytes
 	// (default DefaultRedisQueryBytes); the least recently used go first.
 	QueryBytes int64
+	// WaitReplicas, when above 0, makes every script that changes state
+	// wait, in the same round trip, until that many replicas have its write
+	// (Redis's WAIT), for at most WaitTimeout (default
+	// DefaultRedisWaitTimeout). A write fewer replicas acknowledged in time
+	// fails with UNAVAILABLE, although the master made it: see
+	// redis_durable.go. The URL parameters wait_replicas and wait_timeout
+	// set them too; these fields, when set, win.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Redis is the archivist.Store of a cluster: all state in one Redis
@@ -106,6 +115,9 @@ type Redis struct {
 	settingsSeen sync.Map
 	// reach follows whether Redis answers (redis_unavailable.go).
 	reach reachability
+	// durability is how many replicas each write waits for
+	// (redis_durable.go).
+	durability redisDurability
 }
 
 var _ archivist.Store = (*Redis)(nil)
@@ -127,26 +139,36 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	client, own := o.Client, false
 	where := "the given client"
 	var uo *redis.UniversalOptions
+	var dur redisDurability
+	if client == nil && o.URL != "" {
+		var err error
+		if uo, dur, err = parseRedisURL(o.URL); err != nil {
+			return nil, err
+		}
+	}
+	if dur, err = dur.with(o.WaitReplicas, o.WaitTimeout); err != nil {
+		return nil, err
+	}
 	if client == nil {
 		switch {
 		case o.URL != "":
-			var err error
-			if uo, err = ParseRedisURL(o.URL); err != nil {
-				return nil, err
-			}
 			tuneFailover(uo)
+			dur.fitReadTimeout(uo)
 			client, own, where = redis.NewUniversalClient(uo), true, redactURL(o.URL)
 		case len(o.Addrs) > 0:
 			uo = &redis.UniversalOptions{Addrs: o.Addrs}
 			tuneFailover(uo)
+			dur.fitReadTimeout(uo)
 			client, own, where = redis.NewUniversalClient(uo), true, strings.Join(o.Addrs, ",")
 		default:
 			return nil, fmt.Errorf("redis store: RedisOptions needs a Client, a URL or Addrs")
 		}
 		watchFailover(client) // redis_failover.go
+	} else if err := dur.checkClient(client); err != nil {
+		return nil, err
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
-		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer)}
+		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer), durability: dur}
 	r.reports.r = r
 	r.reach.name, r.reach.log = redisName(uo, client), opts.Logger
 	SetRedisLogger(opts.Logger) // go-redis's own lines: debug, not stderr
@@ -317,6 +339,9 @@ func (r *Redis) evalSeq(ctx context.Context, op string, s *redis.Script, args ..
 	argv := make([]any, 0, 2+len(args))
 	argv = append(argv, r.keys.prefix, r.maxLen)
 	argv = append(argv, args...)
+	if r.durability.replicas > 0 && !readOnlyScripts[s] {
+		return r.evalDurable(ctx, op, s, argv) // redis_durable.go
+	}
 	res, err := s.Run(ctx, r.client, r.keys.fixed, argv...).Result()
 	if err != nil {
 		return nil, 0, r.mapErr(op, err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,8 +28,23 @@ import (
 // sentinels). Special characters in user, password or master name must be
 // percent-encoded. TLS takes the query parameters ca=PATH (a PEM file of CA
 // certificates to trust instead of the system's), cert=PATH and key=PATH (a
-// client certificate) and insecure_skip_verify=true.
+// client certificate) and insecure_skip_verify=true. Any URL takes
+// wait_replicas=N and wait_timeout=DURATION (see RedisOptions.WaitReplicas;
+// ParseRedisURL checks them, OpenRedis applies them).
 func ParseRedisURL(raw string) (*redis.UniversalOptions, error) {
+	o, _, err := parseRedisURL(raw)
+	return o, err
+}
+
+// parseRedisURL is ParseRedisURL that also returns the durability the URL
+// asks for (wait_replicas, wait_timeout).
+func parseRedisURL(raw string) (*redis.UniversalOptions, redisDurability, error) {
+	var dur redisDurability
+	o, err := parseRedisURLInto(raw, &dur)
+	return o, dur, err
+}
+
+func parseRedisURLInto(raw string, dur *redisDurability) (*redis.UniversalOptions, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("redis URL %s: %s", redactURL(raw), fmt.Sprintf(format, args...))
 	}
@@ -167,12 +183,27 @@ func ParseRedisURL(raw string) (*redis.UniversalOptions, error) {
 			} else {
 				o.SentinelPassword = v
 			}
+		case "wait_replicas":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > maxWaitReplicas {
+				return nil, bad("wait_replicas=%q is not a number from 0 to %d", v, maxWaitReplicas)
+			}
+			dur.replicas = n
+		case "wait_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Millisecond || d > maxWaitTimeout {
+				return nil, bad("wait_timeout=%q is not a duration from 1ms to %s (such as 500ms or 2s)", v, maxWaitTimeout)
+			}
+			dur.timeout = d
 		default:
-			return nil, bad("unknown parameter %q (known: ca, cert, key, insecure_skip_verify, sentinel_username, sentinel_password)", name)
+			return nil, bad("unknown parameter %q (known: ca, cert, key, insecure_skip_verify, sentinel_username, sentinel_password, wait_replicas, wait_timeout)", name)
 		}
 		if !useTLS && (name == "ca" || name == "cert" || name == "key" || name == "insecure_skip_verify") {
 			return nil, bad("%s needs TLS: use rediss://", name)
 		}
+	}
+	if dur.timeout != 0 && dur.replicas == 0 {
+		return nil, bad("wait_timeout needs wait_replicas=N (N of 1 or more)")
 	}
 	if useTLS {
 		host, _, _ := net.SplitHostPort(o.Addrs[0])

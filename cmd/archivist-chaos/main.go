@@ -37,11 +37,18 @@ func main() {
 	flag.Float64Var(&o.Rate, "rate", 8, "tasks submitted per second")
 	flag.DurationVar(&o.Settle, "settle", 2*time.Minute, "at most this long for the cluster to settle once faults stop")
 	flag.DurationVar(&o.MaxLeaderless, "max-leaderless", 0, "fail when the cluster is longer than this without a live leader (0: only report it)")
+	waitReplicas := flag.Int("wait-replicas", -1, "the nodes' wait_replicas: every write waits until this many Redis replicas have it (-1: 1 for cluster-replicas and sentinel, 0 otherwise)")
 	flag.StringVar(&o.Dir, "dir", "", "folder for the nodes' logs and Redis data (default: a temporary one, removed after a clean run)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "archivist-chaos: unexpected arguments %v\n", flag.Args())
 		os.Exit(2)
+	}
+	switch {
+	case *waitReplicas == 0:
+		o.WaitReplicas = -1
+	case *waitReplicas > 0:
+		o.WaitReplicas = *waitReplicas
 	}
 	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

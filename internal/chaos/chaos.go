@@ -67,6 +67,10 @@ type Options struct {
 	// MaxLeaderless, when set, makes a longer time without a live leader
 	// a broken invariant (default: only reported).
 	MaxLeaderless time.Duration
+	// WaitReplicas is the nodes' wait_replicas (see the README's Redis
+	// failover section): 0 means 1 for the topologies with replicas
+	// (cluster-replicas, sentinel) and none otherwise; below 0 means none.
+	WaitReplicas int
 	// Dir keeps the logs and Redis data (default a temporary folder,
 	// removed after a run without violations).
 	Dir string
@@ -100,6 +104,19 @@ type runner struct {
 	faults    []Fault
 	submitErr int
 	outMu     sync.Mutex
+}
+
+// waitReplicas is the wait_replicas the nodes' store URL gets (0: none).
+func (r *runner) waitReplicas() int {
+	switch {
+	case r.o.WaitReplicas < 0:
+		return 0
+	case r.o.WaitReplicas > 0:
+		return r.o.WaitReplicas
+	case r.o.Topology == TopologyClusterReplicas || r.o.Topology == TopologySentinel:
+		return 1
+	}
+	return 0
 }
 
 // Run performs one chaos run. It returns an error when the run could not
@@ -195,6 +212,9 @@ func (r *runner) run(ctx context.Context) (*History, error) {
 		return nil, err
 	}
 	url := r.redis.URL()
+	if n := r.waitReplicas(); n > 0 {
+		url += fmt.Sprintf("?wait_replicas=%d", n)
+	}
 	for i := range r.o.Nodes {
 		id := fmt.Sprintf("n%d", i+1)
 		n := &nodeProc{ID: id, bin: r.o.Bin, log: nodeLog,

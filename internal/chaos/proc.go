@@ -305,6 +305,10 @@ func startRedisSet(ctx context.Context, topology, dir string) (*redisSet, error)
 			s.kill()
 			return nil, err
 		}
+		if err := s.waitReplicasSynced(cctx); err != nil {
+			s.kill()
+			return nil, err
+		}
 		return s, nil
 	}
 	return nil, fmt.Errorf("topology %q: not supported (use %s, %s, %s or %s)", topology,
@@ -367,6 +371,27 @@ func (s *redisSet) settle(ctx context.Context) error {
 		}
 	}
 	return s.waitClusterOK(ctx)
+}
+
+// waitReplicasSynced waits until every replica of a Redis Cluster has done
+// its first sync (master_link_status:up), so that nodes with wait_replicas
+// start on replicas that acknowledge.
+func (s *redisSet) waitReplicasSynced(ctx context.Context) error {
+	for {
+		ok := true
+		for _, x := range s.Servers {
+			info, err := redisCLI(ctx, x.Port, "info", "replication")
+			if err != nil || (strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up")) {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		if !sleepCtx(ctx, 200*time.Millisecond) {
+			return fmt.Errorf("replicas not in sync within 60s")
+		}
+	}
 }
 
 // redisCLI runs redis-cli against one server (5 s at most).
