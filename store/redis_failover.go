@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -117,21 +116,8 @@ func (h reloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // serverGone reports whether err says that the server a command went to is
 // unreachable or no longer serves the slot, rather than that the command
 // itself failed (a script's error, a missing key) or that the caller gave
-// up (a cancelled context).
+// up (a cancelled context): the store's one rule for it (unreachable, in
+// redis_unavailable.go), less a client that was closed on purpose.
 func serverGone(err error) bool {
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed) {
-		return false
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
-	}
-	// Refused, reset, EOF, timeouts, a pool that cannot dial.
-	return true
+	return !errors.Is(err, redis.ErrClosed) && unreachable(err)
 }

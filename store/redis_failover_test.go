@@ -17,12 +17,6 @@ import (
 	"github.com/rpg-archivist/archivist/internal/redistest"
 )
 
-// A reply error, as go-redis returns them.
-type replyErr string
-
-func (e replyErr) Error() string { return string(e) }
-func (replyErr) RedisError()     {}
-
 func TestServerGone(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	for _, c := range []struct {
@@ -33,13 +27,13 @@ func TestServerGone(t *testing.T) {
 		{redis.Nil, false},
 		{context.Canceled, false},
 		{redis.ErrClosed, false},
-		{replyErr("CONFLICT task is running"), false},
-		{replyErr("NOSCRIPT No matching script"), false},
-		{replyErr("CLUSTERDOWN The cluster is down"), true},
-		{replyErr("TRYAGAIN Multiple keys request during rehashing of slot"), true},
-		{replyErr("MASTERDOWN Link with MASTER is down"), true},
-		{replyErr("LOADING Redis is loading the dataset in memory"), true},
-		{replyErr("READONLY You can't write against a read only replica."), true},
+		{redisReply("CONFLICT task is running"), false},
+		{redisReply("NOSCRIPT No matching script"), false},
+		{redisReply("CLUSTERDOWN The cluster is down"), true},
+		{redisReply("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{redisReply("MASTERDOWN Link with MASTER is down"), true},
+		{redisReply("LOADING Redis is loading the dataset in memory"), true},
+		{redisReply("READONLY You can't write against a read only replica."), true},
 		{refused, true},
 		{fmt.Errorf("wrapped: %w", refused), true},
 		{io.EOF, true},
@@ -81,13 +75,13 @@ func TestWatchFailoverReloads(t *testing.T) {
 		return c
 	}
 	_ = process(context.Background(), cmd(nil))
-	_ = process(context.Background(), cmd(replyErr("CONFLICT no")))
+	_ = process(context.Background(), cmd(redisReply("CONFLICT no")))
 	_ = pipeline(context.Background(), []redis.Cmder{cmd(redis.Nil)})
 	if reloads != 0 {
 		t.Fatalf("%d reloads after commands that reached their server", reloads)
 	}
 	_ = process(context.Background(), cmd(io.EOF))
-	_ = pipeline(context.Background(), []redis.Cmder{cmd(replyErr("CLUSTERDOWN down"))})
+	_ = pipeline(context.Background(), []redis.Cmder{cmd(redisReply("CLUSTERDOWN down"))})
 	if reloads != 2 {
 		t.Fatalf("%d reloads, want 2", reloads)
 	}
