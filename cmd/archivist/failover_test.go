@@ -155,20 +155,7 @@ func TestFailoverRedisCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process failover test")
 	}
-	rc := redistest.StartReplicatedCluster(t)
-	runFailover(t, rc.URL(), func() time.Time {
-		ctx := t.Context()
-		m, err := rc.MasterOf(ctx, failoverKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := rc.ReplicaOf(ctx, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Kill()
-		return redistest.WaitMaster(t, r.Addr, 20*time.Second)
-	})
+	clusterFailover(t, (*redistest.Server).Kill)
 }
 
 // TestFailoverRedisClusterSilentMaster: as TestFailoverRedisCluster, but
@@ -179,6 +166,13 @@ func TestFailoverRedisClusterSilentMaster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process failover test")
 	}
+	clusterFailover(t, (*redistest.Server).Freeze)
+}
+
+// clusterFailover runs the failover scenario on a Redis Cluster of three
+// masters and three replicas, stopping the master of the cluster's slot
+// with stop (a SIGKILL, or a SIGSTOP that leaves it silent).
+func clusterFailover(t *testing.T, stop func(*redistest.Server)) {
 	rc := redistest.StartReplicatedCluster(t)
 	runFailover(t, rc.URL(), func() time.Time {
 		ctx := t.Context()
@@ -190,7 +184,7 @@ func TestFailoverRedisClusterSilentMaster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Freeze()
+		stop(m)
 		return redistest.WaitMaster(t, r.Addr, 20*time.Second)
 	})
 }
