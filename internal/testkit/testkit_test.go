@@ -1,0 +1,37 @@
+package testkit_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
+)
+
+func TestBuffer(t *testing.T) {
+	var b testkit.Buffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() { fmt.Fprintf(&b, "line %d\n", i) })
+	}
+	wg.Wait()
+	for i := range 8 {
+		if !b.Contains(fmt.Sprintf("line %d\n", i)) {
+			t.Fatalf("line %d missing from %q", i, b.String())
+		}
+	}
+}
+
+func TestEventuallyAndSignal(t *testing.T) {
+	n := 0
+	testkit.Eventually(t, time.Second, func() bool { n++; return n == 3 }, "n reaches 3")
+	if n != 3 {
+		t.Fatalf("cond checked %d times, want 3", n)
+	}
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := testkit.Signal(t, ch, time.Second, "a value"); got != 7 {
+		t.Fatalf("Signal = %d", got)
+	}
+}
