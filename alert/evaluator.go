@@ -12,6 +12,18 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
+)
+
+// Defaults of Config.
+const (
+	// defaultWebhookTimeout bounds one webhook request of the default
+	// HTTPClient.
+	defaultWebhookTimeout = 10 * time.Second
+	defaultMaxAttempts    = 6
+	defaultRetryBase      = 500 * time.Millisecond
+	// maxRetryWait caps the backoff between delivery attempts.
+	maxRetryWait = 30 * time.Second
 )
 
 // Config configures an Evaluator. Zero values mean the defaults.
@@ -19,42 +31,45 @@ type Config struct {
 	Store archivist.Store
 	Rules Rules
 	// Settings gives the heartbeat interval (the evaluation period) and
-	// the missed heartbeats after which a node is offline.
+	// the missed heartbeats after which a node is offline (default
+	// archivist.DefaultConfig).
 	Settings func() archivist.Config
-	// IsLeader says whether this node delivers to the webhooks.
+	// IsLeader says whether this node delivers to the webhooks (default:
+	// always, for a node on its own).
 	IsLeader func() bool
 	// Webhooks get each alert that fires or resolves as a JSON POST.
 	Webhooks []string
-	// HTTPClient posts to the webhooks (default: 10s timeout). Redirects are
-	// never followed, whatever its CheckRedirect: a 3xx answer is a failed
-	// delivery.
+	// HTTPClient posts to the webhooks (default: a client with a
+	// defaultWebhookTimeout, 10s, timeout). Redirects are never followed,
+	// whatever its CheckRedirect: a 3xx answer is a failed delivery.
 	HTTPClient *http.Client
-	// MaxAttempts per delivery (default 6), with backoff from RetryBase
-	// (default 500ms) doubling up to 30s.
+	// MaxAttempts per delivery (default defaultMaxAttempts, 6), with
+	// backoff from RetryBase (default defaultRetryBase, 500ms) doubling up
+	// to maxRetryWait (30s).
 	MaxAttempts int
 	RetryBase   time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Env is where the evaluator logs alerts and failed deliveries, and
+	// its clock (lifecycle.Env's defaults).
+	Env lifecycle.Env
 }
 
 // Evaluator evaluates the rules at every heartbeat interval, keeps the
 // alerts that fire, tells its subscribers of every change and, on the
 // leader, delivers them to the webhooks.
 type Evaluator struct {
+	lifecycle.Base
 	cfg   Config
 	rules Rules
 
 	mu        sync.Mutex
-	firing    map[string]*archivist.Alert
-	resolved  []archivist.Alert // newest last, at most keepResolved
+	firing    map[string]*Alert
+	resolved  []Alert // newest last, at most keepResolved
 	finished  []outcome
 	pending   map[string]time.Time // PENDING task id -> created at
 	busySince map[string]time.Time
-	subs      map[chan archivist.Alert]struct{}
+	subs      map[chan Alert]struct{}
 
-	deliveries chan archivist.Alert
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	deliveries chan Alert
 	evaluated  chan struct{} // test hook: signalled after each evaluation
 }
 
@@ -77,7 +92,7 @@ func New(cfg Config) *Evaluator {
 		cfg.IsLeader = func() bool { return true }
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: defaultWebhookTimeout}
 	}
 	// A webhook URL often carries a token: following a redirect would send
 	// the payload elsewhere, and the URL along in Referer. Redirects are
@@ -86,59 +101,43 @@ func New(cfg Config) *Evaluator {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg.HTTPClient = &hc
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = 500 * time.Millisecond
+		cfg.RetryBase = defaultRetryBase
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Evaluator{cfg: cfg, rules: cfg.Rules.withDefaults(), firing: map[string]*archivist.Alert{},
-		pending: map[string]time.Time{}, busySince: map[string]time.Time{}, subs: map[chan archivist.Alert]struct{}{},
-		deliveries: make(chan archivist.Alert, 1024), evaluated: make(chan struct{}, 1)}
+	cfg.Env = cfg.Env.WithDefaults()
+	return &Evaluator{cfg: cfg, rules: cfg.Rules.withDefaults(), firing: map[string]*Alert{},
+		pending: map[string]time.Time{}, busySince: map[string]time.Time{}, subs: map[chan Alert]struct{}{},
+		deliveries: make(chan Alert, 1024), evaluated: make(chan struct{}, 1)}
 }
 
-// Start seeds the pending tasks from the store and starts evaluating.
+// Start subscribes to the task events and seeds the pending tasks from
+// the store (within ctx), then evaluates, and delivers, in the background
+// until Stop. It is idempotent, and a stopped evaluator starts again.
 func (e *Evaluator) Start(ctx context.Context) error {
-	e.mu.Lock()
-	if e.cancel != nil {
-		e.mu.Unlock()
+	var sub archivist.Subscription
+	return e.Base.Start(ctx, func(run context.Context) (err error) {
+		if sub, err = e.cfg.Store.Subscribe(run, 0); err != nil {
+			return err
+		}
+		if err := e.seedPending(ctx); err != nil {
+			e.cfg.Env.Logger.Warn("alerts: could not read pending tasks", "err", err)
+		}
 		return nil
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel = cancel
-	e.mu.Unlock()
-	sub, err := e.cfg.Store.Subscribe(rctx, 0)
-	if err != nil {
-		cancel()
-		return err
-	}
-	if err := e.seedPending(ctx); err != nil {
-		e.cfg.Logger.Warn("alerts: could not read pending tasks", "err", err)
-	}
-	e.wg.Add(3)
-	go e.watch(rctx, sub)
-	go e.loop(rctx)
-	go e.deliver(rctx)
-	return nil
+	}, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { e.watch(ctx, sub) })
+		wg.Go(func() { e.deliver(ctx) })
+		e.loop(ctx)
+		wg.Wait()
+	})
 }
 
-// Stop ends evaluation and delivery. Idempotent.
-func (e *Evaluator) Stop(ctx context.Context) error {
-	e.mu.Lock()
-	cancel := e.cancel
-	e.cancel = nil
-	e.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		e.wg.Wait()
-	}
-	return nil
-}
+// Stop ends evaluation and delivery, waiting for them or for ctx to end
+// (then it returns an error, and a later Stop or Start waits again).
+// Idempotent.
+func (e *Evaluator) Stop(ctx context.Context) error { return e.Base.Stop(ctx) }
 
 func (e *Evaluator) seedPending(ctx context.Context) error {
 	after := ""
@@ -163,7 +162,6 @@ func (e *Evaluator) seedPending(ctx context.Context) error {
 // watch follows task events: finished attempts for the failure rate, and
 // which tasks are PENDING since when.
 func (e *Evaluator) watch(ctx context.Context, sub archivist.Subscription) {
-	defer e.wg.Done()
 	for {
 		for ev := range sub.C() {
 			if ev.Task == nil {
@@ -211,7 +209,6 @@ func (e *Evaluator) watch(ctx context.Context, sub archivist.Subscription) {
 }
 
 func (e *Evaluator) loop(ctx context.Context) {
-	defer e.wg.Done()
 	for {
 		iv := e.cfg.Settings().HeartbeatInterval
 		if iv <= 0 {
@@ -236,21 +233,21 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 		default:
 		}
 	}()
-	now := e.cfg.Now()
+	now := e.cfg.Env.Now()
 	cfg := e.cfg.Settings()
 	nodes, err := e.cfg.Store.ListNodes(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			e.cfg.Logger.Warn("alerts: list nodes", "err", err)
+			e.cfg.Env.Logger.Warn("alerts: list nodes", "err", err)
 		}
 		return
 	}
 	// Heartbeats that the store could not take say nothing about the nodes.
 	grace := archivist.InHeartbeatGrace(e.cfg.Store, cfg.MissedHeartbeats, cfg.HeartbeatInterval)
-	want := map[string]archivist.Alert{}
+	want := map[string]Alert{}
 	add := func(rule, subject, severity, msg string, value float64) {
 		id := rule + ":" + subject
-		want[id] = archivist.Alert{ID: id, Rule: rule, Subject: subject, Severity: severity, Message: msg, Value: value}
+		want[id] = Alert{ID: id, Rule: rule, Subject: subject, Severity: severity, Message: msg, Value: value}
 	}
 	e.mu.Lock()
 	seen := map[string]bool{}
@@ -261,7 +258,7 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 		// delayed by a loaded machine does not page anyone.
 		if n.Offline(now, cfg.MissedHeartbeats+1) && !e.rules.NodeOfflineOff && !grace {
 			silent := now.Sub(n.LastHeartbeat)
-			add(archivist.RuleNodeOffline, n.ID, "critical",
+			add(RuleNodeOffline, n.ID, "critical",
 				fmt.Sprintf("node %s is offline: no heartbeat for %s", n.ID, silent.Round(time.Second)), silent.Seconds())
 		}
 		if status != archivist.NodeBusy {
@@ -274,7 +271,7 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 			since = now
 		}
 		if e.rules.BusyFor > 0 && now.Sub(since) >= e.rules.BusyFor {
-			add(archivist.RuleNodeBusy, n.ID, "warning", fmt.Sprintf("node %s has been BUSY for %s (cpu %.0f%%, memory %.0f%%, load %.2f)",
+			add(RuleNodeBusy, n.ID, "warning", fmt.Sprintf("node %s has been BUSY for %s (cpu %.0f%%, memory %.0f%%, load %.2f)",
 				n.ID, now.Sub(since).Round(time.Second), n.Health.CPUPercent, n.Health.MemoryPercent, n.Health.Load1), now.Sub(since).Seconds())
 		}
 	}
@@ -295,7 +292,7 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 	}
 	if total := len(e.finished); e.rules.FailureRate > 0 && total >= e.rules.FailureMinTasks {
 		if rate := 100 * float64(failed) / float64(total); rate > e.rules.FailureRate {
-			add(archivist.RuleFailureRate, "cluster", "critical", fmt.Sprintf("%.0f%% of %d finished attempts failed in the last %s (limit %.0f%%)",
+			add(RuleFailureRate, "cluster", "critical", fmt.Sprintf("%.0f%% of %d finished attempts failed in the last %s (limit %.0f%%)",
 				rate, total, e.rules.FailureWindow, e.rules.FailureRate), rate)
 		}
 	}
@@ -309,17 +306,17 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 	}
 	if e.rules.PendingAge > 0 && oldestID != "" && now.Sub(oldest) > e.rules.PendingAge {
 		age := now.Sub(oldest)
-		add(archivist.RulePendingTooOld, "cluster", "warning", fmt.Sprintf("task %s has been pending for %s (%d tasks pending; limit %s)",
+		add(RulePendingTooOld, "cluster", "warning", fmt.Sprintf("task %s has been pending for %s (%d tasks pending; limit %s)",
 			oldestID, age.Round(time.Second), len(e.pending), e.rules.PendingAge), age.Seconds())
 	}
 	// Fire what is new, resolve what cleared, refresh the rest.
-	var changes []archivist.Alert
+	var changes []Alert
 	for id, a := range want {
 		if cur, ok := e.firing[id]; ok {
 			cur.Message, cur.Value = a.Message, a.Value
 			continue
 		}
-		a.Status, a.StartedAt = archivist.AlertFiring, now
+		a.Status, a.StartedAt = Firing, now
 		e.firing[id] = &a
 		changes = append(changes, a)
 	}
@@ -328,7 +325,7 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 			continue
 		}
 		r := *cur
-		r.Status, r.ResolvedAt = archivist.AlertResolved, now
+		r.Status, r.ResolvedAt = Resolved, now
 		delete(e.firing, id)
 		e.resolved = append(e.resolved, r)
 		if len(e.resolved) > keepResolved {
@@ -344,12 +341,12 @@ func (e *Evaluator) Evaluate(ctx context.Context) {
 
 // publish tells subscribers and queues the webhook delivery, never
 // blocking: a subscriber that is full is dropped.
-func (e *Evaluator) publish(a archivist.Alert) {
+func (e *Evaluator) publish(a Alert) {
 	level := slog.LevelWarn
-	if a.Status == archivist.AlertResolved {
+	if a.Status == Resolved {
 		level = slog.LevelInfo
 	}
-	e.cfg.Logger.Log(context.Background(), level, "alert "+string(a.Status), "rule", a.Rule, "subject", a.Subject, "message", a.Message)
+	e.cfg.Env.Logger.Log(context.Background(), level, "alert "+string(a.Status), "rule", a.Rule, "subject", a.Subject, "message", a.Message)
 	e.mu.Lock()
 	for ch := range e.subs {
 		select {
@@ -366,16 +363,16 @@ func (e *Evaluator) publish(a archivist.Alert) {
 	select {
 	case e.deliveries <- a:
 	default:
-		e.cfg.Logger.Error("alerts: delivery queue full; alert not sent", "alert", a.ID)
+		e.cfg.Env.Logger.Error("alerts: delivery queue full; alert not sent", "alert", a.ID)
 	}
 }
 
 // Alerts returns the firing alerts (and, with resolved, the recently
 // resolved ones), newest first.
-func (e *Evaluator) Alerts(resolved bool) []archivist.Alert {
+func (e *Evaluator) Alerts(resolved bool) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]archivist.Alert, 0, len(e.firing))
+	out := make([]Alert, 0, len(e.firing))
 	for _, a := range e.firing {
 		out = append(out, *a)
 	}
@@ -397,8 +394,8 @@ func (e *Evaluator) Alerts(resolved bool) []archivist.Alert {
 
 // Subscribe returns a channel of alert changes, closed when ctx ends or the
 // reader falls behind.
-func (e *Evaluator) Subscribe(ctx context.Context) <-chan archivist.Alert {
-	ch := make(chan archivist.Alert, 64)
+func (e *Evaluator) Subscribe(ctx context.Context) <-chan Alert {
+	ch := make(chan Alert, 64)
 	e.mu.Lock()
 	e.subs[ch] = struct{}{}
 	e.mu.Unlock()
@@ -415,7 +412,6 @@ func (e *Evaluator) Subscribe(ctx context.Context) <-chan archivist.Alert {
 
 // deliver posts alerts to the webhooks while this node leads.
 func (e *Evaluator) deliver(ctx context.Context) {
-	defer e.wg.Done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -433,19 +429,19 @@ func (e *Evaluator) deliver(ctx context.Context) {
 
 // Payload is what a webhook receives.
 type Payload struct {
-	Alert archivist.Alert `json:"alert"`
+	Alert Alert `json:"alert"`
 	// Source is the node that sent it.
 	Source string    `json:"source,omitempty"`
 	SentAt time.Time `json:"sentAt"`
 }
 
-func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
-	body, _ := json.Marshal(Payload{Alert: a, SentAt: e.cfg.Now()})
+func (e *Evaluator) post(ctx context.Context, url string, a Alert) {
+	body, _ := json.Marshal(Payload{Alert: a, SentAt: e.cfg.Env.Now()})
 	wait := e.cfg.RetryBase
 	for attempt := 1; attempt <= e.cfg.MaxAttempts; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			e.cfg.Logger.Error("alerts: bad webhook URL", "webhook", RedactWebhook(url))
+			e.cfg.Env.Logger.Error("alerts: bad webhook URL", "webhook", RedactWebhook(url))
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
@@ -458,7 +454,7 @@ func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
 			}
 			if resp.StatusCode < 400 {
 				// Retrying would get the same answer.
-				e.cfg.Logger.Error("alerts: webhook delivery failed: the webhook answered with a redirect, which is not followed (the URL may carry a token); configure the final URL",
+				e.cfg.Env.Logger.Error("alerts: webhook delivery failed: the webhook answered with a redirect, which is not followed (the URL may carry a token); configure the final URL",
 					"alert", a.ID, "webhook", RedactWebhook(url), "status", resp.StatusCode)
 				return
 			}
@@ -468,15 +464,15 @@ func (e *Evaluator) post(ctx context.Context, url string, a archivist.Alert) {
 			return
 		}
 		if attempt == e.cfg.MaxAttempts {
-			e.cfg.Logger.Error("alerts: webhook delivery failed; giving up", "alert", a.ID, "webhook", RedactWebhook(url), "attempts", attempt, "err", err)
+			e.cfg.Env.Logger.Error("alerts: webhook delivery failed; giving up", "alert", a.ID, "webhook", RedactWebhook(url), "attempts", attempt, "err", err)
 			return
 		}
-		e.cfg.Logger.Warn("alerts: webhook delivery failed; retrying", "alert", a.ID, "webhook", RedactWebhook(url), "attempt", attempt, "in", wait, "err", err)
+		e.cfg.Env.Logger.Warn("alerts: webhook delivery failed; retrying", "alert", a.ID, "webhook", RedactWebhook(url), "attempt", attempt, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 30*time.Second)
+		wait = min(2*wait, maxRetryWait)
 	}
 }

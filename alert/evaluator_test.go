@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -51,7 +51,7 @@ func setup(t *testing.T, rules Rules) *bundle {
 	}))
 	t.Cleanup(hook.Close)
 	b.ev = New(Config{Store: b.st, Rules: rules, Webhooks: []string{hook.URL}, RetryBase: 10 * time.Millisecond,
-		Now: b.clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Env:      lifecycle.Env{Now: b.clk.Now},
 		Settings: func() archivist.Config { c := archivist.DefaultConfig(); c.HeartbeatInterval = time.Hour; return c }})
 	if err := b.ev.Start(b.ctx); err != nil {
 		t.Fatal(err)
@@ -92,10 +92,10 @@ func TestNodeOfflineFiresAndResolvesWithRetries(t *testing.T) {
 	b.clk.Add(5 * time.Second)
 	b.ev.Evaluate(b.ctx)
 	p := b.hook(t)
-	if p.Alert.Rule != archivist.RuleNodeOffline || p.Alert.Subject != "n1" || p.Alert.Status != archivist.AlertFiring {
+	if p.Alert.Rule != RuleNodeOffline || p.Alert.Subject != "n1" || p.Alert.Status != Firing {
 		t.Fatalf("webhook got %+v", p.Alert)
 	}
-	if a := <-sub; a.ID != "node_offline:n1" || a.Status != archivist.AlertFiring {
+	if a := <-sub; a.ID != "node_offline:n1" || a.Status != Firing {
 		t.Fatalf("subscriber got %+v", a)
 	}
 	if got := b.ev.Alerts(false); len(got) != 1 {
@@ -103,10 +103,10 @@ func TestNodeOfflineFiresAndResolvesWithRetries(t *testing.T) {
 	}
 	b.heartbeat(t, "n1", false)
 	b.ev.Evaluate(b.ctx)
-	if p := b.hook(t); p.Alert.Status != archivist.AlertResolved || p.Alert.ResolvedAt.IsZero() {
+	if p := b.hook(t); p.Alert.Status != Resolved || p.Alert.ResolvedAt.IsZero() {
 		t.Fatalf("resolution %+v", p.Alert)
 	}
-	if got := b.ev.Alerts(true); len(got) != 1 || got[0].Status != archivist.AlertResolved {
+	if got := b.ev.Alerts(true); len(got) != 1 || got[0].Status != Resolved {
 		t.Fatalf("with resolved: %+v", got)
 	}
 }
@@ -138,7 +138,7 @@ func TestFailureRate(t *testing.T) {
 	waitEvents(t, b, 4)
 	b.ev.Evaluate(b.ctx)
 	got := b.ev.Alerts(false)
-	if len(got) != 1 || got[0].Rule != archivist.RuleFailureRate || got[0].Value != 50 {
+	if len(got) != 1 || got[0].Rule != RuleFailureRate || got[0].Value != 50 {
 		t.Fatalf("alerts %+v", got)
 	}
 	b.clk.Add(2 * time.Minute) // the window moves past them
@@ -195,7 +195,7 @@ func TestPendingTooOldAndBusy(t *testing.T) {
 	for _, a := range b.ev.Alerts(false) {
 		rules[a.Rule] = true
 	}
-	if !rules[archivist.RulePendingTooOld] || !rules[archivist.RuleNodeBusy] || len(rules) != 2 {
+	if !rules[RulePendingTooOld] || !rules[RuleNodeBusy] || len(rules) != 2 {
 		t.Fatalf("alerts %v, want pending_too_old and node_busy", rules)
 	}
 }

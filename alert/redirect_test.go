@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -58,7 +59,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	clk := &clock{now: time.Now()}
 	logs := &lockedBuffer{}
 	ev := New(Config{Store: st, Webhooks: []string{redirector.URL + "/hook?token=secret-token"}, RetryBase: 10 * time.Millisecond,
-		Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Env:      lifecycle.Env{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))},
 		Settings: func() archivist.Config { c := archivist.DefaultConfig(); c.HeartbeatInterval = time.Hour; return c }})
 	ctx := t.Context()
 	if err := ev.Start(ctx); err != nil {

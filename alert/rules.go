@@ -6,6 +6,7 @@
 package alert
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -41,20 +42,15 @@ const (
 )
 
 func (r Rules) withDefaults() Rules {
-	if r.FailureRate == 0 {
-		r.FailureRate = DefaultFailureRate
-	}
+	// A negative value stays: it turns the rule off.
+	r.FailureRate = cmp.Or(r.FailureRate, DefaultFailureRate)
+	r.PendingAge = cmp.Or(r.PendingAge, DefaultPendingAge)
+	r.BusyFor = cmp.Or(r.BusyFor, DefaultBusyFor)
 	if r.FailureWindow <= 0 {
 		r.FailureWindow = DefaultFailureWindow
 	}
 	if r.FailureMinTasks <= 0 {
 		r.FailureMinTasks = DefaultFailureMinTasks
-	}
-	if r.PendingAge == 0 {
-		r.PendingAge = DefaultPendingAge
-	}
-	if r.BusyFor == 0 {
-		r.BusyFor = DefaultBusyFor
 	}
 	return r
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/health"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/server"
 	"github.com/rpg-archivist/archivist/store"
@@ -127,7 +128,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Monitor = health.NewMonitor(health.MonitorConfig{
 		Interval:   o.HealthInterval,
 		Thresholds: m.thresholds(cfg),
-		Logger:     log,
+		Env:        lifecycle.Env{Logger: log},
 		OnChange: func(archivist.Health, bool) {
 			if m.Heartbeat != nil {
 				m.Heartbeat.Kick()
@@ -175,7 +176,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.Alerts = alert.New(alert.Config{Store: st, Rules: o.AlertRules, Settings: m.Settings,
 		IsLeader: m.isLeader,
-		Webhooks: splitList(o.AlertWebhooks), Logger: log})
+		Webhooks: splitList(o.AlertWebhooks), Env: lifecycle.Env{Logger: log}})
 	if err := m.Alerts.Start(ctx); err != nil {
 		return err
 	}

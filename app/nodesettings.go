@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/workerpool"
 )
@@ -227,8 +228,8 @@ func (m *Main) newPool() *workerpool.Pool {
 func (m *Main) startLeading(ctx context.Context) error {
 	cfg := m.Settings()
 	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
-		TTL: leaseTTL(cfg), Logger: m.Logger})
-	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Logger: m.Logger})
+		TTL: leaseTTL(cfg), Env: lifecycle.Env{Logger: m.Logger}})
+	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: lifecycle.Env{Logger: m.Logger}})
 	m.mu.Lock()
 	m.Elector, m.Scheduler = e, s
 	m.mu.Unlock()

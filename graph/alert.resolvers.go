@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/alert"
 )
 
 // ResolvedAt is the resolver for the resolvedAt field.
-func (r *alertResolver) ResolvedAt(ctx context.Context, obj *archivist.Alert) (*time.Time, error) {
+func (r *alertResolver) ResolvedAt(ctx context.Context, obj *alert.Alert) (*time.Time, error) {
 	if obj.ResolvedAt.IsZero() {
 		return nil, nil
 	}
@@ -22,8 +23,8 @@ func (r *alertResolver) ResolvedAt(ctx context.Context, obj *archivist.Alert) (*
 }
 
 // Alerts is the resolver for the alerts field.
-func (r *queryResolver) Alerts(ctx context.Context, includeResolved *bool) ([]*archivist.Alert, error) {
-	out := []*archivist.Alert{}
+func (r *queryResolver) Alerts(ctx context.Context, includeResolved *bool) ([]*alert.Alert, error) {
+	out := []*alert.Alert{}
 	if r.Resolver.Alerts == nil {
 		return out, nil
 	}
@@ -34,8 +35,8 @@ func (r *queryResolver) Alerts(ctx context.Context, includeResolved *bool) ([]*a
 }
 
 // AlertUpdated is the resolver for the alertUpdated field.
-func (r *subscriptionResolver) AlertUpdated(ctx context.Context) (<-chan *archivist.Alert, error) {
-	out := make(chan *archivist.Alert, 1)
+func (r *subscriptionResolver) AlertUpdated(ctx context.Context) (<-chan *alert.Alert, error) {
+	out := make(chan *alert.Alert, 1)
 	if r.Resolver.Alerts == nil {
 		// No alert rules here: the subscription stays open and quiet.
 		go func() { <-ctx.Done(); close(out) }()

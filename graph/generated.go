@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/alert"
 	"github.com/rpg-archivist/archivist/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -247,7 +248,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AlertResolver interface {
-	ResolvedAt(ctx context.Context, obj *archivist.Alert) (*time.Time, error)
+	ResolvedAt(ctx context.Context, obj *alert.Alert) (*time.Time, error)
 }
 type DistributedProcessingConfigResolver interface {
 	HeartbeatIntervalMs(ctx context.Context, obj *archivist.Config) (int, error)
@@ -302,7 +303,7 @@ type QueryResolver interface {
 	TaskTypes(ctx context.Context) ([]string, error)
 	TaskCounts(ctx context.Context) ([]*model.TaskCount, error)
 	Leader(ctx context.Context) (*archivist.Node, error)
-	Alerts(ctx context.Context, includeResolved *bool) ([]*archivist.Alert, error)
+	Alerts(ctx context.Context, includeResolved *bool) ([]*alert.Alert, error)
 	Session(ctx context.Context) (*model.Session, error)
 	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error)
 }
@@ -310,7 +311,7 @@ type SubscriptionResolver interface {
 	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
 	NodeUpdated(ctx context.Context, id *string) (<-chan *archivist.Node, error)
 	ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error)
-	AlertUpdated(ctx context.Context) (<-chan *archivist.Alert, error)
+	AlertUpdated(ctx context.Context) (<-chan *alert.Alert, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2200,7 +2201,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Alert_id(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_id(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2223,7 +2224,7 @@ func (ec *executionContext) fieldContext_Alert_id(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Alert_rule(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_rule(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2246,7 +2247,7 @@ func (ec *executionContext) fieldContext_Alert_rule(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
 }
 
-func (ec *executionContext) _Alert_subject(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_subject(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2269,7 +2270,7 @@ func (ec *executionContext) fieldContext_Alert_subject(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
 }
 
-func (ec *executionContext) _Alert_severity(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_severity(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2292,7 +2293,7 @@ func (ec *executionContext) fieldContext_Alert_severity(_ context.Context, field
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
 }
 
-func (ec *executionContext) _Alert_status(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_status(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2304,8 +2305,8 @@ func (ec *executionContext) _Alert_status(ctx context.Context, field graphql.Col
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v archivist.AlertStatus) graphql.Marshaler {
-			return ec.marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v alert.Status) graphql.Marshaler {
+			return ec.marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2315,7 +2316,7 @@ func (ec *executionContext) fieldContext_Alert_status(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "AlertStatus")
 }
 
-func (ec *executionContext) _Alert_message(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_message(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2338,7 +2339,7 @@ func (ec *executionContext) fieldContext_Alert_message(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "String")
 }
 
-func (ec *executionContext) _Alert_value(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_value(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2361,7 +2362,7 @@ func (ec *executionContext) fieldContext_Alert_value(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "Float")
 }
 
-func (ec *executionContext) _Alert_startedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_startedAt(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2384,7 +2385,7 @@ func (ec *executionContext) fieldContext_Alert_startedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Alert", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Alert_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Alert) (ret graphql.Marshaler) {
+func (ec *executionContext) _Alert_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *alert.Alert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5048,8 +5049,8 @@ func (ec *executionContext) _Query_alerts(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Alerts(ctx, fc.Args["includeResolved"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.Alert) graphql.Marshaler {
-			return ec.marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*alert.Alert) graphql.Marshaler {
+			return ec.marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐAlertᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5685,8 +5686,8 @@ func (ec *executionContext) _Subscription_alertUpdated(ctx context.Context, fiel
 			return ec.Resolvers.Subscription().AlertUpdated(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Alert) graphql.Marshaler {
-			return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *alert.Alert) graphql.Marshaler {
+			return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐAlert(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7490,7 +7491,7 @@ func UnmarshalTaskFilter(ctx context.Context, raw any) (model.TaskFilter, error)
 
 var alertImplementors = []string{"Alert"}
 
-func (ec *executionContext) _Alert(ctx context.Context, sel ast.SelectionSet, obj *archivist.Alert) graphql.Marshaler {
+func (ec *executionContext) _Alert(ctx context.Context, sel ast.SelectionSet, obj *alert.Alert) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, alertImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9116,11 +9117,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.Alert) graphql.Marshaler {
+func (ec *executionContext) marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐAlertᚄ(ctx context.Context, sel ast.SelectionSet, v []*alert.Alert) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx, sel, v[i])
+		return ec.marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐAlert(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9132,7 +9133,7 @@ func (ec *executionContext) marshalNAlert2ᚕᚖgithubᚗcomᚋrpgᚑarchivist�
 	return ret
 }
 
-func (ec *executionContext) marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlert(ctx context.Context, sel ast.SelectionSet, v *archivist.Alert) graphql.Marshaler {
+func (ec *executionContext) marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐAlert(ctx context.Context, sel ast.SelectionSet, v *alert.Alert) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Alert!")
 		return graphql.Null
@@ -9140,13 +9141,13 @@ func (ec *executionContext) marshalNAlert2ᚖgithubᚗcomᚋrpgᚑarchivistᚋar
 	return ec._Alert(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx context.Context, v any) (archivist.AlertStatus, error) {
+func (ec *executionContext) unmarshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐStatus(ctx context.Context, v any) (alert.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := archivist.AlertStatus(tmp)
+	res := alert.Status(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐAlertStatus(ctx context.Context, sel ast.SelectionSet, v archivist.AlertStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNAlertStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋalertᚐStatus(ctx context.Context, sel ast.SelectionSet, v alert.Status) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {

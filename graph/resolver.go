@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/alert"
 )
 
 //go:generate go tool gqlgen generate
@@ -19,8 +20,8 @@ type EventSource interface {
 
 // AlertSource is where alerts come from (the alert package's Evaluator).
 type AlertSource interface {
-	Alerts(includeResolved bool) []archivist.Alert
-	Subscribe(ctx context.Context) <-chan archivist.Alert
+	Alerts(includeResolved bool) []alert.Alert
+	Subscribe(ctx context.Context) <-chan alert.Alert
 }
 
 // Resolver holds the dependencies of the resolvers; it keeps no state of its

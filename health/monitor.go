@@ -8,6 +8,7 @@ import (
 	"time"
 
 	archivist "github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // DefaultInterval is how often a Monitor samples unless told otherwise.
@@ -20,7 +21,7 @@ const errLogEvery = time.Minute
 // MonitorConfig configures a Monitor. Zero values mean the documented
 // defaults.
 type MonitorConfig struct {
-	// Sampler takes the samples. Default: a SystemSampler using Now.
+	// Sampler takes the samples. Default: a SystemSampler using Env.Now.
 	Sampler Sampler
 	// Interval between samples. Default: DefaultInterval.
 	Interval time.Duration
@@ -34,11 +35,9 @@ type MonitorConfig struct {
 	// Cores divides Load1 before it is compared with Thresholds.Load1.
 	// Default: runtime.NumCPU().
 	Cores int
-	// Logger receives busy/recovered transitions and sampling failures.
-	// Default: slog.Default().
-	Logger *slog.Logger
-	// Now is the clock. Default: time.Now.
-	Now func() time.Time
+	// Env is where busy/recovered transitions and sampling failures are
+	// logged, and the clock (lifecycle.Env's defaults).
+	Env lifecycle.Env
 	// OnChange, when set, is called with the newest sample and busy state
 	// after every sample, and after SetThresholds when it changes the busy
 	// state. It is never called while the Monitor holds a lock, so it may
@@ -52,8 +51,10 @@ type MonitorConfig struct {
 
 // Monitor samples the node's health on an interval and keeps the newest
 // sample together with the busy decision that Evaluate makes from it.
-// Its methods are safe for concurrent use.
+// Its methods are safe for concurrent use. Its lifecycle is a
+// lifecycle.Base: Start is idempotent, and a stopped Monitor starts again.
 type Monitor struct {
+	lifecycle.Base
 	sampler    Sampler
 	hysteresis float64
 	cores      int
@@ -64,11 +65,6 @@ type Monitor struct {
 	// wake tells the loop that the interval changed. Buffered to one so
 	// that SetInterval never blocks and changes coalesce.
 	wake chan struct{}
-
-	runMu    sync.Mutex // serialises Start and Stop
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when the loop has returned
-	stopping bool          // cancel was called; done may not be closed yet
 
 	mu         sync.Mutex
 	interval   time.Duration
@@ -86,19 +82,17 @@ type Monitor struct {
 
 // NewMonitor returns a stopped Monitor; Start starts it.
 func NewMonitor(cfg MonitorConfig) *Monitor {
+	env := cfg.Env.WithDefaults()
 	m := &Monitor{
 		sampler:    cfg.Sampler,
 		hysteresis: cfg.Hysteresis,
 		cores:      cfg.Cores,
-		log:        cfg.Logger,
-		now:        cfg.Now,
+		log:        env.Logger,
+		now:        env.Now,
 		onChange:   cfg.OnChange,
 		wake:       make(chan struct{}, 1),
 		interval:   cfg.Interval,
 		thresholds: cfg.Thresholds,
-	}
-	if m.now == nil {
-		m.now = time.Now
 	}
 	if m.sampler == nil {
 		m.sampler = NewSystemSampler(m.now)
@@ -112,9 +106,6 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 	if m.cores <= 0 {
 		m.cores = runtime.NumCPU()
 	}
-	if m.log == nil {
-		m.log = slog.Default()
-	}
 	if m.interval <= 0 {
 		m.interval = DefaultInterval
 	}
@@ -125,62 +116,31 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 // (unless that sample fails, which is logged like any other failure), and
 // then samples every interval until Stop. ctx bounds only the first sample;
 // cancelling it later does not stop the Monitor. Calling Start on a running
-// Monitor does nothing.
+// Monitor does nothing; a stopped Monitor starts again.
 func (m *Monitor) Start(ctx context.Context) error {
-	recorded, err := m.start(ctx)
+	recorded := false
+	err := m.Base.Start(ctx, func(run context.Context) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// The first sample ends with ctx, or with a Stop meanwhile.
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(run, cancel)()
+		recorded = m.sample(sctx)
+		return nil
+	}, m.run)
 	if recorded {
-		m.deliver()
+		m.deliver() // outside Base's start, as OnChange may call back
 	}
 	return err
 }
 
-func (m *Monitor) start(ctx context.Context) (recorded bool, err error) {
-	m.runMu.Lock()
-	defer m.runMu.Unlock()
-	if m.done != nil {
-		if !m.stopping {
-			return false, nil
-		}
-		// A Stop gave up waiting; the old loop is on its way out.
-		select {
-		case <-m.done:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-		m.done, m.cancel, m.stopping = nil, nil, false
-	}
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	recorded = m.sample(ctx)
-
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	m.cancel, m.done = cancel, done
-	go m.run(loopCtx, done)
-	return recorded, nil
-}
-
 // Stop stops sampling and waits for the Monitor's goroutine to return, or
-// for ctx to be done, in which case it returns ctx.Err() and a later Stop
-// waits again. Current keeps the last sample. Calling Stop on a stopped
-// Monitor does nothing.
-func (m *Monitor) Stop(ctx context.Context) error {
-	m.runMu.Lock()
-	defer m.runMu.Unlock()
-	if m.done == nil {
-		return nil
-	}
-	m.cancel()
-	m.stopping = true
-	select {
-	case <-m.done:
-		m.done, m.cancel, m.stopping = nil, nil, false
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// for ctx to be done, in which case it returns an error wrapping ctx's
+// cause, and a later Stop (or Start) waits again. Current keeps the last
+// sample. Calling Stop on a stopped Monitor does nothing.
+func (m *Monitor) Stop(ctx context.Context) error { return m.Base.Stop(ctx) }
 
 // Current returns the newest sample and whether the node is busy. Before the
 // first successful sample it returns the zero Health and false.
@@ -223,8 +183,7 @@ func (m *Monitor) SetInterval(d time.Duration) {
 	}
 }
 
-func (m *Monitor) run(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
+func (m *Monitor) run(ctx context.Context) {
 	iv := m.currentInterval()
 	ticker := time.NewTicker(iv)
 	defer ticker.Stop()

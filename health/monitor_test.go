@@ -13,6 +13,7 @@ import (
 	"time"
 
 	archivist "github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // wait bounds every wait on a signal, so a broken Monitor fails a test
@@ -136,8 +137,7 @@ func setup(t *testing.T, edit func(*MonitorConfig)) *bundle {
 		Interval:   time.Millisecond,
 		Thresholds: archivist.Thresholds{CPUPercent: 90, MemoryPercent: 90},
 		Cores:      1,
-		Logger:     slog.New(slog.NewTextHandler(b.logs, nil)),
-		Now:        b.clock.Now,
+		Env:        lifecycle.Env{Logger: slog.New(slog.NewTextHandler(b.logs, nil)), Now: b.clock.Now},
 		OnChange:   func(h archivist.Health, busy bool) { b.changes <- change{h, busy} },
 	}
 	if edit != nil {
@@ -300,7 +300,7 @@ func TestMonitorOnChangeMayCallBack(t *testing.T) {
 		Sampler:    fake,
 		Interval:   time.Millisecond,
 		Thresholds: archivist.Thresholds{CPUPercent: 90},
-		Logger:     slog.New(slog.DiscardHandler),
+		Env:        lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
 		OnChange: func(h archivist.Health, busy bool) {
 			changes <- change{h, busy}
 			m.Current()
@@ -432,7 +432,7 @@ func TestMonitorConcurrentUse(t *testing.T) {
 		}),
 		Interval:   time.Millisecond,
 		Thresholds: archivist.Thresholds{CPUPercent: 50},
-		Logger:     slog.New(slog.DiscardHandler),
+		Env:        lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
 		OnChange: func(archivist.Health, bool) {
 			if inFlight.Add(1) != 1 {
 				t.Error("OnChange calls overlap")
@@ -535,7 +535,7 @@ func TestMonitorStopGivesUpAndRetries(t *testing.T) {
 			return cpuAt(10), nil
 		}),
 		Interval: time.Millisecond,
-		Logger:   slog.New(slog.DiscardHandler),
+		Env:      lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
 	})
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)

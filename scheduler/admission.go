@@ -44,10 +44,10 @@ func (s *Scheduler) proven(n *archivist.Node, verifier string) bool {
 		if n.AdmissionProof == "" {
 			why = "it carries no proof: it was started without the cluster secret"
 		}
-		s.cfg.Logger.Warn("refused a node that does not prove the cluster secret: it gets no tasks until it restarts with the cluster's --cluster-secret",
+		s.cfg.Env.Logger.Warn("refused a node that does not prove the cluster secret: it gets no tasks until it restarts with the cluster's --cluster-secret",
 			"peer", n.ID, "address", n.Address, "reason", why, "key", archivist.AdmissionKeyFingerprint(verifier))
 	} else if seen && !prev.ok {
-		s.cfg.Logger.Info("node now proves the cluster secret", "peer", n.ID)
+		s.cfg.Env.Logger.Info("node now proves the cluster secret", "peer", n.ID)
 	}
 	return c.ok
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 )
 
@@ -46,8 +47,7 @@ func TestSchedulerPlacesOnlyOnProvenNodes(t *testing.T) {
 	b.sched = scheduler.New(scheduler.Config{
 		Store:    b.store,
 		Settings: func() archivist.Config { return *b.settings.Load() },
-		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
-		Now:      b.clock.Now,
+		Env:      lifecycle.Env{Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: b.clock.Now},
 	})
 
 	started := b.clock.Now().Add(-time.Minute)

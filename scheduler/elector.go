@@ -2,85 +2,73 @@ package scheduler
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
+
+// defaultLeaseTTL is ElectorConfig.TTL's default.
+const defaultLeaseTTL = 3 * time.Second
 
 // ElectorConfig configures an Elector. Zero values mean the defaults.
 type ElectorConfig struct {
 	Store  archivist.Store
 	NodeID string
-	// TTL is how long a lease lasts without renewal (default 3s). The
-	// elector renews at a third of it, so a dead leader is replaced within
-	// TTL plus one renewal period.
-	TTL    time.Duration
-	Logger *slog.Logger
-	Now    func() time.Time
+	// TTL is how long a lease lasts without renewal (default
+	// defaultLeaseTTL, 3s). The elector renews at a third of it, so a dead
+	// leader is replaced within TTL plus one renewal period.
+	TTL time.Duration
+	// Env is where the elector logs leadership changes, and its clock
+	// (lifecycle.Env's defaults).
+	Env lifecycle.Env
 }
 
 // Elector campaigns for leadership through the store and keeps the current
-// lease. Only nodes whose role can lead should run one.
+// lease. Only nodes whose role can lead should run one. Its lifecycle is a
+// lifecycle.Base: Start is idempotent, and a stopped elector starts again.
 type Elector struct {
+	lifecycle.Base
 	cfg ElectorConfig
 
 	mu      sync.Mutex
 	lease   archivist.Lease
 	changed chan struct{} // buffered 1: notifications coalesce
-	cancel  context.CancelFunc
-	done    chan struct{}
 	ttl     time.Duration
 }
 
 // NewElector returns a stopped elector.
 func NewElector(cfg ElectorConfig) *Elector {
 	if cfg.TTL <= 0 {
-		cfg.TTL = 3 * time.Second
+		cfg.TTL = defaultLeaseTTL
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Elector{cfg: cfg, changed: make(chan struct{}, 1), ttl: cfg.TTL}
 }
 
-// Start campaigns once at once, then keeps renewing in the background.
+// Start campaigns once before it returns (so a lone node leads at once),
+// then keeps renewing in the background until Stop.
 func (e *Elector) Start(ctx context.Context) error {
-	e.mu.Lock()
-	if e.done != nil {
-		e.mu.Unlock()
+	return e.Base.Start(ctx, func(ctx context.Context) error {
+		e.campaign(ctx)
 		return nil
-	}
-	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	e.done = make(chan struct{})
-	e.mu.Unlock()
-	e.campaign(ctx)
-	go e.loop(ctx)
-	return nil
+	}, e.loop)
 }
 
 // Stop ends the campaign and resigns, so that another node takes over at
-// once rather than after the lease runs out.
+// once rather than after the lease runs out. If ctx ends before the
+// campaign has wound down, Stop returns an error and this node stops
+// claiming leadership (Lease is zero) without resigning: a renewal still
+// in flight could follow the resignation, so the lease is left to run out.
 func (e *Elector) Stop(ctx context.Context) error {
-	e.mu.Lock()
-	cancel, done := e.cancel, e.done
-	e.cancel = nil
-	e.mu.Unlock()
-	if cancel == nil {
-		return nil
+	if err := e.Base.Stop(ctx); err != nil {
+		e.set(archivist.Lease{})
+		return err
 	}
-	cancel()
-	<-done
-	e.mu.Lock()
-	e.done = nil
-	e.mu.Unlock()
 	if e.IsLeader() {
 		if err := e.cfg.Store.Resign(ctx, e.cfg.NodeID); err != nil {
-			e.cfg.Logger.Warn("resign leadership", "err", err)
+			e.cfg.Env.Logger.Warn("resign leadership", "err", err)
 		}
 	}
 	e.set(archivist.Lease{})
@@ -101,7 +89,7 @@ func (e *Elector) SetTTL(ttl time.Duration) {
 func (e *Elector) Lease() archivist.Lease {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.lease.HeldBy(e.cfg.NodeID, e.cfg.Now()) {
+	if e.lease.HeldBy(e.cfg.NodeID, e.cfg.Env.Now()) {
 		return e.lease
 	}
 	return archivist.Lease{}
@@ -114,7 +102,6 @@ func (e *Elector) IsLeader() bool { return e.Lease().Token != 0 }
 func (e *Elector) Changed() <-chan struct{} { return e.changed }
 
 func (e *Elector) loop(ctx context.Context) {
-	defer close(e.done)
 	for {
 		e.mu.Lock()
 		period := e.ttl / 3
@@ -139,7 +126,7 @@ func (e *Elector) campaign(ctx context.Context) {
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			e.cfg.Logger.Warn("leader campaign failed", "err", err)
+			e.cfg.Env.Logger.Warn("leader campaign failed", "err", err)
 		}
 		// Keep what we had: it stays valid until it expires, and Lease()
 		// checks the expiry.
@@ -157,9 +144,9 @@ func (e *Elector) set(lease archivist.Lease) {
 	e.mu.Unlock()
 	if was != is || (is && prevToken != lease.Token) {
 		if is {
-			e.cfg.Logger.Info("this node is now the leader", "token", lease.Token)
+			e.cfg.Env.Logger.Info("this node is now the leader", "token", lease.Token)
 		} else if was {
-			e.cfg.Logger.Info("this node is no longer the leader", "leader", lease.Holder)
+			e.cfg.Env.Logger.Info("this node is no longer the leader", "leader", lease.Holder)
 		}
 		select {
 		case e.changed <- struct{}{}:

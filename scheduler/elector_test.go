@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/store"
 )
@@ -58,7 +59,7 @@ func newMemoryStore(t *testing.T) *store.Memory {
 // startElector starts an elector and stops it at the end of the test.
 func startElector(t *testing.T, st archivist.Store, node string, ttl time.Duration) *scheduler.Elector {
 	t.Helper()
-	e := scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: node, TTL: ttl, Logger: quiet})
+	e := scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: node, TTL: ttl, Env: lifecycle.Env{Logger: quiet}})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("Start elector %s: %v", node, err)
 	}
@@ -223,7 +224,7 @@ func TestSchedulerPlacesOnlyWhenLeading(t *testing.T) {
 	// round: a signal that the follower's loop went around.
 	var rounds atomic.Int64
 	newSched := func(e *scheduler.Elector, count bool) *scheduler.Scheduler {
-		s := scheduler.New(scheduler.Config{Store: st, Elector: e, Logger: quiet, Settings: func() archivist.Config {
+		s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet}, Settings: func() archivist.Config {
 			if count {
 				rounds.Add(1)
 			}

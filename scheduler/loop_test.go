@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 )
 
@@ -46,7 +47,7 @@ func TestSchedulerMaintainsWhileWokenOften(t *testing.T) {
 			}
 
 			e := startElector(t, st, "m1", time.Minute)
-			s := scheduler.New(scheduler.Config{Store: st, Elector: e, Logger: quiet,
+			s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
 				Settings: func() archivist.Config { return cfg }})
 			if err := s.Start(ctx); err != nil {
 				t.Fatalf("Start: %v", err)

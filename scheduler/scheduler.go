@@ -3,30 +3,42 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
+)
+
+// Defaults of Config.
+const (
+	defaultClaimWithin     = 10 * time.Second
+	defaultBatch           = 256
+	defaultJanitorInterval = time.Minute
 )
 
 // Config configures a Scheduler. Zero values mean the defaults.
 type Config struct {
-	Store   archivist.Store
+	Store archivist.Store
+	// Elector says whether this node leads, and so places tasks; without
+	// one the scheduler never places.
 	Elector *Elector
-	// Settings returns the cluster configuration this node runs with.
+	// Settings returns the cluster configuration this node runs with
+	// (default archivist.DefaultConfig).
 	Settings func() archivist.Config
 	// ClaimWithin is how long an assigned task may wait for its node to
-	// start it before it is placed again (default 10s).
+	// start it before it is placed again (default defaultClaimWithin, 10s).
 	ClaimWithin time.Duration
-	// Batch is the most tasks placed in one store call (default 256).
+	// Batch is the most tasks placed in one store call (default
+	// defaultBatch, 256).
 	Batch int
 	// JanitorInterval is how often finished tasks past retention are
-	// purged (default 1m).
+	// purged (default defaultJanitorInterval, 1m).
 	JanitorInterval time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Env is where the scheduler logs, and its clock (lifecycle.Env's
+	// defaults).
+	Env lifecycle.Env
 }
 
 // maxScan bounds how deep into the ready queue a placement round looks for
@@ -37,13 +49,12 @@ const maxScan = 4096
 // (submissions, finished tasks, node changes) and on a timer at the
 // heartbeat interval for leases, backoffs and lost nodes.
 type Scheduler struct {
+	lifecycle.Base
 	cfg    Config
 	placer Placer
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
+	wake chan struct{}
+	mu   sync.Mutex // guards refused
 
 	lastPurge time.Time
 	// nodes caches ListNodes between placement rounds of the loop: it is
@@ -71,58 +82,42 @@ type Scheduler struct {
 // New returns a stopped scheduler.
 func New(cfg Config) *Scheduler {
 	if cfg.ClaimWithin <= 0 {
-		cfg.ClaimWithin = 10 * time.Second
+		cfg.ClaimWithin = defaultClaimWithin
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 256
+		cfg.Batch = defaultBatch
 	}
 	if cfg.JanitorInterval <= 0 {
-		cfg.JanitorInterval = time.Minute
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.JanitorInterval = defaultJanitorInterval
 	}
 	if cfg.Settings == nil {
 		cfg.Settings = archivist.DefaultConfig
 	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1), lost: map[string]time.Time{}}
 }
 
-// Start begins scheduling in the background. It is idempotent.
+// Start subscribes to the store's events, so that no wake-up is missed
+// once it returns, then schedules in the background until Stop. It is
+// idempotent, and a stopped scheduler starts again (a node that loses its
+// role and gets it back).
 func (s *Scheduler) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return nil
-	}
-	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	sub, err := s.cfg.Store.Subscribe(ctx, 0)
-	if err != nil {
-		s.cancel()
-		s.cancel = nil
+	var sub archivist.Subscription
+	return s.Base.Start(ctx, func(ctx context.Context) (err error) {
+		sub, err = s.cfg.Store.Subscribe(ctx, 0)
 		return err
-	}
-	s.wg.Add(2)
-	go s.watch(ctx, sub)
-	go s.loop(ctx)
-	return nil
+	}, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watch(ctx, sub) })
+		s.loop(ctx)
+		wg.Wait()
+	})
 }
 
-// Stop ends scheduling and waits for the loops. It is idempotent.
-func (s *Scheduler) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	cancel := s.cancel
-	s.cancel = nil
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		s.wg.Wait()
-	}
-	return nil
-}
+// Stop ends scheduling and waits for the loops, or for ctx to end (then it
+// returns an error, and a later Stop or Start waits for them). It is
+// idempotent.
+func (s *Scheduler) Stop(ctx context.Context) error { return s.Base.Stop(ctx) }
 
 // Wake asks for a placement round soon.
 func (s *Scheduler) Wake() {
@@ -139,7 +134,6 @@ func (s *Scheduler) poke() {
 
 // watch turns events that may make placement possible into wake-ups.
 func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
-	defer s.wg.Done()
 	for {
 		for ev := range sub.C() {
 			switch ev.Type {
@@ -161,7 +155,7 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 		}
 		// Dropped for being slow: resubscribe and run a round, since
 		// wake-ups may have been missed.
-		s.cfg.Logger.Warn("scheduler event feed dropped; resubscribing", "err", sub.Err())
+		s.cfg.Env.Logger.Warn("scheduler event feed dropped; resubscribing", "err", sub.Err())
 		var err error
 		for {
 			sub, err = s.cfg.Store.Subscribe(ctx, 0)
@@ -182,14 +176,13 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 }
 
 func (s *Scheduler) loop(ctx context.Context) {
-	defer s.wg.Done()
 	var changed <-chan struct{}
 	if s.cfg.Elector != nil {
 		changed = s.cfg.Elector.Changed()
 	}
 	// Maintenance runs once per heartbeat interval however often wake-ups
 	// come: the deadline is kept across them.
-	next := s.cfg.Now().Add(s.interval())
+	next := s.cfg.Env.Now().Add(s.interval())
 	t := time.NewTimer(s.interval())
 	defer t.Stop()
 	for {
@@ -203,7 +196,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-t.C:
 		}
 		newReady, freed := s.newReady.Swap(false), s.freed.Swap(false)
-		now := s.cfg.Now()
+		now := s.cfg.Env.Now()
 		due := !now.Before(next)
 		if due {
 			next = now.Add(s.interval())
@@ -255,12 +248,12 @@ func (s *Scheduler) RunOnce(ctx context.Context, lease archivist.Lease) error {
 // purges finished tasks past retention.
 func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 	cfg := s.cfg.Settings()
-	now := s.cfg.Now()
+	now := s.cfg.Env.Now()
 	retry := archivist.RetryPolicy{Disabled: !cfg.FaultTolerance, Base: cfg.RetryBackoff, Max: cfg.MaxBackoff}
 	if ts, err := s.cfg.Store.RecoverExpired(ctx, lease, retry); err != nil {
 		s.logErr(ctx, "recover expired leases", err)
 	} else if len(ts) > 0 {
-		s.cfg.Logger.Info("took back tasks whose lease ran out", "tasks", len(ts))
+		s.cfg.Env.Logger.Info("took back tasks whose lease ran out", "tasks", len(ts))
 	}
 	nodes, err := s.cfg.Store.ListNodes(ctx)
 	if err != nil {
@@ -287,7 +280,7 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 			continue
 		}
 		if _, seen := s.lost[n.ID]; !seen {
-			s.cfg.Logger.Warn("node is offline: no heartbeat", "node", n.ID, "last_heartbeat", n.LastHeartbeat)
+			s.cfg.Env.Logger.Warn("node is offline: no heartbeat", "node", n.ID, "last_heartbeat", n.LastHeartbeat)
 			s.lost[n.ID] = now
 		}
 	}
@@ -309,7 +302,7 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 		if err != nil {
 			s.logErr(ctx, "purge finished tasks", err)
 		} else if n > 0 {
-			s.cfg.Logger.Info("purged finished tasks past retention", "tasks", n, "retention", cfg.Retention)
+			s.cfg.Env.Logger.Info("purged finished tasks past retention", "tasks", n, "retention", cfg.Retention)
 		}
 	}
 }
@@ -328,7 +321,7 @@ func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg arc
 			s.logErr(ctx, "requeue tasks of lost node", err)
 			return
 		}
-		s.cfg.Logger.Warn("put back the tasks of a lost node", "node", id, "tasks", len(ts))
+		s.cfg.Env.Logger.Warn("put back the tasks of a lost node", "node", id, "tasks", len(ts))
 		return
 	}
 	how := "stopped heartbeating"
@@ -347,7 +340,7 @@ func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg arc
 			failed++
 		}
 	}
-	s.cfg.Logger.Warn("a node was lost with fault tolerance off: its running tasks end without running again, the ones it had not started go back",
+	s.cfg.Env.Logger.Warn("a node was lost with fault tolerance off: its running tasks end without running again, the ones it had not started go back",
 		"node", id, "ended", failed, "put_back", len(ts)-failed)
 }
 
@@ -426,7 +419,7 @@ func (s *Scheduler) readRound(ctx context.Context, cfg archivist.Config, cached 
 // nodeList returns the node list, from the cache when cached allows (see
 // Scheduler.nodes).
 func (s *Scheduler) nodeList(ctx context.Context, cached bool) ([]*archivist.Node, error) {
-	now := s.cfg.Now()
+	now := s.cfg.Env.Now()
 	if cached && s.nodes != nil && !s.nodesStale.Load() && now.Sub(s.nodesAt) < s.interval() && !now.Before(s.nodesAt) {
 		return s.nodes, nil
 	}
@@ -443,7 +436,7 @@ func (s *Scheduler) nodeList(ctx context.Context, cached bool) ([]*archivist.Nod
 // available are the nodes that may take new tasks now: ONLINE (not busy,
 // draining or offline), running tasks, taking part in placement, admitted.
 func (s *Scheduler) available(nodes []*archivist.Node, cfg archivist.Config) []*archivist.Node {
-	now := s.cfg.Now()
+	now := s.cfg.Env.Now()
 	var out []*archivist.Node
 	for _, n := range nodes {
 		if !cfg.Admits(n) {
@@ -496,7 +489,7 @@ func (s *Scheduler) refuse(n *archivist.Node) {
 	}
 	if !s.refused[n.ID] {
 		s.refused[n.ID] = true
-		s.cfg.Logger.Warn("refused a node that is not in the manual peer list: it gets no tasks", "node", n.ID, "address", n.Address)
+		s.cfg.Env.Logger.Warn("refused a node that is not in the manual peer list: it gets no tasks", "node", n.ID, "address", n.Address)
 	}
 }
 
@@ -505,8 +498,8 @@ func (s *Scheduler) logErr(ctx context.Context, what string, err error) {
 		return
 	}
 	if archivist.IsCode(err, archivist.CodeConflict) {
-		s.cfg.Logger.Info(what+": leadership moved on", "err", err)
+		s.cfg.Env.Logger.Info(what+": leadership moved on", "err", err)
 		return
 	}
-	s.cfg.Logger.Error(what, "err", err)
+	s.cfg.Env.Logger.Error(what, "err", err)
 }

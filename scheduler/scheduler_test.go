@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/store"
 )
@@ -46,8 +47,7 @@ func setup(t *testing.T, opts setupOpts) *bundle {
 		Store:       b.store,
 		Settings:    func() archivist.Config { return *b.settings.Load() },
 		ClaimWithin: opts.claimWithin,
-		Logger:      quiet,
-		Now:         b.clock.Now,
+		Env:         lifecycle.Env{Logger: quiet, Now: b.clock.Now},
 	})
 	lease, err := b.store.Campaign(b.ctx, "leader", 24*time.Hour)
 	if err != nil {

@@ -1,17 +1,17 @@
-package archivist
+package alert
 
 import "time"
 
-// AlertStatus says whether an alert is on.
-type AlertStatus string
+// Status says whether an alert is on.
+type Status string
 
 // Alert statuses.
 const (
-	AlertFiring   AlertStatus = "FIRING"
-	AlertResolved AlertStatus = "RESOLVED"
+	Firing   Status = "FIRING"
+	Resolved Status = "RESOLVED"
 )
 
-// Alert rules.
+// The rules an Alert comes from (Alert.Rule, and the first half of its ID).
 const (
 	RuleNodeOffline   = "node_offline"
 	RuleFailureRate   = "failure_rate"
@@ -22,12 +22,12 @@ const (
 // Alert is a condition an alert rule found, firing until it clears.
 type Alert struct {
 	// ID is the rule and its subject: one alert per rule and subject.
-	ID       string      `json:"id"`
-	Rule     string      `json:"rule"`
-	Subject  string      `json:"subject"`
-	Severity string      `json:"severity"`
-	Status   AlertStatus `json:"status"`
-	Message  string      `json:"message"`
+	ID       string `json:"id"`
+	Rule     string `json:"rule"`
+	Subject  string `json:"subject"`
+	Severity string `json:"severity"`
+	Status   Status `json:"status"`
+	Message  string `json:"message"`
 	// Value is the measured value that crossed the rule's limit.
 	Value      float64   `json:"value"`
 	StartedAt  time.Time `json:"startedAt"`
