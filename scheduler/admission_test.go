@@ -1,35 +1,16 @@
 package scheduler_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 )
-
-// lockedBuffer is a log sink safe for the scheduler's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestSchedulerPlacesOnlyOnProvenNodes: with a cluster secret recorded in
 // the config, only nodes whose heartbeat proves it get tasks; a node with no
@@ -38,7 +19,7 @@ func (l *lockedBuffer) String() string {
 func TestSchedulerPlacesOnlyOnProvenNodes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	key := archivist.DeriveAdmissionKey("the-cluster-secret-S", "test")
 	other := archivist.DeriveAdmissionKey("another-secret-XYZ", "test")
 	cfg := archivist.DefaultConfig()

@@ -38,29 +38,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// eventually polls cond every 10ms until it holds or timeout passes, and
-// then fails the test with the message.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitSignal waits for ch to deliver, up to timeout.
-func waitSignal(t *testing.T, ch <-chan struct{}, timeout time.Duration, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(timeout):
-		t.Fatalf("no signal after %s: %s", timeout, what)
-	}
-}
-
 // getTask reads a task, failing the test on error.
 func getTask(t *testing.T, st archivist.Store, id string) *archivist.Task {
 	t.Helper()

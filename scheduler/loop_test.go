@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 )
@@ -14,7 +16,9 @@ import (
 // The running scheduler takes back the tasks of a node that stopped
 // heartbeating within a few intervals, also while the rest of the cluster
 // keeps it busy with wake-ups (heartbeats of live nodes, new tasks): the
-// maintenance round must not wait for a quiet heartbeat interval.
+// maintenance round must not wait for a quiet heartbeat interval. It runs
+// on synctest's fake clock, so the intervals are exact however loaded the
+// machine is.
 func TestSchedulerMaintainsWhileWokenOften(t *testing.T) {
 	t.Parallel()
 	const interval = 100 * time.Millisecond
@@ -30,67 +34,69 @@ func TestSchedulerMaintainsWhileWokenOften(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st := newMemoryStore(t)
-			ctx := context.Background()
-			cfg := archivist.DefaultConfig()
-			cfg.HeartbeatInterval = interval
-			heartbeat := func(id string, workers int) {
-				n := &archivist.Node{ID: id, Role: archivist.RoleWorker, Workers: workers, Interval: interval,
-					LastHeartbeat: time.Now(), StartedAt: time.Now()}
-				if _, err := st.Heartbeat(ctx, n); err != nil {
-					t.Errorf("Heartbeat(%s): %v", id, err)
-				}
-			}
-			heartbeat("dead", 1)
-			for i := range tt.live {
-				heartbeat(fmt.Sprintf("live-%d", i), 0)
-			}
-
-			e := startElector(t, st, "m1", time.Minute)
-			s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
-				Settings: func() archivist.Config { return cfg }})
-			if err := s.Start(ctx); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-			t.Cleanup(func() { _ = s.Stop(context.Background()) })
-
-			// The scheduler places the task on the only node with a slot,
-			// which starts it and then dies.
-			task := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Hour}
-			if err := st.CreateTasks(ctx, []*archivist.Task{task}); err != nil {
-				t.Fatalf("CreateTasks: %v", err)
-			}
-			eventually(t, wait, func() bool { return getTask(t, st, task.ID).Status == archivist.TaskAssigned },
-				"the task was not placed")
-			if claimed, err := st.ClaimTasks(ctx, "dead", 1, time.Hour); err != nil || len(claimed) != 1 {
-				t.Fatalf("ClaimTasks: %v, %v", ids(claimed), err)
-			}
-
-			if tt.live > 0 {
-				hbCtx, stop := context.WithCancel(context.Background())
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					tick := time.NewTicker(interval / time.Duration(tt.live))
-					defer tick.Stop()
-					for i := 0; ; i++ {
-						select {
-						case <-hbCtx.Done():
-							return
-						case <-tick.C:
-						}
-						heartbeat(fmt.Sprintf("live-%d", i%tt.live), 0)
+			synctest.Test(t, func(t *testing.T) {
+				st := newMemoryStore(t)
+				ctx := context.Background()
+				cfg := archivist.DefaultConfig()
+				cfg.HeartbeatInterval = interval
+				heartbeat := func(id string, workers int) {
+					n := &archivist.Node{ID: id, Role: archivist.RoleWorker, Workers: workers, Interval: interval,
+						LastHeartbeat: time.Now(), StartedAt: time.Now()}
+					if _, err := st.Heartbeat(ctx, n); err != nil {
+						t.Errorf("Heartbeat(%s): %v", id, err)
 					}
-				}()
-				t.Cleanup(func() { stop(); <-done })
-			}
+				}
+				heartbeat("dead", 1)
+				for i := range tt.live {
+					heartbeat(fmt.Sprintf("live-%d", i), 0)
+				}
 
-			// Offline after 3 missed intervals (300ms); put back at the next
-			// maintenance round after that.
-			start := time.Now()
-			eventually(t, 3*time.Second, func() bool { return getTask(t, st, task.ID).Requeues > 0 },
-				"the task of the dead node was never put back")
-			t.Logf("put back after %s", time.Since(start))
+				e := startElector(t, st, "m1", time.Minute)
+				s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
+					Settings: func() archivist.Config { return cfg }})
+				if err := s.Start(ctx); err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+				// The scheduler places the task on the only node with a slot,
+				// which starts it and then dies.
+				task := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Hour}
+				if err := st.CreateTasks(ctx, []*archivist.Task{task}); err != nil {
+					t.Fatalf("CreateTasks: %v", err)
+				}
+				testkit.Eventually(t, wait, func() bool { return getTask(t, st, task.ID).Status == archivist.TaskAssigned },
+					"the task was not placed")
+				if claimed, err := st.ClaimTasks(ctx, "dead", 1, time.Hour); err != nil || len(claimed) != 1 {
+					t.Fatalf("ClaimTasks: %v, %v", ids(claimed), err)
+				}
+
+				if tt.live > 0 {
+					hbCtx, stop := context.WithCancel(context.Background())
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						tick := time.NewTicker(interval / time.Duration(tt.live))
+						defer tick.Stop()
+						for i := 0; ; i++ {
+							select {
+							case <-hbCtx.Done():
+								return
+							case <-tick.C:
+							}
+							heartbeat(fmt.Sprintf("live-%d", i%tt.live), 0)
+						}
+					}()
+					t.Cleanup(func() { stop(); <-done })
+				}
+
+				// Offline after 3 missed intervals (300ms); put back at the next
+				// maintenance round after that.
+				start := time.Now()
+				testkit.Eventually(t, 3*time.Second, func() bool { return getTask(t, st, task.ID).Requeues > 0 },
+					"the task of the dead node was never put back")
+				t.Logf("put back after %s", time.Since(start))
+			})
 		})
 	}
 }
