@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	archivist "github.com/rpg-archivist/archivist"
@@ -202,190 +203,204 @@ func cpuAt(pct float64) archivist.Health { return archivist.Health{CPUPercent: p
 
 func TestMonitorGoesBusyAndRecovers(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, nil)
 
-	b.start(t, cpuAt(50))
-	b.expectCurrent(t, 50, false) // filled by Start itself
-	c := b.expect(t, 50, false)
-	if want := b.clock.Now(); !c.h.SampledAt.Equal(want) {
-		t.Errorf("SampledAt = %v, want the injected clock's %v", c.h.SampledAt, want)
-	}
+		b.start(t, cpuAt(50))
+		b.expectCurrent(t, 50, false) // filled by Start itself
+		c := b.expect(t, 50, false)
+		if want := b.clock.Now(); !c.h.SampledAt.Equal(want) {
+			t.Errorf("SampledAt = %v, want the injected clock's %v", c.h.SampledAt, want)
+		}
 
-	for _, step := range []struct {
-		cpu  float64
-		busy bool
-	}{
-		{95, true},  // over 90
-		{85, true},  // inside the band 80..90
-		{80, true},  // at its lower edge
-		{79, false}, // below it
-		{85, false}, // inside the band again, but not over the threshold
-		{91, true},
-	} {
-		b.sampler.feed(t, cpuAt(step.cpu))
-		b.expect(t, step.cpu, step.busy)
-		b.expectCurrent(t, step.cpu, step.busy)
-	}
+		for _, step := range []struct {
+			cpu  float64
+			busy bool
+		}{
+			{95, true},  // over 90
+			{85, true},  // inside the band 80..90
+			{80, true},  // at its lower edge
+			{79, false}, // below it
+			{85, false}, // inside the band again, but not over the threshold
+			{91, true},
+		} {
+			b.sampler.feed(t, cpuAt(step.cpu))
+			b.expect(t, step.cpu, step.busy)
+			b.expectCurrent(t, step.cpu, step.busy)
+		}
 
-	if got := b.logs.lines(`msg="node busy: cpu 95.0% > 90.0%"`); len(got) != 1 {
-		t.Errorf("want one busy line for 95%%, got %q", got)
-	}
-	if got := b.logs.lines(`msg="node busy: cpu 91.0% > 90.0%"`); len(got) != 1 {
-		t.Errorf("want one busy line for 91%%, got %q", got)
-	}
-	if got := b.logs.lines(`msg="node recovered"`); len(got) != 1 {
-		t.Errorf("want one recovered line, got %q", got)
-	}
-	if got := b.logs.lines("level=INFO"); len(got) != 3 {
-		t.Errorf("want exactly the 3 transitions logged, got %q", got)
-	}
+		if got := b.logs.lines(`msg="node busy: cpu 95.0% > 90.0%"`); len(got) != 1 {
+			t.Errorf("want one busy line for 95%%, got %q", got)
+		}
+		if got := b.logs.lines(`msg="node busy: cpu 91.0% > 90.0%"`); len(got) != 1 {
+			t.Errorf("want one busy line for 91%%, got %q", got)
+		}
+		if got := b.logs.lines(`msg="node recovered"`); len(got) != 1 {
+			t.Errorf("want one recovered line, got %q", got)
+		}
+		if got := b.logs.lines("level=INFO"); len(got) != 3 {
+			t.Errorf("want exactly the 3 transitions logged, got %q", got)
+		}
+	})
 }
 
 func TestMonitorLoadThresholdIsPerCore(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(cfg *MonitorConfig) {
-		cfg.Thresholds = archivist.Thresholds{Load1: 1}
-		cfg.Cores = 4
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, func(cfg *MonitorConfig) {
+			cfg.Thresholds = archivist.Thresholds{Load1: 1}
+			cfg.Cores = 4
+		})
+		b.start(t, archivist.Health{Load1: 3.9})
+		b.expect(t, 0, false)
+		b.sampler.feed(t, archivist.Health{Load1: 4.1})
+		b.expect(t, 0, true)
+		if got := b.logs.lines(`msg="node busy: load1/core 1.02 > 1.00"`); len(got) != 1 {
+			t.Errorf("want one busy line naming the per-core load, got %q", got)
+		}
 	})
-	b.start(t, archivist.Health{Load1: 3.9})
-	b.expect(t, 0, false)
-	b.sampler.feed(t, archivist.Health{Load1: 4.1})
-	b.expect(t, 0, true)
-	if got := b.logs.lines(`msg="node busy: load1/core 1.02 > 1.00"`); len(got) != 1 {
-		t.Errorf("want one busy line naming the per-core load, got %q", got)
-	}
 }
 
 func TestMonitorSetThresholdsReevaluates(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, nil)
 
-	// Before any sample there is nothing to evaluate and nothing to report.
-	b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 90})
-	b.expectCurrent(t, 0, false)
+		// Before any sample there is nothing to evaluate and nothing to report.
+		b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 90})
+		b.expectCurrent(t, 0, false)
 
-	b.start(t, cpuAt(50))
-	b.expect(t, 50, false)
+		b.start(t, cpuAt(50))
+		b.expect(t, 50, false)
 
-	// Lowered under the last sample: busy at once, without a new sample
-	// (the fake sampler is not fed, so none can be taken).
-	b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 40})
-	b.expectCurrent(t, 50, true)
-	b.expect(t, 50, true)
+		// Lowered under the last sample: busy at once, without a new sample
+		// (the fake sampler is not fed, so none can be taken).
+		b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 40})
+		b.expectCurrent(t, 50, true)
+		b.expect(t, 50, true)
 
-	// Raised: the band is under the threshold now in force (recovery below
-	// 55 for 65), and 50 is below it.
-	b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 65})
-	b.expectCurrent(t, 50, false)
-	b.expect(t, 50, false)
+		// Raised: the band is under the threshold now in force (recovery below
+		// 55 for 65), and 50 is below it.
+		b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 65})
+		b.expectCurrent(t, 50, false)
+		b.expect(t, 50, false)
 
-	// A change that leaves the decision alone calls nobody: the next call
-	// is the next sample's.
-	b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 95})
-	b.expectCurrent(t, 50, false)
-	b.sampler.feed(t, cpuAt(93))
-	b.expect(t, 93, false) // 93 is under the new 95
+		// A change that leaves the decision alone calls nobody: the next call
+		// is the next sample's.
+		b.monitor.SetThresholds(archivist.Thresholds{CPUPercent: 95})
+		b.expectCurrent(t, 50, false)
+		b.sampler.feed(t, cpuAt(93))
+		b.expect(t, 93, false) // 93 is under the new 95
 
-	b.monitor.SetThresholds(archivist.Thresholds{}) // all disabled
-	b.sampler.feed(t, cpuAt(100))
-	b.expect(t, 100, false)
+		b.monitor.SetThresholds(archivist.Thresholds{}) // all disabled
+		b.sampler.feed(t, cpuAt(100))
+		b.expect(t, 100, false)
+	})
 }
 
 func TestMonitorOnChangeMayCallBack(t *testing.T) {
 	t.Parallel()
-	var m *Monitor
-	changes := make(chan change, 64)
-	fake := newFakeSampler()
-	m = NewMonitor(MonitorConfig{
-		Sampler:    fake,
-		Interval:   time.Millisecond,
-		Thresholds: archivist.Thresholds{CPUPercent: 90},
-		Env:        lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
-		OnChange: func(h archivist.Health, busy bool) {
-			changes <- change{h, busy}
-			m.Current()
-			if !busy {
-				// Re-entrant: the change this makes is delivered by this
-				// same delivery loop once this call returns.
-				m.SetThresholds(archivist.Thresholds{CPUPercent: 10})
-			}
-		},
-	})
-	t.Cleanup(func() { stop(t, m) })
-	b := &bundle{monitor: m, sampler: fake, changes: changes}
+	synctest.Test(t, func(t *testing.T) {
+		var m *Monitor
+		changes := make(chan change, 64)
+		fake := newFakeSampler()
+		m = NewMonitor(MonitorConfig{
+			Sampler:    fake,
+			Interval:   time.Millisecond,
+			Thresholds: archivist.Thresholds{CPUPercent: 90},
+			Env:        lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
+			OnChange: func(h archivist.Health, busy bool) {
+				changes <- change{h, busy}
+				m.Current()
+				if !busy {
+					// Re-entrant: the change this makes is delivered by this
+					// same delivery loop once this call returns.
+					m.SetThresholds(archivist.Thresholds{CPUPercent: 10})
+				}
+			},
+		})
+		t.Cleanup(func() { stop(t, m) })
+		b := &bundle{monitor: m, sampler: fake, changes: changes}
 
-	b.start(t, cpuAt(50))
-	b.expect(t, 50, false)
-	b.expect(t, 50, true)
-	b.expectCurrent(t, 50, true)
+		b.start(t, cpuAt(50))
+		b.expect(t, 50, false)
+		b.expect(t, 50, true)
+		b.expectCurrent(t, 50, true)
+	})
 }
 
 func TestMonitorKeepsPreviousSampleOnError(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	b.start(t, cpuAt(95))
-	b.expect(t, 95, true)
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, nil)
+		b.start(t, cpuAt(95))
+		b.expect(t, 95, true)
 
-	boom := errors.New("boom")
-	b.sampler.fail(t, boom)
-	b.sampler.fail(t, boom) // completes only once the first failure is handled
-	b.expectCurrent(t, 95, true)
+		boom := errors.New("boom")
+		b.sampler.fail(t, boom)
+		b.sampler.fail(t, boom) // completes only once the first failure is handled
+		b.expectCurrent(t, 95, true)
 
-	b.sampler.send(t, result{err: boom, before: func() { b.clock.Advance(errLogEvery) }})
-	b.sampler.feed(t, cpuAt(50))
-	// No OnChange for the failures: the next call is the next good sample.
-	b.expect(t, 50, false)
+		b.sampler.send(t, result{err: boom, before: func() { b.clock.Advance(errLogEvery) }})
+		b.sampler.feed(t, cpuAt(50))
+		// No OnChange for the failures: the next call is the next good sample.
+		b.expect(t, 50, false)
 
-	failed := b.logs.lines("health sample failed")
-	if len(failed) != 2 {
-		t.Fatalf("want 2 failure lines (the second failure rate-limited), got %q", failed)
-	}
-	if !strings.Contains(failed[0], "err=boom") || !strings.Contains(failed[0], "suppressed=0") {
-		t.Errorf("first failure line = %q, want err=boom suppressed=0", failed[0])
-	}
-	if !strings.Contains(failed[1], "failures=3") || !strings.Contains(failed[1], "suppressed=1") {
-		t.Errorf("second failure line = %q, want failures=3 suppressed=1", failed[1])
-	}
-	if got := b.logs.lines(`msg="health sampling recovered" failures=3`); len(got) != 1 {
-		t.Errorf("want one recovery line with failures=3, got %q", got)
-	}
+		failed := b.logs.lines("health sample failed")
+		if len(failed) != 2 {
+			t.Fatalf("want 2 failure lines (the second failure rate-limited), got %q", failed)
+		}
+		if !strings.Contains(failed[0], "err=boom") || !strings.Contains(failed[0], "suppressed=0") {
+			t.Errorf("first failure line = %q, want err=boom suppressed=0", failed[0])
+		}
+		if !strings.Contains(failed[1], "failures=3") || !strings.Contains(failed[1], "suppressed=1") {
+			t.Errorf("second failure line = %q, want failures=3 suppressed=1", failed[1])
+		}
+		if got := b.logs.lines(`msg="health sampling recovered" failures=3`); len(got) != 1 {
+			t.Errorf("want one recovery line with failures=3, got %q", got)
+		}
 
-	// Within the window again: this run is neither logged nor is its end.
-	b.sampler.fail(t, boom)
-	b.sampler.feed(t, cpuAt(51))
-	b.expect(t, 51, false)
-	if got := b.logs.lines("health sample failed"); len(got) != 2 {
-		t.Errorf("a rate-limited failure was logged: %q", got)
-	}
-	if got := b.logs.lines("health sampling recovered"); len(got) != 1 {
-		t.Errorf("the end of an unlogged failure run was logged: %q", got)
-	}
+		// Within the window again: this run is neither logged nor is its end.
+		b.sampler.fail(t, boom)
+		b.sampler.feed(t, cpuAt(51))
+		b.expect(t, 51, false)
+		if got := b.logs.lines("health sample failed"); len(got) != 2 {
+			t.Errorf("a rate-limited failure was logged: %q", got)
+		}
+		if got := b.logs.lines("health sampling recovered"); len(got) != 1 {
+			t.Errorf("the end of an unlogged failure run was logged: %q", got)
+		}
+	})
 }
 
 func TestMonitorStartFailureKeepsRunning(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	errc := make(chan error, 1)
-	go func() { errc <- b.monitor.Start(context.Background()) }()
-	b.sampler.fail(t, errors.New("boom"))
-	if err := <-errc; err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	b.expectCurrent(t, 0, false)
-	b.sampler.feed(t, cpuAt(99))
-	b.expect(t, 99, true)
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, nil)
+		errc := make(chan error, 1)
+		go func() { errc <- b.monitor.Start(context.Background()) }()
+		b.sampler.fail(t, errors.New("boom"))
+		if err := <-errc; err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		b.expectCurrent(t, 0, false)
+		b.sampler.feed(t, cpuAt(99))
+		b.expect(t, 99, true)
+	})
 }
 
 func TestMonitorSetInterval(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(cfg *MonitorConfig) { cfg.Interval = time.Hour })
-	b.start(t, cpuAt(50))
-	b.expect(t, 50, false)
-	// At an hour the monitor would not ask again within the test's wait;
-	// it does once the interval is changed.
-	b.monitor.SetInterval(time.Millisecond)
-	b.sampler.feed(t, cpuAt(60))
-	b.expect(t, 60, false)
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, func(cfg *MonitorConfig) { cfg.Interval = time.Hour })
+		b.start(t, cpuAt(50))
+		b.expect(t, 50, false)
+		// At an hour the monitor would not ask again within the test's wait;
+		// it does once the interval is changed.
+		b.monitor.SetInterval(time.Millisecond)
+		b.sampler.feed(t, cpuAt(60))
+		b.expect(t, 60, false)
+	})
 }
 
 func TestMonitorDefaults(t *testing.T) {
@@ -477,6 +492,80 @@ func TestMonitorConcurrentUse(t *testing.T) {
 	close(quit)
 	wg.Wait()
 	stop(t, m)
+}
+
+// On synctest's fake clock: Start is idempotent (one first sample, one
+// loop sampling every interval), Started and Stopped signal, a stopped
+// Monitor samples no more and starts again, and Stop is bounded by its
+// context when the sampler hangs. (The goroutine-counting tests below check
+// the same without a bubble.)
+func TestMonitorLifecycleOnFakeClock(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var samples atomic.Int32
+		var stuck atomic.Bool
+		release := make(chan struct{})
+		m := NewMonitor(MonitorConfig{
+			// Ignores its context once stuck: a hung sampler.
+			Sampler: SamplerFunc(func(context.Context) (archivist.Health, error) {
+				samples.Add(1)
+				if stuck.Load() {
+					<-release
+				}
+				return cpuAt(10), nil
+			}),
+			Interval: 2 * time.Second,
+			Env:      lifecycle.Env{Logger: slog.New(slog.DiscardHandler)},
+		})
+		started := m.Started()
+		for range 3 {
+			if err := m.Start(t.Context()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+		}
+		<-started
+		if got := samples.Load(); got != 1 {
+			t.Fatalf("three Starts took %d samples, want 1", got)
+		}
+		time.Sleep(3 * 2 * time.Second)
+		synctest.Wait()
+		if got := samples.Load(); got != 4 {
+			t.Fatalf("after three intervals, %d samples, want 4 (one loop)", got)
+		}
+
+		stop(t, m)
+		<-m.Stopped()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := samples.Load(); got != 4 {
+			t.Fatalf("a stopped Monitor went on sampling: %d samples, want 4", got)
+		}
+
+		if err := m.Start(t.Context()); err != nil {
+			t.Fatalf("Start after Stop: %v", err)
+		}
+		<-m.Started()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := samples.Load(); got != 6 {
+			t.Fatalf("a restarted Monitor took %d samples in all, want 6", got)
+		}
+
+		stuck.Store(true)
+		time.Sleep(2 * time.Second) // the next sample hangs
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := m.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Stop with the sampler stuck = %v, want context.DeadlineExceeded", err)
+		}
+		if took := time.Since(start); took != time.Second {
+			t.Errorf("Stop gave up after %s, want its context's 1s", took)
+		}
+		close(release)
+		stop(t, m)
+	})
 }
 
 // The tests below count goroutines, so they do not run in parallel (parallel
