@@ -78,6 +78,11 @@ func (b *Base) Start(ctx context.Context, init func(context.Context) error, fn f
 		if b.cur == r {
 			b.cur = nil
 		}
+		if b.last == r && prev != nil {
+			// The previous run may still be winding down: Stop and
+			// Stopped go on waiting for it, not for this run that never was.
+			b.last = prev
+		}
 		b.mu.Unlock()
 		close(r.stopped)
 		return err
@@ -85,10 +90,14 @@ func (b *Base) Start(ctx context.Context, init func(context.Context) error, fn f
 	if prev != nil {
 		select {
 		case <-prev.stopped:
-		case <-ctx.Done():
-			return fail(fmt.Errorf("previous run still stopping: %w", context.Cause(ctx)))
-		case <-rctx.Done():
-			return fail(ErrStopped)
+		default:
+			select {
+			case <-prev.stopped:
+			case <-ctx.Done():
+				return fail(fmt.Errorf("previous run still stopping: %w", context.Cause(ctx)))
+			case <-rctx.Done():
+				return fail(ErrStopped)
+			}
 		}
 	}
 	if init != nil {

@@ -124,6 +124,38 @@ func TestStopIsBoundedByItsContext(t *testing.T) {
 	})
 }
 
+// A Start that gives up waiting for a run still winding down leaves that
+// run the one Stop and Stopped wait for: a later Stop does not return, nor
+// a later Start begin a second run, before it has ended.
+func TestFailedStartKeepsWaitingForThePreviousRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := ticker{slowStop: time.Minute}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		begin := time.Now()
+		if err := p.Stop(expired); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stop = %v, want context.Canceled", err)
+		}
+		if err := p.Start(expired); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Start while the run winds down = %v, want context.Canceled", err)
+		}
+		select {
+		case <-p.Stopped():
+			t.Fatal("Stopped is closed while the first run still winds down")
+		default:
+		}
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(begin) != time.Minute {
+			t.Fatalf("Stop came back after %v, before the run ended (1m)", time.Since(begin))
+		}
+	})
+}
+
 func TestInitError(t *testing.T) {
 	var b lifecycle.Base
 	ran := false
