@@ -55,7 +55,8 @@ type Config struct {
 
 // Evaluator evaluates the rules at every heartbeat interval, keeps the
 // alerts that fire, tells its subscribers of every change and, on the
-// leader, delivers them to the webhooks.
+// leader, delivers them to the webhooks. Its lifecycle is a
+// lifecycle.Base.
 type Evaluator struct {
 	lifecycle.Base
 	cfg   Config

@@ -47,7 +47,8 @@ const maxScan = 4096
 
 // Scheduler places tasks while its node leads. It wakes on events
 // (submissions, finished tasks, node changes) and on a timer at the
-// heartbeat interval for leases, backoffs and lost nodes.
+// heartbeat interval for leases, backoffs and lost nodes. Its lifecycle is
+// a lifecycle.Base.
 type Scheduler struct {
 	lifecycle.Base
 	cfg    Config
