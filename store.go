@@ -179,17 +179,6 @@ type Failure struct {
 	Retry RetryPolicy
 }
 
-// RetryPolicy says whether failed attempts are retried and how long to wait:
-// Backoff(failures, Base, Max), with Disabled meaning no retries at all.
-type RetryPolicy struct {
-	Disabled bool
-	Base     time.Duration
-	Max      time.Duration
-}
-
-// Delay is the backoff before the retry that follows the n-th failure.
-func (p RetryPolicy) Delay(n int) time.Duration { return Backoff(n, p.Base, p.Max) }
-
 // TaskQuery filters and pages ListTasks. Zero fields do not filter.
 type TaskQuery struct {
 	Status   []TaskStatus

@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"log/slog"
 	"slices"
@@ -359,17 +356,6 @@ func (e *engine) close() error {
 	return err
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// NewID returns a new task id: time-ordered (milliseconds) with 64 random
-// bits, in lower-case Crockford base32.
-func NewID(now time.Time) string {
-	var b [14]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return idEncoding.EncodeToString(b[:])
-}
-
 func notFound(what, id string) error {
 	return archivist.Errorf(archivist.CodeNotFound, "%s %q not found", what, archivist.Clip(id))
 }
@@ -419,7 +405,7 @@ func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error
 		}
 		for _, in := range tasks {
 			if in.ID == "" {
-				in.ID = NewID(tx.now)
+				in.ID = archivist.NewID(tx.now)
 			}
 			e.meta.TaskSeq++
 			in.Seq = e.meta.TaskSeq

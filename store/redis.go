@@ -500,7 +500,7 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
-			ids[i] = NewID(now)
+			ids[i] = archivist.NewID(now)
 		}
 		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries)
 	}
