@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -448,37 +447,11 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 		}
 		after = n
 	}
-	search := strings.ToLower(q.Search)
-	match := func(t *archivist.Task) bool {
-		if len(q.Status) > 0 {
-			ok := false
-			for _, s := range q.Status {
-				if t.Status == s {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-		switch {
-		case q.Type != "" && t.Type != q.Type,
-			q.Priority != "" && t.Priority != q.Priority,
-			q.NodeID != "" && t.NodeID != q.NodeID:
-			return false
-		}
-		if search != "" && !strings.Contains(strings.ToLower(t.ID), search) && !strings.Contains(strings.ToLower(t.Type), search) &&
-			!strings.Contains(strings.ToLower(t.Error), search) {
-			return false
-		}
-		return true
-	}
 	page := &archivist.TaskPage{}
 	// With no filter but statuses, the total comes from the counters and
 	// the page from a walk back from the cursor; otherwise every task is
 	// looked at for the total.
-	statusOnly := q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == ""
+	statusOnly := q.StatusOnly()
 	err := e.view(func() error {
 		if len(e.order) > 2*len(e.tasks)+1024 {
 			live := e.order[:0]
@@ -502,14 +475,14 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 			}
 		} else {
 			for _, o := range e.order[end:] {
-				if t := e.liveAt(o); t != nil && match(t) {
+				if t := e.liveAt(o); t != nil && q.Matches(t) {
 					page.TotalCount++
 				}
 			}
 		}
 		for i := end - 1; i >= 0; i-- {
 			t := e.liveAt(e.order[i])
-			if t == nil || !match(t) {
+			if t == nil || !q.Matches(t) {
 				continue
 			}
 			if len(page.Tasks) == first {
