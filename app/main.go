@@ -195,7 +195,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// Automatic persisted queries live in the store: on Redis a query
 	// registered through one node is known to all.
-	if qc, ok := st.(archivist.QueryCache); ok {
+	if qc, ok := st.(graph.QueryCache); ok {
 		hopts.PersistedQueries = graph.StoreQueryCache(qc)
 	}
 	gql := graph.NewHandler(resolver, hopts)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/apq"
 )
 
 // Options configure Memory and Bolt. Zero values mean the defaults.
@@ -98,7 +99,7 @@ type engine struct {
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
-	queries queryLRU
+	queries *apq.Memory
 
 	persist  persister
 	pending  []*batch
@@ -120,6 +121,7 @@ func newEngine(opts Options, p persister) *engine {
 		counts:   map[archivist.TaskStatus]int{},
 		nodes:    map[string]*archivist.Node{},
 		settings: map[string]archivist.NodeSettings{},
+		queries:  apq.NewMemory(engineQueryBytes),
 		persist:  p,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
