@@ -3,6 +3,8 @@ package archivist
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -179,18 +181,9 @@ type Failure struct {
 	Retry RetryPolicy
 }
 
-// RetryPolicy says whether failed attempts are retried and how long to wait:
-// Backoff(failures, Base, Max), with Disabled meaning no retries at all.
-type RetryPolicy struct {
-	Disabled bool
-	Base     time.Duration
-	Max      time.Duration
-}
-
-// Delay is the backoff before the retry that follows the n-th failure.
-func (p RetryPolicy) Delay(n int) time.Duration { return Backoff(n, p.Base, p.Max) }
-
-// TaskQuery filters and pages ListTasks. Zero fields do not filter.
+// TaskQuery filters and pages ListTasks. Zero fields do not filter; the
+// filters are Status, Type, Priority, NodeID and Search, and Matches is
+// their one definition.
 type TaskQuery struct {
 	Status   []TaskStatus
 	Type     string
@@ -204,6 +197,39 @@ type TaskQuery struct {
 	// decimal Seq of that task (every store uses this form, so a cursor
 	// from one node works on another).
 	After string
+}
+
+// Matches reports whether t passes q's filters; First and After page, they
+// do not filter. It is the one definition of what a filter selects: every
+// store's ListTasks returns the tasks it selects (a store may find them
+// through an index rather than by calling it, but the conformance suite
+// holds it to this), and the taskUpdated subscription filters events with
+// it. A new filter field goes here and in StatusOnly.
+func (q TaskQuery) Matches(t *Task) bool {
+	if len(q.Status) > 0 && !slices.Contains(q.Status, t.Status) {
+		return false
+	}
+	switch {
+	case q.Type != "" && t.Type != q.Type,
+		q.Priority != "" && t.Priority != q.Priority,
+		q.NodeID != "" && t.NodeID != q.NodeID:
+		return false
+	}
+	if q.Search == "" {
+		return true
+	}
+	// Search ignores case: the lower-case forms are compared.
+	search := strings.ToLower(q.Search)
+	return strings.Contains(strings.ToLower(t.ID), search) ||
+		strings.Contains(strings.ToLower(t.Type), search) ||
+		strings.Contains(strings.ToLower(t.Error), search)
+}
+
+// StatusOnly reports whether q filters on nothing but Status (or on
+// nothing): a store answers such a query from the counters and indexes it
+// keeps by status instead of looking at every task.
+func (q TaskQuery) StatusOnly() bool {
+	return q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == ""
 }
 
 // TaskPage is a page of tasks.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/store"
 )
 
 // mDNS discovery (--discovery auto) on a node: an Advertiser that publishes
@@ -187,56 +188,17 @@ func joinable(p discovery.Peer) error {
 // loopbackStore reports whether every host of a store endpoint is a
 // loopback address or localhost.
 func loopbackStore(endpoint string) bool {
-	_, rest, _ := strings.Cut(endpoint, "://")
-	authority, _, _ := strings.Cut(rest, "/")
-	for _, hp := range strings.Split(authority, ",") {
-		host, _, err := net.SplitHostPort(hp)
-		if err != nil {
-			host = hp
-		}
+	hosts := store.RedisURLHosts(endpoint)
+	if len(hosts) == 0 {
+		return false
+	}
+	for _, host := range hosts {
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			return false
 		}
 	}
 	return true
-}
-
-// withStorePassword puts --store-password into a Redis URL that has none,
-// so that the password need not be part of --store (or of what a peer
-// advertises).
-func withStorePassword(storeURL, password string) string {
-	if password == "" || !isRedis(storeURL) {
-		return storeURL
-	}
-	scheme, rest, _ := strings.Cut(storeURL, "://")
-	authority, tail, hasTail := strings.Cut(rest, "/")
-	user := ""
-	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-		userinfo := authority[:at]
-		if strings.Contains(userinfo, ":") {
-			return storeURL // the URL's own password wins
-		}
-		user, authority = userinfo, authority[at+1:]
-	}
-	out := scheme + "://" + user + ":" + escapeUserinfo(password) + "@" + authority
-	if hasTail {
-		out += "/" + tail
-	}
-	return out
-}
-
-func escapeUserinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }
 
 // startMDNS advertises this node, and browses, when it takes part in mDNS

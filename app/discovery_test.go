@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/store"
 )
 
 func TestWithStorePassword(t *testing.T) {
@@ -19,9 +20,9 @@ func TestWithStorePassword(t *testing.T) {
 		{"redis://h:6379/0", "", "redis://h:6379/0"},
 		{"bolt", "pw", "bolt"},
 	} {
-		got := withStorePassword(c.in, c.pass)
+		got := store.WithRedisPassword(c.in, c.pass)
 		if got != c.want {
-			t.Errorf("withStorePassword(%q, %q) = %q, want %q", c.in, c.pass, got, c.want)
+			t.Errorf("store.WithRedisPassword(%q, %q) = %q, want %q", c.in, c.pass, got, c.want)
 		}
 		// What a node advertises never carries the password.
 		if ep := discovery.StoreEndpoint(got); c.pass != "" && strings.Contains(ep, c.pass) {

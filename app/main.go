@@ -101,7 +101,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	o.Store = withStorePassword(o.Store, o.StorePassword)
+	o.Store = store.WithRedisPassword(o.Store, o.StorePassword)
 	st, err := openStore(ctx, o, log)
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// Automatic persisted queries live in the store: on Redis a query
 	// registered through one node is known to all.
-	if qc, ok := st.(archivist.QueryCache); ok {
+	if qc, ok := st.(graph.QueryCache); ok {
 		hopts.PersistedQueries = graph.StoreQueryCache(qc)
 	}
 	gql := graph.NewHandler(resolver, hopts)
@@ -247,7 +247,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	url := m.Server.URL()
-	log.Info("node started", "role", m.currentRole(), "workers", m.workers(cfg), "store", redactStore(o.Store),
+	log.Info("node started", "role", m.currentRole(), "workers", m.workers(cfg), "store", store.RedactURL(o.Store),
 		"auth", authMode(o), "dashboard", url+"/", "playground", url+"/playground")
 	if o.insecure() {
 		log.Warn(graph.InsecureWarning)
@@ -286,7 +286,7 @@ func (m *Main) reconcileConfig(ctx context.Context) error {
 			return fmt.Errorf("read cluster config: %w", err)
 		}
 		given := m.Opts.givenClusterKeys()
-		shared := isRedis(m.Opts.Store)
+		shared := store.IsRedisURL(m.Opts.Store)
 		if cur.Version > 0 && (len(given) == 0 || shared) {
 			if want, err := m.Opts.settings(cur); err == nil && shared && !sameConfig(want, cur) {
 				m.Logger.Warn("options differ from the cluster's stored config, which wins for cluster-wide settings; change it with updateConfig",

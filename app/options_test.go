@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/store"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -118,8 +119,8 @@ func TestRedactStore(t *testing.T) {
 		"redis://127.0.0.1:6379/0":                 "redis://127.0.0.1:6379/0",
 		"bolt:/var/lib/a.db":                       "bolt:/var/lib/a.db",
 	} {
-		if got := redactStore(in); got != want || strings.Contains(got, "s3cret") {
-			t.Errorf("redactStore(%q) = %q, want %q", in, got, want)
+		if got := store.RedactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("store.RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

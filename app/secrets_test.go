@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/rpg-archivist/archivist/store"
 )
 
 // TestSecretsMasked: what the node logs or prints of its options masks the
@@ -15,8 +17,8 @@ func TestSecretsMasked(t *testing.T) {
 		"redis+cluster://:s3cret@a:7000,b:7001":                            "redis+cluster://:xxxxx@a:7000,b:7001",
 		"redis://:s3cret%zz@h:1":                                           "redis://:xxxxx@h:1",
 	} {
-		if got := redactStore(in); got != want || strings.Contains(got, "s3cret") {
-			t.Errorf("redactStore(%q) = %q, want %q", in, got, want)
+		if got := store.RedactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("store.RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 	_, err := parseServe([]string{"--alert-webhooks", "https://ok.example/h,ftp://u:s3cret@h/x?token=s3cret"}, env(nil), io.Discard)

@@ -4,38 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/store"
 )
 
-// isRedis reports whether a --store value names a Redis store.
-func isRedis(spec string) bool {
-	for _, p := range []string{"redis://", "rediss://", "redis+sentinel://", "redis+cluster://", "rediss+sentinel://", "rediss+cluster://"} {
-		if strings.HasPrefix(spec, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactStore is a --store value fit for logs: a Redis URL's passwords
-// (userinfo, sentinel_password) are masked.
-func redactStore(spec string) string {
-	if !isRedis(spec) {
-		return spec
-	}
-	return store.RedactURL(spec)
-}
-
 // openStore opens the store --store names. A Redis that does not answer is
 // retried with backoff until --connect-timeout, saying so at each try, so
 // that a node started before its Redis waits for it instead of crash-looping.
 func openStore(ctx context.Context, o *Options, log *slog.Logger) (archivist.Store, error) {
 	sopts := store.Options{Logger: log}
-	if !isRedis(o.Store) {
+	if !store.IsRedisURL(o.Store) {
 		return store.Open(o.Store, sopts)
 	}
 	if _, err := store.ParseRedisURL(o.Store); err != nil {

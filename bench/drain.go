@@ -60,7 +60,7 @@ func newTasks(n int) []*archivist.Task {
 	out := make([]*archivist.Task, n)
 	now := time.Now()
 	for i := range out {
-		out[i] = &archivist.Task{ID: store.NewID(now), Type: "echo", Input: json.RawMessage(`{}`),
+		out[i] = &archivist.Task{ID: archivist.NewID(now), Type: "echo", Input: json.RawMessage(`{}`),
 			Priority: archivist.PriorityNormal, Timeout: time.Minute, MaxRetries: 3}
 	}
 	return out

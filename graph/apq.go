@@ -1,18 +1,16 @@
 package graph
 
 import (
-	"container/list"
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/internal/apq"
 )
 
 // DefaultPersistedQueryBytes bounds the in-memory persisted queries a
@@ -20,23 +18,48 @@ import (
 // in bytes; the least recently used go first).
 const DefaultPersistedQueryBytes = 8 << 20
 
+// QueryCache keeps the text of GraphQL queries by the hex SHA-256 of the
+// text the client sent (apq.Hash), for automatic persisted queries: a
+// client sends the hash alone and the full query only when the server does
+// not know it. The text kept may be a normal form of the one sent (the same
+// query without its comments and blanks), so a cache cannot check the hash
+// against it: the caller has. Each implementation bounds the bytes it
+// keeps. A store may implement it, structurally (store does not import
+// graph): the Redis store does, so that a query registered through one node
+// is known on every node of the cluster; the memory and embedded stores
+// keep the same in-memory cache (apq.Memory) that a handler keeps when
+// given none. Entries may be evicted or expire at any time: a miss costs
+// the client one more round trip, never an error. Safe for concurrent use.
+type QueryCache interface {
+	// GetQuery returns the query stored under hash; ok is false when there
+	// is none (a hash that is not 64 lower-case hex digits never matches).
+	// Using an entry may extend its life.
+	GetQuery(ctx context.Context, hash string) (query string, ok bool, err error)
+	// PutQuery stores query under hash, evicting others beyond the
+	// cache's budget. The hash must have the form of an apq.Hash (the
+	// caller has checked it against the text the client sent, of which
+	// query is the text or a normal form) and the query be at most
+	// apq.MaxQueryBytes long, else BAD_USER_INPUT (see apq.Check).
+	PutQuery(ctx context.Context, hash, query string) error
+}
+
 // StoreQueryCache adapts a store's query cache to gqlgen's automatic
 // persisted queries, so that a query registered through one node is known
 // on every node that shares the store. A store error never fails a
 // request: a lookup that fails is a miss (the client then sends the full
 // query), a registration that fails is skipped; both are logged at debug
 // level with the handler's logger.
-func StoreQueryCache(q archivist.QueryCache) graphql.Cache[string] {
+func StoreQueryCache(q QueryCache) graphql.Cache[string] {
 	return storeQueryCache{q: q, log: slog.New(slog.DiscardHandler)}
 }
 
 type storeQueryCache struct {
-	q   archivist.QueryCache
+	q   QueryCache
 	log *slog.Logger
 }
 
 func (c storeQueryCache) Get(ctx context.Context, hash string) (string, bool) {
-	if !archivist.ValidQueryHash(hash) {
+	if !apq.ValidHash(hash) {
 		return "", false
 	}
 	q, ok, err := c.q.GetQuery(ctx, hash)
@@ -69,7 +92,7 @@ func (c storeQueryCache) withLogger(l *slog.Logger) graphql.Cache[string] {
 // PersistedQueryNotFound error and sends the full query again.
 func usePersistedQueries(srv *handler.Server, cache graphql.Cache[string], keys *auth.Keyring, logger *slog.Logger) {
 	if cache == nil {
-		cache = StoreQueryCache(newMemoryQueries(DefaultPersistedQueryBytes))
+		cache = StoreQueryCache(apq.NewMemory(DefaultPersistedQueryBytes))
 	}
 	if c, ok := cache.(interface {
 		withLogger(*slog.Logger) graphql.Cache[string]
@@ -124,67 +147,13 @@ func (r registerQuery) MutateOperationContext(ctx context.Context, op *graphql.O
 	}
 	// gqlgen has compared the hash with the text sent; check again here,
 	// where the store can no longer (it gets the normalised text).
-	if archivist.QueryHash(op.RawQuery) != s.Hash {
+	if apq.Hash(op.RawQuery) != s.Hash {
 		return nil
 	}
 	q := normalQuery(op.RawQuery)
-	if len(q) > archivist.MaxPersistedQueryBytes {
+	if len(q) > apq.MaxQueryBytes {
 		return nil
 	}
 	r.cache.Add(ctx, s.Hash, q)
-	return nil
-}
-
-// memoryQueries is an archivist.QueryCache in memory, bounded by the bytes
-// of the queries it holds; the least recently used go first.
-type memoryQueries struct {
-	maxBytes int
-
-	mu    sync.Mutex
-	byKey map[string]*list.Element // of *memoryQuery
-	order list.List                // front: most recently used
-	bytes int
-}
-
-type memoryQuery struct{ hash, query string }
-
-// memoryQueryOverhead is about what an entry costs beyond its text,
-// counted so that many tiny queries are bounded too.
-const memoryQueryOverhead = 160
-
-func newMemoryQueries(maxBytes int) *memoryQueries {
-	return &memoryQueries{maxBytes: maxBytes, byKey: map[string]*list.Element{}}
-}
-
-func (m *memoryQueries) GetQuery(_ context.Context, hash string) (string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	el, ok := m.byKey[hash]
-	if !ok {
-		return "", false, nil
-	}
-	m.order.MoveToFront(el)
-	return el.Value.(*memoryQuery).query, true, nil
-}
-
-func (m *memoryQueries) PutQuery(_ context.Context, hash, query string) error {
-	if err := archivist.CheckPersistedQuery(hash, query); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if el, ok := m.byKey[hash]; ok {
-		m.order.MoveToFront(el)
-		return nil
-	}
-	m.byKey[hash] = m.order.PushFront(&memoryQuery{hash: hash, query: query})
-	m.bytes += len(query) + memoryQueryOverhead
-	for m.bytes > m.maxBytes {
-		el := m.order.Back()
-		old := el.Value.(*memoryQuery)
-		m.order.Remove(el)
-		delete(m.byKey, old.hash)
-		m.bytes -= len(old.query) + memoryQueryOverhead
-	}
 	return nil
 }

@@ -3,7 +3,6 @@ package graph
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -116,6 +115,9 @@ func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQu
 	return q, nil
 }
 
+// filterQuery is the store's query for a filter of the API, unpaged: the
+// tasks query pages it, the taskUpdated subscription matches events with
+// it (archivist.TaskQuery.Matches), so both select the same tasks.
 func filterQuery(f *model.TaskFilter) archivist.TaskQuery {
 	var q archivist.TaskQuery
 	if f == nil {
@@ -135,43 +137,6 @@ func filterQuery(f *model.TaskFilter) archivist.TaskQuery {
 		q.Search = *f.Search
 	}
 	return q
-}
-
-// taskMatcher reports whether a task matches a filter, the way the tasks
-// query filters (search is case-insensitive); subscriptions use it on the
-// tasks of events.
-func taskMatcher(f *model.TaskFilter) func(*archivist.Task) bool {
-	q := filterQuery(f)
-	search := strings.ToLower(q.Search)
-	return func(t *archivist.Task) bool {
-		if len(q.Status) > 0 && !contains(q.Status, t.Status) {
-			return false
-		}
-		switch {
-		case q.Type != "" && t.Type != q.Type,
-			q.Priority != "" && t.Priority != q.Priority,
-			q.NodeID != "" && t.NodeID != q.NodeID:
-			return false
-		}
-		if search == "" {
-			return true
-		}
-		for _, s := range []string{t.ID, t.Type, t.Error} {
-			if strings.Contains(strings.ToLower(s), search) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // taskCursor is the cursor of one task in a page: the store pages by

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/internal/apq"
 	"github.com/rpg-archivist/archivist/server"
 )
 
@@ -110,7 +110,7 @@ func (r *recordingQueries) GetQuery(_ context.Context, hash string) (string, boo
 }
 
 func (r *recordingQueries) PutQuery(_ context.Context, hash, query string) error {
-	if err := archivist.CheckPersistedQuery(hash, query); err != nil {
+	if err := apq.Check(hash, query); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -140,7 +140,7 @@ func TestPersistedQueriesNeedAKey(t *testing.T) {
 		o.PersistedQueries = graph.StoreQueryCache(rec)
 	})
 	query := "query Open {\n  # who am I?\n  session { authRequired }, __typename\n} # " + strings.Repeat("padding ", 4000)
-	hash := archivist.QueryHash(query)
+	hash := apq.Hash(query)
 	for _, key := range []string{"", "wrong-key"} {
 		r := e.send(t, key, apqBody(query, hash))
 		if key == "" && len(r.Errors) > 0 {

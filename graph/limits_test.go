@@ -21,6 +21,7 @@ import (
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/auth"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/internal/apq"
 	"github.com/rpg-archivist/archivist/internal/redistest"
 	"github.com/rpg-archivist/archivist/store"
 )
@@ -494,7 +495,7 @@ func TestPersistedQueries(t *testing.T) {
 	t.Parallel()
 	e := setupLimits(t, "viewer:"+limitViewerKey+",operator:"+limitOpKey, func(o *graph.HandlerOptions) { o.MaxDepth = 5 })
 	query := `query Types { taskTypes }`
-	hash := archivist.QueryHash(query)
+	hash := apq.Hash(query)
 
 	r := e.send(t, limitViewerKey, apqBody("", hash))
 	wantError(t, r.gqlResponse, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
@@ -538,7 +539,7 @@ func TestPersistedQueries(t *testing.T) {
 		"role":       `mutation { submitTask(input: {type: "echo"}) { id } }`,
 	}
 	for name, q := range refused {
-		h := archivist.QueryHash(q)
+		h := apq.Hash(q)
 		if r := e.send(t, limitViewerKey, apqBody(q, h)); len(r.Errors) == 0 {
 			t.Errorf("%s: the query was accepted: %s", name, r.Data)
 		}
@@ -547,14 +548,14 @@ func TestPersistedQueries(t *testing.T) {
 	}
 	// The operator may register the mutation.
 	q := refused["role"]
-	if r := e.send(t, limitOpKey, apqBody(q, archivist.QueryHash(q))); len(r.Errors) > 0 {
+	if r := e.send(t, limitOpKey, apqBody(q, apq.Hash(q))); len(r.Errors) > 0 {
 		t.Fatalf("operator registration: %+v", r.Errors)
 	}
-	if r := e.send(t, limitOpKey, apqBody("", archivist.QueryHash(q))); len(r.Errors) > 0 {
+	if r := e.send(t, limitOpKey, apqBody("", apq.Hash(q))); len(r.Errors) > 0 {
 		t.Fatalf("operator by hash: %+v", r.Errors)
 	}
 	// The viewer may look it up, but still not run it.
-	wantError(t, e.send(t, limitViewerKey, apqBody("", archivist.QueryHash(q))).gqlResponse, "FORBIDDEN")
+	wantError(t, e.send(t, limitViewerKey, apqBody("", apq.Hash(q))).gqlResponse, "FORBIDDEN")
 }
 
 // failingQueries is a query cache whose store is down.
@@ -575,7 +576,7 @@ func TestPersistedQueriesStoreDown(t *testing.T) {
 	down := &failingQueries{}
 	e := setupLimits(t, "", func(o *graph.HandlerOptions) { o.PersistedQueries = graph.StoreQueryCache(down) })
 	query := `{ taskTypes }`
-	hash := archivist.QueryHash(query)
+	hash := apq.Hash(query)
 	wantError(t, e.send(t, "", apqBody("", hash)).gqlResponse, "PERSISTED_QUERY_NOT_FOUND")
 	if r := e.send(t, "", apqBody(query, hash)); len(r.Errors) > 0 {
 		t.Fatalf("with the full query: %+v", r.Errors)
@@ -605,7 +606,7 @@ func TestPersistedQueriesAcrossNodes(t *testing.T) {
 	}
 	a, b := node(), node()
 	query := `query Types { taskTypes }`
-	hash := archivist.QueryHash(query)
+	hash := apq.Hash(query)
 	wantError(t, b.send(t, "", apqBody("", hash)).gqlResponse, "PERSISTED_QUERY_NOT_FOUND")
 	if r := a.send(t, "", apqBody(query, hash)); len(r.Errors) > 0 {
 		t.Fatalf("registration on A: %+v", r.Errors)
@@ -624,6 +625,6 @@ func TestPersistedQueriesAcrossNodes(t *testing.T) {
 	}
 	// A query refused on B is not shared with A.
 	bad := `{ noSuchField }`
-	b.send(t, "", apqBody(bad, archivist.QueryHash(bad)))
-	wantError(t, a.send(t, "", apqBody("", archivist.QueryHash(bad))).gqlResponse, "PERSISTED_QUERY_NOT_FOUND")
+	b.send(t, "", apqBody(bad, apq.Hash(bad)))
+	wantError(t, a.send(t, "", apqBody("", apq.Hash(bad))).gqlResponse, "PERSISTED_QUERY_NOT_FOUND")
 }

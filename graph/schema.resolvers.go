@@ -227,7 +227,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 			return nil, err
 		}
 	}
-	match := taskMatcher(filter)
+	q := filterQuery(filter)
 	sub, err := r.subscribe(ctx)
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 		t := ev.Task
 		// A rejected stale report is recorded as an event but changes nothing.
 		if ev.Kind != archivist.EventTask || t == nil || ev.Type == archivist.TaskStaleReport ||
-			(id != nil && t.ID != *id) || !match(t) {
+			(id != nil && t.ID != *id) || !q.Matches(t) {
 			return nil, false, nil
 		}
 		return t, true, nil

@@ -2,19 +2,16 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/apq"
 )
 
 // Options configure Memory and Bolt. Zero values mean the defaults.
@@ -102,7 +99,7 @@ type engine struct {
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
-	queries queryLRU
+	queries *apq.Memory
 
 	persist  persister
 	pending  []*batch
@@ -124,6 +121,7 @@ func newEngine(opts Options, p persister) *engine {
 		counts:   map[archivist.TaskStatus]int{},
 		nodes:    map[string]*archivist.Node{},
 		settings: map[string]archivist.NodeSettings{},
+		queries:  apq.NewMemory(engineQueryBytes),
 		persist:  p,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
@@ -359,17 +357,6 @@ func (e *engine) close() error {
 	return err
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// NewID returns a new task id: time-ordered (milliseconds) with 64 random
-// bits, in lower-case Crockford base32.
-func NewID(now time.Time) string {
-	var b [14]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return idEncoding.EncodeToString(b[:])
-}
-
 func notFound(what, id string) error {
 	return archivist.Errorf(archivist.CodeNotFound, "%s %q not found", what, archivist.Clip(id))
 }
@@ -419,7 +406,7 @@ func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error
 		}
 		for _, in := range tasks {
 			if in.ID == "" {
-				in.ID = NewID(tx.now)
+				in.ID = archivist.NewID(tx.now)
 			}
 			e.meta.TaskSeq++
 			in.Seq = e.meta.TaskSeq
@@ -462,37 +449,11 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 		}
 		after = n
 	}
-	search := strings.ToLower(q.Search)
-	match := func(t *archivist.Task) bool {
-		if len(q.Status) > 0 {
-			ok := false
-			for _, s := range q.Status {
-				if t.Status == s {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-		switch {
-		case q.Type != "" && t.Type != q.Type,
-			q.Priority != "" && t.Priority != q.Priority,
-			q.NodeID != "" && t.NodeID != q.NodeID:
-			return false
-		}
-		if search != "" && !strings.Contains(strings.ToLower(t.ID), search) && !strings.Contains(strings.ToLower(t.Type), search) &&
-			!strings.Contains(strings.ToLower(t.Error), search) {
-			return false
-		}
-		return true
-	}
 	page := &archivist.TaskPage{}
 	// With no filter but statuses, the total comes from the counters and
 	// the page from a walk back from the cursor; otherwise every task is
 	// looked at for the total.
-	statusOnly := q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == ""
+	statusOnly := q.StatusOnly()
 	err := e.view(func() error {
 		if len(e.order) > 2*len(e.tasks)+1024 {
 			live := e.order[:0]
@@ -516,14 +477,14 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 			}
 		} else {
 			for _, o := range e.order[end:] {
-				if t := e.liveAt(o); t != nil && match(t) {
+				if t := e.liveAt(o); t != nil && q.Matches(t) {
 					page.TotalCount++
 				}
 			}
 		}
 		for i := end - 1; i >= 0; i-- {
 			t := e.liveAt(e.order[i])
-			if t == nil || !match(t) {
+			if t == nil || !q.Matches(t) {
 				continue
 			}
 			if len(page.Tasks) == first {

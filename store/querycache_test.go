@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/apq"
 	"github.com/rpg-archivist/archivist/internal/redistest"
 )
 
@@ -21,23 +21,23 @@ func TestQueryLRUBoundedByBytes(t *testing.T) {
 	t.Cleanup(func() { _ = m.Close() })
 	ctx := t.Context()
 	query := func(i int) string {
-		return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", archivist.MaxPersistedQueryBytes-64)
+		return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", apq.MaxQueryBytes-64)
 	}
 	put := func(i int) {
 		t.Helper()
 		q := query(i)
-		if err := m.PutQuery(ctx, archivist.QueryHash(q), q); err != nil {
+		if err := m.PutQuery(ctx, apq.Hash(q), q); err != nil {
 			t.Fatalf("PutQuery %d: %v", i, err)
 		}
 	}
 	has := func(i int) bool {
-		_, ok, err := m.GetQuery(ctx, archivist.QueryHash(query(i)))
+		_, ok, err := m.GetQuery(ctx, apq.Hash(query(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok
 	}
-	fit := engineQueryBytes / (len(query(0)) + queryOverhead)
+	fit := engineQueryBytes / (len(query(0)) + apq.EntryOverhead)
 	for i := range fit {
 		put(i)
 	}
@@ -50,12 +50,12 @@ func TestQueryLRUBoundedByBytes(t *testing.T) {
 	}
 	for i := fit + 1; i < 3*fit; i++ {
 		put(i)
-		if m.queries.bytes > engineQueryBytes {
-			t.Fatalf("after %d queries the cache holds %d bytes, over %d", i+1, m.queries.bytes, engineQueryBytes)
+		if _, bytes := m.queries.Len(); bytes > engineQueryBytes {
+			t.Fatalf("after %d queries the cache holds %d bytes, over %d", i+1, bytes, engineQueryBytes)
 		}
 	}
-	if n := len(m.queries.byKey); n != fit || m.queries.order.Len() != fit {
-		t.Errorf("%d entries (%d in order), want %d", n, m.queries.order.Len(), fit)
+	if n, _ := m.queries.Len(); n != fit {
+		t.Errorf("%d entries, want %d", n, fit)
 	}
 }
 
@@ -67,7 +67,7 @@ func TestRedisQueryTTL(t *testing.T) {
 	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "apq"})
 	ctx := t.Context()
 	query := "{ nodes { id } }"
-	hash := archivist.QueryHash(query)
+	hash := apq.Hash(query)
 	if err := r.PutQuery(ctx, hash, query); err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +118,12 @@ func TestRedisQueryBudget(t *testing.T) {
 	put := func(i int) {
 		t.Helper()
 		q := query(i)
-		if err := r.PutQuery(ctx, archivist.QueryHash(q), q); err != nil {
+		if err := r.PutQuery(ctx, apq.Hash(q), q); err != nil {
 			t.Fatalf("PutQuery %d: %v", i, err)
 		}
 	}
 	has := func(i int) bool {
-		_, ok, err := r.GetQuery(ctx, archivist.QueryHash(query(i)))
+		_, ok, err := r.GetQuery(ctx, apq.Hash(query(i)))
 		if err != nil {
 			t.Fatal(err)
 		}

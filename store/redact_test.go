@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,37 @@ func TestRedactURL(t *testing.T) {
 	for _, bad := range []string{"redis+sentinel://s1/m/x/y?sentinel_password=s3cret", "redis://u:s3/cret@h:1"} {
 		if _, err := ParseRedisURL(bad); err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "cret") {
 			t.Errorf("ParseRedisURL(%q) error %v", bad, err)
+		}
+	}
+}
+
+func TestIsRedisURL(t *testing.T) {
+	t.Parallel()
+	for spec, want := range map[string]bool{
+		"redis://h:1/0": true, "rediss://h": true, "redis+sentinel://s/m": true, "rediss+cluster://a,b": true,
+		"bolt": false, "bolt:/x.db": false, "memory": false, "": false, "http://h": false,
+		"REDIS://h": false, // --store takes the schemes in lower case
+	} {
+		if got := IsRedisURL(spec); got != want {
+			t.Errorf("IsRedisURL(%q) = %v, want %v", spec, got, want)
+		}
+	}
+	if got := RedactURL("bolt:/var/lib/a.db"); got != "bolt:/var/lib/a.db" {
+		t.Errorf("RedactURL of a bolt store: %q", got)
+	}
+}
+
+func TestRedisURLHosts(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string][]string{
+		"redis://127.0.0.1:6379/0":                    {"127.0.0.1"},
+		"redis+cluster://a:7000,localhost:7001":       {"a", "localhost"},
+		"redis+sentinel://u:pw@[::1]:26379,s2/master": {"::1", "s2"},
+		"rediss://h?ca=/x.pem":                        {"h"},
+		"memory":                                      nil,
+	} {
+		if got := RedisURLHosts(raw); !slices.Equal(got, want) {
+			t.Errorf("RedisURLHosts(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }

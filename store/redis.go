@@ -500,7 +500,7 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
-			ids[i] = NewID(now)
+			ids[i] = archivist.NewID(now)
 		}
 		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries)
 	}
@@ -549,6 +549,13 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 // one node are found among its assigned ones and every running one; other
 // filters scan every task in chunks, reading the fields to filter on, and
 // then the page's tasks.
+//
+// Whatever the path, the tasks listed are those archivist.TaskQuery.Matches
+// selects, filtered here in Go (no Lua script filters tasks): the scan and
+// the held tasks of a node call it, and the ready index, which holds
+// exactly the PENDING tasks by priority, stands for it where it is used.
+// The conformance suite (storetest, ListTasks/MatchesFilter) checks the
+// two agree.
 func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
 	if err := r.read(); err != nil {
 		return nil, err
@@ -574,7 +581,7 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	var ids []string
 	var err error
 	switch {
-	case len(q.Status) == 0 && q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == "":
+	case len(q.Status) == 0 && q.StatusOnly():
 		pipe := r.client.Pipeline()
 		card := pipe.ZCard(ctx, r.keys.key(redisKeyAll))
 		rng := pipe.ZRevRangeByScore(ctx, r.keys.key(redisKeyAll), &redis.ZRangeBy{Max: maxScore, Min: "-inf", Count: int64(first) + 1})
@@ -680,24 +687,6 @@ func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after 
 	return ids, nil
 }
 
-// taskMatcher reports whether a task matches q's filters.
-func taskMatcher(q archivist.TaskQuery) func(t *archivist.Task) bool {
-	search := strings.ToLower(q.Search)
-	return func(t *archivist.Task) bool {
-		if len(q.Status) > 0 && !slices.Contains(q.Status, t.Status) {
-			return false
-		}
-		switch {
-		case q.Type != "" && t.Type != q.Type,
-			q.Priority != "" && t.Priority != q.Priority,
-			q.NodeID != "" && t.NodeID != q.NodeID:
-			return false
-		}
-		return search == "" || strings.Contains(strings.ToLower(t.ID), search) ||
-			strings.Contains(strings.ToLower(t.Type), search) || strings.Contains(strings.ToLower(t.Error), search)
-	}
-}
-
 // listHeld pages the ASSIGNED and IN_PROGRESS tasks of q.NodeID: its
 // assigned ZSET and the running tasks (leased) hold them all, a set as
 // small as the cluster's workers.
@@ -719,7 +708,6 @@ func (r *Redis) listHeld(ctx context.Context, q archivist.TaskQuery, after uint6
 			ids = append(ids, c.Val()...)
 		}
 	}
-	match := taskMatcher(q)
 	var found []*archivist.Task
 	for start := 0; start < len(ids); start += redisScanChunk {
 		chunk := ids[start:min(start+redisScanChunk, len(ids))]
@@ -736,7 +724,7 @@ func (r *Redis) listHeld(ctx context.Context, q archivist.TaskQuery, after uint6
 			if err != nil {
 				return nil, fmt.Errorf("redis store: list tasks: %w", err)
 			}
-			if t != nil && match(t) {
+			if t != nil && q.Matches(t) {
 				found = append(found, t)
 			}
 		}
@@ -772,7 +760,6 @@ func decodeFields(id string, v []any) (*archivist.Task, error) {
 // tasks.
 func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
 	index := r.keys.key(redisKeyAll)
-	match := taskMatcher(q)
 	var out []string
 	cursor := "+inf"
 	for {
@@ -798,7 +785,7 @@ func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint
 			if err != nil {
 				return nil, fmt.Errorf("redis store: list tasks: %w", err)
 			}
-			if t == nil || !match(t) {
+			if t == nil || !q.Matches(t) {
 				continue // purged meanwhile, or no match
 			}
 			page.TotalCount++

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/apq"
 )
 
 // RedisQueryTTL is how long a persisted query stays in Redis after it was
@@ -24,8 +24,6 @@ const DefaultRedisQueryBytes = 16 << 20
 // beyond its text: its key, its entries in queries and querysizes. Counted
 // in the budget, so that many tiny queries are bounded too.
 const redisQueryOverhead = 256
-
-var _ archivist.QueryCache = (*Redis)(nil)
 
 // Keys of the persisted queries, all under the cluster's hash tag:
 //
@@ -92,12 +90,14 @@ return q
 `)
 
 // GetQuery reads a persisted query, renews its RedisQueryTTL and marks it
-// as recently used.
+// as recently used. With PutQuery it implements graph.QueryCache
+// (structurally: store does not import graph), so that a query registered
+// through one node is known on every node of the cluster.
 func (r *Redis) GetQuery(ctx context.Context, hash string) (string, bool, error) {
 	if err := r.read(); err != nil {
 		return "", false, err
 	}
-	if !archivist.ValidQueryHash(hash) {
+	if !apq.ValidHash(hash) {
 		return "", false, nil
 	}
 	q, err := getQueryScript.Run(ctx, r.client, []string{r.keys.query(hash), r.keys.queryIndex()[0]},
@@ -117,7 +117,7 @@ func (r *Redis) PutQuery(ctx context.Context, hash, query string) error {
 	if err := r.read(); err != nil {
 		return err
 	}
-	if err := archivist.CheckPersistedQuery(hash, query); err != nil {
+	if err := apq.Check(hash, query); err != nil {
 		return err
 	}
 	keys := append([]string{r.keys.query(hash)}, r.keys.queryIndex()...)

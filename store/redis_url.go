@@ -268,9 +268,100 @@ func hostPort(h, defaultPort string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// RedactURL is a Redis URL fit for logs and error messages: its passwords
-// (in the userinfo and the sentinel_password parameter) are masked.
-func RedactURL(raw string) string { return redactURL(raw) }
+// redisSchemes are the beginnings of the --store values that name a Redis
+// store: the schemes ParseRedisURL takes, in lower case.
+var redisSchemes = []string{"redis://", "rediss://", "redis+sentinel://", "redis+cluster://", "rediss+sentinel://", "rediss+cluster://"}
+
+// IsRedisURL reports whether a --store value names a Redis store (one to
+// open with OpenRedis) rather than one Open takes: whether it starts with a
+// scheme of ParseRedisURL, in lower case.
+func IsRedisURL(spec string) bool {
+	for _, p := range redisSchemes {
+		if strings.HasPrefix(spec, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactURL is a --store value fit for logs and error messages: a Redis
+// URL with its passwords (in the userinfo and the sentinel_password
+// parameter) masked; any other value as it is.
+func RedactURL(spec string) string {
+	if !IsRedisURL(spec) {
+		return spec
+	}
+	return redactURL(spec)
+}
+
+// WithRedisPassword puts password into a Redis URL that has none, so that
+// a password need not be part of --store (or of the endpoint a peer
+// advertises, which never carries one). A URL with its own password keeps
+// it, a user name in the URL stays; a value that is not a Redis URL, or an
+// empty password, leaves spec as it is.
+func WithRedisPassword(spec, password string) string {
+	if password == "" || !IsRedisURL(spec) {
+		return spec
+	}
+	scheme, rest, _ := strings.Cut(spec, "://")
+	authority, tail, hasTail := strings.Cut(rest, "/")
+	user := ""
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		userinfo := authority[:at]
+		if strings.Contains(userinfo, ":") {
+			return spec // the URL's own password wins
+		}
+		user, authority = userinfo, authority[at+1:]
+	}
+	out := scheme + "://" + user + ":" + escapeUserinfo(password) + "@" + authority
+	if hasTail {
+		out += "/" + tail
+	}
+	return out
+}
+
+// escapeUserinfo percent-encodes every byte of s but the unreserved ones,
+// so that any password survives ParseRedisURL's unescaping.
+func escapeUserinfo(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// RedisURLHosts returns the host names (or IP addresses, without brackets)
+// of the servers a Redis URL lists, in order, without ports, user or
+// password; nil when raw has no scheme. It does not check the URL
+// (ParseRedisURL does): discovery uses it on the endpoints peers advertise
+// to tell whether a store is reachable only from the peer's own machine.
+func RedisURLHosts(raw string) []string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:]
+	}
+	var hosts []string
+	for _, hp := range strings.Split(authority, ",") {
+		host, _, err := net.SplitHostPort(hp)
+		if err != nil {
+			host = strings.TrimSuffix(strings.TrimPrefix(hp, "["), "]")
+		}
+		hosts = append(hosts, host)
+	}
+	return hosts
+}
 
 // redactURL hides the passwords of raw (in the userinfo and the
 // sentinel_password parameter) for error messages and logs.

@@ -9,9 +9,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/internal/redistest"
 	"github.com/rpg-archivist/archivist/store"
 	"github.com/rpg-archivist/archivist/store/storetest"
+)
+
+// Every store keeps persisted queries for the GraphQL handler. store does
+// not import graph: the stores implement graph.QueryCache structurally, and
+// these lines keep them doing so.
+var (
+	_ graph.QueryCache = (*store.Memory)(nil)
+	_ graph.QueryCache = (*store.Bolt)(nil)
+	_ graph.QueryCache = (*store.Redis)(nil)
 )
 
 func TestMemory(t *testing.T) {

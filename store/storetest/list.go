@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -230,6 +232,125 @@ func testListTasks(t *testing.T, s suite) {
 		}
 		if diff := cmp.Diff(want, nonZero(counts)); diff != "" {
 			t.Errorf("CountTasks (-want +got):\n%s", diff)
+		}
+	})
+
+	testListMatches(t, s)
+}
+
+// testListMatches holds every store's ListTasks to archivist.TaskQuery.Matches,
+// the one definition of the filters: over a set of tasks in every status,
+// of several types, priorities, nodes and errors, each filter of a table
+// lists exactly the tasks Matches selects, in the store's order (that of
+// the unfiltered list), whatever path the store takes (counters, indexes or
+// a scan) and whatever the page size.
+func testListMatches(t *testing.T, s suite) {
+	s.run(t, "MatchesFilter", func(t *testing.T, h *fixture) {
+		types := []string{"alpha", "Beta.Mixed", "gamma"}
+		nodes := []string{"node-1", "node-2", "node-1"}
+		const n = 32
+		specs := make([]*archivist.Task, n)
+		for i := range specs {
+			id := fmt.Sprintf("m-%02d", i)
+			if i%5 == 2 {
+				id = fmt.Sprintf("m-Needle-%02d", i)
+			}
+			specs[i] = newTask(id, types[i%len(types)], archivist.AllPriorities[i%len(archivist.AllPriorities)])
+		}
+		h.create(specs...)
+		// Task i ends in status AllTaskStatuses[i%8] (lifecycle order:
+		// PENDING, ASSIGNED, IN_PROGRESS, RETRYING, COMPLETED, FAILED,
+		// CANCELLED, TIMED_OUT) on node nodes[i%3].
+		assigned := map[string][]string{}
+		for i, sp := range specs {
+			if i%8 == 1 {
+				assigned[nodes[i%3]] = append(assigned[nodes[i%3]], sp.ID)
+			}
+		}
+		for _, node := range slices.Sorted(maps.Keys(assigned)) {
+			h.assign(node, assigned[node]...)
+		}
+		for i, sp := range specs {
+			switch i % 8 {
+			case 2, 3, 4, 5, 7:
+				h.start(nodes[i%3], sp.ID)
+			}
+			switch i % 8 {
+			case 3:
+				h.fail(sp.ID, 1, archivist.Failure{Error: "Transient NEEDLE in the haystack",
+					Retry: archivist.RetryPolicy{Base: time.Hour, Max: time.Hour}})
+			case 4:
+				h.complete(sp.ID, 1, `"ok"`)
+			case 5:
+				h.fail(sp.ID, 1, archivist.Failure{Error: "Disk Full on /var", Permanent: true})
+			case 6:
+				h.cancel(sp.ID)
+			case 7:
+				h.fail(sp.ID, 1, archivist.Failure{Error: "ran past its timeout", TimedOut: true, Permanent: true})
+			}
+		}
+		all, _ := h.walk(archivist.TaskQuery{}, 500, nil)
+		statuses := map[archivist.TaskStatus]int{}
+		for _, task := range all {
+			statuses[task.Status]++
+		}
+		if len(all) != n || len(statuses) != len(archivist.AllTaskStatuses) {
+			t.Fatalf("setup: %d tasks listed in statuses %v; want %d in all %d statuses",
+				len(all), statuses, n, len(archivist.AllTaskStatuses))
+		}
+
+		type S = []archivist.TaskStatus
+		filters := []archivist.TaskQuery{
+			{},
+			{Status: S{archivist.TaskCompleted, archivist.TaskFailed, archivist.TaskTimedOut}},
+			{Status: S{archivist.TaskPending, archivist.TaskPending}},
+			{Status: S{archivist.TaskPending, archivist.TaskRetrying}},
+			{Status: S{archivist.TaskPending}, Priority: archivist.PriorityHigh},
+			{Status: S{archivist.TaskPending}, Priority: "URGENT"},
+			{Status: S{archivist.TaskPending}, Type: "alpha"},
+			{Type: "alpha"},
+			{Type: "Beta.Mixed"},
+			{Type: "beta.mixed"}, // types are not searched: case counts
+			{Type: "nothing"},
+			{NodeID: "node-1"},
+			{NodeID: "node-2", Status: S{archivist.TaskAssigned}},
+			{NodeID: "node-1", Status: S{archivist.TaskInProgress}},
+			{NodeID: "node-2", Status: S{archivist.TaskAssigned, archivist.TaskInProgress}},
+			{NodeID: "node-1", Status: S{archivist.TaskInProgress}, Priority: archivist.PriorityLow},
+			{NodeID: "node-1", Status: S{archivist.TaskAssigned, archivist.TaskInProgress, archivist.TaskCompleted}},
+			{NodeID: "nobody"},
+			{Search: "needle"},
+			{Search: "NEEDLE"},
+			{Search: "disk full"},
+			{Search: "beta.m"},
+			{Search: "M-0"},
+			{Search: "needle", Status: S{archivist.TaskRetrying}},
+			{Search: "a", Type: "gamma", Priority: archivist.PriorityLow},
+			{Search: "no such text"},
+		}
+		for _, st := range archivist.AllTaskStatuses {
+			filters = append(filters, archivist.TaskQuery{Status: S{st}})
+		}
+		for _, p := range archivist.AllPriorities {
+			filters = append(filters, archivist.TaskQuery{Priority: p})
+		}
+		for _, q := range filters {
+			var want []string
+			for _, task := range all {
+				if q.Matches(task) {
+					want = append(want, task.ID)
+				}
+			}
+			page := h.list(q)
+			if page.TotalCount != len(want) {
+				t.Errorf("ListTasks(%+v): TotalCount %d, Matches selects %d", q, page.TotalCount, len(want))
+			}
+			for _, first := range []int{3, 500} {
+				got, _ := h.walk(q, first, nil)
+				if diff := cmp.Diff(want, ids(got), cmpEmpty); diff != "" {
+					t.Errorf("ListTasks(%+v) with First %d: not the tasks Matches selects (-Matches +listed):\n%s", q, first, diff)
+				}
+			}
 		}
 	})
 }

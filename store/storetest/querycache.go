@@ -1,26 +1,36 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/apq"
 )
 
-// testQueryCache covers archivist.QueryCache, which a store may implement
-// (all of ours do); a store without it skips these cases.
+// queryCache is graph.QueryCache, which a store implements structurally:
+// the store packages, this suite among them, do not import graph (store's
+// tests check that every store of ours implements graph.QueryCache).
+type queryCache interface {
+	GetQuery(ctx context.Context, hash string) (query string, ok bool, err error)
+	PutQuery(ctx context.Context, hash, query string) error
+}
+
+// testQueryCache covers graph.QueryCache, which a store may implement (all
+// of ours do); a store without it skips these cases.
 func testQueryCache(t *testing.T, s suite) {
-	cache := func(h *fixture) archivist.QueryCache {
+	cache := func(h *fixture) queryCache {
 		h.t.Helper()
-		qc, ok := h.s.(archivist.QueryCache)
+		qc, ok := h.s.(queryCache)
 		if !ok {
-			h.t.Skipf("%T does not implement archivist.QueryCache", h.s)
+			h.t.Skipf("%T does not implement graph.QueryCache", h.s)
 		}
 		return qc
 	}
-	get := func(h *fixture, qc archivist.QueryCache, hash string) (string, bool) {
+	get := func(h *fixture, qc queryCache, hash string) (string, bool) {
 		h.t.Helper()
 		q, ok, err := qc.GetQuery(h.ctx(), hash)
 		if err != nil {
@@ -32,7 +42,7 @@ func testQueryCache(t *testing.T, s suite) {
 	s.run(t, "PutGet", func(t *testing.T, h *fixture) {
 		qc := cache(h)
 		query := "query Tasks { tasks(first: 5) { edges { node { id status } } } } # ünïcode ✓"
-		hash := archivist.QueryHash(query)
+		hash := apq.Hash(query)
 		if _, ok := get(h, qc, hash); ok {
 			t.Fatalf("a fresh store knows query %s", hash)
 		}
@@ -45,11 +55,11 @@ func testQueryCache(t *testing.T, s suite) {
 			t.Errorf("GetQuery = %q, %v; want %q", got, ok, query)
 		}
 		// The longest query allowed fits.
-		long := "{" + strings.Repeat(" ", archivist.MaxPersistedQueryBytes-len("{ session }")) + " session }"
-		if err := qc.PutQuery(h.ctx(), archivist.QueryHash(long), long); err != nil {
+		long := "{" + strings.Repeat(" ", apq.MaxQueryBytes-len("{ session }")) + " session }"
+		if err := qc.PutQuery(h.ctx(), apq.Hash(long), long); err != nil {
 			t.Fatalf("PutQuery of %d bytes: %v", len(long), err)
 		}
-		if got, ok := get(h, qc, archivist.QueryHash(long)); !ok || got != long {
+		if got, ok := get(h, qc, apq.Hash(long)); !ok || got != long {
 			t.Errorf("the longest query did not come back (ok %v, %d bytes)", ok, len(got))
 		}
 	})
@@ -59,7 +69,7 @@ func testQueryCache(t *testing.T, s suite) {
 		// stores a normal form of it under that hash.
 		qc := cache(h)
 		sent := "# list them\n{ nodes { id } }"
-		hash := archivist.QueryHash(sent)
+		hash := apq.Hash(sent)
 		if err := qc.PutQuery(h.ctx(), hash, "{nodes{id}}"); err != nil {
 			t.Fatalf("PutQuery of a normal form: %v", err)
 		}
@@ -74,27 +84,27 @@ func testQueryCache(t *testing.T, s suite) {
 		qc := cache(h)
 		const n = 640
 		query := func(i int) string {
-			return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", archivist.MaxPersistedQueryBytes-64)
+			return fmt.Sprintf("{ task(id: \"%04d\") { id } }", i) + strings.Repeat(" ", apq.MaxQueryBytes-64)
 		}
 		for i := range n {
 			q := query(i)
-			if err := qc.PutQuery(h.ctx(), archivist.QueryHash(q), q); err != nil {
+			if err := qc.PutQuery(h.ctx(), apq.Hash(q), q); err != nil {
 				t.Fatalf("PutQuery %d: %v", i, err)
 			}
 		}
 		kept := 0
 		for i := range n {
-			if _, ok := get(h, qc, archivist.QueryHash(query(i))); ok {
+			if _, ok := get(h, qc, apq.Hash(query(i))); ok {
 				kept++
 			}
 		}
-		if max := (32 << 20) / archivist.MaxPersistedQueryBytes; kept > max {
+		if max := (32 << 20) / apq.MaxQueryBytes; kept > max {
 			t.Errorf("%d queries of 64 KiB kept, over 32 MiB (%d)", kept, max)
 		}
-		if _, ok := get(h, qc, archivist.QueryHash(query(n-1))); !ok {
+		if _, ok := get(h, qc, apq.Hash(query(n-1))); !ok {
 			t.Error("the query stored last is gone")
 		}
-		if _, ok := get(h, qc, archivist.QueryHash(query(0))); ok {
+		if _, ok := get(h, qc, apq.Hash(query(0))); ok {
 			t.Error("the query stored first (least recently used) is kept")
 		}
 	})
@@ -102,13 +112,13 @@ func testQueryCache(t *testing.T, s suite) {
 	s.run(t, "Refused", func(t *testing.T, h *fixture) {
 		qc := cache(h)
 		query := "{ nodes { id } }"
-		h.wantCode(qc.PutQuery(h.ctx(), archivist.QueryHash(query), ""), archivist.CodeBadUserInput, "PutQuery of an empty query")
-		h.wantCode(qc.PutQuery(h.ctx(), strings.ToUpper(archivist.QueryHash(query)), query), archivist.CodeBadUserInput,
+		h.wantCode(qc.PutQuery(h.ctx(), apq.Hash(query), ""), archivist.CodeBadUserInput, "PutQuery of an empty query")
+		h.wantCode(qc.PutQuery(h.ctx(), strings.ToUpper(apq.Hash(query)), query), archivist.CodeBadUserInput,
 			"PutQuery under an upper-case hash")
 		h.wantCode(qc.PutQuery(h.ctx(), "not-a-hash", query), archivist.CodeBadUserInput, "PutQuery under a malformed hash")
-		tooLong := "{" + strings.Repeat(" ", archivist.MaxPersistedQueryBytes) + "nodes { id } }"
-		h.wantCode(qc.PutQuery(h.ctx(), archivist.QueryHash(tooLong), tooLong), archivist.CodeBadUserInput, "PutQuery too long")
-		for _, hash := range []string{archivist.QueryHash(query), archivist.QueryHash(tooLong)} {
+		tooLong := "{" + strings.Repeat(" ", apq.MaxQueryBytes) + "nodes { id } }"
+		h.wantCode(qc.PutQuery(h.ctx(), apq.Hash(tooLong), tooLong), archivist.CodeBadUserInput, "PutQuery too long")
+		for _, hash := range []string{apq.Hash(query), apq.Hash(tooLong)} {
 			if q, ok := get(h, qc, hash); ok {
 				t.Errorf("a refused query was stored under %s: %.40q", hash, q)
 			}
@@ -118,10 +128,10 @@ func testQueryCache(t *testing.T, s suite) {
 	s.run(t, "MalformedHash", func(t *testing.T, h *fixture) {
 		qc := cache(h)
 		query := "{ session { authRequired } }"
-		if err := qc.PutQuery(h.ctx(), archivist.QueryHash(query), query); err != nil {
+		if err := qc.PutQuery(h.ctx(), apq.Hash(query), query); err != nil {
 			t.Fatal(err)
 		}
-		hash := archivist.QueryHash(query)
+		hash := apq.Hash(query)
 		for _, bad := range []string{"", "x", hash[:63], hash + "0", strings.ToUpper(hash), "../" + hash[3:], "*", "{archivist:x}:" + hash} {
 			if q, ok := get(h, qc, bad); ok {
 				t.Errorf("GetQuery(%q) = %q: a malformed hash matched", bad, q)
@@ -137,7 +147,7 @@ func testQueryCache(t *testing.T, s suite) {
 		for i := range n {
 			wg.Go(func() {
 				query := fmt.Sprintf(`{ task(id: "%d") { id } }`, i)
-				hash := archivist.QueryHash(query)
+				hash := apq.Hash(query)
 				if err := qc.PutQuery(h.ctx(), hash, query); err != nil {
 					errs <- err
 					return

@@ -5,6 +5,17 @@ import (
 	"time"
 )
 
+// RetryPolicy says whether failed attempts are retried and how long to wait:
+// Backoff(failures, Base, Max), with Disabled meaning no retries at all.
+type RetryPolicy struct {
+	Disabled bool
+	Base     time.Duration
+	Max      time.Duration
+}
+
+// Delay is the backoff before the retry that follows the n-th failure.
+func (p RetryPolicy) Delay(n int) time.Duration { return Backoff(n, p.Base, p.Max) }
+
 // Backoff returns how long to wait before retrying after the n-th failure
 // (n >= 1): base doubled per failure, capped at max, with "full jitter" in
 // the upper half so that retries of many tasks do not arrive together.
