@@ -1,11 +1,15 @@
 # Archivist: build, run and test targets. `make help` lists them.
 GO        ?= go
-# The Go toolchain of builds and tests: go1.27.3, fetched by the go command
-# from the module proxy on first use (about 76 MB). Go 1.26.8, the newest 1.26
-# here, has 14 known vulnerabilities in standard library code that Archivist
-# calls (make vulncheck); 1.27.3 fixes them. make GOTOOLCHAIN=local uses the
-# installed Go instead.
-export GOTOOLCHAIN := go1.27.3
+# The Go toolchain of builds and tests is named by go.mod's toolchain line
+# (go1.27.3), so that plain go build and go test use it too: the go command
+# fetches it from the module proxy on first use (about 76 MB). Go 1.26.8, the
+# newest 1.26 here, has 14 known vulnerabilities in standard library code
+# that Archivist calls (make vulncheck); 1.27.3 fixes them. GOTOOLCHAIN=auto
+# (Go's own default) is what honours that line; it is set here because some
+# Go installations (Debian's, Ubuntu's, this machine's) set local in their
+# go.env, which would ignore it. make GOTOOLCHAIN=local uses the installed Go
+# instead.
+export GOTOOLCHAIN ?= auto
 BIN       ?= bin/archivist
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/rpg-archivist/archivist/app.Version=$(VERSION)
@@ -21,7 +25,7 @@ TESTFLAGS ?=
 VULNDB_VERSION      ?= v0.0.0-20261105234957-e22db6528018
 GOVULNCHECK_VERSION ?= v1.9.0
 # Called vulnerabilities of the standard library are fixed only by a newer Go
-# toolchain (see GOTOOLCHAIN): fail fails on them, warn only lists them.
+# toolchain (see go.mod's toolchain line): fail fails on them, warn only lists them.
 # Called vulnerabilities in required modules always fail.
 VULNCHECK_STDLIB    ?= fail
 VULNCHECK_CACHE     ?= .cache/vulncheck
@@ -56,7 +60,6 @@ chaos: build ## 3 min of faults (node SIGKILL/SIGSTOP, Redis restarts) on a live
 	bin/archivist-chaos -bin $(BIN) $(CHAOS_FLAGS)
 
 bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
-	@test -f bench/main.go || { echo "make bench: the benchmark program (bench/) is not in this checkout yet: see issue 6"; exit 1; }
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
 
