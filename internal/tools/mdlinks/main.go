@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 func main() {
@@ -182,15 +183,11 @@ func slug(heading string) string {
 		switch {
 		case r == ' ':
 			b.WriteRune('-')
-		case r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r > 127 && isLetter(r):
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			// Letters of any script stay, as on GitHub; punctuation and
+			// symbols such as → and – go.
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
-}
-
-// isLetter keeps non-ASCII letters (é, ü), as GitHub does; it drops
-// symbols such as → and –.
-func isLetter(r rune) bool {
-	return strings.ContainsRune("àâäáãåæçèéêëìíîïñòóôöõøœùúûüýÿß", r)
 }

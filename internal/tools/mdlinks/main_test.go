@@ -55,6 +55,7 @@ func TestSlug(t *testing.T) {
 		" Discovery on a LAN (mDNS)":                        "discovery-on-a-lan-mdns",
 		" The two switches: `enabled` and `faultTolerance`": "the-two-switches-enabled-and-faulttolerance",
 		" Targets not met, by how much and why":             "targets-not-met-by-how-much-and-why",
+		" Schlüssel → Rollen":                               "schlüssel--rollen",
 	} {
 		if got := slug(in); got != want {
 			t.Errorf("slug(%q) = %q, want %q", in, got, want)
