@@ -1,11 +1,14 @@
 # Archivist: build, run and test targets. `make help` lists them.
 GO        ?= go
-# The Go toolchain of builds and tests: go1.27.3, fetched by the go command
-# from the module proxy on first use (about 76 MB). Go 1.26.8, the newest 1.26
-# here, has 14 known vulnerabilities in standard library code that Archivist
-# calls (make vulncheck); 1.27.3 fixes them. make GOTOOLCHAIN=local uses the
-# installed Go instead.
-export GOTOOLCHAIN := go1.27.3
+# The Go toolchain of builds and tests is named by go.mod's toolchain line
+# (go1.27.3), so that plain go build and go test use it too: the go command
+# fetches it from the module proxy on first use (about 76 MB). Go 1.26.8, the
+# newest 1.26 here, has 14 known vulnerabilities in standard library code that
+# Archivist calls (make vulncheck); 1.27.3 fixes them. GOTOOLCHAIN=auto (Go's
+# own default) is what honours that line; it is set here because some Go
+# installations set local in their go.env (the one installed here does), which
+# would ignore it. make GOTOOLCHAIN=local uses the installed Go instead.
+export GOTOOLCHAIN ?= auto
 BIN       ?= bin/archivist
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/rpg-archivist/archivist/app.Version=$(VERSION)
@@ -21,13 +24,13 @@ TESTFLAGS ?=
 VULNDB_VERSION      ?= v0.0.0-20261105234957-e22db6528018
 GOVULNCHECK_VERSION ?= v1.9.0
 # Called vulnerabilities of the standard library are fixed only by a newer Go
-# toolchain (see GOTOOLCHAIN): fail fails on them, warn only lists them.
-# Called vulnerabilities in required modules always fail.
+# toolchain (see go.mod's toolchain line): fail fails on them, warn only lists
+# them. Called vulnerabilities in required modules always fail.
 VULNCHECK_STDLIB    ?= fail
 VULNCHECK_CACHE     ?= .cache/vulncheck
 NPM_AUDIT_LEVEL     ?= high
 
-.PHONY: help build run test test-short generate lint fmt clean dashboard bench vulncheck audit-npm chaos
+.PHONY: help build run test test-short generate lint flagdoc fmt clean dashboard bench vulncheck audit-npm chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,7 +59,6 @@ chaos: build ## 3 min of faults (node SIGKILL/SIGSTOP, Redis restarts) on a live
 	bin/archivist-chaos -bin $(BIN) $(CHAOS_FLAGS)
 
 bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
-	@test -f bench/main.go || { echo "make bench: the benchmark program (bench/) is not in this checkout yet: see issue 6"; exit 1; }
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
 
@@ -69,10 +71,15 @@ generate: ## regenerate the GraphQL code from graph/*.graphqls
 dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source, with the locked npm packages
 	cd dashboard && npm ci && npm run build
 
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt, the flag table of docs/configuration.md up to date, and no dead relative link in the Markdown
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run ./internal/tools/flagdoc -check
+	$(GO) run ./internal/tools/mdlinks
+
+flagdoc: ## write the flag table of docs/configuration.md from archivist serve's flags (make lint checks it)
+	$(GO) run ./internal/tools/flagdoc
 
 vulncheck: ## govulncheck ./... with the Go vulnerability database from the module proxy (VULNDB_VERSION); fails on called vulnerabilities in modules
 	@mkdir -p $(VULNCHECK_CACHE)

@@ -2,6 +2,8 @@ module github.com/rpg-archivist/archivist
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/99designs/gqlgen v0.17.98
 	github.com/coder/websocket v1.8.15
