@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // The discovery method changes at run time. These tests run a node in this
@@ -225,7 +226,7 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 	for round := range 2 { // twice: new advertiser and browser each time
 		ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
 		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 		if err := b.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +424,7 @@ func TestDiscoveryRecordFollowsNodeSettings(t *testing.T) {
 	find := func(what string, match func(discovery.Peer) bool) discovery.Peer {
 		t.Helper()
 		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 		if err := b.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/health"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/server"
 	"github.com/rpg-archivist/archivist/store"
@@ -153,7 +154,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.recordNodeFlags(ctx, record) // if still registered: before the first heartbeat
 	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
-		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Logger: log,
+		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Env: lifecycle.Env{Logger: log},
 	})
 	if err := m.Heartbeat.Start(ctx); err != nil {
 		return fmt.Errorf("register node: %w", err)
@@ -233,7 +234,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:             m.ready,
 		DisablePlayground: o.NoPlayground,
 		BodyTimeout:       o.BodyTimeout,
-		Logger:            log,
+		Env:               lifecycle.Env{Logger: log},
 	})
 	// Under mu: the heartbeat goroutine (describe) reads it.
 	m.mu.Lock()

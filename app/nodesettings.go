@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/workerpool"
 )
@@ -215,7 +216,7 @@ func (m *Main) ownWorkers() int {
 func (m *Main) newPool() *workerpool.Pool {
 	p := workerpool.New(workerpool.Config{
 		Store: m.Store, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(m.Settings()),
-		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: m.Logger,
+		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Env: lifecycle.Env{Logger: m.Logger},
 	})
 	m.mu.Lock()
 	m.Pool = p

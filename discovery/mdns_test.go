@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // These tests advertise and browse on the loopback interface only (named
@@ -68,7 +69,7 @@ func advertise(t *testing.T, ifaces []net.Interface, rec Record, mod func(*Adver
 	t.Helper()
 	log, _ := testLogger(t)
 	cfg := AdvertiserConfig{Record: rec, Port: 8080, Interfaces: ifaces, IPTypes: IPv4,
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, TTL: 2 * time.Second, Logger: log}
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, TTL: 2 * time.Second, Env: lifecycle.Env{Logger: log}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -84,7 +85,7 @@ func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte)
 	t.Helper()
 	log, buf := testLogger(t)
 	b := NewBrowser(BrowserConfig{Cluster: cluster, Self: "self", Secret: secret, MaxAge: 3 * time.Second,
-		Interfaces: ifaces, IPTypes: IPv4, Refresh: 500 * time.Millisecond, Logger: log})
+		Interfaces: ifaces, IPTypes: IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: log}})
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestMDNSSecret(t *testing.T) {
 	advertise(t, ifaces, record(cluster, "wrongkey"), func(c *AdvertiserConfig) { c.Secret = []byte("guess") })
 	advertise(t, ifaces, record(cluster, "stale"), func(c *AdvertiserConfig) {
 		c.Secret = secret
-		c.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+		c.Env.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/tasks"
 )
 
@@ -190,7 +191,7 @@ func TestPoolOrphansWhileRunning(t *testing.T) {
 			st.mu.Unlock()
 			b.assign(t, nodeID, unrecorded)
 
-			eventually(t, wait, func() bool { return b.task(t, lost).Status != archivist.TaskInProgress },
+			testkit.Eventually(t, wait, func() bool { return b.task(t, lost).Status != archivist.TaskInProgress },
 				"the never-started orphan to be taken back")
 			if task := b.task(t, lost); task.Status != archivist.TaskPending || task.Requeues != 1 || task.Failures != 0 {
 				t.Errorf("the never-started orphan: %s, %d requeues, %d failures; want PENDING, 1, 0", task.Status, task.Requeues, task.Failures)

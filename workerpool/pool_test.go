@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/tasks"
 )
 
@@ -36,7 +37,7 @@ func TestPoolRunsEcho(t *testing.T) {
 	if diff := cmp.Diff(want, types(b.events.waitFor(t, id, archivist.TaskSucceeded))); diff != "" {
 		t.Errorf("events of the task (-want +got):\n%s", diff)
 	}
-	eventually(t, wait, func() bool { return len(b.obs.outcomesOf(id)) == 1 }, "observer was not told about the attempt")
+	testkit.Eventually(t, wait, func() bool { return len(b.obs.outcomesOf(id)) == 1 }, "observer was not told about the attempt")
 	if diff := cmp.Diff([]string{"completed"}, b.obs.outcomesOf(id)); diff != "" {
 		t.Errorf("observed outcomes (-want +got):\n%s", diff)
 	}
@@ -227,7 +228,7 @@ func TestPoolCancelRunning(t *testing.T) {
 	p := b.start(t)
 	id := b.submit(t, newTask(tasks.TypeSleep, `{"ms":10000}`))[0]
 	b.waitStatus(t, id, wait, archivist.TaskInProgress)
-	eventually(t, wait, func() bool { return p.Active() == 1 }, "the pool runs %v attempts, want 1", func() any { return p.Active() })
+	testkit.Eventually(t, wait, func() bool { return p.Active() == 1 }, "the pool runs %v attempts, want 1", lazy(func() any { return p.Active() }))
 
 	start := time.Now()
 	got, err := b.store.CancelTask(b.ctx, id)
@@ -244,7 +245,7 @@ func TestPoolCancelRunning(t *testing.T) {
 	if task.Status != archivist.TaskCancelled || task.Failures != 0 {
 		t.Errorf("task is %s with %d failures, want CANCELLED with 0", task.Status, task.Failures)
 	}
-	eventually(t, wait, func() bool { return p.Active() == 0 }, "the pool still runs %v attempts", func() any { return p.Active() })
+	testkit.Eventually(t, wait, func() bool { return p.Active() == 0 }, "the pool still runs %v attempts", lazy(func() any { return p.Active() }))
 }
 
 func TestPoolRecoversFromPanic(t *testing.T) {
@@ -269,7 +270,7 @@ func TestPoolRecoversFromPanic(t *testing.T) {
 	if task := b.waitStatus(t, next, wait, archivist.TaskCompleted, archivist.TaskFailed); task.Status != archivist.TaskCompleted {
 		t.Fatalf("echo after the panic is %s (error %q), want COMPLETED", task.Status, task.Error)
 	}
-	eventually(t, wait, func() bool { return p.Active() == 0 }, "the pool still runs %v attempts", func() any { return p.Active() })
+	testkit.Eventually(t, wait, func() bool { return p.Active() == 0 }, "the pool still runs %v attempts", lazy(func() any { return p.Active() }))
 }
 
 func TestPoolReportsProgress(t *testing.T) {
@@ -289,10 +290,10 @@ func TestPoolReportsProgress(t *testing.T) {
 	id := b.submit(t, newTask("halfway", `{}`))[0]
 
 	var task *archivist.Task
-	eventually(t, wait, func() bool {
+	testkit.Eventually(t, wait, func() bool {
 		task = b.task(t, id)
 		return task.Progress == 0.5
-	}, "task progress %v (%q), want 0.5", func() any { return task.Progress }, func() any { return task.ProgressMessage })
+	}, "task progress %v (%q), want 0.5", lazy(func() any { return task.Progress }), lazy(func() any { return task.ProgressMessage }))
 	if task.Status != archivist.TaskInProgress || task.ProgressMessage != "halfway" {
 		t.Errorf("task is %s with progress message %q, want IN_PROGRESS with %q", task.Status, task.ProgressMessage, "halfway")
 	}
@@ -366,7 +367,7 @@ func TestPoolSetWorkers(t *testing.T) {
 		for range 3 {
 			g.let(t)
 		}
-		eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == 3 }, "the running attempts did not complete")
+		testkit.Eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == 3 }, "the running attempts did not complete")
 		// The other two then run one at a time.
 		for done := 3; done < 5; done++ {
 			g.waitRunning(t, 1)
@@ -374,7 +375,7 @@ func TestPoolSetWorkers(t *testing.T) {
 				t.Errorf("%d tasks IN_PROGRESS after lowering to 1 worker", got)
 			}
 			g.let(t)
-			eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "task %d did not complete", done+1)
+			testkit.Eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "task %d did not complete", done+1)
 		}
 		for _, id := range ids {
 			b.events.waitFor(t, id, archivist.TaskSucceeded)
@@ -547,7 +548,7 @@ func TestPoolReleasesOrphansWhileRunning(t *testing.T) {
 	if claimed, err := b.store.ClaimTask(b.ctx, nodeID, lost, time.Minute); err != nil || claimed.Status != archivist.TaskInProgress {
 		t.Fatalf("ClaimTask: %v", err)
 	}
-	eventually(t, wait, func() bool { return b.task(t, lost).Requeues == 1 }, "the orphan to be put back")
+	testkit.Eventually(t, wait, func() bool { return b.task(t, lost).Requeues == 1 }, "the orphan to be put back")
 	if task := b.task(t, lost); task.Status != archivist.TaskPending {
 		t.Errorf("the orphan is %s, want PENDING", task.Status)
 	}
@@ -579,7 +580,7 @@ func TestPoolRunLocal(t *testing.T) {
 			t.Fatalf("%d tasks IN_PROGRESS with 1 worker", got)
 		}
 		g.let(t)
-		eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "local task %d did not complete", done+1)
+		testkit.Eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "local task %d did not complete", done+1)
 	}
 	for _, id := range ids {
 		task := b.task(t, id)
