@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,11 +8,11 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
@@ -38,25 +37,8 @@ func uniqueCluster(t *testing.T) string {
 	return fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, rand.IntN(1e6))
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func testLogger(t *testing.T) (*slog.Logger, *testkit.Buffer) {
+	buf := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", buf.String())
@@ -81,7 +63,7 @@ func advertise(t *testing.T, ifaces []net.Interface, rec Record, mod func(*Adver
 	return a
 }
 
-func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte) (*Browser, *logBuffer) {
+func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte) (*Browser, *testkit.Buffer) {
 	t.Helper()
 	log, buf := testLogger(t)
 	b := NewBrowser(BrowserConfig{Cluster: cluster, Self: "self", Secret: secret, MaxAge: 3 * time.Second,
@@ -95,13 +77,7 @@ func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte)
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, cond, "%s", what)
 }
 
 func peerIDs(b *Browser) []string {
@@ -191,4 +167,47 @@ func TestMDNSSecret(t *testing.T) {
 		ps := b.Peers()
 		return len(ps) == 1 && ps[0].NodeID == "good" && time.Since(ps[0].Timestamp) < 3*time.Second
 	})
+}
+
+// TestMDNSStartStop: Start is idempotent, and an advertiser and a browser
+// stopped are started again: a fresh browser finds the restarted
+// advertiser.
+func TestMDNSStartStop(t *testing.T) {
+	ifaces := loopback(t)
+	cluster := uniqueCluster(t)
+	a := advertise(t, ifaces, record(cluster, "n1"), nil)
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("advertiser Start again: %v", err)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatalf("advertiser Stop: %v", err)
+	}
+	<-a.Stopped()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("advertiser Start after Stop: %v", err)
+	}
+	testkit.Signal(t, a.Started(), 5*time.Second, "the advertiser to start again")
+
+	b, _ := browse(t, ifaces, cluster, nil)
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("browser Start again: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.WaitPeer(wctx, func(p Peer) bool { return p.NodeID == "n1" }); err != nil {
+		t.Fatalf("the restarted advertiser was not found: %v", err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatalf("browser Stop: %v", err)
+	}
+	if b.Running() {
+		t.Fatal("browser running after Stop")
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("browser Start after Stop: %v", err)
+	}
+	if !b.Running() {
+		t.Fatal("browser not running after a restart")
+	}
 }
