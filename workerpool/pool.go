@@ -65,13 +65,13 @@ type Config struct {
 	PollInterval time.Duration
 	// OrphanCheck is how often the pool looks for tasks the store shows
 	// IN_PROGRESS here that it is not running, and puts them back (default
-	// DefaultOrphanCheck). They come from a claim whose reply was lost (a Redis restart:
-	// the client retries the claim, which then finds the tasks taken), or
-	// from an attempt whose outcome could not be recorded, and would
-	// otherwise wait for their lease, the task timeout. With fault
-	// tolerance off the second kind is failed instead (see releaseOrphans).
-	// It is also how long an attempt keeps retrying to record its outcome
-	// while the store does not answer (see finish).
+	// DefaultOrphanCheck). They come from a claim whose reply was lost (a
+	// Redis restart: the client retries the claim, which then finds the
+	// tasks taken), or from an attempt whose outcome could not be
+	// recorded, and would otherwise wait for their lease, the task
+	// timeout. With fault tolerance off the second kind is failed instead
+	// (see releaseOrphans). It is also how long an attempt keeps retrying
+	// to record its outcome while the store does not answer (see finish).
 	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
