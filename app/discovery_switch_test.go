@@ -303,9 +303,11 @@ func TestDiscoverySwitchRace(t *testing.T) {
 		buf := make([]byte, 1<<22)
 		return strings.Count(string(buf[:runtime.Stack(buf, true)]), frame)
 	}
-	if a, b := count("discovery.(*Advertiser).loop"), count("discovery.(*Browser).loop"); a != 1 || b != 1 {
-		t.Fatalf("%d advertiser and %d browser loops run, want one each", a, b)
-	}
+	// Eventually: a loop's goroutine, started by its lifecycle.Base, names
+	// the loop in its stack only once it was scheduled.
+	waitUntil(t, 2*time.Second, "one advertiser and one browser loop", func() bool {
+		return count("discovery.(*Advertiser).loop") == 1 && count("discovery.(*Browser).loop") == 1
+	})
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
