@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -209,5 +210,19 @@ func TestMDNSStartStop(t *testing.T) {
 	}
 	if !b.Running() {
 		t.Fatal("browser not running after a restart")
+	}
+
+	// Stop with a context that ended already returns at once (nil if the
+	// run happened to end first), and the part winds down all the same.
+	done, cancelDone := context.WithCancel(ctx)
+	cancelDone()
+	for _, p := range []interface {
+		Stop(context.Context) error
+		Stopped() <-chan struct{}
+	}{a, b} {
+		if err := p.Stop(done); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stop with an ended context = %v", err)
+		}
+		testkit.Signal(t, p.Stopped(), 5*time.Second, "the part to wind down after Stop")
 	}
 }
