@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -96,7 +97,7 @@ func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
 	}
 	b := discovery.NewBrowser(discovery.BrowserConfig{
 		Cluster: m.Opts.Cluster, Self: m.nodeID, Secret: []byte(m.Opts.ClusterSecret),
-		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Logger: m.Logger,
+		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Env: lifecycle.Env{Logger: m.Logger},
 	})
 	if err := b.Start(ctx); err != nil {
 		return nil, fmt.Errorf("mDNS discovery: %w", err)
@@ -343,7 +344,7 @@ func (m *Main) advertise(ctx context.Context) error {
 	}
 	adv := discovery.NewAdvertiser(discovery.AdvertiserConfig{
 		Record: rec, Port: port, Interfaces: ifaces, Secret: []byte(m.Opts.ClusterSecret),
-		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Logger: m.Logger,
+		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Env: lifecycle.Env{Logger: m.Logger},
 	})
 	if err := adv.Start(ctx); err != nil {
 		return err

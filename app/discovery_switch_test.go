@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // The discovery method changes at run time. These tests run a node in this
@@ -225,7 +226,7 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 	for round := range 2 { // twice: new advertiser and browser each time
 		ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
 		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 		if err := b.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -302,9 +303,11 @@ func TestDiscoverySwitchRace(t *testing.T) {
 		buf := make([]byte, 1<<22)
 		return strings.Count(string(buf[:runtime.Stack(buf, true)]), frame)
 	}
-	if a, b := count("discovery.(*Advertiser).loop"), count("discovery.(*Browser).loop"); a != 1 || b != 1 {
-		t.Fatalf("%d advertiser and %d browser loops run, want one each", a, b)
-	}
+	// Eventually: a loop's goroutine, started by its lifecycle.Base, names
+	// the loop in its stack only once it was scheduled.
+	waitUntil(t, 2*time.Second, "one advertiser and one browser loop", func() bool {
+		return count("discovery.(*Advertiser).loop") == 1 && count("discovery.(*Browser).loop") == 1
+	})
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -423,7 +426,7 @@ func TestDiscoveryRecordFollowsNodeSettings(t *testing.T) {
 	find := func(what string, match func(discovery.Peer) bool) discovery.Peer {
 		t.Helper()
 		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 		if err := b.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}

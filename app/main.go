@@ -154,7 +154,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.recordNodeFlags(ctx, record) // if still registered: before the first heartbeat
 	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
-		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Logger: log,
+		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Env: lifecycle.Env{Logger: log},
 	})
 	if err := m.Heartbeat.Start(ctx); err != nil {
 		return fmt.Errorf("register node: %w", err)
@@ -234,7 +234,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:             m.ready,
 		DisablePlayground: o.NoPlayground,
 		BodyTimeout:       o.BodyTimeout,
-		Logger:            log,
+		Env:               lifecycle.Env{Logger: log},
 	})
 	// Under mu: the heartbeat goroutine (describe) reads it.
 	m.mu.Lock()

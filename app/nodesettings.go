@@ -216,7 +216,7 @@ func (m *Main) ownWorkers() int {
 func (m *Main) newPool() *workerpool.Pool {
 	p := workerpool.New(workerpool.Config{
 		Store: m.Store, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(m.Settings()),
-		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Logger: m.Logger,
+		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Env: lifecycle.Env{Logger: m.Logger},
 	})
 	m.mu.Lock()
 	m.Pool = p

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // HeartbeatConfig configures a Heartbeater. Zero values mean the defaults.
@@ -19,8 +20,9 @@ type HeartbeatConfig struct {
 	OnStored func(*archivist.Node)
 	// Interval between heartbeats (default archivist.DefaultHeartbeatInterval).
 	Interval time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Env is where the heartbeater logs, and its clock (the heartbeat's
+	// time).
+	Env lifecycle.Env
 }
 
 // failingRetry is how soon a failed heartbeat is tried again (at most the
@@ -28,18 +30,20 @@ type HeartbeatConfig struct {
 const failingRetry = time.Second
 
 // Heartbeater writes this node's heartbeat to the store at an interval, and
-// removes it from the store on a graceful stop.
+// removes it from the store on a graceful stop. Its lifecycle.Base gives
+// it the Started and Stopped signals; it can be started again after Stop.
 type Heartbeater struct {
+	lifecycle.Base
 	cfg HeartbeatConfig
 
 	mu       sync.Mutex
 	interval time.Duration
-	cancel   context.CancelFunc
-	done     chan struct{}
 	kick     chan struct{}
 	failing  bool
 	// failQuiet: the last failure was the store out of reach.
 	failQuiet bool
+	// registered: a Start registered the node and no Stop removed it yet.
+	registered bool
 }
 
 // NewHeartbeater returns a stopped heartbeater.
@@ -47,48 +51,44 @@ func NewHeartbeater(cfg HeartbeatConfig) *Heartbeater {
 	if cfg.Interval <= 0 {
 		cfg.Interval = archivist.DefaultHeartbeatInterval
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Heartbeater{cfg: cfg, interval: cfg.Interval, kick: make(chan struct{}, 1)}
 }
 
-// Start sends a first heartbeat (returning its error: a node that cannot
-// register should not start) and then keeps beating. Idempotent.
+// Start sends a first heartbeat, within ctx (returning its error: a node
+// that cannot register should not start), and then keeps beating until
+// Stop. Idempotent; a stopped heartbeater starts again.
 func (h *Heartbeater) Start(ctx context.Context) error {
-	h.mu.Lock()
-	if h.done != nil {
+	return h.Base.Start(ctx, func(context.Context) error {
+		if err := h.beat(ctx); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		h.registered = true
 		h.mu.Unlock()
 		return nil
-	}
-	h.mu.Unlock()
-	if err := h.beat(ctx); err != nil {
+	}, h.loop)
+}
+
+// Stop ends the heartbeats and deregisters the node, within ctx.
+// Idempotent: a Stop that gave up waiting leaves the node to the next
+// Stop to deregister.
+func (h *Heartbeater) Stop(ctx context.Context) error {
+	if err := h.Base.Stop(ctx); err != nil {
 		return err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.cancel, h.done = cancel, make(chan struct{})
-	go h.loop(lctx)
-	return nil
-}
-
-// Stop ends the heartbeats and deregisters the node. Idempotent.
-func (h *Heartbeater) Stop(ctx context.Context) error {
-	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel = nil
+	registered := h.registered
+	h.registered = false
 	h.mu.Unlock()
-	if cancel == nil {
+	if !registered {
 		return nil
 	}
-	cancel()
-	<-done
 	n := h.cfg.Describe()
 	if err := h.cfg.Store.RemoveNode(ctx, n.ID); err != nil && !archivist.IsCode(err, archivist.CodeNotFound) {
+		h.mu.Lock()
+		h.registered = true // the next Stop tries again
+		h.mu.Unlock()
 		return err
 	}
 	return nil
@@ -113,8 +113,8 @@ func (h *Heartbeater) Kick() {
 	}
 }
 
+// loop beats every interval, and at once on a Kick, until ctx ends.
 func (h *Heartbeater) loop(ctx context.Context) {
-	defer close(h.done)
 	for {
 		h.mu.Lock()
 		iv := h.interval
@@ -142,7 +142,7 @@ func (h *Heartbeater) loop(ctx context.Context) {
 			h.failQuiet = archivist.IsCode(err, archivist.CodeUnavailable)
 			h.mu.Unlock()
 			if first {
-				h.cfg.Logger.Error("heartbeat failed; retrying", "err", err)
+				h.cfg.Env.Logger.Error("heartbeat failed; retrying", "err", err)
 			}
 		}
 	}
@@ -153,7 +153,7 @@ func (h *Heartbeater) beat(ctx context.Context) error {
 	h.mu.Lock()
 	n.Interval = h.interval
 	h.mu.Unlock()
-	n.LastHeartbeat = h.cfg.Now()
+	n.LastHeartbeat = h.cfg.Env.Now()
 	stored, err := h.cfg.Store.Heartbeat(ctx, n)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (h *Heartbeater) beat(ctx context.Context) error {
 		if h.failQuiet {
 			level = slog.LevelDebug
 		}
-		h.cfg.Logger.Log(ctx, level, "heartbeats are back")
+		h.cfg.Env.Logger.Log(ctx, level, "heartbeats are back")
 	}
 	h.failing = false
 	h.mu.Unlock()

@@ -2,14 +2,21 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/libp2p/zeroconf/v2"
+
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
+
+// DefaultAdvertiserRefresh is how often a signed record gets a new
+// timestamp by default: browsers admit it for DefaultMDNSMaxAge, so it is
+// renewed several times within that.
+const DefaultAdvertiserRefresh = DefaultMDNSMaxAge / 4
 
 // AdvertiserConfig configures an Advertiser. Zero values mean the defaults.
 type AdvertiserConfig struct {
@@ -30,26 +37,28 @@ type AdvertiserConfig struct {
 	Secret []byte
 	// TTL of the records (default DefaultMDNSTTL; whole seconds).
 	TTL time.Duration
-	// Refresh is how often a signed record gets a new timestamp (default a
-	// quarter of DefaultMDNSMaxAge). The library cannot change a TXT record
+	// Refresh is how often a signed record gets a new timestamp (default
+	// DefaultAdvertiserRefresh). The library cannot change a TXT record
 	// safely while it serves it, so a refresh withdraws the record and
 	// advertises the new one.
 	Refresh time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Env is where the advertiser logs, and its clock (a signed record's
+	// timestamp).
+	Env lifecycle.Env
 }
 
 // Advertiser publishes this node's record by mDNS, as service MDNSService
 // in MDNSDomain with its own instance and host name, and answers queries
-// for it until Stop, which withdraws it (a goodbye with TTL 0).
+// for it until Stop, which withdraws it (a goodbye with TTL 0). Its
+// lifecycle.Base gives it the Started and Stopped signals; it can be
+// started again after Stop.
 type Advertiser struct {
+	lifecycle.Base
 	cfg AdvertiserConfig
 
 	mu     sync.Mutex
 	server *zeroconf.Server
 	record Record
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // NewAdvertiser returns a stopped advertiser.
@@ -58,14 +67,9 @@ func NewAdvertiser(cfg AdvertiserConfig) *Advertiser {
 		cfg.TTL = DefaultMDNSTTL
 	}
 	if cfg.Refresh <= 0 {
-		cfg.Refresh = DefaultMDNSMaxAge / 4
+		cfg.Refresh = DefaultAdvertiserRefresh
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Advertiser{cfg: cfg}
 }
 
@@ -81,13 +85,21 @@ func (a *Advertiser) Record() Record {
 	return a.record
 }
 
-// Start validates the record and advertises it. Idempotent.
+// Start validates the record and advertises it until Stop. Idempotent; a
+// stopped advertiser starts again.
 func (a *Advertiser) Start(ctx context.Context) error {
+	err := a.Base.Start(ctx, a.advertise, a.loop)
+	if errors.Is(err, lifecycle.ErrStopped) {
+		a.withdraw() // Stop came while the record was being published
+	}
+	return err
+}
+
+// advertise validates the record, fills in the defaults that depend on the
+// network, and publishes the record.
+func (a *Advertiser) advertise(context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.done != nil {
-		return nil
-	}
 	if a.cfg.Port <= 0 || a.cfg.Port > 65535 {
 		return fmt.Errorf("mDNS: advertised port %d is not a port", a.cfg.Port)
 	}
@@ -117,12 +129,9 @@ func (a *Advertiser) Start(ctx context.Context) error {
 	if err := a.register(); err != nil {
 		return err
 	}
-	a.cfg.Logger.Info("mDNS: advertising this node", "instance", a.Instance(), "service", MDNSService,
+	a.cfg.Env.Logger.Info("mDNS: advertising this node", "instance", a.Instance(), "service", MDNSService,
 		"interfaces", interfaceNames(a.cfg.Interfaces), "ip", a.cfg.IPTypes.String(), "addrs", a.cfg.IPs,
 		"port", a.cfg.Port, "signed", len(a.cfg.Secret) > 0, "store", a.cfg.Record.Store)
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.cancel, a.done = cancel, make(chan struct{})
-	go a.loop(lctx)
 	return nil
 }
 
@@ -131,7 +140,7 @@ func (a *Advertiser) Start(ctx context.Context) error {
 func (a *Advertiser) register() error {
 	rec := a.cfg.Record
 	if len(a.cfg.Secret) > 0 {
-		rec.Sign(a.cfg.Secret, a.cfg.Now())
+		rec.Sign(a.cfg.Secret, a.cfg.Env.Now())
 	}
 	if a.server != nil {
 		a.server.Shutdown()
@@ -151,9 +160,10 @@ func (a *Advertiser) register() error {
 	return nil
 }
 
-// loop renews a signed record's timestamp before browsers find it stale.
+// loop renews a signed record's timestamp before browsers find it stale,
+// and withdraws the record when ctx ends.
 func (a *Advertiser) loop(ctx context.Context) {
-	defer close(a.done)
+	defer a.withdraw()
 	if len(a.cfg.Secret) == 0 {
 		<-ctx.Done()
 		return
@@ -170,29 +180,25 @@ func (a *Advertiser) loop(ctx context.Context) {
 		err := a.register()
 		a.mu.Unlock()
 		if err != nil {
-			a.cfg.Logger.Error("mDNS: renewing the signed record failed; retrying", "err", err)
+			a.cfg.Env.Logger.Error("mDNS: renewing the signed record failed; retrying", "err", err)
 		}
 	}
 }
 
-// Stop withdraws the record and releases the sockets. Idempotent.
-func (a *Advertiser) Stop(context.Context) error {
-	a.mu.Lock()
-	cancel, done := a.cancel, a.done
-	a.cancel = nil
-	a.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	<-done
+// withdraw sends the goodbye of the record and releases the sockets.
+func (a *Advertiser) withdraw() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.server == nil {
-		return nil // a failed renewal left nothing to withdraw
+		return // a failed renewal left nothing to withdraw
 	}
 	a.server.Shutdown() // sends the goodbye and waits for its goroutines
 	a.server = nil
-	a.cfg.Logger.Info("mDNS: advertisement withdrawn", "instance", a.Instance())
-	return nil
+	a.cfg.Env.Logger.Info("mDNS: advertisement withdrawn", "instance", a.Instance())
+}
+
+// Stop withdraws the record and releases the sockets, within ctx.
+// Idempotent.
+func (a *Advertiser) Stop(ctx context.Context) error {
+	return a.Base.Stop(ctx)
 }

@@ -13,7 +13,14 @@ import (
 	"time"
 
 	"github.com/libp2p/zeroconf/v2"
+
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
+
+// DefaultBrowserRefresh is how long one browse round lasts by default: a
+// live peer is seen again about three times before its record would
+// expire.
+const DefaultBrowserRefresh = DefaultMDNSTTL / 3
 
 // BrowserConfig configures a Browser. Zero values mean the defaults.
 type BrowserConfig struct {
@@ -32,13 +39,14 @@ type BrowserConfig struct {
 	// IPTypes to browse on (default: those of IPv4AndIPv6 that work on
 	// Interfaces).
 	IPTypes IPType
-	// Refresh is how long one browse round lasts (default a third of
-	// DefaultMDNSTTL). The library reports a record once until it expires,
-	// so each round starts afresh and queries again: live peers are seen
-	// again, and their expiry pushed back, at least once a round.
+	// Refresh is how long one browse round lasts (default
+	// DefaultBrowserRefresh). The library reports a record once until it
+	// expires, so each round starts afresh and queries again: live peers
+	// are seen again, and their expiry pushed back, at least once a round.
 	Refresh time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Env is where the browser logs, and its clock (records' expiry and
+	// age).
+	Env lifecycle.Env
 }
 
 // Peer is a node found by mDNS, with a record that passed the checks.
@@ -60,7 +68,10 @@ type Peer struct {
 // Browser browses continuously for the records of MDNSService and keeps
 // the set of discovered peers of its cluster, each until its record
 // expires. It finds peers only: whether a node is alive is for heartbeats.
+// Its lifecycle.Base gives it the Started and Stopped signals; it can be
+// started again after Stop, and keeps its peers meanwhile.
 type Browser struct {
+	lifecycle.Base
 	cfg BrowserConfig
 
 	mu      sync.Mutex
@@ -69,8 +80,6 @@ type Browser struct {
 	noted   map[string]time.Time
 	// rejected counts the records rejected.
 	rejected atomic.Int64
-	cancel   context.CancelFunc
-	done     chan struct{}
 }
 
 // NewBrowser returns a stopped browser.
@@ -79,25 +88,23 @@ func NewBrowser(cfg BrowserConfig) *Browser {
 		cfg.MaxAge = DefaultMDNSMaxAge
 	}
 	if cfg.Refresh <= 0 {
-		cfg.Refresh = DefaultMDNSTTL / 3
+		cfg.Refresh = DefaultBrowserRefresh
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Browser{cfg: cfg, peers: map[string]*Peer{}, changed: make(chan struct{}), noted: map[string]time.Time{}}
 }
 
-// Start begins browsing. It fails when no interface can join the mDNS
-// group. Idempotent.
+// Start begins browsing, until Stop. It fails when no interface can join
+// the mDNS group. Idempotent; a stopped browser starts again.
 func (b *Browser) Start(ctx context.Context) error {
+	return b.Base.Start(ctx, b.prepare, b.loop)
+}
+
+// prepare fills in the interfaces and IP versions to browse on, and checks
+// that mDNS works on them.
+func (b *Browser) prepare(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.done != nil {
-		return nil
-	}
 	if len(b.cfg.Interfaces) == 0 {
 		ifaces, err := MulticastInterfaces(nil)
 		if err != nil {
@@ -114,29 +121,17 @@ func (b *Browser) Start(ctx context.Context) error {
 		return err
 	}
 	if got != want && b.cfg.IPTypes != 0 {
-		b.cfg.Logger.Warn("mDNS: browsing on fewer IP versions than asked", "asked", want.String(), "usable", got.String())
+		b.cfg.Env.Logger.Warn("mDNS: browsing on fewer IP versions than asked", "asked", want.String(), "usable", got.String())
 	}
 	b.cfg.IPTypes = got
-	b.cfg.Logger.Info("mDNS: browsing for peers", "service", MDNSService, "cluster", b.cfg.Cluster,
+	b.cfg.Env.Logger.Info("mDNS: browsing for peers", "service", MDNSService, "cluster", b.cfg.Cluster,
 		"interfaces", interfaceNames(b.cfg.Interfaces), "ip", got.String(), "signed_only", len(b.cfg.Secret) > 0)
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel, b.done = cancel, make(chan struct{})
-	go b.loop(lctx)
 	return nil
 }
 
-// Stop ends browsing and waits for its goroutines. Idempotent.
-func (b *Browser) Stop(context.Context) error {
-	b.mu.Lock()
-	cancel, done := b.cancel, b.done
-	b.cancel = nil
-	b.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	<-done
-	return nil
+// Stop ends browsing and waits for its goroutines, within ctx. Idempotent.
+func (b *Browser) Stop(ctx context.Context) error {
+	return b.Base.Stop(ctx)
 }
 
 // Peers returns the discovered peers whose records have not expired,
@@ -144,7 +139,7 @@ func (b *Browser) Stop(context.Context) error {
 func (b *Browser) Peers() []Peer {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.cfg.Now()
+	now := b.cfg.Env.Now()
 	out := make([]Peer, 0, len(b.peers))
 	for _, p := range b.peers {
 		if p.Expires.After(now) {
@@ -197,7 +192,6 @@ func (b *Browser) notify() {
 // loop runs browse rounds until ctx ends, and removes peers whose records
 // expire in between.
 func (b *Browser) loop(ctx context.Context) {
-	defer close(b.done)
 	failing := false
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(ctx, b.cfg.Refresh)
@@ -205,7 +199,7 @@ func (b *Browser) loop(ctx context.Context) {
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			if !failing {
-				b.cfg.Logger.Error("mDNS: browsing failed; retrying each round", "err", err)
+				b.cfg.Env.Logger.Error("mDNS: browsing failed; retrying each round", "err", err)
 			}
 			failing = true
 			select {
@@ -215,7 +209,7 @@ func (b *Browser) loop(ctx context.Context) {
 			continue
 		}
 		if failing && err == nil {
-			b.cfg.Logger.Info("mDNS: browsing works again")
+			b.cfg.Env.Logger.Info("mDNS: browsing works again")
 			failing = false
 		}
 	}
@@ -258,7 +252,7 @@ func (b *Browser) untilNextExpiry() time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	next := b.cfg.Refresh
-	now := b.cfg.Now()
+	now := b.cfg.Env.Now()
 	for _, p := range b.peers {
 		next = min(next, p.Expires.Sub(now))
 	}
@@ -269,13 +263,13 @@ func (b *Browser) untilNextExpiry() time.Duration {
 func (b *Browser) expire() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.cfg.Now()
+	now := b.cfg.Env.Now()
 	changed := false
 	for k, p := range b.peers {
 		if !p.Expires.After(now) {
 			delete(b.peers, k)
 			changed = true
-			b.cfg.Logger.Info("mDNS: peer gone (its record expired)", "peer", p.NodeID, "instance", p.Instance)
+			b.cfg.Env.Logger.Info("mDNS: peer gone (its record expired)", "peer", p.NodeID, "instance", p.Instance)
 		}
 	}
 	if changed {
@@ -285,7 +279,7 @@ func (b *Browser) expire() {
 
 // handle checks a record received and admits, refreshes or rejects it.
 func (b *Browser) handle(e *zeroconf.ServiceEntry) {
-	now := b.cfg.Now()
+	now := b.cfg.Env.Now()
 	addrs := append(slices.Clone(e.AddrIPv4), e.AddrIPv6...)
 	rec, err := ParseTXT(e.Text)
 	if err != nil {
@@ -321,7 +315,7 @@ func (b *Browser) handle(e *zeroconf.ServiceEntry) {
 	p.Record, p.Host, p.Port, p.Addrs = rec, e.HostName, e.Port, addrs
 	p.LastSeen, p.Expires = now, expires
 	if !known {
-		b.cfg.Logger.Info("mDNS: peer found", "peer", rec.NodeID, "role", rec.Role, "api", rec.API,
+		b.cfg.Env.Logger.Info("mDNS: peer found", "peer", rec.NodeID, "role", rec.Role, "api", rec.API,
 			"store", rec.Store, "addrs", addrs, "instance", e.Instance, "signed", rec.Signed())
 	}
 	if changed {
@@ -352,7 +346,7 @@ func (b *Browser) reject(instance string, addrs []net.IP, why string, err error)
 // note logs a message at most once per every for a key. The keys are
 // bounded: a flood of forged names does not grow memory.
 func (b *Browser) note(key string, every time.Duration, level slog.Level, msg string, args ...any) {
-	now := b.cfg.Now()
+	now := b.cfg.Env.Now()
 	b.mu.Lock()
 	last, seen := b.noted[key]
 	due := !seen || now.Sub(last) >= every
@@ -364,7 +358,7 @@ func (b *Browser) note(key string, every time.Duration, level slog.Level, msg st
 	}
 	b.mu.Unlock()
 	if due {
-		b.cfg.Logger.Log(context.Background(), level, msg, args...)
+		b.cfg.Env.Logger.Log(context.Background(), level, msg, args...)
 	}
 }
 

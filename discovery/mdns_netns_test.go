@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // TestMDNSIPv6: an advertiser and a browser on IPv6 only find each other
@@ -92,13 +93,13 @@ func ipv6Child(t *testing.T) {
 	ips := InterfaceIPs(a, IPv6)
 	adv := NewAdvertiser(AdvertiserConfig{
 		Record: Record{NodeID: "v6", Cluster: "six", Role: archivist.RoleWorker, API: net.JoinHostPort(ips[0].String(), "8080")},
-		Port:   8080, Interfaces: a, IPTypes: IPv6, IPs: ips, TTL: 5 * time.Second, Logger: log,
+		Port:   8080, Interfaces: a, IPTypes: IPv6, IPs: ips, TTL: 5 * time.Second, Env: lifecycle.Env{Logger: log},
 	})
 	if err := adv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	defer adv.Stop(context.Background())
-	br := NewBrowser(BrowserConfig{Cluster: "six", Interfaces: b, IPTypes: IPv6, Refresh: time.Second, Logger: log})
+	br := NewBrowser(BrowserConfig{Cluster: "six", Interfaces: b, IPTypes: IPv6, Refresh: time.Second, Env: lifecycle.Env{Logger: log}})
 	if err := br.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,20 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // These tests advertise and browse on the loopback interface only (named
@@ -37,25 +38,8 @@ func uniqueCluster(t *testing.T) string {
 	return fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, rand.IntN(1e6))
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func testLogger(t *testing.T) (*slog.Logger, *testkit.Buffer) {
+	buf := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", buf.String())
@@ -68,7 +52,7 @@ func advertise(t *testing.T, ifaces []net.Interface, rec Record, mod func(*Adver
 	t.Helper()
 	log, _ := testLogger(t)
 	cfg := AdvertiserConfig{Record: rec, Port: 8080, Interfaces: ifaces, IPTypes: IPv4,
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, TTL: 2 * time.Second, Logger: log}
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, TTL: 2 * time.Second, Env: lifecycle.Env{Logger: log}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -80,11 +64,11 @@ func advertise(t *testing.T, ifaces []net.Interface, rec Record, mod func(*Adver
 	return a
 }
 
-func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte) (*Browser, *logBuffer) {
+func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte) (*Browser, *testkit.Buffer) {
 	t.Helper()
 	log, buf := testLogger(t)
 	b := NewBrowser(BrowserConfig{Cluster: cluster, Self: "self", Secret: secret, MaxAge: 3 * time.Second,
-		Interfaces: ifaces, IPTypes: IPv4, Refresh: 500 * time.Millisecond, Logger: log})
+		Interfaces: ifaces, IPTypes: IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: log}})
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +78,7 @@ func browse(t *testing.T, ifaces []net.Interface, cluster string, secret []byte)
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, cond, "%s", what)
 }
 
 func peerIDs(b *Browser) []string {
@@ -173,7 +151,7 @@ func TestMDNSSecret(t *testing.T) {
 	advertise(t, ifaces, record(cluster, "wrongkey"), func(c *AdvertiserConfig) { c.Secret = []byte("guess") })
 	advertise(t, ifaces, record(cluster, "stale"), func(c *AdvertiserConfig) {
 		c.Secret = secret
-		c.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+		c.Env.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -190,4 +168,61 @@ func TestMDNSSecret(t *testing.T) {
 		ps := b.Peers()
 		return len(ps) == 1 && ps[0].NodeID == "good" && time.Since(ps[0].Timestamp) < 3*time.Second
 	})
+}
+
+// TestMDNSStartStop: Start is idempotent, and an advertiser and a browser
+// stopped are started again: a fresh browser finds the restarted
+// advertiser.
+func TestMDNSStartStop(t *testing.T) {
+	ifaces := loopback(t)
+	cluster := uniqueCluster(t)
+	a := advertise(t, ifaces, record(cluster, "n1"), nil)
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("advertiser Start again: %v", err)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatalf("advertiser Stop: %v", err)
+	}
+	<-a.Stopped()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("advertiser Start after Stop: %v", err)
+	}
+	testkit.Signal(t, a.Started(), 5*time.Second, "the advertiser to start again")
+
+	b, _ := browse(t, ifaces, cluster, nil)
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("browser Start again: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.WaitPeer(wctx, func(p Peer) bool { return p.NodeID == "n1" }); err != nil {
+		t.Fatalf("the restarted advertiser was not found: %v", err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatalf("browser Stop: %v", err)
+	}
+	if b.Running() {
+		t.Fatal("browser running after Stop")
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("browser Start after Stop: %v", err)
+	}
+	if !b.Running() {
+		t.Fatal("browser not running after a restart")
+	}
+
+	// Stop with a context that ended already returns at once (nil if the
+	// run happened to end first), and the part winds down all the same.
+	done, cancelDone := context.WithCancel(ctx)
+	cancelDone()
+	for _, p := range []interface {
+		Stop(context.Context) error
+		Stopped() <-chan struct{}
+	}{a, b} {
+		if err := p.Stop(done); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stop with an ended context = %v", err)
+		}
+		testkit.Signal(t, p.Stopped(), 5*time.Second, "the part to wind down after Stop")
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // TestBodyDeadline checks that a request body sent too slowly fails to
@@ -42,7 +44,7 @@ func TestBodyDeadline(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	})
-	s := New(Config{Addr: "127.0.0.1:0", GraphQL: mux, BodyTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	s := New(Config{Addr: "127.0.0.1:0", GraphQL: mux, BodyTimeout: timeout, Env: lifecycle.Env{Logger: slog.New(slog.DiscardHandler)}})
 	ctx := t.Context()
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -16,11 +17,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/lifecycle"
+)
+
+// DefaultAddr is where a node listens unless told otherwise: loopback
+// only, so that a node started without thought is not on the network.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Limits of the HTTP server that are not configurable.
+const (
+	// readHeaderTimeout bounds how long a client takes to send its
+	// request headers.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes a kept-alive connection without requests.
+	idleTimeout = 2 * time.Minute
+	// readyTimeout bounds the store check of /readyz.
+	readyTimeout = 2 * time.Second
 )
 
 // Config configures a Server. Zero values mean the defaults.
 type Config struct {
-	// Addr to listen on (default 127.0.0.1:8080; port 0 picks a free one).
+	// Addr to listen on (default DefaultAddr; port 0 picks a free one).
 	Addr string
 	// GraphQL serves /graphql.
 	GraphQL http.Handler
@@ -51,31 +68,32 @@ type Config struct {
 	// limit). Requests without a body, WebSockets among them, are not
 	// bound by it.
 	BodyTimeout time.Duration
-	Logger      *slog.Logger
+	// Env is where the server logs (its own events and net/http's).
+	Env lifecycle.Env
 }
 
-// Server is the HTTP server of a node.
+// Server is the HTTP server of a node. Its lifecycle.Base gives it the
+// Started and Stopped signals; it can be started again after Stop (it
+// listens anew).
 type Server struct {
+	lifecycle.Base
 	cfg Config
 
-	mu     sync.Mutex
-	srv    *http.Server
-	ln     net.Listener
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu  sync.Mutex
+	srv *http.Server // of the current (or last) run
+	ln  net.Listener
+	// shutdown bounds the graceful shutdown of the current run; abort ends
+	// it, when Stop's context ends. Made with the run, so that a Stop
+	// whose context ended already bounds it.
+	shutdown context.Context
+	abort    context.CancelFunc
 }
 
 // New returns a server that is not listening yet.
 func New(cfg Config) *Server {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.BodyTimeout == 0 {
-		cfg.BodyTimeout = DefaultBodyTimeout
-	}
+	cfg.Addr = cmp.Or(cfg.Addr, DefaultAddr)
+	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Server{cfg: cfg}
 }
 
@@ -104,7 +122,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
 			if err := s.cfg.Ready(ctx); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
@@ -147,14 +165,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Start listens and serves in the background. It returns once the address
-// is bound, so that Addr is known. Idempotent.
+// Start listens and serves in the background until Stop. It returns once
+// the address is bound, so that Addr is known, or the error of listening.
+// Idempotent; a stopped server starts again.
 func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		return nil
+	err := s.Base.Start(ctx, s.listen, s.serve)
+	if errors.Is(err, lifecycle.ErrStopped) {
+		s.mu.Lock()
+		if s.ln != nil {
+			_ = s.ln.Close() // Stop came while it was binding
+		}
+		s.mu.Unlock()
 	}
+	return err
+}
+
+// listen binds the address and prepares the run's http.Server. Every
+// request context, WebSocket connections included, derives from the run's
+// context: Stop cancels it first, which closes the subscriptions.
+func (s *Server) listen(ctx context.Context) error {
 	tlsCfg, err := s.cfg.TLS.Load()
 	if err != nil {
 		return err
@@ -166,25 +195,41 @@ func (s *Server) Start(ctx context.Context) error {
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	// Every request context, WebSocket connections included, derives from
-	// base: cancelling it on Stop closes the subscriptions.
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.ln, s.cancel, s.done = ln, cancel, make(chan struct{})
-	s.srv = &http.Server{
+	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.cfg.Env.Logger.Handler(), slog.LevelWarn),
 	}
+	shutdown, abort := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.ln, s.srv, s.shutdown, s.abort = ln, srv, shutdown, abort
+	s.mu.Unlock()
+	s.cfg.Env.Logger.Info("serving HTTP", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
+	return nil
+}
+
+// serve serves until ctx ends, then shuts down gracefully: until the
+// requests under way are answered, or Stop's context ends (abort), which
+// closes every connection.
+func (s *Server) serve(ctx context.Context) {
+	s.mu.Lock()
+	srv, ln, shutdown, abort := s.srv, s.ln, s.shutdown, s.abort
+	s.mu.Unlock()
+	defer abort()
+	served := make(chan struct{})
 	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.cfg.Logger.Error("http server stopped", "err", err)
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Env.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	s.cfg.Logger.Info("serving HTTP", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
-	return nil
+	<-ctx.Done()
+	if err := srv.Shutdown(shutdown); err != nil {
+		_ = srv.Close()
+	}
+	<-served
 }
 
 // URL is the server's base URL, once started.
@@ -206,21 +251,20 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Stop closes WebSockets, then shuts down gracefully within ctx.
-// Idempotent.
+// Stop closes WebSockets, then shuts down gracefully within ctx: when ctx
+// ends first, the connections still open are closed and Stop returns an
+// error wrapping ctx's. Idempotent.
 func (s *Server) Stop(ctx context.Context) error {
+	defer context.AfterFunc(ctx, s.abortShutdown)()
+	return s.Base.Stop(ctx)
+}
+
+// abortShutdown closes the connections a graceful shutdown waits for.
+func (s *Server) abortShutdown() {
 	s.mu.Lock()
-	srv, cancel, done := s.srv, s.cancel, s.done
-	s.cancel = nil
+	abort := s.abort
 	s.mu.Unlock()
-	if srv == nil || cancel == nil {
-		return nil
+	if abort != nil {
+		abort()
 	}
-	cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		_ = srv.Close()
-	}
-	<-done
-	return err
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
+	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/store"
 	"github.com/rpg-archivist/archivist/tasks"
 	"github.com/rpg-archivist/archivist/workerpool"
@@ -63,7 +65,7 @@ func setup(t *testing.T) *bundle {
 		ShutdownGrace: 100 * time.Millisecond,
 		Settings:      func() archivist.Config { return settings },
 		Observer:      obs,
-		Logger:        quiet,
+		Env:           lifecycle.Env{Logger: quiet},
 	}
 	return b
 }
@@ -172,7 +174,7 @@ func (b *bundle) task(t *testing.T, id string) *archivist.Task {
 func (b *bundle) waitStatus(t *testing.T, id string, timeout time.Duration, want ...archivist.TaskStatus) *archivist.Task {
 	t.Helper()
 	var last *archivist.Task
-	eventually(t, timeout, func() bool {
+	testkit.Eventually(t, timeout, func() bool {
 		last = b.task(t, id)
 		for _, s := range want {
 			if last.Status == s {
@@ -180,7 +182,7 @@ func (b *bundle) waitStatus(t *testing.T, id string, timeout time.Duration, want
 			}
 		}
 		return false
-	}, "task %s is %s (error %q), want %v", id, func() any { return last.Status }, func() any { return last.Error }, want)
+	}, "task %s is %s (error %q), want %v", id, lazy(func() any { return last.Status }), lazy(func() any { return last.Error }), want)
 	return last
 }
 
@@ -194,24 +196,13 @@ func (b *bundle) count(t *testing.T, status archivist.TaskStatus) int {
 	return counts[status]
 }
 
-// eventually polls cond every 10ms until it holds or timeout passes, and
-// then fails the test. Arguments that are func() any are evaluated when
-// the message is made.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for i, a := range args {
-				if f, ok := a.(func() any); ok {
-					args[i] = f()
-				}
-			}
-			t.Fatalf("after %s: "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// lazy is an argument of a testkit.Eventually message that is evaluated
+// only when the message is made, when the wait failed: the state then, not
+// at the call.
+type lazy func() any
+
+// Format formats the value l returns as the verb asks.
+func (l lazy) Format(f fmt.State, verb rune) { fmt.Fprintf(f, fmt.FormatString(f, verb), l()) }
 
 // eventLog records every event of a store from the start of a test.
 type eventLog struct {
@@ -265,7 +256,7 @@ func (l *eventLog) of(id string) []archivist.Event {
 func (l *eventLog) waitFor(t *testing.T, id, typ string) []archivist.Event {
 	t.Helper()
 	var evs []archivist.Event
-	eventually(t, wait, func() bool {
+	testkit.Eventually(t, wait, func() bool {
 		evs = l.of(id)
 		for _, ev := range evs {
 			if ev.Type == typ {
@@ -273,7 +264,7 @@ func (l *eventLog) waitFor(t *testing.T, id, typ string) []archivist.Event {
 			}
 		}
 		return false
-	}, "no %s event for task %s; got %v", typ, id, func() any { return types(evs) })
+	}, "no %s event for task %s; got %v", typ, id, lazy(func() any { return types(evs) }))
 	return evs
 }
 
@@ -387,5 +378,5 @@ func (g *gate) let(t *testing.T) {
 // waitRunning waits until exactly n jobs are held.
 func (g *gate) waitRunning(t *testing.T, n int64) {
 	t.Helper()
-	eventually(t, wait, func() bool { return g.cur.Load() == n }, "%v jobs held, want %d", func() any { return g.cur.Load() }, n)
+	testkit.Eventually(t, wait, func() bool { return g.cur.Load() == n }, "%v jobs held, want %d", lazy(func() any { return g.cur.Load() }), n)
 }

@@ -26,6 +26,20 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/lifecycle"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	// DefaultLeaseGrace: a lease outlasts the task's timeout by this much.
+	DefaultLeaseGrace = 5 * time.Second
+	// DefaultShutdownGrace is how long running attempts may finish once
+	// Stop is called.
+	DefaultShutdownGrace = 30 * time.Second
+	// DefaultPollInterval is the safety-net claim interval.
+	DefaultPollInterval = time.Second
+	// DefaultOrphanCheck is how often orphans are looked for.
+	DefaultOrphanCheck = 10 * time.Second
 )
 
 // Config configures a Pool. Zero values mean the defaults.
@@ -33,34 +47,36 @@ type Config struct {
 	Store    archivist.Store
 	Registry *archivist.Registry
 	NodeID   string
-	// Workers is how many attempts run at once (default 4).
+	// Workers is how many attempts run at once (default
+	// archivist.DefaultWorkers).
 	Workers int
 	// LeaseGrace is added to a task's timeout for its lease, so that the
-	// worker's own deadline fires first (default 5s).
+	// worker's own deadline fires first (default DefaultLeaseGrace).
 	LeaseGrace time.Duration
 	// ShutdownGrace is how long Stop waits for running attempts before it
 	// stops them and puts their tasks back, or fails them when fault
-	// tolerance is off (default 30s).
+	// tolerance is off (default DefaultShutdownGrace).
 	ShutdownGrace time.Duration
-	// Settings returns the cluster configuration (retry policy).
+	// Settings returns the cluster configuration (retry policy; default
+	// archivist.DefaultConfig).
 	Settings func() archivist.Config
 	// PollInterval is the safety-net claim interval in case a wake-up was
-	// missed (default 1s).
+	// missed (default DefaultPollInterval).
 	PollInterval time.Duration
 	// OrphanCheck is how often the pool looks for tasks the store shows
 	// IN_PROGRESS here that it is not running, and puts them back (default
-	// 10s). They come from a claim whose reply was lost (a Redis restart:
-	// the client retries the claim, which then finds the tasks taken), or
-	// from an attempt whose outcome could not be recorded, and would
-	// otherwise wait for their lease, the task timeout. With fault
-	// tolerance off the second kind is failed instead (see releaseOrphans).
-	// It is also how long an attempt keeps retrying to record its outcome
-	// while the store does not answer (see finish).
+	// DefaultOrphanCheck). They come from a claim whose reply was lost (a
+	// Redis restart: the client retries the claim, which then finds the
+	// tasks taken), or from an attempt whose outcome could not be
+	// recorded, and would otherwise wait for their lease, the task
+	// timeout. With fault tolerance off the second kind is failed instead
+	// (see releaseOrphans). It is also how long an attempt keeps retrying
+	// to record its outcome while the store does not answer (see finish).
 	OrphanCheck time.Duration
 	// Observer, if set, is told about every finished attempt (metrics).
 	Observer Observer
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Env is where the pool logs and its clock (timing attempts).
+	Env lifecycle.Env
 }
 
 // Observer is told about finished attempts. It must not block.
@@ -74,26 +90,28 @@ var (
 	errShutdown        = errors.New("node shutting down")
 )
 
-// Pool runs tasks on this node.
+// Pool runs tasks on this node. Its lifecycle.Base gives it the Started
+// and Stopped signals; it can be started again after Stop.
 type Pool struct {
+	lifecycle.Base
 	cfg Config
 
-	mu       sync.Mutex
-	workers  int
-	running  map[string]*attempt // by task id
-	runCtx   context.Context     // parent of attempts; cancelled when the grace ends
-	runStop  context.CancelCauseFunc
-	loopStop context.CancelFunc
-	loopDone chan struct{}
-	wg       sync.WaitGroup // attempts
-	wake     chan struct{}
+	mu      sync.Mutex
+	workers int
+	running map[string]*attempt // by task id
+	// attempts is the parent of the attempts of the current run, cancelled
+	// (with errShutdown) when Stop's grace ends: not with the run's own
+	// context, which Stop cancels at once to stop claiming.
+	attempts     context.Context
+	stopAttempts context.CancelCauseFunc
+	wg           sync.WaitGroup // attempts
+	wake         chan struct{}
 	// waiting estimates the tasks assigned here and not claimed yet (from
 	// task.assigned events, less what claims took): a worker that frees up
 	// claims again only when some may be waiting, not after every task.
 	waiting int
 	local   []string // PENDING tasks submitted here to run here (RunLocal)
 	paused  bool
-	started bool
 	// unrecorded holds the attempts this process ran whose outcome it
 	// could not record (by task id), and orphanPass counts orphan checks:
 	// together they tell an orphan that ran from a claim whose reply was
@@ -138,57 +156,75 @@ func New(cfg Config) *Pool {
 		cfg.Workers = archivist.DefaultWorkers
 	}
 	if cfg.LeaseGrace <= 0 {
-		cfg.LeaseGrace = 5 * time.Second
+		cfg.LeaseGrace = DefaultLeaseGrace
 	}
 	if cfg.ShutdownGrace <= 0 {
-		cfg.ShutdownGrace = 30 * time.Second
+		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.OrphanCheck <= 0 {
-		cfg.OrphanCheck = 10 * time.Second
+		cfg.OrphanCheck = DefaultOrphanCheck
 	}
 	if cfg.Settings == nil {
 		cfg.Settings = archivist.DefaultConfig
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Env = cfg.Env.WithDefaults()
 	return &Pool{cfg: cfg, workers: cfg.Workers, running: map[string]*attempt{}, wake: make(chan struct{}, 1),
 		unrecorded: map[string]unrecordedAttempt{}}
 }
 
 // Start puts back the attempts a previous process on this node left
-// running, then claims and runs tasks in the background. Idempotent.
+// running, then claims and runs tasks in the background until Stop (not
+// until ctx ends). Idempotent; a stopped pool starts again.
 func (p *Pool) Start(ctx context.Context) error {
-	p.mu.Lock()
-	if p.started {
+	var sub archivist.Subscription
+	return p.Base.Start(ctx, func(runCtx context.Context) error {
+		if err := p.releaseOrphans(ctx, true); err != nil {
+			p.cfg.Env.Logger.Warn("could not take back tasks left by a previous run", "err", err)
+		}
+		s, err := p.cfg.Store.Subscribe(runCtx, 0)
+		if err != nil {
+			return err
+		}
+		sub = s
+		attempts, stop := context.WithCancelCause(context.WithoutCancel(runCtx))
+		p.mu.Lock()
+		p.attempts, p.stopAttempts = attempts, stop
 		p.mu.Unlock()
 		return nil
-	}
-	p.started = true
-	base := context.WithoutCancel(ctx)
-	p.runCtx, p.runStop = context.WithCancelCause(base)
-	loopCtx, loopStop := context.WithCancel(base)
-	p.loopStop = loopStop
-	p.loopDone = make(chan struct{})
-	p.mu.Unlock()
+	}, func(runCtx context.Context) {
+		p.loop(runCtx, sub)
+		p.drain()
+	})
+}
 
-	if err := p.releaseOrphans(ctx, true); err != nil {
-		p.cfg.Logger.Warn("could not take back tasks left by a previous run", "err", err)
+// drain, once the loop stopped claiming, gives the running attempts
+// ShutdownGrace to finish, then stops the rest and waits for their
+// outcomes to be recorded (see run: released, or failed when fault
+// tolerance is off).
+func (p *Pool) drain() {
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	grace := time.NewTimer(p.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
 	}
-	sub, err := p.cfg.Store.Subscribe(loopCtx, 0)
-	if err != nil {
-		loopStop()
-		close(p.loopDone)
-		return err
+	p.shutdownAttempts()
+	<-done
+}
+
+// shutdownAttempts stops the attempts of the current (or last) run.
+func (p *Pool) shutdownAttempts() {
+	p.mu.Lock()
+	stop := p.stopAttempts
+	p.mu.Unlock()
+	if stop != nil {
+		stop(errShutdown)
 	}
-	go p.loop(loopCtx, sub)
-	return nil
 }
 
 // releaseOrphans puts back tasks this node had started before a crash or
@@ -283,7 +319,7 @@ func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, kind orpha
 		case orphanUnrecorded:
 			why = "put back a task whose outcome this node could not record"
 		}
-		p.cfg.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
+		p.cfg.Env.Logger.Warn(why, "task", t.ID, "attempt", t.Attempt)
 		return nil
 	}
 	msg := fmt.Sprintf("node %s restarted while attempt %d of this task ran there; fault tolerance is off, so it was not run again",
@@ -295,7 +331,7 @@ func (p *Pool) takeBackOrphan(ctx context.Context, t *archivist.Task, kind orpha
 	if _, err := p.cfg.Store.FailTask(ctx, t.ID, t.Attempt, noRerun(msg)); err != nil {
 		return err
 	}
-	p.cfg.Logger.Warn("failed a task this node had started but is not running, as fault tolerance is off", "task", t.ID, "attempt", t.Attempt, "error", msg)
+	p.cfg.Env.Logger.Warn("failed a task this node had started but is not running, as fault tolerance is off", "task", t.ID, "attempt", t.Attempt, "error", msg)
 	return nil
 }
 
@@ -305,35 +341,39 @@ func noRerun(msg string) archivist.Failure {
 	return archivist.Failure{Error: msg, Permanent: true, Retry: archivist.RetryPolicy{Disabled: true}}
 }
 
-// Stop stops claiming, waits up to ShutdownGrace (or ctx) for running
-// attempts, then stops the rest and puts their tasks back (fails them when
-// fault tolerance is off, so that none runs twice). Tasks assigned
-// here but not started go back when the node deregisters (the leader puts
-// back the tasks of a node it no longer knows). Idempotent.
-func (p *Pool) Stop(ctx context.Context) error {
-	p.mu.Lock()
-	if !p.started || p.loopStop == nil {
-		p.mu.Unlock()
-		return nil
-	}
-	loopStop, loopDone := p.loopStop, p.loopDone
-	p.loopStop = nil
-	p.mu.Unlock()
-	loopStop()
-	<-loopDone
+// stopReserve is how long before the deadline of Stop's context the
+// running attempts are stopped at the latest (half the time left when that
+// is less), so that their outcomes are recorded before Stop returns.
+const stopReserve = time.Second
 
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
-	grace := time.NewTimer(p.cfg.ShutdownGrace)
-	defer grace.Stop()
-	select {
-	case <-done:
-	case <-grace.C:
-	case <-ctx.Done():
+// Stop stops claiming, waits up to ShutdownGrace (or until ctx ends) for
+// running attempts, then stops the rest and puts their tasks back (fails
+// them when fault tolerance is off, so that none runs twice), and returns
+// once their outcomes are recorded. Tasks assigned here but not started go
+// back when the node deregisters (the leader puts back the tasks of a node
+// it no longer knows).
+//
+// Stop returns when ctx ends at the latest, with an error: an attempt whose
+// handler ignores its cancellation keeps the pool winding down, and a later
+// Start waits for it. A ctx with a deadline has the attempts stopped up to
+// stopReserve before it, so that their outcomes are recorded in time; one
+// cancelled without a deadline has them stopped at once, their outcomes
+// recorded after Stop returned. Idempotent.
+func (p *Pool) Stop(ctx context.Context) error {
+	early, cancel := reserveBefore(ctx, stopReserve)
+	defer cancel()
+	defer context.AfterFunc(early, p.shutdownAttempts)()
+	return p.Base.Stop(ctx)
+}
+
+// reserveBefore returns a context that ends reserve before ctx's deadline
+// (or half-way to it, when less time is left), or with ctx.
+func reserveBefore(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
 	}
-	p.runStop(errShutdown)
-	<-done
-	return nil
+	return context.WithDeadline(ctx, deadline.Add(-min(reserve, time.Until(deadline)/2)))
 }
 
 // SetWorkers changes how many attempts run at once. Running attempts are
@@ -347,7 +387,7 @@ func (p *Pool) SetWorkers(n int) {
 	p.workers = n
 	p.mu.Unlock()
 	if changed {
-		p.cfg.Logger.Info("worker count changed", "workers", n)
+		p.cfg.Env.Logger.Info("worker count changed", "workers", n)
 		p.Wake()
 	}
 }
@@ -408,7 +448,7 @@ func (p *Pool) claimLocal(ctx context.Context) {
 		t, err := p.cfg.Store.ClaimTask(ctx, p.cfg.NodeID, id, p.cfg.LeaseGrace)
 		if err != nil {
 			if !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) && ctx.Err() == nil {
-				p.cfg.Logger.Error("start local task", "task", id, "err", err)
+				p.cfg.Env.Logger.Error("start local task", "task", id, "err", err)
 			}
 			continue
 		}
@@ -416,8 +456,8 @@ func (p *Pool) claimLocal(ctx context.Context) {
 	}
 }
 
+// loop claims and starts attempts until ctx (the run's) ends.
 func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
-	defer close(p.loopDone)
 	defer func() { sub.Close() }()
 	p.claim(ctx)
 	tick := time.NewTicker(p.cfg.PollInterval)
@@ -433,14 +473,14 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 		case <-tick.C:
 		case <-orphans.C:
 			if err := p.releaseOrphans(ctx, false); err != nil && ctx.Err() == nil {
-				p.cfg.Logger.Warn("could not check for orphaned tasks", "err", err)
+				p.cfg.Env.Logger.Warn("could not check for orphaned tasks", "err", err)
 			}
 		case ev, ok := <-events:
 			if !ok {
 				if ctx.Err() != nil {
 					return
 				}
-				p.cfg.Logger.Warn("worker event feed dropped; resubscribing", "err", sub.Err())
+				p.cfg.Env.Logger.Warn("worker event feed dropped; resubscribing", "err", sub.Err())
 				if s, err := p.cfg.Store.Subscribe(ctx, 0); err == nil {
 					sub = s
 					events = sub.C()
@@ -519,7 +559,7 @@ func (p *Pool) claim(ctx context.Context) {
 		ts, err := p.cfg.Store.ClaimTasks(ctx, p.cfg.NodeID, free, p.cfg.LeaseGrace)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.cfg.Logger.Error("claim tasks", "err", err)
+				p.cfg.Env.Logger.Error("claim tasks", "err", err)
 			}
 			return
 		}
@@ -540,8 +580,8 @@ func (p *Pool) claim(ctx context.Context) {
 }
 
 func (p *Pool) launch(t *archivist.Task) {
-	ctx, cancel := context.WithCancelCause(p.runCtx)
 	p.mu.Lock()
+	ctx, cancel := context.WithCancelCause(p.attempts)
 	p.running[t.ID] = &attempt{task: t, cancel: cancel}
 	p.mu.Unlock()
 	p.wg.Add(1)
@@ -576,11 +616,11 @@ func (a *attemptLog) get() *slog.Logger {
 
 // run executes one attempt and records its outcome.
 func (p *Pool) run(parent context.Context, t *archivist.Task) {
-	log := &attemptLog{base: p.cfg.Logger, t: t}
+	log := &attemptLog{base: p.cfg.Env.Logger, t: t}
 	store := p.cfg.Store
 	// Reports must reach the store even when the attempt's context ended.
 	rctx := context.WithoutCancel(parent)
-	start := p.cfg.Now()
+	start := p.cfg.Env.Now()
 
 	// A cancel requested before the claim arrived with the task.
 	if t.CancelRequested {
@@ -683,7 +723,7 @@ func reportAgain(err error) bool {
 }
 
 func (p *Pool) finish(parent context.Context, log *attemptLog, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
-	d := p.cfg.Now().Sub(start)
+	d := p.cfg.Env.Now().Sub(start)
 	nt, err := report()
 	if reportAgain(err) {
 		log.get().Warn("could not record the outcome of an attempt; retrying", "outcome", outcome, "err", err)
@@ -712,7 +752,7 @@ func (p *Pool) finish(parent context.Context, log *attemptLog, t *archivist.Task
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.AttemptFinished(nt, outcome, d)
 	}
-	if p.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+	if p.cfg.Env.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		log.get().Debug("attempt finished", "outcome", outcome, "status", nt.Status, "duration", d)
 	}
 }

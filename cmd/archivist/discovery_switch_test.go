@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // The discovery method changes at run time, with real multicast between
@@ -93,7 +94,7 @@ func (g *goodbyes) has(instance string) bool {
 func browseOn(t *testing.T, ifi net.Interface, cluster string) *discovery.Browser {
 	t.Helper()
 	b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "the-test", Interfaces: []net.Interface{ifi},
-		IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatalf("browse on %s: %v", ifi.Name, err)
 	}
