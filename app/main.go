@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
 	"github.com/rpg-archivist/archivist/dashboard"
@@ -198,28 +197,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if qc, ok := st.(archivist.QueryCache); ok {
 		hopts.PersistedQueries = graph.StoreQueryCache(qc)
 	}
+	hopts.Metrics = m.Metrics
 	gql := graph.NewHandler(resolver, hopts)
-	// Count operations: queries and mutations by their response (errors
-	// before an operation exists count as "unknown"), subscriptions once.
-	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		resp := next(ctx)
-		op := "unknown"
-		if graphql.HasOperationContext(ctx) {
-			if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
-				op = string(oc.Operation.Operation)
-			}
-		}
-		if resp != nil && op != "subscription" {
-			m.Metrics.GraphQLRequest(op, len(resp.Errors) > 0)
-		}
-		return resp
-	})
-	gql.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == "subscription" {
-			m.Metrics.GraphQLRequest("subscription", false)
-		}
-		return next(ctx)
-	})
 	srv := server.New(server.Config{
 		Addr:              o.HTTP,
 		GraphQL:           graph.WithAuth(gql, o.keys),
