@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/discovery"
 )
 
@@ -81,7 +82,7 @@ func (m *Main) discoveryMethod(cfg archivist.Config) archivist.DiscoveryMethod {
 }
 
 func (m *Main) mdnsInterfaces() ([]net.Interface, error) {
-	return discovery.MulticastInterfaces(splitList(m.Opts.MDNSInterface))
+	return discovery.MulticastInterfaces(cli.SplitList(m.Opts.MDNSInterface))
 }
 
 // startBrowser (m.mdns.mu held) starts browsing, unless it runs already.

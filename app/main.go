@@ -15,6 +15,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/dashboard"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
@@ -174,13 +175,13 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.Alerts = alert.New(alert.Config{Store: st, Rules: o.AlertRules, Settings: m.Settings,
 		IsLeader: m.isLeader,
-		Webhooks: splitList(o.AlertWebhooks), Logger: log})
+		Webhooks: cli.SplitList(o.AlertWebhooks), Logger: log})
 	if err := m.Alerts.Start(ctx); err != nil {
 		return err
 	}
 	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted, Alerts: m.Alerts,
 		Security: graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
-	origins := splitList(o.AllowedOrigins)
+	origins := cli.SplitList(o.AllowedOrigins)
 	hopts := graph.HandlerOptions{
 		Keys:                          o.keys,
 		DisableIntrospection:          o.NoIntrospection,

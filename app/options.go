@@ -16,6 +16,7 @@ import (
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/server"
@@ -302,7 +303,7 @@ func (o *Options) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
-	for i, u := range splitList(o.AlertWebhooks) {
+	for i, u := range cli.SplitList(o.AlertWebhooks) {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			// Not the URL itself: it may hold a token.
 			errs = append(errs, fmt.Errorf("--alert-webhooks: URL %d (%s) is not an http(s) URL", i+1, alert.RedactWebhook(u)))
@@ -340,32 +341,18 @@ func (o *Options) validate() error {
 	return errors.Join(errs...)
 }
 
-func enumValue(flagName, v string, allowed ...string) (string, error) {
-	u := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(v), "-", "_"))
-	for _, a := range allowed {
-		if u == a {
-			return u, nil
-		}
-	}
-	low := make([]string, len(allowed))
-	for i, a := range allowed {
-		low[i] = strings.ToLower(strings.ReplaceAll(a, "_", "-"))
-	}
-	return "", fmt.Errorf("--%s %q: use one of %s", flagName, v, strings.Join(low, ", "))
-}
-
 func (o *Options) role() (archivist.NodeRole, error) {
-	v, err := enumValue("role", o.Role, "MASTER", "WORKER", "HYBRID")
+	v, err := cli.EnumValue("role", o.Role, "MASTER", "WORKER", "HYBRID")
 	return archivist.NodeRole(v), err
 }
 
 func (o *Options) strategy() (archivist.LoadBalancingStrategy, error) {
-	v, err := enumValue("strategy", o.Strategy, "ROUND_ROBIN", "LEAST_BUSY", "CAPABILITY_BASED")
+	v, err := cli.EnumValue("strategy", o.Strategy, "ROUND_ROBIN", "LEAST_BUSY", "CAPABILITY_BASED")
 	return archivist.LoadBalancingStrategy(v), err
 }
 
 func (o *Options) discovery() (archivist.DiscoveryMethod, error) {
-	v, err := enumValue("discovery", o.Discovery, "MANUAL", "AUTO", "REGISTRY")
+	v, err := cli.EnumValue("discovery", o.Discovery, "MANUAL", "AUTO", "REGISTRY")
 	return archivist.DiscoveryMethod(v), err
 }
 
@@ -381,7 +368,7 @@ func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
 		c.Discovery, _ = o.discovery()
 	}
 	if given("peers") {
-		c.Peers = splitList(o.Peers)
+		c.Peers = cli.SplitList(o.Peers)
 	}
 	if given("strategy") {
 		c.Strategy, _ = o.strategy()
@@ -428,7 +415,7 @@ func (o *Options) givenClusterKeys() []string {
 	return out
 }
 
-func (o *Options) capabilities() []string { return splitList(o.Capabilities) }
+func (o *Options) capabilities() []string { return cli.SplitList(o.Capabilities) }
 
 // machineWorkersFormula says how MachineWorkers sizes the default.
 const machineWorkersFormula = "the number of CPUs this process may use (runtime.NumCPU), at least 4"
@@ -438,13 +425,29 @@ const machineWorkersFormula = "the number of CPUs this process may use (runtime.
 // so a small machine still runs a few at once).
 func MachineWorkers() int { return min(max(runtime.NumCPU(), 4), archivist.MaxWorkers) }
 
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, c := range strings.Split(s, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			out = append(out, c)
+// ConfigFile is the config file archivist config init writes: every option
+// of archivist serve as a commented-out YAML key with its default,
+// described by its help text.
+func ConfigFile() string {
+	var b strings.Builder
+	b.WriteString("# Archivist node configuration: archivist serve --config this-file\n")
+	b.WriteString("# Keys are the flags of archivist serve. Precedence: flag > ARCHIVIST_* environment > this file > default.\n")
+	b.WriteString("# Every key below shows its default; uncomment the ones you change.\n")
+	fs := newServeFlags(&Options{}, io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			return
 		}
-	}
-	return out
+		fmt.Fprintf(&b, "\n# %s\n", f.Usage)
+		v := f.DefValue
+		switch {
+		case v == "":
+			fmt.Fprintf(&b, "# %s:\n", f.Name)
+		case strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`") || v != strings.TrimSpace(v):
+			fmt.Fprintf(&b, "# %s: %q\n", f.Name, v)
+		default:
+			fmt.Fprintf(&b, "# %s: %s\n", f.Name, v)
+		}
+	})
+	return b.String()
 }
