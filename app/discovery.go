@@ -14,6 +14,7 @@ import (
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/lifecycle"
 )
 
 // mDNS discovery (--discovery auto) on a node: an Advertiser that publishes
@@ -29,22 +30,28 @@ func (m *Main) zeroConfig() bool {
 	return m.Opts.set["discovery"] && d == archivist.DiscoveryAuto && !m.Opts.set["store"]
 }
 
-// mdnsRun is the mDNS discovery a node runs, switched on and off as the
-// cluster's discovery method changes. mu orders every start and stop:
-// config changes arrive on the watch goroutine while Run may still be
-// starting, and Close may run at any time. The advertiser and browser are
-// not restartable: each switch to AUTO makes new ones.
+// mdnsRun is the mDNS discovery a node runs, the last step of Main's list
+// and the first it stops: started once the API listens (the record carries
+// its port), it is switched on and off as the cluster's discovery method
+// changes, and stopping it withdraws the record (an mDNS goodbye) before
+// the node leaves. mu orders every switch: config changes arrive on the
+// watch goroutine while Run may still be starting, and Close may run at
+// any time. The advertiser and browser are not restarted: each switch to
+// AUTO makes new ones.
 type mdnsRun struct {
+	lifecycle.Base
+	m   *Main
 	mu  sync.Mutex
 	adv *discovery.Advertiser
 	br  *discovery.Browser
 	// on is set while the node advertises itself: it reports AUTO.
 	on atomic.Bool
-	// serving: the API listens, so the record can carry its port. Before,
-	// a config change is kept in pending and applied by startMDNS.
+	// atStart is the cluster configuration the node started with (Run).
+	atStart archivist.Config
+	// serving: the run is under way, so config changes switch mDNS. Before,
+	// the last one is kept in pending and applied by the start.
 	serving bool
 	pending *archivist.Config
-	closed  bool
 	// seen is the cluster's discovery method last applied; follow is set
 	// once it changed after the start: from then on the cluster's method
 	// decides, not --discovery.
@@ -54,6 +61,17 @@ type mdnsRun struct {
 	want bool
 	// excluded: this node is outside the MANUAL peer list (logged once).
 	excluded bool
+}
+
+// Start advertises this node, and browses, when it takes part in mDNS
+// discovery (startMDNS), and follows the cluster's method until Stop,
+// which withdraws the record and stops browsing. A node asked for
+// --discovery auto does not start if mDNS cannot run.
+func (d *mdnsRun) Start(ctx context.Context) error {
+	return d.Base.Start(ctx, d.m.startMDNS, func(ctx context.Context) {
+		<-ctx.Done()
+		d.m.endMDNS(context.WithoutCancel(ctx))
+	})
 }
 
 // wantsMDNS (m.mdns.mu held) reports whether this node takes part in mDNS
@@ -96,7 +114,7 @@ func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
 	}
 	b := discovery.NewBrowser(discovery.BrowserConfig{
 		Cluster: m.Opts.Cluster, Self: m.nodeID, Secret: []byte(m.Opts.ClusterSecret),
-		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Logger: m.Logger,
+		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Logger: m.env.Logger,
 	})
 	if err := b.Start(ctx); err != nil {
 		return nil, fmt.Errorf("mDNS discovery: %w", err)
@@ -109,11 +127,16 @@ func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
 // seen again about three times before its record would expire.
 func mdnsRefresh(o *Options) time.Duration { return max(o.MDNSTTL/3, 500*time.Millisecond) }
 
-// joinByMDNS finds, within --join-timeout, a peer of this cluster that
+// joinByMDNS is Run's first step. A node that is to find its store by mDNS
+// (zeroConfig) finds, within --join-timeout, a peer of this cluster that
 // advertises a shared store, and sets the store to it with this node's own
 // credentials (--store-password). When none is found the node stops, unless
-// --standalone-fallback lets it run alone on the embedded store.
+// --standalone-fallback lets it run alone on the embedded store. The
+// browser goes on: the mDNS step runs it.
 func (m *Main) joinByMDNS(ctx context.Context) error {
+	if !m.zeroConfig() {
+		return nil
+	}
 	o := m.Opts
 	m.mdns.mu.Lock()
 	browser, err := m.startBrowser(ctx)
@@ -240,18 +263,29 @@ func escapeUserinfo(s string) string {
 	return b.String()
 }
 
-// startMDNS advertises this node, and browses, when it takes part in mDNS
-// discovery, and applies a config change that arrived while the node was
-// starting. It runs once the HTTP server listens (the SRV record carries its
-// port). A node asked for --discovery auto stops if mDNS cannot run; one
-// that follows the cluster's configuration says so and goes on without.
-func (m *Main) startMDNS(ctx context.Context, cfg archivist.Config) error {
+// stopJoinBrowser stops the browser joinByMDNS started when the node did
+// not get as far as the mDNS step (which stops it otherwise).
+func (m *Main) stopJoinBrowser(ctx context.Context) error {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.serving || d.br == nil {
 		return nil
 	}
+	err := d.br.Stop(ctx)
+	d.br = nil
+	return err
+}
+
+// startMDNS starts mDNS as the configuration wants, applying a change
+// that arrived while the node was starting. A node asked for --discovery
+// auto stops if mDNS cannot run; one that follows the cluster's
+// configuration says so and goes on without.
+func (m *Main) startMDNS(ctx context.Context) error {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg := d.atStart
 	d.serving, d.seen = true, cfg.Discovery
 	if p := d.pending; p != nil && p.Version > cfg.Version {
 		cfg = *p
@@ -260,7 +294,11 @@ func (m *Main) startMDNS(ctx context.Context, cfg archivist.Config) error {
 	}
 	d.pending = nil
 	m.checkAdmitted(cfg)
-	return m.switchMDNS(ctx, cfg, true)
+	if err := m.switchMDNS(ctx, cfg, true); err != nil {
+		d.serving, d.want = false, false
+		return err
+	}
+	return nil
 }
 
 // applyDiscovery makes a new cluster configuration's discovery method take
@@ -274,9 +312,6 @@ func (m *Main) applyDiscovery(ctx context.Context, cfg archivist.Config) {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return
-	}
 	if !d.serving {
 		d.pending = &cfg
 		return
@@ -382,7 +417,7 @@ func (m *Main) advertise(ctx context.Context) error {
 	}
 	adv := discovery.NewAdvertiser(discovery.AdvertiserConfig{
 		Record: rec, Port: port, Interfaces: ifaces, Secret: []byte(m.Opts.ClusterSecret),
-		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Logger: m.Logger,
+		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Logger: m.env.Logger,
 	})
 	if err := adv.Start(ctx); err != nil {
 		return err
@@ -401,7 +436,7 @@ func (m *Main) refreshRecord(ctx context.Context) {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.adv == nil {
+	if !d.serving || d.adv == nil {
 		return
 	}
 	if err := d.adv.Stop(ctx); err != nil {
@@ -442,13 +477,16 @@ func (m *Main) advertisedAPI(ifaces []net.Interface) (string, int, error) {
 	return net.JoinHostPort(host, portStr), port, nil
 }
 
-// stopMDNS withdraws the advertisement and stops browsing for good: the
-// node is closing, and later config changes start nothing.
-func (m *Main) stopMDNS(ctx context.Context) error {
-	m.mdns.mu.Lock()
-	defer m.mdns.mu.Unlock()
-	m.mdns.closed = true
-	return m.stopMDNSLocked(ctx)
+// endMDNS ends the mDNS step's run: it withdraws the advertisement and
+// stops browsing; config changes from now on are only kept (pending).
+func (m *Main) endMDNS(ctx context.Context) {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.serving, d.want = false, false
+	if err := m.stopMDNSLocked(ctx); err != nil {
+		m.Logger.Warn("mDNS: stopping", "err", err)
+	}
 }
 
 // stopMDNSLocked (m.mdns.mu held) withdraws the record first (a goodbye
