@@ -82,11 +82,15 @@ func (e errUsage) Error() string { return e.msg }
 
 func usageErr(format string, args ...any) error { return errUsage{fmt.Sprintf(format, args...)} }
 
+// DefaultServer is the node the commands talk to unless --server or
+// ARCHIVIST_SERVER names another: one started with no flags on this machine.
+const DefaultServer = "http://127.0.0.1:8080"
+
 // clientFlags adds --server, --token and -o to fs.
 func clientFlags(fs *flag.FlagSet, getenv func(string) string) (server, token, output *string) {
 	def := getenv("ARCHIVIST_SERVER")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = DefaultServer
 	}
 	server = fs.String("server", def, "node to talk to (env ARCHIVIST_SERVER)")
 	token = fs.String("token", getenv("ARCHIVIST_TOKEN"), "API key (env ARCHIVIST_TOKEN)")
