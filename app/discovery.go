@@ -132,11 +132,17 @@ func mdnsRefresh(o *Options) time.Duration { return max(o.MDNSTTL/3, 500*time.Mi
 // advertises a shared store, and sets the store to it with this node's own
 // credentials (--store-password). When none is found the node stops, unless
 // --standalone-fallback lets it run alone on the embedded store. The
-// browser goes on: the mDNS step runs it.
-func (m *Main) joinByMDNS(ctx context.Context) error {
+// browser goes on: the mDNS step runs it. When the node stops here, this
+// step did not start, so it stops the browser itself.
+func (m *Main) joinByMDNS(ctx context.Context) (err error) {
 	if !m.zeroConfig() {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			_ = m.stopJoinBrowser(context.WithoutCancel(ctx))
+		}
+	}()
 	o := m.Opts
 	m.mdns.mu.Lock()
 	browser, err := m.startBrowser(ctx)

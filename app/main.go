@@ -115,6 +115,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.nodeID == "" {
 		m.nodeID = defaultNodeID(o.HTTP)
 	}
+	if m.Logger != nil { // set after NewMain, perhaps
+		m.env.Logger = m.Logger
+	}
 	m.env.Logger = quietLogger(m.env.Logger).With("node", m.nodeID) // app/storehealth.go
 	m.Logger = m.env.Logger
 
