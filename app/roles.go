@@ -66,7 +66,11 @@ func (r *roleParts) Stop(ctx context.Context) error {
 // stop (r.mu held) stops the scheduler, the elector and the pool.
 func (r *roleParts) stop(ctx context.Context) error {
 	m := r.m
-	errs := []error{r.retiring.Stop(ctx), m.stopLeading(ctx)}
+	var errs []error
+	if err := r.retiring.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop retiring the worker pool: %w", err))
+	}
+	errs = append(errs, m.stopLeading(ctx))
 	m.mu.Lock()
 	p := m.Pool
 	m.Pool = nil
