@@ -122,7 +122,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger = m.env.Logger
 
 	m.group.Add("mDNS join", lifecycle.Funcs(m.joinByMDNS, m.stopJoinBrowser)) // app/discovery.go
-	m.group.Add("store", lifecycle.Funcs(m.openStore, m.closeStore))
+	m.group.Add("store", lifecycle.Funcs(m.startStore, m.closeStore))
 	m.group.Add("cluster config", lifecycle.Funcs(m.loadConfig, nil))
 	m.group.Add("node settings", lifecycle.Funcs(m.loadSettings, nil)) // app/nodesettings.go
 	if err := m.group.Start(ctx); err != nil {
@@ -150,8 +150,8 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// openStore opens the store --store names (or the one found by mDNS).
-func (m *Main) openStore(ctx context.Context) error {
+// startStore opens the store --store names (or the one found by mDNS).
+func (m *Main) startStore(ctx context.Context) error {
 	o := m.Opts
 	o.Store = withStorePassword(o.Store, o.StorePassword)
 	st, err := openStore(ctx, o, m.env.Logger) // app/store.go
@@ -165,6 +165,7 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
+// closeStore closes the store: the last step of a node that stops.
 func (m *Main) closeStore(context.Context) error { return m.Store.Close() }
 
 // loadConfig reconciles the cluster configuration with the options and
