@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/store"
@@ -30,22 +31,28 @@ func (m *Main) zeroConfig() bool {
 	return m.Opts.set["discovery"] && d == archivist.DiscoveryAuto && !m.Opts.set["store"]
 }
 
-// mdnsRun is the mDNS discovery a node runs, switched on and off as the
-// cluster's discovery method changes. mu orders every start and stop:
-// config changes arrive on the watch goroutine while Run may still be
-// starting, and Close may run at any time. The advertiser and browser are
-// not restartable: each switch to AUTO makes new ones.
+// mdnsRun is the mDNS discovery a node runs, the last step of Main's list
+// and the first it stops: started once the API listens (the record carries
+// its port), it is switched on and off as the cluster's discovery method
+// changes, and stopping it withdraws the record (an mDNS goodbye) before
+// the node leaves. mu orders every switch: config changes arrive on the
+// watch goroutine while Run may still be starting, and Close may run at
+// any time. The advertiser and browser are not restarted: each switch to
+// AUTO makes new ones.
 type mdnsRun struct {
+	lifecycle.Base
+	m   *Main
 	mu  sync.Mutex
 	adv *discovery.Advertiser
 	br  *discovery.Browser
 	// on is set while the node advertises itself: it reports AUTO.
 	on atomic.Bool
-	// serving: the API listens, so the record can carry its port. Before,
-	// a config change is kept in pending and applied by startMDNS.
+	// atStart is the cluster configuration the node started with (Run).
+	atStart archivist.Config
+	// serving: the run is under way, so config changes switch mDNS. Before,
+	// the last one is kept in pending and applied by the start.
 	serving bool
 	pending *archivist.Config
-	closed  bool
 	// seen is the cluster's discovery method last applied; follow is set
 	// once it changed after the start: from then on the cluster's method
 	// decides, not --discovery.
@@ -55,6 +62,17 @@ type mdnsRun struct {
 	want bool
 	// excluded: this node is outside the MANUAL peer list (logged once).
 	excluded bool
+}
+
+// Start advertises this node, and browses, when it takes part in mDNS
+// discovery (startMDNS), and follows the cluster's method until Stop,
+// which withdraws the record and stops browsing. A node asked for
+// --discovery auto does not start if mDNS cannot run.
+func (d *mdnsRun) Start(ctx context.Context) error {
+	return d.Base.Start(ctx, d.m.startMDNS, func(ctx context.Context) {
+		<-ctx.Done()
+		d.m.endMDNS(context.WithoutCancel(ctx))
+	})
 }
 
 // wantsMDNS (m.mdns.mu held) reports whether this node takes part in mDNS
@@ -83,7 +101,7 @@ func (m *Main) discoveryMethod(cfg archivist.Config) archivist.DiscoveryMethod {
 }
 
 func (m *Main) mdnsInterfaces() ([]net.Interface, error) {
-	return discovery.MulticastInterfaces(splitList(m.Opts.MDNSInterface))
+	return discovery.MulticastInterfaces(cli.SplitList(m.Opts.MDNSInterface))
 }
 
 // startBrowser (m.mdns.mu held) starts browsing, unless it runs already.
@@ -97,7 +115,7 @@ func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
 	}
 	b := discovery.NewBrowser(discovery.BrowserConfig{
 		Cluster: m.Opts.Cluster, Self: m.nodeID, Secret: []byte(m.Opts.ClusterSecret),
-		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Env: lifecycle.Env{Logger: m.Logger},
+		Interfaces: ifaces, Refresh: mdnsRefresh(m.Opts), Env: m.env,
 	})
 	if err := b.Start(ctx); err != nil {
 		return nil, fmt.Errorf("mDNS discovery: %w", err)
@@ -110,11 +128,22 @@ func (m *Main) startBrowser(ctx context.Context) (*discovery.Browser, error) {
 // seen again about three times before its record would expire.
 func mdnsRefresh(o *Options) time.Duration { return max(o.MDNSTTL/3, 500*time.Millisecond) }
 
-// joinByMDNS finds, within --join-timeout, a peer of this cluster that
+// joinByMDNS is Run's first step. A node that is to find its store by mDNS
+// (zeroConfig) finds, within --join-timeout, a peer of this cluster that
 // advertises a shared store, and sets the store to it with this node's own
 // credentials (--store-password). When none is found the node stops, unless
-// --standalone-fallback lets it run alone on the embedded store.
-func (m *Main) joinByMDNS(ctx context.Context) error {
+// --standalone-fallback lets it run alone on the embedded store. The
+// browser goes on: the mDNS step runs it. When the node stops here, this
+// step did not start, so it stops the browser itself.
+func (m *Main) joinByMDNS(ctx context.Context) (err error) {
+	if !m.zeroConfig() {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			_ = m.stopJoinBrowser(context.WithoutCancel(ctx))
+		}
+	}()
 	o := m.Opts
 	m.mdns.mu.Lock()
 	browser, err := m.startBrowser(ctx)
@@ -202,18 +231,29 @@ func loopbackStore(endpoint string) bool {
 	return true
 }
 
-// startMDNS advertises this node, and browses, when it takes part in mDNS
-// discovery, and applies a config change that arrived while the node was
-// starting. It runs once the HTTP server listens (the SRV record carries its
-// port). A node asked for --discovery auto stops if mDNS cannot run; one
-// that follows the cluster's configuration says so and goes on without.
-func (m *Main) startMDNS(ctx context.Context, cfg archivist.Config) error {
+// stopJoinBrowser stops the browser joinByMDNS started when the node did
+// not get as far as the mDNS step (which stops it otherwise).
+func (m *Main) stopJoinBrowser(ctx context.Context) error {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.serving || d.br == nil {
 		return nil
 	}
+	err := d.br.Stop(ctx)
+	d.br = nil
+	return err
+}
+
+// startMDNS starts mDNS as the configuration wants, applying a change
+// that arrived while the node was starting. A node asked for --discovery
+// auto stops if mDNS cannot run; one that follows the cluster's
+// configuration says so and goes on without.
+func (m *Main) startMDNS(ctx context.Context) error {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg := d.atStart
 	d.serving, d.seen = true, cfg.Discovery
 	if p := d.pending; p != nil && p.Version > cfg.Version {
 		cfg = *p
@@ -222,7 +262,11 @@ func (m *Main) startMDNS(ctx context.Context, cfg archivist.Config) error {
 	}
 	d.pending = nil
 	m.checkAdmitted(cfg)
-	return m.switchMDNS(ctx, cfg, true)
+	if err := m.switchMDNS(ctx, cfg, true); err != nil {
+		d.serving, d.want = false, false
+		return err
+	}
+	return nil
 }
 
 // applyDiscovery makes a new cluster configuration's discovery method take
@@ -236,9 +280,6 @@ func (m *Main) applyDiscovery(ctx context.Context, cfg archivist.Config) {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return
-	}
 	if !d.serving {
 		d.pending = &cfg
 		return
@@ -344,7 +385,7 @@ func (m *Main) advertise(ctx context.Context) error {
 	}
 	adv := discovery.NewAdvertiser(discovery.AdvertiserConfig{
 		Record: rec, Port: port, Interfaces: ifaces, Secret: []byte(m.Opts.ClusterSecret),
-		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Env: lifecycle.Env{Logger: m.Logger},
+		TTL: m.Opts.MDNSTTL, Refresh: discovery.DefaultMDNSMaxAge / 4, Env: m.env,
 	})
 	if err := adv.Start(ctx); err != nil {
 		return err
@@ -363,7 +404,7 @@ func (m *Main) refreshRecord(ctx context.Context) {
 	d := &m.mdns
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.adv == nil {
+	if !d.serving || d.adv == nil {
 		return
 	}
 	if err := d.adv.Stop(ctx); err != nil {
@@ -404,13 +445,16 @@ func (m *Main) advertisedAPI(ifaces []net.Interface) (string, int, error) {
 	return net.JoinHostPort(host, portStr), port, nil
 }
 
-// stopMDNS withdraws the advertisement and stops browsing for good: the
-// node is closing, and later config changes start nothing.
-func (m *Main) stopMDNS(ctx context.Context) error {
-	m.mdns.mu.Lock()
-	defer m.mdns.mu.Unlock()
-	m.mdns.closed = true
-	return m.stopMDNSLocked(ctx)
+// endMDNS ends the mDNS step's run: it withdraws the advertisement and
+// stops browsing; config changes from now on are only kept (pending).
+func (m *Main) endMDNS(ctx context.Context) {
+	d := &m.mdns
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.serving, d.want = false, false
+	if err := m.stopMDNSLocked(ctx); err != nil {
+		m.Logger.Warn("mDNS: stopping", "err", err)
+	}
 }
 
 // stopMDNSLocked (m.mdns.mu held) withdraws the record first (a goodbye

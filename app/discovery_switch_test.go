@@ -295,9 +295,12 @@ func TestDiscoverySwitchRace(t *testing.T) {
 	for i := range 30 {
 		setDiscovery(t, m, methods[i%len(methods)])
 	}
-	setDiscovery(t, m, archivist.DiscoveryAuto)
+	last := setDiscovery(t, m, archivist.DiscoveryAuto)
+	// The last version applied, not an AUTO of the way: a heartbeat of an
+	// earlier one may say AUTO too.
 	waitUntil(t, 5*time.Second, "the node to settle on AUTO", func() bool {
-		return storedDiscovery(t, m, "r1") == archivist.DiscoveryAuto
+		return m.Settings().Version == last.Version && m.describe().Discovery == archivist.DiscoveryAuto &&
+			storedDiscovery(t, m, "r1") == archivist.DiscoveryAuto
 	})
 	count := func(frame string) int {
 		buf := make([]byte, 1<<22)

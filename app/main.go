@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/dashboard"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
@@ -34,8 +34,8 @@ func ParseOptions(args []string, getenv func(string) string, out io.Writer) (*Op
 	return parseServe(args, getenv, out)
 }
 
-// Main is one node: it builds the parts from Options, starts them in order
-// and stops them in reverse. Tests boot it on port 0.
+// Main is one node: the list of its parts (Run), started in order and
+// stopped in reverse (Close). Tests boot it on port 0.
 type Main struct {
 	Opts     *Options
 	Logger   *slog.Logger
@@ -50,8 +50,17 @@ type Main struct {
 	Server    *server.Server
 	Metrics   *server.Metrics
 	Alerts    *alert.Evaluator
-	// mdns is the mDNS discovery the node runs now (app/discovery.go).
-	mdns mdnsRun
+
+	// env is what every part shares: the node's logger and clock.
+	env lifecycle.Env
+	// group is the node's parts in the order Run starts them.
+	group lifecycle.Group
+	// roles are the parts the node's role decides (app/roles.go), watch
+	// the config watch, mdns the mDNS discovery the node runs now
+	// (app/discovery.go).
+	roles roleParts
+	watch configWatch
+	mdns  mdnsRun
 
 	nodeID    string
 	role      archivist.NodeRole // under mu: it changes at run time (nodesettings.go)
@@ -63,9 +72,6 @@ type Main struct {
 
 	mu       sync.Mutex
 	settings archivist.Config
-	watch    context.CancelFunc
-	watchWG  sync.WaitGroup
-	closed   bool
 }
 
 // NewMain returns a node that is not started. Register more task types in
@@ -73,7 +79,9 @@ type Main struct {
 func NewMain(opts *Options, logger *slog.Logger) *Main {
 	reg := archivist.NewRegistry()
 	tasks.Register(reg)
-	return &Main{Opts: opts, Logger: logger, Registry: reg}
+	m := &Main{Opts: opts, Logger: logger, Registry: reg, env: lifecycle.Env{Logger: logger}.WithDefaults()}
+	m.roles.m, m.watch.m, m.mdns.m = m, m, m
+	return m
 }
 
 // Settings is the cluster configuration this node runs with.
@@ -83,56 +91,103 @@ func (m *Main) Settings() archivist.Config {
 	return m.settings
 }
 
-// Run opens the store, reconciles the configuration and starts every part.
-// It returns once the node serves.
+// Run starts the node, in two stages: first what its parts are built from
+// (the store, the cluster's configuration and the node's own settings),
+// then the parts. It returns once the node serves. On an error, what
+// started is left running: Close stops it.
+//
+// The parts stop in reverse (Close), so their order here is the order of a
+// leaving node: mDNS withdraws the record first (no one joins through a
+// node that is leaving); the scheduler, the elector and the worker pool
+// stop next (no new work; running tasks get their grace); the config watch
+// ends; the heartbeat deregisters the node; the HTTP server closes (within
+// 5s: its clients saw the node leave); alerts, the health monitor and the
+// store last. One step is special: the HTTP server listens last before
+// mDNS (a node that serves is a whole node: registered, leading or
+// running tasks as its role says), yet stops after the node left, so it
+// is two steps, its shutdown in the order it stops and its listening in
+// the order it starts.
 func (m *Main) Run(ctx context.Context) error {
 	o := m.Opts
 	m.role, _ = o.role()
-	m.startedAt = time.Now()
+	m.startedAt = m.env.Now()
 	m.nodeID = o.NodeID
 	if m.nodeID == "" {
 		m.nodeID = defaultNodeID(o.HTTP)
 	}
-	log := quietLogger(m.Logger).With("node", m.nodeID) // app/storehealth.go
-	m.Logger = log
-
-	if m.zeroConfig() {
-		if err := m.joinByMDNS(ctx); err != nil {
-			return err
-		}
+	if m.Logger != nil { // set after NewMain, perhaps
+		m.env.Logger = m.Logger
 	}
+	m.env.Logger = quietLogger(m.env.Logger).With("node", m.nodeID) // app/storehealth.go
+	m.Logger = m.env.Logger
+
+	m.group.Add("mDNS join", lifecycle.Funcs(m.joinByMDNS, m.stopJoinBrowser)) // app/discovery.go
+	m.group.Add("store", lifecycle.Funcs(m.startStore, m.closeStore))
+	m.group.Add("cluster config", lifecycle.Funcs(m.loadConfig, nil))
+	m.group.Add("node settings", lifecycle.Funcs(m.loadSettings, nil)) // app/nodesettings.go
+	if err := m.group.Start(ctx); err != nil {
+		return err
+	}
+
+	m.build()
+	m.group.Add("health monitor", m.Monitor)
+	m.group.Add("alerts", m.Alerts)
+	m.group.Add("HTTP server", lifecycle.Funcs(nil, m.stopServer))
+	m.group.Add("heartbeat", lifecycle.Funcs(m.register, m.Heartbeat.Stop))
+	m.group.Add("config watch", &m.watch)
+	m.group.Add("role parts", &m.roles) // worker pool, elector, scheduler: app/roles.go
+	m.group.Add("HTTP listener", lifecycle.Funcs(m.listen, nil))
+	m.group.Add("mDNS", &m.mdns)
+	if err := m.group.Start(ctx); err != nil {
+		return err
+	}
+	url := m.Server.URL()
+	m.Logger.Info("node started", "role", m.currentRole(), "workers", m.workers(m.Settings()), "store", store.RedactURL(o.Store),
+		"auth", authMode(o), "dashboard", url+"/", "playground", url+"/playground")
+	if o.insecure() {
+		m.Logger.Warn(graph.InsecureWarning)
+	}
+	return nil
+}
+
+// startStore opens the store --store names (or the one found by mDNS).
+func (m *Main) startStore(ctx context.Context) error {
+	o := m.Opts
 	o.Store = store.WithRedisPassword(o.Store, o.StorePassword)
-	st, err := openStore(ctx, o, log)
+	st, err := openStore(ctx, o, m.env.Logger) // app/store.go
 	if err != nil {
 		return err
 	}
 	m.Store = st
 	if b, ok := st.(*store.Bolt); ok {
-		log.Info("embedded store", "path", b.Path())
+		m.Logger.Info("embedded store", "path", b.Path())
 	}
+	return nil
+}
+
+// closeStore closes the store: the last step of a node that stops.
+func (m *Main) closeStore(context.Context) error { return m.Store.Close() }
+
+// loadConfig reconciles the cluster configuration with the options and
+// admits this node to the cluster by its secret (app/admission.go).
+func (m *Main) loadConfig(ctx context.Context) error {
 	if err := m.reconcileConfig(ctx); err != nil {
 		return err
 	}
-	if err := m.admit(ctx); err != nil { // cluster secret: app/admission.go
-		return err
-	}
-	record, err := m.loadNodeSettings(ctx) // app/nodesettings.go
-	if err != nil {
-		return fmt.Errorf("read node settings: %w", err)
-	}
-	cfg := m.Settings()
-	if self := m.describeStatic(); !cfg.Admits(self) {
-		return fmt.Errorf("node %s (%s) is not in the cluster's manual peer list %v: refused; add it with --peers or updateConfig", self.ID, self.Address, cfg.Peers)
-	}
+	return m.admit(ctx)
+}
 
+// build makes the parts from the options and the configuration loaded,
+// stopped; every one exists before any starts, so that each may call on
+// the others from its first run.
+func (m *Main) build() {
+	o, st, cfg := m.Opts, m.Store, m.Settings()
 	m.Monitor = health.NewMonitor(health.MonitorConfig{
 		Interval:   o.HealthInterval,
 		Thresholds: m.thresholds(cfg),
-		Env:        lifecycle.Env{Logger: log},
+		Env:        m.env,
 		OnChange: func(archivist.Health, bool) {
-			if m.Heartbeat != nil {
-				m.Heartbeat.Kick()
-			}
+			m.Heartbeat.Kick()
 		},
 	})
 	m.Metrics = server.NewMetrics(server.StateSource{
@@ -146,43 +201,28 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 		Leader: m.isLeader,
 	})
+	// The pool exists before the first heartbeat, which tells its workers
+	// and task types; the role parts start it.
 	if m.currentRole().RunsTasks() {
 		m.newPool()
 	}
-	if err := m.Monitor.Start(ctx); err != nil {
-		return err
-	}
-	m.recordNodeFlags(ctx, record) // if still registered: before the first heartbeat
 	m.Heartbeat = discovery.NewHeartbeater(discovery.HeartbeatConfig{
-		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Env: lifecycle.Env{Logger: log},
+		Store: st, Describe: m.describe, OnStored: m.onStored, Interval: cfg.HeartbeatInterval, Env: m.env,
 	})
-	if err := m.Heartbeat.Start(ctx); err != nil {
-		return fmt.Errorf("register node: %w", err)
-	}
-	m.recordNodeFlags(ctx, record)
-	if m.currentRole().CanLead() {
-		if err := m.startLeading(ctx); err != nil {
-			return err
-		}
-	}
-	if p := m.pool(); p != nil {
-		if err := p.Start(ctx); err != nil {
-			return err
-		}
-	}
-	if err := m.startWatch(ctx); err != nil {
-		return err
-	}
-
 	m.Alerts = alert.New(alert.Config{Store: st, Rules: o.AlertRules, Settings: m.Settings,
 		IsLeader: m.isLeader,
-		Webhooks: splitList(o.AlertWebhooks), Env: lifecycle.Env{Logger: log}})
-	if err := m.Alerts.Start(ctx); err != nil {
-		return err
-	}
-	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: log, OnSubmitted: m.submitted, Alerts: m.Alerts,
+		Webhooks: cli.SplitList(o.AlertWebhooks), Env: m.env})
+	m.Server = m.newServer()
+	m.mdns.atStart = cfg
+}
+
+// newServer builds the HTTP server: the GraphQL API and everything else
+// server.Server serves.
+func (m *Main) newServer() *server.Server {
+	o, st := m.Opts, m.Store
+	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: m.env.Logger, OnSubmitted: m.submitted, Alerts: m.Alerts,
 		Security: graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
-	origins := splitList(o.AllowedOrigins)
+	origins := cli.SplitList(o.AllowedOrigins)
 	hopts := graph.HandlerOptions{
 		Keys:                          o.keys,
 		DisableIntrospection:          o.NoIntrospection,
@@ -193,6 +233,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RateLimit:                     o.RateLimit,
 		RateBurst:                     o.RateBurst,
 		MaxResponseBytes:              o.MaxResponse,
+		Metrics:                       m.Metrics,
 	}
 	// Automatic persisted queries live in the store: on Redis a query
 	// registered through one node is known to all.
@@ -200,28 +241,7 @@ func (m *Main) Run(ctx context.Context) error {
 		hopts.PersistedQueries = graph.StoreQueryCache(qc)
 	}
 	gql := graph.NewHandler(resolver, hopts)
-	// Count operations: queries and mutations by their response (errors
-	// before an operation exists count as "unknown"), subscriptions once.
-	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		resp := next(ctx)
-		op := "unknown"
-		if graphql.HasOperationContext(ctx) {
-			if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
-				op = string(oc.Operation.Operation)
-			}
-		}
-		if resp != nil && op != "subscription" {
-			m.Metrics.GraphQLRequest(op, len(resp.Errors) > 0)
-		}
-		return resp
-	})
-	gql.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == "subscription" {
-			m.Metrics.GraphQLRequest("subscription", false)
-		}
-		return next(ctx)
-	})
-	srv := server.New(server.Config{
+	return server.New(server.Config{
 		Addr:              o.HTTP,
 		GraphQL:           graph.WithAuth(gql, o.keys),
 		TLS:               o.tls(),
@@ -234,25 +254,38 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:             m.ready,
 		DisablePlayground: o.NoPlayground,
 		BodyTimeout:       o.BodyTimeout,
-		Env:               lifecycle.Env{Logger: log},
+		Env:               m.env,
 	})
-	// Under mu: the heartbeat goroutine (describe) reads it.
-	m.mu.Lock()
-	m.Server = srv
-	m.mu.Unlock()
+}
+
+// register sends the first heartbeat, which registers the node, and
+// records the node settings given at start around it (recordNodeFlags).
+func (m *Main) register(ctx context.Context) error {
+	m.recordNodeFlags(ctx) // if still registered: before the first heartbeat
+	if err := m.Heartbeat.Start(ctx); err != nil {
+		return fmt.Errorf("register node: %w", err)
+	}
+	m.recordNodeFlags(ctx)
+	return nil
+}
+
+// listen starts serving HTTP.
+func (m *Main) listen(ctx context.Context) error {
 	if err := m.Server.Start(ctx); err != nil {
-		return fmt.Errorf("listen on %s: %w", o.HTTP, err)
-	}
-	if err := m.startMDNS(ctx, cfg); err != nil {
-		return err
-	}
-	url := m.Server.URL()
-	log.Info("node started", "role", m.currentRole(), "workers", m.workers(cfg), "store", store.RedactURL(o.Store),
-		"auth", authMode(o), "dashboard", url+"/", "playground", url+"/playground")
-	if o.insecure() {
-		log.Warn(graph.InsecureWarning)
+		return fmt.Errorf("listen on %s: %w", m.Opts.HTTP, err)
 	}
 	return nil
+}
+
+// serverStopTimeout bounds the HTTP server's shutdown: its clients saw the
+// node leave, and a slow one does not hold the store open.
+const serverStopTimeout = 5 * time.Second
+
+// stopServer closes WebSockets and shuts the HTTP server down.
+func (m *Main) stopServer(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, serverStopTimeout)
+	defer cancel()
+	return m.Server.Stop(ctx)
 }
 
 // workers is how many attempts this node runs: its own number if it has
@@ -330,44 +363,51 @@ func (m *Main) setSettings(c archivist.Config) {
 	m.mu.Unlock()
 }
 
-// startWatch applies configuration changes made through the API.
-func (m *Main) startWatch(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	sub, err := m.Store.Subscribe(wctx, 0)
-	if err != nil {
-		cancel()
+// configWatch applies the changes made through the API to this node: the
+// cluster configuration (apply) and the node's own settings
+// (watchNodeSettings).
+type configWatch struct {
+	lifecycle.Base
+	m *Main
+}
+
+// Start subscribes to the store's events, so that no change made after it
+// returns is missed, and applies them until Stop.
+func (w *configWatch) Start(ctx context.Context) error {
+	var sub archivist.Subscription
+	return w.Base.Start(ctx, func(ctx context.Context) (err error) {
+		sub, err = w.m.Store.Subscribe(ctx, 0)
 		return err
-	}
-	m.watch = cancel
-	m.watchWG.Add(1)
-	go func() {
-		defer m.watchWG.Done()
-		for wctx.Err() == nil {
-			for ev := range sub.C() {
-				if ev.Kind == archivist.EventConfig && ev.Config != nil {
-					m.apply(*ev.Config)
-				}
-				m.watchNodeSettings(ev) // app/nodesettings.go
+	}, func(ctx context.Context) { w.m.watchConfig(ctx, sub) })
+}
+
+// watchConfig applies the events of sub until ctx ends, subscribing again
+// when the store drops it.
+func (m *Main) watchConfig(ctx context.Context, sub archivist.Subscription) {
+	for ctx.Err() == nil {
+		for ev := range sub.C() {
+			if ev.Kind == archivist.EventConfig && ev.Config != nil {
+				m.apply(*ev.Config)
 			}
-			if wctx.Err() != nil {
-				return
+			m.watchNodeSettings(ev) // app/nodesettings.go
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Dropped for being slow: resubscribe and re-read the config.
+		if s, err := m.Store.Subscribe(ctx, 0); err == nil {
+			sub = s
+			if c, err := m.Store.Config(ctx); err == nil {
+				m.apply(c)
 			}
-			// Dropped for being slow: resubscribe and re-read the config.
-			if s, err := m.Store.Subscribe(wctx, 0); err == nil {
-				sub = s
-				if c, err := m.Store.Config(wctx); err == nil {
-					m.apply(c)
-				}
-				m.reloadNodeSettings()
-			} else {
-				select {
-				case <-wctx.Done():
-				case <-time.After(time.Second):
-				}
+			m.reloadNodeSettings()
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
 			}
 		}
-	}()
-	return nil
+	}
 }
 
 // apply makes a new configuration take effect on this node.
@@ -462,58 +502,11 @@ func (m *Main) ready(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the parts in reverse order: no new work, running tasks get
-// their grace period, then the node leaves and the store closes.
-// Idempotent.
+// Close stops the parts in reverse order (Run lists them): no new work,
+// running tasks get their grace period, then the node leaves and the store
+// closes. Each part's stop is bounded by ctx. Idempotent.
 func (m *Main) Close(ctx context.Context) error {
-	m.endRoleChanges() // app/nodesettings.go
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil
-	}
-	m.closed = true
-	m.mu.Unlock()
-	var errs []error
-	stop := func(name string, f func(context.Context) error) {
-		if err := f(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
-		}
-	}
-	// First withdraw the mDNS record: no one should join through a node
-	// that is leaving.
-	stop("mDNS discovery", m.stopMDNS)
-	if m.Scheduler != nil {
-		stop("scheduler", m.Scheduler.Stop)
-	}
-	if m.Elector != nil {
-		stop("elector", m.Elector.Stop)
-	}
-	if m.Pool != nil {
-		stop("worker pool", m.Pool.Stop)
-	}
-	if m.watch != nil {
-		m.watch()
-		m.watchWG.Wait()
-	}
-	if m.Heartbeat != nil {
-		stop("heartbeat", m.Heartbeat.Stop)
-	}
-	if m.Server != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		errs = append(errs, m.Server.Stop(sctx))
-		cancel()
-	}
-	if m.Alerts != nil {
-		stop("alerts", m.Alerts.Stop)
-	}
-	if m.Monitor != nil {
-		stop("health monitor", m.Monitor.Stop)
-	}
-	if m.Store != nil {
-		errs = append(errs, m.Store.Close())
-	}
-	return errors.Join(errs...)
+	return m.group.Stop(ctx)
 }
 
 // defaultNodeID is the host name and the HTTP port: stable across restarts,

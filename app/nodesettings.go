@@ -2,12 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
-	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/workerpool"
 )
@@ -19,7 +19,7 @@ import (
 // except those given explicitly (flag, ARCHIVIST_* variable or config file
 // key), which win and are recorded in their place.
 //
-// Role changes start and stop parts of the node:
+// Role changes start and stop parts of the node (roleParts, app/roles.go):
 //   - a role that can lead (MASTER, HYBRID) runs an elector and a scheduler;
 //     a node that can no longer lead stops them, which resigns leadership at
 //     once if it held it;
@@ -30,10 +30,9 @@ import (
 //     or released), takes no local work, and stops once the node holds no
 //     task for a few checks in a row (retirePool).
 //
-// Parts are not restartable after Stop: a role change builds new ones.
+// A role change builds new parts rather than restarting stopped ones.
 // name, caps, workers and draining below, and Main's Pool, Elector,
-// Scheduler and role, are read and written under Main.mu; role changes run
-// one at a time under roleMu, which also guards ended, retire and retired.
+// Scheduler and role, are read and written under Main.mu.
 type nodeState struct {
 	// name and capabilities are as the node describes itself; caps nil:
 	// none set (any type).
@@ -43,24 +42,11 @@ type nodeState struct {
 	workers int
 	// draining is the Draining flag of the node's last stored heartbeat.
 	draining bool
-	// recorded: the flags given at start are recorded (Run only).
+	// flags are the settings given explicitly at start, to record
+	// (loadSettings); recorded: they are (Run only).
+	flags    archivist.NodeSettings
 	recorded bool
-
-	roleMu sync.Mutex
-	// ended: Close began; no more role changes.
-	ended bool
-	// retire stops the retiring of the pool (when the node was made MASTER);
-	// retired is closed when retirePool returns.
-	retire  context.CancelFunc
-	retired chan struct{}
 }
-
-// retireCheck is how often a retiring pool looks whether the node still
-// holds tasks; retireQuiet is how many checks in a row must find none.
-const (
-	retireCheck = 200 * time.Millisecond
-	retireQuiet = 3
-)
 
 // nodeFlags are the node settings given explicitly at start.
 func (o *Options) nodeFlags() archivist.NodeSettings {
@@ -115,13 +101,30 @@ func (m *Main) loadNodeSettings(ctx context.Context) (archivist.NodeSettings, er
 	return flags, nil
 }
 
-// recordNodeFlags stores the flags given explicitly, so that they are the
-// node's settings from now on. The store takes settings for a registered
-// node only: Run calls it before the first heartbeat, which records them
-// if the node is still registered from an earlier run (so that the first
-// heartbeat, over which the store applies the stored settings, already
-// carries them), and again after it, which records them otherwise.
-func (m *Main) recordNodeFlags(ctx context.Context, flags archivist.NodeSettings) {
+// loadSettings is Run's step that sets the node's own settings
+// (loadNodeSettings) and checks that the cluster admits it.
+func (m *Main) loadSettings(ctx context.Context) error {
+	flags, err := m.loadNodeSettings(ctx)
+	if err != nil {
+		return fmt.Errorf("read node settings: %w", err)
+	}
+	m.node.flags = flags
+	cfg := m.Settings()
+	if self := m.describeStatic(); !cfg.Admits(self) {
+		return fmt.Errorf("node %s (%s) is not in the cluster's manual peer list %v: refused; add it with --peers or updateConfig", self.ID, self.Address, cfg.Peers)
+	}
+	return nil
+}
+
+// recordNodeFlags stores the flags given explicitly (m.node.flags), so
+// that they are the node's settings from now on. The store takes settings
+// for a registered node only: Run calls it before the first heartbeat,
+// which records them if the node is still registered from an earlier run
+// (so that the first heartbeat, over which the store applies the stored
+// settings, already carries them), and again after it, which records them
+// otherwise.
+func (m *Main) recordNodeFlags(ctx context.Context) {
+	flags := m.node.flags
 	if flags.IsZero() || m.node.recorded {
 		return
 	}
@@ -216,7 +219,7 @@ func (m *Main) ownWorkers() int {
 func (m *Main) newPool() *workerpool.Pool {
 	p := workerpool.New(workerpool.Config{
 		Store: m.Store, Registry: m.Registry, NodeID: m.nodeID, Workers: m.workers(m.Settings()),
-		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Env: lifecycle.Env{Logger: m.Logger},
+		ShutdownGrace: m.Opts.ShutdownGrace, Settings: m.Settings, Observer: m.Metrics, Env: m.env,
 	})
 	m.mu.Lock()
 	m.Pool = p
@@ -228,8 +231,8 @@ func (m *Main) newPool() *workerpool.Pool {
 func (m *Main) startLeading(ctx context.Context) error {
 	cfg := m.Settings()
 	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
-		TTL: leaseTTL(cfg), Env: lifecycle.Env{Logger: m.Logger}})
-	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: lifecycle.Env{Logger: m.Logger}})
+		TTL: leaseTTL(cfg), Env: m.env})
+	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: m.env})
 	m.mu.Lock()
 	m.Elector, m.Scheduler = e, s
 	m.mu.Unlock()
@@ -241,17 +244,23 @@ func (m *Main) startLeading(ctx context.Context) error {
 
 // stopLeading stops the scheduler and the elector, which resigns
 // leadership if this node holds it.
-func (m *Main) stopLeading(ctx context.Context) {
+func (m *Main) stopLeading(ctx context.Context) error {
 	m.mu.Lock()
 	e, s := m.Elector, m.Scheduler
 	m.Elector, m.Scheduler = nil, nil
 	m.mu.Unlock()
+	var errs []error
 	if s != nil {
-		_ = s.Stop(ctx)
+		if err := s.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop scheduler: %w", err))
+		}
 	}
 	if e != nil {
-		_ = e.Stop(ctx)
+		if err := e.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop elector: %w", err))
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // watchNodeSettings applies this node's settings when an event says they
@@ -295,7 +304,7 @@ func (m *Main) applyNodeSettings(ctx context.Context, s archivist.NodeSettings) 
 	}
 	m.mu.Unlock()
 	if s.Role != "" {
-		m.setRole(ctx, s.Role)
+		m.roles.set(ctx, s.Role) // app/roles.go
 	}
 	if p := m.pool(); p != nil {
 		p.SetWorkers(m.workers(m.Settings()))
@@ -310,115 +319,4 @@ func (m *Main) applyNodeSettings(ctx context.Context, s archivist.NodeSettings) 
 	if sc := m.scheduler(); sc != nil {
 		sc.Wake()
 	}
-}
-
-// setRole changes the node's role and starts or stops the parts it needs.
-func (m *Main) setRole(ctx context.Context, to archivist.NodeRole) {
-	m.node.roleMu.Lock()
-	defer m.node.roleMu.Unlock()
-	m.mu.Lock()
-	from := m.role
-	if m.node.ended || from == to {
-		m.mu.Unlock()
-		return
-	}
-	m.role = to
-	m.mu.Unlock()
-	m.Logger.Info("role changed", "from", from, "to", to)
-	// Tell the leader at once: a node made MASTER gets no new tasks.
-	if m.Heartbeat != nil {
-		m.Heartbeat.Kick()
-	}
-
-	if !to.CanLead() {
-		m.stopLeading(ctx)
-	} else if m.elector() == nil {
-		if err := m.startLeading(ctx); err != nil {
-			m.Logger.Error("start leader election", "err", err)
-		}
-	}
-
-	if to.RunsTasks() {
-		m.stopRetiring()
-		p := m.pool()
-		if p == nil {
-			p = m.newPool()
-			if err := p.Start(ctx); err != nil {
-				m.Logger.Error("start the worker pool", "err", err)
-			}
-		}
-		m.mu.Lock()
-		draining := m.node.draining
-		m.mu.Unlock()
-		p.SetPaused(draining)
-		p.SetWorkers(m.workers(m.Settings()))
-	} else if p := m.pool(); p != nil && m.node.retire == nil {
-		rctx, cancel := context.WithCancel(context.Background())
-		m.node.retire, m.node.retired = cancel, make(chan struct{})
-		go m.retirePool(rctx, p, m.node.retired)
-	}
-}
-
-// stopRetiring ends a retirePool in progress and waits for it. Called
-// under roleMu.
-func (m *Main) stopRetiring() {
-	if m.node.retire == nil {
-		return
-	}
-	m.node.retire()
-	<-m.node.retired
-	m.node.retire, m.node.retired = nil, nil
-}
-
-// retirePool lets p finish what the node runs or was assigned, taking no
-// local work, then stops it, once the node holds no task for retireQuiet
-// checks in a row (an assignment made just before the leader saw the role
-// change is then claimed and run too). Stopped early through ctx (the node
-// runs tasks again, or closes), it leaves p running.
-func (m *Main) retirePool(ctx context.Context, p *workerpool.Pool, done chan struct{}) {
-	defer close(done)
-	p.SetPaused(true)
-	m.Logger.Info("retiring the worker pool: it finishes the tasks this node holds and takes no new ones",
-		"active", p.Active())
-	t := time.NewTicker(retireCheck)
-	defer t.Stop()
-	for quiet := 0; quiet < retireQuiet; {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		loads, err := m.Store.NodeLoads(ctx)
-		if err != nil {
-			quiet = 0
-			continue
-		}
-		if p.Active() == 0 && loads[m.nodeID] == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-	}
-	if ctx.Err() != nil {
-		return
-	}
-	_ = p.Stop(context.WithoutCancel(ctx))
-	m.mu.Lock()
-	if m.Pool == p {
-		m.Pool = nil
-	}
-	m.mu.Unlock()
-	m.Logger.Info("worker pool stopped: this node runs no tasks")
-	if m.Heartbeat != nil {
-		m.Heartbeat.Kick()
-	}
-}
-
-// endRoleChanges stops role changes for good (Close): it waits for one in
-// progress and ends a retiring, leaving its pool to Close.
-func (m *Main) endRoleChanges() {
-	m.node.roleMu.Lock()
-	defer m.node.roleMu.Unlock()
-	m.node.ended = true
-	m.stopRetiring()
 }

@@ -16,51 +16,87 @@ import (
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/alert"
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/health"
 	"github.com/rpg-archivist/archivist/server"
+)
+
+// Defaults of Options that are app's own. The others are those of the
+// parts they configure, named where they live: archivist.DefaultConfig for
+// the cluster settings, MachineWorkers, and alert.Default*,
+// discovery.DefaultMDNSTTL, graph.Default* and server.DefaultBodyTimeout.
+const (
+	// DefaultHTTP is where a node serves: loopback, so that a node started
+	// without API keys is reachable from this machine only.
+	DefaultHTTP = "127.0.0.1:8080"
+	// DefaultStore is the embedded store at its default path.
+	DefaultStore = "bolt"
+	// DefaultConnectTimeout is how long a Redis store that does not answer
+	// at start is retried.
+	DefaultConnectTimeout = 2 * time.Minute
+	// DefaultRole is a node that both schedules and runs tasks.
+	DefaultRole = "hybrid"
+	// DefaultStrategy is the placement strategy a new cluster starts with.
+	DefaultStrategy = "round-robin"
+	// DefaultCluster is the cluster a node joins unless told another.
+	DefaultCluster = "default"
+	// DefaultHealthInterval is how often CPU, memory and load are sampled.
+	DefaultHealthInterval = health.DefaultInterval
+	// DefaultShutdownGrace is how long running tasks may finish when the
+	// node stops.
+	DefaultShutdownGrace = 30 * time.Second
+	// DefaultLogLevel and DefaultLogFormat: info lines as text.
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "text"
+	// DefaultJoinTimeout is how long a node with --discovery auto and no
+	// --store looks for a node to join.
+	DefaultJoinTimeout = 10 * time.Second
 )
 
 // Options are the settings of `archivist serve`. Each has a flag, an
 // ARCHIVIST_* environment twin and a key in the config file; the precedence
-// is flag > environment > file > default.
+// is flag > environment > file > default. A field is named after its flag
+// (HTTP: --http); the help text of each is in newServeFlags, and its
+// default is named beside it.
 type Options struct {
-	HTTP              string
-	Store             string
-	Role              string
-	NodeID            string
-	Name              string
-	Workers           int
-	Capabilities      string
-	Discovery         string
-	Peers             string
-	Strategy          string
-	HeartbeatInterval time.Duration
-	MissedHeartbeats  int
-	Cluster           string
-	Config            string
-	TaskTimeout       time.Duration
-	MaxRetries        int
-	Retention         time.Duration
-	CPUThreshold      float64
-	MemoryThreshold   float64
-	LoadThreshold     float64
-	HealthInterval    time.Duration
-	ShutdownGrace     time.Duration
-	ConnectTimeout    time.Duration
-	AlertWebhooks     string
-	AlertRules        alert.Rules
-	LogLevel          string
-	LogFormat         string
+	HTTP              string        // default DefaultHTTP
+	Store             string        // default DefaultStore
+	Role              string        // default DefaultRole
+	NodeID            string        // default: host name and HTTP port (defaultNodeID)
+	Name              string        // default: the node id
+	Workers           int           // default MachineWorkers()
+	Capabilities      string        // default: none (any type)
+	Discovery         string        // default archivist.DefaultConfig().Discovery
+	Peers             string        // default: none
+	Strategy          string        // default DefaultStrategy
+	HeartbeatInterval time.Duration // default archivist.DefaultConfig().HeartbeatInterval
+	MissedHeartbeats  int           // default archivist.DefaultConfig().MissedHeartbeats
+	Cluster           string        // default DefaultCluster
+	Config            string        // default: no config file
+	TaskTimeout       time.Duration // default archivist.DefaultConfig().DefaultTimeout
+	MaxRetries        int           // default archivist.DefaultConfig().DefaultMaxRetries
+	Retention         time.Duration // default archivist.DefaultConfig().Retention
+	CPUThreshold      float64       // default archivist.DefaultConfig().Thresholds.CPUPercent
+	MemoryThreshold   float64       // default archivist.DefaultConfig().Thresholds.MemoryPercent
+	LoadThreshold     float64       // default archivist.DefaultConfig().Thresholds.Load1
+	HealthInterval    time.Duration // default DefaultHealthInterval
+	ShutdownGrace     time.Duration // default DefaultShutdownGrace
+	ConnectTimeout    time.Duration // default DefaultConnectTimeout
+	AlertWebhooks     string        // default: none
+	AlertRules        alert.Rules   // defaults alert.DefaultFailureRate, DefaultFailureWindow, DefaultPendingAge, DefaultBusyFor
+	LogLevel          string        // default DefaultLogLevel
+	LogFormat         string        // default DefaultLogFormat
 	NoPlayground      bool
 	// mDNS discovery (--discovery auto).
 	ClusterSecret      string
-	MDNSInterface      string
-	MDNSTTL            time.Duration
-	JoinTimeout        time.Duration
+	MDNSInterface      string        // default: every interface up, multicast and not loopback
+	MDNSTTL            time.Duration // default discovery.DefaultMDNSTTL
+	JoinTimeout        time.Duration // default DefaultJoinTimeout
 	StandaloneFallback bool
 	StorePassword      string
-	AdvertiseAddr      string
+	AdvertiseAddr      string // default: the --http address
 	// Security.
 	APIKeys         string
 	APIKeysFile     string
@@ -71,13 +107,13 @@ type Options struct {
 	AllowedOrigins  string
 	NoIntrospection bool
 	PublicMetrics   bool
-	MaxWebsockets   int
-	MaxSubs         int
-	MaxPendingWS    int
-	RateLimit       float64
-	RateBurst       int
-	BodyTimeout     time.Duration
-	MaxResponse     int
+	MaxWebsockets   int           // default graph.DefaultMaxWebsockets
+	MaxSubs         int           // default graph.DefaultMaxSubscriptionsPerConnection
+	MaxPendingWS    int           // default graph.DefaultMaxPendingWebsockets
+	RateLimit       float64       // default 0: no limit
+	RateBurst       int           // default 0: the rate, rounded up
+	BodyTimeout     time.Duration // default server.DefaultBodyTimeout
+	MaxResponse     int           // default graph.DefaultMaxResponseBytes
 
 	// keys are the API keys of --api-keys and --api-keys-file, read by
 	// validate.
@@ -118,20 +154,20 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	d := archivist.DefaultConfig()
-	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "address the HTTP API, playground and dashboard listen on")
-	fs.StringVar(&o.Store, "store", "bolt", "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...; ?wait_replicas=N&wait_timeout=1s makes every write wait for N replicas")
-	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 2*time.Minute, "how long to keep retrying a Redis store that does not answer at start")
-	fs.StringVar(&o.Role, "role", "hybrid", "node role: master (schedules), worker (runs tasks) or hybrid (both); given explicitly, it wins over the role stored for this node (updateNode) and is stored in its place")
+	fs.StringVar(&o.HTTP, "http", DefaultHTTP, "address the HTTP API, playground and dashboard listen on")
+	fs.StringVar(&o.Store, "store", DefaultStore, "where shared state lives: bolt (embedded file at the default path), bolt:PATH, memory, or a Redis URL for a cluster: redis://[user:pass@]host:port/db, rediss://... (TLS; ?ca=, cert=, key=), redis+sentinel://host:port,.../master, redis+cluster://host:port,...; ?wait_replicas=N&wait_timeout=1s makes every write wait for N replicas")
+	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "how long to keep retrying a Redis store that does not answer at start")
+	fs.StringVar(&o.Role, "role", DefaultRole, "node role: master (schedules), worker (runs tasks) or hybrid (both); given explicitly, it wins over the role stored for this node (updateNode) and is stored in its place")
 	fs.StringVar(&o.NodeID, "node-id", "", "stable id of this node: 1 to 128 ASCII letters, digits and . _ : - (default: host name and HTTP port)")
 	fs.StringVar(&o.Name, "name", "", "display name of this node (default: the node id); given explicitly, it wins over the name stored for this node and is stored in its place")
 	fs.IntVar(&o.Workers, "workers", MachineWorkers(), "task attempts this node runs at once (1-10000). Given explicitly, it is this node's own number: it wins over the number stored for this node and is stored in its place, and the node no longer follows the cluster's workers. Not given: the node runs its stored number (updateNode) if it has one, else the cluster's workers, which the first node of a cluster seeds from this default: "+machineWorkersFormula)
 	fs.StringVar(&o.Capabilities, "capabilities", "", "comma-separated task types (or patterns like text.*) this node takes under CAPABILITY_BASED; empty: any type it has a handler for; given explicitly, they win over the capabilities stored for this node and are stored in their place")
 	fs.StringVar(&o.Discovery, "discovery", strings.ToLower(string(d.Discovery)), "how nodes find each other: manual, auto or registry. It seeds the cluster config (the first node of a store writes it; on the embedded store an explicit flag rewrites it at every start) and decides for this node at start; once the cluster's method is changed through updateConfig, every node follows the cluster's method within a heartbeat, whatever flag it was given")
 	fs.StringVar(&o.Peers, "peers", "", "with --discovery manual: comma-separated ids or addresses of the nodes admitted to the cluster (a node left out gets no tasks, and says so in its log)")
-	fs.StringVar(&o.Strategy, "strategy", "round-robin", "placement strategy: round-robin, least-busy or capability-based")
+	fs.StringVar(&o.Strategy, "strategy", DefaultStrategy, "placement strategy: round-robin, least-busy or capability-based")
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", d.HeartbeatInterval, "how often nodes send heartbeats")
 	fs.IntVar(&o.MissedHeartbeats, "missed-heartbeats", d.MissedHeartbeats, "missed heartbeats after which a node is offline and its tasks are put back")
-	fs.StringVar(&o.Cluster, "cluster", "default", "cluster name: nodes share state only within a cluster")
+	fs.StringVar(&o.Cluster, "cluster", DefaultCluster, "cluster name: nodes share state only within a cluster")
 	fs.StringVar(&o.Config, "config", "", "YAML config file whose keys are these flag names")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", d.DefaultTimeout, "default timeout of a task attempt")
 	fs.IntVar(&o.MaxRetries, "max-retries", d.DefaultMaxRetries, "default retries of a failed task")
@@ -139,21 +175,21 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.CPUThreshold, "cpu-threshold", d.Thresholds.CPUPercent, "CPU percent over which the node is busy (0 disables)")
 	fs.Float64Var(&o.MemoryThreshold, "memory-threshold", d.Thresholds.MemoryPercent, "memory percent over which the node is busy (0 disables)")
 	fs.Float64Var(&o.LoadThreshold, "load-threshold", d.Thresholds.Load1, "1-minute load per core over which the node is busy (0 disables)")
-	fs.DurationVar(&o.HealthInterval, "health-interval", 2*time.Second, "how often CPU, memory and load are sampled")
-	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long running tasks may finish before they are stopped and put back (failed, when fault tolerance is off)")
+	fs.DurationVar(&o.HealthInterval, "health-interval", DefaultHealthInterval, "how often CPU, memory and load are sampled")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", DefaultShutdownGrace, "on SIGINT/SIGTERM, how long running tasks may finish before they are stopped and put back (failed, when fault tolerance is off)")
 	fs.StringVar(&o.AlertWebhooks, "alert-webhooks", "", "comma-separated URLs that get alerts firing and resolved as JSON POSTs (sent by the leader, retried with backoff)")
 	fs.Float64Var(&o.AlertRules.FailureRate, "alert-failure-rate", alert.DefaultFailureRate, "alert when more than this percent of finished attempts failed in --alert-failure-window (negative: off)")
 	fs.DurationVar(&o.AlertRules.FailureWindow, "alert-failure-window", alert.DefaultFailureWindow, "window of the failure-rate alert")
 	fs.DurationVar(&o.AlertRules.PendingAge, "alert-pending-age", alert.DefaultPendingAge, "alert when the oldest pending task is older than this (negative: off)")
 	fs.DurationVar(&o.AlertRules.BusyFor, "alert-busy-for", alert.DefaultBusyFor, "alert when a node stays BUSY longer than this (negative: off)")
 	fs.BoolVar(&o.AlertRules.NodeOfflineOff, "alert-node-offline-off", false, "no alert when a node goes offline")
-	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", DefaultLogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", DefaultLogFormat, "log format: text or json")
 	fs.BoolVar(&o.NoPlayground, "no-playground", false, "do not serve the GraphQL playground (GraphiQL, built into the binary) at /playground")
 	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret (16+ characters, the same on every node) that admits nodes to the cluster: on a shared store a node without it gets no tasks and one with another secret does not start; with --discovery auto it also signs mDNS records, and unsigned or wrongly signed ones are rejected (prefer ARCHIVIST_CLUSTER_SECRET to the flag)")
 	fs.StringVar(&o.MDNSInterface, "mdns-interface", "", "under AUTO discovery (--discovery auto, or the cluster's method): comma-separated network interfaces for mDNS (default: every interface that is up, multicast and not loopback)")
 	fs.DurationVar(&o.MDNSTTL, "mdns-ttl", discovery.DefaultMDNSTTL, "under AUTO discovery: TTL of this node's mDNS records; a node that is gone leaves the others' discovered set within it")
-	fs.DurationVar(&o.JoinTimeout, "join-timeout", 10*time.Second, "with --discovery auto and no --store: how long to look for a node of the cluster that advertises a shared store")
+	fs.DurationVar(&o.JoinTimeout, "join-timeout", DefaultJoinTimeout, "with --discovery auto and no --store: how long to look for a node of the cluster that advertises a shared store")
 	fs.BoolVar(&o.StandaloneFallback, "standalone-fallback", false, "with --discovery auto and no --store: when no node to join is found, run alone on the embedded store instead of exiting")
 	fs.StringVar(&o.StorePassword, "store-password", "", "password for a Redis store whose URL has none, as one found by mDNS (prefer ARCHIVIST_STORE_PASSWORD to the flag)")
 	fs.StringVar(&o.AdvertiseAddr, "advertise-addr", "", "under AUTO discovery: API address (host:port) told to peers (default: the --http address, with an unspecified host replaced by the first address of the mDNS interfaces)")
@@ -302,7 +338,7 @@ func (o *Options) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
-	for i, u := range splitList(o.AlertWebhooks) {
+	for i, u := range cli.SplitList(o.AlertWebhooks) {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			// Not the URL itself: it may hold a token.
 			errs = append(errs, fmt.Errorf("--alert-webhooks: URL %d (%s) is not an http(s) URL", i+1, alert.RedactWebhook(u)))
@@ -340,32 +376,18 @@ func (o *Options) validate() error {
 	return errors.Join(errs...)
 }
 
-func enumValue(flagName, v string, allowed ...string) (string, error) {
-	u := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(v), "-", "_"))
-	for _, a := range allowed {
-		if u == a {
-			return u, nil
-		}
-	}
-	low := make([]string, len(allowed))
-	for i, a := range allowed {
-		low[i] = strings.ToLower(strings.ReplaceAll(a, "_", "-"))
-	}
-	return "", fmt.Errorf("--%s %q: use one of %s", flagName, v, strings.Join(low, ", "))
-}
-
 func (o *Options) role() (archivist.NodeRole, error) {
-	v, err := enumValue("role", o.Role, "MASTER", "WORKER", "HYBRID")
+	v, err := cli.EnumValue("role", o.Role, "MASTER", "WORKER", "HYBRID")
 	return archivist.NodeRole(v), err
 }
 
 func (o *Options) strategy() (archivist.LoadBalancingStrategy, error) {
-	v, err := enumValue("strategy", o.Strategy, "ROUND_ROBIN", "LEAST_BUSY", "CAPABILITY_BASED")
+	v, err := cli.EnumValue("strategy", o.Strategy, "ROUND_ROBIN", "LEAST_BUSY", "CAPABILITY_BASED")
 	return archivist.LoadBalancingStrategy(v), err
 }
 
 func (o *Options) discovery() (archivist.DiscoveryMethod, error) {
-	v, err := enumValue("discovery", o.Discovery, "MANUAL", "AUTO", "REGISTRY")
+	v, err := cli.EnumValue("discovery", o.Discovery, "MANUAL", "AUTO", "REGISTRY")
 	return archivist.DiscoveryMethod(v), err
 }
 
@@ -381,7 +403,7 @@ func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
 		c.Discovery, _ = o.discovery()
 	}
 	if given("peers") {
-		c.Peers = splitList(o.Peers)
+		c.Peers = cli.SplitList(o.Peers)
 	}
 	if given("strategy") {
 		c.Strategy, _ = o.strategy()
@@ -428,7 +450,7 @@ func (o *Options) givenClusterKeys() []string {
 	return out
 }
 
-func (o *Options) capabilities() []string { return splitList(o.Capabilities) }
+func (o *Options) capabilities() []string { return cli.SplitList(o.Capabilities) }
 
 // machineWorkersFormula says how MachineWorkers sizes the default.
 const machineWorkersFormula = "the number of CPUs this process may use (runtime.NumCPU), at least 4"
@@ -438,13 +460,29 @@ const machineWorkersFormula = "the number of CPUs this process may use (runtime.
 // so a small machine still runs a few at once).
 func MachineWorkers() int { return min(max(runtime.NumCPU(), 4), archivist.MaxWorkers) }
 
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, c := range strings.Split(s, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			out = append(out, c)
+// ConfigFile is the config file archivist config init writes: every option
+// of archivist serve as a commented-out YAML key with its default,
+// described by its help text.
+func ConfigFile() string {
+	var b strings.Builder
+	b.WriteString("# Archivist node configuration: archivist serve --config this-file\n")
+	b.WriteString("# Keys are the flags of archivist serve. Precedence: flag > ARCHIVIST_* environment > this file > default.\n")
+	b.WriteString("# Every key below shows its default; uncomment the ones you change.\n")
+	fs := newServeFlags(&Options{}, io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			return
 		}
-	}
-	return out
+		fmt.Fprintf(&b, "\n# %s\n", f.Usage)
+		v := f.DefValue
+		switch {
+		case v == "":
+			fmt.Fprintf(&b, "# %s:\n", f.Name)
+		case strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`") || v != strings.TrimSpace(v):
+			fmt.Fprintf(&b, "# %s: %q\n", f.Name, v)
+		default:
+			fmt.Fprintf(&b, "# %s: %s\n", f.Name, v)
+		}
+	})
+	return b.String()
 }

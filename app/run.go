@@ -1,7 +1,8 @@
 // Package app is an Archivist node put together: options from flags, the
 // environment and a config file; every part built, started in order and
 // stopped in reverse (Main); and the command line of the archivist binary
-// (Run). A program that needs task types of its own calls Run with
+// (Run), which runs a node itself and hands the client commands to package
+// cli. A program that needs task types of its own calls Run with
 // WithTaskTypes, as cmd/archivist does without.
 package app
 
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/cli"
 )
 
 // Version is set at build time with
@@ -70,22 +72,10 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer, op
 		return 0
 	case "serve":
 		return serve(args[1:], getenv, stderr, options)
-	case "submit":
-		return cliSubmit(args[1:], getenv, stdout, stderr)
-	case "tasks", "task":
-		return cliTasks(args[1:], getenv, stdout, stderr)
-	case "nodes", "node":
-		return cliNodes(args[1:], getenv, stdout, stderr)
-	case "config":
-		return cliConfig(args[1:], getenv, stdout, stderr)
-	case "stats":
-		return cliStats(args[1:], getenv, stdout, stderr)
-	case "watch":
-		return cliWatch(args[1:], getenv, stdout, stderr)
-	case "completion":
-		return cliCompletion(args[1:], stdout, stderr)
-	case "token":
-		return cliToken(args[1:], stdout, stderr)
+	}
+	// The client commands (package cli).
+	if code, ok := cli.Run(args, cli.Env{Getenv: getenv, Stdout: stdout, Stderr: stderr, ConfigFile: ConfigFile}); ok {
+		return code
 	}
 	fmt.Fprintf(stderr, "archivist: unknown command %q\n\n%s", args[0], usage)
 	return 2

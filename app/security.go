@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/rpg-archivist/archivist/auth"
+	"github.com/rpg-archivist/archivist/cli"
 	"github.com/rpg-archivist/archivist/server"
 )
 
@@ -27,7 +28,7 @@ func (o *Options) validateSecurity() []error {
 	if o.TLSSelfSigned && o.TLSCert != "" {
 		errs = append(errs, fmt.Errorf("--tls-self-signed and --tls-cert: choose one"))
 	}
-	for _, p := range splitList(o.AllowedOrigins) {
+	for _, p := range cli.SplitList(o.AllowedOrigins) {
 		if err := server.CheckOriginPattern(p); err != nil {
 			errs = append(errs, fmt.Errorf("--allowed-origins: %v", err))
 		}

@@ -144,6 +144,9 @@ type HandlerOptions struct {
 	// (DefaultPersistedQueryBytes). Only a query that passed every check
 	// (token limit, validation, depth, complexity, role) is stored.
 	PersistedQueries graphql.Cache[string]
+	// Metrics, if set, counts every operation the handler serves, refused
+	// ones included (metrics.go).
+	Metrics OperationCounter
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -277,6 +280,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.Use(clientGone{})
 	if opts.MaxResponseBytes > 0 {
 		srv.Use(responseCap{max: opts.MaxResponseBytes})
+	}
+	// Last: it counts the response as the client gets it, a refusal by any
+	// check above included.
+	if opts.Metrics != nil {
+		countOperations(srv, opts.Metrics)
 	}
 	return srv
 }

@@ -1,4 +1,8 @@
-package app
+// Package cli is the client side of the archivist command: the commands
+// that talk GraphQL to a node (submit, tasks, nodes, config, stats, watch)
+// and those that need none (token, completion, config init). app.Run runs
+// a node (serve) and hands every other command to Run.
+package cli
 
 import (
 	"context"
@@ -22,11 +26,48 @@ import (
 	"github.com/rpg-archivist/archivist/client"
 )
 
-// The client commands talk GraphQL to any node: submit, tasks, nodes,
-// config, watch.
+// Env is what the commands get from the program that runs them.
+type Env struct {
+	// Getenv reads the environment (ARCHIVIST_SERVER, ARCHIVIST_TOKEN...).
+	Getenv         func(string) string
+	Stdout, Stderr io.Writer
+	// ConfigFile is the commented config file that archivist config init
+	// writes. It lists the options of archivist serve, which are app's:
+	// app passes it, so that this package need not know them.
+	ConfigFile func() string
+}
 
-// cliEnv is what every client command gets.
-type cliEnv struct {
+// Run runs the command args[0] with the rest of args and returns its exit
+// code: 0, 1 when it failed, 2 for a mistake in its command line. ok is
+// false when args[0] is not a command of this package.
+func Run(args []string, e Env) (code int, ok bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	getenv, stdout, stderr := e.Getenv, e.Stdout, e.Stderr
+	switch args[0] {
+	case "submit":
+		return cliSubmit(args[1:], getenv, stdout, stderr), true
+	case "tasks", "task":
+		return cliTasks(args[1:], getenv, stdout, stderr), true
+	case "nodes", "node":
+		return cliNodes(args[1:], getenv, stdout, stderr), true
+	case "config":
+		return cliConfig(args[1:], getenv, stdout, stderr, e.ConfigFile), true
+	case "stats":
+		return cliStats(args[1:], getenv, stdout, stderr), true
+	case "watch":
+		return cliWatch(args[1:], getenv, stdout, stderr), true
+	case "completion":
+		return cliCompletion(args[1:], stdout, stderr), true
+	case "token":
+		return cliToken(args[1:], stdout, stderr), true
+	}
+	return 0, false
+}
+
+// clientEnv is what every command that talks to a node gets.
+type clientEnv struct {
 	client *client.Client
 	output string // table or json
 	stdout io.Writer
@@ -41,11 +82,15 @@ func (e errUsage) Error() string { return e.msg }
 
 func usageErr(format string, args ...any) error { return errUsage{fmt.Sprintf(format, args...)} }
 
+// DefaultServer is the node the commands talk to unless --server or
+// ARCHIVIST_SERVER names another: one started with no flags on this machine.
+const DefaultServer = "http://127.0.0.1:8080"
+
 // clientFlags adds --server, --token and -o to fs.
 func clientFlags(fs *flag.FlagSet, getenv func(string) string) (server, token, output *string) {
 	def := getenv("ARCHIVIST_SERVER")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = DefaultServer
 	}
 	server = fs.String("server", def, "node to talk to (env ARCHIVIST_SERVER)")
 	token = fs.String("token", getenv("ARCHIVIST_TOKEN"), "API key (env ARCHIVIST_TOKEN)")
@@ -80,7 +125,7 @@ func tlsFlags(fs *flag.FlagSet, getenv func(string) string) func() (*http.Client
 // runClient parses a client command's flags and runs it, mapping errors to
 // exit codes: 2 for the command line, 1 for everything else.
 func runClient(name, help string, args []string, getenv func(string) string, stdout, stderr io.Writer,
-	setup func(fs *flag.FlagSet), run func(e *cliEnv, args []string) error) int {
+	setup func(fs *flag.FlagSet), run func(e *clientEnv, args []string) error) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, token, output := clientFlags(fs, getenv)
@@ -110,7 +155,7 @@ func runClient(name, help string, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "archivist %s: %v\n", name, err)
 		return 2
 	}
-	e := &cliEnv{client: client.New(*server, client.WithToken(*token), client.WithHTTPClient(hc)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
+	e := &clientEnv{client: client.New(*server, client.WithToken(*token), client.WithHTTPClient(hc)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
 	if err := run(e, fs.Args()); err != nil {
 		var u errUsage
 		if errors.As(err, &u) {
@@ -159,13 +204,13 @@ func interleave(fs *flag.FlagSet, args []string) []string {
 	return append(flags, pos...)
 }
 
-func (e *cliEnv) json(v any) error {
+func (e *clientEnv) json(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-func (e *cliEnv) table(header string, rows [][]string) {
+func (e *clientEnv) table(header string, rows [][]string) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, header)
 	for _, r := range rows {
@@ -257,7 +302,7 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fs.DurationVar(&timeout, "timeout", 0, "timeout of one attempt (default: the cluster's)")
 		fs.IntVar(&retries, "retries", -1, "retries after a failure (default: the cluster's)")
 		fs.BoolVar(&wait, "wait", false, "wait for the task to finish, showing its progress")
-	}, func(e *cliEnv, args []string) error {
+	}, func(e *clientEnv, args []string) error {
 		if len(args) != 1 {
 			return usageErr("want one task type, got %d arguments", len(args))
 		}
@@ -359,7 +404,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 		fs.StringVar(&search, "search", "", "list: text in the id, type or error")
 		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
 		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")
-	}, func(e *cliEnv, args []string) error {
+	}, func(e *clientEnv, args []string) error {
 		if len(args) == 0 {
 			return usageErr("want a subcommand: list, get, cancel or retry")
 		}
@@ -370,7 +415,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 				return usageErr("list takes no arguments")
 			}
 			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Search: search}
-			for _, s := range splitList(status) {
+			for _, s := range SplitList(status) {
 				f.Status = append(f.Status, strings.ToUpper(s))
 			}
 			page, err := e.client.List(e.ctx, f, first, after)
@@ -440,7 +485,7 @@ func cliNodes(args []string, getenv func(string) string, stdout, stderr io.Write
 		fs.IntVar(&upd.Workers, "workers", 0, "update: tasks the node runs at once (1-10000)")
 		fs.StringVar(&upd.Name, "name", "", "update: display name")
 		fs.StringVar(&caps, "capabilities", "", "update: comma-separated task types or patterns such as text.* (\"\": any type)")
-	}, func(e *cliEnv, args []string) error {
+	}, func(e *clientEnv, args []string) error {
 		if len(args) == 0 {
 			return usageErr("want a subcommand: list, drain, resume or update")
 		}
@@ -480,14 +525,14 @@ func cliNodes(args []string, getenv func(string) string, stdout, stderr io.Write
 				return usageErr("--name must not be empty")
 			}
 			if given["role"] {
-				r, err := enumValue("role", role, "MASTER", "WORKER", "HYBRID")
+				r, err := EnumValue("role", role, "MASTER", "WORKER", "HYBRID")
 				if err != nil {
 					return usageErr("%v", err)
 				}
 				upd.Role = r
 			}
 			if given["capabilities"] {
-				upd.Capabilities = append([]string{}, splitList(caps)...)
+				upd.Capabilities = append([]string{}, SplitList(caps)...)
 			}
 			var n *client.Node
 			n, err = e.client.UpdateNode(e.ctx, args[0], upd)
@@ -529,11 +574,11 @@ Examples:
   archivist config set enabled=false
 `
 
-func cliConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func cliConfig(args []string, getenv func(string) string, stdout, stderr io.Writer, configFile func() string) int {
 	if len(args) > 0 && args[0] == "init" {
-		return configInit(args[1:], stdout, stderr)
+		return configInit(args[1:], stdout, stderr, configFile)
 	}
-	return runClient("config", configHelp, args, getenv, stdout, stderr, nil, func(e *cliEnv, args []string) error {
+	return runClient("config", configHelp, args, getenv, stdout, stderr, nil, func(e *clientEnv, args []string) error {
 		if len(args) == 0 {
 			return usageErr("want a subcommand: get, set or init")
 		}
@@ -576,7 +621,7 @@ func cliConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 // numbers, booleans, lists (peers) and enum or string values.
 func parseValue(key, v string) any {
 	if key == "peers" {
-		return splitList(v)
+		return SplitList(v)
 	}
 	if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
 		return b
@@ -635,7 +680,7 @@ func cliWatch(args []string, getenv func(string) string, stdout, stderr io.Write
 	return runClient("watch", watchHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&typ, "type", "", "tasks: only this type")
 		fs.StringVar(&status, "status", "", "tasks: only these statuses (comma-separated)")
-	}, func(e *cliEnv, args []string) error {
+	}, func(e *clientEnv, args []string) error {
 		what := "tasks"
 		if len(args) > 0 {
 			what = args[0]
@@ -650,7 +695,7 @@ func cliWatch(args []string, getenv func(string) string, stdout, stderr io.Write
 				s, err = e.client.WatchNodes(e.ctx, "")
 			} else {
 				f := &client.Filter{Type: typ}
-				for _, st := range splitList(status) {
+				for _, st := range SplitList(status) {
 					f.Status = append(f.Status, strings.ToUpper(st))
 				}
 				s, err = e.client.WatchTasks(e.ctx, "", f)

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"flag"
@@ -32,7 +32,7 @@ func cliStats(args []string, getenv func(string) string, stdout, stderr io.Write
 	return runClient("stats", statsHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.DurationVar(&window, "window", time.Hour, "how far back (10s to 24h)")
 		fs.DurationVar(&bucket, "bucket", 0, "length of one point (default: about 60 points)")
-	}, func(e *cliEnv, args []string) error {
+	}, func(e *clientEnv, args []string) error {
 		if len(args) > 0 {
 			return usageErr("stats takes no arguments")
 		}
@@ -51,7 +51,7 @@ func cliStats(args []string, getenv func(string) string, stdout, stderr io.Write
 	})
 }
 
-func printStats(e *cliEnv, st *client.Stats) {
+func printStats(e *clientEnv, st *client.Stats) {
 	fmt.Fprintf(e.stdout, "%s to %s, in buckets of %s (from %s rollups)\n\n", st.From.Local().Format(time.DateTime),
 		st.To.Local().Format(time.DateTime), time.Duration(st.BucketSeconds)*time.Second,
 		time.Duration(st.ResolutionSeconds)*time.Second)

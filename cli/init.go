@@ -1,11 +1,10 @@
-package app
+package cli
 
 import (
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 const configInitHelp = `Usage: archivist config init [--file PATH] [--force]
@@ -15,8 +14,8 @@ setting at its default: uncomment and change what you need. Precedence:
 flag > environment (ARCHIVIST_*) > file > default.
 `
 
-// configInit writes the default config file.
-func configInit(args []string, stdout, stderr io.Writer) int {
+// configInit writes the default config file, configFile's text.
+func configInit(args []string, stdout, stderr io.Writer, configFile func() string) int {
 	fs := flag.NewFlagSet("config init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("file", "", "where to write it (default: standard output)")
@@ -28,7 +27,7 @@ func configInit(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	text := defaultConfigFile()
+	text := configFile()
 	if *path == "" {
 		fmt.Fprint(stdout, text)
 		return 0
@@ -56,30 +55,4 @@ func configInit(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "wrote %s; run archivist serve --config %s\n", *path, *path)
 	return 0
-}
-
-// defaultConfigFile is every serve option as a commented-out YAML key with
-// its default, described by its help text.
-func defaultConfigFile() string {
-	var b strings.Builder
-	b.WriteString("# Archivist node configuration: archivist serve --config this-file\n")
-	b.WriteString("# Keys are the flags of archivist serve. Precedence: flag > ARCHIVIST_* environment > this file > default.\n")
-	b.WriteString("# Every key below shows its default; uncomment the ones you change.\n")
-	fs := newServeFlags(&Options{}, io.Discard)
-	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "config" {
-			return
-		}
-		fmt.Fprintf(&b, "\n# %s\n", f.Usage)
-		v := f.DefValue
-		switch {
-		case v == "":
-			fmt.Fprintf(&b, "# %s:\n", f.Name)
-		case strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`") || v != strings.TrimSpace(v):
-			fmt.Fprintf(&b, "# %s: %q\n", f.Name, v)
-		default:
-			fmt.Fprintf(&b, "# %s: %s\n", f.Name, v)
-		}
-	})
-	return b.String()
 }
