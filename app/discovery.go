@@ -198,6 +198,9 @@ func joinable(p discovery.Peer) error {
 	if p.Store == "" {
 		return errors.New("its store is not shared (embedded or memory)")
 	}
+	if !store.IsRedisURL(p.Store) {
+		return fmt.Errorf("its store %s is not one this node can open", p.Store)
+	}
 	if !loopbackStore(p.Store) {
 		return nil
 	}
@@ -377,7 +380,7 @@ func (m *Main) advertise(ctx context.Context) error {
 	}
 	rec := discovery.Record{
 		NodeID: m.nodeID, Cluster: m.Opts.Cluster, Role: m.currentRole(), API: api, Version: Version,
-		Capabilities: m.nodeCapabilities(), Store: discovery.StoreEndpoint(m.Opts.Store),
+		Capabilities: m.nodeCapabilities(), Store: store.RedisEndpoint(m.Opts.Store),
 	}
 	if rec.Store != "" && loopbackStore(rec.Store) {
 		m.Logger.Warn("mDNS: the store endpoint advertised is a loopback address: only nodes on this machine can join through it; give --store an address the other machines reach",

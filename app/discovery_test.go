@@ -25,7 +25,7 @@ func TestWithStorePassword(t *testing.T) {
 			t.Errorf("store.WithRedisPassword(%q, %q) = %q, want %q", c.in, c.pass, got, c.want)
 		}
 		// What a node advertises never carries the password.
-		if ep := discovery.StoreEndpoint(got); c.pass != "" && strings.Contains(ep, c.pass) {
+		if ep := store.RedisEndpoint(got); c.pass != "" && strings.Contains(ep, c.pass) {
 			t.Errorf("endpoint %q of %q carries the password", ep, got)
 		}
 	}
@@ -42,6 +42,9 @@ func TestJoinable(t *testing.T) {
 	}
 	if err := joinable(peer("", "169.254.1.2")); err == nil {
 		t.Error("a peer without a shared store is joinable")
+	}
+	if err := joinable(peer("bolt://169.254.1.1/x.db", "169.254.1.2")); err == nil {
+		t.Error("a peer advertising a store that is not Redis is joinable")
 	}
 	if err := joinable(peer("redis://169.254.1.1:6379/0", "169.254.1.2")); err != nil {
 		t.Errorf("a LAN store: %v", err)

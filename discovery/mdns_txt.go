@@ -57,7 +57,7 @@ type Record struct {
 	Version      string
 	Capabilities []string
 	// Store is the store endpoint a joining node should use, without
-	// credentials (see StoreEndpoint); empty when the node's store is not
+	// credentials (see store.RedisEndpoint); empty when the node's store is not
 	// shared (embedded or memory).
 	Store string
 	// Extra holds "key=value" items of keys this version does not know, in
@@ -250,40 +250,14 @@ func (r Record) Verify(secret []byte, now time.Time, maxAge time.Duration) error
 	return nil
 }
 
-// StoreEndpoint is a store URL as a node advertises it for others to join:
-// scheme, hosts and path of a Redis URL, without user name, password or
-// query (whose TLS file paths are local to this node). Other stores are not
-// shared and give "".
-func StoreEndpoint(storeURL string) string {
-	scheme, rest, ok := strings.Cut(storeURL, "://")
-	if !ok || !isRedisScheme(scheme) {
-		return ""
-	}
-	rest, _, _ = strings.Cut(rest, "?")
-	rest, _, _ = strings.Cut(rest, "#")
-	authority, path, hasPath := strings.Cut(rest, "/")
-	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-		authority = authority[at+1:]
-	}
-	out := strings.ToLower(scheme) + "://" + authority
-	if hasPath {
-		out += "/" + path
-	}
-	return out
-}
-
-func isRedisScheme(s string) bool {
-	switch strings.ToLower(s) {
-	case "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster":
-		return true
-	}
-	return false
-}
-
+// checkStoreEndpoint checks the form of an advertised store endpoint:
+// scheme://hosts[/path] with no credentials or parameters. Which schemes
+// name a shared store is the store's knowledge (store.RedisEndpoint makes
+// the value, store.IsRedisURL is checked by the node that joins).
 func checkStoreEndpoint(v string) error {
 	scheme, rest, ok := strings.Cut(v, "://")
-	if !ok || !isRedisScheme(scheme) || scheme != strings.ToLower(scheme) {
-		return fmt.Errorf("store %q is not a redis URL", v)
+	if !ok || scheme == "" || scheme != strings.ToLower(scheme) {
+		return fmt.Errorf("store %q is not scheme://host", v)
 	}
 	authority, _, _ := strings.Cut(rest, "/")
 	switch {

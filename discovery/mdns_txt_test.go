@@ -88,48 +88,34 @@ func TestParseTXTRejects(t *testing.T) {
 		return out
 	}
 	for name, txt := range map[string][]string{
-		"no txtvers":       without("txtvers"),
-		"no id":            without("id"),
-		"no cluster":       without("cluster"),
-		"no role":          without("role"),
-		"duplicate":        with("id=other"),
-		"not key=value":    with("flag"),
-		"bad key":          with("Key=v"),
-		"bad role":         append(without("role"), "role=boss"),
-		"upper role":       append(without("role"), "role=HYBRID"),
-		"credentials":      append(without("store"), "store=redis://u:p@h:1/0"),
-		"query":            append(without("store"), "store=redis://h:1/0?ca=/x"),
-		"not redis":        append(without("store"), "store=bolt:/tmp/x"),
-		"control char":     with("x=a\nb"),
-		"quote":            with(`x=a"b`),
-		"ts without sig":   with("ts=1700000000"),
-		"sig without ts":   with("sig=" + strings.Repeat("A", 43)),
-		"bad ts":           with("ts=01700000000", "sig="+strings.Repeat("A", 43)),
-		"bad sig":          with("ts=1700000000", "sig=!!"),
-		"other version":    append(without("txtvers"), "txtvers=2"),
-		"too long an item": with("x=" + strings.Repeat("a", 300)),
-		"bad api":          append(without("api"), "api=nohostport"),
-		"id with a space":  append(without("id"), "id=a b"),
-		"id too long":      append(without("id"), "id="+strings.Repeat("a", 129)),
+		"no txtvers":        without("txtvers"),
+		"no id":             without("id"),
+		"no cluster":        without("cluster"),
+		"no role":           without("role"),
+		"duplicate":         with("id=other"),
+		"not key=value":     with("flag"),
+		"bad key":           with("Key=v"),
+		"bad role":          append(without("role"), "role=boss"),
+		"upper role":        append(without("role"), "role=HYBRID"),
+		"credentials":       append(without("store"), "store=redis://u:p@h:1/0"),
+		"query":             append(without("store"), "store=redis://h:1/0?ca=/x"),
+		"not redis":         append(without("store"), "store=bolt:/tmp/x"),
+		"no host":           append(without("store"), "store=redis:///0"),
+		"upper-case scheme": append(without("store"), "store=REDIS://h:1"),
+		"control char":      with("x=a\nb"),
+		"quote":             with(`x=a"b`),
+		"ts without sig":    with("ts=1700000000"),
+		"sig without ts":    with("sig=" + strings.Repeat("A", 43)),
+		"bad ts":            with("ts=01700000000", "sig="+strings.Repeat("A", 43)),
+		"bad sig":           with("ts=1700000000", "sig=!!"),
+		"other version":     append(without("txtvers"), "txtvers=2"),
+		"too long an item":  with("x=" + strings.Repeat("a", 300)),
+		"bad api":           append(without("api"), "api=nohostport"),
+		"id with a space":   append(without("id"), "id=a b"),
+		"id too long":       append(without("id"), "id="+strings.Repeat("a", 129)),
 	} {
 		if _, err := ParseTXT(txt); err == nil {
 			t.Errorf("%s: %q parsed", name, txt)
-		}
-	}
-}
-
-func TestStoreEndpoint(t *testing.T) {
-	for in, want := range map[string]string{
-		"redis://user:p%40ss@169.254.1.1:6379/2?ca=/etc/ca.pem": "redis://169.254.1.1:6379/2",
-		"rediss://:secret@h:6380":                               "rediss://h:6380",
-		"redis+sentinel://h1:26379,h2:26379/mymaster/0":         "redis+sentinel://h1:26379,h2:26379/mymaster/0",
-		"REDIS+CLUSTER://a:p@h1:7000,h2:7001":                   "redis+cluster://h1:7000,h2:7001",
-		"bolt":                                                  "",
-		"memory":                                                "",
-		"bolt:/var/lib/x.db":                                    "",
-	} {
-		if got := StoreEndpoint(in); got != want {
-			t.Errorf("StoreEndpoint(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

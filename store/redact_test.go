@@ -59,3 +59,19 @@ func TestRedisURLHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisEndpoint(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://user:p%40ss@169.254.1.1:6379/2?ca=/etc/ca.pem": "redis://169.254.1.1:6379/2",
+		"rediss://:secret@h:6380":                               "rediss://h:6380",
+		"redis+sentinel://h1:26379,h2:26379/mymaster/0":         "redis+sentinel://h1:26379,h2:26379/mymaster/0",
+		"REDIS+CLUSTER://a:p@h1:7000,h2:7001":                   "redis+cluster://h1:7000,h2:7001",
+		"bolt":                                                  "",
+		"memory":                                                "",
+		"bolt:/var/lib/x.db":                                    "",
+	} {
+		if got := RedisEndpoint(in); got != want {
+			t.Errorf("RedisEndpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

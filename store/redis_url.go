@@ -284,6 +284,28 @@ func IsRedisURL(spec string) bool {
 	return false
 }
 
+// RedisEndpoint is a --store value as a node advertises it for others to
+// join (mDNS): scheme, hosts and path of a Redis URL, without user name,
+// password or query (whose TLS file paths are local to this node). Other
+// stores are not shared and give "".
+func RedisEndpoint(spec string) string {
+	scheme, rest, ok := strings.Cut(spec, "://")
+	if !ok || !IsRedisURL(strings.ToLower(scheme)+"://") {
+		return ""
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	rest, _, _ = strings.Cut(rest, "#")
+	authority, path, hasPath := strings.Cut(rest, "/")
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:]
+	}
+	out := strings.ToLower(scheme) + "://" + authority
+	if hasPath {
+		out += "/" + path
+	}
+	return out
+}
+
 // RedactURL is a --store value fit for logs and error messages: a Redis
 // URL with its passwords (in the userinfo and the sentinel_password
 // parameter) masked; any other value as it is.
