@@ -12,25 +12,31 @@ const (
 	EventConfig EventKind = "CONFIG"
 )
 
-// What happened, in Event.Type.
+// EventType says what happened: the subject (task, node, config) and what
+// became of it, as "subject.change". The values are part of the API: the
+// dashboard, webhooks and stored events use them.
+type EventType string
+
+// Event types. Each name is Event, the subject and the change, as in the
+// value.
 const (
-	TaskCreated         = "task.created"
-	TaskAssignedEv      = "task.assigned"
-	TaskStarted         = "task.started"
-	TaskProgressed      = "task.progress"
-	TaskRetryScheduled  = "task.retrying"
-	TaskSucceeded       = "task.completed"
-	TaskFailedEv        = "task.failed"
-	TaskCancelledEv     = "task.cancelled"
-	TaskCancelRequested = "task.cancel_requested"
-	TaskTimedOutEv      = "task.timed_out"
-	TaskRequeued        = "task.requeued"
-	TaskRetried         = "task.retried"
-	TaskStaleReport     = "task.stale_report"
-	NodeUpdated         = "node.updated"
-	NodeRemoved         = "node.removed"
-	LeaderChanged       = "node.leader"
-	ConfigUpdated       = "config.updated"
+	EventTaskCreated         EventType = "task.created"
+	EventTaskAssigned        EventType = "task.assigned"
+	EventTaskStarted         EventType = "task.started"
+	EventTaskProgress        EventType = "task.progress"
+	EventTaskRetrying        EventType = "task.retrying"
+	EventTaskCompleted       EventType = "task.completed"
+	EventTaskFailed          EventType = "task.failed"
+	EventTaskCancelled       EventType = "task.cancelled"
+	EventTaskCancelRequested EventType = "task.cancel_requested"
+	EventTaskTimedOut        EventType = "task.timed_out"
+	EventTaskRequeued        EventType = "task.requeued"
+	EventTaskRetried         EventType = "task.retried"
+	EventTaskStaleReport     EventType = "task.stale_report"
+	EventNodeUpdated         EventType = "node.updated"
+	EventNodeRemoved         EventType = "node.removed"
+	EventNodeLeader          EventType = "node.leader"
+	EventConfigUpdated       EventType = "config.updated"
 )
 
 // Event is one state change, recorded by the store in the same atomic step as
@@ -40,7 +46,7 @@ const (
 type Event struct {
 	Seq    uint64    `json:"seq"`
 	Kind   EventKind `json:"kind"`
-	Type   string    `json:"type"`
+	Type   EventType `json:"type"`
 	Time   time.Time `json:"time"`
 	Task   *Task     `json:"task,omitempty"`
 	Node   *Node     `json:"node,omitempty"`

@@ -171,9 +171,9 @@ func (e *Evaluator) watch(ctx context.Context, sub archivist.Subscription) {
 			t := ev.Task
 			e.mu.Lock()
 			switch ev.Type {
-			case archivist.TaskSucceeded:
+			case archivist.EventTaskCompleted:
 				e.finished = append(e.finished, outcome{ev.Time, false})
-			case archivist.TaskFailedEv, archivist.TaskTimedOutEv, archivist.TaskRetryScheduled:
+			case archivist.EventTaskFailed, archivist.EventTaskTimedOut, archivist.EventTaskRetrying:
 				e.finished = append(e.finished, outcome{ev.Time, true})
 			}
 			if t.Status == archivist.TaskPending {

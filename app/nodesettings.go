@@ -266,7 +266,7 @@ func (m *Main) stopLeading(ctx context.Context) error {
 // watchNodeSettings applies this node's settings when an event says they
 // changed. It runs on the watch goroutine (startWatch).
 func (m *Main) watchNodeSettings(ev archivist.Event) {
-	if ev.Kind != archivist.EventNode || ev.Type != archivist.NodeUpdated || ev.Node == nil ||
+	if ev.Kind != archivist.EventNode || ev.Type != archivist.EventNodeUpdated || ev.Node == nil ||
 		ev.Node.ID != m.nodeID || ev.Detail != archivist.NodeSettingsDetail {
 		return
 	}

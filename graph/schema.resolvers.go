@@ -235,7 +235,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 	return feed(ctx, r.Resolver, sub, func(_ context.Context, ev archivist.Event) (*archivist.Task, bool, error) {
 		t := ev.Task
 		// A rejected stale report is recorded as an event but changes nothing.
-		if ev.Kind != archivist.EventTask || t == nil || ev.Type == archivist.TaskStaleReport ||
+		if ev.Kind != archivist.EventTask || t == nil || ev.Type == archivist.EventTaskStaleReport ||
 			(id != nil && t.ID != *id) || !q.Matches(t) {
 			return nil, false, nil
 		}
@@ -254,7 +254,7 @@ func (r *subscriptionResolver) NodeUpdated(ctx context.Context, id *string) (<-c
 		if ev.Kind != archivist.EventNode || n == nil || (id != nil && n.ID != *id) {
 			return nil, false, nil
 		}
-		if ev.Type == archivist.LeaderChanged {
+		if ev.Type == archivist.EventNodeLeader {
 			// A leadership event may carry only the id: send the node as
 			// stored, with its new isLeader, or nothing if it is unknown.
 			n, err := r.getNode(ctx, n.ID)

@@ -138,15 +138,15 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 	for {
 		for ev := range sub.C() {
 			switch ev.Type {
-			case archivist.NodeUpdated, archivist.NodeRemoved, archivist.LeaderChanged:
+			case archivist.EventNodeUpdated, archivist.EventNodeRemoved, archivist.EventNodeLeader:
 				// A node may have come, gone or freed up.
 				s.nodesStale.Store(true)
 				s.freed.Store(true)
 				s.poke()
-			case archivist.TaskCreated, archivist.TaskRequeued, archivist.TaskRetried, archivist.ConfigUpdated:
+			case archivist.EventTaskCreated, archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventConfigUpdated:
 				s.Wake()
-			case archivist.TaskSucceeded, archivist.TaskFailedEv, archivist.TaskCancelledEv,
-				archivist.TaskRetryScheduled, archivist.TaskTimedOutEv:
+			case archivist.EventTaskCompleted, archivist.EventTaskFailed, archivist.EventTaskCancelled,
+				archivist.EventTaskRetrying, archivist.EventTaskTimedOut:
 				s.freed.Store(true)
 				s.poke()
 			}

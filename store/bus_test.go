@@ -12,7 +12,7 @@ import (
 func busEvents(from, n int) []archivist.Event {
 	out := make([]archivist.Event, n)
 	for i := range out {
-		out[i] = archivist.Event{Seq: uint64(from + i), Kind: archivist.EventTask, Type: archivist.TaskCreated}
+		out[i] = archivist.Event{Seq: uint64(from + i), Kind: archivist.EventTask, Type: archivist.EventTaskCreated}
 	}
 	return out
 }

@@ -232,14 +232,14 @@ func (tx *tx) metaChanged() { tx.b.metaChanged = true }
 
 // taskEvent records an event with a snapshot of t. The snapshot is shared by
 // every subscriber: readers must not modify it.
-func (tx *tx) taskEvent(typ string, t *archivist.Task, detail string) {
+func (tx *tx) taskEvent(typ archivist.EventType, t *archivist.Task, detail string) {
 	tx.e.meta.EventSeq++
 	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventTask,
 		Type: typ, Time: tx.now, Task: t, Detail: detail})
 	tx.b.metaChanged = true
 }
 
-func (tx *tx) nodeEvent(typ string, n *archivist.Node, detail string) {
+func (tx *tx) nodeEvent(typ archivist.EventType, n *archivist.Node, detail string) {
 	tx.e.meta.EventSeq++
 	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventNode,
 		Type: typ, Time: tx.now, Node: n, Detail: detail})
@@ -249,7 +249,7 @@ func (tx *tx) nodeEvent(typ string, n *archivist.Node, detail string) {
 func (tx *tx) configEvent(c archivist.Config) {
 	tx.e.meta.EventSeq++
 	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventConfig,
-		Type: archivist.ConfigUpdated, Time: tx.now, Config: &c})
+		Type: archivist.EventConfigUpdated, Time: tx.now, Config: &c})
 	tx.b.metaChanged = true
 }
 
@@ -415,7 +415,7 @@ func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error
 			t := in.Clone()
 			tx.putTask(nil, t)
 			in.UpdatedAt = t.UpdatedAt
-			tx.taskEvent(archivist.TaskCreated, t, "")
+			tx.taskEvent(archivist.EventTaskCreated, t, "")
 		}
 		tx.statSubmitted(len(tasks))
 		tx.metaChanged()
@@ -544,7 +544,7 @@ func (e *engine) CancelTask(ctx context.Context, id string) (*archivist.Task, er
 			t.CompletedAt = tx.now
 			t.LeaseUntil, t.RunAt = time.Time{}, time.Time{}
 			tx.putTask(old, t)
-			tx.taskEvent(archivist.TaskCancelledEv, t, "cancelled before it ran")
+			tx.taskEvent(archivist.EventTaskCancelled, t, "cancelled before it ran")
 		case archivist.TaskInProgress:
 			if old.CancelRequested {
 				out = old.Clone()
@@ -552,7 +552,7 @@ func (e *engine) CancelTask(ctx context.Context, id string) (*archivist.Task, er
 			}
 			t.CancelRequested = true
 			tx.putTask(old, t)
-			tx.taskEvent(archivist.TaskCancelRequested, t, "")
+			tx.taskEvent(archivist.EventTaskCancelRequested, t, "")
 		default:
 			return archivist.Errorf(archivist.CodeConflict, "task %s is already %s", id, old.Status)
 		}
@@ -581,7 +581,7 @@ func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, err
 		t.CompletedAt, t.RunAt, t.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
 		t.Progress, t.ProgressMessage = 0, ""
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskRetried, t, "")
+		tx.taskEvent(archivist.EventTaskRetried, t, "")
 		out = t.Clone()
 		return nil
 	})
@@ -599,7 +599,7 @@ func (e *engine) promote(tx *tx) {
 		t.Status = archivist.TaskPending
 		t.RunAt = time.Time{}
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskRequeued, t, "backoff over")
+		tx.taskEvent(archivist.EventTaskRequeued, t, "backoff over")
 	}
 }
 
@@ -635,7 +635,7 @@ func (e *engine) AssignTasks(ctx context.Context, lease archivist.Lease, as []ar
 			t.AssignedAt = tx.now
 			t.LeaseUntil = tx.now.Add(claimWithin)
 			tx.putTask(old, t)
-			tx.taskEvent(archivist.TaskAssignedEv, t, "")
+			tx.taskEvent(archivist.EventTaskAssigned, t, "")
 			out = append(out, t.Clone())
 		}
 		return nil
@@ -666,25 +666,25 @@ func failTask(tx *tx, old *archivist.Task, f archivist.Failure) *archivist.Task 
 		t.Failures = old.Failures
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskCancelledEv, t, f.Error)
+		tx.taskEvent(archivist.EventTaskCancelled, t, f.Error)
 		tx.statEnded(t, statRetried)
 	case !f.Permanent && !f.Retry.Disabled && t.Failures <= t.MaxRetries:
 		t.Status = archivist.TaskRetrying
 		t.RunAt = tx.now.Add(f.Retry.Delay(t.Failures))
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskRetryScheduled, t, f.Error)
+		tx.taskEvent(archivist.EventTaskRetrying, t, f.Error)
 		tx.statEnded(t, statRetried)
 	case f.TimedOut:
 		t.Status = archivist.TaskTimedOut
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskTimedOutEv, t, f.Error)
+		tx.taskEvent(archivist.EventTaskTimedOut, t, f.Error)
 		tx.statEnded(t, statFailed)
 	default:
 		t.Status = archivist.TaskFailed
 		t.CompletedAt = tx.now
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskFailedEv, t, f.Error)
+		tx.taskEvent(archivist.EventTaskFailed, t, f.Error)
 		tx.statEnded(t, statFailed)
 	}
 	return t
@@ -703,7 +703,7 @@ func requeue(tx *tx, old *archivist.Task, why string) *archivist.Task {
 		t.CompletedAt = tx.now
 		t.LeaseUntil = time.Time{}
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskFailedEv, t, t.Error)
+		tx.taskEvent(archivist.EventTaskFailed, t, t.Error)
 		tx.statFailedUnstarted(t)
 		return t
 	}
@@ -713,7 +713,7 @@ func requeue(tx *tx, old *archivist.Task, why string) *archivist.Task {
 	t.LeaseUntil = time.Time{}
 	t.Progress, t.ProgressMessage = 0, ""
 	tx.putTask(old, t)
-	tx.taskEvent(archivist.TaskRequeued, t, why)
+	tx.taskEvent(archivist.EventTaskRequeued, t, why)
 	return t
 }
 
@@ -734,7 +734,7 @@ func (e *engine) RecoverExpired(ctx context.Context, lease archivist.Lease, retr
 				t.Status = archivist.TaskPending
 				t.LeaseUntil = time.Time{}
 				tx.putTask(old, t)
-				tx.taskEvent(archivist.TaskRequeued, t, "node "+old.NodeID+" did not start it in time")
+				tx.taskEvent(archivist.EventTaskRequeued, t, "node "+old.NodeID+" did not start it in time")
 			} else {
 				t = failTask(tx, old, archivist.Failure{
 					Error:    "attempt " + strconv.Itoa(old.Attempt) + " timed out: no result from node " + old.NodeID + " before its lease ran out",
@@ -812,7 +812,7 @@ func startAttempt(tx *tx, old *archivist.Task, nodeID string, grace time.Duratio
 	t.Progress, t.ProgressMessage = 0, ""
 	t.LeaseUntil = tx.now.Add(t.Timeout + grace)
 	tx.putTask(old, t)
-	tx.taskEvent(archivist.TaskStarted, t, "")
+	tx.taskEvent(archivist.EventTaskStarted, t, "")
 	return t
 }
 
@@ -872,7 +872,7 @@ func (e *engine) ReportProgress(ctx context.Context, id string, attempt int, pro
 		t := old.Clone()
 		t.Progress, t.ProgressMessage = progress, message
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskProgressed, t, "")
+		tx.taskEvent(archivist.EventTaskProgress, t, "")
 		return nil
 	})
 }
@@ -884,7 +884,7 @@ func (e *engine) staleReport(ctx context.Context, id string, attempt int, what s
 		if !ok {
 			return nil
 		}
-		tx.taskEvent(archivist.TaskStaleReport, t, "rejected "+what+" of attempt "+strconv.Itoa(attempt)+": "+cause.Error())
+		tx.taskEvent(archivist.EventTaskStaleReport, t, "rejected "+what+" of attempt "+strconv.Itoa(attempt)+": "+cause.Error())
 		return nil
 	})
 }
@@ -904,7 +904,7 @@ func (e *engine) CompleteTask(ctx context.Context, id string, attempt int, resul
 		t.CompletedAt = tx.now
 		t.LeaseUntil = time.Time{}
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.TaskSucceeded, t, "")
+		tx.taskEvent(archivist.EventTaskCompleted, t, "")
 		tx.statEnded(t, statCompleted)
 		out = t.Clone()
 		return nil
@@ -966,7 +966,7 @@ func (e *engine) Heartbeat(ctx context.Context, n *archivist.Node) (*archivist.N
 		}
 		tx.statHeartbeat(old, c)
 		tx.putNode(c)
-		tx.nodeEvent(archivist.NodeUpdated, c, "")
+		tx.nodeEvent(archivist.EventNodeUpdated, c, "")
 		out = c.Clone()
 		return nil
 	})
@@ -1008,7 +1008,7 @@ func (e *engine) SetDraining(ctx context.Context, id string, draining bool) (*ar
 		n := old.Clone()
 		n.Draining = draining
 		tx.putNode(n)
-		tx.nodeEvent(archivist.NodeUpdated, n, "")
+		tx.nodeEvent(archivist.EventNodeUpdated, n, "")
 		out = n.Clone()
 		return nil
 	})
@@ -1022,7 +1022,7 @@ func (e *engine) RemoveNode(ctx context.Context, id string) error {
 			return notFound("node", id)
 		}
 		tx.deleteNode(id)
-		tx.nodeEvent(archivist.NodeRemoved, n, "")
+		tx.nodeEvent(archivist.EventNodeRemoved, n, "")
 		return nil
 	})
 }
@@ -1044,7 +1044,7 @@ func (e *engine) Campaign(ctx context.Context, nodeID string, ttl time.Duration)
 			if n == nil {
 				n = &archivist.Node{ID: nodeID}
 			}
-			tx.nodeEvent(archivist.LeaderChanged, n, "leader is now "+nodeID)
+			tx.nodeEvent(archivist.EventNodeLeader, n, "leader is now "+nodeID)
 		default:
 			out = cur
 			return nil

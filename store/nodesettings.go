@@ -34,7 +34,7 @@ func (e *engine) SetNodeSettings(ctx context.Context, id string, s archivist.Nod
 		n := old.Clone()
 		merged.ApplyTo(n)
 		tx.putNode(n)
-		tx.nodeEvent(archivist.NodeUpdated, n, archivist.NodeSettingsDetail)
+		tx.nodeEvent(archivist.EventNodeUpdated, n, archivist.NodeSettingsDetail)
 		out = n.Clone()
 		return nil
 	})

@@ -542,7 +542,7 @@ func decodeEvent(r *mpReader, seq uint64, at time.Time) (archivist.Event, error)
 		return ev, r.err
 	}
 	kind := r.str()
-	ev.Type, ev.Detail = r.str(), r.str()
+	ev.Type, ev.Detail = archivist.EventType(r.str()), r.str()
 	rest := n - 3
 	skip := func(k int) {
 		for range k {

@@ -161,7 +161,7 @@ func waitCreated(t *testing.T, sub archivist.Subscription, id string, timeout ti
 			if !ok {
 				t.Fatalf("subscription ended: %v", sub.Err())
 			}
-			if ev.Type == archivist.TaskCreated && ev.Task.ID == id {
+			if ev.Type == archivist.EventTaskCreated && ev.Task.ID == id {
 				return
 			}
 		case <-deadline:

@@ -318,7 +318,7 @@ func createdIDs(t *testing.T, sub archivist.Subscription, n int, prev *uint64) [
 			t.Fatalf("event #%d %s follows #%d", ev.Seq, ev.Type, *prev)
 		}
 		*prev = ev.Seq
-		if ev.Type == archivist.TaskCreated {
+		if ev.Type == archivist.EventTaskCreated {
 			out = append(out, ev.Task.ID)
 		}
 	}
@@ -497,7 +497,7 @@ func TestRedisFencedNode(t *testing.T) {
 	stale := 0
 	for stale < 2 {
 		ev := nextEvent(t, watch)
-		if ev.Type == archivist.TaskStaleReport {
+		if ev.Type == archivist.EventTaskStaleReport {
 			stale++
 			if ev.Task.Attempt != 2 || !strings.Contains(ev.Detail, "attempt 1") {
 				t.Errorf("stale report: task at attempt %d, detail %q", ev.Task.Attempt, ev.Detail)

@@ -136,8 +136,8 @@ func TestPoolFaultToleranceOffFailsOrphansAtStart(t *testing.T) {
 		if task := b.task(t, theirs); task.Status != archivist.TaskInProgress || task.NodeID != "other" {
 			t.Errorf("another node's task is %s on %q, want IN_PROGRESS on other", task.Status, task.NodeID)
 		}
-		evs := b.events.waitFor(t, mine, archivist.TaskFailedEv)
-		if diff := cmp.Diff([]string{"task.created", "task.assigned", "task.started", "task.failed"}, types(evs)); diff != "" {
+		evs := b.events.waitFor(t, mine, archivist.EventTaskFailed)
+		if diff := cmp.Diff([]archivist.EventType{archivist.EventTaskCreated, archivist.EventTaskAssigned, archivist.EventTaskStarted, archivist.EventTaskFailed}, types(evs)); diff != "" {
 			t.Errorf("events of the orphan (-want +got):\n%s", diff)
 		}
 	})

@@ -253,7 +253,7 @@ func (l *eventLog) of(id string) []archivist.Event {
 // waitFor waits until the log holds an event of type typ for task id (the
 // log is filled asynchronously, behind the store) and returns the task's
 // events up to now.
-func (l *eventLog) waitFor(t *testing.T, id, typ string) []archivist.Event {
+func (l *eventLog) waitFor(t *testing.T, id string, typ archivist.EventType) []archivist.Event {
 	t.Helper()
 	var evs []archivist.Event
 	testkit.Eventually(t, wait, func() bool {
@@ -269,8 +269,8 @@ func (l *eventLog) waitFor(t *testing.T, id, typ string) []archivist.Event {
 }
 
 // types lists the types of events.
-func types(evs []archivist.Event) []string {
-	out := make([]string, 0, len(evs))
+func types(evs []archivist.Event) []archivist.EventType {
+	out := make([]archivist.EventType, 0, len(evs))
 	for _, ev := range evs {
 		out = append(out, ev.Type)
 	}

@@ -525,12 +525,12 @@ func (p *Pool) handle(ev archivist.Event) bool {
 		return false
 	}
 	switch ev.Type {
-	case archivist.TaskAssignedEv:
+	case archivist.EventTaskAssigned:
 		p.mu.Lock()
 		p.waiting++
 		p.mu.Unlock()
 		return true
-	case archivist.TaskCancelRequested:
+	case archivist.EventTaskCancelRequested:
 		p.cancelRunning(ev.Task.ID, ev.Task.Attempt)
 	}
 	return false

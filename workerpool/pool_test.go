@@ -36,8 +36,8 @@ func TestPoolRunsEcho(t *testing.T) {
 			t.Errorf("task attempt %d, failures %d, node %q, progress %v; want 1, 0, %q, 1",
 				task.Attempt, task.Failures, task.NodeID, task.Progress, nodeID)
 		}
-		want := []string{archivist.TaskCreated, archivist.TaskAssignedEv, archivist.TaskStarted, archivist.TaskSucceeded}
-		if diff := cmp.Diff(want, types(b.events.waitFor(t, id, archivist.TaskSucceeded))); diff != "" {
+		want := []archivist.EventType{archivist.EventTaskCreated, archivist.EventTaskAssigned, archivist.EventTaskStarted, archivist.EventTaskCompleted}
+		if diff := cmp.Diff(want, types(b.events.waitFor(t, id, archivist.EventTaskCompleted))); diff != "" {
 			t.Errorf("events of the task (-want +got):\n%s", diff)
 		}
 		testkit.Eventually(t, wait, func() bool { return len(b.obs.outcomesOf(id)) == 1 }, "observer was not told about the attempt")
@@ -94,7 +94,7 @@ func TestPoolRespectsWorkers(t *testing.T) {
 			if task := b.waitStatus(t, id, wait, archivist.TaskCompleted, archivist.TaskFailed); task.Status != archivist.TaskCompleted {
 				t.Fatalf("task %s is %s (error %q), want COMPLETED", id, task.Status, task.Error)
 			}
-			b.events.waitFor(t, id, archivist.TaskSucceeded)
+			b.events.waitFor(t, id, archivist.EventTaskCompleted)
 		}
 		if got := most.Load(); got > 2 {
 			t.Errorf("%d handlers ran at once with 2 workers", got)
@@ -156,16 +156,16 @@ func TestPoolRetries(t *testing.T) {
 				// and only then started the next attempt.
 				var retrying []archivist.Event
 				var started []archivist.Event
-				final := archivist.TaskSucceeded
+				final := archivist.EventTaskCompleted
 				if tt.want == archivist.TaskFailed {
-					final = archivist.TaskFailedEv
+					final = archivist.EventTaskFailed
 				}
 				evs := b.events.waitFor(t, id, final)
 				for _, ev := range evs {
 					switch ev.Type {
-					case archivist.TaskRetryScheduled:
+					case archivist.EventTaskRetrying:
 						retrying = append(retrying, ev)
-					case archivist.TaskStarted:
+					case archivist.EventTaskStarted:
 						started = append(started, ev)
 					}
 				}
@@ -315,8 +315,8 @@ func TestPoolReportsProgress(t *testing.T) {
 			t.Errorf("task is %s with progress message %q, want IN_PROGRESS with %q", task.Status, task.ProgressMessage, "halfway")
 		}
 		var progressed []archivist.Event
-		for _, ev := range b.events.waitFor(t, id, archivist.TaskProgressed) {
-			if ev.Type == archivist.TaskProgressed {
+		for _, ev := range b.events.waitFor(t, id, archivist.EventTaskProgress) {
+			if ev.Type == archivist.EventTaskProgress {
 				progressed = append(progressed, ev)
 			}
 		}
@@ -399,7 +399,7 @@ func TestPoolSetWorkers(t *testing.T) {
 				testkit.Eventually(t, wait, func() bool { return b.count(t, archivist.TaskCompleted) == done+1 }, "task %d did not complete", done+1)
 			}
 			for _, id := range ids {
-				b.events.waitFor(t, id, archivist.TaskSucceeded)
+				b.events.waitFor(t, id, archivist.EventTaskCompleted)
 			}
 			if got := b.events.maxInProgress(ids[3:]); got != 1 {
 				t.Errorf("the tasks queued behind the lowered count overlapped: %d at once", got)
@@ -622,7 +622,7 @@ func TestPoolRunLocal(t *testing.T) {
 		}
 		for _, id := range ids {
 			if id != cancelled {
-				b.events.waitFor(t, id, archivist.TaskSucceeded)
+				b.events.waitFor(t, id, archivist.EventTaskCompleted)
 			}
 		}
 		if got := b.events.maxInProgress(ids); got != 1 {

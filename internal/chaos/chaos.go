@@ -704,7 +704,7 @@ func readEvents(ctx context.Context, url string, until time.Time) ([]Event, erro
 			if ev.Kind != archivist.EventTask || ev.Task == nil {
 				continue
 			}
-			evs = append(evs, Event{Seq: ev.Seq, Type: ev.Type, Time: ev.Time, TaskID: ev.Task.ID,
+			evs = append(evs, Event{Seq: ev.Seq, Type: string(ev.Type), Time: ev.Time, TaskID: ev.Task.ID,
 				Attempt: ev.Task.Attempt, Node: ev.Task.NodeID, Status: string(ev.Task.Status), Detail: ev.Detail})
 		case <-ctx.Done():
 			return nil, fmt.Errorf("at seq %d: %w", seq, ctx.Err())

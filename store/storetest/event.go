@@ -94,7 +94,7 @@ func describe(ev archivist.Event) string {
 }
 
 // taskEvent matches an event of type typ about task id.
-func taskEvent(typ, id string) func(archivist.Event) bool {
+func taskEvent(typ archivist.EventType, id string) func(archivist.Event) bool {
 	return func(ev archivist.Event) bool {
 		return ev.Kind == archivist.EventTask && ev.Type == typ && ev.Task != nil && ev.Task.ID == id
 	}
@@ -115,13 +115,13 @@ func testEvents(t *testing.T, s suite) {
 		h.complete("job", 1, `{"r":1}`)
 
 		want := []struct {
-			typ    string
+			typ    archivist.EventType
 			status archivist.TaskStatus
 		}{
-			{archivist.TaskCreated, archivist.TaskPending},
-			{archivist.TaskAssignedEv, archivist.TaskAssigned},
-			{archivist.TaskStarted, archivist.TaskInProgress},
-			{archivist.TaskSucceeded, archivist.TaskCompleted},
+			{archivist.EventTaskCreated, archivist.TaskPending},
+			{archivist.EventTaskAssigned, archivist.TaskAssigned},
+			{archivist.EventTaskStarted, archivist.TaskInProgress},
+			{archivist.EventTaskCompleted, archivist.TaskCompleted},
 		}
 		var got []archivist.Event
 		for len(got) < len(want) {
@@ -184,19 +184,19 @@ func testEvents(t *testing.T, s suite) {
 				t.Errorf("replayed %s after Seq %d; Seq must grow by one", describe(ev), prev)
 			}
 			prev = ev.Seq
-			if id := fmt.Sprintf("c%d", i); !taskEvent(archivist.TaskCreated, id)(ev) {
+			if id := fmt.Sprintf("c%d", i); !taskEvent(archivist.EventTaskCreated, id)(ev) {
 				t.Errorf("replayed event %d: %s, want task.created of %s", i, describe(ev), id)
 			}
 		}
 		// Live events follow the replay without a gap or a repeat.
 		h.create(newTask("live", "t", archivist.PriorityNormal))
-		if ev := h.next(sub); ev.Seq != prev+1 || !taskEvent(archivist.TaskCreated, "live")(ev) {
+		if ev := h.next(sub); ev.Seq != prev+1 || !taskEvent(archivist.EventTaskCreated, "live")(ev) {
 			t.Errorf("first live event after the replay: %s, want #%d task.created of live", describe(ev), prev+1)
 		}
 
 		// Starting from the middle replays only what came after.
 		mid := h.subscribe(seqs[2])
-		if ev := h.next(mid); !taskEvent(archivist.TaskCreated, "c4")(ev) {
+		if ev := h.next(mid); !taskEvent(archivist.EventTaskCreated, "c4")(ev) {
 			t.Errorf("Subscribe(Seq of c3) starts with %s, want task.created of c4", describe(ev))
 		}
 	})
@@ -205,14 +205,14 @@ func testEvents(t *testing.T, s suite) {
 		sub := h.subscribe(0)
 		n := newNode("node-a")
 		h.heartbeat(n.Clone())
-		ev := h.await(sub, "node.updated", func(ev archivist.Event) bool { return ev.Type == archivist.NodeUpdated })
+		ev := h.await(sub, "node.updated", func(ev archivist.Event) bool { return ev.Type == archivist.EventNodeUpdated })
 		if ev.Kind != archivist.EventNode || ev.Node == nil || ev.Node.ID != "node-a" || !ev.Node.LastHeartbeat.Equal(n.LastHeartbeat) {
 			t.Errorf("heartbeat event: kind %s, node %+v", ev.Kind, ev.Node)
 		}
 
 		h.setDraining("node-a", true)
 		h.await(sub, "node.updated with Draining", func(ev archivist.Event) bool {
-			return ev.Type == archivist.NodeUpdated && ev.Node != nil && ev.Node.ID == "node-a" && ev.Node.Draining
+			return ev.Type == archivist.EventNodeUpdated && ev.Node != nil && ev.Node.ID == "node-a" && ev.Node.Draining
 		})
 
 		cfg := archivist.DefaultConfig()
@@ -220,7 +220,7 @@ func testEvents(t *testing.T, s suite) {
 		if _, err := h.s.UpdateConfig(h.ctx(), cfg, 0); err != nil {
 			t.Fatalf("UpdateConfig: %v", err)
 		}
-		ev = h.await(sub, "config.updated", func(ev archivist.Event) bool { return ev.Type == archivist.ConfigUpdated })
+		ev = h.await(sub, "config.updated", func(ev archivist.Event) bool { return ev.Type == archivist.EventConfigUpdated })
 		if ev.Kind != archivist.EventConfig || ev.Config == nil || ev.Config.Version != 1 || ev.Config.Workers != 11 {
 			t.Errorf("config event: kind %s, config %+v", ev.Kind, ev.Config)
 		}
@@ -228,7 +228,7 @@ func testEvents(t *testing.T, s suite) {
 		if err := h.s.RemoveNode(h.ctx(), "node-a"); err != nil {
 			t.Fatalf("RemoveNode: %v", err)
 		}
-		ev = h.await(sub, "node.removed", func(ev archivist.Event) bool { return ev.Type == archivist.NodeRemoved })
+		ev = h.await(sub, "node.removed", func(ev archivist.Event) bool { return ev.Type == archivist.EventNodeRemoved })
 		if ev.Kind != archivist.EventNode || ev.Node == nil || ev.Node.ID != "node-a" {
 			t.Errorf("node.removed event: kind %s, node %+v", ev.Kind, ev.Node)
 		}
@@ -238,27 +238,27 @@ func testEvents(t *testing.T, s suite) {
 		name   string
 		setup  func(h *fixture) // creates task "job"
 		do     func(h *fixture)
-		typ    string
+		typ    archivist.EventType
 		status archivist.TaskStatus
 	}{
 		{"CancelPending", func(h *fixture) { h.create(newTask("job", "t", archivist.PriorityNormal)) },
-			func(h *fixture) { h.cancel("job") }, archivist.TaskCancelledEv, archivist.TaskCancelled},
+			func(h *fixture) { h.cancel("job") }, archivist.EventTaskCancelled, archivist.TaskCancelled},
 		{"CancelRunning", runningJob(3), func(h *fixture) { h.cancel("job") },
-			archivist.TaskCancelRequested, archivist.TaskInProgress},
+			archivist.EventTaskCancelRequested, archivist.TaskInProgress},
 		{"Progress", runningJob(3), func(h *fixture) {
 			if err := h.s.ReportProgress(h.ctx(), "job", 1, 0.5, "half"); err != nil {
 				h.t.Fatalf("ReportProgress: %v", err)
 			}
-		}, archivist.TaskProgressed, archivist.TaskInProgress},
+		}, archivist.EventTaskProgress, archivist.TaskInProgress},
 		{"FailWithRetry", runningJob(3), func(h *fixture) {
 			h.fail("job", 1, archivist.Failure{Error: "x", Retry: slowRetry})
-		}, archivist.TaskRetryScheduled, archivist.TaskRetrying},
+		}, archivist.EventTaskRetrying, archivist.TaskRetrying},
 		{"FailPermanently", runningJob(3), func(h *fixture) {
 			h.fail("job", 1, archivist.Failure{Error: "x", Permanent: true})
-		}, archivist.TaskFailedEv, archivist.TaskFailed},
+		}, archivist.EventTaskFailed, archivist.TaskFailed},
 		{"TimeOut", runningJob(0), func(h *fixture) {
 			h.fail("job", 1, archivist.Failure{Error: "x", TimedOut: true})
-		}, archivist.TaskTimedOutEv, archivist.TaskTimedOut},
+		}, archivist.EventTaskTimedOut, archivist.TaskTimedOut},
 		{"Retry", func(h *fixture) {
 			runningJob(0)(h)
 			h.fail("job", 1, archivist.Failure{Error: "x", Permanent: true})
@@ -266,17 +266,17 @@ func testEvents(t *testing.T, s suite) {
 			if _, err := h.s.RetryTask(h.ctx(), "job"); err != nil {
 				h.t.Fatalf("RetryTask: %v", err)
 			}
-		}, archivist.TaskRetried, archivist.TaskPending},
+		}, archivist.EventTaskRetried, archivist.TaskPending},
 		{"RequeueNode", runningJob(3), func(h *fixture) {
 			if _, err := h.s.RequeueNode(h.ctx(), h.lead(), "node-1"); err != nil {
 				h.t.Fatalf("RequeueNode: %v", err)
 			}
-		}, archivist.TaskRequeued, archivist.TaskPending},
+		}, archivist.EventTaskRequeued, archivist.TaskPending},
 		{"FailNode", runningJob(3), func(h *fixture) {
 			if _, err := h.s.FailNode(h.ctx(), h.lead(), "node-1", "node node-1 was lost"); err != nil {
 				h.t.Fatalf("FailNode: %v", err)
 			}
-		}, archivist.TaskFailedEv, archivist.TaskFailed},
+		}, archivist.EventTaskFailed, archivist.TaskFailed},
 	}
 	for _, c := range transitions {
 		s.run(t, c.name, func(t *testing.T, h *fixture) {
@@ -284,7 +284,7 @@ func testEvents(t *testing.T, s suite) {
 			h.lead()
 			sub := h.subscribe(0)
 			c.do(h)
-			ev := h.await(sub, c.typ+" of job", taskEvent(c.typ, "job"))
+			ev := h.await(sub, string(c.typ)+" of job", taskEvent(c.typ, "job"))
 			if ev.Task.Status != c.status {
 				t.Errorf("%s event carries the task in %s, want %s", c.typ, ev.Task.Status, c.status)
 			}
@@ -435,7 +435,7 @@ func testEvents(t *testing.T, s suite) {
 		// A new subscription resyncs and works.
 		again := h.subscribe(h.lastSeq())
 		h.create(newTask("after-drop", "t", archivist.PriorityNormal))
-		h.await(again, "task.created of after-drop", taskEvent(archivist.TaskCreated, "after-drop"))
+		h.await(again, "task.created of after-drop", taskEvent(archivist.EventTaskCreated, "after-drop"))
 	})
 }
 

@@ -122,8 +122,8 @@ func testFaultToleranceOff(t *testing.T, s suite) {
 			if ev.Task.ID == "marker" {
 				break
 			}
-			got = append(got, ev.Type+" "+ev.Task.ID+" "+string(ev.Task.Status))
-			if ev.Type == archivist.TaskFailedEv && ev.Detail != reason {
+			got = append(got, string(ev.Type)+" "+ev.Task.ID+" "+string(ev.Task.Status))
+			if ev.Type == archivist.EventTaskFailed && ev.Detail != reason {
 				t.Errorf("task.failed detail %q, want the reason", ev.Detail)
 			}
 		}

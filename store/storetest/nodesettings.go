@@ -54,7 +54,7 @@ func testNodeSettings(t *testing.T, s suite) {
 			t.Errorf("stored node (-want +got):\n%s", diff)
 		}
 		ev := h.await(sub, "node.updated of the settings", func(ev archivist.Event) bool {
-			return ev.Type == archivist.NodeUpdated && ev.Node != nil && ev.Node.ID == "node-a"
+			return ev.Type == archivist.EventNodeUpdated && ev.Node != nil && ev.Node.ID == "node-a"
 		})
 		if ev.Kind != archivist.EventNode || ev.Detail != archivist.NodeSettingsDetail || ev.Node.Workers != 9 ||
 			ev.Node.Role != archivist.RoleWorker || !ev.Node.Draining {
