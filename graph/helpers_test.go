@@ -18,6 +18,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -26,7 +27,7 @@ type env struct {
 	store  *store.Memory
 	clock  *fakeClock
 	events *countingSource
-	logs   *syncBuffer
+	logs   *testkit.Buffer
 	srv    *httptest.Server
 }
 
@@ -47,7 +48,7 @@ func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) 
 		return nil, ctx.Err()
 	})
 
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	e := &env{store: st, clock: clock, logs: logs, events: newCountingSource(st)}
 	r := &graph.Resolver{
 		Store:    st,
@@ -80,23 +81,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // countingSource is the store's event feed, with a signal for each
