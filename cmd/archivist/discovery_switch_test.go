@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/rpg-archivist/archivist/discovery"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The discovery method changes at run time, with real multicast between
@@ -143,7 +145,7 @@ func updateDiscovery(t *testing.T, n *node, method string, peers []string) int {
 func waitDiscovery(t *testing.T, n *node, ids []string, version int, method string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	waitFor(t, timeout, "every node to report discovery "+method, func() bool {
+	testkit.Eventually(t, timeout, func() bool {
 		ns := switchNodes(t, n)
 		for _, id := range ids {
 			if x := ns[id]; x.Discovery != method || x.ConfigVersion < version {
@@ -151,7 +153,7 @@ func waitDiscovery(t *testing.T, n *node, ids []string, version int, method stri
 			}
 		}
 		return true
-	})
+	}, "every node to report discovery %s", method)
 	return time.Since(start)
 }
 
@@ -216,7 +218,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	}
 	const batch = 30
 	submitSleeps(t, a, batch, 20)
-	waitFor(t, 30*time.Second, "the first tasks to complete", func() bool { return completed(t, a) == batch })
+	testkit.Eventually(t, 30*time.Second, func() bool { return completed(t, a) == batch }, "the first tasks to complete")
 	before := countTasks(t, a)
 	for _, id := range ids {
 		if before.byNode[id] == 0 {
@@ -233,7 +235,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	t.Logf("every node reported REGISTRY %s after updateConfig", took)
 	for i, id := range ids {
 		instance := "archivist-" + cluster + "-" + id
-		waitFor(t, 2*time.Second, "the goodbye of "+instance, func() bool { return bye.has(instance) })
+		testkit.Eventually(t, 2*time.Second, func() bool { return bye.has(instance) }, "the goodbye of %s", instance)
 		waitLog(t, nodes[i], time.Second, id+" to stop browsing", "mDNS discovery stopped")
 	}
 	fresh := browseOn(t, bridge, cluster)
@@ -253,7 +255,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	}
 	waitLog(t, c, time.Second, "c to say it is not admitted", "this node is NOT admitted", "node_id=c")
 	submitSleeps(t, b, batch, 20)
-	waitFor(t, 30*time.Second, "the MANUAL tasks to complete", func() bool { return completed(t, a) == 2*batch })
+	testkit.Eventually(t, 30*time.Second, func() bool { return completed(t, a) == 2*batch }, "the MANUAL tasks to complete")
 	after := countTasks(t, a)
 	for _, out := range []string{"c", "d"} {
 		if after.byNode[out] != before.byNode[out] {

@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // passRedis is a redis-server that requires a password (requirepass),
@@ -318,7 +319,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, 20*time.Second, "a and b online", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		var out struct{ Nodes []struct{ ID, Status string } }
 		mustGQL(adminKey, `{ nodes { id status } }`, nil, &out)
 		online := 0
@@ -328,7 +329,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 		return online == 2
-	})
+	}, "a and b online")
 
 	// Subscriptions over WSS, every event kept.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -384,11 +385,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 		ids = append(ids, out.SubmitTask.ID)
 	}
 	for _, id := range ids {
-		waitFor(t, 30*time.Second, "task "+id+" to finish", func() bool {
+		testkit.Eventually(t, 30*time.Second, func() bool {
 			var out struct{ Task struct{ Status string } }
 			mustGQL(viewer.Key, `query($id: ID!) { task(id: $id) { status } }`, map[string]any{"id": id}, &out)
 			return out.Task.Status == "COMPLETED" || out.Task.Status == "FAILED"
-		})
+		}, "task %s to finish", id)
 	}
 
 	// Bad keys, some of them close to real ones.

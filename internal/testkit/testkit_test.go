@@ -24,6 +24,11 @@ func TestBuffer(t *testing.T) {
 }
 
 func TestEventuallyAndSignal(t *testing.T) {
+	calls := 0
+	testkit.Eventually(t, time.Second, func() bool { calls++; return true }, "immediately true")
+	if calls != 1 {
+		t.Fatalf("a true cond checked %d times, want 1", calls)
+	}
 	n := 0
 	testkit.Eventually(t, time.Second, func() bool { n++; return n == 3 }, "n reaches 3")
 	if n != 3 {
