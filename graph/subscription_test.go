@@ -227,11 +227,7 @@ func TestSlowSubscriberIsTold(t *testing.T) {
 		if len(errs) != 1 || errs[0].code() != "CONFLICT" {
 			t.Errorf("%s: errors %+v", proto, errs)
 		}
-		select {
-		case <-sub.closed:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: the subscription was not closed", proto)
-		}
+		testkit.Signal(t, sub.closed, 10*time.Second, proto+": the subscription closed")
 	}
 }
 
