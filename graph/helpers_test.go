@@ -25,7 +25,7 @@ import (
 // env is one server over a fresh in-memory store.
 type env struct {
 	store  *store.Memory
-	clock  *fakeClock
+	clock  *testkit.Clock
 	events *countingSource
 	logs   *testkit.Buffer
 	srv    *httptest.Server
@@ -35,7 +35,7 @@ type env struct {
 // before the handler is built.
 func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) *env {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	st := store.NewMemory(store.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = st.Close() })
 
@@ -64,23 +64,6 @@ func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) 
 	e.srv = httptest.NewServer(graph.NewHandler(r, opts))
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // countingSource is the store's event feed, with a signal for each

@@ -37,7 +37,7 @@ func setupLimits(t testing.TB, keyList string, tweak func(*graph.HandlerOptions)
 // which e.store then is).
 func setupOn(t testing.TB, st archivist.Store, keyList string, tweak func(*graph.HandlerOptions)) *env {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := &env{clock: clock, logs: &testkit.Buffer{}}
 	if st == nil {
 		e.store = store.NewMemory(store.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})

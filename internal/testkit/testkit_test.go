@@ -40,3 +40,16 @@ func TestEventuallyAndSignal(t *testing.T) {
 		t.Fatalf("Signal = %d", got)
 	}
 }
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := testkit.NewClock(start)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.Now() })
+	c.Advance(time.Hour)
+	c.Advance(-time.Minute)
+	wg.Wait()
+	if got, want := c.Now(), start.Add(59*time.Minute); !got.Equal(want) {
+		t.Fatalf("Now = %s, want %s", got, want)
+	}
+}
