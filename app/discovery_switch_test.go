@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,14 +10,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/discovery"
-	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/internal/mdnstest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The discovery method changes at run time. These tests run a node in this
@@ -38,26 +36,9 @@ func needLoopbackMDNS(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startLoopbackNode runs a node with mDNS on lo and returns it with its
 // log. The node is closed at cleanup.
-func startLoopbackNode(t *testing.T, cluster, id string, extra ...string) (*Main, *lockedBuffer) {
+func startLoopbackNode(t *testing.T, cluster, id string, extra ...string) (*Main, *testkit.Buffer) {
 	t.Helper()
 	args := append([]string{"--store", "memory", "--http", "127.0.0.1:0", "--node-id", id, "--cluster", cluster,
 		"--mdns-interface", "lo", "--mdns-ttl", "2s", "--heartbeat-interval", "50ms",
@@ -66,7 +47,7 @@ func startLoopbackNode(t *testing.T, cluster, id string, extra ...string) (*Main
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	m := NewMain(o, slog.New(slog.NewTextHandler(logs, nil)))
 	if err := m.Run(t.Context()); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
@@ -105,17 +86,6 @@ func setDiscovery(t *testing.T, m *Main, d archivist.DiscoveryMethod, peers ...s
 	return archivist.Config{}
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // storedDiscovery is the discovery method of node id as its last
 // heartbeat in the store says.
 func storedDiscovery(t *testing.T, m *Main, id string) archivist.DiscoveryMethod {
@@ -146,63 +116,6 @@ func mdnsGoroutines() int {
 	return n
 }
 
-// goodbyeWatch listens to mDNS traffic on ifi and records the instances
-// withdrawn (a PTR record of the archivist service with TTL 0).
-type goodbyeWatch struct {
-	mu  sync.Mutex
-	bye map[string]bool
-}
-
-func watchGoodbyes(t *testing.T, ifname string) *goodbyeWatch {
-	t.Helper()
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
-	if err != nil {
-		t.Fatalf("listen for mDNS on %s: %v", ifname, err)
-	}
-	w := &goodbyeWatch{bye: map[string]bool{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 9000)
-		for {
-			n, _, err := c.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			var msg dns.Msg
-			if msg.Unpack(buf[:n]) != nil || !msg.Response {
-				continue
-			}
-			for _, rr := range msg.Answer {
-				if ptr, ok := rr.(*dns.PTR); ok && ptr.Hdr.Ttl == 0 &&
-					strings.HasPrefix(ptr.Hdr.Name, discovery.MDNSService+".") {
-					w.mu.Lock()
-					w.bye[strings.SplitN(ptr.Ptr, ".", 2)[0]] = true
-					w.mu.Unlock()
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return w
-}
-
-func (w *goodbyeWatch) seen(instance string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.bye[instance]
-}
-
-func (w *goodbyeWatch) reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	clear(w.bye)
-}
-
 // TestDiscoveryFollowsConfig: a node started without --discovery follows
 // the cluster's method as it changes: AUTO advertises it (a browser finds
 // it) and it reports AUTO; back to REGISTRY it sends a goodbye, stops every
@@ -212,7 +125,11 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 	needLoopbackMDNS(t)
 	cluster := fmt.Sprintf("sw%d", rand.IntN(1e9))
 	instance := "archivist-" + cluster + "-n1"
-	bye := watchGoodbyes(t, "lo")
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bye := mdnstest.WatchGoodbyes(t, lo)
 	baseline := mdnsGoroutines()
 	m, logs := startLoopbackNode(t, cluster, "n1")
 
@@ -224,16 +141,11 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 	}
 
 	for round := range 2 { // twice: new advertiser and browser each time
-		ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
-		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
-		if err := b.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		b := mdnstest.Browse(t, cluster, []net.Interface{*lo})
 		cfg := setDiscovery(t, m, archivist.DiscoveryAuto)
-		waitUntil(t, 2*time.Second, "the node to report AUTO in its heartbeat", func() bool {
+		testkit.Eventually(t, 2*time.Second, func() bool {
 			return storedDiscovery(t, m, "n1") == archivist.DiscoveryAuto
-		})
+		}, "the node to report AUTO in its heartbeat")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		p, err := b.WaitPeer(ctx, func(p discovery.Peer) bool { return p.NodeID == "n1" })
 		cancel()
@@ -250,13 +162,13 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 			t.Fatalf("node runs config v%d, want v%d", m.Settings().Version, cfg.Version)
 		}
 
-		bye.reset()
+		bye.Reset()
 		setDiscovery(t, m, archivist.DiscoveryRegistry)
-		waitUntil(t, 2*time.Second, "the node to report REGISTRY in its heartbeat", func() bool {
+		testkit.Eventually(t, 2*time.Second, func() bool {
 			return storedDiscovery(t, m, "n1") == archivist.DiscoveryRegistry
-		})
-		waitUntil(t, 2*time.Second, "the goodbye of "+instance, func() bool { return bye.seen(instance) })
-		waitUntil(t, 2*time.Second, "the mDNS goroutines to end", func() bool { return mdnsGoroutines() == baseline })
+		}, "the node to report REGISTRY in its heartbeat")
+		testkit.Eventually(t, 2*time.Second, func() bool { return bye.Seen(instance) }, "%s", "the goodbye of "+instance)
+		testkit.Eventually(t, 2*time.Second, func() bool { return mdnsGoroutines() == baseline }, "the mDNS goroutines to end")
 	}
 	if n := strings.Count(logs.String(), "mDNS: advertisement withdrawn"); n != 2 {
 		t.Fatalf("%d withdrawals logged, want 2", n)
@@ -264,16 +176,16 @@ func TestDiscoveryFollowsConfig(t *testing.T) {
 
 	// MANUAL: the peer list leaves this node out, then names it.
 	setDiscovery(t, m, archivist.DiscoveryManual, "someone-else")
-	waitUntil(t, 2*time.Second, "the node to report MANUAL", func() bool {
+	testkit.Eventually(t, 2*time.Second, func() bool {
 		return storedDiscovery(t, m, "n1") == archivist.DiscoveryManual
-	})
-	waitUntil(t, time.Second, "the node to say it is not admitted", func() bool {
+	}, "the node to report MANUAL")
+	testkit.Eventually(t, time.Second, func() bool {
 		return strings.Contains(logs.String(), "this node is NOT admitted")
-	})
+	}, "the node to say it is not admitted")
 	setDiscovery(t, m, archivist.DiscoveryManual, "someone-else", m.Server.Addr())
-	waitUntil(t, time.Second, "the node to say it is admitted again", func() bool {
+	testkit.Eventually(t, time.Second, func() bool {
 		return strings.Contains(logs.String(), "admitted to the cluster again")
-	})
+	}, "the node to say it is admitted again")
 	if n := strings.Count(logs.String(), "this node is NOT admitted"); n != 1 {
 		t.Fatalf("said %d times that it is not admitted, want once", n)
 	}
@@ -298,19 +210,19 @@ func TestDiscoverySwitchRace(t *testing.T) {
 	last := setDiscovery(t, m, archivist.DiscoveryAuto)
 	// The last version applied, not an AUTO of the way: a heartbeat of an
 	// earlier one may say AUTO too.
-	waitUntil(t, 5*time.Second, "the node to settle on AUTO", func() bool {
+	testkit.Eventually(t, 5*time.Second, func() bool {
 		return m.Settings().Version == last.Version && m.describe().Discovery == archivist.DiscoveryAuto &&
 			storedDiscovery(t, m, "r1") == archivist.DiscoveryAuto
-	})
+	}, "the node to settle on AUTO")
 	count := func(frame string) int {
 		buf := make([]byte, 1<<22)
 		return strings.Count(string(buf[:runtime.Stack(buf, true)]), frame)
 	}
 	// Eventually: a loop's goroutine, started by its lifecycle.Base, names
 	// the loop in its stack only once it was scheduled.
-	waitUntil(t, 2*time.Second, "one advertiser and one browser loop", func() bool {
+	testkit.Eventually(t, 2*time.Second, func() bool {
 		return count("discovery.(*Advertiser).loop") == 1 && count("discovery.(*Browser).loop") == 1
-	})
+	}, "one advertiser and one browser loop")
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -347,7 +259,7 @@ func TestDiscoverySwitchRace(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	waitUntil(t, 2*time.Second, "every mDNS goroutine to end", func() bool { return mdnsGoroutines() == baseline })
+	testkit.Eventually(t, 2*time.Second, func() bool { return mdnsGoroutines() == baseline }, "every mDNS goroutine to end")
 }
 
 // TestWantsMDNS: --discovery decides for the node until the cluster's
@@ -392,22 +304,22 @@ func TestDiscoveryAutoWithoutMDNS(t *testing.T) {
 	warnings := func() int { return strings.Count(logs.String(), warning) }
 
 	cfg := setDiscovery(t, m, archivist.DiscoveryAuto)
-	waitUntil(t, 2*time.Second, "the warning", func() bool { return warnings() == 1 })
-	waitUntil(t, 2*time.Second, "the heartbeat of the AUTO config", func() bool {
+	testkit.Eventually(t, 2*time.Second, func() bool { return warnings() == 1 }, "the warning")
+	testkit.Eventually(t, 2*time.Second, func() bool {
 		return m.Settings().Version == cfg.Version && storedDiscovery(t, m, "x1") == archivist.DiscoveryRegistry
-	})
+	}, "the heartbeat of the AUTO config")
 	if !strings.Contains(logs.String(), `mDNS interface \"nosuch0\"`) {
 		t.Fatalf("the warning does not say why:\n%s", logs.String())
 	}
 
 	cfg = setDiscovery(t, m, archivist.DiscoveryAuto, "x1") // another version, still AUTO
-	waitUntil(t, 2*time.Second, "the next config to apply", func() bool { return m.Settings().Version == cfg.Version })
+	testkit.Eventually(t, 2*time.Second, func() bool { return m.Settings().Version == cfg.Version }, "the next config to apply")
 	if warnings() != 1 {
 		t.Fatalf("warned %d times for one switch to AUTO:\n%s", warnings(), logs.String())
 	}
 	setDiscovery(t, m, archivist.DiscoveryRegistry)
 	setDiscovery(t, m, archivist.DiscoveryAuto)
-	waitUntil(t, 2*time.Second, "the second warning", func() bool { return warnings() == 2 })
+	testkit.Eventually(t, 2*time.Second, func() bool { return warnings() == 2 }, "the second warning")
 	if d := m.describe().Discovery; d != archivist.DiscoveryRegistry {
 		t.Fatalf("reports %s without mDNS", d)
 	}
@@ -421,18 +333,14 @@ func TestDiscoveryRecordFollowsNodeSettings(t *testing.T) {
 	cluster := fmt.Sprintf("ns%d", rand.IntN(1e9))
 	m, _ := startLoopbackNode(t, cluster, "n1")
 	setDiscovery(t, m, archivist.DiscoveryAuto)
-	waitUntil(t, 2*time.Second, "the node to report AUTO in its heartbeat", func() bool {
+	testkit.Eventually(t, 2*time.Second, func() bool {
 		return storedDiscovery(t, m, "n1") == archivist.DiscoveryAuto
-	})
+	}, "the node to report AUTO in its heartbeat")
 
 	ifaces, _ := discovery.MulticastInterfaces([]string{"lo"})
 	find := func(what string, match func(discovery.Peer) bool) discovery.Peer {
 		t.Helper()
-		b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "test", Interfaces: ifaces,
-			IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
-		if err := b.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		b := mdnstest.Browse(t, cluster, ifaces)
 		defer func() { _ = b.Stop(context.Background()) }()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -54,20 +55,10 @@ func TestRoleChangesInProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("not within 10s: %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	parts := func() (pool, leading bool) {
 		return m.pool() != nil, m.elector() != nil && m.scheduler() != nil
 	}
-	waitUntil("the node leads", m.isLeader)
+	testkit.Eventually(t, 10*time.Second, m.isLeader, "the node leads")
 	for _, c := range []struct {
 		role          archivist.NodeRole
 		pool, leading bool
@@ -80,10 +71,10 @@ func TestRoleChangesInProcess(t *testing.T) {
 		{archivist.RoleHybrid, true, true},
 	} {
 		set(archivist.NodeSettings{Role: c.role, Workers: 2})
-		waitUntil("role "+string(c.role)+" with its parts", func() bool {
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			p, l := parts()
 			return m.currentRole() == c.role && p == c.pool && l == c.leading
-		})
+		}, "role %s with its parts", c.role)
 		if !c.leading && m.isLeader() {
 			t.Fatalf("a %s leads", c.role)
 		}
@@ -98,13 +89,13 @@ func TestRoleChangesInProcess(t *testing.T) {
 	// Back to running tasks before the pool retired: the same pool goes on.
 	before := m.pool()
 	set(archivist.NodeSettings{Role: archivist.RoleMaster})
-	waitUntil("role MASTER", func() bool { return m.currentRole() == archivist.RoleMaster })
+	testkit.Eventually(t, 10*time.Second, func() bool { return m.currentRole() == archivist.RoleMaster }, "role MASTER")
 	set(archivist.NodeSettings{Role: archivist.RoleHybrid})
-	waitUntil("role HYBRID", func() bool { return m.currentRole() == archivist.RoleHybrid })
+	testkit.Eventually(t, 10*time.Second, func() bool { return m.currentRole() == archivist.RoleHybrid }, "role HYBRID")
 	if p := m.pool(); p == nil || p != before {
 		t.Fatalf("pool %p after MASTER and back at once, want the same %p", p, before)
 	}
-	waitUntil("the node leads again", m.isLeader)
+	testkit.Eventually(t, 10*time.Second, m.isLeader, "the node leads again")
 	stop()
 	wg.Wait()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpg-archivist/archivist/app"
 	"github.com/rpg-archivist/archivist/client"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // server is the address of a real node run in this process on the memory
@@ -151,13 +152,8 @@ func TestWatchAndNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-s.C:
-		if ev.Node == nil || ev.Node.ID != "client-test" {
-			t.Fatalf("node event %+v", ev)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no heartbeat event within 10s")
+	if ev := testkit.Signal(t, s.C, 10*time.Second, "a heartbeat event"); ev.Node == nil || ev.Node.ID != "client-test" {
+		t.Fatalf("node event %+v", ev)
 	}
 	s.Close()
 	if _, ok := <-s.C; ok {

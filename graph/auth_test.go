@@ -27,8 +27,9 @@ const (
 )
 
 type authEnv struct {
-	srv   *httptest.Server
-	store *store.Memory
+	srv    *httptest.Server
+	store  *store.Memory
+	events *countingSource
 }
 
 func setupAuth(t *testing.T) *authEnv {
@@ -41,14 +42,15 @@ func setupAuth(t *testing.T) *authEnv {
 	if err := keys.AddList("viewer:" + viewerKey + ",operator:" + operatorKey + ",admin:" + adminKey); err != nil {
 		t.Fatal(err)
 	}
-	r := &graph.Resolver{Store: st, Registry: reg, Logger: slog.New(slog.DiscardHandler)}
+	events := newCountingSource(st)
+	r := &graph.Resolver{Store: st, Registry: reg, Events: events, Logger: slog.New(slog.DiscardHandler)}
 	h := graph.WithAuth(graph.NewHandler(r, graph.HandlerOptions{Keys: &keys}), &keys)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	// An offline node to remove, and one online to drain.
 	st.Heartbeat(t.Context(), &archivist.Node{ID: "gone", Interval: time.Second, LastHeartbeat: time.Now().Add(-time.Hour)})
 	st.Heartbeat(t.Context(), &archivist.Node{ID: "live", Interval: time.Hour, LastHeartbeat: time.Now()})
-	return &authEnv{srv: srv, store: st}
+	return &authEnv{srv: srv, store: st, events: events}
 }
 
 func (e *authEnv) do(t *testing.T, key, query string) gqlResponse {
@@ -150,22 +152,15 @@ func TestWebSocketAuth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	wsjson.Write(ctx, conn, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription { nodeUpdated { id } }`}})
-	// Heartbeat until the subscription, which starts asynchronously, sees one.
-	beat, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		for beat.Err() == nil {
-			e.store.Heartbeat(beat, &archivist.Node{ID: "live", Interval: time.Hour, LastHeartbeat: time.Now()})
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	// The subscription starts asynchronously: heartbeat once it has.
+	e.events.waitSubscribed(t, 1)
+	e.store.Heartbeat(ctx, &archivist.Node{ID: "live", Interval: time.Hour, LastHeartbeat: time.Now()})
 	for {
 		var msg map[string]any
 		if err := wsjson.Read(ctx, conn, &msg); err != nil {
 			t.Fatalf("viewer subscription: %v", err)
 		}
 		if msg["type"] == "next" {
-			stop()
 			break
 		}
 		if msg["type"] == "error" {

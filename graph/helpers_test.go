@@ -18,15 +18,16 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/store"
 )
 
 // env is one server over a fresh in-memory store.
 type env struct {
 	store  *store.Memory
-	clock  *fakeClock
+	clock  *testkit.Clock
 	events *countingSource
-	logs   *syncBuffer
+	logs   *testkit.Buffer
 	srv    *httptest.Server
 }
 
@@ -34,7 +35,7 @@ type env struct {
 // before the handler is built.
 func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) *env {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	st := store.NewMemory(store.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = st.Close() })
 
@@ -47,7 +48,7 @@ func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) 
 		return nil, ctx.Err()
 	})
 
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	e := &env{store: st, clock: clock, logs: logs, events: newCountingSource(st)}
 	r := &graph.Resolver{
 		Store:    st,
@@ -63,40 +64,6 @@ func setup(t *testing.T, tweak ...func(*graph.Resolver, *graph.HandlerOptions)) 
 	e.srv = httptest.NewServer(graph.NewHandler(r, opts))
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // countingSource is the store's event feed, with a signal for each

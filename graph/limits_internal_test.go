@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
-
-type testClock struct{ now time.Time }
-
-func (c *testClock) Now() time.Time { return c.now }
 
 func TestRateLimiterBucket(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{now: time.Unix(1000, 0)}
+	clock := testkit.NewClock(time.Unix(1000, 0))
 	l := newRateLimiter(4, 2, 100, clock.Now) // a token every 250ms, bursts of 2
 	for i := range 2 {
 		if wait := l.take("k"); wait != 0 {
@@ -22,16 +20,16 @@ func TestRateLimiterBucket(t *testing.T) {
 	if wait := l.take("k"); wait != 250*time.Millisecond {
 		t.Errorf("empty bucket: wait %v, want 250ms", wait)
 	}
-	clock.now = clock.now.Add(100 * time.Millisecond)
+	clock.Advance(100 * time.Millisecond)
 	if wait := l.take("k"); wait != 150*time.Millisecond {
 		t.Errorf("after 100ms: wait %v, want 150ms (a refused take takes nothing)", wait)
 	}
-	clock.now = clock.now.Add(150 * time.Millisecond)
+	clock.Advance(150 * time.Millisecond)
 	if wait := l.take("k"); wait != 0 {
 		t.Errorf("after 250ms: wait %v, want a token", wait)
 	}
 	// A long pause refills no more than the burst.
-	clock.now = clock.now.Add(time.Hour)
+	clock.Advance(time.Hour)
 	for i := range 2 {
 		if wait := l.take("k"); wait != 0 {
 			t.Fatalf("take %d after an hour: wait %v", i+1, wait)
@@ -41,7 +39,7 @@ func TestRateLimiterBucket(t *testing.T) {
 		t.Error("the bucket held more than its burst")
 	}
 	// A clock going back gives nothing and breaks nothing.
-	clock.now = clock.now.Add(-time.Minute)
+	clock.Advance(-time.Minute)
 	if wait := l.take("k"); wait == 0 {
 		t.Error("a clock going back refilled the bucket")
 	}
@@ -57,7 +55,7 @@ func TestRateLimiterBucket(t *testing.T) {
 // forgets idle ones as traffic passes.
 func TestRateLimiterBounded(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{now: time.Unix(1000, 0)}
+	clock := testkit.NewClock(time.Unix(1000, 0))
 	l := newRateLimiter(1, 1, 50, clock.Now)
 	for i := range 10_000 {
 		l.take(fmt.Sprintf("ip 10.0.%d.%d", i/256, i%256))
@@ -70,7 +68,7 @@ func TestRateLimiterBounded(t *testing.T) {
 		t.Error("the most recent client got a fresh bucket")
 	}
 	// Once idle for a refill, buckets go as other clients pass by.
-	clock.now = clock.now.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	for range 30 {
 		l.take("key busy")
 	}

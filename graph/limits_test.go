@@ -23,6 +23,7 @@ import (
 	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/internal/apq"
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -37,8 +38,8 @@ func setupLimits(t testing.TB, keyList string, tweak func(*graph.HandlerOptions)
 // which e.store then is).
 func setupOn(t testing.TB, st archivist.Store, keyList string, tweak func(*graph.HandlerOptions)) *env {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e := &env{clock: clock, logs: &syncBuffer{}}
+	clock := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	e := &env{clock: clock, logs: &testkit.Buffer{}}
 	if st == nil {
 		e.store = store.NewMemory(store.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
 		t.Cleanup(func() { _ = e.store.Close() })
@@ -280,8 +281,8 @@ func TestMaxWebsocketsNoLeak(t *testing.T) {
 	}
 	_ = a.conn.Close(websocket.StatusNormalClosure, "")
 	_ = b.conn.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, func() bool { return e.events.open.Load() == 0 }, "every store subscription to close")
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= base+5 }, "goroutines to end")
+	testkit.Eventually(t, 10*time.Second, func() bool { return e.events.open.Load() == 0 }, "every store subscription to close")
+	testkit.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= base+5 }, "goroutines to end")
 }
 
 func TestMaxSubscriptionsPerConnection(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 const taskUpdated = `subscription($id: ID, $f: TaskFilter) {
@@ -128,7 +129,7 @@ func TestTaskUpdatedSubscription(t *testing.T) {
 					t.Errorf("after stop: %+v", m)
 				}
 			}
-			waitFor(t, func() bool { return e.events.open.Load() == 1 }, "the stopped subscription to close")
+			testkit.Eventually(t, 10*time.Second, func() bool { return e.events.open.Load() == 1 }, "the stopped subscription to close")
 		})
 	}
 }
@@ -226,24 +227,7 @@ func TestSlowSubscriberIsTold(t *testing.T) {
 		if len(errs) != 1 || errs[0].code() != "CONFLICT" {
 			t.Errorf("%s: errors %+v", proto, errs)
 		}
-		select {
-		case <-sub.closed:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: the subscription was not closed", proto)
-		}
-	}
-}
-
-// waitFor polls cond, which depends on goroutines ending (nothing signals
-// that), for up to 10 seconds.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+		testkit.Signal(t, sub.closed, 10*time.Second, proto+": the subscription closed")
 	}
 }
 
@@ -282,8 +266,8 @@ func TestSubscriptionsDoNotLeak(t *testing.T) {
 			_ = c.conn.CloseNow()
 		}
 	}
-	waitFor(t, func() bool { return e.events.open.Load() == 0 }, "every store subscription to close")
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= http1+5 }, "goroutines to end")
+	testkit.Eventually(t, 10*time.Second, func() bool { return e.events.open.Load() == 0 }, "every store subscription to close")
+	testkit.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= http1+5 }, "goroutines to end")
 }
 
 func TestWebsocketInit(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpg-archivist/archivist/internal/apq"
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestQueryLRUBoundedByBytes checks that the memory stores keep at most
@@ -92,12 +93,7 @@ func TestRedisQueryTTL(t *testing.T) {
 	if err := raw.PExpire(ctx, key, time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); raw.Exists(ctx, key).Val() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the key did not expire")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return raw.Exists(ctx, key).Val() == 0 }, "the key to expire")
 	if q, ok, err := r.GetQuery(ctx, hash); err != nil || ok {
 		t.Errorf("GetQuery of an expired query = %q, %v, %v; want a miss", q, ok, err)
 	}

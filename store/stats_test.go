@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,29 +13,12 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
-
-// fakeClock is a settable clock for the engine's Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // runTasks creates n tasks of type typ and runs each on node for run (by
 // the clock), completing them.
-func runTasks(t *testing.T, s archivist.Store, clock *fakeClock, typ, node string, n int, run time.Duration) {
+func runTasks(t *testing.T, s archivist.Store, clock *testkit.Clock, typ, node string, n int, run time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	for range n {
@@ -47,7 +29,7 @@ func runTasks(t *testing.T, s archivist.Store, clock *fakeClock, typ, node strin
 		if _, err := s.ClaimTask(ctx, node, task.ID, time.Second); err != nil {
 			t.Fatal(err)
 		}
-		clock.add(run)
+		clock.Advance(run)
 		if _, err := s.CompleteTask(ctx, task.ID, 1, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -72,8 +54,8 @@ func completedIn(t *testing.T, s archivist.Store, window time.Duration) int64 {
 // so that memory stays bounded however long a node runs.
 func TestStatsExpire(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 3, 0, time.UTC)}
-	m := NewMemory(Options{Now: clock.now})
+	clock := testkit.NewClock(time.Date(2026, 1, 1, 12, 0, 3, 0, time.UTC))
+	m := NewMemory(Options{Now: clock.Now})
 	defer m.Close()
 	runTasks(t, m, clock, "job", "n1", 5, 100*time.Millisecond)
 	if got := completedIn(t, m, time.Hour); got != 5 {
@@ -88,7 +70,7 @@ func TestStatsExpire(t *testing.T) {
 		t.Errorf("run p50 %s, want 100ms within a bin", run)
 	}
 
-	clock.add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	if got := completedIn(t, m, time.Hour); got != 0 {
 		t.Errorf("1h window, 2h later: %d completed, want 0", got)
 	}
@@ -100,7 +82,7 @@ func TestStatsExpire(t *testing.T) {
 		t.Errorf("%d fine buckets kept 2h later, want 1 (the current one)", n)
 	}
 
-	clock.add(25 * time.Hour)
+	clock.Advance(25 * time.Hour)
 	if got := completedIn(t, m, 24*time.Hour); got != 0 {
 		t.Errorf("24h window, a day later: %d completed, want 0", got)
 	}
@@ -115,8 +97,8 @@ func TestStatsExpire(t *testing.T) {
 func TestStatsBoltReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "archivist.db")
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 3, 0, time.UTC)}
-	b, err := OpenBolt(path, Options{Now: clock.now})
+	clock := testkit.NewClock(time.Date(2026, 1, 1, 12, 0, 3, 0, time.UTC))
+	b, err := OpenBolt(path, Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +113,7 @@ func TestStatsBoltReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err = OpenBolt(path, Options{Now: clock.now})
+	b, err = OpenBolt(path, Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +131,8 @@ func TestStatsBoltReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clock.add(25 * time.Hour)
-	b, err = OpenBolt(path, Options{Now: clock.now})
+	clock.Advance(25 * time.Hour)
+	b, err = OpenBolt(path, Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -546,40 +547,44 @@ func TestThumbnailEnds(t *testing.T) {
 			t.Errorf("result %.200s", res)
 		}
 	})
+	// Each cancellation comes from a progress report, which Handle makes
+	// synchronously at a known point of its work, so it is always still
+	// working when its context ends, however fast the machine: before it
+	// starts, before decoding (first report), before resizing (second) and
+	// between the two sizes (third). The 5s allowed to end count from then.
 	for _, tt := range []struct {
-		name  string
-		after time.Duration
-	}{{"cancelled before", -1}, {"cancelled decoding", 0}, {"cancelled later", 50 * time.Millisecond}, {"cancelled much later", 300 * time.Millisecond}} {
+		name     string
+		atReport int // cancel at this progress report; -1: before Handle
+	}{{"cancelled before", -1}, {"cancelled decoding", 1}, {"cancelled resizing", 2}, {"cancelled between sizes", 3}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			job := newJob(input, 1, nil)
-			switch {
-			case tt.after < 0:
+			if tt.atReport < 0 {
 				cancel()
-			case tt.after == 0:
-				// From the first progress report, just before decoding.
-				job, _ = cancelOnProgress(input, cancel)
-			default:
-				time.AfterFunc(tt.after, cancel)
+			} else {
+				job = cancelAtReport(input, tt.atReport, cancel)
 			}
 			errc := make(chan error, 1)
 			go func() {
 				_, err := h.Handle(ctx, job)
 				errc <- err
 			}()
+			var err error
 			select {
-			case err := <-errc:
-				if !errors.Is(err, context.Canceled) {
-					// It may have finished before a late cancellation.
-					if err == nil && tt.after > 0 {
-						t.Skip("finished before the cancellation")
-					}
-					t.Fatalf("Handle = %v, want context.Canceled", err)
+			case err = <-errc:
+			case <-ctx.Done():
+				select {
+				case err = <-errc:
+				case <-time.After(5 * time.Second):
+					t.Fatal("Handle still running 5s after its context ended")
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Handle still running 5s after its context ended")
+			case <-time.After(time.Minute):
+				t.Fatalf("Handle made no progress report %d within a minute", tt.atReport)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Handle = %v, want context.Canceled", err)
 			}
 		})
 	}
@@ -591,6 +596,18 @@ func TestThumbnailEnds(t *testing.T) {
 			t.Fatalf("resize = %v, want context.Canceled", err)
 		}
 	})
+}
+
+// cancelAtReport returns a job for input that calls cancel at its nth
+// progress report (from 1).
+func cancelAtReport(input string, n int, cancel context.CancelFunc) *archivist.Job {
+	var reports atomic.Int32
+	return archivist.NewJob(&archivist.Task{ID: "t1", Type: "test", Attempt: 1, Input: json.RawMessage(input)},
+		func(float64, string) {
+			if reports.Add(1) == int32(n) {
+				cancel()
+			}
+		})
 }
 
 func FuzzThumbnail(f *testing.F) {

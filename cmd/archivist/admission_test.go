@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // runNodeEnv runs `archivist serve args` with env added to the environment
@@ -50,12 +51,12 @@ func TestClusterSecretAdmission(t *testing.T) {
 	waitLog(t, a, 5*time.Second, "a to record the verifier", "recorded the cluster secret's verifier")
 	waitLog(t, a, 5*time.Second, "a to warn about x", "get no tasks until they restart with it", "x")
 	b := startNodeEnv(t, withSecret, clusterArgs(r.URL(), "b", "--role", "worker")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, a)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, a)) == 3 }, "three online nodes")
 	waitApplied(t, a, 3)
 
 	const total = 200
 	submitSleeps(t, a, total, 5)
-	waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, a) == total })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, a) == total }, "all tasks to complete")
 	c := countTasks(t, a)
 	if c.byNode["x"] != 0 || c.byNode["b"] == 0 || c.byNode["a"]+c.byNode["b"] != total {
 		t.Fatalf("completed by node %v: want a and b only, b among them", c.byNode)

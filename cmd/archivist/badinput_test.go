@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestBadInputSuite throws malformed and hostile input at a live node and
@@ -95,11 +97,11 @@ func TestBadInputSuite(t *testing.T) {
 		t.Fatalf("node down after the bad input: %v", err)
 	}
 	resp.Body.Close()
-	waitFor(t, 20*time.Second, "the task in flight to complete", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		var out struct{ Task struct{ Status string } }
 		n.gql(t, `query($id: ID!) { task(id: $id) { status } }`, map[string]any{"id": sub.SubmitTask.ID}, &out)
 		return out.Task.Status == "COMPLETED"
-	})
+	}, "the task in flight to complete")
 	if strings.Contains(n.logs.String(), "panic") {
 		t.Fatalf("the node logged a panic:\n%s", n.logs.String())
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // cli runs the archivist binary as a client of n and returns its stdout,
@@ -76,10 +78,10 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("tasks get: %+v %v", got, err)
 	}
 	mustOK("tasks", "cancel", id)
-	waitFor(t, 10*time.Second, "the task to be cancelled", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		json.Unmarshal([]byte(mustOK("tasks", "get", id, "-o", "json")), &got)
 		return got.Status == "CANCELLED"
-	})
+	}, "the task to be cancelled")
 	if out := mustOK("tasks", "retry", id, "-o", "json"); !strings.Contains(out, `"PENDING"`) && !strings.Contains(out, `"ASSIGNED"`) && !strings.Contains(out, `"IN_PROGRESS"`) {
 		t.Fatalf("tasks retry: %s", out)
 	}
@@ -120,7 +122,17 @@ func TestCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := bufio.NewScanner(stdout)
-	time.Sleep(500 * time.Millisecond)
+	// The watch is live once its subscription is, which it does not
+	// announce: it is once it shows a change of a probe task (left to run:
+	// the node ends with the test).
+	probe := strings.TrimSpace(mustOK("submit", "sleep", "--input", probeSleep))
+	live := false
+	for !live && lines.Scan() {
+		live = strings.Contains(lines.Text(), probe)
+	}
+	if !live {
+		t.Fatalf("watch never showed the probe task %s (%v)", probe, lines.Err())
+	}
 	mustOK("submit", "echo", "--input", `"watched"`)
 	seen := false
 	for lines.Scan() {

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The cluster tests run several real archivist processes on one real
@@ -137,12 +139,12 @@ func TestClusterWorkerKilled(t *testing.T) {
 	master := startNode(t, clusterArgs(r.URL(), "master", "--role", "master")...)
 	w1 := startNode(t, clusterArgs(r.URL(), "w1", "--role", "worker", "--workers", "8")...)
 	w2 := startNode(t, clusterArgs(r.URL(), "w2", "--role", "worker", "--workers", "8")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, master)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, master)) == 3 }, "three online nodes")
 	const total = 2000
 	submitSleeps(t, master, total, 5)
-	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, master) >= 300 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, master) >= 300 }, "work under way")
 	w2.kill()
-	waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, master) == total })
+	testkit.Eventually(t, 120*time.Second, func() bool { return completed(t, master) == total }, "all tasks to complete")
 	c := countTasks(t, master)
 	if c.total != total || c.completed != total {
 		t.Fatalf("%d tasks, %d completed (not done: %v)", c.total, c.completed, c.notDone)
@@ -168,18 +170,18 @@ func TestClusterLeaderKilled(t *testing.T) {
 		return append(clusterArgs(r.URL(), id, "--role", role), "--heartbeat-interval", interval.String())
 	}
 	a := startNode(t, args("a", "hybrid")...)
-	waitFor(t, 10*time.Second, "a leads", func() bool { return leaderOf(t, a) == "a" })
+	testkit.Eventually(t, 10*time.Second, func() bool { return leaderOf(t, a) == "a" }, "a leads")
 	b := startNode(t, args("b", "hybrid")...)
 	c := startNode(t, args("c", "worker")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, b)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, b)) == 3 }, "three online nodes")
 	const total = 1000
 	submitSleeps(t, b, total, 5)
-	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, b) >= 100 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, b) >= 100 }, "work under way")
 	killed := time.Now()
 	a.kill()
-	waitFor(t, 10*time.Second, "b to lead", func() bool { return leaderOf(t, b) == "b" })
+	testkit.Eventually(t, 10*time.Second, func() bool { return leaderOf(t, b) == "b" }, "b to lead")
 	took := time.Since(killed)
-	waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, c) == total })
+	testkit.Eventually(t, 120*time.Second, func() bool { return completed(t, c) == total }, "all tasks to complete")
 	cnt := countTasks(t, b)
 	if cnt.completed != total {
 		t.Fatalf("%d of %d completed: %v", cnt.completed, total, cnt.notDone)
@@ -202,10 +204,10 @@ func TestClusterRedisRestart(t *testing.T) {
 	r := redistest.Start(t)
 	a := startNode(t, clusterArgs(r.URL(), "a")...)
 	b := startNode(t, clusterArgs(r.URL(), "b")...)
-	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "two online nodes")
 	const total = 1000
 	submitSleeps(t, a, total, 5)
-	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, a) >= 100 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, a) >= 100 }, "work under way")
 	r.Restart()
 	for deadline := time.Now().Add(120 * time.Second); completed(t, b) != total; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -229,7 +231,7 @@ func TestClusterAdmission(t *testing.T) {
 	a := startNode(t, clusterArgs(r.URL(), "a", "--discovery", "manual", "--peers", "a,b")...)
 	startNode(t, clusterArgs(r.URL(), "b", "--discovery", "manual", "--peers", "a,b")...)
 	other := startNode(t, append(clusterArgs(r.URL(), "x"), "--cluster", "other")...)
-	waitFor(t, 10*time.Second, "a and b online", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "a and b online")
 	if ids := onlineNodes(t, a); strings.Join(ids, ",") != "a,b" {
 		t.Fatalf("cluster test sees %v", ids)
 	}
@@ -263,7 +265,7 @@ func setStrategy(t *testing.T, n *node, strategy string) {
 // waitApplied waits until every node runs the newest config version.
 func waitApplied(t *testing.T, n *node, nodes int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "every node to apply the config", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		var out struct {
 			Config struct{ Version int }
 			Nodes  []struct{ ConfigVersion int }
@@ -278,7 +280,7 @@ func waitApplied(t *testing.T, n *node, nodes int) {
 			}
 		}
 		return true
-	})
+	}, "every node to apply the config")
 }
 
 // TestClusterDistribution: with 3 worker nodes, ROUND_ROBIN spreads 3,000
@@ -294,12 +296,12 @@ func TestClusterDistribution(t *testing.T) {
 	for _, id := range []string{"w1", "w2", "w3"} {
 		startNode(t, clusterArgs(r.URL(), id, "--role", "worker", "--workers", "4")...)
 	}
-	waitFor(t, 10*time.Second, "four online nodes", func() bool { return len(onlineNodes(t, m)) == 4 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 4 }, "four online nodes")
 
 	t.Run("round robin", func(t *testing.T) {
 		const total = 3000
 		submitSleeps(t, m, total, 1)
-		waitFor(t, 120*time.Second, "all tasks to complete", func() bool { return completed(t, m) == total })
+		testkit.Eventually(t, 120*time.Second, func() bool { return completed(t, m) == total }, "all tasks to complete")
 		c := countTasks(t, m)
 		for _, id := range []string{"w1", "w2", "w3"} {
 			if got := c.byNode[id]; got < 900 || got > 1100 {
@@ -329,10 +331,10 @@ func TestClusterDistribution(t *testing.T) {
 					NodeID       *string
 				}
 			}
-			waitFor(t, 30*time.Second, "task "+id+" to complete", func() bool {
+			testkit.Eventually(t, 30*time.Second, func() bool {
 				m.gql(t, `query($id: ID!) { task(id: $id) { type status nodeId } }`, map[string]any{"id": id}, &out)
 				return out.Task.Status == "COMPLETED"
-			})
+			}, "task %s to complete", id)
 			onDice := out.Task.NodeID != nil && *out.Task.NodeID == "dice"
 			if out.Task.Type == "dice.simulate" && !onDice {
 				t.Errorf("a dice task ran on %v, not on the node whose capability matches", *out.Task.NodeID)
@@ -347,11 +349,11 @@ func TestClusterDistribution(t *testing.T) {
 	t.Run("busy and draining nodes get nothing", func(t *testing.T) {
 		// A CPU threshold of 0.001% keeps this node BUSY.
 		startNode(t, append(clusterArgs(r.URL(), "busy", "--role", "worker"), "--cpu-threshold", "0.001")...)
-		waitFor(t, 10*time.Second, "the busy node to show BUSY", func() bool {
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			var out struct{ Node *struct{ Status string } }
 			m.gql(t, `{ node(id: "busy") { status } }`, nil, &out)
 			return out.Node != nil && out.Node.Status == "BUSY"
-		})
+		}, "the busy node to show BUSY")
 		// w1 runs long tasks, then is drained: they finish there, and
 		// nothing new lands on it.
 		var drained struct{ DrainNode struct{ Status string } }
@@ -382,7 +384,7 @@ func TestClusterDistribution(t *testing.T) {
 			w1Running = out.Tasks.TotalCount
 		}
 		submitSleeps(t, m, 300, 1)
-		waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, m) == countTasks(t, m).total })
+		testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, m) == countTasks(t, m).total }, "all tasks to complete")
 		after := countTasks(t, m).byNode
 		if after["busy"] != 0 {
 			t.Errorf("the BUSY node ran %d tasks", after["busy"])
@@ -406,7 +408,7 @@ func TestClusterPausedNodeFencedOff(t *testing.T) {
 	r := redistest.Start(t)
 	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
 	frozen := startNode(t, clusterArgs(r.URL(), "frozen", "--role", "worker")...)
-	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, m)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 2 }, "two online nodes")
 	var sub struct{ SubmitTask struct{ ID string } }
 	m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "sleep", "input": map[string]any{"ms": 1500}}}, &sub)
 	id := sub.SubmitTask.ID
@@ -420,27 +422,27 @@ func TestClusterPausedNodeFencedOff(t *testing.T) {
 	get := func() {
 		m.gql(t, `query($id: ID!) { task(id: $id) { status attempts nodeId } }`, map[string]any{"id": id}, &task)
 	}
-	waitFor(t, 10*time.Second, "the task to run on the frozen node", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		get()
 		return task.Task.Status == "IN_PROGRESS"
-	})
+	}, "the task to run on the frozen node")
 	if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	startNode(t, clusterArgs(r.URL(), "other", "--role", "worker")...)
-	waitFor(t, 30*time.Second, "the task to complete on the other node", func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		get()
 		return task.Task.Status == "COMPLETED"
-	})
+	}, "the task to complete on the other node")
 	if task.Task.Attempts != 2 || task.Task.NodeID == nil || *task.Task.NodeID != "other" {
 		t.Fatalf("completed as attempt %d on %v, want attempt 2 on other", task.Task.Attempts, task.Task.NodeID)
 	}
 	if err := frozen.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the woken node to log that its result was fenced off", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		return strings.Contains(frozen.logs.String(), "fenced off")
-	})
+	}, "the woken node to log that its result was fenced off")
 	get()
 	if task.Task.Status != "COMPLETED" || task.Task.Attempts != 2 || *task.Task.NodeID != "other" {
 		t.Fatalf("the late result changed the task: %+v", task.Task)
@@ -456,7 +458,7 @@ func TestClusterLocalProcessing(t *testing.T) {
 	r := redistest.Start(t)
 	a := startNode(t, clusterArgs(r.URL(), "a")...)
 	b := startNode(t, clusterArgs(r.URL(), "b")...)
-	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "two online nodes")
 	var upd struct{ UpdateConfig struct{ Enabled bool } }
 	a.gql(t, `mutation { updateConfig(input: {enabled: false}) { enabled } }`, nil, &upd)
 	waitApplied(t, a, 2)
@@ -470,10 +472,10 @@ func TestClusterLocalProcessing(t *testing.T) {
 					NodeID *string
 				}
 			}
-			waitFor(t, 10*time.Second, "a local task to complete", func() bool {
+			testkit.Eventually(t, 10*time.Second, func() bool {
 				n.gql(t, `query($id: ID!) { task(id: $id) { status nodeId } }`, map[string]any{"id": sub.SubmitTask.ID}, &task)
 				return task.Task.Status == "COMPLETED"
-			})
+			}, "a local task to complete")
 			want := "a"
 			if n == b {
 				want = "b"
@@ -486,7 +488,7 @@ func TestClusterLocalProcessing(t *testing.T) {
 	a.gql(t, `mutation { updateConfig(input: {enabled: true}) { enabled } }`, nil, &upd)
 	waitApplied(t, a, 2)
 	submitSleeps(t, a, 200, 5)
-	waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, a) == 220 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, a) == 220 }, "all tasks to complete")
 	c := countTasks(t, a)
 	if c.byNode["b"] <= 10 {
 		t.Fatalf("with distribution back on, b ran none of the tasks submitted to a: %v", c.byNode)
@@ -504,7 +506,7 @@ func TestClusterCrossNodeSubscription(t *testing.T) {
 	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
 	watcher := startNode(t, clusterArgs(r.URL(), "watcher", "--role", "worker", "--capabilities", "nothing.here")...)
 	startNode(t, clusterArgs(r.URL(), "runner", "--role", "worker")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, m)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 3 }, "three online nodes")
 	setStrategy(t, m, "CAPABILITY_BASED") // the watcher takes no echo task
 	waitApplied(t, m, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -512,7 +514,7 @@ func TestClusterCrossNodeSubscription(t *testing.T) {
 	c := dialWS(t, ctx, watcher.addr, "graphql-transport-ws")
 	defer c.conn.Close(websocket.StatusNormalClosure, "")
 	c.subscribe(t, ctx, "s", `subscription { taskUpdated { id status nodeId } }`)
-	time.Sleep(300 * time.Millisecond) // let the subscription start
+	c.awaitLive(t, ctx, "s", m)
 	var sub struct{ SubmitTask struct{ ID string } }
 	m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "echo", "input": "hello"}}, &sub)
 	var statuses []string
@@ -559,7 +561,7 @@ func TestClusterAlertWebhook(t *testing.T) {
 	r := redistest.Start(t)
 	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master", "--alert-webhooks", hook.URL)...)
 	victim := startNode(t, clusterArgs(r.URL(), "victim", "--role", "worker")...)
-	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, m)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 2 }, "two online nodes")
 	victim.kill()
 	deadline := time.After(20 * time.Second)
 	for {

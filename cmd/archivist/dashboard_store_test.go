@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestDashboardStoreUnreachable runs dashboard/e2e/store.e2e.mjs against two
@@ -21,7 +22,7 @@ func TestDashboardStoreUnreachable(t *testing.T) {
 	r := redistest.Start(t)
 	a := startNode(t, clusterArgs(r.URL(), "store-a", "--name", "scribe-a", "--health-interval", "1s")...)
 	b := startNode(t, clusterArgs(r.URL(), "store-b", "--name", "scribe-b", "--health-interval", "1s")...)
-	waitFor(t, 20*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "two online nodes")
 	runBrowserScript(t, dir, nodeBin, "store.e2e.mjs", []string{
 		"ARCHIVIST_URL=http://" + a.addr,
 		"ARCHIVIST_SCREENSHOTS=" + shots,

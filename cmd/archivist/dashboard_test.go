@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The dashboard tests run the dashboard in a real browser (Debian's
@@ -269,7 +270,7 @@ func runBrowserScript(t *testing.T, dir, nodeBin, script string, env []string, a
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,19 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/rpg-archivist/archivist/discovery"
-	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/internal/mdnstest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The discovery method changes at run time, with real multicast between
@@ -42,64 +39,6 @@ func bridgeInterface(t *testing.T, ip string) net.Interface {
 	}
 	t.Fatalf("no interface holds %s", ip)
 	return net.Interface{}
-}
-
-// goodbyes listens to the mDNS traffic on an interface and records the
-// instances of the archivist service withdrawn (a PTR answer with TTL 0).
-type goodbyes struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func watchGoodbyes(t *testing.T, ifi net.Interface) *goodbyes {
-	t.Helper()
-	c, err := net.ListenMulticastUDP("udp4", &ifi, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
-	if err != nil {
-		t.Fatalf("listen for mDNS on %s: %v", ifi.Name, err)
-	}
-	g := &goodbyes{seen: map[string]bool{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 9000)
-		for {
-			n, _, err := c.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			var msg dns.Msg
-			if msg.Unpack(buf[:n]) != nil || !msg.Response {
-				continue
-			}
-			for _, rr := range msg.Answer {
-				if ptr, ok := rr.(*dns.PTR); ok && ptr.Hdr.Ttl == 0 && strings.HasPrefix(ptr.Hdr.Name, discovery.MDNSService+".") {
-					g.mu.Lock()
-					g.seen[strings.SplitN(ptr.Ptr, ".", 2)[0]] = true
-					g.mu.Unlock()
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return g
-}
-
-func (g *goodbyes) has(instance string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.seen[instance]
-}
-
-// browseOn starts an mDNS browser of cluster on ifi from the test process.
-func browseOn(t *testing.T, ifi net.Interface, cluster string) *discovery.Browser {
-	t.Helper()
-	b := discovery.NewBrowser(discovery.BrowserConfig{Cluster: cluster, Self: "the-test", Interfaces: []net.Interface{ifi},
-		IPTypes: discovery.IPv4, Refresh: 500 * time.Millisecond, Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatalf("browse on %s: %v", ifi.Name, err)
-	}
-	t.Cleanup(func() { _ = b.Stop(context.Background()) })
-	return b
 }
 
 type switchNode struct {
@@ -144,7 +83,7 @@ func updateDiscovery(t *testing.T, n *node, method string, peers []string) int {
 func waitDiscovery(t *testing.T, n *node, ids []string, version int, method string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	waitFor(t, timeout, "every node to report discovery "+method, func() bool {
+	testkit.Eventually(t, timeout, func() bool {
 		ns := switchNodes(t, n)
 		for _, id := range ids {
 			if x := ns[id]; x.Discovery != method || x.ConfigVersion < version {
@@ -152,7 +91,7 @@ func waitDiscovery(t *testing.T, n *node, ids []string, version int, method stri
 			}
 		}
 		return true
-	})
+	}, "every node to report discovery %s", method)
 	return time.Since(start)
 }
 
@@ -185,10 +124,10 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	ipCmd(t, "-n", topo.ns[3], "link", "set", "mdns0", "multicast", "off")
 	d := startNodeIn(t, topo.ns[3], nil, args(3, "d")...)
 	waitDiscovery(t, a, append(ids, "d"), 0, "REGISTRY", 15*time.Second)
-	bye := watchGoodbyes(t, bridge)
+	bye := mdnstest.WatchGoodbyes(t, &bridge)
 
 	// AUTO: every node advertises and browses.
-	browser := browseOn(t, bridge, cluster)
+	browser := mdnstest.Browse(t, cluster, []net.Interface{bridge})
 	v := updateDiscovery(t, a, "AUTO", nil)
 	took := waitDiscovery(t, a, ids, v, "AUTO", 3*heartbeat)
 	t.Logf("every node reported AUTO %s after updateConfig (heartbeat %s)", took, heartbeat)
@@ -217,7 +156,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	}
 	const batch = 30
 	submitSleeps(t, a, batch, 20)
-	waitFor(t, 30*time.Second, "the first tasks to complete", func() bool { return completed(t, a) == batch })
+	testkit.Eventually(t, 30*time.Second, func() bool { return completed(t, a) == batch }, "the first tasks to complete")
 	before := countTasks(t, a)
 	for _, id := range ids {
 		if before.byNode[id] == 0 {
@@ -234,10 +173,10 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	t.Logf("every node reported REGISTRY %s after updateConfig", took)
 	for i, id := range ids {
 		instance := "archivist-" + cluster + "-" + id
-		waitFor(t, 2*time.Second, "the goodbye of "+instance, func() bool { return bye.has(instance) })
+		testkit.Eventually(t, 2*time.Second, func() bool { return bye.Seen(instance) }, "the goodbye of %s", instance)
 		waitLog(t, nodes[i], time.Second, id+" to stop browsing", "mDNS discovery stopped")
 	}
-	fresh := browseOn(t, bridge, cluster)
+	fresh := mdnstest.Browse(t, cluster, []net.Interface{bridge})
 	ctx, cancel = context.WithTimeout(context.Background(), 1500*time.Millisecond) // three browse rounds
 	p, err := fresh.WaitPeer(ctx, func(discovery.Peer) bool { return true })
 	cancel()
@@ -254,7 +193,7 @@ func TestMDNSDiscoverySwitch(t *testing.T) {
 	}
 	waitLog(t, c, time.Second, "c to say it is not admitted", "this node is NOT admitted", "node_id=c")
 	submitSleeps(t, b, batch, 20)
-	waitFor(t, 30*time.Second, "the MANUAL tasks to complete", func() bool { return completed(t, a) == 2*batch })
+	testkit.Eventually(t, 30*time.Second, func() bool { return completed(t, a) == 2*batch }, "the MANUAL tasks to complete")
 	after := countTasks(t, a)
 	for _, out := range []string{"c", "d"} {
 		if after.byNode[out] != before.byNode[out] {

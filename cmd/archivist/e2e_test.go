@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,12 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The end-to-end tests run the real binary as separate processes.
@@ -48,25 +48,8 @@ type node struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	logs *syncBuffer
+	logs *testkit.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var addrRe = regexp.MustCompile(`msg="serving HTTP" .*addr=(\S+)`)
@@ -97,7 +80,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, label string, timeout time.Duration) 
 	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	n := &node{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	n := &node{t: t, cmd: cmd, logs: &testkit.Buffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -237,17 +220,6 @@ func (n *node) gql(t *testing.T, query string, vars map[string]any, out any) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // wsClient speaks one of the two GraphQL-over-WebSocket protocols.
 type wsClient struct {
 	conn   *websocket.Conn
@@ -314,6 +286,32 @@ func (c *wsClient) subscribe(t *testing.T, ctx context.Context, id, query string
 	c.send(t, ctx, map[string]any{"id": id, "type": typ, "payload": map[string]any{"query": query}})
 }
 
+// probeSleep is the input of a probe task: a sleep that reports progress
+// every 2 seconds for 20 seconds, so that a subscription that goes live at
+// any time in those 20 seconds sees one of its changes within 2 seconds.
+const probeSleep = `{"ms": 20000}`
+
+// awaitLive returns once subscription id, a taskUpdated that selects the
+// task's id, is live on the server. The server does not acknowledge a
+// subscription, and a change made before it is live is not sent, so a
+// probe task is submitted on n and events are read until one of the probe
+// arrives; the probe is then cancelled.
+func (c *wsClient) awaitLive(t *testing.T, ctx context.Context, id string, n *node) {
+	t.Helper()
+	var probe struct{ SubmitTask struct{ ID string } }
+	n.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "sleep", "input": json.RawMessage(probeSleep)}}, &probe)
+	for {
+		var ev struct{ TaskUpdated struct{ ID string } }
+		if err := json.Unmarshal(c.next(t, ctx, id), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.TaskUpdated.ID == probe.SubmitTask.ID {
+			break
+		}
+	}
+	n.gql(t, `mutation($id: ID!) { cancelTask(id: $id) { id } }`, map[string]any{"id": probe.SubmitTask.ID}, nil)
+}
+
 // next returns the data of the next result of subscription id.
 func (c *wsClient) next(t *testing.T, ctx context.Context, id string) json.RawMessage {
 	t.Helper()
@@ -362,9 +360,7 @@ func TestEndToEndSubscriptionBothProtocols(t *testing.T) {
 			c := dialWS(t, ctx, n.addr, protocol)
 			defer c.conn.Close(websocket.StatusNormalClosure, "")
 			c.subscribe(t, ctx, "1", `subscription { taskUpdated { id status result attempts } }`)
-			// The subscription is live once the server processed it; a
-			// task submitted before that would not be seen, so submit
-			// until the first event arrives.
+			c.awaitLive(t, ctx, "1", n)
 			input := map[string]any{"campaign": "Curse of the Crimson Throne", "session": 12}
 			var sub struct{ SubmitTask taskView }
 			got := make(chan json.RawMessage, 64)
@@ -377,7 +373,6 @@ func TestEndToEndSubscriptionBothProtocols(t *testing.T) {
 					got <- b
 				}
 			}()
-			time.Sleep(200 * time.Millisecond)
 			n.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "echo", "input": input}}, &sub)
 			id := sub.SubmitTask.ID
 			var statuses []string
@@ -576,11 +571,11 @@ func TestCrashSafetyBolt(t *testing.T) {
 		n.gql(t, `query($s: [TaskStatus!]) { tasks(filter: {status: $s}) { totalCount } }`, map[string]any{"s": []string{status}}, &out)
 		return out.Tasks.TotalCount
 	}
-	waitFor(t, 60*time.Second, "some tasks to complete", func() bool { return count(n, "COMPLETED") >= 60 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return count(n, "COMPLETED") >= 60 }, "some tasks to complete")
 	n.kill()
 
 	n2 := startNode(t, args...)
-	waitFor(t, 120*time.Second, "all tasks to complete after the restart", func() bool { return count(n2, "COMPLETED") == total })
+	testkit.Eventually(t, 120*time.Second, func() bool { return count(n2, "COMPLETED") == total }, "all tasks to complete after the restart")
 	var all struct {
 		Tasks struct {
 			TotalCount int

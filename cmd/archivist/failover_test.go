@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // The failover tests run two archivist nodes on a Redis with replicas
@@ -104,10 +105,10 @@ func runFailover(t *testing.T, url string, kill func() time.Time) {
 	a := startNode(t, clusterArgs(url, "a", "--workers", fmt.Sprint(workers))...)
 	b := startNode(t, clusterArgs(url, "b", "--workers", fmt.Sprint(workers))...)
 	nodes := []*node{a, b}
-	waitFor(t, 20*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "two online nodes")
 	const total = 400
 	submitSleeps(t, a, total, 20)
-	waitFor(t, 60*time.Second, "work under way", func() bool { return completed(t, a) >= 60 })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, a) >= 60 }, "work under way")
 
 	killed := time.Now()
 	promoted := kill()
@@ -134,7 +135,7 @@ func runFailover(t *testing.T, url string, kill func() time.Time) {
 		t.Errorf("the cluster resumed %s after the promotion, more than %s", took.Round(time.Millisecond), failoverResume)
 	}
 
-	waitFor(t, 90*time.Second, "every task to complete", func() bool { return completed(t, a) == total+1 })
+	testkit.Eventually(t, 90*time.Second, func() bool { return completed(t, a) == total+1 }, "every task to complete")
 	c := countTasks(t, b)
 	if c.total != total+1 || c.completed != total+1 {
 		t.Fatalf("%d tasks, %d completed, want %d: %v", c.total, c.completed, total+1, c.notDone)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestClusterNodeLostFaultTolerance: a long task runs on a worker that is
@@ -38,7 +39,7 @@ func TestClusterNodeLostFaultTolerance(t *testing.T) {
 			r := redistest.Start(t)
 			m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master")...)
 			w1 := startNode(t, clusterArgs(r.URL(), "w1", "--role", "worker", "--shutdown-grace", "300ms")...)
-			waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, m)) == 2 })
+			testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 2 }, "two online nodes")
 			var upd struct{ UpdateConfig struct{ FaultTolerance bool } }
 			m.gql(t, `mutation($ft: Boolean) { updateConfig(input: {faultTolerance: $ft}) { faultTolerance } }`,
 				map[string]any{"ft": ft}, &upd)
@@ -62,16 +63,16 @@ func TestClusterNodeLostFaultTolerance(t *testing.T) {
 			get := func() {
 				m.gql(t, `query($id: ID!) { task(id: $id) { status attempts nodeId error } }`, map[string]any{"id": id}, &task)
 			}
-			waitFor(t, 10*time.Second, "the task to run on w1", func() bool {
+			testkit.Eventually(t, 10*time.Second, func() bool {
 				get()
 				return task.Task.Status == "IN_PROGRESS"
-			})
+			}, "the task to run on w1")
 			if task.Task.NodeID == nil || *task.Task.NodeID != "w1" || task.Task.Attempts != 1 {
 				t.Fatalf("task runs as attempt %d on %v, want attempt 1 on w1", task.Task.Attempts, task.Task.NodeID)
 			}
 			// A second worker that would take the task if it were put back.
 			startNode(t, clusterArgs(r.URL(), "w2", "--role", "worker")...)
-			waitFor(t, 10*time.Second, "w2 online", func() bool { return len(onlineNodes(t, m)) == 3 })
+			testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 3 }, "w2 online")
 			if tt.sigterm {
 				w1.stop(t)
 			} else {
@@ -79,20 +80,20 @@ func TestClusterNodeLostFaultTolerance(t *testing.T) {
 			}
 
 			if ft {
-				waitFor(t, 20*time.Second, "the task to run again on w2", func() bool {
+				testkit.Eventually(t, 20*time.Second, func() bool {
 					get()
 					return task.Task.Status == "IN_PROGRESS" && task.Task.NodeID != nil && *task.Task.NodeID == "w2"
-				})
+				}, "the task to run again on w2")
 				if task.Task.Attempts != 2 {
 					t.Errorf("the task runs again as attempt %d, want 2", task.Task.Attempts)
 				}
 				return
 			}
 
-			waitFor(t, 20*time.Second, "the task to end after w1 went", func() bool {
+			testkit.Eventually(t, 20*time.Second, func() bool {
 				get()
 				return task.Task.Status != "IN_PROGRESS" || task.Task.Attempts != 1
-			})
+			}, "the task to end after w1 went")
 			msg := ""
 			if task.Task.Error != nil {
 				msg = *task.Task.Error
@@ -111,10 +112,10 @@ func TestClusterNodeLostFaultTolerance(t *testing.T) {
 			var echo struct{ SubmitTask struct{ ID string } }
 			m.gql(t, submitMutation, map[string]any{"in": map[string]any{"type": "sleep", "input": map[string]any{"ms": 600}}}, &echo)
 			var after struct{ Task struct{ Status string } }
-			waitFor(t, 20*time.Second, "a new task to complete on w2", func() bool {
+			testkit.Eventually(t, 20*time.Second, func() bool {
 				m.gql(t, `query($id: ID!) { task(id: $id) { status } }`, map[string]any{"id": echo.SubmitTask.ID}, &after)
 				return after.Task.Status == "COMPLETED"
-			})
+			}, "a new task to complete on w2")
 			get()
 			if task.Task.Status != "FAILED" || task.Task.Attempts != 1 {
 				t.Errorf("later the task is %s at attempt %d, want FAILED at attempt 1 still", task.Task.Status, task.Task.Attempts)
@@ -150,7 +151,7 @@ func TestRestartFaultToleranceOffBolt(t *testing.T) {
 		return out.Task
 	}
 	started := submit(map[string]any{"type": "sleep", "input": map[string]any{"ms": 120000}, "maxRetries": 3, "timeoutSeconds": 300})
-	waitFor(t, 10*time.Second, "the long task to start", func() bool { return get(n, started).Status == "IN_PROGRESS" })
+	testkit.Eventually(t, 10*time.Second, func() bool { return get(n, started).Status == "IN_PROGRESS" }, "the long task to start")
 	queued := submit(map[string]any{"type": "echo", "input": "queued", "maxRetries": 3})
 	if st := get(n, queued).Status; st == "IN_PROGRESS" || st == "COMPLETED" {
 		t.Fatalf("the second task is %s with the only worker busy", st)
@@ -158,7 +159,7 @@ func TestRestartFaultToleranceOffBolt(t *testing.T) {
 	n.kill()
 
 	n2 := startNode(t, args...)
-	waitFor(t, 20*time.Second, "the queued task to complete after the restart", func() bool { return get(n2, queued).Status == "COMPLETED" })
+	testkit.Eventually(t, 20*time.Second, func() bool { return get(n2, queued).Status == "COMPLETED" }, "the queued task to complete after the restart")
 	v := get(n2, started)
 	msg := ""
 	if v.Error != nil {

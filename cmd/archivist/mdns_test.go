@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/libp2p/zeroconf/v2"
+	"golang.org/x/sys/unix"
+
 	"github.com/rpg-archivist/archivist/discovery"
 	"github.com/rpg-archivist/archivist/internal/redistest"
-	"golang.org/x/sys/unix"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // mDNS discovery with real multicast. The namespace tests build their own
@@ -180,7 +182,7 @@ func nodesOf(t *testing.T, n *node) map[string]nodeInfo {
 
 func waitLog(t *testing.T, n *node, timeout time.Duration, what string, substrs ...string) {
 	t.Helper()
-	waitFor(t, timeout, what, func() bool {
+	testkit.Eventually(t, timeout, func() bool {
 		logs := n.logs.String()
 		for _, line := range strings.Split(logs, "\n") {
 			all := true
@@ -195,7 +197,7 @@ func waitLog(t *testing.T, n *node, timeout time.Duration, what string, substrs 
 			}
 		}
 		return false
-	})
+	}, "%s", what)
 }
 
 // TestMDNSNamespacesCluster: a node in one namespace advertises its Redis
@@ -225,11 +227,11 @@ func TestMDNSNamespacesCluster(t *testing.T) {
 	if !sess.Session.Insecure || sess.Session.AuthRequired || len(sess.Session.Warnings) == 0 {
 		t.Fatalf("session of an --insecure node: %+v", sess.Session)
 	}
-	waitFor(t, 15*time.Second, "a and b online, both discovered by mDNS", func() bool {
+	testkit.Eventually(t, 15*time.Second, func() bool {
 		ns := nodesOf(t, a)
 		return len(ns) == 2 && ns["a"].Status == "ONLINE" && ns["b"].Status == "ONLINE" &&
 			ns["a"].Discovery == "AUTO" && ns["b"].Discovery == "AUTO"
-	})
+	}, "a and b online, both discovered by mDNS")
 	waitLog(t, b, 10*time.Second, "b to ignore the other cluster's node", "ignoring a node of another cluster", "peer=o")
 	waitLog(t, a, 10*time.Second, "a to find b", "mDNS: peer found", "peer=b")
 	if ns := nodesOf(t, other); len(ns) != 1 || ns["o"].ID != "o" {
@@ -239,7 +241,7 @@ func TestMDNSNamespacesCluster(t *testing.T) {
 	// Work submitted to a runs in both namespaces, through the store.
 	const total = 60
 	submitSleeps(t, a, total, 20)
-	waitFor(t, 60*time.Second, "all tasks to complete", func() bool { return completed(t, a) == total })
+	testkit.Eventually(t, 60*time.Second, func() bool { return completed(t, a) == total }, "all tasks to complete")
 	c := countTasks(t, a)
 	if c.byNode["a"] == 0 || c.byNode["b"] == 0 || c.byNode["a"]+c.byNode["b"] != total {
 		t.Fatalf("completed by node %v, want both a and b", c.byNode)
@@ -291,10 +293,10 @@ func TestMDNSNamespacesSecret(t *testing.T) {
 	a := startNodeIn(t, topo.ns[0], env, topo.mdnsArgs(0, "a", "--cluster", "sec", "--store", storeURL)...)
 	b := startNodeIn(t, topo.ns[2], env, topo.mdnsArgs(2, "b", "--cluster", "sec", "--join-timeout", "20s")...)
 	waitLog(t, b, 5*time.Second, "b to join through a", "joining the cluster through a node found on the network", "peer=a", storeURL)
-	waitFor(t, 15*time.Second, "a and b online", func() bool {
+	testkit.Eventually(t, 15*time.Second, func() bool {
 		ns := nodesOf(t, a)
 		return len(ns) == 2 && ns["a"].Status == "ONLINE" && ns["b"].Status == "ONLINE"
-	})
+	}, "a and b online")
 	for _, who := range []*node{a, b} {
 		waitLog(t, who, 10*time.Second, "the forged records to be rejected", "rejected a record", "forged-")
 		for _, line := range strings.Split(who.logs.String(), "\n") {
@@ -426,10 +428,10 @@ func TestMDNSNoPeerToJoin(t *testing.T) {
 
 	n := startNode(t, append(args, "--standalone-fallback", "--node-id", "alone")...)
 	waitLog(t, n, 5*time.Second, "the fallback to be logged", "running standalone on the embedded store")
-	waitFor(t, 5*time.Second, "the node to report AUTO", func() bool {
+	testkit.Eventually(t, 5*time.Second, func() bool {
 		ns := nodesOf(t, n)
 		return len(ns) == 1 && ns["alone"].Discovery == "AUTO"
-	})
+	}, "the node to report AUTO")
 	n.stop(t)
 	waitLog(t, n, time.Second, "the record to be withdrawn", "mDNS: advertisement withdrawn")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // nodeView is a node as the API shows it.
@@ -83,13 +84,13 @@ func TestNodeSettingsWorkers(t *testing.T) {
 	if got := updateNode(t, n, "solo", `{workers: 1, name: "scribe", capabilities: ["sleep", "echo"]}`); got.Workers != 1 || got.Name != "scribe" {
 		t.Fatalf("updateNode answered %+v, want workers 1 and name scribe", got)
 	}
-	waitFor(t, 10*time.Second, "the node to report 1 worker", func() bool { return nodeSettingsView(t, n, "solo").Workers == 1 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return nodeSettingsView(t, n, "solo").Workers == 1 }, "the node to report 1 worker")
 	if v := nodeSettingsView(t, n, "solo"); v.Name != "scribe" || !slices.Equal(v.Capabilities, []string{"sleep", "echo"}) {
 		t.Fatalf("node %+v: want the new name and capabilities", v)
 	}
 
 	submitSleeps(t, n, 6, 1500)
-	waitFor(t, 10*time.Second, "one task running", func() bool { return inProgress(t, n)["solo"] == 1 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return inProgress(t, n)["solo"] == 1 }, "one task running")
 	// One worker: a second task does not start while the first runs.
 	for range 10 {
 		if got := inProgress(t, n)["solo"]; got > 1 {
@@ -98,15 +99,15 @@ func TestNodeSettingsWorkers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	updateNode(t, n, "solo", `{workers: 4}`)
-	waitFor(t, 10*time.Second, "four tasks running once the node has 4 workers", func() bool { return inProgress(t, n)["solo"] == 4 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return inProgress(t, n)["solo"] == 4 }, "four tasks running once the node has 4 workers")
 	if v := nodeSettingsView(t, n, "solo"); v.Workers != 4 {
 		t.Fatalf("node reports %d workers, want 4", v.Workers)
 	}
 	// Fewer: the four running finish, then one at a time.
 	updateNode(t, n, "solo", `{workers: 1}`)
-	waitFor(t, 10*time.Second, "the node to report 1 worker", func() bool { return nodeSettingsView(t, n, "solo").Workers == 1 })
-	waitFor(t, 15*time.Second, "the running tasks to finish", func() bool { return inProgress(t, n)["solo"] <= 1 })
-	waitFor(t, 30*time.Second, "every task to complete", func() bool { return completed(t, n) == 6 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return nodeSettingsView(t, n, "solo").Workers == 1 }, "the node to report 1 worker")
+	testkit.Eventually(t, 15*time.Second, func() bool { return inProgress(t, n)["solo"] <= 1 }, "the running tasks to finish")
+	testkit.Eventually(t, 30*time.Second, func() bool { return completed(t, n) == 6 }, "every task to complete")
 	finishedOnce(t, n, 6)
 
 	// Kept across a graceful restart, with no flag given.
@@ -117,7 +118,7 @@ func TestNodeSettingsWorkers(t *testing.T) {
 	}
 	// And across a SIGKILL.
 	updateNode(t, n, "solo", `{workers: 2}`)
-	waitFor(t, 10*time.Second, "2 workers", func() bool { return nodeSettingsView(t, n, "solo").Workers == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return nodeSettingsView(t, n, "solo").Workers == 2 }, "2 workers")
 	n.kill()
 	n = startNode(t, args...)
 	if v := nodeSettingsView(t, n, "solo"); v.Workers != 2 {
@@ -162,32 +163,32 @@ func TestNodeSettingsRole(t *testing.T) {
 	}
 	r := redistest.Start(t)
 	a := startNode(t, clusterArgs(r.URL(), "a")...) // HYBRID by default
-	waitFor(t, 10*time.Second, "a leads", func() bool { return leaderOf(t, a) == "a" })
+	testkit.Eventually(t, 10*time.Second, func() bool { return leaderOf(t, a) == "a" }, "a leads")
 	b := startNode(t, clusterArgs(r.URL(), "b", "--role", "master")...)
-	waitFor(t, 10*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, b)) == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, b)) == 2 }, "two online nodes")
 
 	changed := time.Now()
 	if got := updateNode(t, b, "a", `{role: WORKER}`); got.Role != "WORKER" {
 		t.Fatalf("updateNode answered role %s", got.Role)
 	}
-	waitFor(t, 5*time.Second, "b to lead once a is a WORKER", func() bool { return leaderOf(t, b) == "b" })
+	testkit.Eventually(t, 5*time.Second, func() bool { return leaderOf(t, b) == "b" }, "b to lead once a is a WORKER")
 	t.Logf("b leads %s after a was made a WORKER", time.Since(changed))
 	if v := nodeSettingsView(t, b, "a"); v.Role != "WORKER" || v.IsLeader {
 		t.Fatalf("a: %+v, want a WORKER, not leading", v)
 	}
 	submitSleeps(t, b, 10, 10)
-	waitFor(t, 20*time.Second, "the tasks to complete on a", func() bool { return countTasks(t, b).byNode["a"] == 10 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return countTasks(t, b).byNode["a"] == 10 }, "the tasks to complete on a")
 
 	// Made MASTER while it runs a long task: it finishes it, and the next
 	// tasks go to the worker c.
 	var long struct{ SubmitTask struct{ ID string } }
 	b.gql(t, `mutation { submitTask(input: {type: "sleep", input: {ms: 3000}, maxRetries: 0}) { id } }`, nil, &long)
-	waitFor(t, 10*time.Second, "the long task to run on a", func() bool { return inProgress(t, b)["a"] == 1 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return inProgress(t, b)["a"] == 1 }, "the long task to run on a")
 	updateNode(t, b, "a", `{role: MASTER}`)
 	c := startNode(t, clusterArgs(r.URL(), "c", "--role", "worker")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, b)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, b)) == 3 }, "three online nodes")
 	submitSleeps(t, b, 20, 10)
-	waitFor(t, 20*time.Second, "all tasks to complete", func() bool { return completed(t, c) == 31 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return completed(t, c) == 31 }, "all tasks to complete")
 	cnt := countTasks(t, b)
 	if cnt.byNode["a"] != 11 || cnt.byNode["c"] != 20 || cnt.reran != 0 {
 		t.Fatalf("completed by node %v (%d ran more than once): want the long task on a (11 there in all), the 20 new ones on c",
@@ -200,10 +201,10 @@ func TestNodeSettingsRole(t *testing.T) {
 	if task.Task.Status != "COMPLETED" || task.Task.NodeID != "a" {
 		t.Fatalf("long task %+v, want COMPLETED on a", task.Task)
 	}
-	waitFor(t, 10*time.Second, "a to stop its workers", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		v := nodeSettingsView(t, b, "a")
 		return v.Role == "MASTER" && v.Workers == 0
-	})
+	}, "a to stop its workers")
 
 	// Kept across a graceful restart (which stops the parts the role
 	// changes built: the race detector of this binary checks them).
@@ -238,10 +239,10 @@ func TestNodeSettingsCLI(t *testing.T) {
 		got[0].Name != "scribe" || !slices.Equal(got[0].Capabilities, []string{"echo", "sleep"}) {
 		t.Fatalf("nodes update printed %s (%v)", out, err)
 	}
-	waitFor(t, 10*time.Second, "the node to run as a WORKER with 3 workers", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		v := nodeSettingsView(t, n, "cli-edit")
 		return v.Role == "WORKER" && v.Workers == 3 && !v.IsLeader
-	})
+	}, "the node to run as a WORKER with 3 workers")
 	if out, errOut, code := cli(t, n, "nodes", "update", "cli-edit", "--capabilities", "", "-o", "json"); code != 0 || !strings.Contains(out, `"capabilities": []`) {
 		t.Fatalf("nodes update --capabilities '': exit %d: %s %s", code, out, errOut)
 	}
@@ -276,9 +277,9 @@ func TestNodeSettingsCapabilities(t *testing.T) {
 	m := startNode(t, clusterArgs(r.URL(), "m", "--role", "master", "--strategy", "capability-based")...)
 	startNode(t, clusterArgs(r.URL(), "w1", "--role", "worker", "--capabilities", "sleep")...)
 	startNode(t, clusterArgs(r.URL(), "w2", "--role", "worker", "--capabilities", "echo")...)
-	waitFor(t, 10*time.Second, "three online nodes", func() bool { return len(onlineNodes(t, m)) == 3 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, m)) == 3 }, "three online nodes")
 	submitSleeps(t, m, 20, 1)
-	waitFor(t, 20*time.Second, "20 sleeps to complete", func() bool { return completed(t, m) == 20 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return completed(t, m) == 20 }, "20 sleeps to complete")
 	if by := countTasks(t, m).byNode; by["w1"] != 20 {
 		t.Fatalf("sleeps completed by node %v, want all on w1 (capabilities sleep)", by)
 	}
@@ -286,7 +287,7 @@ func TestNodeSettingsCapabilities(t *testing.T) {
 	updateNode(t, m, "w1", `{capabilities: ["echo"]}`)
 	updateNode(t, m, "w2", `{capabilities: ["sleep", "text.*"]}`)
 	submitSleeps(t, m, 20, 1)
-	waitFor(t, 20*time.Second, "40 sleeps to complete", func() bool { return completed(t, m) == 40 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return completed(t, m) == 40 }, "40 sleeps to complete")
 	if by := countTasks(t, m).byNode; by["w1"] != 20 || by["w2"] != 20 {
 		t.Fatalf("sleeps completed by node %v, want the new 20 on w2", by)
 	}

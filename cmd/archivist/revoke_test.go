@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestSecurityKeyRevokeClosesWebsockets: a reload (SIGHUP) that removes a
@@ -65,9 +67,9 @@ func TestSecurityKeyRevokeClosesWebsockets(t *testing.T) {
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the keys to be reloaded", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		return strings.Count(n.logs.String(), "API keys reloaded") > reloads
-	})
+	}, "the keys to be reloaded")
 
 	// a's socket is closed with 4401, promptly.
 	closeCtx, closeCancel := context.WithTimeout(ctx, 5*time.Second)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,105 +23,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
-
-// passRedis is a redis-server that requires a password (requirepass),
-// which redistest cannot start: its readiness check does not AUTH.
-type passRedis struct {
-	t    *testing.T
-	addr string
-	dir  string
-	pass string
-	cmd  *exec.Cmd
-}
-
-func startPassRedis(t *testing.T, pass string) *passRedis {
-	t.Helper()
-	redistest.Need(t)
-	r := &passRedis{t: t, dir: t.TempDir(), pass: pass}
-	for attempt := 0; ; attempt++ {
-		r.addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-		err := r.start()
-		if err == nil {
-			break
-		}
-		if attempt == 4 {
-			t.Fatalf("start redis-server: %v", err)
-		}
-	}
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *passRedis) start() error {
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--requirepass", r.pass,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir,
-		"--logfile", filepath.Join(r.dir, "redis.log"), "--protected-mode", "no")
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(exited) }()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server exited")
-		default:
-		}
-		if r.ping() == nil {
-			return nil
-		}
-	}
-	_ = r.cmd.Process.Kill()
-	return fmt.Errorf("redis-server on %s did not answer within 10s", r.addr)
-}
-
-// ping sends AUTH and PING over a raw connection.
-func (r *passRedis) ping() error {
-	c, err := net.DialTimeout("tcp", r.addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := fmt.Fprintf(c, "AUTH %s\r\nPING\r\n", r.pass); err != nil {
-		return err
-	}
-	br := bufio.NewReader(c)
-	for _, want := range []string{"+OK", "+PONG"} {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(line, want) {
-			return fmt.Errorf("unexpected reply %q", line)
-		}
-	}
-	return nil
-}
-
-func (r *passRedis) kill() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_, _ = r.cmd.Process.Wait()
-	}
-}
-
-// restart starts the server again on the same port and folder (AOF keeps
-// the data).
-func (r *passRedis) restart() {
-	r.t.Helper()
-	var err error
-	for range 50 {
-		if err = r.start(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.t.Fatalf("restart redis-server: %v", err)
-}
 
 // redisContents reads every key of the server at addr by its type (GET,
 // HGETALL, LRANGE, SMEMBERS, ZRANGE, XRANGE): what a leak into Redis would
@@ -264,14 +164,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		deadHook, // last: its retries hold up the deliveries after it
 	}, ",")
 
-	r := startPassRedis(t, redisPass)
+	r := redistest.StartWithPassword(t, redisPass)
 	common := []string{"--cluster", "sec", "--heartbeat-interval", "200ms", "--log-level", "debug", "--api-keys-file", keysFile}
-	a := startNodeEnv(t, nil, append([]string{"--store", "redis://:" + redisPass + "@" + r.addr + "/0", "--node-id", "a",
+	a := startNodeEnv(t, nil, append([]string{"--store", "redis://:" + redisPass + "@" + r.Addr + "/0", "--node-id", "a",
 		"--cluster-secret", clusterSecret, "--api-keys", "admin:" + adminKey, "--alert-webhooks", webhooks,
 		"--tls-cert", certFile, "--tls-key", keyFile}, common...)...)
 	b := startNodeEnv(t, []string{"ARCHIVIST_STORE_PASSWORD=" + redisPass, "ARCHIVIST_CLUSTER_SECRET=" + clusterSecret,
 		"ARCHIVIST_API_KEYS=admin:" + adminKey},
-		append([]string{"--store", "redis://" + r.addr + "/0", "--node-id", "b", "--role", "worker"}, common...)...)
+		append([]string{"--store", "redis://" + r.Addr + "/0", "--node-id", "b", "--role", "worker"}, common...)...)
 
 	var seen transcript
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test's own self-signed certificate
@@ -318,7 +218,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, 20*time.Second, "a and b online", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		var out struct{ Nodes []struct{ ID, Status string } }
 		mustGQL(adminKey, `{ nodes { id status } }`, nil, &out)
 		online := 0
@@ -328,7 +228,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 		return online == 2
-	})
+	}, "a and b online")
 
 	// Subscriptions over WSS, every event kept.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -384,11 +284,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 		ids = append(ids, out.SubmitTask.ID)
 	}
 	for _, id := range ids {
-		waitFor(t, 30*time.Second, "task "+id+" to finish", func() bool {
+		testkit.Eventually(t, 30*time.Second, func() bool {
 			var out struct{ Task struct{ Status string } }
 			mustGQL(viewer.Key, `query($id: ID!) { task(id: $id) { status } }`, map[string]any{"id": id}, &out)
 			return out.Task.Status == "COMPLETED" || out.Task.Status == "FAILED"
-		})
+		}, "task %s to finish", id)
 	}
 
 	// Bad keys, some of them close to real ones.
@@ -486,14 +386,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	waitLog(t, a, 20*time.Second, "a to log the failed webhook delivery", "webhook delivery failed")
 
 	// Redis goes away: a logs errors, answers errors; then Redis is back.
-	r.kill()
+	r.Kill()
 	waitLog(t, a, 20*time.Second, "a to notice that Redis is gone", "lost the store")
 	do("GET", "/readyz", "", "")
 	gql(adminKey, `{ nodes { id } config { version } }`, nil)
 	gql(operatorKey, submit, map[string]any{"in": map[string]any{"type": "echo", "input": 1}})
 	runCLI(adminKey, "nodes", "list")
 	time.Sleep(2 * time.Second) // let retries and reconnects log
-	r.restart()
+	r.Restart()
 	waitLog(t, a, 30*time.Second, "a to reconnect", "store reachable again")
 	mustGQL(adminKey, queries[1], nil, nil)
 	evMu.Lock()
@@ -505,7 +405,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	cancel()
 	a.stop(t)
 
-	dump := redisContents(t, r.addr, redisPass)
+	dump := redisContents(t, r.Addr, redisPass)
 	if !strings.Contains(dump, "admissionProof") {
 		t.Errorf("the Redis dump holds no node: %.1000s", dump)
 	}

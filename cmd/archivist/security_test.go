@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/server"
 )
 
@@ -213,9 +214,9 @@ func TestSecurityTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeCert(t, dir)
 	n := startNode(t, "--tls-cert", certFile, "--tls-key", keyFile)
-	waitFor(t, 10*time.Second, "the log to give the https URL", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(n.logs.String(), "dashboard=https://")
-	})
+	}, "the log to give the https URL")
 	cliTLS := func(server string, args ...string) (string, string, int) {
 		t.Helper()
 		return runArchivist(t, []string{"ARCHIVIST_SERVER=" + server}, args...)
@@ -419,9 +420,9 @@ func TestSecurityKeyReload(t *testing.T) {
 	write(strings.Replace(b.Entry, "viewer ", "operator ", 1))
 	reloads := strings.Count(n.logs.String(), "API keys reloaded")
 	_ = n.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "the keys to be reloaded", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		return strings.Count(n.logs.String(), "API keys reloaded") > reloads
-	})
+	}, "the keys to be reloaded")
 	if c := ask(a.Key, `{ taskTypes }`); c != "UNAUTHENTICATED" {
 		t.Errorf("removed key a over HTTP: %q", c)
 	}
@@ -437,9 +438,9 @@ func TestSecurityKeyReload(t *testing.T) {
 	// An empty file would turn authentication off: refused.
 	write("# nobody")
 	_ = n.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "the reload to be refused", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(n.logs.String(), "API keys not reloaded")
-	})
+	}, "the reload to be refused")
 	if c := ask(b.Key, `{ taskTypes }`); c != "" {
 		t.Errorf("b after a refused reload: %q", c)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 type clusterStats struct {
@@ -61,20 +62,20 @@ func TestStatsClusterSameOnEveryNode(t *testing.T) {
 	srv := redistest.Start(t)
 	a := startNode(t, clusterArgs(srv.URL(), "stats-a", "--workers", "4")...)
 	b := startNode(t, clusterArgs(srv.URL(), "stats-b", "--workers", "4")...)
-	waitFor(t, 20*time.Second, "both nodes online", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "both nodes online")
 	submitSleeps(t, a, 60, 30)
 	var out struct{ SubmitTasks []struct{ ID string } }
 	a.gql(t, `mutation { submitTasks(inputs: [{type: "fail", input: {times: 5}, maxRetries: 0}]) { id } }`, nil, &out)
-	waitFor(t, 60*time.Second, "the tasks to end", func() bool {
+	testkit.Eventually(t, 60*time.Second, func() bool {
 		_, done, failed := statsOf(t, b).totals()
 		return done == 60 && failed == 1
-	})
+	}, "the tasks to end")
 
 	var sa, sb clusterStats
-	waitFor(t, 20*time.Second, "both nodes to give the same stats", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		sa, sb = statsOf(t, a), statsOf(t, b)
 		return reflect.DeepEqual(sa, sb)
-	})
+	}, "both nodes to give the same stats")
 	if sub, done, failed := sa.totals(); sub != 61 || done != 60 || failed != 1 {
 		t.Errorf("totals: %d submitted, %d completed, %d failed; want 61, 60, 1", sub, done, failed)
 	}
@@ -125,10 +126,10 @@ func TestStatsEmbeddedSurviveRestart(t *testing.T) {
 	args := []string{"--store", "bolt:" + filepath.Join(t.TempDir(), "stats.db"), "--node-id", "stats-node"}
 	n := startNode(t, args...)
 	submitSleeps(t, n, 20, 10)
-	waitFor(t, 30*time.Second, "the tasks to complete", func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		_, done, _ := statsOf(t, n).totals()
 		return done == 20
-	})
+	}, "the tasks to complete")
 	n.stop(t)
 	n = startNode(t, args...)
 	st := statsOf(t, n)

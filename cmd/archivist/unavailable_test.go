@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // logLinesSince returns the lines n logged after the first `skip` bytes.
@@ -44,7 +45,7 @@ func TestStoreUnavailable(t *testing.T) {
 	url := "redis://archivist:" + pass + "@" + r.Addr + "/0"
 	a := startNode(t, clusterArgs(url, "a")...)
 	b := startNode(t, clusterArgs(url, "b")...)
-	waitFor(t, 20*time.Second, "two online nodes", func() bool { return len(onlineNodes(t, a)) == 2 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "two online nodes")
 	storeName := "the Redis store at " + r.Addr
 
 	mark := map[*node]int{a: len(a.logs.String()), b: len(b.logs.String())}
@@ -106,11 +107,11 @@ func TestStoreUnavailable(t *testing.T) {
 	r.Restart()
 	waitLog(t, a, 20*time.Second, "a to say the store is back", "store reachable again", storeName)
 	waitLog(t, b, 20*time.Second, "b to say the store is back", "store reachable again", storeName)
-	waitFor(t, 10*time.Second, "/readyz to answer 200", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		res, _ := a.call(t, "GET", "/readyz", "", "", nil)
 		return res.StatusCode == http.StatusOK
-	})
-	waitFor(t, 10*time.Second, "both nodes online again", func() bool { return len(onlineNodes(t, a)) == 2 })
+	}, "/readyz to answer 200")
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "both nodes online again")
 	var out struct{ SubmitTask struct{ ID string } }
 	a.gql(t, `mutation { submitTask(input: {type: "echo", input: 1}) { id } }`, nil, &out)
 	if out.SubmitTask.ID == "" {

@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,36 +20,6 @@ import (
 
 	"github.com/rpg-archivist/archivist/internal/redistest"
 )
-
-// freePort returns a loopback port that was free a moment ago, below the
-// kernel's ephemeral range when it can, so that a server restarted on it
-// does not find it taken by an outgoing connection meanwhile. Never 6379.
-func freePort() (int, error) {
-	lo := 0
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			lo, _ = strconv.Atoi(f[0])
-		}
-	}
-	if lo > 21000 {
-		for range 50 {
-			port := 20000 + rand.IntN(lo-20000)
-			if port == 6379 {
-				continue
-			}
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-				l.Close()
-				return port, nil
-			}
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // redisProc is a redis-server on a fixed loopback port and folder, with
 // AOF on so that a restart (SIGKILL, then start again) keeps the data.
@@ -64,8 +33,7 @@ type redisProc struct {
 	conf      string
 	replicaOf string
 	mu        sync.Mutex
-	cmd       *exec.Cmd
-	done      chan struct{}
+	proc      *redistest.Proc
 }
 
 func (r *redisProc) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.Port) }
@@ -107,7 +75,7 @@ const sentinelMaster = "archivist"
 func (r *redisProc) startOnFreePort() error {
 	var err error
 	for range 5 {
-		if r.Port, err = freePort(); err != nil {
+		if r.Port, err = redistest.PickPort(); err != nil {
 			return err
 		}
 		if err = r.start(); err == nil {
@@ -119,52 +87,29 @@ func (r *redisProc) startOnFreePort() error {
 
 // start runs the server and waits (10 s at most) until it answers PING.
 func (r *redisProc) start() error {
-	var args []string
-	if r.conf != "" {
-		args = append(args, r.conf)
-	}
-	args = append(append(args, "--port", strconv.Itoa(r.Port), "--logfile", filepath.Join(r.Dir, "redis.log")), r.args...)
+	args := r.args
 	if r.replicaOf != "" {
 		host, port, _ := strings.Cut(r.replicaOf, ":")
-		args = append(args, "--replicaof", host, port)
+		args = append(slices.Clip(args), "--replicaof", host, port)
 	}
-	cmd := exec.Command("redis-server", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := redistest.Launch(redistest.Config{Port: r.Port, Dir: r.Dir, Conf: r.conf, Args: args})
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	r.mu.Lock()
-	r.cmd, r.done = cmd, done
+	r.proc = p
 	r.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			log, _ := os.ReadFile(filepath.Join(r.Dir, "redis.log"))
-			return fmt.Errorf("redis-server on %s exited: %s", r.Addr(), lastLines(string(log), 5))
-		default:
-		}
-		if redistest.Ping(r.Addr()) == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.kill()
-	return fmt.Errorf("redis-server on %s did not answer within 10s", r.Addr())
+	return nil
 }
 
 // kill stops the server with SIGKILL and waits until it is gone.
 func (r *redisProc) kill() {
 	r.mu.Lock()
-	cmd, done := r.cmd, r.done
+	p := r.proc
 	r.mu.Unlock()
-	if cmd == nil {
-		return
+	if p != nil {
+		p.Kill()
 	}
-	_ = cmd.Process.Kill()
-	<-done
 }
 
 // restart starts the server again on its port and folder; the port may

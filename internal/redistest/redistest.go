@@ -1,24 +1,20 @@
 // Package redistest starts real redis-server processes for tests: a
 // standalone server or a 3-master Redis Cluster, each on free loopback ports
 // in a temporary folder, stopped when the test ends. It never touches the
-// shared server on 6379.
+// shared server on 6379. Launch and PickPort, which report errors instead
+// of failing a test, serve harnesses that run outside one (the chaos run).
 //
 // Outside CI a missing redis-server skips the test with a message; in CI
 // (CI=true) it fails it, since CI installs redis-server.
 package redistest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -28,10 +24,13 @@ type Server struct {
 	Addr string
 	Dir  string
 	Port int
-	conf string // a config file given first (a sentinel's)
-	args []string
-	cmd  *exec.Cmd
-	t    testing.TB
+	// Password is the server's requirepass (StartWithPassword); URL does
+	// not carry it.
+	Password string
+	conf     string // a config file given first (a sentinel's)
+	args     []string
+	proc     *Proc
+	t        testing.TB
 }
 
 // Need skips (or, in CI, fails) the test when redis-server is missing.
@@ -47,52 +46,31 @@ func Need(t testing.TB) {
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago. It is
-// taken below the kernel's ephemeral range when it can be, so that the
-// ports the kernel hands out meanwhile (to listeners on port 0, to the
-// local end of outgoing connections) do not take it from a server that is
-// restarted on it.
+// FreePort returns a loopback port that was free a moment ago (see
+// PickPort), failing the test if there is none.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	if lo := ephemeralLow(); lo > 21000 {
-		for range 50 {
-			port := 20000 + rand.IntN(lo-20000)
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-				l.Close()
-				return port
-			}
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := PickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (0 when
-// unknown).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	lo, _ := strconv.Atoi(f[0])
-	return lo
+	return port
 }
 
 // Start runs a standalone redis-server with AOF on (so that a restart keeps
 // the data) and extra config args (as in "--maxmemory", "10mb").
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return StartWithPassword(t, "", extra...)
+}
+
+// StartWithPassword is Start with a password the server requires
+// (requirepass), when password is not empty.
+func StartWithPassword(t testing.TB, password string, extra ...string) *Server {
+	t.Helper()
 	Need(t)
 	dir := t.TempDir()
-	s := &Server{Dir: dir, t: t}
+	s := &Server{Dir: dir, Password: password, t: t}
 	s.args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
 		"--appendfsync", "always", "--dir", dir, "--protected-mode", "no"}, extra...)
 	for attempt := 0; ; attempt++ {
@@ -111,46 +89,18 @@ func Start(t testing.TB, extra ...string) *Server {
 
 func (s *Server) start() error {
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", s.Port)
-	args := append([]string{"--port", strconv.Itoa(s.Port), "--logfile", filepath.Join(s.Dir, "redis.log")}, s.args...)
-	if s.conf != "" {
-		args = append([]string{s.conf}, args...)
-	}
-	s.cmd = exec.Command("redis-server", args...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	p, err := Launch(Config{Port: s.Port, Dir: s.Dir, Conf: s.conf, Password: s.Password, Args: s.args})
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
-			return fmt.Errorf("redis-server exited: %s", tail(string(log)))
-		default:
-		}
-		if Ping(s.Addr) == nil {
-			// Another test's server may have taken the port (then ours
-			// exits): make sure the one answering is ours.
-			pid, err := processID(s.Addr)
-			if err == nil && pid == s.cmd.Process.Pid {
-				return nil
-			}
-			_ = s.cmd.Process.Kill()
-			return fmt.Errorf("another process answers on %s (pid %d, ours %d, %v)", s.Addr, pid, s.cmd.Process.Pid, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = s.cmd.Process.Kill()
-	return fmt.Errorf("redis-server on %s did not answer within 10s", s.Addr)
+	s.proc = p
+	return nil
 }
 
 // Kill stops the server at once (SIGKILL).
 func (s *Server) Kill() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_, _ = s.cmd.Process.Wait()
+	if s.proc != nil {
+		s.proc.Kill()
 	}
 }
 
@@ -158,8 +108,8 @@ func (s *Server) Kill() {
 // connections open and commands are sent, but nothing answers, as with a
 // host gone silent. Kill (at the test's end) ends it.
 func (s *Server) Freeze() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	if s.proc != nil {
+		s.proc.Freeze()
 	}
 }
 
@@ -180,50 +130,6 @@ func (s *Server) Restart() {
 
 // URL is the store URL of the server.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
-
-// Ping sends PING over a raw connection and expects +PONG.
-func Ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
-}
-
-// processID asks the server on addr for its process id (INFO server).
-func processID(addr string) (int, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
-		return 0, err
-	}
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return 0, err
-		}
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			return strconv.Atoi(v)
-		}
-	}
-}
 
 // Cluster is a running 3-master Redis Cluster.
 type Cluster struct {
@@ -273,12 +179,4 @@ func StartCluster(t testing.TB) *Cluster {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	return strings.Join(lines, "\n")
 }

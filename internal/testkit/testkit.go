@@ -67,3 +67,28 @@ func Signal[T any](t testing.TB, ch <-chan T, timeout time.Duration, what string
 		return zero
 	}
 }
+
+// Clock is a clock for a component's Now that stands still until the test
+// moves it, safe to read from the component's goroutines while the test
+// moves it.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock that reads now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d (backwards when d is negative).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

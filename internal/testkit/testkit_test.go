@@ -24,6 +24,11 @@ func TestBuffer(t *testing.T) {
 }
 
 func TestEventuallyAndSignal(t *testing.T) {
+	calls := 0
+	testkit.Eventually(t, time.Second, func() bool { calls++; return true }, "immediately true")
+	if calls != 1 {
+		t.Fatalf("a true cond checked %d times, want 1", calls)
+	}
 	n := 0
 	testkit.Eventually(t, time.Second, func() bool { n++; return n == 3 }, "n reaches 3")
 	if n != 3 {
@@ -33,5 +38,18 @@ func TestEventuallyAndSignal(t *testing.T) {
 	ch <- 7
 	if got := testkit.Signal(t, ch, time.Second, "a value"); got != 7 {
 		t.Fatalf("Signal = %d", got)
+	}
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := testkit.NewClock(start)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.Now() })
+	c.Advance(time.Hour)
+	c.Advance(-time.Minute)
+	wg.Wait()
+	if got, want := c.Now(), start.Add(59*time.Minute); !got.Equal(want) {
+		t.Fatalf("Now = %s, want %s", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // eventWait bounds the wait for one event.
@@ -425,7 +426,7 @@ func testEvents(t *testing.T, s suite) {
 		case <-time.After(2 * time.Minute):
 			t.Fatalf("writers blocked: %d events not written within 2m with a subscriber that does not read", batch*maxBatches)
 		}
-		eventually(t, waitLimit, func() bool { return slow.Err() != nil },
+		testkit.Eventually(t, waitLimit, func() bool { return slow.Err() != nil },
 			"a subscriber that never reads is dropped (after up to %d events)", batch*maxBatches)
 		if err := slow.Err(); !errors.Is(err, archivist.ErrSlowSubscriber) {
 			t.Errorf("dropped subscriber's Err: %v, want ErrSlowSubscriber", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // noRetry is the retry policy with fault tolerance off.
@@ -155,7 +156,7 @@ func testFaultToleranceOff(t *testing.T, s suite) {
 		started := h.start("node-1", "job")
 		h.assignWithin("node-1", short, "assigned")
 		time.Sleep(min(time.Until(started.LeaseUntil)+skew/20, 2*time.Second))
-		eventually(t, waitLimit, func() bool {
+		testkit.Eventually(t, waitLimit, func() bool {
 			if _, err := h.s.RecoverExpired(h.ctx(), h.lead(), noRetry); err != nil {
 				t.Fatalf("RecoverExpired: %v", err)
 			}

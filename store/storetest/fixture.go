@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // leaderID is the node that places tasks in cases that need a leader.
@@ -148,7 +149,7 @@ func (h *fixture) staleLease() (stale, current archivist.Lease) {
 	if stale.Holder != "old-leader" {
 		h.t.Fatalf("Campaign(old-leader) with no leader: lease held by %q", stale.Holder)
 	}
-	eventually(h.t, waitLimit, func() bool {
+	testkit.Eventually(h.t, waitLimit, func() bool {
 		current, err = h.s.Campaign(h.ctx(), leaderID, longTTL)
 		if err != nil {
 			h.t.Fatalf("Campaign(%s): %v", leaderID, err)
@@ -246,7 +247,7 @@ func (h *fixture) ready(limit int) []*archivist.Task {
 func (h *fixture) waitReady(id string) *archivist.Task {
 	h.t.Helper()
 	var found *archivist.Task
-	eventually(h.t, waitLimit, func() bool {
+	testkit.Eventually(h.t, waitLimit, func() bool {
 		for _, task := range h.ready(1000) {
 			if task.ID == id {
 				found = task

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 func (h *fixture) campaign(node string, ttl time.Duration) archivist.Lease {
@@ -88,7 +89,7 @@ func testLeadership(t *testing.T, s suite) {
 			t.Fatalf("Campaign: %+v", a)
 		}
 		var b archivist.Lease
-		eventually(t, waitLimit, func() bool {
+		testkit.Eventually(t, waitLimit, func() bool {
 			b = h.campaign("node-b", 10*time.Second)
 			return b.Holder == "node-b"
 		}, "node-b gets the lease after node-a's 80ms ran out")
@@ -107,7 +108,7 @@ func testLeadership(t *testing.T, s suite) {
 	s.run(t, "ExpiredLease", func(t *testing.T, h *fixture) {
 		id := h.createOne("alpha")
 		a := h.campaign("node-a", 60*time.Millisecond)
-		eventually(t, waitLimit, func() bool { return h.leader().Holder == "" },
+		testkit.Eventually(t, waitLimit, func() bool { return h.leader().Holder == "" },
 			"Leader reports no leader once node-a's 60ms lease ran out")
 		before := h.snapshot(id)
 		_, err := h.s.AssignTasks(h.ctx(), a, []archivist.Assignment{{TaskID: id, NodeID: "node-1"}}, longTTL)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 func testCancelTask(t *testing.T, s suite) {
@@ -204,7 +205,7 @@ func testRecoverExpired(t *testing.T, s suite) {
 
 		recovered := map[string]*archivist.Task{}
 		want := []string{"assigned-expired", "running-cancel", "running-last", "running-retry"}
-		eventually(t, waitLimit, func() bool {
+		testkit.Eventually(t, waitLimit, func() bool {
 			got, err := h.s.RecoverExpired(h.ctx(), current, slowRetry)
 			if err != nil {
 				t.Fatalf("RecoverExpired: %v", err)

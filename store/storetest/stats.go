@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // binError is how far a percentile read from the latency bins may be from
@@ -179,7 +180,7 @@ func testStats(t *testing.T, s suite) {
 			t.Fatalf("ClaimTask(slow): %v", err)
 		}
 		time.Sleep(min(time.Until(started.LeaseUntil)+20*time.Millisecond, 2*time.Second))
-		eventually(t, waitLimit, func() bool {
+		testkit.Eventually(t, waitLimit, func() bool {
 			if _, err := h.s.RecoverExpired(h.ctx(), h.lead(), slowRetry); err != nil {
 				t.Fatalf("RecoverExpired: %v", err)
 			}

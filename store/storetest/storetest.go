@@ -12,7 +12,6 @@ package storetest
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -97,21 +96,6 @@ func (s suite) run(t *testing.T, name string, fn func(t *testing.T, h *fixture))
 		}
 		fn(t, &fixture{t: t, s: st})
 	})
-}
-
-// eventually polls cond until it holds, failing the test if it does not
-// within timeout. cond runs on the test goroutine and may call t.Fatal.
-func eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	pause := time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, fmt.Sprintf(format, args...))
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 20*time.Millisecond)
-	}
 }
 
 // jsonValue compares JSON documents by value, so that a store may re-encode

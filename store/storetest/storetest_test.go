@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,16 +9,6 @@ import (
 
 // Run keeps the signature store tests call it with.
 var _ func(*testing.T, func(*testing.T) archivist.Store) = Run
-
-func TestEventually(t *testing.T) {
-	eventually(t, time.Second, func() bool { return true }, "immediately true")
-
-	var calls atomic.Int32
-	eventually(t, time.Second, func() bool { return calls.Add(1) >= 5 }, "true on the fifth call")
-	if n := calls.Load(); n != 5 {
-		t.Errorf("cond called %d times, want 5", n)
-	}
-}
 
 func TestHelpers(t *testing.T) {
 	if !within(100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond) || within(time.Second, 0, 100*time.Millisecond) {
