@@ -181,16 +181,9 @@ type Failure struct {
 	Retry RetryPolicy
 }
 
-// TaskQuery filters and pages ListTasks. Zero fields do not filter; the
-// filters are Status, Type, Priority, NodeID and Search, and Matches is
-// their one definition.
+// TaskQuery filters (TaskFilter) and pages ListTasks.
 type TaskQuery struct {
-	Status   []TaskStatus
-	Type     string
-	Priority Priority
-	NodeID   string
-	// Search matches a substring of the id, type or error.
-	Search string
+	TaskFilter
 	// First is the page size (default 50, at most 500).
 	First int
 	// After is the cursor of the last task of the previous page: the
@@ -199,37 +192,49 @@ type TaskQuery struct {
 	After string
 }
 
-// Matches reports whether t passes q's filters; First and After page, they
-// do not filter. It is the one definition of what a filter selects: every
-// store's ListTasks returns the tasks it selects (a store may find them
+// TaskFilter selects tasks: a task passes when it matches every field set
+// (an empty field selects all). It is the GraphQL API's TaskFilter, the
+// query of ListTasks and the filter of the taskUpdated subscription.
+type TaskFilter struct {
+	// Status selects tasks in any of these statuses.
+	Status   []TaskStatus
+	Type     string
+	Priority Priority
+	NodeID   string
+	// Search matches a substring of the id, type or error, ignoring case.
+	Search string
+}
+
+// Matches reports whether t passes the filter. It is the one definition of
+// what a filter selects: every store's ListTasks returns the tasks it selects (a store may find them
 // through an index rather than by calling it, but the conformance suite
 // holds it to this), and the taskUpdated subscription filters events with
 // it. A new filter field goes here and in StatusOnly.
-func (q TaskQuery) Matches(t *Task) bool {
-	if len(q.Status) > 0 && !slices.Contains(q.Status, t.Status) {
+func (f TaskFilter) Matches(t *Task) bool {
+	if len(f.Status) > 0 && !slices.Contains(f.Status, t.Status) {
 		return false
 	}
 	switch {
-	case q.Type != "" && t.Type != q.Type,
-		q.Priority != "" && t.Priority != q.Priority,
-		q.NodeID != "" && t.NodeID != q.NodeID:
+	case f.Type != "" && t.Type != f.Type,
+		f.Priority != "" && t.Priority != f.Priority,
+		f.NodeID != "" && t.NodeID != f.NodeID:
 		return false
 	}
-	if q.Search == "" {
+	if f.Search == "" {
 		return true
 	}
 	// Search ignores case: the lower-case forms are compared.
-	search := strings.ToLower(q.Search)
+	search := strings.ToLower(f.Search)
 	return strings.Contains(strings.ToLower(t.ID), search) ||
 		strings.Contains(strings.ToLower(t.Type), search) ||
 		strings.Contains(strings.ToLower(t.Error), search)
 }
 
-// StatusOnly reports whether q filters on nothing but Status (or on
+// StatusOnly reports whether f filters on nothing but Status (or on
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
-func (q TaskQuery) StatusOnly() bool {
-	return q.Type == "" && q.Priority == "" && q.NodeID == "" && q.Search == ""
+func (f TaskFilter) StatusOnly() bool {
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Search == ""
 }
 
 // TaskPage is a page of tasks.

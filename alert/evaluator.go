@@ -143,7 +143,7 @@ func (e *Evaluator) Stop(ctx context.Context) error { return e.Base.Stop(ctx) }
 func (e *Evaluator) seedPending(ctx context.Context) error {
 	after := ""
 	for range maxPendingTrk / 500 {
-		page, err := e.cfg.Store.ListTasks(ctx, archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}, First: 500, After: after})
+		page, err := e.cfg.Store.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskPending}}, First: 500, After: after})
 		if err != nil {
 			return err
 		}

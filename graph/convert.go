@@ -94,7 +94,7 @@ func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
 
 // taskQuery turns the arguments of the tasks query into the store's query.
 func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQuery, error) {
-	q := filterQuery(f)
+	q := archivist.TaskQuery{TaskFilter: taskFilter(f)}
 	if q.NodeID != "" {
 		if err := archivist.CheckNodeID(q.NodeID); err != nil {
 			return q, err
@@ -115,11 +115,11 @@ func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQu
 	return q, nil
 }
 
-// filterQuery is the store's query for a filter of the API, unpaged: the
-// tasks query pages it, the taskUpdated subscription matches events with
-// it (archivist.TaskQuery.Matches), so both select the same tasks.
-func filterQuery(f *model.TaskFilter) archivist.TaskQuery {
-	var q archivist.TaskQuery
+// taskFilter is the domain's filter for a filter of the API: the tasks
+// query pages it, the taskUpdated subscription matches events with it
+// (archivist.TaskFilter.Matches), so both select the same tasks.
+func taskFilter(f *model.TaskFilter) archivist.TaskFilter {
+	var q archivist.TaskFilter
 	if f == nil {
 		return q
 	}

@@ -227,7 +227,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 			return nil, err
 		}
 	}
-	q := filterQuery(filter)
+	q := taskFilter(filter)
 	sub, err := r.subscribe(ctx)
 	if err != nil {
 		return nil, err

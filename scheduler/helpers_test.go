@@ -51,7 +51,7 @@ func getTask(t *testing.T, st archivist.Store, id string) *archivist.Task {
 // tasksIn returns the tasks in status, oldest first.
 func tasksIn(t *testing.T, st archivist.Store, status archivist.TaskStatus) []*archivist.Task {
 	t.Helper()
-	page, err := st.ListTasks(context.Background(), archivist.TaskQuery{Status: []archivist.TaskStatus{status}, First: 500})
+	page, err := st.ListTasks(context.Background(), archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{status}}, First: 500})
 	if err != nil {
 		t.Fatalf("ListTasks(%s): %v", status, err)
 	}

@@ -550,7 +550,7 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 // filters scan every task in chunks, reading the fields to filter on, and
 // then the page's tasks.
 //
-// Whatever the path, the tasks listed are those archivist.TaskQuery.Matches
+// Whatever the path, the tasks listed are those archivist.TaskFilter.Matches
 // selects, filtered here in Go (no Lua script filters tasks): the scan and
 // the held tasks of a node call it, and the ready index, which holds
 // exactly the PENDING tasks by priority, stands for it where it is used.

@@ -253,8 +253,9 @@ func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 	p.mu.Unlock()
 	after := ""
 	for {
-		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{NodeID: p.cfg.NodeID,
-			Status: []archivist.TaskStatus{archivist.TaskInProgress}, First: 500, After: after})
+		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{
+			TaskFilter: archivist.TaskFilter{NodeID: p.cfg.NodeID, Status: []archivist.TaskStatus{archivist.TaskInProgress}},
+			First:      500, After: after})
 		if err != nil {
 			return err
 		}

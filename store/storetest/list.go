@@ -99,25 +99,25 @@ func testListTasks(t *testing.T, s suite) {
 			want []string
 		}{
 			{"all", archivist.TaskQuery{}, newestFirst},
-			{"pending", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}},
+			{"pending", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskPending}}},
 				[]string{"list-11", "list-needle-10", "list-09", "list-08", "list-03", "list-01", "list-00"}},
-			{"finished", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskCompleted, archivist.TaskFailed}},
+			{"finished", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskCompleted, archivist.TaskFailed}}},
 				[]string{"list-07", "list-04"}},
-			{"active", archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskInProgress, archivist.TaskAssigned}},
+			{"active", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskInProgress, archivist.TaskAssigned}}},
 				[]string{"list-05", "list-02"}},
-			{"type", archivist.TaskQuery{Type: "alpha"},
+			{"type", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Type: "alpha"}},
 				[]string{"list-needle-10", "list-07", "list-05", "list-02", "list-00"}},
-			{"priority", archivist.TaskQuery{Priority: archivist.PriorityHigh},
+			{"priority", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Priority: archivist.PriorityHigh}},
 				[]string{"list-07", "list-04", "list-02"}},
-			{"node", archivist.TaskQuery{NodeID: "node-1"},
+			{"node", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{NodeID: "node-1"}},
 				[]string{"list-07", "list-04", "list-02"}},
-			{"search id, type and error", archivist.TaskQuery{Search: "needle"},
+			{"search id, type and error", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Search: "needle"}},
 				[]string{"list-needle-10", "list-09", "list-07"}},
-			{"search id", archivist.TaskQuery{Search: "st-0"},
+			{"search id", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Search: "st-0"}},
 				[]string{"list-09", "list-08", "list-07", "list-06", "list-05", "list-04", "list-03", "list-02", "list-01", "list-00"}},
-			{"type and status", archivist.TaskQuery{Type: "alpha", Status: []archivist.TaskStatus{archivist.TaskPending}},
+			{"type and status", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Type: "alpha", Status: []archivist.TaskStatus{archivist.TaskPending}}},
 				[]string{"list-needle-10", "list-00"}},
-			{"no match", archivist.TaskQuery{Type: "nothing"}, nil},
+			{"no match", archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Type: "nothing"}}, nil},
 		}
 		for _, c := range cases {
 			page := h.list(c.q)
@@ -128,7 +128,7 @@ func testListTasks(t *testing.T, s suite) {
 				t.Errorf("%s: TotalCount %d, HasNext %v; want %d, false", c.name, page.TotalCount, page.HasNext, len(c.want))
 			}
 		}
-		page := h.list(archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskFailed}})
+		page := h.list(archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskFailed}}})
 		if len(page.Tasks) == 1 {
 			if diff := cmp.Diff(h.get("list-07"), page.Tasks[0], taskOpts); diff != "" {
 				t.Errorf("listed task differs from GetTask (-get +list):\n%s", diff)
@@ -148,7 +148,7 @@ func testListTasks(t *testing.T, s suite) {
 			}
 		}
 		// Filtered; the last page ends exactly at the last match.
-		pending := archivist.TaskQuery{Status: []archivist.TaskStatus{archivist.TaskPending}}
+		pending := archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskPending}}}
 		for _, first := range []int{3, 7} {
 			got, _ := h.walk(pending, first, nil)
 			want := []string{"list-11", "list-needle-10", "list-09", "list-08", "list-03", "list-01", "list-00"}
@@ -156,7 +156,7 @@ func testListTasks(t *testing.T, s suite) {
 				t.Errorf("walk of PENDING with First %d (-want +got):\n%s", first, diff)
 			}
 		}
-		page := h.list(archivist.TaskQuery{Type: "alpha", First: 2})
+		page := h.list(archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Type: "alpha"}, First: 2})
 		if page.TotalCount != 5 || !page.HasNext || len(page.Tasks) != 2 {
 			t.Errorf("first page of alpha: %d tasks, total %d, HasNext %v; want 2, 5, true",
 				len(page.Tasks), page.TotalCount, page.HasNext)
@@ -182,7 +182,7 @@ func testListTasks(t *testing.T, s suite) {
 		h.running("node-1", newTask("failing", "t", archivist.PriorityNormal))
 		h.fail("failing", 1, archivist.Failure{Error: "Disk Full on /var", Permanent: true})
 		for query, want := range map[string]string{"Mixed-Case": "Mixed-Case-ID", "Upper.T": "plain", "Disk Full": "failing"} {
-			page := h.list(archivist.TaskQuery{Search: query})
+			page := h.list(archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Search: query}})
 			if diff := cmp.Diff([]string{want}, ids(page.Tasks)); diff != "" {
 				t.Errorf("Search %q (-want +got):\n%s", query, diff)
 			}
@@ -206,7 +206,7 @@ func testListTasks(t *testing.T, s suite) {
 			batch[i] = newTask("", "t", archivist.PriorityNormal)
 		}
 		h.create(batch...)
-		onlyBatch := archivist.TaskQuery{Type: "t"}
+		onlyBatch := archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Type: "t"}}
 		page = h.list(onlyBatch)
 		if len(page.Tasks) != 50 || page.TotalCount != 55 || !page.HasNext {
 			t.Errorf("ListTasks without First: %d tasks, total %d, HasNext %v; want 50, 55, true",
@@ -238,7 +238,7 @@ func testListTasks(t *testing.T, s suite) {
 	testListMatches(t, s)
 }
 
-// testListMatches holds every store's ListTasks to archivist.TaskQuery.Matches,
+// testListMatches holds every store's ListTasks to archivist.TaskFilter.Matches,
 // the one definition of the filters: over a set of tasks in every status,
 // of several types, priorities, nodes and errors, each filter of a table
 // lists exactly the tasks Matches selects, in the store's order (that of
@@ -300,7 +300,7 @@ func testListMatches(t *testing.T, s suite) {
 		}
 
 		type S = []archivist.TaskStatus
-		filters := []archivist.TaskQuery{
+		filters := []archivist.TaskFilter{
 			{},
 			{Status: S{archivist.TaskCompleted, archivist.TaskFailed, archivist.TaskTimedOut}},
 			{Status: S{archivist.TaskPending, archivist.TaskPending}},
@@ -329,12 +329,13 @@ func testListMatches(t *testing.T, s suite) {
 			{Search: "no such text"},
 		}
 		for _, st := range archivist.AllTaskStatuses {
-			filters = append(filters, archivist.TaskQuery{Status: S{st}})
+			filters = append(filters, archivist.TaskFilter{Status: S{st}})
 		}
 		for _, p := range archivist.AllPriorities {
-			filters = append(filters, archivist.TaskQuery{Priority: p})
+			filters = append(filters, archivist.TaskFilter{Priority: p})
 		}
-		for _, q := range filters {
+		for _, f := range filters {
+			q := archivist.TaskQuery{TaskFilter: f}
 			var want []string
 			for _, task := range all {
 				if q.Matches(task) {
