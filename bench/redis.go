@@ -25,7 +25,7 @@ type redisServer struct {
 }
 
 // startRedis runs redis-server with AOF on and fsync every second (Redis's
-// default with appendonly, and what the README asks of a production
+// default with appendonly, and what docs/cluster.md asks of a production
 // Redis), with no RDB snapshots. The AOF is rewritten between runs (see
 // flush), never during one: a rewrite forks a child that would compete
 // for the same two cores at a random moment.

@@ -42,7 +42,7 @@ type machine struct {
 	LoadAfter  string `json:"loadAfter,omitempty"`
 }
 
-// target is one goal of issue 6 and whether this run met it.
+// target is one goal of the benchmark and whether this run met it.
 type target struct {
 	Goal     string `json:"goal"`
 	Measured string `json:"measured"`
@@ -177,7 +177,7 @@ func (r *report) markdown() string {
 	}
 	r.Targets = r.targets()
 	if len(r.Targets) > 0 {
-		p("**Targets** (issue 6; ratios from this run):\n\n| target | measured | met |\n| --- | --- | --- |\n")
+		p("**Targets** (ratios from this run):\n\n| target | measured | met |\n| --- | --- | --- |\n")
 		for _, t := range r.Targets {
 			met := "no"
 			if t.Met {

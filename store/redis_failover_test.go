@@ -116,7 +116,7 @@ func TestRedisClusterFailover(t *testing.T) {
 	}
 	// Replication is asynchronous: without WAIT the replica may lack the
 	// last write when the master dies, and the event counter goes back
-	// (see README, the data-loss window). This test is about how soon the
+	// (see docs/cluster.md, the data-loss window). This test is about how soon the
 	// store resumes, so the replica has everything first.
 	if n, err := redistest.Do(ctx, m.Addr, "WAIT", 1, 1000); err != nil || n != int64(1) {
 		t.Fatalf("WAIT 1: %v %v", n, err)

@@ -67,7 +67,7 @@ type Options struct {
 	// MaxLeaderless, when set, makes a longer time without a live leader
 	// a broken invariant (default: only reported).
 	MaxLeaderless time.Duration
-	// WaitReplicas is the nodes' wait_replicas (see the README's Redis
+	// WaitReplicas is the nodes' wait_replicas (see docs/cluster.md's Redis
 	// failover section): 0 means 1 for the topologies with replicas
 	// (cluster-replicas, sentinel) and none otherwise; below 0 means none.
 	WaitReplicas int
