@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/lifecycle"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/store"
@@ -21,7 +22,7 @@ import (
 // with RunOnce.
 type bundle struct {
 	ctx      context.Context
-	clock    *fakeClock
+	clock    *testkit.Clock
 	store    *store.Memory
 	settings atomic.Pointer[archivist.Config]
 	sched    *scheduler.Scheduler
