@@ -2,13 +2,13 @@ package alert
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 	"github.com/rpg-archivist/archivist/store"
 )
 
@@ -88,15 +88,7 @@ func TestEvaluatorLifecycle(t *testing.T) {
 		st.stuck.Store(true)
 		time.Sleep(time.Second) // the next evaluation hangs
 		synctest.Wait()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		start := time.Now()
-		if err := ev.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Stop with an evaluation stuck = %v, want context.DeadlineExceeded", err)
-		}
-		if took := time.Since(start); took != time.Second {
-			t.Errorf("Stop gave up after %s, want its context's 1s", took)
-		}
+		testkit.StopGivesUp(t, ev.Stop, time.Second, "an evaluation stuck")
 		close(st.block)
 		if err := ev.Stop(context.Background()); err != nil {
 			t.Fatalf("a second Stop once the store answers: %v", err)

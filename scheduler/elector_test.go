@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -311,15 +310,7 @@ func TestElectorStopBoundedByContext(t *testing.T) {
 		time.Sleep(time.Second + time.Millisecond)
 		synctest.Wait()
 
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		start := time.Now()
-		if err := e.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Stop with a renewal stuck = %v, want context.DeadlineExceeded", err)
-		}
-		if took := time.Since(start); took != time.Second {
-			t.Errorf("Stop gave up after %s, want its context's 1s", took)
-		}
+		testkit.StopGivesUp(t, e.Stop, time.Second, "a renewal stuck")
 		if e.IsLeader() {
 			t.Errorf("an elector that was told to stop still claims leadership")
 		}

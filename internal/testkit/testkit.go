@@ -5,6 +5,8 @@ package testkit
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -91,4 +93,19 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// StopGivesUp calls stop with a context that ends after d and fails the
+// test unless stop returns context.DeadlineExceeded exactly then: a part's
+// Stop is bounded by its context even when its run hangs. Call it in a
+// testing/synctest bubble, where time is exact.
+func StopGivesUp(t testing.TB, stop func(context.Context) error, d time.Duration, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := stop(ctx)
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took != d {
+		t.Fatalf("Stop with %s = %v after %s, want context.DeadlineExceeded after its context's %s", what, err, took, d)
+	}
 }
