@@ -351,16 +351,24 @@ func TestSecretsNeverLeak(t *testing.T) {
 	runCLI(adminKey+"-x", "nodes", "list")
 	runCLI(viewer.Key, "config", "set", "workers=2")
 	{
-		c, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		// The watch is searched once it has shown a task submitted while
+		// it watches (an echo, submitted again until one shows: nothing
+		// says when its subscription is live), so it cannot pass for
+		// having printed nothing.
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(c, binPath, "watch", "tasks")
 		cmd.Env = append(cliEnv, "ARCHIVIST_TOKEN="+viewer.Key)
-		var out bytes.Buffer
+		var out testkit.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		_ = cmd.Start()
-		time.Sleep(time.Second)
-		runCLI(operatorKey, "submit", "echo", "--input", `{"watched":true}`, "--wait")
-		_ = cmd.Wait()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, 20*time.Second, func() bool {
+			runCLI(operatorKey, "submit", "echo", "--input", `{"watched":true}`, "--wait")
+			return strings.Contains(out.String(), " echo ")
+		}, "archivist watch tasks to show an echo task submitted while it watches; it printed %q", &out)
 		cancel()
+		_ = cmd.Wait()
 		seen.add("archivist watch tasks", out.String())
 	}
 	for _, args := range [][]string{{"serve", "--help"}, {"serve", "--alert-webhooks", "ftp://u:" + hookPass + "@h/x?token=" + hookToken}} {
