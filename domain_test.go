@@ -42,6 +42,12 @@ func TestNewTaskValidation(t *testing.T) {
 		{"huge timeout", TaskSpec{Type: "echo", Timeout: 48 * time.Hour}, "limit"},
 		{"negative retries", TaskSpec{Type: "echo", MaxRetries: &neg}, "maxRetries"},
 		{"bad metadata", TaskSpec{Type: "echo", Metadata: json.RawMessage(`[`)}, "metadata"},
+		{"zero backoff", TaskSpec{Type: "echo", RetryBackoff: new(time.Duration(0))}, "retryBackoff must be above 0"},
+		{"negative max backoff", TaskSpec{Type: "echo", MaxBackoff: new(-time.Second)}, "maxBackoff must be above 0"},
+		{"huge backoff", TaskSpec{Type: "echo", RetryBackoff: new(25 * time.Hour)}, "retryBackoff 25h0m0s is over the limit"},
+		{"huge max backoff", TaskSpec{Type: "echo", MaxBackoff: new(25 * time.Hour)}, "maxBackoff 25h0m0s is over the limit"},
+		{"max under base", TaskSpec{Type: "echo", RetryBackoff: new(time.Minute), MaxBackoff: new(time.Second)},
+			"maxBackoff 1s must not be under retryBackoff 1m0s"},
 	}
 	for _, c := range cases {
 		_, err := NewTask(c.spec, reg, cfg)
@@ -56,6 +62,41 @@ func TestNewTaskValidation(t *testing.T) {
 	if task.Type != "echo" || task.Priority != PriorityNormal || task.Timeout != cfg.DefaultTimeout ||
 		task.MaxRetries != cfg.DefaultMaxRetries || string(task.Input) != "null" {
 		t.Errorf("defaults not applied: %+v", task)
+	}
+	if task.RetryBackoff != 0 || task.MaxBackoff != 0 {
+		t.Errorf("a task submitted without a backoff has one of its own: %s, %s", task.RetryBackoff, task.MaxBackoff)
+	}
+	task, err = NewTask(TaskSpec{Type: "echo", RetryBackoff: new(time.Minute), MaxBackoff: new(time.Minute)}, reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.RetryBackoff != time.Minute || task.MaxBackoff != time.Minute {
+		t.Errorf("own backoff not kept: %s, %s", task.RetryBackoff, task.MaxBackoff)
+	}
+}
+
+func TestRetryPolicyForTask(t *testing.T) {
+	t.Parallel()
+	cluster := RetryPolicy{Base: time.Second, Max: time.Minute}
+	for _, c := range []struct {
+		name          string
+		base, max     time.Duration
+		wantB, wantMx time.Duration
+	}{
+		{"none: the cluster's", 0, 0, time.Second, time.Minute},
+		{"both", 5 * time.Second, 10 * time.Second, 5 * time.Second, 10 * time.Second},
+		{"base within the cluster's max", 5 * time.Second, 0, 5 * time.Second, time.Minute},
+		{"base above the cluster's max raises it", time.Hour, 0, time.Hour, time.Hour},
+		{"max above the cluster's base", 0, time.Hour, time.Second, time.Hour},
+		{"max below the cluster's base lowers it", 0, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		got := cluster.ForTask(c.base, c.max)
+		if got.Base != c.wantB || got.Max != c.wantMx || got.Disabled {
+			t.Errorf("%s: ForTask(%s, %s) = %+v, want base %s, max %s", c.name, c.base, c.max, got, c.wantB, c.wantMx)
+		}
+	}
+	if got := (RetryPolicy{Disabled: true}).ForTask(time.Second, 0); !got.Disabled {
+		t.Errorf("a task's backoff enabled retries the cluster disabled")
 	}
 }
 

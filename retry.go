@@ -13,6 +13,25 @@ type RetryPolicy struct {
 	Max      time.Duration
 }
 
+// ForTask is p with a task's own backoff (Task.RetryBackoff, MaxBackoff;
+// 0 keeps p's) in place of p's. The values the task gave win: a base above
+// p's max raises the max to it, and a max below p's base lowers the base to
+// it. A task without its own values gets p itself.
+func (p RetryPolicy) ForTask(taskBase, taskMax time.Duration) RetryPolicy {
+	switch {
+	case taskBase > 0 && taskMax > 0:
+		p.Base, p.Max = taskBase, taskMax
+	case taskBase > 0:
+		p.Base, p.Max = taskBase, max(p.Max, taskBase)
+	case taskMax > 0:
+		if p.Base <= 0 || p.Base > taskMax {
+			p.Base = taskMax
+		}
+		p.Max = taskMax
+	}
+	return p
+}
+
 // Delay is the backoff before the retry that follows the n-th failure.
 func (p RetryPolicy) Delay(n int) time.Duration { return Backoff(n, p.Base, p.Max) }
 

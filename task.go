@@ -86,7 +86,7 @@ func (p Priority) Valid() bool { return p.Rank() >= 0 }
 
 // Task is one unit of work. The store owns its lifecycle fields; callers set
 // only the submission fields (Type, Input, Priority, Timeout, MaxRetries,
-// Metadata) and, optionally, ID.
+// RetryBackoff, MaxBackoff, Metadata) and, optionally, ID.
 type Task struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
@@ -95,6 +95,12 @@ type Task struct {
 	Timeout    time.Duration   `json:"timeout"`
 	MaxRetries int             `json:"maxRetries"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	// RetryBackoff and MaxBackoff are the task's own retry backoff (the
+	// wait after its first failure, and the most it grows to); 0 is the
+	// cluster's (Config.RetryBackoff, Config.MaxBackoff), read when the
+	// retry happens. See RetryPolicy.ForTask for how they combine.
+	RetryBackoff time.Duration `json:"retryBackoff,omitempty"`
+	MaxBackoff   time.Duration `json:"maxBackoff,omitempty"`
 
 	Status TaskStatus      `json:"status"`
 	Result json.RawMessage `json:"result,omitempty"`
@@ -161,6 +167,9 @@ const (
 	MaxTimeout = 24 * time.Hour
 	// MaxMaxRetries is the most retries a task may ask for.
 	MaxMaxRetries = 100
+	// MaxTaskBackoff is the longest retry backoff (either value) a task may
+	// ask for: a longer wait is a schedule, not a retry.
+	MaxTaskBackoff = 24 * time.Hour
 )
 
 // TaskSpec is a submission: what a client asks to run.
@@ -171,6 +180,10 @@ type TaskSpec struct {
 	Timeout    time.Duration // 0: the configured default
 	MaxRetries *int          // nil: the configured default
 	Metadata   json.RawMessage
+	// RetryBackoff and MaxBackoff are the task's own backoff; nil: the
+	// cluster's (Task.RetryBackoff).
+	RetryBackoff *time.Duration
+	MaxBackoff   *time.Duration
 }
 
 // NewTask validates spec against the registry and the limits and returns the
@@ -223,6 +236,17 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 	if retries < 0 || retries > MaxMaxRetries {
 		return nil, Errorf(CodeBadUserInput, "maxRetries must be between 0 and %d", MaxMaxRetries)
 	}
+	base, err := taskBackoff("retryBackoff", spec.RetryBackoff)
+	if err != nil {
+		return nil, err
+	}
+	maxBackoff, err := taskBackoff("maxBackoff", spec.MaxBackoff)
+	if err != nil {
+		return nil, err
+	}
+	if base > 0 && maxBackoff > 0 && maxBackoff < base {
+		return nil, Errorf(CodeBadUserInput, "maxBackoff %s must not be under retryBackoff %s", maxBackoff, base)
+	}
 	if v, ok := h.(InputValidator); ok {
 		if err := v.ValidateInput(input); err != nil {
 			return nil, Errorf(CodeBadUserInput, "invalid input for %s: %v", typ, err)
@@ -235,7 +259,25 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 		Timeout:    timeout,
 		MaxRetries: retries,
 		Metadata:   spec.Metadata,
+		// Only what was given: the cluster's values are read at retry time,
+		// so a change of the configuration reaches tasks that kept them.
+		RetryBackoff: base,
+		MaxBackoff:   maxBackoff,
 	}, nil
+}
+
+// taskBackoff checks one of a submission's backoff values; nil is 0 (the
+// cluster's).
+func taskBackoff(name string, d *time.Duration) (time.Duration, error) {
+	switch {
+	case d == nil:
+		return 0, nil
+	case *d <= 0:
+		return 0, Errorf(CodeBadUserInput, "%s must be above 0 (leave it out for the cluster's)", name)
+	case *d > MaxTaskBackoff:
+		return 0, Errorf(CodeBadUserInput, "%s %s is over the limit of %s", name, *d, MaxTaskBackoff)
+	}
+	return *d, nil
 }
 
 // String is for logs.

@@ -670,7 +670,7 @@ func failTask(tx *tx, old *archivist.Task, f archivist.Failure) *archivist.Task 
 		tx.statEnded(t, statRetried)
 	case !f.Permanent && !f.Retry.Disabled && t.Failures <= t.MaxRetries:
 		t.Status = archivist.TaskRetrying
-		t.RunAt = tx.now.Add(f.Retry.Delay(t.Failures))
+		t.RunAt = tx.now.Add(f.Retry.ForTask(t.RetryBackoff, t.MaxBackoff).Delay(t.Failures))
 		tx.putTask(old, t)
 		tx.taskEvent(archivist.EventTaskRetrying, t, f.Error)
 		tx.statEnded(t, statRetried)

@@ -495,14 +495,15 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 	}
 	now := r.opts.Now()
 	ids := make([]string, len(tasks))
-	args := make([]any, 0, 1+5*len(tasks))
+	args := make([]any, 0, 1+7*len(tasks))
 	args = append(args, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
 			ids[i] = archivist.NewID(now)
 		}
-		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries)
+		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
+			int64(t.RetryBackoff), int64(t.MaxBackoff))
 	}
 	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 // store/lua/lib.lua):
 //
 //	i       [type, input, metadata]: written once, at creation
-//	m       the fields transitions read and change, in the m* order below
+//	m       the fields transitions read and change, in the m* order below;
+//	        a task with its own retry backoff has two more at the end
 //	result  the result, as the worker gave it (absent when none)
 //
 // Times are unix microseconds of the server clock, the timeout is in
@@ -52,7 +53,12 @@ const (
 	mSeq
 	mTimeout // nanoseconds
 	mMaxRetries
+	// mFields is how many fields every task has.
 	mFields
+	// The task's own retry backoff (ns; 0: the cluster's), only in the m of
+	// a task that has one, so the m of the others is no bigger for it.
+	mRetryBackoff = mFields
+	mMaxBackoff   = mFields + 1
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -311,6 +317,10 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	t.Seq = uint64(r.int())
 	t.Timeout = time.Duration(r.int())
 	t.MaxRetries = int(r.int())
+	if n > mMaxBackoff {
+		t.RetryBackoff = time.Duration(r.int())
+		t.MaxBackoff = time.Duration(r.int())
+	}
 	return r.err
 }
 

@@ -29,7 +29,8 @@
 -- redis_codec.go in Go), and the result when there is one:
 --   i       [type, input, metadata], written once by create (packed in Go)
 --   m       the fields a transition decides on or changes, in the order of
---           the M_* positions below (absent values are '' or 0)
+--           the M_* positions below (absent values are '' or 0); the last
+--           two, the task's own retry backoff, only when it has one
 --   result  the result, as the worker gave it
 -- so that a transition reads one field, changes a Lua table and writes one
 -- field, and its event carries the task's full snapshot (id, i, m, result)
@@ -100,6 +101,7 @@ local TERMINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, TIMED_OUT 
 local M_STATUS, M_ATTEMPT, M_FAILURES, M_REQUEUES, M_PROGRESS, M_PMSG, M_NODE, M_CANCEL = 1, 2, 3, 4, 5, 6, 7, 8
 local M_CREATED, M_UPDATED, M_ASSIGNED, M_STARTED, M_COMPLETED, M_RUNAT, M_LEASE = 9, 10, 11, 12, 13, 14, 15
 local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
+local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -553,8 +555,26 @@ local function backoff(n, base, max, j)
   return half + math.floor(j * (half + 1))
 end
 
+-- task_backoff is archivist.RetryPolicy.ForTask: the base and max of the
+-- cluster's policy r with task t's own values in their place.
+local function task_backoff(t, r)
+  local base, max = r.base, r.max
+  local tb, tm = t.m[M_BACKOFF] or 0, t.m[M_MAXBACKOFF] or 0
+  if tb > 0 and tm > 0 then
+    base, max = tb, tm
+  elseif tb > 0 then
+    base = tb
+    if max < tb then max = tb end
+  elseif tm > 0 then
+    if base <= 0 or base > tm then base = tm end
+    max = tm
+  end
+  return base, max
+end
+
 -- fail_attempt ends the running attempt of t as failed (r: the retry
--- policy {disabled, base, max, jitter}) and returns the snapshot.
+-- policy {disabled, base, max, jitter}, the cluster's: t's own backoff, if
+-- it has one, wins) and returns the snapshot.
 local function fail_attempt(t, msg, permanent, timed_out, cancelled, r)
   local ch = { error = msg ~= '' and msg or false, lease = false }
   local failures = t.failures + 1
@@ -564,7 +584,8 @@ local function fail_attempt(t, msg, permanent, timed_out, cancelled, r)
     ch.status, ch.completed, typ = 'CANCELLED', NOW, 'task.cancelled'
   elseif not permanent and not r.disabled and failures <= t.maxr then
     ch.status, ch.failures, typ = 'RETRYING', failures, 'task.retrying'
-    ch.runat = NOW + math.floor(backoff(failures, r.base, r.max, r.jitter) / 1000)
+    local base, max = task_backoff(t, r)
+    ch.runat = NOW + math.floor(backoff(failures, base, max, r.jitter) / 1000)
   elseif timed_out then
     ch.status, ch.failures, ch.completed, typ, outcome = 'TIMED_OUT', failures, NOW, 'task.timed_out', 'f'
   else

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Claim", testClaim},
 		{"Fencing", testFencing},
 		{"FailTask", testFailTask},
+		{"TaskBackoff", testTaskBackoff},
 		{"CancelTask", testCancelTask},
 		{"RetryTask", testRetryTask},
 		{"RecoverExpired", testRecoverExpired},
@@ -133,6 +134,9 @@ func submission(t *archivist.Task) archivist.Task {
 		Timeout:    t.Timeout,
 		MaxRetries: t.MaxRetries,
 		Metadata:   t.Metadata,
+		// The task's own backoff, when it has one.
+		RetryBackoff: t.RetryBackoff,
+		MaxBackoff:   t.MaxBackoff,
 	}
 }
 
