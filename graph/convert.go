@@ -89,7 +89,21 @@ func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
 	if in.TimeoutSeconds != nil {
 		spec.Timeout = secondsToDuration(*in.TimeoutSeconds)
 	}
+	if in.RetryBackoffMs != nil {
+		spec.RetryBackoff = new(millisToDuration(*in.RetryBackoffMs))
+	}
+	if in.MaxBackoffMs != nil {
+		spec.MaxBackoff = new(millisToDuration(*in.MaxBackoffMs))
+	}
 	return spec
+}
+
+// optionalMillis is null for 0 (a task's backoff that is the cluster's).
+func optionalMillis(d time.Duration) *int {
+	if d == 0 {
+		return nil
+	}
+	return new(millis(d))
 }
 
 // taskQuery turns the arguments of the tasks query into the store's query.

@@ -100,6 +100,7 @@ type ComplexityRoot struct {
 		Failures        func(childComplexity int) int
 		ID              func(childComplexity int) int
 		Input           func(childComplexity int) int
+		MaxBackoffMs    func(childComplexity int) int
 		MaxRetries      func(childComplexity int) int
 		Metadata        func(childComplexity int) int
 		Node            func(childComplexity int) int
@@ -108,6 +109,7 @@ type ComplexityRoot struct {
 		Progress        func(childComplexity int) int
 		ProgressMessage func(childComplexity int) int
 		Result          func(childComplexity int) int
+		RetryBackoffMs  func(childComplexity int) int
 		RunAt           func(childComplexity int) int
 		StartedAt       func(childComplexity int) int
 		Status          func(childComplexity int) int
@@ -273,6 +275,8 @@ type DistributedTaskResolver interface {
 	StartedAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
 	CompletedAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
 	RunAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
+	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
+	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 }
 type MutationResolver interface {
 	SubmitTask(ctx context.Context, input model.SubmitTaskInput) (*archivist.Task, error)
@@ -593,6 +597,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Input(childComplexity), true
+	case "DistributedTask.maxBackoffMs":
+		if e.ComplexityRoot.DistributedTask.MaxBackoffMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.MaxBackoffMs(childComplexity), true
 	case "DistributedTask.maxRetries":
 		if e.ComplexityRoot.DistributedTask.MaxRetries == nil {
 			break
@@ -641,6 +651,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Result(childComplexity), true
+	case "DistributedTask.retryBackoffMs":
+		if e.ComplexityRoot.DistributedTask.RetryBackoffMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.RetryBackoffMs(childComplexity), true
 	case "DistributedTask.runAt":
 		if e.ComplexityRoot.DistributedTask.RunAt == nil {
 			break
@@ -1543,6 +1559,10 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_completedAt(ctx, field)
 	case "runAt":
 		return ec.fieldContext_DistributedTask_runAt(ctx, field)
+	case "retryBackoffMs":
+		return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
+	case "maxBackoffMs":
+		return ec.fieldContext_DistributedTask_maxBackoffMs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DistributedTask", field.Name)
 }
@@ -3564,6 +3584,52 @@ func (ec *executionContext) _DistributedTask_runAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_DistributedTask_runAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Time")
+}
+
+func (ec *executionContext) _DistributedTask_retryBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().RetryBackoffMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_retryBackoffMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DistributedTask_maxBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_maxBackoffMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().MaxBackoffMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_maxBackoffMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Int")
 }
 
 func (ec *executionContext) _HealthThresholds_cpuPercent(ctx context.Context, field graphql.CollectedField, obj *archivist.Thresholds) (ret graphql.Marshaler) {
@@ -7345,7 +7411,7 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata"}
+	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7394,6 +7460,20 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.Metadata = data
+		case "retryBackoffMs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryBackoffMs"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryBackoffMs = data
+		case "maxBackoffMs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxBackoffMs"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxBackoffMs = data
 		}
 	}
 	return it, nil
@@ -7884,6 +7964,18 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_runAt(ctx, field, obj)
+				})
+		case "retryBackoffMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_retryBackoffMs(ctx, field, obj)
+				})
+		case "maxBackoffMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_maxBackoffMs(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

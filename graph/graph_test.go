@@ -20,7 +20,7 @@ import (
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 	progress progressMessage node { id } nodeId metadata cancelRequested createdAt updatedAt assignedAt
-	startedAt completedAt runAt`
+	startedAt completedAt runAt retryBackoffMs maxBackoffMs`
 
 type taskView struct {
 	ID              string          `json:"id"`
@@ -49,6 +49,8 @@ type taskView struct {
 	StartedAt       *time.Time      `json:"startedAt"`
 	CompletedAt     *time.Time      `json:"completedAt"`
 	RunAt           *time.Time      `json:"runAt"`
+	RetryBackoffMs  *int            `json:"retryBackoffMs"`
+	MaxBackoffMs    *int            `json:"maxBackoffMs"`
 }
 
 // sameJSON compares two JSON documents by value.
@@ -112,6 +114,9 @@ func TestSubmitTask(t *testing.T) {
 		got.MaxRetries != def.DefaultMaxRetries || string(got.Metadata) != "null" {
 		t.Errorf("defaults not applied: %+v", got)
 	}
+	if got.RetryBackoffMs != nil || got.MaxBackoffMs != nil {
+		t.Errorf("a task without its own backoff shows one: %v, %v", got.RetryBackoffMs, got.MaxBackoffMs)
+	}
 	var q struct{ Task taskView }
 	e.must(t, `query($id: ID!) { task(id: $id) {`+taskFields+`} }`, map[string]any{"id": got.ID}, &q)
 	if q.Task.ID != got.ID {
@@ -144,6 +149,11 @@ func TestSubmitTaskErrors(t *testing.T) {
 		{"negative timeout", submit, in("timeoutSeconds", -1), "BAD_USER_INPUT", []string{"timeout"}},
 		{"timeout too long", submit, in("timeoutSeconds", 1e12), "BAD_USER_INPUT", []string{"timeout"}},
 		{"too many retries", submit, in("maxRetries", 101), "BAD_USER_INPUT", []string{"maxRetries"}},
+		{"zero backoff", submit, in("retryBackoffMs", 0), "BAD_USER_INPUT", []string{"retryBackoff must be above 0"}},
+		{"negative max backoff", submit, in("maxBackoffMs", -5), "BAD_USER_INPUT", []string{"maxBackoff must be above 0"}},
+		{"backoff over a day", submit, in("retryBackoffMs", 86400001), "BAD_USER_INPUT", []string{"retryBackoff", "limit of 24h0m0s"}},
+		{"max backoff under backoff", submit, in("retryBackoffMs", 5000, "maxBackoffMs", 1000), "BAD_USER_INPUT",
+			[]string{"maxBackoff 1s must not be under retryBackoff 5s"}},
 		{"input too large", submit, in("input", map[string]any{"blob": big}), "BAD_USER_INPUT", []string{"input", "limit"}},
 		{"metadata too large", submit, in("metadata", big), "BAD_USER_INPUT", []string{"metadata"}},
 		{"bad priority in a variable", submit, in("priority", "URGENT"), "GRAPHQL_VALIDATION_FAILED", []string{"URGENT"}},
@@ -211,6 +221,31 @@ func TestSubmitTaskErrors(t *testing.T) {
 		r := e.post(t, `mutation($ins: [SubmitTaskInput!]!) { submitTasks(inputs: $ins) { id } }`, map[string]any{"ins": ins})
 		wantError(t, r, "BAD_USER_INPUT", "1000")
 	})
+}
+
+func TestSubmitTaskOwnBackoff(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var out struct{ SubmitTask taskView }
+	e.must(t, `mutation { submitTask(input: {type: "echo", retryBackoffMs: 1500, maxBackoffMs: 60000}) {`+taskFields+`} }`, nil, &out)
+	got := out.SubmitTask
+	if got.RetryBackoffMs == nil || *got.RetryBackoffMs != 1500 || got.MaxBackoffMs == nil || *got.MaxBackoffMs != 60000 {
+		t.Errorf("own backoff shown as %v, %v; want 1500, 60000", got.RetryBackoffMs, got.MaxBackoffMs)
+	}
+	stored, err := e.store.GetTask(t.Context(), got.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RetryBackoff != 1500*time.Millisecond || stored.MaxBackoff != time.Minute {
+		t.Errorf("stored backoff %s, %s; want 1.5s, 1m", stored.RetryBackoff, stored.MaxBackoff)
+	}
+
+	// Only one given: the other stays the cluster's (null).
+	var q struct{ SubmitTask taskView }
+	e.must(t, `mutation { submitTask(input: {type: "echo", maxBackoffMs: 250}) {`+taskFields+`} }`, nil, &q)
+	if q.SubmitTask.RetryBackoffMs != nil || q.SubmitTask.MaxBackoffMs == nil || *q.SubmitTask.MaxBackoffMs != 250 {
+		t.Errorf("only maxBackoffMs given: shown as %v, %v; want null, 250", q.SubmitTask.RetryBackoffMs, q.SubmitTask.MaxBackoffMs)
+	}
 }
 
 func TestSubmitTasks(t *testing.T) {

@@ -60,6 +60,16 @@ func (r *distributedTaskResolver) RunAt(ctx context.Context, obj *archivist.Task
 	return optionalTime(obj.RunAt), nil
 }
 
+// RetryBackoffMs is the resolver for the retryBackoffMs field.
+func (r *distributedTaskResolver) RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
+	return optionalMillis(obj.RetryBackoff), nil
+}
+
+// MaxBackoffMs is the resolver for the maxBackoffMs field.
+func (r *distributedTaskResolver) MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
+	return optionalMillis(obj.MaxBackoff), nil
+}
+
 // DistributedTask returns DistributedTaskResolver implementation.
 func (r *Resolver) DistributedTask() DistributedTaskResolver { return &distributedTaskResolver{r} }
 

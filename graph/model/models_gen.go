@@ -191,6 +191,18 @@ type SubmitTaskInput struct {
 	MaxRetries *int `json:"maxRetries,omitempty"`
 	// Any JSON value up to 1 MiB encoded, kept with the task for the client's own use.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// This task's backoff after its first failure, in milliseconds (it doubles
+	// with each further failure), above 0 and at most 86400000 (24 hours);
+	// absent means the cluster's (DistributedProcessingConfig.retryBackoffMs),
+	// as it is when the retry happens. A value above the cluster's maxBackoffMs
+	// raises this task's longest backoff to it.
+	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
+	// This task's longest backoff between retries, in milliseconds, above 0, at
+	// most 86400000 (24 hours) and not under retryBackoffMs when both are given;
+	// absent means the cluster's (DistributedProcessingConfig.maxBackoffMs). A
+	// value under the cluster's retryBackoffMs lowers this task's first backoff
+	// to it.
+	MaxBackoffMs *int `json:"maxBackoffMs,omitempty"`
 }
 
 // A page of tasks, newest first.
