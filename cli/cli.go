@@ -288,11 +288,12 @@ Examples:
   archivist submit echo --input '{"hello": "table"}' --wait
   archivist submit dice.simulate --input '{"expr": "4d6kh3", "trials": 10000}' --priority high --wait -o json
   archivist submit sleep --input @job.json --timeout 30s --retries 0
+  archivist submit dice.simulate --input @job.json --retries 5 --retry-backoff 2s --max-backoff 1m
 `
 
 func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var input, metadata, priority string
-	var timeout time.Duration
+	var timeout, retryBackoff, maxBackoff time.Duration
 	var retries int
 	var wait bool
 	return runClient("submit", submitHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
@@ -301,12 +302,20 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fs.StringVar(&priority, "priority", "", "low, normal, high or critical (default normal)")
 		fs.DurationVar(&timeout, "timeout", 0, "timeout of one attempt (default: the cluster's)")
 		fs.IntVar(&retries, "retries", -1, "retries after a failure (default: the cluster's)")
+		fs.Func("retry-backoff", "this task's wait before its first retry, a `duration` such as 2s that doubles\n"+
+			"after each further failure (default: the cluster's)", backoffFlag(&retryBackoff))
+		fs.Func("max-backoff", "this task's longest wait between retries, a `duration` such as 1m (default: the cluster's)",
+			backoffFlag(&maxBackoff))
 		fs.BoolVar(&wait, "wait", false, "wait for the task to finish, showing its progress")
 	}, func(e *clientEnv, args []string) error {
 		if len(args) != 1 {
 			return usageErr("want one task type, got %d arguments", len(args))
 		}
-		spec := client.TaskSpec{Type: args[0], Priority: strings.ToUpper(priority), Timeout: timeout}
+		if retryBackoff > 0 && maxBackoff > 0 && maxBackoff < retryBackoff {
+			return usageErr("--max-backoff %s must not be under --retry-backoff %s", maxBackoff, retryBackoff)
+		}
+		spec := client.TaskSpec{Type: args[0], Priority: strings.ToUpper(priority), Timeout: timeout,
+			RetryBackoff: retryBackoff, MaxBackoff: maxBackoff}
 		var err error
 		if spec.Input, err = readInput(input); err != nil {
 			return usageErr("--input: %v", err)
@@ -340,6 +349,25 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 		return err
 	})
+}
+
+// backoffFlag reads --retry-backoff or --max-backoff into dst: a Go
+// duration above 0, in whole milliseconds (what the API counts); the node
+// checks the upper bound. flag reports an error with the flag's name.
+func backoffFlag(dst *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+			return errors.New("not a duration: use a Go duration such as 500ms, 2s or 1m30s")
+		case d <= 0:
+			return errors.New("must be above 0 (leave the flag out for the cluster's)")
+		case d%time.Millisecond != 0:
+			return errors.New("must be whole milliseconds")
+		}
+		*dst = d
+		return nil
+	}
 }
 
 // progressBar shows a task's progress on a terminal, or one line per

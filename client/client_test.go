@@ -209,3 +209,28 @@ func TestListLargestPage(t *testing.T) {
 		t.Fatalf("list 500: %v %+v", err, page)
 	}
 }
+
+func TestSubmitOwnBackoff(t *testing.T) {
+	c := client.New(server)
+	// A part of a millisecond is rounded up: the API counts whole ones.
+	task, err := c.Submit(ctx(t), client.TaskSpec{Type: "sleep", Input: json.RawMessage(`{"ms": 1}`),
+		RetryBackoff: 1500 * time.Microsecond, MaxBackoff: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.RetryBackoffMs == nil || *task.RetryBackoffMs != 2 || task.MaxBackoffMs == nil || *task.MaxBackoffMs != 60000 {
+		t.Errorf("submitted with backoff %v, %v; want 2, 60000", task.RetryBackoffMs, task.MaxBackoffMs)
+	}
+	got, err := c.Get(ctx(t), task.ID)
+	if err != nil || got.RetryBackoffMs == nil || *got.RetryBackoffMs != 2 {
+		t.Fatalf("get: %v %+v", err, got)
+	}
+	plain, err := c.Submit(ctx(t), client.TaskSpec{Type: "sleep", Input: json.RawMessage(`{"ms": 1}`)})
+	if err != nil || plain.RetryBackoffMs != nil || plain.MaxBackoffMs != nil {
+		t.Fatalf("a task without its own backoff: %v %+v", err, plain)
+	}
+	_, err = c.Submit(ctx(t), client.TaskSpec{Type: "sleep", RetryBackoff: time.Minute, MaxBackoff: time.Second})
+	if client.CodeOf(err) != client.CodeBadUserInput {
+		t.Errorf("max under base: %v, want BAD_USER_INPUT", err)
+	}
+}

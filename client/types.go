@@ -27,6 +27,10 @@ type Task struct {
 	UpdatedAt       time.Time       `json:"updatedAt"`
 	StartedAt       *time.Time      `json:"startedAt,omitempty"`
 	CompletedAt     *time.Time      `json:"completedAt,omitempty"`
+	// RetryBackoffMs and MaxBackoffMs are the task's own retry backoff in
+	// milliseconds; nil: the cluster's.
+	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
+	MaxBackoffMs   *int `json:"maxBackoffMs,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -51,7 +55,8 @@ const (
 )
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
-progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt`
+progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
+retryBackoffMs maxBackoffMs`
 
 // TaskSpec is a submission.
 type TaskSpec struct {
@@ -65,6 +70,11 @@ type TaskSpec struct {
 	// MaxRetries (nil: the cluster's default).
 	MaxRetries *int
 	Metadata   json.RawMessage
+	// RetryBackoff is the task's own backoff after its first failure and
+	// MaxBackoff its longest (0: the cluster's). The API counts whole
+	// milliseconds: a part of one is rounded up.
+	RetryBackoff time.Duration
+	MaxBackoff   time.Duration
 }
 
 func (s TaskSpec) vars() map[string]any {
@@ -84,7 +94,23 @@ func (s TaskSpec) vars() map[string]any {
 	if s.Metadata != nil {
 		in["metadata"] = s.Metadata
 	}
+	if s.RetryBackoff != 0 {
+		in["retryBackoffMs"] = ceilMillis(s.RetryBackoff)
+	}
+	if s.MaxBackoff != 0 {
+		in["maxBackoffMs"] = ceilMillis(s.MaxBackoff)
+	}
 	return in
+}
+
+// ceilMillis is d in milliseconds, a positive part of one counting as one
+// (so a positive backoff never becomes 0, which the API refuses).
+func ceilMillis(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d > 0 && d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }
 
 // Filter selects tasks in List and Watch. Zero fields do not filter.

@@ -180,3 +180,76 @@ func TestConfigInitFileRuns(t *testing.T) {
 		t.Fatalf("node from the config file: %+v", o.Nodes)
 	}
 }
+
+// TestCLITaskBackoff: submit --retry-backoff/--max-backoff give a task its
+// own retry backoff, which tasks get shows and the retry waits, instead of
+// the cluster's (1s by default); bad values are refused with the flag's name.
+func TestCLITaskBackoff(t *testing.T) {
+	n := startNode(t, "--store", "memory", "--node-id", "backoff-node")
+	submit := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := cli(t, n, append([]string{"submit", "fail"}, args...)...)
+		if code != 0 {
+			t.Fatalf("archivist submit fail %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	type view struct {
+		Status                       string
+		Failures                     int
+		RetryBackoffMs, MaxBackoffMs *int
+	}
+	get := func(id string) view {
+		t.Helper()
+		out, errOut, code := cli(t, n, "tasks", "get", id)
+		var v view
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Fatalf("tasks get %s: exit %d %q %q", id, code, out, errOut)
+		}
+		return v
+	}
+
+	// A long backoff of its own: after its failure the task waits an hour,
+	// where the cluster's backoff would have retried it within a second.
+	slow := submit("--input", `{"times": 1}`, "--retries", "1", "--retry-backoff", "1h", "--max-backoff", "2h")
+	var v view
+	testkit.Eventually(t, 20*time.Second, func() bool { v = get(slow); return v.Failures == 1 }, "the task's first attempt to fail")
+	if v.RetryBackoffMs == nil || *v.RetryBackoffMs != 3600000 || v.MaxBackoffMs == nil || *v.MaxBackoffMs != 7200000 {
+		t.Fatalf("tasks get shows backoff %v, %v; want 3600000, 7200000", v.RetryBackoffMs, v.MaxBackoffMs)
+	}
+	// A short one of its own (under the cluster's 1s) is retried and done.
+	out, errOut, code := cli(t, n, "submit", "fail", "--input", `{"times": 2}`, "--retries", "2",
+		"--max-backoff", "20ms", "--wait", "-o", "json")
+	if code != 0 {
+		t.Fatalf("a task with a short backoff did not complete: exit %d %q %q", code, out, errOut)
+	}
+	var done view
+	if err := json.Unmarshal([]byte(out), &done); err != nil || done.Status != "COMPLETED" || done.Failures != 2 ||
+		done.RetryBackoffMs != nil || done.MaxBackoffMs == nil || *done.MaxBackoffMs != 20 {
+		t.Fatalf("submit --wait printed %s (%v)", out, err)
+	}
+	if v := get(slow); v.Status != "RETRYING" {
+		t.Errorf("the task with a 1h backoff is %s, want still RETRYING", v.Status)
+	}
+	// Without flags, the task shows no backoff of its own.
+	if v := get(submit("--input", `{"times": 0}`)); v.RetryBackoffMs != nil || v.MaxBackoffMs != nil {
+		t.Errorf("a task without a backoff of its own shows %v, %v", v.RetryBackoffMs, v.MaxBackoffMs)
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--retry-backoff", "0"}, 2, `invalid value "0" for flag -retry-backoff: must be above 0`},
+		{[]string{"--max-backoff", "soon"}, 2, "flag -max-backoff: not a duration"},
+		{[]string{"--retry-backoff", "1500us"}, 2, "whole milliseconds"},
+		{[]string{"--retry-backoff", "2s", "--max-backoff", "1s"}, 2, "--max-backoff 1s must not be under --retry-backoff 2s"},
+		{[]string{"--retry-backoff", "25h"}, 1, "BAD_USER_INPUT"},
+	} {
+		_, errOut, code := cli(t, n, append([]string{"submit", "fail", "--input", `{"times": 0}`}, c.args...)...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("submit %v: exit %d %q; want exit %d mentioning %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+}
