@@ -696,6 +696,35 @@ func TestRedisBackoffMatchesGo(t *testing.T) {
 	}
 }
 
+// TestRedisTaskBackoffMatchesGo: task_backoff in lib.lua combines a task's
+// own backoff with the cluster's as archivist.RetryPolicy.ForTask does.
+func TestRedisTaskBackoffMatchesGo(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	src := mustReadLua("lib") + `
+local m = {}
+if ARGV[5] ~= '0' or ARGV[6] ~= '0' then m[M_BACKOFF], m[M_MAXBACKOFF] = tonumber(ARGV[5]), tonumber(ARGV[6]) end
+local b, x = task_backoff({ m = m }, { base = tonumber(ARGV[3]), max = tonumber(ARGV[4]) })
+return { b, x }`
+	keys, _ := newRedisKeys("taskbackoff")
+	cluster := archivist.RetryPolicy{Base: time.Second, Max: time.Minute}
+	for _, c := range [][2]time.Duration{{0, 0}, {5 * time.Second, 10 * time.Second}, {5 * time.Second, 0},
+		{time.Hour, 0}, {0, time.Hour}, {0, 100 * time.Millisecond}} {
+		want := cluster.ForTask(c[0], c[1])
+		got, err := client.Eval(t.Context(), src, keys.fixed, keys.prefix, "10", int64(cluster.Base), int64(cluster.Max),
+			int64(c[0]), int64(c[1])).Int64Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Duration(got[0]) != want.Base || time.Duration(got[1]) != want.Max {
+			t.Errorf("task_backoff(%s, %s) = %s, %s; ForTask gives %s, %s", c[0], c[1],
+				time.Duration(got[0]), time.Duration(got[1]), want.Base, want.Max)
+		}
+	}
+}
+
 // BenchmarkRedisTaskFlow runs tasks through their whole life as the
 // scheduler and a worker pool do: created in batches, placed and claimed in
 // batches, completed concurrently (b.N tasks; see tasks/s), and reports the
