@@ -206,6 +206,15 @@ async function singleNodeScenarios() {
     await page.locator('[data-testid="input-check"]', { hasText: 'Valid JSON' }).waitFor({ timeout: T });
     await page.getByLabel('Priority').selectOption('HIGH');
     await page.getByLabel('Max retries').fill('2');
+    // The task's own retry backoff: a max under the first backoff is refused
+    // before anything is sent.
+    const backoff = page.getByLabel('First retry backoff (ms)');
+    const maxBackoff = page.getByLabel('Max retry backoff (ms)');
+    await backoff.fill('1500');
+    await maxBackoff.fill('1000');
+    await page.locator('.field-error', { hasText: 'Not under the first backoff' }).waitFor({ timeout: T });
+    assert(await page.getByRole('button', { name: 'Submit task' }).isDisabled(), 'the form can be sent with a max backoff under the first');
+    await maxBackoff.fill('60000');
     await page.getByLabel('Metadata (JSON, optional)').fill('{ "requestedBy": "e2e" }');
     await page.getByRole('button', { name: 'Submit task' }).click();
     await page.waitForURL(/\/tasks\/(?!new)[^/]+$/, { timeout: T });
@@ -227,6 +236,8 @@ async function singleNodeScenarios() {
     const text = await detail.innerText();
     assert(text.includes('High'), 'priority High not shown');
     assert(text.includes('requestedBy'), 'metadata not shown');
+    const shownBackoff = await page.locator('[data-testid="task-backoff"]').innerText();
+    assert(shownBackoff === '1.50 s, at most 1 min 00 s', `the task's own backoff shows as "${shownBackoff}"`);
     // The list shows it COMPLETED too.
     await nav(page, 'Tasks');
     await page.locator(`tr[data-task-id="${formTaskId}"][data-status="COMPLETED"]`).waitFor({ timeout: T });

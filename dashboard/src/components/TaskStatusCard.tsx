@@ -1,5 +1,6 @@
 // TaskStatusCard: everything about one task, live: status, progress,
-// attempts, node, timestamps, input, result and error; cancel and retry.
+// attempts, retry backoff, node, timestamps, input, result and error;
+// cancel and retry.
 
 import { useCallback, useEffect, useState } from 'react';
 
@@ -8,6 +9,7 @@ import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { between, duration, timestamp } from '../lib/format';
 import { prettyJSON } from '../lib/json';
+import { backoffText } from '../lib/taskBackoff';
 import { Link } from '../lib/router';
 import { ActionButton, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 
@@ -151,6 +153,10 @@ export function TaskStatusCard({ id }: { id: string }) {
           <div>
             <dt>Timeout</dt>
             <dd>{duration(task.timeoutSeconds * 1000)}</dd>
+          </div>
+          <div>
+            <dt>Retry backoff</dt>
+            <dd data-testid="task-backoff">{backoffText(task.retryBackoffMs, task.maxBackoffMs)}</dd>
           </div>
           <div>
             <dt>Waited</dt>

@@ -1,5 +1,6 @@
 // The form that submits a task: a registered type, JSON input checked as it
-// is typed, priority, timeout, retries and metadata.
+// is typed, priority, timeout, retries, the task's own retry backoff and
+// metadata.
 
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 
@@ -7,6 +8,7 @@ import { TASK_PRIORITIES, type SubmitTaskInput, type TaskPriority } from '../ser
 import { useCan } from '../state/session';
 import { useDashboard, useService } from '../state/store';
 import { checkJSON } from '../lib/json';
+import { checkBackoffMs } from '../lib/taskBackoff';
 import { label } from '../lib/format';
 import { Link, navigate } from '../lib/router';
 import { ErrorNote, NotAllowed } from './common';
@@ -55,11 +57,21 @@ function SubmitForm() {
   const [priority, setPriority] = useState<TaskPriority>('NORMAL');
   const [timeout, setTimeoutText] = useState('');
   const [retries, setRetries] = useState('');
+  const [backoff, setBackoff] = useState('');
+  const [maxBackoff, setMaxBackoff] = useState('');
   const [metadata, setMetadata] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [tried, setTried] = useState(false);
-  const ids = { type: useId(), input: useId(), meta: useId(), timeout: useId(), retries: useId() };
+  const ids = {
+    type: useId(),
+    input: useId(),
+    meta: useId(),
+    timeout: useId(),
+    retries: useId(),
+    backoff: useId(),
+    maxBackoff: useId(),
+  };
 
   // The first type once the types are known.
   useEffect(() => {
@@ -80,8 +92,17 @@ function SubmitForm() {
       : null;
   const retriesError =
     retriesNum !== null && (!Number.isInteger(retriesNum) || retriesNum < 0 || retriesNum > 100) ? 'A whole number from 0 to 100' : null;
+  const backoffCheck = checkBackoffMs(backoff);
+  const maxBackoffCheck = checkBackoffMs(maxBackoff);
+  const backoffError = backoffCheck.error;
+  const maxBackoffError =
+    maxBackoffCheck.error ??
+    (backoffCheck.ms !== null && maxBackoffCheck.ms !== null && maxBackoffCheck.ms < backoffCheck.ms
+      ? 'Not under the first backoff'
+      : null);
   const typeError = type ? null : 'Choose a task type';
-  const valid = !typeError && inputCheck.ok && metaCheck.ok && !timeoutError && !retriesError;
+  const valid =
+    !typeError && inputCheck.ok && metaCheck.ok && !timeoutError && !retriesError && !backoffError && !maxBackoffError;
 
   function chooseType(t: string) {
     setType(t);
@@ -100,6 +121,8 @@ function SubmitForm() {
     if (!metaCheck.empty) req.metadata = metaCheck.value;
     if (timeoutNum !== null && timeoutNum > 0) req.timeoutSeconds = timeoutNum;
     if (retriesNum !== null) req.maxRetries = retriesNum;
+    if (backoffCheck.ms !== null) req.retryBackoffMs = backoffCheck.ms;
+    if (maxBackoffCheck.ms !== null) req.maxBackoffMs = maxBackoffCheck.ms;
     setBusy(true);
     setError(null);
     try {
@@ -174,6 +197,41 @@ function SubmitForm() {
                 {retriesError}
               </small>
             )}
+          </label>
+        </div>
+
+        <div className="form-row">
+          <label className="field" htmlFor={ids.backoff}>
+            <span>First retry backoff (ms)</span>
+            <input
+              id={ids.backoff}
+              name="retryBackoffMs"
+              inputMode="numeric"
+              value={backoff}
+              onChange={(e) => setBackoff(e.target.value)}
+              placeholder={config ? `cluster's ${config.retryBackoffMs}` : "cluster's"}
+              aria-invalid={!!backoffError}
+              aria-describedby={`${ids.backoff}-msg`}
+            />
+            <small className={backoffError ? 'field-error' : 'field-hint'} id={`${ids.backoff}-msg`}>
+              {backoffError ?? 'Doubles with each failure; empty: the cluster\'s.'}
+            </small>
+          </label>
+          <label className="field" htmlFor={ids.maxBackoff}>
+            <span>Max retry backoff (ms)</span>
+            <input
+              id={ids.maxBackoff}
+              name="maxBackoffMs"
+              inputMode="numeric"
+              value={maxBackoff}
+              onChange={(e) => setMaxBackoff(e.target.value)}
+              placeholder={config ? `cluster's ${config.maxBackoffMs}` : "cluster's"}
+              aria-invalid={!!maxBackoffError}
+              aria-describedby={`${ids.maxBackoff}-msg`}
+            />
+            <small className={maxBackoffError ? 'field-error' : 'field-hint'} id={`${ids.maxBackoff}-msg`}>
+              {maxBackoffError ?? 'The longest wait between retries; empty: the cluster\'s.'}
+            </small>
           </label>
         </div>
 

@@ -14,7 +14,7 @@ const TASK_SUMMARY_FIELDS = `
 
 const TASK_DETAIL_FIELDS = `
   ${TASK_SUMMARY_FIELDS}
-  input result metadata
+  input result metadata retryBackoffMs maxBackoffMs
   node { id name address }
 `;
 

@@ -97,6 +97,10 @@ export interface TaskDetail extends TaskSummary {
   input: JSONValue;
   result: JSONValue;
   metadata: JSONValue;
+  /** The task's own backoff after its first failure, in ms; null: the cluster's. */
+  retryBackoffMs: number | null;
+  /** The task's own longest backoff between retries, in ms; null: the cluster's. */
+  maxBackoffMs: number | null;
   node: { id: string; name: string; address: string } | null;
 }
 
@@ -163,6 +167,10 @@ export interface SubmitTaskInput {
   timeoutSeconds?: number;
   maxRetries?: number;
   metadata?: JSONValue;
+  /** This task's own backoff after its first failure, in ms (absent: the cluster's). */
+  retryBackoffMs?: number;
+  /** This task's own longest backoff between retries, in ms (absent: the cluster's). */
+  maxBackoffMs?: number;
 }
 
 export interface TaskCount {
