@@ -44,7 +44,10 @@ func startNode(bin string, s nodeSpec) (*node, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"serve", "--store", s.Store, "--http", addr, "--node-id", s.ID,
 		"--cpu-threshold", "0", "--memory-threshold", "0", "--log-level", "warn",
-		"--no-playground", "--shutdown-grace", "2s"}
+		"--no-playground", "--shutdown-grace", "2s",
+		// Every subscriber of the benchmark dials from 127.0.0.1: the limit
+		// of handshakes pending per client address is for many clients.
+		"--max-pending-websockets", "-1"}
 	if s.Cluster != "" {
 		args = append(args, "--cluster", s.Cluster)
 	}
