@@ -7,9 +7,10 @@ type EventKind string
 
 // Event kinds.
 const (
-	EventTask   EventKind = "TASK"
-	EventNode   EventKind = "NODE"
-	EventConfig EventKind = "CONFIG"
+	EventTask     EventKind = "TASK"
+	EventNode     EventKind = "NODE"
+	EventConfig   EventKind = "CONFIG"
+	EventSchedule EventKind = "SCHEDULE"
 )
 
 // EventType says what happened: the subject (task, node, config) and what
@@ -32,11 +33,14 @@ const (
 	EventTaskTimedOut        EventType = "task.timed_out"
 	EventTaskRequeued        EventType = "task.requeued"
 	EventTaskRetried         EventType = "task.retried"
+	EventTaskDue             EventType = "task.due"
 	EventTaskStaleReport     EventType = "task.stale_report"
 	EventNodeUpdated         EventType = "node.updated"
 	EventNodeRemoved         EventType = "node.removed"
 	EventNodeLeader          EventType = "node.leader"
 	EventConfigUpdated       EventType = "config.updated"
+	EventScheduleUpdated     EventType = "schedule.updated"
+	EventScheduleDeleted     EventType = "schedule.deleted"
 )
 
 // Event is one state change, recorded by the store in the same atomic step as
@@ -51,6 +55,9 @@ type Event struct {
 	Task   *Task     `json:"task,omitempty"`
 	Node   *Node     `json:"node,omitempty"`
 	Config *Config   `json:"config,omitempty"`
+	// Schedule is the schedule of a SCHEDULE event (for schedule.deleted,
+	// only its Name).
+	Schedule *Schedule `json:"schedule,omitempty"`
 	// Detail is a human-readable note, such as why a report was rejected.
 	Detail string `json:"detail,omitempty"`
 }

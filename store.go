@@ -19,8 +19,20 @@ import (
 // and, for a cluster, the Redis store. store/storetest is the conformance
 // suite all of them pass.
 type Store interface {
-	// CreateTasks stores new tasks as PENDING, filling ID (when empty), Seq,
-	// Status and timestamps, and records task.created for each. All or none.
+	// CreateTasks stores new tasks, filling ID (when empty), Seq, Status and
+	// timestamps, and records task.created for each. All or none, in order.
+	//
+	// A task is PENDING, or SCHEDULED when its RunAt (or the store's now
+	// plus its Delay) is after the store's now; a SCHEDULED task becomes
+	// PENDING on time (ReadyTasks, NextDue). A RunAt not after now is now.
+	//
+	// A task with a UniqueKey held by another task (Task.UniqueHeld, also
+	// an earlier task of the same call) is not created when OnDuplicate is
+	// RETURN_EXISTING (or empty): *task becomes a copy of the holder with
+	// Duplicate set, and nothing is recorded for it. With REPLACE the
+	// holder, if unfinished, is cancelled as CancelTask does (an
+	// IN_PROGRESS one is asked to stop), and the task is created and takes
+	// the key.
 	CreateTasks(ctx context.Context, tasks []*Task) error
 	// GetTask returns a task by id.
 	GetTask(ctx context.Context, id string) (*Task, error)
@@ -29,7 +41,7 @@ type Store interface {
 	// CountTasks returns how many tasks the store holds in each status.
 	CountTasks(ctx context.Context) (map[TaskStatus]int, error)
 
-	// CancelTask cancels a task: PENDING, RETRYING and ASSIGNED ones at once;
+	// CancelTask cancels a task: SCHEDULED, PENDING, RETRYING and ASSIGNED ones at once;
 	// an IN_PROGRESS one is marked CancelRequested (event
 	// task.cancel_requested) and ends CANCELLED when its worker stops it or
 	// its lease runs out. A finished task gives CONFLICT.
@@ -39,9 +51,16 @@ type Store interface {
 	RetryTask(ctx context.Context, id string) (*Task, error)
 
 	// ReadyTasks returns up to limit PENDING tasks in placement order
-	// (priority, then submission), first moving RETRYING tasks whose backoff
-	// is over to PENDING.
+	// (priority, then submission), first moving SCHEDULED tasks whose time
+	// came (event task.due) and RETRYING tasks whose backoff is over (event
+	// task.requeued) to PENDING, a bounded number per call (NextDue is then
+	// 0 when more are due).
 	ReadyTasks(ctx context.Context, limit int) ([]*Task, error)
+	// NextDue returns how long, by the store's clock, until the earliest
+	// SCHEDULED or RETRYING task is due (0 when one is due now), and false
+	// when no task waits for a time. The leader sleeps that long rather
+	// than polling.
+	NextDue(ctx context.Context) (time.Duration, bool, error)
 	// AssignTasks moves PENDING tasks to ASSIGNED on the given nodes, if
 	// lease is still the current leadership. Tasks no longer PENDING are
 	// skipped; the assigned ones are returned. A stale lease gives CONFLICT
@@ -132,6 +151,31 @@ type Store interface {
 	// still prev; otherwise CONFLICT.
 	UpdateConfig(ctx context.Context, cfg Config, prev int64) (Config, error)
 
+	// CreateSchedule stores a new schedule (CONFLICT when its name is
+	// taken), filling CreatedAt and UpdatedAt, and records
+	// schedule.updated. The caller has validated it and computed NextRunAt.
+	CreateSchedule(ctx context.Context, s *Schedule) error
+	// UpdateSchedule replaces the definition of an existing schedule (Cron,
+	// Timezone, Every, Task, Overlap, Misfire and NextRunAt) and keeps its
+	// state (Paused, LastRunAt, LastTaskID, CreatedAt); it records
+	// schedule.updated and returns the stored schedule. NOT_FOUND for an
+	// unknown name.
+	UpdateSchedule(ctx context.Context, s *Schedule) (*Schedule, error)
+	// GetSchedule returns a schedule by name.
+	GetSchedule(ctx context.Context, name string) (*Schedule, error)
+	// ListSchedules returns every schedule, sorted by name.
+	ListSchedules(ctx context.Context) ([]*Schedule, error)
+	// PauseSchedule sets or clears Paused; resuming also sets NextRunAt to
+	// next (ticks that came while paused are not run). It records
+	// schedule.updated.
+	PauseSchedule(ctx context.Context, name string, paused bool, next time.Time) (*Schedule, error)
+	// DeleteSchedule removes a schedule (event schedule.deleted). Tasks it
+	// submitted stay.
+	DeleteSchedule(ctx context.Context, name string) error
+	// FireSchedule records one tick of a schedule and submits its task, in
+	// one atomic step; see ScheduleFire.
+	FireSchedule(ctx context.Context, f ScheduleFire) (*ScheduleFired, error)
+
 	// Stats returns cluster statistics over a window from the rollups the
 	// store keeps (see Stats and StatsQuery.Normalize; a query outside the
 	// rules gives BAD_USER_INPUT).
@@ -201,6 +245,8 @@ type TaskFilter struct {
 	Type     string
 	Priority Priority
 	NodeID   string
+	// Schedule selects the tasks a schedule submitted.
+	Schedule string
 	// Search matches a substring of the id, type or error, ignoring case.
 	Search string
 }
@@ -217,7 +263,8 @@ func (f TaskFilter) Matches(t *Task) bool {
 	switch {
 	case f.Type != "" && t.Type != f.Type,
 		f.Priority != "" && t.Priority != f.Priority,
-		f.NodeID != "" && t.NodeID != f.NodeID:
+		f.NodeID != "" && t.NodeID != f.NodeID,
+		f.Schedule != "" && t.Schedule != f.Schedule:
 		return false
 	}
 	if f.Search == "" {
@@ -234,7 +281,7 @@ func (f TaskFilter) Matches(t *Task) bool {
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
 func (f TaskFilter) StatusOnly() bool {
-	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Search == ""
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.Search == ""
 }
 
 // TaskPage is a page of tasks.

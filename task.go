@@ -9,15 +9,17 @@ import (
 
 // TaskStatus is where a task is in its lifecycle:
 //
-//	PENDING -> ASSIGNED -> IN_PROGRESS -> COMPLETED | FAILED | CANCELLED
+//	[SCHEDULED ->] PENDING -> ASSIGNED -> IN_PROGRESS -> COMPLETED | FAILED | CANCELLED
 //
 // with RETRYING (waiting out a backoff before it is PENDING again) on the way.
+// A task submitted to run later is SCHEDULED until its RunAt.
 // TIMED_OUT is final: the last allowed attempt ran past its timeout. An
 // attempt that times out with retries left goes to RETRYING.
 type TaskStatus string
 
 // Task statuses.
 const (
+	TaskScheduled  TaskStatus = "SCHEDULED"
 	TaskPending    TaskStatus = "PENDING"
 	TaskAssigned   TaskStatus = "ASSIGNED"
 	TaskInProgress TaskStatus = "IN_PROGRESS"
@@ -29,7 +31,7 @@ const (
 )
 
 // AllTaskStatuses lists every status in lifecycle order.
-var AllTaskStatuses = []TaskStatus{TaskPending, TaskAssigned, TaskInProgress, TaskRetrying,
+var AllTaskStatuses = []TaskStatus{TaskScheduled, TaskPending, TaskAssigned, TaskInProgress, TaskRetrying,
 	TaskCompleted, TaskFailed, TaskCancelled, TaskTimedOut}
 
 // Terminal reports whether no further transition happens from s (except an
@@ -86,7 +88,8 @@ func (p Priority) Valid() bool { return p.Rank() >= 0 }
 
 // Task is one unit of work. The store owns its lifecycle fields; callers set
 // only the submission fields (Type, Input, Priority, Timeout, MaxRetries,
-// RetryBackoff, MaxBackoff, Metadata) and, optionally, ID.
+// RetryBackoff, MaxBackoff, Metadata, RunAt or Delay, UniqueKey, UniqueFor,
+// OnDuplicate, Schedule) and, optionally, ID.
 type Task struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
@@ -101,6 +104,23 @@ type Task struct {
 	// retry happens. See RetryPolicy.ForTask for how they combine.
 	RetryBackoff time.Duration `json:"retryBackoff,omitempty"`
 	MaxBackoff   time.Duration `json:"maxBackoff,omitempty"`
+	// Delay, on submission only, asks the store to set RunAt to its own
+	// clock's now plus Delay (so that the clocks of the nodes do not
+	// matter). It is not kept.
+	Delay time.Duration `json:"-"`
+	// UniqueKey, when set, makes the task the only one with this key while
+	// it is unfinished and for UniqueFor after it finished (see
+	// Store.CreateTasks). OnDuplicate, on submission only, says what a
+	// submission with a key held by another task does.
+	UniqueKey   string          `json:"uniqueKey,omitempty"`
+	UniqueFor   time.Duration   `json:"uniqueFor,omitempty"`
+	OnDuplicate DuplicatePolicy `json:"-"`
+	// Duplicate is set by CreateTasks on a submission that found its
+	// UniqueKey held: the task returned is the holder. It is not kept.
+	Duplicate bool `json:"-"`
+	// Schedule is the name of the schedule that submitted the task, if one
+	// did.
+	Schedule string `json:"schedule,omitempty"`
 
 	Status TaskStatus      `json:"status"`
 	Result json.RawMessage `json:"result,omitempty"`
@@ -126,7 +146,9 @@ type Task struct {
 	AssignedAt  time.Time `json:"assignedAt,omitzero"`
 	StartedAt   time.Time `json:"startedAt,omitzero"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
-	// RunAt is when a RETRYING task becomes PENDING again.
+	// RunAt is when a SCHEDULED task becomes PENDING (on submission: when
+	// to run it; a time not after the store's now is now), and when a
+	// RETRYING task becomes PENDING again.
 	RunAt time.Time `json:"runAt,omitzero"`
 	// LeaseUntil is when an ASSIGNED or IN_PROGRESS task is taken back from
 	// its node if nothing was heard of it.
@@ -170,7 +192,33 @@ const (
 	// MaxTaskBackoff is the longest retry backoff (either value) a task may
 	// ask for: a longer wait is a schedule, not a retry.
 	MaxTaskBackoff = 24 * time.Hour
+	// MaxDelay is how far ahead a task may be scheduled.
+	MaxDelay = 366 * 24 * time.Hour
+	// MaxUniqueFor is the longest a finished task may keep its unique key.
+	MaxUniqueFor = 30 * 24 * time.Hour
+	// MaxUniqueKeyBytes is the longest unique key.
+	MaxUniqueKeyBytes = 512
 )
+
+// DuplicatePolicy says what a submission whose UniqueKey is held by another
+// task does.
+type DuplicatePolicy string
+
+// Duplicate policies.
+const (
+	// DuplicateReturnExisting (the default) creates nothing and returns the
+	// task that holds the key.
+	DuplicateReturnExisting DuplicatePolicy = "RETURN_EXISTING"
+	// DuplicateReplace cancels the holder if it is unfinished (an
+	// IN_PROGRESS one is asked to stop) and creates the new task, which
+	// takes the key. With a delay it is a debounce.
+	DuplicateReplace DuplicatePolicy = "REPLACE"
+)
+
+// Valid reports whether p is a known policy ("" is the default).
+func (p DuplicatePolicy) Valid() bool {
+	return p == "" || p == DuplicateReturnExisting || p == DuplicateReplace
+}
 
 // TaskSpec is a submission: what a client asks to run.
 type TaskSpec struct {
@@ -184,6 +232,14 @@ type TaskSpec struct {
 	// cluster's (Task.RetryBackoff).
 	RetryBackoff *time.Duration
 	MaxBackoff   *time.Duration
+	// RunAt or Delay (not both) make the task SCHEDULED until then; a RunAt
+	// not in the future means now.
+	RunAt time.Time
+	Delay time.Duration
+	// UniqueKey, UniqueFor and OnDuplicate: see Task.
+	UniqueKey   string
+	UniqueFor   time.Duration
+	OnDuplicate DuplicatePolicy
 }
 
 // NewTask validates spec against the registry and the limits and returns the
@@ -247,18 +303,29 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 	if base > 0 && maxBackoff > 0 && maxBackoff < base {
 		return nil, Errorf(CodeBadUserInput, "maxBackoff %s must not be under retryBackoff %s", maxBackoff, base)
 	}
+	if err := checkWhen(spec.RunAt, spec.Delay); err != nil {
+		return nil, err
+	}
+	if err := checkUnique(spec.UniqueKey, spec.UniqueFor, spec.OnDuplicate); err != nil {
+		return nil, err
+	}
 	if v, ok := h.(InputValidator); ok {
 		if err := v.ValidateInput(input); err != nil {
 			return nil, Errorf(CodeBadUserInput, "invalid input for %s: %v", typ, err)
 		}
 	}
 	return &Task{
-		Type:       typ,
-		Input:      input,
-		Priority:   prio,
-		Timeout:    timeout,
-		MaxRetries: retries,
-		Metadata:   spec.Metadata,
+		RunAt:       spec.RunAt,
+		Delay:       spec.Delay,
+		UniqueKey:   spec.UniqueKey,
+		UniqueFor:   spec.UniqueFor,
+		OnDuplicate: spec.OnDuplicate,
+		Type:        typ,
+		Input:       input,
+		Priority:    prio,
+		Timeout:     timeout,
+		MaxRetries:  retries,
+		Metadata:    spec.Metadata,
 		// Only what was given: the cluster's values are read at retry time,
 		// so a change of the configuration reaches tasks that kept them.
 		RetryBackoff: base,
@@ -278,6 +345,50 @@ func taskBackoff(name string, d *time.Duration) (time.Duration, error) {
 		return 0, Errorf(CodeBadUserInput, "%s %s is over the limit of %s", name, *d, MaxTaskBackoff)
 	}
 	return *d, nil
+}
+
+// checkWhen checks a submission's run time: RunAt or Delay, not both, and
+// not beyond MaxDelay from now.
+func checkWhen(runAt time.Time, delay time.Duration) error {
+	switch {
+	case !runAt.IsZero() && delay != 0:
+		return Errorf(CodeBadUserInput, "give runAt or delaySeconds, not both")
+	case delay < 0:
+		return Errorf(CodeBadUserInput, "delaySeconds must not be negative")
+	case delay > MaxDelay:
+		return Errorf(CodeBadUserInput, "delay %s is over the limit of %s", delay, MaxDelay)
+	case !runAt.IsZero() && time.Until(runAt) > MaxDelay:
+		return Errorf(CodeBadUserInput, "runAt %s is more than %s ahead", runAt.UTC().Format(time.RFC3339), MaxDelay)
+	}
+	return nil
+}
+
+// checkUnique checks a submission's unique key and what goes with it.
+func checkUnique(key string, uniqueFor time.Duration, onDup DuplicatePolicy) error {
+	switch {
+	case key == "" && (uniqueFor != 0 || onDup != ""):
+		return Errorf(CodeBadUserInput, "uniqueForSeconds and onDuplicate need a uniqueKey")
+	case len(key) > MaxUniqueKeyBytes:
+		return Errorf(CodeBadUserInput, "uniqueKey is %d bytes; the limit is %d", len(key), MaxUniqueKeyBytes)
+	case key != "" && strings.TrimSpace(key) == "":
+		return Errorf(CodeBadUserInput, "uniqueKey must not be blank")
+	case uniqueFor < 0:
+		return Errorf(CodeBadUserInput, "uniqueForSeconds must not be negative")
+	case uniqueFor > MaxUniqueFor:
+		return Errorf(CodeBadUserInput, "uniqueFor %s is over the limit of %s", uniqueFor, MaxUniqueFor)
+	case !onDup.Valid():
+		return Errorf(CodeBadUserInput, "unknown onDuplicate %q; use RETURN_EXISTING or REPLACE", Clip(string(onDup)))
+	}
+	return nil
+}
+
+// UniqueHeld reports whether t, the task a unique key points to, still
+// holds it at now: while unfinished, and for UniqueFor after it finished.
+func (t *Task) UniqueHeld(now time.Time) bool {
+	if !t.Status.Terminal() {
+		return true
+	}
+	return t.UniqueFor > 0 && now.Before(t.CompletedAt.Add(t.UniqueFor))
 }
 
 // String is for logs.

@@ -473,9 +473,13 @@ func (m *Main) submitted(_ context.Context, cfg archivist.Config, ts []*archivis
 	if cfg.Enabled || p == nil || !m.currentRole().RunsTasks() {
 		return
 	}
-	ids := make([]string, len(ts))
-	for i, t := range ts {
-		ids[i] = t.ID
+	ids := make([]string, 0, len(ts))
+	for _, t := range ts {
+		// A duplicate is another submission's task; a SCHEDULED one waits
+		// for its time.
+		if t.Status == archivist.TaskPending && !t.Duplicate {
+			ids = append(ids, t.ID)
+		}
 	}
 	p.RunLocal(ids...)
 }

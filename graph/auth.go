@@ -18,15 +18,22 @@ import (
 // need a viewer. A mutation not listed needs an admin, so that a new one is
 // closed until it is placed here.
 var mutationRoles = map[string]auth.Role{
-	"submitTask":   auth.Operator,
-	"submitTasks":  auth.Operator,
-	"cancelTask":   auth.Operator,
-	"retryTask":    auth.Operator,
-	"drainNode":    auth.Operator,
-	"resumeNode":   auth.Operator,
-	"updateConfig": auth.Admin,
-	"removeNode":   auth.Admin,
-	"updateNode":   auth.Admin,
+	"submitTask":  auth.Operator,
+	"submitTasks": auth.Operator,
+	"cancelTask":  auth.Operator,
+	"retryTask":   auth.Operator,
+	"drainNode":   auth.Operator,
+	"resumeNode":  auth.Operator,
+	// Schedules submit tasks: operators manage them.
+	"createSchedule":  auth.Operator,
+	"updateSchedule":  auth.Operator,
+	"pauseSchedule":   auth.Operator,
+	"resumeSchedule":  auth.Operator,
+	"deleteSchedule":  auth.Operator,
+	"triggerSchedule": auth.Operator,
+	"updateConfig":    auth.Admin,
+	"removeNode":      auth.Admin,
+	"updateNode":      auth.Admin,
 }
 
 // RequiredRole is the role an operation needs: the highest its top-level

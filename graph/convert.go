@@ -95,6 +95,21 @@ func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
 	if in.MaxBackoffMs != nil {
 		spec.MaxBackoff = new(millisToDuration(*in.MaxBackoffMs))
 	}
+	if in.RunAt != nil {
+		spec.RunAt = *in.RunAt
+	}
+	if in.DelaySeconds != nil {
+		spec.Delay = secondsToDuration(*in.DelaySeconds)
+	}
+	if in.UniqueKey != nil {
+		spec.UniqueKey = *in.UniqueKey
+	}
+	if in.UniqueForSeconds != nil {
+		spec.UniqueFor = secondsToDuration(*in.UniqueForSeconds)
+	}
+	if in.OnDuplicate != nil {
+		spec.OnDuplicate = *in.OnDuplicate
+	}
 	return spec
 }
 
@@ -146,6 +161,9 @@ func taskFilter(f *model.TaskFilter) archivist.TaskFilter {
 	}
 	if f.NodeID != nil {
 		q.NodeID = *f.NodeID
+	}
+	if f.Schedule != nil {
+		q.Schedule = *f.Schedule
 	}
 	if f.Search != nil {
 		q.Search = *f.Search

@@ -40,6 +40,8 @@ type ResolverRoot interface {
 	NodeHealth() NodeHealthResolver
 	ProcessingNode() ProcessingNodeResolver
 	Query() QueryResolver
+	Schedule() ScheduleResolver
+	ScheduleTask() ScheduleTaskResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -91,31 +93,35 @@ type ComplexityRoot struct {
 	}
 
 	DistributedTask struct {
-		AssignedAt      func(childComplexity int) int
-		Attempt         func(childComplexity int) int
-		CancelRequested func(childComplexity int) int
-		CompletedAt     func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		Error           func(childComplexity int) int
-		Failures        func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Input           func(childComplexity int) int
-		MaxBackoffMs    func(childComplexity int) int
-		MaxRetries      func(childComplexity int) int
-		Metadata        func(childComplexity int) int
-		Node            func(childComplexity int) int
-		NodeID          func(childComplexity int) int
-		Priority        func(childComplexity int) int
-		Progress        func(childComplexity int) int
-		ProgressMessage func(childComplexity int) int
-		Result          func(childComplexity int) int
-		RetryBackoffMs  func(childComplexity int) int
-		RunAt           func(childComplexity int) int
-		StartedAt       func(childComplexity int) int
-		Status          func(childComplexity int) int
-		TimeoutSeconds  func(childComplexity int) int
-		Type            func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
+		AssignedAt       func(childComplexity int) int
+		Attempt          func(childComplexity int) int
+		CancelRequested  func(childComplexity int) int
+		CompletedAt      func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Duplicate        func(childComplexity int) int
+		Error            func(childComplexity int) int
+		Failures         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Input            func(childComplexity int) int
+		MaxBackoffMs     func(childComplexity int) int
+		MaxRetries       func(childComplexity int) int
+		Metadata         func(childComplexity int) int
+		Node             func(childComplexity int) int
+		NodeID           func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		Progress         func(childComplexity int) int
+		ProgressMessage  func(childComplexity int) int
+		Result           func(childComplexity int) int
+		RetryBackoffMs   func(childComplexity int) int
+		RunAt            func(childComplexity int) int
+		Schedule         func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		TimeoutSeconds   func(childComplexity int) int
+		Type             func(childComplexity int) int
+		UniqueForSeconds func(childComplexity int) int
+		UniqueKey        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	HealthThresholds struct {
@@ -125,15 +131,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CancelTask   func(childComplexity int, id string) int
-		DrainNode    func(childComplexity int, id string) int
-		RemoveNode   func(childComplexity int, id string) int
-		ResumeNode   func(childComplexity int, id string) int
-		RetryTask    func(childComplexity int, id string) int
-		SubmitTask   func(childComplexity int, input model.SubmitTaskInput) int
-		SubmitTasks  func(childComplexity int, inputs []*model.SubmitTaskInput) int
-		UpdateConfig func(childComplexity int, input model.ConfigInput) int
-		UpdateNode   func(childComplexity int, id string, input model.NodeInput) int
+		CancelTask      func(childComplexity int, id string) int
+		CreateSchedule  func(childComplexity int, input model.ScheduleInput) int
+		DeleteSchedule  func(childComplexity int, name string) int
+		DrainNode       func(childComplexity int, id string) int
+		PauseSchedule   func(childComplexity int, name string) int
+		RemoveNode      func(childComplexity int, id string) int
+		ResumeNode      func(childComplexity int, id string) int
+		ResumeSchedule  func(childComplexity int, name string) int
+		RetryTask       func(childComplexity int, id string) int
+		SubmitTask      func(childComplexity int, input model.SubmitTaskInput) int
+		SubmitTasks     func(childComplexity int, inputs []*model.SubmitTaskInput) int
+		TriggerSchedule func(childComplexity int, name string) int
+		UpdateConfig    func(childComplexity int, input model.ConfigInput) int
+		UpdateNode      func(childComplexity int, id string, input model.NodeInput) int
+		UpdateSchedule  func(childComplexity int, input model.ScheduleInput) int
 	}
 
 	NodeHealth struct {
@@ -185,12 +197,43 @@ type ComplexityRoot struct {
 		Leader     func(childComplexity int) int
 		Node       func(childComplexity int, id string) int
 		Nodes      func(childComplexity int) int
+		Schedule   func(childComplexity int, name string) int
+		Schedules  func(childComplexity int) int
 		Session    func(childComplexity int) int
 		Stats      func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
 		Task       func(childComplexity int, id string) int
 		TaskCounts func(childComplexity int) int
 		TaskTypes  func(childComplexity int) int
 		Tasks      func(childComplexity int, filter *model.TaskFilter, first *int, after *string) int
+	}
+
+	Schedule struct {
+		CreatedAt func(childComplexity int) int
+		Cron      func(childComplexity int) int
+		Every     func(childComplexity int) int
+		LastRunAt func(childComplexity int) int
+		LastTask  func(childComplexity int) int
+		Misfire   func(childComplexity int) int
+		Name      func(childComplexity int) int
+		NextRunAt func(childComplexity int) int
+		Overlap   func(childComplexity int) int
+		Paused    func(childComplexity int) int
+		Task      func(childComplexity int) int
+		Timezone  func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	ScheduleTask struct {
+		Input            func(childComplexity int) int
+		MaxBackoffMs     func(childComplexity int) int
+		MaxRetries       func(childComplexity int) int
+		Metadata         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		RetryBackoffMs   func(childComplexity int) int
+		TimeoutSeconds   func(childComplexity int) int
+		Type             func(childComplexity int) int
+		UniqueForSeconds func(childComplexity int) int
+		UniqueKey        func(childComplexity int) int
 	}
 
 	Session struct {
@@ -214,10 +257,11 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AlertUpdated  func(childComplexity int) int
-		ConfigUpdated func(childComplexity int) int
-		NodeUpdated   func(childComplexity int, id *string) int
-		TaskUpdated   func(childComplexity int, id *string, filter *model.TaskFilter) int
+		AlertUpdated    func(childComplexity int) int
+		ConfigUpdated   func(childComplexity int) int
+		NodeUpdated     func(childComplexity int, id *string) int
+		ScheduleUpdated func(childComplexity int, name *string) int
+		TaskUpdated     func(childComplexity int, id *string, filter *model.TaskFilter) int
 	}
 
 	TaskConnection struct {
@@ -275,6 +319,10 @@ type DistributedTaskResolver interface {
 	StartedAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
 	CompletedAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
 	RunAt(ctx context.Context, obj *archivist.Task) (*time.Time, error)
+	UniqueKey(ctx context.Context, obj *archivist.Task) (*string, error)
+	UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error)
+
+	Schedule(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 }
@@ -288,6 +336,12 @@ type MutationResolver interface {
 	ResumeNode(ctx context.Context, id string) (*archivist.Node, error)
 	UpdateNode(ctx context.Context, id string, input model.NodeInput) (*archivist.Node, error)
 	RemoveNode(ctx context.Context, id string) (bool, error)
+	CreateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error)
+	UpdateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error)
+	PauseSchedule(ctx context.Context, name string) (*archivist.Schedule, error)
+	ResumeSchedule(ctx context.Context, name string) (*archivist.Schedule, error)
+	DeleteSchedule(ctx context.Context, name string) (bool, error)
+	TriggerSchedule(ctx context.Context, name string) (*archivist.Task, error)
 }
 type NodeHealthResolver interface {
 	SampledAt(ctx context.Context, obj *archivist.Health) (*time.Time, error)
@@ -308,14 +362,34 @@ type QueryResolver interface {
 	TaskCounts(ctx context.Context) ([]*model.TaskCount, error)
 	Leader(ctx context.Context) (*archivist.Node, error)
 	Alerts(ctx context.Context, includeResolved *bool) ([]*alert.Alert, error)
+	Schedules(ctx context.Context) ([]*archivist.Schedule, error)
+	Schedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	Session(ctx context.Context) (*model.Session, error)
 	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error)
+}
+type ScheduleResolver interface {
+	Cron(ctx context.Context, obj *archivist.Schedule) (*string, error)
+	Every(ctx context.Context, obj *archivist.Schedule) (*string, error)
+	Timezone(ctx context.Context, obj *archivist.Schedule) (*string, error)
+
+	NextRunAt(ctx context.Context, obj *archivist.Schedule) (*time.Time, error)
+	LastRunAt(ctx context.Context, obj *archivist.Schedule) (*time.Time, error)
+	LastTask(ctx context.Context, obj *archivist.Schedule) (*archivist.Task, error)
+}
+type ScheduleTaskResolver interface {
+	TimeoutSeconds(ctx context.Context, obj *archivist.Task) (float64, error)
+
+	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
+	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
+	UniqueKey(ctx context.Context, obj *archivist.Task) (*string, error)
+	UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error)
 }
 type SubscriptionResolver interface {
 	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
 	NodeUpdated(ctx context.Context, id *string) (<-chan *archivist.Node, error)
 	ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error)
 	AlertUpdated(ctx context.Context) (<-chan *alert.Alert, error)
+	ScheduleUpdated(ctx context.Context, name *string) (<-chan *archivist.Schedule, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -573,6 +647,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.CreatedAt(childComplexity), true
+	case "DistributedTask.duplicate":
+		if e.ComplexityRoot.DistributedTask.Duplicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.Duplicate(childComplexity), true
 	case "DistributedTask.error":
 		if e.ComplexityRoot.DistributedTask.Error == nil {
 			break
@@ -663,6 +743,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.RunAt(childComplexity), true
+	case "DistributedTask.schedule":
+		if e.ComplexityRoot.DistributedTask.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.Schedule(childComplexity), true
 	case "DistributedTask.startedAt":
 		if e.ComplexityRoot.DistributedTask.StartedAt == nil {
 			break
@@ -687,6 +773,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Type(childComplexity), true
+	case "DistributedTask.uniqueForSeconds":
+		if e.ComplexityRoot.DistributedTask.UniqueForSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.UniqueForSeconds(childComplexity), true
+	case "DistributedTask.uniqueKey":
+		if e.ComplexityRoot.DistributedTask.UniqueKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.UniqueKey(childComplexity), true
 	case "DistributedTask.updatedAt":
 		if e.ComplexityRoot.DistributedTask.UpdatedAt == nil {
 			break
@@ -724,6 +822,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelTask(childComplexity, args["id"].(string)), true
+	case "Mutation.createSchedule":
+		if e.ComplexityRoot.Mutation.CreateSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSchedule(childComplexity, args["input"].(model.ScheduleInput)), true
+	case "Mutation.deleteSchedule":
+		if e.ComplexityRoot.Mutation.DeleteSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSchedule(childComplexity, args["name"].(string)), true
 	case "Mutation.drainNode":
 		if e.ComplexityRoot.Mutation.DrainNode == nil {
 			break
@@ -735,6 +855,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DrainNode(childComplexity, args["id"].(string)), true
+	case "Mutation.pauseSchedule":
+		if e.ComplexityRoot.Mutation.PauseSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseSchedule(childComplexity, args["name"].(string)), true
 	case "Mutation.removeNode":
 		if e.ComplexityRoot.Mutation.RemoveNode == nil {
 			break
@@ -757,6 +888,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeNode(childComplexity, args["id"].(string)), true
+	case "Mutation.resumeSchedule":
+		if e.ComplexityRoot.Mutation.ResumeSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeSchedule(childComplexity, args["name"].(string)), true
 	case "Mutation.retryTask":
 		if e.ComplexityRoot.Mutation.RetryTask == nil {
 			break
@@ -790,6 +932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitTasks(childComplexity, args["inputs"].([]*model.SubmitTaskInput)), true
+	case "Mutation.triggerSchedule":
+		if e.ComplexityRoot.Mutation.TriggerSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_triggerSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TriggerSchedule(childComplexity, args["name"].(string)), true
 	case "Mutation.updateConfig":
 		if e.ComplexityRoot.Mutation.UpdateConfig == nil {
 			break
@@ -812,6 +965,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateNode(childComplexity, args["id"].(string), args["input"].(model.NodeInput)), true
+	case "Mutation.updateSchedule":
+		if e.ComplexityRoot.Mutation.UpdateSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSchedule(childComplexity, args["input"].(model.ScheduleInput)), true
 
 	case "NodeHealth.cpuPercent":
 		if e.ComplexityRoot.NodeHealth.CPUPercent == nil {
@@ -1044,6 +1208,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity), true
+	case "Query.schedule":
+		if e.ComplexityRoot.Query.Schedule == nil {
+			break
+		}
+
+		args, err := ec.field_Query_schedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Schedule(childComplexity, args["name"].(string)), true
+	case "Query.schedules":
+		if e.ComplexityRoot.Query.Schedules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Schedules(childComplexity), true
 	case "Query.session":
 		if e.ComplexityRoot.Query.Session == nil {
 			break
@@ -1095,6 +1276,146 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tasks(childComplexity, args["filter"].(*model.TaskFilter), args["first"].(*int), args["after"].(*string)), true
+
+	case "Schedule.createdAt":
+		if e.ComplexityRoot.Schedule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.CreatedAt(childComplexity), true
+	case "Schedule.cron":
+		if e.ComplexityRoot.Schedule.Cron == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Cron(childComplexity), true
+	case "Schedule.every":
+		if e.ComplexityRoot.Schedule.Every == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Every(childComplexity), true
+	case "Schedule.lastRunAt":
+		if e.ComplexityRoot.Schedule.LastRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.LastRunAt(childComplexity), true
+	case "Schedule.lastTask":
+		if e.ComplexityRoot.Schedule.LastTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.LastTask(childComplexity), true
+	case "Schedule.misfire":
+		if e.ComplexityRoot.Schedule.Misfire == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Misfire(childComplexity), true
+	case "Schedule.name":
+		if e.ComplexityRoot.Schedule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Name(childComplexity), true
+	case "Schedule.nextRunAt":
+		if e.ComplexityRoot.Schedule.NextRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.NextRunAt(childComplexity), true
+	case "Schedule.overlap":
+		if e.ComplexityRoot.Schedule.Overlap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Overlap(childComplexity), true
+	case "Schedule.paused":
+		if e.ComplexityRoot.Schedule.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Paused(childComplexity), true
+	case "Schedule.task":
+		if e.ComplexityRoot.Schedule.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Task(childComplexity), true
+	case "Schedule.timezone":
+		if e.ComplexityRoot.Schedule.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Timezone(childComplexity), true
+	case "Schedule.updatedAt":
+		if e.ComplexityRoot.Schedule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.UpdatedAt(childComplexity), true
+
+	case "ScheduleTask.input":
+		if e.ComplexityRoot.ScheduleTask.Input == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.Input(childComplexity), true
+	case "ScheduleTask.maxBackoffMs":
+		if e.ComplexityRoot.ScheduleTask.MaxBackoffMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.MaxBackoffMs(childComplexity), true
+	case "ScheduleTask.maxRetries":
+		if e.ComplexityRoot.ScheduleTask.MaxRetries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.MaxRetries(childComplexity), true
+	case "ScheduleTask.metadata":
+		if e.ComplexityRoot.ScheduleTask.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.Metadata(childComplexity), true
+	case "ScheduleTask.priority":
+		if e.ComplexityRoot.ScheduleTask.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.Priority(childComplexity), true
+	case "ScheduleTask.retryBackoffMs":
+		if e.ComplexityRoot.ScheduleTask.RetryBackoffMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.RetryBackoffMs(childComplexity), true
+	case "ScheduleTask.timeoutSeconds":
+		if e.ComplexityRoot.ScheduleTask.TimeoutSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.TimeoutSeconds(childComplexity), true
+	case "ScheduleTask.type":
+		if e.ComplexityRoot.ScheduleTask.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.Type(childComplexity), true
+	case "ScheduleTask.uniqueForSeconds":
+		if e.ComplexityRoot.ScheduleTask.UniqueForSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.UniqueForSeconds(childComplexity), true
+	case "ScheduleTask.uniqueKey":
+		if e.ComplexityRoot.ScheduleTask.UniqueKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.UniqueKey(childComplexity), true
 
 	case "Session.authRequired":
 		if e.ComplexityRoot.Session.AuthRequired == nil {
@@ -1205,6 +1526,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.NodeUpdated(childComplexity, args["id"].(*string)), true
+	case "Subscription.scheduleUpdated":
+		if e.ComplexityRoot.Subscription.ScheduleUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_scheduleUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ScheduleUpdated(childComplexity, args["name"].(*string)), true
 	case "Subscription.taskUpdated":
 		if e.ComplexityRoot.Subscription.TaskUpdated == nil {
 			break
@@ -1305,6 +1637,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConfigInput", ec.unmarshalInputConfigInput),
 			graphql.NewInputUnmarshaler("HealthThresholdsInput", ec.unmarshalInputHealthThresholdsInput),
 			graphql.NewInputUnmarshaler("NodeInput", ec.unmarshalInputNodeInput),
+			graphql.NewInputUnmarshaler("ScheduleInput", ec.unmarshalInputScheduleInput),
 			graphql.NewInputUnmarshaler("SubmitTaskInput", ec.unmarshalInputSubmitTaskInput),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 		)
@@ -1399,7 +1732,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1414,6 +1747,7 @@ var sources = []*ast.Source{
 	{Name: "alert.graphqls", Input: sourceData("alert.graphqls"), BuiltIn: false},
 	{Name: "config.graphqls", Input: sourceData("config.graphqls"), BuiltIn: false},
 	{Name: "node.graphqls", Input: sourceData("node.graphqls"), BuiltIn: false},
+	{Name: "schedule.graphqls", Input: sourceData("schedule.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
 	{Name: "stats.graphqls", Input: sourceData("stats.graphqls"), BuiltIn: false},
@@ -1559,6 +1893,14 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_completedAt(ctx, field)
 	case "runAt":
 		return ec.fieldContext_DistributedTask_runAt(ctx, field)
+	case "uniqueKey":
+		return ec.fieldContext_DistributedTask_uniqueKey(ctx, field)
+	case "uniqueForSeconds":
+		return ec.fieldContext_DistributedTask_uniqueForSeconds(ctx, field)
+	case "duplicate":
+		return ec.fieldContext_DistributedTask_duplicate(ctx, field)
+	case "schedule":
+		return ec.fieldContext_DistributedTask_schedule(ctx, field)
 	case "retryBackoffMs":
 		return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
 	case "maxBackoffMs":
@@ -1663,6 +2005,64 @@ func (ec *executionContext) childFields_ProcessingNode(ctx context.Context, fiel
 		return ec.fieldContext_ProcessingNode_health(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProcessingNode", field.Name)
+}
+
+func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Schedule_name(ctx, field)
+	case "cron":
+		return ec.fieldContext_Schedule_cron(ctx, field)
+	case "every":
+		return ec.fieldContext_Schedule_every(ctx, field)
+	case "timezone":
+		return ec.fieldContext_Schedule_timezone(ctx, field)
+	case "task":
+		return ec.fieldContext_Schedule_task(ctx, field)
+	case "overlap":
+		return ec.fieldContext_Schedule_overlap(ctx, field)
+	case "misfire":
+		return ec.fieldContext_Schedule_misfire(ctx, field)
+	case "paused":
+		return ec.fieldContext_Schedule_paused(ctx, field)
+	case "nextRunAt":
+		return ec.fieldContext_Schedule_nextRunAt(ctx, field)
+	case "lastRunAt":
+		return ec.fieldContext_Schedule_lastRunAt(ctx, field)
+	case "lastTask":
+		return ec.fieldContext_Schedule_lastTask(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Schedule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Schedule_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
+}
+
+func (ec *executionContext) childFields_ScheduleTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_ScheduleTask_type(ctx, field)
+	case "input":
+		return ec.fieldContext_ScheduleTask_input(ctx, field)
+	case "priority":
+		return ec.fieldContext_ScheduleTask_priority(ctx, field)
+	case "timeoutSeconds":
+		return ec.fieldContext_ScheduleTask_timeoutSeconds(ctx, field)
+	case "maxRetries":
+		return ec.fieldContext_ScheduleTask_maxRetries(ctx, field)
+	case "metadata":
+		return ec.fieldContext_ScheduleTask_metadata(ctx, field)
+	case "retryBackoffMs":
+		return ec.fieldContext_ScheduleTask_retryBackoffMs(ctx, field)
+	case "maxBackoffMs":
+		return ec.fieldContext_ScheduleTask_maxBackoffMs(ctx, field)
+	case "uniqueKey":
+		return ec.fieldContext_ScheduleTask_uniqueKey(ctx, field)
+	case "uniqueForSeconds":
+		return ec.fieldContext_ScheduleTask_uniqueForSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScheduleTask", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1883,6 +2283,34 @@ func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ScheduleInput, error) {
+			return ec.unmarshalNScheduleInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_drainNode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1894,6 +2322,20 @@ func (ec *executionContext) field_Mutation_drainNode_args(ctx context.Context, r
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pauseSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -1922,6 +2364,20 @@ func (ec *executionContext) field_Mutation_resumeNode_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -1967,6 +2423,20 @@ func (ec *executionContext) field_Mutation_submitTasks_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_triggerSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateConfig_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2000,6 +2470,20 @@ func (ec *executionContext) field_Mutation_updateNode_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ScheduleInput, error) {
+			return ec.unmarshalNScheduleInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2042,6 +2526,20 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_schedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -2122,6 +2620,20 @@ func (ec *executionContext) field_Subscription_nodeUpdated_args(ctx context.Cont
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_scheduleUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -3586,6 +4098,98 @@ func (ec *executionContext) fieldContext_DistributedTask_runAt(_ context.Context
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Time")
 }
 
+func (ec *executionContext) _DistributedTask_uniqueKey(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_uniqueKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().UniqueKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_uniqueKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
+func (ec *executionContext) _DistributedTask_uniqueForSeconds(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_uniqueForSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().UniqueForSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_uniqueForSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DistributedTask_duplicate(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_duplicate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_duplicate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DistributedTask_schedule(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().Schedule(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
 func (ec *executionContext) _DistributedTask_retryBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4091,6 +4695,270 @@ func (ec *executionContext) fieldContext_Mutation_removeNode(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeNode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSchedule(ctx, fc.Args["input"].(model.ScheduleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSchedule(ctx, fc.Args["input"].(model.ScheduleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseSchedule(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeSchedule(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSchedule(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_triggerSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_triggerSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TriggerSchedule(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Task) graphql.Marshaler {
+			return ec.marshalNDistributedTask2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTask(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_triggerSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DistributedTask(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_triggerSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5146,6 +6014,82 @@ func (ec *executionContext) fieldContext_Query_alerts(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_schedules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_schedules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Schedules(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐScheduleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_schedules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_schedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Schedule(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalOSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_schedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_schedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_session(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5296,6 +6240,553 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Schedule_name(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_cron(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().Cron(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_cron(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, true, "String")
+}
+
+func (ec *executionContext) _Schedule_every(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_every(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().Every(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_every(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, true, "String")
+}
+
+func (ec *executionContext) _Schedule_timezone(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().Timezone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, true, "String")
+}
+
+func (ec *executionContext) _Schedule_task(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Task) graphql.Marshaler {
+			return ec.marshalNScheduleTask2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTask(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Schedule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScheduleTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Schedule_overlap(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_overlap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overlap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.OverlapPolicy) graphql.Marshaler {
+			return ec.marshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_overlap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "OverlapPolicy")
+}
+
+func (ec *executionContext) _Schedule_misfire(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_misfire(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Misfire, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.MisfirePolicy) graphql.Marshaler {
+			return ec.marshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_misfire(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "MisfirePolicy")
+}
+
+func (ec *executionContext) _Schedule_paused(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Schedule_nextRunAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_nextRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().NextRunAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_nextRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Schedule_lastRunAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_lastRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().LastRunAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_lastRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Schedule_lastTask(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_lastTask(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Schedule().LastTask(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Task) graphql.Marshaler {
+			return ec.marshalODistributedTask2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_lastTask(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Schedule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DistributedTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Schedule_createdAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Schedule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScheduleTask_type(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScheduleTask_input(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_input(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Input, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_input(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _ScheduleTask_priority(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.Priority) graphql.Marshaler {
+			return ec.marshalNTaskPriority2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐPriority(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, false, false, "TaskPriority")
+}
+
+func (ec *executionContext) _ScheduleTask_timeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_timeoutSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().TimeoutSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_timeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "Float")
+}
+
+func (ec *executionContext) _ScheduleTask_maxRetries(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_maxRetries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxRetries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_maxRetries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScheduleTask_metadata(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _ScheduleTask_retryBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_retryBackoffMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().RetryBackoffMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_retryBackoffMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ScheduleTask_maxBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_maxBackoffMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().MaxBackoffMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_maxBackoffMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ScheduleTask_uniqueKey(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_uniqueKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().UniqueKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_uniqueKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "String")
+}
+
+func (ec *executionContext) _ScheduleTask_uniqueForSeconds(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_uniqueForSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().UniqueForSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_uniqueForSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "Float")
 }
 
 func (ec *executionContext) _Session_authRequired(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
@@ -5768,6 +7259,50 @@ func (ec *executionContext) fieldContext_Subscription_alertUpdated(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Alert(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_scheduleUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_scheduleUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ScheduleUpdated(ctx, fc.Args["name"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+			return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_scheduleUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_scheduleUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7400,6 +8935,97 @@ func UnmarshalNodeInput(ctx context.Context, raw any) (model.NodeInput, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj any) (model.ScheduleInput, error) {
+	var it model.ScheduleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "cron", "timezone", "every", "task", "overlap", "misfire", "paused"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "cron":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cron"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cron = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "every":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("every"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Every = data
+		case "task":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("task"))
+			data, err := ec.unmarshalNSubmitTaskInput2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐSubmitTaskInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Task = data
+		case "overlap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("overlap"))
+			data, err := ec.unmarshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Overlap = data
+		case "misfire":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("misfire"))
+			data, err := ec.unmarshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Misfire = data
+		case "paused":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paused"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Paused = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScheduleInput unmarshals raw into the ScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScheduleInput(ctx context.Context, raw any) (model.ScheduleInput, error) {
+	var out model.ScheduleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, obj any) (model.SubmitTaskInput, error) {
 	var it model.SubmitTaskInput
 	if obj == nil {
@@ -7411,7 +9037,7 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs"}
+	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs", "runAt", "delaySeconds", "uniqueKey", "uniqueForSeconds", "onDuplicate"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7474,6 +9100,41 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.MaxBackoffMs = data
+		case "runAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunAt = data
+		case "delaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySeconds"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySeconds = data
+		case "uniqueKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uniqueKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UniqueKey = data
+		case "uniqueForSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uniqueForSeconds"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UniqueForSeconds = data
+		case "onDuplicate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onDuplicate"))
+			data, err := ec.unmarshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnDuplicate = data
 		}
 	}
 	return it, nil
@@ -7502,7 +9163,7 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "search"}
+	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7537,6 +9198,13 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.NodeID = data
+		case "schedule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedule"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schedule = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -7965,6 +9633,29 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_runAt(ctx, field, obj)
 				})
+		case "uniqueKey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_uniqueKey(ctx, field, obj)
+				})
+		case "uniqueForSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_uniqueForSeconds(ctx, field, obj)
+				})
+		case "duplicate":
+			out.Values[i] = ec._DistributedTask_duplicate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "schedule":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_schedule(ctx, field, obj)
+				})
 		case "retryBackoffMs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -8115,6 +9806,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeNode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeNode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "triggerSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_triggerSchedule(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8480,6 +10213,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_alerts(ctx, field)
 				})
+		case "schedules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_schedules(ctx, field)
+				})
+		case "schedule":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_schedule(ctx, field)
+				})
 		case "session":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -8506,6 +10251,188 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scheduleImplementors = []string{"Schedule"}
+
+func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *archivist.Schedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Schedule")
+		case "name":
+			out.Values[i] = ec._Schedule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cron":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_cron(ctx, field, obj)
+				})
+		case "every":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_every(ctx, field, obj)
+				})
+		case "timezone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_timezone(ctx, field, obj)
+				})
+		case "task":
+			out.Values[i] = ec._Schedule_task(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "overlap":
+			out.Values[i] = ec._Schedule_overlap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "misfire":
+			out.Values[i] = ec._Schedule_misfire(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paused":
+			out.Values[i] = ec._Schedule_paused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextRunAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_nextRunAt(ctx, field, obj)
+				})
+		case "lastRunAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_lastRunAt(ctx, field, obj)
+				})
+		case "lastTask":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Schedule_lastTask(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Schedule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Schedule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scheduleTaskImplementors = []string{"ScheduleTask"}
+
+func (ec *executionContext) _ScheduleTask(ctx context.Context, sel ast.SelectionSet, obj *archivist.Task) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scheduleTaskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScheduleTask")
+		case "type":
+			out.Values[i] = ec._ScheduleTask_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "input":
+			out.Values[i] = ec._ScheduleTask_input(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._ScheduleTask_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeoutSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_timeoutSeconds(ctx, field, obj)
+				})
+		case "maxRetries":
+			out.Values[i] = ec._ScheduleTask_maxRetries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "metadata":
+			out.Values[i] = ec._ScheduleTask_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retryBackoffMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_retryBackoffMs(ctx, field, obj)
+				})
+		case "maxBackoffMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_maxBackoffMs(ctx, field, obj)
+				})
+		case "uniqueKey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_uniqueKey(ctx, field, obj)
+				})
+		case "uniqueForSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_uniqueForSeconds(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8670,6 +10597,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_configUpdated(ctx, fields[0])
 	case "alertUpdated":
 		return ec._Subscription_alertUpdated(ctx, fields[0])
+	case "scheduleUpdated":
+		return ec._Subscription_scheduleUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -9423,6 +11352,32 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx context.Context, v any) (archivist.MisfirePolicy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx context.Context, sel ast.SelectionSet, v archivist.MisfirePolicy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MisfirePolicy!")
+	}
+	return res
+}
+
+var (
+	unmarshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy = map[string]archivist.MisfirePolicy{
+		"RUN_ONCE": archivist.MisfireRunOnce,
+		"SKIP":     archivist.MisfireSkip,
+	}
+	marshalNMisfirePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy = map[archivist.MisfirePolicy]string{
+		archivist.MisfireRunOnce: "RUN_ONCE",
+		archivist.MisfireSkip:    "SKIP",
+	}
+)
+
 func (ec *executionContext) marshalNNodeHealth2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐHealth(ctx context.Context, sel ast.SelectionSet, v archivist.Health) graphql.Marshaler {
 	return ec._NodeHealth(ctx, sel, &v)
 }
@@ -9514,6 +11469,34 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx context.Context, v any) (archivist.OverlapPolicy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx context.Context, sel ast.SelectionSet, v archivist.OverlapPolicy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OverlapPolicy!")
+	}
+	return res
+}
+
+var (
+	unmarshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy = map[string]archivist.OverlapPolicy{
+		"ALLOW":           archivist.OverlapAllow,
+		"SKIP":            archivist.OverlapSkip,
+		"CANCEL_PREVIOUS": archivist.OverlapCancelPrevious,
+	}
+	marshalNOverlapPolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy = map[archivist.OverlapPolicy]string{
+		archivist.OverlapAllow:          "ALLOW",
+		archivist.OverlapSkip:           "SKIP",
+		archivist.OverlapCancelPrevious: "CANCEL_PREVIOUS",
+	}
+)
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -9544,6 +11527,43 @@ func (ec *executionContext) marshalNProcessingNode2ᚖgithubᚗcomᚋrpgᚑarchi
 		return graphql.Null
 	}
 	return ec._ProcessingNode(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSchedule2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐScheduleᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.Schedule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Schedule!")
+		return graphql.Null
+	}
+	return ec._Schedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScheduleInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐScheduleInput(ctx context.Context, v any) (model.ScheduleInput, error) {
+	res, err := ec.unmarshalInputScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScheduleTask2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTask(ctx context.Context, sel ast.SelectionSet, v *archivist.Task) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScheduleTask!")
+		return graphql.Null
+	}
+	return ec._ScheduleTask(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐSession(ctx context.Context, sel ast.SelectionSet, v *model.Session) graphql.Marshaler {
@@ -9748,6 +11768,7 @@ func (ec *executionContext) marshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋ
 
 var (
 	unmarshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTaskStatus = map[string]archivist.TaskStatus{
+		"SCHEDULED":   archivist.TaskScheduled,
 		"PENDING":     archivist.TaskPending,
 		"ASSIGNED":    archivist.TaskAssigned,
 		"IN_PROGRESS": archivist.TaskInProgress,
@@ -9758,6 +11779,7 @@ var (
 		"TIMED_OUT":   archivist.TaskTimedOut,
 	}
 	marshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTaskStatus = map[archivist.TaskStatus]string{
+		archivist.TaskScheduled:  "SCHEDULED",
 		archivist.TaskPending:    "PENDING",
 		archivist.TaskAssigned:   "ASSIGNED",
 		archivist.TaskInProgress: "IN_PROGRESS",
@@ -10034,6 +12056,36 @@ func (ec *executionContext) marshalODistributedTask2ᚖgithubᚗcomᚋrpgᚑarch
 	return ec._DistributedTask(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy(ctx context.Context, v any) (*archivist.DuplicatePolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy(ctx context.Context, sel ast.SelectionSet, v *archivist.DuplicatePolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy[*v])
+	return res
+}
+
+var (
+	unmarshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy = map[string]archivist.DuplicatePolicy{
+		"RETURN_EXISTING": archivist.DuplicateReturnExisting,
+		"REPLACE":         archivist.DuplicateReplace,
+	}
+	marshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy = map[archivist.DuplicatePolicy]string{
+		archivist.DuplicateReturnExisting: "RETURN_EXISTING",
+		archivist.DuplicateReplace:        "REPLACE",
+	}
+)
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -10144,6 +12196,36 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx context.Context, v any) (*archivist.MisfirePolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy(ctx context.Context, sel ast.SelectionSet, v *archivist.MisfirePolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy[*v])
+	return res
+}
+
+var (
+	unmarshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy = map[string]archivist.MisfirePolicy{
+		"RUN_ONCE": archivist.MisfireRunOnce,
+		"SKIP":     archivist.MisfireSkip,
+	}
+	marshalOMisfirePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐMisfirePolicy = map[archivist.MisfirePolicy]string{
+		archivist.MisfireRunOnce: "RUN_ONCE",
+		archivist.MisfireSkip:    "SKIP",
+	}
+)
+
 func (ec *executionContext) unmarshalONodeRole2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNodeRole(ctx context.Context, v any) (*archivist.NodeRole, error) {
 	if v == nil {
 		return nil, nil
@@ -10176,11 +12258,50 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx context.Context, v any) (*archivist.OverlapPolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy(ctx context.Context, sel ast.SelectionSet, v *archivist.OverlapPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy[*v])
+	return res
+}
+
+var (
+	unmarshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy = map[string]archivist.OverlapPolicy{
+		"ALLOW":           archivist.OverlapAllow,
+		"SKIP":            archivist.OverlapSkip,
+		"CANCEL_PREVIOUS": archivist.OverlapCancelPrevious,
+	}
+	marshalOOverlapPolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐOverlapPolicy = map[archivist.OverlapPolicy]string{
+		archivist.OverlapAllow:          "ALLOW",
+		archivist.OverlapSkip:           "SKIP",
+		archivist.OverlapCancelPrevious: "CANCEL_PREVIOUS",
+	}
+)
+
 func (ec *executionContext) marshalOProcessingNode2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐNode(ctx context.Context, sel ast.SelectionSet, v *archivist.Node) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ProcessingNode(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSchedule2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *archivist.Schedule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Schedule(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -60,6 +60,21 @@ func (r *distributedTaskResolver) RunAt(ctx context.Context, obj *archivist.Task
 	return optionalTime(obj.RunAt), nil
 }
 
+// UniqueKey is the resolver for the uniqueKey field.
+func (r *distributedTaskResolver) UniqueKey(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.UniqueKey), nil
+}
+
+// UniqueForSeconds is the resolver for the uniqueForSeconds field.
+func (r *distributedTaskResolver) UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error) {
+	return obj.UniqueFor.Seconds(), nil
+}
+
+// Schedule is the resolver for the schedule field.
+func (r *distributedTaskResolver) Schedule(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.Schedule), nil
+}
+
 // RetryBackoffMs is the resolver for the retryBackoffMs field.
 func (r *distributedTaskResolver) RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
 	return optionalMillis(obj.RetryBackoff), nil

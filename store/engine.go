@@ -1122,3 +1122,7 @@ func (e *engine) Subscribe(ctx context.Context, after uint64) (archivist.Subscri
 }
 
 func (e *engine) LastSeq(ctx context.Context) (uint64, error) { return e.bus.lastSeq(), nil }
+
+func (e *engine) NextDue(ctx context.Context) (time.Duration, bool, error) {
+	return 0, false, nil
+}

@@ -1228,3 +1228,7 @@ func (r *Redis) eventCounter(ctx context.Context) (uint64, error) {
 	r.saw(v)
 	return v, nil
 }
+
+func (r *Redis) NextDue(ctx context.Context) (time.Duration, bool, error) {
+	return 0, false, nil
+}

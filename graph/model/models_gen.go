@@ -137,6 +137,29 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A schedule to create or (updateSchedule) to replace.
+type ScheduleInput struct {
+	// The name: 1 to 128 letters, digits and . _ : / -, starting with a letter or digit; unique.
+	Name string `json:"name"`
+	// A cron expression of five fields (minute hour day-of-month month
+	// day-of-week) or six with a leading seconds field, such as "0 3 * * *"
+	// (03:00 every day) or "*/30 * * * * *" (every 30 seconds); descriptors such
+	// as @daily and @hourly work too. Give cron or every, not both.
+	Cron *string `json:"cron,omitempty"`
+	// The IANA time zone the cron expression is read in, such as Europe/Paris; UTC when absent. Only with cron.
+	Timezone *string `json:"timezone,omitempty"`
+	// An interval, as a Go duration such as 90s or 1h30m, at least 1s: ticks at creation plus each interval. Give cron or every, not both.
+	Every *string `json:"every,omitempty"`
+	// What each tick submits. runAt and delaySeconds are refused (the tick is the time).
+	Task *SubmitTaskInput `json:"task"`
+	// What a tick does while the previous tick's task is unfinished; ALLOW when absent.
+	Overlap *archivist.OverlapPolicy `json:"overlap,omitempty"`
+	// What becomes of ticks missed while no leader ran; RUN_ONCE when absent.
+	Misfire *archivist.MisfirePolicy `json:"misfire,omitempty"`
+	// Create the schedule paused.
+	Paused *bool `json:"paused,omitempty"`
+}
+
 // The caller's session on this node.
 type Session struct {
 	// Whether this node needs an API key. When false, every request may do everything.
@@ -203,6 +226,26 @@ type SubmitTaskInput struct {
 	// value under the cluster's retryBackoffMs lowers this task's first backoff
 	// to it.
 	MaxBackoffMs *int `json:"maxBackoffMs,omitempty"`
+	// When to run the task: until then it is SCHEDULED, then PENDING. A time
+	// not in the future means now. At most 366 days ahead. Not with
+	// delaySeconds.
+	RunAt *time.Time `json:"runAt,omitempty"`
+	// Run the task this many seconds from now (by the store's clock), from 0 to
+	// 31622400 (366 days). Not with runAt.
+	DelaySeconds *float64 `json:"delaySeconds,omitempty"`
+	// Makes the task the only one with this key (up to 512 bytes) while it is
+	// unfinished, and for uniqueForSeconds after it finished. A submission with
+	// a key that another task holds creates nothing and returns that task with
+	// duplicate: true (onDuplicate RETURN_EXISTING), or replaces it
+	// (onDuplicate REPLACE). Atomic across the cluster.
+	UniqueKey *string `json:"uniqueKey,omitempty"`
+	// How long the key stays held after the task finished, in seconds, from 0
+	// (the default: only while it is unfinished) to 2592000 (30 days). A
+	// finished task is removed after the cluster's retention, and its key with
+	// it. Needs uniqueKey.
+	UniqueForSeconds *float64 `json:"uniqueForSeconds,omitempty"`
+	// What a submission whose uniqueKey is held does; RETURN_EXISTING when absent. Needs uniqueKey.
+	OnDuplicate *archivist.DuplicatePolicy `json:"onDuplicate,omitempty"`
 }
 
 // A page of tasks, newest first.
@@ -241,6 +284,8 @@ type TaskFilter struct {
 	Priority *archivist.Priority `json:"priority,omitempty"`
 	// Tasks placed (now or last) on this node.
 	NodeID *string `json:"nodeId,omitempty"`
+	// Tasks submitted by the schedule of this name.
+	Schedule *string `json:"schedule,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
 }
