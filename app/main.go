@@ -21,6 +21,7 @@ import (
 	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/health"
 	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/recurring"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/server"
 	"github.com/rpg-archivist/archivist/store"
@@ -46,6 +47,9 @@ type Main struct {
 	Heartbeat *discovery.Heartbeater
 	Elector   *scheduler.Elector
 	Scheduler *scheduler.Scheduler
+	// Schedules fires the ticks of recurring schedules while this node
+	// leads (recurring.Runner); it runs beside the scheduler.
+	Schedules *recurring.Runner
 	Pool      *workerpool.Pool
 	Server    *server.Server
 	Metrics   *server.Metrics

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/recurring"
 	"github.com/rpg-archivist/archivist/scheduler"
 	"github.com/rpg-archivist/archivist/workerpool"
 )
@@ -227,29 +228,39 @@ func (m *Main) newPool() *workerpool.Pool {
 	return p
 }
 
-// startLeading builds and starts an elector and a scheduler.
+// startLeading builds and starts an elector, a scheduler and the runner
+// of recurring schedules.
 func (m *Main) startLeading(ctx context.Context) error {
 	cfg := m.Settings()
 	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
 		TTL: leaseTTL(cfg), Env: m.env})
 	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: m.env})
+	r := recurring.NewRunner(recurring.Config{Store: m.Store, Leader: e, Env: m.env})
 	m.mu.Lock()
-	m.Elector, m.Scheduler = e, s
+	m.Elector, m.Scheduler, m.Schedules = e, s, r
 	m.mu.Unlock()
 	if err := e.Start(ctx); err != nil {
 		return err
 	}
-	return s.Start(ctx)
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	return r.Start(ctx)
 }
 
-// stopLeading stops the scheduler and the elector, which resigns
-// leadership if this node holds it.
+// stopLeading stops the schedule runner, the scheduler and the elector,
+// which resigns leadership if this node holds it.
 func (m *Main) stopLeading(ctx context.Context) error {
 	m.mu.Lock()
-	e, s := m.Elector, m.Scheduler
-	m.Elector, m.Scheduler = nil, nil
+	e, s, r := m.Elector, m.Scheduler, m.Schedules
+	m.Elector, m.Scheduler, m.Schedules = nil, nil, nil
 	m.mu.Unlock()
 	var errs []error
+	if r != nil {
+		if err := r.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop schedule runner: %w", err))
+		}
+	}
 	if s != nil {
 		if err := s.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop scheduler: %w", err))

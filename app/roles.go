@@ -14,12 +14,13 @@ import (
 
 // roleParts are the parts of a node that its role decides, one step of
 // Main's list: a worker pool when the role runs tasks (WORKER, HYBRID), an
-// elector and a scheduler when it can lead (MASTER, HYBRID). Start starts
-// those the role needs; a role change (set) starts and stops them as
-// nodeState describes; Stop stops them all, the scheduler first (no new
-// placements), then the elector (leadership resigned at once), then the
-// pool (running tasks get their grace). The parts are Main's Pool, Elector
-// and Scheduler, read under Main.mu.
+// elector, a scheduler and a schedule runner when it can lead (MASTER,
+// HYBRID). Start starts those the role needs; a role change (set) starts
+// and stops them as nodeState describes; Stop stops them all, the schedule
+// runner and the scheduler first (no new ticks or placements), then the
+// elector (leadership resigned at once), then the pool (running tasks get
+// their grace). The parts are Main's Pool, Elector, Scheduler and
+// Schedules, read under Main.mu.
 type roleParts struct {
 	m *Main
 	// mu makes starts, stops and role changes one at a time.
@@ -63,7 +64,8 @@ func (r *roleParts) Stop(ctx context.Context) error {
 	return r.stop(ctx)
 }
 
-// stop (r.mu held) stops the scheduler, the elector and the pool.
+// stop (r.mu held) stops the schedule runner, the scheduler, the elector
+// and the pool.
 func (r *roleParts) stop(ctx context.Context) error {
 	m := r.m
 	var errs []error

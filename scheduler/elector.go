@@ -35,6 +35,8 @@ type Elector struct {
 	mu      sync.Mutex
 	lease   archivist.Lease
 	changed chan struct{} // buffered 1: notifications coalesce
+	// watchers are the channels of Watch, signalled with changed.
+	watchers []chan struct{}
 	ttl     time.Duration
 }
 
@@ -98,8 +100,20 @@ func (e *Elector) Lease() archivist.Lease {
 // IsLeader reports whether this node holds a valid lease now.
 func (e *Elector) IsLeader() bool { return e.Lease().Token != 0 }
 
-// Changed is signalled when this node gains or loses leadership.
+// Changed is signalled when this node gains or loses leadership. It is the
+// scheduler's: a second reader would take its signals (see Watch).
 func (e *Elector) Changed() <-chan struct{} { return e.changed }
+
+// Watch returns a new channel signalled, like Changed, when this node
+// gains or loses leadership (buffered 1: signals coalesce), for a part
+// other than the scheduler that acts only while leading.
+func (e *Elector) Watch() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	e.mu.Lock()
+	e.watchers = append(e.watchers, ch)
+	e.mu.Unlock()
+	return ch
+}
 
 func (e *Elector) loop(ctx context.Context) {
 	for {
@@ -141,6 +155,7 @@ func (e *Elector) set(lease archivist.Lease) {
 	is := lease.Holder == e.cfg.NodeID && lease.Token != 0
 	prevToken := e.lease.Token
 	e.lease = lease
+	watchers := e.watchers
 	e.mu.Unlock()
 	if was != is || (is && prevToken != lease.Token) {
 		if is {
@@ -148,9 +163,11 @@ func (e *Elector) set(lease archivist.Lease) {
 		} else if was {
 			e.cfg.Env.Logger.Info("this node is no longer the leader", "leader", lease.Holder)
 		}
-		select {
-		case e.changed <- struct{}{}:
-		default:
+		for _, ch := range append([]chan struct{}{e.changed}, watchers...) {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

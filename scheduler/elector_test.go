@@ -144,6 +144,29 @@ func TestElectorLeadsAlone(t *testing.T) {
 	})
 }
 
+// Watch gives each part a signal of its own: Changed and every watcher are
+// signalled when leadership is gained and lost.
+func TestElectorWatch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemoryStore(t)
+		e := scheduler.NewElector(scheduler.ElectorConfig{Store: st, NodeID: "m1", TTL: time.Second, Env: lifecycle.Env{Logger: quiet}})
+		w1, w2 := e.Watch(), e.Watch()
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		for _, ch := range []<-chan struct{}{e.Changed(), w1, w2} {
+			testkit.Signal(t, ch, time.Second, "a signal when leadership is gained")
+		}
+		if err := e.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		for _, ch := range []<-chan struct{}{e.Changed(), w1, w2} {
+			testkit.Signal(t, ch, time.Second, "a signal when leadership is given up")
+		}
+	})
+}
+
 // A follower that stops does not disturb the leader.
 func TestElectorFollowerStopKeepsLeader(t *testing.T) {
 	t.Parallel()
