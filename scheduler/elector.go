@@ -37,7 +37,7 @@ type Elector struct {
 	changed chan struct{} // buffered 1: notifications coalesce
 	// watchers are the channels of Watch, signalled with changed.
 	watchers []chan struct{}
-	ttl     time.Duration
+	ttl      time.Duration
 }
 
 // NewElector returns a stopped elector.
