@@ -29,6 +29,9 @@ var (
 	bucketSettings = []byte("nodesettings")
 	bucketStats    = []byte("stats")
 	keyMeta        = []byte("meta")
+
+	// bucketSchedules holds schedules by name (Schedule JSON).
+	bucketSchedules = []byte("schedules")
 )
 
 // OpenBolt opens (creating if needed, with its folder) the store file at
@@ -59,7 +62,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 
 func (b *Bolt) loadAll() error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats} {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats, bucketSchedules} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -95,6 +98,19 @@ func (b *Bolt) loadAll() error {
 				return fmt.Errorf("decode node %s: %w", k, err)
 			}
 			b.engine.nodes[n.ID] = n
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSchedules).ForEach(func(k, v []byte) error {
+			s := &archivist.Schedule{}
+			if err := json.Unmarshal(v, s); err != nil {
+				return fmt.Errorf("decode schedule %s: %w", k, err)
+			}
+			if b.engine.schedules == nil {
+				b.engine.schedules = map[string]*archivist.Schedule{}
+			}
+			b.engine.schedules[s.Name] = s
 			return nil
 		}); err != nil {
 			return err
@@ -173,6 +189,11 @@ func (b *Bolt) persist(batches []*batch) error {
 					return err
 				}
 			}
+			for name, s := range bt.schedules {
+				if err := putJSON(tx.Bucket(bucketSchedules), name, s); err != nil {
+					return err
+				}
+			}
 			if bt.metaChanged {
 				last = &bt.meta
 			}
@@ -197,6 +218,18 @@ func (b *Bolt) persist(batches []*batch) error {
 		}
 		return nil
 	})
+}
+
+// putJSON stores v as JSON under key, or deletes key when v is nil.
+func putJSON[T any](bk *bolt.Bucket, key string, v *T) error {
+	if v == nil {
+		return bk.Delete([]byte(key))
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return bk.Put([]byte(key), js)
 }
 
 func (b *Bolt) close() error { return b.db.Close() }

@@ -9,6 +9,9 @@ import (
 
 // Schedules of the Redis store. Not written yet.
 
+func errNoSchedules() error {
+	return archivist.Errorf(archivist.CodeInternal, "schedules are not implemented by this store yet")
+}
 
 func (r *Redis) CreateSchedule(ctx context.Context, s *archivist.Schedule) error {
 	return errNoSchedules()
