@@ -84,6 +84,12 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { updateConfig(input: {defaultMaxRetries: 4}) { version } }`, auth.Admin},
 		{`mutation { removeNode(id: "no-such-node") }`, auth.Admin},
 		{`mutation { updateNode(id: "live", input: {workers: 3}) { id workers } }`, auth.Admin},
+		{`mutation { createSchedule(input: {name: "s", every: "1m", task: {type: "echo"}}) { name } }`, auth.Operator},
+		{`mutation { updateSchedule(input: {name: "s", every: "2m", task: {type: "echo"}}) { name } }`, auth.Operator},
+		{`mutation { pauseSchedule(name: "s") { name } }`, auth.Operator},
+		{`mutation { resumeSchedule(name: "s") { name } }`, auth.Operator},
+		{`mutation { triggerSchedule(name: "s") { id } }`, auth.Operator},
+		{`mutation { deleteSchedule(name: "no-such") }`, auth.Operator},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {

@@ -11,106 +11,194 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph/model"
+	"github.com/rpg-archivist/archivist/recurring"
 )
 
 // CreateSchedule is the resolver for the createSchedule field.
 func (r *mutationResolver) CreateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "createSchedule: not implemented yet")
+	s, spec, err := r.scheduleOf(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	s.Paused = input.Paused != nil && *input.Paused
+	s.NextRunAt = spec.Next(r.now(ctx))
+	if err := r.Store.CreateSchedule(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // UpdateSchedule is the resolver for the updateSchedule field.
 func (r *mutationResolver) UpdateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "updateSchedule: not implemented yet")
+	s, spec, err := r.scheduleOf(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	s.NextRunAt = spec.Next(r.now(ctx))
+	return r.Store.UpdateSchedule(ctx, s)
 }
 
 // PauseSchedule is the resolver for the pauseSchedule field.
 func (r *mutationResolver) PauseSchedule(ctx context.Context, name string) (*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "pauseSchedule: not implemented yet")
+	return r.Store.PauseSchedule(ctx, name, true, time.Time{})
 }
 
 // ResumeSchedule is the resolver for the resumeSchedule field.
 func (r *mutationResolver) ResumeSchedule(ctx context.Context, name string) (*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "resumeSchedule: not implemented yet")
+	s, err := r.Store.GetSchedule(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := recurring.ForSchedule(s)
+	if err != nil {
+		return nil, err
+	}
+	// Ticks that came while it was paused are not run: it goes on from
+	// the first one to come.
+	return r.Store.PauseSchedule(ctx, name, false, spec.Next(r.now(ctx)))
 }
 
 // DeleteSchedule is the resolver for the deleteSchedule field.
 func (r *mutationResolver) DeleteSchedule(ctx context.Context, name string) (bool, error) {
-	return false, archivist.Errorf(archivist.CodeInternal, "deleteSchedule: not implemented yet")
+	if err := r.Store.DeleteSchedule(ctx, name); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // TriggerSchedule is the resolver for the triggerSchedule field.
 func (r *mutationResolver) TriggerSchedule(ctx context.Context, name string) (*archivist.Task, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "triggerSchedule: not implemented yet")
+	s, err := r.Store.GetSchedule(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Store.FireSchedule(ctx, archivist.ScheduleFire{Name: name, Manual: true, Task: recurring.TaskOf(s)})
+	if err != nil {
+		return nil, err
+	}
+	if res.Task == nil {
+		return nil, archivist.Errorf(archivist.CodeInternal, "trigger of schedule %q submitted no task: %s", name, res.Skipped)
+	}
+	if r.OnSubmitted != nil {
+		if cfg, err := r.config(ctx); err == nil {
+			r.OnSubmitted(ctx, cfg, []*archivist.Task{res.Task})
+		}
+	}
+	return res.Task, nil
 }
 
 // Schedules is the resolver for the schedules field.
 func (r *queryResolver) Schedules(ctx context.Context) ([]*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "schedules: not implemented yet")
+	return r.Store.ListSchedules(ctx)
 }
 
 // Schedule is the resolver for the schedule field.
 func (r *queryResolver) Schedule(ctx context.Context, name string) (*archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "schedule: not implemented yet")
+	return r.scheduleOrNil(ctx, name)
 }
 
 // Cron is the resolver for the cron field.
 func (r *scheduleResolver) Cron(ctx context.Context, obj *archivist.Schedule) (*string, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "cron: not implemented yet")
+	return optionalString(obj.Cron), nil
 }
 
 // Every is the resolver for the every field.
 func (r *scheduleResolver) Every(ctx context.Context, obj *archivist.Schedule) (*string, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "every: not implemented yet")
+	if obj.Every == 0 {
+		return nil, nil
+	}
+	return new(obj.Every.String()), nil
 }
 
 // Timezone is the resolver for the timezone field.
 func (r *scheduleResolver) Timezone(ctx context.Context, obj *archivist.Schedule) (*string, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "timezone: not implemented yet")
+	if obj.Cron == "" {
+		return nil, nil
+	}
+	if obj.Timezone == "" {
+		return new("UTC"), nil
+	}
+	return new(obj.Timezone), nil
 }
 
 // NextRunAt is the resolver for the nextRunAt field.
 func (r *scheduleResolver) NextRunAt(ctx context.Context, obj *archivist.Schedule) (*time.Time, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "nextRunAt: not implemented yet")
+	if obj.Paused {
+		return nil, nil
+	}
+	return optionalTime(obj.NextRunAt), nil
 }
 
 // LastRunAt is the resolver for the lastRunAt field.
 func (r *scheduleResolver) LastRunAt(ctx context.Context, obj *archivist.Schedule) (*time.Time, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "lastRunAt: not implemented yet")
+	return optionalTime(obj.LastRunAt), nil
 }
 
 // LastTask is the resolver for the lastTask field.
 func (r *scheduleResolver) LastTask(ctx context.Context, obj *archivist.Schedule) (*archivist.Task, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "lastTask: not implemented yet")
+	if obj.LastTaskID == "" {
+		return nil, nil
+	}
+	t, err := r.Store.GetTask(ctx, obj.LastTaskID)
+	if archivist.IsCode(err, archivist.CodeNotFound) {
+		return nil, nil // removed after retention
+	}
+	return t, err
 }
 
 // TimeoutSeconds is the resolver for the timeoutSeconds field.
 func (r *scheduleTaskResolver) TimeoutSeconds(ctx context.Context, obj *archivist.Task) (float64, error) {
-	return 0, archivist.Errorf(archivist.CodeInternal, "timeoutSeconds: not implemented yet")
+	return seconds(obj.Timeout), nil
 }
 
 // RetryBackoffMs is the resolver for the retryBackoffMs field.
 func (r *scheduleTaskResolver) RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "retryBackoffMs: not implemented yet")
+	return optionalMillis(obj.RetryBackoff), nil
 }
 
 // MaxBackoffMs is the resolver for the maxBackoffMs field.
 func (r *scheduleTaskResolver) MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "maxBackoffMs: not implemented yet")
+	return optionalMillis(obj.MaxBackoff), nil
 }
 
 // UniqueKey is the resolver for the uniqueKey field.
 func (r *scheduleTaskResolver) UniqueKey(ctx context.Context, obj *archivist.Task) (*string, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "uniqueKey: not implemented yet")
+	return optionalString(obj.UniqueKey), nil
 }
 
 // UniqueForSeconds is the resolver for the uniqueForSeconds field.
 func (r *scheduleTaskResolver) UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error) {
-	return 0, archivist.Errorf(archivist.CodeInternal, "uniqueForSeconds: not implemented yet")
+	return seconds(obj.UniqueFor), nil
 }
 
 // ScheduleUpdated is the resolver for the scheduleUpdated field.
 func (r *subscriptionResolver) ScheduleUpdated(ctx context.Context, name *string) (<-chan *archivist.Schedule, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "scheduleUpdated: not implemented yet")
+	f := &scheduleFeed{last: map[string]*archivist.Schedule{}}
+	// Subscribe first, then read the current state: a change in between
+	// comes as an event and replaces what was read.
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if name != nil {
+		f.name = *name
+		s, err := r.Store.GetSchedule(ctx, *name)
+		if err != nil {
+			sub.Close()
+			return nil, err
+		}
+		f.last[s.Name] = s
+	} else {
+		list, err := r.Store.ListSchedules(ctx)
+		if err != nil {
+			sub.Close()
+			return nil, err
+		}
+		for _, s := range list {
+			f.last[s.Name] = s
+		}
+	}
+	return feed(ctx, r.Resolver, sub, f.pick), nil
 }
 
 // Schedule returns ScheduleResolver implementation.
