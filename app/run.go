@@ -32,6 +32,7 @@ Usage:
   archivist serve [flags]                 run a node (archivist serve -h lists the flags)
   archivist submit TYPE [--input JSON]    submit a task; --wait follows it to its result
   archivist tasks list|get|cancel|retry   list and manage tasks
+  archivist schedule create|list|...      recurring tasks: cron or every, pause, trigger
   archivist nodes list|drain|resume       list and manage nodes
   archivist config get|set|init           read or change the cluster config; write a config file
   archivist stats [--window 1h]           throughput and latency per bucket, task type and node

@@ -1,5 +1,6 @@
 // Package cli is the client side of the archivist command: the commands
-// that talk GraphQL to a node (submit, tasks, nodes, config, stats, watch)
+// that talk GraphQL to a node (submit, tasks, schedule, nodes, config,
+// stats, watch)
 // and those that need none (token, completion, config init). app.Run runs
 // a node (serve) and hands every other command to Run.
 package cli
@@ -56,6 +57,8 @@ func Run(args []string, e Env) (code int, ok bool) {
 		return cliConfig(args[1:], getenv, stdout, stderr, e.ConfigFile), true
 	case "stats":
 		return cliStats(args[1:], getenv, stdout, stderr), true
+	case "schedule", "schedules":
+		return cliSchedule(args[1:], getenv, stdout, stderr), true
 	case "watch":
 		return cliWatch(args[1:], getenv, stdout, stderr), true
 	case "completion":
@@ -416,19 +419,21 @@ const tasksHelp = `Usage: archivist tasks list|get|cancel|retry [ID] [flags]
 
 Examples:
   archivist tasks list --status failed,timed_out --type dice.simulate
+  archivist tasks list --schedule nightly-index
   archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
   archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
 `
 
 func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var status, typ, priority, nodeID, search, after string
+	var status, typ, priority, nodeID, schedule, search, after string
 	var first int
 	return runClient("tasks", tasksHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&status, "status", "", "list: comma-separated statuses (pending, in_progress, failed, ...)")
 		fs.StringVar(&typ, "type", "", "list: task type")
 		fs.StringVar(&priority, "priority", "", "list: priority")
 		fs.StringVar(&nodeID, "node", "", "list: node id")
+		fs.StringVar(&schedule, "schedule", "", "list: the tasks the schedule of this name submitted")
 		fs.StringVar(&search, "search", "", "list: text in the id, type or error")
 		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
 		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")
@@ -442,7 +447,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 			if len(args) > 0 {
 				return usageErr("list takes no arguments")
 			}
-			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Search: search}
+			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, Search: search}
 			for _, s := range SplitList(status) {
 				f.Status = append(f.Status, strings.ToUpper(s))
 			}

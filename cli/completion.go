@@ -9,19 +9,22 @@ const bashCompletion = `# bash completion for archivist: source <(archivist comp
 _archivist() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
-  local cmds="serve submit tasks nodes config stats watch token version completion help"
+  local cmds="serve submit tasks schedule nodes config stats watch token version completion help"
   if [ "$cword" -eq 1 ]; then COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return; fi
   case "$prev" in
     --priority) COMPREPLY=($(compgen -W "low normal high critical" -- "$cur")); return;;
     --role) if [ "${words[1]}" = token ]; then COMPREPLY=($(compgen -W "viewer operator admin" -- "$cur")); else COMPREPLY=($(compgen -W "master worker hybrid" -- "$cur")); fi; return;;
     --strategy) COMPREPLY=($(compgen -W "round-robin least-busy capability-based" -- "$cur")); return;;
     --discovery) COMPREPLY=($(compgen -W "registry manual auto" -- "$cur")); return;;
+    --overlap) COMPREPLY=($(compgen -W "allow skip cancel-previous" -- "$cur")); return;;
+    --misfire) COMPREPLY=($(compgen -W "run-once skip" -- "$cur")); return;;
     -o) COMPREPLY=($(compgen -W "table json" -- "$cur")); return;;
     --input|--metadata|--config|--file) COMPREPLY=($(compgen -f -- "${cur#@}")); return;;
   esac
   case "${words[1]}" in
     submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --retry-backoff --max-backoff --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
-    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --schedule --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    schedule) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create update list show pause resume delete trigger" -- "$cur")) || COMPREPLY=($(compgen -W "--cron --timezone --every --type --input --metadata --priority --timeout --max-retries --retry-backoff --max-backoff --overlap --misfire --paused --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume update" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --role --workers --name --capabilities" -- "$cur"));;
     config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --file --force" -- "$cur"));;
     stats) COMPREPLY=($(compgen -W "--window --bucket --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;

@@ -31,6 +31,8 @@ type Task struct {
 	// milliseconds; nil: the cluster's.
 	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
 	MaxBackoffMs   *int `json:"maxBackoffMs,omitempty"`
+	// Schedule is the name of the schedule that submitted the task, or "".
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -56,7 +58,7 @@ const (
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
-retryBackoffMs maxBackoffMs`
+retryBackoffMs maxBackoffMs schedule`
 
 // TaskSpec is a submission.
 type TaskSpec struct {
@@ -119,7 +121,9 @@ type Filter struct {
 	Type     string   `json:"type,omitempty"`
 	Priority string   `json:"priority,omitempty"`
 	NodeID   string   `json:"nodeId,omitempty"`
-	Search   string   `json:"search,omitempty"`
+	// Schedule selects the tasks a schedule submitted.
+	Schedule string `json:"schedule,omitempty"`
+	Search   string `json:"search,omitempty"`
 }
 
 // TaskPage is one page of List.

@@ -253,3 +253,115 @@ func TestCLITaskBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestCLISchedule(t *testing.T) {
+	n := startNode(t, "--store", "memory", "--node-id", "schedule-node")
+	mustOK := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := cli(t, n, args...)
+		if code != 0 {
+			t.Fatalf("archivist %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+		}
+		return out
+	}
+	type schedule struct {
+		Name, Cron, Every, Timezone, Overlap, Misfire string
+		Paused                                         bool
+		NextRunAt, LastRunAt                           *time.Time
+		LastTask                                       *struct{ ID, Schedule string }
+		Task                                           struct {
+			Type           string
+			Input          json.RawMessage
+			Priority       string
+			TimeoutSeconds float64
+			MaxRetries     int
+		}
+	}
+	show := func(name string) schedule {
+		t.Helper()
+		var s schedule
+		if err := json.Unmarshal([]byte(mustOK("schedule", "show", name, "-o", "json")), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// A cron schedule in a zone, with every task flag.
+	out := mustOK("schedule", "create", "nightly", "--cron", "0 3 * * *", "--timezone", "Europe/Paris", "--type", "echo",
+		"--input", `{"campaign": 7}`, "--priority", "high", "--timeout", "45s", "--max-retries", "2",
+		"--overlap", "cancel-previous", "--misfire", "skip", "--paused")
+	if !strings.Contains(out, "nightly") || !strings.Contains(out, "0 3 * * * (Europe/Paris)") || !strings.Contains(out, "yes") {
+		t.Fatalf("schedule create printed %q", out)
+	}
+	s := show("nightly")
+	if s.Cron != "0 3 * * *" || s.Timezone != "Europe/Paris" || s.Task.Type != "echo" || s.Task.Priority != "HIGH" ||
+		s.Task.TimeoutSeconds != 45 || s.Task.MaxRetries != 2 || s.Overlap != "CANCEL_PREVIOUS" || s.Misfire != "SKIP" ||
+		!s.Paused || s.NextRunAt != nil || strings.Join(strings.Fields(string(s.Task.Input)), "") != `{"campaign":7}` {
+		t.Fatalf("schedule show: %+v", s)
+	}
+	// update changes what it names and keeps the rest.
+	mustOK("schedule", "update", "nightly", "--cron", "30 2 * * *")
+	if s := show("nightly"); s.Cron != "30 2 * * *" || s.Timezone != "Europe/Paris" || s.Task.Priority != "HIGH" ||
+		s.Task.MaxRetries != 2 || s.Overlap != "CANCEL_PREVIOUS" || !s.Paused {
+		t.Fatalf("after update: %+v", s)
+	}
+	if out := mustOK("schedule", "show", "nightly"); !strings.Contains(out, "30 2 * * * (Europe/Paris)") || !strings.Contains(out, "misfire:") {
+		t.Fatalf("schedule show (table): %s", out)
+	}
+
+	// An every schedule runs on the node: its tasks carry its name.
+	mustOK("schedule", "create", "poll", "--every", "1s", "--type", "echo", "--input", `"tick"`)
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		return strings.Count(mustOK("tasks", "list", "--schedule", "poll"), "echo") >= 2
+	}, "two ticks of the every-second schedule")
+	mustOK("schedule", "pause", "poll")
+	s = show("poll")
+	if !s.Paused || s.NextRunAt != nil || s.LastRunAt == nil || s.LastTask == nil || s.LastTask.Schedule != "poll" {
+		t.Fatalf("poll after ticks, paused: %+v", s)
+	}
+	if out := mustOK("schedule", "list"); !strings.Contains(out, "NEXT RUN") || !strings.Contains(out, "every 1s") ||
+		!strings.Contains(out, "nightly") {
+		t.Fatalf("schedule list: %s", out)
+	}
+	// trigger submits at once, paused or not.
+	id := strings.TrimSpace(mustOK("schedule", "trigger", "nightly"))
+	if out := mustOK("tasks", "list", "--schedule", "nightly"); !strings.Contains(out, id) {
+		t.Fatalf("the triggered task %s is not in the schedule's tasks: %s", id, out)
+	}
+	mustOK("schedule", "resume", "poll")
+	if s := show("poll"); s.Paused || s.NextRunAt == nil {
+		t.Fatalf("resumed: %+v", s)
+	}
+	if out := mustOK("schedule", "delete", "poll"); !strings.Contains(out, "deleted schedule poll") {
+		t.Fatalf("schedule delete: %s", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"schedule"}, 2, "want a subcommand"},
+		{[]string{"schedule", "explode", "x"}, 2, `unknown subcommand "explode"`},
+		{[]string{"schedule", "create", "x", "--type", "echo"}, 2, "create wants --cron or --every"},
+		{[]string{"schedule", "create", "x", "--every", "1m"}, 2, "create wants --type"},
+		{[]string{"schedule", "create", "x", "--every", "1m", "--cron", "* * * * *", "--type", "echo"}, 2, "not both"},
+		{[]string{"schedule", "create", "x", "--every", "500ms", "--type", "echo"}, 2, "must be at least 1s"},
+		{[]string{"schedule", "create", "x", "--every", "1m", "--type", "echo", "--overlap", "sometimes"}, 2,
+			`--overlap "sometimes": use one of allow, skip, cancel-previous`},
+		{[]string{"schedule", "create", "x", "--cron", "61 * * * *", "--type", "echo"}, 1, "above maximum (59)"},
+		{[]string{"schedule", "create", "x", "--cron", "0 3 * * *", "--timezone", "Moon/Base", "--type", "echo"}, 1, `"Moon/Base" is unknown`},
+		{[]string{"schedule", "create", "x", "--every", "1m", "--type", "no.such.type"}, 1, "unknown task type"},
+		{[]string{"schedule", "create", "nightly", "--every", "1m", "--type", "echo"}, 1, "CONFLICT"},
+		{[]string{"schedule", "update", "nightly"}, 2, "at least one flag"},
+		{[]string{"schedule", "update", "nightly", "--paused"}, 2, "use pause or resume"},
+		{[]string{"schedule", "show", "nope"}, 1, "NOT_FOUND"},
+		{[]string{"schedule", "trigger", "nope"}, 1, "NOT_FOUND"},
+		{[]string{"schedule", "pause", "nightly", "--every", "1m"}, 2, "goes with create or update"},
+	} {
+		_, errOut, code := cli(t, n, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("archivist %v: exit %d %q; want exit %d mentioning %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+}
