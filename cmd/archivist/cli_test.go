@@ -266,10 +266,10 @@ func TestCLISchedule(t *testing.T) {
 	}
 	type schedule struct {
 		Name, Cron, Every, Timezone, Overlap, Misfire string
-		Paused                                         bool
-		NextRunAt, LastRunAt                           *time.Time
-		LastTask                                       *struct{ ID, Schedule string }
-		Task                                           struct {
+		Paused                                        bool
+		NextRunAt, LastRunAt                          *time.Time
+		LastTask                                      *struct{ ID, Schedule string }
+		Task                                          struct {
 			Type           string
 			Input          json.RawMessage
 			Priority       string
