@@ -139,6 +139,8 @@ func testSchedules(t *testing.T, s suite) {
 		in.Cron, in.Timezone, in.Every = "0 3 * * *", "Europe/Paris", 0
 		in.Overlap, in.Misfire = archivist.OverlapSkip, archivist.MisfireSkip
 		in.Task.Metadata = []byte(`{"team":"ops"}`)
+		// OnDuplicate is kept too, although Task's JSON leaves it out.
+		in.Task.UniqueKey, in.Task.UniqueFor, in.Task.OnDuplicate = "nightly-run", time.Hour, archivist.DuplicateReplace
 		h.createSchedule(in)
 		after := time.Now()
 		if in.CreatedAt.IsZero() || !in.CreatedAt.Equal(in.UpdatedAt) || !near(in.CreatedAt, before, after) {
