@@ -9,7 +9,6 @@ import (
 
 // Schedules of the Redis store. Not written yet.
 
-
 func (r *Redis) CreateSchedule(ctx context.Context, s *archivist.Schedule) error {
 	return errNoSchedules()
 }
