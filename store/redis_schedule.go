@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,7 +14,7 @@ import (
 
 // Schedules of the Redis store: two HASHes, the definitions (name -> JSON)
 // and their state (name -> MessagePack [paused, next run, last run, last
-// task id, created, updated]), changed by lua/schedule.lua and
+// task id, created, updated, overlap policy]), changed by lua/schedule.lua and
 // lua/fire_schedule.lua (see rediskeys.go). Names are checked here, before
 // a script runs.
 
@@ -98,7 +97,7 @@ func (r *Redis) CreateSchedule(ctx context.Context, s *archivist.Schedule) error
 		return err
 	}
 	got, err := r.evalSchedule(ctx, "create schedule", s.Name, "create", s.Name, def, formatBool(s.Paused),
-		microsOf(s.NextRunAt), microsOf(s.LastRunAt), s.LastTaskID, archivist.MaxSchedules)
+		microsOf(s.NextRunAt), microsOf(s.LastRunAt), s.LastTaskID, archivist.MaxSchedules, string(s.Overlap))
 	if err != nil {
 		return err
 	}
@@ -115,7 +114,7 @@ func (r *Redis) UpdateSchedule(ctx context.Context, s *archivist.Schedule) (*arc
 	if err != nil {
 		return nil, err
 	}
-	return r.evalSchedule(ctx, "update schedule", s.Name, "update", s.Name, def, microsOf(s.NextRunAt))
+	return r.evalSchedule(ctx, "update schedule", s.Name, "update", s.Name, def, microsOf(s.NextRunAt), string(s.Overlap))
 }
 
 // GetSchedule reads a schedule.
@@ -187,8 +186,62 @@ func (r *Redis) DeleteSchedule(ctx context.Context, name string) error {
 	return err
 }
 
+// FireSchedule records one tick of a schedule and submits its task, in
+// one script (lua/fire_schedule.lua): see archivist.ScheduleFire.
 func (r *Redis) FireSchedule(ctx context.Context, f archivist.ScheduleFire) (*archivist.ScheduleFired, error) {
-	return nil, archivist.Errorf(archivist.CodeInternal, "not yet")
+	if err := checkFire(f); err != nil {
+		return nil, err
+	}
+	holder, token := leaseArgs(f.Lease)
+	args := []any{f.Name, formatBool(f.Manual), holder, token, microsOf(f.Tick), microsOf(f.Next)}
+	if f.Task == nil {
+		args = append(args, "0")
+	} else {
+		t := f.Task.Clone()
+		t.Schedule = f.Name
+		id := t.ID
+		if id == "" {
+			id = archivist.NewID(r.opts.Now())
+		}
+		args = appendCreateArgs(append(args, "1"), id, t)
+	}
+	res, err := r.eval(ctx, "fire schedule", luaScripts.fireSchedule, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodeFired(f.Name, res)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: fire schedule: %w", err)
+	}
+	return out, nil
 }
 
-var _ = strconv.Itoa
+// decodeFired decodes fire_schedule.lua's reply {definition, state,
+// skipped, how ("c" created, "d" a duplicate, empty: none), task
+// snapshot}.
+func decodeFired(name string, res any) (*archivist.ScheduleFired, error) {
+	rep, ok := res.([]any)
+	if !ok || len(rep) < 4 {
+		return nil, fmt.Errorf("unexpected script reply %v", res)
+	}
+	head, err := replyStrings(rep[:4], 4)
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeSchedule(name, stringBytes(head[0]), stringBytes(head[1]))
+	if err != nil {
+		return nil, err
+	}
+	out := &archivist.ScheduleFired{Schedule: s, Skipped: head[2]}
+	if head[3] == "" {
+		return out, nil
+	}
+	if len(rep) < 5 {
+		return nil, fmt.Errorf("unexpected script reply %v", res)
+	}
+	if out.Task, err = decodeSnapshot(rep[4]); err != nil {
+		return nil, err
+	}
+	out.Task.Duplicate = head[3] == "d"
+	return out, nil
+}

@@ -18,6 +18,8 @@ import (
 //	<prefix>all             ZSET   task id -> Seq (ListTasks, newest first)
 //	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
 //	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
+//	<prefix>scheduled       ZSET   SCHEDULED task id -> RunAt (unix µs)
+//	<prefix>unique          HASH   unique key -> id of the newest task that took it
 //	<prefix>leased          ZSET   IN_PROGRESS task id -> LeaseUntil (µs)
 //	<prefix>counts          HASH   finished status -> number of tasks (the others: index sizes)
 //	<prefix>loads           HASH   node id -> its ASSIGNED and IN_PROGRESS tasks
@@ -65,23 +67,27 @@ const (
 	redisKeyNodes
 	redisKeyDraining
 	redisKeyConfig
+	redisKeyScheduled
+	redisKeyUnique
 	redisKeyCount
 )
 
 var redisKeyNames = [redisKeyCount]string{
-	redisKeyAll:      "all",
-	redisKeyReady:    "ready",
-	redisKeyRetrying: "retrying",
-	redisKeyLeased:   "leased",
-	redisKeyCounts:   "counts",
-	redisKeyLoads:    "loads",
-	redisKeyTaskSeq:  "seq:task",
-	redisKeyEventSeq: "seq:event",
-	redisKeyEvents:   "events",
-	redisKeyLeader:   "leader",
-	redisKeyNodes:    "nodes",
-	redisKeyDraining: "draining",
-	redisKeyConfig:   "config",
+	redisKeyAll:       "all",
+	redisKeyReady:     "ready",
+	redisKeyRetrying:  "retrying",
+	redisKeyLeased:    "leased",
+	redisKeyCounts:    "counts",
+	redisKeyLoads:     "loads",
+	redisKeyTaskSeq:   "seq:task",
+	redisKeyEventSeq:  "seq:event",
+	redisKeyEvents:    "events",
+	redisKeyLeader:    "leader",
+	redisKeyNodes:     "nodes",
+	redisKeyDraining:  "draining",
+	redisKeyConfig:    "config",
+	redisKeyScheduled: "scheduled",
+	redisKeyUnique:    "unique",
 }
 
 // redisHashTag is the hash tag shared by every key of cluster.

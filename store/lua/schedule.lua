@@ -3,13 +3,14 @@
 --   <prefix>schedules        name -> definition JSON (as Go encodes it,
 --                            its state left out)
 --   <prefix>schedules:state  name -> MessagePack [paused (1/0), next run,
---                            last run, last task id, created, updated]
---                            (times in µs, 0: none): what the scripts
---                            compare and change
+--                            last run, last task id, created, updated,
+--                            overlap policy] (times in µs, 0: none): what
+--                            the scripts compare and change
 -- ARGV[3] the change, ARGV[4] the name, then:
 --   create  ARGV[5] definition, ARGV[6] paused, ARGV[7] next run, ARGV[8]
---           last run, ARGV[9] last task id, ARGV[10] the most schedules
---   update  ARGV[5] definition, ARGV[6] next run
+--           last run, ARGV[9] last task id, ARGV[10] the most schedules,
+--           ARGV[11] overlap policy
+--   update  ARGV[5] definition, ARGV[6] next run, ARGV[7] overlap policy
 --   pause   ARGV[5] paused ('1' or '0'), ARGV[6] next run when resuming
 --   delete  nothing
 -- Records schedule.updated or schedule.deleted (['S', type, detail, name,
@@ -32,14 +33,14 @@ if op == 'create' then
   if n >= tonumber(ARGV[10]) then
     return err('CONFLICT', 'the cluster holds %d schedules, the most it may hold; delete one first', n)
   end
-  return save(ARGV[5], { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], NOW, NOW })
+  return save(ARGV[5], { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], NOW, NOW, ARGV[11] })
 end
 
 local cur = redis.call('HGET', KS, name)
 if not cur then return err('NOT_FOUND', 'schedule "%s" not found', name) end
 local st = cmsgpack.unpack(cur)
 if op == 'update' then
-  st[2], st[6] = tonumber(ARGV[6]), NOW
+  st[2], st[6], st[7] = tonumber(ARGV[6]), NOW, ARGV[7]
   return save(ARGV[5], st)
 elseif op == 'pause' then
   local paused = tonumber(ARGV[5])
