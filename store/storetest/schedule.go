@@ -553,6 +553,12 @@ func testSchedules(t *testing.T, s suite) {
 			t.Fatalf("CANCEL_PREVIOUS with the previous finished submitted nothing: %q", got.Skipped)
 		}
 		h.unchanged("a tick after a finished task", snap)
+
+		// A trigger by hand cancels the previous task too.
+		last := h.getSchedule("s").LastTaskID
+		manual := h.trigger(sch).Task
+		h.wantStatus(last, archivist.TaskCancelled)
+		h.wantStatus(manual.ID, archivist.TaskPending)
 	})
 
 	s.run(t, "DelayedTask", func(t *testing.T, h *fixture) {
