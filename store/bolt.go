@@ -103,8 +103,8 @@ func (b *Bolt) loadAll() error {
 			return err
 		}
 		if err := tx.Bucket(bucketSchedules).ForEach(func(k, v []byte) error {
-			s := &archivist.Schedule{}
-			if err := json.Unmarshal(v, s); err != nil {
+			s, err := unmarshalSchedule(v)
+			if err != nil {
 				return fmt.Errorf("decode schedule %s: %w", k, err)
 			}
 			if b.engine.schedules == nil {
@@ -190,7 +190,18 @@ func (b *Bolt) persist(batches []*batch) error {
 				}
 			}
 			for name, s := range bt.schedules {
-				if err := putJSON(tx.Bucket(bucketSchedules), name, s); err != nil {
+				k := tx.Bucket(bucketSchedules)
+				if s == nil {
+					if err := k.Delete([]byte(name)); err != nil {
+						return err
+					}
+					continue
+				}
+				v, err := marshalSchedule(s)
+				if err != nil {
+					return err
+				}
+				if err := k.Put([]byte(name), v); err != nil {
 					return err
 				}
 			}
@@ -218,18 +229,6 @@ func (b *Bolt) persist(batches []*batch) error {
 		}
 		return nil
 	})
-}
-
-// putJSON stores v as JSON under key, or deletes key when v is nil.
-func putJSON[T any](bk *bolt.Bucket, key string, v *T) error {
-	if v == nil {
-		return bk.Delete([]byte(key))
-	}
-	js, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return bk.Put([]byte(key), js)
 }
 
 func (b *Bolt) close() error { return b.db.Close() }

@@ -182,7 +182,8 @@ func TestBoltSchedulesSurviveReopen(t *testing.T) {
 	next := time.Now().Add(time.Hour).Truncate(time.Second)
 	mk := func(name string) *archivist.Schedule {
 		return &archivist.Schedule{Name: name, Every: time.Minute, Overlap: archivist.OverlapSkip, Misfire: archivist.MisfireSkip,
-			Task: &archivist.Task{Type: "echo", Input: json.RawMessage(`{"x":1}`), Priority: archivist.PriorityHigh, Timeout: time.Minute}, NextRunAt: next}
+			Task: &archivist.Task{Type: "echo", Input: json.RawMessage(`{"x":1}`), Priority: archivist.PriorityHigh, Timeout: time.Minute,
+				UniqueKey: "k-" + name, OnDuplicate: archivist.DuplicateReplace}, NextRunAt: next}
 	}
 	for _, name := range []string{"kept", "paused", "gone"} {
 		if err := b.CreateSchedule(ctx, mk(name)); err != nil {
@@ -230,7 +231,8 @@ func TestBoltSchedulesSurviveReopen(t *testing.T) {
 		if g.Name != w.Name || g.Paused != w.Paused || !g.NextRunAt.Equal(w.NextRunAt) || !g.LastRunAt.Equal(w.LastRunAt) ||
 			g.LastTaskID != w.LastTaskID || !g.CreatedAt.Equal(w.CreatedAt) || !g.UpdatedAt.Equal(w.UpdatedAt) ||
 			g.Every != w.Every || g.Overlap != w.Overlap || g.Misfire != w.Misfire || g.Task == nil ||
-			g.Task.Type != "echo" || string(g.Task.Input) != `{"x":1}` || g.Task.Priority != archivist.PriorityHigh {
+			g.Task.Type != "echo" || string(g.Task.Input) != `{"x":1}` || g.Task.Priority != archivist.PriorityHigh ||
+			g.Task.UniqueKey != w.Task.UniqueKey || g.Task.OnDuplicate != archivist.DuplicateReplace {
 			t.Errorf("schedule after reopen:\n got %+v\nwant %+v", g, w)
 		}
 	}

@@ -82,15 +82,18 @@ type engine struct {
 	opts Options
 	bus  *bus
 
-	mu       sync.Mutex
-	tasks    map[string]*archivist.Task
-	order    []readyEntry // task ids and Seqs, ascending; lazily pruned (see liveAt)
-	ready    *readyQueue
-	retrying map[string]time.Time
-	leased   map[string]time.Time
-	byNode   map[string]map[string]struct{}
-	counts   map[archivist.TaskStatus]int
-	nodes    map[string]*archivist.Node
+	mu    sync.Mutex
+	tasks map[string]*archivist.Task
+	order []readyEntry // task ids and Seqs, ascending; lazily pruned (see liveAt)
+	ready *readyQueue
+	due   dueQueue
+	// unique maps a unique key to the newest task that took it (the task
+	// holds it while Task.UniqueHeld).
+	unique map[string]string
+	leased map[string]time.Time
+	byNode map[string]map[string]struct{}
+	counts map[archivist.TaskStatus]int
+	nodes  map[string]*archivist.Node
 	// settings are the node settings by node id (nodesettings.go).
 	settings map[string]archivist.NodeSettings
 	meta     meta
@@ -119,7 +122,7 @@ func newEngine(opts Options, p persister) *engine {
 		bus:      newBus(opts.EventHistory, opts.SubscriberBuffer),
 		tasks:    map[string]*archivist.Task{},
 		ready:    newReadyQueue(),
-		retrying: map[string]time.Time{},
+		unique:   map[string]string{},
 		leased:   map[string]time.Time{},
 		byNode:   map[string]map[string]struct{}{},
 		counts:   map[archivist.TaskStatus]int{},
@@ -137,6 +140,11 @@ func newEngine(opts Options, p persister) *engine {
 // load puts a task read from disk back in memory with its indexes.
 func (e *engine) load(t *archivist.Task) {
 	e.index(nil, t)
+	if t.UniqueKey != "" {
+		if cur := e.tasks[e.unique[t.UniqueKey]]; cur == nil || cur.Seq < t.Seq {
+			e.unique[t.UniqueKey] = t.ID
+		}
+	}
 	e.tasks[t.ID] = t
 	e.order = append(e.order, readyEntry{t.Seq, t.ID})
 }
@@ -155,7 +163,6 @@ func (e *engine) index(old, t *archivist.Task) {
 	if old != nil {
 		e.counts[old.Status]--
 		e.ready.remove(old.ID)
-		delete(e.retrying, old.ID)
 		delete(e.leased, old.ID)
 		if old.NodeID != "" {
 			if set := e.byNode[old.NodeID]; set != nil {
@@ -173,8 +180,10 @@ func (e *engine) index(old, t *archivist.Task) {
 	switch t.Status {
 	case archivist.TaskPending:
 		e.ready.add(t.Priority.Rank(), t.Seq, t.ID)
-	case archivist.TaskRetrying:
-		e.retrying[t.ID] = t.RunAt
+	case archivist.TaskScheduled, archivist.TaskRetrying:
+		if old == nil || old.Status != t.Status || !old.RunAt.Equal(t.RunAt) {
+			e.due.add(t)
+		}
 	case archivist.TaskAssigned, archivist.TaskInProgress:
 		e.leased[t.ID] = t.LeaseUntil
 		set := e.byNode[t.NodeID]
@@ -209,6 +218,9 @@ func (tx *tx) putTask(old, t *archivist.Task) {
 
 func (tx *tx) deleteTask(t *archivist.Task) {
 	tx.e.index(t, nil)
+	if t.UniqueKey != "" && tx.e.unique[t.UniqueKey] == t.ID {
+		delete(tx.e.unique, t.UniqueKey)
+	}
 	delete(tx.e.tasks, t.ID)
 	if tx.b.tasks == nil {
 		tx.b.tasks = map[string]*archivist.Task{}
@@ -409,22 +421,55 @@ func (e *engine) CreateTasks(ctx context.Context, tasks []*archivist.Task) error
 			seen[t.ID] = true
 		}
 		for _, in := range tasks {
-			if in.ID == "" {
-				in.ID = archivist.NewID(tx.now)
-			}
-			e.meta.TaskSeq++
-			in.Seq = e.meta.TaskSeq
-			in.Status = archivist.TaskPending
-			in.CreatedAt = tx.now
-			t := in.Clone()
-			tx.putTask(nil, t)
-			in.UpdatedAt = t.UpdatedAt
-			tx.taskEvent(archivist.EventTaskCreated, t, "")
+			e.createTask(tx, in)
 		}
-		tx.statSubmitted(len(tasks))
 		tx.metaChanged()
 		return nil
 	})
+}
+
+// createTask is CreateTasks for one task, inside a transition: a
+// duplicate of a held unique key becomes the holder (Duplicate set) and
+// changes nothing; otherwise the task is stored, PENDING or SCHEDULED, and
+// takes its unique key (cancelling the holder with REPLACE). in is filled
+// as CreateTasks says; its ID, when set, must be free.
+func (e *engine) createTask(tx *tx, in *archivist.Task) {
+	if in.UniqueKey != "" {
+		if holder := e.tasks[e.unique[in.UniqueKey]]; holder != nil && holder.UniqueHeld(tx.now) {
+			if in.OnDuplicate != archivist.DuplicateReplace {
+				*in = *holder.Clone()
+				in.Duplicate = true
+				return
+			}
+			if !holder.Status.Terminal() {
+				e.cancel(tx, holder, "replaced by a newer task with the same unique key")
+			}
+		}
+	}
+	if in.ID == "" {
+		in.ID = archivist.NewID(tx.now)
+	}
+	e.meta.TaskSeq++
+	in.Seq = e.meta.TaskSeq
+	in.CreatedAt = tx.now
+	if in.Delay > 0 {
+		in.RunAt = tx.now.Add(in.Delay)
+	}
+	in.Status = archivist.TaskPending
+	if in.RunAt.After(tx.now) {
+		in.Status = archivist.TaskScheduled
+	} else {
+		in.RunAt = time.Time{}
+	}
+	in.Delay, in.OnDuplicate, in.Duplicate = 0, "", false
+	t := in.Clone()
+	tx.putTask(nil, t)
+	in.UpdatedAt = t.UpdatedAt
+	if t.UniqueKey != "" {
+		e.unique[t.UniqueKey] = t.ID
+	}
+	tx.taskEvent(archivist.EventTaskCreated, t, "")
+	tx.statSubmitted(1)
 }
 
 func (e *engine) GetTask(ctx context.Context, id string) (*archivist.Task, error) {
@@ -541,29 +586,35 @@ func (e *engine) CancelTask(ctx context.Context, id string) (*archivist.Task, er
 		if err != nil {
 			return err
 		}
-		t := old.Clone()
-		switch old.Status {
-		case archivist.TaskPending, archivist.TaskRetrying, archivist.TaskAssigned:
-			t.Status = archivist.TaskCancelled
-			t.CompletedAt = tx.now
-			t.LeaseUntil, t.RunAt = time.Time{}, time.Time{}
-			tx.putTask(old, t)
-			tx.taskEvent(archivist.EventTaskCancelled, t, "cancelled before it ran")
-		case archivist.TaskInProgress:
-			if old.CancelRequested {
-				out = old.Clone()
-				return nil
-			}
-			t.CancelRequested = true
-			tx.putTask(old, t)
-			tx.taskEvent(archivist.EventTaskCancelRequested, t, "")
-		default:
+		if old.Status.Terminal() {
 			return archivist.Errorf(archivist.CodeConflict, "task %s is already %s", id, old.Status)
 		}
-		out = t.Clone()
+		out = e.cancel(tx, old, "cancelled before it ran").Clone()
 		return nil
 	})
 	return out, err
+}
+
+// cancel cancels unfinished task old inside a transition and returns it
+// after: a task that has not started is CANCELLED (detail says why); an
+// IN_PROGRESS one is asked to stop (CancelRequested), once.
+func (e *engine) cancel(tx *tx, old *archivist.Task, detail string) *archivist.Task {
+	t := old.Clone()
+	if old.Status == archivist.TaskInProgress {
+		if old.CancelRequested {
+			return old
+		}
+		t.CancelRequested = true
+		tx.putTask(old, t)
+		tx.taskEvent(archivist.EventTaskCancelRequested, t, "")
+		return t
+	}
+	t.Status = archivist.TaskCancelled
+	t.CompletedAt = tx.now
+	t.LeaseUntil, t.RunAt = time.Time{}, time.Time{}
+	tx.putTask(old, t)
+	tx.taskEvent(archivist.EventTaskCancelled, t, detail)
+	return t
 }
 
 func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, error) {
@@ -592,19 +643,32 @@ func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, err
 	return out, err
 }
 
-// promoteLocked moves RETRYING tasks whose backoff is over to PENDING.
+// maxPromote bounds how many tasks one placement round moves from
+// SCHEDULED or RETRYING to PENDING, so that a burst of due tasks is spread
+// over rounds rather than held in one transition (NextDue says 0 while
+// more are due).
+const maxPromote = 1000
+
+// promote moves SCHEDULED tasks whose time came and RETRYING tasks whose
+// backoff is over to PENDING.
 func (e *engine) promote(tx *tx) {
-	for id, at := range e.retrying {
-		if at.After(tx.now) {
-			continue
+	for range maxPromote {
+		old := e.due.head(e.tasks)
+		if old == nil || old.RunAt.After(tx.now) {
+			break
 		}
-		old := e.tasks[id]
+		e.due.pop()
 		t := old.Clone()
 		t.Status = archivist.TaskPending
 		t.RunAt = time.Time{}
 		tx.putTask(old, t)
-		tx.taskEvent(archivist.EventTaskRequeued, t, "backoff over")
+		if old.Status == archivist.TaskScheduled {
+			tx.taskEvent(archivist.EventTaskDue, t, "its time came")
+		} else {
+			tx.taskEvent(archivist.EventTaskRequeued, t, "backoff over")
+		}
 	}
+	e.due.compact(e.tasks, e.counts[archivist.TaskScheduled]+e.counts[archivist.TaskRetrying])
 }
 
 func (e *engine) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, error) {
@@ -1128,5 +1192,16 @@ func (e *engine) Subscribe(ctx context.Context, after uint64) (archivist.Subscri
 func (e *engine) LastSeq(ctx context.Context) (uint64, error) { return e.bus.lastSeq(), nil }
 
 func (e *engine) NextDue(ctx context.Context) (time.Duration, bool, error) {
-	return 0, false, nil
+	var wait time.Duration
+	var ok bool
+	err := e.view(func() error {
+		t := e.due.head(e.tasks)
+		if t == nil {
+			return nil
+		}
+		ok = true
+		wait = max(0, t.RunAt.Sub(e.opts.Now()))
+		return nil
+	})
+	return wait, ok, err
 }

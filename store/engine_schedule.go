@@ -214,11 +214,11 @@ func (e *engine) FireSchedule(ctx context.Context, f archivist.ScheduleFire) (*a
 			res.Skipped = skippedOverlap(prev.ID, prev.Status)
 		default:
 			if prev != nil && old.Overlap == archivist.OverlapCancelPrevious {
-				cancelPrevious(tx, prev, f.Name)
+				e.cancel(tx, prev, cancelledBySchedule(f.Name))
 			}
 			t := f.Task.Clone()
 			t.Schedule = f.Name
-			fireCreateTask(tx, t)
+			e.createTask(tx, t) // a duplicate: t becomes the holder
 			s.LastTaskID = t.ID
 			res.Task = t
 		}
@@ -241,43 +241,4 @@ func (e *engine) unfinishedTask(id string) *archivist.Task {
 		return t
 	}
 	return nil
-}
-
-// cancelPrevious cancels the unfinished task of a schedule's previous tick
-// as CancelTask does: at once unless it runs, when it is asked to stop.
-func cancelPrevious(tx *tx, old *archivist.Task, schedule string) {
-	detail := cancelledBySchedule(schedule)
-	t := old.Clone()
-	if old.Status == archivist.TaskInProgress {
-		if old.CancelRequested {
-			return
-		}
-		t.CancelRequested = true
-		tx.putTask(old, t)
-		tx.taskEvent(archivist.EventTaskCancelRequested, t, detail)
-		return
-	}
-	t.Status = archivist.TaskCancelled
-	t.CompletedAt = tx.now
-	t.LeaseUntil, t.RunAt = time.Time{}, time.Time{}
-	tx.putTask(old, t)
-	tx.taskEvent(archivist.EventTaskCancelled, t, detail)
-}
-
-// fireCreateTask creates t as CreateTasks does. Stand-in until the
-// engine's createTask is on this branch.
-func fireCreateTask(tx *tx, in *archivist.Task) {
-	if in.ID == "" {
-		in.ID = archivist.NewID(tx.now)
-	}
-	tx.e.meta.TaskSeq++
-	in.Seq = tx.e.meta.TaskSeq
-	in.Status = archivist.TaskPending
-	in.CreatedAt = tx.now
-	t := in.Clone()
-	tx.putTask(nil, t)
-	in.UpdatedAt = t.UpdatedAt
-	tx.taskEvent(archivist.EventTaskCreated, t, "")
-	tx.statSubmitted(1)
-	tx.metaChanged()
 }

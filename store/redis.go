@@ -488,39 +488,110 @@ func replyStrings(res any, n int) ([]string, error) {
 
 // --- tasks ---
 
-// CreateTasks stores the tasks as PENDING in one script.
+// CreateTasks stores the tasks in one script (create.lua): delays are
+// added to the server's clock, unique keys checked and taken there.
 func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
 	now := r.opts.Now()
 	ids := make([]string, len(tasks))
-	args := make([]any, 0, 1+7*len(tasks))
+	args := make([]any, 0, 1+createArgs*len(tasks))
 	args = append(args, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
 			ids[i] = archivist.NewID(now)
 		}
-		args = append(args, ids[i], encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
-			int64(t.RetryBackoff), int64(t.MaxBackoff))
+		args = appendCreateArgs(args, ids[i], t)
 	}
 	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
 	if err != nil {
 		return err
 	}
-	rep, err := replyStrings(res, 2)
+	if err := fillCreated(tasks, ids, res); err != nil {
+		return fmt.Errorf("redis store: create tasks: %w", err)
+	}
+	return nil
+}
+
+// createArgs is how many ARGV create.lua takes per task.
+const createArgs = 12
+
+// appendCreateArgs appends the ARGV of one task of create.lua (and of
+// create_args in lib.lua) to args.
+func appendCreateArgs(args []any, id string, t *archivist.Task) []any {
+	var runAt int64
+	if !t.RunAt.IsZero() {
+		runAt = max(1, t.RunAt.UnixMicro())
+	}
+	onDup := ""
+	if t.OnDuplicate == archivist.DuplicateReplace {
+		onDup = "R"
+	}
+	return append(args, id, encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
+		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup)
+}
+
+// fillCreated fills tasks (with ids) from create.lua's reply: the created
+// ones get their Seq, status and times; a duplicate becomes its holder.
+func fillCreated(tasks []*archivist.Task, ids []string, res any) error {
+	list, ok := res.([]any)
+	if !ok || len(list) != 4 {
+		return fmt.Errorf("unexpected script reply %v", res)
+	}
+	head, err := replyStrings(list[:2], 2)
 	if err != nil {
-		return fmt.Errorf("redis store: create tasks: %w", err)
+		return err
 	}
-	at, err1 := parseMicros(rep[0])
-	base, err2 := strconv.ParseUint(rep[1], 10, 64)
+	created, err := replyStrings(list[2], 0)
+	if err != nil {
+		return err
+	}
+	dups, _ := list[3].([]any)
+	at, err1 := parseMicros(head[0])
+	base, err2 := strconv.ParseUint(head[1], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("redis store: create tasks: %w", err)
+		return err
 	}
+	dup := make(map[int]*archivist.Task, len(dups))
+	for _, d := range dups {
+		pair, ok := d.([]any)
+		if !ok || len(pair) != 2 {
+			return fmt.Errorf("unexpected duplicate in reply %v", d)
+		}
+		pos, _ := pair[0].(string)
+		k, err := strconv.Atoi(pos)
+		if err != nil || k < 1 || k > len(tasks) {
+			return fmt.Errorf("unexpected duplicate position %v", pair[0])
+		}
+		holder, err := decodeTaskReply(pair[1])
+		if err != nil {
+			return err
+		}
+		dup[k-1] = holder
+	}
+	next := 0
 	for i, t := range tasks {
-		t.ID, t.Seq, t.Status = ids[i], base+uint64(i)+1, archivist.TaskPending
+		if h := dup[i]; h != nil {
+			*t = *h
+			t.Duplicate = true
+			continue
+		}
+		if 2*next+1 >= len(created) {
+			return fmt.Errorf("reply lists %d created tasks, fewer than submitted", len(created)/2)
+		}
+		status, runAt := archivist.TaskStatus(created[2*next]), created[2*next+1]
+		t.ID, t.Seq, t.Status = ids[i], base+uint64(next)+1, status
 		t.CreatedAt, t.UpdatedAt = at, at
+		t.RunAt = time.Time{}
+		if runAt != "0" {
+			if t.RunAt, err = parseMicros(runAt); err != nil {
+				return err
+			}
+		}
+		t.Delay, t.OnDuplicate = 0, ""
+		next++
 	}
 	return nil
 }
@@ -839,11 +910,12 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	var ready, retrying, running *redis.IntCmd
+	var ready, retrying, scheduled, running *redis.IntCmd
 	var loads, finished *redis.MapStringStringCmd
 	_, err := r.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		ready = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
 		retrying = pipe.ZCard(ctx, r.keys.key(redisKeyRetrying))
+		scheduled = pipe.ZCard(ctx, r.keys.key(redisKeyScheduled))
 		running = pipe.ZCard(ctx, r.keys.key(redisKeyLeased))
 		loads = pipe.HGetAll(ctx, r.keys.key(redisKeyLoads))
 		finished = pipe.HGetAll(ctx, r.keys.key(redisKeyCounts))
@@ -869,6 +941,7 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	}
 	add(archivist.TaskPending, int(ready.Val()))
 	add(archivist.TaskRetrying, int(retrying.Val()))
+	add(archivist.TaskScheduled, int(scheduled.Val()))
 	add(archivist.TaskInProgress, int(running.Val()))
 	add(archivist.TaskAssigned, held-int(running.Val()))
 	return out, nil
@@ -884,7 +957,7 @@ func (r *Redis) RetryTask(ctx context.Context, id string) (*archivist.Task, erro
 	return r.evalTask(ctx, "retry task", luaScripts.retry, id)
 }
 
-// ReadyTasks promotes due RETRYING tasks and returns PENDING ones in
+// ReadyTasks promotes due SCHEDULED and RETRYING tasks and returns PENDING ones in
 // placement order, in one script.
 func (r *Redis) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, error) {
 	if limit <= 0 {
@@ -1229,6 +1302,20 @@ func (r *Redis) eventCounter(ctx context.Context) (uint64, error) {
 	return v, nil
 }
 
+// NextDue asks the server (its clock decides) how long until the earliest
+// SCHEDULED or RETRYING task is due.
 func (r *Redis) NextDue(ctx context.Context) (time.Duration, bool, error) {
-	return 0, false, nil
+	res, err := r.eval(ctx, "next due", luaScripts.nextDue)
+	if err != nil {
+		return 0, false, err
+	}
+	s, _ := res.(string)
+	us, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("redis store: next due: unexpected reply %v", res)
+	}
+	if us < 0 {
+		return 0, false, nil
+	}
+	return time.Duration(us) * time.Microsecond, true, nil
 }

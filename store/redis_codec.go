@@ -59,6 +59,10 @@ const (
 	// a task that has one, so the m of the others is no bigger for it.
 	mRetryBackoff = mFields
 	mMaxBackoff   = mFields + 1
+	// Then the task's unique key and unique-for (ns), only in the m of a
+	// task that has a key (after the backoff ones, then 0 if it has none).
+	mUniqueKey = mFields + 2
+	mUniqueFor = mFields + 3
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -237,13 +241,22 @@ func appendMsgpackRaw(b, s []byte) []byte {
 	return append(b, s...)
 }
 
-// encodeTaskInfo is a new task's i: [type, input, metadata].
+// encodeTaskInfo is a new task's i: [type, input, metadata], and the name
+// of the schedule that submitted it when one did.
 func encodeTaskInfo(t *archivist.Task) []byte {
-	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata))
-	b = appendMsgpackArray(b, 3)
+	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule))
+	if t.Schedule != "" {
+		b = appendMsgpackArray(b, 4)
+	} else {
+		b = appendMsgpackArray(b, 3)
+	}
 	b = appendMsgpackRaw(b, []byte(t.Type))
 	b = appendMsgpackRaw(b, t.Input)
-	return appendMsgpackRaw(b, t.Metadata)
+	b = appendMsgpackRaw(b, t.Metadata)
+	if t.Schedule != "" {
+		b = appendMsgpackRaw(b, []byte(t.Schedule))
+	}
+	return b
 }
 
 // decodeTask builds a task from its stored parts; m empty is no task.
@@ -267,6 +280,9 @@ func decodeTaskBytes(id string, info, mut, result []byte) (*archivist.Task, erro
 			}
 			if md := r.raw(); len(md) > 0 {
 				t.Metadata = append(json.RawMessage(nil), md...)
+			}
+			if n > 3 {
+				t.Schedule = r.str()
 			}
 		} else if r.err == nil {
 			r.fail("task info has %d items", n)
@@ -321,6 +337,10 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 		t.RetryBackoff = time.Duration(r.int())
 		t.MaxBackoff = time.Duration(r.int())
 	}
+	if n > mUniqueFor {
+		t.UniqueKey = r.str()
+		t.UniqueFor = time.Duration(r.int())
+	}
 	return r.err
 }
 
@@ -328,6 +348,8 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 // priorities every task carries.
 func knownString(b []byte) string {
 	switch string(b) {
+	case "SCHEDULED":
+		return "SCHEDULED"
 	case "PENDING":
 		return "PENDING"
 	case "ASSIGNED":
@@ -594,6 +616,22 @@ func decodeEvent(r *mpReader, seq uint64, at time.Time) (archivist.Event, error)
 			return ev, err
 		}
 		ev.Config = &c
+	case kind == "S" && rest >= 3:
+		ev.Kind = archivist.EventSchedule
+		name, def, state := r.str(), r.raw(), r.raw()
+		skip(rest - 3)
+		if r.err != nil {
+			return ev, r.err
+		}
+		if len(def) == 0 {
+			ev.Schedule = &archivist.Schedule{Name: name}
+			break
+		}
+		s, err := decodeSchedule(name, def, state)
+		if err != nil {
+			return ev, err
+		}
+		ev.Schedule = s
 	default:
 		skip(rest)
 		return ev, fmt.Errorf("event #%d of unknown kind %q", seq, kind)

@@ -45,7 +45,7 @@ type redisDurability struct {
 }
 
 // readOnlyScripts change nothing and wait for no replica.
-var readOnlyScripts = map[*redis.Script]bool{luaScripts.leader: true}
+var readOnlyScripts = map[*redis.Script]bool{luaScripts.leader: true, luaScripts.nextDue: true}
 
 // with overrides d by the RedisOptions fields that are set, checks the
 // result and fills in the default timeout.

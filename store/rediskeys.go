@@ -18,6 +18,8 @@ import (
 //	<prefix>all             ZSET   task id -> Seq (ListTasks, newest first)
 //	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
 //	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
+//	<prefix>scheduled       ZSET   SCHEDULED task id -> RunAt (unix µs)
+//	<prefix>unique          HASH   unique key -> id of the newest task that took it
 //	<prefix>leased          ZSET   IN_PROGRESS task id -> LeaseUntil (µs)
 //	<prefix>counts          HASH   finished status -> number of tasks (the others: index sizes)
 //	<prefix>loads           HASH   node id -> its ASSIGNED and IN_PROGRESS tasks
@@ -39,6 +41,9 @@ import (
 //	<prefix>queries         ZSET   persisted query hash -> last use (ms): least recently used first out
 //	<prefix>querysizes      HASH   persisted query hash -> bytes counted for it
 //	<prefix>querybytes      STRING sum of querysizes, kept within RedisOptions.QueryBytes
+//	<prefix>schedules       HASH   schedule name -> definition JSON, its state left out (lua/schedule.lua)
+//	<prefix>schedules:state HASH   schedule name -> MessagePack [paused (1/0), next run, last run (µs, 0: none),
+//	                        last task id, created, updated (µs)]: what the scripts compare and change
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -62,23 +67,27 @@ const (
 	redisKeyNodes
 	redisKeyDraining
 	redisKeyConfig
+	redisKeyScheduled
+	redisKeyUnique
 	redisKeyCount
 )
 
 var redisKeyNames = [redisKeyCount]string{
-	redisKeyAll:      "all",
-	redisKeyReady:    "ready",
-	redisKeyRetrying: "retrying",
-	redisKeyLeased:   "leased",
-	redisKeyCounts:   "counts",
-	redisKeyLoads:    "loads",
-	redisKeyTaskSeq:  "seq:task",
-	redisKeyEventSeq: "seq:event",
-	redisKeyEvents:   "events",
-	redisKeyLeader:   "leader",
-	redisKeyNodes:    "nodes",
-	redisKeyDraining: "draining",
-	redisKeyConfig:   "config",
+	redisKeyAll:       "all",
+	redisKeyReady:     "ready",
+	redisKeyRetrying:  "retrying",
+	redisKeyLeased:    "leased",
+	redisKeyCounts:    "counts",
+	redisKeyLoads:     "loads",
+	redisKeyTaskSeq:   "seq:task",
+	redisKeyEventSeq:  "seq:event",
+	redisKeyEvents:    "events",
+	redisKeyLeader:    "leader",
+	redisKeyNodes:     "nodes",
+	redisKeyDraining:  "draining",
+	redisKeyConfig:    "config",
+	redisKeyScheduled: "scheduled",
+	redisKeyUnique:    "unique",
 }
 
 // redisHashTag is the hash tag shared by every key of cluster.
@@ -110,6 +119,12 @@ func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
 // nodeSettings is the HASH of node settings; set_node_settings.lua builds
 // the same name from the prefix.
 func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }
+
+// schedules and scheduleStates are the HASHes of schedules (definitions
+// and state); lua/schedule.lua and lua/fire_schedule.lua build the same
+// names.
+func (k redisKeys) schedules() string      { return k.prefix + "schedules" }
+func (k redisKeys) scheduleStates() string { return k.prefix + "schedules:state" }
 
 // stats is the statistics HASH of the bucket of resolution res starting at
 // start (both in seconds); lua/lib.lua builds the same name.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"time"
 
 	archivist "github.com/rpg-archivist/archivist"
@@ -50,4 +51,31 @@ func checkTick(s *archivist.Schedule, f archivist.ScheduleFire) error {
 func errNotNextTick(name string, tick, next time.Time) error {
 	return archivist.Errorf(archivist.CodeConflict, "tick %s of schedule %q is not its next run (%s): fired already?",
 		tick.UTC().Format(time.RFC3339Nano), name, next.UTC().Format(time.RFC3339Nano))
+}
+
+// storedSchedule is a schedule as Bolt and Redis write it: its JSON, and
+// the submission field of its task that Task's JSON leaves out
+// (OnDuplicate), so that the ticks after a restart submit the same task.
+type storedSchedule struct {
+	*archivist.Schedule
+	TaskOnDuplicate archivist.DuplicatePolicy `json:"taskOnDuplicate,omitempty"`
+}
+
+func marshalSchedule(s *archivist.Schedule) ([]byte, error) {
+	w := storedSchedule{Schedule: s}
+	if s.Task != nil {
+		w.TaskOnDuplicate = s.Task.OnDuplicate
+	}
+	return json.Marshal(w)
+}
+
+func unmarshalSchedule(b []byte) (*archivist.Schedule, error) {
+	w := storedSchedule{Schedule: &archivist.Schedule{}}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.Task != nil {
+		w.Task.OnDuplicate = w.TaskOnDuplicate
+	}
+	return w.Schedule, nil
 }

@@ -1,34 +1,64 @@
--- create stores new PENDING tasks and records task.created for each, all
--- or none.
--- ARGV[3] number of tasks n; then 7 per task from ARGV[4]: id, i (the
--- packed [type, input, metadata]), priority, timeout (ns), max retries,
--- the task's own retry backoff and max backoff (ns; 0: the cluster's; m
--- holds them only when one is set).
--- Returns {now (µs), Seq of the first task - 1}.
+-- create stores new tasks and records task.created for each, all or none,
+-- in order (see CreateTasks): PENDING, or SCHEDULED when their run time is
+-- after now; a task whose unique key is held creates nothing
+-- (RETURN_EXISTING) or cancels an unfinished holder first (REPLACE).
+-- ARGV[3] number of tasks n; then 12 per task from ARGV[4] (see
+-- create_args in lib.lua): id, i (the packed [type, input, metadata]),
+-- priority, timeout (ns), max retries, the task's own retry backoff and
+-- max backoff (ns; 0: the cluster's), runat (µs; 0: none), delay (µs),
+-- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE).
+-- Returns {now (µs), Seq of the first task created - 1, {status, runat}
+-- of each task created, in order, {position (1-based), holder snapshot}
+-- of each duplicate}.
 local n = tonumber(ARGV[3])
-local seen = {}
+local tasks, seen = {}, {}
 for k = 0, n - 1 do
-  local id = ARGV[4 + k * 7]
-  if seen[id] or redis.call('EXISTS', tkey(id)) == 1 then
-    return err('CONFLICT', 'task "%s" already exists', id)
+  local c = create_args(4 + k * CREATE_ARGS)
+  if seen[c.id] or redis.call('EXISTS', tkey(c.id)) == 1 then
+    return err('CONFLICT', 'task "%s" already exists', c.id)
   end
-  seen[id] = true
+  seen[c.id] = true
+  tasks[k + 1] = c
 end
-local base = redis.call('INCRBY', K_TASKSEQ, n) - n
-for k = 0, n - 1 do
-  local a = 4 + k * 7
-  local id, i, prio, seq = ARGV[a], ARGV[a + 1], ARGV[a + 2], base + k + 1
-  local fields = { 'PENDING', 0, 0, 0, 0, '', '', 0, NOW, NOW, 0, 0, 0, 0, 0, '',
-    prio, seq, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]) }
-  local rb, mb = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
-  if rb ~= 0 or mb ~= 0 then
-    fields[M_BACKOFF], fields[M_MAXBACKOFF] = rb, mb
+-- Which tasks are duplicates: of a stored holder, or of an earlier task of
+-- this call (which then holds the key, being unfinished).
+local taken, made = {}, 0
+for k, c in ipairs(tasks) do
+  if c.ukey ~= '' then
+    local holder = taken[c.ukey]
+    if not holder then
+      local h = unique_holder(c.ukey)
+      if h then holder = h.id end
+    end
+    if holder and not c.replace then
+      c.dup = holder
+    else
+      taken[c.ukey] = c.id
+    end
   end
-  local m = cmsgpack.pack(fields)
-  redis.call('HSET', tkey(id), 'i', i, 'm', m)
-  zadd(K_ALL, istr(seq), id)
-  zadd(K_READY, ready_score(prio, seq), id)
-  EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', id, i, m, '' }
+  if not c.dup then made = made + 1 end
 end
-stat_submitted(n)
-return { NOWS, istr(base) }
+local base = redis.call('INCRBY', K_TASKSEQ, made) - made
+local created, dups, seq = {}, {}, base
+for k, c in ipairs(tasks) do
+  if c.dup then
+    dups[#dups + 1] = k
+  else
+    if c.ukey ~= '' and c.replace then
+      local holder = unique_holder(c.ukey)
+      if holder and not TERMINAL[holder.status] then
+        cancel_task(holder, 'replaced by a newer task with the same unique key')
+      end
+    end
+    seq = seq + 1
+    local status, runat = create_task(c, seq)
+    created[#created + 1] = status
+    created[#created + 1] = istr(runat)
+  end
+end
+local dupout = {}
+for _, k in ipairs(dups) do
+  dupout[#dupout + 1] = { tostring(k), snapshot(load(tasks[k].dup)) }
+end
+if made > 0 then stat_submitted(made) end
+return { NOWS, istr(base), created, dupout }

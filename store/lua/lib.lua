@@ -18,6 +18,10 @@
 --   KEYS[11] nodes     HASH  node id -> node JSON as Go encodes it
 --   KEYS[12] draining  SET   ids of draining nodes
 --   KEYS[13] config    HASH  json, version, updated (µs)
+--   KEYS[14] scheduled ZSET  SCHEDULED task id -> RunAt (unix µs)
+--   KEYS[15] unique    HASH  unique key -> id of the newest task that took it
+--                            (it holds the key while unfinished, and for its
+--                            unique-for after it finished: see unique_holder)
 -- ARGV[1] is the key prefix "{archivist:<cluster>}:"; per-task keys
 -- (<prefix>task:<id>, a HASH) and per-node keys (<prefix>assigned:<node>, a
 -- ZSET of the node's ASSIGNED tasks by placement order) are built from it,
@@ -27,10 +31,13 @@
 --
 -- A task HASH has two fields, each one MessagePack array (cmsgpack here,
 -- redis_codec.go in Go), and the result when there is one:
---   i       [type, input, metadata], written once by create (packed in Go)
+--   i       [type, input, metadata] or [type, input, metadata, schedule],
+--           written once by create (packed in Go)
 --   m       the fields a transition decides on or changes, in the order of
---           the M_* positions below (absent values are '' or 0); the last
---           two, the task's own retry backoff, only when it has one
+--           the M_* positions below (absent values are '' or 0); then,
+--           only when the task has them, its own retry backoff (two
+--           fields) and its unique key and unique-for (two more, after the
+--           backoff ones, which are then 0 if the task has none)
 --   result  the result, as the worker gave it
 -- so that a transition reads one field, changes a Lua table and writes one
 -- field, and its event carries the task's full snapshot (id, i, m, result)
@@ -56,7 +63,9 @@
 -- them as ONE stream entry, MessagePack [now, [event...]], whose id is the
 -- Seq of its last event. A task event is ['T', type, detail, id, i, m,
 -- result], a node event ['N', type, detail, id, node JSON or '', draining
--- '1'/'0'], a config event ['C', type, detail, config JSON, version].
+-- '1'/'0'], a config event ['C', type, detail, config JSON, version], a
+-- schedule event ['S', type, detail, name, definition JSON, packed state]
+-- (see schedule.lua; '' and '' for schedule.deleted).
 -- Counters (counts, loads) are summed per script and written once too.
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it
@@ -91,6 +100,7 @@ local KEEP = tonumber(ARGV[2])
 local K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local K_SCHEDULED, K_UNIQUE = KEYS[14], KEYS[15]
 
 local MAX_REQUEUES = 10 -- archivist.MaxRequeues
 local RANK_SPAN = 1125899906842624 -- 2^50
@@ -102,6 +112,7 @@ local M_STATUS, M_ATTEMPT, M_FAILURES, M_REQUEUES, M_PROGRESS, M_PMSG, M_NODE, M
 local M_CREATED, M_UPDATED, M_ASSIGNED, M_STARTED, M_COMPLETED, M_RUNAT, M_LEASE = 9, 10, 11, 12, 13, 14, 15
 local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
+local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -472,6 +483,8 @@ local function unindex(t)
     zrem(K_READY, id)
   elseif st == 'RETRYING' then
     zrem(K_RETRYING, id)
+  elseif st == 'SCHEDULED' then
+    zrem(K_SCHEDULED, id)
   elseif st == 'ASSIGNED' then
     zrem(assigned_key(t.node), id)
     add_load(t.node, -1)
@@ -488,6 +501,8 @@ local function index(t)
     zadd(K_READY, ready_score(t.prio, t.seq), id)
   elseif st == 'RETRYING' then
     zadd(K_RETRYING, istr(t.runat), id)
+  elseif st == 'SCHEDULED' then
+    zadd(K_SCHEDULED, istr(t.runat), id)
   elseif st == 'ASSIGNED' then
     zadd(assigned_key(t.node), ready_score(t.prio, t.seq), id)
     add_load(t.node, 1)
@@ -626,6 +641,97 @@ end
 local function stale_attempt(t, attempt)
   if t.status == 'IN_PROGRESS' and t.attempt == attempt then return nil end
   return string.format('stale attempt %d of task %s: the task is %s at attempt %d', attempt, t.id, t.status, t.attempt)
+end
+
+-- cancel_task cancels unfinished task t: one that has not started is
+-- CANCELLED (detail says why), an IN_PROGRESS one is asked to stop, once.
+-- Returns the snapshot.
+local function cancel_task(t, detail)
+  if t.status == 'IN_PROGRESS' then
+    if t.cancel then return snapshot(t, '') end
+    move(t, { cancel = 1 })
+    return task_event(t, 'task.cancel_requested', '', '')
+  end
+  move(t, { status = 'CANCELLED', completed = NOW, lease = false, runat = false })
+  return task_event(t, 'task.cancelled', detail, '')
+end
+
+-- unique_holder returns the task (loaded) that holds unique key key, or
+-- nil: the newest task that took it, while it is unfinished and for its
+-- unique-for after it finished.
+local function unique_holder(key)
+  local id = redis.call('HGET', K_UNIQUE, key)
+  if not id then return nil end
+  local t = load(id)
+  if not t then return nil end
+  if not TERMINAL[t.status] then return t end
+  local ufor = t.m[M_UFOR] or 0
+  if ufor > 0 and NOW < (t.m[M_COMPLETED] or 0) + math.floor(ufor / 1000) then return t end
+  return nil
+end
+
+-- create_task stores one new task (the caller has resolved its unique
+-- key: see submit) with Seq seq and records task.created. c holds what
+-- create.lua's ARGV give per task: id, i, prio, timeout (ns), maxr,
+-- backoff, maxbackoff (ns, 0: the cluster's), runat (µs, 0: none), delay
+-- (µs), ukey ('' : none), ufor (ns). It is SCHEDULED when its run time
+-- (now + delay, or runat) is after now, else PENDING. Returns its status
+-- and run time (0 when PENDING).
+local function create_task(c, seq)
+  local runat = c.runat
+  if c.delay > 0 then runat = NOW + c.delay end
+  local status = 'PENDING'
+  if runat > NOW then status = 'SCHEDULED' else runat = 0 end
+  local fields = { status, 0, 0, 0, 0, '', '', 0, NOW, NOW, 0, 0, 0, runat, 0, '',
+    c.prio, seq, c.timeout, c.maxr }
+  if c.backoff ~= 0 or c.maxbackoff ~= 0 or c.ukey ~= '' then
+    fields[M_BACKOFF], fields[M_MAXBACKOFF] = c.backoff, c.maxbackoff
+  end
+  if c.ukey ~= '' then
+    fields[M_UKEY], fields[M_UFOR] = c.ukey, c.ufor
+    redis.call('HSET', K_UNIQUE, c.ukey, c.id)
+  end
+  local m = cmsgpack.pack(fields)
+  redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
+  zadd(K_ALL, istr(seq), c.id)
+  if status == 'PENDING' then
+    zadd(K_READY, ready_score(c.prio, seq), c.id)
+  else
+    zadd(K_SCHEDULED, istr(runat), c.id)
+  end
+  EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', c.id, c.i, m, '' }
+  return status, runat
+end
+
+-- create_args reads the 12 ARGV of one task from position a (see
+-- create.lua) into the table create_task takes; ondup is 'R' for REPLACE.
+local function create_args(a)
+  return { id = ARGV[a], i = ARGV[a + 1], prio = ARGV[a + 2], timeout = tonumber(ARGV[a + 3]),
+    maxr = tonumber(ARGV[a + 4]), backoff = tonumber(ARGV[a + 5]), maxbackoff = tonumber(ARGV[a + 6]),
+    runat = tonumber(ARGV[a + 7]), delay = tonumber(ARGV[a + 8]), ukey = ARGV[a + 9],
+    ufor = tonumber(ARGV[a + 10]), replace = ARGV[a + 11] == 'R' }
+end
+local CREATE_ARGS = 12
+
+-- submit creates one task as CreateTasks does, taking its Seq from the
+-- task counter (a batch takes its Seqs at once instead: create.lua):
+-- with a unique key held by another task it creates nothing and returns
+-- nil and the holder (RETURN_EXISTING), or cancels an unfinished holder
+-- first (REPLACE). Returns the id of the task created, or nil, and the
+-- holder.
+local function submit(c)
+  if c.ukey ~= '' then
+    local holder = unique_holder(c.ukey)
+    if holder then
+      if not c.replace then return nil, holder end
+      if not TERMINAL[holder.status] then
+        cancel_task(holder, 'replaced by a newer task with the same unique key')
+      end
+    end
+  end
+  create_task(c, redis.call('INCR', K_TASKSEQ))
+  stat_submitted(1)
+  return c.id, nil
 end
 
 local function node_event(typ, id, detail)

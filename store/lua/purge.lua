@@ -1,7 +1,8 @@
 -- purge removes finished tasks that finished before ARGV[3] (µs). It walks
 -- all oldest first from Seq ARGV[4] (exclusive), at most ARGV[5] tasks per
 -- call, and stops at the first task created at or after the cutoff (none
--- after it can have finished before it).
+-- after it can have finished before it). A removed task's unique key goes
+-- with it, unless a newer task took it.
 -- Returns {removed, the last Seq looked at, "1" when the walk is over}.
 local cut = tonumber(ARGV[3])
 local batch = tonumber(ARGV[5])
@@ -15,6 +16,8 @@ for k = 1, #ids, 2 do
     if m[M_CREATED] >= cut then return { removed, last, '1' } end
     if TERMINAL[m[M_STATUS]] and m[M_COMPLETED] < cut then
       count(m[M_STATUS], -1)
+      local ukey = m[M_UKEY]
+      if ukey and ukey ~= '' and redis.call('HGET', K_UNIQUE, ukey) == id then redis.call('HDEL', K_UNIQUE, ukey) end
       redis.call('DEL', tkey(id))
       redis.call('ZREM', K_ALL, id)
       removed = removed + 1

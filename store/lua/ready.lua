@@ -1,14 +1,21 @@
--- ready moves RETRYING tasks whose backoff is over to PENDING (at most
--- ARGV[4] per call), then returns up to ARGV[3] PENDING task snapshots in
--- placement order.
-local due = redis.call('ZRANGEBYSCORE', K_RETRYING, '-inf', NOWS, 'LIMIT', 0, tonumber(ARGV[4]))
-for _, id in ipairs(due) do
-  local t = load(id)
-  if t and t.status == 'RETRYING' then
-    move(t, { status = 'PENDING', runat = false })
-    task_event(t, 'task.requeued', 'backoff over', '')
-  else
-    zrem(K_RETRYING, id)
+-- ready moves SCHEDULED tasks whose time came (task.due) and RETRYING
+-- tasks whose backoff is over (task.requeued) to PENDING, at most ARGV[4]
+-- per call in all, earliest first; then returns up to ARGV[3] PENDING task
+-- snapshots in placement order.
+local budget = tonumber(ARGV[4])
+for _, idx in ipairs({ { K_SCHEDULED, 'SCHEDULED', 'task.due', 'its time came' },
+  { K_RETRYING, 'RETRYING', 'task.requeued', 'backoff over' } }) do
+  if budget <= 0 then break end
+  local due = redis.call('ZRANGEBYSCORE', idx[1], '-inf', NOWS, 'LIMIT', 0, budget)
+  budget = budget - #due
+  for _, id in ipairs(due) do
+    local t = load(id)
+    if t and t.status == idx[2] then
+      move(t, { status = 'PENDING', runat = false })
+      task_event(t, idx[3], idx[4], '')
+    else
+      zrem(idx[1], id)
+    end
   end
 end
 flush_index()

@@ -273,3 +273,12 @@ var slowRetry = archivist.RetryPolicy{Base: longTTL, Max: longTTL}
 
 // quickRetry retries after at most 40ms.
 var quickRetry = archivist.RetryPolicy{Base: 40 * time.Millisecond, Max: 40 * time.Millisecond}
+
+func (h *fixture) counts() map[archivist.TaskStatus]int {
+	h.t.Helper()
+	c, err := h.s.CountTasks(h.ctx())
+	if err != nil {
+		h.t.Fatalf("CountTasks: %v", err)
+	}
+	return c
+}

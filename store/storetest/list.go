@@ -256,13 +256,26 @@ func testListMatches(t *testing.T, s suite) {
 				id = fmt.Sprintf("m-Needle-%02d", i)
 			}
 			specs[i] = newTask(id, types[i%len(types)], archivist.AllPriorities[i%len(archivist.AllPriorities)])
+			if i%4 == 0 {
+				specs[i].Schedule = "nightly"
+			}
+		}
+		// And four SCHEDULED tasks, due in an hour, two of them from a
+		// schedule.
+		for i := range 4 {
+			sp := newTask(fmt.Sprintf("m-later-%d", i), types[i%len(types)], archivist.AllPriorities[i%len(archivist.AllPriorities)])
+			sp.Delay = time.Hour
+			if i%2 == 0 {
+				sp.Schedule = "hourly"
+			}
+			specs = append(specs, sp)
 		}
 		h.create(specs...)
 		// Task i ends in status AllTaskStatuses[i%8] (lifecycle order:
 		// PENDING, ASSIGNED, IN_PROGRESS, RETRYING, COMPLETED, FAILED,
 		// CANCELLED, TIMED_OUT) on node nodes[i%3].
 		assigned := map[string][]string{}
-		for i, sp := range specs {
+		for i, sp := range specs[:n] {
 			if i%8 == 1 {
 				assigned[nodes[i%3]] = append(assigned[nodes[i%3]], sp.ID)
 			}
@@ -270,7 +283,7 @@ func testListMatches(t *testing.T, s suite) {
 		for _, node := range slices.Sorted(maps.Keys(assigned)) {
 			h.assign(node, assigned[node]...)
 		}
-		for i, sp := range specs {
+		for i, sp := range specs[:n] {
 			switch i % 8 {
 			case 2, 3, 4, 5, 7:
 				h.start(nodes[i%3], sp.ID)
@@ -294,9 +307,9 @@ func testListMatches(t *testing.T, s suite) {
 		for _, task := range all {
 			statuses[task.Status]++
 		}
-		if len(all) != n || len(statuses) != len(archivist.AllTaskStatuses) {
+		if len(all) != n+4 || len(statuses) != len(archivist.AllTaskStatuses) {
 			t.Fatalf("setup: %d tasks listed in statuses %v; want %d in all %d statuses",
-				len(all), statuses, n, len(archivist.AllTaskStatuses))
+				len(all), statuses, n+4, len(archivist.AllTaskStatuses))
 		}
 
 		type S = []archivist.TaskStatus
@@ -327,6 +340,11 @@ func testListMatches(t *testing.T, s suite) {
 			{Search: "needle", Status: S{archivist.TaskRetrying}},
 			{Search: "a", Type: "gamma", Priority: archivist.PriorityLow},
 			{Search: "no such text"},
+			{Schedule: "nightly"},
+			{Schedule: "hourly", Status: S{archivist.TaskScheduled}},
+			{Schedule: "nightly", Status: S{archivist.TaskPending, archivist.TaskScheduled}},
+			{Schedule: "Nightly"},
+			{Status: S{archivist.TaskScheduled}, Type: "alpha"},
 		}
 		for _, st := range archivist.AllTaskStatuses {
 			filters = append(filters, archivist.TaskFilter{Status: S{st}})

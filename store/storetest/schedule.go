@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -139,6 +140,8 @@ func testSchedules(t *testing.T, s suite) {
 		in.Cron, in.Timezone, in.Every = "0 3 * * *", "Europe/Paris", 0
 		in.Overlap, in.Misfire = archivist.OverlapSkip, archivist.MisfireSkip
 		in.Task.Metadata = []byte(`{"team":"ops"}`)
+		// OnDuplicate is kept too, although Task's JSON leaves it out.
+		in.Task.UniqueKey, in.Task.UniqueFor, in.Task.OnDuplicate = "nightly-run", time.Hour, archivist.DuplicateReplace
 		h.createSchedule(in)
 		after := time.Now()
 		if in.CreatedAt.IsZero() || !in.CreatedAt.Equal(in.UpdatedAt) || !near(in.CreatedAt, before, after) {
@@ -550,5 +553,65 @@ func testSchedules(t *testing.T, s suite) {
 			t.Fatalf("CANCEL_PREVIOUS with the previous finished submitted nothing: %q", got.Skipped)
 		}
 		h.unchanged("a tick after a finished task", snap)
+
+		// A trigger by hand cancels the previous task too.
+		last := h.getSchedule("s").LastTaskID
+		manual := h.trigger(sch).Task
+		h.wantStatus(last, archivist.TaskCancelled)
+		h.wantStatus(manual.ID, archivist.TaskPending)
+	})
+
+	s.run(t, "DelayedTask", func(t *testing.T, h *fixture) {
+		at := tick0()
+		in := newSchedule("s", at)
+		in.Task.Delay = time.Hour
+		sch := h.createSchedule(in)
+		got := h.tick(sch, at, at.Add(time.Minute)).Task
+		if got == nil || got.Status != archivist.TaskScheduled || got.RunAt.Sub(got.CreatedAt) != time.Hour {
+			t.Fatalf("the task of a tick with a delay: %+v; want SCHEDULED, due an hour after its creation", got)
+		}
+		if r := h.wantStatus(got.ID, archivist.TaskScheduled); !r.RunAt.Equal(got.RunAt) {
+			t.Errorf("stored RunAt %s, returned %s", r.RunAt, got.RunAt)
+		}
+		if slices.Contains(ids(h.ready(100)), got.ID) {
+			t.Errorf("a delayed task of a tick is offered before its time")
+		}
+	})
+
+	s.run(t, "UniqueTask", func(t *testing.T, h *fixture) {
+		at := tick0()
+		in := newSchedule("s", at)
+		in.Task.UniqueKey = "one-at-a-time"
+		sch := h.createSchedule(in)
+		first := h.tick(sch, at, at.Add(time.Minute)).Task
+
+		// The key is held: the tick submits nothing new, and its last task
+		// is the holder.
+		dup := h.tick(sch, at.Add(time.Minute), at.Add(2*time.Minute))
+		if dup.Task == nil || !dup.Task.Duplicate || dup.Task.ID != first.ID {
+			t.Fatalf("a tick whose unique key is held returned %+v, want the holder %s marked Duplicate", dup.Task, first.ID)
+		}
+		if dup.Schedule.LastTaskID != first.ID || !dup.Schedule.NextRunAt.Equal(at.Add(2*time.Minute)) {
+			t.Errorf("after a duplicate tick: LastTaskID %s, NextRunAt %s; want %s and the tick advanced", dup.Schedule.LastTaskID, dup.Schedule.NextRunAt, first.ID)
+		}
+		if n := len(h.scheduleTasks("s")); n != 1 {
+			t.Errorf("schedule s has %d tasks after a duplicate tick, want 1", n)
+		}
+
+		// REPLACE cancels the holder and submits.
+		up := newSchedule("s", at.Add(2*time.Minute))
+		up.Task.UniqueKey, up.Task.OnDuplicate = "one-at-a-time", archivist.DuplicateReplace
+		sch, err := h.s.UpdateSchedule(h.ctx(), up)
+		if err != nil {
+			t.Fatalf("UpdateSchedule: %v", err)
+		}
+		if sch.Task.OnDuplicate != archivist.DuplicateReplace {
+			t.Fatalf("the updated template lost OnDuplicate: %q", sch.Task.OnDuplicate)
+		}
+		repl := h.tick(sch, at.Add(2*time.Minute), at.Add(3*time.Minute)).Task
+		if repl == nil || repl.Duplicate || repl.ID == first.ID {
+			t.Fatalf("a tick with REPLACE returned %+v, want a new task", repl)
+		}
+		h.wantStatus(first.ID, archivist.TaskCancelled)
 	})
 }

@@ -56,6 +56,8 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Fencing", testFencing},
 		{"FailTask", testFailTask},
 		{"TaskBackoff", testTaskBackoff},
+		{"Delayed", testDelayed},
+		{"Unique", testUnique},
 		{"CancelTask", testCancelTask},
 		{"RetryTask", testRetryTask},
 		{"RecoverExpired", testRecoverExpired},
@@ -138,6 +140,9 @@ func submission(t *archivist.Task) archivist.Task {
 		// The task's own backoff, when it has one.
 		RetryBackoff: t.RetryBackoff,
 		MaxBackoff:   t.MaxBackoff,
+		UniqueKey:    t.UniqueKey,
+		UniqueFor:    t.UniqueFor,
+		Schedule:     t.Schedule,
 	}
 }
 
