@@ -105,6 +105,9 @@ func (r *Runner) run(ctx context.Context, sub archivist.Subscription) {
 		now := r.cfg.Env.Now()
 		switch {
 		case lease.Token == 0:
+			// Not leading (or the lease ran out here before a renewal
+			// came through; then the next event, such as this node's
+			// own heartbeat, looks again).
 			known = nil
 		case known == nil && !now.Before(retryAt):
 			var err error
