@@ -93,8 +93,15 @@ func TestClusterScheduleLeaderKilled(t *testing.T) {
 	a.kill()
 	testkit.Eventually(t, 15*time.Second, func() bool { return leaderOf(t, b) == "b" }, "b to lead")
 	// Eight more ticks under the new leader, then the schedule is paused.
+	// Each state read on the way has its next tick one second after its
+	// last, on the grid of the first.
 	testkit.Eventually(t, 30*time.Second, func() bool {
 		s := readSchedule(t, c, name)
+		if s.LastRunAt != nil {
+			if s.NextRunAt == nil || s.NextRunAt.Sub(*s.LastRunAt) != time.Second || s.LastRunAt.Sub(first)%time.Second != 0 {
+				t.Fatalf("schedule state: last %v next %v, want next one second after last, on the grid of %s", s.LastRunAt, s.NextRunAt, first)
+			}
+		}
 		return s.LastRunAt != nil && s.LastRunAt.After(killed.Add(8*time.Second))
 	}, "eight ticks after the kill")
 	b.gql(t, `mutation($n: String!) { pauseSchedule(name: $n) { name } }`, map[string]any{"n": name}, nil)
