@@ -379,3 +379,35 @@ func TestRunnerStaleLeaseFiresNothing(t *testing.T) {
 		}
 	})
 }
+
+// Under OverlapSkip a tick whose previous task is unfinished (nothing runs
+// the tasks here) submits nothing, is logged, and the schedule moves on.
+func TestRunnerOverlapSkip(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		start := time.Now()
+		b.create(t, "slow", time.Second, func(s *archivist.Schedule) { s.Overlap = archivist.OverlapSkip })
+		b.start(t)
+		time.Sleep(3*time.Second + time.Millisecond)
+		synctest.Wait()
+		tasks := b.tasks(t, "slow")
+		wantTicks(t, tasks, []time.Time{start.Add(time.Second)})
+		s := b.schedule(t, "slow")
+		if !s.LastRunAt.Equal(start.Add(3*time.Second)) || !s.NextRunAt.Equal(start.Add(4*time.Second)) || s.LastTaskID != tasks[0].ID {
+			t.Errorf("last %s next %s lastTask %s", s.LastRunAt.Sub(start), s.NextRunAt.Sub(start), s.LastTaskID)
+		}
+		if !b.logs.Contains("schedule tick skipped") || !b.logs.Contains("overlap policy SKIP") {
+			t.Errorf("no info line for the skipped ticks: %s", b.logs)
+		}
+		// Once it finished, the next tick submits again.
+		if _, err := b.st.CancelTask(t.Context(), tasks[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(b.tasks(t, "slow")); n != 2 {
+			t.Errorf("%d tasks after the previous one finished, want 2", n)
+		}
+	})
+}
