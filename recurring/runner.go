@@ -44,6 +44,8 @@ type Config struct {
 type Runner struct {
 	lifecycle.Base
 	cfg Config
+	// changed is the Leader's Watch channel, taken once.
+	changed <-chan struct{}
 
 	mu sync.Mutex // guards fired
 	// fired counts FireSchedule calls that succeeded, for tests.
@@ -61,7 +63,11 @@ type entry struct {
 // NewRunner returns a stopped runner.
 func NewRunner(cfg Config) *Runner {
 	cfg.Env = cfg.Env.WithDefaults()
-	return &Runner{cfg: cfg}
+	r := &Runner{cfg: cfg}
+	if cfg.Leader != nil {
+		r.changed = cfg.Leader.Watch()
+	}
+	return r
 }
 
 // Start subscribes to the store's events, so that no change is missed once
@@ -88,11 +94,12 @@ func (r *Runner) Fired() int {
 // run is the runner's one goroutine: it reads events, leadership changes
 // and its timer, and fires what is due.
 func (r *Runner) run(ctx context.Context, sub archivist.Subscription) {
-	defer func() { sub.Close() }()
-	var changed <-chan struct{}
-	if r.cfg.Leader != nil {
-		changed = r.cfg.Leader.Watch()
-	}
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	changed := r.changed
 	var (
 		known   map[string]*entry // nil while not leading, or not loaded yet
 		timer   = time.NewTimer(time.Hour)

@@ -411,3 +411,32 @@ func TestRunnerOverlapSkip(t *testing.T) {
 		}
 	})
 }
+
+// Start is idempotent; a stopped runner fires nothing and starts again.
+func TestRunnerStopAndRestart(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.start(t)
+		b.start(t)
+		b.create(t, "poll", time.Second)
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		if err := b.runner.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Signal(t, b.runner.Stopped(), time.Second, "the runner to stop")
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if n := len(b.tasks(t, "poll")); n != 1 {
+			t.Fatalf("%d tasks, want 1: a stopped runner fires nothing", n)
+		}
+		b.start(t)
+		synctest.Wait()
+		// The ticks that came while it was stopped are late, not missed:
+		// each is fired now.
+		if n := len(b.tasks(t, "poll")); n != 11 {
+			t.Fatalf("%d tasks after the restart, want 11", n)
+		}
+	})
+}
