@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rpg-archivist/archivist/client"
+)
+
+// update reads the stored schedule and changes only what its flags name.
+func TestScheduleUpdateKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	backoff := 1500
+	stored := &client.Schedule{Name: "nightly", Cron: "0 3 * * *", Timezone: "Europe/Paris", Overlap: "SKIP", Misfire: "SKIP",
+		Task: client.ScheduleTask{Type: "echo", Input: json.RawMessage(`{"a":1}`), Priority: "HIGH", TimeoutSeconds: 45,
+			MaxRetries: 2, RetryBackoffMs: &backoff}}
+	parse := func(args ...string) (*scheduleFlags, map[string]bool) {
+		t.Helper()
+		var f scheduleFlags
+		fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		f.add(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		return &f, given
+	}
+
+	f, given := parse("--every", "90s", "--priority", "low")
+	spec := specOf(stored)
+	if err := f.apply(&spec, given); err != nil {
+		t.Fatal(err)
+	}
+	retries := 2
+	want := client.ScheduleSpec{Name: "nightly", Every: 90 * time.Second, Overlap: "SKIP", Misfire: "SKIP",
+		Task: client.TaskSpec{Type: "echo", Input: json.RawMessage(`{"a":1}`), Priority: "LOW", Timeout: 45 * time.Second,
+			MaxRetries: &retries, RetryBackoff: 1500 * time.Millisecond}}
+	if d := cmp.Diff(want, spec); d != "" {
+		t.Errorf("spec (-want +got):\n%s", d)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cron", "* * * * *", "--every", "1m"}, "give --cron or --every, not both"},
+		{[]string{"--every", "1m", "--timezone", "UTC"}, "--timezone goes with --cron"},
+		{[]string{"--misfire", "never"}, `--misfire "never": use one of run-once, skip`},
+		{[]string{"--priority", "urgent"}, `--priority "urgent": use one of low, normal, high, critical`},
+		{[]string{"--input", "{nope"}, "--input: not valid JSON"},
+		{[]string{"--max-retries", "-2"}, "--max-retries must not be negative"},
+	} {
+		f, given := parse(c.args...)
+		spec := specOf(stored)
+		err := f.apply(&spec, given)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
