@@ -133,7 +133,12 @@ func ValidScheduleName(name string) error {
 // policy says otherwise: with OverlapSkip nothing is submitted while the
 // task of LastTaskID is unfinished; with OverlapCancelPrevious that task
 // is cancelled first (as CancelTask does). A manual trigger always
-// submits, whatever the policy. The submitted task becomes LastTaskID.
+// submits, whatever the policy (under OverlapCancelPrevious it still
+// cancels the previous task first). The submitted task becomes LastTaskID;
+// a task whose UniqueKey is held submits nothing new, and the holder
+// becomes LastTaskID (ScheduleFired.Task is the holder, Duplicate set).
+// A skipped tick leaves LastTaskID and still moves LastRunAt and
+// NextRunAt.
 type ScheduleFire struct {
 	Name   string
 	Lease  Lease

@@ -152,8 +152,9 @@ type Store interface {
 	UpdateConfig(ctx context.Context, cfg Config, prev int64) (Config, error)
 
 	// CreateSchedule stores a new schedule (CONFLICT when its name is
-	// taken), filling CreatedAt and UpdatedAt, and records
-	// schedule.updated. The caller has validated it and computed NextRunAt.
+	// taken, or when MaxSchedules exist already), filling CreatedAt and
+	// UpdatedAt, and records schedule.updated. The caller has validated it
+	// and computed NextRunAt.
 	CreateSchedule(ctx context.Context, s *Schedule) error
 	// UpdateSchedule replaces the definition of an existing schedule (Cron,
 	// Timezone, Every, Task, Overlap, Misfire and NextRunAt) and keeps its
@@ -167,7 +168,8 @@ type Store interface {
 	ListSchedules(ctx context.Context) ([]*Schedule, error)
 	// PauseSchedule sets or clears Paused; resuming also sets NextRunAt to
 	// next (ticks that came while paused are not run). It records
-	// schedule.updated.
+	// schedule.updated. A schedule that is already as asked is returned
+	// unchanged (no event; resuming a running one keeps its NextRunAt).
 	PauseSchedule(ctx context.Context, name string, paused bool, next time.Time) (*Schedule, error)
 	// DeleteSchedule removes a schedule (event schedule.deleted). Tasks it
 	// submitted stay.

@@ -29,6 +29,9 @@ var (
 	bucketSettings = []byte("nodesettings")
 	bucketStats    = []byte("stats")
 	keyMeta        = []byte("meta")
+
+	// bucketSchedules holds schedules by name (Schedule JSON).
+	bucketSchedules = []byte("schedules")
 )
 
 // OpenBolt opens (creating if needed, with its folder) the store file at
@@ -59,7 +62,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 
 func (b *Bolt) loadAll() error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats} {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats, bucketSchedules} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -95,6 +98,19 @@ func (b *Bolt) loadAll() error {
 				return fmt.Errorf("decode node %s: %w", k, err)
 			}
 			b.engine.nodes[n.ID] = n
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSchedules).ForEach(func(k, v []byte) error {
+			s, err := unmarshalSchedule(v)
+			if err != nil {
+				return fmt.Errorf("decode schedule %s: %w", k, err)
+			}
+			if b.engine.schedules == nil {
+				b.engine.schedules = map[string]*archivist.Schedule{}
+			}
+			b.engine.schedules[s.Name] = s
 			return nil
 		}); err != nil {
 			return err
@@ -170,6 +186,22 @@ func (b *Bolt) persist(batches []*batch) error {
 					return err
 				}
 				if err := tx.Bucket(bucketSettings).Put([]byte(id), v); err != nil {
+					return err
+				}
+			}
+			for name, s := range bt.schedules {
+				k := tx.Bucket(bucketSchedules)
+				if s == nil {
+					if err := k.Delete([]byte(name)); err != nil {
+						return err
+					}
+					continue
+				}
+				v, err := marshalSchedule(s)
+				if err != nil {
+					return err
+				}
+				if err := k.Put([]byte(name), v); err != nil {
 					return err
 				}
 			}

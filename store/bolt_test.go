@@ -170,6 +170,93 @@ func TestBoltKeepsNodeSettings(t *testing.T) {
 	}
 }
 
+// TestBoltSchedulesSurviveReopen checks that schedules, with their state,
+// are in the file: created, fired, paused, updated and deleted ones.
+func TestBoltSchedulesSurviveReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archivist.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Hour).Truncate(time.Second)
+	mk := func(name string) *archivist.Schedule {
+		return &archivist.Schedule{Name: name, Every: time.Minute, Overlap: archivist.OverlapSkip, Misfire: archivist.MisfireSkip,
+			Task: &archivist.Task{Type: "echo", Input: json.RawMessage(`{"x":1}`), Priority: archivist.PriorityHigh, Timeout: time.Minute,
+				UniqueKey: "k-" + name, OnDuplicate: archivist.DuplicateReplace}, NextRunAt: next}
+	}
+	for _, name := range []string{"kept", "paused", "gone"} {
+		if err := b.CreateSchedule(ctx, mk(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease, err := b.Campaign(ctx, "n1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := mk("kept").Task
+	task.Schedule = "kept"
+	fired, err := b.FireSchedule(ctx, archivist.ScheduleFire{Name: "kept", Lease: lease, Tick: next, Next: next.Add(time.Minute), Task: task})
+	if err != nil || fired.Task == nil {
+		t.Fatalf("FireSchedule: %+v %v", fired, err)
+	}
+	if _, err := b.PauseSchedule(ctx, "paused", true, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteSchedule(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	want, err := b.ListSchedules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	got, err := b2.ListSchedules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(want) != 2 {
+		t.Fatalf("schedules after reopen: %d, before: %d; want 2", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if g.Name != w.Name || g.Paused != w.Paused || !g.NextRunAt.Equal(w.NextRunAt) || !g.LastRunAt.Equal(w.LastRunAt) ||
+			g.LastTaskID != w.LastTaskID || !g.CreatedAt.Equal(w.CreatedAt) || !g.UpdatedAt.Equal(w.UpdatedAt) ||
+			g.Every != w.Every || g.Overlap != w.Overlap || g.Misfire != w.Misfire || g.Task == nil ||
+			g.Task.Type != "echo" || string(g.Task.Input) != `{"x":1}` || g.Task.Priority != archivist.PriorityHigh ||
+			g.Task.UniqueKey != w.Task.UniqueKey || g.Task.OnDuplicate != archivist.DuplicateReplace {
+			t.Errorf("schedule after reopen:\n got %+v\nwant %+v", g, w)
+		}
+	}
+	if got[0].Name != "kept" || got[0].LastTaskID != fired.Task.ID || !got[1].Paused {
+		t.Errorf("after reopen: %s with last task %q, %s paused %v", got[0].Name, got[0].LastTaskID, got[1].Name, got[1].Paused)
+	}
+	if tk, err := b2.GetTask(ctx, fired.Task.ID); err != nil || tk.Schedule != "kept" {
+		t.Errorf("the fired task after reopen: %+v %v", tk, err)
+	}
+	// The tick fired before the restart is not fired again, by a current
+	// leader.
+	lease2, err := b2.Campaign(ctx, "n1", time.Minute)
+	if err != nil || lease2.Holder != "n1" {
+		t.Fatalf("Campaign after reopen: %+v %v", lease2, err)
+	}
+	if _, err := b2.FireSchedule(ctx, archivist.ScheduleFire{Name: "kept", Lease: lease2, Tick: next, Next: next.Add(time.Minute), Task: task}); !archivist.IsCode(err, archivist.CodeConflict) {
+		t.Errorf("the tick fired before the restart, again: %v, want CONFLICT", err)
+	}
+	if _, err := b2.GetSchedule(ctx, "gone"); !archivist.IsCode(err, archivist.CodeNotFound) {
+		t.Errorf("deleted schedule after reopen: %v, want NOT_FOUND", err)
+	}
+}
+
 // TestBoltKeepsDelayedAndUnique: after a reopen a SCHEDULED task is still
 // SCHEDULED with its due time (NextDue finds it, it becomes PENDING on
 // time), and a unique key is still held by its task.

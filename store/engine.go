@@ -56,6 +56,7 @@ type batch struct {
 	tasks       map[string]*archivist.Task // nil value: deleted
 	nodes       map[string]*archivist.Node // nil value: deleted
 	settings    map[string]archivist.NodeSettings
+	schedules   map[string]*archivist.Schedule // nil value: deleted
 	events      []archivist.Event
 	meta        meta
 	metaChanged bool
@@ -99,6 +100,9 @@ type engine struct {
 	broken   error
 	// stats are the statistics rollups (engine_stats.go).
 	stats rollups
+	// schedules by name (engine_schedule.go; nil until the first one): a
+	// stored schedule is never modified, only replaced.
+	schedules map[string]*archivist.Schedule
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
@@ -297,7 +301,7 @@ func (e *engine) apply(fn func(tx *tx) error) (*batch, error) {
 		return nil, err
 	}
 	b := tx.b
-	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.events) == 0 && !b.metaChanged {
+	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.schedules) == 0 && len(b.events) == 0 && !b.metaChanged {
 		return nil, nil
 	}
 	if e.persist == nil {

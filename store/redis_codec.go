@@ -616,6 +616,22 @@ func decodeEvent(r *mpReader, seq uint64, at time.Time) (archivist.Event, error)
 			return ev, err
 		}
 		ev.Config = &c
+	case kind == "S" && rest >= 3:
+		ev.Kind = archivist.EventSchedule
+		name, def, state := r.str(), r.raw(), r.raw()
+		skip(rest - 3)
+		if r.err != nil {
+			return ev, r.err
+		}
+		if len(def) == 0 {
+			ev.Schedule = &archivist.Schedule{Name: name}
+			break
+		}
+		s, err := decodeSchedule(name, def, state)
+		if err != nil {
+			return ev, err
+		}
+		ev.Schedule = s
 	default:
 		skip(rest)
 		return ev, fmt.Errorf("event #%d of unknown kind %q", seq, kind)

@@ -25,6 +25,9 @@ type redisScripts struct {
 	heartbeat, setDraining, removeNode, setNodeSettings               *redis.Script
 	campaign, resign, leader, updateConfig                            *redis.Script
 	nextDue                                                           *redis.Script
+	// schedule changes a schedule, fireSchedule records a tick
+	// (redis_schedule.go).
+	schedule, fireSchedule *redis.Script
 }
 
 var luaScripts = mustLoadScripts()
@@ -42,7 +45,8 @@ func mustLoadScripts() *redisScripts {
 		heartbeat: s("heartbeat"), setDraining: s("set_draining"), removeNode: s("remove_node"),
 		setNodeSettings: s("set_node_settings"),
 		campaign:        s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
-		nextDue: s("next_due"),
+		nextDue:  s("next_due"),
+		schedule: s("schedule"), fireSchedule: s("fire_schedule"),
 	}
 }
 
@@ -66,7 +70,8 @@ func mustReadLua(name string) string {
 func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
 		s.claim, s.claimOne, s.progress, s.report, s.release,
-		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig, s.nextDue}
+		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig, s.nextDue,
+		s.schedule, s.fireSchedule}
 }
 
 // load puts every script in the server's script cache (on every master of

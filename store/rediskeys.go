@@ -41,6 +41,9 @@ import (
 //	<prefix>queries         ZSET   persisted query hash -> last use (ms): least recently used first out
 //	<prefix>querysizes      HASH   persisted query hash -> bytes counted for it
 //	<prefix>querybytes      STRING sum of querysizes, kept within RedisOptions.QueryBytes
+//	<prefix>schedules       HASH   schedule name -> definition JSON, its state left out (lua/schedule.lua)
+//	<prefix>schedules:state HASH   schedule name -> MessagePack [paused (1/0), next run, last run (µs, 0: none),
+//	                        last task id, created, updated (µs)]: what the scripts compare and change
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -116,6 +119,12 @@ func (k redisKeys) task(id string) string { return k.prefix + "task:" + id }
 // nodeSettings is the HASH of node settings; set_node_settings.lua builds
 // the same name from the prefix.
 func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }
+
+// schedules and scheduleStates are the HASHes of schedules (definitions
+// and state); lua/schedule.lua and lua/fire_schedule.lua build the same
+// names.
+func (k redisKeys) schedules() string      { return k.prefix + "schedules" }
+func (k redisKeys) scheduleStates() string { return k.prefix + "schedules:state" }
 
 // stats is the statistics HASH of the bucket of resolution res starting at
 // start (both in seconds); lua/lib.lua builds the same name.

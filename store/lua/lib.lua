@@ -63,7 +63,9 @@
 -- them as ONE stream entry, MessagePack [now, [event...]], whose id is the
 -- Seq of its last event. A task event is ['T', type, detail, id, i, m,
 -- result], a node event ['N', type, detail, id, node JSON or '', draining
--- '1'/'0'], a config event ['C', type, detail, config JSON, version].
+-- '1'/'0'], a config event ['C', type, detail, config JSON, version], a
+-- schedule event ['S', type, detail, name, definition JSON, packed state]
+-- (see schedule.lua; '' and '' for schedule.deleted).
 -- Counters (counts, loads) are summed per script and written once too.
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it

@@ -28,5 +28,10 @@ func testClosed(t *testing.T, s suite) {
 		check("ListNodes", err)
 		_, err = h.s.Subscribe(ctx, 0)
 		check("Subscribe", err)
+		check("CreateSchedule", h.s.CreateSchedule(ctx, newSchedule("s", tick0())))
+		_, err = h.s.ListSchedules(ctx)
+		check("ListSchedules", err)
+		_, err = h.s.GetSchedule(ctx, "s")
+		check("GetSchedule", err)
 	})
 }

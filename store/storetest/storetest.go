@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Concurrency", testConcurrency},
 		{"QueryCache", testQueryCache},
 		{"Stats", testStats},
+		{"Schedules", testSchedules},
 		{"Closed", testClosed},
 	}
 	for _, g := range groups {
