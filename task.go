@@ -148,7 +148,8 @@ type Task struct {
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	// RunAt is when a SCHEDULED task becomes PENDING (on submission: when
 	// to run it; a time not after the store's now is now), and when a
-	// RETRYING task becomes PENDING again.
+	// RETRYING task becomes PENDING again. A task that was SCHEDULED keeps
+	// its due time once PENDING (its wait counts from it), until a retry.
 	RunAt time.Time `json:"runAt,omitzero"`
 	// LeaseUntil is when an ASSIGNED or IN_PROGRESS task is taken back from
 	// its node if nothing was heard of it.

@@ -66,13 +66,28 @@ func newTasks(n int) []*archivist.Task {
 	return out
 }
 
+// waitingTasks is how many SCHEDULED tasks the "+100k scheduled" drains
+// hold in the store besides the ones they drain.
+const waitingTasks = 100_000
+
 // prepare stores a config with distribution off (nodes start and wait) and
-// n tasks, through the Go API, and returns the tasks' ids.
-func prepare(ctx context.Context, st archivist.Store, n int) ([]string, error) {
+// n tasks, through the Go API, and returns the tasks' ids. Before them it
+// stores waiting tasks due in a week, which the drain must not slow for.
+func prepare(ctx context.Context, st archivist.Store, n, waiting int) ([]string, error) {
 	cfg := archivist.DefaultConfig()
 	cfg.Enabled = false
 	if _, err := st.UpdateConfig(ctx, cfg, 0); err != nil {
 		return nil, fmt.Errorf("store config: %w", err)
+	}
+	for done := 0; done < waiting; {
+		ts := newTasks(min(1000, waiting-done))
+		for _, t := range ts {
+			t.Delay = 7 * 24 * time.Hour
+		}
+		if err := st.CreateTasks(ctx, ts); err != nil {
+			return nil, fmt.Errorf("create waiting tasks: %w", err)
+		}
+		done += len(ts)
 	}
 	ids := make([]string, 0, n)
 	for len(ids) < n {
@@ -94,6 +109,16 @@ func (b *bench) openRedisStore(ctx context.Context) (*store.Redis, error) {
 
 // drainArchivistRedis drains n tasks with k nodes on the shared Redis.
 func (b *bench) drainArchivistRedis(ctx context.Context, k int) (drainRun, error) {
+	return b.drainRedis(ctx, k, 0)
+}
+
+// drainArchivistRedisWaiting is the one-node drain with waitingTasks
+// SCHEDULED tasks in the store.
+func (b *bench) drainArchivistRedisWaiting(ctx context.Context) (drainRun, error) {
+	return b.drainRedis(ctx, 1, waitingTasks)
+}
+
+func (b *bench) drainRedis(ctx context.Context, k, waiting int) (drainRun, error) {
 	var run drainRun
 	if err := b.redis.flush(ctx); err != nil {
 		return run, err
@@ -102,7 +127,7 @@ func (b *bench) drainArchivistRedis(ctx context.Context, k int) (drainRun, error
 	if err != nil {
 		return run, err
 	}
-	ids, err := prepare(ctx, st, b.cfg.N)
+	ids, err := prepare(ctx, st, b.cfg.N, waiting)
 	st.Close()
 	if err != nil {
 		return run, err
@@ -165,7 +190,15 @@ func (b *bench) drainSteps(ctx context.Context) {
 
 // drainEmbedded drains n tasks with one node on the embedded (bbolt)
 // store. The node owns the file, so completion is polled through its API.
-func (b *bench) drainEmbedded(ctx context.Context) (drainRun, error) {
+func (b *bench) drainEmbedded(ctx context.Context) (drainRun, error) { return b.drainBolt(ctx, 0) }
+
+// drainEmbeddedWaiting is drainEmbedded with waitingTasks SCHEDULED tasks
+// in the file.
+func (b *bench) drainEmbeddedWaiting(ctx context.Context) (drainRun, error) {
+	return b.drainBolt(ctx, waitingTasks)
+}
+
+func (b *bench) drainBolt(ctx context.Context, waiting int) (drainRun, error) {
 	var run drainRun
 	dir, err := tmpDir(b.tmp, "bolt")
 	if err != nil {
@@ -176,7 +209,7 @@ func (b *bench) drainEmbedded(ctx context.Context) (drainRun, error) {
 	if err != nil {
 		return run, err
 	}
-	ids, err := prepare(ctx, st, b.cfg.N)
+	ids, err := prepare(ctx, st, b.cfg.N, waiting)
 	st.Close()
 	if err != nil {
 		return run, err

@@ -86,7 +86,7 @@ func main() {
 	n := flag.Int("n", 0, "drain tasks (default 20000, quick 5000)")
 	conc := flag.Int("concurrency", 0, "workers per Archivist node and asynq server concurrency (default 100)")
 	subs := flag.String("subscribers", "", "comma-separated subscriber counts for the subscription runs (default 100,1000)")
-	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,asynq (default all)")
+	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,asynq (default all)")
 	flag.Parse()
 
 	cfg := defaultConfig(*quick)
@@ -193,6 +193,8 @@ func (b *bench) runAll(ctx context.Context) error {
 			{"redis1", sysRedis1, func() (drainRun, error) { return b.drainArchivistRedis(ctx, 1) }},
 			{"redis2", sysRedis2, func() (drainRun, error) { return b.drainArchivistRedis(ctx, 2) }},
 			{"embedded", sysEmbedded, func() (drainRun, error) { return b.drainEmbedded(ctx) }},
+			{"redis1-waiting", sysRedis1Waiting, func() (drainRun, error) { return b.drainArchivistRedisWaiting(ctx) }},
+			{"embedded-waiting", sysEmbeddedWaiting, func() (drainRun, error) { return b.drainEmbeddedWaiting(ctx) }},
 			{"asynq", sysAsynq, func() (drainRun, error) { return b.drainAsynq(ctx) }},
 		}
 		systems := all[:0:0]

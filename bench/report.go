@@ -13,7 +13,11 @@ const (
 	sysRedis1   = "archivist redis, 1 node"
 	sysRedis2   = "archivist redis, 2 nodes"
 	sysEmbedded = "archivist embedded"
-	sysAsynq    = "asynq, 1 server"
+	// The same drains with 100,000 SCHEDULED tasks due next week in the
+	// store (waitingTasks): what tasks waiting for a time cost placement.
+	sysRedis1Waiting   = "archivist redis, 1 node, +100k scheduled"
+	sysEmbeddedWaiting = "archivist embedded, +100k scheduled"
+	sysAsynq           = "asynq, 1 server"
 )
 
 // report is everything one benchmark run measured.
@@ -116,7 +120,7 @@ func (r *report) markdown() string {
 				x = fmt.Sprintf("%.2f", ratio(m.TasksPerSec, asq.Median.TasksPerSec))
 			}
 			redis := func(v float64, f string) string {
-				if d.System == sysEmbedded {
+				if d.System == sysEmbedded || d.System == sysEmbeddedWaiting {
 					return "—"
 				}
 				return fmt.Sprintf(f, v)
@@ -126,6 +130,12 @@ func (r *report) markdown() string {
 				m.GoCPUPerTaskUS, m.PeakRSSMB)
 		}
 		p("\n")
+		for _, c := range [][2]string{{sysRedis1, sysRedis1Waiting}, {sysEmbedded, sysEmbeddedWaiting}} {
+			if a, b := r.drain(c[0]), r.drain(c[1]); a != nil && b != nil {
+				p("With %d SCHEDULED tasks due next week in the store, %s drains at %.0f%% of its rate without them (%.1f instead of %.1f Go CPU µs per task).\n\n",
+					waitingTasks, c[0], 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec), b.Median.GoCPUPerTaskUS, a.Median.GoCPUPerTaskUS)
+			}
+		}
 	}
 	if len(r.Steady) > 0 {
 		p("**Steady state**: tasks offered one per submission at a fixed rate for %s; latency in ms from submission to start and to completion (asynq: to the handler's return; its acknowledgement follows in one round trip).\n\n", r.Config.SteadyDuration)

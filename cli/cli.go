@@ -243,7 +243,12 @@ func orDash(s string) string {
 func taskRows(ts []*client.Task) [][]string {
 	rows := make([][]string, 0, len(ts))
 	for _, t := range ts {
-		rows = append(rows, []string{t.ID, t.Type, t.Status, t.Priority, strconv.Itoa(t.Attempts),
+		status := t.Status
+		if t.RunAt != nil && (t.Status == client.StatusScheduled || t.Status == client.StatusRetrying) {
+			// When it runs (again): the wait, to the second.
+			status += " (in " + max(0, time.Until(*t.RunAt)).Round(time.Second).String() + ")"
+		}
+		rows = append(rows, []string{t.ID, t.Type, status, t.Priority, strconv.Itoa(t.Attempts),
 			fmt.Sprintf("%.0f%%", t.Progress*100), orDash(t.NodeID), ago(t.CreatedAt), orDash(oneLine(t.Error, 60))})
 	}
 	return rows
@@ -292,13 +297,25 @@ Examples:
   archivist submit dice.simulate --input '{"expr": "4d6kh3", "trials": 10000}' --priority high --wait -o json
   archivist submit sleep --input @job.json --timeout 30s --retries 0
   archivist submit dice.simulate --input @job.json --retries 5 --retry-backoff 2s --max-backoff 1m
+  archivist submit session.summarize --input @s12.json --in 1h
+  archivist submit campaign.reindex --at 2026-12-24T03:00:00+01:00
+  archivist submit image.thumbnail --input @h7.json --unique thumb:handout-7 --unique-for 24h
+  archivist submit note.reindex --input @n9.json --unique reindex:note-9 --replace --in 30s
+
+A task given --in or --at is SCHEDULED until then. With --unique, a task
+whose key another task holds is not submitted again: the id printed is
+that task's (a note on stderr says so); with --replace the holder is
+cancelled instead and the new task takes the key, which with --in makes
+a debounce.
 `
 
 func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var input, metadata, priority string
-	var timeout, retryBackoff, maxBackoff time.Duration
+	var timeout, retryBackoff, maxBackoff, in, uniqueFor time.Duration
+	var at time.Time
+	var unique string
 	var retries int
-	var wait bool
+	var wait, replace bool
 	return runClient("submit", submitHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&input, "input", "", "task input: JSON, @file, or @- for standard input")
 		fs.StringVar(&metadata, "metadata", "", "task metadata: JSON or @file")
@@ -309,6 +326,22 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 			"after each further failure (default: the cluster's)", backoffFlag(&retryBackoff))
 		fs.Func("max-backoff", "this task's longest wait between retries, a `duration` such as 1m (default: the cluster's)",
 			backoffFlag(&maxBackoff))
+		fs.Func("in", "run the task after this `duration`, such as 90s or 1h (SCHEDULED until then)", func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 90s or 1h, not %q", v)
+			}
+			in = d
+			return nil
+		})
+		fs.Func("at", "run the task at this `time`: RFC 3339 (2026-12-24T03:00:00Z) or local 2026-12-24T03:00", func(v string) error {
+			t, err := parseAt(v)
+			at = t
+			return err
+		})
+		fs.StringVar(&unique, "unique", "", "a unique `key`: while a task with it is unfinished, submitting it again returns that task")
+		fs.DurationVar(&uniqueFor, "unique-for", 0, "keep the --unique key this long after the task finished (default: only while unfinished)")
+		fs.BoolVar(&replace, "replace", false, "with --unique: cancel the task holding the key and submit this one instead")
 		fs.BoolVar(&wait, "wait", false, "wait for the task to finish, showing its progress")
 	}, func(e *clientEnv, args []string) error {
 		if len(args) != 1 {
@@ -317,8 +350,18 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		if retryBackoff > 0 && maxBackoff > 0 && maxBackoff < retryBackoff {
 			return usageErr("--max-backoff %s must not be under --retry-backoff %s", maxBackoff, retryBackoff)
 		}
+		if in > 0 && !at.IsZero() {
+			return usageErr("give --in or --at, not both")
+		}
+		if unique == "" && (uniqueFor != 0 || replace) {
+			return usageErr("--unique-for and --replace need --unique")
+		}
 		spec := client.TaskSpec{Type: args[0], Priority: strings.ToUpper(priority), Timeout: timeout,
-			RetryBackoff: retryBackoff, MaxBackoff: maxBackoff}
+			RetryBackoff: retryBackoff, MaxBackoff: maxBackoff, RunAt: at, Delay: in,
+			UniqueKey: unique, UniqueFor: uniqueFor}
+		if replace {
+			spec.OnDuplicate = "REPLACE"
+		}
 		var err error
 		if spec.Input, err = readInput(input); err != nil {
 			return usageErr("--input: %v", err)
@@ -332,6 +375,12 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		t, err := e.client.Submit(e.ctx, spec)
 		if err != nil {
 			return err
+		}
+		switch {
+		case t.Duplicate:
+			fmt.Fprintf(e.stderr, "a task with unique key %q already exists (%s): not submitted again\n", unique, t.Status)
+		case t.Status == client.StatusScheduled && t.RunAt != nil:
+			fmt.Fprintf(e.stderr, "scheduled for %s\n", t.RunAt.Local().Format(time.RFC3339))
 		}
 		if !wait {
 			if e.output == "json" {
@@ -352,6 +401,21 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 		return err
 	})
+}
+
+// parseAt reads --at: an RFC 3339 time, or a local date and time without a
+// zone (2026-12-24T03:00, with or without seconds, T or a space).
+func parseAt(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("want a time such as 2026-12-24T03:00:00Z or 2026-12-24T03:00 (local), not %q", v)
 }
 
 // backoffFlag reads --retry-backoff or --max-backoff into dst: a Go
@@ -419,7 +483,8 @@ const tasksHelp = `Usage: archivist tasks list|get|cancel|retry [ID] [flags]
 
 Examples:
   archivist tasks list --status failed,timed_out --type dice.simulate
-  archivist tasks list --schedule nightly-index
+  archivist tasks list --status scheduled
+  archivist tasks list --schedule nightly-reindex
   archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
   archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
@@ -429,11 +494,11 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 	var status, typ, priority, nodeID, schedule, search, after string
 	var first int
 	return runClient("tasks", tasksHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&status, "status", "", "list: comma-separated statuses (pending, in_progress, failed, ...)")
+		fs.StringVar(&status, "status", "", "list: comma-separated statuses (scheduled, pending, in_progress, failed, ...)")
+		fs.StringVar(&schedule, "schedule", "", "list: tasks submitted by the schedule of this name")
 		fs.StringVar(&typ, "type", "", "list: task type")
 		fs.StringVar(&priority, "priority", "", "list: priority")
 		fs.StringVar(&nodeID, "node", "", "list: node id")
-		fs.StringVar(&schedule, "schedule", "", "list: the tasks the schedule of this name submitted")
 		fs.StringVar(&search, "search", "", "list: text in the id, type or error")
 		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
 		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")

@@ -22,7 +22,7 @@ _archivist() {
     --input|--metadata|--config|--file) COMPREPLY=($(compgen -f -- "${cur#@}")); return;;
   esac
   case "${words[1]}" in
-    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --retry-backoff --max-backoff --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --retry-backoff --max-backoff --in --at --unique --unique-for --replace --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --schedule --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     schedule) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create update list show pause resume delete trigger" -- "$cur")) || COMPREPLY=($(compgen -W "--cron --timezone --every --type --input --metadata --priority --timeout --max-retries --retry-backoff --max-backoff --overlap --misfire --paused --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume update" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --role --workers --name --capabilities" -- "$cur"));;

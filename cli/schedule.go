@@ -144,6 +144,8 @@ func specOf(s *client.Schedule) client.ScheduleSpec {
 	if s.Every != "" {
 		spec.Every, _ = time.ParseDuration(s.Every)
 	}
+	spec.Task.UniqueKey = s.Task.UniqueKey
+	spec.Task.UniqueFor = time.Duration(s.Task.UniqueForSeconds * float64(time.Second))
 	retries := s.Task.MaxRetries
 	spec.Task.MaxRetries = &retries
 	if s.Task.RetryBackoffMs != nil {

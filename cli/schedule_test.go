@@ -19,7 +19,7 @@ func TestScheduleUpdateKeepsTheRest(t *testing.T) {
 	backoff := 1500
 	stored := &client.Schedule{Name: "nightly", Cron: "0 3 * * *", Timezone: "Europe/Paris", Overlap: "SKIP", Misfire: "SKIP",
 		Task: client.ScheduleTask{Type: "echo", Input: json.RawMessage(`{"a":1}`), Priority: "HIGH", TimeoutSeconds: 45,
-			MaxRetries: 2, RetryBackoffMs: &backoff}}
+			MaxRetries: 2, RetryBackoffMs: &backoff, UniqueKey: "nightly", UniqueForSeconds: 3600}}
 	parse := func(args ...string) (*scheduleFlags, map[string]bool) {
 		t.Helper()
 		var f scheduleFlags
@@ -42,7 +42,7 @@ func TestScheduleUpdateKeepsTheRest(t *testing.T) {
 	retries := 2
 	want := client.ScheduleSpec{Name: "nightly", Every: 90 * time.Second, Overlap: "SKIP", Misfire: "SKIP",
 		Task: client.TaskSpec{Type: "echo", Input: json.RawMessage(`{"a":1}`), Priority: "LOW", Timeout: 45 * time.Second,
-			MaxRetries: &retries, RetryBackoff: 1500 * time.Millisecond}}
+			MaxRetries: &retries, RetryBackoff: 1500 * time.Millisecond, UniqueKey: "nightly", UniqueFor: time.Hour}}
 	if d := cmp.Diff(want, spec); d != "" {
 		t.Errorf("spec (-want +got):\n%s", d)
 	}

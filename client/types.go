@@ -31,7 +31,16 @@ type Task struct {
 	// milliseconds; nil: the cluster's.
 	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
 	MaxBackoffMs   *int `json:"maxBackoffMs,omitempty"`
-	// Schedule is the name of the schedule that submitted the task, or "".
+	// RunAt is when a SCHEDULED task becomes PENDING (or a RETRYING one
+	// PENDING again).
+	RunAt *time.Time `json:"runAt,omitempty"`
+	// UniqueKey and UniqueForSeconds: see TaskSpec.
+	UniqueKey        string  `json:"uniqueKey,omitempty"`
+	UniqueForSeconds float64 `json:"uniqueForSeconds"`
+	// Duplicate is true on the answer to a submission whose UniqueKey was
+	// held: nothing was created, and this is the task holding the key.
+	Duplicate bool `json:"duplicate"`
+	// Schedule names the schedule that submitted the task, if one did.
 	Schedule string `json:"schedule,omitempty"`
 }
 
@@ -46,6 +55,7 @@ func (t *Task) Finished() bool {
 
 // Task statuses.
 const (
+	StatusScheduled  = "SCHEDULED"
 	StatusPending    = "PENDING"
 	StatusAssigned   = "ASSIGNED"
 	StatusInProgress = "IN_PROGRESS"
@@ -58,7 +68,7 @@ const (
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
-retryBackoffMs maxBackoffMs schedule`
+retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule`
 
 // TaskSpec is a submission.
 type TaskSpec struct {
@@ -77,6 +87,16 @@ type TaskSpec struct {
 	// milliseconds: a part of one is rounded up.
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
+	// RunAt or Delay (not both) make the task SCHEDULED until then.
+	RunAt time.Time
+	Delay time.Duration
+	// UniqueKey makes the task the only one with this key while it is
+	// unfinished and for UniqueFor after it finished; OnDuplicate is
+	// "RETURN_EXISTING" (the default: the holder is returned, with
+	// Duplicate set) or "REPLACE" (the holder is cancelled).
+	UniqueKey   string
+	UniqueFor   time.Duration
+	OnDuplicate string
 }
 
 func (s TaskSpec) vars() map[string]any {
@@ -102,6 +122,21 @@ func (s TaskSpec) vars() map[string]any {
 	if s.MaxBackoff != 0 {
 		in["maxBackoffMs"] = ceilMillis(s.MaxBackoff)
 	}
+	if !s.RunAt.IsZero() {
+		in["runAt"] = s.RunAt.Format(time.RFC3339Nano)
+	}
+	if s.Delay != 0 {
+		in["delaySeconds"] = s.Delay.Seconds()
+	}
+	if s.UniqueKey != "" {
+		in["uniqueKey"] = s.UniqueKey
+	}
+	if s.UniqueFor != 0 {
+		in["uniqueForSeconds"] = s.UniqueFor.Seconds()
+	}
+	if s.OnDuplicate != "" {
+		in["onDuplicate"] = s.OnDuplicate
+	}
 	return in
 }
 
@@ -121,9 +156,8 @@ type Filter struct {
 	Type     string   `json:"type,omitempty"`
 	Priority string   `json:"priority,omitempty"`
 	NodeID   string   `json:"nodeId,omitempty"`
-	// Schedule selects the tasks a schedule submitted.
-	Schedule string `json:"schedule,omitempty"`
-	Search   string `json:"search,omitempty"`
+	Schedule string   `json:"schedule,omitempty"`
+	Search   string   `json:"search,omitempty"`
 }
 
 // TaskPage is one page of List.

@@ -154,6 +154,18 @@ func TestSubmitTaskErrors(t *testing.T) {
 		{"backoff over a day", submit, in("retryBackoffMs", 86400001), "BAD_USER_INPUT", []string{"retryBackoff", "limit of 24h0m0s"}},
 		{"max backoff under backoff", submit, in("retryBackoffMs", 5000, "maxBackoffMs", 1000), "BAD_USER_INPUT",
 			[]string{"maxBackoff 1s must not be under retryBackoff 5s"}},
+		{"runAt and delay", submit, in("runAt", "2030-01-01T00:00:00Z", "delaySeconds", 5), "BAD_USER_INPUT", []string{"runAt or delaySeconds, not both"}},
+		{"negative delay", submit, in("delaySeconds", -1), "BAD_USER_INPUT", []string{"delaySeconds must not be negative"}},
+		{"delay over a year", submit, in("delaySeconds", 400*86400), "BAD_USER_INPUT", []string{"delay", "limit of"}},
+		{"runAt too far", submit, in("runAt", "2999-01-01T00:00:00Z"), "BAD_USER_INPUT", []string{"runAt", "ahead"}},
+		{"runAt not a time", submit, in("runAt", "tomorrow"), "BAD_USER_INPUT", []string{"tomorrow is not a time"}},
+		{"runAt a number", submit, in("runAt", 12), "BAD_USER_INPUT", []string{"12 is not a time"}},
+		{"uniqueFor without a key", submit, in("uniqueForSeconds", 60), "BAD_USER_INPUT", []string{"need a uniqueKey"}},
+		{"onDuplicate without a key", submit, in("onDuplicate", "REPLACE"), "BAD_USER_INPUT", []string{"need a uniqueKey"}},
+		{"blank unique key", submit, in("uniqueKey", "  "), "BAD_USER_INPUT", []string{"uniqueKey must not be blank"}},
+		{"long unique key", submit, in("uniqueKey", strings.Repeat("k", 513)), "BAD_USER_INPUT", []string{"uniqueKey is 513 bytes"}},
+		{"uniqueFor over 30 days", submit, in("uniqueKey", "k", "uniqueForSeconds", 31*86400), "BAD_USER_INPUT", []string{"uniqueFor", "limit of"}},
+		{"bad onDuplicate", submit, in("uniqueKey", "k", "onDuplicate", "MERGE"), "GRAPHQL_VALIDATION_FAILED", []string{"MERGE"}},
 		{"input too large", submit, in("input", map[string]any{"blob": big}), "BAD_USER_INPUT", []string{"input", "limit"}},
 		{"metadata too large", submit, in("metadata", big), "BAD_USER_INPUT", []string{"metadata"}},
 		{"bad priority in a variable", submit, in("priority", "URGENT"), "GRAPHQL_VALIDATION_FAILED", []string{"URGENT"}},
@@ -832,3 +844,81 @@ fragment TypeRef on __Type {
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
     ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
 }`
+
+// TestSubmitDelayedAndUnique: runAt and delaySeconds give a SCHEDULED task
+// with its due time; a held uniqueKey returns the holder with duplicate
+// set, REPLACE cancels it; tasks of a schedule are found by filter.
+func TestSubmitDelayedAndUnique(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const submit = `mutation($in: SubmitTaskInput!) { submitTask(input: $in) { id status runAt duplicate uniqueKey uniqueForSeconds createdAt } }`
+	type view struct {
+		ID               string
+		Status           string
+		RunAt            *time.Time
+		Duplicate        bool
+		UniqueKey        *string
+		UniqueForSeconds float64
+		CreatedAt        time.Time
+	}
+	do := func(in map[string]any) view {
+		t.Helper()
+		var out struct{ SubmitTask view }
+		e.must(t, submit, map[string]any{"in": in}, &out)
+		return out.SubmitTask
+	}
+	delayed := do(map[string]any{"type": "echo", "delaySeconds": 3600})
+	if delayed.Status != "SCHEDULED" || delayed.RunAt == nil || delayed.RunAt.Sub(delayed.CreatedAt) != time.Hour {
+		t.Errorf("delaySeconds 3600: %+v, want SCHEDULED an hour after its creation", delayed)
+	}
+	at := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	if v := do(map[string]any{"type": "echo", "runAt": at.Format(time.RFC3339)}); v.Status != "SCHEDULED" || v.RunAt == nil || !v.RunAt.Equal(at) {
+		t.Errorf("runAt %s: %+v", at, v)
+	}
+	if v := do(map[string]any{"type": "echo", "runAt": "2001-01-01T00:00:00Z"}); v.Status == "SCHEDULED" || v.RunAt != nil {
+		t.Errorf("runAt in the past: %+v, want it queued now", v)
+	}
+	var list struct {
+		Tasks struct{ TotalCount int } `json:"tasks"`
+	}
+	e.must(t, `{ tasks(filter: {status: [SCHEDULED]}) { totalCount } }`, nil, &list)
+	if list.Tasks.TotalCount != 2 {
+		t.Errorf("tasks(status: SCHEDULED): %d, want 2", list.Tasks.TotalCount)
+	}
+	var cancelled struct{ CancelTask struct{ Status string } }
+	e.must(t, `mutation($id: ID!) { cancelTask(id: $id) { status } }`, map[string]any{"id": delayed.ID}, &cancelled)
+	if cancelled.CancelTask.Status != "CANCELLED" {
+		t.Errorf("cancelTask of a SCHEDULED task: %s, want CANCELLED", cancelled.CancelTask.Status)
+	}
+
+	first := do(map[string]any{"type": "echo", "uniqueKey": "thumb:7", "delaySeconds": 600, "uniqueForSeconds": 30})
+	if first.Duplicate || first.UniqueKey == nil || *first.UniqueKey != "thumb:7" || first.UniqueForSeconds != 30 {
+		t.Errorf("first submission of a key: %+v", first)
+	}
+	dup := do(map[string]any{"type": "echo", "uniqueKey": "thumb:7"})
+	if !dup.Duplicate || dup.ID != first.ID || dup.Status != "SCHEDULED" {
+		t.Errorf("second submission of the key: %+v, want the first task with duplicate: true", dup)
+	}
+	var again struct{ Task struct{ Duplicate bool } }
+	e.must(t, `query($id: ID!) { task(id: $id) { duplicate } }`, map[string]any{"id": first.ID}, &again)
+	if again.Task.Duplicate {
+		t.Error("task(id) shows duplicate: true; it is only on the answer to a duplicate submission")
+	}
+	repl := do(map[string]any{"type": "echo", "uniqueKey": "thumb:7", "onDuplicate": "REPLACE", "delaySeconds": 600})
+	if repl.Duplicate || repl.ID == first.ID || repl.Status != "SCHEDULED" {
+		t.Errorf("REPLACE: %+v, want a new SCHEDULED task", repl)
+	}
+	var old struct{ Task struct{ Status string } }
+	e.must(t, `query($id: ID!) { task(id: $id) { status } }`, map[string]any{"id": first.ID}, &old)
+	if old.Task.Status != "CANCELLED" {
+		t.Errorf("the replaced task is %s, want CANCELLED", old.Task.Status)
+	}
+	// A batch: the second of one key is the first's duplicate.
+	var batch struct{ SubmitTasks []view }
+	e.must(t, `mutation($in: [SubmitTaskInput!]!) { submitTasks(inputs: $in) { id duplicate } }`,
+		map[string]any{"in": []map[string]any{{"type": "echo", "uniqueKey": "b"}, {"type": "echo", "uniqueKey": "b"}}}, &batch)
+	if len(batch.SubmitTasks) != 2 || batch.SubmitTasks[0].Duplicate || !batch.SubmitTasks[1].Duplicate ||
+		batch.SubmitTasks[0].ID != batch.SubmitTasks[1].ID {
+		t.Errorf("a batch with one key twice: %+v", batch.SubmitTasks)
+	}
+}

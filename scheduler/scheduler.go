@@ -71,6 +71,12 @@ type Scheduler struct {
 	newReady atomic.Bool
 	freed    atomic.Bool
 	backlog  bool
+	// dueAt is when, by this node's clock (unix ns; 0: none known), the
+	// earliest SCHEDULED or RETRYING task becomes due: the loop's timer
+	// wakes for it, so that delayed tasks start on time without polling.
+	// The store's NextDue sets it after rounds that may have moved it;
+	// events of tasks that start waiting lower it (see noteDue).
+	dueAt atomic.Int64
 	// requeued remembers lost nodes already handled, so that their tasks
 	// are put back once, not at every tick.
 	lost map[string]time.Time
@@ -143,10 +149,20 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 				s.nodesStale.Store(true)
 				s.freed.Store(true)
 				s.poke()
-			case archivist.EventTaskCreated, archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventConfigUpdated:
+			case archivist.EventTaskCreated:
+				if ev.Task != nil && ev.Task.Status == archivist.TaskScheduled {
+					s.noteDue(ev)
+					continue
+				}
 				s.Wake()
+			case archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventTaskDue, archivist.EventConfigUpdated:
+				s.Wake()
+			case archivist.EventTaskRetrying:
+				s.noteDue(ev)
+				s.freed.Store(true)
+				s.poke()
 			case archivist.EventTaskCompleted, archivist.EventTaskFailed, archivist.EventTaskCancelled,
-				archivist.EventTaskRetrying, archivist.EventTaskTimedOut:
+				archivist.EventTaskTimedOut:
 				s.freed.Store(true)
 				s.poke()
 			}
@@ -202,24 +218,76 @@ func (s *Scheduler) loop(ctx context.Context) {
 		if due {
 			next = now.Add(s.interval())
 		}
+		// Tasks waiting for a time are due: a round moves them to PENDING.
+		dueAt := s.dueAt.Load()
+		timed := dueAt != 0 && now.UnixNano() >= dueAt
+		lease := s.lease()
+		if lease.Token != 0 {
+			if due {
+				s.maintain(ctx, lease)
+			}
+			// A round that can find nothing new is skipped: tasks finishing
+			// while the queue is empty need no placement (and cost round trips).
+			if due || force || newReady || timed || (freed && s.backlog) {
+				s.backlog, _ = s.place(ctx, lease, true)
+			}
+			if due || force || timed {
+				s.refreshDue(ctx, dueAt)
+			}
+		}
+		wait := next.Sub(now)
+		if d := s.dueAt.Load(); d != 0 && lease.Token != 0 {
+			wait = min(wait, max(0, time.Duration(d-s.cfg.Env.Now().UnixNano())))
+		}
 		if !t.Stop() {
 			select {
 			case <-t.C:
 			default:
 			}
 		}
-		t.Reset(next.Sub(now))
-		lease := s.lease()
-		if lease.Token == 0 {
-			continue
+		t.Reset(wait)
+	}
+}
+
+// noteDue lowers dueAt to when the task of ev (created SCHEDULED, or
+// RETRYING) becomes due: its RunAt, which is by the store's clock, is
+// taken as a wait from the event's time, so that clocks need not agree.
+func (s *Scheduler) noteDue(ev archivist.Event) {
+	if ev.Task == nil || ev.Task.RunAt.IsZero() {
+		return
+	}
+	at := s.cfg.Env.Now().Add(ev.Task.RunAt.Sub(ev.Time)).UnixNano()
+	for {
+		cur := s.dueAt.Load()
+		if cur != 0 && cur <= at {
+			return
 		}
-		if due {
-			s.maintain(ctx, lease)
+		if s.dueAt.CompareAndSwap(cur, at) {
+			s.poke()
+			return
 		}
-		// A round that can find nothing new is skipped: tasks finishing
-		// while the queue is empty need no placement (and cost round trips).
-		if due || force || newReady || (freed && s.backlog) {
-			s.backlog, _ = s.place(ctx, lease, true)
+	}
+}
+
+// refreshDue sets dueAt from the store's NextDue (read was the value
+// before). An event that lowered dueAt meanwhile wins if it is earlier.
+func (s *Scheduler) refreshDue(ctx context.Context, read int64) {
+	wait, ok, err := s.cfg.Store.NextDue(ctx)
+	if err != nil {
+		s.logErr(ctx, "next due task", err)
+		return
+	}
+	var at int64
+	if ok {
+		at = s.cfg.Env.Now().Add(wait).UnixNano()
+	}
+	if s.dueAt.CompareAndSwap(read, at) {
+		return
+	}
+	for {
+		cur := s.dueAt.Load()
+		if cur != 0 && (at == 0 || cur <= at) || s.dueAt.CompareAndSwap(cur, at) {
+			return
 		}
 	}
 }

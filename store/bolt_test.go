@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 // TestBoltSurvivesReopen checks that everything a transition acknowledged is
@@ -253,5 +254,53 @@ func TestBoltSchedulesSurviveReopen(t *testing.T) {
 	}
 	if _, err := b2.GetSchedule(ctx, "gone"); !archivist.IsCode(err, archivist.CodeNotFound) {
 		t.Errorf("deleted schedule after reopen: %v, want NOT_FOUND", err)
+	}
+}
+
+// TestBoltKeepsDelayedAndUnique: after a reopen a SCHEDULED task is still
+// SCHEDULED with its due time (NextDue finds it, it becomes PENDING on
+// time), and a unique key is still held by its task.
+func TestBoltKeepsDelayedAndUnique(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archivist.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute, Delay: 500 * time.Millisecond}
+	keyed := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute, UniqueKey: "k", UniqueFor: time.Hour}
+	if err := b.CreateTasks(ctx, []*archivist.Task{later, keyed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CancelTask(ctx, keyed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	got, err := b2.GetTask(ctx, later.ID)
+	if err != nil || got.Status != archivist.TaskScheduled || !got.RunAt.Equal(later.RunAt) {
+		t.Fatalf("delayed task after reopen: %+v %v; want SCHEDULED at %s", got, err, later.RunAt)
+	}
+	if d, ok, err := b2.NextDue(ctx); err != nil || !ok || d > 500*time.Millisecond {
+		t.Fatalf("NextDue after reopen: %s %v %v", d, ok, err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		ready, err := b2.ReadyTasks(ctx, 10)
+		return err == nil && len(ready) == 1 && ready[0].ID == later.ID
+	}, "the delayed task becomes ready after the reopen")
+	dup := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute, UniqueKey: "k"}
+	if err := b2.CreateTasks(ctx, []*archivist.Task{dup}); err != nil {
+		t.Fatal(err)
+	}
+	if !dup.Duplicate || dup.ID != keyed.ID {
+		t.Fatalf("unique key after reopen: got task %s duplicate %v, want the holder %s", dup.ID, dup.Duplicate, keyed.ID)
 	}
 }

@@ -660,7 +660,9 @@ func (e *engine) promote(tx *tx) {
 		e.due.pop()
 		t := old.Clone()
 		t.Status = archivist.TaskPending
-		t.RunAt = time.Time{}
+		if old.Status == archivist.TaskRetrying {
+			t.RunAt = time.Time{} // a delayed task keeps its due time
+		}
 		tx.putTask(old, t)
 		if old.Status == archivist.TaskScheduled {
 			tx.taskEvent(archivist.EventTaskDue, t, "its time came")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/internal/redistest"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 func TestParseRedisURL(t *testing.T) {
@@ -829,5 +830,46 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 	if os.Getenv("BENCH_CMDSTATS") != "" {
 		info, _ := r.client.Info(ctx, "commandstats").Result()
 		b.Log(info)
+	}
+}
+
+// TestRedisKeepsDelayedAndUnique: across a restart of the Redis server a
+// SCHEDULED task keeps its due time and becomes PENDING on time, and a
+// unique key stays held by its task.
+func TestRedisKeepsDelayedAndUnique(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "restart-delayed"})
+	ctx := t.Context()
+	later := &archivist.Task{Type: "t", Priority: archivist.PriorityNormal, Delay: 1500 * time.Millisecond}
+	keyed := &archivist.Task{Type: "t", Priority: archivist.PriorityNormal, UniqueKey: "k", UniqueFor: time.Hour}
+	if err := r.CreateTasks(ctx, []*archivist.Task{later, keyed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CancelTask(ctx, keyed.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Kill()
+	srv.Restart()
+	var got *archivist.Task
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var err error
+		got, err = r.GetTask(ctx, later.ID)
+		return err == nil
+	}, "the store answers after the restart")
+	if got.Status != archivist.TaskScheduled || !got.RunAt.Equal(later.RunAt) {
+		t.Fatalf("delayed task after the restart: %s at %s; want SCHEDULED at %s", got.Status, got.RunAt, later.RunAt)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		ready, err := r.ReadyTasks(ctx, 10)
+		return err == nil && len(ready) == 1 && ready[0].ID == later.ID
+	}, "the delayed task becomes ready after the restart")
+	dup := &archivist.Task{Type: "t", Priority: archivist.PriorityNormal, UniqueKey: "k"}
+	if err := r.CreateTasks(ctx, []*archivist.Task{dup}); err != nil {
+		t.Fatal(err)
+	}
+	if !dup.Duplicate || dup.ID != keyed.ID {
+		t.Fatalf("unique key after the restart: task %s duplicate %v, want the holder %s", dup.ID, dup.Duplicate, keyed.ID)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -53,4 +55,26 @@ func UnmarshalJSON(_ context.Context, v any) (json.RawMessage, error) {
 		return nil, archivist.Errorf(archivist.CodeBadUserInput, "JSON value cannot be encoded: %v", err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// The Time scalar is a time.Time in RFC 3339; gqlgen.yml binds it to
+// model.Time. It is gqlgen's own, except that a value that is not a time
+// is the client's error (BAD_USER_INPUT, naming the value), not an
+// internal one.
+
+// MarshalTime writes t in RFC 3339 with nanoseconds; the zero time is null.
+func MarshalTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }
+
+// UnmarshalTime reads an RFC 3339 time (with or without fractions of a
+// second); null or "" is the zero time.
+func UnmarshalTime(v any) (time.Time, error) {
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil || s == "" {
+			return t, nil
+		}
+	} else if v == nil {
+		return time.Time{}, nil
+	}
+	return time.Time{}, archivist.Errorf(archivist.CodeBadUserInput,
+		"%s is not a time: want RFC 3339, such as 2026-12-24T03:00:00Z", archivist.Clip(fmt.Sprint(v)))
 }

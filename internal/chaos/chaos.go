@@ -630,7 +630,7 @@ func healthy(s LeaderSample, ids []string) bool {
 	return true
 }
 
-var unfinished = []string{client.StatusPending, client.StatusAssigned, client.StatusInProgress, client.StatusRetrying}
+var unfinished = []string{client.StatusScheduled, client.StatusPending, client.StatusAssigned, client.StatusInProgress, client.StatusRetrying}
 
 // waitSettled waits until no task is unfinished, one node leads and every
 // node is ONLINE.

@@ -278,7 +278,9 @@ local function make_stats()
   end
 
   local function stat_task_end(t, outcome)
-    stat_end(itype(t.i), t.m[M_NODE] or '', t.m[M_CREATED] or 0, t.m[M_STARTED] or 0, outcome)
+    -- A task submitted to run later waits from its due time (kept in
+    -- runat once it is PENDING: see ready.lua).
+    stat_end(itype(t.i), t.m[M_NODE] or '', math.max(t.m[M_CREATED] or 0, t.m[M_RUNAT] or 0), t.m[M_STARTED] or 0, outcome)
   end
 
   local function unpack_dim(v)

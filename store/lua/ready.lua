@@ -1,17 +1,18 @@
--- ready moves SCHEDULED tasks whose time came (task.due) and RETRYING
--- tasks whose backoff is over (task.requeued) to PENDING, at most ARGV[4]
--- per call in all, earliest first; then returns up to ARGV[3] PENDING task
--- snapshots in placement order.
+-- ready moves SCHEDULED tasks whose time came (task.due; their runat,
+-- the due time, stays) and RETRYING tasks whose backoff is over
+-- (task.requeued; runat cleared) to PENDING, at most ARGV[4] per call in
+-- all, earliest first; then returns up to ARGV[3] PENDING task snapshots
+-- in placement order.
 local budget = tonumber(ARGV[4])
-for _, idx in ipairs({ { K_SCHEDULED, 'SCHEDULED', 'task.due', 'its time came' },
-  { K_RETRYING, 'RETRYING', 'task.requeued', 'backoff over' } }) do
+for _, idx in ipairs({ { K_SCHEDULED, 'SCHEDULED', 'task.due', 'its time came', nil },
+  { K_RETRYING, 'RETRYING', 'task.requeued', 'backoff over', false } }) do
   if budget <= 0 then break end
   local due = redis.call('ZRANGEBYSCORE', idx[1], '-inf', NOWS, 'LIMIT', 0, budget)
   budget = budget - #due
   for _, id in ipairs(due) do
     local t = load(id)
     if t and t.status == idx[2] then
-      move(t, { status = 'PENDING', runat = false })
+      move(t, { status = 'PENDING', runat = idx[5] })
       task_event(t, idx[3], idx[4], '')
     else
       zrem(idx[1], id)

@@ -70,8 +70,8 @@ func testDelayed(t *testing.T, s suite) {
 			return false
 		}, "the delayed task is offered")
 		ev := h.await(sub, "task.due", func(ev archivist.Event) bool { return ev.Type == archivist.EventTaskDue })
-		if ev.Task.ID != "soon" || ev.Task.Status != archivist.TaskPending || !ev.Task.RunAt.IsZero() {
-			t.Errorf("task.due event: %s, want the task PENDING with no RunAt", describe(ev))
+		if ev.Task.ID != "soon" || ev.Task.Status != archivist.TaskPending || !ev.Task.RunAt.Equal(got.RunAt) {
+			t.Errorf("task.due event: %s, want the task PENDING, keeping its due time", describe(ev))
 		}
 		if ev.Time.Before(got.RunAt) {
 			t.Errorf("the task became PENDING at %s, before its RunAt %s", ev.Time, got.RunAt)
@@ -159,5 +159,30 @@ func testDelayed(t *testing.T, s suite) {
 				return false
 			}()
 		}, "all %d tasks PENDING", n)
+	})
+
+	// A delayed task waits from its due time, not from its submission: the
+	// due time stays on it once PENDING, and statistics count its wait from
+	// there.
+	s.run(t, "WaitFromDueTime", func(t *testing.T, h *fixture) {
+		h.create(later("late", 600*time.Millisecond))
+		due := h.get("late").RunAt
+		h.waitReady("late")
+		if got := h.get("late"); got.Status != archivist.TaskPending || !got.RunAt.Equal(due) {
+			t.Fatalf("once due: %s with RunAt %s; want PENDING keeping its due time %s", got.Status, got.RunAt, due)
+		}
+		h.assign("node-1", "late")
+		started := h.start("node-1", "late")
+		h.complete("late", started.Attempt, `"ok"`)
+		var wait time.Duration
+		for _, ty := range h.stats(time.Minute, time.Minute).ByType {
+			if ty.Type == "t" {
+				wait = ty.WaitP95
+			}
+		}
+		// Started at once when due: a wait far under the delay.
+		if wait > 300*time.Millisecond {
+			t.Errorf("waitP95 of the delayed task: %s; want its wait from its due time, not the 600ms delay", wait)
+		}
 	})
 }
