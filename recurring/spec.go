@@ -102,7 +102,9 @@ func (s *Spec) Next(after time.Time) time.Time {
 	// When clocks go back, an hour of wall-clock time comes twice; an
 	// expression naming its hours ("30 1 * * *") fires at the first one
 	// only, as people expect of a daily job.
-	if s.hoursNamed() && repeated(n.In(s.cron.Location)) {
+	// Every tick in the second pass is skipped: at most two hours' worth
+	// of them (one a second), hence the bound.
+	for i := 0; s.hoursNamed() && repeated(n.In(s.cron.Location)) && i < 2*3600; i++ {
 		if n = s.cron.Next(n); n.IsZero() {
 			return n
 		}

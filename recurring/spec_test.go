@@ -61,6 +61,9 @@ func TestNext(t *testing.T) {
 			[]string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
 		{"a time repeated by fall back, after the first one", "30 1 * * *", "America/New_York", 0, "2026-11-01T05:30:00Z",
 			[]string{"2026-11-02T06:30:00Z"}},
+		// Every tick of the second pass is skipped, not only the first.
+		{"several times in a repeated hour", "0,30 1 * * *", "America/New_York", 0, "2026-11-01T04:45:00Z",
+			[]string{"2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:00:00Z"}},
 		// An hourly job fires in both passes of the repeated hour: each is
 		// an hour after the last.
 		{"hourly across fall back", "0 * * * *", "America/New_York", 0, "2026-11-01T04:30:00Z",
