@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
 const scheduleFields = `name cron every timezone paused nextRunAt lastRunAt overlap misfire createdAt updatedAt
@@ -340,4 +341,17 @@ func TestScheduleUpdatedSubscription(t *testing.T) {
 	if u := next("all"); u.ScheduleUpdated.Name != "b" || u.ScheduleUpdated.Every == nil || *u.ScheduleUpdated.Every != "2m0s" {
 		t.Errorf("all: %+v, want b's last state", u)
 	}
+}
+
+func TestScheduleUpdatedUnknownName(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.dial(t, protoTransportWS)
+	c.subscribe("1", `subscription { scheduleUpdated(name: "nope") { name } }`, nil)
+	wantError(t, c.next("1"), "NOT_FOUND", "nope")
+	if m := c.read(); m.Type != "complete" || m.ID != "1" {
+		t.Errorf("after the error: %+v", m)
+	}
+	// The store subscription it opened first is closed again.
+	testkit.Eventually(t, 5*time.Second, func() bool { return e.events.open.Load() == 0 }, "no open subscription")
 }
