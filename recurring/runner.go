@@ -140,30 +140,43 @@ func (r *Runner) run(ctx context.Context, sub archivist.Subscription) {
 		if !wake.IsZero() {
 			timer.Reset(max(wake.Sub(r.cfg.Env.Now()), 0))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-			// Gained or lost: read the schedules afresh when leading.
-			known = nil
-			retryAt = time.Time{}
-		case <-timer.C:
-		case ev, ok := <-sub.C():
-			if !ok {
-				if ctx.Err() != nil {
-					return
-				}
-				// Dropped for being slow: changes may have been missed.
-				r.cfg.Env.Logger.Warn("schedule runner event feed dropped; resubscribing", "err", sub.Err())
-				if sub = r.resubscribe(ctx); sub == nil {
-					return
-				}
+		// Wait for something that may change what is due. Task and node
+		// events pass by without a look at the schedules, so a busy
+		// cluster costs the runner nothing per event; while not leading,
+		// any event is a chance to look at the lease again.
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+				// Gained or lost: read the schedules afresh when leading.
 				known = nil
 				retryAt = time.Time{}
-				continue
-			}
-			if known != nil && ev.Kind == archivist.EventSchedule && ev.Schedule != nil {
-				r.apply(known, ev)
+				break wait
+			case <-timer.C:
+				break wait
+			case ev, ok := <-sub.C():
+				if !ok {
+					if ctx.Err() != nil {
+						return
+					}
+					// Dropped for being slow: changes may have been missed.
+					r.cfg.Env.Logger.Warn("schedule runner event feed dropped; resubscribing", "err", sub.Err())
+					if sub = r.resubscribe(ctx); sub == nil {
+						return
+					}
+					known = nil
+					retryAt = time.Time{}
+					break wait
+				}
+				if known == nil {
+					break wait
+				}
+				if ev.Kind == archivist.EventSchedule && ev.Schedule != nil {
+					r.apply(known, ev)
+					break wait
+				}
 			}
 		}
 	}
