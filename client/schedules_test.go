@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,4 +90,24 @@ func TestSchedules(t *testing.T) {
 	if err := c.DeleteSchedule(ctx(t), "client-cron"); !client.IsNotFound(err) {
 		t.Errorf("deleting twice: %v, want NOT_FOUND", err)
 	}
+}
+
+// Rebuild an index every night at 03:00, Paris time.
+func ExampleClient_CreateSchedule() {
+	c := client.New(server)
+	ctx := context.Background()
+	s, err := c.CreateSchedule(ctx, client.ScheduleSpec{
+		Name:     "example-nightly",
+		Cron:     "0 3 * * *",
+		Timezone: "Europe/Paris",
+		Task:     client.TaskSpec{Type: "echo", Input: json.RawMessage(`{"campaign":7}`)},
+		Overlap:  "SKIP",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Name, s.Cron, s.Timezone, s.Overlap, s.Misfire, s.NextRunAt.In(time.UTC).Hour() < 3)
+	_ = c.DeleteSchedule(ctx, s.Name)
+	// Output: example-nightly 0 3 * * * Europe/Paris SKIP RUN_ONCE true
 }
