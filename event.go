@@ -56,7 +56,7 @@ type Event struct {
 	Node   *Node     `json:"node,omitempty"`
 	Config *Config   `json:"config,omitempty"`
 	// Schedule is the schedule of a SCHEDULE event (for schedule.deleted,
-	// only its Name).
+	// its last state).
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Detail is a human-readable note, such as why a report was rejected.
 	Detail string `json:"detail,omitempty"`

@@ -26,6 +26,7 @@ Examples:
   archivist schedule create nightly-index --cron "0 3 * * *" --timezone Europe/Paris --type index.rebuild
   archivist schedule create poll --every 30s --type echo --input '{"ping": true}' --overlap skip
   archivist schedule create report --cron "*/10 * * * * *" --type echo --misfire skip --paused
+  archivist schedule create reindex --every 1h --type index.rebuild --unique reindex --unique-for 30m
   archivist schedule update nightly-index --cron "30 2 * * *"
   archivist schedule list
   archivist schedule trigger nightly-index
@@ -34,10 +35,10 @@ Examples:
 
 // scheduleFlags are the flags of schedule create and update.
 type scheduleFlags struct {
-	cron, timezone, typ, input, metadata, priority, overlap, misfire string
-	every, timeout, retryBackoff, maxBackoff                         time.Duration
-	maxRetries                                                       int
-	paused                                                           bool
+	cron, timezone, typ, input, metadata, priority, overlap, misfire, unique string
+	every, timeout, retryBackoff, maxBackoff, uniqueFor                      time.Duration
+	maxRetries                                                               int
+	paused, replace                                                          bool
 }
 
 func (f *scheduleFlags) add(fs *flag.FlagSet) {
@@ -64,6 +65,9 @@ func (f *scheduleFlags) add(fs *flag.FlagSet) {
 	fs.Func("max-backoff", "create/update: the task's longest wait between retries, a `duration` (default: the cluster's)", backoffFlag(&f.maxBackoff))
 	fs.StringVar(&f.overlap, "overlap", "", "create/update: a tick while the previous task is unfinished: allow, skip or cancel-previous (default allow)")
 	fs.StringVar(&f.misfire, "misfire", "", "create/update: ticks missed while no leader ran: run-once or skip (default run-once)")
+	fs.StringVar(&f.unique, "unique", "", "create/update: a unique `key` for each tick's task: a tick whose key is held submits nothing (\"\" removes it)")
+	fs.DurationVar(&f.uniqueFor, "unique-for", 0, "create/update: keep the --unique key this long after the task finished")
+	fs.BoolVar(&f.replace, "replace", false, "create/update: with --unique, a tick cancels the task holding the key instead")
 	fs.BoolVar(&f.paused, "paused", false, "create: create it paused")
 }
 
@@ -118,6 +122,24 @@ func (f *scheduleFlags) apply(spec *client.ScheduleSpec, given map[string]bool) 
 	if given["max-backoff"] {
 		spec.Task.MaxBackoff = f.maxBackoff
 	}
+	if given["unique"] {
+		spec.Task.UniqueKey = f.unique
+		if f.unique == "" {
+			spec.Task.UniqueFor, spec.Task.OnDuplicate = 0, ""
+		}
+	}
+	if given["unique-for"] {
+		spec.Task.UniqueFor = f.uniqueFor
+	}
+	if given["replace"] {
+		spec.Task.OnDuplicate = ""
+		if f.replace {
+			spec.Task.OnDuplicate = "REPLACE"
+		}
+	}
+	if spec.Task.UniqueKey == "" && (spec.Task.UniqueFor != 0 || spec.Task.OnDuplicate != "") {
+		return usageErr("--unique-for and --replace need --unique")
+	}
 	if given["overlap"] {
 		v, err := EnumValue("overlap", f.overlap, "ALLOW", "SKIP", "CANCEL_PREVIOUS")
 		if err != nil {
@@ -146,6 +168,9 @@ func specOf(s *client.Schedule) client.ScheduleSpec {
 	}
 	spec.Task.UniqueKey = s.Task.UniqueKey
 	spec.Task.UniqueFor = time.Duration(s.Task.UniqueForSeconds * float64(time.Second))
+	if s.Task.OnDuplicate == "REPLACE" {
+		spec.Task.OnDuplicate = "REPLACE"
+	}
 	retries := s.Task.MaxRetries
 	spec.Task.MaxRetries = &retries
 	if s.Task.RetryBackoffMs != nil {
@@ -172,7 +197,7 @@ func cliSchedule(args []string, getenv func(string) string, stdout, stderr io.Wr
 		sfs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 		if sub != "create" && sub != "update" {
 			for _, name := range []string{"cron", "timezone", "every", "type", "input", "metadata", "priority", "timeout",
-				"max-retries", "retry-backoff", "max-backoff", "overlap", "misfire", "paused"} {
+				"max-retries", "retry-backoff", "max-backoff", "unique", "unique-for", "replace", "overlap", "misfire", "paused"} {
 				if given[name] {
 					return usageErr("--%s goes with create or update, not %s", name, sub)
 				}

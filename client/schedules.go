@@ -43,11 +43,13 @@ type ScheduleTask struct {
 	MaxBackoffMs     *int            `json:"maxBackoffMs,omitempty"`
 	UniqueKey        string          `json:"uniqueKey,omitempty"`
 	UniqueForSeconds float64         `json:"uniqueForSeconds,omitempty"`
+	// OnDuplicate is RETURN_EXISTING or REPLACE; "" without a unique key.
+	OnDuplicate string `json:"onDuplicate,omitempty"`
 }
 
 const scheduleFields = `name cron every timezone overlap misfire paused nextRunAt lastRunAt createdAt updatedAt
 lastTask { ` + taskFields + ` }
-task { type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds }`
+task { type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds onDuplicate }`
 
 // ScheduleSpec defines a schedule for CreateSchedule and UpdateSchedule.
 type ScheduleSpec struct {

@@ -228,6 +228,7 @@ type ComplexityRoot struct {
 		MaxBackoffMs     func(childComplexity int) int
 		MaxRetries       func(childComplexity int) int
 		Metadata         func(childComplexity int) int
+		OnDuplicate      func(childComplexity int) int
 		Priority         func(childComplexity int) int
 		RetryBackoffMs   func(childComplexity int) int
 		TimeoutSeconds   func(childComplexity int) int
@@ -383,6 +384,7 @@ type ScheduleTaskResolver interface {
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	UniqueKey(ctx context.Context, obj *archivist.Task) (*string, error)
 	UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error)
+	OnDuplicate(ctx context.Context, obj *archivist.Task) (*archivist.DuplicatePolicy, error)
 }
 type SubscriptionResolver interface {
 	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
@@ -1380,6 +1382,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ScheduleTask.Metadata(childComplexity), true
+	case "ScheduleTask.onDuplicate":
+		if e.ComplexityRoot.ScheduleTask.OnDuplicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduleTask.OnDuplicate(childComplexity), true
 	case "ScheduleTask.priority":
 		if e.ComplexityRoot.ScheduleTask.Priority == nil {
 			break
@@ -2061,6 +2069,8 @@ func (ec *executionContext) childFields_ScheduleTask(ctx context.Context, field 
 		return ec.fieldContext_ScheduleTask_uniqueKey(ctx, field)
 	case "uniqueForSeconds":
 		return ec.fieldContext_ScheduleTask_uniqueForSeconds(ctx, field)
+	case "onDuplicate":
+		return ec.fieldContext_ScheduleTask_onDuplicate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ScheduleTask", field.Name)
 }
@@ -6789,6 +6799,29 @@ func (ec *executionContext) fieldContext_ScheduleTask_uniqueForSeconds(_ context
 	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "Float")
 }
 
+func (ec *executionContext) _ScheduleTask_onDuplicate(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduleTask_onDuplicate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ScheduleTask().OnDuplicate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.DuplicatePolicy) graphql.Marshaler {
+			return ec.marshalODuplicatePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐDuplicatePolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduleTask_onDuplicate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduleTask", field, true, true, "DuplicatePolicy")
+}
+
 func (ec *executionContext) _Session_authRequired(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10432,6 +10465,12 @@ func (ec *executionContext) _ScheduleTask(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ScheduleTask_uniqueForSeconds(ctx, field, obj)
+				})
+		case "onDuplicate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScheduleTask_onDuplicate(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

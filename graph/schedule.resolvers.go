@@ -171,6 +171,18 @@ func (r *scheduleTaskResolver) UniqueForSeconds(ctx context.Context, obj *archiv
 	return seconds(obj.UniqueFor), nil
 }
 
+// OnDuplicate is the resolver for the onDuplicate field.
+func (r *scheduleTaskResolver) OnDuplicate(ctx context.Context, obj *archivist.Task) (*archivist.DuplicatePolicy, error) {
+	if obj.UniqueKey == "" {
+		return nil, nil
+	}
+	p := obj.OnDuplicate
+	if p == "" {
+		p = archivist.DuplicateReturnExisting
+	}
+	return &p, nil
+}
+
 // ScheduleUpdated is the resolver for the scheduleUpdated field.
 func (r *subscriptionResolver) ScheduleUpdated(ctx context.Context, name *string) (<-chan *archivist.Schedule, error) {
 	f := &scheduleFeed{last: map[string]*archivist.Schedule{}}

@@ -11,7 +11,7 @@ import (
 
 const scheduleFields = `name cron every timezone paused nextRunAt lastRunAt overlap misfire createdAt updatedAt
 	lastTask { id schedule status }
-	task { type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds }`
+	task { type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds onDuplicate }`
 
 type scheduleView struct {
 	Name      string     `json:"name"`
@@ -41,6 +41,7 @@ type scheduleView struct {
 		MaxBackoffMs     *int            `json:"maxBackoffMs"`
 		UniqueKey        *string         `json:"uniqueKey"`
 		UniqueForSeconds float64         `json:"uniqueForSeconds"`
+		OnDuplicate      *string         `json:"onDuplicate"`
 	} `json:"task"`
 }
 
@@ -78,7 +79,8 @@ func TestCreateSchedule(t *testing.T) {
 	tk := got.Task
 	if tk.Type != "echo" || tk.Priority != "HIGH" || tk.TimeoutSeconds != 30 || tk.MaxRetries != 2 ||
 		tk.RetryBackoffMs == nil || *tk.RetryBackoffMs != 500 || tk.MaxBackoffMs != nil ||
-		tk.UniqueKey == nil || *tk.UniqueKey != "nightly" || tk.UniqueForSeconds != 60 {
+		tk.UniqueKey == nil || *tk.UniqueKey != "nightly" || tk.UniqueForSeconds != 60 ||
+		tk.OnDuplicate == nil || *tk.OnDuplicate != "RETURN_EXISTING" {
 		t.Errorf("task %+v", tk)
 	}
 	sameJSON(t, tk.Input, `{"x": 1}`)
@@ -91,7 +93,7 @@ func TestCreateSchedule(t *testing.T) {
 	def := archivist.DefaultConfig()
 	if got.Every == nil || *got.Every != "1m30s" || got.Cron != nil || got.Timezone != nil || !got.Paused ||
 		got.NextRunAt != nil || got.Overlap != "ALLOW" || got.Misfire != "RUN_ONCE" ||
-		got.Task.Priority != "NORMAL" || got.Task.TimeoutSeconds != def.DefaultTimeout.Seconds() || got.Task.MaxRetries != def.DefaultMaxRetries {
+		got.Task.Priority != "NORMAL" || got.Task.OnDuplicate != nil || got.Task.TimeoutSeconds != def.DefaultTimeout.Seconds() || got.Task.MaxRetries != def.DefaultMaxRetries {
 		t.Errorf("every schedule %+v", got)
 	}
 	// A cron schedule with no zone is read in UTC.

@@ -161,11 +161,12 @@ func (e *engine) PauseSchedule(ctx context.Context, name string, paused bool, ne
 // DeleteSchedule removes a schedule; the tasks it submitted stay.
 func (e *engine) DeleteSchedule(ctx context.Context, name string) error {
 	return e.update(ctx, func(tx *tx) error {
-		if _, err := e.schedule(name); err != nil {
+		old, err := e.schedule(name)
+		if err != nil {
 			return err
 		}
 		tx.deleteSchedule(name)
-		tx.scheduleEvent(archivist.EventScheduleDeleted, &archivist.Schedule{Name: name}, "")
+		tx.scheduleEvent(archivist.EventScheduleDeleted, old, "")
 		return nil
 	})
 }

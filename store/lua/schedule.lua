@@ -14,7 +14,7 @@
 --   pause   ARGV[5] paused ('1' or '0'), ARGV[6] next run when resuming
 --   delete  nothing
 -- Records schedule.updated or schedule.deleted (['S', type, detail, name,
--- definition, state]; '' and '' for a deletion), and returns {definition,
+-- definition, state]; a deletion's are the last ones), and returns {definition,
 -- state} ({} for a deletion). A pause that changes nothing records
 -- nothing.
 local KD, KS = P .. 'schedules', P .. 'schedules:state'
@@ -49,9 +49,10 @@ elseif op == 'pause' then
   if paused == 0 then st[2] = tonumber(ARGV[6]) end
   return save(nil, st)
 elseif op == 'delete' then
+  local def = redis.call('HGET', KD, name)
   redis.call('HDEL', KD, name)
   redis.call('HDEL', KS, name)
-  EVENTS[#EVENTS + 1] = { 'S', 'schedule.deleted', '', name, '', '' }
+  EVENTS[#EVENTS + 1] = { 'S', 'schedule.deleted', '', name, def, cur }
   return {}
 end
 return err('BAD_USER_INPUT', 'unknown schedule change "%s"', op)

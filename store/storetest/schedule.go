@@ -329,7 +329,8 @@ func testSchedules(t *testing.T, s suite) {
 		if err := h.s.DeleteSchedule(h.ctx(), "s"); err != nil {
 			t.Fatalf("DeleteSchedule: %v", err)
 		}
-		same("delete", next(archivist.EventScheduleDeleted), &archivist.Schedule{Name: "s"})
+		// The deletion carries the schedule's last state.
+		same("delete", next(archivist.EventScheduleDeleted), resumed)
 
 		// A refused change records nothing.
 		h.wantCode(h.s.DeleteSchedule(h.ctx(), "s"), archivist.CodeNotFound, "DeleteSchedule twice")
