@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/rpg-archivist/archivist"
 )
 
 // idleResult is what a node with nothing to do costs.
@@ -55,8 +58,39 @@ func (b *bench) idle(ctx context.Context, system string, pid int, redisUsed bool
 }
 
 func (b *bench) idleArchivistRedis(ctx context.Context) (idleResult, error) {
+	return b.idleRedis(ctx, 0)
+}
+
+// idleSchedules is how many hourly schedules the "with schedules" idle run
+// holds: a leader waits for the nearest tick, it does not poll them.
+const idleSchedules = 100
+
+func (b *bench) idleArchivistRedisSchedules(ctx context.Context) (idleResult, error) {
+	return b.idleRedis(ctx, idleSchedules)
+}
+
+func (b *bench) idleRedis(ctx context.Context, schedules int) (idleResult, error) {
 	if err := b.redis.flush(ctx); err != nil {
 		return idleResult{}, err
+	}
+	if schedules > 0 {
+		st, err := b.openRedisStore(ctx)
+		if err != nil {
+			return idleResult{}, err
+		}
+		next := time.Now().Add(time.Hour)
+		for i := range schedules {
+			err = st.CreateSchedule(ctx, &archivist.Schedule{Name: fmt.Sprintf("hourly-%03d", i), Every: time.Hour,
+				NextRunAt: next, Overlap: archivist.OverlapAllow, Misfire: archivist.MisfireRunOnce,
+				Task: &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute, MaxRetries: 3}})
+			if err != nil {
+				break
+			}
+		}
+		st.Close()
+		if err != nil {
+			return idleResult{}, fmt.Errorf("create schedules: %w", err)
+		}
 	}
 	nodes, err := b.startNodes(1, func(int) nodeSpec {
 		return nodeSpec{Store: b.redis.URL(), Cluster: benchCluster, ID: "node-1"}
@@ -65,7 +99,11 @@ func (b *bench) idleArchivistRedis(ctx context.Context) (idleResult, error) {
 	if err != nil {
 		return idleResult{}, err
 	}
-	return b.idle(ctx, "archivist (redis)", nodes[0].Pid(), true)
+	name := "archivist (redis)"
+	if schedules > 0 {
+		name = fmt.Sprintf("archivist (redis), %d hourly schedules", schedules)
+	}
+	return b.idle(ctx, name, nodes[0].Pid(), true)
 }
 
 func (b *bench) idleArchivistEmbedded(ctx context.Context) (idleResult, error) {

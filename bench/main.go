@@ -261,7 +261,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		}
 	}
 	if b.wants("idle") {
-		for _, f := range []func(context.Context) (idleResult, error){b.idleArchivistRedis, b.idleArchivistEmbedded, b.idleAsynq} {
+		for _, f := range []func(context.Context) (idleResult, error){b.idleArchivistRedis, b.idleArchivistRedisSchedules, b.idleArchivistEmbedded, b.idleAsynq} {
 			v, err := f(ctx)
 			if err != nil {
 				return fmt.Errorf("idle: %w", err)
