@@ -834,8 +834,9 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 }
 
 // TestRedisKeepsDelayedAndUnique: across a restart of the Redis server a
-// SCHEDULED task keeps its due time and becomes PENDING on time, and a
-// unique key stays held by its task.
+// SCHEDULED task keeps its due time and becomes PENDING on time, a unique
+// key stays held by its task, and a schedule keeps its definition and
+// state.
 func TestRedisKeepsDelayedAndUnique(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -847,6 +848,15 @@ func TestRedisKeepsDelayedAndUnique(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := r.CancelTask(ctx, keyed.ID); err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := r.CreateSchedule(ctx, &archivist.Schedule{Name: "nightly", Cron: "0 3 * * *", Timezone: "Europe/Paris",
+		NextRunAt: next, Overlap: archivist.OverlapSkip, Misfire: archivist.MisfireSkip,
+		Task: &archivist.Task{Type: "t", Priority: archivist.PriorityHigh, UniqueKey: "nightly"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.PauseSchedule(ctx, "nightly", true, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -871,5 +881,10 @@ func TestRedisKeepsDelayedAndUnique(t *testing.T) {
 	}
 	if !dup.Duplicate || dup.ID != keyed.ID {
 		t.Fatalf("unique key after the restart: task %s duplicate %v, want the holder %s", dup.ID, dup.Duplicate, keyed.ID)
+	}
+	s, err := r.GetSchedule(ctx, "nightly")
+	if err != nil || s.Cron != "0 3 * * *" || s.Timezone != "Europe/Paris" || !s.Paused || !s.NextRunAt.Equal(next) ||
+		s.Overlap != archivist.OverlapSkip || s.Task == nil || s.Task.Priority != archivist.PriorityHigh || s.Task.UniqueKey != "nightly" {
+		t.Fatalf("schedule after the restart: %+v %v", s, err)
 	}
 }
