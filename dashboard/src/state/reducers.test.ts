@@ -39,6 +39,8 @@ function task(id: string, status: TaskStatus, over: Partial<TaskSummary> = {}): 
     startedAt: null,
     completedAt: null,
     runAt: null,
+    uniqueKey: null,
+    schedule: null,
     ...over,
   };
 }
@@ -87,6 +89,15 @@ describe('taskMatchesFilter', () => {
     expect(taskMatchesFilter(t, { search: '06AB' })).toBe(true);
     expect(taskMatchesFilter(t, { nodeId: 'n2' })).toBe(false);
   });
+
+  it('matches a schedule by equality, as TaskFilter.Matches does', () => {
+    const t = task('s1', 'COMPLETED', { schedule: 'nightly-index' });
+    expect(taskMatchesFilter(t, { schedule: 'nightly-index' })).toBe(true);
+    expect(taskMatchesFilter(t, { schedule: 'nightly' })).toBe(false);
+    expect(taskMatchesFilter(task('s2', 'COMPLETED'), { schedule: 'nightly-index' })).toBe(false);
+    // The search does not look at the schedule's name.
+    expect(taskMatchesFilter(t, { search: 'nightly' })).toBe(false);
+  });
 });
 
 describe('mergeTaskEvents', () => {
@@ -108,6 +119,15 @@ describe('mergeTaskEvents', () => {
     expect(next.hasNextPage).toBe(true);
     expect(next.endCursor).toBe(p.cursors.c);
     expect(next.totalCount).toBe(11);
+  });
+
+  it('inserts a task submitted to run later (SCHEDULED) on top', () => {
+    const p = page(older);
+    const at = iso(5);
+    const later = task('d', 'SCHEDULED', { createdAt: at, updatedAt: at, attempts: 0, nodeId: null, runAt: iso(60000) });
+    const next = mergeTaskEvents(p, [later], { status: ['SCHEDULED'] }, true, 50);
+    expect(next.tasks.map((t) => t.id)).toEqual(['d', 'c', 'b']);
+    expect([...next.fresh]).toEqual(['d']);
   });
 
   it('inserts nothing on later pages, or when not matching', () => {

@@ -26,9 +26,9 @@ export function countsFrom(list: { status: TaskStatus; count: number }[]): Count
   return c;
 }
 
-/** Whether this event is a task's first: just submitted, never changed. */
+/** Whether this event is a task's first: just submitted (to run now, or later), never changed. */
 export function isSubmission(t: TaskSummary): boolean {
-  return t.status === 'PENDING' && t.attempts === 0 && t.createdAt === t.updatedAt;
+  return (t.status === 'PENDING' || t.status === 'SCHEDULED') && t.attempts === 0 && t.createdAt === t.updatedAt;
 }
 
 /**
@@ -97,6 +97,7 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.type && t.type !== f.type) return false;
   if (f.priority && t.priority !== f.priority) return false;
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
+  if (f.schedule && t.schedule !== f.schedule) return false;
   const q = f.search?.trim().toLowerCase();
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
@@ -145,6 +146,7 @@ export function mergeTaskEvents(
     latest.set(e.id, e);
   }
   const canEnter = Boolean((filter.status && filter.status.length > 0) || filter.nodeId || filter.search?.trim());
+  // (A task's schedule never changes: a schedule filter lets no task in by a change.)
 
   const index = new Map(page.tasks.map((t, i) => [t.id, i]));
   let tasks = page.tasks;
