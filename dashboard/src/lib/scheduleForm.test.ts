@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Schedule } from '../service/types';
-import { cadence, checkScheduleForm, emptyScheduleForm, parseGoDuration, scheduleFormFrom, scheduleInputFrom } from './scheduleForm';
+import { cadence, checkScheduleForm, emptyScheduleForm, errorField, parseGoDuration, scheduleFormFrom, scheduleInputFrom } from './scheduleForm';
 
 const schedule: Schedule = {
   name: 'nightly-index',
@@ -136,5 +136,15 @@ describe('cadence', () => {
     expect(cadence({ cron: null, every: '2s', timezone: null })).toBe('every 2s');
     expect(cadence(schedule)).toBe('0 3 * * * · Europe/Paris');
     expect(cadence({ cron: '@daily', every: null, timezone: null })).toBe('@daily · UTC');
+  });
+});
+
+describe('errorField', () => {
+  it('finds the field a message of the node is about', () => {
+    expect(errorField('bad cron expression "61 * * * *": end of range (61) above maximum (59)')).toBe('cron');
+    expect(errorField('unknown time zone Mars/Olympus')).toBe('timezone');
+    expect(errorField('every: an interval of at least 1s')).toBe('every');
+    expect(errorField('a schedule named nightly exists')).toBe('name');
+    expect(errorField('the store cannot be reached')).toBeNull();
   });
 });

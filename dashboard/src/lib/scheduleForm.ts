@@ -186,3 +186,17 @@ export function cadence(s: Pick<Schedule, 'cron' | 'every' | 'timezone'>): strin
   if (s.every) return `every ${s.every}`;
   return `${s.cron ?? '?'} · ${s.timezone || 'UTC'}`;
 }
+
+/**
+ * The field an error of the node is about, from its message (the API names
+ * the field: "cron: ...", "bad time zone ...", "every: ..."), to show it by
+ * that field too; null when it names none.
+ */
+export function errorField(message: string): 'name' | 'cron' | 'timezone' | 'every' | null {
+  const m = message.toLowerCase();
+  if (/\bcron\b|expression/.test(m)) return 'cron';
+  if (/time ?zone|location/.test(m)) return 'timezone';
+  if (/\bevery\b|interval|duration/.test(m)) return 'every';
+  if (/\bnamed?\b/.test(m)) return 'name';
+  return null;
+}

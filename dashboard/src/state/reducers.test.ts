@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Alert, TaskStatus, TaskSummary } from '../service/types';
+import type { Alert, Schedule, TaskStatus, TaskSummary } from '../service/types';
 import {
   ClockOffset,
   MAX_RESOLVED_ALERTS,
   OFFLINE_SLACK_MS,
   applyAlertEvents,
+  applyScheduleEvents,
   firingSummary,
   effectiveNodeStatus,
   mergeTaskEvents,
@@ -245,5 +246,60 @@ describe('applyAlertEvents', () => {
   it('returns the same list for no events', () => {
     const list = [alert('node_offline:n1')];
     expect(applyAlertEvents(list, [])).toBe(list);
+  });
+});
+
+describe('applyScheduleEvents', () => {
+  function sched(name: string, updatedMs: number, over: Partial<Schedule> = {}): Schedule {
+    return {
+      name,
+      cron: null,
+      every: '2s',
+      timezone: null,
+      task: {
+        type: 'echo',
+        input: null,
+        priority: 'NORMAL',
+        timeoutSeconds: 300,
+        maxRetries: 3,
+        metadata: null,
+        retryBackoffMs: null,
+        maxBackoffMs: null,
+        uniqueKey: null,
+        uniqueForSeconds: 0,
+      },
+      overlap: 'ALLOW',
+      misfire: 'RUN_ONCE',
+      paused: false,
+      nextRunAt: iso(updatedMs + 2000),
+      lastRunAt: null,
+      lastTask: null,
+      createdAt: iso(0),
+      updatedAt: iso(updatedMs),
+      ...over,
+    };
+  }
+
+  it('takes the latest state, adds new schedules in name order, drops stale events', () => {
+    const list = [sched('b', 10), sched('d', 10)];
+    const r = applyScheduleEvents(list, [sched('d', 20, { paused: true }), sched('a', 5), sched('b', 5, { paused: true })]);
+    expect(r.list.map((s) => s.name)).toEqual(['a', 'b', 'd']);
+    expect(r.list[2].paused).toBe(true);
+    expect(r.list[1].paused).toBe(false); // the older event of b is stale
+    expect(r.recheck).toEqual([]);
+  });
+
+  it('asks to recheck a schedule whose event is no newer than what is shown: it may be deleted', () => {
+    const list = [sched('nightly', 10)];
+    const r = applyScheduleEvents(list, [sched('nightly', 10)]);
+    expect(r.list).toBe(list);
+    expect(r.recheck).toEqual(['nightly']);
+    // A newer event in the same batch settles it.
+    expect(applyScheduleEvents(list, [sched('nightly', 10), sched('nightly', 30)]).recheck).toEqual([]);
+  });
+
+  it('drops the echo of a schedule the page deleted', () => {
+    const r = applyScheduleEvents([], [sched('gone', 10)], (s) => s.name === 'gone');
+    expect(r.list).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import type {
   DistributedProcessingConfig,
   NodeStatus,
   ProcessingNode,
+  Schedule,
   TaskFilter,
   TaskPage,
   TaskStatus,
@@ -323,4 +324,47 @@ export function firingSummary(list: Alert[]): { firing: number; critical: number
     if (a.severity === 'critical') critical++;
   }
   return { firing, critical };
+}
+
+// ---- schedules ----
+
+/** By name, as the schedules query sorts them. */
+export function compareSchedules(a: Pick<Schedule, 'name'>, b: Pick<Schedule, 'name'>): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Applies scheduleUpdated events to the list shown: a schedule takes the
+ * state of its latest event (one older than what is shown is stale); an
+ * unknown one is added (created elsewhere). A deleted schedule comes once
+ * more with its last state, which looks like no change: for an event no
+ * newer than what is shown, its name is returned in recheck, for the caller
+ * to ask the node whether the schedule still exists. gone says which
+ * schedules the page itself deleted (that echo of theirs is dropped).
+ */
+export function applyScheduleEvents(
+  list: Schedule[],
+  events: Schedule[],
+  gone: (s: Schedule) => boolean = () => false,
+): { list: Schedule[]; recheck: string[] } {
+  if (events.length === 0) return { list, recheck: [] };
+  const byName = new Map(list.map((s) => [s.name, s]));
+  const recheck = new Set<string>();
+  let changed = false;
+  for (const e of events) {
+    if (gone(e)) continue;
+    const cur = byName.get(e.name);
+    if (cur) {
+      const d = (Date.parse(e.updatedAt) || 0) - (Date.parse(cur.updatedAt) || 0);
+      if (d < 0) continue;
+      if (d === 0) {
+        recheck.add(e.name);
+        continue;
+      }
+    }
+    recheck.delete(e.name);
+    byName.set(e.name, e);
+    changed = true;
+  }
+  return { list: changed ? [...byName.values()].sort(compareSchedules) : list, recheck: [...recheck] };
 }
