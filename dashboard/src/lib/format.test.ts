@@ -11,9 +11,12 @@ describe('dueIn', () => {
     expect(dueIn(at(5000), T0)).toBe('in 5 s');
     expect(dueIn(at(59_000), T0)).toBe('in 59 s');
     expect(dueIn(at(5 * 60_000), T0)).toBe('in 5 min');
-    expect(dueIn(at(5 * 60_000 + 30_000), T0)).toBe('in 5 min');
+    expect(dueIn(at(5 * 60_000 + 20_000), T0)).toBe('in 5 min');
+    expect(dueIn(at(4 * 60_000 + 50_000), T0)).toBe('in 5 min');
+    expect(dueIn(at(3600_000 - 10_000), T0)).toBe('in 1 h');
     expect(dueIn(at(2 * 3600_000), T0)).toBe('in 2 h');
     expect(dueIn(at(2 * 3600_000 + 10 * 60_000), T0)).toBe('in 2 h 10 min');
+    expect(dueIn(at(2 * 3600_000 - 5000), T0)).toBe('in 2 h');
     expect(dueIn(at(3 * 86400_000 + 5000), T0)).toBe('in 3 d');
   });
   it('says "due now" once the time is reached', () => {

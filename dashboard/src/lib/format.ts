@@ -25,12 +25,14 @@ export function dueIn(iso: string | null | undefined, now: number): string {
   const s = Math.ceil((t - now) / 1000);
   if (s <= 0) return 'due now';
   if (s < 60) return `in ${s} s`;
-  if (s < 3600) return `in ${Math.floor(s / 60)} min`;
+  // Minutes and hours to the nearest minute: 4 min 50 s reads "in 5 min".
+  const mins = Math.round(s / 60);
+  if (mins < 60) return `in ${mins} min`;
   if (s < 86400) {
-    const m = Math.floor((s % 3600) / 60);
-    return `in ${Math.floor(s / 3600)} h${m ? ` ${m} min` : ''}`;
+    const m = mins % 60;
+    return `in ${Math.floor(mins / 60)} h${m ? ` ${m} min` : ''}`;
   }
-  return `in ${Math.floor(s / 86400)} d`;
+  return `in ${Math.round(s / 86400)} d`;
 }
 
 /** A duration in ms as "850 ms", "12.3 s", "4 min 05 s", "2 h 10 min". */
