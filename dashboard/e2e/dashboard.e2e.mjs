@@ -293,7 +293,8 @@ async function singleNodeScenarios() {
     const first = await detail.getAttribute('data-status');
     assert(first === 'SCHEDULED', `a task delayed by 3 s shows ${first}, want SCHEDULED`);
     const due = (await page.locator('[data-testid="task-run-at"] [data-testid="task-due"]').innerText()).trim();
-    assert(/^in [1-3] s$/.test(due), `its due time shows "${due}", want "in N s"`);
+    // (The page reads the node's clock from heartbeats, give or take their delivery.)
+    assert(/^in [1-4] s$/.test(due), `its due time shows "${due}", want "in 1 s" to "in 4 s"`);
     // Then it is queued on time and runs, live on the same page.
     const seen = [first];
     let left = 0;
@@ -349,8 +350,6 @@ async function singleNodeScenarios() {
     await scheduled.waitFor({ timeout: T });
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     await page.locator(`section.task-detail[data-task-id="${id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
-    await nav(page, 'Tasks');
-    await page.getByRole('button', { name: 'Clear filters' }).click();
   });
 
   await scenario('a second submission with a held unique key shows the task that holds it', async () => {

@@ -116,6 +116,31 @@ export function ScheduleList() {
   );
   useEffect(() => store.onResync(() => void load()), [store, load]);
 
+  // The status of each last task (and of the one Run now submitted) follows
+  // the task feed: a schedule's own events stop at the tick.
+  useEffect(
+    () =>
+      store.onTasks((tasks) => {
+        const byId = new Map(tasks.map((t) => [t.id, t]));
+        const cur = listRef.current;
+        if (cur) {
+          let changed = false;
+          const next = cur.map((s) => {
+            const t = s.lastTask ? byId.get(s.lastTask.id) : undefined;
+            if (!t || !s.lastTask || t.status === s.lastTask.status) return s;
+            changed = true;
+            return { ...s, lastTask: { ...s.lastTask, status: t.status } };
+          });
+          if (changed) setList(next);
+        }
+        setTriggered((tr) => {
+          const t = tr ? byId.get(tr.task.id) : undefined;
+          return tr && t ? { ...tr, task: t } : tr;
+        });
+      }),
+    [store, setList],
+  );
+
   /** Takes a mutation's answer (its event follows, and may come first). */
   const take = (s: Schedule) => setList((cur) => (cur ? applyScheduleEvents(cur, [s], gone).list : cur));
 

@@ -161,11 +161,14 @@ export function Ago({ iso, title }: { iso: string | null | undefined; title?: st
  * tick), with the absolute time on hover; kept current by the clock.
  */
 export function Due({ iso, testId }: { iso: string | null | undefined; testId?: string }) {
-  const now = useServerNow();
+  // Renders once a second with the clock; reads the time when it renders,
+  // since a due time a few seconds ahead is off by the tick's age otherwise.
+  useServerNow();
+  const offset = useDashboard((s) => s.clockOffset);
   if (!iso) return <span className="muted">—</span>;
   return (
     <time dateTime={iso} title={timestamp(iso)} data-testid={testId} className="due">
-      {dueIn(iso, now)}
+      {dueIn(iso, Date.now() - offset)}
     </time>
   );
 }
