@@ -5,7 +5,7 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-import type { Schedule, TaskSummary } from '../service/types';
+import type { Schedule, TaskStatus, TaskSummary } from '../service/types';
 import { applyScheduleEvents } from '../state/reducers';
 import { useCan } from '../state/session';
 import { useService, useStore } from '../state/store';
@@ -24,6 +24,18 @@ export function scheduleTasksHref(name: string): string {
   return `/tasks?schedule=${encodeURIComponent(name)}`;
 }
 
+/** The list with each last task's status as the task feed last told it (the same list when none differs). */
+function withTaskStatus(list: Schedule[], seen: ReadonlyMap<string, TaskStatus>): Schedule[] {
+  let changed = false;
+  const next = list.map((s) => {
+    const status = s.lastTask ? seen.get(s.lastTask.id) : undefined;
+    if (!s.lastTask || !status || status === s.lastTask.status) return s;
+    changed = true;
+    return { ...s, lastTask: { ...s.lastTask, status } };
+  });
+  return changed ? next : list;
+}
+
 export function ScheduleList() {
   const service = useService();
   const store = useStore();
@@ -39,7 +51,8 @@ export function ScheduleList() {
   // The list as last set, for event batches to apply on (the state updates later).
   const listRef = useRef<Schedule[] | null>(null);
   const setList = useCallback((next: Schedule[] | null | ((cur: Schedule[] | null) => Schedule[] | null)) => {
-    listRef.current = typeof next === 'function' ? next(listRef.current) : next;
+    const l = typeof next === 'function' ? next(listRef.current) : next;
+    listRef.current = l ? withTaskStatus(l, taskStatus.current) : l;
     setListState(listRef.current);
   }, []);
   const [error, setError] = useState<string | null>(null);
@@ -47,6 +60,8 @@ export function ScheduleList() {
   const [confirming, setConfirming] = useState<string | null>(null);
   const [deletedNote, setDeletedNote] = useState<string | null>(null);
 
+  // The latest status of the tasks the feed showed, by id (the last 1000).
+  const taskStatus = useRef(new Map<string, TaskStatus>());
   // Events that arrive while the list loads are applied on top of it.
   const duringLoad = useRef<Schedule[] | null>(null);
   const request = useRef(0);
@@ -117,22 +132,22 @@ export function ScheduleList() {
   useEffect(() => store.onResync(() => void load()), [store, load]);
 
   // The status of each last task (and of the one Run now submitted) follows
-  // the task feed: a schedule's own events stop at the tick.
+  // the task feed: a schedule's own events stop at the tick, and may come
+  // after the task's (an echo is done before its tick's event is out).
   useEffect(
     () =>
       store.onTasks((tasks) => {
-        const byId = new Map(tasks.map((t) => [t.id, t]));
-        const cur = listRef.current;
-        if (cur) {
-          let changed = false;
-          const next = cur.map((s) => {
-            const t = s.lastTask ? byId.get(s.lastTask.id) : undefined;
-            if (!t || !s.lastTask || t.status === s.lastTask.status) return s;
-            changed = true;
-            return { ...s, lastTask: { ...s.lastTask, status: t.status } };
-          });
-          if (changed) setList(next);
+        const seen = taskStatus.current;
+        for (const t of tasks) {
+          seen.delete(t.id);
+          seen.set(t.id, t.status);
         }
+        while (seen.size > 1000) seen.delete(seen.keys().next().value as string);
+        if (listRef.current) {
+          const next = withTaskStatus(listRef.current, seen);
+          if (next !== listRef.current) setList(next);
+        }
+        const byId = new Map(tasks.map((t) => [t.id, t]));
         setTriggered((tr) => {
           const t = tr ? byId.get(tr.task.id) : undefined;
           return tr && t ? { ...tr, task: t } : tr;
