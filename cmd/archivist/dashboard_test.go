@@ -115,7 +115,11 @@ func TestDashboardUnit(t *testing.T) {
 // through the API appears live, cancel, retry and drain work from the UI,
 // a configuration change shows as applied, an admin edits the node (name,
 // role, workers, capabilities) and sees it apply live (a WORKER loses the
-// Leader badge, HYBRID again gets it back), and the page survives the node's
+// Leader badge, HYBRID again gets it back), a delayed task shows SCHEDULED
+// with its due time and then runs, a held unique key shows the task that
+// holds it, a schedule is created, fires, is paused, triggered, edited and
+// deleted from the Schedules page (a bad cron refused in the form), and the
+// page survives the node's
 // restart (SIGKILL, then a new process on the same address and file) without
 // a reload. Each scenario is reported as a subtest.
 func TestDashboardBrowser(t *testing.T) {

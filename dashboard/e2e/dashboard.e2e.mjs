@@ -275,6 +275,272 @@ async function singleNodeScenarios() {
     await detail('CANCELLED').waitFor({ timeout: T });
   });
 
+  await scenario('a delayed task waits SCHEDULED with its due time, then runs', async () => {
+    await nav(page, 'Tasks');
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByRole('heading', { name: 'New task' }).waitFor({ timeout: T });
+    await page.getByLabel('Type').selectOption('echo');
+    await page.getByLabel('Input (JSON)').fill('{ "delayed": true }');
+    await page.getByRole('radio', { name: 'In', exact: true }).check();
+    await page.getByLabel('Delay (s)').fill('3');
+    await page.locator('[data-testid="run-check"]', { hasText: 'SCHEDULED until then' }).waitFor({ timeout: T });
+    const submitted = Date.now();
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/?]+$/, { timeout: T });
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const detail = page.locator(`section.task-detail[data-task-id="${id}"]`);
+    await detail.waitFor({ timeout: T });
+    const first = await detail.getAttribute('data-status');
+    assert(first === 'SCHEDULED', `a task delayed by 3 s shows ${first}, want SCHEDULED`);
+    const due = (await page.locator('[data-testid="task-run-at"] [data-testid="task-due"]').innerText()).trim();
+    // (The page reads the node's clock from heartbeats, give or take their delivery.)
+    assert(/^in [1-4] s$/.test(due), `its due time shows "${due}", want "in 1 s" to "in 4 s"`);
+    // Then it is queued on time and runs, live on the same page.
+    const seen = [first];
+    let left = 0;
+    const deadline = Date.now() + T;
+    for (;;) {
+      const s = await detail.getAttribute('data-status');
+      if (seen[seen.length - 1] !== s) seen.push(s);
+      if (!left && s !== 'SCHEDULED') left = Date.now();
+      if (s === 'COMPLETED') break;
+      assert(Date.now() < deadline, `the delayed task stayed ${s}; saw ${seen.join(' → ')}`);
+      await page.waitForTimeout(50);
+    }
+    assert(left - submitted >= 2000, `the task left SCHEDULED ${left - submitted} ms after it was submitted with a 3 s delay`);
+    const result = await page.locator('[data-testid="task-result"]').innerText();
+    assert(result.includes('delayed'), `result ${result}`);
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  });
+
+  await scenario('a task due later is listed SCHEDULED with its due time, and can be cancelled', async () => {
+    await nav(page, 'Tasks');
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByLabel('Type').selectOption('dice.simulate');
+    await page.getByRole('radio', { name: 'At', exact: true }).check();
+    // Two hours from now, in the browser's zone (the field's).
+    const at = await page.evaluate(() => {
+      const d = new Date(Date.now() + 2 * 3600_000);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    });
+    await page.getByLabel('Run at').fill(at);
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/?]+$/, { timeout: T });
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const scheduled = page.locator(`section.task-detail[data-task-id="${id}"][data-status="SCHEDULED"]`);
+    await scheduled.waitFor({ timeout: T });
+    await page.locator('[data-testid="task-run-at"] [data-testid="task-due"]', { hasText: /^in (1 h 5\d min|2 h)$/ }).waitFor({ timeout: T });
+    await shot('26-task-scheduled', page, { fullPage: true });
+    // The list, filtered on SCHEDULED: the row with its due time, the absolute time on hover.
+    await nav(page, 'Tasks');
+    await page.getByLabel('Status').selectOption('SCHEDULED');
+    await page.waitForURL(/status=SCHEDULED/, { timeout: T });
+    const row = page.locator(`tr[data-task-id="${id}"][data-status="SCHEDULED"]`);
+    await row.waitFor({ timeout: T });
+    const due = row.locator('[data-testid="task-due"]');
+    const text = (await due.innerText()).trim();
+    assert(/^in (1 h 5\d min|2 h)$/.test(text), `the list shows the due time as "${text}"`);
+    const title = await due.getAttribute('title');
+    assert(title && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:/.test(title), `no absolute time on hover: ${title}`);
+    const badge = await row.locator('.badge[data-status="SCHEDULED"]').getAttribute('class');
+    assert(badge.includes('tone-sched'), `SCHEDULED badge class "${badge}"`);
+    // Cancel works on a task that never ran.
+    await row.locator('a').first().click();
+    await scheduled.waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.locator(`section.task-detail[data-task-id="${id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
+  });
+
+  await scenario('a second submission with a held unique key shows the task that holds it', async () => {
+    const key = `e2e-unique-${Date.now().toString(36)}`;
+    async function submit(policy) {
+      await nav(page, 'Tasks');
+      await page.getByRole('link', { name: '+ New task' }).click();
+      await page.getByLabel('Type').selectOption('sleep');
+      // Long enough to be unfinished through the three submissions.
+      await page.getByLabel('Input (JSON)').fill('{ "ms": 30000 }');
+      await page.getByLabel('Unique key (optional)').fill(key);
+      if (policy) await page.getByLabel('If the key is taken').selectOption(policy);
+      await page.getByRole('button', { name: 'Submit task' }).click();
+      await page.waitForURL(/\/tasks\/(?!new)[^/?]+(\?.*)?$/, { timeout: T });
+      const u = new URL(page.url());
+      return { id: decodeURIComponent(u.pathname.split('/').pop()), duplicate: u.searchParams.get('duplicate') === '1' };
+    }
+    const a = await submit();
+    assert(!a.duplicate, 'the first submission with the key is called a duplicate');
+    await page.locator(`section.task-detail[data-task-id="${a.id}"]`).waitFor({ timeout: T });
+    const held = await page.locator('[data-testid="task-unique-key"]').innerText();
+    assert(held.includes(key) && held.includes('while unfinished'), `unique key shows "${held}"`);
+    // Again, while the first is unfinished: nothing new; the first is shown, and says so.
+    const b = await submit();
+    assert(b.id === a.id && b.duplicate, `the second submission led to ${page.url()}, want the first task ${a.id} marked duplicate`);
+    const notice = page.locator('[data-testid="duplicate-notice"]');
+    await notice.waitFor({ timeout: T });
+    const text = await notice.innerText();
+    assert(text.includes('A task with this unique key already exists: showing it'), `notice: ${text}`);
+    assert((await notice.locator('[data-testid="duplicate-link"]').getAttribute('href')) === `/tasks/${a.id}`, 'the notice does not link to the task');
+    // REPLACE: the held task is cancelled, the new one takes the key.
+    const c = await submit('REPLACE');
+    assert(c.id !== a.id && !c.duplicate, `REPLACE led to ${page.url()}`);
+    await nav(page, 'Tasks');
+    await page.getByRole('searchbox', { name: 'Search' }).fill(a.id);
+    await page.locator(`tr[data-task-id="${a.id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    // The new holder of the key is not needed any longer.
+    await page.locator(`tr[data-task-id="${c.id}"] a`).first().click();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.locator(`section.task-detail[data-task-id="${c.id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
+  });
+
+  await scenario('schedules: create, see it fire, pause, run now, resume, edit and delete from the UI', async () => {
+    const name = `e2e-every-2s-${Date.now().toString(36)}`;
+    try {
+      await nav(page, 'Schedules');
+      await page.getByRole('heading', { name: 'Schedules', exact: true }).waitFor({ timeout: T });
+      await page.getByRole('link', { name: '+ New schedule' }).click();
+      const form = page.locator('[data-testid="schedule-form"]');
+      await form.waitFor({ timeout: T });
+      // The time zone defaults to the browser's.
+      const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+      assert((await form.locator('input[name="timezone"]').inputValue()) === zone, `time zone default is not ${zone}`);
+      // A bad cron expression: the node's error shows in the form, nothing is created.
+      await form.locator('input[name="name"]').fill('e2e-bad-cron');
+      await form.locator('input[name="cron"]').fill('61 * * * *');
+      await form.getByRole('button', { name: 'Create schedule' }).click();
+      const err = page.locator('[data-testid="schedule-error"]');
+      await err.waitFor({ timeout: T });
+      const msg = await err.innerText();
+      assert(msg.includes('The node refused the schedule') && /cron|61|range|expression/i.test(msg), `bad cron error: ${msg}`);
+      assert(new URL(page.url()).pathname === '/schedules/new', `a bad cron left the form for ${page.url()}`);
+
+      // A paused cron schedule in a time zone, for the list's screenshot.
+      await form.locator('input[name="name"]').fill(`e2e-nightly-${Date.now().toString(36)}`);
+      await form.locator('input[name="cron"]').fill('0 3 * * *');
+      await form.locator('input[name="timezone"]').fill('Europe/Paris');
+      await form.locator('select[name="type"]').selectOption('sleep');
+      await form.locator('textarea[name="input"]').fill('{ "ms": 500 }');
+      await form.locator('select[name="priority"]').selectOption('HIGH');
+      await form.locator('select[name="overlap"]').selectOption('SKIP');
+      await form.getByText('Skip the tick while the previous task is unfinished.').waitFor({ timeout: T });
+      await form.locator('select[name="misfire"]').selectOption('SKIP');
+      await form.getByRole('checkbox', { name: 'Create it paused' }).check();
+      await form.getByRole('button', { name: 'Create schedule' }).click();
+      await page.waitForURL(/\/schedules#schedule-/, { timeout: T });
+      await page.locator('tr[data-schedule-name^="e2e-nightly-"][data-paused="true"]').first().waitFor({ timeout: T });
+
+      // Every 2 s.
+      await page.getByRole('link', { name: '+ New schedule' }).click();
+      await form.waitFor({ timeout: T });
+      await form.locator('input[name="name"]').fill(name);
+      await form.getByRole('radio', { name: 'Every interval' }).check();
+      await form.locator('input[name="every"]').fill('2s');
+      await form.locator('select[name="type"]').selectOption('echo');
+      await form.locator('textarea[name="input"]').fill('{ "from": "a schedule" }');
+      await form.getByRole('button', { name: 'Create schedule' }).click();
+      await page.waitForURL(/\/schedules#schedule-/, { timeout: T });
+      const row = page.locator(`tr[data-schedule-name="${name}"]`);
+      await row.waitFor({ timeout: T });
+      assert((await row.locator('[data-testid="schedule-cadence"]').innerText()).trim() === 'every 2s', 'cadence');
+      await row.locator('[data-testid="schedule-next"] time', { hasText: /^(in [1-2] s|due now)$/ }).waitFor({ timeout: T });
+      // It fires: the last task shows, then changes at the next tick, live.
+      const last = row.locator('[data-testid="schedule-last-task"]');
+      await last.waitFor({ timeout: T });
+      const firstHref = await last.getAttribute('href');
+      await page.waitForFunction(
+        ([n, href]) => {
+          const a = document.querySelector(`tr[data-schedule-name="${n}"] [data-testid="schedule-last-task"]`);
+          return a !== null && a.getAttribute('href') !== href;
+        },
+        [name, firstHref],
+        { timeout: T },
+      );
+      await page.waitForTimeout(300);
+      await shot('24-schedules', page);
+
+      // The row leads to the schedule's tasks; a task leads back to its schedule.
+      const firstTask = decodeURIComponent(firstHref.split('/').pop());
+      await row.locator('[data-testid="schedule-tasks-link"]').click();
+      await page.waitForURL(/\/tasks\?schedule=/, { timeout: T });
+      assert((await page.locator('input[name="schedule"]').inputValue()) === name, 'the schedule filter is not filled');
+      await page.locator(`tr[data-task-id="${firstTask}"]`).waitFor({ timeout: T });
+      await page.locator(`tr[data-task-id="${firstTask}"] a`).first().click();
+      await page.locator(`section.task-detail[data-task-id="${firstTask}"]`).waitFor({ timeout: T });
+      await page.locator('[data-testid="task-schedule"]', { hasText: name }).click();
+      await row.waitFor({ timeout: T });
+
+      // Pause: no tick fires while paused (two intervals and more).
+      await row.getByRole('button', { name: 'Pause', exact: true }).click();
+      await page.locator(`tr[data-schedule-name="${name}"][data-paused="true"]`).waitFor({ timeout: T });
+      await row.locator('[data-testid="schedule-paused"]').waitFor({ timeout: T });
+      const pausedHref = await last.getAttribute('href');
+      await page.waitForTimeout(4500);
+      assert((await last.getAttribute('href')) === pausedHref, 'a paused schedule fired');
+
+      // Run now: a task, at once, shown with a link.
+      await row.getByRole('button', { name: 'Run now' }).click();
+      const trig = page.locator('[data-testid="trigger-result"]');
+      await trig.waitFor({ timeout: T });
+      assert((await trig.innerText()).includes(name), 'the trigger notice does not name the schedule');
+      const trigLink = trig.locator('[data-testid="trigger-task-link"]');
+      const trigId = (await trigLink.innerText()).trim();
+      await trigLink.click();
+      await page.locator(`section.task-detail[data-task-id="${trigId}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+      await page.locator('[data-testid="task-schedule"]', { hasText: name }).waitFor({ timeout: T });
+
+      // Resume.
+      await nav(page, 'Schedules');
+      await row.getByRole('button', { name: 'Resume', exact: true }).click();
+      await page.locator(`tr[data-schedule-name="${name}"][data-paused="false"]`).waitFor({ timeout: T });
+      await row.locator('[data-testid="schedule-next"] time').waitFor({ timeout: T });
+
+      // Edit: the form is filled from the schedule; the change shows in the list.
+      await row.getByRole('link', { name: 'Edit', exact: true }).click();
+      const ef = page.locator('[data-testid="schedule-form"]');
+      await ef.waitFor({ timeout: T });
+      assert((await ef.locator('input[name="every"]').inputValue()) === '2s', 'the edit form lacks the interval');
+      assert((await ef.locator('input[name="name"]').inputValue()) === name, 'the edit form lacks the name');
+      assert((await ef.locator('select[name="type"]').inputValue()) === 'echo', 'the edit form lacks the type');
+      const input = JSON.parse(await ef.locator('textarea[name="input"]').inputValue());
+      assert(input.from === 'a schedule', `the edit form's input: ${JSON.stringify(input)}`);
+      await ef.locator('input[name="every"]').fill('1h');
+      await ef.locator('select[name="overlap"]').selectOption('SKIP');
+      await shot('25-schedule-edit', page, { fullPage: true });
+      await ef.getByRole('button', { name: 'Save schedule' }).click();
+      await page.waitForURL(/\/schedules#schedule-/, { timeout: T });
+      await row.locator('[data-testid="schedule-cadence"]', { hasText: 'every 1h' }).waitFor({ timeout: T });
+      await row.locator('[data-testid="schedule-overlap"]', { hasText: 'Skip' }).waitFor({ timeout: T });
+      await row.locator('[data-testid="schedule-next"] time', { hasText: /^in (\d+ min|1 h)$/ }).waitFor({ timeout: T });
+
+      // Delete, after a confirmation that names it.
+      await row.getByRole('button', { name: 'Delete', exact: true }).click();
+      const confirm = row.locator('[data-testid="delete-confirm"]');
+      assert((await confirm.innerText()).includes(name), 'the confirmation does not name the schedule');
+      await confirm.getByRole('button', { name: 'Yes, delete' }).click();
+      await row.waitFor({ state: 'detached', timeout: T });
+      await page.locator('[data-testid="delete-result"]', { hasText: name }).waitFor({ timeout: T });
+      // Gone for another tab too.
+      const other = await newPage();
+      await other.goto(`${base}/schedules`);
+      await other.locator('table.schedules[aria-busy="false"]').waitFor({ timeout: T });
+      await other.locator('tr[data-schedule-name^="e2e-nightly-"]').first().waitFor({ timeout: T });
+      assert((await other.locator(`tr[data-schedule-name="${name}"]`).count()) === 0, 'the deleted schedule is listed in another tab');
+      await other.context().close();
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    } finally {
+      // Never leave a 2-second schedule behind for the scenarios that follow.
+      await page
+        .evaluate(async (n) => {
+          await fetch('/graphql', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ query: 'mutation($n: String!) { deleteSchedule(name: $n) }', variables: { n } }),
+          });
+        }, name)
+        .catch(() => {});
+    }
+  });
+
   await scenario('throughput, latency and the per-type and per-node tables come from the cluster, after a reload too', async () => {
     await page.goto(`${base}/`);
     await online(page);
@@ -922,6 +1188,53 @@ async function authScenarios() {
     await workers.fill(old);
     await page.getByRole('button', { name: 'Save 1 change' }).click();
     await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
+  });
+
+  await scenario('schedules: an operator manages them, a viewer sees them without actions', async () => {
+    const name = `vault-hourly-${Date.now().toString(36)}`;
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.operator);
+    await online(page);
+    await role().filter({ hasText: 'operator' }).waitFor({ timeout: T });
+    await nav(page, 'Schedules');
+    await page.getByRole('link', { name: '+ New schedule' }).click();
+    const form = page.locator('[data-testid="schedule-form"]');
+    await form.waitFor({ timeout: T });
+    await form.locator('input[name="name"]').fill(name);
+    await form.getByRole('radio', { name: 'Every interval' }).check();
+    await form.locator('input[name="every"]').fill('1h');
+    await form.locator('select[name="type"]').selectOption('echo');
+    await form.getByRole('checkbox', { name: 'Create it paused' }).check();
+    await form.getByRole('button', { name: 'Create schedule' }).click();
+    const row = page.locator(`tr[data-schedule-name="${name}"][data-paused="true"]`);
+    await row.waitFor({ timeout: T });
+    for (const b of ['Resume', 'Run now', 'Delete']) await row.getByRole('button', { name: b, exact: true }).waitFor({ timeout: T });
+    await row.getByRole('link', { name: 'Edit', exact: true }).waitFor({ timeout: T });
+    // A viewer: the same list, live, without a button.
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.viewer);
+    await online(page);
+    await role().filter({ hasText: 'viewer' }).waitFor({ timeout: T });
+    await nav(page, 'Schedules');
+    const seen = page.locator(`tr[data-schedule-name="${name}"]`);
+    await seen.waitFor({ timeout: T });
+    await seen.locator('[data-testid="schedule-paused"]').waitFor({ timeout: T });
+    assert((await page.getByRole('link', { name: '+ New schedule' }).count()) === 0, 'a viewer sees + New schedule');
+    assert((await seen.getByRole('button').count()) === 0, 'a viewer sees schedule buttons');
+    assert((await seen.getByRole('link', { name: 'Edit', exact: true }).count()) === 0, 'a viewer sees Edit');
+    // Its row still leads to its tasks.
+    assert(
+      (await seen.locator('[data-testid="schedule-tasks-link"]').getAttribute('href')) === `/tasks?schedule=${encodeURIComponent(name)}`,
+      'the row does not link to the schedule\'s tasks',
+    );
+    await page.goto(`${base}/schedules/new`);
+    await page.locator('[data-testid="not-allowed"][data-action="createSchedule"]').waitFor({ timeout: T });
+    assert((await page.locator('[data-testid="schedule-form"]').count()) === 0, 'a viewer sees the schedule form');
+    // Back to the admin key for the scenarios that follow.
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.admin);
+    await online(page);
+    await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
   });
 
   await scenario('the playground uses the key of the dashboard', async () => {

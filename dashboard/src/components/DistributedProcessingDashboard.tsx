@@ -14,6 +14,8 @@ import { AlertsBadge } from './Alerts';
 import { ConfigView } from './ConfigView';
 import { NodeList } from './NodeList';
 import { Overview } from './Overview';
+import { ScheduleForm } from './ScheduleForm';
+import { ScheduleList } from './ScheduleList';
 import { TaskList } from './TaskList';
 import { TaskStatusCard } from './TaskStatusCard';
 import { TaskSubmitForm } from './TaskSubmitForm';
@@ -34,6 +36,7 @@ const NAV: { to: string; label: string; short?: string; icon: string }[] = [
   { to: '/', label: 'Overview', icon: '◎' },
   { to: '/nodes', label: 'Nodes', icon: '▦' },
   { to: '/tasks', label: 'Tasks', icon: '☰' },
+  { to: '/schedules', label: 'Schedules', icon: '⟳' },
   { to: '/config', label: 'Configuration', short: 'Config', icon: '⚙' },
 ];
 
@@ -107,6 +110,9 @@ function pick(path: string): { view: React.ReactNode; title: string; section: st
     const id = decodeURIComponent(path.slice('/tasks/'.length));
     return { view: <TaskStatusCard key={id} id={id} />, title: `Task ${id}`, section: '/tasks' };
   }
+  if (path === '/schedules') return { view: <ScheduleList />, title: 'Schedules', section: '/schedules' };
+  if (path === '/schedules/new') return { view: <ScheduleForm edit={false} />, title: 'New schedule', section: '/schedules' };
+  if (path === '/schedules/edit') return { view: <ScheduleForm edit />, title: 'Edit schedule', section: '/schedules' };
   if (path === '/config') return { view: <ConfigView />, title: 'Configuration', section: '/config' };
   return {
     view: (

@@ -10,7 +10,7 @@ import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
 import { Link, navigate, useRoute } from '../lib/router';
-import { Ago, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
+import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -25,7 +25,7 @@ function storedPageSize(): number {
   return 50;
 }
 
-/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&q=text */
+/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&q=text */
 export function filterFromQuery(q: URLSearchParams): TaskFilter {
   const status = q.get('status');
   const priority = q.get('priority');
@@ -34,6 +34,7 @@ export function filterFromQuery(q: URLSearchParams): TaskFilter {
     type: q.get('type') || undefined,
     priority: priority && (TASK_PRIORITIES as readonly string[]).includes(priority) ? (priority as TaskPriority) : undefined,
     nodeId: q.get('node') || undefined,
+    schedule: q.get('schedule') || undefined,
     search: q.get('q') || undefined,
   };
 }
@@ -44,6 +45,7 @@ function queryFromFilter(f: TaskFilter): string {
   if (f.type) q.set('type', f.type);
   if (f.priority) q.set('priority', f.priority);
   if (f.nodeId) q.set('node', f.nodeId);
+  if (f.schedule) q.set('schedule', f.schedule);
   if (f.search) q.set('q', f.search);
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -68,6 +70,7 @@ export function TaskList() {
   const [paused, setPaused] = useState(false);
   const [waiting, setWaiting] = useState(0);
   const [search, setSearch] = useState(filter.search ?? '');
+  const [scheduleText, setScheduleText] = useState(filter.schedule ?? '');
 
   const request = useRef(0);
   const live = useRef({ filter, firstPage: true, pageSize, paused });
@@ -138,6 +141,23 @@ export function TaskList() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [search]);
 
+  // The schedule field, the same way: it follows the URL, and sets it after
+  // a pause in typing (a name is matched exactly).
+  const urlSchedule = useRef(filter.schedule ?? '');
+  useEffect(() => {
+    const v = filter.schedule ?? '';
+    if (v !== urlSchedule.current) {
+      urlSchedule.current = v;
+      setScheduleText(v);
+    }
+  }, [filter.schedule]);
+  useEffect(() => {
+    if ((filter.schedule ?? '') === scheduleText.trim()) return;
+    const t = setTimeout(() => setFilter({ ...filter, schedule: scheduleText.trim() || undefined }), 300);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [scheduleText]);
+
   function setFilter(f: TaskFilter) {
     navigate(`/tasks${queryFromFilter(f)}`, { replace: true });
   }
@@ -162,7 +182,7 @@ export function TaskList() {
   }
 
   const first = (cursors.length - 1) * pageSize;
-  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.search);
+  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.search);
   const canSubmit = useCan('submitTask');
 
   return (
@@ -235,12 +255,25 @@ export function TaskList() {
             {filter.nodeId && !nodes[filter.nodeId] && <option value={filter.nodeId}>{filter.nodeId}</option>}
           </select>
         </label>
+        <label className="field field-inline">
+          <span>Schedule</span>
+          <input
+            name="schedule"
+            value={scheduleText}
+            onChange={(e) => setScheduleText(e.target.value)}
+            placeholder="name"
+            size={12}
+            autoComplete="off"
+            spellCheck={false}
+          />
+        </label>
         {anyFilter && (
           <button
             type="button"
             className="btn btn-ghost"
             onClick={() => {
               setSearch('');
+              setScheduleText('');
               setFilter({});
             }}
           >
@@ -374,6 +407,12 @@ const TaskRow = memo(function TaskRow({
       <td className="mono">{t.type}</td>
       <td>
         <TaskStatusBadge status={t.status} />
+        {t.status === 'SCHEDULED' && t.runAt && (
+          <span className="small muted">
+            {' '}
+            <Due iso={t.runAt} testId="task-due" />
+          </span>
+        )}
         {t.cancelRequested && !done && <span className="muted small"> cancelling</span>}
       </td>
       <td className="hide-sm">

@@ -1,6 +1,7 @@
 // TaskStatusCard: everything about one task, live: status, progress,
-// attempts, retry backoff, node, timestamps, input, result and error;
-// cancel and retry.
+// attempts, retry backoff, node, timestamps (and the due time of a
+// SCHEDULED task), unique key, schedule, input, result and error; cancel
+// and retry.
 
 import { useCallback, useEffect, useState } from 'react';
 
@@ -10,8 +11,9 @@ import { useDashboard, useService, useStore } from '../state/store';
 import { between, duration, timestamp } from '../lib/format';
 import { prettyJSON } from '../lib/json';
 import { backoffText } from '../lib/taskBackoff';
-import { Link } from '../lib/router';
-import { ActionButton, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
+import { holdText } from '../lib/taskSubmit';
+import { Link, useRoute } from '../lib/router';
+import { ActionButton, Due, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 
 export function TaskStatusCard({ id }: { id: string }) {
   const service = useService();
@@ -21,6 +23,8 @@ export function TaskStatusCard({ id }: { id: string }) {
   const nodes = useDashboard((s) => s.nodes);
   const canCancel = useCan('cancelTask');
   const canRetry = useCan('retryTask');
+  // The submit form sends here with ?duplicate=1 when the unique key was held by this task.
+  const duplicate = useRoute().query.get('duplicate') === '1';
   const [task, setTask] = useState<TaskDetail | null>(null);
   const [state, setState] = useState<'loading' | 'ready' | 'missing'>('loading');
   const [error, setError] = useState<string | null>(null);
@@ -90,6 +94,16 @@ export function TaskStatusCard({ id }: { id: string }) {
       <p className="crumbs">
         <Link to="/tasks">Tasks</Link> ›
       </p>
+      {duplicate && (
+        <div className="note note-info" role="status" data-testid="duplicate-notice">
+          <strong>A task with this unique key already exists: showing it.</strong> Nothing new was submitted; the key{' '}
+          {task.uniqueKey && <span className="mono">{task.uniqueKey}</span>} is held by task{' '}
+          <Link to={`/tasks/${encodeURIComponent(task.id)}`} className="mono" data-testid="duplicate-link">
+            {task.id}
+          </Link>
+          .
+        </div>
+      )}
       <div className="page-head">
         <h1 id="task-title">
           <span className="mono">{task.type}</span> <span className="muted mono task-id">{task.id}</span>
@@ -196,11 +210,41 @@ export function TaskStatusCard({ id }: { id: string }) {
               <time dateTime={task.updatedAt}>{timestamp(task.updatedAt)}</time>
             </dd>
           </div>
-          {task.runAt && (
+          {task.runAt && task.status === 'SCHEDULED' && (
+            <div>
+              <dt>Runs</dt>
+              <dd data-testid="task-run-at">
+                <Due iso={task.runAt} testId="task-due" />{' '}
+                <span className="muted small">
+                  (<time dateTime={task.runAt}>{timestamp(task.runAt)}</time>)
+                </span>
+              </dd>
+            </div>
+          )}
+          {task.runAt && task.status !== 'SCHEDULED' && (
             <div>
               <dt>Next attempt</dt>
               <dd>
                 <time dateTime={task.runAt}>{timestamp(task.runAt)}</time>
+              </dd>
+            </div>
+          )}
+          {task.uniqueKey && (
+            <div>
+              <dt>Unique key</dt>
+              <dd data-testid="task-unique-key">
+                <span className="mono">{task.uniqueKey}</span>{' '}
+                <span className="muted small">held {holdText(task.uniqueForSeconds)}</span>
+              </dd>
+            </div>
+          )}
+          {task.schedule && (
+            <div>
+              <dt>Schedule</dt>
+              <dd>
+                <Link to={`/schedules#schedule-${encodeURIComponent(task.schedule)}`} className="mono" data-testid="task-schedule">
+                  {task.schedule}
+                </Link>
               </dd>
             </div>
           )}

@@ -1,14 +1,16 @@
 // The form that submits a task: a registered type, JSON input checked as it
-// is typed, priority, timeout, retries, the task's own retry backoff and
+// is typed, priority, timeout, retries, the task's own retry backoff, when
+// it runs (now, in N seconds, at a date and time), a unique key, and
 // metadata.
 
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 
-import { TASK_PRIORITIES, type SubmitTaskInput, type TaskPriority } from '../service/types';
+import { TASK_PRIORITIES, type DuplicatePolicy, type SubmitTaskInput, type TaskPriority } from '../service/types';
 import { useCan } from '../state/session';
 import { useDashboard, useService } from '../state/store';
 import { checkJSON } from '../lib/json';
 import { checkBackoffMs } from '../lib/taskBackoff';
+import { localDateTimeValue, timingInput, uniqueInput, type RunMode } from '../lib/taskSubmit';
 import { label } from '../lib/format';
 import { Link, navigate } from '../lib/router';
 import { ErrorNote, NotAllowed } from './common';
@@ -60,6 +62,12 @@ function SubmitForm() {
   const [backoff, setBackoff] = useState('');
   const [maxBackoff, setMaxBackoff] = useState('');
   const [metadata, setMetadata] = useState('');
+  const [runMode, setRunMode] = useState<RunMode>('now');
+  const [delay, setDelay] = useState('60');
+  const [runAt, setRunAt] = useState(() => localDateTimeValue(Date.now() + 3600_000));
+  const [uniqueKey, setUniqueKey] = useState('');
+  const [uniqueFor, setUniqueFor] = useState('');
+  const [onDuplicate, setOnDuplicate] = useState<DuplicatePolicy>('RETURN_EXISTING');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [tried, setTried] = useState(false);
@@ -71,6 +79,11 @@ function SubmitForm() {
     retries: useId(),
     backoff: useId(),
     maxBackoff: useId(),
+    delay: useId(),
+    runAt: useId(),
+    uniqueKey: useId(),
+    uniqueFor: useId(),
+    onDuplicate: useId(),
   };
 
   // The first type once the types are known.
@@ -100,9 +113,21 @@ function SubmitForm() {
     (backoffCheck.ms !== null && maxBackoffCheck.ms !== null && maxBackoffCheck.ms < backoffCheck.ms
       ? 'Not under the first backoff'
       : null);
+  const timing = timingInput({ mode: runMode, delay, at: runAt });
+  const unique = uniqueInput({ key: uniqueKey, holdSeconds: uniqueFor, onDuplicate });
+  const noKey = uniqueKey.trim() === '';
   const typeError = type ? null : 'Choose a task type';
   const valid =
-    !typeError && inputCheck.ok && metaCheck.ok && !timeoutError && !retriesError && !backoffError && !maxBackoffError;
+    !typeError &&
+    inputCheck.ok &&
+    metaCheck.ok &&
+    !timeoutError &&
+    !retriesError &&
+    !backoffError &&
+    !maxBackoffError &&
+    !timing.error &&
+    !unique.error &&
+    !unique.holdError;
 
   function chooseType(t: string) {
     setType(t);
@@ -123,11 +148,15 @@ function SubmitForm() {
     if (retriesNum !== null) req.maxRetries = retriesNum;
     if (backoffCheck.ms !== null) req.retryBackoffMs = backoffCheck.ms;
     if (maxBackoffCheck.ms !== null) req.maxBackoffMs = maxBackoffCheck.ms;
+    // The time is read now, not when the form was drawn.
+    Object.assign(req, timingInput({ mode: runMode, delay, at: runAt }).value, unique.value);
     setBusy(true);
     setError(null);
     try {
       const t = await service.submitTask(req);
-      navigate(`/tasks/${encodeURIComponent(t.id)}`);
+      // A held unique key: nothing was created; the task that holds it is
+      // shown, and says so.
+      navigate(`/tasks/${encodeURIComponent(t.id)}${t.duplicate ? '?duplicate=1' : ''}`);
     } catch (err) {
       setError((err as Error).message);
     } finally {
@@ -231,6 +260,105 @@ function SubmitForm() {
             />
             <small className={maxBackoffError ? 'field-error' : 'field-hint'} id={`${ids.maxBackoff}-msg`}>
               {maxBackoffError ?? 'The longest wait between retries; empty: the cluster\'s.'}
+            </small>
+          </label>
+        </div>
+
+        <fieldset className="choice-set" aria-describedby={`${ids.delay}-msg`}>
+          <legend>Run</legend>
+          <div className="choice-row">
+            <label className="check">
+              <input type="radio" name="runMode" value="now" checked={runMode === 'now'} onChange={() => setRunMode('now')} /> Now
+            </label>
+            <label className="check">
+              <input type="radio" name="runMode" value="delay" checked={runMode === 'delay'} onChange={() => setRunMode('delay')} /> In
+            </label>
+            <input
+              id={ids.delay}
+              name="delaySeconds"
+              className="inline-num"
+              inputMode="decimal"
+              aria-label="Delay (s)"
+              value={delay}
+              onChange={(e) => setDelay(e.target.value)}
+              onFocus={() => setRunMode('delay')}
+              aria-invalid={runMode === 'delay' && !!timing.error}
+            />
+            <span className="muted">seconds</span>
+            <label className="check">
+              <input type="radio" name="runMode" value="at" checked={runMode === 'at'} onChange={() => setRunMode('at')} /> At
+            </label>
+            <input
+              id={ids.runAt}
+              name="runAt"
+              type="datetime-local"
+              aria-label="Run at"
+              value={runAt}
+              onChange={(e) => setRunAt(e.target.value)}
+              onFocus={() => setRunMode('at')}
+              aria-invalid={runMode === 'at' && !!timing.error}
+            />
+          </div>
+          <small className={timing.error ? 'field-error' : 'field-hint'} id={`${ids.delay}-msg`} data-testid="run-check">
+            {timing.error ??
+              (runMode === 'now'
+                ? 'Queued at once.'
+                : runMode === 'delay'
+                  ? 'SCHEDULED until then, then queued (PENDING).'
+                  : `Your time zone's time; SCHEDULED until then (a time that has passed means now).`)}
+          </small>
+        </fieldset>
+
+        <div className="form-row">
+          <label className="field" htmlFor={ids.uniqueKey}>
+            <span>Unique key (optional)</span>
+            <input
+              id={ids.uniqueKey}
+              name="uniqueKey"
+              value={uniqueKey}
+              onChange={(e) => setUniqueKey(e.target.value)}
+              placeholder="thumbnail:handout-7"
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={!!unique.error}
+              aria-describedby={`${ids.uniqueKey}-msg`}
+            />
+            <small className={unique.error ? 'field-error' : 'field-hint'} id={`${ids.uniqueKey}-msg`}>
+              {unique.error ?? 'No other task with this key while this one is unfinished.'}
+            </small>
+          </label>
+          <label className="field" htmlFor={ids.uniqueFor}>
+            <span>Keep key after finish (s)</span>
+            <input
+              id={ids.uniqueFor}
+              name="uniqueForSeconds"
+              inputMode="decimal"
+              value={uniqueFor}
+              onChange={(e) => setUniqueFor(e.target.value)}
+              placeholder="0"
+              disabled={noKey}
+              aria-invalid={!!unique.holdError}
+              aria-describedby={`${ids.uniqueFor}-msg`}
+            />
+            <small className={unique.holdError ? 'field-error' : 'field-hint'} id={`${ids.uniqueFor}-msg`}>
+              {unique.holdError ?? 'Empty or 0: only while unfinished.'}
+            </small>
+          </label>
+          <label className="field" htmlFor={ids.onDuplicate}>
+            <span>If the key is taken</span>
+            <select
+              id={ids.onDuplicate}
+              name="onDuplicate"
+              value={onDuplicate}
+              onChange={(e) => setOnDuplicate(e.target.value as DuplicatePolicy)}
+              disabled={noKey}
+              aria-describedby={`${ids.onDuplicate}-msg`}
+            >
+              <option value="RETURN_EXISTING">Return the existing task</option>
+              <option value="REPLACE">Replace it</option>
+            </select>
+            <small className="field-hint" id={`${ids.onDuplicate}-msg`}>
+              {onDuplicate === 'REPLACE' ? 'Cancels the unfinished task, queues this one.' : 'Creates nothing; shows the task that holds the key.'}
             </small>
           </label>
         </div>

@@ -6,9 +6,10 @@ import type { NodeStatus, TaskPriority, TaskStatus } from '../service/types';
 import { keyNeeded, roleName, type Action } from '../lib/auth';
 import { useSession } from '../state/session';
 import { useDashboard } from '../state/store';
-import { ago, between, duration, label } from '../lib/format';
+import { ago, between, dueIn, duration, label, timestamp } from '../lib/format';
 
 const TASK_TONE: Record<TaskStatus, string> = {
+  SCHEDULED: 'sched',
   PENDING: 'neutral',
   ASSIGNED: 'info',
   IN_PROGRESS: 'info',
@@ -151,6 +152,23 @@ export function Ago({ iso, title }: { iso: string | null | undefined; title?: st
   return (
     <time dateTime={iso ?? undefined} title={title ?? iso ?? undefined}>
       {ago(iso, now)}
+    </time>
+  );
+}
+
+/**
+ * "in 5 min" until a time (a SCHEDULED task's runAt, a schedule's next
+ * tick), with the absolute time on hover; kept current by the clock.
+ */
+export function Due({ iso, testId }: { iso: string | null | undefined; testId?: string }) {
+  // Renders once a second with the clock; reads the time when it renders,
+  // since a due time a few seconds ahead is off by the tick's age otherwise.
+  useServerNow();
+  const offset = useDashboard((s) => s.clockOffset);
+  if (!iso) return <span className="muted">—</span>;
+  return (
+    <time dateTime={iso} title={timestamp(iso)} data-testid={testId} className="due">
+      {dueIn(iso, Date.now() - offset)}
     </time>
   );
 }

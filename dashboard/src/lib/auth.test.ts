@@ -31,8 +31,20 @@ describe('roles', () => {
     expect(allowed('VIEWER')).toEqual([]);
   });
 
-  it('an operator runs tasks and nodes, not the configuration nor removal', () => {
-    expect(allowed('OPERATOR')).toEqual(['cancelTask', 'drainNode', 'resumeNode', 'retryTask', 'submitTask']);
+  it('an operator runs tasks, schedules and nodes, not the configuration nor removal', () => {
+    expect(allowed('OPERATOR')).toEqual([
+      'cancelTask',
+      'createSchedule',
+      'deleteSchedule',
+      'drainNode',
+      'pauseSchedule',
+      'resumeNode',
+      'resumeSchedule',
+      'retryTask',
+      'submitTask',
+      'triggerSchedule',
+      'updateSchedule',
+    ]);
     expect(can('OPERATOR', 'updateConfig')).toBe(false);
     expect(can('OPERATOR', 'removeNode')).toBe(false);
   });

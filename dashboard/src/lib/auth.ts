@@ -28,7 +28,13 @@ export type Action =
   | 'resumeNode'
   | 'updateConfig'
   | 'removeNode'
-  | 'updateNode';
+  | 'updateNode'
+  | 'createSchedule'
+  | 'updateSchedule'
+  | 'pauseSchedule'
+  | 'resumeSchedule'
+  | 'deleteSchedule'
+  | 'triggerSchedule';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -44,6 +50,12 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   updateConfig: 'ADMIN',
   removeNode: 'ADMIN',
   updateNode: 'ADMIN',
+  createSchedule: 'OPERATOR',
+  updateSchedule: 'OPERATOR',
+  pauseSchedule: 'OPERATOR',
+  resumeSchedule: 'OPERATOR',
+  deleteSchedule: 'OPERATOR',
+  triggerSchedule: 'OPERATOR',
 };
 
 /** Whether a role is at least another. */

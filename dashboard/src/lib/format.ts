@@ -13,6 +13,28 @@ export function ago(iso: string | null | undefined, now: number): string {
   return new Date(t).toLocaleString();
 }
 
+/**
+ * How long until a time: "in 3 s", "in 5 min", "in 2 h 10 min", "in 3 d";
+ * "due now" once it is reached (a SCHEDULED task waiting to be promoted, a
+ * tick about to fire).
+ */
+export function dueIn(iso: string | null | undefined, now: number): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '—';
+  const s = Math.ceil((t - now) / 1000);
+  if (s <= 0) return 'due now';
+  if (s < 60) return `in ${s} s`;
+  // Minutes and hours to the nearest minute: 4 min 50 s reads "in 5 min".
+  const mins = Math.round(s / 60);
+  if (mins < 60) return `in ${mins} min`;
+  if (s < 86400) {
+    const m = mins % 60;
+    return `in ${Math.floor(mins / 60)} h${m ? ` ${m} min` : ''}`;
+  }
+  return `in ${Math.round(s / 86400)} d`;
+}
+
 /** A duration in ms as "850 ms", "12.3 s", "4 min 05 s", "2 h 10 min". */
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';

@@ -31,6 +31,8 @@ import type {
   NodeInput,
   OverviewStats,
   ProcessingNode,
+  Schedule,
+  ScheduleInput,
   StoreHealth,
   SubmitTaskInput,
   TaskCount,
@@ -490,6 +492,44 @@ export class DistributedProcessingService {
     return (await this.mutate<{ updateConfig: DistributedProcessingConfig }>(ops.UPDATE_CONFIG, { input })).updateConfig;
   }
 
+  // ---- schedules ----
+
+  /** Every schedule, sorted by name. */
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.query<{ schedules: Schedule[] }>(ops.SCHEDULES_QUERY)).schedules;
+  }
+
+  /** The schedule of this name, or null when there is none. */
+  async getSchedule(name: string): Promise<Schedule | null> {
+    return (await this.query<{ schedule: Schedule | null }>(ops.SCHEDULE_QUERY, { name })).schedule;
+  }
+
+  async createSchedule(input: ScheduleInput): Promise<Schedule> {
+    return (await this.mutate<{ createSchedule: Schedule }>(ops.CREATE_SCHEDULE, { input })).createSchedule;
+  }
+
+  /** Replaces the definition of the schedule named input.name (its paused state and last run stay). */
+  async updateSchedule(input: ScheduleInput): Promise<Schedule> {
+    return (await this.mutate<{ updateSchedule: Schedule }>(ops.UPDATE_SCHEDULE, { input })).updateSchedule;
+  }
+
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return (await this.mutate<{ pauseSchedule: Schedule }>(ops.PAUSE_SCHEDULE, { name })).pauseSchedule;
+  }
+
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return (await this.mutate<{ resumeSchedule: Schedule }>(ops.RESUME_SCHEDULE, { name })).resumeSchedule;
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    return (await this.mutate<{ deleteSchedule: boolean }>(ops.DELETE_SCHEDULE, { name })).deleteSchedule;
+  }
+
+  /** Submits the schedule's task now; returns that task. */
+  async triggerSchedule(name: string): Promise<TaskSummary> {
+    return (await this.mutate<{ triggerSchedule: TaskSummary }>(ops.TRIGGER_SCHEDULE, { name })).triggerSchedule;
+  }
+
   // ---- subscriptions ----
 
   private openSubscription<T>(
@@ -551,6 +591,21 @@ export class DistributedProcessingService {
     return this.alertFeed.listen(l);
   }
 
+  /**
+   * Every change of every schedule (created, updated, paused, resumed,
+   * fired; a deleted one once more with its last state), in batches. Opened
+   * only while a view listens: when the feed had to be opened again (events
+   * were missed), onRestart is called, for that view to load the schedules
+   * again.
+   */
+  watchSchedules(l: (schedules: Schedule[]) => void, onRestart: () => void): Unsubscribe {
+    const feed = new Feed<Schedule>(
+      (item, end) => this.openSubscription(ops.SCHEDULE_UPDATED, {}, 'scheduleUpdated', item, end),
+      onRestart,
+    );
+    return feed.listen(l);
+  }
+
   /** Every change of one task, with its input and result, in batches. */
   watchTask(id: string, l: (task: TaskDetail) => void): Unsubscribe {
     const feed = new Feed<TaskDetail>(
@@ -568,6 +623,7 @@ export function cleanFilter(f: TaskFilter): TaskFilter | null {
   if (f.type) out.type = f.type;
   if (f.priority) out.priority = f.priority;
   if (f.nodeId) out.nodeId = f.nodeId;
+  if (f.schedule) out.schedule = f.schedule;
   if (f.search && f.search.trim()) out.search = f.search.trim();
   return Object.keys(out).length > 0 ? out : null;
 }

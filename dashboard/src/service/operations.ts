@@ -10,11 +10,12 @@ const NODE_FIELDS = `
 const TASK_SUMMARY_FIELDS = `
   id type status priority error attempts failures maxRetries timeoutSeconds progress
   progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
+  uniqueKey schedule
 `;
 
 const TASK_DETAIL_FIELDS = `
   ${TASK_SUMMARY_FIELDS}
-  input result metadata retryBackoffMs maxBackoffMs
+  input result metadata retryBackoffMs maxBackoffMs uniqueForSeconds duplicate
   node { id name address }
 `;
 
@@ -106,3 +107,35 @@ export const STATS_QUERY = `
     recent: stats(windowSeconds: 60, bucketSeconds: 10) { from to total { ${STATS_POINT} } }
   }
 `;
+
+const SCHEDULE_FIELDS = `
+  name cron every timezone overlap misfire paused nextRunAt lastRunAt createdAt updatedAt
+  task {
+    type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds
+  }
+  lastTask { id status createdAt }
+`;
+
+export const SCHEDULES_QUERY = `query Schedules { schedules { ${SCHEDULE_FIELDS} } }`;
+
+export const SCHEDULE_QUERY = `query Schedule($name: String!) { schedule(name: $name) { ${SCHEDULE_FIELDS} } }`;
+
+export const CREATE_SCHEDULE = `
+  mutation CreateSchedule($input: ScheduleInput!) { createSchedule(input: $input) { ${SCHEDULE_FIELDS} } }
+`;
+
+export const UPDATE_SCHEDULE = `
+  mutation UpdateSchedule($input: ScheduleInput!) { updateSchedule(input: $input) { ${SCHEDULE_FIELDS} } }
+`;
+
+export const PAUSE_SCHEDULE = `mutation PauseSchedule($name: String!) { pauseSchedule(name: $name) { ${SCHEDULE_FIELDS} } }`;
+
+export const RESUME_SCHEDULE = `mutation ResumeSchedule($name: String!) { resumeSchedule(name: $name) { ${SCHEDULE_FIELDS} } }`;
+
+export const DELETE_SCHEDULE = `mutation DeleteSchedule($name: String!) { deleteSchedule(name: $name) }`;
+
+export const TRIGGER_SCHEDULE = `
+  mutation TriggerSchedule($name: String!) { triggerSchedule(name: $name) { ${TASK_SUMMARY_FIELDS} } }
+`;
+
+export const SCHEDULE_UPDATED = `subscription ScheduleFeed { scheduleUpdated { ${SCHEDULE_FIELDS} } }`;

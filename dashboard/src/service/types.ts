@@ -2,6 +2,7 @@
 // Times are RFC 3339 strings, as the API sends them.
 
 export const TASK_STATUSES = [
+  'SCHEDULED',
   'PENDING',
   'ASSIGNED',
   'IN_PROGRESS',
@@ -89,7 +90,12 @@ export interface TaskSummary {
   assignedAt: string | null;
   startedAt: string | null;
   completedAt: string | null;
+  /** When a SCHEDULED task becomes PENDING (its due time), or a RETRYING one is retried. */
   runAt: string | null;
+  /** The task's unique key, or null. */
+  uniqueKey: string | null;
+  /** The name of the schedule that submitted the task, or null. */
+  schedule: string | null;
 }
 
 /** A task with everything, for its detail view. */
@@ -101,6 +107,10 @@ export interface TaskDetail extends TaskSummary {
   retryBackoffMs: number | null;
   /** The task's own longest backoff between retries, in ms; null: the cluster's. */
   maxBackoffMs: number | null;
+  /** How long the unique key stays held after the task finished, in seconds (0: only while unfinished). */
+  uniqueForSeconds: number;
+  /** True on the answer to a submission whose unique key this task held: nothing new was created. */
+  duplicate: boolean;
   node: { id: string; name: string; address: string } | null;
 }
 
@@ -148,6 +158,8 @@ export interface TaskFilter {
   type?: string;
   priority?: TaskPriority;
   nodeId?: string;
+  /** Tasks submitted by the schedule of this name. */
+  schedule?: string;
   search?: string;
 }
 
@@ -171,6 +183,78 @@ export interface SubmitTaskInput {
   retryBackoffMs?: number;
   /** This task's own longest backoff between retries, in ms (absent: the cluster's). */
   maxBackoffMs?: number;
+  /** When to run it (RFC 3339); until then it is SCHEDULED. Not with delaySeconds. */
+  runAt?: string;
+  /** Run it this many seconds from now. Not with runAt. */
+  delaySeconds?: number;
+  /** Makes it the only task with this key while unfinished (and uniqueForSeconds after). */
+  uniqueKey?: string;
+  /** How long the key stays held after the task finished, in seconds. */
+  uniqueForSeconds?: number;
+  /** What a submission whose key is held does (RETURN_EXISTING when absent). */
+  onDuplicate?: DuplicatePolicy;
+}
+
+export const DUPLICATE_POLICIES = ['RETURN_EXISTING', 'REPLACE'] as const;
+export type DuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
+
+// ---- schedules (graph/schedule.graphqls) ----
+
+export const OVERLAP_POLICIES = ['ALLOW', 'SKIP', 'CANCEL_PREVIOUS'] as const;
+/** What a tick does while the previous tick's task is unfinished. */
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+export const MISFIRE_POLICIES = ['RUN_ONCE', 'SKIP'] as const;
+/** What becomes of ticks missed while no leader ran. */
+export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
+
+/** What a schedule submits at each tick. */
+export interface ScheduleTask {
+  type: string;
+  input: JSONValue;
+  priority: TaskPriority;
+  timeoutSeconds: number;
+  maxRetries: number;
+  metadata: JSONValue;
+  retryBackoffMs: number | null;
+  maxBackoffMs: number | null;
+  uniqueKey: string | null;
+  uniqueForSeconds: number;
+}
+
+/** A task submitted at every tick of a cron expression or an interval. */
+export interface Schedule {
+  name: string;
+  /** A cron expression, or null for an every schedule. */
+  cron: string | null;
+  /** A Go duration such as 90s, or null for a cron schedule. */
+  every: string | null;
+  /** The IANA zone of the cron expression; null for an every schedule. */
+  timezone: string | null;
+  task: ScheduleTask;
+  overlap: OverlapPolicy;
+  misfire: MisfirePolicy;
+  paused: boolean;
+  /** The next tick; null while paused. */
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  /** The task of the last tick, or null. */
+  lastTask: { id: string; status: TaskStatus; createdAt: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A schedule to create, or (updateSchedule) the definition that replaces one. */
+export interface ScheduleInput {
+  name: string;
+  cron?: string;
+  timezone?: string;
+  every?: string;
+  task: SubmitTaskInput;
+  overlap?: OverlapPolicy;
+  misfire?: MisfirePolicy;
+  /** Create it paused (ignored by updateSchedule). */
+  paused?: boolean;
 }
 
 export interface TaskCount {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Alert, TaskStatus, TaskSummary } from '../service/types';
+import type { Alert, Schedule, TaskStatus, TaskSummary } from '../service/types';
 import {
   ClockOffset,
   MAX_RESOLVED_ALERTS,
   OFFLINE_SLACK_MS,
   applyAlertEvents,
+  applyScheduleEvents,
   firingSummary,
   effectiveNodeStatus,
   mergeTaskEvents,
@@ -39,6 +40,8 @@ function task(id: string, status: TaskStatus, over: Partial<TaskSummary> = {}): 
     startedAt: null,
     completedAt: null,
     runAt: null,
+    uniqueKey: null,
+    schedule: null,
     ...over,
   };
 }
@@ -87,6 +90,15 @@ describe('taskMatchesFilter', () => {
     expect(taskMatchesFilter(t, { search: '06AB' })).toBe(true);
     expect(taskMatchesFilter(t, { nodeId: 'n2' })).toBe(false);
   });
+
+  it('matches a schedule by equality, as TaskFilter.Matches does', () => {
+    const t = task('s1', 'COMPLETED', { schedule: 'nightly-index' });
+    expect(taskMatchesFilter(t, { schedule: 'nightly-index' })).toBe(true);
+    expect(taskMatchesFilter(t, { schedule: 'nightly' })).toBe(false);
+    expect(taskMatchesFilter(task('s2', 'COMPLETED'), { schedule: 'nightly-index' })).toBe(false);
+    // The search does not look at the schedule's name.
+    expect(taskMatchesFilter(t, { search: 'nightly' })).toBe(false);
+  });
 });
 
 describe('mergeTaskEvents', () => {
@@ -108,6 +120,15 @@ describe('mergeTaskEvents', () => {
     expect(next.hasNextPage).toBe(true);
     expect(next.endCursor).toBe(p.cursors.c);
     expect(next.totalCount).toBe(11);
+  });
+
+  it('inserts a task submitted to run later (SCHEDULED) on top', () => {
+    const p = page(older);
+    const at = iso(5);
+    const later = task('d', 'SCHEDULED', { createdAt: at, updatedAt: at, attempts: 0, nodeId: null, runAt: iso(60000) });
+    const next = mergeTaskEvents(p, [later], { status: ['SCHEDULED'] }, true, 50);
+    expect(next.tasks.map((t) => t.id)).toEqual(['d', 'c', 'b']);
+    expect([...next.fresh]).toEqual(['d']);
   });
 
   it('inserts nothing on later pages, or when not matching', () => {
@@ -225,5 +246,60 @@ describe('applyAlertEvents', () => {
   it('returns the same list for no events', () => {
     const list = [alert('node_offline:n1')];
     expect(applyAlertEvents(list, [])).toBe(list);
+  });
+});
+
+describe('applyScheduleEvents', () => {
+  function sched(name: string, updatedMs: number, over: Partial<Schedule> = {}): Schedule {
+    return {
+      name,
+      cron: null,
+      every: '2s',
+      timezone: null,
+      task: {
+        type: 'echo',
+        input: null,
+        priority: 'NORMAL',
+        timeoutSeconds: 300,
+        maxRetries: 3,
+        metadata: null,
+        retryBackoffMs: null,
+        maxBackoffMs: null,
+        uniqueKey: null,
+        uniqueForSeconds: 0,
+      },
+      overlap: 'ALLOW',
+      misfire: 'RUN_ONCE',
+      paused: false,
+      nextRunAt: iso(updatedMs + 2000),
+      lastRunAt: null,
+      lastTask: null,
+      createdAt: iso(0),
+      updatedAt: iso(updatedMs),
+      ...over,
+    };
+  }
+
+  it('takes the latest state, adds new schedules in name order, drops stale events', () => {
+    const list = [sched('b', 10), sched('d', 10)];
+    const r = applyScheduleEvents(list, [sched('d', 20, { paused: true }), sched('a', 5), sched('b', 5, { paused: true })]);
+    expect(r.list.map((s) => s.name)).toEqual(['a', 'b', 'd']);
+    expect(r.list[2].paused).toBe(true);
+    expect(r.list[1].paused).toBe(false); // the older event of b is stale
+    expect(r.recheck).toEqual([]);
+  });
+
+  it('asks to recheck a schedule whose event is no newer than what is shown: it may be deleted', () => {
+    const list = [sched('nightly', 10)];
+    const r = applyScheduleEvents(list, [sched('nightly', 10)]);
+    expect(r.list).toBe(list);
+    expect(r.recheck).toEqual(['nightly']);
+    // A newer event in the same batch settles it.
+    expect(applyScheduleEvents(list, [sched('nightly', 10), sched('nightly', 30)]).recheck).toEqual([]);
+  });
+
+  it('drops the echo of a schedule the page deleted', () => {
+    const r = applyScheduleEvents([], [sched('gone', 10)], (s) => s.name === 'gone');
+    expect(r.list).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import type {
   DistributedProcessingConfig,
   NodeStatus,
   ProcessingNode,
+  Schedule,
   TaskFilter,
   TaskPage,
   TaskStatus,
@@ -26,9 +27,9 @@ export function countsFrom(list: { status: TaskStatus; count: number }[]): Count
   return c;
 }
 
-/** Whether this event is a task's first: just submitted, never changed. */
+/** Whether this event is a task's first: just submitted (to run now, or later), never changed. */
 export function isSubmission(t: TaskSummary): boolean {
-  return t.status === 'PENDING' && t.attempts === 0 && t.createdAt === t.updatedAt;
+  return (t.status === 'PENDING' || t.status === 'SCHEDULED') && t.attempts === 0 && t.createdAt === t.updatedAt;
 }
 
 /**
@@ -97,6 +98,7 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.type && t.type !== f.type) return false;
   if (f.priority && t.priority !== f.priority) return false;
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
+  if (f.schedule && t.schedule !== f.schedule) return false;
   const q = f.search?.trim().toLowerCase();
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
@@ -145,6 +147,7 @@ export function mergeTaskEvents(
     latest.set(e.id, e);
   }
   const canEnter = Boolean((filter.status && filter.status.length > 0) || filter.nodeId || filter.search?.trim());
+  // (A task's schedule never changes: a schedule filter lets no task in by a change.)
 
   const index = new Map(page.tasks.map((t, i) => [t.id, i]));
   let tasks = page.tasks;
@@ -321,4 +324,47 @@ export function firingSummary(list: Alert[]): { firing: number; critical: number
     if (a.severity === 'critical') critical++;
   }
   return { firing, critical };
+}
+
+// ---- schedules ----
+
+/** By name, as the schedules query sorts them. */
+export function compareSchedules(a: Pick<Schedule, 'name'>, b: Pick<Schedule, 'name'>): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Applies scheduleUpdated events to the list shown: a schedule takes the
+ * state of its latest event (one older than what is shown is stale); an
+ * unknown one is added (created elsewhere). A deleted schedule comes once
+ * more with its last state, which looks like no change: for an event no
+ * newer than what is shown, its name is returned in recheck, for the caller
+ * to ask the node whether the schedule still exists. gone says which
+ * schedules the page itself deleted (that echo of theirs is dropped).
+ */
+export function applyScheduleEvents(
+  list: Schedule[],
+  events: Schedule[],
+  gone: (s: Schedule) => boolean = () => false,
+): { list: Schedule[]; recheck: string[] } {
+  if (events.length === 0) return { list, recheck: [] };
+  const byName = new Map(list.map((s) => [s.name, s]));
+  const recheck = new Set<string>();
+  let changed = false;
+  for (const e of events) {
+    if (gone(e)) continue;
+    const cur = byName.get(e.name);
+    if (cur) {
+      const d = (Date.parse(e.updatedAt) || 0) - (Date.parse(cur.updatedAt) || 0);
+      if (d < 0) continue;
+      if (d === 0) {
+        recheck.add(e.name);
+        continue;
+      }
+    }
+    recheck.delete(e.name);
+    byName.set(e.name, e);
+    changed = true;
+  }
+  return { list: changed ? [...byName.values()].sort(compareSchedules) : list, recheck: [...recheck] };
 }
