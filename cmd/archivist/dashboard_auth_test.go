@@ -18,7 +18,9 @@ import (
 // submit, cancel, retry, drain or configuration editing; sign-out returns to
 // the sign-in screen and closes the WebSocket; an operator key submits a task
 // through the form and sees it complete live (over the WebSocket, so the key
-// went in connection_init); a reload in the same tab keeps the session
+// went in connection_init), and creates a paused schedule with its actions
+// (resume, run now, edit, delete) offered, which a viewer then sees without
+// any; a reload in the same tab keeps the session
 // (sessionStorage); an admin key changes the configuration; the playground,
 // opened in the same tab, runs a query and a subscription with the
 // dashboard's key; and when the node restarts with other keys, the page

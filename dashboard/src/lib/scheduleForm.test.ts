@@ -19,6 +19,7 @@ const schedule: Schedule = {
     maxBackoffMs: null,
     uniqueKey: 'index:crimson',
     uniqueForSeconds: 60,
+    onDuplicate: 'REPLACE',
   },
   overlap: 'SKIP',
   misfire: 'SKIP',
@@ -122,6 +123,7 @@ describe('scheduleFormFrom', () => {
       retryBackoffMs: 5000,
       uniqueKey: 'index:crimson',
       uniqueForSeconds: 60,
+      onDuplicate: 'REPLACE',
     });
   });
 

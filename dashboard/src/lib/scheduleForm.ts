@@ -168,6 +168,7 @@ export function scheduleInputFrom(
     if (base.uniqueKey) {
       task.uniqueKey = base.uniqueKey;
       if (base.uniqueForSeconds > 0) task.uniqueForSeconds = base.uniqueForSeconds;
+      if (base.onDuplicate === 'REPLACE') task.onDuplicate = 'REPLACE';
     }
   }
   const out: ScheduleInput = { name: f.name, task, overlap: f.overlap, misfire: f.misfire };

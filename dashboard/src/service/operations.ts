@@ -112,6 +112,7 @@ const SCHEDULE_FIELDS = `
   name cron every timezone overlap misfire paused nextRunAt lastRunAt createdAt updatedAt
   task {
     type input priority timeoutSeconds maxRetries metadata retryBackoffMs maxBackoffMs uniqueKey uniqueForSeconds
+    onDuplicate
   }
   lastTask { id status createdAt }
 `;

@@ -220,6 +220,8 @@ export interface ScheduleTask {
   maxBackoffMs: number | null;
   uniqueKey: string | null;
   uniqueForSeconds: number;
+  /** What a tick does when the key is held; null without a key. */
+  onDuplicate: DuplicatePolicy | null;
 }
 
 /** A task submitted at every tick of a cron expression or an interval. */

@@ -267,6 +267,7 @@ describe('applyScheduleEvents', () => {
         maxBackoffMs: null,
         uniqueKey: null,
         uniqueForSeconds: 0,
+        onDuplicate: null,
       },
       overlap: 'ALLOW',
       misfire: 'RUN_ONCE',
