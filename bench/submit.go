@@ -28,6 +28,10 @@ var submitModes = []struct {
 	{"graphql submitTask", 16, 1},
 	{"graphql submitTasks", 4, 100},
 	{"go CreateTasks", 16, 1},
+	// The same with each task's own unique key (checked and taken in the
+	// create script), and with a delay (SCHEDULED, indexed by due time).
+	{"go CreateTasks unique", 16, 1},
+	{"go CreateTasks delayed", 16, 1},
 	{"go CreateTasks batch", 2, 1000},
 	{"asynq Enqueue", 16, 1},
 }
@@ -86,7 +90,18 @@ func (b *bench) submitRun(ctx context.Context, mode string, clients, batch int) 
 			return 0, err
 		}
 		defer st.Close()
-		send = func() error { return st.CreateTasks(ctx, newTasks(batch)) }
+		send = func() error {
+			ts := newTasks(batch)
+			for _, t := range ts {
+				switch {
+				case strings.HasSuffix(mode, " unique"):
+					t.UniqueKey = "bench:" + t.ID
+				case strings.HasSuffix(mode, " delayed"):
+					t.Delay = time.Hour
+				}
+			}
+			return st.CreateTasks(ctx, ts)
+		}
 	}
 	var n atomic.Int64
 	var firstErr atomic.Value
