@@ -11,7 +11,7 @@ import { useDashboard, useService, useStore } from '../state/store';
 import { between, duration, timestamp } from '../lib/format';
 import { prettyJSON } from '../lib/json';
 import { backoffText } from '../lib/taskBackoff';
-import { holdText } from '../lib/taskSubmit';
+import { holdText, waitedFrom } from '../lib/taskSubmit';
 import { Link, useRoute } from '../lib/router';
 import { ActionButton, Due, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 
@@ -174,7 +174,11 @@ export function TaskStatusCard({ id }: { id: string }) {
           </div>
           <div>
             <dt>Waited</dt>
-            <dd>{duration(between(task.createdAt, task.startedAt ?? (done ? task.completedAt : null), serverNow))}</dd>
+            <dd>
+              {task.status === 'SCHEDULED'
+                ? 'not due yet'
+                : duration(between(waitedFrom(task), task.startedAt ?? (done ? task.completedAt : null), serverNow))}
+            </dd>
           </div>
           <div>
             <dt>Run time</dt>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { holdText, localDateTimeValue, MAX_DELAY_SECONDS, parseLocalDateTime, timingInput, uniqueInput } from './taskSubmit';
+import { holdText, localDateTimeValue, MAX_DELAY_SECONDS, parseLocalDateTime, timingInput, uniqueInput, waitedFrom } from './taskSubmit';
 
 const NOW = new Date(2026, 11, 7, 14, 30, 0).getTime(); // local time: the form's zone
 
@@ -74,5 +74,18 @@ describe('holdText', () => {
   it('says how long the key is held', () => {
     expect(holdText(0)).toBe('while unfinished');
     expect(holdText(90)).toBe('while unfinished, then 1 min 30 s');
+  });
+});
+
+describe('waitedFrom', () => {
+  const created = '2026-12-07T10:00:00Z';
+  it('counts a delayed task\'s wait from its due time', () => {
+    expect(waitedFrom({ createdAt: created, runAt: '2026-12-07T11:00:00Z', status: 'PENDING' })).toBe('2026-12-07T11:00:00Z');
+    expect(waitedFrom({ createdAt: created, runAt: '2026-12-07T11:00:00Z', status: 'COMPLETED' })).toBe('2026-12-07T11:00:00Z');
+  });
+  it('counts from the submission otherwise', () => {
+    expect(waitedFrom({ createdAt: created, runAt: null, status: 'PENDING' })).toBe(created);
+    // A RETRYING task's runAt is when its retry comes, not a due time.
+    expect(waitedFrom({ createdAt: created, runAt: '2026-12-07T10:00:05Z', status: 'RETRYING' })).toBe(created);
   });
 });

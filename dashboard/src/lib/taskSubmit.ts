@@ -116,3 +116,11 @@ export function uniqueInput(f: UniqueFields): UniqueChecked {
 export function holdText(uniqueForSeconds: number): string {
   return uniqueForSeconds > 0 ? `while unfinished, then ${duration(uniqueForSeconds * 1000)}` : 'while unfinished';
 }
+
+/** When a task began waiting to be placed: its submission, or for a task
+ * submitted to run later its due time (runAt, which it keeps once PENDING;
+ * a RETRYING task's runAt is its retry, not a due time). */
+export function waitedFrom(task: { createdAt: string; runAt: string | null; status: string }): string {
+  if (task.runAt && task.status !== 'RETRYING' && Date.parse(task.runAt) > Date.parse(task.createdAt)) return task.runAt;
+  return task.createdAt;
+}
