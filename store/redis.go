@@ -617,15 +617,16 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 
 // ListTasks pages through the tasks newest first. Without filters it reads
 // one page. PENDING tasks (of any or one priority) are paged from the ready
-// index and counted from the counters; the ASSIGNED or IN_PROGRESS tasks of
-// one node are found among its assigned ones and every running one; other
-// filters scan every task in chunks, reading the fields to filter on, and
-// then the page's tasks.
+// index and counted from the counters, SCHEDULED ones from their index by
+// Seq; the ASSIGNED or IN_PROGRESS tasks of one node are found among its
+// assigned ones and every running one; other filters scan every task in
+// chunks, reading the fields to filter on, and then the page's tasks.
 //
 // Whatever the path, the tasks listed are those archivist.TaskFilter.Matches
 // selects, filtered here in Go (no Lua script filters tasks): the scan and
-// the held tasks of a node call it, and the ready index, which holds
-// exactly the PENDING tasks by priority, stands for it where it is used.
+// the held tasks of a node call it, and the ready and scheduled:seq
+// indexes, which hold exactly the PENDING and SCHEDULED tasks, stand for it
+// where they are used.
 // The conformance suite (storetest, ListTasks/MatchesFilter) checks the
 // two agree.
 func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
@@ -668,6 +669,8 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	case onlyStatuses(q.Status, archivist.TaskPending) && q.Type == "" && q.NodeID == "" && q.Search == "" &&
 		(q.Priority == "" || q.Priority.Valid()):
 		ids, err = r.listPending(ctx, q.Priority, after, first, page)
+	case onlyStatuses(q.Status, archivist.TaskScheduled) && q.StatusOnly():
+		ids, err = r.listScheduled(ctx, after, first, page)
 	case q.NodeID != "" && onlyStatuses(q.Status, archivist.TaskAssigned, archivist.TaskInProgress):
 		ids, err = r.listHeld(ctx, q, after, first, page)
 	default:
@@ -698,6 +701,28 @@ func onlyStatuses(list []archivist.TaskStatus, want ...archivist.TaskStatus) boo
 		}
 	}
 	return true
+}
+
+// listScheduled pages the SCHEDULED tasks newest first from their index by
+// Seq, and counts them, without looking at other tasks.
+func (r *Redis) listScheduled(ctx context.Context, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	key := r.keys.key(redisKeyScheduledSeq)
+	max := "+inf"
+	if after != 0 {
+		max = "(" + strconv.FormatUint(after, 10)
+	}
+	pipe := r.client.Pipeline()
+	total := pipe.ZCard(ctx, key)
+	rng := pipe.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(first) + 1})
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, r.mapErr("list tasks", err)
+	}
+	page.TotalCount = int(total.Val())
+	ids := rng.Val()
+	if len(ids) > first {
+		ids, page.HasNext = ids[:first], true
+	}
+	return ids, nil
 }
 
 // readyRankSpan is the score span of one priority in the ready index (see

@@ -19,6 +19,7 @@ import (
 //	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
 //	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
 //	<prefix>scheduled       ZSET   SCHEDULED task id -> RunAt (unix µs)
+//	<prefix>scheduled:seq   ZSET   SCHEDULED task id -> Seq (ListTasks of SCHEDULED tasks)
 //	<prefix>unique          HASH   unique key -> id of the newest task that took it
 //	<prefix>leased          ZSET   IN_PROGRESS task id -> LeaseUntil (µs)
 //	<prefix>counts          HASH   finished status -> number of tasks (the others: index sizes)
@@ -69,25 +70,27 @@ const (
 	redisKeyConfig
 	redisKeyScheduled
 	redisKeyUnique
+	redisKeyScheduledSeq
 	redisKeyCount
 )
 
 var redisKeyNames = [redisKeyCount]string{
-	redisKeyAll:       "all",
-	redisKeyReady:     "ready",
-	redisKeyRetrying:  "retrying",
-	redisKeyLeased:    "leased",
-	redisKeyCounts:    "counts",
-	redisKeyLoads:     "loads",
-	redisKeyTaskSeq:   "seq:task",
-	redisKeyEventSeq:  "seq:event",
-	redisKeyEvents:    "events",
-	redisKeyLeader:    "leader",
-	redisKeyNodes:     "nodes",
-	redisKeyDraining:  "draining",
-	redisKeyConfig:    "config",
-	redisKeyScheduled: "scheduled",
-	redisKeyUnique:    "unique",
+	redisKeyAll:          "all",
+	redisKeyReady:        "ready",
+	redisKeyRetrying:     "retrying",
+	redisKeyLeased:       "leased",
+	redisKeyCounts:       "counts",
+	redisKeyLoads:        "loads",
+	redisKeyTaskSeq:      "seq:task",
+	redisKeyEventSeq:     "seq:event",
+	redisKeyEvents:       "events",
+	redisKeyLeader:       "leader",
+	redisKeyNodes:        "nodes",
+	redisKeyDraining:     "draining",
+	redisKeyConfig:       "config",
+	redisKeyScheduled:    "scheduled",
+	redisKeyUnique:       "unique",
+	redisKeyScheduledSeq: "scheduled:seq",
 }
 
 // redisHashTag is the hash tag shared by every key of cluster.

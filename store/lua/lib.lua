@@ -22,6 +22,7 @@
 --   KEYS[15] unique    HASH  unique key -> id of the newest task that took it
 --                            (it holds the key while unfinished, and for its
 --                            unique-for after it finished: see unique_holder)
+--   KEYS[16] scheduled:seq ZSET SCHEDULED task id -> Seq (ListTasks by status)
 -- ARGV[1] is the key prefix "{archivist:<cluster>}:"; per-task keys
 -- (<prefix>task:<id>, a HASH) and per-node keys (<prefix>assigned:<node>, a
 -- ZSET of the node's ASSIGNED tasks by placement order) are built from it,
@@ -100,7 +101,7 @@ local KEEP = tonumber(ARGV[2])
 local K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local K_SCHEDULED, K_UNIQUE = KEYS[14], KEYS[15]
+local K_SCHEDULED, K_UNIQUE, K_SCHEDSEQ = KEYS[14], KEYS[15], KEYS[16]
 
 local MAX_REQUEUES = 10 -- archivist.MaxRequeues
 local RANK_SPAN = 1125899906842624 -- 2^50
@@ -487,6 +488,7 @@ local function unindex(t)
     zrem(K_RETRYING, id)
   elseif st == 'SCHEDULED' then
     zrem(K_SCHEDULED, id)
+    zrem(K_SCHEDSEQ, id)
   elseif st == 'ASSIGNED' then
     zrem(assigned_key(t.node), id)
     add_load(t.node, -1)
@@ -505,6 +507,7 @@ local function index(t)
     zadd(K_RETRYING, istr(t.runat), id)
   elseif st == 'SCHEDULED' then
     zadd(K_SCHEDULED, istr(t.runat), id)
+    zadd(K_SCHEDSEQ, istr(t.seq), id)
   elseif st == 'ASSIGNED' then
     zadd(assigned_key(t.node), ready_score(t.prio, t.seq), id)
     add_load(t.node, 1)
@@ -700,6 +703,7 @@ local function create_task(c, seq)
     zadd(K_READY, ready_score(c.prio, seq), c.id)
   else
     zadd(K_SCHEDULED, istr(runat), c.id)
+    zadd(K_SCHEDSEQ, istr(seq), c.id)
   end
   EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', c.id, c.i, m, '' }
   return status, runat

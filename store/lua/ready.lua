@@ -16,6 +16,7 @@ for _, idx in ipairs({ { K_SCHEDULED, 'SCHEDULED', 'task.due', 'its time came', 
       task_event(t, idx[3], idx[4], '')
     else
       zrem(idx[1], id)
+      if idx[1] == K_SCHEDULED then zrem(K_SCHEDSEQ, id) end
     end
   end
 end
