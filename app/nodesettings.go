@@ -235,7 +235,11 @@ func (m *Main) startLeading(ctx context.Context) error {
 	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
 		TTL: leaseTTL(cfg), Env: m.env})
 	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: m.env})
-	r := recurring.NewRunner(recurring.Config{Store: m.Store, Leader: e, Env: m.env})
+	rc := recurring.Config{Store: m.Store, Leader: e, Env: m.env}
+	if m.Metrics != nil {
+		rc.OnTick = m.Metrics.ScheduleTick
+	}
+	r := recurring.NewRunner(rc)
 	m.mu.Lock()
 	m.Elector, m.Scheduler, m.Schedules = e, s, r
 	m.mu.Unlock()

@@ -18,6 +18,26 @@ type Leadership interface {
 	Watch() <-chan struct{}
 }
 
+// Outcomes of a tick, as OnTick is told them.
+const (
+	// TickFired: the tick submitted its task.
+	TickFired = "fired"
+	// TickMissed: one task for ticks missed past the misfire threshold
+	// (MisfireRunOnce).
+	TickMissed = "missed"
+	// TickSkipped: no task, by the overlap policy SKIP or for missed ticks
+	// under MisfireSkip.
+	TickSkipped = "skipped"
+	// TickDuplicate: the task's unique key was held; the holder stands for
+	// it and nothing new was submitted.
+	TickDuplicate = "duplicate"
+	// TickRefused: the store refused the tick (fired elsewhere, changed,
+	// or this node's lease was stale).
+	TickRefused = "refused"
+	// TickFailed: the store could not be asked; the tick is tried again.
+	TickFailed = "failed"
+)
+
 // retryAfter is how long a schedule whose firing failed (the store was
 // unreachable, or refused with the tick still stored, as when another node
 // leads) waits before this node tries it again.
@@ -32,6 +52,9 @@ type Config struct {
 	// Env is where the runner logs, and its clock (lifecycle.Env's
 	// defaults).
 	Env lifecycle.Env
+	// OnTick, if set, is told the outcome of each tick this node tried to
+	// fire: one of the Tick* outcomes (the node's metrics count them).
+	OnTick func(outcome string)
 }
 
 // Runner fires the ticks of the cluster's schedules while its node leads.
@@ -298,13 +321,21 @@ func (r *Runner) fire(ctx context.Context, known map[string]*entry, e *entry, f 
 		r.mu.Unlock()
 		known[f.Name] = &entry{s: res.Schedule, spec: e.spec}
 		switch {
+		case res.Task != nil && res.Task.Duplicate:
+			r.tick(TickDuplicate)
+			log.Info("schedule tick submitted nothing: its task's unique key is held", "schedule", f.Name, "tick", f.Tick,
+				"holder", res.Task.ID, "next", f.Next)
 		case res.Task != nil && missed:
+			r.tick(TickMissed)
 			log.Info("schedule fired once for missed ticks", "schedule", f.Name, "since", f.Tick, "task", res.Task.ID, "next", f.Next)
 		case res.Task != nil:
+			r.tick(TickFired)
 			log.Debug("schedule fired", "schedule", f.Name, "tick", f.Tick, "task", res.Task.ID, "next", f.Next)
 		case missed && f.Task == nil:
+			r.tick(TickSkipped)
 			log.Info("schedule skipped missed ticks", "schedule", f.Name, "since", f.Tick, "next", f.Next)
 		default:
+			r.tick(TickSkipped)
 			log.Info("schedule tick skipped", "schedule", f.Name, "tick", f.Tick, "reason", res.Skipped, "next", f.Next)
 		}
 		return true
@@ -312,6 +343,7 @@ func (r *Runner) fire(ctx context.Context, known map[string]*entry, e *entry, f 
 		delete(known, f.Name)
 		return false
 	case archivist.IsCode(err, archivist.CodeConflict):
+		r.tick(TickRefused)
 		// Another leader fired the tick, or the schedule changed (paused,
 		// updated), or this node's lease is stale: read it again rather
 		// than retry.
@@ -338,9 +370,17 @@ func (r *Runner) fire(ctx context.Context, known map[string]*entry, e *entry, f 
 		return next.hold.IsZero()
 	default:
 		if ctx.Err() == nil {
+			r.tick(TickFailed)
 			log.Warn("could not fire a schedule; trying again", "schedule", f.Name, "tick", f.Tick, "err", err)
 		}
 		e.hold = r.cfg.Env.Now().Add(retryAfter)
 		return false
+	}
+}
+
+// tick tells OnTick an outcome.
+func (r *Runner) tick(outcome string) {
+	if r.cfg.OnTick != nil {
+		r.cfg.OnTick(outcome)
 	}
 }

@@ -3,6 +3,7 @@ package recurring_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,6 +75,25 @@ type bundle struct {
 	leader *leader
 	runner *recurring.Runner
 	logs   *testkit.Buffer
+	ticks  *outcomes
+}
+
+// outcomes counts what OnTick was told.
+type outcomes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *outcomes) add(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n[outcome]++
+}
+
+func (o *outcomes) get() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.n)
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -93,9 +113,10 @@ func setup(t *testing.T) *bundle {
 	l.set(lease)
 	<-l.ch // the runner is told of changes after it started
 	logs := &testkit.Buffer{}
-	r := recurring.NewRunner(recurring.Config{Store: st, Leader: l,
+	ticks := &outcomes{n: map[string]int{}}
+	r := recurring.NewRunner(recurring.Config{Store: st, Leader: l, OnTick: ticks.add,
 		Env: lifecycle.Env{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}})
-	return &bundle{st: st, leader: l, runner: r, logs: logs}
+	return &bundle{st: st, leader: l, runner: r, logs: logs, ticks: ticks}
 }
 
 func (b *bundle) start(t *testing.T) {
@@ -186,6 +207,34 @@ func TestRunnerFiresEachTick(t *testing.T) {
 		}
 		if !b.logs.Contains("schedule fired") {
 			t.Errorf("no debug line for a fire: %s", b.logs)
+		}
+		if got := b.ticks.get(); !maps.Equal(got, map[string]int{recurring.TickFired: 5}) {
+			t.Errorf("OnTick told %v, want 5 fired", got)
+		}
+	})
+}
+
+// A tick whose task's unique key is still held submits nothing: the holder
+// stands for it (OnTick: duplicate), and the schedule goes on.
+func TestRunnerUniqueTaskHeld(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		start := time.Now()
+		b.create(t, "reindex", time.Second, func(s *archivist.Schedule) { s.Task.UniqueKey = "reindex" })
+		b.start(t)
+		time.Sleep(3*time.Second + time.Millisecond)
+		synctest.Wait()
+		tasks := b.tasks(t, "reindex")
+		wantTicks(t, tasks, []time.Time{start.Add(time.Second)})
+		if got := b.ticks.get(); !maps.Equal(got, map[string]int{recurring.TickFired: 1, recurring.TickDuplicate: 2}) {
+			t.Errorf("OnTick told %v, want 1 fired and 2 duplicates", got)
+		}
+		if s := b.schedule(t, "reindex"); s.LastTaskID != tasks[0].ID || !s.NextRunAt.Equal(start.Add(4*time.Second)) {
+			t.Errorf("last task %s next %s; want the holder %s and the 4s tick", s.LastTaskID, s.NextRunAt.Sub(start), tasks[0].ID)
+		}
+		if !b.logs.Contains("unique key is held") {
+			t.Errorf("no line for the ticks that found the key held: %s", b.logs)
 		}
 	})
 }
@@ -399,6 +448,9 @@ func TestRunnerOverlapSkip(t *testing.T) {
 		}
 		if !b.logs.Contains("schedule tick skipped") || !b.logs.Contains("overlap policy SKIP") {
 			t.Errorf("no info line for the skipped ticks: %s", b.logs)
+		}
+		if got := b.ticks.get(); !maps.Equal(got, map[string]int{recurring.TickFired: 1, recurring.TickSkipped: 2}) {
+			t.Errorf("OnTick told %v, want 1 fired and 2 skipped", got)
 		}
 		// Once it finished, the next tick submits again.
 		if _, err := b.st.CancelTask(t.Context(), tasks[0].ID); err != nil {

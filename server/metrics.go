@@ -18,6 +18,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	panics   prometheus.Counter
 	requests *prometheus.CounterVec
+	ticks    *prometheus.CounterVec
 }
 
 // StateSource gives the gauges read at scrape time.
@@ -50,8 +51,12 @@ func NewMetrics(src StateSource) *Metrics {
 			Name: "archivist_graphql_requests_total",
 			Help: "GraphQL operations served by this node, by operation type and outcome (ok or error).",
 		}, []string{"operation", "outcome"}),
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "archivist_schedule_ticks_total",
+			Help: "Schedule ticks this node tried to fire while leading, by outcome: fired, missed (one task for ticks missed past the misfire threshold), skipped (overlap or misfire SKIP), duplicate (the task's unique key was held), refused (fired elsewhere, changed, or a stale lease), failed (the store did not answer; tried again).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.attempts, m.duration, m.panics, m.requests,
+	reg.MustRegister(m.attempts, m.duration, m.panics, m.requests, m.ticks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	return m
@@ -62,6 +67,10 @@ func (m *Metrics) AttemptFinished(t *archivist.Task, outcome string, d time.Dura
 	m.attempts.WithLabelValues(t.Type, outcome).Inc()
 	m.duration.WithLabelValues(t.Type).Observe(d.Seconds())
 }
+
+// ScheduleTick counts one tick this node tried to fire (see
+// recurring.Config.OnTick).
+func (m *Metrics) ScheduleTick(outcome string) { m.ticks.WithLabelValues(outcome).Inc() }
 
 // WorkerPanicked implements workerpool.Observer.
 func (m *Metrics) WorkerPanicked(*archivist.Task) { m.panics.Inc() }
