@@ -31,7 +31,7 @@ import {
   type ScheduleFormFields,
 } from '../lib/scheduleForm';
 import { EXAMPLE_INPUTS } from './TaskSubmitForm';
-import { ErrorNote, NotAllowed } from './common';
+import { ErrorNote, NotAllowed, NumberField } from './common';
 import { scheduleHref } from './ScheduleList';
 
 /** /schedules/new, or /schedules/edit?name=NAME. */
@@ -300,32 +300,25 @@ function Form({ schedule }: { schedule: Schedule | null }) {
                 ))}
               </select>
             </label>
-            <label className="field" htmlFor={id('timeout')}>
-              <span>Timeout (s)</span>
-              <input
-                id={id('timeout')}
-                name="timeoutSeconds"
-                inputMode="decimal"
-                value={f.timeout}
-                onChange={(e) => set('timeout', e.target.value)}
-                placeholder={config ? `default ${config.defaultTimeoutSeconds}` : 'default'}
-                aria-invalid={!!shown.timeout}
-              />
-              {shown.timeout && <small className="field-error">{shown.timeout}</small>}
-            </label>
-            <label className="field" htmlFor={id('retries')}>
-              <span>Max retries</span>
-              <input
-                id={id('retries')}
-                name="maxRetries"
-                inputMode="numeric"
-                value={f.retries}
-                onChange={(e) => set('retries', e.target.value)}
-                placeholder={config ? `default ${config.defaultMaxRetries}` : 'default'}
-                aria-invalid={!!shown.retries}
-              />
-              {shown.retries && <small className="field-error">{shown.retries}</small>}
-            </label>
+            <NumberField
+              id={id('timeout')}
+              name="timeoutSeconds"
+              label="Timeout (s)"
+              decimal
+              value={f.timeout}
+              onChange={(v) => set('timeout', v)}
+              placeholder={config ? `default ${config.defaultTimeoutSeconds}` : 'default'}
+              error={shown.timeout}
+            />
+            <NumberField
+              id={id('retries')}
+              name="maxRetries"
+              label="Max retries"
+              value={f.retries}
+              onChange={(v) => set('retries', v)}
+              placeholder={config ? `default ${config.defaultMaxRetries}` : 'default'}
+              error={shown.retries}
+            />
           </div>
           <label className="field" htmlFor={id('input')}>
             <span>Input (JSON)</span>

@@ -13,7 +13,7 @@ import { checkBackoffMs } from '../lib/taskBackoff';
 import { localDateTimeValue, timingInput, uniqueInput, type RunMode } from '../lib/taskSubmit';
 import { label } from '../lib/format';
 import { Link, navigate } from '../lib/router';
-import { ErrorNote, NotAllowed } from './common';
+import { ErrorNote, NotAllowed, NumberField } from './common';
 
 /** Example inputs of the built-in types, filled in when a type is chosen. */
 export const EXAMPLE_INPUTS: Record<string, string> = {
@@ -191,77 +191,48 @@ function SubmitForm() {
               ))}
             </select>
           </label>
-          <label className="field" htmlFor={ids.timeout}>
-            <span>Timeout (s)</span>
-            <input
-              id={ids.timeout}
-              name="timeoutSeconds"
-              inputMode="decimal"
-              value={timeout}
-              onChange={(e) => setTimeoutText(e.target.value)}
-              placeholder={config ? `default ${config.defaultTimeoutSeconds}` : 'default'}
-              aria-invalid={!!timeoutError}
-              aria-describedby={timeoutError ? `${ids.timeout}-err` : undefined}
-            />
-            {timeoutError && (
-              <small className="field-error" id={`${ids.timeout}-err`}>
-                {timeoutError}
-              </small>
-            )}
-          </label>
-          <label className="field" htmlFor={ids.retries}>
-            <span>Max retries</span>
-            <input
-              id={ids.retries}
-              name="maxRetries"
-              inputMode="numeric"
-              value={retries}
-              onChange={(e) => setRetries(e.target.value)}
-              placeholder={config ? `default ${config.defaultMaxRetries}` : 'default'}
-              aria-invalid={!!retriesError}
-              aria-describedby={retriesError ? `${ids.retries}-err` : undefined}
-            />
-            {retriesError && (
-              <small className="field-error" id={`${ids.retries}-err`}>
-                {retriesError}
-              </small>
-            )}
-          </label>
+          <NumberField
+            id={ids.timeout}
+            name="timeoutSeconds"
+            label="Timeout (s)"
+            decimal
+            value={timeout}
+            onChange={setTimeoutText}
+            placeholder={config ? `default ${config.defaultTimeoutSeconds}` : 'default'}
+            error={timeoutError}
+          />
+          <NumberField
+            id={ids.retries}
+            name="maxRetries"
+            label="Max retries"
+            value={retries}
+            onChange={setRetries}
+            placeholder={config ? `default ${config.defaultMaxRetries}` : 'default'}
+            error={retriesError}
+          />
         </div>
 
         <div className="form-row">
-          <label className="field" htmlFor={ids.backoff}>
-            <span>First retry backoff (ms)</span>
-            <input
-              id={ids.backoff}
-              name="retryBackoffMs"
-              inputMode="numeric"
-              value={backoff}
-              onChange={(e) => setBackoff(e.target.value)}
-              placeholder={config ? `cluster's ${config.retryBackoffMs}` : "cluster's"}
-              aria-invalid={!!backoffError}
-              aria-describedby={`${ids.backoff}-msg`}
-            />
-            <small className={backoffError ? 'field-error' : 'field-hint'} id={`${ids.backoff}-msg`}>
-              {backoffError ?? 'Doubles with each failure; empty: the cluster\'s.'}
-            </small>
-          </label>
-          <label className="field" htmlFor={ids.maxBackoff}>
-            <span>Max retry backoff (ms)</span>
-            <input
-              id={ids.maxBackoff}
-              name="maxBackoffMs"
-              inputMode="numeric"
-              value={maxBackoff}
-              onChange={(e) => setMaxBackoff(e.target.value)}
-              placeholder={config ? `cluster's ${config.maxBackoffMs}` : "cluster's"}
-              aria-invalid={!!maxBackoffError}
-              aria-describedby={`${ids.maxBackoff}-msg`}
-            />
-            <small className={maxBackoffError ? 'field-error' : 'field-hint'} id={`${ids.maxBackoff}-msg`}>
-              {maxBackoffError ?? 'The longest wait between retries; empty: the cluster\'s.'}
-            </small>
-          </label>
+          <NumberField
+            id={ids.backoff}
+            name="retryBackoffMs"
+            label="First retry backoff (ms)"
+            value={backoff}
+            onChange={setBackoff}
+            placeholder={config ? `cluster's ${config.retryBackoffMs}` : "cluster's"}
+            error={backoffError}
+            hint="Doubles with each failure; empty: the cluster's."
+          />
+          <NumberField
+            id={ids.maxBackoff}
+            name="maxBackoffMs"
+            label="Max retry backoff (ms)"
+            value={maxBackoff}
+            onChange={setMaxBackoff}
+            placeholder={config ? `cluster's ${config.maxBackoffMs}` : "cluster's"}
+            error={maxBackoffError}
+            hint="The longest wait between retries; empty: the cluster's."
+          />
         </div>
 
         <fieldset className="choice-set" aria-describedby={`${ids.delay}-msg`}>

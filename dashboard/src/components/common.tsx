@@ -183,3 +183,50 @@ function RunningElapsed({ from }: { from: string }) {
   const now = useServerNow();
   return <>{duration(between(from, null, now))}</>;
 }
+
+/** A labelled text input for a number, with its error (or, without one, a
+ * hint) below it, tied to the input for screen readers. */
+export function NumberField({
+  id,
+  name,
+  label: text,
+  value,
+  onChange,
+  placeholder,
+  error,
+  hint,
+  decimal,
+}: {
+  id: string;
+  name: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  placeholder?: string;
+  error?: string | null;
+  hint?: string;
+  /** Fractions allowed (the decimal keypad on phones). */
+  decimal?: boolean;
+}) {
+  const note = error ?? hint;
+  return (
+    <label className="field" htmlFor={id}>
+      <span>{text}</span>
+      <input
+        id={id}
+        name={name}
+        inputMode={decimal ? 'decimal' : 'numeric'}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        placeholder={placeholder}
+        aria-invalid={!!error}
+        aria-describedby={note ? `${id}-msg` : undefined}
+      />
+      {note && (
+        <small className={error ? 'field-error' : 'field-hint'} id={`${id}-msg`}>
+          {note}
+        </small>
+      )}
+    </label>
+  );
+}

@@ -91,6 +91,13 @@ describe('taskMatchesFilter', () => {
     expect(taskMatchesFilter(t, { nodeId: 'n2' })).toBe(false);
   });
 
+  it('searches the text as given, spaces included, as the server does', () => {
+    const t = task('06abc', 'FAILED', { type: 'dice.simulate', error: 'bad Expression' });
+    expect(taskMatchesFilter(t, { search: ' expression' })).toBe(true);
+    expect(taskMatchesFilter(t, { search: 'expression ' })).toBe(false);
+    expect(taskMatchesFilter(t, { search: ' dice' })).toBe(false);
+  });
+
   it('matches a schedule by equality, as TaskFilter.Matches does', () => {
     const t = task('s1', 'COMPLETED', { schedule: 'nightly-index' });
     expect(taskMatchesFilter(t, { schedule: 'nightly-index' })).toBe(true);

@@ -99,7 +99,7 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.priority && t.priority !== f.priority) return false;
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
   if (f.schedule && t.schedule !== f.schedule) return false;
-  const q = f.search?.trim().toLowerCase();
+  const q = f.search?.toLowerCase(); // as the server: untrimmed (TaskFilter.Matches)
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
     if (!hay.some((s) => s.includes(q))) return false;
