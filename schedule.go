@@ -27,8 +27,8 @@ type Schedule struct {
 	Paused  bool          `json:"paused,omitempty"`
 
 	// NextRunAt is the next tick to fire. LastRunAt is the last tick that
-	// fired (or the time of the last trigger), LastTaskID the task it
-	// submitted ("" when it submitted none).
+	// fired (or the time of the last trigger, or when missed ticks were run
+	// once), LastTaskID the task it submitted ("" when it submitted none).
 	NextRunAt  time.Time `json:"nextRunAt,omitzero"`
 	LastRunAt  time.Time `json:"lastRunAt,omitzero"`
 	LastTaskID string    `json:"lastTaskId,omitempty"`
@@ -124,6 +124,10 @@ func ValidScheduleName(name string) error {
 // is not fired again). It then sets LastRunAt to Tick and NextRunAt to
 // Next.
 //
+// LastRun, when set, is what LastRunAt becomes instead of Tick: the time
+// ticks missed past MisfireThreshold were run at, once (recurring.Plan
+// sets it), rather than the first of them.
+//
 // A manual trigger (Manual true, triggerSchedule) needs no lease and
 // leaves NextRunAt as it is; LastRunAt becomes the store's now.
 //
@@ -140,12 +144,13 @@ func ValidScheduleName(name string) error {
 // A skipped tick leaves LastTaskID and still moves LastRunAt and
 // NextRunAt.
 type ScheduleFire struct {
-	Name   string
-	Lease  Lease
-	Manual bool
-	Tick   time.Time
-	Next   time.Time
-	Task   *Task
+	Name    string
+	Lease   Lease
+	Manual  bool
+	Tick    time.Time
+	Next    time.Time
+	LastRun time.Time
+	Task    *Task
 }
 
 // ScheduleFired is what FireSchedule did: the schedule after the tick,

@@ -33,6 +33,7 @@ func Plan(s *archivist.Schedule, spec *Spec, now time.Time) (f archivist.Schedul
 	f.Next = spec.nextAfterNow(s.NextRunAt, now)
 	if s.Misfire != archivist.MisfireSkip {
 		f.Task = TaskOf(s)
+		f.LastRun = now // they run now, once
 	}
 	return f, true, true
 }

@@ -52,8 +52,13 @@ func TestPlan(t *testing.T) {
 		// A failover: each late tick fires on its own, the next one after it.
 		{name: "late under the threshold", s: sched(nil), now: tick.Add(archivist.MisfireThreshold - time.Millisecond),
 			due: true, want: want("2026-03-01T10:00:10Z", true)},
+		// Missed ticks run once, now: the last run is now, not the first of them.
 		{name: "missed, run once", s: sched(nil), now: tick.Add(archivist.MisfireThreshold + 3*time.Second),
-			due: true, missed: true, want: want("2026-03-01T10:01:10Z", true)},
+			due: true, missed: true, want: func() archivist.ScheduleFire {
+				f := want("2026-03-01T10:01:10Z", true)
+				f.LastRun = tick.Add(archivist.MisfireThreshold + 3*time.Second)
+				return f
+			}()},
 		{name: "missed, skip", s: sched(func(s *archivist.Schedule) { s.Misfire = archivist.MisfireSkip }),
 			now: tick.Add(time.Hour + 5*time.Second), due: true, missed: true, want: want("2026-03-01T11:00:10Z", false)},
 		{name: "skip policy on time", s: sched(func(s *archivist.Schedule) { s.Misfire = archivist.MisfireSkip }),

@@ -321,12 +321,22 @@ func TestRunnerMisfire(t *testing.T) {
 					if len(tasks) != 1 || s.LastTaskID != tasks[0].ID {
 						t.Errorf("%d tasks, want one for all the missed ticks", len(tasks))
 					}
+					// It ran now: the last run says so, not the first missed tick.
+					if !s.LastRunAt.Equal(now) {
+						t.Errorf("last run %s from now, want now", s.LastRunAt.Sub(now))
+					}
+					if got := b.ticks.get(); got[recurring.TickMissed] != 1 {
+						t.Errorf("OnTick told %v, want one missed", got)
+					}
 				case archivist.MisfireSkip:
 					if len(tasks) != 0 {
 						t.Errorf("%d tasks, want none", len(tasks))
 					}
 					if !b.logs.Contains("schedule skipped missed ticks") {
 						t.Errorf("no info line for the skip: %s", b.logs)
+					}
+					if got := b.ticks.get(); got[recurring.TickSkipped] != 1 {
+						t.Errorf("OnTick told %v, want one skipped", got)
 					}
 				}
 				time.Sleep(55 * time.Second)

@@ -205,6 +205,9 @@ func (e *engine) FireSchedule(ctx context.Context, f archivist.ScheduleFire) (*a
 			s.LastRunAt = tx.now
 		} else {
 			s.LastRunAt, s.NextRunAt = f.Tick, f.Next
+			if !f.LastRun.IsZero() {
+				s.LastRunAt = f.LastRun
+			}
 		}
 		res := &archivist.ScheduleFired{}
 		prev := e.unfinishedTask(old.LastTaskID)

@@ -193,7 +193,11 @@ func (r *Redis) FireSchedule(ctx context.Context, f archivist.ScheduleFire) (*ar
 		return nil, err
 	}
 	holder, token := leaseArgs(f.Lease)
-	args := []any{f.Name, formatBool(f.Manual), holder, token, microsOf(f.Tick), microsOf(f.Next)}
+	lastRun := f.Tick
+	if !f.LastRun.IsZero() {
+		lastRun = f.LastRun
+	}
+	args := []any{f.Name, formatBool(f.Manual), holder, token, microsOf(f.Tick), microsOf(f.Next), microsOf(lastRun)}
 	if f.Task == nil {
 		args = append(args, "0")
 	} else {

@@ -2,8 +2,10 @@
 -- (see archivist.ScheduleFire and schedule.lua for the two HASHes).
 -- ARGV[4] '1' for a manual trigger (no lease, NextRunAt kept, LastRunAt
 -- now); ARGV[5], ARGV[6] the leadership (holder, token) of a tick;
--- ARGV[7] the tick, ARGV[8] the next tick (µs); ARGV[9] '1' when there is
--- a task to submit, then its 12 create ARGV from ARGV[10] (create_args).
+-- ARGV[7] the tick, ARGV[8] the next tick, ARGV[9] what the last run
+-- becomes (µs; the tick, or when missed ticks ran once); ARGV[10] '1'
+-- when there is a task to submit, then its 12 create ARGV from ARGV[11]
+-- (create_args).
 -- A tick is refused (CONFLICT, nothing changed) under a stale lease, for
 -- a paused schedule, or when the schedule's next run is not the tick (it
 -- fired already). Under the SKIP overlap policy a tick (not a manual
@@ -31,8 +33,8 @@ if not manual then
   end
 end
 local c
-if ARGV[9] == '1' then
-  c = create_args(10)
+if ARGV[10] == '1' then
+  c = create_args(11)
   if redis.call('EXISTS', tkey(c.id)) == 1 then return err('CONFLICT', 'task "%s" already exists', c.id) end
 end
 -- Everything is checked: from here on the script writes.
@@ -61,7 +63,7 @@ end
 if manual then
   st[3] = NOW
 else
-  st[2], st[3] = tonumber(ARGV[8]), tick
+  st[2], st[3] = tonumber(ARGV[8]), tonumber(ARGV[9])
 end
 st[6] = NOW
 local packed = cmsgpack.pack(st)

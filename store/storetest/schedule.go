@@ -439,6 +439,24 @@ func testSchedules(t *testing.T, s suite) {
 		h.wantCode(err, archivist.CodeBadUserInput, "a trigger without a task")
 	})
 
+	// Ticks missed long ago that run once record when they ran (LastRun),
+	// not the first of them.
+	s.run(t, "LastRun", func(t *testing.T, h *fixture) {
+		at := tick0()
+		sch := h.createSchedule(newSchedule("s", at))
+		ran := at.Add(90 * time.Minute)
+		got, err := h.s.FireSchedule(h.ctx(), archivist.ScheduleFire{Name: "s", Lease: h.lead(), Tick: at,
+			Next: at.Add(2 * time.Hour), LastRun: ran, Task: fireTask(sch)})
+		if err != nil {
+			t.Fatalf("FireSchedule: %v", err)
+		}
+		h.checkFired("FireSchedule with LastRun", got)
+		if s := got.Schedule; !s.LastRunAt.Equal(ran) || !s.NextRunAt.Equal(at.Add(2*time.Hour)) || got.Task == nil {
+			t.Errorf("after missed ticks run once: LastRunAt %s, NextRunAt %s, task %v; want %s, %s and a task",
+				s.LastRunAt, s.NextRunAt, got.Task, ran, at.Add(2*time.Hour))
+		}
+	})
+
 	s.run(t, "MissedTick", func(t *testing.T, h *fixture) {
 		at := tick0()
 		sch := h.createSchedule(newSchedule("s", at))
