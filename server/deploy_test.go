@@ -29,6 +29,7 @@ func servedSeries(t *testing.T) map[string]bool {
 	m.AttemptFinished(&archivist.Task{Type: "echo"}, "completed", time.Millisecond)
 	m.WorkerPanicked(&archivist.Task{Type: "echo"})
 	m.GraphQLRequest("query", false)
+	m.ScheduleTick("fired")
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
