@@ -392,6 +392,19 @@ func (t *Task) UniqueHeld(now time.Time) bool {
 	return t.UniqueFor > 0 && now.Before(t.CompletedAt.Add(t.UniqueFor))
 }
 
+// ReadySince is when a PENDING task began waiting to be placed, and where a
+// started task's wait counts from: its submission, or for a task submitted
+// to run later its due time, which it keeps once PENDING (RunAt; a RETRYING
+// task's RunAt is its retry, cleared when it is PENDING again).
+// lua/lib.lua's stat_task_end and the dashboard's waitedFrom follow the
+// same rule.
+func (t *Task) ReadySince() time.Time {
+	if t.RunAt.After(t.CreatedAt) {
+		return t.RunAt
+	}
+	return t.CreatedAt
+}
+
 // String is for logs.
 func (t *Task) String() string {
 	return fmt.Sprintf("task %s (%s, %s, attempt %d)", t.ID, t.Type, t.Status, t.Attempt)

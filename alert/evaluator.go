@@ -149,7 +149,7 @@ func (e *Evaluator) seedPending(ctx context.Context) error {
 		}
 		e.mu.Lock()
 		for _, t := range page.Tasks {
-			e.pending[t.ID] = pendingSince(t)
+			e.pending[t.ID] = t.ReadySince()
 		}
 		e.mu.Unlock()
 		if !page.HasNext {
@@ -178,7 +178,7 @@ func (e *Evaluator) watch(ctx context.Context, sub archivist.Subscription) {
 			}
 			if t.Status == archivist.TaskPending {
 				if len(e.pending) < maxPendingTrk {
-					e.pending[t.ID] = pendingSince(t)
+					e.pending[t.ID] = t.ReadySince()
 				}
 			} else {
 				delete(e.pending, t.ID)
@@ -476,13 +476,4 @@ func (e *Evaluator) post(ctx context.Context, url string, a Alert) {
 		}
 		wait = min(2*wait, maxRetryWait)
 	}
-}
-
-// pendingSince is when a PENDING task started waiting to be placed: its
-// submission, or for a task submitted to run later its due time.
-func pendingSince(t *archivist.Task) time.Time {
-	if t.RunAt.After(t.CreatedAt) {
-		return t.RunAt
-	}
-	return t.CreatedAt
 }

@@ -179,8 +179,7 @@ func (b *statBucket) ended(t *archivist.Task, now time.Time, outcome int) {
 	started := !t.StartedAt.IsZero()
 	if started {
 		run = now.Sub(t.StartedAt).Microseconds()
-		// A task submitted to run later waits from its due time.
-		wait = t.StartedAt.Sub(later(t.CreatedAt, t.RunAt)).Microseconds()
+		wait = t.StartedAt.Sub(t.ReadySince()).Microseconds()
 	}
 	if t.NodeID != "" && started {
 		n := statDimOf(&b.Nodes, t.NodeID, archivist.MaxStatsNodes)
@@ -273,12 +272,4 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 	}
 	slices.SortFunc(out.ByNode, func(a, b archivist.NodeStats) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	return out
-}
-
-// later is the later of two times.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
