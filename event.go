@@ -58,6 +58,8 @@ type Event struct {
 	// Schedule is the schedule of a SCHEDULE event (for schedule.deleted,
 	// its last state).
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Workflow is the workflow of a WORKFLOW event.
+	Workflow *Workflow `json:"workflow,omitempty"`
 	// Detail is a human-readable note, such as why a report was rejected.
 	Detail string `json:"detail,omitempty"`
 }

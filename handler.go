@@ -31,10 +31,34 @@ type InputValidator interface {
 
 // Job is one attempt of a task as a handler sees it.
 type Job struct {
-	// Task is a copy of the task at the start of the attempt.
+	// Task is a copy of the task at the start of the attempt. For a
+	// workflow step, its Input has its $refs resolved.
 	Task *Task
+	// ParentResults are, for a workflow step, the results of the steps it
+	// depends on, by step key (steps added by a parent included).
+	ParentResults map[string]json.RawMessage
 	// progress is set by the worker pool.
 	progress func(fraction float64, message string)
+	// addSteps is set by the worker pool for a workflow step.
+	addSteps func(ctx context.Context, steps []WorkflowStepSpec) error
+}
+
+// SetAddSteps lets the worker pool give the job a way to add workflow
+// steps (AddSteps).
+func (j *Job) SetAddSteps(fn func(ctx context.Context, steps []WorkflowStepSpec) error) { j.addSteps = fn }
+
+// AddSteps adds steps to the workflow of a step being run (dynamic
+// fan-out): the steps that depend on this one wait for the added ones too.
+// An added step may depend on this step (then it starts once this one
+// completed, and can read its result), on steps added with it, and on
+// steps that completed. Adding a key the workflow has already is a no-op,
+// so a retried attempt may add the same steps again. A task that is not a
+// workflow step gives BAD_USER_INPUT.
+func (j *Job) AddSteps(ctx context.Context, steps ...WorkflowStepSpec) error {
+	if j.addSteps == nil || j.Task == nil || j.Task.WorkflowID == "" {
+		return Errorf(CodeBadUserInput, "only a workflow step can add steps")
+	}
+	return j.addSteps(ctx, steps)
 }
 
 // NewJob returns a job for t that reports progress to fn (which may be nil).

@@ -178,6 +178,44 @@ type Store interface {
 	// one atomic step; see ScheduleFire.
 	FireSchedule(ctx context.Context, f ScheduleFire) (*ScheduleFired, error)
 
+	// CreateWorkflow stores w (its Seq, CreatedAt and UpdatedAt filled by
+	// the store) and its steps' tasks (tasks[i] is step w.Steps[i]'s, as
+	// NewWorkflow builds them) in one atomic step: all or nothing. A step
+	// with no dependencies is PENDING, the others WAITING. It records
+	// task.created for each task and workflow.created.
+	CreateWorkflow(ctx context.Context, w *Workflow, tasks []*Task) error
+	// GetWorkflow returns a workflow by id.
+	GetWorkflow(ctx context.Context, id string) (*Workflow, error)
+	// ListWorkflows returns workflows newest first, filtered and paginated
+	// (First as TaskQuery's).
+	ListWorkflows(ctx context.Context, q WorkflowQuery) (*WorkflowPage, error)
+	// CancelWorkflow cancels a RUNNING workflow (Workflow.Cancel): every
+	// unfinished step is cancelled as CancelTask does, in one atomic step.
+	// Not RUNNING gives CONFLICT.
+	CancelWorkflow(ctx context.Context, id string) (*Workflow, error)
+	// RetryWorkflow runs again the steps of a FAILED or CANCELLED workflow
+	// that did not complete (Workflow.Retry): their tasks become WAITING or
+	// PENDING with failures, error and result cleared (event task.retried),
+	// in one atomic step. Otherwise CONFLICT.
+	RetryWorkflow(ctx context.Context, id string) (*Workflow, error)
+	// AddWorkflowSteps adds steps (and their tasks, as NewWorkflowSteps
+	// builds them) to the workflow of task id on behalf of its running
+	// attempt (Workflow.AddSteps); a stale attempt gives CONFLICT. Steps
+	// whose key exists are skipped, with their tasks. It returns the
+	// workflow.
+	AddWorkflowSteps(ctx context.Context, id string, attempt int, steps []WorkflowStep, tasks []*Task) (*Workflow, error)
+	//
+	// Every transition that ends a workflow step's task (COMPLETED, FAILED,
+	// TIMED_OUT, CANCELLED, whatever method makes it) also applies
+	// Workflow.StepEnded in the same atomic step: released steps go
+	// WAITING -> PENDING (event task.released), the steps to cancel are
+	// cancelled with the reason as the event's detail (which ends them in
+	// turn), and the workflow's change is recorded (workflow.updated).
+	// PurgeFinished removes a workflow once it left RUNNING and its last
+	// step ended before the cutoff, with its steps' tasks; the tasks of a
+	// workflow that has not ended are not purged. RetryTask of a step gives
+	// CONFLICT (retry the workflow).
+
 	// Stats returns cluster statistics over a window from the rollups the
 	// store keeps (see Stats and StatsQuery.Normalize; a query outside the
 	// rules gives BAD_USER_INPUT).
@@ -249,6 +287,8 @@ type TaskFilter struct {
 	NodeID   string
 	// Schedule selects the tasks a schedule submitted.
 	Schedule string
+	// WorkflowID selects the steps of a workflow.
+	WorkflowID string
 	// Search matches a substring of the id, type or error, ignoring case.
 	Search string
 }
@@ -266,7 +306,8 @@ func (f TaskFilter) Matches(t *Task) bool {
 	case f.Type != "" && t.Type != f.Type,
 		f.Priority != "" && t.Priority != f.Priority,
 		f.NodeID != "" && t.NodeID != f.NodeID,
-		f.Schedule != "" && t.Schedule != f.Schedule:
+		f.Schedule != "" && t.Schedule != f.Schedule,
+		f.WorkflowID != "" && t.WorkflowID != f.WorkflowID:
 		return false
 	}
 	if f.Search == "" {
@@ -283,7 +324,7 @@ func (f TaskFilter) Matches(t *Task) bool {
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
 func (f TaskFilter) StatusOnly() bool {
-	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.Search == ""
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Search == ""
 }
 
 // TaskPage is a page of tasks.

@@ -12,7 +12,8 @@ import (
 //	[SCHEDULED ->] PENDING -> ASSIGNED -> IN_PROGRESS -> COMPLETED | FAILED | CANCELLED
 //
 // with RETRYING (waiting out a backoff before it is PENDING again) on the way.
-// A task submitted to run later is SCHEDULED until its RunAt.
+// A task submitted to run later is SCHEDULED until its RunAt; a workflow
+// step is WAITING until the steps it depends on completed.
 // TIMED_OUT is final: the last allowed attempt ran past its timeout. An
 // attempt that times out with retries left goes to RETRYING.
 type TaskStatus string
@@ -31,7 +32,7 @@ const (
 )
 
 // AllTaskStatuses lists every status in lifecycle order.
-var AllTaskStatuses = []TaskStatus{TaskScheduled, TaskPending, TaskAssigned, TaskInProgress, TaskRetrying,
+var AllTaskStatuses = []TaskStatus{TaskScheduled, TaskWaiting, TaskPending, TaskAssigned, TaskInProgress, TaskRetrying,
 	TaskCompleted, TaskFailed, TaskCancelled, TaskTimedOut}
 
 // Terminal reports whether no further transition happens from s (except an
@@ -121,6 +122,10 @@ type Task struct {
 	// Schedule is the name of the schedule that submitted the task, if one
 	// did.
 	Schedule string `json:"schedule,omitempty"`
+	// WorkflowID and StepKey name the workflow and step a task is, if it is
+	// one (see Workflow); the store keeps them.
+	WorkflowID string `json:"workflowId,omitempty"`
+	StepKey    string `json:"stepKey,omitempty"`
 
 	Status TaskStatus      `json:"status"`
 	Result json.RawMessage `json:"result,omitempty"`

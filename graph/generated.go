@@ -43,6 +43,8 @@ type ResolverRoot interface {
 	Schedule() ScheduleResolver
 	ScheduleTask() ScheduleTaskResolver
 	Subscription() SubscriptionResolver
+	Workflow() WorkflowResolver
+	WorkflowStep() WorkflowStepResolver
 }
 
 type DirectiveRoot struct {
@@ -117,11 +119,13 @@ type ComplexityRoot struct {
 		Schedule         func(childComplexity int) int
 		StartedAt        func(childComplexity int) int
 		Status           func(childComplexity int) int
+		StepKey          func(childComplexity int) int
 		TimeoutSeconds   func(childComplexity int) int
 		Type             func(childComplexity int) int
 		UniqueForSeconds func(childComplexity int) int
 		UniqueKey        func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
+		Workflow         func(childComplexity int) int
 	}
 
 	HealthThresholds struct {
@@ -132,6 +136,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CancelTask      func(childComplexity int, id string) int
+		CancelWorkflow  func(childComplexity int, id string) int
 		CreateSchedule  func(childComplexity int, input model.ScheduleInput) int
 		DeleteSchedule  func(childComplexity int, name string) int
 		DrainNode       func(childComplexity int, id string) int
@@ -140,8 +145,10 @@ type ComplexityRoot struct {
 		ResumeNode      func(childComplexity int, id string) int
 		ResumeSchedule  func(childComplexity int, name string) int
 		RetryTask       func(childComplexity int, id string) int
+		RetryWorkflow   func(childComplexity int, id string) int
 		SubmitTask      func(childComplexity int, input model.SubmitTaskInput) int
 		SubmitTasks     func(childComplexity int, inputs []*model.SubmitTaskInput) int
+		SubmitWorkflow  func(childComplexity int, input model.WorkflowInput) int
 		TriggerSchedule func(childComplexity int, name string) int
 		UpdateConfig    func(childComplexity int, input model.ConfigInput) int
 		UpdateNode      func(childComplexity int, id string, input model.NodeInput) int
@@ -205,6 +212,8 @@ type ComplexityRoot struct {
 		TaskCounts func(childComplexity int) int
 		TaskTypes  func(childComplexity int) int
 		Tasks      func(childComplexity int, filter *model.TaskFilter, first *int, after *string) int
+		Workflow   func(childComplexity int, id string) int
+		Workflows  func(childComplexity int, filter *model.WorkflowFilter, first *int, after *string) int
 	}
 
 	Schedule struct {
@@ -263,6 +272,7 @@ type ComplexityRoot struct {
 		NodeUpdated     func(childComplexity int, id *string) int
 		ScheduleUpdated func(childComplexity int, name *string) int
 		TaskUpdated     func(childComplexity int, id *string, filter *model.TaskFilter) int
+		WorkflowUpdated func(childComplexity int, id string) int
 	}
 
 	TaskConnection struct {
@@ -287,6 +297,38 @@ type ComplexityRoot struct {
 		RunP95Ms  func(childComplexity int) int
 		Type      func(childComplexity int) int
 		WaitP95Ms func(childComplexity int) int
+	}
+
+	Workflow struct {
+		CompletedAt func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Error       func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Metadata    func(childComplexity int) int
+		Name        func(childComplexity int) int
+		OnFailure   func(childComplexity int) int
+		Progress    func(childComplexity int) int
+		Status      func(childComplexity int) int
+		StepCount   func(childComplexity int) int
+		Steps       func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	WorkflowConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	WorkflowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WorkflowStep struct {
+		DependsOn func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Task      func(childComplexity int) int
 	}
 }
 
@@ -324,6 +366,8 @@ type DistributedTaskResolver interface {
 	UniqueForSeconds(ctx context.Context, obj *archivist.Task) (float64, error)
 
 	Schedule(ctx context.Context, obj *archivist.Task) (*string, error)
+	Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error)
+	StepKey(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 }
@@ -343,6 +387,9 @@ type MutationResolver interface {
 	ResumeSchedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	DeleteSchedule(ctx context.Context, name string) (bool, error)
 	TriggerSchedule(ctx context.Context, name string) (*archivist.Task, error)
+	SubmitWorkflow(ctx context.Context, input model.WorkflowInput) (*archivist.Workflow, error)
+	CancelWorkflow(ctx context.Context, id string) (*archivist.Workflow, error)
+	RetryWorkflow(ctx context.Context, id string) (*archivist.Workflow, error)
 }
 type NodeHealthResolver interface {
 	SampledAt(ctx context.Context, obj *archivist.Health) (*time.Time, error)
@@ -367,6 +414,8 @@ type QueryResolver interface {
 	Schedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	Session(ctx context.Context) (*model.Session, error)
 	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error)
+	Workflow(ctx context.Context, id string) (*archivist.Workflow, error)
+	Workflows(ctx context.Context, filter *model.WorkflowFilter, first *int, after *string) (*model.WorkflowConnection, error)
 }
 type ScheduleResolver interface {
 	Cron(ctx context.Context, obj *archivist.Schedule) (*string, error)
@@ -392,6 +441,18 @@ type SubscriptionResolver interface {
 	ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error)
 	AlertUpdated(ctx context.Context) (<-chan *alert.Alert, error)
 	ScheduleUpdated(ctx context.Context, name *string) (<-chan *archivist.Schedule, error)
+	WorkflowUpdated(ctx context.Context, id string) (<-chan *archivist.Workflow, error)
+}
+type WorkflowResolver interface {
+	Progress(ctx context.Context, obj *archivist.Workflow) (float64, error)
+
+	StepCount(ctx context.Context, obj *archivist.Workflow) (int, error)
+	Error(ctx context.Context, obj *archivist.Workflow) (*string, error)
+
+	CompletedAt(ctx context.Context, obj *archivist.Workflow) (*time.Time, error)
+}
+type WorkflowStepResolver interface {
+	Task(ctx context.Context, obj *archivist.WorkflowStep) (*archivist.Task, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -763,6 +824,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Status(childComplexity), true
+	case "DistributedTask.stepKey":
+		if e.ComplexityRoot.DistributedTask.StepKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.StepKey(childComplexity), true
 	case "DistributedTask.timeoutSeconds":
 		if e.ComplexityRoot.DistributedTask.TimeoutSeconds == nil {
 			break
@@ -793,6 +860,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.UpdatedAt(childComplexity), true
+	case "DistributedTask.workflow":
+		if e.ComplexityRoot.DistributedTask.Workflow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.Workflow(childComplexity), true
 
 	case "HealthThresholds.cpuPercent":
 		if e.ComplexityRoot.HealthThresholds.CPUPercent == nil {
@@ -824,6 +897,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelTask(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelWorkflow":
+		if e.ComplexityRoot.Mutation.CancelWorkflow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelWorkflow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelWorkflow(childComplexity, args["id"].(string)), true
 	case "Mutation.createSchedule":
 		if e.ComplexityRoot.Mutation.CreateSchedule == nil {
 			break
@@ -912,6 +996,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetryTask(childComplexity, args["id"].(string)), true
+	case "Mutation.retryWorkflow":
+		if e.ComplexityRoot.Mutation.RetryWorkflow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryWorkflow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryWorkflow(childComplexity, args["id"].(string)), true
 	case "Mutation.submitTask":
 		if e.ComplexityRoot.Mutation.SubmitTask == nil {
 			break
@@ -934,6 +1029,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitTasks(childComplexity, args["inputs"].([]*model.SubmitTaskInput)), true
+	case "Mutation.submitWorkflow":
+		if e.ComplexityRoot.Mutation.SubmitWorkflow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitWorkflow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitWorkflow(childComplexity, args["input"].(model.WorkflowInput)), true
 	case "Mutation.triggerSchedule":
 		if e.ComplexityRoot.Mutation.TriggerSchedule == nil {
 			break
@@ -1278,6 +1384,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tasks(childComplexity, args["filter"].(*model.TaskFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.workflow":
+		if e.ComplexityRoot.Query.Workflow == nil {
+			break
+		}
+
+		args, err := ec.field_Query_workflow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Workflow(childComplexity, args["id"].(string)), true
+	case "Query.workflows":
+		if e.ComplexityRoot.Query.Workflows == nil {
+			break
+		}
+
+		args, err := ec.field_Query_workflows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Workflows(childComplexity, args["filter"].(*model.WorkflowFilter), args["first"].(*int), args["after"].(*string)), true
 
 	case "Schedule.createdAt":
 		if e.ComplexityRoot.Schedule.CreatedAt == nil {
@@ -1556,6 +1684,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.TaskUpdated(childComplexity, args["id"].(*string), args["filter"].(*model.TaskFilter)), true
+	case "Subscription.workflowUpdated":
+		if e.ComplexityRoot.Subscription.WorkflowUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_workflowUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WorkflowUpdated(childComplexity, args["id"].(string)), true
 
 	case "TaskConnection.edges":
 		if e.ComplexityRoot.TaskConnection.Edges == nil {
@@ -1633,6 +1772,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TypeStats.WaitP95Ms(childComplexity), true
 
+	case "Workflow.completedAt":
+		if e.ComplexityRoot.Workflow.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.CompletedAt(childComplexity), true
+	case "Workflow.createdAt":
+		if e.ComplexityRoot.Workflow.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.CreatedAt(childComplexity), true
+	case "Workflow.error":
+		if e.ComplexityRoot.Workflow.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Error(childComplexity), true
+	case "Workflow.id":
+		if e.ComplexityRoot.Workflow.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.ID(childComplexity), true
+	case "Workflow.metadata":
+		if e.ComplexityRoot.Workflow.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Metadata(childComplexity), true
+	case "Workflow.name":
+		if e.ComplexityRoot.Workflow.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Name(childComplexity), true
+	case "Workflow.onFailure":
+		if e.ComplexityRoot.Workflow.OnFailure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.OnFailure(childComplexity), true
+	case "Workflow.progress":
+		if e.ComplexityRoot.Workflow.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Progress(childComplexity), true
+	case "Workflow.status":
+		if e.ComplexityRoot.Workflow.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Status(childComplexity), true
+	case "Workflow.stepCount":
+		if e.ComplexityRoot.Workflow.StepCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.StepCount(childComplexity), true
+	case "Workflow.steps":
+		if e.ComplexityRoot.Workflow.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Steps(childComplexity), true
+	case "Workflow.updatedAt":
+		if e.ComplexityRoot.Workflow.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.UpdatedAt(childComplexity), true
+
+	case "WorkflowConnection.edges":
+		if e.ComplexityRoot.WorkflowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowConnection.Edges(childComplexity), true
+	case "WorkflowConnection.pageInfo":
+		if e.ComplexityRoot.WorkflowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowConnection.PageInfo(childComplexity), true
+	case "WorkflowConnection.totalCount":
+		if e.ComplexityRoot.WorkflowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowConnection.TotalCount(childComplexity), true
+
+	case "WorkflowEdge.cursor":
+		if e.ComplexityRoot.WorkflowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowEdge.Cursor(childComplexity), true
+	case "WorkflowEdge.node":
+		if e.ComplexityRoot.WorkflowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowEdge.Node(childComplexity), true
+
+	case "WorkflowStep.dependsOn":
+		if e.ComplexityRoot.WorkflowStep.DependsOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowStep.DependsOn(childComplexity), true
+	case "WorkflowStep.key":
+		if e.ComplexityRoot.WorkflowStep.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowStep.Key(childComplexity), true
+	case "WorkflowStep.task":
+		if e.ComplexityRoot.WorkflowStep.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowStep.Task(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1648,6 +1911,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ScheduleInput", ec.unmarshalInputScheduleInput),
 			graphql.NewInputUnmarshaler("SubmitTaskInput", ec.unmarshalInputSubmitTaskInput),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
+			graphql.NewInputUnmarshaler("WorkflowFilter", ec.unmarshalInputWorkflowFilter),
+			graphql.NewInputUnmarshaler("WorkflowInput", ec.unmarshalInputWorkflowInput),
+			graphql.NewInputUnmarshaler("WorkflowStepInput", ec.unmarshalInputWorkflowStepInput),
 		)
 	}
 	first := true
@@ -1740,7 +2006,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1760,6 +2026,7 @@ var sources = []*ast.Source{
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
 	{Name: "stats.graphqls", Input: sourceData("stats.graphqls"), BuiltIn: false},
 	{Name: "task.graphqls", Input: sourceData("task.graphqls"), BuiltIn: false},
+	{Name: "workflow.graphqls", Input: sourceData("workflow.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1909,6 +2176,10 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_duplicate(ctx, field)
 	case "schedule":
 		return ec.fieldContext_DistributedTask_schedule(ctx, field)
+	case "workflow":
+		return ec.fieldContext_DistributedTask_workflow(ctx, field)
+	case "stepKey":
+		return ec.fieldContext_DistributedTask_stepKey(ctx, field)
 	case "retryBackoffMs":
 		return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
 	case "maxBackoffMs":
@@ -2163,6 +2434,70 @@ func (ec *executionContext) childFields_TypeStats(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type TypeStats", field.Name)
 }
 
+func (ec *executionContext) childFields_Workflow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Workflow_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Workflow_name(ctx, field)
+	case "status":
+		return ec.fieldContext_Workflow_status(ctx, field)
+	case "onFailure":
+		return ec.fieldContext_Workflow_onFailure(ctx, field)
+	case "progress":
+		return ec.fieldContext_Workflow_progress(ctx, field)
+	case "steps":
+		return ec.fieldContext_Workflow_steps(ctx, field)
+	case "stepCount":
+		return ec.fieldContext_Workflow_stepCount(ctx, field)
+	case "error":
+		return ec.fieldContext_Workflow_error(ctx, field)
+	case "metadata":
+		return ec.fieldContext_Workflow_metadata(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Workflow_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Workflow_updatedAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_Workflow_completedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Workflow", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WorkflowConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WorkflowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WorkflowConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WorkflowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WorkflowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_WorkflowStep_key(ctx, field)
+	case "dependsOn":
+		return ec.fieldContext_WorkflowStep_dependsOn(ctx, field)
+	case "task":
+		return ec.fieldContext_WorkflowStep_task(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowStep", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2293,6 +2628,20 @@ func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelWorkflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2405,6 +2754,20 @@ func (ec *executionContext) field_Mutation_retryTask_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_retryWorkflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_submitTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2430,6 +2793,20 @@ func (ec *executionContext) field_Mutation_submitTasks_args(ctx context.Context,
 		return nil, err
 	}
 	args["inputs"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitWorkflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WorkflowInput, error) {
+			return ec.unmarshalNWorkflowInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2619,6 +2996,50 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_workflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_workflows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.WorkflowFilter, error) {
+			return ec.unmarshalOWorkflowFilter2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_nodeUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2666,6 +3087,20 @@ func (ec *executionContext) field_Subscription_taskUpdated_args(ctx context.Cont
 		return nil, err
 	}
 	args["filter"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_workflowUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4200,6 +4635,61 @@ func (ec *executionContext) fieldContext_DistributedTask_schedule(_ context.Cont
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
 }
 
+func (ec *executionContext) _DistributedTask_workflow(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_workflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().Workflow(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalOWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_workflow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DistributedTask",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DistributedTask_stepKey(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_stepKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().StepKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_stepKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
 func (ec *executionContext) _DistributedTask_retryBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4969,6 +5459,138 @@ func (ec *executionContext) fieldContext_Mutation_triggerSchedule(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_triggerSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitWorkflow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitWorkflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitWorkflow(ctx, fc.Args["input"].(model.WorkflowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitWorkflow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitWorkflow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelWorkflow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelWorkflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelWorkflow(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelWorkflow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelWorkflow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryWorkflow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryWorkflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryWorkflow(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryWorkflow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryWorkflow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6176,6 +6798,94 @@ func (ec *executionContext) fieldContext_Query_stats(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_workflow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_workflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Workflow(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalOWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_workflow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_workflow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_workflows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_workflows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Workflows(ctx, fc.Args["filter"].(*model.WorkflowFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WorkflowConnection) graphql.Marshaler {
+			return ec.marshalNWorkflowConnection2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_workflows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_workflows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7340,6 +8050,50 @@ func (ec *executionContext) fieldContext_Subscription_scheduleUpdated(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_workflowUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_workflowUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WorkflowUpdated(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_workflowUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_workflowUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TaskConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7641,6 +8395,511 @@ func (ec *executionContext) _TypeStats_runP95Ms(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_TypeStats_runP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TypeStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Workflow_id(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Workflow_name(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "String")
+}
+
+func (ec *executionContext) _Workflow_status(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.WorkflowStatus) graphql.Marshaler {
+			return ec.marshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "WorkflowStatus")
+}
+
+func (ec *executionContext) _Workflow_onFailure(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_onFailure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnFailure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v archivist.WorkflowFailurePolicy) graphql.Marshaler {
+			return ec.marshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_onFailure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "WorkflowFailurePolicy")
+}
+
+func (ec *executionContext) _Workflow_progress(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().Progress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Workflow_steps(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
+			return ec.marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workflow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Workflow_stepCount(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_stepCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().StepCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_stepCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Workflow_error(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "String")
+}
+
+func (ec *executionContext) _Workflow_metadata(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Workflow_createdAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Workflow_updatedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Workflow_completedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().CompletedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "Time")
+}
+
+func (ec *executionContext) _WorkflowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WorkflowEdge) graphql.Marshaler {
+			return ec.marshalNWorkflowEdge2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkflowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkflowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkflowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+			return ec.marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workflow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkflowStep_key(ctx context.Context, field graphql.CollectedField, obj *archivist.WorkflowStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowStep_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowStep_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowStep_dependsOn(ctx context.Context, field graphql.CollectedField, obj *archivist.WorkflowStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowStep_dependsOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DependsOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowStep_dependsOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowStep_task(ctx context.Context, field graphql.CollectedField, obj *archivist.WorkflowStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowStep_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WorkflowStep().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Task) graphql.Marshaler {
+			return ec.marshalODistributedTask2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowStep_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowStep",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DistributedTask(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -9196,7 +10455,7 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "search"}
+	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "workflowId", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9238,6 +10497,13 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Schedule = data
+		case "workflowId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowID = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -9259,6 +10525,223 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 func UnmarshalTaskFilter(ctx context.Context, raw any) (model.TaskFilter, error) {
 	var out model.TaskFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "TaskFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWorkflowFilter(ctx context.Context, obj any) (model.WorkflowFilter, error) {
+	var it model.WorkflowFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOWorkflowStatus2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWorkflowFilter unmarshals raw into the WorkflowFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWorkflowFilter(ctx context.Context, raw any) (model.WorkflowFilter, error) {
+	var out model.WorkflowFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WorkflowFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj any) (model.WorkflowInput, error) {
+	var it model.WorkflowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "metadata", "onFailure", "steps"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSON2encodingᚋjsonᚐRawMessage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "onFailure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onFailure"))
+			data, err := ec.unmarshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnFailure = data
+		case "steps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
+			data, err := ec.unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Steps = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWorkflowInput unmarshals raw into the WorkflowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWorkflowInput(ctx context.Context, raw any) (model.WorkflowInput, error) {
+	var out model.WorkflowInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WorkflowInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWorkflowStepInput(ctx context.Context, obj any) (model.WorkflowStepInput, error) {
+	var it model.WorkflowStepInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "dependsOn", "type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "dependsOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dependsOn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DependsOn = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "input":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("input"))
+			data, err := ec.unmarshalOJSON2encodingᚋjsonᚐRawMessage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Input = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOTaskPriority2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐPriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		case "maxRetries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxRetries"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxRetries = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSON2encodingᚋjsonᚐRawMessage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "retryBackoffMs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryBackoffMs"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryBackoffMs = data
+		case "maxBackoffMs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxBackoffMs"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxBackoffMs = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWorkflowStepInput unmarshals raw into the WorkflowStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWorkflowStepInput(ctx context.Context, raw any) (model.WorkflowStepInput, error) {
+	var out model.WorkflowStepInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WorkflowStepInput", raw, &out)
 	return out, err
 }
 
@@ -9689,6 +11172,18 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_schedule(ctx, field, obj)
 				})
+		case "workflow":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_workflow(ctx, field, obj)
+				})
+		case "stepKey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_stepKey(ctx, field, obj)
+				})
 		case "retryBackoffMs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -9881,6 +11376,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "triggerSchedule":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_triggerSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitWorkflow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitWorkflow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelWorkflow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelWorkflow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryWorkflow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryWorkflow(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -10270,6 +11786,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_stats(ctx, field)
 				})
+		case "workflow":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_workflow(ctx, field)
+				})
+		case "workflows":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_workflows(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -10638,6 +12166,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_alertUpdated(ctx, fields[0])
 	case "scheduleUpdated":
 		return ec._Subscription_scheduleUpdated(ctx, fields[0])
+	case "workflowUpdated":
+		return ec._Subscription_workflowUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -10798,6 +12328,223 @@ func (ec *executionContext) _TypeStats(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowImplementors = []string{"Workflow"}
+
+func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet, obj *archivist.Workflow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Workflow")
+		case "id":
+			out.Values[i] = ec._Workflow_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Workflow_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Workflow_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onFailure":
+			out.Values[i] = ec._Workflow_onFailure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_progress(ctx, field, obj)
+				})
+		case "steps":
+			out.Values[i] = ec._Workflow_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stepCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_stepCount(ctx, field, obj)
+				})
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_error(ctx, field, obj)
+				})
+		case "metadata":
+			out.Values[i] = ec._Workflow_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Workflow_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Workflow_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_completedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowConnectionImplementors = []string{"WorkflowConnection"}
+
+func (ec *executionContext) _WorkflowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowConnection")
+		case "edges":
+			out.Values[i] = ec._WorkflowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WorkflowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._WorkflowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowEdgeImplementors = []string{"WorkflowEdge"}
+
+func (ec *executionContext) _WorkflowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowEdge")
+		case "cursor":
+			out.Values[i] = ec._WorkflowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._WorkflowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowStepImplementors = []string{"WorkflowStep"}
+
+func (ec *executionContext) _WorkflowStep(ctx context.Context, sel ast.SelectionSet, obj *archivist.WorkflowStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowStep")
+		case "key":
+			out.Values[i] = ec._WorkflowStep_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dependsOn":
+			out.Values[i] = ec._WorkflowStep_dependsOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WorkflowStep_task(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11808,6 +13555,7 @@ func (ec *executionContext) marshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋ
 var (
 	unmarshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTaskStatus = map[string]archivist.TaskStatus{
 		"SCHEDULED":   archivist.TaskScheduled,
+		"WAITING":     archivist.TaskWaiting,
 		"PENDING":     archivist.TaskPending,
 		"ASSIGNED":    archivist.TaskAssigned,
 		"IN_PROGRESS": archivist.TaskInProgress,
@@ -11819,6 +13567,7 @@ var (
 	}
 	marshalNTaskStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐTaskStatus = map[archivist.TaskStatus]string{
 		archivist.TaskScheduled:  "SCHEDULED",
+		archivist.TaskWaiting:    "WAITING",
 		archivist.TaskPending:    "PENDING",
 		archivist.TaskAssigned:   "ASSIGNED",
 		archivist.TaskInProgress: "IN_PROGRESS",
@@ -11866,6 +13615,146 @@ func (ec *executionContext) marshalNTypeStats2ᚖgithubᚗcomᚋrpgᚑarchivist�
 		return graphql.Null
 	}
 	return ec._TypeStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx context.Context, sel ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Workflow!")
+		return graphql.Null
+	}
+	return ec._Workflow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkflowConnection2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowConnection(ctx context.Context, sel ast.SelectionSet, v *model.WorkflowConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowConnection!")
+		return graphql.Null
+	}
+	return ec._WorkflowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkflowEdge2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WorkflowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkflowEdge2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkflowEdge2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowEdge(ctx context.Context, sel ast.SelectionSet, v *model.WorkflowEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowEdge!")
+		return graphql.Null
+	}
+	return ec._WorkflowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx context.Context, v any) (archivist.WorkflowFailurePolicy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx context.Context, sel ast.SelectionSet, v archivist.WorkflowFailurePolicy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WorkflowFailurePolicy!")
+	}
+	return res
+}
+
+var (
+	unmarshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy = map[string]archivist.WorkflowFailurePolicy{
+		"FAIL_FAST": archivist.FailFast,
+		"CONTINUE":  archivist.ContinueOnFailure,
+	}
+	marshalNWorkflowFailurePolicy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy = map[archivist.WorkflowFailurePolicy]string{
+		archivist.FailFast:          "FAIL_FAST",
+		archivist.ContinueOnFailure: "CONTINUE",
+	}
+)
+
+func (ec *executionContext) unmarshalNWorkflowInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowInput(ctx context.Context, v any) (model.WorkflowInput, error) {
+	res, err := ec.unmarshalInputWorkflowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus(ctx context.Context, v any) (archivist.WorkflowStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus(ctx context.Context, sel ast.SelectionSet, v archivist.WorkflowStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WorkflowStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus = map[string]archivist.WorkflowStatus{
+		"RUNNING":   archivist.WorkflowRunning,
+		"COMPLETED": archivist.WorkflowCompleted,
+		"FAILED":    archivist.WorkflowFailed,
+		"CANCELLED": archivist.WorkflowCancelled,
+	}
+	marshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus = map[archivist.WorkflowStatus]string{
+		archivist.WorkflowRunning:   "RUNNING",
+		archivist.WorkflowCompleted: "COMPLETED",
+		archivist.WorkflowFailed:    "FAILED",
+		archivist.WorkflowCancelled: "CANCELLED",
+	}
+)
+
+func (ec *executionContext) marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx context.Context, sel ast.SelectionSet, v archivist.WorkflowStep) graphql.Marshaler {
+	return ec._WorkflowStep(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx context.Context, sel ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx context.Context, v any) ([]*model.WorkflowStepInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.WorkflowStepInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWorkflowStepInput2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNWorkflowStepInput2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInput(ctx context.Context, v any) (*model.WorkflowStepInput, error) {
+	res, err := ec.unmarshalInputWorkflowStepInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -12490,6 +14379,87 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := model.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOWorkflow2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflow(ctx context.Context, sel ast.SelectionSet, v *archivist.Workflow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Workflow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx context.Context, v any) (*archivist.WorkflowFailurePolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy(ctx context.Context, sel ast.SelectionSet, v *archivist.WorkflowFailurePolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy[*v])
+	return res
+}
+
+var (
+	unmarshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy = map[string]archivist.WorkflowFailurePolicy{
+		"FAIL_FAST": archivist.FailFast,
+		"CONTINUE":  archivist.ContinueOnFailure,
+	}
+	marshalOWorkflowFailurePolicy2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowFailurePolicy = map[archivist.WorkflowFailurePolicy]string{
+		archivist.FailFast:          "FAIL_FAST",
+		archivist.ContinueOnFailure: "CONTINUE",
+	}
+)
+
+func (ec *executionContext) unmarshalOWorkflowFilter2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowFilter(ctx context.Context, v any) (*model.WorkflowFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWorkflowFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWorkflowStatus2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatusᚄ(ctx context.Context, v any) ([]archivist.WorkflowStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]archivist.WorkflowStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWorkflowStatus2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []archivist.WorkflowStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkflowStatus2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -73,6 +74,16 @@ func (r *distributedTaskResolver) UniqueForSeconds(ctx context.Context, obj *arc
 // Schedule is the resolver for the schedule field.
 func (r *distributedTaskResolver) Schedule(ctx context.Context, obj *archivist.Task) (*string, error) {
 	return optionalString(obj.Schedule), nil
+}
+
+// Workflow is the resolver for the workflow field.
+func (r *distributedTaskResolver) Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error) {
+	panic(fmt.Errorf("not implemented: Workflow - workflow"))
+}
+
+// StepKey is the resolver for the stepKey field.
+func (r *distributedTaskResolver) StepKey(ctx context.Context, obj *archivist.Task) (*string, error) {
+	panic(fmt.Errorf("not implemented: StepKey - stepKey"))
 }
 
 // RetryBackoffMs is the resolver for the retryBackoffMs field.

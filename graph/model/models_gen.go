@@ -286,6 +286,8 @@ type TaskFilter struct {
 	NodeID *string `json:"nodeId,omitempty"`
 	// Tasks submitted by the schedule of this name.
 	Schedule *string `json:"schedule,omitempty"`
+	// The steps of the workflow of this id.
+	WorkflowID *string `json:"workflowId,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
 }
@@ -302,6 +304,70 @@ type TypeStats struct {
 	WaitP95Ms float64 `json:"waitP95Ms"`
 	// 95th percentile run time, in milliseconds.
 	RunP95Ms float64 `json:"runP95Ms"`
+}
+
+// A page of workflows, newest first.
+type WorkflowConnection struct {
+	// The workflows of this page, each with its cursor.
+	Edges []*WorkflowEdge `json:"edges"`
+	// Where this page ends, and whether another follows.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many workflows match the filter.
+	TotalCount int `json:"totalCount"`
+}
+
+// A workflow and its cursor.
+type WorkflowEdge struct {
+	// The cursor to pass as after for the page that follows.
+	Cursor string `json:"cursor"`
+	// The workflow.
+	Node *archivist.Workflow `json:"node"`
+}
+
+// Selects workflows: a workflow passes when it matches every field given.
+type WorkflowFilter struct {
+	// Workflows in any of these statuses (an empty list does not filter).
+	Status []archivist.WorkflowStatus `json:"status,omitempty"`
+	// Workflows whose id or name contains this text (ignoring case).
+	Search *string `json:"search,omitempty"`
+}
+
+// A workflow to submit.
+type WorkflowInput struct {
+	// A name to recognise it by (not unique).
+	Name string `json:"name"`
+	// Any JSON to keep with the workflow.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// What a failed step does to the rest; FAIL_FAST when left out.
+	OnFailure *archivist.WorkflowFailurePolicy `json:"onFailure,omitempty"`
+	// The steps (at most 1,000), in any order: dependencies must form no cycle.
+	Steps []*WorkflowStepInput `json:"steps"`
+}
+
+// One step of a workflow to submit: a key, the steps it depends on, and its
+// task as submitTask takes it. Its input may use {"$ref": "STEP.result"} (or
+// STEP.result.path) anywhere to stand for the result of a step it depends on.
+type WorkflowStepInput struct {
+	// The step's key: 1 to 64 letters, digits, '-' or '_', unique in the workflow.
+	Key string `json:"key"`
+	// The keys of the steps it waits for.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// The task type.
+	Type string `json:"type"`
+	// The task's input (JSON), with $refs to its parents' results if wanted.
+	Input json.RawMessage `json:"input,omitempty"`
+	// The placement priority; NORMAL when left out.
+	Priority *archivist.Priority `json:"priority,omitempty"`
+	// How long one attempt may run, in seconds; the cluster's default when left out.
+	TimeoutSeconds *float64 `json:"timeoutSeconds,omitempty"`
+	// How many failed attempts are retried; the cluster's default when left out.
+	MaxRetries *int `json:"maxRetries,omitempty"`
+	// Any JSON to keep with the task.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// The task's own first retry backoff in milliseconds.
+	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
+	// The task's own longest retry backoff in milliseconds.
+	MaxBackoffMs *int `json:"maxBackoffMs,omitempty"`
 }
 
 // The role of an API key. Each role may do what the ones before it may.
