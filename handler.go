@@ -45,7 +45,9 @@ type Job struct {
 
 // SetAddSteps lets the worker pool give the job a way to add workflow
 // steps (AddSteps).
-func (j *Job) SetAddSteps(fn func(ctx context.Context, steps []WorkflowStepSpec) error) { j.addSteps = fn }
+func (j *Job) SetAddSteps(fn func(ctx context.Context, steps []WorkflowStepSpec) error) {
+	j.addSteps = fn
+}
 
 // AddSteps adds steps to the workflow of a step being run (dynamic
 // fan-out): the steps that depend on this one wait for the added ones too.

@@ -91,7 +91,9 @@ const (
 )
 
 // Valid reports whether p is a known policy ("" is the default).
-func (p WorkflowFailurePolicy) Valid() bool { return p == "" || p == FailFast || p == ContinueOnFailure }
+func (p WorkflowFailurePolicy) Valid() bool {
+	return p == "" || p == FailFast || p == ContinueOnFailure
+}
 
 // TaskWaiting is the status of a workflow step waiting for the steps it
 // depends on.
