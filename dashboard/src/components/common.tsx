@@ -2,7 +2,7 @@
 
 import { useState, type ReactNode } from 'react';
 
-import type { NodeStatus, TaskPriority, TaskStatus } from '../service/types';
+import type { NodeStatus, TaskPriority, TaskStatus, WorkflowStatus } from '../service/types';
 import { keyNeeded, roleName, type Action } from '../lib/auth';
 import { useSession } from '../state/session';
 import { useDashboard } from '../state/store';
@@ -10,6 +10,7 @@ import { ago, between, dueIn, duration, label, timestamp } from '../lib/format';
 
 const TASK_TONE: Record<TaskStatus, string> = {
   SCHEDULED: 'sched',
+  WAITING: 'waiting',
   PENDING: 'neutral',
   ASSIGNED: 'info',
   IN_PROGRESS: 'info',
@@ -38,6 +39,26 @@ export function nodeTone(s: NodeStatus): string {
 export function TaskStatusBadge({ status }: { status: TaskStatus }) {
   return (
     <span className={`badge tone-${TASK_TONE[status]}`} data-status={status}>
+      <span className="dot" aria-hidden="true" />
+      {label(status)}
+    </span>
+  );
+}
+
+const WORKFLOW_TONE: Record<WorkflowStatus, string> = {
+  RUNNING: 'info',
+  COMPLETED: 'ok',
+  FAILED: 'bad',
+  CANCELLED: 'muted',
+};
+
+export function workflowTone(s: WorkflowStatus): string {
+  return WORKFLOW_TONE[s];
+}
+
+export function WorkflowStatusBadge({ status }: { status: WorkflowStatus }) {
+  return (
+    <span className={`badge tone-${WORKFLOW_TONE[status]}`} data-status={status}>
       <span className="dot" aria-hidden="true" />
       {label(status)}
     </span>

@@ -34,7 +34,10 @@ export type Action =
   | 'pauseSchedule'
   | 'resumeSchedule'
   | 'deleteSchedule'
-  | 'triggerSchedule';
+  | 'triggerSchedule'
+  | 'submitWorkflow'
+  | 'cancelWorkflow'
+  | 'retryWorkflow';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -56,6 +59,9 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   resumeSchedule: 'OPERATOR',
   deleteSchedule: 'OPERATOR',
   triggerSchedule: 'OPERATOR',
+  submitWorkflow: 'OPERATOR',
+  cancelWorkflow: 'OPERATOR',
+  retryWorkflow: 'OPERATOR',
 };
 
 /** Whether a role is at least another. */

@@ -40,6 +40,11 @@ import type {
   TaskFilter,
   TaskPage,
   TaskSummary,
+  Workflow,
+  WorkflowFilter,
+  WorkflowInput,
+  WorkflowPage,
+  WorkflowSummary,
 } from './types';
 
 /** The code of an error that says the node cannot reach its store (Redis down). */
@@ -530,6 +535,56 @@ export class DistributedProcessingService {
     return (await this.mutate<{ triggerSchedule: TaskSummary }>(ops.TRIGGER_SCHEDULE, { name })).triggerSchedule;
   }
 
+  // ---- workflows ----
+
+  /** One page of workflows, newest first. */
+  async listWorkflows(filter: WorkflowFilter, first: number, after: string | null): Promise<WorkflowPage> {
+    const d = await this.query<{
+      workflows: {
+        totalCount: number;
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        edges: { cursor: string; node: WorkflowSummary }[];
+      };
+    }>(ops.WORKFLOWS_QUERY, { filter: cleanWorkflowFilter(filter), first, after });
+    return {
+      workflows: d.workflows.edges.map((e) => e.node),
+      hasNextPage: d.workflows.pageInfo.hasNextPage,
+      endCursor: d.workflows.pageInfo.endCursor,
+      totalCount: d.workflows.totalCount,
+    };
+  }
+
+  /** The workflow with this id and its steps, or null. */
+  async getWorkflow(id: string): Promise<Workflow | null> {
+    return (await this.query<{ workflow: Workflow | null }>(ops.WORKFLOW_QUERY, { id })).workflow;
+  }
+
+  async submitWorkflow(input: WorkflowInput): Promise<WorkflowSummary> {
+    return (await this.mutate<{ submitWorkflow: WorkflowSummary }>(ops.SUBMIT_WORKFLOW, { input })).submitWorkflow;
+  }
+
+  async cancelWorkflow(id: string): Promise<WorkflowSummary> {
+    return (await this.mutate<{ cancelWorkflow: WorkflowSummary }>(ops.CANCEL_WORKFLOW, { id })).cancelWorkflow;
+  }
+
+  async retryWorkflow(id: string): Promise<WorkflowSummary> {
+    return (await this.mutate<{ retryWorkflow: WorkflowSummary }>(ops.RETRY_WORKFLOW, { id })).retryWorkflow;
+  }
+
+  /**
+   * Every change of one workflow (its own fields, not its steps), the last
+   * of each batch. When the feed had to be opened again (events were
+   * missed), onRestart is called, for the view to load it again.
+   */
+  watchWorkflow(id: string, l: (w: WorkflowSummary) => void, onRestart: () => void): Unsubscribe {
+    const feed = new Feed<WorkflowSummary>(
+      (item, end) => this.openSubscription(ops.WORKFLOW_UPDATED, { id }, 'workflowUpdated', item, end),
+      onRestart,
+      250,
+    );
+    return feed.listen((items) => l(items[items.length - 1]));
+  }
+
   // ---- subscriptions ----
 
   private openSubscription<T>(
@@ -624,6 +679,15 @@ export function cleanFilter(f: TaskFilter): TaskFilter | null {
   if (f.priority) out.priority = f.priority;
   if (f.nodeId) out.nodeId = f.nodeId;
   if (f.schedule) out.schedule = f.schedule;
+  if (f.workflowId) out.workflowId = f.workflowId;
+  if (f.search && f.search.trim()) out.search = f.search.trim();
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+/** Drops empty workflow filter fields. */
+export function cleanWorkflowFilter(f: WorkflowFilter): WorkflowFilter | null {
+  const out: WorkflowFilter = {};
+  if (f.status && f.status.length > 0) out.status = f.status;
   if (f.search && f.search.trim()) out.search = f.search.trim();
   return Object.keys(out).length > 0 ? out : null;
 }

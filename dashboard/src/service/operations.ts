@@ -10,13 +10,14 @@ const NODE_FIELDS = `
 const TASK_SUMMARY_FIELDS = `
   id type status priority error attempts failures maxRetries timeoutSeconds progress
   progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
-  uniqueKey schedule
+  uniqueKey schedule stepKey
 `;
 
 const TASK_DETAIL_FIELDS = `
   ${TASK_SUMMARY_FIELDS}
   input result metadata retryBackoffMs maxBackoffMs uniqueForSeconds duplicate
   node { id name address }
+  workflow { id name status }
 `;
 
 const CONFIG_FIELDS = `
@@ -140,3 +141,39 @@ export const TRIGGER_SCHEDULE = `
 `;
 
 export const SCHEDULE_UPDATED = `subscription ScheduleFeed { scheduleUpdated { ${SCHEDULE_FIELDS} } }`;
+
+// A workflow's own fields: what the list shows and workflowUpdated carries
+// (its steps are not asked for there: the graph follows them through the
+// task feed, and loads them again when their number changes).
+const WORKFLOW_FIELDS = `
+  id name status onFailure progress stepCount error metadata createdAt updatedAt completedAt
+`;
+
+export const WORKFLOWS_QUERY = `
+  query Workflows($filter: WorkflowFilter, $first: Int, $after: String) {
+    workflows(filter: $filter, first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { ${WORKFLOW_FIELDS} } }
+    }
+  }
+`;
+
+export const WORKFLOW_QUERY = `
+  query Workflow($id: ID!) {
+    workflow(id: $id) {
+      ${WORKFLOW_FIELDS}
+      steps { key dependsOn task { ${TASK_SUMMARY_FIELDS} } }
+    }
+  }
+`;
+
+export const SUBMIT_WORKFLOW = `
+  mutation SubmitWorkflow($input: WorkflowInput!) { submitWorkflow(input: $input) { ${WORKFLOW_FIELDS} } }
+`;
+
+export const CANCEL_WORKFLOW = `mutation CancelWorkflow($id: ID!) { cancelWorkflow(id: $id) { ${WORKFLOW_FIELDS} } }`;
+
+export const RETRY_WORKFLOW = `mutation RetryWorkflow($id: ID!) { retryWorkflow(id: $id) { ${WORKFLOW_FIELDS} } }`;
+
+export const WORKFLOW_UPDATED = `subscription WorkflowFeed($id: ID!) { workflowUpdated(id: $id) { ${WORKFLOW_FIELDS} } }`;

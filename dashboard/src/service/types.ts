@@ -3,6 +3,7 @@
 
 export const TASK_STATUSES = [
   'SCHEDULED',
+  'WAITING',
   'PENDING',
   'ASSIGNED',
   'IN_PROGRESS',
@@ -96,6 +97,8 @@ export interface TaskSummary {
   uniqueKey: string | null;
   /** The name of the schedule that submitted the task, or null. */
   schedule: string | null;
+  /** The task's step key in its workflow, or null when it is no workflow's step. */
+  stepKey: string | null;
 }
 
 /** A task with everything, for its detail view. */
@@ -112,6 +115,8 @@ export interface TaskDetail extends TaskSummary {
   /** True on the answer to a submission whose unique key this task held: nothing new was created. */
   duplicate: boolean;
   node: { id: string; name: string; address: string } | null;
+  /** The workflow the task is a step of, or null. */
+  workflow: { id: string; name: string; status: WorkflowStatus } | null;
 }
 
 export interface HealthThresholds {
@@ -160,6 +165,8 @@ export interface TaskFilter {
   nodeId?: string;
   /** Tasks submitted by the schedule of this name. */
   schedule?: string;
+  /** The steps of the workflow of this id. */
+  workflowId?: string;
   search?: string;
 }
 
@@ -374,4 +381,76 @@ export interface ClusterStats {
 export interface OverviewStats {
   stats: ClusterStats;
   recent: Pick<ClusterStats, 'from' | 'to' | 'total'>;
+}
+
+// ---- workflows (graph/workflow.graphqls) ----
+
+export const WORKFLOW_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+/** Where a workflow is. */
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+export const WORKFLOW_FAILURE_POLICIES = ['FAIL_FAST', 'CONTINUE'] as const;
+/** What a failed step does to the rest of its workflow. */
+export type WorkflowFailurePolicy = (typeof WORKFLOW_FAILURE_POLICIES)[number];
+
+/** A workflow as the list and workflowUpdated carry it: everything but its steps. */
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  status: WorkflowStatus;
+  onFailure: WorkflowFailurePolicy;
+  /** The share of steps that ended, 0 to 1. */
+  progress: number;
+  stepCount: number;
+  /** Why it FAILED, or that it was CANCELLED; null otherwise. */
+  error: string | null;
+  metadata: JSONValue;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+/** One step of a workflow: its key, what it waits for, and its task (null once removed by retention). */
+export interface WorkflowStep {
+  key: string;
+  dependsOn: string[];
+  task: TaskSummary | null;
+}
+
+/** A workflow with its steps, for its graph. */
+export interface Workflow extends WorkflowSummary {
+  steps: WorkflowStep[];
+}
+
+export interface WorkflowFilter {
+  status?: WorkflowStatus[];
+  search?: string;
+}
+
+export interface WorkflowPage {
+  workflows: WorkflowSummary[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+  totalCount: number;
+}
+
+/** A step to submit: a key, its dependencies, and its task as submitTask takes it. */
+export interface WorkflowStepInput {
+  key: string;
+  dependsOn?: string[];
+  type: string;
+  input?: JSONValue;
+  priority?: TaskPriority;
+  timeoutSeconds?: number;
+  maxRetries?: number;
+  metadata?: JSONValue;
+  retryBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface WorkflowInput {
+  name: string;
+  metadata?: JSONValue;
+  onFailure?: WorkflowFailurePolicy;
+  steps: WorkflowStepInput[];
 }

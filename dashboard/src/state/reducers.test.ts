@@ -42,6 +42,7 @@ function task(id: string, status: TaskStatus, over: Partial<TaskSummary> = {}): 
     runAt: null,
     uniqueKey: null,
     schedule: null,
+    stepKey: null,
     ...over,
   };
 }

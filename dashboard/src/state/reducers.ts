@@ -29,7 +29,7 @@ export function countsFrom(list: { status: TaskStatus; count: number }[]): Count
 
 /** Whether this event is a task's first: just submitted (to run now, or later), never changed. */
 export function isSubmission(t: TaskSummary): boolean {
-  return (t.status === 'PENDING' || t.status === 'SCHEDULED') && t.attempts === 0 && t.createdAt === t.updatedAt;
+  return (t.status === 'PENDING' || t.status === 'SCHEDULED' || t.status === 'WAITING') && t.attempts === 0 && t.createdAt === t.updatedAt;
 }
 
 /**
@@ -99,6 +99,9 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.priority && t.priority !== f.priority) return false;
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
   if (f.schedule && t.schedule !== f.schedule) return false;
+  // The feed does not say which workflow a task is a step of: a task that
+  // is no step is out, the others may be in (see mergeTaskEvents).
+  if (f.workflowId && !t.stepKey) return false;
   const q = f.search?.toLowerCase(); // as the server: untrimmed (TaskFilter.Matches)
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
@@ -179,7 +182,9 @@ export function mergeTaskEvents(
       }
       continue;
     }
-    if (!firstPage || !matches) continue;
+    // A workflow's steps cannot be told from another's in the feed: with a
+    // workflow filter only the tasks on the page follow it.
+    if (!firstPage || !matches || filter.workflowId) continue;
     if (submitted.has(t.id)) {
       top.unshift(t); // later submissions are newer
       totalCount++;

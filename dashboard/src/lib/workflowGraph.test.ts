@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+
+import { DEFAULT_SIZES, layoutWorkflow, stepLayers } from './workflowGraph';
+
+const step = (key: string, ...dependsOn: string[]) => ({ key, dependsOn });
+
+describe('stepLayers', () => {
+  it('puts a step one layer after the furthest of the steps it depends on', () => {
+    // a → b → c, and a → c directly: c is on layer 2 (the longest path), not 1.
+    const l = stepLayers([step('c', 'a', 'b'), step('b', 'a'), step('a'), step('x')]);
+    expect(Object.fromEntries(l)).toEqual({ a: 0, x: 0, b: 1, c: 2 });
+  });
+
+  it('ignores unknown dependencies and still places steps caught in a cycle', () => {
+    const l = stepLayers([step('a', 'ghost'), step('b', 'c'), step('c', 'b'), step('d', 'a')]);
+    expect(l.get('a')).toBe(0);
+    expect(l.get('d')).toBe(1);
+    expect(l.get('b')).toBe(2);
+    expect(l.get('c')).toBe(2);
+  });
+});
+
+describe('layoutWorkflow', () => {
+  it('places layers left to right with an edge per dependency', () => {
+    const g = layoutWorkflow([step('fetch'), step('parse', 'fetch'), step('index', 'parse'), step('thumb', 'fetch'), step('done', 'index', 'thumb')]);
+    expect(g.layers).toBe(4);
+    const x = (k: string) => g.byKey.get(k)!.x;
+    expect(x('fetch')).toBeLessThan(x('parse'));
+    expect(x('parse')).toBe(x('thumb'));
+    expect(x('index')).toBeLessThan(x('done'));
+    expect(g.edges.map((e) => `${e.from}>${e.to}`).sort()).toEqual(['fetch>parse', 'fetch>thumb', 'index>done', 'parse>index', 'thumb>done']);
+    for (const e of g.edges) expect(e.path).toMatch(/^M[\d.]+,[\d.]+ C/);
+    // Everything is inside the canvas.
+    for (const s of g.steps) {
+      expect(s.x + DEFAULT_SIZES.boxWidth).toBeLessThanOrEqual(g.width);
+      expect(s.y + DEFAULT_SIZES.boxHeight).toBeLessThanOrEqual(g.height);
+    }
+  });
+
+  it('orders a layer by its parents, so that parallel chains do not cross', () => {
+    // Two chains submitted in crossing order: a1 → a2, b1 → b2 with b2 listed first.
+    const g = layoutWorkflow([step('a1'), step('b1'), step('b2', 'b1'), step('a2', 'a1')]);
+    expect(g.byKey.get('a2')!.row).toBe(g.byKey.get('a1')!.row);
+    expect(g.byKey.get('b2')!.row).toBe(g.byKey.get('b1')!.row);
+  });
+
+  it('lays out 500 steps quickly, with no two boxes at the same place', () => {
+    const steps = [step('s0')];
+    for (let i = 1; i < 500; i++) steps.push(step(`s${i}`, `s${Math.floor((i - 1) / 3)}`, ...(i % 7 === 0 ? ['s0'] : [])));
+    const t0 = performance.now();
+    const g = layoutWorkflow(steps);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(new Set(g.steps.map((s) => `${s.x},${s.y}`)).size).toBe(500);
+  });
+
+  it('draws nothing for no steps', () => {
+    const g = layoutWorkflow([]);
+    expect(g.steps).toEqual([]);
+    expect(g.width).toBe(0);
+    expect(g.height).toBe(0);
+  });
+});

@@ -1,0 +1,189 @@
+// The layout of a workflow's graph: steps in layers from left to right (a
+// step's layer is the longest path to it from a step that depends on
+// nothing), ordered within each layer to keep edges short and crossings
+// few, then placed on a grid. Pure: the view draws what this computes.
+
+/** A step as the layout needs it. */
+export interface GraphStep {
+  key: string;
+  dependsOn: readonly string[];
+}
+
+export interface PlacedStep {
+  key: string;
+  layer: number;
+  /** Position in its layer, from the top. */
+  row: number;
+  x: number;
+  y: number;
+}
+
+export interface PlacedEdge {
+  from: string;
+  to: string;
+  /** An SVG path from the right side of `from` to the left side of `to`. */
+  path: string;
+}
+
+export interface GraphLayout {
+  steps: PlacedStep[];
+  byKey: ReadonlyMap<string, PlacedStep>;
+  edges: PlacedEdge[];
+  layers: number;
+  width: number;
+  height: number;
+}
+
+export interface LayoutSizes {
+  boxWidth: number;
+  boxHeight: number;
+  /** Space between layers (where the arrows run). */
+  gapX: number;
+  /** Space between steps of a layer. */
+  gapY: number;
+  padding: number;
+}
+
+export const DEFAULT_SIZES: LayoutSizes = { boxWidth: 196, boxHeight: 78, gapX: 64, gapY: 16, padding: 16 };
+
+/**
+ * Each step's layer: 0 for a step that depends on nothing (or only on keys
+ * that are not steps), else one more than the highest layer of the steps it
+ * depends on. Steps caught in a cycle (the API refuses those) go after
+ * every other, so that a bad graph still draws.
+ */
+export function stepLayers(steps: readonly GraphStep[]): Map<string, number> {
+  const keys = new Set(steps.map((s) => s.key));
+  const parents = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
+  const pending = new Map<string, number>();
+  for (const s of steps) {
+    const ps = [...new Set(s.dependsOn)].filter((d) => keys.has(d) && d !== s.key);
+    parents.set(s.key, ps);
+    pending.set(s.key, ps.length);
+    for (const p of ps) {
+      const c = children.get(p);
+      if (c) c.push(s.key);
+      else children.set(p, [s.key]);
+    }
+  }
+  const layer = new Map<string, number>();
+  // Kahn's order: a step is placed once every parent is.
+  const queue = steps.filter((s) => pending.get(s.key) === 0).map((s) => s.key);
+  for (let i = 0; i < queue.length; i++) {
+    const k = queue[i];
+    let l = 0;
+    for (const p of parents.get(k)!) l = Math.max(l, (layer.get(p) ?? 0) + 1);
+    layer.set(k, l);
+    for (const c of children.get(k) ?? []) {
+      const n = pending.get(c)! - 1;
+      pending.set(c, n);
+      if (n === 0) queue.push(c);
+    }
+  }
+  if (layer.size < steps.length) {
+    const after = Math.max(-1, ...layer.values()) + 1;
+    for (const s of steps) if (!layer.has(s.key)) layer.set(s.key, after);
+  }
+  return layer;
+}
+
+/** The mean of the rows of a step's neighbours, or null when it has none. */
+function barycenter(neighbours: readonly string[] | undefined, rowOf: ReadonlyMap<string, number>): number | null {
+  if (!neighbours || neighbours.length === 0) return null;
+  let sum = 0;
+  let n = 0;
+  for (const k of neighbours) {
+    const r = rowOf.get(k);
+    if (r !== undefined) {
+      sum += r;
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : null;
+}
+
+/**
+ * Orders the steps of each layer: first in submission order, then a few
+ * sweeps that sort each layer by the mean row of its neighbours in the
+ * layer before (down) or after (up), which untangles most crossings.
+ */
+function orderLayers(steps: readonly GraphStep[], layerOf: ReadonlyMap<string, number>): string[][] {
+  const count = Math.max(-1, ...layerOf.values()) + 1;
+  const layers: string[][] = Array.from({ length: count }, () => []);
+  for (const s of steps) layers[layerOf.get(s.key)!].push(s.key);
+
+  const keys = new Set(steps.map((s) => s.key));
+  const parents = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
+  for (const s of steps) {
+    const ps = s.dependsOn.filter((d) => keys.has(d));
+    parents.set(s.key, ps);
+    for (const p of ps) {
+      const c = children.get(p);
+      if (c) c.push(s.key);
+      else children.set(p, [s.key]);
+    }
+  }
+  const rowOf = new Map<string, number>();
+  const index = () => {
+    for (const l of layers) l.forEach((k, i) => rowOf.set(k, i));
+  };
+  index();
+  const sortBy = (l: string[], near: Map<string, string[]>) => {
+    const keyed = l.map((k, i) => ({ k, i, b: barycenter(near.get(k), rowOf) ?? i }));
+    keyed.sort((a, b) => a.b - b.b || a.i - b.i);
+    keyed.forEach((e, i) => {
+      l[i] = e.k;
+      rowOf.set(e.k, i);
+    });
+  };
+  for (let sweep = 0; sweep < 4; sweep++) {
+    if (sweep % 2 === 0) for (let i = 1; i < layers.length; i++) sortBy(layers[i], parents);
+    else for (let i = layers.length - 2; i >= 0; i--) sortBy(layers[i], children);
+  }
+  return layers;
+}
+
+/** Lays the steps out on a grid, layers left to right, each layer centred vertically. */
+export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes = DEFAULT_SIZES): GraphLayout {
+  const { boxWidth: w, boxHeight: h, gapX, gapY, padding } = sizes;
+  const layerOf = stepLayers(steps);
+  const layers = orderLayers(steps, layerOf);
+  const tallest = Math.max(0, ...layers.map((l) => l.length));
+  const height = tallest === 0 ? 0 : padding * 2 + tallest * h + (tallest - 1) * gapY;
+  const width = layers.length === 0 ? 0 : padding * 2 + layers.length * w + (layers.length - 1) * gapX;
+
+  const byKey = new Map<string, PlacedStep>();
+  const placed: PlacedStep[] = [];
+  layers.forEach((l, layer) => {
+    const offset = ((tallest - l.length) * (h + gapY)) / 2;
+    l.forEach((key, row) => {
+      const p = { key, layer, row, x: padding + layer * (w + gapX), y: padding + offset + row * (h + gapY) };
+      byKey.set(key, p);
+      placed.push(p);
+    });
+  });
+
+  const edges: PlacedEdge[] = [];
+  for (const s of steps) {
+    const to = byKey.get(s.key)!;
+    for (const d of new Set(s.dependsOn)) {
+      const from = byKey.get(d);
+      if (!from || d === s.key) continue;
+      edges.push({ from: d, to: s.key, path: edgePath(from, to, w, h) });
+    }
+  }
+  return { steps: placed, byKey, edges, layers: layers.length, width, height };
+}
+
+/** A smooth curve from the middle of a's right side to the middle of b's left side. */
+function edgePath(a: PlacedStep, b: PlacedStep, w: number, h: number): string {
+  const x1 = a.x + w;
+  const y1 = a.y + h / 2;
+  const x2 = b.x - 2; // the arrowhead ends at the box
+  const y2 = b.y + h / 2;
+  const dx = Math.max(24, (x2 - x1) / 2);
+  const r = (n: number) => Math.round(n * 10) / 10;
+  return `M${r(x1)},${r(y1)} C${r(x1 + dx)},${r(y1)} ${r(x2 - dx)},${r(y2)} ${r(x2)},${r(y2)}`;
+}
