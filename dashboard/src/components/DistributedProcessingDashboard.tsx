@@ -19,6 +19,9 @@ import { ScheduleList } from './ScheduleList';
 import { TaskList } from './TaskList';
 import { TaskStatusCard } from './TaskStatusCard';
 import { TaskSubmitForm } from './TaskSubmitForm';
+import { WorkflowList } from './WorkflowList';
+import { WorkflowSubmitForm } from './WorkflowSubmitForm';
+import { WorkflowView } from './WorkflowView';
 
 export function DistributedProcessingDashboard({ store }: { store: DashboardStore }) {
   useEffect(() => {
@@ -36,6 +39,7 @@ const NAV: { to: string; label: string; short?: string; icon: string }[] = [
   { to: '/', label: 'Overview', icon: '◎' },
   { to: '/nodes', label: 'Nodes', icon: '▦' },
   { to: '/tasks', label: 'Tasks', icon: '☰' },
+  { to: '/workflows', label: 'Workflows', short: 'Flows', icon: '⇶' },
   { to: '/schedules', label: 'Schedules', icon: '⟳' },
   { to: '/config', label: 'Configuration', short: 'Config', icon: '⚙' },
 ];
@@ -113,6 +117,12 @@ function pick(path: string): { view: React.ReactNode; title: string; section: st
   if (path === '/schedules') return { view: <ScheduleList />, title: 'Schedules', section: '/schedules' };
   if (path === '/schedules/new') return { view: <ScheduleForm edit={false} />, title: 'New schedule', section: '/schedules' };
   if (path === '/schedules/edit') return { view: <ScheduleForm edit />, title: 'Edit schedule', section: '/schedules' };
+  if (path === '/workflows') return { view: <WorkflowList />, title: 'Workflows', section: '/workflows' };
+  if (path === '/workflows/new') return { view: <WorkflowSubmitForm />, title: 'New workflow', section: '/workflows' };
+  if (path.startsWith('/workflows/')) {
+    const id = decodeURIComponent(path.slice('/workflows/'.length));
+    return { view: <WorkflowView key={id} id={id} />, title: `Workflow ${id}`, section: '/workflows' };
+  }
   if (path === '/config') return { view: <ConfigView />, title: 'Configuration', section: '/config' };
   return {
     view: (

@@ -11,6 +11,7 @@ import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
 import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
+import { workflowHref } from './WorkflowList';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -25,7 +26,7 @@ function storedPageSize(): number {
   return 50;
 }
 
-/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&q=text */
+/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
 export function filterFromQuery(q: URLSearchParams): TaskFilter {
   const status = q.get('status');
   const priority = q.get('priority');
@@ -35,6 +36,7 @@ export function filterFromQuery(q: URLSearchParams): TaskFilter {
     priority: priority && (TASK_PRIORITIES as readonly string[]).includes(priority) ? (priority as TaskPriority) : undefined,
     nodeId: q.get('node') || undefined,
     schedule: q.get('schedule') || undefined,
+    workflowId: q.get('workflow') || undefined,
     search: q.get('q') || undefined,
   };
 }
@@ -46,6 +48,7 @@ function queryFromFilter(f: TaskFilter): string {
   if (f.priority) q.set('priority', f.priority);
   if (f.nodeId) q.set('node', f.nodeId);
   if (f.schedule) q.set('schedule', f.schedule);
+  if (f.workflowId) q.set('workflow', f.workflowId);
   if (f.search) q.set('q', f.search);
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -182,7 +185,7 @@ export function TaskList() {
   }
 
   const first = (cursors.length - 1) * pageSize;
-  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.search);
+  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.workflowId || filter.search);
   const canSubmit = useCan('submitTask');
 
   return (
@@ -267,6 +270,22 @@ export function TaskList() {
             spellCheck={false}
           />
         </label>
+        {filter.workflowId && (
+          <span className="filter-chip" data-testid="workflow-filter">
+            Steps of workflow{' '}
+            <Link to={workflowHref(filter.workflowId)} className="mono">
+              {shortId(filter.workflowId)}
+            </Link>
+            <button
+              type="button"
+              className="btn btn-ghost btn-small"
+              aria-label="Show the tasks of every workflow"
+              onClick={() => setFilter({ ...filter, workflowId: undefined })}
+            >
+              ×
+            </button>
+          </span>
+        )}
         {anyFilter && (
           <button
             type="button"
@@ -404,7 +423,15 @@ const TaskRow = memo(function TaskRow({
           {shortId(t.id)}
         </Link>
       </td>
-      <td className="mono">{t.type}</td>
+      <td className="mono">
+        {t.type}
+        {t.stepKey && (
+          <span className="muted small" title="Its step key in its workflow">
+            {' '}
+            · {t.stepKey}
+          </span>
+        )}
+      </td>
       <td>
         <TaskStatusBadge status={t.status} />
         {t.status === 'SCHEDULED' && t.runAt && (

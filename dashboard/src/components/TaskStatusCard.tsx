@@ -13,7 +13,8 @@ import { prettyJSON } from '../lib/json';
 import { backoffText } from '../lib/taskBackoff';
 import { holdText, waitedFrom } from '../lib/taskSubmit';
 import { Link, useRoute } from '../lib/router';
-import { ActionButton, Due, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
+import { ActionButton, Due, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, WorkflowStatusBadge, taskTone } from './common';
+import { workflowHref } from './WorkflowList';
 
 export function TaskStatusCard({ id }: { id: string }) {
   const service = useService();
@@ -93,6 +94,12 @@ export function TaskStatusCard({ id }: { id: string }) {
     <section aria-labelledby="task-title" className="task-detail" data-task-id={task.id} data-status={task.status}>
       <p className="crumbs">
         <Link to="/tasks">Tasks</Link> ›
+        {task.workflow && (
+          <>
+            {' '}
+            <Link to={workflowHref(task.workflow.id)}>{task.workflow.name}</Link> ›
+          </>
+        )}
       </p>
       {duplicate && (
         <div className="note note-info" role="status" data-testid="duplicate-notice">
@@ -177,6 +184,8 @@ export function TaskStatusCard({ id }: { id: string }) {
             <dd>
               {task.status === 'SCHEDULED'
                 ? 'not due yet'
+                : task.status === 'WAITING'
+                ? 'waiting for the steps it depends on'
                 : duration(between(waitedFrom(task), task.startedAt ?? (done ? task.completedAt : null), serverNow))}
             </dd>
           </div>
@@ -242,6 +251,25 @@ export function TaskStatusCard({ id }: { id: string }) {
               </dd>
             </div>
           )}
+          {task.workflow && (
+            <div>
+              <dt>Workflow</dt>
+              <dd>
+                <Link to={workflowHref(task.workflow.id)} data-testid="task-workflow">
+                  {task.workflow.name}
+                </Link>{' '}
+                <WorkflowStatusBadge status={task.workflow.status} />
+              </dd>
+            </div>
+          )}
+          {task.stepKey && (
+            <div>
+              <dt>Step</dt>
+              <dd className="mono" data-testid="task-step-key">
+                {task.stepKey}
+              </dd>
+            </div>
+          )}
           {task.schedule && (
             <div>
               <dt>Schedule</dt>
@@ -268,7 +296,8 @@ function updatedMs(t: TaskDetail): number {
   return Date.parse(t.updatedAt) || 0;
 }
 
-function JsonPanel({ title, value, empty = 'None', testId }: { title: string; value: unknown; empty?: string; testId?: string }) {
+/** A titled panel with a JSON value, pretty-printed. */
+export function JsonPanel({ title, value, empty = 'None', testId }: { title: string; value: unknown; empty?: string; testId?: string }) {
   const text = value === null || value === undefined ? null : prettyJSON(value);
   return (
     <section className="card json-panel" aria-label={title}>
