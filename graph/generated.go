@@ -445,7 +445,7 @@ type SubscriptionResolver interface {
 }
 type WorkflowResolver interface {
 	Progress(ctx context.Context, obj *archivist.Workflow) (float64, error)
-
+	Steps(ctx context.Context, obj *archivist.Workflow) ([]*archivist.WorkflowStep, error)
 	StepCount(ctx context.Context, obj *archivist.Workflow) (int, error)
 	Error(ctx context.Context, obj *archivist.Workflow) (*string, error)
 
@@ -8521,11 +8521,11 @@ func (ec *executionContext) _Workflow_steps(ctx context.Context, field graphql.C
 			return ec.fieldContext_Workflow_steps(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Steps, nil
+			return ec.Resolvers.Workflow().Steps(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
-			return ec.marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.WorkflowStep) graphql.Marshaler {
+			return ec.marshalNWorkflowStep2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8535,8 +8535,8 @@ func (ec *executionContext) fieldContext_Workflow_steps(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Workflow",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_WorkflowStep(ctx, field)
 		},
@@ -12383,10 +12383,11 @@ func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet,
 					return ec._Workflow_progress(ctx, field, obj)
 				})
 		case "steps":
-			out.Values[i] = ec._Workflow_steps(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_steps(ctx, field, obj)
+				})
 		case "stepCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13718,15 +13719,11 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx context.Context, sel ast.SelectionSet, v archivist.WorkflowStep) graphql.Marshaler {
-	return ec._WorkflowStep(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx context.Context, sel ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
+func (ec *executionContext) marshalNWorkflowStep2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.WorkflowStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx, sel, v[i])
+		return ec.marshalNWorkflowStep2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -13736,6 +13733,14 @@ func (ec *executionContext) marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivi
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNWorkflowStep2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx context.Context, sel ast.SelectionSet, v *archivist.WorkflowStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowStep!")
+		return graphql.Null
+	}
+	return ec._WorkflowStep(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx context.Context, v any) ([]*model.WorkflowStepInput, error) {

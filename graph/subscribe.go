@@ -14,13 +14,22 @@ import (
 // on the returned channel, which gqlgen drains. The goroutine ends, closing
 // the channel and the store subscription, when ctx ends (the client stopped
 // or left), when the store ends sub (a slow subscriber is told why), or when
-// pick fails. It never blocks on a send without also watching ctx.
+// pick fails. It never blocks on a send without also watching ctx. The
+// values in first, if any, are sent before any event (a subscription's
+// current state).
 func feed[T any](ctx context.Context, r *Resolver, sub archivist.Subscription,
-	pick func(context.Context, archivist.Event) (T, bool, error)) <-chan T {
+	pick func(context.Context, archivist.Event) (T, bool, error), first ...T) <-chan T {
 	out := make(chan T, 1)
 	go func() {
 		defer close(out)
 		defer sub.Close()
+		for _, v := range first {
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():
