@@ -70,13 +70,13 @@ type batch struct {
 // meta is the engine state besides tasks and nodes that must survive a
 // restart.
 type meta struct {
-	TaskSeq  uint64           `json:"taskSeq"`
-	EventSeq uint64           `json:"eventSeq"`
+	TaskSeq  uint64 `json:"taskSeq"`
+	EventSeq uint64 `json:"eventSeq"`
 	// WorkflowSeq is the last workflow Seq.
-	WorkflowSeq uint64 `json:"workflowSeq,omitempty"`
-	Lease    archivist.Lease  `json:"lease"`
-	Config   archivist.Config `json:"config"`
-	HasConf  bool             `json:"hasConfig"`
+	WorkflowSeq uint64           `json:"workflowSeq,omitempty"`
+	Lease       archivist.Lease  `json:"lease"`
+	Config      archivist.Config `json:"config"`
+	HasConf     bool             `json:"hasConfig"`
 }
 
 // engine keeps the whole state in memory behind one mutex and, when it has
