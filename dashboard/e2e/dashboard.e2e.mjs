@@ -8,6 +8,8 @@
 //   ARCHIVIST_NODE_ID      the node's id (default: the first node shown)
 //   ARCHIVIST_SCREENSHOTS  where to save screenshots (default: none saved)
 //   CHROMIUM               the browser (default /usr/bin/chromium)
+//   E2E_ONLY               a regular expression: only the scenarios whose
+//                          name matches run (by hand, while working on some)
 //   E2E_INTERACTIVE=1      the driver answers ASK lines on stdin (kill and
 //                          restart the node, submit through the API); without
 //                          it, the scenarios that need the driver are skipped.
@@ -62,7 +64,10 @@ async function ask(action) {
 let passed = 0;
 let failed = 0;
 
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+
 async function scenario(name, fn, { needsDriver = false } = {}) {
+  if (only && !only.test(name)) return;
   if (needsDriver && !interactive) {
     console.log(`SKIP ${name}: needs E2E_INTERACTIVE=1 and a driver`);
     return;
@@ -141,6 +146,21 @@ async function nav(p, name) {
 }
 
 const online = (p) => p.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: T });
+
+const SUBMIT_WORKFLOW = 'mutation($input: WorkflowInput!) { submitWorkflow(input: $input) { id status } }';
+
+/** Runs a GraphQL operation from the page (same origin, same key as the page); fails on an error. */
+async function gql(p, query, variables = {}) {
+  const res = await p.evaluate(
+    async ([q, v]) => {
+      const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: q, variables: v }) });
+      return r.json();
+    },
+    [query, variables],
+  );
+  if (res.errors?.length) throw new Error(`GraphQL: ${res.errors.map((e) => e.message).join('; ')}`);
+  return res.data;
+}
 
 let nodeId = process.env.ARCHIVIST_NODE_ID || '';
 let formTaskId = '';
@@ -539,6 +559,175 @@ async function singleNodeScenarios() {
         }, name)
         .catch(() => {});
     }
+  });
+
+  await scenario('workflows: one submitted through the API shows live in the list, its graph turns COMPLETED step by step, a step leads to its task', async () => {
+    await nav(page, 'Workflows');
+    await page.getByRole('heading', { name: 'Workflows', exact: true }).waitFor({ timeout: T });
+    await page.locator('table.workflows[aria-busy="false"]').waitFor({ timeout: T });
+    const stamp = Date.now().toString(36);
+    // A small one that ends at once, then a pipeline with work in parallel.
+    const quick = await gql(page, SUBMIT_WORKFLOW, {
+      input: { name: `e2e-quick-${stamp}`, steps: [{ key: 'only', type: 'echo', input: 'hello' }] },
+    });
+    const name = `e2e-pipeline-${stamp}`;
+    const steps = [
+      { key: 'fetch', type: 'echo', input: { url: 'https://example.org/scroll' } },
+      { key: 'parse', type: 'sleep', dependsOn: ['fetch'], input: { ms: 4000 } },
+      { key: 'thumbs', type: 'sleep', dependsOn: ['fetch'], input: { ms: 1500 } },
+      { key: 'index', type: 'sleep', dependsOn: ['parse'], input: { ms: 2000 } },
+      { key: 'publish', type: 'echo', dependsOn: ['index', 'thumbs'], input: { indexed: { $ref: 'index.result' } } },
+    ];
+    const wf = await gql(page, SUBMIT_WORKFLOW, { input: { name, metadata: { requestedBy: 'e2e' }, steps } });
+    const id = wf.submitWorkflow.id;
+    // Both show without a reload: the list follows the feed.
+    const row = page.locator(`tr[data-workflow-id="${id}"]`);
+    await row.waitFor({ timeout: T });
+    await page.locator(`tr[data-workflow-id="${quick.submitWorkflow.id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    assert((await row.innerText()).includes(name), 'the row does not show the name');
+    await page.locator(`tr[data-workflow-id="${id}"][data-status="RUNNING"]`).waitFor({ timeout: T });
+    await page.locator(`tr[data-workflow-id="${id}"] [data-testid="workflow-progress"]`, { hasText: /^[1-9]\d?%$/ }).waitFor({ timeout: T });
+    await shot('27-workflows', page);
+
+    // The graph: a box per step, an arrow per dependency, statuses live.
+    await row.locator('[data-testid="workflow-link"]').click();
+    await page.waitForURL(new RegExp(`/workflows/${id}$`), { timeout: T });
+    const view = page.locator(`section.workflow-detail[data-workflow-id="${id}"]`);
+    await view.waitFor({ timeout: T });
+    const boxes = page.locator('[data-testid="workflow-graph"] [data-step-key]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="workflow-graph"] [data-step-key]').length === 5, null, { timeout: T });
+    const edges = await page.$$eval('[data-testid="workflow-graph"] path.wf-edge', (ps) => ps.map((p) => `${p.dataset.from}>${p.dataset.to}`).sort());
+    assert(
+      JSON.stringify(edges) === JSON.stringify(['fetch>parse', 'fetch>thumbs', 'index>publish', 'parse>index', 'thumbs>publish']),
+      `edges ${edges}`,
+    );
+    // Layers left to right: fetch, then parse and thumbs, then index, then publish.
+    const xs = await page.$$eval('[data-testid="workflow-graph"] [data-step-key]', (bs) =>
+      Object.fromEntries(bs.map((b) => [b.dataset.stepKey, b.getBoundingClientRect().left])),
+    );
+    assert(xs.fetch < xs.parse && xs.parse === xs.thumbs && xs.parse < xs.index && xs.index < xs.publish, `box positions ${JSON.stringify(xs)}`);
+    const publish = page.locator('[data-testid="workflow-graph"] [data-step-key="publish"]');
+    const seen = [await publish.getAttribute('data-status')];
+    assert(seen[0] === 'WAITING', `publish shows ${seen[0]} at first, want WAITING`);
+    // Running: parse in progress (its bar shows), the last steps still waiting.
+    await page.locator('[data-step-key="parse"][data-status="IN_PROGRESS"] [role="progressbar"]').waitFor({ timeout: T });
+    await page.locator('[data-step-key="index"][data-status="WAITING"]').waitFor({ timeout: T });
+    await page.locator('[data-step-key="fetch"][data-status="COMPLETED"]').waitFor({ timeout: T });
+    await page.locator('path.wf-edge.done[data-from="fetch"][data-to="parse"]').waitFor({ timeout: T });
+    await shot('28-workflow-graph', page, { fullPage: true });
+    const deadline = Date.now() + T;
+    for (;;) {
+      const s = await publish.getAttribute('data-status');
+      if (seen[seen.length - 1] !== s) seen.push(s);
+      if (s === 'COMPLETED') break;
+      assert(Date.now() < deadline, `publish stayed ${s}; saw ${seen.join(' → ')}`);
+      await page.waitForTimeout(50);
+    }
+    await page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    assert((await boxes.evaluateAll((bs) => bs.filter((b) => b.dataset.status === 'COMPLETED').length)) === 5, 'not every step shows COMPLETED');
+    const progress = await page.locator('[data-testid="workflow-progress-text"]').innerText();
+    assert(progress.startsWith('100%') && progress.includes('5 of 5'), `progress "${progress}"`);
+    assert((await view.innerText()).includes('requestedBy'), 'the metadata is not shown');
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+
+    // A box leads to its task, which leads back to its workflow.
+    const indexTask = await page.locator('[data-step-key="index"]').getAttribute('data-task-id');
+    await page.locator('[data-step-key="index"]').click();
+    await page.waitForURL(new RegExp(`/tasks/${indexTask}$`), { timeout: T });
+    await page.locator('[data-testid="task-step-key"]', { hasText: 'index' }).waitFor({ timeout: T });
+    await page.locator('[data-testid="task-workflow"]', { hasText: name }).click();
+    await page.waitForURL(new RegExp(`/workflows/${id}$`), { timeout: T });
+    // The list's status filter and search (both workflows are COMPLETED now).
+    await nav(page, 'Workflows');
+    await page.locator('select[name="status"]').selectOption('COMPLETED');
+    await page.locator(`tr[data-workflow-id="${quick.submitWorkflow.id}"]`).waitFor({ timeout: T });
+    await page.locator('input[name="q"]').fill(name);
+    await page.waitForFunction(() => document.querySelectorAll('table.workflows tbody tr').length === 1, null, { timeout: T });
+    await row.waitFor({ timeout: T });
+    await page.locator('select[name="status"]').selectOption('FAILED');
+    await page.getByText('No workflow matches these filters.').waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.locator(`tr[data-workflow-id="${quick.submitWorkflow.id}"]`).waitFor({ timeout: T });
+    await row.waitFor({ timeout: T });
+
+    await row.locator('[data-testid="workflow-link"]').click();
+    await page.waitForURL(new RegExp(`/workflows/${id}$`), { timeout: T });
+    // The steps' tasks in the task list.
+    await page.locator('[data-testid="workflow-tasks-link"]').click();
+    await page.waitForURL(/\/tasks\?workflow=/, { timeout: T });
+    await page.locator('[data-testid="workflow-filter"]').waitFor({ timeout: T });
+    await page.waitForFunction(() => document.querySelectorAll('table.tasks tbody tr[data-task-id]').length === 5, null, { timeout: T });
+    // WAITING is a status to filter by.
+    const options = await page.locator('select[name="status"] option').allInnerTexts();
+    assert(options.includes('Waiting'), `status options ${options}`);
+  });
+
+  await scenario('workflows: submitted through the form, cancelled and retried from its graph', async () => {
+    await nav(page, 'Workflows');
+    await page.getByRole('link', { name: '+ New workflow' }).click();
+    const form = page.locator('[data-testid="workflow-form"]');
+    await form.waitFor({ timeout: T });
+    const text = form.locator('textarea[name="workflow"]');
+    await text.fill('{ "name": "bad", "steps": [{ "key": "a", "type": "echo", "dependsOn": ["nope"] }] }');
+    await page.locator('[data-testid="workflow-check"]', { hasText: 'which is no step' }).waitFor({ timeout: T });
+    assert(await form.getByRole('button', { name: 'Submit workflow' }).isDisabled(), 'a bad workflow can be sent');
+    const name = `e2e-long-${Date.now().toString(36)}`;
+    await text.fill(
+      JSON.stringify({
+        name,
+        steps: [
+          { key: 'first', type: 'echo', input: 1 },
+          { key: 'long', type: 'sleep', dependsOn: ['first'], input: { ms: 120000 } },
+          { key: 'after', type: 'echo', dependsOn: ['long'], input: 2 },
+        ],
+      }),
+    );
+    await page.locator('[data-testid="workflow-check"]', { hasText: 'Valid: 3 steps' }).waitFor({ timeout: T });
+    await form.getByRole('button', { name: 'Submit workflow' }).click();
+    await page.waitForURL(/\/workflows\/(?!new)[^/]+$/, { timeout: T });
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const view = (s) => page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="${s}"]`);
+    await page.locator('[data-step-key="long"][data-status="IN_PROGRESS"]').waitFor({ timeout: T });
+    await view('RUNNING').getByRole('button', { name: 'Cancel', exact: true }).click();
+    const confirm = page.locator('[data-testid="workflow-confirm"]');
+    assert((await confirm.innerText()).includes(name), 'the confirmation does not name the workflow');
+    await confirm.getByRole('button', { name: 'Yes, cancel' }).click();
+    await view('CANCELLED').waitFor({ timeout: T });
+    await page.locator('[data-step-key="after"][data-status="CANCELLED"]').waitFor({ timeout: T });
+    await page.locator('[data-step-key="first"][data-status="COMPLETED"]').waitFor({ timeout: T });
+    await page.locator('[data-testid="workflow-error"]').waitFor({ timeout: T });
+    await view('CANCELLED').getByRole('button', { name: 'Retry', exact: true }).click();
+    await page.locator('[data-testid="workflow-confirm"]').getByRole('button', { name: 'Yes, retry' }).click();
+    await view('RUNNING').waitFor({ timeout: T });
+    await page.locator('[data-step-key="long"][data-status="IN_PROGRESS"]').waitFor({ timeout: T });
+    await page.locator('[data-step-key="after"][data-status="WAITING"]').waitFor({ timeout: T });
+    // Leave nothing running for the scenarios that follow.
+    await view('RUNNING').getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.locator('[data-testid="workflow-confirm"]').getByRole('button', { name: 'Yes, cancel' }).click();
+    await view('CANCELLED').waitFor({ timeout: T });
+  });
+
+  await scenario('workflows: a graph of 300 steps draws on a canvas that scrolls, and ends COMPLETED', async () => {
+    // Ten chains of thirty steps, each step after the one before it.
+    const steps = [];
+    for (let c = 0; c < 10; c++) {
+      for (let i = 0; i < 30; i++) steps.push({ key: `c${c}-s${i}`, type: 'echo', input: i, ...(i > 0 ? { dependsOn: [`c${c}-s${i - 1}`] } : {}) });
+    }
+    const wf = await gql(page, SUBMIT_WORKFLOW, { input: { name: `e2e-wide-${Date.now().toString(36)}`, steps } });
+    const id = wf.submitWorkflow.id;
+    await page.goto(`${base}/workflows/${id}`);
+    await online(page);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="workflow-graph"] [data-step-key]').length === 300, null, { timeout: T });
+    assert((await page.locator('[data-testid="workflow-graph"] path.wf-edge').count()) === 290, 'not 290 arrows');
+    const canvas = await page.locator('[data-testid="workflow-graph"]').evaluate((el) => ({ sw: el.scrollWidth, cw: el.clientWidth }));
+    assert(canvas.sw > canvas.cw, `the canvas does not scroll: ${JSON.stringify(canvas)}`);
+    await page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: 60000 });
+    // The last box, far right, can be scrolled to and opened.
+    const last = page.locator('[data-step-key="c9-s29"][data-status="COMPLETED"]');
+    await last.waitFor({ timeout: T });
+    await last.scrollIntoViewIfNeeded();
+    await last.click();
+    await page.locator('[data-testid="task-step-key"]', { hasText: 'c9-s29' }).waitFor({ timeout: T });
   });
 
   await scenario('throughput, latency and the per-type and per-node tables come from the cluster, after a reload too', async () => {

@@ -31,9 +31,10 @@ describe('roles', () => {
     expect(allowed('VIEWER')).toEqual([]);
   });
 
-  it('an operator runs tasks, schedules and nodes, not the configuration nor removal', () => {
+  it('an operator runs tasks, workflows, schedules and nodes, not the configuration nor removal', () => {
     expect(allowed('OPERATOR')).toEqual([
       'cancelTask',
+      'cancelWorkflow',
       'createSchedule',
       'deleteSchedule',
       'drainNode',
@@ -41,7 +42,9 @@ describe('roles', () => {
       'resumeNode',
       'resumeSchedule',
       'retryTask',
+      'retryWorkflow',
       'submitTask',
+      'submitWorkflow',
       'triggerSchedule',
       'updateSchedule',
     ]);

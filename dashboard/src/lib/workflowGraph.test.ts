@@ -60,3 +60,19 @@ describe('layoutWorkflow', () => {
     expect(g.height).toBe(0);
   });
 });
+
+describe('edges that skip layers', () => {
+  it('run in a lane of their own through the layers they cross, under no box', () => {
+    // a → b → c → d, and a → d skips two layers.
+    const g = layoutWorkflow([step('a'), step('b', 'a'), step('c', 'b'), step('d', 'c', 'a')]);
+    const long = g.edges.find((e) => e.from === 'a' && e.to === 'd')!;
+    // Straight segments across layers 1 and 2.
+    expect(long.path.match(/ L/g)?.length).toBe(2);
+    const ys = [...long.path.matchAll(/ L[\d.]+,([\d.]+)/g)].map((m) => Number(m[1]));
+    const { boxHeight: h } = DEFAULT_SIZES;
+    for (const k of ['b', 'c']) {
+      const box = g.byKey.get(k)!;
+      for (const y of ys) expect(y < box.y || y > box.y + h).toBe(true);
+    }
+  });
+});

@@ -103,33 +103,50 @@ function barycenter(neighbours: readonly string[] | undefined, rowOf: ReadonlyMa
   return n > 0 ? sum / n : null;
 }
 
+/** A key for the point where an edge that skips layers crosses one (no step key has a '>' or a space). */
+function via(from: string, to: string, layer: number): string {
+  return `> ${from} ${to} ${layer}`;
+}
+
 /**
  * Orders the steps of each layer: first in submission order, then a few
  * sweeps that sort each layer by the mean row of its neighbours in the
- * layer before (down) or after (up), which untangles most crossings.
+ * layer before (down) or after (up), which untangles most crossings. An
+ * edge that skips layers gets a point in each layer it crosses (via), so
+ * that it runs in a lane of its own, not under a box.
  */
 function orderLayers(steps: readonly GraphStep[], layerOf: ReadonlyMap<string, number>): string[][] {
   const count = Math.max(-1, ...layerOf.values()) + 1;
   const layers: string[][] = Array.from({ length: count }, () => []);
   for (const s of steps) layers[layerOf.get(s.key)!].push(s.key);
 
-  const keys = new Set(steps.map((s) => s.key));
   const parents = new Map<string, string[]>();
   const children = new Map<string, string[]>();
+  const link = (p: string, c: string) => {
+    const ps = parents.get(c);
+    if (ps) ps.push(p);
+    else parents.set(c, [p]);
+    const cs = children.get(p);
+    if (cs) cs.push(c);
+    else children.set(p, [c]);
+  };
   for (const s of steps) {
-    const ps = s.dependsOn.filter((d) => keys.has(d));
-    parents.set(s.key, ps);
-    for (const p of ps) {
-      const c = children.get(p);
-      if (c) c.push(s.key);
-      else children.set(p, [s.key]);
+    const to = layerOf.get(s.key)!;
+    for (const d of new Set(s.dependsOn)) {
+      const from = layerOf.get(d);
+      if (from === undefined || d === s.key || from >= to) continue;
+      let prev = d;
+      for (let l = from + 1; l < to; l++) {
+        const v = via(d, s.key, l);
+        layers[l].push(v);
+        link(prev, v);
+        prev = v;
+      }
+      link(prev, s.key);
     }
   }
   const rowOf = new Map<string, number>();
-  const index = () => {
-    for (const l of layers) l.forEach((k, i) => rowOf.set(k, i));
-  };
-  index();
+  for (const l of layers) l.forEach((k, i) => rowOf.set(k, i));
   const sortBy = (l: string[], near: Map<string, string[]>) => {
     const keyed = l.map((k, i) => ({ k, i, b: barycenter(near.get(k), rowOf) ?? i }));
     keyed.sort((a, b) => a.b - b.b || a.i - b.i);
@@ -145,24 +162,38 @@ function orderLayers(steps: readonly GraphStep[], layerOf: ReadonlyMap<string, n
   return layers;
 }
 
+/** How tall the lane of an edge that crosses a layer is. */
+const LANE = 12;
+
 /** Lays the steps out on a grid, layers left to right, each layer centred vertically. */
 export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes = DEFAULT_SIZES): GraphLayout {
   const { boxWidth: w, boxHeight: h, gapX, gapY, padding } = sizes;
   const layerOf = stepLayers(steps);
   const layers = orderLayers(steps, layerOf);
-  const tallest = Math.max(0, ...layers.map((l) => l.length));
-  const height = tallest === 0 ? 0 : padding * 2 + tallest * h + (tallest - 1) * gapY;
+  const isVia = (k: string) => k.startsWith('> ');
+  const span = (l: string[]) => l.reduce((sum, k) => sum + (isVia(k) ? LANE : h), 0) + Math.max(0, l.length - 1) * gapY;
+  const tallest = Math.max(0, ...layers.map(span));
+  const height = tallest === 0 ? 0 : padding * 2 + tallest;
   const width = layers.length === 0 ? 0 : padding * 2 + layers.length * w + (layers.length - 1) * gapX;
 
   const byKey = new Map<string, PlacedStep>();
+  const lanes = new Map<string, { x: number; y: number }>();
   const placed: PlacedStep[] = [];
   layers.forEach((l, layer) => {
-    const offset = ((tallest - l.length) * (h + gapY)) / 2;
-    l.forEach((key, row) => {
-      const p = { key, layer, row, x: padding + layer * (w + gapX), y: padding + offset + row * (h + gapY) };
+    let y = padding + (tallest - span(l)) / 2;
+    let row = 0;
+    const x = padding + layer * (w + gapX);
+    for (const key of l) {
+      if (isVia(key)) {
+        lanes.set(key, { x, y: y + LANE / 2 });
+        y += LANE + gapY;
+        continue;
+      }
+      const p = { key, layer, row: row++, x, y };
       byKey.set(key, p);
       placed.push(p);
-    });
+      y += h + gapY;
+    }
   });
 
   const edges: PlacedEdge[] = [];
@@ -171,19 +202,38 @@ export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes =
     for (const d of new Set(s.dependsOn)) {
       const from = byKey.get(d);
       if (!from || d === s.key) continue;
-      edges.push({ from: d, to: s.key, path: edgePath(from, to, w, h) });
+      // The points where it crosses the layers between.
+      const through: { x: number; y: number }[] = [];
+      for (let l = from.layer + 1; l < to.layer; l++) {
+        const p = lanes.get(via(d, s.key, l));
+        if (p) through.push(p);
+      }
+      edges.push({ from: d, to: s.key, path: edgePath(from, to, through, w, h) });
     }
   }
   return { steps: placed, byKey, edges, layers: layers.length, width, height };
 }
 
-/** A smooth curve from the middle of a's right side to the middle of b's left side. */
-function edgePath(a: PlacedStep, b: PlacedStep, w: number, h: number): string {
-  const x1 = a.x + w;
-  const y1 = a.y + h / 2;
-  const x2 = b.x - 2; // the arrowhead ends at the box
-  const y2 = b.y + h / 2;
-  const dx = Math.max(24, (x2 - x1) / 2);
+/**
+ * A smooth curve from the middle of a's right side to the middle of b's
+ * left side, straight across each layer it crosses (through, left to right).
+ */
+function edgePath(a: PlacedStep, b: PlacedStep, through: readonly { x: number; y: number }[], w: number, h: number): string {
   const r = (n: number) => Math.round(n * 10) / 10;
-  return `M${r(x1)},${r(y1)} C${r(x1 + dx)},${r(y1)} ${r(x2 - dx)},${r(y2)} ${r(x2)},${r(y2)}`;
+  let x = a.x + w;
+  let y = a.y + h / 2;
+  let d = `M${r(x)},${r(y)}`;
+  const curveTo = (x2: number, y2: number) => {
+    const dx = Math.max(24, (x2 - x) / 2);
+    d += ` C${r(x + dx)},${r(y)} ${r(x2 - dx)},${r(y2)} ${r(x2)},${r(y2)}`;
+    x = x2;
+    y = y2;
+  };
+  for (const p of through) {
+    curveTo(p.x, p.y);
+    x = p.x + w;
+    d += ` L${r(x)},${r(y)}`;
+  }
+  curveTo(b.x - 2, b.y + h / 2); // the arrowhead ends at the box
+  return d;
 }
