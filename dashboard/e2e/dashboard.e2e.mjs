@@ -721,6 +721,7 @@ async function singleNodeScenarios() {
     assert((await page.locator('[data-testid="workflow-graph"] path.wf-edge').count()) === 290, 'not 290 arrows');
     const canvas = await page.locator('[data-testid="workflow-graph"]').evaluate((el) => ({ sw: el.scrollWidth, cw: el.clientWidth }));
     assert(canvas.sw > canvas.cw, `the canvas does not scroll: ${JSON.stringify(canvas)}`);
+    await shot('29-workflow-300-steps', page);
     await page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: 60000 });
     // The last box, far right, can be scrolled to and opened.
     const last = page.locator('[data-step-key="c9-s29"][data-status="COMPLETED"]');
