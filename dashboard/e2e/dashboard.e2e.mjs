@@ -1288,6 +1288,12 @@ async function authScenarios() {
     await page.goto(`${base}/tasks/new`);
     await page.locator('[data-testid="not-allowed"][data-action="submitTask"]').waitFor({ timeout: T });
     assert((await page.getByRole('button', { name: 'Submit task' }).count()) === 0, 'a viewer sees the submit form');
+    // Workflows read, with no New workflow; the form's address says why.
+    await nav(page, 'Workflows');
+    await page.locator('table.workflows[aria-busy="false"]').waitFor({ timeout: T });
+    assert((await page.getByRole('link', { name: '+ New workflow' }).count()) === 0, 'a viewer sees + New workflow');
+    await page.goto(`${base}/workflows/new`);
+    await page.locator('[data-testid="not-allowed"][data-action="submitWorkflow"]').waitFor({ timeout: T });
     // The configuration reads, and cannot be changed.
     await nav(page, 'Configuration');
     await page.locator('[data-testid="not-allowed"][data-action="updateConfig"]').waitFor({ timeout: T });

@@ -291,7 +291,7 @@ const WorkflowRow = memo(function WorkflowRow({
         <Link to={workflowHref(w.id)} title={w.id} data-testid="workflow-link">
           {w.name}
         </Link>{' '}
-        <span className="muted mono small">{shortId(w.id)}</span>
+        <span className="muted mono small hide-sm">{shortId(w.id)}</span>
       </td>
       <td>
         <WorkflowStatusBadge status={w.status} />

@@ -220,8 +220,8 @@ export function WorkflowView({ id }: { id: string }) {
           </span>
         </div>
         {wf.error && (
-          <div className="note note-error task-error" data-testid="workflow-error">
-            <strong>{wf.status === 'CANCELLED' ? 'Cancelled' : 'Error'}:</strong> <span className="mono">{wf.error}</span>
+          <div className={`note ${wf.status === 'CANCELLED' ? 'note-info' : 'note-error'} task-error`} data-testid="workflow-error">
+            <strong>{wf.status === 'CANCELLED' ? 'Cancelled:' : 'Error:'}</strong> <span className="mono">{wf.error}</span>
           </div>
         )}
         <dl className="facts">
