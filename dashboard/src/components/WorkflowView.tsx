@@ -13,6 +13,7 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
 import { TERMINAL_STATUSES, type TaskStatus, type TaskSummary, type Workflow, type WorkflowSummary } from '../service/types';
+import { applyStepTasks } from '../state/reducers';
 import { useCan } from '../state/session';
 import { useService, useStore } from '../state/store';
 import { int, label, timestamp } from '../lib/format';
@@ -23,20 +24,6 @@ import { JsonPanel } from './TaskStatusCard';
 
 function updatedMs(x: { updatedAt: string }): number {
   return Date.parse(x.updatedAt) || 0;
-}
-
-/** The steps with the feed's newer task states (the same workflow when none is newer). */
-export function applyStepTasks(w: Workflow, tasks: readonly TaskSummary[]): Workflow {
-  const byId = new Map<string, TaskSummary>();
-  for (const t of tasks) byId.set(t.id, t);
-  let changed = false;
-  const steps = w.steps.map((s) => {
-    const t = s.task ? byId.get(s.task.id) : undefined;
-    if (!s.task || !t || updatedMs(t) < updatedMs(s.task)) return s;
-    changed = true;
-    return { ...s, task: t };
-  });
-  return changed ? { ...w, steps } : w;
 }
 
 export function WorkflowView({ id }: { id: string }) {

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Alert, Schedule, TaskStatus, TaskSummary } from '../service/types';
+import type { Alert, Schedule, TaskStatus, TaskSummary, Workflow } from '../service/types';
 import {
   ClockOffset,
   MAX_RESOLVED_ALERTS,
   OFFLINE_SLACK_MS,
   applyAlertEvents,
   applyScheduleEvents,
+  applyStepTasks,
   firingSummary,
   effectiveNodeStatus,
+  isSubmission,
   mergeTaskEvents,
   pushHealthSample,
   taskMatchesFilter,
@@ -310,5 +312,55 @@ describe('applyScheduleEvents', () => {
   it('drops the echo of a schedule the page deleted', () => {
     const r = applyScheduleEvents([], [sched('gone', 10)], (s) => s.name === 'gone');
     expect(r.list).toEqual([]);
+  });
+});
+
+describe('workflow steps in the task feed', () => {
+  function wf(...tasks: TaskSummary[]): Workflow {
+    return {
+      id: 'w1',
+      name: 'pipeline',
+      status: 'RUNNING',
+      onFailure: 'FAIL_FAST',
+      progress: 0,
+      stepCount: tasks.length,
+      error: null,
+      metadata: null,
+      createdAt: iso(0),
+      updatedAt: iso(0),
+      completedAt: null,
+      steps: tasks.map((t, i) => ({ key: `s${i}`, dependsOn: i > 0 ? [`s${i - 1}`] : [], task: t })),
+    };
+  }
+
+  it('takes the newer state of a step and leaves the others', () => {
+    const a = task('a', 'IN_PROGRESS', { stepKey: 's0', updatedAt: iso(10) });
+    const b = task('b', 'WAITING', { stepKey: 's1', attempts: 0, updatedAt: iso(0) });
+    const w = wf(a, b);
+    const next = applyStepTasks(w, [task('a', 'COMPLETED', { stepKey: 's0', updatedAt: iso(20) }), task('zz', 'COMPLETED')]);
+    expect(next.steps[0].task!.status).toBe('COMPLETED');
+    expect(next.steps[1]).toBe(w.steps[1]);
+  });
+
+  it('keeps the same workflow for events that are older or not its own', () => {
+    const w = wf(task('a', 'COMPLETED', { stepKey: 's0', updatedAt: iso(30) }));
+    expect(applyStepTasks(w, [task('a', 'IN_PROGRESS', { stepKey: 's0', updatedAt: iso(20) })])).toBe(w);
+    expect(applyStepTasks(w, [task('other', 'FAILED')])).toBe(w);
+  });
+
+  it('a WAITING step just submitted is a submission', () => {
+    expect(isSubmission(task('w', 'WAITING', { attempts: 0, stepKey: 'a', updatedAt: iso(0) }))).toBe(true);
+  });
+
+  it('with a workflow filter, only steps match, and no task is inserted into the page', () => {
+    const f = { workflowId: 'w1' };
+    expect(taskMatchesFilter(task('t', 'PENDING'), f)).toBe(false);
+    expect(taskMatchesFilter(task('t', 'PENDING', { stepKey: 'a' }), f)).toBe(true);
+    const on = task('on', 'WAITING', { stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(0) });
+    const p = page([on]);
+    const fresh = task('new', 'WAITING', { stepKey: 'b', attempts: 0, createdAt: iso(5), updatedAt: iso(5) });
+    const moved = task('on', 'PENDING', { stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(6) });
+    const next = mergeTaskEvents(p, [fresh, moved], f, true, 50);
+    expect(next.tasks.map((t) => [t.id, t.status])).toEqual([['on', 'PENDING']]);
   });
 });

@@ -12,6 +12,7 @@ import type {
   TaskPage,
   TaskStatus,
   TaskSummary,
+  Workflow,
 } from '../service/types';
 import { TASK_STATUSES } from '../service/types';
 
@@ -372,4 +373,25 @@ export function applyScheduleEvents(
     changed = true;
   }
   return { list: changed ? [...byName.values()].sort(compareSchedules) : list, recheck: [...recheck] };
+}
+
+// ---- workflows ----
+
+/**
+ * Applies task events to a workflow's steps: a step whose task is in the
+ * batch takes the task's state, unless the one shown is newer (a query's
+ * answer that went past the event). Returns the same workflow when nothing
+ * changed, so that the graph does not render again.
+ */
+export function applyStepTasks(w: Workflow, tasks: readonly TaskSummary[]): Workflow {
+  const byId = new Map<string, TaskSummary>();
+  for (const t of tasks) byId.set(t.id, t);
+  let changed = false;
+  const steps = w.steps.map((s) => {
+    const t = s.task ? byId.get(s.task.id) : undefined;
+    if (!s.task || !t || t === s.task || Date.parse(t.updatedAt) < Date.parse(s.task.updatedAt)) return s;
+    changed = true;
+    return { ...s, task: t };
+  });
+  return changed ? { ...w, steps } : w;
 }
