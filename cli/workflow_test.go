@@ -122,3 +122,16 @@ func TestWorkflowUsage(t *testing.T) {
 		}
 	}
 }
+
+// The examples read as workflows.
+func TestExamplesParse(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"../examples/session-ingest.yaml", "../examples/handouts.yaml"} {
+		spec, _, err := readWorkflowFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if len(spec.Steps) < 2 {
+			t.Errorf("%s: %d steps", f, len(spec.Steps))
+		}
+	}
+}
