@@ -292,6 +292,17 @@ func testWorkflows(t *testing.T, s suite) {
 			t.Errorf("workflow after its root was cancelled: %s completed %v, want FAILED and ended", got.Status, got.CompletedAt)
 		}
 
+		// A WAITING step can be cancelled too: with FAIL_FAST that fails
+		// the workflow, and the root that has not started is cancelled.
+		w3, tasks3 := h.workflow("waiting", "", step{"a", nil}, step{"b", []string{"a"}})
+		if got := h.cancel(tasks3["b"].ID); got.Status != archivist.TaskCancelled {
+			t.Errorf("cancelled WAITING step is %s", got.Status)
+		}
+		got = h.wantSteps(w3, map[string]archivist.TaskStatus{"a": archivist.TaskCancelled, "b": archivist.TaskCancelled})
+		if got.Status != archivist.WorkflowFailed || h.counts()[archivist.TaskWaiting] != 0 {
+			t.Errorf("workflow after its WAITING step was cancelled: %s, %d WAITING", got.Status, h.counts()[archivist.TaskWaiting])
+		}
+
 		_, current := h.staleLease()
 		w2, tasks2 := h.buildWorkflow("timeouts", "", step{"a", nil}, step{"b", []string{"a"}})
 		tasks2[0].Timeout = 60 * time.Millisecond
