@@ -33,6 +33,10 @@ const (
 	// MaxHandoutBytes is the largest image file a scan takes: its base64
 	// form must fit the task input limit of the thumbnail step.
 	MaxHandoutBytes = (archivist.MaxInputBytes - 4<<10) / 4 * 3
+	// MaxHandoutsTotalBytes bounds the images of one scan together: their
+	// steps are stored in one step of the store. Images past it are
+	// skipped, with the reason.
+	MaxHandoutsTotalBytes = 64 << 20
 )
 
 // HandoutsConfig configures "handouts.scan".
@@ -248,15 +252,21 @@ type scannedImage struct {
 func (h *HandoutsScanHandler) collect(ctx context.Context, in scanInput) ([]scannedImage, []SkippedHandout, error) {
 	var images []scannedImage
 	var skipped []SkippedHandout
+	total := 0
 	take := func(name string, data []byte) {
 		if len(data) > MaxHandoutBytes {
 			skipped = append(skipped, SkippedHandout{Name: name, Reason: fmt.Sprintf("%d bytes; the limit is %d", len(data), MaxHandoutBytes)})
+			return
+		}
+		if total+len(data) > MaxHandoutsTotalBytes {
+			skipped = append(skipped, SkippedHandout{Name: name, Reason: fmt.Sprintf("the images of one scan may take %d bytes together: scan the rest apart", MaxHandoutsTotalBytes)})
 			return
 		}
 		if _, format, err := image.DecodeConfig(bytes.NewReader(data)); err != nil || (format != formatPNG && format != formatJPEG) {
 			skipped = append(skipped, SkippedHandout{Name: name, Reason: "not a PNG or JPEG image"})
 			return
 		}
+		total += len(data)
 		images = append(images, scannedImage{name: name, data: data})
 	}
 	if in.folder == "" {
