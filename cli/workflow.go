@@ -159,44 +159,57 @@ func cliWorkflow(args []string, getenv func(string) string, stdout, stderr io.Wr
 
 // waitWorkflow shows the steps of w live, through a subscription, until it
 // leaves RUNNING. A subscription that breaks is opened again (its first
-// message is the current state, so nothing is missed). It returns an error
-// (exit code 1) unless the workflow COMPLETED.
+// message is the current state, so nothing is missed), a few times in a
+// row at most. It returns an error (exit code 1) unless the workflow
+// COMPLETED.
 func waitWorkflow(e *clientEnv, w *client.Workflow) error {
+	const maxFailures = 5
 	view := newWorkflowView(e.stderr)
 	view.update(w)
-	for attempt := 0; w.Status == client.WorkflowRunning; attempt++ {
+	stopped := func() error {
+		return fmt.Errorf("stopped waiting; workflow %s goes on (archivist workflow show %s)", w.ID, w.ID)
+	}
+	failures := 0
+	for w.Status == client.WorkflowRunning {
 		s, err := e.client.WatchWorkflow(e.ctx, w.ID)
-		if err != nil {
-			if e.ctx.Err() != nil || attempt >= 5 {
-				return err
+		if err == nil {
+			got := false
+			for ev := range s.C {
+				if ev.Workflow == nil {
+					continue
+				}
+				got, w = true, ev.Workflow
+				view.update(w)
+				if w.Status != client.WorkflowRunning {
+					break
+				}
 			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-			continue
-		}
-		for ev := range s.C {
-			if ev.Workflow == nil {
-				continue
-			}
-			w = ev.Workflow
-			view.update(w)
+			s.Close()
 			if w.Status != client.WorkflowRunning {
 				break
 			}
-		}
-		s.Close()
-		if err := s.Err(); err != nil && w.Status == client.WorkflowRunning {
-			if client.CodeOf(err) != "" && !client.IsUnavailable(err) {
-				return err // refused (NOT_FOUND, a role): trying again will not help
+			if got {
+				failures = 0
 			}
-			if attempt >= 5 {
-				return err
+			if err = s.Err(); err == nil {
+				err = errors.New("the subscription ended")
 			}
 		}
-		if err := e.ctx.Err(); err != nil {
-			return fmt.Errorf("stopped waiting; workflow %s goes on (archivist workflow show %s)", w.ID, w.ID)
+		switch {
+		case e.ctx.Err() != nil:
+			return stopped()
+		case client.CodeOf(err) != "" && !client.IsUnavailable(err):
+			return err // refused (NOT_FOUND, a role...): trying again will not help
+		}
+		if failures++; failures > maxFailures {
+			return fmt.Errorf("follow workflow %s: %w", w.ID, err)
+		}
+		select {
+		case <-time.After(time.Duration(failures) * 500 * time.Millisecond):
+		case <-e.ctx.Done():
+			return stopped()
 		}
 	}
-	view.finish()
 	if e.output == "json" {
 		if err := e.json(w); err != nil {
 			return err
@@ -240,19 +253,54 @@ func (v *workflowView) update(w *client.Workflow) {
 		}
 		return
 	}
-	if v.lines > 0 {
-		fmt.Fprintf(v.w, "\033[%dA", v.lines)
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\033[K%s %s %3.0f%%\n", w.Name, w.Status, w.Progress*100)
-	for _, s := range w.Steps {
-		fmt.Fprintf(&b, "\033[K  %-24s %s\n", oneLine(s.Key, 24), stepState(s))
+	if v.lines > 0 {
+		// Back to the top of the last drawing, which is cleared.
+		fmt.Fprintf(&b, "\033[%dA\r\033[J", v.lines)
+	}
+	fmt.Fprintf(&b, "%s %s %3.0f%%\n", w.Name, w.Status, w.Progress*100)
+	lines := 1
+	if len(w.Steps) <= maxDrawnSteps {
+		for _, s := range w.Steps {
+			fmt.Fprintf(&b, "  %-24s %s\n", oneLine(s.Key, 24), stepState(s))
+			lines++
+		}
+	} else {
+		// Too many to draw: how many are in each status, and the running
+		// ones.
+		counts := map[string]int{}
+		var running []client.WorkflowStep
+		for _, s := range w.Steps {
+			status := "REMOVED"
+			if s.Task != nil {
+				status = s.Task.Status
+			}
+			counts[status]++
+			if status == client.StatusInProgress && len(running) < maxDrawnSteps/2 {
+				running = append(running, s)
+			}
+		}
+		var parts []string
+		for _, st := range []string{client.StatusWaiting, client.StatusPending, client.StatusAssigned, client.StatusInProgress,
+			client.StatusRetrying, client.StatusCompleted, client.StatusFailed, client.StatusTimedOut, client.StatusCancelled, "REMOVED"} {
+			if counts[st] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+			}
+		}
+		fmt.Fprintf(&b, "  %d steps: %s\n", len(w.Steps), strings.Join(parts, ", "))
+		lines++
+		for _, s := range running {
+			fmt.Fprintf(&b, "  %-24s %s\n", oneLine(s.Key, 24), stepState(s))
+			lines++
+		}
 	}
 	fmt.Fprint(v.w, b.String())
-	v.lines = len(w.Steps) + 1
+	v.lines = lines
 }
 
-func (v *workflowView) finish() {}
+// maxDrawnSteps is the most steps the live view draws one per line; a
+// larger workflow is summed up.
+const maxDrawnSteps = 20
 
 // stepState is a step's status, with its progress while it runs.
 func stepState(s client.WorkflowStep) string {

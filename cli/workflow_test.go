@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,32 @@ func TestExamplesParse(t *testing.T) {
 		} else if len(spec.Steps) < 2 {
 			t.Errorf("%s: %d steps", f, len(spec.Steps))
 		}
+	}
+}
+
+// On a terminal the live view redraws the steps in place; a large
+// workflow is summed up.
+func TestWorkflowViewTerminal(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	v := &workflowView{w: &buf, tty: true, last: map[string]string{}}
+	w := &client.Workflow{Name: "w", Status: client.WorkflowRunning, Progress: 0.5, Steps: []client.WorkflowStep{
+		{Key: "a", Task: &client.Task{Status: client.StatusCompleted}},
+		{Key: "b", Task: &client.Task{Status: client.StatusInProgress, Progress: 0.25, ProgressMessage: "indexing"}},
+	}}
+	v.update(w)
+	v.update(w)
+	out := buf.String()
+	if !strings.Contains(out, "w RUNNING  50%") || !strings.Contains(out, "IN_PROGRESS  25% indexing") ||
+		strings.Count(out, "\033[3A\r\033[J") != 1 {
+		t.Errorf("view %q", out)
+	}
+	buf.Reset()
+	for i := range 40 {
+		w.Steps = append(w.Steps, client.WorkflowStep{Key: fmt.Sprintf("s%d", i), Task: &client.Task{Status: client.StatusWaiting}})
+	}
+	v.update(w)
+	if out := buf.String(); !strings.Contains(out, "42 steps: 40 WAITING, 1 IN_PROGRESS, 1 COMPLETED") || strings.Contains(out, "s39") {
+		t.Errorf("large view %q", out)
 	}
 }
