@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -469,4 +470,30 @@ func TestWorkflowUpdatedUnknownID(t *testing.T) {
 	c.subscribe("1", `subscription { workflowUpdated(id: "nope") { id } }`, nil)
 	wantError(t, c.next("1"), "NOT_FOUND")
 	testkit.Eventually(t, 5*time.Second, func() bool { return e.events.open.Load() == 0 }, "no open subscription")
+}
+
+// The steps ready at once, at submission and at a retry, are passed on to
+// OnSubmitted (local processing); waiting ones are not.
+func TestWorkflowOnSubmitted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var told []string
+	e := setup(t, func(r *graph.Resolver, _ *graph.HandlerOptions) {
+		r.OnSubmitted = func(_ context.Context, _ archivist.Config, tasks []*archivist.Task) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, tk := range tasks {
+				told = append(told, tk.StepKey+":"+string(tk.Status))
+			}
+		}
+	})
+	var out struct{ SubmitWorkflow workflowView }
+	e.must(t, submitWorkflow, map[string]any{"in": threeSteps()}, &out)
+	e.must(t, `mutation($id: ID!) { cancelWorkflow(id: $id) { id } }`, map[string]any{"id": out.SubmitWorkflow.ID}, nil)
+	e.must(t, `mutation($id: ID!) { retryWorkflow(id: $id) { id } }`, map[string]any{"id": out.SubmitWorkflow.ID}, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(told, ",") != "notes:PENDING,notes:PENDING" {
+		t.Errorf("told of %v, want notes at submission and at the retry", told)
+	}
 }
