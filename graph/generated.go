@@ -126,6 +126,7 @@ type ComplexityRoot struct {
 		UniqueKey        func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
 		Workflow         func(childComplexity int) int
+		WorkflowID       func(childComplexity int) int
 	}
 
 	HealthThresholds struct {
@@ -367,6 +368,7 @@ type DistributedTaskResolver interface {
 
 	Schedule(ctx context.Context, obj *archivist.Task) (*string, error)
 	Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error)
+	WorkflowID(ctx context.Context, obj *archivist.Task) (*string, error)
 	StepKey(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
@@ -866,6 +868,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Workflow(childComplexity), true
+	case "DistributedTask.workflowId":
+		if e.ComplexityRoot.DistributedTask.WorkflowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.WorkflowID(childComplexity), true
 
 	case "HealthThresholds.cpuPercent":
 		if e.ComplexityRoot.HealthThresholds.CPUPercent == nil {
@@ -2178,6 +2186,8 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_schedule(ctx, field)
 	case "workflow":
 		return ec.fieldContext_DistributedTask_workflow(ctx, field)
+	case "workflowId":
+		return ec.fieldContext_DistributedTask_workflowId(ctx, field)
 	case "stepKey":
 		return ec.fieldContext_DistributedTask_stepKey(ctx, field)
 	case "retryBackoffMs":
@@ -4665,6 +4675,29 @@ func (ec *executionContext) fieldContext_DistributedTask_workflow(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DistributedTask_workflowId(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_workflowId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().WorkflowID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_workflowId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "ID")
 }
 
 func (ec *executionContext) _DistributedTask_stepKey(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
@@ -11177,6 +11210,12 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_workflow(ctx, field, obj)
+				})
+		case "workflowId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_workflowId(ctx, field, obj)
 				})
 		case "stepKey":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

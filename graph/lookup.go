@@ -27,6 +27,7 @@ type lookups struct {
 	nodes     map[string]*archivist.Node // nil value: not found
 	nodeCalls map[string]*nodeCall
 	steps     *stepTasks
+	workflows map[string]*workflowCall
 }
 
 // nodeCall is one GetNode in flight, shared by the resolvers that ask for
@@ -328,4 +329,41 @@ func (r *Resolver) taskOrNil(ctx context.Context, id string) (*archivist.Task, e
 		return nil, nil
 	}
 	return t, err
+}
+
+// workflowCall is one GetWorkflow of a response, shared by the tasks that
+// are steps of the same workflow.
+type workflowCall struct {
+	done chan struct{}
+	w    *archivist.Workflow
+	err  error
+}
+
+// taskWorkflow returns the workflow with id (nil when the store has none),
+// read once per response: a page of steps of one workflow reads it once.
+func (r *Resolver) taskWorkflow(ctx context.Context, id string) (*archivist.Workflow, error) {
+	l := lookupsFrom(ctx)
+	if l == nil {
+		return r.workflowOrNil(ctx, id)
+	}
+	l.mu.Lock()
+	c, ok := l.workflows[id]
+	if !ok {
+		c = &workflowCall{done: make(chan struct{})}
+		if l.workflows == nil {
+			l.workflows = map[string]*workflowCall{}
+		}
+		l.workflows[id] = c
+	}
+	l.mu.Unlock()
+	if !ok {
+		c.w, c.err = r.workflowOrNil(ctx, id)
+		close(c.done)
+	}
+	select {
+	case <-c.done:
+		return c.w, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

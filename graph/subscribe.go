@@ -14,22 +14,13 @@ import (
 // on the returned channel, which gqlgen drains. The goroutine ends, closing
 // the channel and the store subscription, when ctx ends (the client stopped
 // or left), when the store ends sub (a slow subscriber is told why), or when
-// pick fails. It never blocks on a send without also watching ctx. The
-// values in first, if any, are sent before any event (a subscription's
-// current state).
+// pick fails. It never blocks on a send without also watching ctx.
 func feed[T any](ctx context.Context, r *Resolver, sub archivist.Subscription,
-	pick func(context.Context, archivist.Event) (T, bool, error), first ...T) <-chan T {
+	pick func(context.Context, archivist.Event) (T, bool, error)) <-chan T {
 	out := make(chan T, 1)
 	go func() {
 		defer close(out)
 		defer sub.Close()
-		for _, v := range first {
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
-		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -80,4 +71,64 @@ func (r *Resolver) subscribe(ctx context.Context) (archivist.Subscription, error
 		return nil, errors.New("event source returned no subscription")
 	}
 	return sub, nil
+}
+
+// feedLatest is feed for a subscription whose every value is the whole
+// current state of one thing (a workflow): when values come faster than
+// the client reads them, a value not yet taken is replaced by the newer
+// one, so that a slow client skips intermediate states instead of the
+// server computing a response for each. first, if given, is the state
+// sent before any event.
+func feedLatest[T any](ctx context.Context, r *Resolver, sub archivist.Subscription,
+	pick func(context.Context, archivist.Event) (T, bool, error), first ...T) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		var pending T
+		has := false
+		if n := len(first); n > 0 {
+			pending, has = first[n-1], true
+		}
+		// flush sends what is pending before the channel closes.
+		flush := func() {
+			if has {
+				select {
+				case out <- pending:
+				case <-ctx.Done():
+				}
+			}
+		}
+		for {
+			var send chan T
+			if has {
+				send = out
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case send <- pending:
+				var zero T
+				pending, has = zero, false
+			case ev, ok := <-sub.C():
+				if !ok {
+					flush()
+					if err := sub.Err(); err != nil {
+						endSubscription(ctx, r, err)
+					}
+					return
+				}
+				v, ok, err := pick(ctx, ev)
+				if err != nil {
+					flush()
+					endSubscription(ctx, r, err)
+					return
+				}
+				if ok {
+					pending, has = v, true
+				}
+			}
+		}
+	}()
+	return out
 }

@@ -80,7 +80,12 @@ func (r *distributedTaskResolver) Workflow(ctx context.Context, obj *archivist.T
 	if obj.WorkflowID == "" {
 		return nil, nil
 	}
-	return r.workflowOrNil(ctx, obj.WorkflowID)
+	return r.taskWorkflow(ctx, obj.WorkflowID)
+}
+
+// WorkflowID is the resolver for the workflowId field.
+func (r *distributedTaskResolver) WorkflowID(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.WorkflowID), nil
 }
 
 // StepKey is the resolver for the stepKey field.

@@ -158,25 +158,36 @@ func (f *workflowFeed) pick(ctx context.Context, ev archivist.Event) (*archivist
 
 // submittedSteps tells OnSubmitted of the steps of w that are ready to run
 // (PENDING) after a retry, so that local processing sees them as it sees
-// new submissions.
+// new submissions. The steps' tasks are read together.
 func (r *Resolver) submittedSteps(ctx context.Context, w *archivist.Workflow) {
 	if r.OnSubmitted == nil {
+		return
+	}
+	ready := map[string]bool{}
+	for _, s := range w.Steps {
+		if s.Status == archivist.TaskPending {
+			ready[s.TaskID] = true
+		}
+	}
+	if len(ready) == 0 {
 		return
 	}
 	cfg, err := r.config(ctx)
 	if err != nil {
 		return
 	}
-	var ready []*archivist.Task
-	for _, s := range w.Steps {
-		if s.Status != archivist.TaskPending {
-			continue
-		}
-		if t, err := r.Store.GetTask(ctx, s.TaskID); err == nil && t.Status == archivist.TaskPending {
-			ready = append(ready, t)
+	tasks, err := r.workflowTasks(ctx, w.ID)
+	if err != nil {
+		r.logger().Warn("retried workflow: read its steps for local processing", "workflow", w.ID, "err", err)
+		return
+	}
+	var pending []*archivist.Task
+	for _, t := range tasks {
+		if ready[t.ID] && t.Status == archivist.TaskPending {
+			pending = append(pending, t)
 		}
 	}
-	if len(ready) > 0 {
-		r.OnSubmitted(ctx, cfg, ready)
+	if len(pending) > 0 {
+		r.OnSubmitted(ctx, cfg, pending)
 	}
 }

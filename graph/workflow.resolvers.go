@@ -72,7 +72,7 @@ func (r *subscriptionResolver) WorkflowUpdated(ctx context.Context, id string) (
 		return nil, err
 	}
 	f := &workflowFeed{id: id, last: w}
-	return feed(ctx, r.Resolver, sub, f.pick, w), nil
+	return feedLatest(ctx, r.Resolver, sub, f.pick, w), nil
 }
 
 // Progress is the resolver for the progress field.

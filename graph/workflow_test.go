@@ -1,13 +1,17 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
@@ -345,7 +349,11 @@ func TestSubmitWorkflowBadInput(t *testing.T) {
 // few reads of the store, not one per step.
 func TestWorkflowStepsBatched(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	var reads *readCounter
+	e := setup(t, func(r *graph.Resolver, _ *graph.HandlerOptions) {
+		reads = &readCounter{Store: r.Store}
+		r.Store = reads
+	})
 	steps := make([]any, archivist.MaxWorkflowSteps)
 	for i := range steps {
 		steps[i] = map[string]any{"key": fmt.Sprintf("s%d", i), "type": "echo"}
@@ -361,8 +369,13 @@ func TestWorkflowStepsBatched(t *testing.T) {
 			}
 		}
 	}
+	reads.getTask.Store(0)
+	reads.listTasks.Store(0)
 	e.must(t, `query($id: ID!) { workflow(id: $id) { steps { key task { id status stepKey } } } }`,
 		map[string]any{"id": out.SubmitWorkflow.ID}, &q)
+	if g, l := reads.getTask.Load(), reads.listTasks.Load(); g != 0 || l != 2 {
+		t.Errorf("%d GetTask and %d ListTasks for 1000 steps, want 0 and 2 (pages of 500)", g, l)
+	}
 	if len(q.Workflow.Steps) != archivist.MaxWorkflowSteps {
 		t.Fatalf("%d steps", len(q.Workflow.Steps))
 	}
@@ -371,6 +384,22 @@ func TestWorkflowStepsBatched(t *testing.T) {
 			t.Fatalf("step %s: task %+v", s.Key, s.Task)
 		}
 	}
+}
+
+// readCounter counts the task reads of a store.
+type readCounter struct {
+	archivist.Store
+	getTask, listTasks atomic.Int64
+}
+
+func (c *readCounter) GetTask(ctx context.Context, id string) (*archivist.Task, error) {
+	c.getTask.Add(1)
+	return c.Store.GetTask(ctx, id)
+}
+
+func (c *readCounter) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
+	c.listTasks.Add(1)
+	return c.Store.ListTasks(ctx, q)
 }
 
 func TestWorkflowUpdatedSubscription(t *testing.T) {
@@ -441,4 +470,30 @@ func TestWorkflowUpdatedUnknownID(t *testing.T) {
 	c.subscribe("1", `subscription { workflowUpdated(id: "nope") { id } }`, nil)
 	wantError(t, c.next("1"), "NOT_FOUND")
 	testkit.Eventually(t, 5*time.Second, func() bool { return e.events.open.Load() == 0 }, "no open subscription")
+}
+
+// The steps ready at once, at submission and at a retry, are passed on to
+// OnSubmitted (local processing); waiting ones are not.
+func TestWorkflowOnSubmitted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var told []string
+	e := setup(t, func(r *graph.Resolver, _ *graph.HandlerOptions) {
+		r.OnSubmitted = func(_ context.Context, _ archivist.Config, tasks []*archivist.Task) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, tk := range tasks {
+				told = append(told, tk.StepKey+":"+string(tk.Status))
+			}
+		}
+	})
+	var out struct{ SubmitWorkflow workflowView }
+	e.must(t, submitWorkflow, map[string]any{"in": threeSteps()}, &out)
+	e.must(t, `mutation($id: ID!) { cancelWorkflow(id: $id) { id } }`, map[string]any{"id": out.SubmitWorkflow.ID}, nil)
+	e.must(t, `mutation($id: ID!) { retryWorkflow(id: $id) { id } }`, map[string]any{"id": out.SubmitWorkflow.ID}, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(told, ",") != "notes:PENDING,notes:PENDING" {
+		t.Errorf("told of %v, want notes at submission and at the retry", told)
+	}
 }
