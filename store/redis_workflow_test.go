@@ -187,3 +187,38 @@ func TestRedisKeepsWorkflows(t *testing.T) {
 		t.Fatalf("step b after a completed: %+v %v", b, err)
 	}
 }
+
+// TestRedisStepRecord: a plain task's m has the fields every task has and
+// no more (workflows cost plain tasks nothing), a step's m has its
+// workflow and key at the end.
+func TestRedisStepRecord(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "step-record"})
+	ctx := t.Context()
+	plain := &archivist.Task{Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute}
+	if err := r.CreateTasks(ctx, []*archivist.Task{plain}); err != nil {
+		t.Fatal(err)
+	}
+	w, tasks := newTestWorkflow(t, "", step("a"))
+	if err := r.CreateWorkflow(ctx, w, tasks); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   string
+		want int
+	}{{plain.ID, mFields}, {tasks[0].ID, mStepKey + 1}} {
+		m, err := r.client.HGet(ctx, r.keys.task(c.id), fMut).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := mpReader{b: []byte(m)}
+		if n := rd.arrayLen(); n != c.want {
+			t.Errorf("m of task %s has %d fields, want %d", c.id, n, c.want)
+		}
+	}
+	got, err := r.GetTask(ctx, tasks[0].ID)
+	if err != nil || got.WorkflowID != w.ID || got.StepKey != "a" || got.RetryBackoff != 0 || got.UniqueKey != "" {
+		t.Fatalf("step task %+v %v", got, err)
+	}
+}
