@@ -251,6 +251,13 @@ type TaskSpec struct {
 // NewTask validates spec against the registry and the limits and returns the
 // task to store, with defaults from cfg. Errors are BAD_USER_INPUT.
 func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
+	return newTask(spec, reg, cfg, true)
+}
+
+// newTask is NewTask; validate false leaves out the handler's check of the
+// input (a workflow step whose input holds $refs is checked once they are
+// resolved, before each attempt).
+func newTask(spec TaskSpec, reg *Registry, cfg Config, validate bool) (*Task, error) {
 	typ := strings.TrimSpace(spec.Type)
 	if typ == "" {
 		return nil, Errorf(CodeBadUserInput, "task type is required")
@@ -315,7 +322,7 @@ func NewTask(spec TaskSpec, reg *Registry, cfg Config) (*Task, error) {
 	if err := checkUnique(spec.UniqueKey, spec.UniqueFor, spec.OnDuplicate); err != nil {
 		return nil, err
 	}
-	if v, ok := h.(InputValidator); ok {
+	if v, ok := h.(InputValidator); ok && validate {
 		if err := v.ValidateInput(input); err != nil {
 			return nil, Errorf(CodeBadUserInput, "invalid input for %s: %v", typ, err)
 		}

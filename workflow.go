@@ -507,7 +507,9 @@ func buildSteps(specs []WorkflowStepSpec, known map[string]bool, reg *Registry, 
 		if !s.Task.RunAt.IsZero() || s.Task.Delay != 0 || s.Task.UniqueKey != "" {
 			return nil, nil, Errorf(CodeBadUserInput, "step %s: a step runs when its dependencies completed; it cannot be delayed or unique", s.Key)
 		}
-		t, err := NewTask(s.Task, reg, cfg)
+		// An input with $refs is checked by its handler once they are
+		// resolved (the worker pool does before each attempt).
+		t, err := newTask(s.Task, reg, cfg, !HasRefs(s.Task.Input))
 		if err != nil {
 			return nil, nil, Errorf(CodeBadUserInput, "step %s: %s", s.Key, ErrorMessageOf(err))
 		}

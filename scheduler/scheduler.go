@@ -154,8 +154,12 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 					s.noteDue(ev)
 					continue
 				}
+				if ev.Task != nil && ev.Task.Status == archivist.TaskWaiting {
+					continue // a workflow step: placed once released
+				}
 				s.Wake()
-			case archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventTaskDue, archivist.EventConfigUpdated:
+			case archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventTaskDue, archivist.EventTaskReleased,
+				archivist.EventConfigUpdated:
 				s.Wake()
 			case archivist.EventTaskRetrying:
 				s.noteDue(ev)

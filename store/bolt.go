@@ -32,6 +32,8 @@ var (
 
 	// bucketSchedules holds schedules by name (Schedule JSON).
 	bucketSchedules = []byte("schedules")
+	// bucketWorkflows holds workflows by id (Workflow JSON).
+	bucketWorkflows = []byte("workflows")
 )
 
 // OpenBolt opens (creating if needed, with its folder) the store file at
@@ -62,7 +64,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 
 func (b *Bolt) loadAll() error {
 	return b.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats, bucketSchedules} {
+		for _, name := range [][]byte{bucketTasks, bucketNodes, bucketMeta, bucketSettings, bucketStats, bucketSchedules, bucketWorkflows} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -111,6 +113,19 @@ func (b *Bolt) loadAll() error {
 				b.engine.schedules = map[string]*archivist.Schedule{}
 			}
 			b.engine.schedules[s.Name] = s
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketWorkflows).ForEach(func(k, v []byte) error {
+			w := &archivist.Workflow{}
+			if err := json.Unmarshal(v, w); err != nil {
+				return fmt.Errorf("decode workflow %s: %w", k, err)
+			}
+			if b.engine.workflows == nil {
+				b.engine.workflows = map[string]*archivist.Workflow{}
+			}
+			b.engine.workflows[w.ID] = w
 			return nil
 		}); err != nil {
 			return err
@@ -186,6 +201,22 @@ func (b *Bolt) persist(batches []*batch) error {
 					return err
 				}
 				if err := tx.Bucket(bucketSettings).Put([]byte(id), v); err != nil {
+					return err
+				}
+			}
+			for id, w := range bt.workflows {
+				k := tx.Bucket(bucketWorkflows)
+				if w == nil {
+					if err := k.Delete([]byte(id)); err != nil {
+						return err
+					}
+					continue
+				}
+				v, err := json.Marshal(w)
+				if err != nil {
+					return err
+				}
+				if err := k.Put([]byte(id), v); err != nil {
 					return err
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/internal/testkit"
 )
@@ -302,5 +303,84 @@ func TestBoltKeepsDelayedAndUnique(t *testing.T) {
 	}
 	if !dup.Duplicate || dup.ID != keyed.ID {
 		t.Fatalf("unique key after reopen: got task %s duplicate %v, want the holder %s", dup.ID, dup.Duplicate, keyed.ID)
+	}
+}
+
+// TestBoltWorkflowsSurviveReopen: a workflow, its WAITING steps and what
+// its finished steps released are read back from the file, and release
+// goes on after the reopen.
+func TestBoltWorkflowsSurviveReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archivist.db")
+	b, err := OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := archivist.NewRegistry()
+	reg.RegisterFunc("t", func(context.Context, *archivist.Job) (json.RawMessage, error) { return nil, nil })
+	spec := archivist.WorkflowSpec{Name: "ingest", Steps: []archivist.WorkflowStepSpec{
+		{Key: "a", Task: archivist.TaskSpec{Type: "t"}},
+		{Key: "b", DependsOn: []string{"a"}, Task: archivist.TaskSpec{Type: "t"}},
+		{Key: "c", DependsOn: []string{"b"}, Task: archivist.TaskSpec{Type: "t"}},
+	}}
+	w, tasks, err := archivist.NewWorkflow(spec, reg, archivist.DefaultConfig(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateWorkflow(ctx, w, tasks); err != nil {
+		t.Fatal(err)
+	}
+	a, err := b.ClaimTask(ctx, "n1", tasks[0].ID, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CompleteTask(ctx, a.ID, a.Attempt, json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := b.GetWorkflow(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err = OpenBolt(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := b.GetWorkflow(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("workflow after reopen (-before +after):\n%s", diff)
+	}
+	counts, err := b.CountTasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[archivist.TaskWaiting] != 1 || counts[archivist.TaskPending] != 1 {
+		t.Errorf("after reopen: %d WAITING and %d PENDING, want 1 and 1", counts[archivist.TaskWaiting], counts[archivist.TaskPending])
+	}
+	bt, err := b.ClaimTask(ctx, "n1", tasks[1].ID, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CompleteTask(ctx, bt.ID, bt.Attempt, json.RawMessage(`2`)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.GetTask(ctx, tasks[2].ID); c.Status != archivist.TaskPending {
+		t.Errorf("step c after b completed (after the reopen): %s, want PENDING", c.Status)
+	}
+	// A second workflow gets a Seq after the first one's.
+	w2, tasks2, _ := archivist.NewWorkflow(spec, reg, archivist.DefaultConfig(), time.Now())
+	if err := b.CreateWorkflow(ctx, w2, tasks2); err != nil {
+		t.Fatal(err)
+	}
+	if w2.Seq <= got.Seq {
+		t.Errorf("workflow Seq %d after reopen, not after %d", w2.Seq, got.Seq)
 	}
 }

@@ -57,6 +57,7 @@ type batch struct {
 	nodes       map[string]*archivist.Node // nil value: deleted
 	settings    map[string]archivist.NodeSettings
 	schedules   map[string]*archivist.Schedule // nil value: deleted
+	workflows   map[string]*archivist.Workflow // nil value: deleted
 	events      []archivist.Event
 	meta        meta
 	metaChanged bool
@@ -69,11 +70,13 @@ type batch struct {
 // meta is the engine state besides tasks and nodes that must survive a
 // restart.
 type meta struct {
-	TaskSeq  uint64           `json:"taskSeq"`
-	EventSeq uint64           `json:"eventSeq"`
-	Lease    archivist.Lease  `json:"lease"`
-	Config   archivist.Config `json:"config"`
-	HasConf  bool             `json:"hasConfig"`
+	TaskSeq  uint64 `json:"taskSeq"`
+	EventSeq uint64 `json:"eventSeq"`
+	// WorkflowSeq is the last workflow Seq.
+	WorkflowSeq uint64           `json:"workflowSeq,omitempty"`
+	Lease       archivist.Lease  `json:"lease"`
+	Config      archivist.Config `json:"config"`
+	HasConf     bool             `json:"hasConfig"`
 }
 
 // engine keeps the whole state in memory behind one mutex and, when it has
@@ -103,6 +106,9 @@ type engine struct {
 	// schedules by name (engine_schedule.go; nil until the first one): a
 	// stored schedule is never modified, only replaced.
 	schedules map[string]*archivist.Schedule
+	// workflows by id (engine_workflow.go; nil until the first one): a
+	// stored workflow is never modified, only replaced.
+	workflows map[string]*archivist.Workflow
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
@@ -201,10 +207,18 @@ type tx struct {
 	e   *engine
 	now time.Time
 	b   *batch
+	// ended are the workflow steps that ended in this transition, wf the
+	// workflows it changes (working copies, in wfOrder): see settleSteps.
+	ended   []*archivist.Task
+	wf      map[string]*archivist.Workflow
+	wfOrder []string
 }
 
 func (tx *tx) putTask(old, t *archivist.Task) {
 	t.UpdatedAt = tx.now
+	if t.WorkflowID != "" && t.Status.Terminal() && (old == nil || !old.Status.Terminal()) {
+		tx.noteEnded(t)
+	}
 	tx.e.index(old, t)
 	tx.e.tasks[t.ID] = t
 	if old == nil {
@@ -300,8 +314,11 @@ func (e *engine) apply(fn func(tx *tx) error) (*batch, error) {
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
+	if len(tx.ended) > 0 || len(tx.wf) > 0 {
+		tx.settleSteps()
+	}
 	b := tx.b
-	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.schedules) == 0 && len(b.events) == 0 && !b.metaChanged {
+	if len(b.tasks) == 0 && len(b.nodes) == 0 && len(b.schedules) == 0 && len(b.workflows) == 0 && len(b.events) == 0 && !b.metaChanged {
 		return nil, nil
 	}
 	if e.persist == nil {
@@ -629,6 +646,9 @@ func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, err
 		default:
 			return archivist.Errorf(archivist.CodeConflict, "task %s is %s; only FAILED, CANCELLED or TIMED_OUT tasks can be retried", id, old.Status)
 		}
+		if old.WorkflowID != "" {
+			return errRetryStep(old)
+		}
 		t := old.Clone()
 		t.Status = archivist.TaskPending
 		t.Failures, t.Requeues = 0, 0
@@ -862,8 +882,9 @@ func (e *engine) takeBackNode(ctx context.Context, lease archivist.Lease, nodeID
 func (e *engine) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
 	n := 0
 	err := e.update(ctx, func(tx *tx) error {
+		n += tx.purgeWorkflows(before)
 		for _, t := range e.tasks {
-			if t.Status.Terminal() && t.CompletedAt.Before(before) {
+			if t.Status.Terminal() && t.CompletedAt.Before(before) && e.stepPurgeable(t) {
 				tx.deleteTask(t)
 				n++
 			}

@@ -642,7 +642,11 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 			log.get().Warn("report progress", "err", err)
 		}
 	})
-	result, err := p.call(ctx, log, t, archivist.NewJob(t.Clone(), prog.report))
+	var result json.RawMessage
+	job, err := p.newJob(ctx, t, prog.report)
+	if err == nil {
+		result, err = p.call(ctx, log, t, job)
+	}
 	prog.close()
 
 	if err == nil && result != nil && !json.Valid(result) {

@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"QueryCache", testQueryCache},
 		{"Stats", testStats},
 		{"Schedules", testSchedules},
+		{"Workflows", testWorkflows},
 		{"Closed", testClosed},
 	}
 	for _, g := range groups {

@@ -1,0 +1,79 @@
+package workerpool
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// newJob returns the job of attempt t. For a workflow step it reads the
+// results of the steps it depends on (Job.ParentResults), resolves the
+// $refs of its input from them (checking the resolved input as a
+// submission would be) and lets the handler add steps (Job.AddSteps). An
+// error that says the step cannot run (a $ref to something the parent's
+// result does not have) is permanent; a store out of reach is not.
+func (p *Pool) newJob(ctx context.Context, t *archivist.Task, progress func(float64, string)) (*archivist.Job, error) {
+	job := archivist.NewJob(t.Clone(), progress)
+	if t.WorkflowID == "" {
+		return job, nil
+	}
+	store := p.cfg.Store
+	w, err := store.GetWorkflow(ctx, t.WorkflowID)
+	if err != nil {
+		if archivist.IsCode(err, archivist.CodeNotFound) {
+			return nil, archivist.Permanent(fmt.Errorf("workflow %s of step %s is gone", t.WorkflowID, t.StepKey))
+		}
+		return nil, fmt.Errorf("read workflow %s: %w", t.WorkflowID, err)
+	}
+	step := w.Step(t.StepKey)
+	if step == nil {
+		return nil, archivist.Permanent(fmt.Errorf("workflow %s has no step %s", w.ID, t.StepKey))
+	}
+	results := make(map[string]json.RawMessage, len(step.DependsOn))
+	for _, key := range step.DependsOn {
+		parent := w.Step(key)
+		if parent == nil {
+			continue
+		}
+		pt, err := store.GetTask(ctx, parent.TaskID)
+		if err != nil {
+			if archivist.IsCode(err, archivist.CodeNotFound) {
+				return nil, archivist.Permanent(fmt.Errorf("step %s: the task of parent step %s is gone", t.StepKey, key))
+			}
+			return nil, fmt.Errorf("read the result of step %s: %w", key, err)
+		}
+		if pt.Status == archivist.TaskCompleted {
+			results[key] = pt.Result
+		}
+	}
+	job.ParentResults = results
+	if archivist.HasRefs(t.Input) {
+		in, err := archivist.ResolveRefs(t.Input, results)
+		if err != nil {
+			return nil, archivist.Permanent(err)
+		}
+		if h, ok := p.cfg.Registry.Lookup(t.Type); ok {
+			if v, ok := h.(archivist.InputValidator); ok {
+				if err := v.ValidateInput(in); err != nil {
+					return nil, archivist.Permanent(fmt.Errorf("invalid input for %s once its $refs were resolved: %w", t.Type, err))
+				}
+			}
+		}
+		job.Task.Input = in
+	}
+	job.SetAddSteps(func(ctx context.Context, specs []archivist.WorkflowStepSpec) error {
+		cur, err := store.GetWorkflow(ctx, t.WorkflowID)
+		if err != nil {
+			return err
+		}
+		steps, tasks, err := archivist.NewWorkflowSteps(cur, t.StepKey, specs, p.cfg.Registry, p.cfg.Settings(), p.cfg.Env.Now())
+		if err != nil {
+			return err
+		}
+		_, err = store.AddWorkflowSteps(ctx, t.ID, t.Attempt, steps, tasks)
+		return err
+	})
+	return job, nil
+}
