@@ -90,8 +90,11 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 	if r.err != nil {
 		return nil, fmt.Errorf("workflow %s state: %w", id, r.err)
 	}
-	pos := make([]int64, len(steps))
+	// Positions run from 1 to the number of steps: each step goes to its
+	// place (any other position sorts them).
 	w.Steps = make([]archivist.WorkflowStep, len(steps))
+	pos := make([]int64, len(steps))
+	placed := true
 	for i, s := range steps {
 		r := mpReader{b: s.packed}
 		n := r.arrayLen()
@@ -100,24 +103,51 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 		}
 		pos[i] = r.int()
 		st := archivist.WorkflowStep{Key: s.key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str()}
-		for range n - 3 {
-			st.DependsOn = append(st.DependsOn, r.str())
+		if n > 3 {
+			st.DependsOn = make([]string, n-3)
+			for k := range st.DependsOn {
+				st.DependsOn[k] = r.str()
+			}
 		}
 		if r.err != nil {
 			return nil, fmt.Errorf("workflow %s step %s: %w", id, s.key, r.err)
 		}
+		if p := pos[i]; placed && p >= 1 && p <= int64(len(steps)) && w.Steps[p-1].Key == "" {
+			w.Steps[p-1] = st
+			continue
+		}
+		placed = false
 		w.Steps[i] = st
 	}
+	if !placed {
+		return decodeWorkflowSorted(w, steps, pos)
+	}
+	return w, nil
+}
+
+// decodeWorkflowSorted orders w's steps by position when they are not
+// 1 to n (decodeWorkflow could not place them): it decodes them again in
+// that order.
+func decodeWorkflowSorted(w *archivist.Workflow, steps []rawStep, pos []int64) (*archivist.Workflow, error) {
 	idx := make([]int, len(steps))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.Slice(idx, func(a, b int) bool { return pos[idx[a]] < pos[idx[b]] })
-	sorted := make([]archivist.WorkflowStep, len(steps))
-	for i, j := range idx {
-		sorted[i] = w.Steps[j]
+	sort.SliceStable(idx, func(a, b int) bool { return pos[idx[a]] < pos[idx[b]] })
+	w.Steps = w.Steps[:0]
+	for _, i := range idx {
+		r := mpReader{b: steps[i].packed}
+		n := r.arrayLen()
+		r.int()
+		st := archivist.WorkflowStep{Key: steps[i].key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str()}
+		for range n - 3 {
+			st.DependsOn = append(st.DependsOn, r.str())
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("workflow %s step %s: %w", w.ID, steps[i].key, r.err)
+		}
+		w.Steps = append(w.Steps, st)
 	}
-	w.Steps = sorted
 	return w, nil
 }
 

@@ -222,3 +222,41 @@ func TestRedisStepRecord(t *testing.T) {
 		t.Fatalf("step task %+v %v", got, err)
 	}
 }
+
+// TestDecodeWorkflowOrder: steps come out in the order of their positions,
+// placed directly when they run from 1 to n and sorted otherwise.
+func TestDecodeWorkflowOrder(t *testing.T) {
+	t.Parallel()
+	state := []byte("\x96\xa7RUNNING\xa0\x01\x02\x00\x07") // [RUNNING, "", 1, 2, 0, 7]
+	header := encodeWorkflowHeader(&archivist.Workflow{Name: "n", OnFailure: archivist.FailFast})
+	packStep := func(pos byte, deps ...string) []byte {
+		b := appendMsgpackArray(nil, 3+len(deps))
+		b = append(b, pos)
+		b = appendMsgpackRaw(b, []byte("WAITING"))
+		b = appendMsgpackRaw(b, []byte("task"))
+		for _, d := range deps {
+			b = appendMsgpackRaw(b, []byte(d))
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name  string
+		steps []rawStep
+	}{
+		{"placed", []rawStep{{"c", packStep(3, "a", "b")}, {"a", packStep(1)}, {"b", packStep(2, "a")}}},
+		{"sorted", []rawStep{{"c", packStep(9, "a", "b")}, {"a", packStep(1)}, {"b", packStep(5, "a")}}},
+	} {
+		w, err := decodeWorkflow("w", header, state, c.steps)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var keys []string
+		for _, s := range w.Steps {
+			keys = append(keys, s.Key)
+		}
+		if len(keys) != 3 || keys[0] != "a" || keys[1] != "b" || keys[2] != "c" || len(w.Steps[2].DependsOn) != 2 ||
+			w.Seq != 7 || w.Status != archivist.WorkflowRunning || w.Name != "n" {
+			t.Errorf("%s: steps %v, workflow %+v", c.name, keys, w)
+		}
+	}
+}

@@ -832,10 +832,19 @@ local function wf_get(id)
       local st = { key = string.sub(f, 3), idx = sv[1], status = sv[2], task = sv[3], deps = {}, packed = v }
       for k = 4, #sv do st.deps[#st.deps + 1] = sv[k] end
       w.steps[st.key] = st
-      w.order[#w.order + 1] = st
+      w.order[st.idx] = st
     end
   end
-  table.sort(w.order, function(a, b) return a.idx < b.idx end)
+  -- Positions run from 1 to the number of steps; close any gap all the
+  -- same, keeping their order.
+  local n = 0
+  for _ in pairs(w.order) do n = n + 1 end
+  if n ~= #w.order then
+    local order = {}
+    for _, st in pairs(w.order) do order[#order + 1] = st end
+    table.sort(order, function(a, b) return a.idx < b.idx end)
+    w.order = order
+  end
   WFS[id] = w
   return w
 end
