@@ -90,9 +90,26 @@ func TestRedisWorkflowFlow(t *testing.T) {
 	if err != nil || page.TotalCount != 3 || len(page.Tasks) != 3 || page.Tasks[0].StepKey != "d" {
 		t.Fatalf("waiting tasks %+v %v", page, err)
 	}
-	page, err = r.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{WorkflowID: w.ID}})
-	if err != nil || page.TotalCount != 4 {
+	page, err = r.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{WorkflowID: w.ID}, First: 3})
+	if err != nil || page.TotalCount != 4 || len(page.Tasks) != 3 || !page.HasNext || page.Tasks[0].StepKey != "d" {
 		t.Fatalf("tasks of the workflow %+v %v", page, err)
+	}
+	page, err = r.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{WorkflowID: w.ID}, First: 3, After: page.EndCursor})
+	if err != nil || page.TotalCount != 4 || len(page.Tasks) != 1 || page.HasNext || page.Tasks[0].StepKey != "a" {
+		t.Fatalf("tasks of the workflow, second page %+v %v", page, err)
+	}
+	// A plain PENDING task is no step of the workflow.
+	if err := r.CreateTasks(ctx, []*archivist.Task{{Type: "t", Priority: archivist.PriorityNormal}}); err != nil {
+		t.Fatal(err)
+	}
+	page, err = r.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{WorkflowID: w.ID,
+		Status: []archivist.TaskStatus{archivist.TaskPending}}})
+	if err != nil || page.TotalCount != 1 || len(page.Tasks) != 1 || page.Tasks[0].StepKey != "a" {
+		t.Fatalf("PENDING tasks of the workflow %+v %v", page, err)
+	}
+	page, err = r.ListTasks(ctx, archivist.TaskQuery{TaskFilter: archivist.TaskFilter{WorkflowID: "nope"}})
+	if err != nil || page.TotalCount != 0 || len(page.Tasks) != 0 {
+		t.Fatalf("tasks of an unknown workflow %+v %v", page, err)
 	}
 	got, err := r.GetWorkflow(ctx, w.ID)
 	if err != nil || string(got.Metadata) != `{"n": 12345678901234567890}` || got.OnFailure != archivist.FailFast || len(got.Steps) != 4 ||
