@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 
 // newTestWorkflow builds a workflow of steps (key -> dependencies, in
 // order) of echo tasks, as the API would.
-func newTestWorkflow(t *testing.T, policy archivist.WorkflowFailurePolicy, steps ...archivist.WorkflowStepSpec) (*archivist.Workflow, []*archivist.Task) {
+func newTestWorkflow(t testing.TB, policy archivist.WorkflowFailurePolicy, steps ...archivist.WorkflowStepSpec) (*archivist.Workflow, []*archivist.Task) {
 	t.Helper()
 	reg := archivist.NewRegistry()
 	reg.RegisterFunc("echo", func(ctx context.Context, job *archivist.Job) (json.RawMessage, error) { return nil, nil })
@@ -275,5 +277,54 @@ func TestDecodeWorkflowOrder(t *testing.T) {
 			w.Seq != 7 || w.Status != archivist.WorkflowRunning || w.Name != "n" {
 			t.Errorf("%s: steps %v, workflow %+v", c.name, keys, w)
 		}
+	}
+}
+
+// BenchmarkRedisWorkflowStepEnd: the claim and completion of one step of
+// a fan-out workflow (a root, then every other step depending on it) of
+// 10 and of 1000 steps: a step's end loads its workflow and records it
+// whole (workflow.updated), so it costs with the workflow's size.
+func BenchmarkRedisWorkflowStepEnd(b *testing.B) {
+	srv := redistest.Start(b, "--appendfsync", "everysec")
+	for _, size := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("steps=%d", size), func(b *testing.B) {
+			r, err := OpenRedis(b.Context(), RedisOptions{URL: srv.URL(), Cluster: fmt.Sprintf("bench-wf-%d", size),
+				Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			ctx := b.Context()
+			var w *archivist.Workflow
+			next := size
+			for b.Loop() {
+				if next == size {
+					b.StopTimer()
+					specs := []archivist.WorkflowStepSpec{step("root")}
+					for i := 1; i < size; i++ {
+						specs = append(specs, step(fmt.Sprintf("s%d", i), "root"))
+					}
+					var tasks []*archivist.Task
+					w, tasks = newTestWorkflow(b, "", specs...)
+					if err := r.CreateWorkflow(ctx, w, tasks); err != nil {
+						b.Fatal(err)
+					}
+					next = 0
+					b.StartTimer()
+				}
+				key := "root"
+				if next > 0 {
+					key = fmt.Sprintf("s%d", next)
+				}
+				next++
+				task, err := r.ClaimTask(ctx, "n1", w.Step(key).TaskID, time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.CompleteTask(ctx, task.ID, task.Attempt, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
