@@ -425,10 +425,12 @@ const TaskRow = memo(function TaskRow({
       </td>
       <td className="mono">
         {t.type}
-        {t.stepKey && (
-          <span className="muted small" title="Its step key in its workflow">
-            {' '}
-            · {t.stepKey}
+        {t.stepKey && t.workflowId && (
+          <span className="small">
+            {' · '}
+            <Link to={workflowHref(t.workflowId)} title="Its step key; opens its workflow" data-testid="task-step-link">
+              {t.stepKey}
+            </Link>
           </span>
         )}
       </td>

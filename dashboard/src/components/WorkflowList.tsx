@@ -2,7 +2,7 @@
 // id or name, with cursor pages. Live without polling: each row on screen
 // follows its workflow's workflowUpdated feed (status, progress, end), and
 // the first page is loaded again (at most once a second) when the task feed
-// shows new workflow steps submitted: a workflow created elsewhere.
+// shows steps of a workflow not on it submitted: a new workflow.
 
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 
@@ -92,10 +92,12 @@ export function WorkflowList() {
   // submitted. The first page is loaded again, coalesced.
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastReload = useRef(0);
+  const shown = useRef(new Set<string>());
+  shown.current = new Set(page?.workflows.map((w) => w.id));
   useEffect(() => {
     const stop = store.onTasks((tasks) => {
       if (currentRef.current !== null || reloadTimer.current) return;
-      if (!tasks.some((t) => t.stepKey && isSubmission(t))) return;
+      if (!tasks.some((t) => t.workflowId && !shown.current.has(t.workflowId) && isSubmission(t))) return;
       const wait = Math.max(0, lastReload.current + RELOAD_MS - Date.now());
       reloadTimer.current = setTimeout(() => {
         reloadTimer.current = null;

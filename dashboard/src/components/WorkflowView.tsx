@@ -7,8 +7,9 @@
 //
 // Live: workflowUpdated carries the workflow's own fields; the steps follow
 // the task feed (each step is a task, matched by id). The whole workflow is
-// loaded again when its number of steps or its status changes (a step added
-// steps; a retry), and after a reconnection.
+// loaded again when its number of steps or its status changes, or a task of
+// it that is not shown appears (a step added steps; a retry), and after a
+// reconnection.
 
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
@@ -66,17 +67,20 @@ export function WorkflowView({ id }: { id: string }) {
     void load();
   }, [load, setWf]);
 
-  // The steps' tasks, live.
+  // The steps' tasks, live. A task of this workflow that is no step shown
+  // is a step added by a running step: the workflow is loaded again.
   useEffect(
     () =>
       store.onTasks((tasks) => {
         duringLoad.current?.push(...tasks);
-        if (wfRef.current) {
-          const next = applyStepTasks(wfRef.current, tasks);
-          if (next !== wfRef.current) setWf(next);
-        }
+        const cur = wfRef.current;
+        if (!cur) return;
+        const next = applyStepTasks(cur, tasks);
+        if (next !== cur) setWf(next);
+        const known = new Set(cur.steps.map((s) => s.task?.id));
+        if (!duringLoad.current && tasks.some((t) => t.workflowId === id && !known.has(t.id))) void load();
       }),
-    [store, setWf],
+    [store, setWf, id, load],
   );
 
   // The workflow's own fields, live; its steps again when they changed.

@@ -10,7 +10,7 @@ const NODE_FIELDS = `
 const TASK_SUMMARY_FIELDS = `
   id type status priority error attempts failures maxRetries timeoutSeconds progress
   progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
-  uniqueKey schedule stepKey
+  uniqueKey schedule workflowId stepKey
 `;
 
 const TASK_DETAIL_FIELDS = `

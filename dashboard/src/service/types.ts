@@ -97,6 +97,8 @@ export interface TaskSummary {
   uniqueKey: string | null;
   /** The name of the schedule that submitted the task, or null. */
   schedule: string | null;
+  /** The id of the workflow the task is a step of, or null. */
+  workflowId: string | null;
   /** The task's step key in its workflow, or null when it is no workflow's step. */
   stepKey: string | null;
 }

@@ -44,6 +44,7 @@ function task(id: string, status: TaskStatus, over: Partial<TaskSummary> = {}): 
     runAt: null,
     uniqueKey: null,
     schedule: null,
+    workflowId: null,
     stepKey: null,
     ...over,
   };
@@ -352,15 +353,20 @@ describe('workflow steps in the task feed', () => {
     expect(isSubmission(task('w', 'WAITING', { attempts: 0, stepKey: 'a', updatedAt: iso(0) }))).toBe(true);
   });
 
-  it('with a workflow filter, only steps match, and no task is inserted into the page', () => {
+  it('with a workflow filter, only its steps match; its new steps go to the top', () => {
     const f = { workflowId: 'w1' };
     expect(taskMatchesFilter(task('t', 'PENDING'), f)).toBe(false);
-    expect(taskMatchesFilter(task('t', 'PENDING', { stepKey: 'a' }), f)).toBe(true);
-    const on = task('on', 'WAITING', { stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(0) });
+    expect(taskMatchesFilter(task('t', 'PENDING', { workflowId: 'w2', stepKey: 'a' }), f)).toBe(false);
+    expect(taskMatchesFilter(task('t', 'PENDING', { workflowId: 'w1', stepKey: 'a' }), f)).toBe(true);
+    const on = task('on', 'WAITING', { workflowId: 'w1', stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(0) });
     const p = page([on]);
-    const fresh = task('new', 'WAITING', { stepKey: 'b', attempts: 0, createdAt: iso(5), updatedAt: iso(5) });
-    const moved = task('on', 'PENDING', { stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(6) });
-    const next = mergeTaskEvents(p, [fresh, moved], f, true, 50);
-    expect(next.tasks.map((t) => [t.id, t.status])).toEqual([['on', 'PENDING']]);
+    const added = task('added', 'WAITING', { workflowId: 'w1', stepKey: 'b', attempts: 0, createdAt: iso(5), updatedAt: iso(5) });
+    const other = task('other', 'WAITING', { workflowId: 'w2', stepKey: 'b', attempts: 0, createdAt: iso(5), updatedAt: iso(5) });
+    const moved = task('on', 'PENDING', { workflowId: 'w1', stepKey: 'a', attempts: 0, createdAt: iso(0), updatedAt: iso(6) });
+    const next = mergeTaskEvents(p, [added, other, moved], f, true, 50);
+    expect(next.tasks.map((t) => [t.id, t.status])).toEqual([
+      ['added', 'WAITING'],
+      ['on', 'PENDING'],
+    ]);
   });
 });

@@ -100,9 +100,7 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.priority && t.priority !== f.priority) return false;
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
   if (f.schedule && t.schedule !== f.schedule) return false;
-  // The feed does not say which workflow a task is a step of: a task that
-  // is no step is out, the others may be in (see mergeTaskEvents).
-  if (f.workflowId && !t.stepKey) return false;
+  if (f.workflowId && t.workflowId !== f.workflowId) return false;
   const q = f.search?.toLowerCase(); // as the server: untrimmed (TaskFilter.Matches)
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
@@ -151,7 +149,7 @@ export function mergeTaskEvents(
     latest.set(e.id, e);
   }
   const canEnter = Boolean((filter.status && filter.status.length > 0) || filter.nodeId || filter.search?.trim());
-  // (A task's schedule never changes: a schedule filter lets no task in by a change.)
+  // (A task's schedule and workflow never change: their filters let no task in by a change.)
 
   const index = new Map(page.tasks.map((t, i) => [t.id, i]));
   let tasks = page.tasks;
@@ -183,9 +181,7 @@ export function mergeTaskEvents(
       }
       continue;
     }
-    // A workflow's steps cannot be told from another's in the feed: with a
-    // workflow filter only the tasks on the page follow it.
-    if (!firstPage || !matches || filter.workflowId) continue;
+    if (!firstPage || !matches) continue;
     if (submitted.has(t.id)) {
       top.unshift(t); // later submissions are newer
       totalCount++;
