@@ -34,13 +34,41 @@ type Job struct {
 	// Task is a copy of the task at the start of the attempt. For a
 	// workflow step, its Input has its $refs resolved.
 	Task *Task
-	// ParentResults are, for a workflow step, the results of the steps it
-	// depends on, by step key (steps added by a parent included).
-	ParentResults map[string]json.RawMessage
+	// parents reads the parent results (SetParentResults); parentsMu
+	// guards it and what it read.
+	parentsMu  sync.Mutex
+	parents    func(ctx context.Context) (map[string]json.RawMessage, error)
+	parentsGot map[string]json.RawMessage
 	// progress is set by the worker pool.
 	progress func(fraction float64, message string)
 	// addSteps is set by the worker pool for a workflow step.
 	addSteps func(ctx context.Context, steps []WorkflowStepSpec) error
+}
+
+// ParentResults returns, for a workflow step, the results of the steps it
+// depends on, by step key (steps added by a parent included). They are
+// read from the store on the first call only, so a step that does not
+// need them costs nothing; a task that is no step has none.
+func (j *Job) ParentResults(ctx context.Context) (map[string]json.RawMessage, error) {
+	j.parentsMu.Lock()
+	defer j.parentsMu.Unlock()
+	if j.parentsGot != nil || j.parents == nil {
+		return j.parentsGot, nil
+	}
+	got, err := j.parents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	j.parentsGot = got
+	return got, nil
+}
+
+// SetParentResults sets how ParentResults reads the parents' results: the
+// worker pool reads them from the store; a test may give fixed ones.
+func (j *Job) SetParentResults(fn func(ctx context.Context) (map[string]json.RawMessage, error)) {
+	j.parentsMu.Lock()
+	defer j.parentsMu.Unlock()
+	j.parents, j.parentsGot = fn, nil
 }
 
 // SetAddSteps lets the worker pool give the job a way to add workflow

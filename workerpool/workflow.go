@@ -8,17 +8,58 @@ import (
 	"github.com/rpg-archivist/archivist"
 )
 
-// newJob returns the job of attempt t. For a workflow step it reads the
-// results of the steps it depends on (Job.ParentResults), resolves the
-// $refs of its input from them (checking the resolved input as a
-// submission would be) and lets the handler add steps (Job.AddSteps). An
-// error that says the step cannot run (a $ref to something the parent's
-// result does not have) is permanent; a store out of reach is not.
+// newJob returns the job of attempt t. For a workflow step, the results
+// of the steps it depends on are read when the handler asks for them
+// (Job.ParentResults) or, before the attempt, when its input has $refs,
+// which are resolved from them (and the resolved input checked as a
+// submission would be); the handler can add steps (Job.AddSteps). An error
+// that says the step cannot run (a $ref to something the parent's result
+// does not have) is permanent; a store out of reach is not.
 func (p *Pool) newJob(ctx context.Context, t *archivist.Task, progress func(float64, string)) (*archivist.Job, error) {
 	job := archivist.NewJob(t.Clone(), progress)
 	if t.WorkflowID == "" {
 		return job, nil
 	}
+	store := p.cfg.Store
+	job.SetParentResults(func(ctx context.Context) (map[string]json.RawMessage, error) {
+		return p.parentResults(ctx, t)
+	})
+	if archivist.HasRefs(t.Input) {
+		results, err := job.ParentResults(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in, err := archivist.ResolveRefs(t.Input, results)
+		if err != nil {
+			return nil, archivist.Permanent(err)
+		}
+		if h, ok := p.cfg.Registry.Lookup(t.Type); ok {
+			if v, ok := h.(archivist.InputValidator); ok {
+				if err := v.ValidateInput(in); err != nil {
+					return nil, archivist.Permanent(fmt.Errorf("invalid input for %s once its $refs were resolved: %w", t.Type, err))
+				}
+			}
+		}
+		job.Task.Input = in
+	}
+	job.SetAddSteps(func(ctx context.Context, specs []archivist.WorkflowStepSpec) error {
+		cur, err := store.GetWorkflow(ctx, t.WorkflowID)
+		if err != nil {
+			return err
+		}
+		steps, tasks, err := archivist.NewWorkflowSteps(cur, t.StepKey, specs, p.cfg.Registry, p.cfg.Settings(), p.cfg.Env.Now())
+		if err != nil {
+			return err
+		}
+		_, err = store.AddWorkflowSteps(ctx, t.ID, t.Attempt, steps, tasks)
+		return err
+	})
+	return job, nil
+}
+
+// parentResults reads the results of the steps that step t depends on, by
+// key (its workflow's record, then each parent's task).
+func (p *Pool) parentResults(ctx context.Context, t *archivist.Task) (map[string]json.RawMessage, error) {
 	store := p.cfg.Store
 	w, err := store.GetWorkflow(ctx, t.WorkflowID)
 	if err != nil {
@@ -48,32 +89,5 @@ func (p *Pool) newJob(ctx context.Context, t *archivist.Task, progress func(floa
 			results[key] = pt.Result
 		}
 	}
-	job.ParentResults = results
-	if archivist.HasRefs(t.Input) {
-		in, err := archivist.ResolveRefs(t.Input, results)
-		if err != nil {
-			return nil, archivist.Permanent(err)
-		}
-		if h, ok := p.cfg.Registry.Lookup(t.Type); ok {
-			if v, ok := h.(archivist.InputValidator); ok {
-				if err := v.ValidateInput(in); err != nil {
-					return nil, archivist.Permanent(fmt.Errorf("invalid input for %s once its $refs were resolved: %w", t.Type, err))
-				}
-			}
-		}
-		job.Task.Input = in
-	}
-	job.SetAddSteps(func(ctx context.Context, specs []archivist.WorkflowStepSpec) error {
-		cur, err := store.GetWorkflow(ctx, t.WorkflowID)
-		if err != nil {
-			return err
-		}
-		steps, tasks, err := archivist.NewWorkflowSteps(cur, t.StepKey, specs, p.cfg.Registry, p.cfg.Settings(), p.cfg.Env.Now())
-		if err != nil {
-			return err
-		}
-		_, err = store.AddWorkflowSteps(ctx, t.ID, t.Attempt, steps, tasks)
-		return err
-	})
-	return job, nil
+	return results, nil
 }

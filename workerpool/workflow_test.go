@@ -42,7 +42,11 @@ func TestPoolRunsWorkflow(t *testing.T) {
 		return json.RawMessage(`{"images":["a.png","b.png","c.png"],"n":12345678901234567890}`), nil
 	})
 	b.reg.RegisterFunc("merge", func(ctx context.Context, job *archivist.Job) (json.RawMessage, error) {
-		merged <- job.ParentResults
+		parents, err := job.ParentResults(ctx)
+		if err != nil {
+			return nil, err
+		}
+		merged <- parents
 		return json.Marshal(job.Task.Input)
 	})
 	b.start(t)
