@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/rpg-archivist/archivist/client"
@@ -120,4 +122,38 @@ func TestWorkflowCancelRetry(t *testing.T) {
 	if _, err := c.SubmitWorkflow(ctx(t), bad); client.CodeOf(err) != client.CodeBadUserInput {
 		t.Errorf("a cycle: %v, want BAD_USER_INPUT", err)
 	}
+}
+
+// Submit a workflow whose second step takes the first one's result, and
+// follow it to its end.
+func ExampleClient_WatchWorkflow() {
+	c := client.New(server)
+	ctx := context.Background()
+	w, err := c.SubmitWorkflow(ctx, client.WorkflowSpec{Name: "example", Steps: []client.WorkflowStepSpec{
+		{Key: "roll", Task: client.TaskSpec{Type: "echo", Input: json.RawMessage(`{"total": 17}`)}},
+		{Key: "report", DependsOn: []string{"roll"},
+			Task: client.TaskSpec{Type: "echo", Input: json.RawMessage(`{"rolled": {"$ref": "roll.result.total"}}`)}},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := c.WatchWorkflow(ctx, w.ID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	for ev := range s.C {
+		if w = ev.Workflow; w.Finished() {
+			break
+		}
+	}
+	report, err := c.Get(ctx, w.Step("report").Task.ID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(w.Status, string(report.Result))
+	// Output: COMPLETED {"rolled":17}
 }

@@ -301,7 +301,8 @@
 // workflow (Job.AddSteps), with the "thumbnail" options (checked at
 // submit time as image.thumbnail checks them) and the scan's priority.
 // The added steps are keyed STEP-1, STEP-2... after the scan's own key, so
-// a retried scan adds the same steps. The steps that depend on the scan
+// a retried scan adds the same steps (give no other step of the workflow
+// such a key: a key that exists is not added again). The steps that depend on the scan
 // wait for every thumbnail and see their results. A "folder" is a path
 // inside the handouts folder, ARCHIVIST_HANDOUTS_DIR (HandoutsDirEnv) with
 // Register, read through an os.Root so nothing outside it is read; when

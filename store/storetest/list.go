@@ -302,14 +302,19 @@ func testListMatches(t *testing.T, s suite) {
 				h.fail(sp.ID, 1, archivist.Failure{Error: "ran past its timeout", TimedOut: true, Permanent: true})
 			}
 		}
+		// And two workflows of four steps: one PENDING and three WAITING
+		// each, one step of the first one completed.
+		wf, steps := h.workflow("matches", "", step{"a", nil}, step{"b", []string{"a"}}, step{"c", []string{"a"}}, step{"d", []string{"b", "c"}})
+		h.workflow("other", "", step{"a", nil}, step{"b", []string{"a"}}, step{"c", []string{"a"}}, step{"d", []string{"b", "c"}})
+		h.finish(steps["a"].ID, `"a"`)
 		all, _ := h.walk(archivist.TaskQuery{}, 500, nil)
 		statuses := map[archivist.TaskStatus]int{}
 		for _, task := range all {
 			statuses[task.Status]++
 		}
-		if len(all) != n+4 || len(statuses) != len(archivist.AllTaskStatuses) {
+		if len(all) != n+4+8 || len(statuses) != len(archivist.AllTaskStatuses) {
 			t.Fatalf("setup: %d tasks listed in statuses %v; want %d in all %d statuses",
-				len(all), statuses, n+4, len(archivist.AllTaskStatuses))
+				len(all), statuses, n+4+8, len(archivist.AllTaskStatuses))
 		}
 
 		type S = []archivist.TaskStatus
@@ -345,6 +350,12 @@ func testListMatches(t *testing.T, s suite) {
 			{Schedule: "nightly", Status: S{archivist.TaskPending, archivist.TaskScheduled}},
 			{Schedule: "Nightly"},
 			{Status: S{archivist.TaskScheduled}, Type: "alpha"},
+			{WorkflowID: wf.ID},
+			{WorkflowID: wf.ID, Status: S{archivist.TaskPending}},
+			{WorkflowID: wf.ID, Status: S{archivist.TaskWaiting, archivist.TaskCompleted}},
+			{WorkflowID: "no-such-workflow"},
+			{Status: S{archivist.TaskWaiting}, Type: "t"},
+			{Search: "t", Status: S{archivist.TaskWaiting}},
 		}
 		for _, st := range archivist.AllTaskStatuses {
 			filters = append(filters, archivist.TaskFilter{Status: S{st}})
