@@ -120,10 +120,14 @@ func (CampaignMergeHandler) Handle(ctx context.Context, job *archivist.Job) (jso
 	if err != nil {
 		return nil, archivist.Permanent(err)
 	}
-	if len(job.ParentResults) == 0 && in.base == nil {
+	parents, err := job.ParentResults(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the parents' results: %w", err)
+	}
+	if len(parents) == 0 && in.base == nil {
 		return nil, archivist.Permanent(fmt.Errorf("campaign.merge has nothing to merge: make it depend on text.index, text.entities or text.summarize steps"))
 	}
-	idx, err := mergeCampaign(ctx, in, job.ParentResults)
+	idx, err := mergeCampaign(ctx, in, parents)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 func stepJob(input string, parents map[string]json.RawMessage) *archivist.Job {
 	j := newJob(input, 1, nil)
 	j.Task.WorkflowID, j.Task.StepKey = "w1", "merge"
-	j.ParentResults = parents
+	j.SetParentResults(func(context.Context) (map[string]json.RawMessage, error) { return parents, nil })
 	return j
 }
 

@@ -424,8 +424,12 @@ func (HandoutsIndexHandler) Handle(ctx context.Context, job *archivist.Job) (jso
 	if err != nil {
 		return nil, archivist.Permanent(err)
 	}
+	parents, err := job.ParentResults(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the parents' results: %w", err)
+	}
 	var scans []string
-	for key, raw := range job.ParentResults {
+	for key, raw := range parents {
 		if bytes.Contains(raw, []byte(`"handouts"`)) {
 			scans = append(scans, key)
 		}
@@ -437,12 +441,12 @@ func (HandoutsIndexHandler) Handle(ctx context.Context, job *archivist.Job) (jso
 	res := HandoutsIndex{Title: title, Handouts: []IndexHandout{}}
 	for _, key := range scans {
 		var scan HandoutsScan
-		if err := json.Unmarshal(job.ParentResults[key], &scan); err != nil {
+		if err := json.Unmarshal(parents[key], &scan); err != nil {
 			return nil, archivist.Permanent(fmt.Errorf("the result of %s is not a handouts.scan result: %v", key, err))
 		}
 		for _, h := range scan.Handouts {
 			var th ThumbnailResult
-			raw, ok := job.ParentResults[h.Step]
+			raw, ok := parents[h.Step]
 			if !ok || json.Unmarshal(raw, &th) != nil || len(th.Thumbnails) == 0 {
 				res.Missing = append(res.Missing, h.Name)
 				continue
