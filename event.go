@@ -58,7 +58,12 @@ type Event struct {
 	// Schedule is the schedule of a SCHEDULE event (for schedule.deleted,
 	// its last state).
 	Schedule *Schedule `json:"schedule,omitempty"`
-	// Workflow is the workflow of a WORKFLOW event.
+	// Workflow is the workflow of a WORKFLOW event: whole for
+	// workflow.created; for workflow.updated an update, which holds the
+	// workflow's state (Status, Error, times) and only the steps that
+	// changed (released, ended, added or reset), not its Name and Metadata
+	// (see Workflow.Merge), so that an event's size does not grow with the
+	// workflow's.
 	Workflow *Workflow `json:"workflow,omitempty"`
 	// Detail is a human-readable note, such as why a report was rejected.
 	Detail string `json:"detail,omitempty"`

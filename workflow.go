@@ -148,6 +148,45 @@ func (w *Workflow) Clone() *Workflow {
 	return &c
 }
 
+// Update returns what changed from old (the same workflow before) to w,
+// as a workflow.updated event carries it: w's state and the steps that are
+// new or differ from old's, in w's order; no Name or Metadata.
+func (w *Workflow) Update(old *Workflow) *Workflow {
+	u := &Workflow{ID: w.ID, OnFailure: w.OnFailure, Status: w.Status, Error: w.Error, CreatedAt: w.CreatedAt,
+		UpdatedAt: w.UpdatedAt, CompletedAt: w.CompletedAt, Seq: w.Seq}
+	for _, s := range w.Steps {
+		if o := old.stepOrNil(s.Key); o != nil && o.Status == s.Status && o.TaskID == s.TaskID && slices.Equal(o.DependsOn, s.DependsOn) {
+			continue
+		}
+		s.DependsOn = slices.Clone(s.DependsOn)
+		u.Steps = append(u.Steps, s)
+	}
+	return u
+}
+
+func (w *Workflow) stepOrNil(key string) *WorkflowStep {
+	if w == nil {
+		return nil
+	}
+	return w.Step(key)
+}
+
+// Merge applies update u (a workflow.updated event's Workflow) to w, a
+// whole copy of the same workflow: its state, and each step of u in place
+// of w's of the same key, or added at the end.
+func (w *Workflow) Merge(u *Workflow) {
+	w.OnFailure, w.Status, w.Error = u.OnFailure, u.Status, u.Error
+	w.UpdatedAt, w.CompletedAt = u.UpdatedAt, u.CompletedAt
+	for _, s := range u.Steps {
+		s.DependsOn = slices.Clone(s.DependsOn)
+		if cur := w.Step(s.Key); cur != nil {
+			*cur = s
+			continue
+		}
+		w.Steps = append(w.Steps, s)
+	}
+}
+
 // Step returns the step with key, or nil.
 func (w *Workflow) Step(key string) *WorkflowStep {
 	for i := range w.Steps {

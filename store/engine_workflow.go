@@ -41,11 +41,12 @@ func (tx *tx) deleteWorkflow(id string) {
 	tx.b.workflows[id] = nil
 }
 
-// workflowEvent records an event with a copy of w.
+// workflowEvent records an event with w (a copy, or an update: see
+// Event.Workflow).
 func (tx *tx) workflowEvent(typ archivist.EventType, w *archivist.Workflow) {
 	tx.e.meta.EventSeq++
 	tx.b.events = append(tx.b.events, archivist.Event{Seq: tx.e.meta.EventSeq, Kind: archivist.EventWorkflow,
-		Type: typ, Time: tx.now, Workflow: w.Clone()})
+		Type: typ, Time: tx.now, Workflow: w})
 	tx.b.metaChanged = true
 }
 
@@ -107,8 +108,9 @@ func (tx *tx) settleSteps() {
 	}
 	for _, id := range tx.wfOrder {
 		w := tx.wf[id]
+		update := w.Update(e.workflows[id])
 		tx.putWorkflow(w)
-		tx.workflowEvent(archivist.EventWorkflowUpdated, w)
+		tx.workflowEvent(archivist.EventWorkflowUpdated, update)
 	}
 	tx.wf, tx.wfOrder = nil, nil
 }
@@ -153,7 +155,7 @@ func (e *engine) CreateWorkflow(ctx context.Context, w *archivist.Workflow, task
 			tx.createStep(&w.Steps[i], tasks[i], w.ID)
 		}
 		tx.putWorkflow(w.Clone())
-		tx.workflowEvent(archivist.EventWorkflowCreated, w)
+		tx.workflowEvent(archivist.EventWorkflowCreated, w.Clone())
 		tx.metaChanged()
 		return nil
 	})

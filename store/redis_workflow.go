@@ -67,26 +67,35 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 		return nil, fmt.Errorf("workflow %s: no state", id)
 	}
 	w := &archivist.Workflow{ID: id}
-	r := mpReader{b: header}
-	if n := r.arrayLen(); n < 3 && r.err == nil {
-		r.fail("workflow header of %d items", n)
+	// A workflow.updated event has no header (Event.Workflow).
+	if len(header) > 0 {
+		r := mpReader{b: header}
+		if n := r.arrayLen(); n < 3 && r.err == nil {
+			r.fail("workflow header of %d items", n)
+		}
+		w.Name = r.str()
+		if md := r.raw(); len(md) > 0 {
+			w.Metadata = append(json.RawMessage(nil), md...)
+		}
+		w.OnFailure = archivist.WorkflowFailurePolicy(r.str())
+		if r.err != nil {
+			return nil, fmt.Errorf("workflow %s header: %w", id, r.err)
+		}
 	}
-	w.Name = r.str()
-	if md := r.raw(); len(md) > 0 {
-		w.Metadata = append(json.RawMessage(nil), md...)
-	}
-	w.OnFailure = archivist.WorkflowFailurePolicy(r.str())
-	if r.err != nil {
-		return nil, fmt.Errorf("workflow %s header: %w", id, r.err)
-	}
-	r = mpReader{b: state}
-	if n := r.arrayLen(); n < 6 && r.err == nil {
+	r := mpReader{b: state}
+	n := r.arrayLen()
+	if n < 6 && r.err == nil {
 		r.fail("workflow state of %d items", n)
 	}
 	w.Status = archivist.WorkflowStatus(r.str())
 	w.Error = r.str()
 	w.CreatedAt, w.UpdatedAt, w.CompletedAt = timeOfMicros(r.int()), timeOfMicros(r.int()), timeOfMicros(r.int())
 	w.Seq = uint64(r.int())
+	if n > 6 {
+		if p := archivist.WorkflowFailurePolicy(r.str()); p != "" {
+			w.OnFailure = p
+		}
+	}
 	if r.err != nil {
 		return nil, fmt.Errorf("workflow %s state: %w", id, r.err)
 	}

@@ -73,7 +73,9 @@
 -- schedule event ['S', type, detail, name, definition JSON, packed state]
 -- (see schedule.lua; '' and '' for schedule.deleted), a workflow event
 -- ['W', type, detail, id, header, packed state, {step key, packed step,
--- ...}] (the workflow whole, as GetWorkflow reads it: see Workflows below).
+-- ...}] (for workflow.created the workflow whole, as GetWorkflow reads it;
+-- for workflow.updated header '' and only the steps that changed: see
+-- Event.Workflow and Workflows below).
 -- Counters (counts, loads) are summed per script and written once too.
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it
@@ -949,16 +951,31 @@ end
 local function wf_save(w, typ)
   w.packed = cmsgpack.pack({ w.status, w.error, w.created, w.updated, w.completed, w.seq, w.policy, w.n })
   local hs = { 's', w.packed }
+  local changed = {}
   for key, s in pairs(w.dirty) do
     local v = { s.idx, s.status, s.task }
     for _, d in ipairs(s.deps) do v[#v + 1] = d end
     s.packed = cmsgpack.pack(v)
     hs[#hs + 1] = 's:' .. key
     hs[#hs + 1] = s.packed
+    changed[#changed + 1] = s
   end
   redis.call('HSET', wf_key(w.id), unpack(hs))
   w.dirty = {}
-  EVENTS[#EVENTS + 1] = { 'W', typ, '', w.id, w.header, w.packed, wf_steps(w) }
+  if typ == 'workflow.created' then
+    EVENTS[#EVENTS + 1] = { 'W', typ, '', w.id, w.header, w.packed, wf_steps(w) }
+    return
+  end
+  -- An update (Event.Workflow): the state and the steps that changed, in
+  -- order, without the header, so that its size does not grow with the
+  -- workflow's.
+  table.sort(changed, function(a, b) return a.idx < b.idx end)
+  local steps = {}
+  for _, s in ipairs(changed) do
+    steps[#steps + 1] = s.key
+    steps[#steps + 1] = s.packed
+  end
+  EVENTS[#EVENTS + 1] = { 'W', typ, '', w.id, '', w.packed, steps }
 end
 
 -- wf_reply is w as a script replies with it: {id, header, state, steps}.

@@ -165,6 +165,7 @@ func testWorkflows(t *testing.T, s suite) {
 	s.run(t, "ReleaseOnComplete", func(t *testing.T, h *fixture) {
 		w, tasks := h.workflow("ingest", "", diamond...)
 		seq := h.lastSeq()
+		before := h.getWorkflow(w.ID)
 		a := h.finish(tasks["a"].ID, `{"terms":["dragon"]}`)
 		// Released in the transition that completed a: no ReadyTasks call
 		// in between.
@@ -193,8 +194,26 @@ func testWorkflows(t *testing.T, s suite) {
 			t.Errorf("released steps (-want +got):\n%s", diff)
 		}
 		ev := h.next(sub)
-		if ev.Type != archivist.EventWorkflowUpdated || ev.Workflow == nil || ev.Workflow.Step("b").Status != archivist.TaskPending {
+		if ev.Type != archivist.EventWorkflowUpdated || ev.Workflow == nil || ev.Workflow.Step("b") == nil ||
+			ev.Workflow.Step("b").Status != archivist.TaskPending {
 			t.Fatalf("event %s, want workflow.updated with b released", describe(ev))
+		}
+		// The update holds the steps that changed, not the others, and
+		// merged into the workflow before it gives the workflow after.
+		var changed []string
+		for _, st := range ev.Workflow.Steps {
+			changed = append(changed, st.Key)
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, changed); diff != "" {
+			t.Errorf("steps in the workflow.updated event (-want +got):\n%s", diff)
+		}
+		if ev.Workflow.OnFailure != archivist.FailFast || ev.Workflow.Status != archivist.WorkflowRunning || ev.Workflow.Seq != w.Seq {
+			t.Errorf("update's state: %+v", ev.Workflow)
+		}
+		merged := before.Clone()
+		merged.Merge(ev.Workflow)
+		if diff := cmp.Diff(got, merged, jsonValue); diff != "" {
+			t.Errorf("the workflow before, merged with the update (-GetWorkflow +merged):\n%s", diff)
 		}
 
 		h.finish(tasks["b"].ID, `"b"`)
