@@ -573,7 +573,7 @@ async function singleNodeScenarios() {
     const name = `e2e-pipeline-${stamp}`;
     const steps = [
       { key: 'fetch', type: 'echo', input: { url: 'https://example.org/scroll' } },
-      { key: 'parse', type: 'sleep', dependsOn: ['fetch'], input: { ms: 4000 } },
+      { key: 'parse', type: 'sleep', dependsOn: ['fetch'], input: { ms: 6000 } },
       { key: 'thumbs', type: 'sleep', dependsOn: ['fetch'], input: { ms: 1500 } },
       { key: 'index', type: 'sleep', dependsOn: ['parse'], input: { ms: 2000 } },
       { key: 'publish', type: 'echo', dependsOn: ['index', 'thumbs'], input: { indexed: { $ref: 'index.result' } } },
