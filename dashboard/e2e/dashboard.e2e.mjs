@@ -707,6 +707,36 @@ async function singleNodeScenarios() {
     await view('CANCELLED').waitFor({ timeout: T });
   });
 
+  await scenario('workflows: a step that fans out adds steps, and the graph shows them live', async () => {
+    // A 1×1 PNG, three times: handouts.scan adds an image.thumbnail step for each.
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const images = [1, 2, 3].map((i) => ({ name: `map-${i}.png`, image: png }));
+    const wf = await gql(page, SUBMIT_WORKFLOW, {
+      input: {
+        name: `e2e-fan-out-${Date.now().toString(36)}`,
+        steps: [
+          { key: 'wait', type: 'sleep', input: { ms: 2500 } },
+          { key: 'scan', type: 'handouts.scan', dependsOn: ['wait'], input: { images, thumbnail: { sizes: [8] } } },
+          { key: 'index', type: 'handouts.index', dependsOn: ['scan'] },
+        ],
+      },
+    });
+    const id = wf.submitWorkflow.id;
+    await page.goto(`${base}/workflows/${id}`);
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    const count = () => page.locator('[data-testid="workflow-graph"] [data-step-key]').count();
+    await page.locator('[data-testid="workflow-graph"] [data-step-key="scan"][data-status="WAITING"]').waitFor({ timeout: T });
+    assert((await count()) === 3, `${await count()} boxes before the scan ran, want 3`);
+    // The scan adds three steps; the index waits for them too.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="workflow-graph"] [data-step-key]').length === 6, null, { timeout: T });
+    await page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    const into = await page.$$eval('[data-testid="workflow-graph"] path.wf-edge[data-to="index"]', (ps) => ps.map((p) => p.dataset.from).sort());
+    assert(into.length === 4 && into[0] === 'scan', `arrows into index from ${into}`);
+    assert((await page.locator('[data-step-key][data-status="COMPLETED"]').count()) === 6, 'not every step shows COMPLETED');
+    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+  });
+
   await scenario('workflows: a graph of 300 steps draws on a canvas that scrolls, and ends COMPLETED', async () => {
     // Ten chains of thirty steps, each step after the one before it.
     const steps = [];
