@@ -118,8 +118,11 @@ func TestDashboardUnit(t *testing.T) {
 // Leader badge, HYBRID again gets it back), a delayed task shows SCHEDULED
 // with its due time and then runs, a held unique key shows the task that
 // holds it, a schedule is created, fires, is paused, triggered, edited and
-// deleted from the Schedules page (a bad cron refused in the form), and the
-// page survives the node's
+// deleted from the Schedules page (a bad cron refused in the form),
+// workflows show live on the Workflows page and in their graph (boxes and
+// arrows, statuses turning COMPLETED, a step leading to its task, steps added
+// by a fan-out, 300 steps on a scrolling canvas) and are submitted, cancelled
+// and retried from the UI, and the page survives the node's
 // restart (SIGKILL, then a new process on the same address and file) without
 // a reload. Each scenario is reported as a subtest.
 func TestDashboardBrowser(t *testing.T) {
