@@ -33,6 +33,7 @@ Usage:
   archivist submit TYPE [--input JSON]    submit a task; --wait follows it to its result
   archivist tasks list|get|cancel|retry   list and manage tasks
   archivist schedule create|list|...      recurring tasks: cron or every, pause, trigger
+  archivist workflow submit FILE [--wait] a graph of tasks from a YAML file; list, show, cancel, retry
   archivist nodes list|drain|resume       list and manage nodes
   archivist config get|set|init           read or change the cluster config; write a config file
   archivist stats [--window 1h]           throughput and latency per bucket, task type and node

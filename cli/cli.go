@@ -1,6 +1,6 @@
 // Package cli is the client side of the archivist command: the commands
-// that talk GraphQL to a node (submit, tasks, schedule, nodes, config,
-// stats, watch)
+// that talk GraphQL to a node (submit, tasks, schedule, workflow, nodes,
+// config, stats, watch)
 // and those that need none (token, completion, config init). app.Run runs
 // a node (serve) and hands every other command to Run.
 package cli
@@ -59,6 +59,8 @@ func Run(args []string, e Env) (code int, ok bool) {
 		return cliStats(args[1:], getenv, stdout, stderr), true
 	case "schedule", "schedules":
 		return cliSchedule(args[1:], getenv, stdout, stderr), true
+	case "workflow", "workflows":
+		return cliWorkflow(args[1:], getenv, stdout, stderr), true
 	case "watch":
 		return cliWatch(args[1:], getenv, stdout, stderr), true
 	case "completion":
@@ -485,17 +487,19 @@ Examples:
   archivist tasks list --status failed,timed_out --type dice.simulate
   archivist tasks list --status scheduled
   archivist tasks list --schedule nightly-reindex
+  archivist tasks list --workflow 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
   archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
 `
 
 func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var status, typ, priority, nodeID, schedule, search, after string
+	var status, typ, priority, nodeID, schedule, workflow, search, after string
 	var first int
 	return runClient("tasks", tasksHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&status, "status", "", "list: comma-separated statuses (scheduled, pending, in_progress, failed, ...)")
 		fs.StringVar(&schedule, "schedule", "", "list: tasks submitted by the schedule of this name")
+		fs.StringVar(&workflow, "workflow", "", "list: the steps of the workflow of this `id`")
 		fs.StringVar(&typ, "type", "", "list: task type")
 		fs.StringVar(&priority, "priority", "", "list: priority")
 		fs.StringVar(&nodeID, "node", "", "list: node id")
@@ -512,7 +516,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 			if len(args) > 0 {
 				return usageErr("list takes no arguments")
 			}
-			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, Search: search}
+			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, WorkflowID: workflow, Search: search}
 			for _, s := range SplitList(status) {
 				f.Status = append(f.Status, strings.ToUpper(s))
 			}

@@ -42,6 +42,10 @@ type Task struct {
 	Duplicate bool `json:"duplicate"`
 	// Schedule names the schedule that submitted the task, if one did.
 	Schedule string `json:"schedule,omitempty"`
+	// WorkflowID and StepKey name the workflow the task is a step of, and
+	// the step; both "" for a task outside any workflow.
+	WorkflowID string `json:"workflowId,omitempty"`
+	StepKey    string `json:"stepKey,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -56,6 +60,7 @@ func (t *Task) Finished() bool {
 // Task statuses.
 const (
 	StatusScheduled  = "SCHEDULED"
+	StatusWaiting    = "WAITING"
 	StatusPending    = "PENDING"
 	StatusAssigned   = "ASSIGNED"
 	StatusInProgress = "IN_PROGRESS"
@@ -68,7 +73,7 @@ const (
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
-retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule`
+retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule workflowId stepKey`
 
 // TaskSpec is a submission.
 type TaskSpec struct {
@@ -157,7 +162,9 @@ type Filter struct {
 	Priority string   `json:"priority,omitempty"`
 	NodeID   string   `json:"nodeId,omitempty"`
 	Schedule string   `json:"schedule,omitempty"`
-	Search   string   `json:"search,omitempty"`
+	// WorkflowID selects the steps of a workflow.
+	WorkflowID string `json:"workflowId,omitempty"`
+	Search     string `json:"search,omitempty"`
 }
 
 // TaskPage is one page of List.

@@ -10,10 +10,11 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Event is one change delivered by a watch: a task or a node.
+// Event is one change delivered by a watch: a task, a node or a workflow.
 type Event struct {
-	Task *Task
-	Node *Node
+	Task     *Task
+	Node     *Node
+	Workflow *Workflow
 }
 
 // Stream is a live subscription. C is closed when it ends; Err then says
@@ -164,10 +165,14 @@ func (c *Client) watch(ctx context.Context, query string, vars map[string]any, f
 				}
 				var ev Event
 				raw := p.Data[field]
-				if field == "nodeUpdated" {
+				switch field {
+				case "nodeUpdated":
 					ev.Node = &Node{}
 					err = json.Unmarshal(raw, ev.Node)
-				} else {
+				case "workflowUpdated":
+					ev.Workflow = &Workflow{}
+					err = json.Unmarshal(raw, ev.Workflow)
+				default:
 					ev.Task = &Task{}
 					err = json.Unmarshal(raw, ev.Task)
 				}

@@ -31,9 +31,13 @@ var mutationRoles = map[string]auth.Role{
 	"resumeSchedule":  auth.Operator,
 	"deleteSchedule":  auth.Operator,
 	"triggerSchedule": auth.Operator,
-	"updateConfig":    auth.Admin,
-	"removeNode":      auth.Admin,
-	"updateNode":      auth.Admin,
+	// Workflows: submitted as tasks are, cancelled and retried as tasks are.
+	"submitWorkflow": auth.Operator,
+	"cancelWorkflow": auth.Operator,
+	"retryWorkflow":  auth.Operator,
+	"updateConfig":   auth.Admin,
+	"removeNode":     auth.Admin,
+	"updateNode":     auth.Admin,
 }
 
 // RequiredRole is the role an operation needs: the highest its top-level

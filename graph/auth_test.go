@@ -90,6 +90,9 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { resumeSchedule(name: "s") { name } }`, auth.Operator},
 		{`mutation { triggerSchedule(name: "s") { id } }`, auth.Operator},
 		{`mutation { deleteSchedule(name: "no-such") }`, auth.Operator},
+		{`mutation { submitWorkflow(input: {name: "w", steps: [{key: "a", type: "echo"}]}) { id } }`, auth.Operator},
+		{`mutation { cancelWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
+		{`mutation { retryWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {

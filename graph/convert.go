@@ -165,6 +165,9 @@ func taskFilter(f *model.TaskFilter) archivist.TaskFilter {
 	if f.Schedule != nil {
 		q.Schedule = *f.Schedule
 	}
+	if f.WorkflowID != nil {
+		q.WorkflowID = *f.WorkflowID
+	}
 	if f.Search != nil {
 		q.Search = *f.Search
 	}

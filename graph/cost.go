@@ -49,8 +49,22 @@ var heavyFields = map[string]int{
 // pagedFields are the fields whose list children count once per item of the
 // page their "first" argument asks for, and which child that is.
 var pagedFields = map[string]string{
-	"Query.tasks": "edges",
+	"Query.tasks":     "edges",
+	"Query.workflows": "edges",
 }
+
+// listFields are lists that take no "first": what they select counts as
+// many times as the list is taken to hold.
+var listFields = map[string]int{
+	// A workflow has up to archivist.MaxWorkflowSteps steps, but most have
+	// a handful to a few dozen: counting 1,000 would refuse a page of
+	// workflows with their steps outright. The response cap bounds the
+	// rest.
+	"Workflow.steps": stepsCost,
+}
+
+// stepsCost is how many steps the complexity of Workflow.steps counts.
+const stepsCost = 50
 
 // queryGuard checks an operation before gqlgen validates it, on the parsed
 // document alone, so that what it refuses costs one parse (bounded by the
@@ -277,6 +291,9 @@ func (w costWalker) field(f *ast.Field, pg page) int {
 		childPage = page{size: w.pageSize(f), items: items}
 	}
 	c := cost + w.set(f.SelectionSet, childPage)
+	if n, ok := listFields[key]; ok {
+		c = min(w.limit+1, cost+n*(c-cost))
+	}
 	if pg.size > 0 && f.Name == pg.items {
 		// The items of the page: they count once per item.
 		return min(w.limit+1, c*pg.size)

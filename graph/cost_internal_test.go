@@ -124,6 +124,12 @@ func TestComplexityCounts(t *testing.T) {
 		{`{ tasks(first: 100000) { edges { cursor } } }`, 1 + 500*2},
 		{`{ __schema { types { name } } }`, 3},
 		{`{ a: task(id: "1") { id } b: task(id: "2") { id } }`, 4},
+		// A workflow's steps count 50 times what they select.
+		{`{ workflow(id: "1") { id steps { key } } }`, 1 + 1 + 1 + 50*1},
+		{`{ workflow(id: "1") { steps { key task { id status } } } }`, 1 + 1 + 50*(1+1+2)},
+		// A page of workflows counts as a page of tasks does.
+		{`{ workflows(first: 10) { totalCount edges { node { id stepCount } } } }`, 1 + 1 + 10*(1+1+2)},
+		{`{ workflows { edges { node { steps { key } } } } }`, 1 + 50*(1+1+1+50)},
 	} {
 		doc, err := parser.ParseQuery(&ast.Source{Input: tc.query})
 		if err != nil {

@@ -126,6 +126,7 @@ type ComplexityRoot struct {
 		UniqueKey        func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
 		Workflow         func(childComplexity int) int
+		WorkflowID       func(childComplexity int) int
 	}
 
 	HealthThresholds struct {
@@ -367,6 +368,7 @@ type DistributedTaskResolver interface {
 
 	Schedule(ctx context.Context, obj *archivist.Task) (*string, error)
 	Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error)
+	WorkflowID(ctx context.Context, obj *archivist.Task) (*string, error)
 	StepKey(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
@@ -445,7 +447,7 @@ type SubscriptionResolver interface {
 }
 type WorkflowResolver interface {
 	Progress(ctx context.Context, obj *archivist.Workflow) (float64, error)
-
+	Steps(ctx context.Context, obj *archivist.Workflow) ([]*archivist.WorkflowStep, error)
 	StepCount(ctx context.Context, obj *archivist.Workflow) (int, error)
 	Error(ctx context.Context, obj *archivist.Workflow) (*string, error)
 
@@ -866,6 +868,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Workflow(childComplexity), true
+	case "DistributedTask.workflowId":
+		if e.ComplexityRoot.DistributedTask.WorkflowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.WorkflowID(childComplexity), true
 
 	case "HealthThresholds.cpuPercent":
 		if e.ComplexityRoot.HealthThresholds.CPUPercent == nil {
@@ -2178,6 +2186,8 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_schedule(ctx, field)
 	case "workflow":
 		return ec.fieldContext_DistributedTask_workflow(ctx, field)
+	case "workflowId":
+		return ec.fieldContext_DistributedTask_workflowId(ctx, field)
 	case "stepKey":
 		return ec.fieldContext_DistributedTask_stepKey(ctx, field)
 	case "retryBackoffMs":
@@ -4665,6 +4675,29 @@ func (ec *executionContext) fieldContext_DistributedTask_workflow(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DistributedTask_workflowId(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_workflowId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().WorkflowID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_workflowId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "ID")
 }
 
 func (ec *executionContext) _DistributedTask_stepKey(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
@@ -8521,11 +8554,11 @@ func (ec *executionContext) _Workflow_steps(ctx context.Context, field graphql.C
 			return ec.fieldContext_Workflow_steps(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Steps, nil
+			return ec.Resolvers.Workflow().Steps(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
-			return ec.marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.WorkflowStep) graphql.Marshaler {
+			return ec.marshalNWorkflowStep2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8535,8 +8568,8 @@ func (ec *executionContext) fieldContext_Workflow_steps(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Workflow",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_WorkflowStep(ctx, field)
 		},
@@ -11178,6 +11211,12 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_workflow(ctx, field, obj)
 				})
+		case "workflowId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_workflowId(ctx, field, obj)
+				})
 		case "stepKey":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -12383,10 +12422,11 @@ func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet,
 					return ec._Workflow_progress(ctx, field, obj)
 				})
 		case "steps":
-			out.Values[i] = ec._Workflow_steps(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_steps(ctx, field, obj)
+				})
 		case "stepCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13718,15 +13758,11 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx context.Context, sel ast.SelectionSet, v archivist.WorkflowStep) graphql.Marshaler {
-	return ec._WorkflowStep(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx context.Context, sel ast.SelectionSet, v []archivist.WorkflowStep) graphql.Marshaler {
+func (ec *executionContext) marshalNWorkflowStep2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.WorkflowStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNWorkflowStep2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx, sel, v[i])
+		return ec.marshalNWorkflowStep2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -13736,6 +13772,14 @@ func (ec *executionContext) marshalNWorkflowStep2ᚕgithubᚗcomᚋrpgᚑarchivi
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNWorkflowStep2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐWorkflowStep(ctx context.Context, sel ast.SelectionSet, v *archivist.WorkflowStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowStep!")
+		return graphql.Null
+	}
+	return ec._WorkflowStep(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx context.Context, v any) ([]*model.WorkflowStepInput, error) {

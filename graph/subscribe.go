@@ -72,3 +72,63 @@ func (r *Resolver) subscribe(ctx context.Context) (archivist.Subscription, error
 	}
 	return sub, nil
 }
+
+// feedLatest is feed for a subscription whose every value is the whole
+// current state of one thing (a workflow): when values come faster than
+// the client reads them, a value not yet taken is replaced by the newer
+// one, so that a slow client skips intermediate states instead of the
+// server computing a response for each. first, if given, is the state
+// sent before any event.
+func feedLatest[T any](ctx context.Context, r *Resolver, sub archivist.Subscription,
+	pick func(context.Context, archivist.Event) (T, bool, error), first ...T) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		var pending T
+		has := false
+		if n := len(first); n > 0 {
+			pending, has = first[n-1], true
+		}
+		// flush sends what is pending before the channel closes.
+		flush := func() {
+			if has {
+				select {
+				case out <- pending:
+				case <-ctx.Done():
+				}
+			}
+		}
+		for {
+			var send chan T
+			if has {
+				send = out
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case send <- pending:
+				var zero T
+				pending, has = zero, false
+			case ev, ok := <-sub.C():
+				if !ok {
+					flush()
+					if err := sub.Err(); err != nil {
+						endSubscription(ctx, r, err)
+					}
+					return
+				}
+				v, ok, err := pick(ctx, ev)
+				if err != nil {
+					flush()
+					endSubscription(ctx, r, err)
+					return
+				}
+				if ok {
+					pending, has = v, true
+				}
+			}
+		}
+	}()
+	return out
+}

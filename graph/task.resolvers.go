@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -78,12 +77,20 @@ func (r *distributedTaskResolver) Schedule(ctx context.Context, obj *archivist.T
 
 // Workflow is the resolver for the workflow field.
 func (r *distributedTaskResolver) Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: Workflow - workflow"))
+	if obj.WorkflowID == "" {
+		return nil, nil
+	}
+	return r.taskWorkflow(ctx, obj.WorkflowID)
+}
+
+// WorkflowID is the resolver for the workflowId field.
+func (r *distributedTaskResolver) WorkflowID(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.WorkflowID), nil
 }
 
 // StepKey is the resolver for the stepKey field.
 func (r *distributedTaskResolver) StepKey(ctx context.Context, obj *archivist.Task) (*string, error) {
-	panic(fmt.Errorf("not implemented: StepKey - stepKey"))
+	return optionalString(obj.StepKey), nil
 }
 
 // RetryBackoffMs is the resolver for the retryBackoffMs field.

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -16,57 +15,99 @@ import (
 
 // SubmitWorkflow is the resolver for the submitWorkflow field.
 func (r *mutationResolver) SubmitWorkflow(ctx context.Context, input model.WorkflowInput) (*archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: SubmitWorkflow - submitWorkflow"))
+	return r.newWorkflow(ctx, input)
 }
 
 // CancelWorkflow is the resolver for the cancelWorkflow field.
 func (r *mutationResolver) CancelWorkflow(ctx context.Context, id string) (*archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: CancelWorkflow - cancelWorkflow"))
+	return r.Store.CancelWorkflow(ctx, id)
 }
 
 // RetryWorkflow is the resolver for the retryWorkflow field.
 func (r *mutationResolver) RetryWorkflow(ctx context.Context, id string) (*archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: RetryWorkflow - retryWorkflow"))
+	w, err := r.Store.RetryWorkflow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.submittedSteps(ctx, w)
+	return w, nil
 }
 
 // Workflow is the resolver for the workflow field.
 func (r *queryResolver) Workflow(ctx context.Context, id string) (*archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: Workflow - workflow"))
+	return r.workflowOrNil(ctx, id)
 }
 
 // Workflows is the resolver for the workflows field.
 func (r *queryResolver) Workflows(ctx context.Context, filter *model.WorkflowFilter, first *int, after *string) (*model.WorkflowConnection, error) {
-	panic(fmt.Errorf("not implemented: Workflows - workflows"))
+	q, err := workflowQuery(filter, first, after)
+	if err != nil {
+		return nil, err
+	}
+	countOnly := first != nil && *first == 0
+	if countOnly {
+		q.First = 1 // the store reads 0 as its default page size
+	}
+	page, err := r.Store.ListWorkflows(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if countOnly {
+		return workflowConnection(&archivist.WorkflowPage{TotalCount: page.TotalCount, HasNext: len(page.Workflows) > 0}), nil
+	}
+	return workflowConnection(page), nil
 }
 
 // WorkflowUpdated is the resolver for the workflowUpdated field.
 func (r *subscriptionResolver) WorkflowUpdated(ctx context.Context, id string) (<-chan *archivist.Workflow, error) {
-	panic(fmt.Errorf("not implemented: WorkflowUpdated - workflowUpdated"))
+	// Subscribe first, then read the current state: a change in between
+	// comes as an event after it.
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.Store.GetWorkflow(ctx, id)
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	f := &workflowFeed{id: id, last: w}
+	return feedLatest(ctx, r.Resolver, sub, f.pick, w), nil
 }
 
 // Progress is the resolver for the progress field.
 func (r *workflowResolver) Progress(ctx context.Context, obj *archivist.Workflow) (float64, error) {
-	panic(fmt.Errorf("not implemented: Progress - progress"))
+	return obj.Progress(), nil
+}
+
+// Steps is the resolver for the steps field.
+func (r *workflowResolver) Steps(ctx context.Context, obj *archivist.Workflow) ([]*archivist.WorkflowStep, error) {
+	rememberSteps(ctx, obj)
+	steps := make([]*archivist.WorkflowStep, len(obj.Steps))
+	for i := range obj.Steps {
+		steps[i] = &obj.Steps[i]
+	}
+	return steps, nil
 }
 
 // StepCount is the resolver for the stepCount field.
 func (r *workflowResolver) StepCount(ctx context.Context, obj *archivist.Workflow) (int, error) {
-	panic(fmt.Errorf("not implemented: StepCount - stepCount"))
+	return len(obj.Steps), nil
 }
 
 // Error is the resolver for the error field.
 func (r *workflowResolver) Error(ctx context.Context, obj *archivist.Workflow) (*string, error) {
-	panic(fmt.Errorf("not implemented: Error - error"))
+	return optionalString(obj.Error), nil
 }
 
 // CompletedAt is the resolver for the completedAt field.
 func (r *workflowResolver) CompletedAt(ctx context.Context, obj *archivist.Workflow) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: CompletedAt - completedAt"))
+	return optionalTime(obj.CompletedAt), nil
 }
 
 // Task is the resolver for the task field.
 func (r *workflowStepResolver) Task(ctx context.Context, obj *archivist.WorkflowStep) (*archivist.Task, error) {
-	panic(fmt.Errorf("not implemented: Task - task"))
+	return r.stepTask(ctx, obj.TaskID)
 }
 
 // Workflow returns WorkflowResolver implementation.

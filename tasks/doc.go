@@ -262,4 +262,85 @@
 // through an os.Root, so nothing is written outside the folder. Progress
 // is reported before decoding and before each size; cancellation ends the
 // decoding and the resizing at once.
+//
+// # campaign.merge
+//
+// A workflow step that merges the results of the steps it depends on
+// (Job.ParentResults) into one campaign index: the terms of "text.index"
+// results, the characters, places and items of "text.entities" results
+// and the summaries of "text.summarize" results, each with the step keys
+// it came from. Counts add up; names merge ignoring case (the first form
+// seen is kept) and their aliases are joined. A parent whose result is
+// none of these is listed in "ignored". An earlier index given as "base"
+// (inline, or {"$ref": "STEP.result"} of an earlier merge) is merged in
+// too, and so is a parent whose result is a campaign index, so an index
+// can grow session by session. With neither parents nor base it fails
+// (not retried).
+//
+//	input: {
+//	  "name": "The Drowned Moon",   // optional, up to 200 bytes
+//	  "base": {...}                 // optional: an earlier campaign index
+//	}
+//	result: {
+//	  "name": "The Drowned Moon",
+//	  "sources": ["entities", "index", "summary"],   // the steps merged, sorted
+//	  "terms": [{"term": "dragon", "count": 7, "sources": ["index"]}],  // by term
+//	  "characters": [{"name": "Lady Elowen Varr", "count": 5,
+//	                  "aliases": ["Elowen"], "sources": ["entities"]}], // by count
+//	  "places": [...], "items": [...],
+//	  "summaries": [{"source": "summary", "summary": "..."}],
+//	  "words": 1234,              // the words of the indexed texts
+//	  "ignored": ["notes"]        // parents of another kind, if any
+//	}
+//
+// # handouts.scan
+//
+// A workflow step that fans out: it lists the PNG and JPEG images of a
+// folder (by name, not recursively, hidden files left out) or takes images
+// given inline, and adds one "image.thumbnail" step per image to its
+// workflow (Job.AddSteps), with the "thumbnail" options (checked at
+// submit time as image.thumbnail checks them) and the scan's priority.
+// The added steps are keyed STEP-1, STEP-2... after the scan's own key, so
+// a retried scan adds the same steps (give no other step of the workflow
+// such a key: a key that exists is not added again). The steps that depend on the scan
+// wait for every thumbnail and see their results. A "folder" is a path
+// inside the handouts folder, ARCHIVIST_HANDOUTS_DIR (HandoutsDirEnv) with
+// Register, read through an os.Root so nothing outside it is read; when
+// none is configured such scans are refused at submit time. Images over
+// MaxHandoutBytes (about 750 KB: the thumbnail's input limit) or that are
+// not PNG or JPEG are skipped with the reason, and so are those past 64
+// MiB for the whole scan; more than 500 images fail the scan. Outside a
+// workflow it fails (not retried).
+//
+//	input: {
+//	  "folder": "session-12",       // or "." for the handouts folder itself
+//	  // or "images": [{"name": "map.png", "image": "<base64>"}]  (1 to 500)
+//	  "thumbnail": {"sizes": [256], "format": "jpeg", "quality": 80,
+//	                "output": "base64", "upscale": false}   // optional
+//	}
+//	result: {
+//	  "handouts": [{"name": "map.png", "step": "scan-1", "bytes": 48213}],
+//	  "skipped": [{"name": "huge.png", "reason": "..."}]   // if any
+//	}
+//
+// With "output": "folder" each thumbnail is named after its image
+// ("001-map-256.jpg").
+//
+// # handouts.index
+//
+// A workflow step after a "handouts.scan": from the scan's result and its
+// thumbnail steps' results (Job.ParentResults) it makes the list of
+// handouts and an HTML page of their thumbnails (inline data for base64
+// thumbnails, the file for folder ones; names are escaped). A handout
+// whose thumbnail step left no result is listed in "missing". Without a
+// scan among its parents it fails (not retried).
+//
+//	input:  {"title": "Session 12 handouts"}   // optional, default "Handouts"
+//	result: {
+//	  "title": "Session 12 handouts",
+//	  "handouts": [{"name": "map.png", "width": 1600, "height": 1000,
+//	                "thumbnail": {"size": 256, "width": 256, "height": 160, ...}}],
+//	  "missing": ["letter.png"],   // if any
+//	  "html": "<!doctype html>..."
+//	}
 package tasks

@@ -47,11 +47,13 @@ func TestRegister(t *testing.T) {
 	t.Parallel()
 	reg := archivist.NewRegistry()
 	Register(reg)
-	want := []string{TypeDiceSimulate, TypeEcho, TypeFail, TypeImageThumbnail, TypeSleep, TypeTextEntities, TypeTextIndex, TypeTextSummarize}
+	want := []string{TypeCampaignMerge, TypeDiceSimulate, TypeEcho, TypeFail, TypeHandoutsIndex, TypeHandoutsScan,
+		TypeImageThumbnail, TypeSleep, TypeTextEntities, TypeTextIndex, TypeTextSummarize}
 	if got := reg.Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}
-	for _, typ := range []string{TypeSleep, TypeFail, TypeDiceSimulate, TypeTextSummarize, TypeTextEntities, TypeTextIndex, TypeImageThumbnail} {
+	for _, typ := range []string{TypeSleep, TypeFail, TypeDiceSimulate, TypeTextSummarize, TypeTextEntities, TypeTextIndex, TypeImageThumbnail,
+		TypeCampaignMerge, TypeHandoutsScan, TypeHandoutsIndex} {
 		h, _ := reg.Lookup(typ)
 		if _, ok := h.(archivist.InputValidator); !ok {
 			t.Errorf("%s handler is not an InputValidator", typ)
