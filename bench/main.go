@@ -7,9 +7,11 @@
 // prints a table of medians with the ratios between the two, also written as
 // JSON and Markdown (bench/results/latest.json, latest.md).
 //
-// Scenarios: drain (N pre-enqueued no-op tasks run to completion), steady
+// Scenarios: drain (N pre-enqueued no-op tasks run to completion, also as
+// the steps of workflows), steady
 // state (a fixed offered rate; enqueue-to-start and enqueue-to-completed
-// latency), submission (GraphQL, batch GraphQL, Go API; asynq's Enqueue),
+// latency), workflows (chains of steps: a step's release to its start),
+// submission (GraphQL, batch GraphQL, Go API; asynq's Enqueue),
 // subscriptions (K WebSocket subscribers), and cost (Redis commands and CPU
 // per task, Go CPU per task, peak RSS, an idle node).
 //
@@ -53,6 +55,8 @@ type config struct {
 	IdleWindow     time.Duration `json:"idleWindow"`
 	Only           []string      `json:"only,omitempty"`
 	DrainSystems   []string      `json:"drainSystems,omitempty"`
+	// WorkflowSystems are the stores of the workflow scenario.
+	WorkflowSystems []string `json:"workflowSystems,omitempty"`
 }
 
 func defaultConfig(quick bool) config {
@@ -81,12 +85,13 @@ func main() {
 	archivistBin := flag.String("archivist", "bin/archivist", "the archivist binary")
 	asynqBin := flag.String("asynq", "bin/asynqside", "the asynq side's binary (bench/asynqside)")
 	out := flag.String("out", "bench/results/latest.json", "where the JSON results go (and the Markdown table, as .md)")
-	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated scenarios to run: drain,steady,submit,subscribe,idle (default all)")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated scenarios to run: drain,steady,workflow,submit,subscribe,idle (default all)")
 	runs := flag.Int("runs", 0, "runs of each scenario (default 3, quick 1)")
 	n := flag.Int("n", 0, "drain tasks (default 20000, quick 5000)")
 	conc := flag.Int("concurrency", 0, "workers per Archivist node and asynq server concurrency (default 100)")
 	subs := flag.String("subscribers", "", "comma-separated subscriber counts for the subscription runs (default 100,1000)")
-	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,asynq (default all)")
+	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,redis1-workflow,embedded-workflow,asynq (default all)")
+	wfSystems := flag.String("workflow-systems", "", "comma-separated stores of the workflow scenario: redis1,embedded (default both)")
 	flag.Parse()
 
 	cfg := defaultConfig(*quick)
@@ -114,6 +119,9 @@ func main() {
 	}
 	if *systems != "" {
 		cfg.DrainSystems = strings.Split(*systems, ",")
+	}
+	if *wfSystems != "" {
+		cfg.WorkflowSystems = strings.Split(*wfSystems, ",")
 	}
 	logger := log.New(os.Stderr, "bench: ", log.Ltime)
 	for _, bin := range []string{*archivistBin, *asynqBin} {
@@ -195,6 +203,8 @@ func (b *bench) runAll(ctx context.Context) error {
 			{"embedded", sysEmbedded, func() (drainRun, error) { return b.drainEmbedded(ctx) }},
 			{"redis1-waiting", sysRedis1Waiting, func() (drainRun, error) { return b.drainArchivistRedisWaiting(ctx) }},
 			{"embedded-waiting", sysEmbeddedWaiting, func() (drainRun, error) { return b.drainEmbeddedWaiting(ctx) }},
+			{"redis1-workflow", sysRedis1Workflow, func() (drainRun, error) { return b.drainArchivistRedisWorkflow(ctx) }},
+			{"embedded-workflow", sysEmbeddedWorkflow, func() (drainRun, error) { return b.drainEmbeddedWorkflow(ctx) }},
 			{"asynq", sysAsynq, func() (drainRun, error) { return b.drainAsynq(ctx) }},
 		}
 		systems := all[:0:0]
@@ -238,6 +248,21 @@ func (b *bench) runAll(ctx context.Context) error {
 				}
 				r.Steady = append(r.Steady, summarizeSteady(s.name, rate, runs))
 			}
+		}
+	}
+	if b.wants("workflow") {
+		for _, s := range []struct {
+			key, name string
+			f         func(context.Context) (chainRun, error)
+		}{{"redis1", sysRedis1, b.chainsRedis}, {"embedded", sysEmbedded, b.chainsEmbedded}} {
+			if len(b.cfg.WorkflowSystems) > 0 && !slices.Contains(b.cfg.WorkflowSystems, s.key) {
+				continue
+			}
+			runs, err := repeat(b, "workflow "+s.name, func() (chainRun, error) { return s.f(ctx) })
+			if err != nil {
+				return err
+			}
+			r.Workflows = append(r.Workflows, summarizeChains(s.name, runs))
 		}
 	}
 	if b.wants("submit") {
