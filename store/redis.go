@@ -617,16 +617,16 @@ func (r *Redis) GetTask(ctx context.Context, id string) (*archivist.Task, error)
 
 // ListTasks pages through the tasks newest first. Without filters it reads
 // one page. PENDING tasks (of any or one priority) are paged from the ready
-// index and counted from the counters, SCHEDULED ones from their index by
+// index and counted from the counters, SCHEDULED and WAITING ones from their index by
 // Seq; the ASSIGNED or IN_PROGRESS tasks of one node are found among its
 // assigned ones and every running one; other filters scan every task in
 // chunks, reading the fields to filter on, and then the page's tasks.
 //
 // Whatever the path, the tasks listed are those archivist.TaskFilter.Matches
 // selects, filtered here in Go (no Lua script filters tasks): the scan and
-// the held tasks of a node call it, and the ready and scheduled:seq
-// indexes, which hold exactly the PENDING and SCHEDULED tasks, stand for it
-// where they are used.
+// the held tasks of a node call it, and the ready, scheduled:seq and
+// waiting indexes, which hold exactly the PENDING, SCHEDULED and WAITING
+// tasks, stand for it where they are used.
 // The conformance suite (storetest, ListTasks/MatchesFilter) checks the
 // two agree.
 func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
@@ -670,7 +670,9 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 		(q.Priority == "" || q.Priority.Valid()):
 		ids, err = r.listPending(ctx, q.Priority, after, first, page)
 	case onlyStatuses(q.Status, archivist.TaskScheduled) && q.StatusOnly():
-		ids, err = r.listScheduled(ctx, after, first, page)
+		ids, err = r.listBySeq(ctx, redisKeyScheduledSeq, after, first, page)
+	case onlyStatuses(q.Status, archivist.TaskWaiting) && q.StatusOnly():
+		ids, err = r.listBySeq(ctx, redisKeyWaiting, after, first, page)
 	case q.NodeID != "" && onlyStatuses(q.Status, archivist.TaskAssigned, archivist.TaskInProgress):
 		ids, err = r.listHeld(ctx, q, after, first, page)
 	default:
@@ -703,10 +705,11 @@ func onlyStatuses(list []archivist.TaskStatus, want ...archivist.TaskStatus) boo
 	return true
 }
 
-// listScheduled pages the SCHEDULED tasks newest first from their index by
-// Seq, and counts them, without looking at other tasks.
-func (r *Redis) listScheduled(ctx context.Context, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
-	key := r.keys.key(redisKeyScheduledSeq)
+// listBySeq pages the tasks of one status newest first from their index by
+// Seq (scheduled:seq, waiting), and counts them, without looking at other
+// tasks.
+func (r *Redis) listBySeq(ctx context.Context, index int, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	key := r.keys.key(index)
 	max := "+inf"
 	if after != 0 {
 		max = "(" + strconv.FormatUint(after, 10)
@@ -935,12 +938,13 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	var ready, retrying, scheduled, running *redis.IntCmd
+	var ready, retrying, scheduled, waiting, running *redis.IntCmd
 	var loads, finished *redis.MapStringStringCmd
 	_, err := r.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		ready = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
 		retrying = pipe.ZCard(ctx, r.keys.key(redisKeyRetrying))
 		scheduled = pipe.ZCard(ctx, r.keys.key(redisKeyScheduled))
+		waiting = pipe.ZCard(ctx, r.keys.key(redisKeyWaiting))
 		running = pipe.ZCard(ctx, r.keys.key(redisKeyLeased))
 		loads = pipe.HGetAll(ctx, r.keys.key(redisKeyLoads))
 		finished = pipe.HGetAll(ctx, r.keys.key(redisKeyCounts))
@@ -967,6 +971,7 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	add(archivist.TaskPending, int(ready.Val()))
 	add(archivist.TaskRetrying, int(retrying.Val()))
 	add(archivist.TaskScheduled, int(scheduled.Val()))
+	add(archivist.TaskWaiting, int(waiting.Val()))
 	add(archivist.TaskInProgress, int(running.Val()))
 	add(archivist.TaskAssigned, held-int(running.Val()))
 	return out, nil

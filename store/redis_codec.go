@@ -18,7 +18,8 @@ import (
 //
 //	i       [type, input, metadata]: written once, at creation
 //	m       the fields transitions read and change, in the m* order below;
-//	        a task with its own retry backoff has two more at the end
+//	        a task with its own retry backoff has two more at the end, one
+//	        with a unique key two more, a workflow step two more
 //	result  the result, as the worker gave it (absent when none)
 //
 // Times are unix microseconds of the server clock, the timeout is in
@@ -63,6 +64,10 @@ const (
 	// task that has a key (after the backoff ones, then 0 if it has none).
 	mUniqueKey = mFields + 2
 	mUniqueFor = mFields + 3
+	// Then, only for a workflow step, its workflow id and step key (the
+	// four before are then 0 or "").
+	mWorkflow = mFields + 4
+	mStepKey  = mFields + 5
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -341,6 +346,10 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 		t.UniqueKey = r.str()
 		t.UniqueFor = time.Duration(r.int())
 	}
+	if n > mStepKey {
+		t.WorkflowID = r.str()
+		t.StepKey = r.str()
+	}
 	return r.err
 }
 
@@ -350,6 +359,8 @@ func knownString(b []byte) string {
 	switch string(b) {
 	case "SCHEDULED":
 		return "SCHEDULED"
+	case "WAITING":
+		return "WAITING"
 	case "PENDING":
 		return "PENDING"
 	case "ASSIGNED":
@@ -632,6 +643,19 @@ func decodeEvent(r *mpReader, seq uint64, at time.Time) (archivist.Event, error)
 			return ev, err
 		}
 		ev.Schedule = s
+	case kind == "W" && rest >= 4:
+		ev.Kind = archivist.EventWorkflow
+		id, header, state := r.str(), r.raw(), r.raw()
+		steps := readWorkflowSteps(r)
+		skip(rest - 4)
+		if r.err != nil {
+			return ev, r.err
+		}
+		w, err := decodeWorkflow(id, header, state, steps)
+		if err != nil {
+			return ev, err
+		}
+		ev.Workflow = w
 	default:
 		skip(rest)
 		return ev, fmt.Errorf("event #%d of unknown kind %q", seq, kind)

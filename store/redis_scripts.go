@@ -28,6 +28,9 @@ type redisScripts struct {
 	// schedule changes a schedule, fireSchedule records a tick
 	// (redis_schedule.go).
 	schedule, fireSchedule *redis.Script
+	// workflow creates, cancels and retries workflows and adds steps
+	// (redis_workflow.go).
+	workflow *redis.Script
 }
 
 var luaScripts = mustLoadScripts()
@@ -47,12 +50,14 @@ func mustLoadScripts() *redisScripts {
 		campaign:        s("campaign"), resign: s("resign"), leader: s("leader"), updateConfig: s("update_config"),
 		nextDue:  s("next_due"),
 		schedule: s("schedule"), fireSchedule: s("fire_schedule"),
+		workflow: s("workflow"),
 	}
 }
 
 const scriptEpilogue = `
 end
 local res = main()
+wf_flush()
 flush()
 if type(res) == 'table' and res.err then return res end
 if type(res) == 'table' and res[1] == EVENTS_REPLY then res[1] = BLOB end
@@ -71,7 +76,7 @@ func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
 		s.claim, s.claimOne, s.progress, s.report, s.release,
 		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig, s.nextDue,
-		s.schedule, s.fireSchedule}
+		s.schedule, s.fireSchedule, s.workflow}
 }
 
 // load puts every script in the server's script cache (on every master of

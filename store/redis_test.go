@@ -215,6 +215,10 @@ func workload(t *testing.T, s archivist.Store) {
 	must(err)
 	_, err = s.UpdateConfig(ctx, archivist.DefaultConfig(), 0)
 	must(err)
+	must(s.CreateWorkflow(ctx, &archivist.Workflow{ID: "w-flow", Name: "flow", Steps: []archivist.WorkflowStep{
+		{Key: "a", TaskID: "w-step-a"}, {Key: "b", DependsOn: []string{"a"}, TaskID: "w-step-b"}}},
+		[]*archivist.Task{{ID: "w-step-a", Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute, StepKey: "a"},
+			{ID: "w-step-b", Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute, StepKey: "b"}}))
 }
 
 // TestRedisKeysShareOneSlot lists every key a store made on a Redis
@@ -245,7 +249,8 @@ func TestRedisKeysShareOneSlot(t *testing.T) {
 	}
 	slices.Sort(keys)
 	want := []string{"all", "ready", "retrying", "leased", "counts", "loads", "seq:task", "seq:event",
-		"events", "leader", "nodes", "draining", "config", "task:w-done", "assigned:n2"}
+		"events", "leader", "nodes", "draining", "config", "task:w-done", "assigned:n2",
+		"waiting", "workflows", "seq:workflow", "wf:w-flow", "task:w-step-b"}
 	for _, k := range want {
 		if !slices.Contains(keys, r.keys.prefix+k) {
 			t.Errorf("no key %s after the workload; keys: %v", r.keys.prefix+k, keys)

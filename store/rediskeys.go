@@ -45,6 +45,13 @@ import (
 //	<prefix>schedules       HASH   schedule name -> definition JSON, its state left out (lua/schedule.lua)
 //	<prefix>schedules:state HASH   schedule name -> MessagePack [paused (1/0), next run, last run (µs, 0: none),
 //	                        last task id, created, updated (µs)]: what the scripts compare and change
+//	<prefix>waiting         ZSET   WAITING task id (a workflow step) -> Seq (CountTasks, ListTasks by status)
+//	<prefix>workflows       ZSET   workflow id -> its Seq (ListWorkflows, newest first)
+//	<prefix>seq:workflow    STRING last workflow Seq
+//	<prefix>wf:<id>         HASH   a workflow: h (MessagePack [name, metadata, onFailure], packed in Go),
+//	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
+//	                        steps so far]) and one field s:<key> per step ([position, status, task id,
+//	                        dependencies...]); see lua/lib.lua and redis_workflow.go
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {
@@ -71,6 +78,9 @@ const (
 	redisKeyScheduled
 	redisKeyUnique
 	redisKeyScheduledSeq
+	redisKeyWaiting
+	redisKeyWorkflows
+	redisKeyWorkflowSeq
 	redisKeyCount
 )
 
@@ -91,6 +101,9 @@ var redisKeyNames = [redisKeyCount]string{
 	redisKeyScheduled:    "scheduled",
 	redisKeyUnique:       "unique",
 	redisKeyScheduledSeq: "scheduled:seq",
+	redisKeyWaiting:      "waiting",
+	redisKeyWorkflows:    "workflows",
+	redisKeyWorkflowSeq:  "seq:workflow",
 }
 
 // redisHashTag is the hash tag shared by every key of cluster.
@@ -128,6 +141,10 @@ func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }
 // names.
 func (k redisKeys) schedules() string      { return k.prefix + "schedules" }
 func (k redisKeys) scheduleStates() string { return k.prefix + "schedules:state" }
+
+// workflow is the HASH of workflow id; lua/lib.lua (wf_key) builds the same
+// name.
+func (k redisKeys) workflow(id string) string { return k.prefix + "wf:" + id }
 
 // stats is the statistics HASH of the bucket of resolution res starting at
 // start (both in seconds); lua/lib.lua builds the same name.

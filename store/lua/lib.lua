@@ -23,6 +23,9 @@
 --                            (it holds the key while unfinished, and for its
 --                            unique-for after it finished: see unique_holder)
 --   KEYS[16] scheduled:seq ZSET SCHEDULED task id -> Seq (ListTasks by status)
+--   KEYS[17] waiting   ZSET  WAITING task id (a workflow step) -> Seq
+--   KEYS[18] workflows ZSET  workflow id -> its Seq (ListWorkflows, newest first)
+--   KEYS[19] seq:workflow STRING the last workflow Seq
 -- ARGV[1] is the key prefix "{archivist:<cluster>}:"; per-task keys
 -- (<prefix>task:<id>, a HASH) and per-node keys (<prefix>assigned:<node>, a
 -- ZSET of the node's ASSIGNED tasks by placement order) are built from it,
@@ -38,7 +41,9 @@
 --           the M_* positions below (absent values are '' or 0); then,
 --           only when the task has them, its own retry backoff (two
 --           fields) and its unique key and unique-for (two more, after the
---           backoff ones, which are then 0 if the task has none)
+--           backoff ones, which are then 0 if the task has none), and
+--           then, only for a workflow step, its workflow id and step key
+--           (M_WF, M_STEP; the four before are then 0 or '')
 --   result  the result, as the worker gave it
 -- so that a transition reads one field, changes a Lua table and writes one
 -- field, and its event carries the task's full snapshot (id, i, m, result)
@@ -66,7 +71,9 @@
 -- result], a node event ['N', type, detail, id, node JSON or '', draining
 -- '1'/'0'], a config event ['C', type, detail, config JSON, version], a
 -- schedule event ['S', type, detail, name, definition JSON, packed state]
--- (see schedule.lua; '' and '' for schedule.deleted).
+-- (see schedule.lua; '' and '' for schedule.deleted), a workflow event
+-- ['W', type, detail, id, header, packed state, {step key, packed step,
+-- ...}] (the workflow whole, as GetWorkflow reads it: see Workflows below).
 -- Counters (counts, loads) are summed per script and written once too.
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it
@@ -102,6 +109,7 @@ local K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local K_SCHEDULED, K_UNIQUE, K_SCHEDSEQ = KEYS[14], KEYS[15], KEYS[16]
+local K_WAITING, K_WORKFLOWS, K_WFSEQ = KEYS[17], KEYS[18], KEYS[19]
 
 local MAX_REQUEUES = 10 -- archivist.MaxRequeues
 local RANK_SPAN = 1125899906842624 -- 2^50
@@ -114,6 +122,7 @@ local M_CREATED, M_UPDATED, M_ASSIGNED, M_STARTED, M_COMPLETED, M_RUNAT, M_LEASE
 local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
+local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -479,6 +488,16 @@ local function event_of(typ, detail, id, i, packed, result)
   return #EVENTS
 end
 
+-- WF_ENDED lists the workflow steps whose task a script ended, in order:
+-- {workflow id, step key, status, error}. wf_flush (in the epilogue, or
+-- called by the workflow scripts before they reply) applies
+-- Workflow.StepEnded for each. A task that is no step costs move one
+-- field check (M_WF) and nothing else.
+local WF_ENDED = {}
+local function step_ended(m, status)
+  WF_ENDED[#WF_ENDED + 1] = { m[M_WF], m[M_STEP], status, m[M_ERROR] or '' }
+end
+
 local function unindex(t)
   local st, id = t.status, t.id
   count(st, -1)
@@ -489,6 +508,8 @@ local function unindex(t)
   elseif st == 'SCHEDULED' then
     zrem(K_SCHEDULED, id)
     zrem(K_SCHEDSEQ, id)
+  elseif st == 'WAITING' then
+    zrem(K_WAITING, id)
   elseif st == 'ASSIGNED' then
     zrem(assigned_key(t.node), id)
     add_load(t.node, -1)
@@ -508,6 +529,8 @@ local function index(t)
   elseif st == 'SCHEDULED' then
     zadd(K_SCHEDULED, istr(t.runat), id)
     zadd(K_SCHEDSEQ, istr(t.seq), id)
+  elseif st == 'WAITING' then
+    zadd(K_WAITING, istr(t.seq), id)
   elseif st == 'ASSIGNED' then
     zadd(assigned_key(t.node), ready_score(t.prio, t.seq), id)
     add_load(t.node, 1)
@@ -537,6 +560,7 @@ local function move(t, ch, result)
   local old = t.status
   t.attempt, t.failures, t.requeues, t.cancel = m[M_ATTEMPT], m[M_FAILURES], m[M_REQUEUES], m[M_CANCEL] == 1
   if not ch.status or ch.status == old then return end
+  if m[M_WF] and TERMINAL[ch.status] and not TERMINAL[old] then step_ended(m, ch.status) end
   local node = ch.node or t.node
   if old == 'ASSIGNED' and ch.status == 'IN_PROGRESS' and node == t.node then
     -- A claim: the node keeps holding the task, only its lease changes.
@@ -679,28 +703,35 @@ end
 -- key: see submit) with Seq seq and records task.created. c holds what
 -- create.lua's ARGV give per task: id, i, prio, timeout (ns), maxr,
 -- backoff, maxbackoff (ns, 0: the cluster's), runat (µs, 0: none), delay
--- (µs), ukey ('' : none), ufor (ns). It is SCHEDULED when its run time
--- (now + delay, or runat) is after now, else PENDING. Returns its status
--- and run time (0 when PENDING).
+-- (µs), ukey ('' : none), ufor (ns); for a workflow step also wf and
+-- step (its workflow id and key) and waiting (true: it is WAITING). It is
+-- SCHEDULED when its run time (now + delay, or runat) is after now, else
+-- PENDING. Returns its status and run time (0 when PENDING).
 local function create_task(c, seq)
   local runat = c.runat
   if c.delay > 0 then runat = NOW + c.delay end
   local status = 'PENDING'
   if runat > NOW then status = 'SCHEDULED' else runat = 0 end
+  if c.waiting then status, runat = 'WAITING', 0 end
   local fields = { status, 0, 0, 0, 0, '', '', 0, NOW, NOW, 0, 0, 0, runat, 0, '',
     c.prio, seq, c.timeout, c.maxr }
-  if c.backoff ~= 0 or c.maxbackoff ~= 0 or c.ukey ~= '' then
+  if c.backoff ~= 0 or c.maxbackoff ~= 0 or c.ukey ~= '' or c.wf then
     fields[M_BACKOFF], fields[M_MAXBACKOFF] = c.backoff, c.maxbackoff
   end
   if c.ukey ~= '' then
     fields[M_UKEY], fields[M_UFOR] = c.ukey, c.ufor
     redis.call('HSET', K_UNIQUE, c.ukey, c.id)
+  elseif c.wf then
+    fields[M_UKEY], fields[M_UFOR] = '', 0
   end
+  if c.wf then fields[M_WF], fields[M_STEP] = c.wf, c.step end
   local m = cmsgpack.pack(fields)
   redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
   zadd(K_ALL, istr(seq), c.id)
   if status == 'PENDING' then
     zadd(K_READY, ready_score(c.prio, seq), c.id)
+  elseif status == 'WAITING' then
+    zadd(K_WAITING, istr(seq), c.id)
   else
     zadd(K_SCHEDULED, istr(runat), c.id)
     zadd(K_SCHEDSEQ, istr(seq), c.id)
@@ -745,6 +776,221 @@ local function node_event(typ, id, detail)
   local dr = '0'
   if json ~= '' then dr = tostring(redis.call('SISMEMBER', K_DRAINING, id)) end
   EVENTS[#EVENTS + 1] = { 'N', typ, detail or '', id, json, dr }
+end
+
+-- Workflows (rediskeys.go lists their keys). A workflow is the HASH
+-- <prefix>wf:<id>:
+--   h        MessagePack [name, metadata, onFailure], packed in Go and never
+--            decoded here (metadata is the caller's JSON, kept as given)
+--   s        its state, MessagePack [status, error, created, updated,
+--            completed (µs, 0: none), Seq, onFailure, steps so far]
+--   s:<key>  one per step, MessagePack [position (1-based, the order of
+--            submission), status, task id, the keys it depends on...]
+-- so that a step that ends rewrites its own field and those of the steps
+-- it changes (released, or depending on added steps), not the whole
+-- workflow. Its steps' tasks carry its id and their key in m (M_WF,
+-- M_STEP); its WAITING steps' tasks are indexed by Seq in K_WAITING.
+-- A script loads a workflow at most once (wf_get, with all of its steps:
+-- at most archivist.MaxWorkflowSteps), changes it in Lua, and writes what
+-- changed and records the workflow whole (workflow.updated, or
+-- workflow.created) once, in wf_flush.
+--
+-- The rules are archivist.Workflow's (workflow.go): wf_step_ended mirrors
+-- StepEnded (and settle), workflow.lua mirrors Cancel, Retry and AddSteps.
+-- Change them together.
+
+local WFS, WF_TOUCHED = {}, {}
+
+local function wf_key(id) return P .. 'wf:' .. id end
+
+local function contains(list, x)
+  for _, v in ipairs(list) do
+    if v == x then return true end
+  end
+  return false
+end
+
+-- wf_get loads workflow id, once per script; nil when there is none.
+local function wf_get(id)
+  local w = WFS[id]
+  if w ~= nil then return w or nil end
+  local h = redis.call('HGETALL', wf_key(id))
+  if #h == 0 then
+    WFS[id] = false
+    return nil
+  end
+  w = { id = id, steps = {}, order = {}, dirty = {} }
+  for j = 1, #h, 2 do
+    local f, v = h[j], h[j + 1]
+    if f == 'h' then
+      w.header = v
+    elseif f == 's' then
+      w.packed = v
+      w.status, w.error, w.created, w.updated, w.completed, w.seq, w.policy, w.n = unpack(cmsgpack.unpack(v))
+    elseif string.sub(f, 1, 2) == 's:' then
+      local sv = cmsgpack.unpack(v)
+      local st = { key = string.sub(f, 3), idx = sv[1], status = sv[2], task = sv[3], deps = {}, packed = v }
+      for k = 4, #sv do st.deps[#st.deps + 1] = sv[k] end
+      w.steps[st.key] = st
+      w.order[#w.order + 1] = st
+    end
+  end
+  table.sort(w.order, function(a, b) return a.idx < b.idx end)
+  WFS[id] = w
+  return w
+end
+
+-- wf_touch notes that w changed: wf_flush writes and records it.
+local function wf_touch(w)
+  if not w.touched then
+    w.touched = true
+    WF_TOUCHED[#WF_TOUCHED + 1] = w
+  end
+end
+
+-- wf_dirty notes that step s of w changed.
+local function wf_dirty(w, s)
+  w.dirty[s.key] = s
+  wf_touch(w)
+end
+
+-- wf_ready is Workflow.ready: every dependency of s completed.
+local function wf_ready(w, s)
+  for _, d in ipairs(s.deps) do
+    local p = w.steps[d]
+    if not p or p.status ~= 'COMPLETED' then return false end
+  end
+  return true
+end
+
+local function step_error(key, status, msg)
+  if msg == '' then return string.format('step %s ended %s', key, status) end
+  return string.format('step %s ended %s: %s', key, status, msg)
+end
+
+-- wf_settle is Workflow.settle: it ends a workflow whose steps all ended.
+local function wf_settle(w, key, status, msg)
+  for _, s in ipairs(w.order) do
+    if not TERMINAL[s.status] then return end
+  end
+  if w.status == 'RUNNING' then
+    w.status = 'COMPLETED'
+    for _, s in ipairs(w.order) do
+      if s.status ~= 'COMPLETED' then
+        w.status = 'FAILED'
+        if w.error == '' then w.error = step_error(s.key, s.status, '') end
+        break
+      end
+    end
+  end
+  if w.error == '' and w.status == 'FAILED' then w.error = step_error(key, status, msg) end
+  w.completed = NOW
+end
+
+-- wf_step_ended is Workflow.StepEnded: step key's task ended in status
+-- with error msg. It returns the steps to release and to cancel, and the
+-- reason; nil when the step is unknown or had ended.
+local function wf_step_ended(w, key, status, msg)
+  local s = w.steps[key]
+  if not s or TERMINAL[s.status] or not TERMINAL[status] then return nil end
+  s.status = status
+  wf_dirty(w, s)
+  w.updated = NOW
+  local release, cancel, reason = {}, {}, ''
+  if w.status ~= 'RUNNING' then
+    -- nothing more: the workflow ended already
+  elseif status == 'COMPLETED' then
+    for _, c in ipairs(w.order) do
+      if c.status == 'WAITING' and contains(c.deps, key) and wf_ready(w, c) then
+        c.status = 'PENDING'
+        wf_dirty(w, c)
+        release[#release + 1] = c.key
+      end
+    end
+  elseif w.policy == 'CONTINUE' then
+    reason = string.format('step %s ended %s', key, status)
+    for _, c in ipairs(w.order) do
+      if c.status == 'WAITING' and contains(c.deps, key) then cancel[#cancel + 1] = c.key end
+    end
+  else
+    w.status = 'FAILED'
+    w.error = step_error(key, status, msg)
+    reason = string.format('workflow failed: step %s ended %s', key, status)
+    for _, c in ipairs(w.order) do
+      if c.status == 'WAITING' or c.status == 'PENDING' then cancel[#cancel + 1] = c.key end
+    end
+  end
+  wf_settle(w, key, status, msg)
+  return release, cancel, reason
+end
+
+-- wf_steps is the steps of w as events and replies carry them: {key,
+-- packed step, ...} in order.
+local function wf_steps(w)
+  local out = {}
+  for _, s in ipairs(w.order) do
+    out[#out + 1] = s.key
+    out[#out + 1] = s.packed
+  end
+  return out
+end
+
+-- wf_save writes what changed in w (its state and dirty steps) and
+-- records event typ with the workflow.
+local function wf_save(w, typ)
+  w.packed = cmsgpack.pack({ w.status, w.error, w.created, w.updated, w.completed, w.seq, w.policy, w.n })
+  local hs = { 's', w.packed }
+  for key, s in pairs(w.dirty) do
+    local v = { s.idx, s.status, s.task }
+    for _, d in ipairs(s.deps) do v[#v + 1] = d end
+    s.packed = cmsgpack.pack(v)
+    hs[#hs + 1] = 's:' .. key
+    hs[#hs + 1] = s.packed
+  end
+  redis.call('HSET', wf_key(w.id), unpack(hs))
+  w.dirty = {}
+  EVENTS[#EVENTS + 1] = { 'W', typ, '', w.id, w.header, w.packed, wf_steps(w) }
+end
+
+-- wf_reply is w as a script replies with it: {id, header, state, steps}.
+local function wf_reply(w) return { w.id, w.header, w.packed, wf_steps(w) } end
+
+-- wf_flush applies StepEnded for every step whose task the script ended
+-- (WF_ENDED, also those it ends meanwhile): it releases the steps to
+-- release (task.released) and cancels those to cancel, each with the
+-- reason (a task already running is left to finish: FAIL_FAST cancels
+-- only the steps not started). Then it writes and records each workflow
+-- that changed. The epilogue calls it; a script that replies with a
+-- workflow calls it first.
+local function wf_flush()
+  local k = 1
+  while k <= #WF_ENDED do
+    local e = WF_ENDED[k]
+    k = k + 1
+    local w = wf_get(e[1])
+    if w then
+      local release, cancel, reason = wf_step_ended(w, e[2], e[3], e[4])
+      if release then
+        for _, key in ipairs(release) do
+          local t = load(w.steps[key].task)
+          if t and t.status == 'WAITING' then
+            move(t, { status = 'PENDING' })
+            task_event(t, 'task.released', '', '')
+          end
+        end
+        for _, key in ipairs(cancel) do
+          local t = load(w.steps[key].task)
+          if t and not TERMINAL[t.status] and t.status ~= 'IN_PROGRESS' then cancel_task(t, reason) end
+        end
+      end
+    end
+  end
+  WF_ENDED = {}
+  for _, w in ipairs(WF_TOUCHED) do
+    wf_save(w, w.event or 'workflow.updated')
+    w.touched, w.event = false, nil
+  end
+  WF_TOUCHED = {}
 end
 
 -- (end of lib.lua)

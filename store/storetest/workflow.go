@@ -135,7 +135,7 @@ func testWorkflows(t *testing.T, s suite) {
 			t.Errorf("CountTasks counts %d WAITING, want 3", n)
 		}
 		waiting := h.list(archivist.TaskQuery{TaskFilter: archivist.TaskFilter{Status: []archivist.TaskStatus{archivist.TaskWaiting}}})
-		if diff := cmp.Diff([]string{tasks["b"].ID, tasks["c"].ID, tasks["d"].ID}, slices.Sorted(slices.Values(ids(waiting.Tasks)))); diff != "" && waiting.TotalCount != 3 {
+		if diff := cmp.Diff(slices.Sorted(slices.Values([]string{tasks["b"].ID, tasks["c"].ID, tasks["d"].ID})), slices.Sorted(slices.Values(ids(waiting.Tasks)))); diff != "" || waiting.TotalCount != 3 {
 			t.Errorf("ListTasks of WAITING tasks (-want +got):\n%s", diff)
 		}
 		other, _ := h.workflow("other", "", step{"x", nil})
@@ -290,6 +290,17 @@ func testWorkflows(t *testing.T, s suite) {
 		got := h.wantSteps(w, map[string]archivist.TaskStatus{"a": archivist.TaskCancelled, "b": archivist.TaskCancelled})
 		if got.Status != archivist.WorkflowFailed || got.CompletedAt.IsZero() {
 			t.Errorf("workflow after its root was cancelled: %s completed %v, want FAILED and ended", got.Status, got.CompletedAt)
+		}
+
+		// A WAITING step can be cancelled too: with FAIL_FAST that fails
+		// the workflow, and the root that has not started is cancelled.
+		w3, tasks3 := h.workflow("waiting", "", step{"a", nil}, step{"b", []string{"a"}})
+		if got := h.cancel(tasks3["b"].ID); got.Status != archivist.TaskCancelled {
+			t.Errorf("cancelled WAITING step is %s", got.Status)
+		}
+		got = h.wantSteps(w3, map[string]archivist.TaskStatus{"a": archivist.TaskCancelled, "b": archivist.TaskCancelled})
+		if got.Status != archivist.WorkflowFailed || h.counts()[archivist.TaskWaiting] != 0 {
+			t.Errorf("workflow after its WAITING step was cancelled: %s, %d WAITING", got.Status, h.counts()[archivist.TaskWaiting])
 		}
 
 		_, current := h.staleLease()
