@@ -20,6 +20,7 @@ import (
 // timed from the first task's start to the moment all are complete, with
 // what it cost.
 type drainRun struct {
+	Tasks       int     `json:"tasks"`
 	TasksPerSec float64 `json:"tasksPerSec"`
 	Seconds     float64 `json:"seconds"`
 	// Redis: every command per task (those run inside Lua scripts
@@ -41,6 +42,7 @@ type drainResult struct {
 
 func summarizeDrain(system string, runs []drainRun) *drainResult {
 	m := drainRun{
+		Tasks:               int(medianOf(runs, func(r drainRun) float64 { return float64(r.Tasks) })),
 		TasksPerSec:         medianOf(runs, func(r drainRun) float64 { return r.TasksPerSec }),
 		Seconds:             medianOf(runs, func(r drainRun) float64 { return r.Seconds }),
 		RedisCmdsPerTask:    medianOf(runs, func(r drainRun) float64 { return r.RedisCmdsPerTask }),
@@ -50,6 +52,22 @@ func summarizeDrain(system string, runs []drainRun) *drainResult {
 		PeakRSSMB:           medianOf(runs, func(r drainRun) float64 { return r.PeakRSSMB }),
 	}
 	return &drainResult{System: system, Runs: runs, Median: m}
+}
+
+// callsPerTask is the median over the runs of each Redis command's calls
+// per task.
+func (d *drainResult) callsPerTask() map[string]float64 {
+	names := map[string]bool{}
+	for _, r := range d.Runs {
+		for k := range r.Calls {
+			names[k] = true
+		}
+	}
+	out := make(map[string]float64, len(names))
+	for k := range names {
+		out[k] = medianOf(d.Runs, func(r drainRun) float64 { return ratio(float64(r.Calls[k]), float64(r.Tasks)) })
+	}
+	return out
 }
 
 const benchCluster = "bench"
@@ -293,6 +311,7 @@ func (b *bench) measureDrain(ctx context.Context, nodes []*node, ids []string, d
 	}
 	n := len(ids)
 	d := after.sub(before)
+	run.Tasks = n
 	run.Seconds = end.Sub(first).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)
@@ -332,6 +351,7 @@ func (b *bench) drainAsynq(ctx context.Context) (drainRun, error) {
 	_, peak, _ := procMem(p.Pid())
 	n := b.cfg.N
 	d := after.sub(before)
+	run.Tasks = n
 	run.Seconds = time.Duration(res.DoneNS - res.FirstStartNS).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)

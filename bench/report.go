@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -147,6 +149,9 @@ func (r *report) markdown() string {
 				drainWorkflowSteps, drainWorkflowSteps-2, sysRedis1, 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec),
 				b.Median.RedisCPUPerTaskUS, b.Median.RedisCmdsPerTask, a.Median.RedisCPUPerTaskUS, a.Median.RedisCmdsPerTask,
 				b.Median.RedisCPUPerTaskUS-a.Median.RedisCPUPerTaskUS, b.Median.RedisCmdsPerTask-a.Median.RedisCmdsPerTask)
+			if more := moreCalls(a, b, 0.05); more != "" {
+				p("The Redis commands a step runs more than a plain task, per step: %s.\n\n", more)
+			}
 		}
 		if a, b := r.drain(sysEmbedded), r.drain(sysEmbeddedWorkflow); a != nil && b != nil {
 			p("As the steps of workflows, %s drains at %.0f%% of its rate as plain tasks (%.1f instead of %.1f Go CPU µs per task).\n\n",
@@ -190,9 +195,11 @@ func (r *report) markdown() string {
 				m.RootStart.P50, m.RootStart.P99, m.StepRun.P50, m.SubmissionMS, m.Seconds, cpu)
 		}
 		p("\n")
-		if s := r.steady(sysRedis1, 1000); s != nil {
-			p("For comparison, a plain task offered alone at 1,000/s (steady state, %s) starts %.2f ms (p50) and %.2f ms (p99) after its submission.\n\n",
-				sysRedis1, s.Median.Start.P50, s.Median.Start.P99)
+		for _, s := range r.Steady {
+			if s.System == sysRedis1 && s.Median.Placed != nil {
+				p("For comparison, a plain task offered one per submission at %d/s (steady state, %s) starts %.2f ms (p50) and %.2f ms (p99) after its submission, and is placed %.2f / %.2f ms (p50 / p99) after it.\n\n",
+					s.Rate, sysRedis1, s.Median.Start.P50, s.Median.Start.P99, s.Median.Placed.P50, s.Median.Placed.P99)
+			}
 		}
 	}
 	if len(r.Submit) > 0 {
@@ -236,6 +243,28 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 	return w.String()
+}
+
+// moreCalls lists the Redis commands that b runs more often per task than
+// a, by at least atLeast per task, the largest difference first.
+func moreCalls(a, b *drainResult, atLeast float64) string {
+	ca, cb := a.callsPerTask(), b.callsPerTask()
+	type diff struct {
+		name string
+		d    float64
+	}
+	var ds []diff
+	for k, v := range cb {
+		if d := v - ca[k]; d >= atLeast {
+			ds = append(ds, diff{k, d})
+		}
+	}
+	slices.SortFunc(ds, func(x, y diff) int { return cmp.Compare(y.d, x.d) })
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%s %+.2f", strings.ToUpper(d.name), d.d)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *report) targets() []target {
