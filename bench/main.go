@@ -53,6 +53,7 @@ type config struct {
 	SubDuration    time.Duration `json:"subscriptionDuration"`
 	IdleSettle     time.Duration `json:"idleSettle"`
 	IdleWindow     time.Duration `json:"idleWindow"`
+	Chains         int           `json:"workflowChains"`
 	Only           []string      `json:"only,omitempty"`
 	DrainSystems   []string      `json:"drainSystems,omitempty"`
 	// WorkflowSystems are the stores of the workflow scenario.
@@ -63,11 +64,13 @@ func defaultConfig(quick bool) config {
 	if quick {
 		return config{Quick: true, N: 5000, Concurrency: 100, Runs: 1, Rates: []int{1000, 5000},
 			SteadyDuration: 3 * time.Second, SubmitDuration: 2 * time.Second, Subscribers: []int{100, 1000},
-			EventsPerSec: 100, SubDuration: 4 * time.Second, IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second}
+			EventsPerSec: 100, SubDuration: 4 * time.Second, IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second,
+			Chains: 200}
 	}
 	return config{N: 20000, Concurrency: 100, Runs: 3, Rates: []int{1000, 5000},
 		SteadyDuration: 10 * time.Second, SubmitDuration: 5 * time.Second, Subscribers: []int{100, 1000},
-		EventsPerSec: 100, SubDuration: 10 * time.Second, IdleSettle: 5 * time.Second, IdleWindow: 20 * time.Second}
+		EventsPerSec: 100, SubDuration: 10 * time.Second, IdleSettle: 5 * time.Second, IdleWindow: 20 * time.Second,
+		Chains: 200}
 }
 
 type bench struct {
@@ -91,6 +94,7 @@ func main() {
 	conc := flag.Int("concurrency", 0, "workers per Archivist node and asynq server concurrency (default 100)")
 	subs := flag.String("subscribers", "", "comma-separated subscriber counts for the subscription runs (default 100,1000)")
 	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,redis1-workflow,embedded-workflow,asynq (default all)")
+	chains := flag.Int("chains", 0, "workflows (chains of 10 steps) of the workflow scenario, submitted at once (default 200)")
 	wfSystems := flag.String("workflow-systems", "", "comma-separated stores of the workflow scenario: redis1,embedded (default both)")
 	flag.Parse()
 
@@ -119,6 +123,9 @@ func main() {
 	}
 	if *systems != "" {
 		cfg.DrainSystems = strings.Split(*systems, ",")
+	}
+	if *chains > 0 {
+		cfg.Chains = *chains
 	}
 	if *wfSystems != "" {
 		cfg.WorkflowSystems = strings.Split(*wfSystems, ",")

@@ -142,8 +142,7 @@ feed:
 // node, and how long each step waits from its release (its parent's
 // completion) to its start.
 const (
-	chainWorkflows = 200
-	chainSteps     = 10
+	chainSteps = 10
 	// chainClients submit the workflows, each one per request.
 	chainClients = 16
 )
@@ -152,8 +151,8 @@ const (
 // store's own timestamps (one clock: Redis's TIME, or the embedded
 // store's node).
 type chainRun struct {
-	Workflows int `json:"workflows"`
-	Steps     int `json:"steps"`
+	Workflows        int `json:"workflows"`
+	StepsPerWorkflow int `json:"stepsPerWorkflow"`
 	// ReleaseToStart is child.StartedAt − parent.CompletedAt for every
 	// step but the roots: the release happens in the parent's completion,
 	// then the leader places the child (ReleaseToPlaced, to AssignedAt)
@@ -189,7 +188,7 @@ func summarizeChains(system string, runs []chainRun) *chainResult {
 		}
 		return medianLatency(ls)
 	}
-	m := chainRun{Workflows: chainWorkflows, Steps: chainSteps,
+	m := chainRun{Workflows: runs[0].Workflows, StepsPerWorkflow: runs[0].StepsPerWorkflow,
 		ReleaseToStart:    lat(func(r chainRun) latency { return r.ReleaseToStart }),
 		ReleaseToPlaced:   lat(func(r chainRun) latency { return r.ReleaseToPlaced }),
 		PlacedToStart:     lat(func(r chainRun) latency { return r.PlacedToStart }),
@@ -232,13 +231,14 @@ func (b *bench) chainsRedis(ctx context.Context) (chainRun, error) {
 		return run, err
 	}
 	defer st.Close()
-	run, err = chainLatencies(ctx, st)
+	run, err = chainLatencies(ctx, st, b.cfg.Chains)
 	if err != nil {
 		return run, err
 	}
 	d := after.sub(before)
-	run.RedisCPUPerStepUS = perTask(d.CPU, run.Steps)
-	run.RedisCmdsPerStep = float64(d.Commands) / float64(max(run.Steps, 1))
+	steps := run.Workflows * run.StepsPerWorkflow
+	run.RedisCPUPerStepUS = perTask(d.CPU, steps)
+	run.RedisCmdsPerStep = float64(d.Commands) / float64(max(steps, 1))
 	return run, nil
 }
 
@@ -267,19 +267,19 @@ func (b *bench) chainsEmbedded(ctx context.Context) (chainRun, error) {
 		return run, err
 	}
 	defer st.Close()
-	return chainLatencies(ctx, st)
+	return chainLatencies(ctx, st, b.cfg.Chains)
 }
 
 // chainWorkflowMutation submits one workflow and returns only its id.
 const chainWorkflowMutation = `mutation($input: WorkflowInput!) { submitWorkflow(input: $input) { id } }`
 
-// runChains submits chainWorkflows chains of chainSteps steps to n at once
+// runChains submits cfg.Chains chains of chainSteps steps to n at once
 // (chainClients clients, one workflow per request, through GraphQL as a
 // user would) and waits until every step completed.
 func (b *bench) runChains(ctx context.Context, n *node) error {
 	// Let the node settle into idle, as it is between bursts.
 	time.Sleep(1500 * time.Millisecond)
-	inputs := make([]map[string]any, chainWorkflows)
+	inputs := make([]map[string]any, b.cfg.Chains)
 	for i := range inputs {
 		spec := chainSpec(i, chainSteps)
 		var steps []map[string]any
@@ -295,7 +295,7 @@ func (b *bench) runChains(ctx context.Context, n *node) error {
 	}); err != nil {
 		return fmt.Errorf("submit workflows: %w", err)
 	}
-	total := chainWorkflows * chainSteps
+	total := b.cfg.Chains * chainSteps
 	if err := waitFor(ctx, 2*time.Minute, func() (bool, error) {
 		c, err := n.completed(ctx)
 		return c >= total, err
@@ -308,8 +308,9 @@ func (b *bench) runChains(ctx context.Context, n *node) error {
 // httpClient keeps a connection per submitting client.
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: chainClients}}
 
-// chainLatencies reads every step of the chains from st and measures them.
-func chainLatencies(ctx context.Context, st archivist.Store) (chainRun, error) {
+// chainLatencies reads every step of the chains (n workflows) from st and
+// measures them.
+func chainLatencies(ctx context.Context, st archivist.Store, n int) (chainRun, error) {
 	var run chainRun
 	byWorkflow := map[string]map[string]*archivist.Task{}
 	q := archivist.TaskQuery{First: 500}
@@ -337,8 +338,8 @@ func chainLatencies(ctx context.Context, st archivist.Store) (chainRun, error) {
 		}
 		q.After = page.EndCursor
 	}
-	if len(byWorkflow) != chainWorkflows {
-		return run, fmt.Errorf("%d workflows in the store, want %d", len(byWorkflow), chainWorkflows)
+	if len(byWorkflow) != n {
+		return run, fmt.Errorf("%d workflows in the store, want %d", len(byWorkflow), n)
 	}
 	var release, placed, claimed, ran, root []int64
 	var first, lastCreated, end time.Time
@@ -372,7 +373,7 @@ func chainLatencies(ctx context.Context, st archivist.Store) (chainRun, error) {
 			claimed = append(claimed, us(t.StartedAt.Sub(t.AssignedAt)))
 		}
 	}
-	run.Workflows, run.Steps = len(byWorkflow), len(byWorkflow)*chainSteps
+	run.Workflows, run.StepsPerWorkflow = len(byWorkflow), chainSteps
 	run.ReleaseToStart, run.ReleaseToPlaced, run.PlacedToStart = summarize(release), summarize(placed), summarize(claimed)
 	run.StepRun, run.RootStart = summarize(ran), summarize(root)
 	run.SubmissionMS = float64(lastCreated.Sub(first).Microseconds()) / 1000
