@@ -293,7 +293,7 @@ func (b *bench) runChains(ctx context.Context, n *node) error {
 	if err := forEach(ctx, len(inputs), chainClients, func(i int) error {
 		return gqlPost(ctx, httpClient, url, chainWorkflowMutation, map[string]any{"input": inputs[i]}, nil)
 	}); err != nil {
-		return fmt.Errorf("submit workflows: %w", err)
+		return fmt.Errorf("submit workflows (GraphQL submitWorkflow): %w", err)
 	}
 	total := b.cfg.Chains * chainSteps
 	if err := waitFor(ctx, 2*time.Minute, func() (bool, error) {
