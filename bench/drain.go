@@ -159,7 +159,7 @@ func (b *bench) drainArchivistRedisWaiting(ctx context.Context) (drainRun, error
 }
 
 // drainArchivistRedisWorkflow is the one-node drain with the tasks as
-// the steps of workflows (see prepareWorkflows).
+// the steps of workflows (see workflowTasks).
 func (b *bench) drainArchivistRedisWorkflow(ctx context.Context) (drainRun, error) {
 	return b.drainRedis(ctx, 1, b.workflowTasks)
 }
@@ -247,7 +247,7 @@ func (b *bench) drainEmbeddedWaiting(ctx context.Context) (drainRun, error) {
 }
 
 // drainEmbeddedWorkflow is drainEmbedded with the tasks as the steps of
-// workflows (see prepareWorkflows).
+// workflows (see workflowTasks).
 func (b *bench) drainEmbeddedWorkflow(ctx context.Context) (drainRun, error) {
 	return b.drainBolt(ctx, b.workflowTasks)
 }

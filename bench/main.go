@@ -8,12 +8,12 @@
 // JSON and Markdown (bench/results/latest.json, latest.md).
 //
 // Scenarios: drain (N pre-enqueued no-op tasks run to completion, also as
-// the steps of workflows), steady
-// state (a fixed offered rate; enqueue-to-start and enqueue-to-completed
-// latency), workflows (chains of steps: a step's release to its start),
-// submission (GraphQL, batch GraphQL, Go API; asynq's Enqueue),
-// subscriptions (K WebSocket subscribers), and cost (Redis commands and CPU
-// per task, Go CPU per task, peak RSS, an idle node).
+// the steps of workflows), steady state (a fixed offered rate;
+// enqueue-to-start and enqueue-to-completed latency), workflows (chains of
+// steps: a step's release to its start), submission (GraphQL, batch
+// GraphQL, Go API; asynq's Enqueue), subscriptions (K WebSocket
+// subscribers), and cost (Redis commands and CPU per task, Go CPU per task,
+// peak RSS, an idle node).
 //
 // BENCH_QUICK=1 (or -quick) runs a smaller, single-run version for
 // development. Every wait is bounded.
