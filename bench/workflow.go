@@ -160,7 +160,9 @@ type chainRun struct {
 	ReleaseToStart  latency `json:"releaseToStart"`
 	ReleaseToPlaced latency `json:"releaseToAssigned"`
 	PlacedToStart   latency `json:"assignedToStarted"`
-	// StepRun is StartedAt to CompletedAt of every step (run and report).
+	// StepRun is StartedAt to CompletedAt of every step: after the claim,
+	// the worker's reads of the workflow and the parents' results, the
+	// run and the report.
 	StepRun latency `json:"startedToCompleted"`
 	// RootStart is a root's StartedAt − CreatedAt: a plain task's
 	// submission to start, in the same burst.
@@ -215,6 +217,8 @@ func (b *bench) chainsRedis(ctx context.Context) (chainRun, error) {
 	if err != nil {
 		return run, err
 	}
+	// Let the node settle into idle, as it is between bursts.
+	time.Sleep(1500 * time.Millisecond)
 	before, err := b.redis.stats(ctx)
 	if err != nil {
 		return run, err
@@ -258,6 +262,7 @@ func (b *bench) chainsEmbedded(ctx context.Context) (chainRun, error) {
 	if err != nil {
 		return run, err
 	}
+	time.Sleep(1500 * time.Millisecond) // as chainsRedis
 	if err := b.runChains(ctx, nodes[0]); err != nil {
 		return run, err
 	}
@@ -277,8 +282,6 @@ const chainWorkflowMutation = `mutation($input: WorkflowInput!) { submitWorkflow
 // (chainClients clients, one workflow per request, through GraphQL as a
 // user would) and waits until every step completed.
 func (b *bench) runChains(ctx context.Context, n *node) error {
-	// Let the node settle into idle, as it is between bursts.
-	time.Sleep(1500 * time.Millisecond)
 	inputs := make([]map[string]any, b.cfg.Chains)
 	for i := range inputs {
 		spec := chainSpec(i, chainSteps)
