@@ -179,7 +179,7 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 	if len(r.Workflows) > 0 {
-		p("**Workflows**: %d chains of %d steps (each step depends on the one before; `echo` with input `{}`), submitted at once (GraphQL `submitWorkflow`, %d clients) to one node; from the store's timestamps, in ms: a step's release (its parent's completion, in the same atomic step) to its start, that split into placement by the leader and start by a worker, and a root's submission to its start (a plain task in the same burst).\n\n",
+		p("**Workflows**: %d chains of %d steps (each step depends on the one before; `echo` with input `{}`), submitted at once (GraphQL `submitWorkflow`, %d clients) to one node; from the store's timestamps, in ms: a step's release (its parent's completion, in the same atomic step) to its start, that split into placement by the leader and start by a worker, and a root's submission to its start (a plain task in the same burst); Redis CPU per step is the whole run's, submissions included.\n\n",
 			r.Config.Chains, chainSteps, chainClients)
 		p("| system | release→start p50 | p95 | p99 | max | release→placed p50 / p99 | placed→started p50 / p99 | root submit→start p50 / p99 | step run p50 | submission ms | total s | Redis CPU µs/step |\n")
 		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
