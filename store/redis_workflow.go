@@ -161,12 +161,9 @@ func decodeWorkflowReply(v any) (*archivist.Workflow, error) {
 // appendStepArgs appends the ARGV of steps (and their tasks) of
 // workflow.lua: key, how many dependencies, their keys, the task's create
 // ARGV.
-func appendStepArgs(args []any, steps []archivist.WorkflowStep, tasks []*archivist.Task, now time.Time) []any {
+func appendStepArgs(args []any, steps []archivist.WorkflowStep, tasks []*archivist.Task) []any {
 	for i, s := range steps {
 		t := tasks[i]
-		if t.ID == "" {
-			t.ID = archivist.NewID(now)
-		}
 		args = append(args, s.Key, len(s.DependsOn))
 		for _, d := range s.DependsOn {
 			args = append(args, d)
@@ -232,12 +229,8 @@ func fillStepTasks(w *archivist.Workflow, steps []archivist.WorkflowStep, tasks 
 // CreateWorkflow stores w and its steps' tasks in one script
 // (workflow.lua).
 func (r *Redis) CreateWorkflow(ctx context.Context, w *archivist.Workflow, tasks []*archivist.Task) error {
-	if len(tasks) != len(w.Steps) {
-		return archivist.Errorf(archivist.CodeBadUserInput, "workflow has %d steps but %d tasks", len(w.Steps), len(tasks))
-	}
-	now := r.opts.Now()
-	if w.ID == "" {
-		w.ID = archivist.NewID(now)
+	if err := checkWorkflowIn(w, tasks); err != nil {
+		return err
 	}
 	policy := w.OnFailure
 	if policy == "" {
@@ -247,10 +240,7 @@ func (r *Redis) CreateWorkflow(ctx context.Context, w *archivist.Workflow, tasks
 	c.OnFailure = policy
 	args := make([]any, 0, 5+len(tasks)*(3+createArgs))
 	args = append(args, "create", w.ID, encodeWorkflowHeader(&c), string(policy), len(tasks))
-	args = appendStepArgs(args, w.Steps, tasks, now)
-	for i := range w.Steps {
-		w.Steps[i].TaskID = tasks[i].ID
-	}
+	args = appendStepArgs(args, w.Steps, tasks)
 	got, at, base, err := r.evalWorkflow(ctx, "create workflow", args...)
 	if err != nil {
 		return err
@@ -422,13 +412,17 @@ func (r *Redis) RetryWorkflow(ctx context.Context, id string) (*archivist.Workfl
 // AddWorkflowSteps adds steps to the workflow of task id on behalf of its
 // running attempt, in one script.
 func (r *Redis) AddWorkflowSteps(ctx context.Context, id string, attempt int, steps []archivist.WorkflowStep, tasks []*archivist.Task) (*archivist.Workflow, error) {
-	if len(tasks) != len(steps) {
-		return nil, archivist.Errorf(archivist.CodeBadUserInput, "%d steps but %d tasks", len(steps), len(tasks))
+	if len(steps) != len(tasks) {
+		return nil, archivist.Errorf(archivist.CodeBadUserInput, "%d steps and %d tasks", len(steps), len(tasks))
 	}
-	now := r.opts.Now()
+	for i, t := range tasks {
+		if t == nil || t.ID == "" || t.ID != steps[i].TaskID || t.StepKey != steps[i].Key {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "step %d and its task do not match", i)
+		}
+	}
 	args := make([]any, 0, 4+len(tasks)*(3+createArgs))
 	args = append(args, "add", id, attempt, len(steps))
-	args = appendStepArgs(args, steps, tasks, now)
+	args = appendStepArgs(args, steps, tasks)
 	w, at, base, err := r.evalWorkflow(ctx, "add workflow steps", args...)
 	if err != nil {
 		return nil, err

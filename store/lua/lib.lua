@@ -959,7 +959,8 @@ local function wf_reply(w) return { w.id, w.header, w.packed, wf_steps(w) } end
 -- (WF_ENDED, also those it ends meanwhile): it releases the steps to
 -- release (task.released) and cancels those to cancel, each with the
 -- reason (a task already running is left to finish: FAIL_FAST cancels
--- only the steps not started). Then it writes and records each workflow
+-- only the steps not started). A released step waits to be placed from
+-- now: its runat is now, as a SCHEDULED task's once due (Task.ReadySince). Then it writes and records each workflow
 -- that changed. The epilogue calls it; a script that replies with a
 -- workflow calls it first.
 local function wf_flush()
@@ -974,7 +975,8 @@ local function wf_flush()
         for _, key in ipairs(release) do
           local t = load(w.steps[key].task)
           if t and t.status == 'WAITING' then
-            move(t, { status = 'PENDING' })
+            -- It waits to be placed from now (Task.ReadySince).
+            move(t, { status = 'PENDING', runat = NOW })
             task_event(t, 'task.released', '', '')
           end
         end

@@ -5,7 +5,8 @@
 local t = load(ARGV[3])
 if not t then return err('NOT_FOUND', 'task "%s" not found', ARGV[3]) end
 if t.m[M_WF] then
-  return err('CONFLICT', 'task %s is step %s of workflow %s: retry the workflow instead', t.id, t.m[M_STEP], t.m[M_WF])
+  return err('CONFLICT', 'task %s is step %s of workflow %s: retry the workflow (retryWorkflow), which runs it again with what depends on it',
+    t.id, t.m[M_STEP], t.m[M_WF])
 end
 if t.status ~= 'FAILED' and t.status ~= 'CANCELLED' and t.status ~= 'TIMED_OUT' then
   return err('CONFLICT', 'task %s is %s; only FAILED, CANCELLED or TIMED_OUT tasks can be retried', t.id, t.status)

@@ -81,16 +81,18 @@ if op == 'add' then
   if not t then return err('NOT_FOUND', 'task "%s" not found', ARGV[4]) end
   local stale = stale_attempt(t, tonumber(ARGV[5]))
   if stale then return err('CONFLICT', '%s', stale) end
-  if not t.m[M_WF] then return err('CONFLICT', 'task %s is not a workflow step: it cannot add steps', t.id) end
+  if not t.m[M_WF] then return err('BAD_USER_INPUT', 'task %s is not a workflow step', t.id) end
   w = wf_get(t.m[M_WF])
   if not w then return err('NOT_FOUND', 'workflow "%s" not found', t.m[M_WF]) end
+  local steps = read_steps(tonumber(ARGV[6]), 7)
+  local e = taken(steps)
+  if e then return e end
   -- Workflow.AddSteps
   local by = t.m[M_STEP]
   if w.status ~= 'RUNNING' then
     return err('CONFLICT', 'workflow %s is %s: steps can be added only while it runs', w.id, w.status)
   end
   if not w.steps[by] then return err('NOT_FOUND', 'workflow %s has no step "%s"', w.id, by) end
-  local steps = read_steps(tonumber(ARGV[6]), 7)
   local batch, added = {}, {}
   for _, s in ipairs(steps) do
     if not w.steps[s.key] then batch[s.key] = true end
@@ -111,8 +113,6 @@ if op == 'add' then
   if #w.order + #added > 1000 then -- archivist.MaxWorkflowSteps
     return err('BAD_USER_INPUT', 'workflow %s would have %d steps; the limit is %d', w.id, #w.order + #added, 1000)
   end
-  local e = taken(added)
-  if e then return e end
   local base = 0
   if #added > 0 then
     for _, c in ipairs(w.order) do
@@ -132,9 +132,10 @@ if op == 'add' then
       local st = w.steps[s.key]
       if wf_ready(w, st) then st.status = 'PENDING' end
     end
-    w.updated = NOW
     base = make_tasks(w, added)
   end
+  w.updated = NOW
+  wf_touch(w)
   wf_flush()
   return { wf_reply(w), NOWS, istr(base) }
 end
@@ -157,7 +158,7 @@ if op == 'cancel' then
   -- As CancelTask: a running step is asked to stop; its end ends it.
   for _, s in ipairs(cancel) do
     local t = load(s.task)
-    if t and not TERMINAL[t.status] then cancel_task(t, 'workflow ' .. w.id .. ' was cancelled') end
+    if t and not TERMINAL[t.status] then cancel_task(t, 'workflow cancelled') end
   end
   wf_flush()
   return { wf_reply(w) }
@@ -189,8 +190,11 @@ if op == 'retry' then
   for _, s in ipairs(again) do
     local t = load(s.task)
     if t then
+      -- A PENDING one waits to be placed from now (Task.ReadySince).
+      local runat = false
+      if s.status == 'PENDING' then runat = NOW end
       move(t, { status = s.status, failures = false, requeues = false, cancel = false, completed = false,
-        runat = false, lease = false, progress = false, pmsg = false, error = false })
+        runat = runat, lease = false, progress = false, pmsg = false, error = false })
       redis.call('HDEL', tkey(t.id), 'result')
       task_event(t, 'task.retried', '', '')
     end
