@@ -58,7 +58,7 @@ chaos: build ## 3 min of faults (node SIGKILL/SIGSTOP, Redis restarts) on a live
 	$(GO) build -o bin/archivist-chaos ./cmd/archivist-chaos
 	bin/archivist-chaos -bin $(BIN) $(CHAOS_FLAGS)
 
-bench: build ## benchmark side by side with asynq (~9 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
+bench: build ## benchmark side by side with asynq (~11 min on 2 cores; BENCH_QUICK=1: ~2 min; not part of test)
 	cd bench/asynqside && $(GO) build -o ../../bin/asynqside .
 	$(GO) run ./bench -archivist $(BIN) -asynq bin/asynqside $(BENCHFLAGS)
 

@@ -20,6 +20,7 @@ import (
 // timed from the first task's start to the moment all are complete, with
 // what it cost.
 type drainRun struct {
+	Tasks       int     `json:"tasks"`
 	TasksPerSec float64 `json:"tasksPerSec"`
 	Seconds     float64 `json:"seconds"`
 	// Redis: every command per task (those run inside Lua scripts
@@ -41,6 +42,7 @@ type drainResult struct {
 
 func summarizeDrain(system string, runs []drainRun) *drainResult {
 	m := drainRun{
+		Tasks:               int(medianOf(runs, func(r drainRun) float64 { return float64(r.Tasks) })),
 		TasksPerSec:         medianOf(runs, func(r drainRun) float64 { return r.TasksPerSec }),
 		Seconds:             medianOf(runs, func(r drainRun) float64 { return r.Seconds }),
 		RedisCmdsPerTask:    medianOf(runs, func(r drainRun) float64 { return r.RedisCmdsPerTask }),
@@ -50,6 +52,22 @@ func summarizeDrain(system string, runs []drainRun) *drainResult {
 		PeakRSSMB:           medianOf(runs, func(r drainRun) float64 { return r.PeakRSSMB }),
 	}
 	return &drainResult{System: system, Runs: runs, Median: m}
+}
+
+// callsPerTask is the median over the runs of each Redis command's calls
+// per task.
+func (d *drainResult) callsPerTask() map[string]float64 {
+	names := map[string]bool{}
+	for _, r := range d.Runs {
+		for k := range r.Calls {
+			names[k] = true
+		}
+	}
+	out := make(map[string]float64, len(names))
+	for k := range names {
+		out[k] = medianOf(d.Runs, func(r drainRun) float64 { return ratio(float64(r.Calls[k]), float64(r.Tasks)) })
+	}
+	return out
 }
 
 const benchCluster = "bench"
@@ -117,18 +135,36 @@ func (b *bench) openRedisStore(ctx context.Context) (*store.Redis, error) {
 		Options: store.Options{Logger: quietLogger}})
 }
 
+// drainPrep stores a drain's tasks in st, with distribution off, and
+// returns their ids, the first ones among the first to run.
+type drainPrep func(ctx context.Context, st archivist.Store) ([]string, error)
+
+// plainTasks is the plain drain's preparation: cfg.N tasks after waiting
+// SCHEDULED ones.
+func (b *bench) plainTasks(waiting int) drainPrep {
+	return func(ctx context.Context, st archivist.Store) ([]string, error) {
+		return prepare(ctx, st, b.cfg.N, waiting)
+	}
+}
+
 // drainArchivistRedis drains n tasks with k nodes on the shared Redis.
 func (b *bench) drainArchivistRedis(ctx context.Context, k int) (drainRun, error) {
-	return b.drainRedis(ctx, k, 0)
+	return b.drainRedis(ctx, k, b.plainTasks(0))
 }
 
 // drainArchivistRedisWaiting is the one-node drain with waitingTasks
 // SCHEDULED tasks in the store.
 func (b *bench) drainArchivistRedisWaiting(ctx context.Context) (drainRun, error) {
-	return b.drainRedis(ctx, 1, waitingTasks)
+	return b.drainRedis(ctx, 1, b.plainTasks(waitingTasks))
 }
 
-func (b *bench) drainRedis(ctx context.Context, k, waiting int) (drainRun, error) {
+// drainArchivistRedisWorkflow is the one-node drain with the tasks as
+// the steps of workflows (see workflowTasks).
+func (b *bench) drainArchivistRedisWorkflow(ctx context.Context) (drainRun, error) {
+	return b.drainRedis(ctx, 1, b.workflowTasks)
+}
+
+func (b *bench) drainRedis(ctx context.Context, k int, prep drainPrep) (drainRun, error) {
 	var run drainRun
 	if err := b.redis.flush(ctx); err != nil {
 		return run, err
@@ -137,7 +173,7 @@ func (b *bench) drainRedis(ctx context.Context, k, waiting int) (drainRun, error
 	if err != nil {
 		return run, err
 	}
-	ids, err := prepare(ctx, st, b.cfg.N, waiting)
+	ids, err := prep(ctx, st)
 	st.Close()
 	if err != nil {
 		return run, err
@@ -161,7 +197,7 @@ func (b *bench) drainRedis(ctx context.Context, k, waiting int) (drainRun, error
 		if errors.Is(err, redis.Nil) {
 			return false, nil
 		}
-		return v >= b.cfg.N, err
+		return v >= len(ids), err
 	}
 	run, err = b.measureDrain(ctx, nodes, ids, done, 2*time.Millisecond)
 	if err == nil && os.Getenv("BENCH_STEPS") != "" {
@@ -200,15 +236,23 @@ func (b *bench) drainSteps(ctx context.Context) {
 
 // drainEmbedded drains n tasks with one node on the embedded (bbolt)
 // store. The node owns the file, so completion is polled through its API.
-func (b *bench) drainEmbedded(ctx context.Context) (drainRun, error) { return b.drainBolt(ctx, 0) }
+func (b *bench) drainEmbedded(ctx context.Context) (drainRun, error) {
+	return b.drainBolt(ctx, b.plainTasks(0))
+}
 
 // drainEmbeddedWaiting is drainEmbedded with waitingTasks SCHEDULED tasks
 // in the file.
 func (b *bench) drainEmbeddedWaiting(ctx context.Context) (drainRun, error) {
-	return b.drainBolt(ctx, waitingTasks)
+	return b.drainBolt(ctx, b.plainTasks(waitingTasks))
 }
 
-func (b *bench) drainBolt(ctx context.Context, waiting int) (drainRun, error) {
+// drainEmbeddedWorkflow is drainEmbedded with the tasks as the steps of
+// workflows (see workflowTasks).
+func (b *bench) drainEmbeddedWorkflow(ctx context.Context) (drainRun, error) {
+	return b.drainBolt(ctx, b.workflowTasks)
+}
+
+func (b *bench) drainBolt(ctx context.Context, prep drainPrep) (drainRun, error) {
 	var run drainRun
 	dir, err := tmpDir(b.tmp, "bolt")
 	if err != nil {
@@ -219,7 +263,7 @@ func (b *bench) drainBolt(ctx context.Context, waiting int) (drainRun, error) {
 	if err != nil {
 		return run, err
 	}
-	ids, err := prepare(ctx, st, b.cfg.N, waiting)
+	ids, err := prep(ctx, st)
 	st.Close()
 	if err != nil {
 		return run, err
@@ -233,7 +277,7 @@ func (b *bench) drainBolt(ctx context.Context, waiting int) (drainRun, error) {
 	}
 	done := func() (bool, error) {
 		c, err := nodes[0].completed(ctx)
-		return c >= b.cfg.N, err
+		return c >= len(ids), err
 	}
 	run, err = b.measureDrain(ctx, nodes, ids, done, 10*time.Millisecond)
 	// No Redis here: what the shared server did meanwhile is not this run's.
@@ -267,6 +311,7 @@ func (b *bench) measureDrain(ctx context.Context, nodes []*node, ids []string, d
 	}
 	n := len(ids)
 	d := after.sub(before)
+	run.Tasks = n
 	run.Seconds = end.Sub(first).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)
@@ -306,6 +351,7 @@ func (b *bench) drainAsynq(ctx context.Context) (drainRun, error) {
 	_, peak, _ := procMem(p.Pid())
 	n := b.cfg.N
 	d := after.sub(before)
+	run.Tasks = n
 	run.Seconds = time.Duration(res.DoneNS - res.FirstStartNS).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)

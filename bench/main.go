@@ -7,11 +7,13 @@
 // prints a table of medians with the ratios between the two, also written as
 // JSON and Markdown (bench/results/latest.json, latest.md).
 //
-// Scenarios: drain (N pre-enqueued no-op tasks run to completion), steady
-// state (a fixed offered rate; enqueue-to-start and enqueue-to-completed
-// latency), submission (GraphQL, batch GraphQL, Go API; asynq's Enqueue),
-// subscriptions (K WebSocket subscribers), and cost (Redis commands and CPU
-// per task, Go CPU per task, peak RSS, an idle node).
+// Scenarios: drain (N pre-enqueued no-op tasks run to completion, also as
+// the steps of workflows), steady state (a fixed offered rate;
+// enqueue-to-start and enqueue-to-completed latency), workflows (chains of
+// steps: a step's release to its start), submission (GraphQL, batch
+// GraphQL, Go API; asynq's Enqueue), subscriptions (K WebSocket
+// subscribers), and cost (Redis commands and CPU per task, Go CPU per task,
+// peak RSS, an idle node).
 //
 // BENCH_QUICK=1 (or -quick) runs a smaller, single-run version for
 // development. Every wait is bounded.
@@ -51,19 +53,24 @@ type config struct {
 	SubDuration    time.Duration `json:"subscriptionDuration"`
 	IdleSettle     time.Duration `json:"idleSettle"`
 	IdleWindow     time.Duration `json:"idleWindow"`
+	Chains         int           `json:"workflowChains"`
 	Only           []string      `json:"only,omitempty"`
 	DrainSystems   []string      `json:"drainSystems,omitempty"`
+	// WorkflowSystems are the stores of the workflow scenario.
+	WorkflowSystems []string `json:"workflowSystems,omitempty"`
 }
 
 func defaultConfig(quick bool) config {
 	if quick {
 		return config{Quick: true, N: 5000, Concurrency: 100, Runs: 1, Rates: []int{1000, 5000},
 			SteadyDuration: 3 * time.Second, SubmitDuration: 2 * time.Second, Subscribers: []int{100, 1000},
-			EventsPerSec: 100, SubDuration: 4 * time.Second, IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second}
+			EventsPerSec: 100, SubDuration: 4 * time.Second, IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second,
+			Chains: 200}
 	}
 	return config{N: 20000, Concurrency: 100, Runs: 3, Rates: []int{1000, 5000},
 		SteadyDuration: 10 * time.Second, SubmitDuration: 5 * time.Second, Subscribers: []int{100, 1000},
-		EventsPerSec: 100, SubDuration: 10 * time.Second, IdleSettle: 5 * time.Second, IdleWindow: 20 * time.Second}
+		EventsPerSec: 100, SubDuration: 10 * time.Second, IdleSettle: 5 * time.Second, IdleWindow: 20 * time.Second,
+		Chains: 200}
 }
 
 type bench struct {
@@ -81,12 +88,14 @@ func main() {
 	archivistBin := flag.String("archivist", "bin/archivist", "the archivist binary")
 	asynqBin := flag.String("asynq", "bin/asynqside", "the asynq side's binary (bench/asynqside)")
 	out := flag.String("out", "bench/results/latest.json", "where the JSON results go (and the Markdown table, as .md)")
-	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated scenarios to run: drain,steady,submit,subscribe,idle (default all)")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "comma-separated scenarios to run: drain,steady,workflow,submit,subscribe,idle (default all)")
 	runs := flag.Int("runs", 0, "runs of each scenario (default 3, quick 1)")
 	n := flag.Int("n", 0, "drain tasks (default 20000, quick 5000)")
 	conc := flag.Int("concurrency", 0, "workers per Archivist node and asynq server concurrency (default 100)")
 	subs := flag.String("subscribers", "", "comma-separated subscriber counts for the subscription runs (default 100,1000)")
-	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,asynq (default all)")
+	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,redis1-workflow,embedded-workflow,asynq (default all)")
+	chains := flag.Int("chains", 0, "workflows (chains of 10 steps) of the workflow scenario, submitted at once (default 200)")
+	wfSystems := flag.String("workflow-systems", "", "comma-separated stores of the workflow scenario: redis1,embedded (default both)")
 	flag.Parse()
 
 	cfg := defaultConfig(*quick)
@@ -114,6 +123,12 @@ func main() {
 	}
 	if *systems != "" {
 		cfg.DrainSystems = strings.Split(*systems, ",")
+	}
+	if *chains > 0 {
+		cfg.Chains = *chains
+	}
+	if *wfSystems != "" {
+		cfg.WorkflowSystems = strings.Split(*wfSystems, ",")
 	}
 	logger := log.New(os.Stderr, "bench: ", log.Ltime)
 	for _, bin := range []string{*archivistBin, *asynqBin} {
@@ -195,6 +210,8 @@ func (b *bench) runAll(ctx context.Context) error {
 			{"embedded", sysEmbedded, func() (drainRun, error) { return b.drainEmbedded(ctx) }},
 			{"redis1-waiting", sysRedis1Waiting, func() (drainRun, error) { return b.drainArchivistRedisWaiting(ctx) }},
 			{"embedded-waiting", sysEmbeddedWaiting, func() (drainRun, error) { return b.drainEmbeddedWaiting(ctx) }},
+			{"redis1-workflow", sysRedis1Workflow, func() (drainRun, error) { return b.drainArchivistRedisWorkflow(ctx) }},
+			{"embedded-workflow", sysEmbeddedWorkflow, func() (drainRun, error) { return b.drainEmbeddedWorkflow(ctx) }},
 			{"asynq", sysAsynq, func() (drainRun, error) { return b.drainAsynq(ctx) }},
 		}
 		systems := all[:0:0]
@@ -238,6 +255,21 @@ func (b *bench) runAll(ctx context.Context) error {
 				}
 				r.Steady = append(r.Steady, summarizeSteady(s.name, rate, runs))
 			}
+		}
+	}
+	if b.wants("workflow") {
+		for _, s := range []struct {
+			key, name string
+			f         func(context.Context) (chainRun, error)
+		}{{"redis1", sysRedis1, b.chainsRedis}, {"embedded", sysEmbedded, b.chainsEmbedded}} {
+			if len(b.cfg.WorkflowSystems) > 0 && !slices.Contains(b.cfg.WorkflowSystems, s.key) {
+				continue
+			}
+			runs, err := repeat(b, "workflow "+s.name, func() (chainRun, error) { return s.f(ctx) })
+			if err != nil {
+				return err
+			}
+			r.Workflows = append(r.Workflows, summarizeChains(s.name, runs))
 		}
 	}
 	if b.wants("submit") {

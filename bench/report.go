@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,7 +19,12 @@ const (
 	// store (waitingTasks): what tasks waiting for a time cost placement.
 	sysRedis1Waiting   = "archivist redis, 1 node, +100k scheduled"
 	sysEmbeddedWaiting = "archivist embedded, +100k scheduled"
-	sysAsynq           = "asynq, 1 server"
+	// The same drains with the tasks as the steps of workflows of
+	// drainWorkflowSteps steps (fan-out and fan-in): what a workflow step
+	// costs over a plain task.
+	sysRedis1Workflow   = "archivist redis, 1 node, workflow steps"
+	sysEmbeddedWorkflow = "archivist embedded, workflow steps"
+	sysAsynq            = "asynq, 1 server"
 )
 
 // report is everything one benchmark run measured.
@@ -28,6 +35,7 @@ type report struct {
 	Seconds       float64         `json:"seconds"`
 	Drain         []*drainResult  `json:"drain,omitempty"`
 	Steady        []*steadyResult `json:"steady,omitempty"`
+	Workflows     []*chainResult  `json:"workflows,omitempty"`
 	Submit        []*submitResult `json:"submission,omitempty"`
 	Subscriptions []*subResult    `json:"subscriptions,omitempty"`
 	Idle          []*idleResult   `json:"idle,omitempty"`
@@ -120,7 +128,7 @@ func (r *report) markdown() string {
 				x = fmt.Sprintf("%.2f", ratio(m.TasksPerSec, asq.Median.TasksPerSec))
 			}
 			redis := func(v float64, f string) string {
-				if d.System == sysEmbedded || d.System == sysEmbeddedWaiting {
+				if !strings.HasPrefix(d.System, "archivist redis") && d.System != sysAsynq {
 					return "—"
 				}
 				return fmt.Sprintf(f, v)
@@ -135,6 +143,19 @@ func (r *report) markdown() string {
 				p("With %d SCHEDULED tasks due next week in the store, %s drains at %.0f%% of its rate without them (%.1f instead of %.1f Go CPU µs per task).\n\n",
 					waitingTasks, c[0], 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec), b.Median.GoCPUPerTaskUS, a.Median.GoCPUPerTaskUS)
 			}
+		}
+		if a, b := r.drain(sysRedis1), r.drain(sysRedis1Workflow); a != nil && b != nil {
+			p("As the steps of workflows of %d (a root, %d steps after it, a last step after those), %s drains at %.0f%% of its rate as plain tasks; a step costs %.1f µs of Redis CPU and %.1f Redis commands, a plain task %.1f and %.1f (%+.1f µs, %+.1f commands per step).\n\n",
+				drainWorkflowSteps, drainWorkflowSteps-2, sysRedis1, 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec),
+				b.Median.RedisCPUPerTaskUS, b.Median.RedisCmdsPerTask, a.Median.RedisCPUPerTaskUS, a.Median.RedisCmdsPerTask,
+				b.Median.RedisCPUPerTaskUS-a.Median.RedisCPUPerTaskUS, b.Median.RedisCmdsPerTask-a.Median.RedisCmdsPerTask)
+			if more := moreCalls(a, b, 0.05); more != "" {
+				p("The Redis commands a step runs more than a plain task, per step: %s.\n\n", more)
+			}
+		}
+		if a, b := r.drain(sysEmbedded), r.drain(sysEmbeddedWorkflow); a != nil && b != nil {
+			p("As the steps of workflows, %s drains at %.0f%% of its rate as plain tasks (%.1f instead of %.1f Go CPU µs per task).\n\n",
+				sysEmbedded, 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec), b.Median.GoCPUPerTaskUS, a.Median.GoCPUPerTaskUS)
 		}
 	}
 	if len(r.Steady) > 0 {
@@ -156,6 +177,30 @@ func (r *report) markdown() string {
 			}
 		}
 		p("\n")
+	}
+	if len(r.Workflows) > 0 {
+		p("**Workflows**: %d chains of %d steps (each step depends on the one before; `echo` with input `{}`), submitted at once (GraphQL `submitWorkflow`, %d clients) to one node; from the store's timestamps, in ms: a step's release (its parent's completion, in the same atomic step) to its start, that split into placement by the leader and start by a worker, and a root's submission to its start (a plain task in the same burst); Redis CPU per step is the whole run's, submissions included.\n\n",
+			r.Config.Chains, chainSteps, chainClients)
+		p("| system | release→start p50 | p95 | p99 | max | release→placed p50 / p99 | placed→started p50 / p99 | root submit→start p50 / p99 | step run p50 | submission ms | total s | Redis CPU µs/step |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, c := range r.Workflows {
+			m := c.Median
+			cpu := "—"
+			if strings.HasPrefix(c.System, "archivist redis") {
+				cpu = fmt.Sprintf("%.1f", m.RedisCPUPerStepUS)
+			}
+			p("| %s | %.2f | %.2f | %.2f | %.1f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f | %.0f | %.2f | %s |\n", c.System,
+				m.ReleaseToStart.P50, m.ReleaseToStart.P95, m.ReleaseToStart.P99, m.ReleaseToStart.Max,
+				m.ReleaseToPlaced.P50, m.ReleaseToPlaced.P99, m.PlacedToStart.P50, m.PlacedToStart.P99,
+				m.RootStart.P50, m.RootStart.P99, m.StepRun.P50, m.SubmissionMS, m.Seconds, cpu)
+		}
+		p("\n")
+		for _, s := range r.Steady {
+			if s.System == sysRedis1 && s.Median.Placed != nil {
+				p("For comparison, a plain task offered one per submission at %d/s (steady state, %s) starts %.2f ms (p50) and %.2f ms (p99) after its submission, and is placed %.2f / %.2f ms (p50 / p99) after it.\n\n",
+					s.Rate, sysRedis1, s.Median.Start.P50, s.Median.Start.P99, s.Median.Placed.P50, s.Median.Placed.P99)
+			}
+		}
 	}
 	if len(r.Submit) > 0 {
 		p("**Submission** for %s, as fast as the clients go (Archivist: one node on Redis that runs no tasks, so that this is the submission path alone).\n\n", r.Config.SubmitDuration)
@@ -198,6 +243,28 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 	return w.String()
+}
+
+// moreCalls lists the Redis commands that b runs more often per task than
+// a, by at least atLeast per task, the largest difference first.
+func moreCalls(a, b *drainResult, atLeast float64) string {
+	ca, cb := a.callsPerTask(), b.callsPerTask()
+	type diff struct {
+		name string
+		d    float64
+	}
+	var ds []diff
+	for k, v := range cb {
+		if d := v - ca[k]; d >= atLeast {
+			ds = append(ds, diff{k, d})
+		}
+	}
+	slices.SortFunc(ds, func(x, y diff) int { return cmp.Compare(y.d, x.d) })
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%s %+.2f", strings.ToUpper(d.name), d.d)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *report) targets() []target {

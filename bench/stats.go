@@ -39,6 +39,7 @@ func medianOf[T any](runs []T, f func(T) float64) float64 {
 type latency struct {
 	Count int     `json:"count"`
 	P50   float64 `json:"p50Ms"`
+	P95   float64 `json:"p95Ms"`
 	P99   float64 `json:"p99Ms"`
 	Max   float64 `json:"maxMs"`
 }
@@ -51,7 +52,7 @@ func summarize(us []int64) latency {
 	s := slices.Clone(us)
 	slices.Sort(s)
 	ms := func(v int64) float64 { return float64(v) / 1000 }
-	return latency{Count: len(s), P50: ms(pct(s, 0.50)), P99: ms(pct(s, 0.99)), Max: ms(s[len(s)-1])}
+	return latency{Count: len(s), P50: ms(pct(s, 0.50)), P95: ms(pct(s, 0.95)), P99: ms(pct(s, 0.99)), Max: ms(s[len(s)-1])}
 }
 
 // pct is the p-th quantile of sorted s (nearest rank).
@@ -64,6 +65,7 @@ func medianLatency(ls []latency) latency {
 	return latency{
 		Count: int(medianOf(ls, func(l latency) float64 { return float64(l.Count) })),
 		P50:   medianOf(ls, func(l latency) float64 { return l.P50 }),
+		P95:   medianOf(ls, func(l latency) float64 { return l.P95 }),
 		P99:   medianOf(ls, func(l latency) float64 { return l.P99 }),
 		Max:   medianOf(ls, func(l latency) float64 { return l.Max }),
 	}

@@ -147,7 +147,16 @@ type workflowFeed struct {
 func (f *workflowFeed) pick(ctx context.Context, ev archivist.Event) (*archivist.Workflow, bool, error) {
 	switch {
 	case ev.Kind == archivist.EventWorkflow && ev.Workflow != nil && ev.Workflow.ID == f.id:
-		f.last = ev.Workflow
+		if ev.Type == archivist.EventWorkflowUpdated && f.last != nil {
+			// An update holds the changed steps only (Event.Workflow):
+			// merged into a copy, since the last one sent may still be
+			// read.
+			next := f.last.Clone()
+			next.Merge(ev.Workflow)
+			f.last = next
+		} else {
+			f.last = ev.Workflow
+		}
 		return f.last, true, nil
 	case ev.Kind == archivist.EventTask && ev.Task != nil && ev.Task.WorkflowID == f.id &&
 		ev.Type != archivist.EventTaskStaleReport && f.last != nil:

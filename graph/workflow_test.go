@@ -455,6 +455,10 @@ func TestWorkflowUpdatedSubscription(t *testing.T) {
 		if u.ID != w.ID {
 			t.Fatalf("update of workflow %s", u.ID)
 		}
+		// Every step, not only the ones the update changed.
+		if len(u.Steps) != 3 {
+			t.Fatalf("an update shows %d steps, want all 3", len(u.Steps))
+		}
 		if u.statuses()["summary"] == "PENDING" && u.Progress > 0.3 {
 			break
 		}

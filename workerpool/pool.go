@@ -666,6 +666,9 @@ func (p *Pool) run(parent context.Context, t *archivist.Task) {
 		p.finish(parent, log, t, start, "completed", func() (*archivist.Task, error) {
 			return store.CompleteTask(rctx, t.ID, t.Attempt, result)
 		})
+		if t.WorkflowID != "" && !cfg.Enabled {
+			p.runReleased(rctx, t)
+		}
 	case errors.Is(cause, errShutdown) && !cfg.FaultTolerance:
 		msg := fmt.Sprintf("node %s shut down before attempt %d finished (it was stopped when the shutdown grace ran out); fault tolerance is off, so it was not run again",
 			p.cfg.NodeID, t.Attempt)

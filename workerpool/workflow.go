@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/rpg-archivist/archivist"
 )
@@ -51,8 +52,22 @@ func (p *Pool) newJob(ctx context.Context, t *archivist.Task, progress func(floa
 		if err != nil {
 			return err
 		}
-		_, err = store.AddWorkflowSteps(ctx, t.ID, t.Attempt, steps, tasks)
-		return err
+		w, err := store.AddWorkflowSteps(ctx, t.ID, t.Attempt, steps, tasks)
+		if err != nil {
+			return err
+		}
+		if !p.cfg.Settings().Enabled {
+			// Nobody places tasks: the added steps that are ready run
+			// here, as the steps this one releases will.
+			var ready []string
+			for _, s := range steps {
+				if st := w.Step(s.Key); st != nil && st.Status == archivist.TaskPending && st.TaskID == s.TaskID {
+					ready = append(ready, s.TaskID)
+				}
+			}
+			p.RunLocal(ready...)
+		}
+		return nil
 	})
 	return job, nil
 }
@@ -90,4 +105,23 @@ func (p *Pool) parentResults(ctx context.Context, t *archivist.Task) (map[string
 		}
 	}
 	return results, nil
+}
+
+// runReleased runs here the steps that the completion of step t released,
+// when distributed processing is off: nobody places tasks then, and a node
+// runs the work it was given, which for a workflow includes what follows
+// the steps it ran.
+func (p *Pool) runReleased(ctx context.Context, t *archivist.Task) {
+	w, err := p.cfg.Store.GetWorkflow(ctx, t.WorkflowID)
+	if err != nil {
+		p.cfg.Env.Logger.Warn("read the workflow to run the steps released here", "workflow", t.WorkflowID, "err", err)
+		return
+	}
+	var ids []string
+	for _, s := range w.Steps {
+		if s.Status == archivist.TaskPending && slices.Contains(s.DependsOn, t.StepKey) {
+			ids = append(ids, s.TaskID)
+		}
+	}
+	p.RunLocal(ids...)
 }

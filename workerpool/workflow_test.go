@@ -126,3 +126,42 @@ func TestPoolBadRef(t *testing.T) {
 		t.Errorf("step with a bad $ref: %s after %d failure(s), error %q; want FAILED at once naming the path", got.Status, got.Failures, got.Error)
 	}
 }
+
+// TestPoolRunsReleasedStepsLocally: with distributed processing off nobody
+// places tasks, so the node that completed a step runs the steps it
+// released, and the steps a running step adds.
+func TestPoolRunsReleasedStepsLocally(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	settings := b.cfg.Settings()
+	settings.Enabled = false
+	b.cfg.Settings = func() archivist.Config { return settings }
+	b.reg.RegisterFunc("fan", func(ctx context.Context, job *archivist.Job) (json.RawMessage, error) {
+		return json.RawMessage(`"fanned"`), job.AddSteps(ctx,
+			archivist.WorkflowStepSpec{Key: "extra", Task: archivist.TaskSpec{Type: "echo", Input: json.RawMessage(`1`)}})
+	})
+	pool := b.start(t)
+	spec := archivist.WorkflowSpec{Name: "local", Steps: []archivist.WorkflowStepSpec{
+		{Key: "a", Task: archivist.TaskSpec{Type: "fan"}},
+		{Key: "b", DependsOn: []string{"a"}, Task: archivist.TaskSpec{Type: "echo", Input: json.RawMessage(`2`)}},
+	}}
+	w, ts, err := archivist.NewWorkflow(spec, b.reg, archivist.DefaultConfig(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.CreateWorkflow(b.ctx, w, ts); err != nil {
+		t.Fatal(err)
+	}
+	pool.RunLocal(ts[0].ID)
+	got := b.waitStatus(t, ts[1].ID, wait, archivist.TaskCompleted, archivist.TaskFailed)
+	if got.Status != archivist.TaskCompleted {
+		t.Fatalf("step b: %s %s", got.Status, got.Error)
+	}
+	final, err := b.store.GetWorkflow(b.ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Status != archivist.WorkflowCompleted || len(final.Steps) != 3 {
+		t.Errorf("workflow %s with %d steps, want COMPLETED with 3 (the added one ran here too)", final.Status, len(final.Steps))
+	}
+}
