@@ -49,6 +49,9 @@ type WorkflowStep struct {
 	// until its task ended (whatever the task went through meanwhile:
 	// the task has that), then the task's final status.
 	Status TaskStatus `json:"status"`
+	// AddedBy is the key of the step that added this one while it ran
+	// (Job.AddSteps), or "" for a submitted step.
+	AddedBy string `json:"addedBy,omitempty"`
 }
 
 // WorkflowStatus is where a workflow is.
@@ -155,7 +158,8 @@ func (w *Workflow) Update(old *Workflow) *Workflow {
 	u := &Workflow{ID: w.ID, OnFailure: w.OnFailure, Status: w.Status, Error: w.Error, CreatedAt: w.CreatedAt,
 		UpdatedAt: w.UpdatedAt, CompletedAt: w.CompletedAt, Seq: w.Seq}
 	for _, s := range w.Steps {
-		if o := old.stepOrNil(s.Key); o != nil && o.Status == s.Status && o.TaskID == s.TaskID && slices.Equal(o.DependsOn, s.DependsOn) {
+		if o := old.stepOrNil(s.Key); o != nil && o.Status == s.Status && o.TaskID == s.TaskID && o.AddedBy == s.AddedBy &&
+			slices.Equal(o.DependsOn, s.DependsOn) {
 			continue
 		}
 		s.DependsOn = slices.Clone(s.DependsOn)
@@ -412,7 +416,7 @@ func (w *Workflow) AddSteps(by string, steps []WorkflowStep, now time.Time) ([]W
 		}
 	}
 	for i := range added {
-		added[i].Status = TaskWaiting
+		added[i].Status, added[i].AddedBy = TaskWaiting, by
 	}
 	w.Steps = append(w.Steps, added...)
 	for i := range added {

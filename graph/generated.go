@@ -327,6 +327,7 @@ type ComplexityRoot struct {
 	}
 
 	WorkflowStep struct {
+		AddedBy   func(childComplexity int) int
 		DependsOn func(childComplexity int) int
 		Key       func(childComplexity int) int
 		Task      func(childComplexity int) int
@@ -454,6 +455,7 @@ type WorkflowResolver interface {
 	CompletedAt(ctx context.Context, obj *archivist.Workflow) (*time.Time, error)
 }
 type WorkflowStepResolver interface {
+	AddedBy(ctx context.Context, obj *archivist.WorkflowStep) (*string, error)
 	Task(ctx context.Context, obj *archivist.WorkflowStep) (*archivist.Task, error)
 }
 
@@ -1885,6 +1887,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkflowEdge.Node(childComplexity), true
 
+	case "WorkflowStep.addedBy":
+		if e.ComplexityRoot.WorkflowStep.AddedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowStep.AddedBy(childComplexity), true
 	case "WorkflowStep.dependsOn":
 		if e.ComplexityRoot.WorkflowStep.DependsOn == nil {
 			break
@@ -2502,6 +2510,8 @@ func (ec *executionContext) childFields_WorkflowStep(ctx context.Context, field 
 		return ec.fieldContext_WorkflowStep_key(ctx, field)
 	case "dependsOn":
 		return ec.fieldContext_WorkflowStep_dependsOn(ctx, field)
+	case "addedBy":
+		return ec.fieldContext_WorkflowStep_addedBy(ctx, field)
 	case "task":
 		return ec.fieldContext_WorkflowStep_task(ctx, field)
 	}
@@ -8903,6 +8913,29 @@ func (ec *executionContext) fieldContext_WorkflowStep_dependsOn(_ context.Contex
 	return graphql.NewScalarFieldContext("WorkflowStep", field, false, false, "String")
 }
 
+func (ec *executionContext) _WorkflowStep_addedBy(ctx context.Context, field graphql.CollectedField, obj *archivist.WorkflowStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowStep_addedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WorkflowStep().AddedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowStep_addedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowStep", field, true, true, "String")
+}
+
 func (ec *executionContext) _WorkflowStep_task(ctx context.Context, field graphql.CollectedField, obj *archivist.WorkflowStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12579,6 +12612,12 @@ func (ec *executionContext) _WorkflowStep(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "addedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WorkflowStep_addedBy(ctx, field, obj)
+				})
 		case "task":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,

@@ -105,6 +105,11 @@ func (r *workflowResolver) CompletedAt(ctx context.Context, obj *archivist.Workf
 	return optionalTime(obj.CompletedAt), nil
 }
 
+// AddedBy is the resolver for the addedBy field.
+func (r *workflowStepResolver) AddedBy(ctx context.Context, obj *archivist.WorkflowStep) (*string, error) {
+	return optionalString(obj.AddedBy), nil
+}
+
 // Task is the resolver for the task field.
 func (r *workflowStepResolver) Task(ctx context.Context, obj *archivist.WorkflowStep) (*archivist.Task, error) {
 	return r.stepTask(ctx, obj.TaskID)

@@ -107,13 +107,13 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 	for i, s := range steps {
 		r := mpReader{b: s.packed}
 		n := r.arrayLen()
-		if n < 3 && r.err == nil {
+		if n < 4 && r.err == nil {
 			r.fail("workflow step of %d items", n)
 		}
 		pos[i] = r.int()
-		st := archivist.WorkflowStep{Key: s.key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str()}
-		if n > 3 {
-			st.DependsOn = make([]string, n-3)
+		st := archivist.WorkflowStep{Key: s.key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str(), AddedBy: r.str()}
+		if n > 4 {
+			st.DependsOn = make([]string, n-4)
 			for k := range st.DependsOn {
 				st.DependsOn[k] = r.str()
 			}
@@ -148,8 +148,8 @@ func decodeWorkflowSorted(w *archivist.Workflow, steps []rawStep, pos []int64) (
 		r := mpReader{b: steps[i].packed}
 		n := r.arrayLen()
 		r.int()
-		st := archivist.WorkflowStep{Key: steps[i].key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str()}
-		for range n - 3 {
+		st := archivist.WorkflowStep{Key: steps[i].key, Status: archivist.TaskStatus(knownString(r.raw())), TaskID: r.str(), AddedBy: r.str()}
+		for range n - 4 {
 			st.DependsOn = append(st.DependsOn, r.str())
 		}
 		if r.err != nil {

@@ -249,10 +249,11 @@ func TestDecodeWorkflowOrder(t *testing.T) {
 	state := []byte("\x96\xa7RUNNING\xa0\x01\x02\x00\x07") // [RUNNING, "", 1, 2, 0, 7]
 	header := encodeWorkflowHeader(&archivist.Workflow{Name: "n", OnFailure: archivist.FailFast})
 	packStep := func(pos byte, deps ...string) []byte {
-		b := appendMsgpackArray(nil, 3+len(deps))
+		b := appendMsgpackArray(nil, 4+len(deps))
 		b = append(b, pos)
 		b = appendMsgpackRaw(b, []byte("WAITING"))
 		b = appendMsgpackRaw(b, []byte("task"))
+		b = appendMsgpackRaw(b, nil) // added by: none
 		for _, d := range deps {
 			b = appendMsgpackRaw(b, []byte(d))
 		}

@@ -51,7 +51,7 @@ import (
 //	<prefix>wf:<id>         HASH   a workflow: h (MessagePack [name, metadata, onFailure], packed in Go),
 //	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
 //	                        steps so far]) and one field s:<key> per step ([position, status, task id,
-//	                        dependencies...]); see lua/lib.lua and redis_workflow.go
+//	                        added by, dependencies...]); see lua/lib.lua and redis_workflow.go
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {

@@ -787,7 +787,8 @@ end
 --   s        its state, MessagePack [status, error, created, updated,
 --            completed (µs, 0: none), Seq, onFailure, steps so far]
 --   s:<key>  one per step, MessagePack [position (1-based, the order of
---            submission), status, task id, the keys it depends on...]
+--            submission), status, task id, the key of the step that added
+--            it ('' for a submitted step), the keys it depends on...]
 -- so that a step that ends rewrites its own field and those of the steps
 -- it changes (released, or depending on added steps), not the whole
 -- workflow. Its steps' tasks carry its id and their key in m (M_WF,
@@ -831,8 +832,8 @@ local function wf_get(id)
       w.status, w.error, w.created, w.updated, w.completed, w.seq, w.policy, w.n = unpack(cmsgpack.unpack(v))
     elseif string.sub(f, 1, 2) == 's:' then
       local sv = cmsgpack.unpack(v)
-      local st = { key = string.sub(f, 3), idx = sv[1], status = sv[2], task = sv[3], deps = {}, packed = v }
-      for k = 4, #sv do st.deps[#st.deps + 1] = sv[k] end
+      local st = { key = string.sub(f, 3), idx = sv[1], status = sv[2], task = sv[3], by = sv[4], deps = {}, packed = v }
+      for k = 5, #sv do st.deps[#st.deps + 1] = sv[k] end
       w.steps[st.key] = st
       w.order[st.idx] = st
     end
@@ -953,7 +954,7 @@ local function wf_save(w, typ)
   local hs = { 's', w.packed }
   local changed = {}
   for key, s in pairs(w.dirty) do
-    local v = { s.idx, s.status, s.task }
+    local v = { s.idx, s.status, s.task, s.by or '' }
     for _, d in ipairs(s.deps) do v[#v + 1] = d end
     s.packed = cmsgpack.pack(v)
     hs[#hs + 1] = 's:' .. key

@@ -123,7 +123,7 @@ if op == 'add' then
     end
     for _, s in ipairs(added) do
       w.n = w.n + 1
-      local st = { key = s.key, idx = w.n, status = 'WAITING', task = s.c.id, deps = s.deps }
+      local st = { key = s.key, idx = w.n, status = 'WAITING', task = s.c.id, by = by, deps = s.deps }
       w.steps[s.key] = st
       w.order[#w.order + 1] = st
       wf_dirty(w, st)

@@ -434,6 +434,12 @@ func testWorkflows(t *testing.T, s suite) {
 		}
 		h.wantSteps(w, map[string]archivist.TaskStatus{"thumb-1": archivist.TaskPending, "thumb-2": archivist.TaskWaiting,
 			"index": archivist.TaskWaiting})
+		if by := got.Step("thumb-2").AddedBy; by != "scan" || got.Step("index").AddedBy != "" {
+			t.Errorf("added step's AddedBy %q (index's %q), want scan (and none)", by, got.Step("index").AddedBy)
+		}
+		if stored := h.getWorkflow(w.ID).Step("thumb-1"); stored.AddedBy != "scan" {
+			t.Errorf("stored added step's AddedBy %q, want scan", stored.AddedBy)
+		}
 		if task := h.get(added[0].ID); task.WorkflowID != w.ID || task.StepKey != "thumb-1" {
 			t.Errorf("added step's task: workflow %q key %q", task.WorkflowID, task.StepKey)
 		}
