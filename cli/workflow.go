@@ -348,7 +348,7 @@ func printWorkflow(out io.Writer, w *client.Workflow) {
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTATUS\tDEPENDS ON\tTASK\tTYPE\tERROR")
+	fmt.Fprintln(tw, "STEP\tSTATUS\tDEPENDS ON\tADDED BY\tTASK\tTYPE\tERROR")
 	for _, s := range w.Steps {
 		status, id, typ, errMsg := "-", "-", "-", "-"
 		if t := s.Task; t != nil {
@@ -358,7 +358,7 @@ func printWorkflow(out io.Writer, w *client.Workflow) {
 			}
 			errMsg = oneLine(orDash(t.Error), 60)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Key, status, orDash(strings.Join(s.DependsOn, ",")), id, typ, errMsg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Key, status, orDash(strings.Join(s.DependsOn, ",")), orDash(s.AddedBy), id, typ, errMsg)
 	}
 	tw.Flush()
 }

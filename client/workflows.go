@@ -55,14 +55,17 @@ const (
 type WorkflowStep struct {
 	Key       string   `json:"key"`
 	DependsOn []string `json:"dependsOn"`
-	Task      *Task    `json:"task"`
+	// AddedBy is the key of the step that added this one while it ran,
+	// or "" for a submitted step.
+	AddedBy string `json:"addedBy"`
+	Task    *Task  `json:"task"`
 }
 
 // workflowFields are the fields read of a workflow; a step's task without
 // input and result, which a workflow of many steps would make large (Get
 // reads a task whole).
 const workflowFields = `id name status onFailure progress stepCount error metadata createdAt updatedAt completedAt
-steps { key dependsOn task { id type status priority error attempts failures maxRetries timeoutSeconds progress
+steps { key dependsOn addedBy task { id type status priority error attempts failures maxRetries timeoutSeconds progress
 progressMessage nodeId createdAt updatedAt startedAt completedAt workflowId stepKey } }`
 
 // WorkflowSpec is a workflow submission.

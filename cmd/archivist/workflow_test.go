@@ -21,8 +21,9 @@ type cliWorkflow struct {
 	ID, Name, Status, Error string
 	Progress                float64
 	Steps                   []struct {
-		Key  string
-		Task *struct{ ID, Status, Type string }
+		Key     string
+		AddedBy string
+		Task    *struct{ ID, Status, Type string }
 	}
 }
 
@@ -141,9 +142,14 @@ func TestCLIWorkflowHandoutsExample(t *testing.T) {
 		t.Fatalf("workflow %+v", w)
 	}
 	for _, s := range w.Steps[2:] {
-		if s.Task == nil || s.Task.Type != "image.thumbnail" || s.Task.Status != "COMPLETED" {
+		if s.Task == nil || s.Task.Type != "image.thumbnail" || s.Task.Status != "COMPLETED" || s.AddedBy != "scan" {
 			t.Errorf("added step %+v", s)
 		}
+	}
+	// workflow show names the step that added each one.
+	shown, _, code := cli(t, n, "workflow", "show", w.ID)
+	if code != 0 || !strings.Contains(shown, "ADDED BY") || strings.Count(shown, " scan ") < len(names) {
+		t.Errorf("workflow show (exit %d) does not say the thumbnails were added by scan:\n%s", code, shown)
 	}
 	got, _, code := cli(t, n, "tasks", "get", w.task(t, "index"))
 	if code != 0 {
