@@ -489,6 +489,23 @@ func (e *engine) createTask(tx *tx, in *archivist.Task) {
 	tx.statSubmitted(1)
 }
 
+// pageArgs reads a page's size (default 50, at most 500) and cursor (the
+// decimal Seq after which the page starts; 0 for none).
+func pageArgs(first int, cursor string) (int, uint64, error) {
+	if first <= 0 {
+		first = 50
+	}
+	first = min(first, 500)
+	if cursor == "" {
+		return first, 0, nil
+	}
+	after, err := strconv.ParseUint(cursor, 10, 64)
+	if err != nil {
+		return 0, 0, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(cursor))
+	}
+	return first, after, nil
+}
+
 func (e *engine) GetTask(ctx context.Context, id string) (*archivist.Task, error) {
 	var out *archivist.Task
 	err := e.view(func() error {
@@ -500,27 +517,16 @@ func (e *engine) GetTask(ctx context.Context, id string) (*archivist.Task, error
 }
 
 func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivist.TaskPage, error) {
-	first := q.First
-	if first <= 0 {
-		first = 50
-	}
-	if first > 500 {
-		first = 500
-	}
-	var after uint64
-	if q.After != "" {
-		n, err := strconv.ParseUint(q.After, 10, 64)
-		if err != nil {
-			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(q.After))
-		}
-		after = n
+	first, after, err := pageArgs(q.First, q.After)
+	if err != nil {
+		return nil, err
 	}
 	page := &archivist.TaskPage{}
 	// With no filter but statuses, the total comes from the counters and
 	// the page from a walk back from the cursor; otherwise every task is
 	// looked at for the total.
 	statusOnly := q.StatusOnly()
-	err := e.view(func() error {
+	err = e.view(func() error {
 		if len(e.order) > 2*len(e.tasks)+1024 {
 			live := e.order[:0]
 			for _, o := range e.order {

@@ -212,23 +212,12 @@ func (e *engine) GetWorkflow(ctx context.Context, id string) (*archivist.Workflo
 
 // ListWorkflows implements archivist.Store.
 func (e *engine) ListWorkflows(ctx context.Context, q archivist.WorkflowQuery) (*archivist.WorkflowPage, error) {
-	first := q.First
-	if first <= 0 {
-		first = 50
-	}
-	if first > 500 {
-		first = 500
-	}
-	var after uint64
-	if q.After != "" {
-		n, err := strconv.ParseUint(q.After, 10, 64)
-		if err != nil {
-			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(q.After))
-		}
-		after = n
+	first, after, err := pageArgs(q.First, q.After)
+	if err != nil {
+		return nil, err
 	}
 	page := &archivist.WorkflowPage{}
-	err := e.view(func() error {
+	err = e.view(func() error {
 		var match []*archivist.Workflow
 		for _, w := range e.workflows {
 			if q.Matches(w) {
