@@ -634,18 +634,9 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	first := q.First
-	if first <= 0 {
-		first = 50
-	}
-	first = min(first, 500)
-	var after uint64
-	if q.After != "" {
-		n, err := strconv.ParseUint(q.After, 10, 64)
-		if err != nil {
-			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(q.After))
-		}
-		after = n
+	first, after, err := pageArgs(q.First, q.After)
+	if err != nil {
+		return nil, err
 	}
 	maxScore := "+inf"
 	if after != 0 {
@@ -653,7 +644,6 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 	}
 	page := &archivist.TaskPage{}
 	var ids []string
-	var err error
 	switch {
 	case len(q.Status) == 0 && q.StatusOnly():
 		pipe := r.client.Pipeline()

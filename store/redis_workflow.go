@@ -316,18 +316,9 @@ func (r *Redis) ListWorkflows(ctx context.Context, q archivist.WorkflowQuery) (*
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	first := q.First
-	if first <= 0 {
-		first = 50
-	}
-	first = min(first, 500)
-	var after uint64
-	if q.After != "" {
-		n, err := strconv.ParseUint(q.After, 10, 64)
-		if err != nil {
-			return nil, archivist.Errorf(archivist.CodeBadUserInput, "invalid cursor %q", archivist.Clip(q.After))
-		}
-		after = n
+	first, after, err := pageArgs(q.First, q.After)
+	if err != nil {
+		return nil, err
 	}
 	index := r.keys.key(redisKeyWorkflows)
 	page := &archivist.WorkflowPage{}
