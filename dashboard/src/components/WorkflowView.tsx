@@ -365,7 +365,7 @@ const StepBox = memo(function StepBox({
   return (
     <Link
       to={`/tasks/${encodeURIComponent(task.id)}`}
-      className={`wf-step tone-${taskTone(task.status)}`}
+      className={`wf-step tone-${taskTone(task.status)}${addedBy ? ' wf-step-has-added' : ''}`}
       style={style}
       data-step-key={stepKey}
       data-added-by={addedBy ?? undefined}
@@ -380,12 +380,12 @@ const StepBox = memo(function StepBox({
       <span className="wf-step-status">
         <TaskStatusBadge status={task.status} />
         {running && <span className="small muted">{Math.round(task.progress * 100)}%</span>}
-        {addedBy && (
-          <span className="wf-step-added small muted" data-testid="step-added-by">
-            added by <span className="mono">{addedBy}</span>
-          </span>
-        )}
       </span>
+      {addedBy && (
+        <span className="wf-step-added small muted" data-testid="step-added-by">
+          added by <span className="mono">{addedBy}</span>
+        </span>
+      )}
       {running && <ProgressBar value={task.progress} label={`Progress of ${stepKey}`} tone="info" />}
     </Link>
   );
