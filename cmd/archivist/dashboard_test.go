@@ -121,7 +121,8 @@ func TestDashboardUnit(t *testing.T) {
 // deleted from the Schedules page (a bad cron refused in the form),
 // workflows show live on the Workflows page and in their graph (boxes and
 // arrows, statuses turning COMPLETED, a step leading to its task, steps added
-// by a fan-out, 300 steps on a scrolling canvas) and are submitted, cancelled
+// by a fan-out drawn after the step that added them with "added by"
+// connectors, 300 steps on a scrolling canvas) and are submitted, cancelled
 // and retried from the UI, and the page survives the node's
 // restart (SIGKILL, then a new process on the same address and file) without
 // a reload. Each scenario is reported as a subtest.

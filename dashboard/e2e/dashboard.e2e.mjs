@@ -733,6 +733,32 @@ async function singleNodeScenarios() {
     await page.locator(`section.workflow-detail[data-workflow-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
     const into = await page.$$eval('[data-testid="workflow-graph"] path.wf-edge[data-to="index"]', (ps) => ps.map((p) => p.dataset.from).sort());
     assert(into.length === 4 && into[0] === 'scan', `arrows into index from ${into}`);
+    // The added steps are drawn after the scan that added them (not as roots), and the index after them.
+    const boxes = await page.$$eval('[data-testid="workflow-graph"] [data-step-key]', (els) =>
+      els.map((el) => ({ key: el.dataset.stepKey, by: el.dataset.addedBy ?? null, x: el.getBoundingClientRect().x, text: el.textContent })),
+    );
+    const scanBox = boxes.find((b) => b.key === 'scan');
+    const indexBox = boxes.find((b) => b.key === 'index');
+    const addedBoxes = boxes.filter((b) => b.by === 'scan');
+    assert(addedBoxes.length === 3, `${addedBoxes.length} boxes added by scan, want 3: ${JSON.stringify(boxes)}`);
+    for (const b of addedBoxes) {
+      assert(b.x > scanBox.x, `added step ${b.key} at x=${b.x}, not after scan at x=${scanBox.x}`);
+      assert(indexBox.x > b.x, `index at x=${indexBox.x}, not after the added step ${b.key} at x=${b.x}`);
+      assert(b.text.includes('added by scan'), `the box of ${b.key} does not say it was added by scan: ${b.text}`);
+    }
+    // One dashed "added by" connector from scan to each added step, titled so, and no arrow of dependency between them.
+    const links = await page.$$eval('[data-testid="workflow-graph"] g.wf-added', (gs) =>
+      gs.map((g) => ({ from: g.dataset.from, to: g.dataset.to, title: g.querySelector('title')?.textContent, dash: getComputedStyle(g.querySelector('.wf-added-line')).strokeDasharray })),
+    );
+    assert(
+      links.length === 3 && links.every((l) => l.from === 'scan' && l.title === 'added by scan' && l.dash && l.dash !== 'none'),
+      `"added by" connectors: ${JSON.stringify(links)}`,
+    );
+    assert(
+      links.map((l) => l.to).sort().join() === addedBoxes.map((b) => b.key).sort().join(),
+      `connectors to ${links.map((l) => l.to)}, added steps ${addedBoxes.map((b) => b.key)}`,
+    );
+    assert((await page.locator('[data-testid="workflow-graph"] path.wf-edge[data-from="scan"]').count()) === 1, 'scan has an arrow to more than index');
     assert((await page.locator('[data-step-key][data-status="COMPLETED"]').count()) === 6, 'not every step shows COMPLETED');
     assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
   });

@@ -1,8 +1,9 @@
 // WorkflowView: one workflow, live: its status, progress, error and
 // metadata, and its graph: steps as boxes in their task's status colour,
-// arrows from each step to the steps that depend on it, laid out in layers
-// from left to right (lib/workflowGraph.ts) on a canvas that scrolls. A box
-// leads to its task. Cancel (RUNNING) and Retry (FAILED, CANCELLED), each
+// arrows from each step to the steps that depend on it, and a dashed
+// connector from a step to the steps it added while it ran, laid out in
+// layers from left to right (lib/workflowGraph.ts) on a canvas that
+// scrolls. A box leads to its task. Cancel (RUNNING) and Retry (FAILED, CANCELLED), each
 // confirmed first.
 //
 // Live: workflowUpdated carries the workflow's own fields; the steps follow
@@ -97,9 +98,15 @@ export function WorkflowView({ id }: { id: string }) {
   useEffect(() => (exists ? service.watchWorkflow(id, take, () => void load()) : undefined), [service, id, exists, take, load]);
   useEffect(() => store.onResync(() => void load()), [store, load]);
 
-  // The layout depends on the steps and their dependencies only, not on their states.
-  const shape = wf ? JSON.stringify(wf.steps.map((s) => [s.key, s.dependsOn])) : '[]';
-  const layout = useMemo(() => layoutWorkflow(JSON.parse(shape).map(([key, dependsOn]: [string, string[]]) => ({ key, dependsOn }))), [shape]);
+  // The layout depends on the steps, their dependencies and who added them only, not on their states.
+  const shape = wf ? JSON.stringify(wf.steps.map((s) => [s.key, s.dependsOn, s.addedBy ?? null])) : '[]';
+  const layout = useMemo(
+    () =>
+      layoutWorkflow(
+        JSON.parse(shape).map(([key, dependsOn, addedBy]: [string, string[], string | null]) => ({ key, dependsOn, addedBy })),
+      ),
+    [shape],
+  );
 
   if (state === 'missing') {
     return (
@@ -257,7 +264,8 @@ export function WorkflowView({ id }: { id: string }) {
       <section className="card wf-graph-card" aria-labelledby="wf-graph-title">
         <h2 id="wf-graph-title">Graph</h2>
         <p className="muted small">
-          Each box is a step and its task (click to open it); an arrow goes from a step to the steps that wait for it.
+          Each box is a step and its task (click to open it); an arrow goes from a step to the steps that wait for it,
+          a dashed line from a step to the steps it added while it ran.
         </p>
         <WorkflowGraph workflow={wf} layout={layout} />
       </section>
@@ -286,6 +294,16 @@ function WorkflowGraph({ workflow, layout }: { workflow: Workflow; layout: Graph
             </marker>
           </defs>
           {layout.edges.map((e) => {
+            if (e.kind === 'addedBy') {
+              // Not a dependency: no arrowhead; a wide transparent stroke under it to hover for its title.
+              return (
+                <g key={`${e.from}+${e.to}`} className="wf-added" data-from={e.from} data-to={e.to}>
+                  <title>{`added by ${e.from}`}</title>
+                  <path d={e.path} className="wf-added-hit" />
+                  <path d={e.path} className="wf-added-line" />
+                </g>
+              );
+            }
             const done = status.get(e.from) === 'COMPLETED';
             return (
               <path
@@ -295,13 +313,15 @@ function WorkflowGraph({ workflow, layout }: { workflow: Workflow; layout: Graph
                 markerEnd={`url(#${done ? 'wf-arrow-done' : 'wf-arrow'})`}
                 data-from={e.from}
                 data-to={e.to}
-              />
+              >
+                {e.added && <title>{`added by ${e.from}, and waits for it`}</title>}
+              </path>
             );
           })}
         </svg>
         {workflow.steps.map((s) => {
           const p = layout.byKey.get(s.key);
-          return p ? <StepBox key={s.key} stepKey={s.key} task={s.task} x={p.x} y={p.y} w={w} h={h} /> : null;
+          return p ? <StepBox key={s.key} stepKey={s.key} addedBy={s.addedBy ?? null} task={s.task} x={p.x} y={p.y} w={w} h={h} /> : null;
         })}
       </div>
     </div>
@@ -310,6 +330,7 @@ function WorkflowGraph({ workflow, layout }: { workflow: Workflow; layout: Graph
 
 const StepBox = memo(function StepBox({
   stepKey,
+  addedBy,
   task,
   x,
   y,
@@ -317,6 +338,7 @@ const StepBox = memo(function StepBox({
   h,
 }: {
   stepKey: string;
+  addedBy: string | null;
   task: TaskSummary | null;
   x: number;
   y: number;
@@ -326,7 +348,14 @@ const StepBox = memo(function StepBox({
   const style = { left: x, top: y, width: w, height: h };
   if (!task) {
     return (
-      <div className="wf-step tone-muted" style={style} data-step-key={stepKey} data-status="REMOVED" title="The step's task was removed by retention">
+      <div
+        className="wf-step tone-muted"
+        style={style}
+        data-step-key={stepKey}
+        data-added-by={addedBy ?? undefined}
+        data-status="REMOVED"
+        title={`The step's task was removed by retention${addedBy ? ` (added by ${addedBy})` : ''}`}
+      >
         <span className="wf-step-key mono">{stepKey}</span>
         <span className="muted small">task removed</span>
       </div>
@@ -336,12 +365,13 @@ const StepBox = memo(function StepBox({
   return (
     <Link
       to={`/tasks/${encodeURIComponent(task.id)}`}
-      className={`wf-step tone-${taskTone(task.status)}`}
+      className={`wf-step tone-${taskTone(task.status)}${addedBy ? ' wf-step-has-added' : ''}`}
       style={style}
       data-step-key={stepKey}
+      data-added-by={addedBy ?? undefined}
       data-status={task.status}
       data-task-id={task.id}
-      title={`${stepKey}: ${task.type}, ${label(task.status)}${task.error ? ` (${task.error})` : ''}`}
+      title={`${stepKey}: ${task.type}, ${label(task.status)}${task.error ? ` (${task.error})` : ''}${addedBy ? `; added by ${addedBy}` : ''}`}
     >
       <span className="wf-step-head">
         <span className="wf-step-key mono">{stepKey}</span>
@@ -351,6 +381,11 @@ const StepBox = memo(function StepBox({
         <TaskStatusBadge status={task.status} />
         {running && <span className="small muted">{Math.round(task.progress * 100)}%</span>}
       </span>
+      {addedBy && (
+        <span className="wf-step-added small muted" data-testid="step-added-by">
+          added by <span className="mono">{addedBy}</span>
+        </span>
+      )}
       {running && <ProgressBar value={task.progress} label={`Progress of ${stepKey}`} tone="info" />}
     </Link>
   );

@@ -76,3 +76,62 @@ describe('edges that skip layers', () => {
     }
   });
 });
+
+describe('steps added at run time', () => {
+  const added = (key: string, by: string, ...dependsOn: string[]) => ({ key, dependsOn, addedBy: by });
+
+  it('land after the step that added them, and what depends on them after them', () => {
+    // wait → scan → index; scan added t1..t3, and index now waits for them too.
+    const steps = [
+      step('wait'),
+      step('scan', 'wait'),
+      step('index', 'scan', 't1', 't2', 't3'),
+      added('t1', 'scan'),
+      added('t2', 'scan'),
+      added('t3', 'scan'),
+    ];
+    expect(Object.fromEntries(stepLayers(steps))).toEqual({ wait: 0, scan: 1, t1: 2, t2: 2, t3: 2, index: 3 });
+    const g = layoutWorkflow(steps);
+    const x = (k: string) => g.byKey.get(k)!.x;
+    for (const t of ['t1', 't2', 't3']) {
+      expect(x(t)).toBeGreaterThan(x('scan'));
+      expect(x('index')).toBeGreaterThan(x(t));
+    }
+    // One "added by" edge per added step, besides the dependencies.
+    const by = g.edges.filter((e) => e.kind === 'addedBy').map((e) => `${e.from}>${e.to}`);
+    expect(by.sort()).toEqual(['scan>t1', 'scan>t2', 'scan>t3']);
+    expect(g.edges.filter((e) => e.kind === 'dependsOn')).toHaveLength(5);
+    expect(g.edges.every((e) => !e.added)).toBe(true);
+  });
+
+  it('chains: a step added by an added step lands after it', () => {
+    const l = stepLayers([step('a'), added('b', 'a'), added('c', 'b'), step('d', 'c')]);
+    expect(Object.fromEntries(l)).toEqual({ a: 0, b: 1, c: 2, d: 3 });
+  });
+
+  it('draw one edge, a dependency marked added, when the added step also waits for its adder', () => {
+    const g = layoutWorkflow([step('scan'), added('t', 'scan', 'scan')]);
+    expect(g.edges).toHaveLength(1);
+    expect(g.edges[0]).toMatchObject({ from: 'scan', to: 't', kind: 'dependsOn', added: true });
+  });
+
+  it('run in a lane of their own when the added step is placed layers after its adder', () => {
+    // a → b → c; a added x, which waits for c: the "added by" link skips layers 1 and 2.
+    const g = layoutWorkflow([step('a'), step('b', 'a'), step('c', 'b'), added('x', 'a', 'c')]);
+    expect(g.byKey.get('x')!.layer).toBe(3);
+    const link = g.edges.find((e) => e.kind === 'addedBy')!;
+    expect(link).toMatchObject({ from: 'a', to: 'x' });
+    expect(link.path.match(/ L/g)?.length).toBe(2);
+    const ys = [...link.path.matchAll(/ L[\d.]+,([\d.]+)/g)].map((m) => Number(m[1]));
+    const { boxHeight: h } = DEFAULT_SIZES;
+    for (const k of ['b', 'c']) {
+      const box = g.byKey.get(k)!;
+      for (const y of ys) expect(y < box.y || y > box.y + h).toBe(true);
+    }
+  });
+
+  it('ignore an adder that is not a step', () => {
+    const l = stepLayers([step('a'), added('b', 'ghost')]);
+    expect(Object.fromEntries(l)).toEqual({ a: 0, b: 0 });
+  });
+});

@@ -2,12 +2,26 @@
 // step's layer is the longest path to it from a step that depends on
 // nothing), ordered within each layer to keep edges short and crossings
 // few, then placed on a grid. Pure: the view draws what this computes.
+//
+// A step that a running step added (Job.AddSteps) need not depend on it,
+// yet it belongs after it: the link from the step that added it counts as
+// an edge for the layout, and is drawn as an edge of its own kind.
 
 /** A step as the layout needs it. */
 export interface GraphStep {
   key: string;
   dependsOn: readonly string[];
+  /** The key of the step that added this one while it ran; absent or null for a submitted step. */
+  addedBy?: string | null;
 }
+
+/**
+ * What an edge means: `dependsOn`, the step at `to` waits for the one at
+ * `from`; `addedBy`, the step at `from` added the one at `to` while it ran
+ * (and `to` does not wait for it, else the edge is a `dependsOn` one with
+ * `added` set).
+ */
+export type EdgeKind = 'dependsOn' | 'addedBy';
 
 export interface PlacedStep {
   key: string;
@@ -21,6 +35,9 @@ export interface PlacedStep {
 export interface PlacedEdge {
   from: string;
   to: string;
+  kind: EdgeKind;
+  /** On a `dependsOn` edge: `from` also added `to`. */
+  added: boolean;
   /** An SVG path from the right side of `from` to the left side of `to`. */
   path: string;
 }
@@ -46,11 +63,30 @@ export interface LayoutSizes {
 
 export const DEFAULT_SIZES: LayoutSizes = { boxWidth: 196, boxHeight: 78, gapX: 64, gapY: 16, padding: 16 };
 
+/** One edge from a step into s, as the layout sees it. */
+interface InEdge {
+  from: string;
+  kind: EdgeKind;
+}
+
+/**
+ * The edges into a step: one per distinct dependency, then the link from
+ * the step that added it unless it also depends on that step (one edge
+ * between two steps is enough to place them).
+ */
+function inEdges(s: GraphStep): InEdge[] {
+  const deps = new Set(s.dependsOn);
+  const edges: InEdge[] = [...deps].map((from) => ({ from, kind: 'dependsOn' }));
+  if (s.addedBy && !deps.has(s.addedBy)) edges.push({ from: s.addedBy, kind: 'addedBy' });
+  return edges;
+}
+
 /**
  * Each step's layer: 0 for a step that depends on nothing (or only on keys
- * that are not steps), else one more than the highest layer of the steps it
- * depends on. Steps caught in a cycle (the API refuses those) go after
- * every other, so that a bad graph still draws.
+ * that are not steps) and was not added by a step, else one more than the
+ * highest layer of the steps it depends on and of the step that added it.
+ * Steps caught in a cycle (the API refuses those) go after every other, so
+ * that a bad graph still draws.
  */
 export function stepLayers(steps: readonly GraphStep[]): Map<string, number> {
   const keys = new Set(steps.map((s) => s.key));
@@ -58,7 +94,9 @@ export function stepLayers(steps: readonly GraphStep[]): Map<string, number> {
   const children = new Map<string, string[]>();
   const pending = new Map<string, number>();
   for (const s of steps) {
-    const ps = [...new Set(s.dependsOn)].filter((d) => keys.has(d) && d !== s.key);
+    const ps = inEdges(s)
+      .map((e) => e.from)
+      .filter((d) => keys.has(d) && d !== s.key);
     parents.set(s.key, ps);
     pending.set(s.key, ps.length);
     for (const p of ps) {
@@ -108,6 +146,9 @@ function via(from: string, to: string, layer: number): string {
   return `> ${from} ${to} ${layer}`;
 }
 
+/** Whether a key of a layer is a via, not a step. */
+const isVia = (k: string) => k.startsWith('> ');
+
 /**
  * Orders the steps of each layer: first in submission order, then a few
  * sweeps that sort each layer by the mean row of its neighbours in the
@@ -132,7 +173,7 @@ function orderLayers(steps: readonly GraphStep[], layerOf: ReadonlyMap<string, n
   };
   for (const s of steps) {
     const to = layerOf.get(s.key)!;
-    for (const d of new Set(s.dependsOn)) {
+    for (const { from: d } of inEdges(s)) {
       const from = layerOf.get(d);
       if (from === undefined || d === s.key || from >= to) continue;
       let prev = d;
@@ -170,7 +211,6 @@ export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes =
   const { boxWidth: w, boxHeight: h, gapX, gapY, padding } = sizes;
   const layerOf = stepLayers(steps);
   const layers = orderLayers(steps, layerOf);
-  const isVia = (k: string) => k.startsWith('> ');
   const span = (l: string[]) => l.reduce((sum, k) => sum + (isVia(k) ? LANE : h), 0) + Math.max(0, l.length - 1) * gapY;
   const tallest = Math.max(0, ...layers.map(span));
   const height = tallest === 0 ? 0 : padding * 2 + tallest;
@@ -199,7 +239,7 @@ export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes =
   const edges: PlacedEdge[] = [];
   for (const s of steps) {
     const to = byKey.get(s.key)!;
-    for (const d of new Set(s.dependsOn)) {
+    for (const { from: d, kind } of inEdges(s)) {
       const from = byKey.get(d);
       if (!from || d === s.key) continue;
       // The points where it crosses the layers between.
@@ -208,7 +248,7 @@ export function layoutWorkflow(steps: readonly GraphStep[], sizes: LayoutSizes =
         const p = lanes.get(via(d, s.key, l));
         if (p) through.push(p);
       }
-      edges.push({ from: d, to: s.key, path: edgePath(from, to, through, w, h) });
+      edges.push({ from: d, to: s.key, kind, added: kind === 'dependsOn' && s.addedBy === d, path: edgePath(from, to, through, w, h) });
     }
   }
   return { steps: placed, byKey, edges, layers: layers.length, width, height };

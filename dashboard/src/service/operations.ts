@@ -163,7 +163,7 @@ export const WORKFLOW_QUERY = `
   query Workflow($id: ID!) {
     workflow(id: $id) {
       ${WORKFLOW_FIELDS}
-      steps { key dependsOn task { ${TASK_SUMMARY_FIELDS} } }
+      steps { key dependsOn addedBy task { ${TASK_SUMMARY_FIELDS} } }
     }
   }
 `;

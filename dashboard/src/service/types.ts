@@ -412,10 +412,15 @@ export interface WorkflowSummary {
   completedAt: string | null;
 }
 
-/** One step of a workflow: its key, what it waits for, and its task (null once removed by retention). */
+/**
+ * One step of a workflow: its key, what it waits for, the step that added it
+ * while it ran (null for a submitted step), and its task (null once removed
+ * by retention).
+ */
 export interface WorkflowStep {
   key: string;
   dependsOn: string[];
+  addedBy: string | null;
   task: TaskSummary | null;
 }
 

@@ -330,7 +330,7 @@ describe('workflow steps in the task feed', () => {
       createdAt: iso(0),
       updatedAt: iso(0),
       completedAt: null,
-      steps: tasks.map((t, i) => ({ key: `s${i}`, dependsOn: i > 0 ? [`s${i - 1}`] : [], task: t })),
+      steps: tasks.map((t, i) => ({ key: `s${i}`, dependsOn: i > 0 ? [`s${i - 1}`] : [], addedBy: null, task: t })),
     };
   }
 
