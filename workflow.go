@@ -157,8 +157,15 @@ func (w *Workflow) Clone() *Workflow {
 func (w *Workflow) Update(old *Workflow) *Workflow {
 	u := &Workflow{ID: w.ID, OnFailure: w.OnFailure, Status: w.Status, Error: w.Error, CreatedAt: w.CreatedAt,
 		UpdatedAt: w.UpdatedAt, CompletedAt: w.CompletedAt, Seq: w.Seq}
+	var before map[string]*WorkflowStep
+	if old != nil {
+		before = make(map[string]*WorkflowStep, len(old.Steps))
+		for i := range old.Steps {
+			before[old.Steps[i].Key] = &old.Steps[i]
+		}
+	}
 	for _, s := range w.Steps {
-		if o := old.stepOrNil(s.Key); o != nil && o.Status == s.Status && o.TaskID == s.TaskID && o.AddedBy == s.AddedBy &&
+		if o := before[s.Key]; o != nil && o.Status == s.Status && o.TaskID == s.TaskID && o.AddedBy == s.AddedBy &&
 			slices.Equal(o.DependsOn, s.DependsOn) {
 			continue
 		}
@@ -166,13 +173,6 @@ func (w *Workflow) Update(old *Workflow) *Workflow {
 		u.Steps = append(u.Steps, s)
 	}
 	return u
-}
-
-func (w *Workflow) stepOrNil(key string) *WorkflowStep {
-	if w == nil {
-		return nil
-	}
-	return w.Step(key)
 }
 
 // Merge applies update u (a workflow.updated event's Workflow) to w, a
@@ -225,10 +225,25 @@ func (w *Workflow) Finished() bool {
 	return true
 }
 
-// ready reports whether every dependency of s completed.
-func (w *Workflow) ready(s *WorkflowStep) bool {
+// completed returns the keys of the steps that completed, so that
+// checking whether a step is ready does not look each dependency up among
+// all the steps (a fan-in of a thousand steps is a thousand lookups at
+// each step that ends).
+func (w *Workflow) completed() map[string]bool {
+	done := make(map[string]bool, len(w.Steps))
+	for _, s := range w.Steps {
+		if s.Status == TaskCompleted {
+			done[s.Key] = true
+		}
+	}
+	return done
+}
+
+// ready reports whether every dependency of s completed (done: see
+// completed).
+func ready(s *WorkflowStep, done map[string]bool) bool {
 	for _, d := range s.DependsOn {
-		if p := w.Step(d); p == nil || p.Status != TaskCompleted {
+		if !done[d] {
 			return false
 		}
 	}
@@ -263,9 +278,10 @@ func (w *Workflow) StepEnded(key string, status TaskStatus, errMsg string, now t
 	switch {
 	case w.Status != WorkflowRunning:
 	case status == TaskCompleted:
+		done := w.completed()
 		for i := range w.Steps {
 			c := &w.Steps[i]
-			if c.Status == TaskWaiting && slices.Contains(c.DependsOn, key) && w.ready(c) {
+			if c.Status == TaskWaiting && slices.Contains(c.DependsOn, key) && ready(c, done) {
 				c.Status = TaskPending
 				release = append(release, c.Key)
 			}
@@ -360,8 +376,9 @@ func (w *Workflow) Retry(now time.Time) ([]string, error) {
 			again = append(again, w.Steps[i].Key)
 		}
 	}
+	done := w.completed()
 	for i := range w.Steps {
-		if s := &w.Steps[i]; s.Status == TaskWaiting && w.ready(s) {
+		if s := &w.Steps[i]; s.Status == TaskWaiting && ready(s, done) {
 			s.Status = TaskPending
 		}
 	}
@@ -419,8 +436,9 @@ func (w *Workflow) AddSteps(by string, steps []WorkflowStep, now time.Time) ([]W
 		added[i].Status, added[i].AddedBy = TaskWaiting, by
 	}
 	w.Steps = append(w.Steps, added...)
+	done := w.completed()
 	for i := range added {
-		if s := w.Step(added[i].Key); w.ready(s) {
+		if s := w.Step(added[i].Key); ready(s, done) {
 			s.Status, added[i].Status = TaskPending, TaskPending
 		}
 	}
