@@ -129,19 +129,25 @@ func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQu
 			return q, err
 		}
 	}
+	var err error
+	q.First, q.After, err = pageArgs(first, after, maxPageSize)
+	return q, err
+}
+
+// pageArgs checks a connection's first (0 to most; absent: the store's
+// default) and after.
+func pageArgs(first *int, after *string, most int) (int, string, error) {
+	n := 0
 	if first != nil {
 		switch {
 		case *first < 0:
-			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must not be negative")
-		case *first > maxPageSize:
-			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must be at most %d", maxPageSize)
+			return 0, "", archivist.Errorf(archivist.CodeBadUserInput, "first must not be negative")
+		case *first > most:
+			return 0, "", archivist.Errorf(archivist.CodeBadUserInput, "first must be at most %d", most)
 		}
-		q.First = *first
+		n = *first
 	}
-	if after != nil {
-		q.After = *after
-	}
-	return q, nil
+	return n, deref(after), nil
 }
 
 // taskFilter is the domain's filter for a filter of the API: the tasks

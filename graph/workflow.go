@@ -97,19 +97,9 @@ func workflowQuery(f *model.WorkflowFilter, first *int, after *string) (archivis
 		q.Status = f.Status
 		q.Search = deref(f.Search)
 	}
-	if first != nil {
-		switch {
-		case *first < 0:
-			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must not be negative")
-		case *first > maxWorkflowPageSize:
-			return q, archivist.Errorf(archivist.CodeBadUserInput, "first must be at most %d", maxWorkflowPageSize)
-		}
-		q.First = *first
-	}
-	if after != nil {
-		q.After = *after
-	}
-	return q, nil
+	var err error
+	q.First, q.After, err = pageArgs(first, after, maxWorkflowPageSize)
+	return q, err
 }
 
 // workflowConnection builds a page of the workflows query; cursors are the
