@@ -289,6 +289,8 @@ type TaskFilter struct {
 	Schedule string
 	// WorkflowID selects the steps of a workflow.
 	WorkflowID string
+	// Group selects the tasks of a group (Task.Group).
+	Group string
 	// Search matches a substring of the id, type or error, ignoring case.
 	Search string
 }
@@ -307,7 +309,8 @@ func (f TaskFilter) Matches(t *Task) bool {
 		f.Priority != "" && t.Priority != f.Priority,
 		f.NodeID != "" && t.NodeID != f.NodeID,
 		f.Schedule != "" && t.Schedule != f.Schedule,
-		f.WorkflowID != "" && t.WorkflowID != f.WorkflowID:
+		f.WorkflowID != "" && t.WorkflowID != f.WorkflowID,
+		f.Group != "" && t.Group != f.Group:
 		return false
 	}
 	if f.Search == "" {
@@ -324,7 +327,7 @@ func (f TaskFilter) Matches(t *Task) bool {
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
 func (f TaskFilter) StatusOnly() bool {
-	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Search == ""
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Group == "" && f.Search == ""
 }
 
 // TaskPage is a page of tasks.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // TaskStatus is where a task is in its lifecycle:
@@ -126,6 +127,22 @@ type Task struct {
 	// one (see Workflow); the store keeps them.
 	WorkflowID string `json:"workflowId,omitempty"`
 	StepKey    string `json:"stepKey,omitempty"`
+	// Group is what fair share and limits count the task under, typically
+	// the campaign it works for. Among ready tasks of one priority,
+	// placement takes groups in turn (see Turn); a Limit may count per
+	// group. "" is a group of its own: the tasks submitted without one.
+	Group string `json:"group,omitempty"`
+	// Turn is the task's place in its priority's fair queue, which the
+	// store gives it when it first becomes PENDING: ready tasks are placed
+	// by priority, then Turn, then Seq. A group's tasks take turns one
+	// after another, and a group that had nothing queued starts at the
+	// turn being placed now, so it does not wait behind another group's
+	// backlog. A task put back (a lost node, a retry) keeps its turn.
+	Turn uint64 `json:"turn,omitempty"`
+	// HeldBy, on a PENDING task, says why placement passes over it:
+	// HeldPaused when its type is paused, or HeldByLimit(id) when a limit
+	// it counts under is full. "" for a task that waits only for a worker.
+	HeldBy string `json:"heldBy,omitempty"`
 
 	Status TaskStatus      `json:"status"`
 	Result json.RawMessage `json:"result,omitempty"`
@@ -204,7 +221,31 @@ const (
 	MaxUniqueFor = 30 * 24 * time.Hour
 	// MaxUniqueKeyBytes is the longest unique key.
 	MaxUniqueKeyBytes = 512
+	// MaxGroupBytes is the longest group name.
+	MaxGroupBytes = 256
 )
+
+// AnyGroup, as a Limit's Group, makes the limit count each group
+// separately. No task may be in it.
+const AnyGroup = "*"
+
+// CheckGroup checks a task's group: at most MaxGroupBytes, no control
+// characters, not blank unless empty, and not AnyGroup.
+func CheckGroup(g string) error {
+	switch {
+	case g == "":
+		return nil
+	case len(g) > MaxGroupBytes:
+		return Errorf(CodeBadUserInput, "group is %d bytes; the limit is %d", len(g), MaxGroupBytes)
+	case strings.TrimSpace(g) == "":
+		return Errorf(CodeBadUserInput, "group must not be blank")
+	case g == AnyGroup:
+		return Errorf(CodeBadUserInput, "group %q is reserved (a limit's \"each group\"); name the group", AnyGroup)
+	case strings.IndexFunc(g, unicode.IsControl) >= 0:
+		return Errorf(CodeBadUserInput, "group must not hold control characters")
+	}
+	return nil
+}
 
 // DuplicatePolicy says what a submission whose UniqueKey is held by another
 // task does.
@@ -246,6 +287,8 @@ type TaskSpec struct {
 	UniqueKey   string
 	UniqueFor   time.Duration
 	OnDuplicate DuplicatePolicy
+	// Group: see Task.Group.
+	Group string
 }
 
 // NewTask validates spec against the registry and the limits and returns the
@@ -322,6 +365,9 @@ func newTask(spec TaskSpec, reg *Registry, cfg Config, validate bool) (*Task, er
 	if err := checkUnique(spec.UniqueKey, spec.UniqueFor, spec.OnDuplicate); err != nil {
 		return nil, err
 	}
+	if err := CheckGroup(spec.Group); err != nil {
+		return nil, err
+	}
 	if v, ok := h.(InputValidator); ok && validate {
 		if err := v.ValidateInput(input); err != nil {
 			return nil, Errorf(CodeBadUserInput, "invalid input for %s: %v", typ, err)
@@ -332,6 +378,7 @@ func newTask(spec TaskSpec, reg *Registry, cfg Config, validate bool) (*Task, er
 		Delay:       spec.Delay,
 		UniqueKey:   spec.UniqueKey,
 		UniqueFor:   spec.UniqueFor,
+		Group:       spec.Group,
 		OnDuplicate: spec.OnDuplicate,
 		Type:        typ,
 		Input:       input,

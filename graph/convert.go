@@ -110,6 +110,7 @@ func taskSpec(in *model.SubmitTaskInput) archivist.TaskSpec {
 	if in.OnDuplicate != nil {
 		spec.OnDuplicate = *in.OnDuplicate
 	}
+	spec.Group = deref(in.Group)
 	return spec
 }
 
@@ -177,6 +178,7 @@ func taskFilter(f *model.TaskFilter) archivist.TaskFilter {
 	if f.Search != nil {
 		q.Search = *f.Search
 	}
+	q.Group = deref(f.Group)
 	return q
 }
 
@@ -258,4 +260,10 @@ func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
 	if in.MaxBackoffMs != nil {
 		cfg.MaxBackoff = millisToDuration(*in.MaxBackoffMs)
 	}
+}
+
+// errNotYet answers a field of issue #17 whose work is under way.
+// TODO(#17): remove once every flow-control resolver is implemented.
+func errNotYet(field string) error {
+	return archivist.Errorf(archivist.CodeInternal, "%s is not implemented yet", field)
 }

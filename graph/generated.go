@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Alert() AlertResolver
 	DistributedProcessingConfig() DistributedProcessingConfigResolver
 	DistributedTask() DistributedTaskResolver
+	Limit() LimitResolver
 	Mutation() MutationResolver
 	NodeHealth() NodeHealthResolver
 	ProcessingNode() ProcessingNodeResolver
@@ -103,6 +104,8 @@ type ComplexityRoot struct {
 		Duplicate        func(childComplexity int) int
 		Error            func(childComplexity int) int
 		Failures         func(childComplexity int) int
+		Group            func(childComplexity int) int
+		HeldBy           func(childComplexity int) int
 		ID               func(childComplexity int) int
 		Input            func(childComplexity int) int
 		MaxBackoffMs     func(childComplexity int) int
@@ -135,18 +138,45 @@ type ComplexityRoot struct {
 		MemoryPercent func(childComplexity int) int
 	}
 
+	Limit struct {
+		Burst         func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Group         func(childComplexity int) int
+		Groups        func(childComplexity int) int
+		Held          func(childComplexity int) int
+		ID            func(childComplexity int) int
+		MaxConcurrent func(childComplexity int) int
+		RatePerSecond func(childComplexity int) int
+		Running       func(childComplexity int) int
+		TaskType      func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+	}
+
+	LimitGroupUse struct {
+		Group   func(childComplexity int) int
+		Held    func(childComplexity int) int
+		Running func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CancelTask      func(childComplexity int, id string) int
+		CancelTasks     func(childComplexity int, filter model.TaskFilter) int
 		CancelWorkflow  func(childComplexity int, id string) int
 		CreateSchedule  func(childComplexity int, input model.ScheduleInput) int
+		DeleteLimit     func(childComplexity int, id string) int
 		DeleteSchedule  func(childComplexity int, name string) int
+		DeleteTasks     func(childComplexity int, filter model.TaskFilter) int
 		DrainNode       func(childComplexity int, id string) int
 		PauseSchedule   func(childComplexity int, name string) int
+		PauseTaskType   func(childComplexity int, typeArg string) int
 		RemoveNode      func(childComplexity int, id string) int
 		ResumeNode      func(childComplexity int, id string) int
 		ResumeSchedule  func(childComplexity int, name string) int
+		ResumeTaskType  func(childComplexity int, typeArg string) int
 		RetryTask       func(childComplexity int, id string) int
+		RetryTasks      func(childComplexity int, filter model.TaskFilter) int
 		RetryWorkflow   func(childComplexity int, id string) int
+		SetLimit        func(childComplexity int, input model.LimitInput) int
 		SubmitTask      func(childComplexity int, input model.SubmitTaskInput) int
 		SubmitTasks     func(childComplexity int, inputs []*model.SubmitTaskInput) int
 		SubmitWorkflow  func(childComplexity int, input model.WorkflowInput) int
@@ -200,21 +230,23 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Alerts     func(childComplexity int, includeResolved *bool) int
-		Config     func(childComplexity int) int
-		Leader     func(childComplexity int) int
-		Node       func(childComplexity int, id string) int
-		Nodes      func(childComplexity int) int
-		Schedule   func(childComplexity int, name string) int
-		Schedules  func(childComplexity int) int
-		Session    func(childComplexity int) int
-		Stats      func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
-		Task       func(childComplexity int, id string) int
-		TaskCounts func(childComplexity int) int
-		TaskTypes  func(childComplexity int) int
-		Tasks      func(childComplexity int, filter *model.TaskFilter, first *int, after *string) int
-		Workflow   func(childComplexity int, id string) int
-		Workflows  func(childComplexity int, filter *model.WorkflowFilter, first *int, after *string) int
+		Alerts         func(childComplexity int, includeResolved *bool) int
+		Config         func(childComplexity int) int
+		Leader         func(childComplexity int) int
+		Limits         func(childComplexity int) int
+		Node           func(childComplexity int, id string) int
+		Nodes          func(childComplexity int) int
+		Schedule       func(childComplexity int, name string) int
+		Schedules      func(childComplexity int) int
+		Session        func(childComplexity int) int
+		Stats          func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
+		Task           func(childComplexity int, id string) int
+		TaskCounts     func(childComplexity int) int
+		TaskTypeStates func(childComplexity int) int
+		TaskTypes      func(childComplexity int) int
+		Tasks          func(childComplexity int, filter *model.TaskFilter, first *int, after *string) int
+		Workflow       func(childComplexity int, id string) int
+		Workflows      func(childComplexity int, filter *model.WorkflowFilter, first *int, after *string) int
 	}
 
 	Schedule struct {
@@ -290,6 +322,11 @@ type ComplexityRoot struct {
 	TaskEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TaskTypeState struct {
+		Paused func(childComplexity int) int
+		Type   func(childComplexity int) int
 	}
 
 	TypeStats struct {
@@ -371,8 +408,17 @@ type DistributedTaskResolver interface {
 	Workflow(ctx context.Context, obj *archivist.Task) (*archivist.Workflow, error)
 	WorkflowID(ctx context.Context, obj *archivist.Task) (*string, error)
 	StepKey(ctx context.Context, obj *archivist.Task) (*string, error)
+	Group(ctx context.Context, obj *archivist.Task) (*string, error)
+	HeldBy(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
+}
+type LimitResolver interface {
+	TaskType(ctx context.Context, obj *archivist.Limit) (*string, error)
+	Group(ctx context.Context, obj *archivist.Limit) (*string, error)
+	MaxConcurrent(ctx context.Context, obj *archivist.Limit) (*int, error)
+	RatePerSecond(ctx context.Context, obj *archivist.Limit) (*float64, error)
+	Burst(ctx context.Context, obj *archivist.Limit) (*int, error)
 }
 type MutationResolver interface {
 	SubmitTask(ctx context.Context, input model.SubmitTaskInput) (*archivist.Task, error)
@@ -384,6 +430,13 @@ type MutationResolver interface {
 	ResumeNode(ctx context.Context, id string) (*archivist.Node, error)
 	UpdateNode(ctx context.Context, id string, input model.NodeInput) (*archivist.Node, error)
 	RemoveNode(ctx context.Context, id string) (bool, error)
+	SetLimit(ctx context.Context, input model.LimitInput) (*archivist.Limit, error)
+	DeleteLimit(ctx context.Context, id string) (bool, error)
+	PauseTaskType(ctx context.Context, typeArg string) (bool, error)
+	ResumeTaskType(ctx context.Context, typeArg string) (bool, error)
+	CancelTasks(ctx context.Context, filter model.TaskFilter) (int, error)
+	RetryTasks(ctx context.Context, filter model.TaskFilter) (int, error)
+	DeleteTasks(ctx context.Context, filter model.TaskFilter) (int, error)
 	CreateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error)
 	UpdateSchedule(ctx context.Context, input model.ScheduleInput) (*archivist.Schedule, error)
 	PauseSchedule(ctx context.Context, name string) (*archivist.Schedule, error)
@@ -413,6 +466,8 @@ type QueryResolver interface {
 	TaskCounts(ctx context.Context) ([]*model.TaskCount, error)
 	Leader(ctx context.Context) (*archivist.Node, error)
 	Alerts(ctx context.Context, includeResolved *bool) ([]*alert.Alert, error)
+	Limits(ctx context.Context) ([]*archivist.Limit, error)
+	TaskTypeStates(ctx context.Context) ([]*model.TaskTypeState, error)
 	Schedules(ctx context.Context) ([]*archivist.Schedule, error)
 	Schedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	Session(ctx context.Context) (*model.Session, error)
@@ -732,6 +787,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.Failures(childComplexity), true
+	case "DistributedTask.group":
+		if e.ComplexityRoot.DistributedTask.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.Group(childComplexity), true
+	case "DistributedTask.heldBy":
+		if e.ComplexityRoot.DistributedTask.HeldBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.HeldBy(childComplexity), true
 	case "DistributedTask.id":
 		if e.ComplexityRoot.DistributedTask.ID == nil {
 			break
@@ -896,6 +963,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HealthThresholds.MemoryPercent(childComplexity), true
 
+	case "Limit.burst":
+		if e.ComplexityRoot.Limit.Burst == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.Burst(childComplexity), true
+	case "Limit.createdAt":
+		if e.ComplexityRoot.Limit.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.CreatedAt(childComplexity), true
+	case "Limit.group":
+		if e.ComplexityRoot.Limit.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.Group(childComplexity), true
+	case "Limit.groups":
+		if e.ComplexityRoot.Limit.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.Groups(childComplexity), true
+	case "Limit.held":
+		if e.ComplexityRoot.Limit.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.Held(childComplexity), true
+	case "Limit.id":
+		if e.ComplexityRoot.Limit.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.ID(childComplexity), true
+	case "Limit.maxConcurrent":
+		if e.ComplexityRoot.Limit.MaxConcurrent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.MaxConcurrent(childComplexity), true
+	case "Limit.ratePerSecond":
+		if e.ComplexityRoot.Limit.RatePerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.RatePerSecond(childComplexity), true
+	case "Limit.running":
+		if e.ComplexityRoot.Limit.Running == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.Running(childComplexity), true
+	case "Limit.taskType":
+		if e.ComplexityRoot.Limit.TaskType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.TaskType(childComplexity), true
+	case "Limit.updatedAt":
+		if e.ComplexityRoot.Limit.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Limit.UpdatedAt(childComplexity), true
+
+	case "LimitGroupUse.group":
+		if e.ComplexityRoot.LimitGroupUse.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LimitGroupUse.Group(childComplexity), true
+	case "LimitGroupUse.held":
+		if e.ComplexityRoot.LimitGroupUse.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LimitGroupUse.Held(childComplexity), true
+	case "LimitGroupUse.running":
+		if e.ComplexityRoot.LimitGroupUse.Running == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LimitGroupUse.Running(childComplexity), true
+
 	case "Mutation.cancelTask":
 		if e.ComplexityRoot.Mutation.CancelTask == nil {
 			break
@@ -907,6 +1060,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelTask(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelTasks":
+		if e.ComplexityRoot.Mutation.CancelTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelTasks(childComplexity, args["filter"].(model.TaskFilter)), true
 	case "Mutation.cancelWorkflow":
 		if e.ComplexityRoot.Mutation.CancelWorkflow == nil {
 			break
@@ -929,6 +1093,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSchedule(childComplexity, args["input"].(model.ScheduleInput)), true
+	case "Mutation.deleteLimit":
+		if e.ComplexityRoot.Mutation.DeleteLimit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLimit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLimit(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteSchedule":
 		if e.ComplexityRoot.Mutation.DeleteSchedule == nil {
 			break
@@ -940,6 +1115,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSchedule(childComplexity, args["name"].(string)), true
+	case "Mutation.deleteTasks":
+		if e.ComplexityRoot.Mutation.DeleteTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteTasks(childComplexity, args["filter"].(model.TaskFilter)), true
 	case "Mutation.drainNode":
 		if e.ComplexityRoot.Mutation.DrainNode == nil {
 			break
@@ -962,6 +1148,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseSchedule(childComplexity, args["name"].(string)), true
+	case "Mutation.pauseTaskType":
+		if e.ComplexityRoot.Mutation.PauseTaskType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseTaskType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseTaskType(childComplexity, args["type"].(string)), true
 	case "Mutation.removeNode":
 		if e.ComplexityRoot.Mutation.RemoveNode == nil {
 			break
@@ -995,6 +1192,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeSchedule(childComplexity, args["name"].(string)), true
+	case "Mutation.resumeTaskType":
+		if e.ComplexityRoot.Mutation.ResumeTaskType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeTaskType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeTaskType(childComplexity, args["type"].(string)), true
 	case "Mutation.retryTask":
 		if e.ComplexityRoot.Mutation.RetryTask == nil {
 			break
@@ -1006,6 +1214,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetryTask(childComplexity, args["id"].(string)), true
+	case "Mutation.retryTasks":
+		if e.ComplexityRoot.Mutation.RetryTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryTasks(childComplexity, args["filter"].(model.TaskFilter)), true
 	case "Mutation.retryWorkflow":
 		if e.ComplexityRoot.Mutation.RetryWorkflow == nil {
 			break
@@ -1017,6 +1236,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetryWorkflow(childComplexity, args["id"].(string)), true
+	case "Mutation.setLimit":
+		if e.ComplexityRoot.Mutation.SetLimit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setLimit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetLimit(childComplexity, args["input"].(model.LimitInput)), true
 	case "Mutation.submitTask":
 		if e.ComplexityRoot.Mutation.SubmitTask == nil {
 			break
@@ -1309,6 +1539,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Leader(childComplexity), true
+	case "Query.limits":
+		if e.ComplexityRoot.Query.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Limits(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1377,6 +1613,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TaskCounts(childComplexity), true
+	case "Query.taskTypeStates":
+		if e.ComplexityRoot.Query.TaskTypeStates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.TaskTypeStates(childComplexity), true
 	case "Query.taskTypes":
 		if e.ComplexityRoot.Query.TaskTypes == nil {
 			break
@@ -1751,6 +1993,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
 
+	case "TaskTypeState.paused":
+		if e.ComplexityRoot.TaskTypeState.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskTypeState.Paused(childComplexity), true
+	case "TaskTypeState.type":
+		if e.ComplexityRoot.TaskTypeState.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskTypeState.Type(childComplexity), true
+
 	case "TypeStats.completed":
 		if e.ComplexityRoot.TypeStats.Completed == nil {
 			break
@@ -1923,6 +2178,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ConfigInput", ec.unmarshalInputConfigInput),
 			graphql.NewInputUnmarshaler("HealthThresholdsInput", ec.unmarshalInputHealthThresholdsInput),
+			graphql.NewInputUnmarshaler("LimitInput", ec.unmarshalInputLimitInput),
 			graphql.NewInputUnmarshaler("NodeInput", ec.unmarshalInputNodeInput),
 			graphql.NewInputUnmarshaler("ScheduleInput", ec.unmarshalInputScheduleInput),
 			graphql.NewInputUnmarshaler("SubmitTaskInput", ec.unmarshalInputSubmitTaskInput),
@@ -2022,7 +2278,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "alert.graphqls" "config.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls" "workflow.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "flow.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2036,6 +2292,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "alert.graphqls", Input: sourceData("alert.graphqls"), BuiltIn: false},
 	{Name: "config.graphqls", Input: sourceData("config.graphqls"), BuiltIn: false},
+	{Name: "flow.graphqls", Input: sourceData("flow.graphqls"), BuiltIn: false},
 	{Name: "node.graphqls", Input: sourceData("node.graphqls"), BuiltIn: false},
 	{Name: "schedule.graphqls", Input: sourceData("schedule.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -2198,6 +2455,10 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_workflowId(ctx, field)
 	case "stepKey":
 		return ec.fieldContext_DistributedTask_stepKey(ctx, field)
+	case "group":
+		return ec.fieldContext_DistributedTask_group(ctx, field)
+	case "heldBy":
+		return ec.fieldContext_DistributedTask_heldBy(ctx, field)
 	case "retryBackoffMs":
 		return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
 	case "maxBackoffMs":
@@ -2216,6 +2477,46 @@ func (ec *executionContext) childFields_HealthThresholds(ctx context.Context, fi
 		return ec.fieldContext_HealthThresholds_load1(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HealthThresholds", field.Name)
+}
+
+func (ec *executionContext) childFields_Limit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Limit_id(ctx, field)
+	case "taskType":
+		return ec.fieldContext_Limit_taskType(ctx, field)
+	case "group":
+		return ec.fieldContext_Limit_group(ctx, field)
+	case "maxConcurrent":
+		return ec.fieldContext_Limit_maxConcurrent(ctx, field)
+	case "ratePerSecond":
+		return ec.fieldContext_Limit_ratePerSecond(ctx, field)
+	case "burst":
+		return ec.fieldContext_Limit_burst(ctx, field)
+	case "running":
+		return ec.fieldContext_Limit_running(ctx, field)
+	case "held":
+		return ec.fieldContext_Limit_held(ctx, field)
+	case "groups":
+		return ec.fieldContext_Limit_groups(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Limit_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Limit_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Limit", field.Name)
+}
+
+func (ec *executionContext) childFields_LimitGroupUse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_LimitGroupUse_group(ctx, field)
+	case "running":
+		return ec.fieldContext_LimitGroupUse_running(ctx, field)
+	case "held":
+		return ec.fieldContext_LimitGroupUse_held(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LimitGroupUse", field.Name)
 }
 
 func (ec *executionContext) childFields_NodeHealth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2436,6 +2737,16 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type TaskEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_TaskTypeState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_TaskTypeState_type(ctx, field)
+	case "paused":
+		return ec.fieldContext_TaskTypeState_paused(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskTypeState", field.Name)
+}
+
 func (ec *executionContext) childFields_TypeStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -2648,6 +2959,20 @@ func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelTasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.TaskFilter, error) {
+			return ec.unmarshalNTaskFilter2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelWorkflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2676,6 +3001,20 @@ func (ec *executionContext) field_Mutation_createSchedule_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteLimit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2687,6 +3026,20 @@ func (ec *executionContext) field_Mutation_deleteSchedule_args(ctx context.Conte
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteTasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.TaskFilter, error) {
+			return ec.unmarshalNTaskFilter2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -2715,6 +3068,20 @@ func (ec *executionContext) field_Mutation_pauseSchedule_args(ctx context.Contex
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pauseTaskType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "type",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["type"] = arg0
 	return args, nil
 }
 
@@ -2760,6 +3127,20 @@ func (ec *executionContext) field_Mutation_resumeSchedule_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resumeTaskType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "type",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["type"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retryTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2774,6 +3155,20 @@ func (ec *executionContext) field_Mutation_retryTask_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_retryTasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.TaskFilter, error) {
+			return ec.unmarshalNTaskFilter2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retryWorkflow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2785,6 +3180,20 @@ func (ec *executionContext) field_Mutation_retryWorkflow_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setLimit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.LimitInput, error) {
+			return ec.unmarshalNLimitInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐLimitInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4733,6 +5142,52 @@ func (ec *executionContext) fieldContext_DistributedTask_stepKey(_ context.Conte
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
 }
 
+func (ec *executionContext) _DistributedTask_group(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().Group(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
+func (ec *executionContext) _DistributedTask_heldBy(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_heldBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().HeldBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_heldBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
 func (ec *executionContext) _DistributedTask_retryBackoffMs(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4846,6 +5301,337 @@ func (ec *executionContext) _HealthThresholds_load1(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_HealthThresholds_load1(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("HealthThresholds", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Limit_id(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Limit_taskType(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_taskType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Limit().TaskType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_taskType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, true, true, "String")
+}
+
+func (ec *executionContext) _Limit_group(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Limit().Group(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, true, true, "String")
+}
+
+func (ec *executionContext) _Limit_maxConcurrent(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_maxConcurrent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Limit().MaxConcurrent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_maxConcurrent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Limit_ratePerSecond(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_ratePerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Limit().RatePerSecond(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_ratePerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Limit_burst(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_burst(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Limit().Burst(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_burst(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Limit_running(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_running(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Running, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_running(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Limit_held(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Limit_groups(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []archivist.LimitGroupUse) graphql.Marshaler {
+			return ec.marshalNLimitGroupUse2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitGroupUseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Limit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LimitGroupUse(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Limit_createdAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Limit_updatedAt(ctx context.Context, field graphql.CollectedField, obj *archivist.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Limit_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Limit_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Limit", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LimitGroupUse_group(ctx context.Context, field graphql.CollectedField, obj *archivist.LimitGroupUse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LimitGroupUse_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LimitGroupUse_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LimitGroupUse", field, false, false, "String")
+}
+
+func (ec *executionContext) _LimitGroupUse_running(ctx context.Context, field graphql.CollectedField, obj *archivist.LimitGroupUse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LimitGroupUse_running(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Running, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LimitGroupUse_running(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LimitGroupUse", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LimitGroupUse_held(ctx context.Context, field graphql.CollectedField, obj *archivist.LimitGroupUse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LimitGroupUse_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LimitGroupUse_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LimitGroupUse", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Mutation_submitTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5238,6 +6024,314 @@ func (ec *executionContext) fieldContext_Mutation_removeNode(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeNode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetLimit(ctx, fc.Args["input"].(model.LimitInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Limit) graphql.Marshaler {
+			return ec.marshalNLimit2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setLimit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Limit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setLimit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLimit(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLimit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLimit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseTaskType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseTaskType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseTaskType(ctx, fc.Args["type"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseTaskType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseTaskType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeTaskType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeTaskType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeTaskType(ctx, fc.Args["type"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeTaskType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeTaskType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelTasks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelTasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelTasks(ctx, fc.Args["filter"].(model.TaskFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelTasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelTasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryTasks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryTasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryTasks(ctx, fc.Args["filter"].(model.TaskFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryTasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryTasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteTasks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteTasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteTasks(ctx, fc.Args["filter"].(model.TaskFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteTasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteTasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6685,6 +7779,70 @@ func (ec *executionContext) fieldContext_Query_alerts(ctx context.Context, field
 	if fc.Args, err = ec.field_Query_alerts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_limits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Limits(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*archivist.Limit) graphql.Marshaler {
+			return ec.marshalNLimit2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Limit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_taskTypeStates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_taskTypeStates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().TaskTypeStates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskTypeState) graphql.Marshaler {
+			return ec.marshalNTaskTypeState2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskTypeStateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_taskTypeStates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskTypeState(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -8323,6 +9481,52 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TaskTypeState_type(ctx context.Context, field graphql.CollectedField, obj *model.TaskTypeState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskTypeState_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskTypeState_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskTypeState", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskTypeState_paused(ctx context.Context, field graphql.CollectedField, obj *model.TaskTypeState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskTypeState_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskTypeState_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskTypeState", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _TypeStats_type(ctx context.Context, field graphql.CollectedField, obj *model.TypeStats) (ret graphql.Marshaler) {
@@ -10230,6 +11434,76 @@ func UnmarshalHealthThresholdsInput(ctx context.Context, raw any) (model.HealthT
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputLimitInput(ctx context.Context, obj any) (model.LimitInput, error) {
+	var it model.LimitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"taskType", "group", "maxConcurrent", "ratePerSecond", "burst"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "taskType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskType = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
+		case "maxConcurrent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxConcurrent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxConcurrent = data
+		case "ratePerSecond":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePerSecond"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePerSecond = data
+		case "burst":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("burst"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Burst = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLimitInput unmarshals raw into the LimitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLimitInput(ctx context.Context, raw any) (model.LimitInput, error) {
+	var out model.LimitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LimitInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputNodeInput(ctx context.Context, obj any) (model.NodeInput, error) {
 	var it model.NodeInput
 	if obj == nil {
@@ -10395,7 +11669,7 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs", "runAt", "delaySeconds", "uniqueKey", "uniqueForSeconds", "onDuplicate"}
+	fieldsInOrder := [...]string{"type", "input", "priority", "timeoutSeconds", "maxRetries", "metadata", "retryBackoffMs", "maxBackoffMs", "runAt", "delaySeconds", "uniqueKey", "uniqueForSeconds", "onDuplicate", "group"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10493,6 +11767,13 @@ func (ec *executionContext) unmarshalInputSubmitTaskInput(ctx context.Context, o
 				return it, err
 			}
 			it.OnDuplicate = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
 		}
 	}
 	return it, nil
@@ -10521,7 +11802,7 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "workflowId", "search"}
+	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "workflowId", "group", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10570,6 +11851,13 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.WorkflowID = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -11256,6 +12544,18 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_stepKey(ctx, field, obj)
 				})
+		case "group":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_group(ctx, field, obj)
+				})
+		case "heldBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_heldBy(ctx, field, obj)
+				})
 		case "retryBackoffMs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -11308,6 +12608,137 @@ func (ec *executionContext) _HealthThresholds(ctx context.Context, sel ast.Selec
 			}
 		case "load1":
 			out.Values[i] = ec._HealthThresholds_load1(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var limitImplementors = []string{"Limit"}
+
+func (ec *executionContext) _Limit(ctx context.Context, sel ast.SelectionSet, obj *archivist.Limit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, limitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Limit")
+		case "id":
+			out.Values[i] = ec._Limit_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "taskType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Limit_taskType(ctx, field, obj)
+				})
+		case "group":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Limit_group(ctx, field, obj)
+				})
+		case "maxConcurrent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Limit_maxConcurrent(ctx, field, obj)
+				})
+		case "ratePerSecond":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Limit_ratePerSecond(ctx, field, obj)
+				})
+		case "burst":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Limit_burst(ctx, field, obj)
+				})
+		case "running":
+			out.Values[i] = ec._Limit_running(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "held":
+			out.Values[i] = ec._Limit_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groups":
+			out.Values[i] = ec._Limit_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Limit_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Limit_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var limitGroupUseImplementors = []string{"LimitGroupUse"}
+
+func (ec *executionContext) _LimitGroupUse(ctx context.Context, sel ast.SelectionSet, obj *archivist.LimitGroupUse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, limitGroupUseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LimitGroupUse")
+		case "group":
+			out.Values[i] = ec._LimitGroupUse_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "running":
+			out.Values[i] = ec._LimitGroupUse_running(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "held":
+			out.Values[i] = ec._LimitGroupUse_held(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11406,6 +12837,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeNode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeNode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setLimit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setLimit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLimit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLimit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseTaskType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseTaskType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeTaskType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeTaskType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelTasks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelTasks(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryTasks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryTasks(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteTasks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteTasks(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11833,6 +13313,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_alerts(ctx, field)
+				})
+		case "limits":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_limits(ctx, field)
+				})
+		case "taskTypeStates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_taskTypeStates(ctx, field)
 				})
 		case "schedules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12344,6 +13836,44 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._TaskEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var taskTypeStateImplementors = []string{"TaskTypeState"}
+
+func (ec *executionContext) _TaskTypeState(ctx context.Context, sel ast.SelectionSet, obj *model.TaskTypeState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskTypeStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskTypeState")
+		case "type":
+			out.Values[i] = ec._TaskTypeState_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paused":
+			out.Values[i] = ec._TaskTypeState_paused(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13189,6 +14719,55 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNLimit2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*archivist.Limit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLimit2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLimit2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimit(ctx context.Context, sel ast.SelectionSet, v *archivist.Limit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Limit!")
+		return graphql.Null
+	}
+	return ec._Limit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLimitGroupUse2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitGroupUse(ctx context.Context, sel ast.SelectionSet, v archivist.LimitGroupUse) graphql.Marshaler {
+	return ec._LimitGroupUse(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLimitGroupUse2ᚕgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitGroupUseᚄ(ctx context.Context, sel ast.SelectionSet, v []archivist.LimitGroupUse) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLimitGroupUse2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLimitGroupUse(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNLimitInput2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐLimitInput(ctx context.Context, v any) (model.LimitInput, error) {
+	res, err := ec.unmarshalInputLimitInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNLoadBalancingStrategy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLoadBalancingStrategy(ctx context.Context, v any) (archivist.LoadBalancingStrategy, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNLoadBalancingStrategy2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐLoadBalancingStrategy[tmp]
@@ -13586,6 +15165,11 @@ func (ec *executionContext) marshalNTaskEdge2ᚖgithubᚗcomᚋrpgᚑarchivist�
 	return ec._TaskEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNTaskFilter2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskFilter(ctx context.Context, v any) (model.TaskFilter, error) {
+	res, err := ec.unmarshalInputTaskFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTaskPriority2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐPriority(ctx context.Context, v any) (archivist.Priority, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNTaskPriority2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐPriority[tmp]
@@ -13657,6 +15241,30 @@ var (
 		archivist.TaskTimedOut:   "TIMED_OUT",
 	}
 )
+
+func (ec *executionContext) marshalNTaskTypeState2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskTypeStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaskTypeState) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskTypeState2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskTypeState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTaskTypeState2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskTypeState(ctx context.Context, sel ast.SelectionSet, v *model.TaskTypeState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskTypeState!")
+		return graphql.Null
+	}
+	return ec._TaskTypeState(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := model.UnmarshalTime(v)

@@ -93,6 +93,16 @@ func (r *distributedTaskResolver) StepKey(ctx context.Context, obj *archivist.Ta
 	return optionalString(obj.StepKey), nil
 }
 
+// Group is the resolver for the group field.
+func (r *distributedTaskResolver) Group(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.Group), nil
+}
+
+// HeldBy is the resolver for the heldBy field.
+func (r *distributedTaskResolver) HeldBy(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(obj.HeldBy), nil
+}
+
 // RetryBackoffMs is the resolver for the retryBackoffMs field.
 func (r *distributedTaskResolver) RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error) {
 	return optionalMillis(obj.RetryBackoff), nil

@@ -89,6 +89,23 @@ type HealthThresholdsInput struct {
 	Load1 *float64 `json:"load1,omitempty"`
 }
 
+// A limit of a scope: the tasks of taskType (any type when null) in group
+// (every group together when null; each group separately when "*"; else that
+// group). The store counts its slots when it places a task and when the task
+// stops running, so a lost node's slots come back with its tasks.
+type LimitInput struct {
+	// The task type it bounds; null: every type.
+	TaskType *string `json:"taskType,omitempty"`
+	// The group it bounds: null every group together, "*" each group separately, else that group.
+	Group *string `json:"group,omitempty"`
+	// The most of its tasks running at once across the cluster; null: no such bound.
+	MaxConcurrent *int `json:"maxConcurrent,omitempty"`
+	// The most of its tasks started per second across the cluster; null: no such bound.
+	RatePerSecond *float64 `json:"ratePerSecond,omitempty"`
+	// How many starts the rate may save up while idle; null: the rate rounded up (at least 1). Needs ratePerSecond.
+	Burst *int `json:"burst,omitempty"`
+}
+
 // Changes to a node's settings (updateNode). Absent or null fields keep their
 // value. The node applies them at once, without a restart, and the store keeps
 // them, so that they survive the node's restart; a flag given explicitly at a
@@ -246,6 +263,12 @@ type SubmitTaskInput struct {
 	UniqueForSeconds *float64 `json:"uniqueForSeconds,omitempty"`
 	// What a submission whose uniqueKey is held does; RETURN_EXISTING when absent. Needs uniqueKey.
 	OnDuplicate *archivist.DuplicatePolicy `json:"onDuplicate,omitempty"`
+	// The group the task belongs to, typically the campaign it works for (up to
+	// 256 bytes; "*" is reserved). Among ready tasks of one priority, placement
+	// takes groups in turn, so one group's backlog does not hold up another's
+	// tasks; limits may count per group (setLimit). Absent: the group of tasks
+	// submitted without one.
+	Group *string `json:"group,omitempty"`
 }
 
 // A page of tasks, newest first.
@@ -288,8 +311,17 @@ type TaskFilter struct {
 	Schedule *string `json:"schedule,omitempty"`
 	// The steps of the workflow of this id.
 	WorkflowID *string `json:"workflowId,omitempty"`
+	// Tasks of this group (SubmitTaskInput.group).
+	Group *string `json:"group,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
+}
+
+// A task type and whether it is paused.
+type TaskTypeState struct {
+	Type string `json:"type"`
+	// True while pauseTaskType holds its tasks back.
+	Paused bool `json:"paused"`
 }
 
 // One task type over a stats window.
