@@ -35,12 +35,16 @@ const (
 	EventTaskRetried         EventType = "task.retried"
 	EventTaskDue             EventType = "task.due"
 	EventTaskStaleReport     EventType = "task.stale_report"
-	EventNodeUpdated         EventType = "node.updated"
-	EventNodeRemoved         EventType = "node.removed"
-	EventNodeLeader          EventType = "node.leader"
-	EventConfigUpdated       EventType = "config.updated"
-	EventScheduleUpdated     EventType = "schedule.updated"
-	EventScheduleDeleted     EventType = "schedule.deleted"
+	// EventTaskHeld: a PENDING task is held back (Task.HeldBy says by
+	// what); EventTaskUnheld: it is placeable again.
+	EventTaskHeld        EventType = "task.held"
+	EventTaskUnheld      EventType = "task.unheld"
+	EventNodeUpdated     EventType = "node.updated"
+	EventNodeRemoved     EventType = "node.removed"
+	EventNodeLeader      EventType = "node.leader"
+	EventConfigUpdated   EventType = "config.updated"
+	EventScheduleUpdated EventType = "schedule.updated"
+	EventScheduleDeleted EventType = "schedule.deleted"
 )
 
 // Event is one state change, recorded by the store in the same atomic step as

@@ -216,6 +216,40 @@ type Store interface {
 	// workflow that has not ended are not purged. RetryTask of a step gives
 	// CONFLICT (retry the workflow).
 
+	// SetLimit stores a limit that NewLimit built, replacing the limit of
+	// its ID (keeping its CreatedAt and the slots in use), and returns it
+	// with its use (Running, Held, Groups). Tasks a raised or removed bound
+	// no longer holds back become placeable again at once (HeldBy cleared,
+	// event task.unheld). More than MaxLimits limits give BAD_USER_INPUT.
+	//
+	// Placement (AssignTasks, and ClaimTask of a PENDING task) takes a slot
+	// of every limit that applies to the task (Limit.Applies, counted under
+	// Limit.Key) and, for a limit with a rate, a token; a task that a full
+	// limit or an empty bucket holds back stays PENDING with HeldBy set
+	// (event task.held, once) and ReadyTasks no longer returns it, so the
+	// ready tasks behind it are placed. A slot is given back when its task
+	// leaves ASSIGNED and IN_PROGRESS by any transition (completion,
+	// failure, retry, timeout, lease expiry, a lost node, release, cancel),
+	// and the next task the limit holds (by placement order) becomes
+	// placeable again; a rate-held task becomes placeable when the bucket
+	// has a token again (NextDue counts that time). Tasks running when a
+	// limit is set keep running and count from then on if they were placed
+	// under it (a store may also count the ones already running).
+	SetLimit(ctx context.Context, l *Limit) (*Limit, error)
+	// ListLimits returns every limit by ID, with its use.
+	ListLimits(ctx context.Context) ([]*Limit, error)
+	// DeleteLimit removes a limit; the tasks it held become placeable
+	// again. An unknown id gives NOT_FOUND.
+	DeleteLimit(ctx context.Context, id string) error
+	// PauseTaskType pauses (paused true) or resumes a task type, and
+	// reports whether that changed anything. A paused type's PENDING tasks
+	// are held (HeldBy HeldPaused, event task.held) and not placed;
+	// resuming makes them placeable again (event task.unheld). Running
+	// tasks are not touched.
+	PauseTaskType(ctx context.Context, taskType string, paused bool) (bool, error)
+	// PausedTaskTypes returns the paused task types, sorted.
+	PausedTaskTypes(ctx context.Context) ([]string, error)
+
 	// Stats returns cluster statistics over a window from the rollups the
 	// store keeps (see Stats and StatsQuery.Normalize; a query outside the
 	// rules gives BAD_USER_INPUT).
