@@ -77,6 +77,9 @@ type meta struct {
 	Lease       archivist.Lease  `json:"lease"`
 	Config      archivist.Config `json:"config"`
 	HasConf     bool             `json:"hasConfig"`
+	// Placed is the highest Turn placed so far, per priority rank (see
+	// engine_fair.go).
+	Placed [4]uint64 `json:"placed"`
 }
 
 // engine keeps the whole state in memory behind one mutex and, when it has
@@ -101,6 +104,9 @@ type engine struct {
 	settings map[string]archivist.NodeSettings
 	meta     meta
 	broken   error
+	// fairLast is the last Turn given to each group, per priority rank
+	// (engine_fair.go).
+	fairLast map[fairKey]uint64
 	// stats are the statistics rollups (engine_stats.go).
 	stats rollups
 	// schedules by name (engine_schedule.go; nil until the first one): a
@@ -145,6 +151,7 @@ func newEngine(opts Options, p persister) *engine {
 
 // load puts a task read from disk back in memory with its indexes.
 func (e *engine) load(t *archivist.Task) {
+	e.loadTurn(t)
 	e.index(nil, t)
 	if t.UniqueKey != "" {
 		if cur := e.tasks[e.unique[t.UniqueKey]]; cur == nil || cur.Seq < t.Seq {
@@ -185,7 +192,7 @@ func (e *engine) index(old, t *archivist.Task) {
 	e.counts[t.Status]++
 	switch t.Status {
 	case archivist.TaskPending:
-		e.ready.add(t.Priority.Rank(), t.Seq, t.ID)
+		e.ready.add(t.Priority.Rank(), t.Turn, t.Seq, t.ID)
 	case archivist.TaskScheduled, archivist.TaskRetrying:
 		if old == nil || old.Status != t.Status || !old.RunAt.Equal(t.RunAt) {
 			e.due.add(t)
@@ -218,6 +225,9 @@ func (tx *tx) putTask(old, t *archivist.Task) {
 	t.UpdatedAt = tx.now
 	if t.WorkflowID != "" && t.Status.Terminal() && (old == nil || !old.Status.Terminal()) {
 		tx.noteEnded(t)
+	}
+	if t.Status == archivist.TaskPending {
+		tx.e.nextTurn(t)
 	}
 	tx.e.index(old, t)
 	tx.e.tasks[t.ID] = t
@@ -479,9 +489,10 @@ func (e *engine) createTask(tx *tx, in *archivist.Task) {
 		in.RunAt = time.Time{}
 	}
 	in.Delay, in.OnDuplicate, in.Duplicate = 0, "", false
+	in.Turn = 0
 	t := in.Clone()
 	tx.putTask(nil, t)
-	in.UpdatedAt = t.UpdatedAt
+	in.UpdatedAt, in.Turn = t.UpdatedAt, t.Turn
 	if t.UniqueKey != "" {
 		e.unique[t.UniqueKey] = t.ID
 	}
@@ -730,6 +741,7 @@ func (e *engine) AssignTasks(ctx context.Context, lease archivist.Lease, as []ar
 			t.NodeID = a.NodeID
 			t.AssignedAt = tx.now
 			t.LeaseUntil = tx.now.Add(claimWithin)
+			tx.placed(t)
 			tx.putTask(old, t)
 			tx.taskEvent(archivist.EventTaskAssigned, t, "")
 			out = append(out, t.Clone())
@@ -895,6 +907,7 @@ func (e *engine) PurgeFinished(ctx context.Context, before time.Time) (int, erro
 				n++
 			}
 		}
+		e.pruneTurns()
 		return nil
 	})
 	return n, err
@@ -953,6 +966,9 @@ func (e *engine) ClaimTask(ctx context.Context, nodeID, id string, grace time.Du
 		ok := old.Status == archivist.TaskPending || (old.Status == archivist.TaskAssigned && old.NodeID == nodeID)
 		if !ok {
 			return archivist.Errorf(archivist.CodeConflict, "task %s is %s and cannot be started on %s", id, old.Status, nodeID)
+		}
+		if old.Status == archivist.TaskPending {
+			tx.placed(old)
 		}
 		out = startAttempt(tx, old, nodeID, grace).Clone()
 		return nil

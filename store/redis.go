@@ -516,7 +516,7 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 }
 
 // createArgs is how many ARGV create.lua takes per task.
-const createArgs = 12
+const createArgs = 13
 
 // appendCreateArgs appends the ARGV of one task of create.lua (and of
 // create_args in lib.lua) to args.
@@ -530,11 +530,13 @@ func appendCreateArgs(args []any, id string, t *archivist.Task) []any {
 		onDup = "R"
 	}
 	return append(args, id, encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
-		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup)
+		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup,
+		t.Group)
 }
 
 // fillCreated fills tasks (with ids) from create.lua's reply: the created
-// ones get their Seq, status and times; a duplicate becomes its holder.
+// ones get their Seq, status, times and Turn; a duplicate becomes its
+// holder.
 func fillCreated(tasks []*archivist.Task, ids []string, res any) error {
 	list, ok := res.([]any)
 	if !ok || len(list) != 4 {
@@ -578,10 +580,13 @@ func fillCreated(tasks []*archivist.Task, ids []string, res any) error {
 			t.Duplicate = true
 			continue
 		}
-		if 2*next+1 >= len(created) {
-			return fmt.Errorf("reply lists %d created tasks, fewer than submitted", len(created)/2)
+		if 3*next+2 >= len(created) {
+			return fmt.Errorf("reply lists %d created tasks, fewer than submitted", len(created)/3)
 		}
-		status, runAt := archivist.TaskStatus(created[2*next]), created[2*next+1]
+		status, runAt := archivist.TaskStatus(created[3*next]), created[3*next+1]
+		if t.Turn, err = strconv.ParseUint(created[3*next+2], 10, 64); err != nil {
+			return err
+		}
 		t.ID, t.Seq, t.Status = ids[i], base+uint64(next)+1, status
 		t.CreatedAt, t.UpdatedAt = at, at
 		t.RunAt = time.Time{}
@@ -658,7 +663,7 @@ func (r *Redis) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivis
 			ids, page.HasNext = ids[:first], true
 		}
 	case onlyStatuses(q.Status, archivist.TaskPending) && q.Type == "" && q.NodeID == "" && q.Search == "" &&
-		q.Schedule == "" && q.WorkflowID == "" &&
+		q.Schedule == "" && q.WorkflowID == "" && q.Group == "" &&
 		(q.Priority == "" || q.Priority.Valid()):
 		ids, err = r.listPending(ctx, q.Priority, after, first, page)
 	case onlyStatuses(q.Status, archivist.TaskScheduled) && q.StatusOnly():
@@ -723,59 +728,99 @@ func (r *Redis) listBySeq(ctx context.Context, index int, after uint64, first in
 }
 
 // readyRankSpan is the score span of one priority in the ready index (see
-// lib.lua: (3-rank)*2^50 + Seq).
+// lib.lua: (3-rank)*2^50 + Turn).
 const readyRankSpan = 1 << 50
 
+// readyListAll is how many PENDING tasks listPending sorts by Seq at once;
+// beyond it, it finds them among all tasks, newest first.
+const readyListAll = 5000
+
 // listPending pages the PENDING tasks (of priority prio, or of all) newest
-// first from the ready index: one range per priority, merged by Seq.
+// first. The ready index orders them by Turn, not Seq: when they are few,
+// all of them are read with their Seqs (from all) and sorted; when they
+// are many, all is walked newest first, keeping the tasks the ready index
+// holds (at priority prio), until the page is full.
 func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
+	ready := r.keys.key(redisKeyReady)
+	lo, hi := "-inf", "+inf"
+	if prio != "" {
+		band := uint64(3-prio.Rank()) * readyRankSpan
+		lo, hi = strconv.FormatUint(band, 10), "("+strconv.FormatUint(band+readyRankSpan, 10)
+	}
+	n, err := r.client.ZCount(ctx, ready, lo, hi).Result()
+	if err != nil {
+		return nil, r.mapErr("list tasks", err)
+	}
+	page.TotalCount = int(n)
+	if n == 0 {
+		return nil, nil
+	}
+	inBand := func(score float64) bool {
+		if prio == "" {
+			return true
+		}
+		return uint64(score)/readyRankSpan == uint64(3-prio.Rank())
+	}
 	type entry struct {
 		seq uint64
 		id  string
 	}
-	ranks := []int{3, 2, 1, 0}
-	if prio != "" {
-		ranks = []int{prio.Rank()}
-	}
-	pipe := r.client.Pipeline()
-	var total, bandCount *redis.IntCmd
-	if prio == "" {
-		total = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
-	}
-	bands := make([]*redis.ZSliceCmd, len(ranks))
-	for i, rank := range ranks {
-		lo := uint64(3-rank) * readyRankSpan
-		hi := "(" + strconv.FormatUint(lo+readyRankSpan, 10)
-		if after != 0 {
-			hi = "(" + strconv.FormatUint(lo+min(after, readyRankSpan), 10)
+	var found []entry
+	if n <= readyListAll {
+		members, err := r.client.ZRangeByScore(ctx, ready, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
+		if err != nil {
+			return nil, r.mapErr("list tasks", err)
 		}
-		if prio != "" {
-			bandCount = pipe.ZCount(ctx, r.keys.key(redisKeyReady), strconv.FormatUint(lo, 10), "("+strconv.FormatUint(lo+readyRankSpan, 10))
+		if len(members) == 0 {
+			return nil, nil
 		}
-		bands[i] = pipe.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyReady),
-			&redis.ZRangeBy{Max: hi, Min: strconv.FormatUint(lo, 10), Count: int64(first) + 1})
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, r.mapErr("list tasks", err)
-	}
-	if total != nil {
-		page.TotalCount = int(total.Val())
+		seqs, err := r.client.ZMScore(ctx, r.keys.key(redisKeyAll), members...).Result()
+		if err != nil {
+			return nil, r.mapErr("list tasks", err)
+		}
+		for i, id := range members {
+			if seq := uint64(seqs[i]); seq != 0 && (after == 0 || seq < after) {
+				found = append(found, entry{seq, id})
+			}
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].seq > found[j].seq })
 	} else {
-		page.TotalCount = int(bandCount.Val())
-	}
-	var all []entry
-	for i, b := range bands {
-		lo := uint64(3-ranks[i]) * readyRankSpan
-		for _, z := range b.Val() {
-			all = append(all, entry{uint64(z.Score) - lo, z.Member.(string)})
+		cursor := "+inf"
+		if after != 0 {
+			cursor = "(" + strconv.FormatUint(after, 10)
+		}
+		for len(found) <= first {
+			chunk, err := r.client.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyAll),
+				&redis.ZRangeBy{Max: cursor, Min: "-inf", Count: redisScanChunk}).Result()
+			if err != nil {
+				return nil, r.mapErr("list tasks", err)
+			}
+			if len(chunk) == 0 {
+				break
+			}
+			members := make([]string, len(chunk))
+			for i, z := range chunk {
+				members[i] = z.Member.(string)
+			}
+			scores, err := r.client.ZMScore(ctx, ready, members...).Result()
+			if err != nil {
+				return nil, r.mapErr("list tasks", err)
+			}
+			for i, z := range chunk {
+				// ZMSCORE answers 0 for a member it lacks (go-redis reads nil
+				// as 0); no ready score is 0, since Turns start at 1.
+				if scores[i] != 0 && inBand(scores[i]) {
+					found = append(found, entry{uint64(z.Score), members[i]})
+				}
+			}
+			cursor = "(" + strconv.FormatUint(uint64(chunk[len(chunk)-1].Score), 10)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].seq > all[j].seq })
-	if len(all) > first {
-		all, page.HasNext = all[:first], true
+	if len(found) > first {
+		found, page.HasNext = found[:first], true
 	}
-	ids := make([]string, len(all))
-	for i, e := range all {
+	ids := make([]string, len(found))
+	for i, e := range found {
 		ids[i] = e.id
 	}
 	return ids, nil

@@ -19,7 +19,8 @@ import (
 //	i       [type, input, metadata]: written once, at creation
 //	m       the fields transitions read and change, in the m* order below;
 //	        a task with its own retry backoff has two more at the end, one
-//	        with a unique key two more, a workflow step two more
+//	        with a unique key two more, a workflow step two more, a task
+//	        that was PENDING its Turn, one with a group that group
 //	result  the result, as the worker gave it (absent when none)
 //
 // Times are unix microseconds of the server clock, the timeout is in
@@ -68,6 +69,12 @@ const (
 	// four before are then 0 or "").
 	mWorkflow = mFields + 4
 	mStepKey  = mFields + 5
+	// Then, once the task was PENDING, its Turn (the workflow id and step
+	// key before it are then nil, which reads as "", unless it is a step),
+	// and last its group, only when it has one (its Turn is then 0 until
+	// the task was PENDING).
+	mTurn  = mFields + 6
+	mGroup = mFields + 7
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -170,8 +177,8 @@ func (r *mpReader) rawFrom(c byte) []byte {
 		n = int(r.uint(2))
 	case c == 0xdb || c == 0xc6:
 		n = int(r.uint(4))
-	case c == 0xc0:
-		return nil
+	case c == 0xc0, c == 0xc2:
+		return nil // nil, or false (see mTurn)
 	default:
 		r.fail("string expected, found 0x%02x", c)
 		return nil
@@ -349,6 +356,12 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	if n > mStepKey {
 		t.WorkflowID = r.str()
 		t.StepKey = r.str()
+	}
+	if n > mTurn {
+		t.Turn = uint64(r.int())
+	}
+	if n > mGroup {
+		t.Group = r.str()
 	}
 	return r.err
 }

@@ -208,8 +208,8 @@ func TestRedisKeepsWorkflows(t *testing.T) {
 }
 
 // TestRedisStepRecord: a plain task's m has the fields every task has and
-// no more (workflows cost plain tasks nothing), a step's m has its
-// workflow and key at the end.
+// its Turn once PENDING (workflows cost plain tasks nothing but the
+// positions before it), a step's m has its workflow and key too.
 func TestRedisStepRecord(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -226,7 +226,7 @@ func TestRedisStepRecord(t *testing.T) {
 	for _, c := range []struct {
 		id   string
 		want int
-	}{{plain.ID, mFields}, {tasks[0].ID, mStepKey + 1}} {
+	}{{plain.ID, mTurn + 1}, {tasks[0].ID, mTurn + 1}} {
 		m, err := r.client.HGet(ctx, r.keys.task(c.id), fMut).Result()
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ for a = 6, #ARGV, 2 do
       local packed = cmsgpack.pack(m)
       redis.call('HSET', key, 'm', packed)
       zrem(K_READY, id)
+      fair_placed(m[M_PRIO], m[M_TURN])
       zadd(assigned_key(node), ready_score(m[M_PRIO], m[M_SEQ]), id)
       add_load(node, 1)
       event_of('task.assigned', '', id, v[2] or '', packed, '')

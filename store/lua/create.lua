@@ -2,14 +2,15 @@
 -- in order (see CreateTasks): PENDING, or SCHEDULED when their run time is
 -- after now; a task whose unique key is held creates nothing
 -- (RETURN_EXISTING) or cancels an unfinished holder first (REPLACE).
--- ARGV[3] number of tasks n; then 12 per task from ARGV[4] (see
+-- ARGV[3] number of tasks n; then 13 per task from ARGV[4] (see
 -- create_args in lib.lua): id, i (the packed [type, input, metadata]),
 -- priority, timeout (ns), max retries, the task's own retry backoff and
 -- max backoff (ns; 0: the cluster's), runat (µs; 0: none), delay (µs),
--- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE).
--- Returns {now (µs), Seq of the first task created - 1, {status, runat}
--- of each task created, in order, {position (1-based), holder snapshot}
--- of each duplicate}.
+-- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE),
+-- group ('': none).
+-- Returns {now (µs), Seq of the first task created - 1, {status, runat,
+-- turn} of each task created, in order, {position (1-based), holder
+-- snapshot} of each duplicate}.
 local n = tonumber(ARGV[3])
 local tasks, seen = {}, {}
 for k = 0, n - 1 do
@@ -38,6 +39,14 @@ for k, c in ipairs(tasks) do
   end
   if not c.dup then made = made + 1 end
 end
+-- The fair share fields of the whole batch, read at once.
+local fair = {}
+for _, c in ipairs(tasks) do
+  local vf, lf = fair_fields(c.prio, c.group)
+  fair[#fair + 1] = vf
+  fair[#fair + 1] = lf
+end
+fair_need(fair)
 local base = redis.call('INCRBY', K_TASKSEQ, made) - made
 local created, dups, seq = {}, {}, base
 for k, c in ipairs(tasks) do
@@ -51,9 +60,10 @@ for k, c in ipairs(tasks) do
       end
     end
     seq = seq + 1
-    local status, runat = create_task(c, seq)
+    local status, runat, turn = create_task(c, seq)
     created[#created + 1] = status
     created[#created + 1] = istr(runat)
+    created[#created + 1] = istr(turn)
   end
 end
 local dupout = {}

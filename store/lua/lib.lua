@@ -5,7 +5,8 @@
 -- KEYS are the same for every script: the fixed keys of one cluster, all
 -- under the hash tag {archivist:<cluster>} (one Redis Cluster slot):
 --   KEYS[1]  all       ZSET  task id -> Seq (ListTasks, newest first)
---   KEYS[2]  ready     ZSET  PENDING task id -> (3-rank)*2^50 + Seq
+--   KEYS[2]  ready     ZSET  PENDING task id -> (3-rank)*2^50 + Turn (ties:
+--                            by id, which starts with the creation time)
 --   KEYS[3]  retrying  ZSET  RETRYING task id -> RunAt (unix µs)
 --   KEYS[4]  leased    ZSET  IN_PROGRESS task id -> LeaseUntil (µs)
 --   KEYS[5]  counts    HASH  finished status -> number of tasks (the others are
@@ -43,7 +44,10 @@
 --           fields) and its unique key and unique-for (two more, after the
 --           backoff ones, which are then 0 if the task has none), and
 --           then, only for a workflow step, its workflow id and step key
---           (M_WF, M_STEP; the four before are then 0 or '')
+--           (M_WF, M_STEP; the four before are then 0 or ''), and then,
+--           once the task was PENDING, its Turn (M_TURN; M_WF and
+--           M_STEP are then false unless it is a step), and last its
+--           group when it has one (M_GROUP; M_TURN is 0 before it has one)
 --   result  the result, as the worker gave it
 -- so that a transition reads one field, changes a Lua table and writes one
 -- field, and its event carries the task's full snapshot (id, i, m, result)
@@ -125,6 +129,17 @@ local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
+local M_TURN, M_GROUP = 27, 28 -- absent: never PENDING yet; no group
+-- M_PAD is what m_pad puts in the optional positions a task lacks (false
+-- for M_WF: a task is a step when m[M_WF] is true).
+local M_PAD = { 0, 0, '', 0, false, false, 0 }
+-- m_pad fills the optional positions of m before n that it lacks, so that
+-- it stays an array.
+local function m_pad(m, n)
+  for k = M_BACKOFF, n - 1 do
+    if m[k] == nil then m[k] = M_PAD[k - M_BACKOFF + 1] end
+  end
+end
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -144,7 +159,9 @@ local NOWS = istr(NOW)
 
 local function tkey(id) return P .. 'task:' .. id end
 local function assigned_key(node) return P .. 'assigned:' .. node end
-local function ready_score(prio, seq) return istr((3 - (RANK[prio] or 1)) * RANK_SPAN + seq) end
+-- ready_score is the score of a PENDING task in ready (by its Turn), or of
+-- an ASSIGNED one in assigned:<node> (by its Seq).
+local function ready_score(prio, n) return istr((3 - (RANK[prio] or 1)) * RANK_SPAN + n) end
 
 local function err(code, fmt, ...) return redis.error_reply(code .. ' ' .. string.format(fmt, ...)) end
 
@@ -429,10 +446,91 @@ local function stat_submitted(n)
   end
 end
 
+-- Fair share (archivist.Task.Turn; store/engine_fair.go does the same):
+-- the HASH <prefix>fair holds per priority rank r the highest Turn placed
+-- so far ('v:<r>') and the last Turn given to each group ('l:<r>:<group>').
+-- A task that becomes PENDING for the first time takes max(v, l) + 1. A
+-- script reads the fields it needs once (fair_need: one HMGET, for all the
+-- tasks of a batch when it calls it first with all of them) and writes
+-- those it changed once, in flush. Fields l no greater than v mean nothing
+-- and are dropped by purge.
+local K_FAIR = P .. 'fair'
+local FAIR, FAIR_SET = {}, nil
+
+-- fair_need reads the fields of list that the script has not read yet.
+local function fair_need(list)
+  local miss, seen = {}, {}
+  for _, f in ipairs(list) do
+    if FAIR[f] == nil and not seen[f] then
+      seen[f] = true
+      miss[#miss + 1] = f
+    end
+  end
+  if #miss == 0 then return end
+  local v = redis.call('HMGET', K_FAIR, unpack(miss))
+  for k, f in ipairs(miss) do FAIR[f] = tonumber(v[k]) or 0 end
+end
+
+local function fair_set(f, v)
+  FAIR[f] = v
+  if not FAIR_SET then FAIR_SET = {} end
+  FAIR_SET[f] = true
+end
+
+local function fair_fields(prio, group)
+  local r = RANK[prio] or 1
+  return 'v:' .. r, 'l:' .. r .. ':' .. group
+end
+
+-- fair_turn gives the next Turn of group at priority prio.
+local function fair_turn(prio, group)
+  local vf, lf = fair_fields(prio, group)
+  fair_need({ vf, lf })
+  local turn = math.max(FAIR[vf], FAIR[lf]) + 1
+  fair_set(lf, turn)
+  return turn
+end
+
+-- fair_placed notes that a task of priority prio with Turn turn was placed.
+local function fair_placed(prio, turn)
+  local vf = 'v:' .. (RANK[prio] or 1)
+  fair_need({ vf })
+  if (turn or 0) > FAIR[vf] then fair_set(vf, turn) end
+end
+
+-- fair_prune drops the fields l that are no greater than v at their rank.
+local function fair_prune()
+  local h = redis.call('HGETALL', K_FAIR)
+  local v, drop = {}, {}
+  for k = 1, #h, 2 do
+    local r = string.match(h[k], '^v:(%d)$')
+    if r then v[r] = tonumber(h[k + 1]) end
+  end
+  for k = 1, #h, 2 do
+    local r = string.match(h[k], '^l:(%d):')
+    if r and tonumber(h[k + 1]) <= (v[r] or 0) then drop[#drop + 1] = h[k] end
+  end
+  for k = 1, #drop, 1000 do
+    redis.call('HDEL', K_FAIR, unpack(drop, k, math.min(k + 999, #drop)))
+  end
+end
+
+local function flush_fair()
+  if not FAIR_SET then return end
+  local hs = {}
+  for f in pairs(FAIR_SET) do
+    hs[#hs + 1] = f
+    hs[#hs + 1] = istr(FAIR[f])
+  end
+  redis.call('HSET', K_FAIR, unpack(hs))
+  FAIR_SET = nil
+end
+
 -- flush writes what the script summed up: the counters, and its events as
 -- one stream entry.
 local function flush()
   flush_index()
+  flush_fair()
   if STATS_LIB then STATS_LIB.flush() end
   for st, d in pairs(COUNTS) do
     if d ~= 0 then redis.call('HINCRBY', K_COUNTS, st, d) end
@@ -525,7 +623,7 @@ local function index(t)
   local st, id = t.status, t.id
   count(st, 1)
   if st == 'PENDING' then
-    zadd(K_READY, ready_score(t.prio, t.seq), id)
+    zadd(K_READY, ready_score(t.prio, t.turn), id)
   elseif st == 'RETRYING' then
     zadd(K_RETRYING, istr(t.runat), id)
   elseif st == 'SCHEDULED' then
@@ -553,6 +651,10 @@ local function move(t, ch, result)
     if v == false then v = DEFAULT[f] or 0 end
     m[f] = v
   end
+  if ch.status == 'PENDING' and (m[M_TURN] or 0) == 0 then
+    m_pad(m, M_TURN)
+    m[M_TURN] = fair_turn(m[M_PRIO], m[M_GROUP] or '')
+  end
   t.packed = cmsgpack.pack(m)
   if result then
     redis.call('HSET', tkey(t.id), 'm', t.packed, 'result', result)
@@ -574,7 +676,7 @@ local function move(t, ch, result)
   unindex(t)
   t.status, t.node = ch.status, node
   index({ id = t.id, status = ch.status, node = node, seq = t.seq, prio = t.prio,
-    runat = m[M_RUNAT], lease = m[M_LEASE] })
+    runat = m[M_RUNAT], lease = m[M_LEASE], turn = m[M_TURN] })
 end
 
 -- check_lease refuses (returns an error reply) unless holder still holds
@@ -662,6 +764,7 @@ end
 -- start begins a new attempt of t on node with a lease of its timeout plus
 -- grace (µs).
 local function start(t, node, grace)
+  if t.status == 'PENDING' then fair_placed(t.prio, t.m[M_TURN]) end
   move(t, { status = 'IN_PROGRESS', node = node, attempt = t.attempt + 1, started = NOW,
     progress = false, pmsg = false, lease = NOW + math.floor(t.timeout / 1000) + grace })
   return task_event(t, 'task.started', '', '')
@@ -706,9 +809,10 @@ end
 -- create.lua's ARGV give per task: id, i, prio, timeout (ns), maxr,
 -- backoff, maxbackoff (ns, 0: the cluster's), runat (µs, 0: none), delay
 -- (µs), ukey ('' : none), ufor (ns); for a workflow step also wf and
--- step (its workflow id and key) and waiting (true: it is WAITING). It is
--- SCHEDULED when its run time (now + delay, or runat) is after now, else
--- PENDING. Returns its status and run time (0 when PENDING).
+-- step (its workflow id and key) and waiting (true: it is WAITING), and
+-- group ('' or nil: none). It is SCHEDULED when its run time (now + delay,
+-- or runat) is after now, else PENDING (with its Turn). Returns its
+-- status, run time (0 when PENDING) and Turn (0 unless PENDING).
 local function create_task(c, seq)
   local runat = c.runat
   if c.delay > 0 then runat = NOW + c.delay end
@@ -727,11 +831,18 @@ local function create_task(c, seq)
     fields[M_UKEY], fields[M_UFOR] = '', 0
   end
   if c.wf then fields[M_WF], fields[M_STEP] = c.wf, c.step end
+  local group, turn = c.group or '', 0
+  if status == 'PENDING' then turn = fair_turn(c.prio, group) end
+  if turn ~= 0 or group ~= '' then
+    m_pad(fields, M_TURN)
+    fields[M_TURN] = turn
+  end
+  if group ~= '' then fields[M_GROUP] = group end
   local m = cmsgpack.pack(fields)
   redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
   zadd(K_ALL, istr(seq), c.id)
   if status == 'PENDING' then
-    zadd(K_READY, ready_score(c.prio, seq), c.id)
+    zadd(K_READY, ready_score(c.prio, turn), c.id)
   elseif status == 'WAITING' then
     zadd(K_WAITING, istr(seq), c.id)
   else
@@ -739,18 +850,18 @@ local function create_task(c, seq)
     zadd(K_SCHEDSEQ, istr(seq), c.id)
   end
   EVENTS[#EVENTS + 1] = { 'T', 'task.created', '', c.id, c.i, m, '' }
-  return status, runat
+  return status, runat, turn
 end
 
--- create_args reads the 12 ARGV of one task from position a (see
+-- create_args reads the 13 ARGV of one task from position a (see
 -- create.lua) into the table create_task takes; ondup is 'R' for REPLACE.
 local function create_args(a)
   return { id = ARGV[a], i = ARGV[a + 1], prio = ARGV[a + 2], timeout = tonumber(ARGV[a + 3]),
     maxr = tonumber(ARGV[a + 4]), backoff = tonumber(ARGV[a + 5]), maxbackoff = tonumber(ARGV[a + 6]),
     runat = tonumber(ARGV[a + 7]), delay = tonumber(ARGV[a + 8]), ukey = ARGV[a + 9],
-    ufor = tonumber(ARGV[a + 10]), replace = ARGV[a + 11] == 'R' }
+    ufor = tonumber(ARGV[a + 10]), replace = ARGV[a + 11] == 'R', group = ARGV[a + 12] }
 end
-local CREATE_ARGS = 12
+local CREATE_ARGS = 13
 
 -- submit creates one task as CreateTasks does, taking its Seq from the
 -- task counter (a batch takes its Seqs at once instead: create.lua):

@@ -11,6 +11,7 @@ local cut = tonumber(ARGV[3])
 local batch = tonumber(ARGV[5])
 local ids = redis.call('ZRANGEBYSCORE', K_ALL, '(' .. ARGV[4], '+inf', 'LIMIT', 0, batch, 'WITHSCORES')
 local removed, last = 0, ARGV[4]
+fair_prune()
 
 local function remove(id, m)
   count(m[M_STATUS], -1)
