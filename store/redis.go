@@ -90,6 +90,8 @@ type Redis struct {
 	queryBytes int64
 	log        *slog.Logger
 	bus        *bus
+	// listAllPending is readyListAll, or what a test sets.
+	listAllPending int
 
 	// The stream reader, with a client of its own so that Close can end a
 	// blocked XREAD at once. It starts with the first subscription: an
@@ -766,7 +768,7 @@ func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after 
 		id  string
 	}
 	var found []entry
-	if n <= readyListAll {
+	if n <= int64(cmp.Or(r.listAllPending, readyListAll)) {
 		members, err := r.client.ZRangeByScore(ctx, ready, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
 		if err != nil {
 			return nil, r.mapErr("list tasks", err)

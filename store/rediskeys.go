@@ -48,6 +48,8 @@ import (
 //	<prefix>waiting         ZSET   WAITING task id (a workflow step) -> Seq (CountTasks, ListTasks by status)
 //	<prefix>workflows       ZSET   workflow id -> its Seq (ListWorkflows, newest first)
 //	<prefix>seq:workflow    STRING last workflow Seq
+//	<prefix>fair            HASH   fair share per priority rank r: v:<r> the highest Turn placed, l:<r>:<group>
+//	                        the last Turn given to the group (built in lua/lib.lua)
 //	<prefix>wf:<id>         HASH   a workflow: h (MessagePack [name, metadata, onFailure], packed in Go),
 //	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
 //	                        steps so far]) and one field s:<key> per step ([position, status, task id,
@@ -141,6 +143,10 @@ func (k redisKeys) nodeSettings() string { return k.prefix + "nodesettings" }
 // names.
 func (k redisKeys) schedules() string      { return k.prefix + "schedules" }
 func (k redisKeys) scheduleStates() string { return k.prefix + "schedules:state" }
+
+// fair is the HASH of the fair share state; lua/lib.lua (K_FAIR) builds
+// the same name.
+func (k redisKeys) fair() string { return k.prefix + "fair" }
 
 // workflow is the HASH of workflow id; lua/lib.lua (wf_key) builds the same
 // name.

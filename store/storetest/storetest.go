@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 	}{
 		{"CreateTasks", testCreateTasks},
 		{"ReadyTasks", testReadyTasks},
+		{"FairShare", testFairShare},
 		{"Leadership", testLeadership},
 		{"AssignTasks", testAssignTasks},
 		{"NodeLoads", testNodeLoads},
@@ -144,6 +145,7 @@ func submission(t *archivist.Task) archivist.Task {
 		UniqueKey:    t.UniqueKey,
 		UniqueFor:    t.UniqueFor,
 		Schedule:     t.Schedule,
+		Group:        t.Group,
 	}
 }
 
