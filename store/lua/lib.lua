@@ -491,10 +491,11 @@ local function fair_turn(prio, group)
   return turn
 end
 
--- fair_placed notes that a task of priority prio with Turn turn was placed.
+-- fair_placed notes that a task of priority prio with Turn turn was placed
+-- (the first call reads the four ranks at once).
 local function fair_placed(prio, turn)
   local vf = 'v:' .. (RANK[prio] or 1)
-  fair_need({ vf })
+  if FAIR[vf] == nil then fair_need({ 'v:0', 'v:1', 'v:2', 'v:3' }) end
   if (turn or 0) > FAIR[vf] then fair_set(vf, turn) end
 end
 
