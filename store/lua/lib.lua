@@ -466,9 +466,12 @@ local function fair_need(list)
       miss[#miss + 1] = f
     end
   end
-  if #miss == 0 then return end
-  local v = redis.call('HMGET', K_FAIR, unpack(miss))
-  for k, f in ipairs(miss) do FAIR[f] = tonumber(v[k]) or 0 end
+  -- In chunks: unpack takes a few thousand values at most.
+  for a = 1, #miss, 1000 do
+    local b = math.min(a + 999, #miss)
+    local v = redis.call('HMGET', K_FAIR, unpack(miss, a, b))
+    for k = a, b do FAIR[miss[k]] = tonumber(v[k - a + 1]) or 0 end
+  end
 end
 
 local function fair_set(f, v)
@@ -522,8 +525,12 @@ local function flush_fair()
   for f in pairs(FAIR_SET) do
     hs[#hs + 1] = f
     hs[#hs + 1] = istr(FAIR[f])
+    if #hs >= 2000 then
+      redis.call('HSET', K_FAIR, unpack(hs))
+      hs = {}
+    end
   end
-  redis.call('HSET', K_FAIR, unpack(hs))
+  if #hs > 0 then redis.call('HSET', K_FAIR, unpack(hs)) end
   FAIR_SET = nil
 end
 

@@ -194,6 +194,25 @@ func testFairShare(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "ManyGroupsInOneBatch", func(t *testing.T, h *fixture) {
+		// A batch of tasks of as many groups: each group's first task takes
+		// the first turn.
+		batch := make([]*archivist.Task, 3000)
+		for i := range batch {
+			batch[i] = newTask("", "t", archivist.PriorityNormal)
+			batch[i].Group = fmt.Sprintf("campaign-%04d", i)
+		}
+		h.create(batch...)
+		for _, task := range batch {
+			if task.Turn != 1 {
+				t.Fatalf("task of group %s: Turn %d, want 1", task.Group, task.Turn)
+			}
+		}
+		if got := h.get(batch[2999].ID); got.Turn != 1 || got.Group != "campaign-2999" {
+			t.Errorf("stored: Turn %d, Group %q; want 1, campaign-2999", got.Turn, got.Group)
+		}
+	})
+
 	s.run(t, "ListByGroup", func(t *testing.T, h *fixture) {
 		a := h.create(groupTasks("a", "A", 4, archivist.PriorityNormal)...)
 		h.create(groupTasks("b", "B", 3, archivist.PriorityHigh)...)
