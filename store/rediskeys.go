@@ -16,7 +16,7 @@ import (
 // slot.
 //
 //	<prefix>all             ZSET   task id -> Seq (ListTasks, newest first)
-//	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Seq
+//	<prefix>ready           ZSET   PENDING task id -> (3-rank)*2^50 + Turn (ties by id)
 //	<prefix>retrying        ZSET   RETRYING task id -> RunAt (unix µs)
 //	<prefix>scheduled       ZSET   SCHEDULED task id -> RunAt (unix µs)
 //	<prefix>scheduled:seq   ZSET   SCHEDULED task id -> Seq (ListTasks of SCHEDULED tasks)
