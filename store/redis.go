@@ -532,8 +532,7 @@ func appendCreateArgs(args []any, id string, t *archivist.Task) []any {
 		onDup = "R"
 	}
 	return append(args, id, encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
-		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup,
-		t.Group)
+		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup, t.Group)
 }
 
 // fillCreated fills tasks (with ids) from create.lua's reply: the created

@@ -16,11 +16,12 @@ import (
 // A task is stored as a HASH of two MessagePack arrays and its result (see
 // store/lua/lib.lua):
 //
-//	i       [type, input, metadata]: written once, at creation
+//	i       [type, input, metadata], then the schedule and the group when
+//	        the task has them (see encodeTaskInfo): written once, at creation
 //	m       the fields transitions read and change, in the m* order below;
 //	        a task with its own retry backoff has two more at the end, one
 //	        with a unique key two more, a workflow step two more, a task
-//	        that was PENDING its Turn, one with a group that group
+//	        that was PENDING its Turn
 //	result  the result, as the worker gave it (absent when none)
 //
 // Times are unix microseconds of the server clock, the timeout is in
@@ -69,12 +70,9 @@ const (
 	// four before are then 0 or "").
 	mWorkflow = mFields + 4
 	mStepKey  = mFields + 5
-	// Then, once the task was PENDING, its Turn (the workflow id and step
-	// key before it are then nil, which reads as "", unless it is a step),
-	// and last its group, only when it has one (its Turn is then 0 until
-	// the task was PENDING).
-	mTurn  = mFields + 6
-	mGroup = mFields + 7
+	// Then, once the task was PENDING, its Turn (the workflow ones before
+	// it are then false when it is no step).
+	mTurn = mFields + 6
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -177,8 +175,8 @@ func (r *mpReader) rawFrom(c byte) []byte {
 		n = int(r.uint(2))
 	case c == 0xdb || c == 0xc6:
 		n = int(r.uint(4))
-	case c == 0xc0, c == 0xc2:
-		return nil // nil, or false (see mTurn)
+	case c == 0xc0, c == 0xc2: // nil, or false (an absent field: see lib.lua)
+		return nil
 	default:
 		r.fail("string expected, found 0x%02x", c)
 		return nil
@@ -254,19 +252,27 @@ func appendMsgpackRaw(b, s []byte) []byte {
 }
 
 // encodeTaskInfo is a new task's i: [type, input, metadata], and the name
-// of the schedule that submitted it when one did.
+// of the schedule that submitted it when one did, and its group when it
+// has one (then the schedule's name is "" if none; lua/limit_lib.lua
+// reads the group).
 func encodeTaskInfo(t *archivist.Task) []byte {
-	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule))
-	if t.Schedule != "" {
+	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule)+len(t.Group))
+	switch {
+	case t.Group != "":
+		b = appendMsgpackArray(b, 5)
+	case t.Schedule != "":
 		b = appendMsgpackArray(b, 4)
-	} else {
+	default:
 		b = appendMsgpackArray(b, 3)
 	}
 	b = appendMsgpackRaw(b, []byte(t.Type))
 	b = appendMsgpackRaw(b, t.Input)
 	b = appendMsgpackRaw(b, t.Metadata)
-	if t.Schedule != "" {
+	if t.Schedule != "" || t.Group != "" {
 		b = appendMsgpackRaw(b, []byte(t.Schedule))
+	}
+	if t.Group != "" {
+		b = appendMsgpackRaw(b, []byte(t.Group))
 	}
 	return b
 }
@@ -295,6 +301,9 @@ func decodeTaskBytes(id string, info, mut, result []byte) (*archivist.Task, erro
 			}
 			if n > 3 {
 				t.Schedule = r.str()
+			}
+			if n > 4 {
+				t.Group = r.str()
 			}
 		} else if r.err == nil {
 			r.fail("task info has %d items", n)
@@ -359,9 +368,6 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	}
 	if n > mTurn {
 		t.Turn = uint64(r.int())
-	}
-	if n > mGroup {
-		t.Group = r.str()
 	}
 	return r.err
 }

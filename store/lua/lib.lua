@@ -37,7 +37,8 @@
 -- A task HASH has two fields, each one MessagePack array (cmsgpack here,
 -- redis_codec.go in Go), and the result when there is one:
 --   i       [type, input, metadata] or [type, input, metadata, schedule],
---           written once by create (packed in Go)
+--           or [type, input, metadata, schedule or '', group] for a task
+--           of a group, written once by create (packed in Go)
 --   m       the fields a transition decides on or changes, in the order of
 --           the M_* positions below (absent values are '' or 0); then,
 --           only when the task has them, its own retry backoff (two
@@ -46,8 +47,7 @@
 --           then, only for a workflow step, its workflow id and step key
 --           (M_WF, M_STEP; the four before are then 0 or ''), and then,
 --           once the task was PENDING, its Turn (M_TURN; M_WF and
---           M_STEP are then false unless it is a step), and last its
---           group when it has one (M_GROUP; M_TURN is 0 before it has one)
+--           M_STEP are then false unless it is a step)
 --   result  the result, as the worker gave it
 -- so that a transition reads one field, changes a Lua table and writes one
 -- field, and its event carries the task's full snapshot (id, i, m, result)
@@ -129,10 +129,10 @@ local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
-local M_TURN, M_GROUP = 27, 28 -- absent: never PENDING yet; no group
+local M_TURN = 27 -- absent: never PENDING yet
 -- M_PAD is what m_pad puts in the optional positions a task lacks (false
 -- for M_WF: a task is a step when m[M_WF] is true).
-local M_PAD = { 0, 0, '', 0, false, false, 0 }
+local M_PAD = { 0, 0, '', 0, false, false }
 -- m_pad fills the optional positions of m before n that it lacks, so that
 -- it stays an array.
 local function m_pad(m, n)
@@ -519,6 +519,14 @@ local function fair_prune()
   end
 end
 
+-- task_group is the task's group (Task.Group): the fifth item of its i,
+-- when it has one (encodeTaskInfo), read without unpacking the input of
+-- a task that has none.
+local function task_group(m, i)
+  if string.byte(i, 1) ~= 0x95 then return '' end
+  return cmsgpack.unpack(i)[5] or ''
+end
+
 local function flush_fair()
   if not FAIR_SET then return end
   local hs = {}
@@ -661,7 +669,7 @@ local function move(t, ch, result)
   end
   if ch.status == 'PENDING' and (m[M_TURN] or 0) == 0 then
     m_pad(m, M_TURN)
-    m[M_TURN] = fair_turn(m[M_PRIO], m[M_GROUP] or '')
+    m[M_TURN] = fair_turn(m[M_PRIO], task_group(m, t.i))
   end
   t.packed = cmsgpack.pack(m)
   if result then
@@ -839,13 +847,12 @@ local function create_task(c, seq)
     fields[M_UKEY], fields[M_UFOR] = '', 0
   end
   if c.wf then fields[M_WF], fields[M_STEP] = c.wf, c.step end
-  local group, turn = c.group or '', 0
-  if status == 'PENDING' then turn = fair_turn(c.prio, group) end
-  if turn ~= 0 or group ~= '' then
+  local turn = 0
+  if status == 'PENDING' then
+    turn = fair_turn(c.prio, c.group or '')
     m_pad(fields, M_TURN)
     fields[M_TURN] = turn
   end
-  if group ~= '' then fields[M_GROUP] = group end
   local m = cmsgpack.pack(fields)
   redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
   zadd(K_ALL, istr(seq), c.id)

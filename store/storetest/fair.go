@@ -194,6 +194,27 @@ func testFairShare(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "DueTaskTakesItsGroupsTurn", func(t *testing.T, h *fixture) {
+		// A delayed task of group B that becomes due while A's backlog
+		// waits takes B's turn, not one behind A's tasks; a delayed task
+		// of A goes behind A's.
+		b := newTask("b-later", "t", archivist.PriorityNormal)
+		b.Group, b.Delay = "B", 150*time.Millisecond
+		a := newTask("a-later", "t", archivist.PriorityNormal)
+		a.Group, a.Delay = "A", 150*time.Millisecond
+		h.create(b, a)
+		h.create(groupTasks("a", "A", 20, archivist.PriorityNormal)...)
+		h.waitReady("b-later")
+		h.waitReady("a-later")
+		pos := positions(h.ready(100))
+		if g := h.get("b-later"); g.Turn != 1 || pos["b-later"] > 1 {
+			t.Errorf("B's due task: Turn %d at %d, want Turn 1 among the first two", g.Turn, pos["b-later"])
+		}
+		if g := h.get("a-later"); g.Turn != 21 || pos["a-later"] != 21 {
+			t.Errorf("A's due task: Turn %d at %d, want Turn 21, last", g.Turn, pos["a-later"])
+		}
+	})
+
 	s.run(t, "ManyGroupsInOneBatch", func(t *testing.T, h *fixture) {
 		// A batch of tasks of as many groups: each group's first task takes
 		// the first turn.
