@@ -134,9 +134,10 @@ type Task struct {
 	Group string `json:"group,omitempty"`
 	// Turn is the task's place in its priority's fair queue, which the
 	// store gives it when it first becomes PENDING: ready tasks are placed
-	// by priority, then Turn, then Seq. A group's tasks take turns one
-	// after another, and a group that had nothing queued starts at the
-	// turn being placed now, so it does not wait behind another group's
+	// by priority, then Turn (ties by Seq; on Redis by id, which starts
+	// with the submission time). A group's tasks take turns one after
+	// another, and a group that had nothing queued starts at the turn
+	// being placed now, so it does not wait behind another group's
 	// backlog. A task put back (a lost node, a retry) keeps its turn.
 	Turn uint64 `json:"turn,omitempty"`
 	// HeldBy, on a PENDING task, says why placement passes over it:
