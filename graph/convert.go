@@ -254,6 +254,9 @@ func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
 	if in.RetentionSeconds != nil {
 		cfg.Retention = secondsToDuration(*in.RetentionSeconds)
 	}
+	if in.FailedRetentionSeconds != nil {
+		cfg.FailedRetention = secondsToDuration(*in.FailedRetentionSeconds)
+	}
 	if in.RetryBackoffMs != nil {
 		cfg.RetryBackoff = millisToDuration(*in.RetryBackoffMs)
 	}
