@@ -25,6 +25,9 @@ type BulkOp func(ctx context.Context, ids []string) (int, error)
 // steps, which it would skip anyway). The walk stops when ctx ends,
 // returning what was changed so far with ctx's error.
 func BulkTasks(ctx context.Context, st Store, f TaskFilter, pre func(*Task) bool, op BulkOp) (int, error) {
+	if len(f.IDs) > 0 {
+		return bulkIDs(ctx, st, f, pre, op)
+	}
 	f.Status = slices.Clone(f.Status)
 	q := TaskQuery{TaskFilter: f, First: MaxBulkBatch, SkipTotal: true}
 	total := 0
@@ -55,6 +58,36 @@ func BulkTasks(ctx context.Context, st Store, f TaskFilter, pre func(*Task) bool
 		}
 		q.After = page.EndCursor
 	}
+}
+
+// bulkIDs is BulkTasks of a filter with IDs: the tasks are read by id
+// (unknown ids skipped), not searched for, and op gets those f matches, a
+// batch at a time.
+func bulkIDs(ctx context.Context, st Store, f TaskFilter, pre func(*Task) bool, op BulkOp) (int, error) {
+	total := 0
+	for ids := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(f.IDs))), MaxBulkBatch) {
+		var batch []string
+		for _, id := range ids {
+			t, err := st.GetTask(ctx, id)
+			if IsCode(err, CodeNotFound) {
+				continue
+			}
+			if err != nil {
+				return total, err
+			}
+			if f.Matches(t) && (pre == nil || pre(t)) {
+				batch = append(batch, id)
+			}
+		}
+		if len(batch) > 0 {
+			n, err := op(ctx, batch)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
 }
 
 // BulkCancellable reports whether CancelTasks would change t: unfinished,

@@ -349,6 +349,9 @@ type TaskFilter struct {
 	Group string
 	// Search matches a substring of the id, type or error, ignoring case.
 	Search string
+	// IDs selects the tasks of these ids (at most MaxBulkBatch): a
+	// selection for a bulk operation. Empty selects all.
+	IDs []string
 }
 
 // Matches reports whether t passes the filter. It is the one definition of
@@ -358,6 +361,9 @@ type TaskFilter struct {
 // it. A new filter field goes here and in StatusOnly.
 func (f TaskFilter) Matches(t *Task) bool {
 	if len(f.Status) > 0 && !slices.Contains(f.Status, t.Status) {
+		return false
+	}
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, t.ID) {
 		return false
 	}
 	switch {
@@ -383,7 +389,7 @@ func (f TaskFilter) Matches(t *Task) bool {
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
 func (f TaskFilter) StatusOnly() bool {
-	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Group == "" && f.Search == ""
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Group == "" && f.Search == "" && len(f.IDs) == 0
 }
 
 // TaskPage is a page of tasks.

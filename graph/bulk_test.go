@@ -51,6 +51,17 @@ func TestBulkTasks(t *testing.T) {
 		t.Errorf("%d tasks after deleting the 2 sleep ones, want 3", n)
 	}
 
+	// A selection: only the tasks named.
+	bulk("retryTasks", map[string]any{"ids": []string{tasks[0].ID, tasks[1].ID, "no-such-task"}}, 2)
+	if n := count(map[string]any{"ids": []string{tasks[0].ID, tasks[1].ID, tasks[3].ID}}); n != 2 {
+		t.Errorf("tasks(ids of 2 left and 1 deleted) total %d, want 2", n)
+	}
+	many := make([]string, archivist.MaxBulkBatch+1)
+	for i := range many {
+		many[i] = "id"
+	}
+	wantError(t, e.post(t, `mutation($ids: [ID!]) { cancelTasks(filter: {ids: $ids}) }`, map[string]any{"ids": many}), "BAD_USER_INPUT", "at most")
+
 	wantError(t, e.post(t, `mutation { cancelTasks(filter: {nodeId: "no spaces"}) }`, nil), "BAD_USER_INPUT", "node id")
 	wantError(t, e.post(t, `mutation { deleteTasks(filter: {status: [NOT_A_STATUS]}) }`, nil), "GRAPHQL_VALIDATION_FAILED")
 }

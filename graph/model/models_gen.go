@@ -317,6 +317,9 @@ type TaskFilter struct {
 	Group *string `json:"group,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
+	// Only the tasks of these ids (at most 500), e.g. a selection for
+	// cancelTasks, retryTasks or deleteTasks; an empty list does not filter.
+	Ids []string `json:"ids,omitempty"`
 }
 
 // A task type and whether it is paused.

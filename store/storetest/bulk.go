@@ -224,6 +224,28 @@ func testBulk(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "Selection", func(t *testing.T, h *fixture) {
+		h.create(newTask("a", "t", archivist.PriorityNormal), newTask("b", "t", archivist.PriorityNormal),
+			newTask("c", "u", archivist.PriorityNormal), newTask("d", "t", archivist.PriorityNormal))
+		sel := archivist.TaskFilter{IDs: []string{"c", "a", "no-such-task", "b", "a"}}
+		page, err := h.s.ListTasks(h.ctx(), archivist.TaskQuery{TaskFilter: sel})
+		if err != nil {
+			t.Fatalf("ListTasks(ids): %v", err)
+		}
+		if diff := cmp.Diff([]string{"c", "b", "a"}, ids(page.Tasks)); diff != "" || page.TotalCount != 3 {
+			t.Errorf("ListTasks(ids): total %d (-want +got):\n%s", page.TotalCount, diff)
+		}
+		sel.Type = "t" // and the rest of the filter holds too
+		n, err := archivist.BulkTasks(h.ctx(), h.s, sel, archivist.BulkCancellable, h.s.CancelTasks)
+		if err != nil || n != 2 {
+			t.Fatalf("BulkTasks(cancel a, b of type t): %d, %v; want 2", n, err)
+		}
+		h.wantStatus("a", archivist.TaskCancelled)
+		h.wantStatus("b", archivist.TaskCancelled)
+		h.wantStatus("c", archivist.TaskPending)
+		h.wantStatus("d", archivist.TaskPending)
+	})
+
 	s.run(t, "PurgeKeepsFailuresLonger", func(t *testing.T, h *fixture) {
 		h.running("node-1", newTask("done", "t", archivist.PriorityNormal))
 		h.complete("done", 1, `1`)
