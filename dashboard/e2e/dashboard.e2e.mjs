@@ -322,6 +322,7 @@ async function singleNodeScenarios() {
     await page.getByRole('searchbox').fill(marker);
     const rows = page.locator('table.tasks tbody tr');
     await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
+    await page.getByTestId('task-error').filter({ hasText: marker }).first().waitFor({ timeout: T }); // the errors show
     assert((await page.getByTestId('bulk-cancel').count()) === 0, 'the failed view offers to cancel');
     await page.getByTestId('bulk-retry').click();
     const confirm = page.getByTestId('bulk-confirm');

@@ -4,7 +4,7 @@
 
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 
-import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskStatus, type TaskSummary } from '../service/types';
+import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskSummary } from '../service/types';
 import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
 import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
@@ -13,7 +13,7 @@ import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
 import { TaskBulkBar } from './TaskBulk';
-import { FAILED_VIEW, isFailedView } from '../lib/bulk';
+import { FAILED_VIEW, isFailedView, statusesFromQuery } from '../lib/bulk';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -26,12 +26,6 @@ function storedPageSize(): number {
     // default
   }
   return 50;
-}
-
-/** The statuses of ?status=FAILED or ?status=FAILED,TIMED_OUT (unknown ones dropped). */
-function statusesFromQuery(v: string | null): TaskStatus[] | undefined {
-  const list = (v ?? '').split(',').filter((s): s is TaskStatus => (TASK_STATUSES as readonly string[]).includes(s));
-  return list.length > 0 ? list : undefined;
 }
 
 /** The filter in the page's query string: ?status=FAILED[,TIMED_OUT]&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
@@ -516,6 +510,12 @@ const TaskRow = memo(function TaskRow({
           </span>
         )}
         {t.cancelRequested && !done && <span className="muted small"> cancelling</span>}
+        {t.error && (t.status === 'FAILED' || t.status === 'TIMED_OUT') && (
+          <span className="small muted error-snippet" title={t.error} data-testid="task-error">
+            {' '}
+            {t.error.length > 80 ? `${t.error.slice(0, 80)}…` : t.error}
+          </span>
+        )}
       </td>
       <td className="hide-sm">
         <PriorityBadge priority={t.priority} />

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { bulkApplies, bulkStatuses, confirmText, countFilter, doneText, isFailedView, selectionFilter } from './bulk';
+import { bulkApplies, bulkStatuses, confirmText, countFilter, doneText, isFailedView, selectionFilter, statusesFromQuery } from './bulk';
 
 describe('bulkStatuses', () => {
   it('is every status the operation acts on for no filter', () => {
@@ -56,5 +56,15 @@ describe('selection and views', () => {
     expect(isFailedView({ status: ['TIMED_OUT', 'FAILED'] })).toBe(true);
     expect(isFailedView({ status: ['FAILED'] })).toBe(false);
     expect(isFailedView({})).toBe(false);
+  });
+});
+
+describe('statusesFromQuery', () => {
+  it('reads one status or several, dropping unknown ones', () => {
+    expect(statusesFromQuery('FAILED')).toEqual(['FAILED']);
+    expect(statusesFromQuery('FAILED,TIMED_OUT')).toEqual(['FAILED', 'TIMED_OUT']);
+    expect(statusesFromQuery('FAILED,bogus')).toEqual(['FAILED']);
+    expect(statusesFromQuery('')).toBeUndefined();
+    expect(statusesFromQuery(null)).toBeUndefined();
   });
 });

@@ -87,6 +87,12 @@ export function doneText(op: BulkOp, n: number): string {
   return `${VERB[op][1]} ${tasks(n)}.`;
 }
 
+/** The statuses of ?status=FAILED or ?status=FAILED,TIMED_OUT (unknown ones dropped; none: undefined). */
+export function statusesFromQuery(v: string | null): TaskStatus[] | undefined {
+  const list = (v ?? '').split(',').filter((s): s is TaskStatus => (TASK_STATUSES as readonly string[]).includes(s));
+  return list.length > 0 ? list : undefined;
+}
+
 /** Whether a filter is the failed view (FAILED and TIMED_OUT, nothing else). */
 export function isFailedView(filter: TaskFilter): boolean {
   const s = filter.status ?? [];
