@@ -29,11 +29,15 @@ const (
 	DefaultMaxRetries        = 3
 	DefaultStrategy          = StrategyRoundRobin
 	DefaultRetention         = 24 * time.Hour
-	DefaultRetryBackoff      = time.Second
-	DefaultMaxRetryBackoff   = 5 * time.Minute
-	DefaultCPUThreshold      = 90.0
-	DefaultMemoryThreshold   = 90.0
-	DefaultWorkers           = 4
+	// DefaultFailedRetention is how long FAILED and TIMED_OUT tasks are
+	// kept: longer than the others, so that failures stay to be looked at
+	// (the dashboard's dead-letter queue) and retried.
+	DefaultFailedRetention = 7 * 24 * time.Hour
+	DefaultRetryBackoff    = time.Second
+	DefaultMaxRetryBackoff = 5 * time.Minute
+	DefaultCPUThreshold    = 90.0
+	DefaultMemoryThreshold = 90.0
+	DefaultWorkers         = 4
 	// DefaultHysteresis is how far below a threshold a busy node's health must
 	// fall before it is ONLINE again, in the threshold's unit.
 	DefaultHysteresis = 10.0
@@ -76,14 +80,18 @@ type Config struct {
 	// tasks assigned to a lost node that it never claimed go back to PENDING,
 	// since they never ran. Read at each decision: a task already RETRYING
 	// when it is turned off keeps its retry.
-	FaultTolerance bool          `json:"faultTolerance"`
-	Thresholds     Thresholds    `json:"thresholds"`
-	Workers        int           `json:"workers"`
-	Retention      time.Duration `json:"retention"`
-	RetryBackoff   time.Duration `json:"retryBackoff"`
-	MaxBackoff     time.Duration `json:"maxBackoff"`
-	UpdatedAt      time.Time     `json:"updatedAt,omitzero"`
-	UpdatedBy      string        `json:"updatedBy,omitempty"`
+	FaultTolerance bool       `json:"faultTolerance"`
+	Thresholds     Thresholds `json:"thresholds"`
+	Workers        int        `json:"workers"`
+	// Retention is how long COMPLETED and CANCELLED tasks are kept after
+	// they finished; FailedRetention the same for FAILED and TIMED_OUT
+	// ones (0: DefaultFailedRetention, see FailedRetentionPeriod).
+	Retention       time.Duration `json:"retention"`
+	FailedRetention time.Duration `json:"failedRetention,omitempty"`
+	RetryBackoff    time.Duration `json:"retryBackoff"`
+	MaxBackoff      time.Duration `json:"maxBackoff"`
+	UpdatedAt       time.Time     `json:"updatedAt,omitzero"`
+	UpdatedBy       string        `json:"updatedBy,omitempty"`
 	// AdmissionKey is the verifier of the cluster secret (see
 	// DeriveAdmissionKey), recorded by the first node started with one; never
 	// the secret itself. When set, the leader places tasks only on nodes
@@ -107,6 +115,7 @@ func DefaultConfig() Config {
 		Thresholds:        Thresholds{CPUPercent: DefaultCPUThreshold, MemoryPercent: DefaultMemoryThreshold},
 		Workers:           DefaultWorkers,
 		Retention:         DefaultRetention,
+		FailedRetention:   DefaultFailedRetention,
 		RetryBackoff:      DefaultRetryBackoff,
 		MaxBackoff:        DefaultMaxRetryBackoff,
 	}
@@ -135,6 +144,8 @@ func (c Config) Validate() error {
 		return bad("workers %d must be between 1 and 10000", c.Workers)
 	case c.Retention < time.Minute:
 		return bad("retention %s must be at least 1m", c.Retention)
+	case c.FailedRetention != 0 && c.FailedRetention < time.Minute:
+		return bad("failed retention %s must be at least 1m", c.FailedRetention)
 	case c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff:
 		return bad("retry backoff %s must be above 0 and not over the max backoff %s", c.RetryBackoff, c.MaxBackoff)
 	}
@@ -152,6 +163,16 @@ func (c Config) Validate() error {
 		return bad("load threshold %.2f must not be negative (0 disables it)", c.Thresholds.Load1)
 	}
 	return nil
+}
+
+// FailedRetentionPeriod is how long FAILED and TIMED_OUT tasks are kept:
+// FailedRetention, or DefaultFailedRetention when it is 0 (a configuration
+// stored before it existed).
+func (c Config) FailedRetentionPeriod() time.Duration {
+	if c.FailedRetention == 0 {
+		return DefaultFailedRetention
+	}
+	return c.FailedRetention
 }
 
 // Admits reports whether node n may take part in the cluster: always, except

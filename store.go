@@ -87,8 +87,26 @@ type Store interface {
 	// is no longer current; all of it is one atomic step, one event per
 	// task.
 	FailNode(ctx context.Context, lease Lease, nodeID, reason string) ([]*Task, error)
-	// PurgeFinished removes finished tasks that finished before before.
-	PurgeFinished(ctx context.Context, before time.Time) (int, error)
+	// PurgeFinished removes finished tasks past their retention: FAILED
+	// and TIMED_OUT ones that finished before failedBefore, the others
+	// (COMPLETED, CANCELLED) that finished before before.
+	PurgeFinished(ctx context.Context, before, failedBefore time.Time) (int, error)
+
+	// CancelTasks cancels, as CancelTask does each, the unfinished tasks
+	// among ids (a running one is asked to stop, unless it was already),
+	// in one atomic step, and returns how many it changed. Unknown ids and
+	// the other tasks are skipped. Callers pass at most MaxBulkBatch ids
+	// (see BulkTasks).
+	CancelTasks(ctx context.Context, ids []string) (int, error)
+	// RetryTasks retries, as RetryTask does each, the FAILED, CANCELLED
+	// and TIMED_OUT tasks among ids that are not workflow steps, in one
+	// atomic step, and returns how many it put back; it skips the others.
+	RetryTasks(ctx context.Context, ids []string) (int, error)
+	// DeleteTasks removes the finished tasks among ids that are not
+	// workflow steps (their unique keys go with them, as PurgeFinished
+	// removes tasks; no event is recorded, as for purged tasks), in one
+	// atomic step, and returns how many it removed; it skips the others.
+	DeleteTasks(ctx context.Context, ids []string) (int, error)
 
 	// ClaimTasks moves up to limit tasks ASSIGNED to nodeID to IN_PROGRESS,
 	// starting a new attempt each, with a lease of the task's timeout plus
@@ -308,6 +326,10 @@ type TaskQuery struct {
 	// decimal Seq of that task (every store uses this form, so a cursor
 	// from one node works on another).
 	After string
+	// SkipTotal: the caller does not need TotalCount, so a store may leave
+	// it 0 and stop looking once it found the page (BulkTasks walks pages
+	// this way, at the cost of the page only).
+	SkipTotal bool
 }
 
 // TaskFilter selects tasks: a task passes when it matches every field set
@@ -327,6 +349,9 @@ type TaskFilter struct {
 	Group string
 	// Search matches a substring of the id, type or error, ignoring case.
 	Search string
+	// IDs selects the tasks of these ids (at most MaxBulkBatch): a
+	// selection for a bulk operation. Empty selects all.
+	IDs []string
 }
 
 // Matches reports whether t passes the filter. It is the one definition of
@@ -336,6 +361,9 @@ type TaskFilter struct {
 // it. A new filter field goes here and in StatusOnly.
 func (f TaskFilter) Matches(t *Task) bool {
 	if len(f.Status) > 0 && !slices.Contains(f.Status, t.Status) {
+		return false
+	}
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, t.ID) {
 		return false
 	}
 	switch {
@@ -361,7 +389,7 @@ func (f TaskFilter) Matches(t *Task) bool {
 // nothing): a store answers such a query from the counters and indexes it
 // keeps by status instead of looking at every task.
 func (f TaskFilter) StatusOnly() bool {
-	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Group == "" && f.Search == ""
+	return f.Type == "" && f.Priority == "" && f.NodeID == "" && f.Schedule == "" && f.WorkflowID == "" && f.Group == "" && f.Search == "" && len(f.IDs) == 0
 }
 
 // TaskPage is a page of tasks.

@@ -78,6 +78,7 @@ type Options struct {
 	TaskTimeout       time.Duration // default archivist.DefaultConfig().DefaultTimeout
 	MaxRetries        int           // default archivist.DefaultConfig().DefaultMaxRetries
 	Retention         time.Duration // default archivist.DefaultConfig().Retention
+	FailedRetention   time.Duration // default archivist.DefaultConfig().FailedRetention
 	CPUThreshold      float64       // default archivist.DefaultConfig().Thresholds.CPUPercent
 	MemoryThreshold   float64       // default archivist.DefaultConfig().Thresholds.MemoryPercent
 	LoadThreshold     float64       // default archivist.DefaultConfig().Thresholds.Load1
@@ -126,7 +127,7 @@ type Options struct {
 
 // clusterKeys are the options that seed the cluster configuration.
 var clusterKeys = []string{"workers", "discovery", "peers", "strategy", "heartbeat-interval", "missed-heartbeats",
-	"task-timeout", "max-retries", "retention", "cpu-threshold", "memory-threshold", "load-threshold"}
+	"task-timeout", "max-retries", "retention", "failed-retention", "cpu-threshold", "memory-threshold", "load-threshold"}
 
 // Of those, workers and the thresholds given explicitly to a node are its
 // own: the node keeps them whatever the cluster configuration says (workers
@@ -171,7 +172,8 @@ func newServeFlags(o *Options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Config, "config", "", "YAML config file whose keys are these flag names")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", d.DefaultTimeout, "default timeout of a task attempt")
 	fs.IntVar(&o.MaxRetries, "max-retries", d.DefaultMaxRetries, "default retries of a failed task")
-	fs.DurationVar(&o.Retention, "retention", d.Retention, "how long finished tasks are kept")
+	fs.DurationVar(&o.Retention, "retention", d.Retention, "how long completed and cancelled tasks are kept")
+	fs.DurationVar(&o.FailedRetention, "failed-retention", d.FailedRetention, "how long failed and timed-out tasks are kept")
 	fs.Float64Var(&o.CPUThreshold, "cpu-threshold", d.Thresholds.CPUPercent, "CPU percent over which the node is busy (0 disables)")
 	fs.Float64Var(&o.MemoryThreshold, "memory-threshold", d.Thresholds.MemoryPercent, "memory percent over which the node is busy (0 disables)")
 	fs.Float64Var(&o.LoadThreshold, "load-threshold", d.Thresholds.Load1, "1-minute load per core over which the node is busy (0 disables)")
@@ -422,6 +424,9 @@ func (o *Options) settings(base archivist.Config) (archivist.Config, error) {
 	}
 	if given("retention") {
 		c.Retention = o.Retention
+	}
+	if given("failed-retention") {
+		c.FailedRetention = o.FailedRetention
 	}
 	if given("cpu-threshold") {
 		c.Thresholds.CPUPercent = o.CPUThreshold

@@ -78,6 +78,8 @@ type clientEnv struct {
 	stdout io.Writer
 	stderr io.Writer
 	ctx    context.Context
+	// stdin answers questions (bulk operations ask before acting).
+	stdin io.Reader
 }
 
 // errUsage marks an error in the command line (exit code 2).
@@ -160,7 +162,7 @@ func runClient(name, help string, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "archivist %s: %v\n", name, err)
 		return 2
 	}
-	e := &clientEnv{client: client.New(*server, client.WithToken(*token), client.WithHTTPClient(hc)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx}
+	e := &clientEnv{client: client.New(*server, client.WithToken(*token), client.WithHTTPClient(hc)), output: *output, stdout: stdout, stderr: stderr, ctx: ctx, stdin: os.Stdin}
 	if err := run(e, fs.Args()); err != nil {
 		var u errUsage
 		if errors.As(err, &u) {
@@ -481,7 +483,17 @@ func (p *progressBar) finish() {
 	}
 }
 
-const tasksHelp = `Usage: archivist tasks list|get|cancel|retry [ID] [flags]
+const tasksHelp = `Usage: archivist tasks list|get|cancel|retry|delete [ID] [flags]
+
+cancel and retry act on one task given by its id, or, without an id, on
+every task the filter flags match (the flags of list: --status, --type,
+--priority, --node, --schedule, --workflow, --search), or on every task
+with --all; delete acts on a filter only. Before acting on a filter they
+say how many tasks it would change and ask; --yes skips the question.
+cancel stops unfinished tasks (running ones are asked to stop); retry puts
+FAILED, CANCELLED and TIMED_OUT tasks back in the queue; delete removes
+finished tasks (an admin key). retry and delete leave workflow steps out:
+retry or let their workflow go instead.
 
 Examples:
   archivist tasks list --status failed,timed_out --type dice.simulate
@@ -491,34 +503,48 @@ Examples:
   archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
   archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
+  archivist tasks retry --status failed,timed_out --type image.thumbnail
+  archivist tasks cancel --status pending --type image.thumbnail --yes
+  archivist tasks delete --status completed --all --yes
 `
 
 func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var status, typ, priority, nodeID, schedule, workflow, search, after string
 	var first int
+	var all, yes bool
+	var tfs *flag.FlagSet
 	return runClient("tasks", tasksHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&status, "status", "", "list: comma-separated statuses (scheduled, pending, in_progress, failed, ...)")
-		fs.StringVar(&schedule, "schedule", "", "list: tasks submitted by the schedule of this name")
-		fs.StringVar(&workflow, "workflow", "", "list: the steps of the workflow of this `id`")
-		fs.StringVar(&typ, "type", "", "list: task type")
-		fs.StringVar(&priority, "priority", "", "list: priority")
-		fs.StringVar(&nodeID, "node", "", "list: node id")
-		fs.StringVar(&search, "search", "", "list: text in the id, type or error")
+		tfs = fs
+		fs.BoolVar(&all, "all", false, "cancel, retry, delete: every task (with no filter flag)")
+		fs.BoolVar(&yes, "yes", false, "cancel, retry, delete of a filter: do not ask first")
+		fs.StringVar(&status, "status", "", "list, cancel, retry, delete: comma-separated statuses (scheduled, pending, in_progress, failed, ...)")
+		fs.StringVar(&schedule, "schedule", "", "list, cancel, retry, delete: tasks submitted by the schedule of this name")
+		fs.StringVar(&workflow, "workflow", "", "list, cancel, retry, delete: the steps of the workflow of this `id`")
+		fs.StringVar(&typ, "type", "", "list, cancel, retry, delete: task type")
+		fs.StringVar(&priority, "priority", "", "list, cancel, retry, delete: priority")
+		fs.StringVar(&nodeID, "node", "", "list, cancel, retry, delete: node id")
+		fs.StringVar(&search, "search", "", "list, cancel, retry, delete: text in the id, type or error")
 		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
 		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")
 	}, func(e *clientEnv, args []string) error {
 		if len(args) == 0 {
-			return usageErr("want a subcommand: list, get, cancel or retry")
+			return usageErr("want a subcommand: list, get, cancel, retry or delete")
 		}
 		sub, args := args[0], args[1:]
+		f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, WorkflowID: workflow, Search: search}
+		for _, s := range SplitList(status) {
+			f.Status = append(f.Status, strings.ToUpper(s))
+		}
+		if (sub == "cancel" || sub == "retry" || sub == "delete") && len(args) == 0 {
+			return bulkTasks(e, sub, f, filterGiven(tfs), all, yes)
+		}
+		if all || yes {
+			return usageErr("--all and --yes go with cancel, retry or delete of a filter")
+		}
 		switch sub {
 		case "list", "ls":
 			if len(args) > 0 {
 				return usageErr("list takes no arguments")
-			}
-			f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, WorkflowID: workflow, Search: search}
-			for _, s := range SplitList(status) {
-				f.Status = append(f.Status, strings.ToUpper(s))
 			}
 			page, err := e.client.List(e.ctx, f, first, after)
 			if err != nil {
@@ -557,7 +583,10 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 			e.table(taskHeader, taskRows([]*client.Task{t}))
 			return nil
 		}
-		return usageErr("unknown subcommand %q: use list, get, cancel or retry", sub)
+		if sub == "delete" {
+			return usageErr("delete takes filter flags, not an id")
+		}
+		return usageErr("unknown subcommand %q: use list, get, cancel, retry or delete", sub)
 	})
 }
 

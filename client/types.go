@@ -206,5 +206,5 @@ lastHeartbeat health { cpuPercent memoryPercent load1 load5 load15 }`
 type Config map[string]any
 
 const configFields = `version enabled discovery peers heartbeatIntervalMs missedHeartbeats defaultTimeoutSeconds
-defaultMaxRetries strategy faultTolerance thresholds { cpuPercent memoryPercent load1 } workers retentionSeconds
+defaultMaxRetries strategy faultTolerance thresholds { cpuPercent memoryPercent load1 } workers retentionSeconds failedRetentionSeconds
 retryBackoffMs maxBackoffMs updatedAt`

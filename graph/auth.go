@@ -35,9 +35,14 @@ var mutationRoles = map[string]auth.Role{
 	"submitWorkflow": auth.Operator,
 	"cancelWorkflow": auth.Operator,
 	"retryWorkflow":  auth.Operator,
-	"updateConfig":   auth.Admin,
-	"removeNode":     auth.Admin,
-	"updateNode":     auth.Admin,
+	// Bulk operations: cancel and retry as their single forms; deleting
+	// tasks loses history, which is the admin's call.
+	"cancelTasks":  auth.Operator,
+	"retryTasks":   auth.Operator,
+	"deleteTasks":  auth.Admin,
+	"updateConfig": auth.Admin,
+	"removeNode":   auth.Admin,
+	"updateNode":   auth.Admin,
 }
 
 // RequiredRole is the role an operation needs: the highest its top-level

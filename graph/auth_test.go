@@ -93,6 +93,9 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { submitWorkflow(input: {name: "w", steps: [{key: "a", type: "echo"}]}) { id } }`, auth.Operator},
 		{`mutation { cancelWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
 		{`mutation { retryWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
+		{`mutation { cancelTasks(filter: {type: "no-such-type"}) }`, auth.Operator},
+		{`mutation { retryTasks(filter: {type: "no-such-type"}) }`, auth.Operator},
+		{`mutation { deleteTasks(filter: {type: "no-such-type"}) }`, auth.Admin},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {

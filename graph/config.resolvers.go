@@ -27,6 +27,11 @@ func (r *distributedProcessingConfigResolver) RetentionSeconds(ctx context.Conte
 	return seconds(obj.Retention), nil
 }
 
+// FailedRetentionSeconds is the resolver for the failedRetentionSeconds field.
+func (r *distributedProcessingConfigResolver) FailedRetentionSeconds(ctx context.Context, obj *archivist.Config) (float64, error) {
+	return seconds(obj.FailedRetentionPeriod()), nil
+}
+
 // RetryBackoffMs is the resolver for the retryBackoffMs field.
 func (r *distributedProcessingConfigResolver) RetryBackoffMs(ctx context.Context, obj *archivist.Config) (int, error) {
 	return millis(obj.RetryBackoff), nil

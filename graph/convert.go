@@ -125,10 +125,8 @@ func optionalMillis(d time.Duration) *int {
 // taskQuery turns the arguments of the tasks query into the store's query.
 func taskQuery(f *model.TaskFilter, first *int, after *string) (archivist.TaskQuery, error) {
 	q := archivist.TaskQuery{TaskFilter: taskFilter(f)}
-	if q.NodeID != "" {
-		if err := archivist.CheckNodeID(q.NodeID); err != nil {
-			return q, err
-		}
+	if err := checkTaskFilter(q.TaskFilter); err != nil {
+		return q, err
 	}
 	var err error
 	q.First, q.After, err = pageArgs(first, after, maxPageSize)
@@ -179,6 +177,7 @@ func taskFilter(f *model.TaskFilter) archivist.TaskFilter {
 		q.Search = *f.Search
 	}
 	q.Group = deref(f.Group)
+	q.IDs = f.Ids
 	return q
 }
 
@@ -253,6 +252,9 @@ func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
 	}
 	if in.RetentionSeconds != nil {
 		cfg.Retention = secondsToDuration(*in.RetentionSeconds)
+	}
+	if in.FailedRetentionSeconds != nil {
+		cfg.FailedRetention = secondsToDuration(*in.FailedRetentionSeconds)
 	}
 	if in.RetryBackoffMs != nil {
 		cfg.RetryBackoff = millisToDuration(*in.RetryBackoffMs)

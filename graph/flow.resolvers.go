@@ -68,17 +68,17 @@ func (r *mutationResolver) ResumeTaskType(ctx context.Context, typeArg string) (
 
 // CancelTasks is the resolver for the cancelTasks field.
 func (r *mutationResolver) CancelTasks(ctx context.Context, filter model.TaskFilter) (int, error) {
-	return 0, errNotYet("cancelTasks")
+	return r.bulkTasks(ctx, filter, archivist.BulkCancellable, r.Store.CancelTasks)
 }
 
 // RetryTasks is the resolver for the retryTasks field.
 func (r *mutationResolver) RetryTasks(ctx context.Context, filter model.TaskFilter) (int, error) {
-	return 0, errNotYet("retryTasks")
+	return r.bulkTasks(ctx, filter, archivist.BulkRetryable, r.Store.RetryTasks)
 }
 
 // DeleteTasks is the resolver for the deleteTasks field.
 func (r *mutationResolver) DeleteTasks(ctx context.Context, filter model.TaskFilter) (int, error) {
-	return 0, errNotYet("deleteTasks")
+	return r.bulkTasks(ctx, filter, archivist.BulkDeletable, r.Store.DeleteTasks)
 }
 
 // Limits is the resolver for the limits field.

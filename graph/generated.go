@@ -77,22 +77,23 @@ type ComplexityRoot struct {
 	}
 
 	DistributedProcessingConfig struct {
-		DefaultMaxRetries     func(childComplexity int) int
-		DefaultTimeoutSeconds func(childComplexity int) int
-		Discovery             func(childComplexity int) int
-		Enabled               func(childComplexity int) int
-		FaultTolerance        func(childComplexity int) int
-		HeartbeatIntervalMs   func(childComplexity int) int
-		MaxBackoffMs          func(childComplexity int) int
-		MissedHeartbeats      func(childComplexity int) int
-		Peers                 func(childComplexity int) int
-		RetentionSeconds      func(childComplexity int) int
-		RetryBackoffMs        func(childComplexity int) int
-		Strategy              func(childComplexity int) int
-		Thresholds            func(childComplexity int) int
-		UpdatedAt             func(childComplexity int) int
-		Version               func(childComplexity int) int
-		Workers               func(childComplexity int) int
+		DefaultMaxRetries      func(childComplexity int) int
+		DefaultTimeoutSeconds  func(childComplexity int) int
+		Discovery              func(childComplexity int) int
+		Enabled                func(childComplexity int) int
+		FailedRetentionSeconds func(childComplexity int) int
+		FaultTolerance         func(childComplexity int) int
+		HeartbeatIntervalMs    func(childComplexity int) int
+		MaxBackoffMs           func(childComplexity int) int
+		MissedHeartbeats       func(childComplexity int) int
+		Peers                  func(childComplexity int) int
+		RetentionSeconds       func(childComplexity int) int
+		RetryBackoffMs         func(childComplexity int) int
+		Strategy               func(childComplexity int) int
+		Thresholds             func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+		Version                func(childComplexity int) int
+		Workers                func(childComplexity int) int
 	}
 
 	DistributedTask struct {
@@ -384,6 +385,7 @@ type DistributedProcessingConfigResolver interface {
 	DefaultTimeoutSeconds(ctx context.Context, obj *archivist.Config) (float64, error)
 
 	RetentionSeconds(ctx context.Context, obj *archivist.Config) (float64, error)
+	FailedRetentionSeconds(ctx context.Context, obj *archivist.Config) (float64, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Config) (int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Config) (int, error)
 	UpdatedAt(ctx context.Context, obj *archivist.Config) (*time.Time, error)
@@ -666,6 +668,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedProcessingConfig.Enabled(childComplexity), true
+	case "DistributedProcessingConfig.failedRetentionSeconds":
+		if e.ComplexityRoot.DistributedProcessingConfig.FailedRetentionSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedProcessingConfig.FailedRetentionSeconds(childComplexity), true
 	case "DistributedProcessingConfig.faultTolerance":
 		if e.ComplexityRoot.DistributedProcessingConfig.FaultTolerance == nil {
 			break
@@ -2383,6 +2391,8 @@ func (ec *executionContext) childFields_DistributedProcessingConfig(ctx context.
 		return ec.fieldContext_DistributedProcessingConfig_workers(ctx, field)
 	case "retentionSeconds":
 		return ec.fieldContext_DistributedProcessingConfig_retentionSeconds(ctx, field)
+	case "failedRetentionSeconds":
+		return ec.fieldContext_DistributedProcessingConfig_failedRetentionSeconds(ctx, field)
 	case "retryBackoffMs":
 		return ec.fieldContext_DistributedProcessingConfig_retryBackoffMs(ctx, field)
 	case "maxBackoffMs":
@@ -4362,6 +4372,29 @@ func (ec *executionContext) _DistributedProcessingConfig_retentionSeconds(ctx co
 	)
 }
 func (ec *executionContext) fieldContext_DistributedProcessingConfig_retentionSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedProcessingConfig", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DistributedProcessingConfig_failedRetentionSeconds(ctx context.Context, field graphql.CollectedField, obj *archivist.Config) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedProcessingConfig_failedRetentionSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedProcessingConfig().FailedRetentionSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedProcessingConfig_failedRetentionSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DistributedProcessingConfig", field, true, true, "Float")
 }
 
@@ -11256,7 +11289,7 @@ func (ec *executionContext) unmarshalInputConfigInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enabled", "discovery", "peers", "heartbeatIntervalMs", "missedHeartbeats", "defaultTimeoutSeconds", "defaultMaxRetries", "strategy", "faultTolerance", "thresholds", "workers", "retentionSeconds", "retryBackoffMs", "maxBackoffMs"}
+	fieldsInOrder := [...]string{"enabled", "discovery", "peers", "heartbeatIntervalMs", "missedHeartbeats", "defaultTimeoutSeconds", "defaultMaxRetries", "strategy", "faultTolerance", "thresholds", "workers", "retentionSeconds", "failedRetentionSeconds", "retryBackoffMs", "maxBackoffMs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11347,6 +11380,13 @@ func (ec *executionContext) unmarshalInputConfigInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.RetentionSeconds = data
+		case "failedRetentionSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedRetentionSeconds"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedRetentionSeconds = data
 		case "retryBackoffMs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryBackoffMs"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -11802,7 +11842,7 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "workflowId", "group", "search"}
+	fieldsInOrder := [...]string{"status", "type", "priority", "nodeId", "schedule", "workflowId", "group", "search", "ids"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11865,6 +11905,13 @@ func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Search = data
+		case "ids":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ids"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ids = data
 		}
 	}
 	return it, nil
@@ -12332,6 +12379,12 @@ func (ec *executionContext) _DistributedProcessingConfig(ctx context.Context, se
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedProcessingConfig_retentionSeconds(ctx, field, obj)
+				})
+		case "failedRetentionSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedProcessingConfig_failedRetentionSeconds(ctx, field, obj)
 				})
 		case "retryBackoffMs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -15728,6 +15781,41 @@ func (ec *executionContext) unmarshalOHealthThresholdsInput2ᚖgithubᚗcomᚋrp
 	}
 	res, err := ec.unmarshalInputHealthThresholdsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {

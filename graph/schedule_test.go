@@ -264,7 +264,7 @@ func TestTriggerSchedule(t *testing.T) {
 		}
 	}
 	e.clock.Advance(time.Second)
-	if n, err := e.store.PurgeFinished(t.Context(), e.clock.Now()); err != nil || n != 2 {
+	if n, err := e.store.PurgeFinished(t.Context(), e.clock.Now(), e.clock.Now()); err != nil || n != 2 {
 		t.Fatalf("purge: %d, %v", n, err)
 	}
 	e.must(t, getSchedule, map[string]any{"n": "reports/daily"}, &one)

@@ -371,7 +371,7 @@ func (s *Scheduler) maintain(ctx context.Context, lease archivist.Lease) {
 	}
 	if now.Sub(s.lastPurge) >= s.cfg.JanitorInterval {
 		s.lastPurge = now
-		n, err := s.cfg.Store.PurgeFinished(ctx, now.Add(-cfg.Retention))
+		n, err := s.cfg.Store.PurgeFinished(ctx, now.Add(-cfg.Retention), now.Add(-cfg.FailedRetentionPeriod()))
 		if err != nil {
 			s.logErr(ctx, "purge finished tasks", err)
 		} else if n > 0 {

@@ -551,7 +551,9 @@ func (e *engine) ListTasks(ctx context.Context, q archivist.TaskQuery) (*archivi
 		if after != 0 {
 			end = sort.Search(len(e.order), func(i int) bool { return e.order[i].seq >= after })
 		}
-		if statusOnly {
+		if q.SkipTotal {
+			statusOnly = true // stop at the page, and count nothing
+		} else if statusOnly {
 			if len(q.Status) == 0 {
 				page.TotalCount = len(e.tasks)
 			}
@@ -666,18 +668,24 @@ func (e *engine) RetryTask(ctx context.Context, id string) (*archivist.Task, err
 		if old.WorkflowID != "" {
 			return errRetryStep(old)
 		}
-		t := old.Clone()
-		t.Status = archivist.TaskPending
-		t.Failures, t.Requeues = 0, 0
-		t.CancelRequested = false
-		t.CompletedAt, t.RunAt, t.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
-		t.Progress, t.ProgressMessage = 0, ""
-		tx.putTask(old, t)
-		tx.taskEvent(archivist.EventTaskRetried, t, "")
-		out = t.Clone()
+		out = retry(tx, old).Clone()
 		return nil
 	})
 	return out, err
+}
+
+// retry puts finished task old back to PENDING inside a transition (the
+// caller checked that it may) and returns it after.
+func retry(tx *tx, old *archivist.Task) *archivist.Task {
+	t := old.Clone()
+	t.Status = archivist.TaskPending
+	t.Failures, t.Requeues = 0, 0
+	t.CancelRequested = false
+	t.CompletedAt, t.RunAt, t.LeaseUntil = time.Time{}, time.Time{}, time.Time{}
+	t.Progress, t.ProgressMessage = 0, ""
+	tx.putTask(old, t)
+	tx.taskEvent(archivist.EventTaskRetried, t, "")
+	return t
 }
 
 // maxPromote bounds how many tasks one placement round moves from
@@ -897,12 +905,12 @@ func (e *engine) takeBackNode(ctx context.Context, lease archivist.Lease, nodeID
 	return out, err
 }
 
-func (e *engine) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+func (e *engine) PurgeFinished(ctx context.Context, before, failedBefore time.Time) (int, error) {
 	n := 0
 	err := e.update(ctx, func(tx *tx) error {
-		n += tx.purgeWorkflows(before)
+		n += tx.purgeWorkflows(before, failedBefore)
 		for _, t := range e.tasks {
-			if t.Status.Terminal() && t.CompletedAt.Before(before) && e.stepPurgeable(t) {
+			if t.Status.Terminal() && t.CompletedAt.Before(purgeCut(t.Status, before, failedBefore)) && e.stepPurgeable(t) {
 				tx.deleteTask(t)
 				n++
 			}

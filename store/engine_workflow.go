@@ -357,11 +357,15 @@ func (e *engine) stepPurgeable(t *archivist.Task) bool {
 }
 
 // purgeWorkflows removes the workflows whose last step ended before
-// before, with their steps' tasks, and returns how many tasks it removed.
-func (tx *tx) purgeWorkflows(before time.Time) int {
+// before (failedBefore for a FAILED workflow), with their steps' tasks, and returns how many tasks it removed.
+func (tx *tx) purgeWorkflows(before, failedBefore time.Time) int {
 	n := 0
 	for id, w := range tx.e.workflows {
-		if w.Status == archivist.WorkflowRunning || w.CompletedAt.IsZero() || !w.CompletedAt.Before(before) {
+		cut := before
+		if w.Status == archivist.WorkflowFailed {
+			cut = failedBefore
+		}
+		if w.Status == archivist.WorkflowRunning || w.CompletedAt.IsZero() || !w.CompletedAt.Before(cut) {
 			continue
 		}
 		for _, s := range w.Steps {

@@ -926,6 +926,9 @@ func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint
 	index := r.keys.key(redisKeyAll)
 	var out []string
 	cursor := "+inf"
+	if q.SkipTotal && after != 0 {
+		cursor = "(" + strconv.FormatUint(after, 10) // nothing newer to count
+	}
 	for {
 		chunk, err := r.client.ZRevRangeByScoreWithScores(ctx, index,
 			&redis.ZRangeBy{Max: cursor, Min: "-inf", Count: redisScanChunk}).Result()
@@ -960,6 +963,10 @@ func (r *Redis) scanTasks(ctx context.Context, q archivist.TaskQuery, after uint
 				out = append(out, id)
 			} else {
 				page.HasNext = true
+				if q.SkipTotal {
+					page.TotalCount = 0
+					return out, nil
+				}
 			}
 		}
 		if len(chunk) < redisScanChunk {
@@ -1126,12 +1133,13 @@ func (r *Redis) FailNode(ctx context.Context, lease archivist.Lease, nodeID, rea
 
 // PurgeFinished removes finished tasks, walking the tasks oldest first a
 // batch per script.
-func (r *Redis) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+func (r *Redis) PurgeFinished(ctx context.Context, before, failedBefore time.Time) (int, error) {
 	cut := strconv.FormatInt(before.UnixMicro(), 10)
+	failedCut := strconv.FormatInt(failedBefore.UnixMicro(), 10)
 	total := 0
 	cursor := "0"
 	for {
-		res, err := r.eval(ctx, "purge finished", luaScripts.purge, cut, cursor, redisPurgeBatch)
+		res, err := r.eval(ctx, "purge finished", luaScripts.purge, cut, cursor, redisPurgeBatch, failedCut)
 		if err != nil {
 			return total, err
 		}

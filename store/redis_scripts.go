@@ -31,6 +31,8 @@ type redisScripts struct {
 	// workflow creates, cancels and retries workflows and adds steps
 	// (redis_workflow.go).
 	workflow *redis.Script
+	// bulk cancels, retries or deletes a batch of tasks (redis_bulk.go).
+	bulk *redis.Script
 }
 
 var luaScripts = mustLoadScripts()
@@ -51,6 +53,7 @@ func mustLoadScripts() *redisScripts {
 		nextDue:  s("next_due"),
 		schedule: s("schedule"), fireSchedule: s("fire_schedule"),
 		workflow: s("workflow"),
+		bulk:     s("bulk"),
 	}
 }
 
@@ -76,7 +79,7 @@ func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
 		s.claim, s.claimOne, s.progress, s.report, s.release,
 		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig, s.nextDue,
-		s.schedule, s.fireSchedule, s.workflow}
+		s.schedule, s.fireSchedule, s.workflow, s.bulk}
 }
 
 // load puts every script in the server's script cache (on every master of

@@ -159,7 +159,7 @@ func TestRedisWorkflowFlow(t *testing.T) {
 	if err != nil || cancelled.Status != archivist.WorkflowCancelled || cancelled.CompletedAt.IsZero() {
 		t.Fatalf("cancel %+v %v", cancelled, err)
 	}
-	n, err := r.PurgeFinished(ctx, time.Now().Add(time.Hour))
+	n, err := r.PurgeFinished(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour))
 	if err != nil || n != 4 {
 		t.Fatalf("purge %d %v", n, err)
 	}

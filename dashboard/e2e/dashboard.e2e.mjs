@@ -295,6 +295,59 @@ async function singleNodeScenarios() {
     await detail('CANCELLED').waitFor({ timeout: T });
   });
 
+  await scenario('bulk: the failed view retries all its tasks after a confirmation that says how many, and deletes a selection', async () => {
+    const marker = `dead-letter-${Date.now()}`;
+    const submit = 'mutation($input: SubmitTaskInput!) { submitTask(input: $input) { id } }';
+    for (let i = 0; i < 3; i++) {
+      await gql(page, submit, { input: { type: 'fail', input: { times: 9, message: marker }, maxRetries: 0 } });
+    }
+    const states = async () =>
+      (await gql(page, 'query($f: TaskFilter) { tasks(filter: $f) { edges { node { id status attempts } } } }', { f: { search: marker } })).tasks.edges.map(
+        (e) => e.node,
+      );
+    const until = async (what, ok) => {
+      const deadline = Date.now() + T;
+      for (;;) {
+        const got = await states();
+        if (ok(got)) return got;
+        assert(Date.now() < deadline, `${what}: ${JSON.stringify(got)}`);
+        await page.waitForTimeout(100);
+      }
+    };
+    await until('3 tasks FAILED', (ts) => ts.length === 3 && ts.every((t) => t.status === 'FAILED'));
+
+    await nav(page, 'Tasks');
+    await page.getByTestId('failed-view').click();
+    await page.waitForURL(/status=FAILED(%2C|,)TIMED_OUT/, { timeout: T });
+    await page.getByRole('searchbox').fill(marker);
+    const rows = page.locator('table.tasks tbody tr');
+    await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
+    await page.getByTestId('task-error').filter({ hasText: marker }).first().waitFor({ timeout: T }); // the errors show
+    assert((await page.getByTestId('bulk-cancel').count()) === 0, 'the failed view offers to cancel');
+    await page.getByTestId('bulk-retry').click();
+    const confirm = page.getByTestId('bulk-confirm');
+    await confirm.waitFor({ timeout: T });
+    const text = await confirm.textContent();
+    assert(/Retry 3 tasks matching the filter\?/.test(text), `confirmation says: ${text}`);
+    await shotOf('bulk-confirm', page.getByTestId('bulk-bar'));
+    await confirm.getByRole('button', { name: 'Yes, retry' }).click();
+    await page.getByTestId('bulk-result').filter({ hasText: 'Retried 3 tasks.' }).waitFor({ timeout: T });
+    // They ran again, and failed again: back in the failed view.
+    await until('3 tasks FAILED after a second attempt', (ts) => ts.length === 3 && ts.every((t) => t.status === 'FAILED' && t.attempts === 2));
+    await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
+
+    // A selection of one: deleted, the others stay.
+    const first = await rows.first().getAttribute('data-task-id');
+    await page.getByRole('checkbox', { name: `Select ${first}` }).check();
+    await page.getByTestId('bulk-delete').click();
+    await page.getByTestId('bulk-confirm').filter({ hasText: 'Delete 1 task of the selection?' }).waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.getByTestId('bulk-result').filter({ hasText: 'Deleted 1 task.' }).waitFor({ timeout: T });
+    await until('2 tasks left', (ts) => ts.length === 2 && !ts.some((t) => t.id === first));
+    await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr').length === n, 2, { timeout: T });
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+  });
+
   await scenario('a delayed task waits SCHEDULED with its due time, then runs', async () => {
     await nav(page, 'Tasks');
     await page.getByRole('link', { name: '+ New task' }).click();

@@ -71,8 +71,10 @@ type ConfigInput struct {
 	Thresholds *HealthThresholdsInput `json:"thresholds,omitempty"`
 	// Tasks each node without its own number (see NodeInput.workers) runs at once, from 1 to 10000.
 	Workers *int `json:"workers,omitempty"`
-	// How long finished tasks are kept, in seconds, at least 60.
+	// How long COMPLETED and CANCELLED tasks are kept, in seconds, at least 60.
 	RetentionSeconds *float64 `json:"retentionSeconds,omitempty"`
+	// How long FAILED and TIMED_OUT tasks are kept, in seconds, at least 60.
+	FailedRetentionSeconds *float64 `json:"failedRetentionSeconds,omitempty"`
 	// The backoff after a first failure, in milliseconds, above 0 and not over maxBackoffMs.
 	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
 	// The longest backoff between retries, in milliseconds.
@@ -315,6 +317,9 @@ type TaskFilter struct {
 	Group *string `json:"group,omitempty"`
 	// Tasks whose id, type or error contains this text.
 	Search *string `json:"search,omitempty"`
+	// Only the tasks of these ids (at most 500), e.g. a selection for
+	// cancelTasks, retryTasks or deleteTasks; an empty list does not filter.
+	Ids []string `json:"ids,omitempty"`
 }
 
 // A task type and whether it is paused.

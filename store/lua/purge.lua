@@ -1,14 +1,22 @@
--- purge removes finished tasks that finished before ARGV[3] (µs). It walks
--- all oldest first from Seq ARGV[4] (exclusive), at most ARGV[5] tasks per
--- call, and stops at the first task created at or after the cutoff (none
--- after it can have finished before it). A removed task's unique key goes
+-- purge removes finished tasks that finished before ARGV[3] (µs), or,
+-- FAILED and TIMED_OUT ones, before ARGV[6] (µs). It walks all oldest
+-- first from Seq ARGV[4] (exclusive), at most ARGV[5] tasks per call, and
+-- stops at the first task created at or after the later cutoff (none after
+-- it can have finished before it). A removed task's unique key goes
 -- with it, unless a newer task took it. A workflow step's task goes only
 -- with its workflow: once the workflow left RUNNING and its last step
--- ended before the cutoff, the workflow and all its steps' tasks go
+-- ended before the cutoff (a FAILED workflow: the failed one), the
+-- workflow and all its steps' tasks go
 -- (counted among the tasks removed); until then its tasks stay.
 -- Returns {removed, the last Seq looked at, "1" when the walk is over}.
 local cut = tonumber(ARGV[3])
+local failed_cut = tonumber(ARGV[6])
+local last_cut = math.max(cut, failed_cut)
 local batch = tonumber(ARGV[5])
+local function cut_of(status)
+  if status == 'FAILED' or status == 'TIMED_OUT' then return failed_cut end
+  return cut
+end
 local ids = redis.call('ZRANGEBYSCORE', K_ALL, '(' .. ARGV[4], '+inf', 'LIMIT', 0, batch, 'WITHSCORES')
 local removed, last = 0, ARGV[4]
 fair_prune()
@@ -28,7 +36,7 @@ local function remove_workflow(id)
   local sp = redis.call('HGET', wf_key(id), 's')
   if not sp then return true end
   local st = cmsgpack.unpack(sp)
-  if st[1] == 'RUNNING' or st[5] == 0 or st[5] >= cut then return false end
+  if st[1] == 'RUNNING' or st[5] == 0 or st[5] >= cut_of(st[1]) then return false end
   local w = wf_get(id)
   for _, s in ipairs(w.order) do
     local mp = redis.call('HGET', tkey(s.task), 'm')
@@ -44,8 +52,8 @@ for k = 1, #ids, 2 do
   local mp = redis.call('HGET', tkey(id), 'm')
   if mp then
     local m = cmsgpack.unpack(mp)
-    if m[M_CREATED] >= cut then return { removed, last, '1' } end
-    if TERMINAL[m[M_STATUS]] and m[M_COMPLETED] < cut then
+    if m[M_CREATED] >= last_cut then return { removed, last, '1' } end
+    if TERMINAL[m[M_STATUS]] and m[M_COMPLETED] < cut_of(m[M_STATUS]) then
       if not m[M_WF] then
         remove(id, m)
       elseif remove_workflow(m[M_WF]) and redis.call('EXISTS', tkey(id)) == 1 then

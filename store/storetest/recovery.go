@@ -364,7 +364,7 @@ func testPurgeFinished(t *testing.T, s suite) {
 		}
 		cutoff := lastOld.Add(newer.Sub(lastOld) / 2)
 
-		n, err := h.s.PurgeFinished(h.ctx(), cutoff)
+		n, err := h.s.PurgeFinished(h.ctx(), cutoff, cutoff)
 		if err != nil {
 			t.Fatalf("PurgeFinished: %v", err)
 		}
@@ -378,12 +378,12 @@ func testPurgeFinished(t *testing.T, s suite) {
 		for _, id := range []string{"pending", "assigned", "running", "retrying", "new-done"} {
 			h.get(id)
 		}
-		if n, err := h.s.PurgeFinished(h.ctx(), cutoff); err != nil || n != 0 {
+		if n, err := h.s.PurgeFinished(h.ctx(), cutoff, cutoff); err != nil || n != 0 {
 			t.Errorf("second PurgeFinished: %d, %v; want 0", n, err)
 		}
 
 		// A cutoff in the future takes every finished task, and only those.
-		n, err = h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour))
+		n, err = h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour), time.Now().Add(time.Hour))
 		if err != nil || n != 1 {
 			t.Errorf("PurgeFinished(in an hour): %d, %v; want 1", n, err)
 		}

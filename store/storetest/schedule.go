@@ -524,7 +524,7 @@ func testSchedules(t *testing.T, s suite) {
 		}
 		// Gone (purged): counts as finished.
 		h.cancel(got.Task.ID)
-		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour)); err != nil {
+		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("PurgeFinished: %v", err)
 		}
 		if got := h.tick(sch, at.Add(3*time.Minute), at.Add(4*time.Minute)); got.Task == nil {

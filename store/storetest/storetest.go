@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"FaultToleranceOff", testFaultToleranceOff},
 		{"ReleaseTask", testReleaseTask},
 		{"PurgeFinished", testPurgeFinished},
+		{"Bulk", testBulk},
 		{"ListTasks", testListTasks},
 		{"Nodes", testNodes},
 		{"NodeSettings", testNodeSettings},

@@ -159,7 +159,7 @@ func testUnique(t *testing.T, s suite) {
 		task.UniqueFor = time.Hour
 		h.create(task)
 		h.cancel("gone")
-		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour)); err != nil {
+		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("PurgeFinished: %v", err)
 		}
 		if got := h.create(keyed("", "k"))[0]; got.Duplicate {

@@ -535,7 +535,7 @@ func testWorkflows(t *testing.T, s suite) {
 		h.finish(doneTasks["b"].ID, `2`)
 		running, runningTasks := h.workflow("running", "", step{"a", nil}, step{"b", []string{"a"}})
 		h.finish(runningTasks["a"].ID, `1`)
-		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour)); err != nil {
+		if _, err := h.s.PurgeFinished(h.ctx(), time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("PurgeFinished: %v", err)
 		}
 		_, err := h.s.GetWorkflow(h.ctx(), done.ID)

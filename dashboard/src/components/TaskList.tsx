@@ -4,7 +4,7 @@
 
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 
-import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskStatus, type TaskSummary } from '../service/types';
+import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskSummary } from '../service/types';
 import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
 import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
@@ -12,6 +12,8 @@ import { int, label, shortId } from '../lib/format';
 import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
+import { TaskBulkBar } from './TaskBulk';
+import { FAILED_VIEW, isFailedView, statusesFromQuery } from '../lib/bulk';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -26,12 +28,11 @@ function storedPageSize(): number {
   return 50;
 }
 
-/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
+/** The filter in the page's query string: ?status=FAILED[,TIMED_OUT]&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
 export function filterFromQuery(q: URLSearchParams): TaskFilter {
-  const status = q.get('status');
   const priority = q.get('priority');
   return {
-    status: status && (TASK_STATUSES as readonly string[]).includes(status) ? [status as TaskStatus] : undefined,
+    status: statusesFromQuery(q.get('status')),
     type: q.get('type') || undefined,
     priority: priority && (TASK_PRIORITIES as readonly string[]).includes(priority) ? (priority as TaskPriority) : undefined,
     nodeId: q.get('node') || undefined,
@@ -43,7 +44,7 @@ export function filterFromQuery(q: URLSearchParams): TaskFilter {
 
 function queryFromFilter(f: TaskFilter): string {
   const q = new URLSearchParams();
-  if (f.status?.[0]) q.set('status', f.status[0]);
+  if (f.status?.length) q.set('status', f.status.join(','));
   if (f.type) q.set('type', f.type);
   if (f.priority) q.set('priority', f.priority);
   if (f.nodeId) q.set('node', f.nodeId);
@@ -75,6 +76,21 @@ export function TaskList() {
   const [search, setSearch] = useState(filter.search ?? '');
   const [scheduleText, setScheduleText] = useState(filter.schedule ?? '');
 
+  // The tasks selected for a bulk action (on this page).
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const select = useCallback((id: string, on: boolean) => {
+    setSelected((s) => {
+      const next = new Set(s);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  }, []);
+  const canBulkCancel = useCan('cancelTasks');
+  const canBulkRetry = useCan('retryTasks');
+  const canBulkDelete = useCan('deleteTasks');
+  const canBulk = canBulkCancel || canBulkRetry || canBulkDelete;
+
   const request = useRef(0);
   const live = useRef({ filter, firstPage: true, pageSize, paused });
   live.current = { filter, firstPage: cursors.length === 1, pageSize, paused };
@@ -87,6 +103,7 @@ export function TaskList() {
         const p = await service.listTasks(JSON.parse(filterKey) as TaskFilter, pageSize, after);
         if (id !== request.current) return;
         setPage({ ...p, fresh: new Set(), stale: new Set() });
+        setSelected(new Set());
         setError(null);
         setWaiting(0);
       } catch (err) {
@@ -199,6 +216,22 @@ export function TaskList() {
         )}
       </div>
 
+      <div className="segmented view-tabs" role="group" aria-label="View">
+        <button type="button" className={isFailedView(filter) ? '' : 'on'} aria-pressed={!isFailedView(filter)} onClick={() => setFilter({ ...filter, status: undefined })}>
+          All tasks
+        </button>
+        <button
+          type="button"
+          className={isFailedView(filter) ? 'on' : ''}
+          aria-pressed={isFailedView(filter)}
+          onClick={() => setFilter({ ...filter, status: [...FAILED_VIEW] })}
+          title="FAILED and TIMED_OUT tasks, kept for the failed retention: the dead-letter queue"
+          data-testid="failed-view"
+        >
+          Failed
+        </button>
+      </div>
+
       <form className="toolbar filters" role="search" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
         <label className="field field-inline">
           <span>Search</span>
@@ -208,10 +241,12 @@ export function TaskList() {
           <span>Status</span>
           <select
             name="status"
-            value={filter.status?.[0] ?? ''}
-            onChange={(e) => setFilter({ ...filter, status: e.target.value ? [e.target.value as TaskStatus] : undefined })}
+            value={filter.status?.join(',') ?? ''}
+            onChange={(e) => setFilter({ ...filter, status: statusesFromQuery(e.target.value) })}
           >
             <option value="">Any</option>
+            <option value={FAILED_VIEW.join(',')}>Failed or timed out</option>
+            {filter.status && filter.status.length > 1 && !isFailedView(filter) && <option value={filter.status.join(',')}>{filter.status.map(label).join(' or ')}</option>}
             {TASK_STATUSES.map((s) => (
               <option key={s} value={s}>
                 {label(s)}
@@ -341,12 +376,32 @@ export function TaskList() {
         </div>
       </div>
 
+      {canBulk && page && (
+        <TaskBulkBar
+          filter={filter}
+          tasks={page.tasks}
+          selected={selected}
+          onClear={() => setSelected(new Set())}
+          onDone={() => void load(current)}
+        />
+      )}
+
       {error && <ErrorNote>Could not load tasks: {error}</ErrorNote>}
 
       <div className="table-wrap">
         <table className="tasks" aria-label="Tasks" aria-busy={loading}>
           <thead>
             <tr>
+              {canBulk && (
+                <th scope="col" className="select-cell">
+                  <input
+                    type="checkbox"
+                    aria-label="Select every task on this page"
+                    checked={!!page && page.tasks.length > 0 && page.tasks.every((t) => selected.has(t.id))}
+                    onChange={(e) => setSelected(e.target.checked && page ? new Set(page.tasks.map((t) => t.id)) : new Set())}
+                  />
+                </th>
+              )}
               <th scope="col">Task</th>
               <th scope="col">Type</th>
               <th scope="col">Status</th>
@@ -378,6 +433,8 @@ export function TaskList() {
                 nodeName={t.nodeId ? (nodes[t.nodeId]?.name ?? t.nodeId) : null}
                 fresh={page.fresh.has(t.id)}
                 stale={page.stale.has(t.id)}
+                selected={canBulk ? selected.has(t.id) : undefined}
+                onSelect={select}
               />
             ))}
           </tbody>
@@ -408,16 +465,26 @@ const TaskRow = memo(function TaskRow({
   nodeName,
   fresh,
   stale,
+  selected,
+  onSelect,
 }: {
   task: TaskSummary;
   nodeName: string | null;
   fresh: boolean;
   stale: boolean;
+  /** Whether the row is selected for a bulk action; undefined: no selection column. */
+  selected?: boolean;
+  onSelect?: (id: string, on: boolean) => void;
 }) {
   const running = t.status === 'IN_PROGRESS';
   const done = TERMINAL_STATUSES.has(t.status);
   return (
     <tr className={`${fresh ? 'fresh' : ''}${stale ? ' stale' : ''}`} data-task-id={t.id} data-status={t.status}>
+      {selected !== undefined && (
+        <td className="select-cell">
+          <input type="checkbox" aria-label={`Select ${t.id}`} checked={selected} onChange={(e) => onSelect?.(t.id, e.target.checked)} />
+        </td>
+      )}
       <td>
         <Link to={`/tasks/${encodeURIComponent(t.id)}`} className="mono" title={t.id}>
           {shortId(t.id)}
@@ -443,6 +510,12 @@ const TaskRow = memo(function TaskRow({
           </span>
         )}
         {t.cancelRequested && !done && <span className="muted small"> cancelling</span>}
+        {t.error && (t.status === 'FAILED' || t.status === 'TIMED_OUT') && (
+          <span className="small muted error-snippet" title={t.error} data-testid="task-error">
+            {' '}
+            {t.error.length > 80 ? `${t.error.slice(0, 80)}…` : t.error}
+          </span>
+        )}
       </td>
       <td className="hide-sm">
         <PriorityBadge priority={t.priority} />

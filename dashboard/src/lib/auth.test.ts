@@ -34,6 +34,7 @@ describe('roles', () => {
   it('an operator runs tasks, workflows, schedules and nodes, not the configuration nor removal', () => {
     expect(allowed('OPERATOR')).toEqual([
       'cancelTask',
+      'cancelTasks',
       'cancelWorkflow',
       'createSchedule',
       'deleteSchedule',
@@ -42,6 +43,7 @@ describe('roles', () => {
       'resumeNode',
       'resumeSchedule',
       'retryTask',
+      'retryTasks',
       'retryWorkflow',
       'submitTask',
       'submitWorkflow',
@@ -50,6 +52,7 @@ describe('roles', () => {
     ]);
     expect(can('OPERATOR', 'updateConfig')).toBe(false);
     expect(can('OPERATOR', 'removeNode')).toBe(false);
+    expect(can('OPERATOR', 'deleteTasks')).toBe(false);
   });
 
   it('an admin may do everything', () => {

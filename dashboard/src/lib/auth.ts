@@ -37,7 +37,10 @@ export type Action =
   | 'triggerSchedule'
   | 'submitWorkflow'
   | 'cancelWorkflow'
-  | 'retryWorkflow';
+  | 'retryWorkflow'
+  | 'cancelTasks'
+  | 'retryTasks'
+  | 'deleteTasks';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -62,6 +65,9 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   submitWorkflow: 'OPERATOR',
   cancelWorkflow: 'OPERATOR',
   retryWorkflow: 'OPERATOR',
+  cancelTasks: 'OPERATOR',
+  retryTasks: 'OPERATOR',
+  deleteTasks: 'ADMIN',
 };
 
 /** Whether a role is at least another. */

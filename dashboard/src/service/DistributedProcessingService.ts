@@ -473,6 +473,18 @@ export class DistributedProcessingService {
     return (await this.mutate<{ cancelTask: TaskDetail }>(ops.CANCEL_TASK, { id })).cancelTask;
   }
 
+  /** How many tasks the filter matches. */
+  async countTasks(filter: TaskFilter): Promise<number> {
+    return (await this.query<{ tasks: { totalCount: number } }>(ops.COUNT_TASKS, { filter: cleanFilter(filter) })).tasks.totalCount;
+  }
+
+  /** Cancels, retries or deletes every task the filter matches; returns how many changed. */
+  async bulkTasks(op: 'cancel' | 'retry' | 'delete', filter: TaskFilter): Promise<number> {
+    const field = `${op}Tasks` as const;
+    const d = await this.mutate<Record<string, number>>(ops.BULK_TASKS[op], { filter: cleanFilter(filter) ?? {} });
+    return d[field];
+  }
+
   async retryTask(id: string): Promise<TaskDetail> {
     return (await this.mutate<{ retryTask: TaskDetail }>(ops.RETRY_TASK, { id })).retryTask;
   }
@@ -681,6 +693,7 @@ export function cleanFilter(f: TaskFilter): TaskFilter | null {
   if (f.schedule) out.schedule = f.schedule;
   if (f.workflowId) out.workflowId = f.workflowId;
   if (f.search && f.search.trim()) out.search = f.search.trim();
+  if (f.ids && f.ids.length > 0) out.ids = f.ids;
   return Object.keys(out).length > 0 ? out : null;
 }
 

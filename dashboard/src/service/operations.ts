@@ -66,6 +66,15 @@ export const CANCEL_TASK = `mutation CancelTask($id: ID!) { cancelTask(id: $id) 
 
 export const RETRY_TASK = `mutation RetryTask($id: ID!) { retryTask(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
 
+export const COUNT_TASKS = `query CountTasks($filter: TaskFilter) { tasks(filter: $filter, first: 0) { totalCount } }`;
+
+/** The bulk mutations (graph/flow.graphqls), each returning how many tasks it changed. */
+export const BULK_TASKS = {
+  cancel: `mutation CancelTasks($filter: TaskFilter!) { cancelTasks(filter: $filter) }`,
+  retry: `mutation RetryTasks($filter: TaskFilter!) { retryTasks(filter: $filter) }`,
+  delete: `mutation DeleteTasks($filter: TaskFilter!) { deleteTasks(filter: $filter) }`,
+} as const;
+
 export const DRAIN_NODE = `mutation DrainNode($id: ID!) { drainNode(id: $id) { ${NODE_FIELDS} } }`;
 
 export const RESUME_NODE = `mutation ResumeNode($id: ID!) { resumeNode(id: $id) { ${NODE_FIELDS} } }`;

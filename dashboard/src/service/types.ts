@@ -170,6 +170,8 @@ export interface TaskFilter {
   /** The steps of the workflow of this id. */
   workflowId?: string;
   search?: string;
+  /** Only the tasks of these ids (a selection; at most 500). */
+  ids?: string[];
 }
 
 export interface TaskPage {
