@@ -189,7 +189,7 @@ func TestRedisFairPrune(t *testing.T) {
 	if _, err := r.AssignTasks(ctx, lease, as, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.PurgeFinished(ctx, time.Now().Add(time.Hour)); err != nil {
+	if _, err := r.PurgeFinished(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	fields, err := r.client.HGetAll(ctx, r.keys.fair()).Result()
