@@ -68,6 +68,11 @@ const (
 	// four before are then 0 or "").
 	mWorkflow = mFields + 4
 	mStepKey  = mFields + 5
+	// Then, only for a task that limits or pauses touched, its HeldBy and
+	// what it holds (store/lua/limit_lib.lua); the workflow ones are then
+	// false when it is no step.
+	mHeldBy = mFields + 6
+	mSlots  = mFields + 7
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -170,7 +175,7 @@ func (r *mpReader) rawFrom(c byte) []byte {
 		n = int(r.uint(2))
 	case c == 0xdb || c == 0xc6:
 		n = int(r.uint(4))
-	case c == 0xc0:
+	case c == 0xc0, c == 0xc2: // nil, or false (an absent field: see lib.lua)
 		return nil
 	default:
 		r.fail("string expected, found 0x%02x", c)
@@ -247,19 +252,27 @@ func appendMsgpackRaw(b, s []byte) []byte {
 }
 
 // encodeTaskInfo is a new task's i: [type, input, metadata], and the name
-// of the schedule that submitted it when one did.
+// of the schedule that submitted it when one did, and its group when it
+// has one (then the schedule's name is "" if none; lua/limit_lib.lua
+// reads the group).
 func encodeTaskInfo(t *archivist.Task) []byte {
-	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule))
-	if t.Schedule != "" {
+	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule)+len(t.Group))
+	switch {
+	case t.Group != "":
+		b = appendMsgpackArray(b, 5)
+	case t.Schedule != "":
 		b = appendMsgpackArray(b, 4)
-	} else {
+	default:
 		b = appendMsgpackArray(b, 3)
 	}
 	b = appendMsgpackRaw(b, []byte(t.Type))
 	b = appendMsgpackRaw(b, t.Input)
 	b = appendMsgpackRaw(b, t.Metadata)
-	if t.Schedule != "" {
+	if t.Schedule != "" || t.Group != "" {
 		b = appendMsgpackRaw(b, []byte(t.Schedule))
+	}
+	if t.Group != "" {
+		b = appendMsgpackRaw(b, []byte(t.Group))
 	}
 	return b
 }
@@ -288,6 +301,9 @@ func decodeTaskBytes(id string, info, mut, result []byte) (*archivist.Task, erro
 			}
 			if n > 3 {
 				t.Schedule = r.str()
+			}
+			if n > 4 {
+				t.Group = r.str()
 			}
 		} else if r.err == nil {
 			r.fail("task info has %d items", n)
@@ -349,6 +365,9 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	if n > mStepKey {
 		t.WorkflowID = r.str()
 		t.StepKey = r.str()
+	}
+	if n > mHeldBy {
+		t.HeldBy = r.str()
 	}
 	return r.err
 }

@@ -26,13 +26,6 @@ var (
 
 func TestMemory(t *testing.T) {
 	t.Parallel()
-	t.Run("Limits", func(t *testing.T) {
-		storetest.RunLimits(t, func(t *testing.T) archivist.Store {
-			s := store.NewMemory(store.Options{})
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		})
-	})
 	storetest.Run(t, func(t *testing.T) archivist.Store {
 		s := store.NewMemory(store.Options{})
 		t.Cleanup(func() { _ = s.Close() })
@@ -42,16 +35,6 @@ func TestMemory(t *testing.T) {
 
 func TestBolt(t *testing.T) {
 	t.Parallel()
-	t.Run("Limits", func(t *testing.T) {
-		storetest.RunLimits(t, func(t *testing.T) archivist.Store {
-			s, err := store.OpenBolt(filepath.Join(t.TempDir(), "archivist.db"), store.Options{})
-			if err != nil {
-				t.Fatalf("OpenBolt: %v", err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		})
-	})
 	storetest.Run(t, func(t *testing.T) archivist.Store {
 		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "archivist.db"), store.Options{})
 		if err != nil {

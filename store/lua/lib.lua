@@ -125,6 +125,11 @@ local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
+-- Only in the m of a task that limits or pauses touched (limit_lib.lua):
+-- the six before are then 0, '' or false. M_HELD is Task.HeldBy; M_SLOTS
+-- the key of the held set a held PENDING task is in, or the counter keys
+-- (joined by newlines) a placed task took slots in.
+local M_HELD, M_SLOTS = 27, 28
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -545,6 +550,8 @@ end
 -- move applies changes (field name -> value; false clears the field) to
 -- task t, stamps updated, writes m (and result, when given), and moves the
 -- task between the indexes when its status changes.
+local flow_left -- limit_lib.lua
+
 local function move(t, ch, result)
   ch.updated = NOW
   local m = t.m
@@ -552,6 +559,11 @@ local function move(t, ch, result)
     local f = FIELD[k]
     if v == false then v = DEFAULT[f] or 0 end
     m[f] = v
+  end
+  -- A held task or one holding slots leaves them (a plain task pays this
+  -- one check).
+  if m[M_SLOTS] and m[M_SLOTS] ~= '' and ch.status and ch.status ~= t.status then
+    flow_left(t.id, m, t.status, ch.status)
   end
   t.packed = cmsgpack.pack(m)
   if result then

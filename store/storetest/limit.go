@@ -325,10 +325,3 @@ func testLimits(t *testing.T, s suite) {
 		}
 	})
 }
-
-// RunLimits runs the cases of limits and paused types (Run does not yet:
-// the Redis store has them next).
-func RunLimits(t *testing.T, newStore func(t *testing.T) archivist.Store) {
-	t.Helper()
-	testLimits(t, suite{newStore: newStore})
-}
