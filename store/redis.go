@@ -738,34 +738,40 @@ func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after 
 		ranks = []int{prio.Rank()}
 	}
 	pipe := r.client.Pipeline()
-	var total, bandCount *redis.IntCmd
-	if prio == "" {
-		total = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
-	}
-	bands := make([]*redis.ZSliceCmd, len(ranks))
-	for i, rank := range ranks {
-		lo := uint64(3-rank) * readyRankSpan
-		hi := "(" + strconv.FormatUint(lo+readyRankSpan, 10)
-		if after != 0 {
-			hi = "(" + strconv.FormatUint(lo+min(after, readyRankSpan), 10)
+	// The PENDING tasks are the ready ones and the ones limits or pauses
+	// hold back (same scores: lua/limit_lib.lua).
+	keys := []string{r.keys.key(redisKeyReady), r.keys.prefix + "limits:heldall"}
+	var counts []*redis.IntCmd
+	var bands []*redis.ZSliceCmd
+	var bandRank []int
+	for _, key := range keys {
+		if prio == "" {
+			counts = append(counts, pipe.ZCard(ctx, key))
 		}
-		if prio != "" {
-			bandCount = pipe.ZCount(ctx, r.keys.key(redisKeyReady), strconv.FormatUint(lo, 10), "("+strconv.FormatUint(lo+readyRankSpan, 10))
+		for _, rank := range ranks {
+			lo := uint64(3-rank) * readyRankSpan
+			hi := "(" + strconv.FormatUint(lo+readyRankSpan, 10)
+			if after != 0 {
+				hi = "(" + strconv.FormatUint(lo+min(after, readyRankSpan), 10)
+			}
+			if prio != "" {
+				counts = append(counts, pipe.ZCount(ctx, key, strconv.FormatUint(lo, 10), "("+strconv.FormatUint(lo+readyRankSpan, 10)))
+			}
+			bands = append(bands, pipe.ZRevRangeByScoreWithScores(ctx, key,
+				&redis.ZRangeBy{Max: hi, Min: strconv.FormatUint(lo, 10), Count: int64(first) + 1}))
+			bandRank = append(bandRank, rank)
 		}
-		bands[i] = pipe.ZRevRangeByScoreWithScores(ctx, r.keys.key(redisKeyReady),
-			&redis.ZRangeBy{Max: hi, Min: strconv.FormatUint(lo, 10), Count: int64(first) + 1})
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.mapErr("list tasks", err)
 	}
-	if total != nil {
-		page.TotalCount = int(total.Val())
-	} else {
-		page.TotalCount = int(bandCount.Val())
+	page.TotalCount = 0
+	for _, c := range counts {
+		page.TotalCount += int(c.Val())
 	}
 	var all []entry
 	for i, b := range bands {
-		lo := uint64(3-ranks[i]) * readyRankSpan
+		lo := uint64(3-bandRank[i]) * readyRankSpan
 		for _, z := range b.Val() {
 			all = append(all, entry{uint64(z.Score) - lo, z.Member.(string)})
 		}
@@ -956,10 +962,11 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	var ready, retrying, scheduled, waiting, running *redis.IntCmd
+	var ready, held, retrying, scheduled, waiting, running *redis.IntCmd
 	var loads, finished *redis.MapStringStringCmd
 	_, err := r.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		ready = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
+		held = pipe.ZCard(ctx, r.keys.prefix+"limits:heldall") // PENDING too (lua/limit_lib.lua)
 		retrying = pipe.ZCard(ctx, r.keys.key(redisKeyRetrying))
 		scheduled = pipe.ZCard(ctx, r.keys.key(redisKeyScheduled))
 		waiting = pipe.ZCard(ctx, r.keys.key(redisKeyWaiting))
@@ -981,17 +988,17 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 		n, _ := strconv.Atoi(v)
 		add(archivist.TaskStatus(s), n)
 	}
-	held := 0
+	placed := 0
 	for _, v := range loads.Val() {
 		n, _ := strconv.Atoi(v)
-		held += n
+		placed += n
 	}
-	add(archivist.TaskPending, int(ready.Val()))
+	add(archivist.TaskPending, int(ready.Val()+held.Val()))
 	add(archivist.TaskRetrying, int(retrying.Val()))
 	add(archivist.TaskScheduled, int(scheduled.Val()))
 	add(archivist.TaskWaiting, int(waiting.Val()))
 	add(archivist.TaskInProgress, int(running.Val()))
-	add(archivist.TaskAssigned, held-int(running.Val()))
+	add(archivist.TaskAssigned, placed-int(running.Val()))
 	return out, nil
 }
 

@@ -7,6 +7,8 @@
 --   <P>limits:tokens  HASH counter key -> "tokens,at (µs)": a rate limit's bucket
 --   <P>limits:held    HASH hold key -> limit id ('' for a paused type): the held sets not empty
 --   <P>held:<hold key> ZSET held PENDING task id -> ready score
+--   <P>limits:heldall ZSET every held task id -> ready score (ListTasks and
+--                          CountTasks of PENDING tasks read it with ready)
 --   <P>paused         SET  paused task types
 -- A hold key is a counter key, or 'paused:' .. type (a limit id starts
 -- with 'type=' or 'group=').
@@ -20,7 +22,7 @@
 -- that no limit or pause touched, and a script reads the limits only
 -- when some exist (flow()).
 local K_LIMITS, K_LTIMES, K_LRUN, K_LTOK = P .. 'limits', P .. 'limits:times', P .. 'limits:running', P .. 'limits:tokens'
-local K_LHELD, K_PAUSED = P .. 'limits:held', P .. 'paused'
+local K_LHELD, K_PAUSED, K_HELDALL = P .. 'limits:held', P .. 'paused', P .. 'limits:heldall'
 local MAX_HOLD = 10000 -- maxHoldPerCall
 
 local function held_key(hk) return P .. 'held:' .. hk end
@@ -45,6 +47,7 @@ end
 local function held_remove(id, hk)
   local k = held_key(hk)
   redis.call('ZREM', k, id)
+  redis.call('ZREM', K_HELDALL, id)
   if redis.call('ZCARD', k) == 0 then redis.call('HDEL', K_LHELD, hk) end
 end
 
@@ -80,7 +83,9 @@ local function hold(id, m, i, by, hk, lid)
   m[M_HELD], m[M_SLOTS], m[M_UPDATED] = by, hk, NOW
   local packed = cmsgpack.pack(m)
   redis.call('HSET', tkey(id), 'm', packed)
-  redis.call('ZADD', held_key(hk), ready_score(m[M_PRIO], m[M_SEQ]), id)
+  local score = ready_score(m[M_PRIO], m[M_SEQ])
+  redis.call('ZADD', held_key(hk), score, id)
+  redis.call('ZADD', K_HELDALL, score, id)
   redis.call('HSET', K_LHELD, hk, lid)
   event_of('task.held', by, id, i, packed, '')
 end

@@ -305,6 +305,20 @@ func testLimits(t *testing.T, s suite) {
 			h.wantHeld(id, archivist.HeldPaused)
 		}
 		h.wantStatus(run.ID, archivist.TaskInProgress)
+		// Held tasks are PENDING to counts and lists.
+		if n := h.counts()[archivist.TaskPending]; n != 4 {
+			t.Errorf("CountTasks: %d PENDING, want 4 (three of them held)", n)
+		}
+		for _, prio := range []archivist.Priority{"", archivist.PriorityNormal} {
+			page, err := h.s.ListTasks(h.ctx(), archivist.TaskQuery{TaskFilter: archivist.TaskFilter{
+				Status: []archivist.TaskStatus{archivist.TaskPending}, Priority: prio}})
+			if err != nil {
+				t.Fatalf("ListTasks: %v", err)
+			}
+			if want := []string{late.ID, tasks[2].ID, tasks[1].ID, tasks[0].ID}; !cmp.Equal(ids(page.Tasks), want) || page.TotalCount != 4 {
+				t.Errorf("ListTasks of PENDING tasks (priority %q): %v (total %d), want %v", prio, ids(page.Tasks), page.TotalCount, want)
+			}
+		}
 		_, err := h.s.ClaimTask(h.ctx(), "n1", late.ID, grace)
 		h.wantCode(err, archivist.CodeConflict, "ClaimTask of a paused type's task")
 		h.complete(run.ID, run.Attempt, `{}`)
