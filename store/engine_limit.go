@@ -54,7 +54,7 @@ type bucket struct {
 // maxHoldPerCall bounds how many tasks one ReadyTasks call holds back, so
 // that a large backlog of held tasks is taken out of the ready queue over
 // several rounds (each task.held event wakes the leader for the next).
-const maxHoldPerCall = 10000
+const maxHoldPerCall = 1000
 
 func pausedKey(taskType string) string { return "\x00paused\x00" + taskType }
 

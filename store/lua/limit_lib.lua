@@ -23,7 +23,7 @@
 -- when some exist (flow()).
 local K_LIMITS, K_LTIMES, K_LRUN, K_LTOK = P .. 'limits', P .. 'limits:times', P .. 'limits:running', P .. 'limits:tokens'
 local K_LHELD, K_PAUSED, K_HELDALL = P .. 'limits:held', P .. 'paused', P .. 'limits:heldall'
-local MAX_HOLD = 10000 -- maxHoldPerCall
+local MAX_HOLD = 1000 -- maxHoldPerCall (engine_limit.go)
 
 local function held_key(hk) return P .. 'held:' .. hk end
 

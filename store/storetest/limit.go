@@ -115,6 +115,31 @@ func testLimits(t *testing.T, s suite) {
 		h.wantHeld(other.ID, heldBySleep)
 	})
 
+	// A backlog that a full limit holds is taken out of the ready queue in
+	// bounded steps, and the task behind it is offered within a few calls.
+	s.run(t, "BacklogDoesNotBlock", func(t *testing.T, h *fixture) {
+		h.setLimit(archivist.Limit{TaskType: "sleep", MaxConcurrent: 1})
+		backlog := make([]*archivist.Task, 2500)
+		for i := range backlog {
+			backlog[i] = sleepTask("")
+		}
+		h.create(backlog...)
+		echo := h.create(newTask("", "echo", archivist.PriorityNormal))[0]
+		for call := 1; ; call++ {
+			got := h.ready(10)
+			if len(got) == 0 || got[0].ID != backlog[0].ID {
+				t.Fatalf("call %d: ReadyTasks offers %v, want the first sleep task first", call, ids(got))
+			}
+			if len(got) == 2 && got[1].ID == echo.ID {
+				break
+			}
+			if call == 5 {
+				t.Fatalf("after %d calls ReadyTasks still offers %v, not the echo task behind the held ones", call, ids(got))
+			}
+		}
+		h.wantUse(archivist.LimitID("sleep", ""), 0, len(backlog)-1)
+	})
+
 	// Each way a task stops running gives its slot back once.
 	ends := []struct {
 		name string
