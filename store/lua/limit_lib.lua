@@ -90,29 +90,6 @@ local function hold(id, m, i, by, hk, lid)
   event_of('task.held', by, id, i, packed, '')
 end
 
--- slots_free gives back the slots placed task m took and makes the first
--- task each of their keys holds placeable.
-local function slots_free(m)
-  local s = m[M_SLOTS]
-  m[M_SLOTS] = ''
-  for key in string.gmatch(s, '[^\n]+') do
-    if redis.call('HINCRBY', K_LRUN, key, -1) <= 0 then redis.call('HDEL', K_LRUN, key) end
-    local first = redis.call('ZRANGE', held_key(key), 0, 0)[1]
-    if first then unhold_id(first) end
-  end
-end
-
-flow_left = function(id, m, old, new)
-  if old == 'PENDING' then
-    if m[M_HELD] ~= '' then
-      held_remove(id, m[M_SLOTS])
-      m[M_HELD], m[M_SLOTS] = '', ''
-    end
-  elseif (old == 'ASSIGNED' or old == 'IN_PROGRESS') and new ~= 'ASSIGNED' and new ~= 'IN_PROGRESS' then
-    slots_free(m)
-  end
-end
-
 -- flow returns the limits and paused types, read once per script, or
 -- false when there are none.
 local FLOW = nil
@@ -268,6 +245,37 @@ local function release(F, hk, tent, n)
     end
   end
   return done
+end
+
+-- slots_free gives back the slots placed task m took and makes the first
+-- task each of their keys holds placeable, if it fits now.
+local function slots_free(m)
+  local s = m[M_SLOTS]
+  m[M_SLOTS] = ''
+  local F = flow()
+  for key in string.gmatch(s, '[^\n]+') do
+    local n = redis.call('HINCRBY', K_LRUN, key, -1)
+    if n <= 0 then
+      redis.call('HDEL', K_LRUN, key)
+      n = 0
+    end
+    -- With no limit left nothing is held (DeleteLimit released them).
+    if F then
+      F.running[key] = n
+      release(F, key, {}, 1)
+    end
+  end
+end
+
+flow_left = function(id, m, old, new)
+  if old == 'PENDING' then
+    if m[M_HELD] ~= '' then
+      held_remove(id, m[M_SLOTS])
+      m[M_HELD], m[M_SLOTS] = '', ''
+    end
+  elseif (old == 'ASSIGNED' or old == 'IN_PROGRESS') and new ~= 'ASSIGNED' and new ~= 'IN_PROGRESS' then
+    slots_free(m)
+  end
 end
 
 -- held_sets returns the hold keys of limit lid (nil: of every limit, not
