@@ -130,8 +130,7 @@ end
 -- each_limit calls fn(l, key) for every limit that applies to a task of
 -- typ in group, until fn returns true.
 local function each_limit(F, typ, group, fn)
-  local lists = { F.byType[typ] }
-  if typ ~= '' then lists[2] = F.byType[''] end
+  local lists = { F.byType[typ] or {}, typ ~= '' and F.byType[''] or {} }
   for _, list in ipairs(lists) do
     for _, l in ipairs(list) do
       if applies(l, typ, group) and fn(l, limit_key(l, group)) then return end

@@ -233,6 +233,21 @@ func testLimits(t *testing.T, s suite) {
 		h.wantHeld(tasks[1].ID, archivist.HeldByLimit(id))
 	})
 
+	s.run(t, "GroupLimitAnyType", func(t *testing.T, h *fixture) {
+		h.setLimit(archivist.Limit{Group: "g", MaxConcurrent: 1})
+		inG := newTask("", "echo", archivist.PriorityNormal)
+		inG.Group = "g"
+		other := newTask("", "echo", archivist.PriorityNormal)
+		tasks := h.create(inG, sleepTask("g"), other)
+		if got := h.ready(10); !cmp.Equal(ids(got), []string{tasks[0].ID, tasks[2].ID}) {
+			t.Errorf("ReadyTasks under group g at most 1 offers %v, want %v", ids(got), []string{tasks[0].ID, tasks[2].ID})
+		}
+		h.wantHeld(tasks[1].ID, archivist.HeldByLimit("group=g"))
+		if got := h.get(tasks[1].ID); got.Group != "g" {
+			t.Errorf("the held task's group: %q, want g", got.Group)
+		}
+	})
+
 	s.run(t, "RaiseAndDeleteRelease", func(t *testing.T, h *fixture) {
 		tasks := h.create(sleepTask(""), sleepTask(""), sleepTask(""))
 		h.assign("n1", tasks[0].ID)
