@@ -248,6 +248,39 @@ func testLimits(t *testing.T, s suite) {
 		}
 	})
 
+	// Slots are counted right across a limit removed and set again while
+	// its tasks run, and with two limits on one task.
+	s.run(t, "DeleteWhileRunning", func(t *testing.T, h *fixture) {
+		h.setLimit(archivist.Limit{TaskType: "sleep", MaxConcurrent: 2})
+		tasks := h.create(sleepTask("g"), sleepTask("g"), sleepTask("g"))
+		h.ready(10)
+		h.assign("n1", tasks[0].ID, tasks[1].ID)
+		h.cancel(tasks[2].ID) // a held task cancelled
+		h.wantUse(sleepLimit, 2, 0)
+		if err := h.s.DeleteLimit(h.ctx(), sleepLimit); err != nil {
+			t.Fatalf("DeleteLimit: %v", err)
+		}
+		h.cancel(tasks[0].ID)
+		if l := h.setLimit(archivist.Limit{TaskType: "sleep", MaxConcurrent: 2}); l.Running != 1 {
+			t.Errorf("set again with one task running: Running %d, want 1", l.Running)
+		}
+		if l := h.setLimit(archivist.Limit{Group: "g", MaxConcurrent: 5}); l.Running != 1 {
+			t.Errorf("a group limit set with one task of the group running: Running %d, want 1", l.Running)
+		}
+		more := h.create(sleepTask("g"), sleepTask("g"))
+		if got := h.ready(10); !cmp.Equal(ids(got), []string{more[0].ID}) {
+			t.Errorf("ReadyTasks offers %v, want [%s]", ids(got), more[0].ID)
+		}
+		h.assign("n1", more[0].ID)
+		h.wantUse(sleepLimit, 2, 1)
+		h.wantUse("group=g", 2, 0)
+		h.cancel(tasks[1].ID)
+		h.cancel(more[0].ID)
+		h.wantUse(sleepLimit, 0, 0)
+		h.wantUse("group=g", 0, 0)
+		h.wantHeld(more[1].ID, "")
+	})
+
 	s.run(t, "RaiseAndDeleteRelease", func(t *testing.T, h *fixture) {
 		tasks := h.create(sleepTask(""), sleepTask(""), sleepTask(""))
 		h.assign("n1", tasks[0].ID)
