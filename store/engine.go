@@ -197,8 +197,11 @@ func (e *engine) index(old, t *archivist.Task) {
 	e.counts[t.Status]++
 	switch t.Status {
 	case archivist.TaskPending:
-		if t.HeldBy != "" && e.indexHeld(t) {
-			break
+		if t.HeldBy != "" {
+			if e.indexHeld(t) {
+				break
+			}
+			t.HeldBy = "" // what held it is gone (a store loaded after a change)
 		}
 		e.ready.add(t.Priority.Rank(), t.Seq, t.ID)
 	case archivist.TaskScheduled, archivist.TaskRetrying:

@@ -41,8 +41,9 @@ type limitState struct {
 // heldSet is the tasks one counter key (of limit) or one paused type
 // holds back.
 type heldSet struct {
-	q     *readyQueue
-	limit string // "" for a paused type
+	q        *readyQueue
+	limit    string // "" for a paused type
+	taskType string // the paused type
 }
 
 // bucket is a token bucket: tokens at time at.
@@ -63,7 +64,9 @@ func isRunning(s archivist.TaskStatus) bool {
 }
 
 // flowControl reports whether any limit or pause is set.
-func (e *engine) flowControl() bool { return len(e.meta.Limits) > 0 || len(e.meta.Paused) > 0 }
+func (e *engine) flowControl() bool {
+	return len(e.meta.Limits) > 0 || len(e.meta.Paused) > 0 || len(e.lim.held) > 0
+}
 
 // eachLimit calls fn for every limit that applies to t.
 func (e *engine) eachLimit(t *archivist.Task, fn func(l *archivist.Limit) bool) {
@@ -136,6 +139,9 @@ func (e *engine) indexHeld(t *archivist.Task) bool {
 	hs := e.lim.held[key]
 	if hs == nil {
 		hs = &heldSet{q: newReadyQueue(), limit: limit}
+		if limit == "" {
+			hs.taskType = t.Type
+		}
 		e.lim.held[key] = hs
 	}
 	hs.q.add(t.Priority.Rank(), t.Seq, t.ID)
@@ -265,19 +271,39 @@ func (tx *tx) releaseHeld(hs *heldSet, tent map[string]int, n int) int {
 	return done
 }
 
-// releaseAll makes every task of held set hs placeable.
-func (tx *tx) releaseAll(hs *heldSet) {
-	for _, id := range hs.q.peek(hs.q.len()) {
+// releaseSome makes up to maxHoldPerCall tasks of held set hs placeable,
+// whatever holds them: the tasks of a limit removed or a type resumed are
+// released in bounded steps, the first at once and the others by the
+// ReadyTasks calls that follow (rebalance), so that a large held backlog
+// does not make one long transition.
+func (tx *tx) releaseSome(hs *heldSet) int {
+	ids := hs.q.peek(maxHoldPerCall)
+	for _, id := range ids {
 		tx.setHeld(tx.e.tasks[id], "")
 	}
+	return len(ids)
+}
+
+// orphan reports whether what holds the tasks of hs is gone (a limit
+// removed, a type resumed).
+func (e *engine) orphan(hs *heldSet) bool {
+	if hs.limit == "" {
+		return !e.meta.Paused[hs.taskType]
+	}
+	return e.meta.Limits[hs.limit] == nil
 }
 
 // rebalance makes placeable the held tasks of every limit that has room
-// now (given tent). Returns how many it made placeable.
+// now (given tent), and some of those that nothing holds any more.
+// Returns how many it made placeable.
 func (tx *tx) rebalance(tent map[string]int) int {
 	n := 0
-	for _, key := range slices.Collect(maps.Keys(tx.e.lim.held)) {
-		if hs := tx.e.lim.held[key]; hs != nil && hs.limit != "" {
+	for _, key := range slices.Sorted(maps.Keys(tx.e.lim.held)) {
+		switch hs := tx.e.lim.held[key]; {
+		case hs == nil:
+		case tx.e.orphan(hs):
+			n += tx.releaseSome(hs)
+		case hs.limit != "":
 			n += tx.releaseHeld(hs, tent, maxHoldPerCall)
 		}
 	}
@@ -483,12 +509,12 @@ func (e *engine) DeleteLimit(ctx context.Context, id string) error {
 		if e.meta.Limits[id] == nil {
 			return archivist.Errorf(archivist.CodeNotFound, "no limit %q", archivist.Clip(id))
 		}
-		for _, hs := range e.heldBy(id) {
-			tx.releaseAll(hs)
-		}
 		limits := maps.Clone(e.meta.Limits)
 		delete(limits, id)
 		e.meta.Limits, e.lim.byType = limits, nil
+		for _, hs := range e.heldBy(id) {
+			tx.releaseSome(hs)
+		}
 		for _, m := range []map[string]int{e.lim.running} {
 			for k := range m {
 				if k == id || strings.HasPrefix(k, id+"|") {
@@ -524,17 +550,13 @@ func (e *engine) PauseTaskType(ctx context.Context, taskType string, paused bool
 			}
 			types[taskType] = true
 			e.meta.Paused = types
-			for _, id := range e.ready.peek(e.ready.len()) {
-				if t := e.tasks[id]; t.Type == taskType {
-					tx.setHeld(t, archivist.HeldPaused)
-				}
-			}
+			// Its ready tasks are held when ReadyTasks reaches them.
 		} else {
-			if hs := e.lim.held[pausedKey(taskType)]; hs != nil {
-				tx.releaseAll(hs)
-			}
 			delete(types, taskType)
 			e.meta.Paused = types
+			if hs := e.lim.held[pausedKey(taskType)]; hs != nil {
+				tx.releaseSome(hs)
+			}
 		}
 		tx.metaChanged()
 		return nil

@@ -5,10 +5,12 @@
 --       tasks running now (and records its key in their m, so that they
 --       give the slot back); the tasks it holds that fit now become
 --       placeable. Replies 'ok'.
---   'del', id: removes a limit and makes every task it holds placeable.
+--   'del', id: removes a limit and makes the tasks it holds placeable
+--       (up to MAX_HOLD at once, the others at the next ReadyTasks calls:
+--       release_some).
 --   'pause', type, '1' or '0': pauses or resumes a task type; resuming
---       makes its held tasks placeable. Replies '1' if that changed
---       anything, else '0'.
+--       makes its held tasks placeable (as 'del' does). Replies '1' if
+--       that changed anything, else '0'.
 -- A paused type's tasks are held when ReadyTasks reaches them.
 local op = ARGV[3]
 
@@ -71,11 +73,7 @@ if op == 'set' then
 elseif op == 'del' then
   local id = ARGV[4]
   if redis.call('HEXISTS', K_LIMITS, id) == 0 then return err('NOT_FOUND', 'no limit "%s"', id) end
-  for _, hk in ipairs(held_sets(id)) do
-    for _, tid in ipairs(redis.call('ZRANGE', held_key(hk), 0, -1)) do unhold_id(tid) end
-    redis.call('DEL', held_key(hk))
-    redis.call('HDEL', K_LHELD, hk)
-  end
+  for _, hk in ipairs(held_sets(id)) do release_some(hk) end
   redis.call('HDEL', K_LIMITS, id)
   redis.call('HDEL', K_LTIMES, id)
   for _, k in ipairs({ K_LRUN, K_LTOK }) do
@@ -88,10 +86,7 @@ elseif op == 'pause' then
   local typ, on = ARGV[4], ARGV[5] == '1'
   if on then return tostring(redis.call('SADD', K_PAUSED, typ)) end
   if redis.call('SREM', K_PAUSED, typ) == 0 then return '0' end
-  local hk = 'paused:' .. typ
-  for _, tid in ipairs(redis.call('ZRANGE', held_key(hk), 0, -1)) do unhold_id(tid) end
-  redis.call('DEL', held_key(hk))
-  redis.call('HDEL', K_LHELD, hk)
+  release_some('paused:' .. typ)
   return '1'
 end
 return err('BAD_USER_INPUT', 'unknown limit operation %s', op)

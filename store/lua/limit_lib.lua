@@ -62,15 +62,6 @@ local function unhold(id, m, i)
   event_of('task.unheld', by, id, i, packed, '')
 end
 
-local function unhold_id(id)
-  local v = redis.call('HMGET', tkey(id), 'm', 'i')
-  if not v[1] then
-    redis.call('ZREM', K_READY, id)
-    return
-  end
-  unhold(id, cmsgpack.unpack(v[1]), v[2] or '')
-end
-
 -- hold holds PENDING task id (m, i) back: by is its HeldBy, hk the held
 -- set, lid the limit ('' for a paused type).
 local function hold(id, m, i, by, hk, lid)
@@ -95,7 +86,7 @@ end
 local FLOW = nil
 local function flow()
   if FLOW ~= nil then return FLOW end
-  if redis.call('EXISTS', K_LIMITS, K_PAUSED) == 0 then
+  if redis.call('EXISTS', K_LIMITS, K_PAUSED, K_LHELD) == 0 then
     FLOW = false
     return FLOW
   end
@@ -277,6 +268,24 @@ flow_left = function(id, m, old, new)
   end
 end
 
+-- release_some makes up to MAX_HOLD tasks of held set hk placeable,
+-- whatever holds them: the tasks of a limit removed or a type resumed are
+-- released in bounded steps, the first at once and the others by the
+-- ReadyTasks calls that follow (ready_limited), so that a large held
+-- backlog does not make one long script. Returns how many it released.
+local function release_some(hk)
+  local ids = redis.call('ZRANGE', held_key(hk), 0, MAX_HOLD - 1)
+  for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', tkey(id), 'm', 'i')
+    if v[1] then
+      unhold(id, cmsgpack.unpack(v[1]), v[2] or '')
+    else
+      held_remove(id, hk)
+    end
+  end
+  return #ids
+end
+
 -- held_sets returns the hold keys of limit lid (nil: of every limit, not
 -- the paused types).
 local function held_sets(lid)
@@ -321,8 +330,18 @@ local function ready_limited(F, limit)
       end
       if not fresh or #ids < limit then break end
     end
+    -- Then the held tasks of limits with room left, and some of those that
+    -- nothing holds any more (a limit removed, a type resumed).
     local freed = 0
-    for _, hk in ipairs(held_sets(nil)) do freed = freed + release(F, hk, tent, MAX_HOLD) end
+    local h = redis.call('HGETALL', K_LHELD)
+    for j = 1, #h, 2 do
+      local hk, lid = h[j], h[j + 1]
+      if (lid == '' and not F.paused[string.sub(hk, 8)]) or (lid ~= '' and not F.limits[lid]) then
+        freed = freed + release_some(hk)
+      elseif lid ~= '' then
+        freed = freed + release(F, hk, tent, MAX_HOLD)
+      end
+    end
     if freed == 0 or #out >= limit or pass == 2 then
       flush_index()
       return out

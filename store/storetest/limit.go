@@ -57,6 +57,18 @@ func (h *fixture) wantHeld(id, by string) {
 	}
 }
 
+// releasedWithin fails unless task id is no longer held after at most
+// calls ReadyTasks calls.
+func (h *fixture) releasedWithin(calls int, id string) {
+	h.t.Helper()
+	for call := 1; h.get(id).HeldBy != ""; call++ {
+		h.ready(10)
+		if call == calls {
+			h.t.Fatalf("after %d ReadyTasks calls task %s is still held by %q", calls, id, h.get(id).HeldBy)
+		}
+	}
+}
+
 func sleepTask(group string) *archivist.Task {
 	t := newTask("", "sleep", archivist.PriorityNormal)
 	t.Group = group
@@ -138,6 +150,42 @@ func testLimits(t *testing.T, s suite) {
 			}
 		}
 		h.wantUse(archivist.LimitID("sleep", ""), 0, len(backlog)-1)
+
+		// Removing the limit releases them in bounded steps: the first at
+		// once, the others through the next ReadyTasks calls.
+		if err := h.s.DeleteLimit(h.ctx(), archivist.LimitID("sleep", "")); err != nil {
+			t.Fatalf("DeleteLimit: %v", err)
+		}
+		h.wantHeld(backlog[1].ID, "")
+		h.releasedWithin(5, backlog[len(backlog)-1].ID)
+	})
+
+	s.run(t, "PausedBacklog", func(t *testing.T, h *fixture) {
+		if _, err := h.s.PauseTaskType(h.ctx(), "sleep", true); err != nil {
+			t.Fatalf("PauseTaskType: %v", err)
+		}
+		backlog := make([]*archivist.Task, 2500)
+		for i := range backlog {
+			backlog[i] = sleepTask("")
+		}
+		h.create(backlog...)
+		last := backlog[len(backlog)-1].ID
+		for call := 1; h.get(last).HeldBy != archivist.HeldPaused; call++ {
+			if got := h.ready(10); len(got) != 0 {
+				t.Fatalf("ReadyTasks offers %v of a paused type", ids(got))
+			}
+			if call == 5 {
+				t.Fatalf("after %d ReadyTasks calls the last task is not held", call)
+			}
+		}
+		if _, err := h.s.PauseTaskType(h.ctx(), "sleep", false); err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		h.wantHeld(backlog[0].ID, "")
+		h.releasedWithin(5, last)
+		if n := h.counts()[archivist.TaskPending]; n != len(backlog) {
+			t.Errorf("CountTasks: %d PENDING, want %d", n, len(backlog))
+		}
 	})
 
 	// Each way a task stops running gives its slot back once.
