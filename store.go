@@ -238,7 +238,10 @@ type Store interface {
 	// its ID (keeping its CreatedAt and the slots in use), and returns it
 	// with its use (Running, Held, Groups). Tasks a raised or removed bound
 	// no longer holds back become placeable again at once (HeldBy cleared,
-	// event task.unheld). More than MaxLimits limits give BAD_USER_INPUT.
+	// event task.unheld): up to 1,000 in the same change, the others
+	// through the ReadyTasks calls that follow, so that a large backlog
+	// makes no long transition. More than MaxLimits limits give
+	// BAD_USER_INPUT.
 	//
 	// Placement (AssignTasks, and ClaimTask of a PENDING task) takes a slot
 	// of every limit that applies to the task (Limit.Applies, counted under
@@ -252,7 +255,9 @@ type Store interface {
 	// placeable again; a rate-held task becomes placeable when the bucket
 	// has a token again (NextDue counts that time). Tasks running when a
 	// limit is set keep running and count from then on if they were placed
-	// under it (a store may also count the ones already running).
+	// under it (a store may also count the ones already running: the
+	// embedded and Redis stores do). ReadyTasks holds back at most 1,000
+	// tasks per call (the leader runs again on task.held).
 	SetLimit(ctx context.Context, l *Limit) (*Limit, error)
 	// ListLimits returns every limit by ID, with its use.
 	ListLimits(ctx context.Context) ([]*Limit, error)
@@ -261,9 +266,10 @@ type Store interface {
 	DeleteLimit(ctx context.Context, id string) error
 	// PauseTaskType pauses (paused true) or resumes a task type, and
 	// reports whether that changed anything. A paused type's PENDING tasks
-	// are held (HeldBy HeldPaused, event task.held) and not placed;
-	// resuming makes them placeable again (event task.unheld). Running
-	// tasks are not touched.
+	// are held (HeldBy HeldPaused, event task.held, when ReadyTasks reaches
+	// them) and not placed, nor started by ClaimTask; resuming makes them
+	// placeable again (event task.unheld, in bounded steps as SetLimit
+	// says). Running tasks are not touched.
 	PauseTaskType(ctx context.Context, taskType string, paused bool) (bool, error)
 	// PausedTaskTypes returns the paused task types, sorted.
 	PausedTaskTypes(ctx context.Context) ([]string, error)

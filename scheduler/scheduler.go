@@ -71,6 +71,10 @@ type Scheduler struct {
 	newReady atomic.Bool
 	freed    atomic.Bool
 	backlog  bool
+	// held is set when a round held tasks back (a limit, a paused type):
+	// the next round reads NextDue, which counts when a rate limit has a
+	// token for them.
+	held atomic.Bool
 	// dueAt is when, by this node's clock (unix ns; 0: none known), the
 	// earliest SCHEDULED or RETRYING task becomes due: the loop's timer
 	// wakes for it, so that delayed tasks start on time without polling.
@@ -159,7 +163,13 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 				}
 				s.Wake()
 			case archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventTaskDue, archivist.EventTaskReleased,
-				archivist.EventConfigUpdated:
+				archivist.EventConfigUpdated, archivist.EventTaskUnheld:
+				s.Wake()
+			case archivist.EventTaskHeld:
+				// A round that held tasks back may have stopped short of the
+				// ready tasks behind them: run another, and learn when a
+				// rate limit lets the held ones go.
+				s.held.Store(true)
 				s.Wake()
 			case archivist.EventTaskRetrying:
 				s.noteDue(ev)
@@ -216,7 +226,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 			force = true
 		case <-t.C:
 		}
-		newReady, freed := s.newReady.Swap(false), s.freed.Swap(false)
+		newReady, freed, held := s.newReady.Swap(false), s.freed.Swap(false), s.held.Swap(false)
 		now := s.cfg.Env.Now()
 		due := !now.Before(next)
 		if due {
@@ -235,7 +245,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 			if due || force || newReady || timed || (freed && s.backlog) {
 				s.backlog, _ = s.place(ctx, lease, true)
 			}
-			if due || force || timed {
+			if due || force || timed || held {
 				s.refreshDue(ctx, dueAt)
 			}
 		}

@@ -80,6 +80,10 @@ type meta struct {
 	// Placed is the highest Turn placed so far, per priority rank (see
 	// engine_fair.go).
 	Placed [4]uint64 `json:"placed"`
+	// Limits by ID and the paused task types (engine_limit.go): replaced,
+	// never modified, when they change.
+	Limits map[string]*archivist.Limit `json:"limits,omitempty"`
+	Paused map[string]bool             `json:"paused,omitempty"`
 }
 
 // engine keeps the whole state in memory behind one mutex and, when it has
@@ -115,6 +119,8 @@ type engine struct {
 	// workflows by id (engine_workflow.go; nil until the first one): a
 	// stored workflow is never modified, only replaced.
 	workflows map[string]*archivist.Workflow
+	// lim is what limits and pauses count and hold (engine_limit.go).
+	lim limitState
 
 	// queries are the persisted GraphQL queries (querycache.go): memory
 	// only, under their own lock.
@@ -176,6 +182,12 @@ func (e *engine) index(old, t *archivist.Task) {
 	if old != nil {
 		e.counts[old.Status]--
 		e.ready.remove(old.ID)
+		if len(e.lim.heldIn) > 0 {
+			e.unindexHeld(old.ID)
+		}
+		if isRunning(old.Status) {
+			e.countSlots(old, -1)
+		}
 		delete(e.leased, old.ID)
 		if old.NodeID != "" {
 			if set := e.byNode[old.NodeID]; set != nil {
@@ -192,12 +204,19 @@ func (e *engine) index(old, t *archivist.Task) {
 	e.counts[t.Status]++
 	switch t.Status {
 	case archivist.TaskPending:
+		if t.HeldBy != "" {
+			if e.indexHeld(t) {
+				break
+			}
+			t.HeldBy = "" // what held it is gone (a store loaded after a change)
+		}
 		e.ready.add(t.Priority.Rank(), t.Turn, t.Seq, t.ID)
 	case archivist.TaskScheduled, archivist.TaskRetrying:
 		if old == nil || old.Status != t.Status || !old.RunAt.Equal(t.RunAt) {
 			e.due.add(t)
 		}
 	case archivist.TaskAssigned, archivist.TaskInProgress:
+		e.countSlots(t, 1)
 		e.leased[t.ID] = t.LeaseUntil
 		set := e.byNode[t.NodeID]
 		if set == nil {
@@ -228,6 +247,8 @@ func (tx *tx) putTask(old, t *archivist.Task) {
 	}
 	if t.Status == archivist.TaskPending {
 		tx.e.nextTurn(t)
+	} else {
+		t.HeldBy = ""
 	}
 	tx.e.index(old, t)
 	tx.e.tasks[t.ID] = t
@@ -238,6 +259,9 @@ func (tx *tx) putTask(old, t *archivist.Task) {
 		tx.b.tasks = map[string]*archivist.Task{}
 	}
 	tx.b.tasks[t.ID] = t
+	if old != nil && isRunning(old.Status) && !isRunning(t.Status) && len(tx.e.lim.held) > 0 {
+		tx.slotsFreed(old)
+	}
 }
 
 func (tx *tx) deleteTask(t *archivist.Task) {
@@ -725,6 +749,10 @@ func (e *engine) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, 
 	var out []*archivist.Task
 	err := e.update(ctx, func(tx *tx) error {
 		e.promote(tx)
+		if e.flowControl() {
+			out = tx.readyLimited(limit)
+			return nil
+		}
 		for _, id := range e.ready.peek(limit) {
 			out = append(out, e.tasks[id].Clone())
 		}
@@ -743,6 +771,15 @@ func (e *engine) AssignTasks(ctx context.Context, lease archivist.Lease, as []ar
 			old, ok := e.tasks[a.TaskID]
 			if !ok || old.Status != archivist.TaskPending || a.NodeID == "" {
 				continue
+			}
+			if e.flowControl() {
+				if by := e.blocker(old, tx.now, nil); by != "" {
+					if by != old.HeldBy {
+						tx.setHeld(old, by)
+					}
+					continue
+				}
+				e.takeTokens(old, tx.now)
 			}
 			t := old.Clone()
 			t.Status = archivist.TaskAssigned
@@ -976,6 +1013,12 @@ func (e *engine) ClaimTask(ctx context.Context, nodeID, id string, grace time.Du
 			return archivist.Errorf(archivist.CodeConflict, "task %s is %s and cannot be started on %s", id, old.Status, nodeID)
 		}
 		if old.Status == archivist.TaskPending {
+			if e.flowControl() {
+				if by := e.blocker(old, tx.now, nil); by != "" {
+					return archivist.Errorf(archivist.CodeConflict, "task %s is held back (%s) and cannot be started now", id, by)
+				}
+				e.takeTokens(old, tx.now)
+			}
 			tx.placed(old)
 		}
 		out = startAttempt(tx, old, nodeID, grace).Clone()
@@ -1248,12 +1291,18 @@ func (e *engine) NextDue(ctx context.Context) (time.Duration, bool, error) {
 	var wait time.Duration
 	var ok bool
 	err := e.view(func() error {
+		now := e.opts.Now()
+		if len(e.lim.held) > 0 {
+			wait, ok = e.nextTokenDue(now)
+		}
 		t := e.due.head(e.tasks)
 		if t == nil {
 			return nil
 		}
+		if w := max(0, t.RunAt.Sub(now)); !ok || w < wait {
+			wait = w
+		}
 		ok = true
-		wait = max(0, t.RunAt.Sub(e.opts.Now()))
 		return nil
 	})
 	return wait, ok, err

@@ -742,15 +742,25 @@ const readyListAll = 5000
 // are many, all is walked newest first, keeping the tasks the ready index
 // holds (at priority prio), until the page is full.
 func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after uint64, first int, page *archivist.TaskPage) ([]string, error) {
-	ready := r.keys.key(redisKeyReady)
+	// The PENDING tasks are the ready ones and the ones limits or pauses
+	// hold back, in two sets with the same scores (lua/limit_lib.lua).
+	sets := []string{r.keys.key(redisKeyReady), r.keys.prefix + "limits:heldall"}
 	lo, hi := "-inf", "+inf"
 	if prio != "" {
 		band := uint64(3-prio.Rank()) * readyRankSpan
 		lo, hi = strconv.FormatUint(band, 10), "("+strconv.FormatUint(band+readyRankSpan, 10)
 	}
-	n, err := r.client.ZCount(ctx, ready, lo, hi).Result()
-	if err != nil {
+	pipe := r.client.Pipeline()
+	counts := make([]*redis.IntCmd, len(sets))
+	for i, key := range sets {
+		counts[i] = pipe.ZCount(ctx, key, lo, hi)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.mapErr("list tasks", err)
+	}
+	var n int64
+	for _, c := range counts {
+		n += c.Val()
 	}
 	page.TotalCount = int(n)
 	if n == 0 {
@@ -768,9 +778,13 @@ func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after 
 	}
 	var found []entry
 	if n <= int64(cmp.Or(r.listAllPending, readyListAll)) {
-		members, err := r.client.ZRangeByScore(ctx, ready, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
-		if err != nil {
-			return nil, r.mapErr("list tasks", err)
+		var members []string
+		for _, key := range sets {
+			m, err := r.client.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
+			if err != nil {
+				return nil, r.mapErr("list tasks", err)
+			}
+			members = append(members, m...)
 		}
 		if len(members) == 0 {
 			return nil, nil
@@ -803,15 +817,22 @@ func (r *Redis) listPending(ctx context.Context, prio archivist.Priority, after 
 			for i, z := range chunk {
 				members[i] = z.Member.(string)
 			}
-			scores, err := r.client.ZMScore(ctx, ready, members...).Result()
-			if err != nil {
+			pipe := r.client.Pipeline()
+			scores := make([]*redis.FloatSliceCmd, len(sets))
+			for i, key := range sets {
+				scores[i] = pipe.ZMScore(ctx, key, members...)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, r.mapErr("list tasks", err)
 			}
 			for i, z := range chunk {
 				// ZMSCORE answers 0 for a member it lacks (go-redis reads nil
 				// as 0); no ready score is 0, since Turns start at 1.
-				if scores[i] != 0 && inBand(scores[i]) {
-					found = append(found, entry{uint64(z.Score), members[i]})
+				for _, sc := range scores {
+					if v := sc.Val()[i]; v != 0 && inBand(v) {
+						found = append(found, entry{uint64(z.Score), members[i]})
+						break
+					}
 				}
 			}
 			cursor = "(" + strconv.FormatUint(uint64(chunk[len(chunk)-1].Score), 10)
@@ -1009,10 +1030,11 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 	if err := r.read(); err != nil {
 		return nil, err
 	}
-	var ready, retrying, scheduled, waiting, running *redis.IntCmd
+	var ready, held, retrying, scheduled, waiting, running *redis.IntCmd
 	var loads, finished *redis.MapStringStringCmd
 	_, err := r.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		ready = pipe.ZCard(ctx, r.keys.key(redisKeyReady))
+		held = pipe.ZCard(ctx, r.keys.prefix+"limits:heldall") // PENDING too (lua/limit_lib.lua)
 		retrying = pipe.ZCard(ctx, r.keys.key(redisKeyRetrying))
 		scheduled = pipe.ZCard(ctx, r.keys.key(redisKeyScheduled))
 		waiting = pipe.ZCard(ctx, r.keys.key(redisKeyWaiting))
@@ -1034,17 +1056,17 @@ func (r *Redis) CountTasks(ctx context.Context) (map[archivist.TaskStatus]int, e
 		n, _ := strconv.Atoi(v)
 		add(archivist.TaskStatus(s), n)
 	}
-	held := 0
+	placed := 0
 	for _, v := range loads.Val() {
 		n, _ := strconv.Atoi(v)
-		held += n
+		placed += n
 	}
-	add(archivist.TaskPending, int(ready.Val()))
+	add(archivist.TaskPending, int(ready.Val()+held.Val()))
 	add(archivist.TaskRetrying, int(retrying.Val()))
 	add(archivist.TaskScheduled, int(scheduled.Val()))
 	add(archivist.TaskWaiting, int(waiting.Val()))
 	add(archivist.TaskInProgress, int(running.Val()))
-	add(archivist.TaskAssigned, held-int(running.Val()))
+	add(archivist.TaskAssigned, placed-int(running.Val()))
 	return out, nil
 }
 

@@ -73,6 +73,11 @@ const (
 	// Then, once the task was PENDING, its Turn (the workflow ones before
 	// it are then false when it is no step).
 	mTurn = mFields + 6
+	// Then, only for a task that limits or pauses touched, its HeldBy and
+	// what it holds (store/lua/limit_lib.lua); the ones before are then
+	// false (workflow) or 0 (turn) when unset.
+	mHeldBy = mFields + 7
+	mSlots  = mFields + 8
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -368,6 +373,9 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	}
 	if n > mTurn {
 		t.Turn = uint64(r.int())
+	}
+	if n > mHeldBy {
+		t.HeldBy = r.str()
 	}
 	return r.err
 }

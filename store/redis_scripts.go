@@ -33,12 +33,14 @@ type redisScripts struct {
 	workflow *redis.Script
 	// bulk cancels, retries or deletes a batch of tasks (redis_bulk.go).
 	bulk *redis.Script
+	// limit changes limits and paused task types (redis_limit.go).
+	limit *redis.Script
 }
 
 var luaScripts = mustLoadScripts()
 
 func mustLoadScripts() *redisScripts {
-	lib := mustReadLua("lib")
+	lib := mustReadLua("lib") + "\n-- limit_lib.lua\n" + mustReadLua("limit_lib")
 	s := func(name string) *redis.Script {
 		return redis.NewScript(lib + "\n-- " + name + ".lua\nlocal function main()\n" + mustReadLua(name) + scriptEpilogue)
 	}
@@ -54,6 +56,7 @@ func mustLoadScripts() *redisScripts {
 		schedule: s("schedule"), fireSchedule: s("fire_schedule"),
 		workflow: s("workflow"),
 		bulk:     s("bulk"),
+		limit:    s("limit"),
 	}
 }
 
@@ -79,7 +82,7 @@ func (s *redisScripts) all() []*redis.Script {
 	return []*redis.Script{s.create, s.cancel, s.retry, s.ready, s.assign, s.recover, s.requeueNode, s.purge,
 		s.claim, s.claimOne, s.progress, s.report, s.release,
 		s.heartbeat, s.setDraining, s.removeNode, s.setNodeSettings, s.campaign, s.resign, s.leader, s.updateConfig, s.nextDue,
-		s.schedule, s.fireSchedule, s.workflow, s.bulk}
+		s.schedule, s.fireSchedule, s.workflow, s.bulk, s.limit}
 }
 
 // load puts every script in the server's script cache (on every master of

@@ -54,6 +54,9 @@ import (
 //	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
 //	                        steps so far]) and one field s:<key> per step ([position, status, task id,
 //	                        added by, dependencies...]); see lua/lib.lua and redis_workflow.go
+//	<prefix>limits, limits:times, limits:running, limits:tokens, limits:held HASHes,
+//	<prefix>held:<hold key> ZSETs and <prefix>paused SET: limits and paused task
+//	                        types (see lua/limit_lib.lua)
 //
 // where <prefix> is "{archivist:<cluster>}:".
 type redisKeys struct {

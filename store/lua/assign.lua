@@ -2,6 +2,8 @@
 -- still current; tasks no longer PENDING are skipped.
 -- ARGV[3] lease holder, ARGV[4] lease token, ARGV[5] claim window (µs),
 -- then pairs from ARGV[6]: task id, node id.
+-- Under limits or pauses a task that does not fit now is held back
+-- (task.held) instead, and one that does takes its slots (limit_lib.lua).
 -- Returns {its events}: the assigned tasks, packed (see EVENTS_REPLY).
 --
 -- The hot path of placement: it changes m in place rather than through
@@ -9,12 +11,23 @@
 local bad = check_lease(ARGV[3], ARGV[4])
 if bad then return bad end
 local lease = NOW + tonumber(ARGV[5])
+local F = flow()
 for a = 6, #ARGV, 2 do
   local id, node = ARGV[a], ARGV[a + 1]
   if node ~= '' then
     local key = tkey(id)
     local v = redis.call('HMGET', key, 'm', 'i')
     local m = v[1] and cmsgpack.unpack(v[1])
+    if m and m[M_STATUS] == 'PENDING' and F then
+      -- Under limits: a task that no longer fits is held instead.
+      local by, lid, hk = blocker(F, stats().itype(v[2] or ''), task_group(m, v[2] or ''), {})
+      if by then
+        if by ~= m[M_HELD] then hold(id, m, v[2] or '', by, hk, lid) end
+        m = nil
+      else
+        take_slots(F, id, m, v[2] or '')
+      end
+    end
     if m and m[M_STATUS] == 'PENDING' then
       m[M_STATUS], m[M_NODE], m[M_ASSIGNED], m[M_LEASE], m[M_UPDATED] = 'ASSIGNED', node, NOW, lease, NOW
       local packed = cmsgpack.pack(m)

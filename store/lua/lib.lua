@@ -130,9 +130,14 @@ local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
 local M_TURN = 27 -- absent: never PENDING yet
+-- Only in the m of a task that limits or pauses touched (limit_lib.lua):
+-- the seven before are then 0, '' or false. M_HELD is Task.HeldBy; M_SLOTS
+-- the key of the held set a held PENDING task is in, or the counter keys
+-- (joined by newlines) a placed task took slots in.
+local M_HELD, M_SLOTS = 28, 29
 -- M_PAD is what m_pad puts in the optional positions a task lacks (false
 -- for M_WF: a task is a step when m[M_WF] is true).
-local M_PAD = { 0, 0, '', 0, false, false }
+local M_PAD = { 0, 0, '', 0, false, false, 0, '', '' }
 -- m_pad fills the optional positions of m before n that it lacks, so that
 -- it stays an array.
 local function m_pad(m, n)
@@ -659,6 +664,8 @@ end
 -- move applies changes (field name -> value; false clears the field) to
 -- task t, stamps updated, writes m (and result, when given), and moves the
 -- task between the indexes when its status changes.
+local flow_left -- limit_lib.lua
+
 local function move(t, ch, result)
   ch.updated = NOW
   local m = t.m
@@ -666,6 +673,11 @@ local function move(t, ch, result)
     local f = FIELD[k]
     if v == false then v = DEFAULT[f] or 0 end
     m[f] = v
+  end
+  -- A held task or one holding slots leaves them (a plain task pays this
+  -- one check).
+  if m[M_SLOTS] and m[M_SLOTS] ~= '' and ch.status and ch.status ~= t.status then
+    flow_left(t.id, m, t.status, ch.status)
   end
   if ch.status == 'PENDING' and (m[M_TURN] or 0) == 0 then
     m_pad(m, M_TURN)

@@ -9,5 +9,12 @@ for _, key in ipairs({ K_SCHEDULED, K_RETRYING }) do
     if not best or at < best then best = at end
   end
 end
+if best then best = math.max(0, best - NOW) end
+-- A task a rate limit holds back is due when the limit has a token.
+local F = flow()
+if F then
+  local w = next_token(F)
+  if w and (not best or w < best) then best = w end
+end
 if not best then return '-1' end
-return istr(math.max(0, best - NOW))
+return istr(best)

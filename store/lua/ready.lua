@@ -2,7 +2,8 @@
 -- the due time, stays) and RETRYING tasks whose backoff is over
 -- (task.requeued; runat cleared) to PENDING, at most ARGV[4] per call in
 -- all, earliest first; then returns up to ARGV[3] PENDING task snapshots
--- in placement order.
+-- in placement order; under limits or pauses, the ones that fit, holding
+-- back the others (ready_limited in limit_lib.lua).
 local budget = tonumber(ARGV[4])
 for _, idx in ipairs({ { K_SCHEDULED, 'SCHEDULED', 'task.due', 'its time came', nil },
   { K_RETRYING, 'RETRYING', 'task.requeued', 'backoff over', false } }) do
@@ -23,6 +24,8 @@ end
 flush_index()
 local out = {}
 local limit = tonumber(ARGV[3])
+local F = limit > 0 and flow()
+if F then return ready_limited(F, limit) end
 if limit > 0 then
   for _, id in ipairs(redis.call('ZRANGE', K_READY, 0, limit - 1)) do
     local v = redis.call('HMGET', tkey(id), 'i', 'm')

@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Stats", testStats},
 		{"Schedules", testSchedules},
 		{"Workflows", testWorkflows},
+		{"Limits", testLimits},
 		{"Closed", testClosed},
 	}
 	for _, g := range groups {
