@@ -35,6 +35,12 @@ var mutationRoles = map[string]auth.Role{
 	"submitWorkflow": auth.Operator,
 	"cancelWorkflow": auth.Operator,
 	"retryWorkflow":  auth.Operator,
+	// Flow control: operators pause and resume task types; limits are
+	// admin's (they bound the whole cluster).
+	"pauseTaskType":  auth.Operator,
+	"resumeTaskType": auth.Operator,
+	"setLimit":       auth.Admin,
+	"deleteLimit":    auth.Admin,
 	"updateConfig":   auth.Admin,
 	"removeNode":     auth.Admin,
 	"updateNode":     auth.Admin,

@@ -93,6 +93,10 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { submitWorkflow(input: {name: "w", steps: [{key: "a", type: "echo"}]}) { id } }`, auth.Operator},
 		{`mutation { cancelWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
 		{`mutation { retryWorkflow(id: "no-such-workflow") { id } }`, auth.Operator},
+		{`mutation { pauseTaskType(type: "echo") }`, auth.Operator},
+		{`mutation { resumeTaskType(type: "echo") }`, auth.Operator},
+		{`mutation { setLimit(input: {taskType: "echo", maxConcurrent: 2}) { id } }`, auth.Admin},
+		{`mutation { deleteLimit(id: "type=echo") }`, auth.Admin},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {
