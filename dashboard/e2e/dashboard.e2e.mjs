@@ -787,6 +787,90 @@ async function singleNodeScenarios() {
     await page.locator('[data-testid="task-step-key"]', { hasText: 'c9-s29' }).waitFor({ timeout: T });
   });
 
+  // TODO(#17): remove this probe once the stores keep limits (branch
+  // h-limits): until then the node answers "not implemented yet" and the
+  // scenario is reported SKIP.
+  if (!page.url().startsWith(base)) await page.goto(`${base}/`).catch(() => {});
+  const limitsStored = await page
+    .evaluate(async () => {
+      const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: '{ limits { id } }' }) });
+      const ping = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: 'mutation { resumeTaskType(type: "fail") }' }) });
+      return r.ok && !(await ping.json()).errors;
+    })
+    .catch(() => false);
+  const limitsScenario = 'limits: one set through the page holds tasks back and says so; a paused type queues its tasks until resumed';
+  if (!limitsStored && !(only && !only.test(limitsScenario))) console.log(`SKIP ${limitsScenario}: this node's store does not keep limits yet (#17)`);
+  if (limitsStored) await scenario(limitsScenario, async () => {
+    const SUBMIT = 'mutation($in: SubmitTaskInput!) { submitTask(input: $in) { id } }';
+    try {
+      if (!page.url().startsWith(base)) await page.goto(`${base}/`); // run alone (E2E_ONLY)
+      await nav(page, 'Limits');
+      await page.getByRole('heading', { name: 'Limits', exact: true }).waitFor({ timeout: T });
+      const form = page.locator('[data-testid="limit-form"]');
+      await form.waitFor({ timeout: T });
+      // A bound the form can tell is wrong: named at its field, nothing sent.
+      await form.locator('select[name="taskType"]').selectOption('sleep');
+      await form.locator('input[name="maxConcurrent"]').fill('0');
+      await form.getByRole('button', { name: 'Set limit' }).click();
+      await form.locator('.field-error', { hasText: 'Max concurrent must be between 1' }).waitFor({ timeout: T });
+      // At most one sleep task at once, across the cluster.
+      await form.locator('input[name="maxConcurrent"]').fill('1');
+      await form.locator('[data-testid="limit-form-id"]', { hasText: 'type=sleep' }).waitFor({ timeout: T });
+      await form.getByRole('button', { name: 'Set limit' }).click();
+      const row = page.locator('tr[data-limit-id="type=sleep"]');
+      await row.waitFor({ timeout: T });
+      assert((await row.locator('[data-testid="limit-bounds"]').innerText()).includes('1 at once'), 'bounds of type=sleep');
+      await page.locator('[data-testid="limit-note"]', { hasText: 'Set the limit type=sleep' }).waitFor({ timeout: T });
+
+      // Three long sleeps: one runs, the limit holds the others, live.
+      for (let i = 0; i < 3; i++) await gql(page, SUBMIT, { in: { type: 'sleep', input: { ms: 15000 } } });
+      await row.locator('[data-testid="limit-running"]', { hasText: '1 / 1' }).waitFor({ timeout: T });
+      await page.waitForFunction(
+        () => Number(document.querySelector('tr[data-limit-id="type=sleep"] [data-testid="limit-held"]')?.textContent) >= 2,
+        null,
+        { timeout: T },
+      );
+      await page.waitForTimeout(300);
+      await shot('30-limits', page, { fullPage: true });
+
+      // The held tasks say why, in the list.
+      await row.locator('[data-testid="limit-held"] a').click();
+      await page.waitForURL(/\/tasks\?/, { timeout: T });
+      await page.locator('[data-testid="task-held-by"]', { hasText: 'held: limit type=sleep' }).first().waitFor({ timeout: T });
+
+      // Pause a type: its task stays PENDING, held by "paused", until resumed.
+      await nav(page, 'Limits');
+      const typeRow = page.locator('tr[data-task-type="fail"]');
+      await typeRow.getByRole('button', { name: 'Pause' }).click();
+      await page.locator('tr[data-task-type="fail"][data-paused="true"]').waitFor({ timeout: T });
+      const { submitTask } = await gql(page, SUBMIT, { in: { type: 'fail', input: { times: 0 } } });
+      await page.goto(`${base}/tasks/${encodeURIComponent(submitTask.id)}`);
+      await page.locator('[data-testid="task-held-by"]', { hasText: 'its type is paused' }).waitFor({ timeout: T });
+      await nav(page, 'Limits');
+      await typeRow.getByRole('button', { name: 'Resume' }).click();
+      await page.locator('tr[data-task-type="fail"][data-paused="false"]').waitFor({ timeout: T });
+      await page.waitForFunction(
+        async (id) => {
+          const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: 'query($id: ID!) { task(id: $id) { status } }', variables: { id } }) });
+          return (await r.json()).data?.task?.status === 'COMPLETED';
+        },
+        submitTask.id,
+        { timeout: T, polling: 250 },
+      );
+
+      // Delete, with a confirmation: the row goes.
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await row.locator('[data-testid="limit-delete-confirm"]').getByRole('button', { name: 'Yes, delete' }).click();
+      await row.waitFor({ state: 'detached', timeout: T });
+      await page.locator('[data-testid="limit-note"]', { hasText: 'Deleted the limit type=sleep' }).waitFor({ timeout: T });
+    } finally {
+      // Leave no limit nor pause behind for the next scenarios.
+      const { limits } = await gql(page, '{ limits { id } }').catch(() => ({ limits: [] }));
+      for (const l of limits) await gql(page, 'mutation($id: ID!) { deleteLimit(id: $id) }', { id: l.id }).catch(() => {});
+      await gql(page, 'mutation { resumeTaskType(type: "fail") }').catch(() => {});
+    }
+  });
+
   await scenario('throughput, latency and the per-type and per-node tables come from the cluster, after a reload too', async () => {
     await page.goto(`${base}/`);
     await online(page);

@@ -9,6 +9,7 @@ import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from 
 import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
+import { heldByText } from '../lib/limitForm';
 import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
@@ -443,6 +444,11 @@ const TaskRow = memo(function TaskRow({
           </span>
         )}
         {t.cancelRequested && !done && <span className="muted small"> cancelling</span>}
+        {t.heldBy && t.status === 'PENDING' && (
+          <span className="held-by" data-testid="task-held-by" title={`Not placed: ${heldByText(t.heldBy)}`}>
+            held: {t.heldBy}
+          </span>
+        )}
       </td>
       <td className="hide-sm">
         <PriorityBadge priority={t.priority} />

@@ -39,8 +39,10 @@ describe('roles', () => {
       'deleteSchedule',
       'drainNode',
       'pauseSchedule',
+      'pauseTaskType',
       'resumeNode',
       'resumeSchedule',
+      'resumeTaskType',
       'retryTask',
       'retryWorkflow',
       'submitTask',
@@ -50,6 +52,8 @@ describe('roles', () => {
     ]);
     expect(can('OPERATOR', 'updateConfig')).toBe(false);
     expect(can('OPERATOR', 'removeNode')).toBe(false);
+    expect(can('OPERATOR', 'setLimit')).toBe(false);
+    expect(can('OPERATOR', 'deleteLimit')).toBe(false);
   });
 
   it('an admin may do everything', () => {

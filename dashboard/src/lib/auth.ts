@@ -37,7 +37,11 @@ export type Action =
   | 'triggerSchedule'
   | 'submitWorkflow'
   | 'cancelWorkflow'
-  | 'retryWorkflow';
+  | 'retryWorkflow'
+  | 'setLimit'
+  | 'deleteLimit'
+  | 'pauseTaskType'
+  | 'resumeTaskType';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -62,6 +66,10 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   submitWorkflow: 'OPERATOR',
   cancelWorkflow: 'OPERATOR',
   retryWorkflow: 'OPERATOR',
+  setLimit: 'ADMIN',
+  deleteLimit: 'ADMIN',
+  pauseTaskType: 'OPERATOR',
+  resumeTaskType: 'OPERATOR',
 };
 
 /** Whether a role is at least another. */
