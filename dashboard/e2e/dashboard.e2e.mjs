@@ -830,6 +830,11 @@ async function singleNodeScenarios() {
         null,
         { timeout: T },
       );
+      // Two more for the screenshot: each group separately, and a rate.
+      await gql(page, 'mutation($in: LimitInput!) { setLimit(input: $in) { id } }', { in: { taskType: 'dice.simulate', group: '*', maxConcurrent: 2 } });
+      await gql(page, 'mutation($in: LimitInput!) { setLimit(input: $in) { id } }', { in: { group: 'campaign-7', ratePerSecond: 2.5 } });
+      await page.locator('tr[data-limit-id="group=campaign-7"] [data-testid="limit-bounds"]', { hasText: '2.5/s (burst 3)' }).waitFor({ timeout: T });
+      await page.locator('tr[data-limit-id="type=dice.simulate,group=*"]', { hasText: 'at most 2 per group' }).waitFor({ timeout: T });
       await page.waitForTimeout(300);
       await shot('30-limits', page, { fullPage: true });
 
@@ -1571,6 +1576,41 @@ async function authScenarios() {
     await signIn(keys.admin);
     await online(page);
     await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
+  });
+
+  await scenario('limits: a viewer sees the page without actions; an operator pauses types but does not set limits', async () => {
+    const form = page.locator('[data-testid="limit-form"]');
+    const pause = page.locator('tr[data-task-type="echo"]').getByRole('button', { name: 'Pause', exact: true });
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.viewer);
+    await online(page);
+    await role().filter({ hasText: 'viewer' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await page.locator('[data-testid="not-allowed"][data-action="setLimit"]').waitFor({ timeout: T });
+    await page.locator('[data-testid="not-allowed"][data-action="pauseTaskType"]').waitFor({ timeout: T });
+    assert(await form.locator('button[type="submit"]').isDisabled(), 'a viewer can send the limit form');
+    assert(await form.locator('input[name="maxConcurrent"]').isDisabled(), 'a viewer can type in the limit form');
+    await pause.waitFor({ timeout: T });
+    assert(await pause.isDisabled(), 'a viewer can pause a task type');
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.operator);
+    await online(page);
+    await role().filter({ hasText: 'operator' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await page.locator('[data-testid="not-allowed"][data-action="setLimit"]').waitFor({ timeout: T });
+    await pause.waitFor({ timeout: T });
+    assert(!(await pause.isDisabled()), 'an operator cannot pause a task type');
+    assert((await page.locator('[data-testid="not-allowed"][data-action="pauseTaskType"]').count()) === 0, 'an operator is told pausing needs another key');
+    assert(await form.locator('button[type="submit"]').isDisabled(), 'an operator can send the limit form');
+    // Back to the admin key for the scenarios that follow: the form is open.
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.admin);
+    await online(page);
+    await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await form.waitFor({ timeout: T });
+    assert(!(await form.locator('button[type="submit"]').isDisabled()), 'an admin cannot send the limit form');
+    assert((await page.locator('[data-testid="not-allowed"]').count()) === 0, 'an admin is told an action needs another key');
   });
 
   await scenario('the playground uses the key of the dashboard', async () => {
