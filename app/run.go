@@ -35,6 +35,8 @@ Usage:
   archivist schedule create|list|...      recurring tasks: cron or every, pause, trigger
   archivist workflow submit FILE [--wait] a graph of tasks from a YAML file; list, show, cancel, retry
   archivist nodes list|drain|resume       list and manage nodes
+  archivist limits list|set|delete        concurrency and rate limits per task type and group
+  archivist types list|pause|resume       task types; pause one (its tasks queue, none is placed)
   archivist config get|set|init           read or change the cluster config; write a config file
   archivist stats [--window 1h]           throughput and latency per bucket, task type and node
   archivist watch [tasks|nodes]           stream changes live

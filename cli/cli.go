@@ -1,6 +1,6 @@
 // Package cli is the client side of the archivist command: the commands
 // that talk GraphQL to a node (submit, tasks, schedule, workflow, nodes,
-// config, stats, watch)
+// config, stats, watch, limits, types)
 // and those that need none (token, completion, config init). app.Run runs
 // a node (serve) and hands every other command to Run.
 package cli
@@ -61,6 +61,10 @@ func Run(args []string, e Env) (code int, ok bool) {
 		return cliSchedule(args[1:], getenv, stdout, stderr), true
 	case "workflow", "workflows":
 		return cliWorkflow(args[1:], getenv, stdout, stderr), true
+	case "limits", "limit":
+		return cliLimits(args[1:], getenv, stdout, stderr), true
+	case "types", "task-types":
+		return cliTypes(args[1:], getenv, stdout, stderr), true
 	case "watch":
 		return cliWatch(args[1:], getenv, stdout, stderr), true
 	case "completion":
@@ -251,6 +255,9 @@ func taskRows(ts []*client.Task) [][]string {
 		if t.RunAt != nil && (t.Status == client.StatusScheduled || t.Status == client.StatusRetrying) {
 			// When it runs (again): the wait, to the second.
 			status += " (in " + max(0, time.Until(*t.RunAt)).Round(time.Second).String() + ")"
+		}
+		if t.HeldBy != "" && t.Status == client.StatusPending {
+			status += " (held: " + t.HeldBy + ")"
 		}
 		rows = append(rows, []string{t.ID, t.Type, status, t.Priority, strconv.Itoa(t.Attempts),
 			fmt.Sprintf("%.0f%%", t.Progress*100), orDash(t.NodeID), ago(t.CreatedAt), orDash(oneLine(t.Error, 60))})

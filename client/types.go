@@ -46,6 +46,9 @@ type Task struct {
 	// the step; both "" for a task outside any workflow.
 	WorkflowID string `json:"workflowId,omitempty"`
 	StepKey    string `json:"stepKey,omitempty"`
+	// HeldBy says why a PENDING task is not placed: "paused" (its type is
+	// paused) or "limit ID" (a full limit); "" when nothing holds it.
+	HeldBy string `json:"heldBy,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -73,7 +76,8 @@ const (
 
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
-retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule workflowId stepKey`
+retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule workflowId stepKey
+heldBy`
 
 // TaskSpec is a submission.
 type TaskSpec struct {

@@ -37,12 +37,18 @@ var mutationRoles = map[string]auth.Role{
 	"retryWorkflow":  auth.Operator,
 	// Bulk operations: cancel and retry as their single forms; deleting
 	// tasks loses history, which is the admin's call.
-	"cancelTasks":  auth.Operator,
-	"retryTasks":   auth.Operator,
-	"deleteTasks":  auth.Admin,
-	"updateConfig": auth.Admin,
-	"removeNode":   auth.Admin,
-	"updateNode":   auth.Admin,
+	"cancelTasks": auth.Operator,
+	"retryTasks":  auth.Operator,
+	"deleteTasks": auth.Admin,
+	// Flow control: operators pause and resume task types; limits are
+	// admin's (they bound the whole cluster).
+	"pauseTaskType":  auth.Operator,
+	"resumeTaskType": auth.Operator,
+	"setLimit":       auth.Admin,
+	"deleteLimit":    auth.Admin,
+	"updateConfig":   auth.Admin,
+	"removeNode":     auth.Admin,
+	"updateNode":     auth.Admin,
 }
 
 // RequiredRole is the role an operation needs: the highest its top-level

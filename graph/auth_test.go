@@ -96,6 +96,10 @@ func TestEveryMutationForEveryRole(t *testing.T) {
 		{`mutation { cancelTasks(filter: {type: "no-such-type"}) }`, auth.Operator},
 		{`mutation { retryTasks(filter: {type: "no-such-type"}) }`, auth.Operator},
 		{`mutation { deleteTasks(filter: {type: "no-such-type"}) }`, auth.Admin},
+		{`mutation { pauseTaskType(type: "echo") }`, auth.Operator},
+		{`mutation { resumeTaskType(type: "echo") }`, auth.Operator},
+		{`mutation { setLimit(input: {taskType: "echo", maxConcurrent: 2}) { id } }`, auth.Admin},
+		{`mutation { deleteLimit(id: "type=echo") }`, auth.Admin},
 	}
 	keys := map[auth.Role]string{auth.Viewer: viewerKey, auth.Operator: operatorKey, auth.Admin: adminKey}
 	for _, m := range mutations {

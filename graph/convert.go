@@ -263,9 +263,3 @@ func applyConfig(cfg *archivist.Config, in *model.ConfigInput) {
 		cfg.MaxBackoff = millisToDuration(*in.MaxBackoffMs)
 	}
 }
-
-// errNotYet answers a field of issue #17 whose work is under way.
-// TODO(#17): remove once every flow-control resolver is implemented.
-func errNotYet(field string) error {
-	return archivist.Errorf(archivist.CodeInternal, "%s is not implemented yet", field)
-}

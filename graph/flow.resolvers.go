@@ -48,22 +48,56 @@ func (r *limitResolver) Burst(ctx context.Context, obj *archivist.Limit) (*int, 
 
 // SetLimit is the resolver for the setLimit field.
 func (r *mutationResolver) SetLimit(ctx context.Context, input model.LimitInput) (*archivist.Limit, error) {
-	return nil, errNotYet("setLimit")
+	l := archivist.Limit{TaskType: deref(input.TaskType), Group: deref(input.Group)}
+	if input.MaxConcurrent != nil {
+		if *input.MaxConcurrent <= 0 {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "maxConcurrent must be between 1 and %d", archivist.MaxLimitConcurrent)
+		}
+		l.MaxConcurrent = *input.MaxConcurrent
+	}
+	if input.RatePerSecond != nil {
+		if !(*input.RatePerSecond > 0) {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "ratePerSecond must be above 0 and at most %d", archivist.MaxLimitRate)
+		}
+		l.RatePerSecond = *input.RatePerSecond
+	}
+	if input.Burst != nil {
+		if *input.Burst <= 0 {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "burst must be between 1 and %d", archivist.MaxLimitBurst)
+		}
+		l.Burst = *input.Burst
+	}
+	valid, err := archivist.NewLimit(l, r.Registry)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now(ctx)
+	valid.CreatedAt, valid.UpdatedAt = now, now
+	return r.Store.SetLimit(ctx, valid)
 }
 
 // DeleteLimit is the resolver for the deleteLimit field.
 func (r *mutationResolver) DeleteLimit(ctx context.Context, id string) (bool, error) {
-	return false, errNotYet("deleteLimit")
+	if err := r.Store.DeleteLimit(ctx, id); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // PauseTaskType is the resolver for the pauseTaskType field.
 func (r *mutationResolver) PauseTaskType(ctx context.Context, typeArg string) (bool, error) {
-	return false, errNotYet("pauseTaskType")
+	if err := r.checkTaskType(ctx, typeArg, false); err != nil {
+		return false, err
+	}
+	return r.Store.PauseTaskType(ctx, typeArg, true)
 }
 
 // ResumeTaskType is the resolver for the resumeTaskType field.
 func (r *mutationResolver) ResumeTaskType(ctx context.Context, typeArg string) (bool, error) {
-	return false, errNotYet("resumeTaskType")
+	if err := r.checkTaskType(ctx, typeArg, true); err != nil {
+		return false, err
+	}
+	return r.Store.PauseTaskType(ctx, typeArg, false)
 }
 
 // CancelTasks is the resolver for the cancelTasks field.
@@ -83,12 +117,12 @@ func (r *mutationResolver) DeleteTasks(ctx context.Context, filter model.TaskFil
 
 // Limits is the resolver for the limits field.
 func (r *queryResolver) Limits(ctx context.Context) ([]*archivist.Limit, error) {
-	return nil, errNotYet("limits")
+	return r.Store.ListLimits(ctx)
 }
 
 // TaskTypeStates is the resolver for the taskTypeStates field.
 func (r *queryResolver) TaskTypeStates(ctx context.Context) ([]*model.TaskTypeState, error) {
-	return nil, errNotYet("taskTypeStates")
+	return r.taskTypeStates(ctx)
 }
 
 // Limit returns LimitResolver implementation.

@@ -840,6 +840,84 @@ async function singleNodeScenarios() {
     await page.locator('[data-testid="task-step-key"]', { hasText: 'c9-s29' }).waitFor({ timeout: T });
   });
 
+  const limitsScenario = 'limits: one set through the page holds tasks back and says so; a paused type queues its tasks until resumed';
+  await scenario(limitsScenario, async () => {
+    const SUBMIT = 'mutation($in: SubmitTaskInput!) { submitTask(input: $in) { id } }';
+    try {
+      if (!page.url().startsWith(base)) await page.goto(`${base}/`); // run alone (E2E_ONLY)
+      await nav(page, 'Limits');
+      await page.getByRole('heading', { name: 'Limits', exact: true }).waitFor({ timeout: T });
+      const form = page.locator('[data-testid="limit-form"]');
+      await form.waitFor({ timeout: T });
+      // A bound the form can tell is wrong: named at its field, nothing sent.
+      await form.locator('select[name="taskType"]').selectOption('sleep');
+      await form.locator('input[name="maxConcurrent"]').fill('0');
+      await form.getByRole('button', { name: 'Set limit' }).click();
+      await form.locator('.field-error', { hasText: 'Max concurrent must be between 1' }).waitFor({ timeout: T });
+      // At most one sleep task at once, across the cluster.
+      await form.locator('input[name="maxConcurrent"]').fill('1');
+      await form.locator('[data-testid="limit-form-id"]', { hasText: 'type=sleep' }).waitFor({ timeout: T });
+      await form.getByRole('button', { name: 'Set limit' }).click();
+      const row = page.locator('tr[data-limit-id="type=sleep"]');
+      await row.waitFor({ timeout: T });
+      assert((await row.locator('[data-testid="limit-bounds"]').innerText()).includes('1 at once'), 'bounds of type=sleep');
+      await page.locator('[data-testid="limit-note"]', { hasText: 'Set the limit type=sleep' }).waitFor({ timeout: T });
+
+      // Three long sleeps: one runs, the limit holds the others, live.
+      for (let i = 0; i < 3; i++) await gql(page, SUBMIT, { in: { type: 'sleep', input: { ms: 15000 } } });
+      // (A sleep still running from an earlier scenario may count too.)
+      await row.locator('[data-testid="limit-running"]', { hasText: /[1-9]\d* \/ 1/ }).waitFor({ timeout: T });
+      await page.waitForFunction(
+        () => Number(document.querySelector('tr[data-limit-id="type=sleep"] [data-testid="limit-held"]')?.textContent) >= 2,
+        null,
+        { timeout: T },
+      );
+      // Two more for the screenshot: each group separately, and a rate.
+      await gql(page, 'mutation($in: LimitInput!) { setLimit(input: $in) { id } }', { in: { taskType: 'dice.simulate', group: '*', maxConcurrent: 2 } });
+      await gql(page, 'mutation($in: LimitInput!) { setLimit(input: $in) { id } }', { in: { group: 'campaign-7', ratePerSecond: 2.5 } });
+      await page.locator('tr[data-limit-id="group=campaign-7"] [data-testid="limit-bounds"]', { hasText: '2.5/s (burst 3)' }).waitFor({ timeout: T });
+      await page.locator('tr[data-limit-id="type=dice.simulate,group=*"]', { hasText: 'at most 2 per group' }).waitFor({ timeout: T });
+      await page.waitForTimeout(300);
+      await shot('30-limits', page, { fullPage: true });
+
+      // The held tasks say why, in the list.
+      await row.locator('[data-testid="limit-held"] a').click();
+      await page.waitForURL(/\/tasks\?/, { timeout: T });
+      await page.locator('[data-testid="task-held-by"]', { hasText: 'held: limit type=sleep' }).first().waitFor({ timeout: T });
+
+      // Pause a type: its task stays PENDING, held by "paused", until resumed.
+      await nav(page, 'Limits');
+      const typeRow = page.locator('tr[data-task-type="fail"]');
+      await typeRow.getByRole('button', { name: 'Pause' }).click();
+      await page.locator('tr[data-task-type="fail"][data-paused="true"]').waitFor({ timeout: T });
+      const { submitTask } = await gql(page, SUBMIT, { in: { type: 'fail', input: { times: 0 } } });
+      await page.goto(`${base}/tasks/${encodeURIComponent(submitTask.id)}`);
+      await page.locator('[data-testid="task-held-by"]', { hasText: 'its type is paused' }).waitFor({ timeout: T });
+      await nav(page, 'Limits');
+      await typeRow.getByRole('button', { name: 'Resume' }).click();
+      await page.locator('tr[data-task-type="fail"][data-paused="false"]').waitFor({ timeout: T });
+      await page.waitForFunction(
+        async (id) => {
+          const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: 'query($id: ID!) { task(id: $id) { status } }', variables: { id } }) });
+          return (await r.json()).data?.task?.status === 'COMPLETED';
+        },
+        submitTask.id,
+        { timeout: T, polling: 250 },
+      );
+
+      // Delete, with a confirmation: the row goes.
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await row.locator('[data-testid="limit-delete-confirm"]').getByRole('button', { name: 'Yes, delete' }).click();
+      await row.waitFor({ state: 'detached', timeout: T });
+      await page.locator('[data-testid="limit-note"]', { hasText: 'Deleted the limit type=sleep' }).waitFor({ timeout: T });
+    } finally {
+      // Leave no limit nor pause behind for the next scenarios.
+      const { limits } = await gql(page, '{ limits { id } }').catch(() => ({ limits: [] }));
+      for (const l of limits) await gql(page, 'mutation($id: ID!) { deleteLimit(id: $id) }', { id: l.id }).catch(() => {});
+      await gql(page, 'mutation { resumeTaskType(type: "fail") }').catch(() => {});
+    }
+  });
+
   await scenario('throughput, latency and the per-type and per-node tables come from the cluster, after a reload too', async () => {
     await page.goto(`${base}/`);
     await online(page);
@@ -1540,6 +1618,41 @@ async function authScenarios() {
     await signIn(keys.admin);
     await online(page);
     await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
+  });
+
+  await scenario('limits: a viewer sees the page without actions; an operator pauses types but does not set limits', async () => {
+    const form = page.locator('[data-testid="limit-form"]');
+    const pause = page.locator('tr[data-task-type="echo"]').getByRole('button', { name: 'Pause', exact: true });
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.viewer);
+    await online(page);
+    await role().filter({ hasText: 'viewer' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await page.locator('[data-testid="not-allowed"][data-action="setLimit"]').waitFor({ timeout: T });
+    await page.locator('[data-testid="not-allowed"][data-action="pauseTaskType"]').waitFor({ timeout: T });
+    assert(await form.locator('button[type="submit"]').isDisabled(), 'a viewer can send the limit form');
+    assert(await form.locator('input[name="maxConcurrent"]').isDisabled(), 'a viewer can type in the limit form');
+    await pause.waitFor({ timeout: T });
+    assert(await pause.isDisabled(), 'a viewer can pause a task type');
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.operator);
+    await online(page);
+    await role().filter({ hasText: 'operator' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await page.locator('[data-testid="not-allowed"][data-action="setLimit"]').waitFor({ timeout: T });
+    await pause.waitFor({ timeout: T });
+    assert(!(await pause.isDisabled()), 'an operator cannot pause a task type');
+    assert((await page.locator('[data-testid="not-allowed"][data-action="pauseTaskType"]').count()) === 0, 'an operator is told pausing needs another key');
+    assert(await form.locator('button[type="submit"]').isDisabled(), 'an operator can send the limit form');
+    // Back to the admin key for the scenarios that follow: the form is open.
+    await page.locator('[data-testid="sign-out"]').click();
+    await signIn(keys.admin);
+    await online(page);
+    await role().filter({ hasText: 'admin' }).waitFor({ timeout: T });
+    await nav(page, 'Limits');
+    await form.waitFor({ timeout: T });
+    assert(!(await form.locator('button[type="submit"]').isDisabled()), 'an admin cannot send the limit form');
+    assert((await page.locator('[data-testid="not-allowed"]').count()) === 0, 'an admin is told an action needs another key');
   });
 
   await scenario('the playground uses the key of the dashboard', async () => {

@@ -324,6 +324,7 @@ type TaskFilter struct {
 
 // A task type and whether it is paused.
 type TaskTypeState struct {
+	// The task type.
 	Type string `json:"type"`
 	// True while pauseTaskType holds its tasks back.
 	Paused bool `json:"paused"`

@@ -12,6 +12,7 @@ import { Link, useRoute } from '../lib/router';
 import { effectiveTheme, useTheme, type ThemeMode } from '../lib/theme';
 import { AlertsBadge } from './Alerts';
 import { ConfigView } from './ConfigView';
+import { LimitList } from './LimitList';
 import { NodeList } from './NodeList';
 import { Overview } from './Overview';
 import { ScheduleForm } from './ScheduleForm';
@@ -41,6 +42,7 @@ const NAV: { to: string; label: string; short?: string; icon: string }[] = [
   { to: '/tasks', label: 'Tasks', icon: '☰' },
   { to: '/workflows', label: 'Workflows', short: 'Flows', icon: '⇶' },
   { to: '/schedules', label: 'Schedules', icon: '⟳' },
+  { to: '/limits', label: 'Limits', icon: '⊘' },
   { to: '/config', label: 'Configuration', short: 'Config', icon: '⚙' },
 ];
 
@@ -123,6 +125,7 @@ function pick(path: string): { view: React.ReactNode; title: string; section: st
     const id = decodeURIComponent(path.slice('/workflows/'.length));
     return { view: <WorkflowView key={id} id={id} />, title: `Workflow ${id}`, section: '/workflows' };
   }
+  if (path === '/limits') return { view: <LimitList />, title: 'Limits', section: '/limits' };
   if (path === '/config') return { view: <ConfigView />, title: 'Configuration', section: '/config' };
   return {
     view: (

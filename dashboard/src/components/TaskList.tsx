@@ -9,6 +9,7 @@ import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from 
 import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
+import { heldByText } from '../lib/limitForm';
 import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
@@ -514,6 +515,11 @@ const TaskRow = memo(function TaskRow({
           <span className="small muted error-snippet" title={t.error} data-testid="task-error">
             {' '}
             {t.error.length > 80 ? `${t.error.slice(0, 80)}…` : t.error}
+          </span>
+        )}
+        {t.heldBy && t.status === 'PENDING' && (
+          <span className="held-by" data-testid="task-held-by" title={`Not placed: ${heldByText(t.heldBy)}`}>
+            held: {t.heldBy}
           </span>
         )}
       </td>

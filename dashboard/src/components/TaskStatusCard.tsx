@@ -13,6 +13,7 @@ import { prettyJSON } from '../lib/json';
 import { backoffText } from '../lib/taskBackoff';
 import { holdText, waitedFrom } from '../lib/taskSubmit';
 import { Link, useRoute } from '../lib/router';
+import { heldByText } from '../lib/limitForm';
 import { ActionButton, Due, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, WorkflowStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
 
@@ -148,6 +149,11 @@ export function TaskStatusCard({ id }: { id: string }) {
           <PriorityBadge priority={task.priority} />
           {task.cancelRequested && !done && <span className="badge tone-warn">Cancel requested</span>}
         </div>
+        {task.heldBy && task.status === 'PENDING' && (
+          <div className="note note-warn" role="status" data-testid="task-held-by">
+            Held back: {heldByText(task.heldBy)}. It is placed once that clears (see <Link to="/limits">Limits</Link>).
+          </div>
+        )}
         <div className="task-progress">
           <ProgressBar value={progress} label={`Progress of ${task.id}`} tone={task.status === 'IN_PROGRESS' ? 'info' : taskTone(task.status)} />
           <span className="muted" data-testid="progress-text">

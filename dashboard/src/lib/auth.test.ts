@@ -40,8 +40,10 @@ describe('roles', () => {
       'deleteSchedule',
       'drainNode',
       'pauseSchedule',
+      'pauseTaskType',
       'resumeNode',
       'resumeSchedule',
+      'resumeTaskType',
       'retryTask',
       'retryTasks',
       'retryWorkflow',
@@ -53,6 +55,8 @@ describe('roles', () => {
     expect(can('OPERATOR', 'updateConfig')).toBe(false);
     expect(can('OPERATOR', 'removeNode')).toBe(false);
     expect(can('OPERATOR', 'deleteTasks')).toBe(false);
+    expect(can('OPERATOR', 'setLimit')).toBe(false);
+    expect(can('OPERATOR', 'deleteLimit')).toBe(false);
   });
 
   it('an admin may do everything', () => {

@@ -40,7 +40,11 @@ export type Action =
   | 'retryWorkflow'
   | 'cancelTasks'
   | 'retryTasks'
-  | 'deleteTasks';
+  | 'deleteTasks'
+  | 'setLimit'
+  | 'deleteLimit'
+  | 'pauseTaskType'
+  | 'resumeTaskType';
 
 /**
  * The role each action needs. It mirrors the server's table (graph/auth.go,
@@ -68,6 +72,10 @@ export const ACTION_ROLE: Readonly<Record<Action, Role>> = {
   cancelTasks: 'OPERATOR',
   retryTasks: 'OPERATOR',
   deleteTasks: 'ADMIN',
+  setLimit: 'ADMIN',
+  deleteLimit: 'ADMIN',
+  pauseTaskType: 'OPERATOR',
+  resumeTaskType: 'OPERATOR',
 };
 
 /** Whether a role is at least another. */

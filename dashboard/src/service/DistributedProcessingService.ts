@@ -33,6 +33,9 @@ import type {
   ProcessingNode,
   Schedule,
   ScheduleInput,
+  Limit,
+  LimitInput,
+  TaskTypeState,
   StoreHealth,
   SubmitTaskInput,
   TaskCount,
@@ -545,6 +548,28 @@ export class DistributedProcessingService {
   /** Submits the schedule's task now; returns that task. */
   async triggerSchedule(name: string): Promise<TaskSummary> {
     return (await this.mutate<{ triggerSchedule: TaskSummary }>(ops.TRIGGER_SCHEDULE, { name })).triggerSchedule;
+  }
+
+  // ---- flow control ----
+
+  /** The limits with their use, and every task type with whether it is paused. */
+  async flowControl(): Promise<{ limits: Limit[]; taskTypeStates: TaskTypeState[] }> {
+    return this.query<{ limits: Limit[]; taskTypeStates: TaskTypeState[] }>(ops.FLOW_CONTROL_QUERY);
+  }
+
+  /** Sets the limit of the input's scope, replacing the one it had. */
+  async setLimit(input: LimitInput): Promise<Limit> {
+    return (await this.mutate<{ setLimit: Limit }>(ops.SET_LIMIT, { input })).setLimit;
+  }
+
+  async deleteLimit(id: string): Promise<boolean> {
+    return (await this.mutate<{ deleteLimit: boolean }>(ops.DELETE_LIMIT, { id })).deleteLimit;
+  }
+
+  /** Pauses (true) or resumes a task type; whether that changed anything. */
+  async pauseTaskType(type: string, paused: boolean): Promise<boolean> {
+    if (paused) return (await this.mutate<{ pauseTaskType: boolean }>(ops.PAUSE_TASK_TYPE, { type })).pauseTaskType;
+    return (await this.mutate<{ resumeTaskType: boolean }>(ops.RESUME_TASK_TYPE, { type })).resumeTaskType;
   }
 
   // ---- workflows ----

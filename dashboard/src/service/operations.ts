@@ -11,6 +11,7 @@ const TASK_SUMMARY_FIELDS = `
   id type status priority error attempts failures maxRetries timeoutSeconds progress
   progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
   uniqueKey schedule workflowId stepKey
+  heldBy
 `;
 
 const TASK_DETAIL_FIELDS = `
@@ -186,3 +187,18 @@ export const CANCEL_WORKFLOW = `mutation CancelWorkflow($id: ID!) { cancelWorkfl
 export const RETRY_WORKFLOW = `mutation RetryWorkflow($id: ID!) { retryWorkflow(id: $id) { ${WORKFLOW_FIELDS} } }`;
 
 export const WORKFLOW_UPDATED = `subscription WorkflowFeed($id: ID!) { workflowUpdated(id: $id) { ${WORKFLOW_FIELDS} } }`;
+
+const LIMIT_FIELDS = `
+  id taskType group maxConcurrent ratePerSecond burst running held groups { group running held } createdAt updatedAt
+`;
+
+/** The limits page: the limits with their use, and the task types with whether each is paused. */
+export const FLOW_CONTROL_QUERY = `query FlowControl { limits { ${LIMIT_FIELDS} } taskTypeStates { type paused } }`;
+
+export const SET_LIMIT = `mutation SetLimit($input: LimitInput!) { setLimit(input: $input) { ${LIMIT_FIELDS} } }`;
+
+export const DELETE_LIMIT = `mutation DeleteLimit($id: ID!) { deleteLimit(id: $id) }`;
+
+export const PAUSE_TASK_TYPE = `mutation PauseTaskType($type: String!) { pauseTaskType(type: $type) }`;
+
+export const RESUME_TASK_TYPE = `mutation ResumeTaskType($type: String!) { resumeTaskType(type: $type) }`;

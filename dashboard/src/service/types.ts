@@ -101,6 +101,8 @@ export interface TaskSummary {
   workflowId: string | null;
   /** The task's step key in its workflow, or null when it is no workflow's step. */
   stepKey: string | null;
+  /** Why a PENDING task is not placed: "paused" (its type is) or "limit ID" (a full limit); null: nothing holds it. */
+  heldBy?: string | null;
 }
 
 /** A task with everything, for its detail view. */
@@ -462,4 +464,49 @@ export interface WorkflowInput {
   metadata?: JSONValue;
   onFailure?: WorkflowFailurePolicy;
   steps: WorkflowStepInput[];
+}
+
+/** One group's use of a limit whose group is "*". */
+export interface LimitGroupUse {
+  group: string;
+  running: number;
+  held: number;
+}
+
+/** A limit on the tasks of a scope (a type, a group, or both) and its use now. */
+export interface Limit {
+  /** The scope in words: type=T, group=G or type=T,group=G. */
+  id: string;
+  /** null: every type. */
+  taskType: string | null;
+  /** null: every group together; "*": each group separately. */
+  group: string | null;
+  /** null: no bound on tasks running at once. */
+  maxConcurrent: number | null;
+  /** null: no bound on starts per second. */
+  ratePerSecond: number | null;
+  burst: number | null;
+  /** Slots in use now (all groups together for "*"). */
+  running: number;
+  /** PENDING tasks it holds back now. */
+  held: number;
+  /** For "*": each group with tasks running or held, busiest first. */
+  groups: LimitGroupUse[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What setLimit takes. */
+export interface LimitInput {
+  taskType?: string;
+  group?: string;
+  maxConcurrent?: number;
+  ratePerSecond?: number;
+  burst?: number;
+}
+
+/** A task type and whether it is paused. */
+export interface TaskTypeState {
+  type: string;
+  paused: boolean;
 }
