@@ -516,7 +516,7 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 }
 
 // createArgs is how many ARGV create.lua takes per task.
-const createArgs = 12
+const createArgs = 13
 
 // appendCreateArgs appends the ARGV of one task of create.lua (and of
 // create_args in lib.lua) to args.
@@ -530,7 +530,7 @@ func appendCreateArgs(args []any, id string, t *archivist.Task) []any {
 		onDup = "R"
 	}
 	return append(args, id, encodeTaskInfo(t), string(t.Priority), int64(t.Timeout), t.MaxRetries,
-		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup)
+		int64(t.RetryBackoff), int64(t.MaxBackoff), runAt, t.Delay.Microseconds(), t.UniqueKey, int64(t.UniqueFor), onDup, t.Group)
 }
 
 // fillCreated fills tasks (with ids) from create.lua's reply: the created

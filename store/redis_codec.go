@@ -68,6 +68,9 @@ const (
 	// four before are then 0 or "").
 	mWorkflow = mFields + 4
 	mStepKey  = mFields + 5
+	// Then, only for a task with a group, its group (the six before are
+	// then 0, "" or false).
+	mGroup = mFields + 6
 )
 
 // --- MessagePack, the subset cmsgpack writes ---
@@ -170,7 +173,7 @@ func (r *mpReader) rawFrom(c byte) []byte {
 		n = int(r.uint(2))
 	case c == 0xdb || c == 0xc6:
 		n = int(r.uint(4))
-	case c == 0xc0:
+	case c == 0xc0, c == 0xc2: // nil, or false for an absent field
 		return nil
 	default:
 		r.fail("string expected, found 0x%02x", c)
@@ -349,6 +352,9 @@ func decodeMut(t *archivist.Task, mut []byte) error {
 	if n > mStepKey {
 		t.WorkflowID = r.str()
 		t.StepKey = r.str()
+	}
+	if n > mGroup {
+		t.Group = r.str()
 	}
 	return r.err
 }

@@ -48,6 +48,8 @@ import (
 //	<prefix>waiting         ZSET   WAITING task id (a workflow step) -> Seq (CountTasks, ListTasks by status)
 //	<prefix>workflows       ZSET   workflow id -> its Seq (ListWorkflows, newest first)
 //	<prefix>seq:workflow    STRING last workflow Seq
+//	<prefix>groups          SET    the groups (Task.Group) that have tasks (lua/lib.lua; redis_group.go)
+//	<prefix>group:<name>    HASH   status -> number of the group's tasks in it (a status at 0 is removed)
 //	<prefix>wf:<id>         HASH   a workflow: h (MessagePack [name, metadata, onFailure], packed in Go),
 //	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
 //	                        steps so far]) and one field s:<key> per step ([position, status, task id,

@@ -2,11 +2,11 @@
 -- in order (see CreateTasks): PENDING, or SCHEDULED when their run time is
 -- after now; a task whose unique key is held creates nothing
 -- (RETURN_EXISTING) or cancels an unfinished holder first (REPLACE).
--- ARGV[3] number of tasks n; then 12 per task from ARGV[4] (see
+-- ARGV[3] number of tasks n; then 13 per task from ARGV[4] (see
 -- create_args in lib.lua): id, i (the packed [type, input, metadata]),
 -- priority, timeout (ns), max retries, the task's own retry backoff and
 -- max backoff (ns; 0: the cluster's), runat (µs; 0: none), delay (µs),
--- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE).
+-- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE), group ('': none).
 -- Returns {now (µs), Seq of the first task created - 1, {status, runat}
 -- of each task created, in order, {position (1-based), holder snapshot}
 -- of each duplicate}.

@@ -4,7 +4,7 @@
 -- now); ARGV[5], ARGV[6] the leadership (holder, token) of a tick;
 -- ARGV[7] the tick, ARGV[8] the next tick, ARGV[9] what the last run
 -- becomes (µs; the tick, or when missed ticks ran once); ARGV[10] '1'
--- when there is a task to submit, then its 12 create ARGV from ARGV[11]
+-- when there is a task to submit, then its 13 create ARGV from ARGV[11]
 -- (create_args).
 -- A tick is refused (CONFLICT, nothing changed) under a stale lease, for
 -- a paused schedule, or when the schedule's next run is not the tick (it

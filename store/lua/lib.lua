@@ -78,6 +78,14 @@
 -- Event.Workflow and Workflows below).
 -- Counters (counts, loads) are summed per script and written once too.
 --
+-- Groups: the tasks of each named group (Task.Group) are counted by status
+-- in the HASH <prefix>group:<name> (status -> number; a status at 0 is
+-- removed), and the groups that have tasks are the SET <prefix>groups
+-- (CountGroups reads them). Both keys are built from the prefix, so they
+-- share the slot. A transition of a grouped task adds to GROUP_COUNTS,
+-- written once per script by flush_groups; a task without a group costs
+-- one field check (task_group).
+--
 -- Statistics (store/stats.go has the same rules): a script sums what it
 -- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
 -- and flush_stats adds it to the fine bucket of NOW, the HASH
@@ -125,6 +133,7 @@ local M_ERROR, M_PRIO, M_SEQ, M_TIMEOUT, M_MAXR = 16, 17, 18, 19, 20
 local M_BACKOFF, M_MAXBACKOFF = 21, 22 -- absent: the cluster's
 local M_UKEY, M_UFOR = 23, 24 -- absent: no unique key (unique-for in ns)
 local M_WF, M_STEP = 25, 26 -- absent: not a workflow step
+local M_GROUP = 27 -- absent: no group (Task.Group)
 -- FIELD maps the names a transition changes to positions; DEFAULT is what
 -- a field set to false (cleared) becomes.
 local FIELD = { status = M_STATUS, attempt = M_ATTEMPT, failures = M_FAILURES, requeues = M_REQUEUES,
@@ -207,6 +216,57 @@ local function count(status, d)
   if TERMINAL[status] then COUNTS[status] = (COUNTS[status] or 0) + d end
 end
 local function add_load(node, d) LOADS[node] = (LOADS[node] or 0) + d end
+
+-- task_group returns the group of the task whose m is m, or nil.
+local function task_group(m)
+  local g = m[M_GROUP]
+  if g and g ~= '' then return g end
+  return nil
+end
+
+-- GROUP_COUNTS: group -> status -> change, written by flush_groups.
+local GROUP_COUNTS = {}
+local function count_group(g, status, d)
+  local c = GROUP_COUNTS[g]
+  if not c then
+    c = {}
+    GROUP_COUNTS[g] = c
+  end
+  c[status] = (c[status] or 0) + d
+end
+
+-- group_moved counts a status change of the task whose m is m, when it
+-- has a group.
+local function group_moved(m, from, to)
+  local g = task_group(m)
+  if not g then return end
+  if from then count_group(g, from, -1) end
+  if to then count_group(g, to, 1) end
+end
+
+-- flush_groups writes GROUP_COUNTS: one HINCRBY per status that changed,
+-- and the group joins (or leaves) <prefix>groups when its HASH is new (or
+-- empty).
+local function flush_groups()
+  local groups = P .. 'groups'
+  for g, c in pairs(GROUP_COUNTS) do
+    local key = P .. 'group:' .. g
+    local fresh = redis.call('EXISTS', key) == 0
+    local dropped = false
+    for st, d in pairs(c) do
+      if d ~= 0 and redis.call('HINCRBY', key, st, d) <= 0 then
+        redis.call('HDEL', key, st)
+        dropped = true
+      end
+    end
+    if dropped and redis.call('EXISTS', key) == 0 then
+      redis.call('SREM', groups, g)
+    elseif fresh and redis.call('EXISTS', key) == 1 then
+      redis.call('SADD', groups, g)
+    end
+  end
+  GROUP_COUNTS = {}
+end
 
 -- Statistics: see the header. The functions are made only by the scripts
 -- that record statistics (stats()), so that the others do not pay for them
@@ -440,6 +500,7 @@ local function flush()
   for node, d in pairs(LOADS) do
     if d ~= 0 and redis.call('HINCRBY', K_LOADS, node, d) <= 0 then redis.call('HDEL', K_LOADS, node) end
   end
+  flush_groups()
   local n = #EVENTS
   if n > 0 then
     local last = redis.call('INCRBY', K_EVENTSEQ, n)
@@ -562,6 +623,7 @@ local function move(t, ch, result)
   local old = t.status
   t.attempt, t.failures, t.requeues, t.cancel = m[M_ATTEMPT], m[M_FAILURES], m[M_REQUEUES], m[M_CANCEL] == 1
   if not ch.status or ch.status == old then return end
+  group_moved(m, old, ch.status)
   if m[M_WF] and TERMINAL[ch.status] and not TERMINAL[old] then step_ended(m, ch.status) end
   local node = ch.node or t.node
   if old == 'ASSIGNED' and ch.status == 'IN_PROGRESS' and node == t.node then
@@ -705,7 +767,7 @@ end
 -- key: see submit) with Seq seq and records task.created. c holds what
 -- create.lua's ARGV give per task: id, i, prio, timeout (ns), maxr,
 -- backoff, maxbackoff (ns, 0: the cluster's), runat (µs, 0: none), delay
--- (µs), ukey ('' : none), ufor (ns); for a workflow step also wf and
+-- (µs), ukey ('' : none), ufor (ns), group ('': none); for a workflow step also wf and
 -- step (its workflow id and key) and waiting (true: it is WAITING). It is
 -- SCHEDULED when its run time (now + delay, or runat) is after now, else
 -- PENDING. Returns its status and run time (0 when PENDING).
@@ -727,6 +789,16 @@ local function create_task(c, seq)
     fields[M_UKEY], fields[M_UFOR] = '', 0
   end
   if c.wf then fields[M_WF], fields[M_STEP] = c.wf, c.step end
+  if c.group ~= '' then
+    -- The fields before the group, when the task has none of them: 0 for
+    -- the backoffs and unique-for, '' for the unique key, false for the
+    -- workflow and step (tested as absent).
+    if not fields[M_BACKOFF] then fields[M_BACKOFF], fields[M_MAXBACKOFF] = 0, 0 end
+    if not fields[M_UKEY] then fields[M_UKEY], fields[M_UFOR] = '', 0 end
+    if not fields[M_WF] then fields[M_WF], fields[M_STEP] = false, false end
+    fields[M_GROUP] = c.group
+  end
+  group_moved(fields, nil, status)
   local m = cmsgpack.pack(fields)
   redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
   zadd(K_ALL, istr(seq), c.id)
@@ -742,15 +814,15 @@ local function create_task(c, seq)
   return status, runat
 end
 
--- create_args reads the 12 ARGV of one task from position a (see
+-- create_args reads the 13 ARGV of one task from position a (see
 -- create.lua) into the table create_task takes; ondup is 'R' for REPLACE.
 local function create_args(a)
   return { id = ARGV[a], i = ARGV[a + 1], prio = ARGV[a + 2], timeout = tonumber(ARGV[a + 3]),
     maxr = tonumber(ARGV[a + 4]), backoff = tonumber(ARGV[a + 5]), maxbackoff = tonumber(ARGV[a + 6]),
     runat = tonumber(ARGV[a + 7]), delay = tonumber(ARGV[a + 8]), ukey = ARGV[a + 9],
-    ufor = tonumber(ARGV[a + 10]), replace = ARGV[a + 11] == 'R' }
+    ufor = tonumber(ARGV[a + 10]), replace = ARGV[a + 11] == 'R', group = ARGV[a + 12] }
 end
-local CREATE_ARGS = 12
+local CREATE_ARGS = 13
 
 -- submit creates one task as CreateTasks does, taking its Seq from the
 -- task counter (a batch takes its Seqs at once instead: create.lua):

@@ -14,6 +14,7 @@ local removed, last = 0, ARGV[4]
 
 local function remove(id, m)
   count(m[M_STATUS], -1)
+  group_moved(m, m[M_STATUS], nil)
   local ukey = m[M_UKEY]
   if ukey and ukey ~= '' and redis.call('HGET', K_UNIQUE, ukey) == id then redis.call('HDEL', K_UNIQUE, ukey) end
   redis.call('DEL', tkey(id))

@@ -10,7 +10,7 @@
 --   add     ARGV[4] id of the task of the step adding, ARGV[5] its running
 --           attempt, ARGV[6] number of steps, then the steps from ARGV[7]
 -- where each step is its key, how many keys it depends on, those keys,
--- and its task's 12 create ARGV (create_args).
+-- and its task's 13 create ARGV (create_args).
 -- Returns {the workflow (wf_reply)}, and for create and add also now (µs)
 -- and the Seq of the first task created - 1.
 local op = ARGV[3]

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Stats", testStats},
 		{"Schedules", testSchedules},
 		{"Workflows", testWorkflows},
+		{"Groups", testGroups},
 		{"Closed", testClosed},
 	}
 	for _, g := range groups {
