@@ -317,6 +317,18 @@ type TaskFilter struct {
 	Search *string `json:"search,omitempty"`
 }
 
+// One group's tasks, counted by status.
+type TaskGroup struct {
+	// The group (SubmitTaskInput.group).
+	Group string `json:"group"`
+	// How many of its tasks are not finished (neither COMPLETED, FAILED, CANCELLED nor TIMED_OUT).
+	Unfinished int `json:"unfinished"`
+	// How many tasks the store holds in it.
+	Total int `json:"total"`
+	// How many of its tasks are in each status, every status listed once, in lifecycle order.
+	Counts []*TaskCount `json:"counts"`
+}
+
 // A task type and whether it is paused.
 type TaskTypeState struct {
 	Type string `json:"type"`
