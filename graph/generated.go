@@ -349,6 +349,7 @@ type ComplexityRoot struct {
 		CompletedAt func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		Error       func(childComplexity int) int
+		Group       func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Metadata    func(childComplexity int) int
 		Name        func(childComplexity int) int
@@ -511,6 +512,7 @@ type SubscriptionResolver interface {
 	WorkflowUpdated(ctx context.Context, id string) (<-chan *archivist.Workflow, error)
 }
 type WorkflowResolver interface {
+	Group(ctx context.Context, obj *archivist.Workflow) (*string, error)
 	Progress(ctx context.Context, obj *archivist.Workflow) (float64, error)
 	Steps(ctx context.Context, obj *archivist.Workflow) ([]*archivist.WorkflowStep, error)
 	StepCount(ctx context.Context, obj *archivist.Workflow) (int, error)
@@ -2105,6 +2107,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workflow.Error(childComplexity), true
+	case "Workflow.group":
+		if e.ComplexityRoot.Workflow.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Group(childComplexity), true
 	case "Workflow.id":
 		if e.ComplexityRoot.Workflow.ID == nil {
 			break
@@ -2838,6 +2846,8 @@ func (ec *executionContext) childFields_Workflow(ctx context.Context, field grap
 		return ec.fieldContext_Workflow_status(ctx, field)
 	case "onFailure":
 		return ec.fieldContext_Workflow_onFailure(ctx, field)
+	case "group":
+		return ec.fieldContext_Workflow_group(ctx, field)
 	case "progress":
 		return ec.fieldContext_Workflow_progress(ctx, field)
 	case "steps":
@@ -9986,6 +9996,29 @@ func (ec *executionContext) fieldContext_Workflow_onFailure(_ context.Context, f
 	return graphql.NewScalarFieldContext("Workflow", field, false, false, "WorkflowFailurePolicy")
 }
 
+func (ec *executionContext) _Workflow_group(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().Group(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "String")
+}
+
 func (ec *executionContext) _Workflow_progress(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12192,7 +12225,7 @@ func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "metadata", "onFailure", "steps"}
+	fieldsInOrder := [...]string{"name", "metadata", "onFailure", "group", "steps"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12220,6 +12253,13 @@ func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj
 				return it, err
 			}
 			it.OnFailure = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
 		case "steps":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
 			data, err := ec.unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx, v)
@@ -14282,6 +14322,12 @@ func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "group":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_group(ctx, field, obj)
+				})
 		case "progress":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

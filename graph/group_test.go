@@ -115,3 +115,37 @@ func TestGroups(t *testing.T) {
 	r := e.post(t, `mutation { submitTask(input: {type: "echo", input: {}, group: "`+strings.Repeat("x", 257)+`"}) { id } }`, nil)
 	wantError(t, r, "BAD_USER_INPUT", "group")
 }
+
+// TestWorkflowGroup: a workflow's group is its steps' tasks' group.
+func TestWorkflowGroup(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	in := threeSteps()
+	in["group"] = "campaign-w"
+	var out struct {
+		SubmitWorkflow struct {
+			ID    string
+			Group *string
+			Steps []struct{ Task struct{ Group *string } }
+		}
+	}
+	e.must(t, `mutation($in: WorkflowInput!) { submitWorkflow(input: $in) { id group steps { task { group } } } }`,
+		map[string]any{"in": in}, &out)
+	w := out.SubmitWorkflow
+	if w.Group == nil || *w.Group != "campaign-w" || len(w.Steps) != 3 {
+		t.Fatalf("workflow: %+v", w)
+	}
+	for i, s := range w.Steps {
+		if s.Task.Group == nil || *s.Task.Group != "campaign-w" {
+			t.Errorf("step %d's task has group %v", i, s.Task.Group)
+		}
+	}
+	var q struct{ Workflow struct{ Group *string } }
+	e.must(t, `query($id: ID!) { workflow(id: $id) { group } }`, map[string]any{"id": w.ID}, &q)
+	if q.Workflow.Group == nil || *q.Workflow.Group != "campaign-w" {
+		t.Errorf("workflow(id).group = %v", q.Workflow.Group)
+	}
+	in["group"] = "*"
+	wantError(t, e.post(t, `mutation($in: WorkflowInput!) { submitWorkflow(input: $in) { id } }`, map[string]any{"in": in}),
+		"BAD_USER_INPUT", "reserved")
+}

@@ -384,6 +384,9 @@ type WorkflowInput struct {
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// What a failed step does to the rest; FAIL_FAST when left out.
 	OnFailure *archivist.WorkflowFailurePolicy `json:"onFailure,omitempty"`
+	// The group of every step's task (as SubmitTaskInput.group), steps added
+	// by a running step included; absent: the steps have no group.
+	Group *string `json:"group,omitempty"`
 	// The steps (at most 1,000), in any order: dependencies must form no cycle.
 	Steps []*WorkflowStepInput `json:"steps"`
 }

@@ -161,11 +161,19 @@ func testGroups(t *testing.T, s suite) {
 
 	s.run(t, "Workflow", func(t *testing.T, h *fixture) {
 		w, tasks := h.buildWorkflow("grouped", "", step{"a", nil}, step{"b", []string{"a"}})
+		w.Group = "wf-group"
 		for _, task := range tasks {
 			task.Group = "wf-group"
 		}
 		if err := h.s.CreateWorkflow(h.ctx(), w, tasks); err != nil {
 			t.Fatalf("CreateWorkflow: %v", err)
+		}
+		stored, err := h.s.GetWorkflow(h.ctx(), w.ID)
+		if err != nil {
+			t.Fatalf("GetWorkflow: %v", err)
+		}
+		if stored.Group != "wf-group" {
+			t.Errorf("stored workflow has group %q, want wf-group", stored.Group)
 		}
 		h.wantGroups("workflow created", groupCounts{"wf-group": {archivist.TaskPending: 1, archivist.TaskWaiting: 1}})
 		a := tasks[0]
