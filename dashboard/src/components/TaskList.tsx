@@ -12,6 +12,7 @@ import { int, label, shortId } from '../lib/format';
 import { Link, navigate, useRoute } from '../lib/router';
 import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskStatusBadge, taskTone } from './common';
 import { workflowHref } from './WorkflowList';
+import { GroupFilter } from './GroupFilter';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -26,7 +27,7 @@ function storedPageSize(): number {
   return 50;
 }
 
-/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
+/** The filter in the page's query string: ?status=FAILED&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&group=NAME&q=text */
 export function filterFromQuery(q: URLSearchParams): TaskFilter {
   const status = q.get('status');
   const priority = q.get('priority');
@@ -37,6 +38,7 @@ export function filterFromQuery(q: URLSearchParams): TaskFilter {
     nodeId: q.get('node') || undefined,
     schedule: q.get('schedule') || undefined,
     workflowId: q.get('workflow') || undefined,
+    group: q.get('group') || undefined,
     search: q.get('q') || undefined,
   };
 }
@@ -49,6 +51,7 @@ function queryFromFilter(f: TaskFilter): string {
   if (f.nodeId) q.set('node', f.nodeId);
   if (f.schedule) q.set('schedule', f.schedule);
   if (f.workflowId) q.set('workflow', f.workflowId);
+  if (f.group) q.set('group', f.group);
   if (f.search) q.set('q', f.search);
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -185,7 +188,7 @@ export function TaskList() {
   }
 
   const first = (cursors.length - 1) * pageSize;
-  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.workflowId || filter.search);
+  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.workflowId || filter.group || filter.search);
   const canSubmit = useCan('submitTask');
 
   return (
@@ -270,6 +273,7 @@ export function TaskList() {
             spellCheck={false}
           />
         </label>
+        <GroupFilter value={filter.group} onChange={(group) => setFilter({ ...filter, group })} />
         {filter.workflowId && (
           <span className="filter-chip" data-testid="workflow-filter">
             Steps of workflow{' '}
@@ -349,6 +353,9 @@ export function TaskList() {
             <tr>
               <th scope="col">Task</th>
               <th scope="col">Type</th>
+              <th scope="col" className="hide-md">
+                Group
+              </th>
               <th scope="col">Status</th>
               <th scope="col" className="hide-sm">
                 Priority
@@ -432,6 +439,15 @@ const TaskRow = memo(function TaskRow({
               {t.stepKey}
             </Link>
           </span>
+        )}
+      </td>
+      <td className="hide-md" data-testid="task-group-cell" style={{ maxWidth: '12rem', overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+        {t.group ? (
+          <Link to={`/tasks?group=${encodeURIComponent(t.group)}`} title="Show this group's tasks">
+            {t.group}
+          </Link>
+        ) : (
+          <span className="muted">—</span>
         )}
       </td>
       <td>

@@ -101,6 +101,8 @@ export interface TaskSummary {
   workflowId: string | null;
   /** The task's step key in its workflow, or null when it is no workflow's step. */
   stepKey: string | null;
+  /** The task's group (typically a campaign id), or null (absent in older fixtures). */
+  group?: string | null;
 }
 
 /** A task with everything, for its detail view. */
@@ -169,6 +171,8 @@ export interface TaskFilter {
   schedule?: string;
   /** The steps of the workflow of this id. */
   workflowId?: string;
+  /** The tasks of this group. */
+  group?: string;
   search?: string;
 }
 
@@ -202,6 +206,18 @@ export interface SubmitTaskInput {
   uniqueForSeconds?: number;
   /** What a submission whose key is held does (RETURN_EXISTING when absent). */
   onDuplicate?: DuplicatePolicy;
+  /** The group the task belongs to, typically a campaign id (absent: none). */
+  group?: string;
+}
+
+/** One group's tasks counted by status (taskGroups). */
+export interface TaskGroup {
+  group: string;
+  /** Its tasks not finished. */
+  unfinished: number;
+  total: number;
+  /** Every status once, in lifecycle order. */
+  counts: TaskCount[];
 }
 
 export const DUPLICATE_POLICIES = ['RETURN_EXISTING', 'REPLACE'] as const;
@@ -401,6 +417,8 @@ export interface WorkflowSummary {
   name: string;
   status: WorkflowStatus;
   onFailure: WorkflowFailurePolicy;
+  /** The group of its steps' tasks, or null (absent in older fixtures). */
+  group?: string | null;
   /** The share of steps that ended, 0 to 1. */
   progress: number;
   stepCount: number;
@@ -459,5 +477,7 @@ export interface WorkflowInput {
   name: string;
   metadata?: JSONValue;
   onFailure?: WorkflowFailurePolicy;
+  /** The group of every step's task (absent: none). */
+  group?: string;
   steps: WorkflowStepInput[];
 }
