@@ -40,6 +40,13 @@ type Store interface {
 	ListTasks(ctx context.Context, q TaskQuery) (*TaskPage, error)
 	// CountTasks returns how many tasks the store holds in each status.
 	CountTasks(ctx context.Context) (map[TaskStatus]int, error)
+	// CountGroups returns how many tasks of each named group (Task.Group)
+	// the store holds in each status, kept as counters (no task is read):
+	// for the groups given, or, with none, for every group that has tasks
+	// (finished ones count until they are purged). A group with no task,
+	// and the tasks without a group, are not listed; a status with no task
+	// is absent.
+	CountGroups(ctx context.Context, groups ...string) (map[string]map[TaskStatus]int, error)
 
 	// CancelTask cancels a task: SCHEDULED, PENDING, RETRYING and ASSIGNED ones at once;
 	// an IN_PROGRESS one is marked CancelRequested (event

@@ -20,7 +20,10 @@ type Workflow struct {
 	Name      string                `json:"name"`
 	Metadata  json.RawMessage       `json:"metadata,omitempty"`
 	OnFailure WorkflowFailurePolicy `json:"onFailure"`
-	Status    WorkflowStatus        `json:"status"`
+	// Group is the group of the workflow's steps (Task.Group): each
+	// step's task that has none takes it, the steps added later too.
+	Group  string         `json:"group,omitempty"`
+	Status WorkflowStatus `json:"status"`
 	// Steps in the order they were submitted (added steps last).
 	Steps []WorkflowStep `json:"steps"`
 	// Error says why a workflow FAILED (the first step that failed) or
@@ -451,7 +454,9 @@ type WorkflowSpec struct {
 	Name      string
 	Metadata  json.RawMessage
 	OnFailure WorkflowFailurePolicy
-	Steps     []WorkflowStepSpec
+	// Group: see Workflow.Group.
+	Group string
+	Steps []WorkflowStepSpec
 }
 
 // WorkflowStepSpec is one step of a submission: a key, the keys it depends
@@ -486,13 +491,16 @@ func NewWorkflow(spec WorkflowSpec, reg *Registry, cfg Config, now time.Time) (*
 	case len(spec.Steps) > MaxWorkflowSteps:
 		return nil, nil, Errorf(CodeBadUserInput, "a workflow has at most %d steps; this one has %d", MaxWorkflowSteps, len(spec.Steps))
 	}
+	if err := CheckGroup(spec.Group); err != nil {
+		return nil, nil, err
+	}
 	policy := spec.OnFailure
 	if policy == "" {
 		policy = FailFast
 	}
-	w := &Workflow{ID: NewID(now), Name: name, Metadata: spec.Metadata, OnFailure: policy, Status: WorkflowRunning,
-		CreatedAt: now, UpdatedAt: now}
-	steps, tasks, err := buildSteps(spec.Steps, nil, reg, cfg, now)
+	w := &Workflow{ID: NewID(now), Name: name, Metadata: spec.Metadata, OnFailure: policy, Group: spec.Group,
+		Status: WorkflowRunning, CreatedAt: now, UpdatedAt: now}
+	steps, tasks, err := buildSteps(spec.Steps, nil, w.Group, reg, cfg, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -524,7 +532,7 @@ func NewWorkflowSteps(w *Workflow, by string, specs []WorkflowStepSpec, reg *Reg
 	for _, s := range w.Steps {
 		known[s.Key] = true
 	}
-	steps, tasks, err := buildSteps(specs, known, reg, cfg, now)
+	steps, tasks, err := buildSteps(specs, known, w.Group, reg, cfg, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -538,8 +546,9 @@ func NewWorkflowSteps(w *Workflow, by string, specs []WorkflowStepSpec, reg *Reg
 }
 
 // buildSteps checks specs (keys unique among them; dependencies among them
-// or in known) and builds their steps and tasks.
-func buildSteps(specs []WorkflowStepSpec, known map[string]bool, reg *Registry, cfg Config, now time.Time) ([]WorkflowStep, []*Task, error) {
+// or in known) and builds their steps and tasks, in group unless a step's
+// task names its own.
+func buildSteps(specs []WorkflowStepSpec, known map[string]bool, group string, reg *Registry, cfg Config, now time.Time) ([]WorkflowStep, []*Task, error) {
 	keys := make(map[string]bool, len(specs))
 	for _, s := range specs {
 		if err := ValidStepKey(s.Key); err != nil {
@@ -567,6 +576,9 @@ func buildSteps(specs []WorkflowStepSpec, known map[string]bool, reg *Registry, 
 		}
 		if !s.Task.RunAt.IsZero() || s.Task.Delay != 0 || s.Task.UniqueKey != "" {
 			return nil, nil, Errorf(CodeBadUserInput, "step %s: a step runs when its dependencies completed; it cannot be delayed or unique", s.Key)
+		}
+		if s.Task.Group == "" {
+			s.Task.Group = group
 		}
 		// An input with $refs is checked by its handler once they are
 		// resolved (the worker pool does before each attempt).

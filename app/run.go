@@ -32,6 +32,7 @@ Usage:
   archivist serve [flags]                 run a node (archivist serve -h lists the flags)
   archivist submit TYPE [--input JSON]    submit a task; --wait follows it to its result
   archivist tasks list|get|cancel|retry   list and manage tasks
+  archivist groups                        tasks per group (campaign), busiest first
   archivist schedule create|list|...      recurring tasks: cron or every, pause, trigger
   archivist workflow submit FILE [--wait] a graph of tasks from a YAML file; list, show, cancel, retry
   archivist nodes list|drain|resume       list and manage nodes

@@ -65,6 +65,8 @@ func Run(args []string, e Env) (code int, ok bool) {
 		return cliLimits(args[1:], getenv, stdout, stderr), true
 	case "types", "task-types":
 		return cliTypes(args[1:], getenv, stdout, stderr), true
+	case "groups", "group":
+		return cliGroups(args[1:], getenv, stdout, stderr), true
 	case "watch":
 		return cliWatch(args[1:], getenv, stdout, stderr), true
 	case "completion":
@@ -259,13 +261,13 @@ func taskRows(ts []*client.Task) [][]string {
 		if t.HeldBy != "" && t.Status == client.StatusPending {
 			status += " (held: " + t.HeldBy + ")"
 		}
-		rows = append(rows, []string{t.ID, t.Type, status, t.Priority, strconv.Itoa(t.Attempts),
+		rows = append(rows, []string{t.ID, t.Type, orDash(oneLine(t.Group, 24)), status, t.Priority, strconv.Itoa(t.Attempts),
 			fmt.Sprintf("%.0f%%", t.Progress*100), orDash(t.NodeID), ago(t.CreatedAt), orDash(oneLine(t.Error, 60))})
 	}
 	return rows
 }
 
-const taskHeader = "ID\tTYPE\tSTATUS\tPRIORITY\tATTEMPTS\tPROGRESS\tNODE\tCREATED\tERROR"
+const taskHeader = "ID\tTYPE\tGROUP\tSTATUS\tPRIORITY\tATTEMPTS\tPROGRESS\tNODE\tCREATED\tERROR"
 
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -312,19 +314,22 @@ Examples:
   archivist submit campaign.reindex --at 2026-12-24T03:00:00+01:00
   archivist submit image.thumbnail --input @h7.json --unique thumb:handout-7 --unique-for 24h
   archivist submit note.reindex --input @n9.json --unique reindex:note-9 --replace --in 30s
+  archivist submit image.thumbnail --input @h8.json --group campaign-42
 
 A task given --in or --at is SCHEDULED until then. With --unique, a task
 whose key another task holds is not submitted again: the id printed is
 that task's (a note on stderr says so); with --replace the holder is
 cancelled instead and the new task takes the key, which with --in makes
-a debounce.
+a debounce. --group puts the task in a group, typically its campaign:
+placement takes groups in turn, and tasks list --group and archivist
+groups count by it.
 `
 
 func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var input, metadata, priority string
 	var timeout, retryBackoff, maxBackoff, in, uniqueFor time.Duration
 	var at time.Time
-	var unique string
+	var unique, group string
 	var retries int
 	var wait, replace bool
 	return runClient("submit", submitHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
@@ -354,6 +359,7 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fs.DurationVar(&uniqueFor, "unique-for", 0, "keep the --unique key this long after the task finished (default: only while unfinished)")
 		fs.BoolVar(&replace, "replace", false, "with --unique: cancel the task holding the key and submit this one instead")
 		fs.BoolVar(&wait, "wait", false, "wait for the task to finish, showing its progress")
+		fs.StringVar(&group, "group", "", "the `group` of the task, typically a campaign id (default: none)")
 	}, func(e *clientEnv, args []string) error {
 		if len(args) != 1 {
 			return usageErr("want one task type, got %d arguments", len(args))
@@ -369,7 +375,7 @@ func cliSubmit(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 		spec := client.TaskSpec{Type: args[0], Priority: strings.ToUpper(priority), Timeout: timeout,
 			RetryBackoff: retryBackoff, MaxBackoff: maxBackoff, RunAt: at, Delay: in,
-			UniqueKey: unique, UniqueFor: uniqueFor}
+			UniqueKey: unique, UniqueFor: uniqueFor, Group: group}
 		if replace {
 			spec.OnDuplicate = "REPLACE"
 		}
@@ -507,6 +513,7 @@ Examples:
   archivist tasks list --status scheduled
   archivist tasks list --schedule nightly-reindex
   archivist tasks list --workflow 06h1vtv3xnr9fa5e3na5tzr
+  archivist tasks list --group campaign-42 --status pending
   archivist tasks get 06h1vtv3xnr9fa5e3na5tzr -o json
   archivist tasks cancel 06h1vtv3xnr9fa5e3na5tzr
   archivist tasks retry 06h1vtv3xnr9fa5e3na5tzr
@@ -516,7 +523,7 @@ Examples:
 `
 
 func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var status, typ, priority, nodeID, schedule, workflow, search, after string
+	var status, typ, priority, nodeID, schedule, workflow, group, search, after string
 	var first int
 	var all, yes bool
 	var tfs *flag.FlagSet
@@ -531,6 +538,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 		fs.StringVar(&priority, "priority", "", "list, cancel, retry, delete: priority")
 		fs.StringVar(&nodeID, "node", "", "list, cancel, retry, delete: node id")
 		fs.StringVar(&search, "search", "", "list, cancel, retry, delete: text in the id, type or error")
+		fs.StringVar(&group, "group", "", "list, cancel, retry, delete: the tasks of this `group`")
 		fs.IntVar(&first, "n", 50, "list: how many (at most 500)")
 		fs.StringVar(&after, "after", "", "list: the cursor printed at the end of the previous page")
 	}, func(e *clientEnv, args []string) error {
@@ -538,7 +546,7 @@ func cliTasks(args []string, getenv func(string) string, stdout, stderr io.Write
 			return usageErr("want a subcommand: list, get, cancel, retry or delete")
 		}
 		sub, args := args[0], args[1:]
-		f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, WorkflowID: workflow, Search: search}
+		f := client.Filter{Type: typ, Priority: strings.ToUpper(priority), NodeID: nodeID, Schedule: schedule, WorkflowID: workflow, Search: search, Group: group}
 		for _, s := range SplitList(status) {
 			f.Status = append(f.Status, strings.ToUpper(s))
 		}
@@ -810,13 +818,15 @@ heartbeats with health.
 Examples:
   archivist watch
   archivist watch tasks --type dice.simulate -o json
+  archivist watch tasks --group campaign-42
   archivist watch nodes
 `
 
 func cliWatch(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var typ, status string
+	var typ, status, group string
 	return runClient("watch", watchHelp, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&typ, "type", "", "tasks: only this type")
+		fs.StringVar(&group, "group", "", "tasks: only this `group`")
 		fs.StringVar(&status, "status", "", "tasks: only these statuses (comma-separated)")
 	}, func(e *clientEnv, args []string) error {
 		what := "tasks"
@@ -832,7 +842,7 @@ func cliWatch(args []string, getenv func(string) string, stdout, stderr io.Write
 			if what == "nodes" {
 				s, err = e.client.WatchNodes(e.ctx, "")
 			} else {
-				f := &client.Filter{Type: typ}
+				f := &client.Filter{Type: typ, Group: group}
 				for _, st := range SplitList(status) {
 					f.Status = append(f.Status, strings.ToUpper(st))
 				}

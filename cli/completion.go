@@ -9,7 +9,7 @@ const bashCompletion = `# bash completion for archivist: source <(archivist comp
 _archivist() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; cword=$COMP_CWORD; words=("${COMP_WORDS[@]}"); }
-  local cmds="serve submit tasks schedule workflow nodes limits types config stats watch token version completion help"
+  local cmds="serve submit tasks groups schedule workflow nodes limits types config stats watch token version completion help"
   if [ "$cword" -eq 1 ]; then COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return; fi
   case "$prev" in
     --priority) COMPREPLY=($(compgen -W "low normal high critical" -- "$cur")); return;;
@@ -22,16 +22,17 @@ _archivist() {
     --input|--metadata|--config|--file) COMPREPLY=($(compgen -f -- "${cur#@}")); return;;
   esac
   case "${words[1]}" in
-    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --retry-backoff --max-backoff --in --at --unique --unique-for --replace --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
-    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --schedule --workflow --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    submit) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "echo sleep fail dice.simulate" -- "$cur")) || COMPREPLY=($(compgen -W "--input --metadata --priority --timeout --retries --retry-backoff --max-backoff --in --at --unique --unique-for --replace --group --wait --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    tasks) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list get cancel retry" -- "$cur")) || COMPREPLY=($(compgen -W "--status --type --priority --node --schedule --workflow --group --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     schedule) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create update list show pause resume delete trigger" -- "$cur")) || COMPREPLY=($(compgen -W "--cron --timezone --every --type --input --metadata --priority --timeout --max-retries --retry-backoff --max-backoff --unique --unique-for --replace --overlap --misfire --paused --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     workflow) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "submit list show cancel retry" -- "$cur")) || { [ "${words[2]}" = submit ] && [ "${cur#-}" = "$cur" ] && COMPREPLY=($(compgen -f -- "$cur")) || COMPREPLY=($(compgen -W "--wait --status --search -n --after --server --token --ca-cert --insecure-skip-verify -o" -- "$cur")); };;
     nodes) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list drain resume update" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --role --workers --name --capabilities" -- "$cur"));;
     limits) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list set delete" -- "$cur")) || COMPREPLY=($(compgen -W "--type --group --max-concurrent --rate --burst --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     types) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "list pause resume" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     config) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "get set init" -- "$cur")) || COMPREPLY=($(compgen -W "--server --token --ca-cert --insecure-skip-verify -o --file --force" -- "$cur"));;
+    groups) COMPREPLY=($(compgen -W "-n --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     stats) COMPREPLY=($(compgen -W "--window --bucket --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
-    watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
+    watch) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "tasks nodes" -- "$cur")) || COMPREPLY=($(compgen -W "--type --status --group --server --token --ca-cert --insecure-skip-verify -o" -- "$cur"));;
     token) [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "create" -- "$cur")) || COMPREPLY=($(compgen -W "--role --name -o" -- "$cur"));;
     completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur"));;
     serve) COMPREPLY=($(compgen -W "$(archivist serve -h 2>&1 | awk '/^  -/{print "--"substr($1,2)}')" -- "$cur"));;

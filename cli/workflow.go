@@ -30,6 +30,7 @@ JSON file (- for standard input):
 
   name: session 12                 # required
   onFailure: FAIL_FAST             # or CONTINUE (default FAIL_FAST)
+  group: campaign-42               # optional: the group of every step's task
   metadata: {campaign: tomb}       # optional, any JSON
   steps:                           # 1 to 1000 steps
     - key: notes                   # letters, digits, - or _; unique
@@ -339,6 +340,9 @@ func printWorkflow(out io.Writer, w *client.Workflow) {
 	line("status", w.Status)
 	line("progress", fmt.Sprintf("%.0f%% of %d steps", w.Progress*100, w.StepCount))
 	line("onFailure", w.OnFailure)
+	if w.Group != "" {
+		line("group", w.Group)
+	}
 	if w.Error != "" {
 		line("error", w.Error)
 	}
@@ -367,6 +371,7 @@ func printWorkflow(out io.Writer, w *client.Workflow) {
 type workflowFile struct {
 	Name      string         `yaml:"name" json:"name"`
 	OnFailure string         `yaml:"onFailure" json:"onFailure"`
+	Group     string         `yaml:"group" json:"group"`
 	Metadata  any            `yaml:"metadata" json:"metadata"`
 	Steps     []workflowStep `yaml:"steps" json:"steps"`
 
@@ -459,7 +464,7 @@ func parseWorkflowFile(path string, data []byte) (client.WorkflowSpec, *workflow
 		}
 		return path
 	}
-	spec := client.WorkflowSpec{Name: wf.Name}
+	spec := client.WorkflowSpec{Name: wf.Name, Group: wf.Group}
 	if strings.TrimSpace(wf.Name) == "" {
 		return spec, nil, fmt.Errorf("%s: name is required", at(1))
 	}

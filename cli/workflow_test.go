@@ -163,3 +163,15 @@ func TestWorkflowViewTerminal(t *testing.T) {
 		t.Errorf("large view %q", out)
 	}
 }
+
+func TestParseWorkflowFileGroup(t *testing.T) {
+	t.Parallel()
+	spec, _, err := parseWorkflowFile("g.yaml", []byte("name: g\ngroup: campaign-42\nsteps:\n  - {key: a, type: echo}\n"))
+	if err != nil || spec.Group != "campaign-42" {
+		t.Errorf("group: %q, %v; want campaign-42", spec.Group, err)
+	}
+	spec, _, err = parseWorkflowFile("g.yaml", []byte("name: g\nsteps:\n  - {key: a, type: echo}\n"))
+	if err != nil || spec.Group != "" {
+		t.Errorf("no group: %q, %v", spec.Group, err)
+	}
+}

@@ -49,6 +49,8 @@ type Task struct {
 	// HeldBy says why a PENDING task is not placed: "paused" (its type is
 	// paused) or "limit ID" (a full limit); "" when nothing holds it.
 	HeldBy string `json:"heldBy,omitempty"`
+	// Group is the task's group (TaskSpec.Group), "" for none.
+	Group string `json:"group,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -77,7 +79,7 @@ const (
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
 retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule workflowId stepKey
-heldBy`
+heldBy group`
 
 // TaskSpec is a submission.
 type TaskSpec struct {
@@ -106,6 +108,10 @@ type TaskSpec struct {
 	UniqueKey   string
 	UniqueFor   time.Duration
 	OnDuplicate string
+	// Group is the group the task belongs to, typically a campaign id
+	// ("": none): placement takes groups in turn, limits may count per
+	// group, and lists and counts filter by it.
+	Group string
 }
 
 func (s TaskSpec) vars() map[string]any {
@@ -146,6 +152,9 @@ func (s TaskSpec) vars() map[string]any {
 	if s.OnDuplicate != "" {
 		in["onDuplicate"] = s.OnDuplicate
 	}
+	if s.Group != "" {
+		in["group"] = s.Group
+	}
 	return in
 }
 
@@ -168,7 +177,9 @@ type Filter struct {
 	Schedule string   `json:"schedule,omitempty"`
 	// WorkflowID selects the steps of a workflow.
 	WorkflowID string `json:"workflowId,omitempty"`
-	Search     string `json:"search,omitempty"`
+	// Group selects the tasks of a group.
+	Group  string `json:"group,omitempty"`
+	Search string `json:"search,omitempty"`
 }
 
 // TaskPage is one page of List.

@@ -16,6 +16,8 @@ type Workflow struct {
 	Status string `json:"status"`
 	// OnFailure is FAIL_FAST or CONTINUE.
 	OnFailure string `json:"onFailure"`
+	// Group is the group of its steps' tasks (WorkflowSpec.Group).
+	Group string `json:"group,omitempty"`
 	// Progress is the share of steps that ended, from 0 to 1.
 	Progress  float64         `json:"progress"`
 	StepCount int             `json:"stepCount"`
@@ -64,7 +66,7 @@ type WorkflowStep struct {
 // workflowFields are the fields read of a workflow; a step's task without
 // input and result, which a workflow of many steps would make large (Get
 // reads a task whole).
-const workflowFields = `id name status onFailure progress stepCount error metadata createdAt updatedAt completedAt
+const workflowFields = `id name status onFailure group progress stepCount error metadata createdAt updatedAt completedAt
 steps { key dependsOn addedBy task { id type status priority error attempts failures maxRetries timeoutSeconds progress
 progressMessage nodeId createdAt updatedAt startedAt completedAt workflowId stepKey } }`
 
@@ -74,7 +76,10 @@ type WorkflowSpec struct {
 	Metadata json.RawMessage
 	// OnFailure is FAIL_FAST (""), or CONTINUE.
 	OnFailure string
-	Steps     []WorkflowStepSpec
+	// Group is the group of every step's task, steps added while it runs
+	// included ("": none). A step's own Task.Group is not sent.
+	Group string
+	Steps []WorkflowStepSpec
 }
 
 // WorkflowStepSpec is one step of a submission: a key, the keys it
@@ -92,6 +97,7 @@ func (s WorkflowSpec) vars() map[string]any {
 	steps := make([]map[string]any, len(s.Steps))
 	for i, st := range s.Steps {
 		in := st.Task.vars()
+		delete(in, "group") // the workflow's (a step has none of its own)
 		in["key"] = st.Key
 		if len(st.DependsOn) > 0 {
 			in["dependsOn"] = st.DependsOn
@@ -104,6 +110,9 @@ func (s WorkflowSpec) vars() map[string]any {
 	}
 	if s.OnFailure != "" {
 		in["onFailure"] = s.OnFailure
+	}
+	if s.Group != "" {
+		in["group"] = s.Group
 	}
 	return map[string]any{"in": in}
 }

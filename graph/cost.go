@@ -61,6 +61,9 @@ var listFields = map[string]int{
 	// workflows with their steps outright. The response cap bounds the
 	// rest.
 	"Workflow.steps": stepsCost,
+	// taskGroups lists defaultGroups groups unless asked for more; the
+	// response cap bounds a larger page.
+	"Query.taskGroups": defaultGroups,
 }
 
 // stepsCost is how many steps the complexity of Workflow.steps counts.

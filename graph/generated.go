@@ -242,7 +242,8 @@ type ComplexityRoot struct {
 		Session        func(childComplexity int) int
 		Stats          func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
 		Task           func(childComplexity int, id string) int
-		TaskCounts     func(childComplexity int) int
+		TaskCounts     func(childComplexity int, group *string) int
+		TaskGroups     func(childComplexity int, first *int) int
 		TaskTypeStates func(childComplexity int) int
 		TaskTypes      func(childComplexity int) int
 		Tasks          func(childComplexity int, filter *model.TaskFilter, first *int, after *string) int
@@ -325,6 +326,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	TaskGroup struct {
+		Counts     func(childComplexity int) int
+		Group      func(childComplexity int) int
+		Total      func(childComplexity int) int
+		Unfinished func(childComplexity int) int
+	}
+
 	TaskTypeState struct {
 		Paused func(childComplexity int) int
 		Type   func(childComplexity int) int
@@ -342,6 +350,7 @@ type ComplexityRoot struct {
 		CompletedAt func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		Error       func(childComplexity int) int
+		Group       func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Metadata    func(childComplexity int) int
 		Name        func(childComplexity int) int
@@ -465,11 +474,12 @@ type QueryResolver interface {
 	Task(ctx context.Context, id string) (*archivist.Task, error)
 	Config(ctx context.Context) (*archivist.Config, error)
 	TaskTypes(ctx context.Context) ([]string, error)
-	TaskCounts(ctx context.Context) ([]*model.TaskCount, error)
+	TaskCounts(ctx context.Context, group *string) ([]*model.TaskCount, error)
 	Leader(ctx context.Context) (*archivist.Node, error)
 	Alerts(ctx context.Context, includeResolved *bool) ([]*alert.Alert, error)
 	Limits(ctx context.Context) ([]*archivist.Limit, error)
 	TaskTypeStates(ctx context.Context) ([]*model.TaskTypeState, error)
+	TaskGroups(ctx context.Context, first *int) ([]*model.TaskGroup, error)
 	Schedules(ctx context.Context) ([]*archivist.Schedule, error)
 	Schedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	Session(ctx context.Context) (*model.Session, error)
@@ -504,6 +514,7 @@ type SubscriptionResolver interface {
 	WorkflowUpdated(ctx context.Context, id string) (<-chan *archivist.Workflow, error)
 }
 type WorkflowResolver interface {
+	Group(ctx context.Context, obj *archivist.Workflow) (*string, error)
 	Progress(ctx context.Context, obj *archivist.Workflow) (float64, error)
 	Steps(ctx context.Context, obj *archivist.Workflow) ([]*archivist.WorkflowStep, error)
 	StepCount(ctx context.Context, obj *archivist.Workflow) (int, error)
@@ -1620,7 +1631,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.TaskCounts(childComplexity), true
+		args, err := ec.field_Query_taskCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TaskCounts(childComplexity, args["group"].(*string)), true
+	case "Query.taskGroups":
+		if e.ComplexityRoot.Query.TaskGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_taskGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TaskGroups(childComplexity, args["first"].(*int)), true
 	case "Query.taskTypeStates":
 		if e.ComplexityRoot.Query.TaskTypeStates == nil {
 			break
@@ -2001,6 +2028,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
 
+	case "TaskGroup.counts":
+		if e.ComplexityRoot.TaskGroup.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskGroup.Counts(childComplexity), true
+	case "TaskGroup.group":
+		if e.ComplexityRoot.TaskGroup.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskGroup.Group(childComplexity), true
+	case "TaskGroup.total":
+		if e.ComplexityRoot.TaskGroup.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskGroup.Total(childComplexity), true
+	case "TaskGroup.unfinished":
+		if e.ComplexityRoot.TaskGroup.Unfinished == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskGroup.Unfinished(childComplexity), true
+
 	case "TaskTypeState.paused":
 		if e.ComplexityRoot.TaskTypeState.Paused == nil {
 			break
@@ -2063,6 +2115,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workflow.Error(childComplexity), true
+	case "Workflow.group":
+		if e.ComplexityRoot.Workflow.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workflow.Group(childComplexity), true
 	case "Workflow.id":
 		if e.ComplexityRoot.Workflow.ID == nil {
 			break
@@ -2286,7 +2344,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "alert.graphqls" "config.graphqls" "flow.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls" "workflow.graphqls"
+//go:embed "alert.graphqls" "config.graphqls" "flow.graphqls" "group.graphqls" "node.graphqls" "schedule.graphqls" "schema.graphqls" "security.graphqls" "stats.graphqls" "task.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2301,6 +2359,7 @@ var sources = []*ast.Source{
 	{Name: "alert.graphqls", Input: sourceData("alert.graphqls"), BuiltIn: false},
 	{Name: "config.graphqls", Input: sourceData("config.graphqls"), BuiltIn: false},
 	{Name: "flow.graphqls", Input: sourceData("flow.graphqls"), BuiltIn: false},
+	{Name: "group.graphqls", Input: sourceData("group.graphqls"), BuiltIn: false},
 	{Name: "node.graphqls", Input: sourceData("node.graphqls"), BuiltIn: false},
 	{Name: "schedule.graphqls", Input: sourceData("schedule.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -2747,6 +2806,20 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type TaskEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_TaskGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_TaskGroup_group(ctx, field)
+	case "unfinished":
+		return ec.fieldContext_TaskGroup_unfinished(ctx, field)
+	case "total":
+		return ec.fieldContext_TaskGroup_total(ctx, field)
+	case "counts":
+		return ec.fieldContext_TaskGroup_counts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskGroup", field.Name)
+}
+
 func (ec *executionContext) childFields_TaskTypeState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -2783,6 +2856,8 @@ func (ec *executionContext) childFields_Workflow(ctx context.Context, field grap
 		return ec.fieldContext_Workflow_status(ctx, field)
 	case "onFailure":
 		return ec.fieldContext_Workflow_onFailure(ctx, field)
+	case "group":
+		return ec.fieldContext_Workflow_group(ctx, field)
 	case "progress":
 		return ec.fieldContext_Workflow_progress(ctx, field)
 	case "steps":
@@ -3388,6 +3463,34 @@ func (ec *executionContext) field_Query_stats_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["bucketSeconds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_taskCounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "group",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["group"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_taskGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -7717,7 +7820,8 @@ func (ec *executionContext) _Query_taskCounts(ctx context.Context, field graphql
 			return ec.fieldContext_Query_taskCounts(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().TaskCounts(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TaskCounts(ctx, fc.Args["group"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskCount) graphql.Marshaler {
@@ -7727,7 +7831,7 @@ func (ec *executionContext) _Query_taskCounts(ctx context.Context, field graphql
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_taskCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_taskCounts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -7736,6 +7840,17 @@ func (ec *executionContext) fieldContext_Query_taskCounts(_ context.Context, fie
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TaskCount(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_taskCounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7876,6 +7991,50 @@ func (ec *executionContext) fieldContext_Query_taskTypeStates(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TaskTypeState(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_taskGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_taskGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TaskGroups(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskGroup) graphql.Marshaler {
+			return ec.marshalNTaskGroup2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_taskGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_taskGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9516,6 +9675,107 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _TaskGroup_group(ctx context.Context, field graphql.CollectedField, obj *model.TaskGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskGroup_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskGroup_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskGroup_unfinished(ctx context.Context, field graphql.CollectedField, obj *model.TaskGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskGroup_unfinished(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unfinished, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskGroup_unfinished(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TaskGroup_total(ctx context.Context, field graphql.CollectedField, obj *model.TaskGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskGroup_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskGroup_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TaskGroup_counts(ctx context.Context, field graphql.CollectedField, obj *model.TaskGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskGroup_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskCount) graphql.Marshaler {
+			return ec.marshalNTaskCount2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskGroup_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskGroup",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TaskTypeState_type(ctx context.Context, field graphql.CollectedField, obj *model.TaskTypeState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9767,6 +10027,29 @@ func (ec *executionContext) _Workflow_onFailure(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Workflow_onFailure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Workflow", field, false, false, "WorkflowFailurePolicy")
+}
+
+func (ec *executionContext) _Workflow_group(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workflow_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workflow().Group(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workflow_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workflow", field, true, true, "String")
 }
 
 func (ec *executionContext) _Workflow_progress(ctx context.Context, field graphql.CollectedField, obj *archivist.Workflow) (ret graphql.Marshaler) {
@@ -11989,7 +12272,7 @@ func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "metadata", "onFailure", "steps"}
+	fieldsInOrder := [...]string{"name", "metadata", "onFailure", "group", "steps"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12017,6 +12300,13 @@ func (ec *executionContext) unmarshalInputWorkflowInput(ctx context.Context, obj
 				return it, err
 			}
 			it.OnFailure = data
+		case "group":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("group"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Group = data
 		case "steps":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
 			data, err := ec.unmarshalNWorkflowStepInput2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐWorkflowStepInputᚄ(ctx, v)
@@ -13379,6 +13669,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_taskTypeStates(ctx, field)
 				})
+		case "taskGroups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_taskGroups(ctx, field)
+				})
 		case "schedules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -13909,6 +14205,54 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var taskGroupImplementors = []string{"TaskGroup"}
+
+func (ec *executionContext) _TaskGroup(ctx context.Context, sel ast.SelectionSet, obj *model.TaskGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskGroup")
+		case "group":
+			out.Values[i] = ec._TaskGroup_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unfinished":
+			out.Values[i] = ec._TaskGroup_unfinished(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._TaskGroup_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counts":
+			out.Values[i] = ec._TaskGroup_counts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var taskTypeStateImplementors = []string{"TaskTypeState"}
 
 func (ec *executionContext) _TaskTypeState(ctx context.Context, sel ast.SelectionSet, obj *model.TaskTypeState) graphql.Marshaler {
@@ -14031,6 +14375,12 @@ func (ec *executionContext) _Workflow(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "group":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workflow_group(ctx, field, obj)
+				})
 		case "progress":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15221,6 +15571,30 @@ func (ec *executionContext) marshalNTaskEdge2ᚖgithubᚗcomᚋrpgᚑarchivist�
 func (ec *executionContext) unmarshalNTaskFilter2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskFilter(ctx context.Context, v any) (model.TaskFilter, error) {
 	res, err := ec.unmarshalInputTaskFilter(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskGroup2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaskGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskGroup2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTaskGroup2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐTaskGroup(ctx context.Context, sel ast.SelectionSet, v *model.TaskGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskGroup!")
+		return graphql.Null
+	}
+	return ec._TaskGroup(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTaskPriority2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐPriority(ctx context.Context, v any) (archivist.Priority, error) {

@@ -196,16 +196,12 @@ func (r *queryResolver) TaskTypes(ctx context.Context) ([]string, error) {
 }
 
 // TaskCounts is the resolver for the taskCounts field.
-func (r *queryResolver) TaskCounts(ctx context.Context) ([]*model.TaskCount, error) {
-	counts, err := r.Store.CountTasks(ctx)
+func (r *queryResolver) TaskCounts(ctx context.Context, group *string) ([]*model.TaskCount, error) {
+	counts, err := r.countTasks(ctx, deref(group))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.TaskCount, len(archivist.AllTaskStatuses))
-	for i, s := range archivist.AllTaskStatuses {
-		out[i] = &model.TaskCount{Status: s, Count: counts[s]}
-	}
-	return out, nil
+	return taskCounts(counts), nil
 }
 
 // Leader is the resolver for the leader field.

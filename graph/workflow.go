@@ -18,6 +18,7 @@ func workflowSpec(in model.WorkflowInput) archivist.WorkflowSpec {
 	spec := archivist.WorkflowSpec{
 		Name:     in.Name,
 		Metadata: in.Metadata,
+		Group:    deref(in.Group),
 		Steps:    make([]archivist.WorkflowStepSpec, len(in.Steps)),
 	}
 	if in.OnFailure != nil {

@@ -75,6 +75,11 @@ func (r *subscriptionResolver) WorkflowUpdated(ctx context.Context, id string) (
 	return feedLatest(ctx, r.Resolver, sub, f.pick, w), nil
 }
 
+// Group is the resolver for the group field.
+func (r *workflowResolver) Group(ctx context.Context, obj *archivist.Workflow) (*string, error) {
+	return optionalString(obj.Group), nil
+}
+
 // Progress is the resolver for the progress field.
 func (r *workflowResolver) Progress(ctx context.Context, obj *archivist.Workflow) (float64, error) {
 	return obj.Progress(), nil

@@ -103,6 +103,9 @@ type engine struct {
 	leased map[string]time.Time
 	byNode map[string]map[string]struct{}
 	counts map[archivist.TaskStatus]int
+	// groups counts the tasks of each named group by status
+	// (engine_group.go; nil until the first grouped task).
+	groups map[string]map[archivist.TaskStatus]int
 	nodes  map[string]*archivist.Node
 	// settings are the node settings by node id (nodesettings.go).
 	settings map[string]archivist.NodeSettings
@@ -181,6 +184,9 @@ func (e *engine) finishLoad() {
 func (e *engine) index(old, t *archivist.Task) {
 	if old != nil {
 		e.counts[old.Status]--
+		if old.Group != "" {
+			e.countGroup(old.Group, old.Status, -1)
+		}
 		e.ready.remove(old.ID)
 		if len(e.lim.heldIn) > 0 {
 			e.unindexHeld(old.ID)
@@ -202,6 +208,9 @@ func (e *engine) index(old, t *archivist.Task) {
 		return
 	}
 	e.counts[t.Status]++
+	if t.Group != "" {
+		e.countGroup(t.Group, t.Status, 1)
+	}
 	switch t.Status {
 	case archivist.TaskPending:
 		if t.HeldBy != "" {

@@ -25,13 +25,21 @@ import (
 // cancels and the workflow's change are one atomic step.
 
 // encodeWorkflowHeader is the part of w that never changes, as stored:
-// MessagePack [name, metadata, onFailure].
+// MessagePack [name, metadata, onFailure], and its group when it has one.
 func encodeWorkflowHeader(w *archivist.Workflow) []byte {
-	b := make([]byte, 0, 16+len(w.Name)+len(w.Metadata)+len(w.OnFailure))
-	b = appendMsgpackArray(b, 3)
+	b := make([]byte, 0, 16+len(w.Name)+len(w.Metadata)+len(w.OnFailure)+len(w.Group))
+	n := 3
+	if w.Group != "" {
+		n = 4
+	}
+	b = appendMsgpackArray(b, n)
 	b = appendMsgpackRaw(b, []byte(w.Name))
 	b = appendMsgpackRaw(b, w.Metadata)
-	return appendMsgpackRaw(b, []byte(w.OnFailure))
+	b = appendMsgpackRaw(b, []byte(w.OnFailure))
+	if w.Group != "" {
+		b = appendMsgpackRaw(b, []byte(w.Group))
+	}
+	return b
 }
 
 // workflowStepField is a step's field in a workflow HASH: "s:" and its
@@ -70,7 +78,8 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 	// A workflow.updated event has no header (Event.Workflow).
 	if len(header) > 0 {
 		r := mpReader{b: header}
-		if n := r.arrayLen(); n < 3 && r.err == nil {
+		n := r.arrayLen()
+		if n < 3 && r.err == nil {
 			r.fail("workflow header of %d items", n)
 		}
 		w.Name = r.str()
@@ -78,6 +87,9 @@ func decodeWorkflow(id string, header, state []byte, steps []rawStep) (*archivis
 			w.Metadata = append(json.RawMessage(nil), md...)
 		}
 		w.OnFailure = archivist.WorkflowFailurePolicy(r.str())
+		if n > 3 {
+			w.Group = r.str()
+		}
 		if r.err != nil {
 			return nil, fmt.Errorf("workflow %s header: %w", id, r.err)
 		}

@@ -50,6 +50,8 @@ import (
 //	<prefix>seq:workflow    STRING last workflow Seq
 //	<prefix>fair            HASH   fair share per priority rank r: v:<r> the highest Turn placed, l:<r>:<group>
 //	                        the last Turn given to the group (built in lua/lib.lua)
+//	<prefix>groups          SET    the groups (Task.Group) that have tasks (lua/lib.lua; redis_group.go)
+//	<prefix>group:<name>    HASH   status -> number of the group's tasks in it (a status at 0 is removed)
 //	<prefix>wf:<id>         HASH   a workflow: h (MessagePack [name, metadata, onFailure], packed in Go),
 //	                        s (its state: [status, error, created, updated, completed (µs), Seq, onFailure,
 //	                        steps so far]) and one field s:<key> per step ([position, status, task id,

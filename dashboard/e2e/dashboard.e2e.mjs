@@ -466,6 +466,58 @@ async function singleNodeScenarios() {
     await page.locator(`section.task-detail[data-task-id="${c.id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
   });
 
+  await scenario('groups: a task submitted with a group shows it, the list filters by it, the overview counts it', async () => {
+    const group = `e2e-campaign-${Date.now().toString(36)}`;
+    await nav(page, 'Tasks');
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByLabel('Type').selectOption('sleep');
+    await page.getByLabel('Input (JSON)').fill('{ "ms": 1 }');
+    await page.getByRole('radio', { name: 'In', exact: true }).check();
+    await page.getByLabel('Delay (s)').fill('7200');
+    const groupField = page.getByLabel('Group (optional)');
+    // A reserved group is refused before anything is sent.
+    await groupField.fill('*');
+    await page.locator('.field-error', { hasText: 'reserved' }).waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForTimeout(200);
+    assert(new URL(page.url()).pathname === '/tasks/new', 'the form was sent with group "*"');
+    await groupField.fill(group);
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await page.waitForURL(/\/tasks\/(?!new)[^/?]+$/, { timeout: T });
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await page.locator(`section.task-detail[data-task-id="${id}"][data-status="SCHEDULED"]`).waitFor({ timeout: T });
+    const shown = await page.locator('[data-testid="task-group"]').innerText();
+    assert(shown === group, `the task's group shows as "${shown}"`);
+    // One more in the group, one without.
+    const other = (await gql(page, 'mutation($g: String) { submitTask(input: {type: "echo", group: $g}) { id } }', { g: group })).submitTask.id;
+    const outside = (await gql(page, 'mutation { submitTask(input: {type: "echo"}) { id } }')).submitTask.id;
+
+    // The list filtered by the group: both of its tasks, with the group in their row, and not the other.
+    await nav(page, 'Tasks');
+    await page.locator('form[aria-label="Filter tasks"] input[name="group"]').fill(group);
+    await page.waitForURL(new RegExp(`group=${group}`), { timeout: T });
+    await page.locator(`tr[data-task-id="${other}"][data-status="COMPLETED"]`).waitFor({ timeout: T });
+    await page.locator('[data-testid="task-range"]', { hasText: /^1–2 of 2/ }).waitFor({ timeout: T });
+    const row = page.locator(`tr[data-task-id="${id}"]`);
+    assert((await row.locator('[data-testid="task-group-cell"]').innerText()) === group, 'the row does not show the group');
+    assert((await page.locator(`tr[data-task-id="${outside}"]`).count()) === 0, 'a task without the group is listed');
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.locator(`tr[data-task-id="${outside}"]`).waitFor({ timeout: T });
+
+    // The overview counts the group: 2 tasks, 1 unfinished (the scheduled one).
+    await nav(page, 'Overview');
+    const counted = page.locator(`[data-testid="group-counts"] tr[data-group="${group}"]`);
+    await counted.locator('[data-testid="group-total"]', { hasText: /^2$/ }).waitFor({ timeout: T });
+    await counted.locator('[data-testid="group-unfinished"]', { hasText: /^1$/ }).waitFor({ timeout: T });
+    // Cancelling it is counted live.
+    await gql(page, 'mutation($id: ID!) { cancelTask(id: $id) { id } }', { id });
+    await counted.locator('[data-testid="group-unfinished"]', { hasText: /^0$/ }).waitFor({ timeout: T });
+    // Its link leads to the group's tasks.
+    await counted.getByRole('link', { name: group }).click();
+    await page.waitForURL(new RegExp(`/tasks\\?group=${group}`), { timeout: T });
+    await page.locator(`tr[data-task-id="${id}"][data-status="CANCELLED"]`).waitFor({ timeout: T });
+  });
+
   await scenario('schedules: create, see it fire, pause, run now, resume, edit and delete from the UI', async () => {
     const name = `e2e-every-2s-${Date.now().toString(36)}`;
     try {

@@ -322,6 +322,18 @@ type TaskFilter struct {
 	Ids []string `json:"ids,omitempty"`
 }
 
+// One group's tasks, counted by status.
+type TaskGroup struct {
+	// The group (SubmitTaskInput.group).
+	Group string `json:"group"`
+	// How many of its tasks are not finished (neither COMPLETED, FAILED, CANCELLED nor TIMED_OUT).
+	Unfinished int `json:"unfinished"`
+	// How many tasks the store holds in it.
+	Total int `json:"total"`
+	// How many of its tasks are in each status, every status listed once, in lifecycle order.
+	Counts []*TaskCount `json:"counts"`
+}
+
 // A task type and whether it is paused.
 type TaskTypeState struct {
 	// The task type.
@@ -378,6 +390,9 @@ type WorkflowInput struct {
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// What a failed step does to the rest; FAIL_FAST when left out.
 	OnFailure *archivist.WorkflowFailurePolicy `json:"onFailure,omitempty"`
+	// The group of every step's task (as SubmitTaskInput.group), steps added
+	// by a running step included; absent: the steps have no group.
+	Group *string `json:"group,omitempty"`
 	// The steps (at most 1,000), in any order: dependencies must form no cycle.
 	Steps []*WorkflowStepInput `json:"steps"`
 }

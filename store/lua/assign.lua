@@ -36,6 +36,7 @@ for a = 6, #ARGV, 2 do
       fair_placed(m[M_PRIO], m[M_TURN])
       zadd(assigned_key(node), ready_score(m[M_PRIO], m[M_SEQ]), id)
       add_load(node, 1)
+      group_moved(m, v[2], 'PENDING', 'ASSIGNED')
       event_of('task.assigned', '', id, v[2] or '', packed, '')
     end
   end

@@ -28,6 +28,7 @@ for k = 4, #ARGV do
     elseif op == 'delete' then
       if not t.m[M_WF] and TERMINAL[st] then
         count(st, -1)
+        group_moved(t.m, t.i, st, nil)
         local ukey = t.m[M_UKEY]
         if ukey and ukey ~= '' and redis.call('HGET', K_UNIQUE, ukey) == t.id then redis.call('HDEL', K_UNIQUE, ukey) end
         redis.call('DEL', tkey(t.id))

@@ -19,6 +19,7 @@ for _, id in ipairs(redis.call('ZRANGE', akey, 0, limit - 1)) do
     local packed = cmsgpack.pack(m)
     redis.call('HSET', key, 'm', packed)
     zadd(K_LEASED, istr(lease), id)
+    group_moved(m, v[2], 'ASSIGNED', 'IN_PROGRESS')
     event_of('task.started', '', id, v[2] or '', packed, '')
   end
 end

@@ -82,6 +82,14 @@
 -- Event.Workflow and Workflows below).
 -- Counters (counts, loads) are summed per script and written once too.
 --
+-- Groups: the tasks of each named group (Task.Group) are counted by status
+-- in the HASH <prefix>group:<name> (status -> number; a status at 0 is
+-- removed), and the groups that have tasks are the SET <prefix>groups
+-- (CountGroups reads them). Both keys are built from the prefix, so they
+-- share the slot. A transition of a grouped task adds to GROUP_COUNTS,
+-- written once per script by flush_groups; a task without a group costs
+-- one byte check of its i (task_group).
+--
 -- Statistics (store/stats.go has the same rules): a script sums what it
 -- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
 -- and flush_stats adds it to the fine bucket of NOW, the HASH
@@ -229,6 +237,91 @@ local function count(status, d)
   if TERMINAL[status] then COUNTS[status] = (COUNTS[status] or 0) + d end
 end
 local function add_load(node, d) LOADS[node] = (LOADS[node] or 0) + d end
+
+-- mp_str reads the msgpack str at position pos of s (the formats
+-- appendMsgpackRaw writes): the position of its first byte and its length,
+-- or nil for another format.
+local function mp_str(s, pos)
+  local c = string.byte(s, pos)
+  if not c then return nil end
+  if c >= 0xa0 and c <= 0xbf then return pos + 1, c - 0xa0 end
+  if c == 0xd9 then return pos + 2, string.byte(s, pos + 1) end
+  if c == 0xda then
+    local a, b = string.byte(s, pos + 1, pos + 2)
+    return pos + 3, a * 256 + b
+  end
+  if c == 0xdb then
+    local a, b, d, e = string.byte(s, pos + 1, pos + 4)
+    return pos + 5, ((a * 256 + b) * 256 + d) * 256 + e
+  end
+  return nil
+end
+
+-- task_group is the task's group (Task.Group): the fifth item of its i,
+-- when it has one (encodeTaskInfo), '' when it has none. It steps over
+-- the four items before by their lengths, so a grouped task's input is
+-- not decoded to find its group (m is unused: the group is not in it).
+local function task_group(m, i)
+  if not i or string.byte(i, 1) ~= 0x95 then return '' end
+  local pos = 2
+  for _ = 1, 4 do
+    local at, n = mp_str(i, pos)
+    if not at then return cmsgpack.unpack(i)[5] or '' end
+    pos = at + n
+  end
+  local at, n = mp_str(i, pos)
+  if not at then return cmsgpack.unpack(i)[5] or '' end
+  return string.sub(i, at, at + n - 1)
+end
+
+-- GROUP_COUNTS: group -> status -> change, written by flush_groups.
+local GROUP_COUNTS = {}
+local function count_group(g, status, d)
+  local c = GROUP_COUNTS[g]
+  if not c then
+    c = {}
+    GROUP_COUNTS[g] = c
+  end
+  c[status] = (c[status] or 0) + d
+end
+
+-- group_count counts a status change of a task of group g ('' none:
+-- nothing to count).
+local function group_count(g, from, to)
+  if g == '' then return end
+  if from then count_group(g, from, -1) end
+  if to then count_group(g, to, 1) end
+end
+
+-- group_moved counts a status change of the task whose m and i are
+-- given, when it has a group.
+local function group_moved(m, i, from, to)
+  group_count(task_group(m, i), from, to)
+end
+
+-- flush_groups writes GROUP_COUNTS: one HINCRBY per status that changed,
+-- and the group joins (or leaves) <prefix>groups when its HASH is new (or
+-- empty).
+local function flush_groups()
+  local groups = P .. 'groups'
+  for g, c in pairs(GROUP_COUNTS) do
+    local key = P .. 'group:' .. g
+    local fresh = redis.call('EXISTS', key) == 0
+    local dropped = false
+    for st, d in pairs(c) do
+      if d ~= 0 and redis.call('HINCRBY', key, st, d) <= 0 then
+        redis.call('HDEL', key, st)
+        dropped = true
+      end
+    end
+    if dropped and redis.call('EXISTS', key) == 0 then
+      redis.call('SREM', groups, g)
+    elseif fresh and redis.call('EXISTS', key) == 1 then
+      redis.call('SADD', groups, g)
+    end
+  end
+  GROUP_COUNTS = {}
+end
 
 -- Statistics: see the header. The functions are made only by the scripts
 -- that record statistics (stats()), so that the others do not pay for them
@@ -524,14 +617,6 @@ local function fair_prune()
   end
 end
 
--- task_group is the task's group (Task.Group): the fifth item of its i,
--- when it has one (encodeTaskInfo), read without unpacking the input of
--- a task that has none.
-local function task_group(m, i)
-  if string.byte(i, 1) ~= 0x95 then return '' end
-  return cmsgpack.unpack(i)[5] or ''
-end
-
 local function flush_fair()
   if not FAIR_SET then return end
   local hs = {}
@@ -559,6 +644,7 @@ local function flush()
   for node, d in pairs(LOADS) do
     if d ~= 0 and redis.call('HINCRBY', K_LOADS, node, d) <= 0 then redis.call('HDEL', K_LOADS, node) end
   end
+  flush_groups()
   local n = #EVENTS
   if n > 0 then
     local last = redis.call('INCRBY', K_EVENTSEQ, n)
@@ -692,6 +778,7 @@ local function move(t, ch, result)
   local old = t.status
   t.attempt, t.failures, t.requeues, t.cancel = m[M_ATTEMPT], m[M_FAILURES], m[M_REQUEUES], m[M_CANCEL] == 1
   if not ch.status or ch.status == old then return end
+  group_moved(m, t.i, old, ch.status)
   if m[M_WF] and TERMINAL[ch.status] and not TERMINAL[old] then step_ended(m, ch.status) end
   local node = ch.node or t.node
   if old == 'ASSIGNED' and ch.status == 'IN_PROGRESS' and node == t.node then
@@ -865,6 +952,7 @@ local function create_task(c, seq)
     m_pad(fields, M_TURN)
     fields[M_TURN] = turn
   end
+  group_count(c.group or '', nil, status)
   local m = cmsgpack.pack(fields)
   redis.call('HSET', tkey(c.id), 'i', c.i, 'm', m)
   zadd(K_ALL, istr(seq), c.id)

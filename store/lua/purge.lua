@@ -20,9 +20,13 @@ end
 local ids = redis.call('ZRANGEBYSCORE', K_ALL, '(' .. ARGV[4], '+inf', 'LIMIT', 0, batch, 'WITHSCORES')
 local removed, last = 0, ARGV[4]
 fair_prune()
+-- Whether any task has a group: only then is a removed task's i read for
+-- its group's counts.
+local grouped = redis.call('EXISTS', P .. 'groups') == 1
 
 local function remove(id, m)
   count(m[M_STATUS], -1)
+  if grouped then group_moved(m, redis.call('HGET', tkey(id), 'i'), m[M_STATUS], nil) end
   local ukey = m[M_UKEY]
   if ukey and ukey ~= '' and redis.call('HGET', K_UNIQUE, ukey) == id then redis.call('HDEL', K_UNIQUE, ukey) end
   redis.call('DEL', tkey(id))

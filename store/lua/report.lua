@@ -31,6 +31,7 @@ local function complete(key, id, i, m, result)
   zrem(K_LEASED, id)
   add_load(m[M_NODE], -1)
   count('COMPLETED', 1)
+  group_moved(m, i, 'IN_PROGRESS', 'COMPLETED')
   if m[M_WF] then step_ended(m, 'COMPLETED') end
   return event_of('task.completed', '', id, i, packed, result)
 end

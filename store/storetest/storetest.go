@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archivist.Store) {
 		{"Schedules", testSchedules},
 		{"Workflows", testWorkflows},
 		{"Limits", testLimits},
+		{"Groups", testGroups},
 		{"Closed", testClosed},
 	}
 	for _, g := range groups {

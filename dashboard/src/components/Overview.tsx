@@ -14,6 +14,7 @@ import { AlertsSection } from './Alerts';
 import { StackedBar, TimeSeriesChart } from './charts';
 import { Empty, NodeStatusBadge, nodeTone, taskTone } from './common';
 import { StatsTables, latency } from './StatsTables';
+import { GroupCounts } from './GroupCounts';
 
 /** The windows the charts offer, in seconds (the server picks about 60 buckets). */
 const SPANS = {
@@ -208,6 +209,8 @@ export function Overview() {
           </ul>
         </section>
       </div>
+
+      <GroupCounts />
 
       <div className="charts-head">
         <h2>Activity</h2>

@@ -15,6 +15,7 @@ import { Ago, Due, Elapsed, Empty, ErrorNote, PriorityBadge, ProgressBar, TaskSt
 import { workflowHref } from './WorkflowList';
 import { TaskBulkBar } from './TaskBulk';
 import { FAILED_VIEW, isFailedView, statusesFromQuery } from '../lib/bulk';
+import { GroupFilter } from './GroupFilter';
 
 const PAGE_SIZES = [25, 50, 100, 200];
 const PAGE_SIZE_KEY = 'archivist.pageSize';
@@ -29,7 +30,7 @@ function storedPageSize(): number {
   return 50;
 }
 
-/** The filter in the page's query string: ?status=FAILED[,TIMED_OUT]&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&q=text */
+/** The filter in the page's query string: ?status=FAILED[,TIMED_OUT]&type=echo&priority=HIGH&node=ID&schedule=NAME&workflow=ID&group=NAME&q=text */
 export function filterFromQuery(q: URLSearchParams): TaskFilter {
   const priority = q.get('priority');
   return {
@@ -39,6 +40,7 @@ export function filterFromQuery(q: URLSearchParams): TaskFilter {
     nodeId: q.get('node') || undefined,
     schedule: q.get('schedule') || undefined,
     workflowId: q.get('workflow') || undefined,
+    group: q.get('group') || undefined,
     search: q.get('q') || undefined,
   };
 }
@@ -51,6 +53,7 @@ function queryFromFilter(f: TaskFilter): string {
   if (f.nodeId) q.set('node', f.nodeId);
   if (f.schedule) q.set('schedule', f.schedule);
   if (f.workflowId) q.set('workflow', f.workflowId);
+  if (f.group) q.set('group', f.group);
   if (f.search) q.set('q', f.search);
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -203,7 +206,7 @@ export function TaskList() {
   }
 
   const first = (cursors.length - 1) * pageSize;
-  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.workflowId || filter.search);
+  const anyFilter = Boolean(filter.status || filter.type || filter.priority || filter.nodeId || filter.schedule || filter.workflowId || filter.group || filter.search);
   const canSubmit = useCan('submitTask');
 
   return (
@@ -306,6 +309,7 @@ export function TaskList() {
             spellCheck={false}
           />
         </label>
+        <GroupFilter value={filter.group} onChange={(group) => setFilter({ ...filter, group })} />
         {filter.workflowId && (
           <span className="filter-chip" data-testid="workflow-filter">
             Steps of workflow{' '}
@@ -405,6 +409,9 @@ export function TaskList() {
               )}
               <th scope="col">Task</th>
               <th scope="col">Type</th>
+              <th scope="col" className="hide-md">
+                Group
+              </th>
               <th scope="col">Status</th>
               <th scope="col" className="hide-sm">
                 Priority
@@ -500,6 +507,15 @@ const TaskRow = memo(function TaskRow({
               {t.stepKey}
             </Link>
           </span>
+        )}
+      </td>
+      <td className="hide-md" data-testid="task-group-cell" style={{ maxWidth: '12rem', overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+        {t.group ? (
+          <Link to={`/tasks?group=${encodeURIComponent(t.group)}`} title="Show this group's tasks">
+            {t.group}
+          </Link>
+        ) : (
+          <span className="muted">—</span>
         )}
       </td>
       <td>

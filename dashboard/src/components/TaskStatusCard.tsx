@@ -276,6 +276,16 @@ export function TaskStatusCard({ id }: { id: string }) {
               </dd>
             </div>
           )}
+          {task.group && (
+            <div>
+              <dt>Group</dt>
+              <dd>
+                <Link to={`/tasks?group=${encodeURIComponent(task.group)}`} className="mono" data-testid="task-group">
+                  {task.group}
+                </Link>
+              </dd>
+            </div>
+          )}
           {task.schedule && (
             <div>
               <dt>Schedule</dt>

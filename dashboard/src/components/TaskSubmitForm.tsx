@@ -11,6 +11,7 @@ import { useDashboard, useService } from '../state/store';
 import { checkJSON } from '../lib/json';
 import { checkBackoffMs } from '../lib/taskBackoff';
 import { localDateTimeValue, timingInput, uniqueInput, type RunMode } from '../lib/taskSubmit';
+import { groupError } from '../lib/group';
 import { label } from '../lib/format';
 import { Link, navigate } from '../lib/router';
 import { ErrorNote, NotAllowed, NumberField } from './common';
@@ -68,6 +69,7 @@ function SubmitForm() {
   const [uniqueKey, setUniqueKey] = useState('');
   const [uniqueFor, setUniqueFor] = useState('');
   const [onDuplicate, setOnDuplicate] = useState<DuplicatePolicy>('RETURN_EXISTING');
+  const [group, setGroup] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [tried, setTried] = useState(false);
@@ -84,6 +86,7 @@ function SubmitForm() {
     uniqueKey: useId(),
     uniqueFor: useId(),
     onDuplicate: useId(),
+    group: useId(),
   };
 
   // The first type once the types are known.
@@ -116,6 +119,7 @@ function SubmitForm() {
   const timing = timingInput({ mode: runMode, delay, at: runAt });
   const unique = uniqueInput({ key: uniqueKey, holdSeconds: uniqueFor, onDuplicate });
   const noKey = uniqueKey.trim() === '';
+  const groupErr = groupError(group);
   const typeError = type ? null : 'Choose a task type';
   const valid =
     !typeError &&
@@ -127,7 +131,8 @@ function SubmitForm() {
     !maxBackoffError &&
     !timing.error &&
     !unique.error &&
-    !unique.holdError;
+    !unique.holdError &&
+    !groupErr;
 
   function chooseType(t: string) {
     setType(t);
@@ -150,6 +155,7 @@ function SubmitForm() {
     if (maxBackoffCheck.ms !== null) req.maxBackoffMs = maxBackoffCheck.ms;
     // The time is read now, not when the form was drawn.
     Object.assign(req, timingInput({ mode: runMode, delay, at: runAt }).value, unique.value);
+    if (group !== '') req.group = group;
     setBusy(true);
     setError(null);
     try {
@@ -281,6 +287,23 @@ function SubmitForm() {
         </fieldset>
 
         <div className="form-row">
+          <label className="field" htmlFor={ids.group}>
+            <span>Group (optional)</span>
+            <input
+              id={ids.group}
+              name="group"
+              value={group}
+              onChange={(e) => setGroup(e.target.value)}
+              placeholder="campaign-42"
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={!!groupErr}
+              aria-describedby={`${ids.group}-msg`}
+            />
+            <small className={groupErr ? 'field-error' : 'field-hint'} id={`${ids.group}-msg`}>
+              {groupErr ?? 'Typically a campaign: groups take turns, and limits may count per group.'}
+            </small>
+          </label>
           <label className="field" htmlFor={ids.uniqueKey}>
             <span>Unique key (optional)</span>
             <input

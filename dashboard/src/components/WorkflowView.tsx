@@ -210,6 +210,11 @@ export function WorkflowView({ id }: { id: string }) {
           <span className="badge" title="What a failed step does to the rest">
             {wf.onFailure === 'CONTINUE' ? 'On failure: continue' : 'On failure: fail fast'}
           </span>
+          {wf.group && (
+            <Link to={`/tasks?group=${encodeURIComponent(wf.group)}`} className="badge" title="The group of its steps' tasks" data-testid="workflow-group">
+              Group: {wf.group}
+            </Link>
+          )}
         </div>
         <div className="task-progress">
           <ProgressBar value={wf.progress} label={`Progress of ${wf.name}`} tone={workflowTone(wf.status)} />

@@ -20,9 +20,17 @@ describe('checkWorkflowInput', () => {
     ['{ "name": "x", "steps": [{ "key": "a" }] }', 'needs a type'],
     ['{ "name": "x", "steps": [{ "key": "a", "type": "echo", "dependsOn": ["b"] }] }', 'depends on b, which is no step'],
     ['{ "name": "x", "onFailure": "SOMETIMES", "steps": [{ "key": "a", "type": "echo" }] }', 'FAIL_FAST or CONTINUE'],
+    ['{ "name": "x", "group": "*", "steps": [{ "key": "a", "type": "echo" }] }', 'group: "*" is reserved'],
+    ['{ "name": "x", "group": 7, "steps": [{ "key": "a", "type": "echo" }] }', 'group: a string'],
   ])('refuses %s', (text, want) => {
     const r = checkWorkflowInput(text);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toContain(want);
+  });
+
+  it('takes a group', () => {
+    const r = checkWorkflowInput('{ "name": "x", "group": "campaign-42", "steps": [{ "key": "a", "type": "echo" }] }');
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.value.group).toBe('campaign-42');
   });
 });

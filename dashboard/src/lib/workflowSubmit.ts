@@ -3,6 +3,7 @@
 // rest (task types, cycles, $refs) and says what is wrong.
 
 import type { JSONValue, WorkflowInput } from '../service/types';
+import { groupError } from './group';
 import { checkJSON } from './json';
 
 export type WorkflowCheck = { ok: true; value: WorkflowInput } | { ok: false; message: string };
@@ -35,6 +36,10 @@ export function checkWorkflowInput(text: string): WorkflowCheck {
   if (typeof v.name !== 'string' || v.name.trim() === '') return { ok: false, message: 'The workflow needs a name.' };
   if (v.onFailure !== undefined && v.onFailure !== 'FAIL_FAST' && v.onFailure !== 'CONTINUE') {
     return { ok: false, message: 'onFailure is FAIL_FAST or CONTINUE.' };
+  }
+  if (v.group !== undefined && v.group !== null) {
+    const e = typeof v.group === 'string' ? groupError(v.group) : 'a string';
+    if (e) return { ok: false, message: `group: ${e}.` };
   }
   if (!Array.isArray(v.steps) || v.steps.length === 0) return { ok: false, message: 'The workflow needs at least one step.' };
   const keys = new Set<string>();

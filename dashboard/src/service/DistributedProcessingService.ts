@@ -39,6 +39,7 @@ import type {
   StoreHealth,
   SubmitTaskInput,
   TaskCount,
+  TaskGroup,
   TaskDetail,
   TaskFilter,
   TaskPage,
@@ -443,6 +444,11 @@ export class DistributedProcessingService {
     return (await this.query<{ taskCounts: TaskCount[] }>(ops.TASK_COUNTS_QUERY)).taskCounts;
   }
 
+  /** The groups that have tasks, busiest first, with their counts. */
+  async taskGroups(first = 20): Promise<TaskGroup[]> {
+    return (await this.query<{ taskGroups: TaskGroup[] }>(ops.TASK_GROUPS_QUERY, { first })).taskGroups;
+  }
+
   /** One page of tasks, newest first. */
   async listTasks(filter: TaskFilter, first: number, after: string | null): Promise<TaskPage> {
     const d = await this.query<{
@@ -717,6 +723,7 @@ export function cleanFilter(f: TaskFilter): TaskFilter | null {
   if (f.nodeId) out.nodeId = f.nodeId;
   if (f.schedule) out.schedule = f.schedule;
   if (f.workflowId) out.workflowId = f.workflowId;
+  if (f.group) out.group = f.group;
   if (f.search && f.search.trim()) out.search = f.search.trim();
   if (f.ids && f.ids.length > 0) out.ids = f.ids;
   return Object.keys(out).length > 0 ? out : null;

@@ -10,7 +10,7 @@ const NODE_FIELDS = `
 const TASK_SUMMARY_FIELDS = `
   id type status priority error attempts failures maxRetries timeoutSeconds progress
   progressMessage nodeId cancelRequested createdAt updatedAt assignedAt startedAt completedAt runAt
-  uniqueKey schedule workflowId stepKey
+  uniqueKey schedule workflowId stepKey group
   heldBy
 `;
 
@@ -46,6 +46,10 @@ export const SNAPSHOT_QUERY = `
 export const NODES_QUERY = `query Nodes { nodes { ${NODE_FIELDS} } }`;
 
 export const TASK_COUNTS_QUERY = `query TaskCounts { taskCounts { status count } }`;
+
+export const TASK_GROUPS_QUERY = `
+  query TaskGroups($first: Int) { taskGroups(first: $first) { group unfinished total counts { status count } } }
+`;
 
 export const TASKS_QUERY = `
   query Tasks($filter: TaskFilter, $first: Int, $after: String) {
@@ -156,7 +160,7 @@ export const SCHEDULE_UPDATED = `subscription ScheduleFeed { scheduleUpdated { $
 // (its steps are not asked for there: the graph follows them through the
 // task feed, and loads them again when their number changes).
 const WORKFLOW_FIELDS = `
-  id name status onFailure progress stepCount error metadata createdAt updatedAt completedAt
+  id name status onFailure group progress stepCount error metadata createdAt updatedAt completedAt
 `;
 
 export const WORKFLOWS_QUERY = `

@@ -103,6 +103,8 @@ export interface TaskSummary {
   stepKey: string | null;
   /** Why a PENDING task is not placed: "paused" (its type is) or "limit ID" (a full limit); null: nothing holds it. */
   heldBy?: string | null;
+  /** The task's group (typically a campaign id), or null (absent in older fixtures). */
+  group?: string | null;
 }
 
 /** A task with everything, for its detail view. */
@@ -171,6 +173,8 @@ export interface TaskFilter {
   schedule?: string;
   /** The steps of the workflow of this id. */
   workflowId?: string;
+  /** The tasks of this group. */
+  group?: string;
   search?: string;
   /** Only the tasks of these ids (a selection; at most 500). */
   ids?: string[];
@@ -206,6 +210,18 @@ export interface SubmitTaskInput {
   uniqueForSeconds?: number;
   /** What a submission whose key is held does (RETURN_EXISTING when absent). */
   onDuplicate?: DuplicatePolicy;
+  /** The group the task belongs to, typically a campaign id (absent: none). */
+  group?: string;
+}
+
+/** One group's tasks counted by status (taskGroups). */
+export interface TaskGroup {
+  group: string;
+  /** Its tasks not finished. */
+  unfinished: number;
+  total: number;
+  /** Every status once, in lifecycle order. */
+  counts: TaskCount[];
 }
 
 export const DUPLICATE_POLICIES = ['RETURN_EXISTING', 'REPLACE'] as const;
@@ -405,6 +421,8 @@ export interface WorkflowSummary {
   name: string;
   status: WorkflowStatus;
   onFailure: WorkflowFailurePolicy;
+  /** The group of its steps' tasks, or null (absent in older fixtures). */
+  group?: string | null;
   /** The share of steps that ended, 0 to 1. */
   progress: number;
   stepCount: number;
@@ -463,6 +481,8 @@ export interface WorkflowInput {
   name: string;
   metadata?: JSONValue;
   onFailure?: WorkflowFailurePolicy;
+  /** The group of every step's task (absent: none). */
+  group?: string;
   steps: WorkflowStepInput[];
 }
 

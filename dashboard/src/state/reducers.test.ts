@@ -102,6 +102,13 @@ describe('taskMatchesFilter', () => {
     expect(taskMatchesFilter(t, { search: ' dice' })).toBe(false);
   });
 
+  it('matches a group by equality', () => {
+    const t = task('g1', 'PENDING', { group: 'campaign-42' });
+    expect(taskMatchesFilter(t, { group: 'campaign-42' })).toBe(true);
+    expect(taskMatchesFilter(t, { group: 'campaign-4' })).toBe(false);
+    expect(taskMatchesFilter(task('g2', 'PENDING'), { group: 'campaign-42' })).toBe(false);
+  });
+
   it('matches a schedule by equality, as TaskFilter.Matches does', () => {
     const t = task('s1', 'COMPLETED', { schedule: 'nightly-index' });
     expect(taskMatchesFilter(t, { schedule: 'nightly-index' })).toBe(true);

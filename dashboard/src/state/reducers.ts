@@ -101,6 +101,7 @@ export function taskMatchesFilter(t: TaskSummary, f: TaskFilter): boolean {
   if (f.nodeId && t.nodeId !== f.nodeId) return false;
   if (f.schedule && t.schedule !== f.schedule) return false;
   if (f.workflowId && t.workflowId !== f.workflowId) return false;
+  if (f.group && t.group !== f.group) return false;
   const q = f.search?.toLowerCase(); // as the server: untrimmed (TaskFilter.Matches)
   if (q) {
     const hay = [t.id, t.type, t.error ?? ''].map((s) => s.toLowerCase());
