@@ -29,7 +29,7 @@ import (
 // Defaults of HandlerOptions.
 const (
 	DefaultMaxBodyBytes    = 2 << 20
-	DefaultComplexityLimit = 30000
+	DefaultComplexityLimit = 40000
 	DefaultMaxDepth        = 15
 	DefaultQueryCacheSize  = 1000
 	DefaultMaxTokens       = 3000
