@@ -111,7 +111,12 @@ type Pool struct {
 	// claims again only when some may be waiting, not after every task.
 	waiting int
 	local   []string // PENDING tasks submitted here to run here (RunLocal)
-	paused  bool
+	// heldLocal holds local tasks that a limit or a paused type held back
+	// when they were to start: they are tried again when a task is
+	// unheld, and at each poll tick (a rate limit's token comes with
+	// time, not with an event).
+	heldLocal []string
+	paused    bool
 	// unrecorded holds the attempts this process ran whose outcome it
 	// could not record (by task id), and orphanPass counts orphan checks:
 	// together they tell an orphan that ran from a claim whose reply was
@@ -448,13 +453,34 @@ func (p *Pool) claimLocal(ctx context.Context) {
 		p.mu.Unlock()
 		t, err := p.cfg.Store.ClaimTask(ctx, p.cfg.NodeID, id, p.cfg.LeaseGrace)
 		if err != nil {
-			if !archivist.IsCode(err, archivist.CodeConflict) && !archivist.IsCode(err, archivist.CodeNotFound) && ctx.Err() == nil {
+			if archivist.IsCode(err, archivist.CodeConflict) && ctx.Err() == nil {
+				// Still PENDING: held back by a limit or a paused type
+				// (else it was started or ended elsewhere): try again later.
+				if cur, gerr := p.cfg.Store.GetTask(ctx, id); gerr == nil && cur.Status == archivist.TaskPending {
+					p.mu.Lock()
+					p.heldLocal = append(p.heldLocal, id)
+					p.mu.Unlock()
+				}
+			} else if !archivist.IsCode(err, archivist.CodeNotFound) && ctx.Err() == nil {
 				p.cfg.Env.Logger.Error("start local task", "task", id, "err", err)
 			}
 			continue
 		}
 		p.launch(t)
 	}
+}
+
+// retryHeldLocal queues the local tasks held back for another try, and
+// reports whether there were any.
+func (p *Pool) retryHeldLocal() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.heldLocal) == 0 {
+		return false
+	}
+	p.local = append(p.local, p.heldLocal...)
+	p.heldLocal = nil
+	return true
 }
 
 // loop claims and starts attempts until ctx (the run's) ends.
@@ -472,6 +498,7 @@ func (p *Pool) loop(ctx context.Context, sub archivist.Subscription) {
 			return
 		case <-p.wake:
 		case <-tick.C:
+			p.retryHeldLocal()
 		case <-orphans.C:
 			if err := p.releaseOrphans(ctx, false); err != nil && ctx.Err() == nil {
 				p.cfg.Env.Logger.Warn("could not check for orphaned tasks", "err", err)
@@ -522,6 +549,9 @@ const maxEventBurst = 4096
 
 // handle acts on one event and reports whether it assigned a task here.
 func (p *Pool) handle(ev archivist.Event) bool {
+	if ev.Type == archivist.EventTaskUnheld {
+		return p.retryHeldLocal() // a slot came back: a held local task may fit now
+	}
 	if ev.Task == nil || ev.Task.NodeID != p.cfg.NodeID {
 		return false
 	}
