@@ -36,6 +36,7 @@ func cliStdin(t *testing.T, n *node, stdin string, args ...string) (string, stri
 // TestCLIBulk: tasks cancel|retry|delete over a filter count first, ask,
 // and act only on yes (or --yes).
 func TestCLIBulk(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "cli-bulk")
 	for range 3 {
 		if _, errOut, code := cli(t, n, "submit", "fail", "--input", `{"times": 9, "message": "bulk"}`, "--retries", "0", "--wait"); code != 1 {

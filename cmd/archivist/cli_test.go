@@ -45,6 +45,7 @@ func runArchivist(t *testing.T, env []string, args ...string) (string, string, i
 }
 
 func TestCLI(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "cli-node")
 	mustOK := func(args ...string) string {
 		t.Helper()
@@ -185,6 +186,7 @@ func TestConfigInitFileRuns(t *testing.T) {
 // own retry backoff, which tasks get shows and the retry waits, instead of
 // the cluster's (1s by default); bad values are refused with the flag's name.
 func TestCLITaskBackoff(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "backoff-node")
 	submit := func(args ...string) string {
 		t.Helper()
@@ -255,6 +257,7 @@ func TestCLITaskBackoff(t *testing.T) {
 }
 
 func TestCLISchedule(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "schedule-node")
 	mustOK := func(args ...string) string {
 		t.Helper()

@@ -288,6 +288,7 @@ func waitApplied(t *testing.T, n *node, nodes int) {
 // BUSY or DRAINING node gets nothing new, and a drained node finishes what
 // it runs.
 func TestClusterDistribution(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}

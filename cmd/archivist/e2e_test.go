@@ -25,6 +25,11 @@ import (
 
 var binPath string
 
+// Tests that start their own nodes (free ports, their own store and data
+// directory) and wait mostly on processes call t.Parallel, so that go
+// test runs them beside each other (-parallel, GOMAXPROCS by default). The
+// browser tests, the mDNS tests (one multicast group on the machine) and
+// those that time a short window stay sequential.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "archivist-e2e")
 	if err != nil {

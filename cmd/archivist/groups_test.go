@@ -9,6 +9,7 @@ import (
 // TestCLIGroups: submit --group, tasks list --group with its GROUP column,
 // and archivist groups.
 func TestCLIGroups(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "groups-node")
 	mustOK := func(args ...string) string {
 		t.Helper()

@@ -20,6 +20,7 @@ import (
 // more than 2 of the tasks are ASSIGNED or IN_PROGRESS at once, 2 are at
 // times, and all complete.
 func TestClusterLimitHolds(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}

@@ -12,6 +12,7 @@ import (
 // TestCLILimits sets a limit and pauses a task type through the archivist
 // command, against a node that holds tasks back for them.
 func TestCLILimits(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "limits-node", "--workers", "4")
 	mustOK := func(args ...string) string {
 		t.Helper()

@@ -63,6 +63,7 @@ func scheduleTasks(t *testing.T, n *node, name string) []time.Time {
 // the last makes exactly one task, none twice, none missing (the failover
 // takes far less than the misfire threshold).
 func TestClusterScheduleLeaderKilled(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}

@@ -70,6 +70,7 @@ func makeKey(t *testing.T, role string) madeKey {
 // TestSecurityAPIKeys: a node given hashed keys in a file serves each role
 // what it may do, over HTTP, the WebSocket and the CLI, and never logs a key.
 func TestSecurityAPIKeys(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	keys := map[string]madeKey{}
 	var file strings.Builder
 	file.WriteString("# keys of the test cluster\n\n")

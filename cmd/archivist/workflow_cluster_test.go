@@ -18,6 +18,7 @@ import (
 // ran to completion, and every $ref was resolved from the right parent:
 // each step echoes its own key and, through $refs, its parents' keys.
 func TestClusterWorkflowsSurviveKills(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}

@@ -41,6 +41,7 @@ func (w cliWorkflow) task(t *testing.T, key string) string {
 // The session example runs to the end on a node started with the defaults
 // (the embedded store), and its merge step holds the campaign index.
 func TestCLIWorkflowSessionExample(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t)
 	out, errOut, code := cli(t, n, "workflow", "submit", "../../examples/session-ingest.yaml", "--wait")
 	if code != 0 {
@@ -182,6 +183,7 @@ func TestCLIWorkflowHandoutsExample(t *testing.T) {
 // A failing workflow makes --wait exit 1; retry, cancel, list and a bad
 // file.
 func TestCLIWorkflowFailureAndFiles(t *testing.T) {
+	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	n := startNode(t, "--store", "memory", "--node-id", "workflow-node")
 	dir := t.TempDir()
 	write := func(name, body string) string {
