@@ -329,7 +329,7 @@ async function singleNodeScenarios() {
     await confirm.waitFor({ timeout: T });
     const text = await confirm.textContent();
     assert(/Retry 3 tasks matching the filter\?/.test(text), `confirmation says: ${text}`);
-    await shotOf('bulk-confirm', page.getByTestId('bulk-bar'));
+    await shotOf('31-bulk-confirm', page.getByTestId('bulk-bar'));
     await confirm.getByRole('button', { name: 'Yes, retry' }).click();
     await page.getByTestId('bulk-result').filter({ hasText: 'Retried 3 tasks.' }).waitFor({ timeout: T });
     // They ran again, and failed again: back in the failed view.
