@@ -159,6 +159,19 @@ func testGroups(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "BulkDeleted", func(t *testing.T, h *fixture) {
+		// Deleting finished tasks in bulk takes them out of their group's
+		// counts, as purging does.
+		h.create(grouped("a1", "a"), grouped("b1", "b"), grouped("b2", "b"))
+		h.cancel("a1")
+		h.cancel("b1")
+		n, err := h.s.DeleteTasks(h.ctx(), []string{"a1", "b1", "b2"})
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteTasks: %d, %v; want 2 (b2 is unfinished)", n, err)
+		}
+		h.wantGroups("deleted", groupCounts{"b": {archivist.TaskPending: 1}})
+	})
+
 	s.run(t, "Workflow", func(t *testing.T, h *fixture) {
 		w, tasks := h.buildWorkflow("grouped", "", step{"a", nil}, step{"b", []string{"a"}})
 		w.Group = "wf-group"
