@@ -104,7 +104,6 @@ func (s *transcript) String() string {
 // (one of them down) and a Redis outage; no secret may appear in its output,
 // any response, event, CLI output, webhook payload or in Redis.
 func TestSecretsNeverLeak(t *testing.T) {
-	t.Parallel() // its own node(s), store and ports: it can run beside the others (see e2e_test.go)
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
