@@ -9,8 +9,8 @@ import (
 // CreateTasks, outcomes by CompleteTask, FailTask and RecoverExpired, worker
 // time by Heartbeat. They are bounded whatever the load: two resolutions,
 // each kept for a fixed time, a fixed set of latency bins, and at most
-// MaxStatsTypes task types and MaxStatsNodes nodes per bucket (the rest are
-// counted under StatsOther).
+// MaxStatsTypes task types, MaxStatsNodes nodes and MaxStatsGroups groups
+// per bucket (the rest are counted under StatsOther).
 const (
 	// StatsFineResolution is the bucket of the fine rollups, kept for
 	// StatsFineRetention: windows up to that long read them.
@@ -29,7 +29,11 @@ const (
 	// nodes one bucket counts; the others are counted under StatsOther.
 	MaxStatsTypes = 50
 	MaxStatsNodes = 100
-	// StatsOther names the task types or nodes beyond the bounds.
+	// MaxStatsGroups bounds the distinct groups (Task.Group) one bucket
+	// counts; the others are counted under StatsOther. Tasks without a
+	// group are in no group's figures.
+	MaxStatsGroups = 100
+	// StatsOther names the task types, nodes or groups beyond the bounds.
 	StatsOther = "(other)"
 )
 
@@ -38,6 +42,10 @@ const (
 type StatsQuery struct {
 	Window time.Duration
 	Bucket time.Duration
+	// Group, when set, narrows the figures to the tasks of one group: the
+	// series, the total and ByGroup are that group's; ByType and ByNode
+	// are empty (the rollups do not cross groups with types or nodes).
+	Group string
 }
 
 // Normalize fills in the defaults and checks the query: the window is at
@@ -47,6 +55,9 @@ type StatsQuery struct {
 // window. The default bucket gives about StatsPoints points. It returns the
 // query and the resolution it reads, or a BAD_USER_INPUT error.
 func (q StatsQuery) Normalize() (StatsQuery, time.Duration, error) {
+	if err := CheckGroup(q.Group); err != nil {
+		return q, 0, err
+	}
 	if q.Window == 0 {
 		q.Window = DefaultStatsWindow
 	}
@@ -92,9 +103,11 @@ type Stats struct {
 	// the tasks that ended in it.
 	Total StatsPoint
 	// ByType sums the window per task type, most ended first; ByNode per
-	// node, by id.
-	ByType []TypeStats
-	ByNode []NodeStats
+	// node, by id; ByGroup per group, most ended first (then most
+	// submitted).
+	ByType  []TypeStats
+	ByNode  []NodeStats
+	ByGroup []GroupStats
 }
 
 // StatsPoint is one bucket of a stats series. Wait is from submission to
@@ -115,6 +128,16 @@ type StatsPoint struct {
 // TypeStats sums one task type over a window.
 type TypeStats struct {
 	Type      string
+	Completed int64
+	Failed    int64
+	WaitP95   time.Duration
+	RunP95    time.Duration
+}
+
+// GroupStats sums one group (Task.Group) over a window.
+type GroupStats struct {
+	Group     string
+	Submitted int64
 	Completed int64
 	Failed    int64
 	WaitP95   time.Duration

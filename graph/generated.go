@@ -66,6 +66,7 @@ type ComplexityRoot struct {
 
 	ClusterStats struct {
 		BucketSeconds     func(childComplexity int) int
+		ByGroup           func(childComplexity int) int
 		ByNode            func(childComplexity int) int
 		ByType            func(childComplexity int) int
 		From              func(childComplexity int) int
@@ -131,6 +132,15 @@ type ComplexityRoot struct {
 		UpdatedAt        func(childComplexity int) int
 		Workflow         func(childComplexity int) int
 		WorkflowID       func(childComplexity int) int
+	}
+
+	GroupStats struct {
+		Completed func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Group     func(childComplexity int) int
+		RunP95Ms  func(childComplexity int) int
+		Submitted func(childComplexity int) int
+		WaitP95Ms func(childComplexity int) int
 	}
 
 	HealthThresholds struct {
@@ -240,7 +250,7 @@ type ComplexityRoot struct {
 		Schedule       func(childComplexity int, name string) int
 		Schedules      func(childComplexity int) int
 		Session        func(childComplexity int) int
-		Stats          func(childComplexity int, windowSeconds *int, bucketSeconds *int) int
+		Stats          func(childComplexity int, windowSeconds *int, bucketSeconds *int, group *string) int
 		Task           func(childComplexity int, id string) int
 		TaskCounts     func(childComplexity int, group *string) int
 		TaskGroups     func(childComplexity int, first *int) int
@@ -483,7 +493,7 @@ type QueryResolver interface {
 	Schedules(ctx context.Context) ([]*archivist.Schedule, error)
 	Schedule(ctx context.Context, name string) (*archivist.Schedule, error)
 	Session(ctx context.Context) (*model.Session, error)
-	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error)
+	Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int, group *string) (*model.ClusterStats, error)
 	Workflow(ctx context.Context, id string) (*archivist.Workflow, error)
 	Workflows(ctx context.Context, filter *model.WorkflowFilter, first *int, after *string) (*model.WorkflowConnection, error)
 }
@@ -606,6 +616,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ClusterStats.BucketSeconds(childComplexity), true
+	case "ClusterStats.byGroup":
+		if e.ComplexityRoot.ClusterStats.ByGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClusterStats.ByGroup(childComplexity), true
 	case "ClusterStats.byNode":
 		if e.ComplexityRoot.ClusterStats.ByNode == nil {
 			break
@@ -962,6 +978,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.WorkflowID(childComplexity), true
+
+	case "GroupStats.completed":
+		if e.ComplexityRoot.GroupStats.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.Completed(childComplexity), true
+	case "GroupStats.failed":
+		if e.ComplexityRoot.GroupStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.Failed(childComplexity), true
+	case "GroupStats.group":
+		if e.ComplexityRoot.GroupStats.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.Group(childComplexity), true
+	case "GroupStats.runP95Ms":
+		if e.ComplexityRoot.GroupStats.RunP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.RunP95Ms(childComplexity), true
+	case "GroupStats.submitted":
+		if e.ComplexityRoot.GroupStats.Submitted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.Submitted(childComplexity), true
+	case "GroupStats.waitP95Ms":
+		if e.ComplexityRoot.GroupStats.WaitP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupStats.WaitP95Ms(childComplexity), true
 
 	case "HealthThresholds.cpuPercent":
 		if e.ComplexityRoot.HealthThresholds.CPUPercent == nil {
@@ -1614,7 +1667,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Stats(childComplexity, args["windowSeconds"].(*int), args["bucketSeconds"].(*int)), true
+		return e.ComplexityRoot.Query.Stats(childComplexity, args["windowSeconds"].(*int), args["bucketSeconds"].(*int), args["group"].(*string)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -2418,6 +2471,8 @@ func (ec *executionContext) childFields_ClusterStats(ctx context.Context, field 
 		return ec.fieldContext_ClusterStats_byType(ctx, field)
 	case "byNode":
 		return ec.fieldContext_ClusterStats_byNode(ctx, field)
+	case "byGroup":
+		return ec.fieldContext_ClusterStats_byGroup(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ClusterStats", field.Name)
 }
@@ -2534,6 +2589,24 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_maxBackoffMs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DistributedTask", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupStats_group(ctx, field)
+	case "submitted":
+		return ec.fieldContext_GroupStats_submitted(ctx, field)
+	case "completed":
+		return ec.fieldContext_GroupStats_completed(ctx, field)
+	case "failed":
+		return ec.fieldContext_GroupStats_failed(ctx, field)
+	case "waitP95Ms":
+		return ec.fieldContext_GroupStats_waitP95Ms(ctx, field)
+	case "runP95Ms":
+		return ec.fieldContext_GroupStats_runP95Ms(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupStats", field.Name)
 }
 
 func (ec *executionContext) childFields_HealthThresholds(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3463,6 +3536,14 @@ func (ec *executionContext) field_Query_stats_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["bucketSeconds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "group",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["group"] = arg2
 	return args, nil
 }
 
@@ -4165,6 +4246,38 @@ func (ec *executionContext) fieldContext_ClusterStats_byNode(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_NodeStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClusterStats_byGroup(ctx context.Context, field graphql.CollectedField, obj *model.ClusterStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClusterStats_byGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupStats) graphql.Marshaler {
+			return ec.marshalNGroupStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐGroupStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClusterStats_byGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClusterStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupStats(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5368,6 +5481,144 @@ func (ec *executionContext) _DistributedTask_maxBackoffMs(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_DistributedTask_maxBackoffMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "Int")
+}
+
+func (ec *executionContext) _GroupStats_group(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupStats_submitted(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_submitted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Submitted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_submitted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupStats_completed(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupStats_waitP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_waitP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_waitP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _GroupStats_runP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.GroupStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupStats_runP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupStats_runP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupStats", field, false, false, "Float")
 }
 
 func (ec *executionContext) _HealthThresholds_cpuPercent(ctx context.Context, field graphql.CollectedField, obj *archivist.Thresholds) (ret graphql.Marshaler) {
@@ -8157,7 +8408,7 @@ func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Stats(ctx, fc.Args["windowSeconds"].(*int), fc.Args["bucketSeconds"].(*int))
+			return ec.Resolvers.Query().Stats(ctx, fc.Args["windowSeconds"].(*int), fc.Args["bucketSeconds"].(*int), fc.Args["group"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ClusterStats) graphql.Marshaler {
@@ -12574,6 +12825,11 @@ func (ec *executionContext) _ClusterStats(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "byGroup":
+			out.Values[i] = ec._ClusterStats_byGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12911,6 +13167,64 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_maxBackoffMs(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupStatsImplementors = []string{"GroupStats"}
+
+func (ec *executionContext) _GroupStats(ctx context.Context, sel ast.SelectionSet, obj *model.GroupStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupStats")
+		case "group":
+			out.Values[i] = ec._GroupStats_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitted":
+			out.Values[i] = ec._GroupStats_submitted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._GroupStats_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._GroupStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitP95Ms":
+			out.Values[i] = ec._GroupStats_waitP95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runP95Ms":
+			out.Values[i] = ec._GroupStats_runP95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15074,6 +15388,30 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNGroupStats2ᚕᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐGroupStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐGroupStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupStats2ᚖgithubᚗcomᚋrpgᚑarchivistᚋarchivistᚋgraphᚋmodelᚐGroupStats(ctx context.Context, sel ast.SelectionSet, v *model.GroupStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupStats!")
+		return graphql.Null
+	}
+	return ec._GroupStats(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNHealthThresholds2githubᚗcomᚋrpgᚑarchivistᚋarchivistᚐThresholds(ctx context.Context, sel ast.SelectionSet, v archivist.Thresholds) graphql.Marshaler {

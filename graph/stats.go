@@ -9,8 +9,11 @@ import (
 
 // statsQuery turns the stats arguments (seconds; nil for the default)
 // into a query.
-func statsQuery(windowSeconds, bucketSeconds *int) archivist.StatsQuery {
+func statsQuery(windowSeconds, bucketSeconds *int, group *string) archivist.StatsQuery {
 	var q archivist.StatsQuery
+	if group != nil {
+		q.Group = *group
+	}
 	if windowSeconds != nil {
 		q.Window = time.Duration(*windowSeconds) * time.Second
 		if *windowSeconds == 0 {
@@ -35,7 +38,8 @@ func clusterStats(st *archivist.Stats) *model.ClusterStats {
 		ResolutionSeconds: int(st.Resolution / time.Second), From: st.From, To: st.To,
 		Series: make([]*model.StatsPoint, 0, len(st.Series)),
 		ByType: make([]*model.TypeStats, 0, len(st.ByType)),
-		ByNode: make([]*model.NodeStats, 0, len(st.ByNode)),
+		ByNode:  make([]*model.NodeStats, 0, len(st.ByNode)),
+		ByGroup: make([]*model.GroupStats, 0, len(st.ByGroup)),
 	}
 	for _, p := range st.Series {
 		out.Series = append(out.Series, statsPoint(p))
@@ -48,6 +52,10 @@ func clusterStats(st *archivist.Stats) *model.ClusterStats {
 	for _, n := range st.ByNode {
 		out.ByNode = append(out.ByNode, &model.NodeStats{NodeID: n.NodeID, Completed: int(n.Completed), Failed: int(n.Failed),
 			BusySeconds: n.BusyTime.Seconds(), WorkerSeconds: n.WorkerTime.Seconds(), Utilization: n.Utilization})
+	}
+	for _, g := range st.ByGroup {
+		out.ByGroup = append(out.ByGroup, &model.GroupStats{Group: g.Group, Submitted: int(g.Submitted),
+			Completed: int(g.Completed), Failed: int(g.Failed), WaitP95Ms: fmillis(g.WaitP95), RunP95Ms: fmillis(g.RunP95)})
 	}
 	return out
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // Stats is the resolver for the stats field.
-func (r *queryResolver) Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int) (*model.ClusterStats, error) {
-	st, err := r.Store.Stats(ctx, statsQuery(windowSeconds, bucketSeconds))
+func (r *queryResolver) Stats(ctx context.Context, windowSeconds *int, bucketSeconds *int, group *string) (*model.ClusterStats, error) {
+	st, err := r.Store.Stats(ctx, statsQuery(windowSeconds, bucketSeconds, group))
 	if err != nil {
 		return nil, err
 	}

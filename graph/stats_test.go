@@ -13,11 +13,14 @@ func TestStats(t *testing.T) {
 	e := setup(t)
 	ctx := t.Context()
 	// Two echo tasks on node-1: each waits 2s and runs 500ms; one sleep
-	// task fails for good.
+	// task fails for good. The second echo and the sleep are campaign-7's.
 	var tasks []*archivist.Task
-	for _, typ := range []string{"echo", "echo", "sleep"} {
+	for i, typ := range []string{"echo", "echo", "sleep"} {
 		tasks = append(tasks, &archivist.Task{Type: typ, Input: json.RawMessage(`{}`), Priority: archivist.PriorityNormal,
 			Timeout: time.Minute})
+		if i > 0 {
+			tasks[i].Group = "campaign-7"
+		}
 	}
 	if err := e.store.CreateTasks(ctx, tasks); err != nil {
 		t.Fatal(err)
@@ -64,6 +67,11 @@ func TestStats(t *testing.T) {
 				BusySeconds, WorkerSeconds float64
 				Utilization                float64
 			}
+			ByGroup []struct {
+				Group                        string
+				Submitted, Completed, Failed int
+				WaitP95Ms, RunP95Ms          float64
+			}
 		}
 	}
 	e.must(t, `{ stats(windowSeconds: 600, bucketSeconds: 60) {
@@ -71,7 +79,8 @@ func TestStats(t *testing.T) {
 		series { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 		total { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 		byType { type completed failed waitP95Ms runP95Ms }
-		byNode { nodeId completed failed busySeconds workerSeconds utilization } } }`, nil, &out)
+		byNode { nodeId completed failed busySeconds workerSeconds utilization }
+		byGroup { group submitted completed failed waitP95Ms runP95Ms } } }`, nil, &out)
 	st := out.Stats
 	if st.WindowSeconds != 600 || st.BucketSeconds != 60 || st.ResolutionSeconds != 10 || len(st.Series) != 10 ||
 		st.To.Sub(st.From) != 10*time.Minute {
@@ -97,6 +106,25 @@ func TestStats(t *testing.T) {
 		st.ByNode[0].BusySeconds != 1.5 {
 		t.Errorf("byNode %+v, want node-1 with 2 completed, 1 failed, 1.5s busy", st.ByNode)
 	}
+	if len(st.ByGroup) != 1 || st.ByGroup[0].Group != "campaign-7" || st.ByGroup[0].Submitted != 2 ||
+		st.ByGroup[0].Completed != 1 || st.ByGroup[0].Failed != 1 || !near(st.ByGroup[0].WaitP95Ms, 2000) {
+		t.Errorf("byGroup %+v, want campaign-7 with 2 submitted, 1 completed, 1 failed, waiting 2000ms", st.ByGroup)
+	}
+
+	// One group: its series and total; no types or nodes.
+	var one struct {
+		Stats struct {
+			Total  struct{ Submitted, Completed, Failed int }
+			ByType []struct{ Type string }
+			ByNode []struct{ NodeID string }
+		}
+	}
+	e.must(t, `query($g: String) { stats(windowSeconds: 600, group: $g) { total { submitted completed failed }
+		byType { type } byNode { nodeId } } }`, map[string]any{"g": "campaign-7"}, &one)
+	if tot := one.Stats.Total; tot.Submitted != 2 || tot.Completed != 1 || tot.Failed != 1 ||
+		len(one.Stats.ByType) != 0 || len(one.Stats.ByNode) != 0 {
+		t.Errorf("stats(group: campaign-7): %+v, want 2 submitted, 1 completed, 1 failed and no types or nodes", one.Stats)
+	}
 
 	// Defaults: an hour in 60 points.
 	var def struct {
@@ -119,6 +147,8 @@ func TestStats(t *testing.T) {
 		{"windowSeconds: 3600, bucketSeconds: 15", "multiple of 10"},
 		{"windowSeconds: 7200, bucketSeconds: 60", "multiple of 300"},
 		{"windowSeconds: 60, bucketSeconds: 120", "longer than the window"},
+		{`group: "*"`, "reserved"},
+		{`group: "  "`, "blank"},
 	} {
 		wantError(t, e.post(t, `{ stats(`+c.args+`) { windowSeconds } }`, nil), "BAD_USER_INPUT", c.want)
 	}

@@ -530,7 +530,7 @@ func (e *engine) createTask(tx *tx, in *archivist.Task) {
 		e.unique[t.UniqueKey] = t.ID
 	}
 	tx.taskEvent(archivist.EventTaskCreated, t, "")
-	tx.statSubmitted(1)
+	tx.statSubmitted(t)
 }
 
 // pageArgs reads a page's size (default 50, at most 500) and cursor (the

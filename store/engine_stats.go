@@ -136,9 +136,13 @@ func (r *rollups) take() []statRecord {
 
 // Recording, from the transitions (under the engine's lock).
 
-func (tx *tx) statSubmitted(n int) {
+// statSubmitted counts the submission of t, in its group too.
+func (tx *tx) statSubmitted(t *archivist.Task) {
 	for _, b := range tx.e.stats.at(tx.now) {
-		b.G.Submitted += int64(n)
+		b.G.Submitted++
+		if t.Group != "" {
+			statDimOf(&b.Groups, t.Group, archivist.MaxStatsGroups).Submitted++
+		}
 	}
 }
 

@@ -196,7 +196,7 @@ func (tx *tx) createStep(s *archivist.WorkflowStep, in *archivist.Task, wf strin
 	tx.putTask(nil, t)
 	in.UpdatedAt = t.UpdatedAt
 	tx.taskEvent(archivist.EventTaskCreated, t, "")
-	tx.statSubmitted(1)
+	tx.statSubmitted(t)
 }
 
 // GetWorkflow implements archivist.Store.

@@ -104,6 +104,11 @@ func decodeStatBucket(start int64, fields map[string]string) (*statBucket, error
 				b.Nodes = map[string]*statDim{}
 			}
 			b.Nodes[f[2:]] = d
+		case strings.HasPrefix(f, "g:"):
+			if b.Groups == nil {
+				b.Groups = map[string]*statDim{}
+			}
+			b.Groups[f[2:]] = d
 		}
 	}
 	// The cluster's outcomes are the sum of its types' (lua/lib.lua records

@@ -14,8 +14,9 @@ import (
 // file) and by the Redis store in one HASH per bucket (see rediskeys.go and
 // flush_stats in lua/lib.lua, which follows the same rules).
 //
-// A bucket holds one dimension for the whole cluster, one per task type and
-// one per node, each counting what ended in it. Latencies go into fixed
+// A bucket holds one dimension for the whole cluster, one per task type,
+// one per node and one per group, each counting what ended in it (a
+// group's also what was submitted in it). Latencies go into fixed
 // log-scale bins: bin 0 is under 1 µs, bin b ≥ 1 covers [2^((b-1)/4),
 // 2^(b/4)) µs and reads as its geometric middle, so that a percentile is
 // within 9% of the truth; statMaxBin (2^40 µs, 12 days) holds anything
@@ -139,6 +140,8 @@ type statBucket struct {
 	G     statDim             `json:"g"`
 	Types map[string]*statDim `json:"types,omitempty"`
 	Nodes map[string]*statDim `json:"nodes,omitempty"`
+	// Groups are the tasks of each named group (Task.Group).
+	Groups map[string]*statDim `json:"groups,omitempty"`
 }
 
 // statDimOf returns the dimension of name in m, creating it; beyond max names
@@ -194,8 +197,14 @@ func (b *statBucket) ended(t *archivist.Task, now time.Time, outcome int) {
 	if outcome == statRetried {
 		return
 	}
-	ty := statDimOf(&b.Types, t.Type, archivist.MaxStatsTypes)
-	for _, d := range []*statDim{&b.G, ty} {
+	dims := [3]*statDim{&b.G, statDimOf(&b.Types, t.Type, archivist.MaxStatsTypes)}
+	if t.Group != "" {
+		dims[2] = statDimOf(&b.Groups, t.Group, archivist.MaxStatsGroups)
+	}
+	for _, d := range dims {
+		if d == nil {
+			continue
+		}
 		if outcome == statCompleted {
 			d.Completed++
 		} else {
@@ -221,28 +230,35 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 	var total statDim
 	types := map[string]*statDim{}
 	nodes := map[string]*statDim{}
+	groups := map[string]*statDim{}
+	sum := func(into map[string]*statDim, from map[string]*statDim) {
+		for name, d := range from {
+			agg := into[name]
+			if agg == nil {
+				agg = &statDim{}
+				into[name] = agg
+			}
+			agg.merge(d)
+		}
+	}
 	for _, b := range buckets {
 		if b == nil || b.Start < from || b.Start >= end {
 			continue
 		}
+		if q.Group != "" {
+			// One group's figures: its dimension is the bucket's.
+			if d := b.Groups[q.Group]; d != nil {
+				points[(b.Start-from)/bs].merge(d)
+				total.merge(d)
+				sum(groups, map[string]*statDim{q.Group: d})
+			}
+			continue
+		}
 		points[(b.Start-from)/bs].merge(&b.G)
 		total.merge(&b.G)
-		for name, d := range b.Types {
-			agg := types[name]
-			if agg == nil {
-				agg = &statDim{}
-				types[name] = agg
-			}
-			agg.merge(d)
-		}
-		for name, d := range b.Nodes {
-			agg := nodes[name]
-			if agg == nil {
-				agg = &statDim{}
-				nodes[name] = agg
-			}
-			agg.merge(d)
-		}
+		sum(types, b.Types)
+		sum(nodes, b.Nodes)
+		sum(groups, b.Groups)
 	}
 	for i := range points {
 		p := &points[i]
@@ -271,5 +287,13 @@ func buildStats(q archivist.StatsQuery, res time.Duration, now time.Time, bucket
 		out.ByNode = append(out.ByNode, ns)
 	}
 	slices.SortFunc(out.ByNode, func(a, b archivist.NodeStats) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	for name, d := range groups {
+		out.ByGroup = append(out.ByGroup, archivist.GroupStats{Group: name, Submitted: d.Submitted, Completed: d.Completed,
+			Failed: d.Failed, WaitP95: d.Wait.quantile(0.95), RunP95: d.Run.quantile(0.95)})
+	}
+	slices.SortFunc(out.ByGroup, func(a, b archivist.GroupStats) int {
+		return cmp.Or(cmp.Compare(b.Completed+b.Failed, a.Completed+a.Failed), cmp.Compare(b.Submitted, a.Submitted),
+			cmp.Compare(a.Group, b.Group))
+	})
 	return out
 }

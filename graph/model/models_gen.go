@@ -35,6 +35,9 @@ type ClusterStats struct {
 	ByType []*TypeStats `json:"byType"`
 	// Per node over the window, by id. Beyond 100 nodes in a bucket, the rest count as (other).
 	ByNode []*NodeStats `json:"byNode"`
+	// Per group (the tasks' group) over the window, most ended first, then most submitted. Tasks without a group are
+	// in none. Beyond 100 groups in a 10 s bucket, the rest count as (other).
+	ByGroup []*GroupStats `json:"byGroup"`
 }
 
 // Changes to DistributedProcessingConfig; absent or null fields keep their
@@ -79,6 +82,22 @@ type ConfigInput struct {
 	RetryBackoffMs *int `json:"retryBackoffMs,omitempty"`
 	// The longest backoff between retries, in milliseconds.
 	MaxBackoffMs *int `json:"maxBackoffMs,omitempty"`
+}
+
+// One group over a stats window.
+type GroupStats struct {
+	// The group, or (other).
+	Group string `json:"group"`
+	// Tasks of this group submitted.
+	Submitted int `json:"submitted"`
+	// Tasks of this group that ended COMPLETED.
+	Completed int `json:"completed"`
+	// Tasks of this group that ended FAILED or TIMED_OUT.
+	Failed int `json:"failed"`
+	// 95th percentile wait, in milliseconds.
+	WaitP95Ms float64 `json:"waitP95Ms"`
+	// 95th percentile run time, in milliseconds.
+	RunP95Ms float64 `json:"runP95Ms"`
 }
 
 // Changes to HealthThresholds; absent or null fields keep their value.

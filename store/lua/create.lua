@@ -60,6 +60,7 @@ for k, c in ipairs(tasks) do
       end
     end
     seq = seq + 1
+    stat_group_submitted(c.group, 1)
     local status, runat, turn = create_task(c, seq)
     created[#created + 1] = status
     created[#created + 1] = istr(runat)

@@ -91,12 +91,15 @@
 -- one byte check of its i (task_group).
 --
 -- Statistics (store/stats.go has the same rules): a script sums what it
--- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>')
+-- records per dimension in STATS ('g' the cluster, 't:<type>', 'n:<node>',
+-- 'g:<group>' for tasks with a group)
 -- and flush_stats adds it to the fine bucket of NOW, the HASH
 -- <prefix>stats:10:<bucket start, unix s>, one field per dimension holding
 -- MessagePack [submitted, completed, failed, busy µs, worker µs, wait bins,
--- run bins, types, nodes] (bins flat: bin, count, ...). 'g' holds, as types
--- and nodes, how many distinct names the bucket counts; the cluster's
+-- run bins, types, nodes, groups] (bins flat: bin, count, ...). 'g' holds,
+-- as types, nodes and groups, how many distinct names the bucket counts; a
+-- group's submissions are in its dimension (in the create script's one
+-- HMGET and HSET, so an ungrouped submission does not pay for it); the cluster's
 -- outcomes and latencies are the sum of its types' (redis_stats.go adds
 -- them up), and its submissions a plain counter 's' (one HINCRBY in
 -- create). One HMGET and one HSET
@@ -104,8 +107,9 @@
 -- new. The first write of a fine bucket also rolls the fine buckets before
 -- it up into the coarse ones (<prefix>stats:300:<start>, same layout), once
 -- per 10 s for the whole cluster; a query of coarse buckets adds the fine
--- ones not rolled up yet (redis_stats.go). Beyond MAX_TYPES types or
--- MAX_NODES nodes a bucket counts the others under OTHER.
+-- ones not rolled up yet (redis_stats.go). Beyond MAX_TYPES types,
+-- MAX_NODES nodes or MAX_GROUPS groups a bucket counts the others under
+-- OTHER.
 --
 -- Errors meant for clients are replies "<CODE> <message>" (CONFLICT,
 -- NOT_FOUND), returned before the first write, so a refused transition
@@ -330,7 +334,8 @@ local function make_stats()
   -- Statistics: see the header. STAT_TIERS are {resolution, kept after the
   -- bucket ends} in seconds (statTiers in store/stats.go).
   local STAT_TIERS = { { 10, 4200 }, { 300, 87000 } }
-  local MAX_TYPES, MAX_NODES, OTHER = 50, 100, '(other)' -- archivist.MaxStatsTypes, MaxStatsNodes, StatsOther
+  -- archivist.MaxStatsTypes, MaxStatsNodes, MaxStatsGroups, StatsOther
+  local MAX_TYPES, MAX_NODES, MAX_GROUPS, OTHER = 50, 100, 100, '(other)'
   local LOG2 = math.log(2)
   local STATS, STAT_FIELDS = nil, {}
 
@@ -338,7 +343,7 @@ local function make_stats()
     if not STATS then STATS = {} end
     local d = STATS[f]
     if not d then
-      d = { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+      d = { 0, 0, 0, 0, 0, {}, {}, 0, 0, 0 }
       STATS[f] = d
       STAT_FIELDS[#STAT_FIELDS + 1] = f
     end
@@ -383,8 +388,9 @@ local function make_stats()
 
   -- stat_end records an attempt that ended at NOW: busy time on its node,
   -- and for an outcome 'c' (COMPLETED) or 'f' (FAILED, TIMED_OUT) the count
-  -- and latencies of the task; '' (retried, cancelled) only the busy time.
-  local function stat_end(typ, node, created, started, outcome)
+  -- and latencies of the task, in its type's and its group's ('' none)
+  -- dimensions; '' (retried, cancelled) only the busy time.
+  local function stat_end(typ, group, node, created, started, outcome)
     local run = 0
     if started > 0 then run = NOW - started end
     if node ~= '' and started > 0 then
@@ -395,25 +401,32 @@ local function make_stats()
     if outcome == '' then return end
     -- The cluster's outcomes are the sum of its types' (redis_stats.go adds
     -- them up), so that a script writes one dimension less.
-    local t = sdim('t:' .. typ)
     local k = outcome == 'c' and 2 or 3
+    local t = sdim('t:' .. typ)
     t[k] = t[k] + 1
+    local g = group ~= '' and sdim('g:' .. group)
+    if g then g[k] = g[k] + 1 end
     if started > 0 then
-      hadd(t[6], started - created)
+      local wait = started - created
+      hadd(t[6], wait)
       hadd(t[7], run)
+      if g then
+        hadd(g[6], wait)
+        hadd(g[7], run)
+      end
     end
   end
 
   local function stat_task_end(t, outcome)
     -- A task submitted to run later waits from its due time (kept in
     -- runat once it is PENDING: see ready.lua).
-    stat_end(itype(t.i), t.m[M_NODE] or '', math.max(t.m[M_CREATED] or 0, t.m[M_RUNAT] or 0), t.m[M_STARTED] or 0, outcome)
+    stat_end(itype(t.i), task_group(t.m, t.i), t.m[M_NODE] or '', math.max(t.m[M_CREATED] or 0, t.m[M_RUNAT] or 0), t.m[M_STARTED] or 0, outcome)
   end
 
   local function unpack_dim(v)
     if not v then return nil end
     local d = cmsgpack.unpack(v)
-    for k = 1, 9 do
+    for k = 1, 10 do
       if d[k] == nil then d[k] = (k == 6 or k == 7) and {} or 0 end
     end
     return d
@@ -439,7 +452,7 @@ local function make_stats()
     end
     local cur = redis.call('HMGET', key, unpack(fields))
     local fresh = not cur[1]
-    local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+    local g = unpack_dim(cur[1]) or { 0, 0, 0, 0, 0, {}, {}, 0, 0, 0 }
     -- g is written when new, or when it counts a new name.
     local dims = {}
     if fresh or deltas.g then dims.g = g end
@@ -450,7 +463,11 @@ local function make_stats()
         local kind = string.sub(f, 1, 2)
         local name = string.sub(f, 3)
         local pos, max = 8, MAX_TYPES
-        if kind == 'n:' then pos, max = 9, MAX_NODES end
+        if kind == 'n:' then
+          pos, max = 9, MAX_NODES
+        elseif kind == 'g:' then
+          pos, max = 10, MAX_GROUPS
+        end
         if name ~= OTHER and g[pos] >= max then
           f = kind .. OTHER
           d = dims[f] or unpack_dim(redis.call('HGET', key, f))
@@ -458,7 +475,7 @@ local function make_stats()
           g[pos] = g[pos] + 1
           dims.g = g
         end
-        d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {}, 0, 0 }
+        d = d or dims[f] or { 0, 0, 0, 0, 0, {}, {}, 0, 0, 0 }
       end
       add_dim(d, deltas[fields[j]])
       dims[f] = d
@@ -542,6 +559,14 @@ local function stat_submitted(n)
   if redis.call('HINCRBY', key, 's', n) == n and redis.call('TTL', key) < 0 then
     stats().fresh_bucket(key, start)
   end
+end
+
+-- stat_group_submitted counts n submissions of group g ('' none: nothing)
+-- in its dimension, written with the script's other statistics.
+local function stat_group_submitted(g, n)
+  if g == nil or g == '' then return end
+  local d = stats().sdim('g:' .. g)
+  d[1] = d[1] + n
 end
 
 -- Fair share (archivist.Task.Turn; store/engine_fair.go does the same):
@@ -868,7 +893,7 @@ local function requeue(t, why)
   if t.requeues + 1 > MAX_REQUEUES then
     local msg = why .. '; given up after ' .. MAX_REQUEUES .. ' requeues'
     local S = stats()
-    S.stat_end(S.itype(t.i), '', t.m[M_CREATED] or 0, 0, 'f')
+    S.stat_end(S.itype(t.i), task_group(t.m, t.i), '', t.m[M_CREATED] or 0, 0, 'f')
     move(t, { status = 'FAILED', error = msg, completed = NOW, lease = false })
     return task_event(t, 'task.failed', msg, '')
   end
@@ -996,6 +1021,7 @@ local function submit(c)
   end
   create_task(c, redis.call('INCR', K_TASKSEQ))
   stat_submitted(1)
+  stat_group_submitted(c.group, 1)
   return c.id, nil
 end
 

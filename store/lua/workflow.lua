@@ -47,6 +47,7 @@ local function make_tasks(w, steps)
     c.wf, c.step, c.waiting = w.id, s.key, w.steps[s.key].status == 'WAITING'
     c.runat, c.delay, c.ukey = 0, 0, ''
     create_task(c, base + k)
+    stat_group_submitted(c.group, 1)
   end
   stat_submitted(#steps)
   return base

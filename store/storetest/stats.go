@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,15 @@ func typeStats(st *archivist.Stats, typ string) archivist.TypeStats {
 		}
 	}
 	return archivist.TypeStats{Type: typ}
+}
+
+func groupStats(st *archivist.Stats, g string) archivist.GroupStats {
+	for _, gs := range st.ByGroup {
+		if gs.Group == g {
+			return gs
+		}
+	}
+	return archivist.GroupStats{Group: g}
 }
 
 func nodeStats(st *archivist.Stats, id string) archivist.NodeStats {
@@ -101,8 +111,8 @@ func testStats(t *testing.T, s suite) {
 				t.Errorf("an empty store has point %+v", p)
 			}
 		}
-		if len(st.ByType) != 0 || len(st.ByNode) != 0 {
-			t.Errorf("an empty store has types %v and nodes %v", st.ByType, st.ByNode)
+		if len(st.ByType) != 0 || len(st.ByNode) != 0 || len(st.ByGroup) != 0 {
+			t.Errorf("an empty store has types %v, nodes %v and groups %v", st.ByType, st.ByNode, st.ByGroup)
 		}
 	})
 
@@ -115,10 +125,13 @@ func testStats(t *testing.T, s suite) {
 			{Window: 2 * time.Hour, Bucket: time.Minute},
 			{Window: time.Minute, Bucket: 2 * time.Minute},
 			{Window: time.Minute, Bucket: -10 * time.Second},
+			{Window: time.Minute, Group: archivist.AnyGroup},
+			{Window: time.Minute, Group: strings.Repeat("g", archivist.MaxGroupBytes+1)},
+			{Window: time.Minute, Group: "bad\ngroup"},
 		}
 		for _, q := range bad {
 			_, err := h.s.Stats(h.ctx(), q)
-			h.wantCode(err, archivist.CodeBadUserInput, fmt.Sprintf("Stats(window %s, bucket %s)", q.Window, q.Bucket))
+			h.wantCode(err, archivist.CodeBadUserInput, fmt.Sprintf("Stats(window %s, bucket %s, group %.20q)", q.Window, q.Bucket, q.Group))
 		}
 		for _, c := range []struct {
 			q          archivist.StatsQuery
@@ -329,12 +342,76 @@ func testStats(t *testing.T, s suite) {
 		}
 	})
 
+	s.run(t, "Groups", func(t *testing.T, h *fixture) {
+		// camp-a: 3 submitted, 2 completed, 1 failed; camp-b: 2 submitted,
+		// 1 completed, 1 still pending; one task without a group.
+		specs := []*archivist.Task{}
+		for i, g := range []string{"camp-a", "camp-a", "camp-a", "camp-b", "camp-b", ""} {
+			sp := newTask(fmt.Sprintf("t-%d", i), "typed", archivist.PriorityNormal)
+			sp.Group = g
+			specs = append(specs, sp)
+		}
+		h.create(specs...)
+		h.complete(h.start("node-1", "t-0").ID, 1, `{}`)
+		h.complete(h.start("node-1", "t-1").ID, 1, `{}`)
+		h.start("node-2", "t-2")
+		h.fail("t-2", 1, archivist.Failure{Error: "no", Permanent: true})
+		h.complete(h.start("node-2", "t-3").ID, 1, `{}`)
+		h.complete(h.start("node-2", "t-5").ID, 1, `{}`)
+
+		for _, q := range []archivist.StatsQuery{{Window: time.Minute, Bucket: 10 * time.Second}, {Window: 24 * time.Hour}} {
+			st := h.stats(q.Window, q.Bucket)
+			if len(st.ByGroup) != 2 || st.ByGroup[0].Group != "camp-a" || st.ByGroup[1].Group != "camp-b" {
+				t.Fatalf("window %s: groups %+v, want camp-a then camp-b (most ended first), and no entry for the ungrouped task", q.Window, st.ByGroup)
+			}
+			for _, want := range []archivist.GroupStats{
+				{Group: "camp-a", Submitted: 3, Completed: 2, Failed: 1}, {Group: "camp-b", Submitted: 2, Completed: 1},
+			} {
+				got := groupStats(st, want.Group)
+				if got.Submitted != want.Submitted || got.Completed != want.Completed || got.Failed != want.Failed {
+					t.Errorf("window %s: group %s submitted/completed/failed %d/%d/%d, want %d/%d/%d", q.Window, want.Group,
+						got.Submitted, got.Completed, got.Failed, want.Submitted, want.Completed, want.Failed)
+				}
+			}
+			if sub, done, failed := sums(st); sub != 6 || done != 4 || failed != 1 {
+				t.Errorf("window %s: the cluster's series sums to %d/%d/%d, want 6/4/1 (groups or not)", q.Window, sub, done, failed)
+			}
+
+			// Narrowed to one group: its series and total, no types or nodes.
+			q.Group = "camp-a"
+			one, err := h.s.Stats(h.ctx(), q)
+			if err != nil {
+				t.Fatalf("Stats(group camp-a): %v", err)
+			}
+			if sub, done, failed := sums(one); sub != 3 || done != 2 || failed != 1 {
+				t.Errorf("window %s, group camp-a: series sums to %d/%d/%d, want 3/2/1", q.Window, sub, done, failed)
+			}
+			if tot := one.Total; tot.Submitted != 3 || tot.Completed != 2 || tot.Failed != 1 || tot.RunP95 <= 0 {
+				t.Errorf("window %s, group camp-a: total %+v, want 3/2/1 with a run time", q.Window, tot)
+			}
+			if len(one.ByGroup) != 1 || one.ByGroup[0].Group != "camp-a" || len(one.ByType) != 0 || len(one.ByNode) != 0 {
+				t.Errorf("window %s, group camp-a: groups %+v, types %+v, nodes %+v; want camp-a alone and no types or nodes",
+					q.Window, one.ByGroup, one.ByType, one.ByNode)
+			}
+			q.Group = "camp-none"
+			none, err := h.s.Stats(h.ctx(), q)
+			if err != nil {
+				t.Fatalf("Stats(group camp-none): %v", err)
+			}
+			if sub, done, failed := sums(none); sub != 0 || done != 0 || failed != 0 || len(none.ByGroup) != 0 {
+				t.Errorf("window %s, a group with no tasks: %d/%d/%d, groups %+v; want nothing", q.Window, sub, done, failed, none.ByGroup)
+			}
+		}
+	})
+
 	s.run(t, "Bounds", func(t *testing.T, h *fixture) {
-		const types, nodes = archivist.MaxStatsTypes + 10, archivist.MaxStatsNodes + 10
+		const types, nodes, groups = archivist.MaxStatsTypes + 10, archivist.MaxStatsNodes + 10, archivist.MaxStatsGroups + 10
 		awayFromBucketEdge(5 * time.Second)
 		var specs []*archivist.Task
-		for i := range nodes {
-			specs = append(specs, newTask(fmt.Sprintf("t-%d", i), fmt.Sprintf("type-%d", i%types), archivist.PriorityNormal))
+		for i := range max(nodes, groups) {
+			sp := newTask(fmt.Sprintf("t-%d", i), fmt.Sprintf("type-%d", i%types), archivist.PriorityNormal)
+			sp.Group = fmt.Sprintf("group-%03d", i%groups)
+			specs = append(specs, sp)
 		}
 		h.create(specs...)
 		for i, sp := range specs {
@@ -350,16 +427,31 @@ func testStats(t *testing.T, s suite) {
 		for _, ts := range st.ByType {
 			done += ts.Completed
 		}
-		if other := typeStats(st, archivist.StatsOther); other.Completed == 0 || done != nodes {
-			t.Errorf("types: %s has %d completed, all types %d; want some and %d", archivist.StatsOther, other.Completed, done, nodes)
+		if other := typeStats(st, archivist.StatsOther); other.Completed == 0 || done != int64(len(specs)) {
+			t.Errorf("types: %s has %d completed, all types %d; want some and %d", archivist.StatsOther, other.Completed, done, len(specs))
 		}
 		done = 0
 		for _, ns := range st.ByNode {
 			done += ns.Completed
 		}
-		if other := nodeStats(st, archivist.StatsOther); other.Completed != nodes-archivist.MaxStatsNodes || done != nodes {
+		if other := nodeStats(st, archivist.StatsOther); other.Completed != int64(len(specs))-archivist.MaxStatsNodes || done != int64(len(specs)) {
 			t.Errorf("nodes: %s has %d completed, all nodes %d; want %d and %d", archivist.StatsOther, other.Completed, done,
-				nodes-archivist.MaxStatsNodes, nodes)
+				len(specs)-archivist.MaxStatsNodes, len(specs))
+		}
+		if len(st.ByGroup) != archivist.MaxStatsGroups+1 {
+			t.Errorf("%d groups in one bucket: %d listed, want %d (the rest as %s)", groups, len(st.ByGroup),
+				archivist.MaxStatsGroups+1, archivist.StatsOther)
+		}
+		var sub int64
+		done = 0
+		for _, gs := range st.ByGroup {
+			done += gs.Completed
+			sub += gs.Submitted
+		}
+		if other := groupStats(st, archivist.StatsOther); other.Completed == 0 || other.Submitted == 0 ||
+			done != int64(len(specs)) || sub != int64(len(specs)) {
+			t.Errorf("groups: %s has %d submitted, %d completed; all groups %d, %d; want some and %d each", archivist.StatsOther,
+				other.Submitted, other.Completed, sub, done, len(specs))
 		}
 	})
 }
