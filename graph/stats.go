@@ -36,8 +36,8 @@ func clusterStats(st *archivist.Stats) *model.ClusterStats {
 	out := &model.ClusterStats{
 		WindowSeconds: int(st.Window / time.Second), BucketSeconds: int(st.Bucket / time.Second),
 		ResolutionSeconds: int(st.Resolution / time.Second), From: st.From, To: st.To,
-		Series: make([]*model.StatsPoint, 0, len(st.Series)),
-		ByType: make([]*model.TypeStats, 0, len(st.ByType)),
+		Series:  make([]*model.StatsPoint, 0, len(st.Series)),
+		ByType:  make([]*model.TypeStats, 0, len(st.ByType)),
 		ByNode:  make([]*model.NodeStats, 0, len(st.ByNode)),
 		ByGroup: make([]*model.GroupStats, 0, len(st.ByGroup)),
 	}
