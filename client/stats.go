@@ -16,6 +16,7 @@ type Stats struct {
 	Total             StatsPoint   `json:"total"`
 	ByType            []TypeStats  `json:"byType"`
 	ByNode            []NodeStats  `json:"byNode"`
+	ByGroup           []GroupStats `json:"byGroup"`
 }
 
 // StatsPoint is one bucket of a stats series.
@@ -39,6 +40,16 @@ type TypeStats struct {
 	RunP95Ms  float64 `json:"runP95Ms"`
 }
 
+// GroupStats sums one group over the window.
+type GroupStats struct {
+	Group     string  `json:"group"`
+	Submitted int     `json:"submitted"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	WaitP95Ms float64 `json:"waitP95Ms"`
+	RunP95Ms  float64 `json:"runP95Ms"`
+}
+
 // NodeStats sums one node over the window.
 type NodeStats struct {
 	NodeID        string  `json:"nodeId"`
@@ -53,13 +64,24 @@ const statsFields = `windowSeconds bucketSeconds resolutionSeconds from to
 	series { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 	total { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 	byType { type completed failed waitP95Ms runP95Ms }
-	byNode { nodeId completed failed busySeconds workerSeconds utilization }`
+	byNode { nodeId completed failed busySeconds workerSeconds utilization }
+	byGroup { group submitted completed failed waitP95Ms runP95Ms }`
 
 // Stats returns the cluster statistics over the last window, in points of
 // bucket; zero values ask for the server's defaults (an hour, about 60
 // points).
 func (c *Client) Stats(ctx context.Context, window, bucket time.Duration) (*Stats, error) {
+	return c.GroupStats(ctx, window, bucket, "")
+}
+
+// GroupStats is Stats narrowed to the tasks of one group: the series, the
+// total and ByGroup are the group's, ByType and ByNode empty. An empty
+// group is the whole cluster.
+func (c *Client) GroupStats(ctx context.Context, window, bucket time.Duration, group string) (*Stats, error) {
 	vars := map[string]any{}
+	if group != "" {
+		vars["g"] = group
+	}
 	if window != 0 {
 		vars["w"] = int(window / time.Second)
 	}
@@ -67,6 +89,6 @@ func (c *Client) Stats(ctx context.Context, window, bucket time.Duration) (*Stat
 		vars["b"] = int(bucket / time.Second)
 	}
 	var out struct{ Stats *Stats }
-	err := c.Do(ctx, `query($w: Int, $b: Int) { stats(windowSeconds: $w, bucketSeconds: $b) { `+statsFields+` } }`, vars, &out)
+	err := c.Do(ctx, `query($w: Int, $b: Int, $g: String) { stats(windowSeconds: $w, bucketSeconds: $b, group: $g) { `+statsFields+` } }`, vars, &out)
 	return out.Stats, err
 }

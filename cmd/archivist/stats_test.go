@@ -31,6 +31,10 @@ type clusterStats struct {
 		BusySeconds, WorkerSeconds float64
 		Utilization                float64
 	}
+	ByGroup []struct {
+		Group                        string
+		Submitted, Completed, Failed int
+	}
 }
 
 func (st clusterStats) totals() (submitted, completed, failed int) {
@@ -48,13 +52,14 @@ func statsOf(t *testing.T, n *node) clusterStats {
 	n.gql(t, `{ stats(windowSeconds: 600, bucketSeconds: 60) { windowSeconds bucketSeconds from to
 		series { at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms }
 		byType { type completed failed waitP95Ms runP95Ms }
-		byNode { nodeId completed failed busySeconds workerSeconds utilization } } }`, nil, &out)
+		byNode { nodeId completed failed busySeconds workerSeconds utilization }
+		byGroup { group submitted completed failed } } }`, nil, &out)
 	return out.Stats
 }
 
 // TestStatsClusterSameOnEveryNode: two real nodes on a real redis-server
 // answer stats the same, from the rollups in Redis, with every task of both
-// nodes counted; the CLI prints them.
+// nodes counted, per group too; the CLI prints them.
 func TestStatsClusterSameOnEveryNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster")
@@ -65,10 +70,11 @@ func TestStatsClusterSameOnEveryNode(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, func() bool { return len(onlineNodes(t, a)) == 2 }, "both nodes online")
 	submitSleeps(t, a, 60, 30)
 	var out struct{ SubmitTasks []struct{ ID string } }
-	a.gql(t, `mutation { submitTasks(inputs: [{type: "fail", input: {times: 5}, maxRetries: 0}]) { id } }`, nil, &out)
+	a.gql(t, `mutation { submitTasks(inputs: [{type: "fail", input: {times: 5}, maxRetries: 0, group: "camp-9"},
+		{type: "echo", input: {}, group: "camp-9"}, {type: "echo", input: {}, group: "camp-9"}]) { id } }`, nil, &out)
 	testkit.Eventually(t, 60*time.Second, func() bool {
 		_, done, failed := statsOf(t, b).totals()
-		return done == 60 && failed == 1
+		return done == 62 && failed == 1
 	}, "the tasks to end")
 
 	var sa, sb clusterStats
@@ -76,8 +82,12 @@ func TestStatsClusterSameOnEveryNode(t *testing.T) {
 		sa, sb = statsOf(t, a), statsOf(t, b)
 		return reflect.DeepEqual(sa, sb)
 	}, "both nodes to give the same stats")
-	if sub, done, failed := sa.totals(); sub != 61 || done != 60 || failed != 1 {
-		t.Errorf("totals: %d submitted, %d completed, %d failed; want 61, 60, 1", sub, done, failed)
+	if sub, done, failed := sa.totals(); sub != 63 || done != 62 || failed != 1 {
+		t.Errorf("totals: %d submitted, %d completed, %d failed; want 63, 62, 1", sub, done, failed)
+	}
+	if len(sa.ByGroup) != 1 || sa.ByGroup[0].Group != "camp-9" || sa.ByGroup[0].Submitted != 3 ||
+		sa.ByGroup[0].Completed != 2 || sa.ByGroup[0].Failed != 1 {
+		t.Errorf("by group: %+v, want camp-9 alone with 3 submitted, 2 completed, 1 failed", sa.ByGroup)
 	}
 	types := map[string][2]int{}
 	for _, ty := range sa.ByType {
@@ -86,8 +96,8 @@ func TestStatsClusterSameOnEveryNode(t *testing.T) {
 			t.Errorf("sleep tasks of 30ms: run p95 %vms", ty.RunP95Ms)
 		}
 	}
-	if types["sleep"] != [2]int{60, 0} || types["fail"] != [2]int{0, 1} {
-		t.Errorf("by type: %v, want sleep 60 completed, fail 1 failed", types)
+	if types["sleep"] != [2]int{60, 0} || types["fail"] != [2]int{0, 1} || types["echo"] != [2]int{2, 0} {
+		t.Errorf("by type: %v, want sleep 60 completed, echo 2 completed, fail 1 failed", types)
 	}
 	perNode := 0
 	for _, n := range sa.ByNode {
@@ -97,19 +107,35 @@ func TestStatsClusterSameOnEveryNode(t *testing.T) {
 				n.NodeID, n.WorkerSeconds, n.Utilization)
 		}
 	}
-	if len(sa.ByNode) != 2 || perNode != 60 {
-		t.Errorf("by node: %+v, want stats-a and stats-b with 60 completed between them", sa.ByNode)
+	if len(sa.ByNode) != 2 || perNode != 62 {
+		t.Errorf("by node: %+v, want stats-a and stats-b with 62 completed between them", sa.ByNode)
 	}
 
 	// The CLI, on the other node.
 	text, errOut, code := cli(t, b, "stats", "--window", "10m", "--bucket", "1m")
 	if code != 0 || !strings.Contains(text, "COMPLETED") || !strings.Contains(text, "sleep") ||
-		!strings.Contains(text, "stats-a") || !strings.Contains(text, "UTILIZATION") {
+		!strings.Contains(text, "stats-a") || !strings.Contains(text, "UTILIZATION") || !strings.Contains(text, "camp-9") {
 		t.Errorf("archivist stats: exit %d\n%s\n%s", code, text, errOut)
 	}
-	js, _, code := cli(t, b, "stats", "--window", "10m", "-o", "json")
+	text, errOut, code = cli(t, b, "stats", "--window", "10m", "--bucket", "1m", "--group", "camp-9")
+	if code != 0 || !strings.HasPrefix(text, `Group "camp-9"`) || strings.Contains(text, "UTILIZATION") {
+		t.Errorf("archivist stats --group camp-9: exit %d\n%s\n%s", code, text, errOut)
+	}
+	js, _, code := cli(t, b, "stats", "--window", "10m", "--group", "camp-9", "-o", "json")
+	var one clusterStats
+	if code != 0 || json.Unmarshal([]byte(js), &one) != nil {
+		t.Fatalf("archivist stats --group -o json: exit %d\n%s", code, js)
+	}
+	if sub, done, failed := one.totals(); sub != 3 || done != 2 || failed != 1 || len(one.ByType) != 0 {
+		t.Errorf("archivist stats --group camp-9: %d/%d/%d submitted/completed/failed, types %+v; want 3/2/1 and none",
+			sub, done, failed, one.ByType)
+	}
+	if _, errOut, code := cli(t, b, "stats", "--group", "*"); code != 1 || !strings.Contains(errOut, "reserved") {
+		t.Errorf("archivist stats --group '*': exit %d, %q; want 1 and a reserved group error", code, errOut)
+	}
+	js, _, code = cli(t, b, "stats", "--window", "10m", "-o", "json")
 	var parsed struct{ ByType []struct{ Type string } }
-	if code != 0 || json.Unmarshal([]byte(js), &parsed) != nil || len(parsed.ByType) != 2 {
+	if code != 0 || json.Unmarshal([]byte(js), &parsed) != nil || len(parsed.ByType) != 3 {
 		t.Errorf("archivist stats -o json: exit %d\n%s", code, js)
 	}
 	if _, errOut, code := cli(t, b, "stats", "--window", "1h", "--bucket", "15s"); code != 1 || !strings.Contains(errOut, "BAD_USER_INPUT") {
