@@ -1003,6 +1003,30 @@ async function singleNodeScenarios() {
     await other.locator('[data-testid="throughput-card"] .chart-summary', { hasText: want }).waitFor({ timeout: T });
     await other.context().close();
     await shotOf('21-overview-stats', page.locator('[data-testid="stats-types"]').locator('..'));
+
+    // By group: a group's tasks in its own row; Chart narrows the activity to that group.
+    const sg = `e2e-stats-${Date.now().toString(36)}`;
+    await gql(page, 'mutation($g: String) { submitTasks(inputs: [{type: "echo", group: $g}, {type: "echo", group: $g}]) { id } }', { g: sg });
+    const grow = page.locator(`[data-testid="stats-groups"] tr[data-group="${sg}"]`);
+    await grow.locator('td:nth-child(3)', { hasText: /^2$/ }).waitFor({ timeout: T });
+    assert((await grow.locator('td:nth-child(2)').innerText()) === '2', 'the group row does not count its 2 submissions');
+    await grow.getByRole('button', { name: `Chart the activity of group ${sg}` }).click();
+    await page.waitForURL(new RegExp(`\\?group=${sg}`), { timeout: T });
+    await throughput.filter({ hasText: `2 completed, 0 failed and 2 submitted in the last 1 h, for group ${sg}.` }).waitFor({ timeout: T });
+    await page.locator('[data-testid="stats-group-note"]').waitFor({ timeout: T });
+    assert((await page.locator('[data-testid="stats-types"]').count()) === 0, 'the per-type table shows beside one group');
+    assert((await page.locator('[data-testid="stats-groups"] tbody tr').count()) === 1, 'other groups are listed beside one group');
+    // A reload keeps the group (it is in the address).
+    await page.reload();
+    await online(page);
+    await page.evaluate(() => (window.__e2eNoReload = true));
+    await throughput.filter({ hasText: `for group ${sg}.` }).waitFor({ timeout: T });
+    await page.locator('.charts-head').scrollIntoViewIfNeeded();
+    await shot('32-overview-group-activity', page);
+    // All tasks again.
+    await page.locator('[data-testid="activity-group-select"]').selectOption('');
+    await throughput.filter({ hasText: 'cluster-wide.' }).waitFor({ timeout: T });
+    await page.locator('[data-testid="stats-types"]').waitFor({ timeout: T });
   });
 
   await scenario('drain and resume a node from the UI', async () => {

@@ -432,8 +432,9 @@ export class DistributedProcessingService {
   }
 
   /** The cluster's statistics over the last windowSeconds, and over the last minute. */
-  async stats(windowSeconds: number): Promise<OverviewStats> {
-    return this.query<OverviewStats>(ops.STATS_QUERY, { window: windowSeconds });
+  /** The statistics of the last windowSeconds, of one group's tasks when group is given (not empty). */
+  async stats(windowSeconds: number, group?: string): Promise<OverviewStats> {
+    return this.query<OverviewStats>(ops.STATS_QUERY, { window: windowSeconds, group: group || null });
   }
 
   async listNodes(): Promise<ProcessingNode[]> {

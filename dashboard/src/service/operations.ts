@@ -109,15 +109,19 @@ export const SESSION_QUERY = `query Session { session { authRequired authenticat
 
 const STATS_POINT = `at submitted completed failed waitP50Ms waitP95Ms runP50Ms runP95Ms`;
 
-/** The overview's statistics: the chosen window (default buckets) and the last minute. */
+/**
+ * The overview's statistics: the chosen window (default buckets), of one group when $group is given, and the
+ * cluster's last minute.
+ */
 export const STATS_QUERY = `
-  query OverviewStats($window: Int) {
-    stats(windowSeconds: $window) {
+  query OverviewStats($window: Int, $group: String) {
+    stats(windowSeconds: $window, group: $group) {
       windowSeconds bucketSeconds from to
       series { ${STATS_POINT} }
       total { ${STATS_POINT} }
       byType { type completed failed waitP95Ms runP95Ms }
       byNode { nodeId completed failed busySeconds workerSeconds utilization }
+      byGroup { group submitted completed failed waitP95Ms runP95Ms }
     }
     recent: stats(windowSeconds: 60, bucketSeconds: 10) { from to total { ${STATS_POINT} } }
   }

@@ -377,6 +377,15 @@ export interface TypeStats {
   runP95Ms: number;
 }
 
+export interface GroupStats {
+  group: string;
+  submitted: number;
+  completed: number;
+  failed: number;
+  waitP95Ms: number;
+  runP95Ms: number;
+}
+
 export interface NodeStats {
   nodeId: string;
   completed: number;
@@ -397,6 +406,8 @@ export interface ClusterStats {
   total: StatsPoint;
   byType: TypeStats[];
   byNode: NodeStats[];
+  /** Per group, most ended first; with a group asked for, that group alone (and byType, byNode empty). */
+  byGroup: GroupStats[];
 }
 
 /** What the overview polls: the chosen window, and the last minute for its tiles. */

@@ -5,10 +5,10 @@
 // soon after task events (at most once a second while they flow), and
 // after a reconnection.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from "react";
 
-import type { OverviewStats } from '../service/types';
-import { useStore } from './store';
+import type { OverviewStats } from "../service/types";
+import { useStore } from "./store";
 
 /** How often the statistics are fetched while nothing happens. */
 export const STATS_POLL_MS = 5000;
@@ -17,15 +17,22 @@ export const STATS_EVENT_DEBOUNCE_MS = 1000;
 
 export interface StatsState {
   data: OverviewStats | null;
+  /** The group data is of ('' the whole cluster). */
+  group: string;
   error: string | null;
   /** Whether a fetch for the current window is in flight before any data for it. */
   loading: boolean;
 }
 
-/** Polls the stats query for windowSeconds while the calling view is mounted. */
-export function useClusterStats(windowSeconds: number): StatsState {
+/** Polls the stats query for windowSeconds (of one group's tasks when group is set) while the calling view is mounted. */
+export function useClusterStats(windowSeconds: number, group = ""): StatsState {
   const store = useStore();
-  const [state, setState] = useState<StatsState>({ data: null, error: null, loading: true });
+  const [state, setState] = useState<StatsState>({
+    data: null,
+    group,
+    error: null,
+    loading: true,
+  });
   const last = useRef(0);
 
   useEffect(() => {
@@ -34,7 +41,18 @@ export function useClusterStats(windowSeconds: number): StatsState {
     let again = false;
     let poll: ReturnType<typeof setTimeout> | null = null;
     let debounce: ReturnType<typeof setTimeout> | null = null;
-    setState((s) => ({ data: s.data && s.data.stats.windowSeconds === windowSeconds ? s.data : null, error: null, loading: true }));
+    // What shows stays while the next window loads, not what another group's figures were.
+    setState((s) => ({
+      data:
+        s.data &&
+        s.data.stats.windowSeconds === windowSeconds &&
+        s.group === group
+          ? s.data
+          : null,
+      group,
+      error: null,
+      loading: true,
+    }));
 
     const fetchNow = async () => {
       if (stopped) return;
@@ -46,10 +64,15 @@ export function useClusterStats(windowSeconds: number): StatsState {
       if (poll) clearTimeout(poll);
       last.current = Date.now();
       try {
-        const data = await store.service.stats(windowSeconds);
-        if (!stopped) setState({ data, error: null, loading: false });
+        const data = await store.service.stats(windowSeconds, group);
+        if (!stopped) setState({ data, group, error: null, loading: false });
       } catch (err) {
-        if (!stopped) setState((s) => ({ ...s, error: (err as Error).message, loading: false }));
+        if (!stopped)
+          setState((s) => ({
+            ...s,
+            error: (err as Error).message,
+            loading: false,
+          }));
       } finally {
         inFlight = false;
         if (!stopped) {
@@ -64,7 +87,10 @@ export function useClusterStats(windowSeconds: number): StatsState {
     };
     const soon = () => {
       if (debounce || stopped) return;
-      const wait = Math.max(100, last.current + STATS_EVENT_DEBOUNCE_MS - Date.now());
+      const wait = Math.max(
+        100,
+        last.current + STATS_EVENT_DEBOUNCE_MS - Date.now(),
+      );
       debounce = setTimeout(() => {
         debounce = null;
         void fetchNow();
@@ -81,7 +107,7 @@ export function useClusterStats(windowSeconds: number): StatsState {
       if (poll) clearTimeout(poll);
       if (debounce) clearTimeout(debounce);
     };
-  }, [store, windowSeconds]);
+  }, [store, windowSeconds, group]);
 
   return state;
 }
