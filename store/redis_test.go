@@ -735,6 +735,8 @@ return { b, x }`
 // scheduler and a worker pool do: created in batches, placed and claimed in
 // batches, completed concurrently (b.N tasks; see tasks/s), and reports the
 // Redis server's CPU per task for each step (from INFO cpu).
+// BENCH_FLOW_BATCH sets the batch (default 100); BENCH_FLOW_GROUPS=N puts
+// the tasks in N groups, in turn (default: no group).
 //
 // BENCH_REDIS_URL runs it on a server of your own instead (to profile it
 // with perf, say); it uses the cluster name "bench-flow" there.
@@ -779,12 +781,16 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_FLOW_BATCH")); err == nil && v > 0 {
 		batch = v
 	}
+	groups, _ := strconv.Atoi(os.Getenv("BENCH_FLOW_GROUPS"))
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		n := min(batch, b.N-done)
 		tasks := make([]*archivist.Task, n)
 		for i := range tasks {
 			tasks[i] = &archivist.Task{Type: "echo", Input: json.RawMessage(`{"n":1}`), Priority: archivist.PriorityNormal, Timeout: time.Minute}
+			if groups > 0 {
+				tasks[i].Group = "campaign-" + strconv.Itoa((done+i)%groups)
+			}
 		}
 		step(0, func() {
 			if err := r.CreateTasks(ctx, tasks); err != nil {
