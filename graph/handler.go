@@ -205,7 +205,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	opts = opts.withDefaults()
 	logger := r.logger()
 
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	es := NewExecutableSchema(Config{Resolvers: r})
+	srv := handler.New(es)
 	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
 	var impl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
@@ -281,6 +282,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.MaxResponseBytes > 0 {
 		srv.Use(responseCap{max: opts.MaxResponseBytes})
 	}
+	// After every check of the operation, and the innermost response
+	// interceptor: a subscriber of a shared feed is served from it.
+	srv.Use(shareSubscriptions{hub: newShareHub(es, r, logger)})
 	// Last: it counts the response as the client gets it, a refusal by any
 	// check above included.
 	if opts.Metrics != nil {

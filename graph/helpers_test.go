@@ -93,6 +93,11 @@ func (c *countingSource) Subscribe(ctx context.Context, after uint64) (archivist
 }
 
 // waitSubscribed waits for n more subscriptions to be opened.
+// ownDoc makes query a document of its own (a comment naming it), so that
+// its subscription opens a store subscription of its own instead of sharing
+// the feed of the same document: tests that count store subscriptions use it.
+func ownDoc(query, name string) string { return "# " + name + "\n" + query }
+
 func (c *countingSource) waitSubscribed(t *testing.T, n int) {
 	t.Helper()
 	timeout := time.After(10 * time.Second)

@@ -291,11 +291,11 @@ func TestMaxSubscriptionsPerConnection(t *testing.T) {
 			t.Parallel()
 			e := setupLimits(t, "", func(o *graph.HandlerOptions) { o.MaxSubscriptionsPerConnection = 2 })
 			c := e.dial(t, proto)
-			c.subscribe("a", taskUpdated, nil)
-			c.subscribe("b", taskUpdated, nil)
+			c.subscribe("a", ownDoc(taskUpdated, "a"), nil)
+			c.subscribe("b", ownDoc(taskUpdated, "b"), nil)
 			e.events.waitSubscribed(t, 2)
 
-			c.subscribe("c", taskUpdated, nil)
+			c.subscribe("c", ownDoc(taskUpdated, "c"), nil)
 			wantError(t, c.result("c"), "TOO_MANY_SUBSCRIPTIONS", "2 subscriptions")
 			// Queries do not count, and the connection stays.
 			c.subscribe("q", `{ taskTypes }`, nil)
@@ -304,14 +304,14 @@ func TestMaxSubscriptionsPerConnection(t *testing.T) {
 			}
 			// Another connection has its own slots.
 			other := e.dial(t, proto)
-			other.subscribe("x", taskUpdated, nil)
+			other.subscribe("x", ownDoc(taskUpdated, "x"), nil)
 			e.events.waitSubscribed(t, 1)
 
 			// Stopping one frees its slot for the very next subscribe.
 			c.stop("a")
-			c.subscribe("d", taskUpdated, nil)
+			c.subscribe("d", ownDoc(taskUpdated, "d"), nil)
 			e.events.waitSubscribed(t, 1)
-			c.subscribe("e", taskUpdated, nil)
+			c.subscribe("e", ownDoc(taskUpdated, "e"), nil)
 			if m := c.skipComplete("a"); m.ID != "e" {
 				t.Fatalf("want the refusal of e, got %+v", m)
 			} else {

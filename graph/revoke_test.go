@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,9 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
+	opened := 0
 	open := func(key string, inHeader bool) *websocket.Conn {
+		opened++
 		opts := &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}}
 		payload := map[string]any{"Authorization": "Bearer " + key}
 		if inHeader {
@@ -56,7 +59,7 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 			t.Fatalf("connection_init: %v %v", m, err)
 		}
 		_ = wsjson.Write(ctx, c, map[string]any{"id": "s", "type": "subscribe",
-			"payload": map[string]any{"query": "subscription { taskUpdated { id } }"}})
+			"payload": map[string]any{"query": ownDoc("subscription { taskUpdated { id } }", strconv.Itoa(opened))}})
 		return c
 	}
 	a1, a2, b, c := open(keyA, false), open(keyA, true), open(keyB, false), open(keyC, true)

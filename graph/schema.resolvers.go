@@ -223,6 +223,9 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 			return nil, err
 		}
 	}
+	if joinShared(ctx) {
+		return nil, nil
+	}
 	q := taskFilter(filter)
 	sub, err := r.subscribe(ctx)
 	if err != nil {
@@ -241,6 +244,9 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filt
 
 // NodeUpdated is the resolver for the nodeUpdated field.
 func (r *subscriptionResolver) NodeUpdated(ctx context.Context, id *string) (<-chan *archivist.Node, error) {
+	if joinShared(ctx) {
+		return nil, nil
+	}
 	sub, err := r.subscribe(ctx)
 	if err != nil {
 		return nil, err
@@ -262,6 +268,9 @@ func (r *subscriptionResolver) NodeUpdated(ctx context.Context, id *string) (<-c
 
 // ConfigUpdated is the resolver for the configUpdated field.
 func (r *subscriptionResolver) ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error) {
+	if joinShared(ctx) {
+		return nil, nil
+	}
 	sub, err := r.subscribe(ctx)
 	if err != nil {
 		return nil, err

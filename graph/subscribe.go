@@ -58,6 +58,11 @@ func endSubscription(ctx context.Context, r *Resolver, err error) {
 	if ctx.Err() != nil || !overWebsocket(ctx) {
 		return
 	}
+	if f := feedSink(ctx); f != nil {
+		// A shared feed's: every subscriber of the feed is told.
+		f.report(presentError(r.logger())(ctx, err))
+		return
+	}
 	transport.AddSubscriptionError(ctx, presentError(r.logger())(ctx, err))
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestSubscriptionsDoNotLeak(t *testing.T) {
 	clients := make([]*wsClient, n)
 	for i := range clients {
 		clients[i] = e.dial(t, []string{protoTransportWS, protoLegacyWS}[i%2])
-		clients[i].subscribe("s", taskUpdated, nil)
+		clients[i].subscribe("s", ownDoc(taskUpdated, strconv.Itoa(i)), nil)
 	}
 	e.events.waitSubscribed(t, n)
 	if got := e.events.open.Load(); got != n {
