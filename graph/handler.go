@@ -209,7 +209,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv := handler.New(es)
 	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
-	var impl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
+	var impl transport.WebsocketImplementation = batchedImplementation{
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
 	}
 	impl = unicodeImplementation{impl}

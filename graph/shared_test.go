@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph"
 	"github.com/rpg-archivist/archivist/internal/testkit"
 )
 
@@ -52,6 +53,7 @@ func TestSharedSubscriptions(t *testing.T) {
 	e := setup(t)
 	e.must(t, `{ taskTypes }`, nil, nil)
 	before := runtime.NumGoroutine()
+	slow := graph.SlowEncodes()
 
 	const n = 30
 	echo := map[string]any{"f": map[string]any{"type": "echo"}}
@@ -135,4 +137,9 @@ func TestSharedSubscriptions(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, func() bool { return e.events.open.Load() == 0 }, "every store subscription to close")
 	testkit.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= before+5 }, "goroutines to end")
+	// Every message of both protocols was written around its payload, not
+	// encoded again.
+	if n := graph.SlowEncodes() - slow; n != 0 {
+		t.Errorf("%d WebSocket messages went through encoding/json", n)
+	}
 }
