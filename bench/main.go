@@ -49,6 +49,10 @@ type config struct {
 	SteadyDuration time.Duration `json:"steadyDuration"`
 	SubmitDuration time.Duration `json:"submitDuration"`
 	Subscribers    []int         `json:"subscribers"`
+	// IdleSubscribers, when not 0, adds a run of 1,000 active subscribers
+	// beside this many idle ones (subscribed to configUpdated, which stays
+	// quiet).
+	IdleSubscribers int `json:"idleSubscribers,omitempty"`
 	EventsPerSec   int           `json:"eventsPerSecPerSubscriber"`
 	SubDuration    time.Duration `json:"subscriptionDuration"`
 	IdleSettle     time.Duration `json:"idleSettle"`
@@ -65,12 +69,12 @@ func defaultConfig(quick bool) config {
 		return config{Quick: true, N: 5000, Concurrency: 100, Runs: 1, Rates: []int{1000, 5000},
 			SteadyDuration: 3 * time.Second, SubmitDuration: 2 * time.Second, Subscribers: []int{100, 1000},
 			EventsPerSec: 100, SubDuration: 4 * time.Second, IdleSettle: 2 * time.Second, IdleWindow: 5 * time.Second,
-			Chains: 200}
+			Chains: 200, IdleSubscribers: 9000}
 	}
 	return config{N: 20000, Concurrency: 100, Runs: 3, Rates: []int{1000, 5000},
 		SteadyDuration: 10 * time.Second, SubmitDuration: 5 * time.Second, Subscribers: []int{100, 1000},
 		EventsPerSec: 100, SubDuration: 10 * time.Second, IdleSettle: 5 * time.Second, IdleWindow: 20 * time.Second,
-		Chains: 200}
+		Chains: 200, IdleSubscribers: 9000}
 }
 
 type bench struct {
@@ -284,7 +288,18 @@ func (b *bench) runAll(ctx context.Context) error {
 	if b.wants("subscribe") {
 		for _, k := range b.cfg.Subscribers {
 			runs, err := repeat(b, fmt.Sprintf("subscribe K=%d", k), func() (subRun, error) {
-				return b.subscribeRun(ctx, k, b.cfg.EventsPerSec)
+				return b.subscribeRun(ctx, k, k, b.cfg.EventsPerSec)
+			})
+			if err != nil {
+				return err
+			}
+			r.Subscriptions = append(r.Subscriptions, summarizeSub(k, runs))
+		}
+		if idle := b.cfg.IdleSubscribers; idle > 0 {
+			const active = 1000
+			k := active + idle
+			runs, err := repeat(b, fmt.Sprintf("subscribe K=%d (%d active)", k, active), func() (subRun, error) {
+				return b.subscribeRun(ctx, k, active, b.cfg.EventsPerSec)
 			})
 			if err != nil {
 				return err

@@ -211,12 +211,16 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 	if len(r.Subscriptions) > 0 {
-		p("**Subscriptions**: K WebSocket clients (graphql-transport-ws) subscribed to `taskUpdated` on one node on Redis, each receiving %d events/s for %s; delay from the change (`updatedAt`) to receipt, in ms; node memory per subscriber over its RSS before they connected.\n\n", r.Config.EventsPerSec, r.Config.SubDuration)
+		p("**Subscriptions**: K WebSocket clients (graphql-transport-ws) subscribed to `taskUpdated` on one node on Redis, each receiving %d events/s for %s (where fewer are active, the others hold a `configUpdated` subscription that stays quiet); delay from the change (`updatedAt`) to receipt, in ms; node memory per subscriber over its RSS before they connected.\n\n", r.Config.EventsPerSec, r.Config.SubDuration)
 		p("| K | messages/s | delivered | delay p50 | delay p99 | delay max | KB/subscriber idle | KB/subscriber peak | node CPU %% | clients' CPU %% | dropped |\n")
 		p("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, s := range r.Subscriptions {
 			m := s.Median
-			p("| %d | %.0f | %.1f%% | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %d |\n", s.Subscribers, m.MsgsPerSec,
+			k := fmt.Sprint(s.Subscribers)
+			if m.Active > 0 && m.Active < s.Subscribers {
+				k = fmt.Sprintf("%d (%d active)", s.Subscribers, m.Active)
+			}
+			p("| %s | %.0f | %.1f%% | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %d |\n", k, m.MsgsPerSec,
 				100*ratio(float64(m.Received), float64(m.Expected)), m.Delay.P50, m.Delay.P99, m.Delay.Max,
 				m.IdleKBPerSub, m.PeakKBPerSub, m.NodeCPUPct, m.ClientCPUPct, m.Dropped)
 		}
@@ -267,31 +271,58 @@ func moreCalls(a, b *drainResult, atLeast float64) string {
 	return strings.Join(parts, ", ")
 }
 
+// targets are those of issue #18 (README: "Targets"), each from this run.
 func (r *report) targets() []target {
 	var out []target
 	a1, asq, emb := r.drain(sysRedis1), r.drain(sysAsynq), r.drain(sysEmbedded)
 	if a1 != nil && asq != nil {
 		x := ratio(a1.Median.TasksPerSec, asq.Median.TasksPerSec)
-		out = append(out, target{"drain on Redis, one node ≥ 2× asynq", fmt.Sprintf("%.2f×", x), x >= 2})
+		out = append(out, target{"drain on Redis, one node ≥ 2.5× asynq", fmt.Sprintf("%.2f×", x), x >= 2.5})
 		c := ratio(a1.Median.RedisCPUPerTaskUS, asq.Median.RedisCPUPerTaskUS)
 		out = append(out, target{"Redis CPU per task ≤ 40% of asynq's (drain)",
 			fmt.Sprintf("%.0f%% (%.1f vs %.1f µs)", 100*c, a1.Median.RedisCPUPerTaskUS, asq.Median.RedisCPUPerTaskUS), c <= 0.40})
 	}
 	if s := r.steady(sysRedis1, 1000); s != nil {
-		out = append(out, target{"p99 enqueue→start ≤ 5 ms at 1,000/s", fmt.Sprintf("%.2f ms", s.Median.Start.P99), s.Median.Start.P99 <= 5})
+		// asynq's cheaper configuration of the two is the bar.
+		var bar float64
+		for _, name := range []string{sysAsynq + " (default)", sysAsynq + " (10ms check)"} {
+			if a := r.steady(name, 1000); a != nil && (bar == 0 || a.Median.RedisCPUPerTaskUS < bar) {
+				bar = a.Median.RedisCPUPerTaskUS
+			}
+		}
+		if bar > 0 {
+			x := ratio(s.Median.RedisCPUPerTaskUS, bar)
+			out = append(out, target{"Redis CPU per task at 1,000/s ≤ 1.0× asynq's",
+				fmt.Sprintf("%.2f× (%.0f vs %.0f µs)", x, s.Median.RedisCPUPerTaskUS, bar), x <= 1})
+		}
+		out = append(out, target{"p99 submission→start ≤ 2 ms at 1,000/s", fmt.Sprintf("%.2f ms", s.Median.Start.P99), s.Median.Start.P99 <= 2})
 	}
 	if emb != nil && asq != nil {
 		x := ratio(emb.Median.TasksPerSec, asq.Median.TasksPerSec)
-		out = append(out, target{"embedded drain ≥ asynq's drain on Redis", fmt.Sprintf("%.2f×", x), x >= 1})
+		out = append(out, target{"embedded drain ≥ 3× asynq's drain on Redis", fmt.Sprintf("%.2f×", x), x >= 3})
+	}
+	submit := map[string]float64{}
+	for _, s := range r.Submit {
+		submit[s.Mode] = s.Median
+	}
+	if g, a := submit["go CreateTasks"], submit["asynq Enqueue"]; g > 0 && a > 0 {
+		x := ratio(g, a)
+		out = append(out, target{"one task per call, Go API ≥ 1.0× asynq Enqueue", fmt.Sprintf("%.2f× (%.0f vs %.0f/s)", x, g, a), x >= 1})
+	}
+	if g := submit["graphql submitTask"]; g > 0 {
+		out = append(out, target{"one task per call, GraphQL submitTask ≥ 10,000/s", fmt.Sprintf("%.0f/s", g), g >= 10000})
 	}
 	for _, s := range r.Subscriptions {
-		if s.Subscribers != 1000 {
-			continue
-		}
 		m := s.Median
-		out = append(out, target{"1,000 subscribers at 100 events/s: p99 < 250 ms", fmt.Sprintf("%.1f ms", m.Delay.P99),
-			m.Delay.P99 < 250 && m.Received >= m.Expected*99/100})
-		out = append(out, target{"1,000 subscribers: < 100 KB each", fmt.Sprintf("%.0f KB (peak)", m.PeakKBPerSub), m.PeakKBPerSub < 100})
+		switch {
+		case s.Subscribers == 1000 && (m.Active == 0 || m.Active == 1000):
+			out = append(out, target{"1,000 subscribers at 100 events/s: p99 < 100 ms", fmt.Sprintf("%.1f ms", m.Delay.P99),
+				m.Delay.P99 < 100 && m.Received >= m.Expected*99/100})
+			out = append(out, target{"1,000 subscribers: < 50 KB each (peak)", fmt.Sprintf("%.0f KB", m.PeakKBPerSub), m.PeakKBPerSub < 50})
+		case s.Subscribers >= 10000:
+			out = append(out, target{fmt.Sprintf("%d subscribers (%d active): < 20 KB each idle", s.Subscribers, m.Active),
+				fmt.Sprintf("%.1f KB", m.IdleKBPerSub), m.IdleKBPerSub < 20})
+		}
 	}
 	for _, i := range r.Idle {
 		if !strings.HasPrefix(i.System, "archivist") {

@@ -16,7 +16,9 @@ import (
 // task update while tasks flow at a rate that gives each of them
 // EventsPerSec messages.
 type subRun struct {
-	Subscribers  int     `json:"subscribers"`
+	Subscribers int `json:"subscribers"`
+	// Active of them get the events; the others hold a quiet subscription.
+	Active       int     `json:"active"`
 	EventsPerSec int     `json:"eventsPerSecEach"`
 	Expected     int64   `json:"expected"`
 	Received     int64   `json:"received"`
@@ -46,6 +48,7 @@ func summarizeSub(k int, runs []subRun) *subResult {
 	}
 	return &subResult{Subscribers: k, Runs: runs, Median: subRun{
 		Subscribers:  k,
+		Active:       runs[0].Active,
 		EventsPerSec: runs[0].EventsPerSec,
 		Expected:     int64(medianOf(runs, func(r subRun) float64 { return float64(r.Expected) })),
 		Received:     int64(medianOf(runs, func(r subRun) float64 { return float64(r.Received) })),
@@ -63,10 +66,11 @@ func summarizeSub(k int, runs []subRun) *subResult {
 const eventsPerTask = 4
 
 // subscribeRun connects k subscribers to one node on Redis and submits
-// tasks through the Go API so that each subscriber gets eventsPerSec
-// messages a second.
-func (b *bench) subscribeRun(ctx context.Context, k, eventsPerSec int) (subRun, error) {
-	run := subRun{Subscribers: k, EventsPerSec: eventsPerSec}
+// tasks through the Go API so that each of the first active subscribers
+// gets eventsPerSec messages a second; the others subscribe to
+// configUpdated, which stays quiet.
+func (b *bench) subscribeRun(ctx context.Context, k, active, eventsPerSec int) (subRun, error) {
+	run := subRun{Subscribers: k, Active: active, EventsPerSec: eventsPerSec}
 	if err := b.redis.flush(ctx); err != nil {
 		return run, err
 	}
@@ -94,7 +98,10 @@ func (b *bench) subscribeRun(ctx context.Context, k, eventsPerSec int) (subRun, 
 	sem := make(chan struct{}, 32)
 	var dialErr atomic.Value
 	for i := range subs {
-		subs[i] = &subscriber{}
+		subs[i] = &subscriber{query: activeQuery}
+		if i >= active {
+			subs[i].query = idleQuery
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -145,7 +152,7 @@ func (b *bench) subscribeRun(ctx context.Context, k, eventsPerSec int) (subRun, 
 	begin := time.Now()
 	err = pace(total, tasksPerSec, func(int) error { return st.CreateTasks(ctx, newTasks(1)) })
 	// Wait for the last messages (bounded).
-	expected := int64(k) * int64(total) * eventsPerTask
+	expected := int64(active) * int64(total) * eventsPerTask
 	_ = waitFor(ctx, 10*time.Second, func() (bool, error) {
 		var got int64
 		for _, s := range subs {
@@ -181,8 +188,15 @@ func (b *bench) subscribeRun(ctx context.Context, k, eventsPerSec int) (subRun, 
 	return run, nil
 }
 
-// subscriber is one graphql-transport-ws client subscribed to taskUpdated.
+// The subscriptions: every task update, or the configuration's (quiet).
+const (
+	activeQuery = `{"id":"1","type":"subscribe","payload":{"query":"subscription { taskUpdated { id status updatedAt } }"}}`
+	idleQuery   = `{"id":"1","type":"subscribe","payload":{"query":"subscription { configUpdated { version } }"}}`
+)
+
+// subscriber is one graphql-transport-ws client with one subscription.
 type subscriber struct {
+	query  string
 	c      *websocket.Conn
 	count  atomic.Int64
 	ended  atomic.Bool
@@ -209,8 +223,7 @@ func (s *subscriber) connect(ctx context.Context, url string) error {
 	if !bytes.Contains(msg, []byte(`"connection_ack"`)) {
 		return fmt.Errorf("expected connection_ack, got %s", msg)
 	}
-	return c.Write(dctx, websocket.MessageText,
-		[]byte(`{"id":"1","type":"subscribe","payload":{"query":"subscription { taskUpdated { id status updatedAt } }"}}`))
+	return c.Write(dctx, websocket.MessageText, []byte(s.query))
 }
 
 var updatedAtKey = []byte(`"updatedAt":"`)
