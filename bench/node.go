@@ -47,7 +47,10 @@ func startNode(bin string, s nodeSpec) (*node, error) {
 		"--no-playground", "--shutdown-grace", "2s",
 		// Every subscriber of the benchmark dials from 127.0.0.1: the limit
 		// of handshakes pending per client address is for many clients.
-		"--max-pending-websockets", "-1"}
+		"--max-pending-websockets", "-1",
+		// The subscription runs go up to 10,000 connections (the default
+		// limit is 1,000).
+		"--max-websockets", "20000"}
 	if s.Cluster != "" {
 		args = append(args, "--cluster", s.Cluster)
 	}

@@ -73,7 +73,9 @@ func (u batchedImplementation) Accept(w http.ResponseWriter, r *http.Request, op
 }
 
 // corkHijacker hands coder/websocket the hijacked connection wrapped in a
-// corkConn, with a write buffer of its own over it.
+// corkConn, with a small write buffer over it: every write is gathered by
+// the corkConn anyway, so the HTTP server's 4 KiB one (which the
+// connection would keep for its whole life) is let go.
 type corkHijacker struct {
 	http.ResponseWriter
 	conn *corkConn
@@ -91,8 +93,16 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = &corkConn{Conn: conn}
-	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(h.conn, 4096)), nil
+	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(h.conn, connWriteBuffer)), nil
 }
+
+// connWriteBuffer is a connection's write buffer: a frame's header and
+// small payloads (the corkConn gathers them).
+const connWriteBuffer = 512
+
+// corkBuffers are the corkConns' buffers, lent for one batch each, so that
+// an idle connection holds none.
+var corkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // corkConn gathers the writes made between cork and uncork and writes them
 // at uncork, in one call; other writes go straight through. Writes are
@@ -102,14 +112,17 @@ type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
 	corked bool
-	buf    []byte
+	buf    *[]byte // while corked
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked {
-		c.buf = append(c.buf, p...)
+		if c.buf == nil {
+			c.buf = corkBuffers.Get().(*[]byte)
+		}
+		*c.buf = append(*c.buf, p...)
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
@@ -125,15 +138,15 @@ func (c *corkConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if len(c.buf) == 0 {
+	if c.buf == nil {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil // a burst's buffer is not kept by an idle connection
-	} else {
-		c.buf = c.buf[:0]
+	_, err := c.Conn.Write(*c.buf)
+	if cap(*c.buf) <= 256<<10 { // a rare huge batch's buffer is let go
+		*c.buf = (*c.buf)[:0]
+		corkBuffers.Put(c.buf)
 	}
+	c.buf = nil
 	return err
 }
 
@@ -233,9 +246,6 @@ func (c *batchedConn) write() {
 func (c *batchedConn) writeBatch(batch [][]byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	if len(batch) == 1 {
-		return c.conn.Write(ctx, websocket.MessageText, batch[0])
-	}
 	c.cork.cork()
 	var err error
 	for _, b := range batch {
