@@ -109,6 +109,7 @@ type Redis struct {
 	// and from its own writes.
 	seen      atomic.Uint64
 	reports   reporter
+	creates   creator
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +173,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer), durability: dur}
 	r.reports.r = r
+	r.creates.r = r
 	r.reach.name, r.reach.log = redisName(uo, client), opts.Logger
 	SetRedisLogger(opts.Logger) // go-redis's own lines: debug, not stderr
 	client.AddHook(reachHook{r})
@@ -496,25 +498,25 @@ func (r *Redis) CreateTasks(ctx context.Context, tasks []*archivist.Task) error 
 	if len(tasks) == 0 {
 		return nil
 	}
+	if r.closed.Load() {
+		return errRedisClosed
+	}
 	now := r.opts.Now()
 	ids := make([]string, len(tasks))
-	args := make([]any, 0, 1+createArgs*len(tasks))
-	args = append(args, len(tasks))
+	args := make([]any, 0, createArgs*len(tasks))
+	size := 0
 	for i, t := range tasks {
 		ids[i] = t.ID
 		if ids[i] == "" {
 			ids[i] = archivist.NewID(now)
 		}
 		args = appendCreateArgs(args, ids[i], t)
+		size += len(t.Input) + len(t.Metadata) + len(t.Type)
 	}
-	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
-	if err != nil {
-		return err
+	if len(tasks) >= createBatch || size >= createBatchBytes {
+		return r.createNow(ctx, tasks, ids, args) // a batch of its own
 	}
-	if err := fillCreated(tasks, ids, res); err != nil {
-		return fmt.Errorf("redis store: create tasks: %w", err)
-	}
-	return nil
+	return r.creates.do(&createReq{ctx: ctx, tasks: tasks, ids: ids, args: args, size: size})
 }
 
 // createArgs is how many ARGV create.lua takes per task.

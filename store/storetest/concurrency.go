@@ -188,6 +188,51 @@ func testConcurrency(t *testing.T, s suite) {
 		}
 	})
 
+	// Calls made at once stay each all or nothing, and one refused call
+	// (an id that exists) does not take the others down with it: a store
+	// may send concurrent calls together (the Redis store does).
+	s.run(t, "CreateTasksOneRefused", func(t *testing.T, h *fixture) {
+		h.create(newTask("taken", "t", archivist.PriorityNormal))
+		const calls = 4 * goroutines
+		errs := make([]error, calls)
+		batches := make([][]*archivist.Task, calls)
+		race(calls, func(i int) {
+			batches[i] = []*archivist.Task{newTask(fmt.Sprintf("call-%d-a", i), "t", archivist.PriorityNormal),
+				newTask(fmt.Sprintf("call-%d-b", i), "t", archivist.PriorityNormal)}
+			if i == calls/2 {
+				batches[i][1].ID = "taken"
+			}
+			errs[i] = h.s.CreateTasks(h.ctx(), batches[i])
+		})
+		seenSeq := map[uint64]bool{}
+		for i, err := range errs {
+			if i == calls/2 {
+				h.wantCode(err, archivist.CodeConflict, "the call with a taken id")
+				if _, err := h.s.GetTask(h.ctx(), batches[i][0].ID); !archivist.IsCode(err, archivist.CodeNotFound) {
+					t.Errorf("the refused call created its other task (%v)", err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				continue
+			}
+			for _, task := range batches[i] {
+				if task.Seq == 0 || seenSeq[task.Seq] || task.Status != archivist.TaskPending {
+					t.Errorf("call %d: task %s has Seq %d, status %s: want a Seq of its own, PENDING", i, task.ID, task.Seq, task.Status)
+				}
+				seenSeq[task.Seq] = true
+			}
+		}
+		counts, err := h.s.CountTasks(h.ctx())
+		if err != nil {
+			t.Fatalf("CountTasks: %v", err)
+		}
+		if got := counts[archivist.TaskPending]; got != 1+2*(calls-1) {
+			t.Errorf("%d tasks PENDING, want %d", got, 1+2*(calls-1))
+		}
+	})
+
 	s.run(t, "Campaign", func(t *testing.T, h *fixture) {
 		leases := make([]archivist.Lease, goroutines)
 		errs := make([]error, goroutines)

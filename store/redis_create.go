@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/rpg-archivist/archivist"
+)
+
+// Limits of one create script call that carries several CreateTasks calls.
+const (
+	createBatch      = 500     // tasks
+	createBatchBytes = 1 << 20 // bytes of their packed info, about
+)
+
+// creator sends CreateTasks calls with group commit, as the reporter does
+// for reports: a call queues its tasks, and one flusher at a time sends
+// everything queued meanwhile in one create script call. With one caller
+// a call goes at once; with many (a node serving submitTask to many
+// clients), they share round trips instead of queueing for them. Each call
+// stays all or nothing: the script is atomic for the whole batch, and when
+// it refuses the batch (a task id that exists already), each call of it is
+// sent again on its own, so that only the call at fault is refused.
+type creator struct {
+	r *Redis
+
+	mu      sync.Mutex
+	queue   []*createReq
+	running bool
+}
+
+type createReq struct {
+	ctx   context.Context
+	tasks []*archivist.Task
+	ids   []string
+	args  []any // createArgs per task
+	size  int
+	done  chan error
+}
+
+// do queues one call and waits for its outcome.
+func (c *creator) do(req *createReq) error {
+	req.done = make(chan error, 1)
+	c.mu.Lock()
+	c.queue = append(c.queue, req)
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-req.ctx.Done():
+		// Sent or not, the tasks may still be created; the caller learns
+		// that it does not know, as with any call cut short.
+		return req.ctx.Err()
+	}
+}
+
+// flush sends the queue, a batch per script call, until it is empty.
+func (c *creator) flush() {
+	for {
+		c.mu.Lock()
+		n, tasks, size := 0, 0, 0
+		for n < len(c.queue) {
+			q := c.queue[n]
+			if n > 0 && (tasks+len(q.tasks) > createBatch || size+q.size > createBatchBytes) {
+				break
+			}
+			tasks += len(q.tasks)
+			size += q.size
+			n++
+		}
+		if n == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		if len(c.queue) == 0 {
+			c.queue = nil
+		}
+		c.mu.Unlock()
+		c.send(batch)
+	}
+}
+
+func (c *creator) send(batch []*createReq) {
+	live := batch[:0:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- err
+			continue
+		}
+		live = append(live, req)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		req := live[0]
+		req.done <- c.r.createNow(req.ctx, req.tasks, req.ids, req.args)
+		return
+	}
+	var tasks []*archivist.Task
+	var ids []string
+	var args []any
+	for _, req := range live {
+		tasks = append(tasks, req.tasks...)
+		ids = append(ids, req.ids...)
+		args = append(args, req.args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+	defer cancel()
+	err := c.r.createNow(ctx, tasks, ids, args)
+	var refused *archivist.Error
+	if err != nil && errors.As(err, &refused) && refused.Code != archivist.CodeUnavailable {
+		// The script refused the batch, and created nothing: each call
+		// again, on its own.
+		for _, req := range live {
+			req.done <- c.r.createNow(req.ctx, req.tasks, req.ids, req.args)
+		}
+		return
+	}
+	for _, req := range live {
+		req.done <- err
+	}
+}
+
+// createNow runs the create script for tasks (their ids and createArgs
+// each) and fills them from its reply.
+func (r *Redis) createNow(ctx context.Context, tasks []*archivist.Task, ids []string, perTask []any) error {
+	args := make([]any, 0, 1+len(perTask))
+	args = append(args, len(tasks))
+	args = append(args, perTask...)
+	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
+	if err != nil {
+		return err
+	}
+	if err := fillCreated(tasks, ids, res); err != nil {
+		return fmt.Errorf("redis store: create tasks: %w", err)
+	}
+	return nil
+}
