@@ -225,6 +225,11 @@ func (m *Main) build() {
 func (m *Main) newServer() *server.Server {
 	o, st := m.Opts, m.Store
 	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: m.env.Logger, OnSubmitted: m.submitted, Alerts: m.Alerts,
+		Settings: func() (archivist.Config, bool) {
+			c := m.Settings()
+			return c, c.Version > 0
+		},
+		OnConfigUpdated: m.apply,
 		Security: graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
 	origins := cli.SplitList(o.AllowedOrigins)
 	hopts := graph.HandlerOptions{

@@ -47,6 +47,15 @@ type Resolver struct {
 	// Now is the clock (node status, leadership, config timestamps); nil
 	// means time.Now.
 	Now func() time.Time
+	// Settings, if set, gives the configuration this node applied (which
+	// follows configUpdated): submissions are checked against it instead
+	// of reading the store's for each (one round trip less per
+	// submission). ok false, or Settings nil: the store's is read.
+	Settings func() (cfg archivist.Config, ok bool)
+	// OnConfigUpdated, if set, is told of a configuration stored through
+	// this node, before the mutation answers, so that the node's next
+	// submission is checked against it.
+	OnConfigUpdated func(archivist.Config)
 }
 
 // Security is how a node guards its API, as the session query tells it.

@@ -64,6 +64,9 @@ func (r *mutationResolver) UpdateConfig(ctx context.Context, input model.ConfigI
 		cfg, err = r.Store.UpdateConfig(ctx, cfg, prev)
 		if err == nil {
 			rememberConfig(ctx, cfg)
+			if r.OnConfigUpdated != nil {
+				r.OnConfigUpdated(cfg)
+			}
 			return &cfg, nil
 		}
 		if !archivist.IsCode(err, archivist.CodeConflict) {

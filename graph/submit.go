@@ -11,7 +11,7 @@ import (
 // defaults and stores them, all or none. An invalid submission in a batch is
 // named by its index.
 func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput) ([]*archivist.Task, error) {
-	cfg, err := r.config(ctx)
+	cfg, err := r.submitConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -33,4 +33,15 @@ func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput
 		r.OnSubmitted(ctx, cfg, tasks)
 	}
 	return tasks, nil
+}
+
+// submitConfig is the configuration submissions are checked against: the
+// node's applied one when it has one (Settings), else the store's.
+func (r *Resolver) submitConfig(ctx context.Context) (archivist.Config, error) {
+	if r.Settings != nil {
+		if cfg, ok := r.Settings(); ok {
+			return cfg, nil
+		}
+	}
+	return r.config(ctx)
 }

@@ -56,7 +56,7 @@ func (r *Resolver) newWorkflow(ctx context.Context, in model.WorkflowInput) (*ar
 		return nil, archivist.Errorf(archivist.CodeBadUserInput, "a workflow has at most %d steps; this one has %d",
 			archivist.MaxWorkflowSteps, len(in.Steps))
 	}
-	cfg, err := r.config(ctx)
+	cfg, err := r.submitConfig(ctx)
 	if err != nil {
 		return nil, err
 	}

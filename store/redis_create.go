@@ -13,13 +13,18 @@ import (
 const (
 	createBatch      = 500     // tasks
 	createBatchBytes = 1 << 20 // bytes of their packed info, about
+	// createInFlight is how many create script calls may be under way at
+	// once: while one waits for its reply, the next batch is sent, so
+	// that Redis is not idle for the round trips.
+	createInFlight = 4
 )
 
 // creator sends CreateTasks calls with group commit, as the reporter does
 // for reports: a call queues its tasks, and one flusher at a time sends
-// everything queued meanwhile in one create script call. With one caller
-// a call goes at once; with many (a node serving submitTask to many
-// clients), they share round trips instead of queueing for them. Each call
+// everything queued meanwhile in one create script call (up to
+// createInFlight calls under way at once). With few callers a call goes at
+// once; with many (a node serving submitTask to many clients), they share
+// round trips instead of queueing for them. Each call
 // stays all or nothing: the script is atomic for the whole batch, and when
 // it refuses the batch (a task id that exists already), each call of it is
 // sent again on its own, so that only the call at fault is refused.
@@ -28,7 +33,7 @@ type creator struct {
 
 	mu      sync.Mutex
 	queue   []*createReq
-	running bool
+	running int // flushers
 }
 
 type createReq struct {
@@ -45,8 +50,10 @@ func (c *creator) do(req *createReq) error {
 	req.done = make(chan error, 1)
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
-	start := !c.running
-	c.running = true
+	start := c.running < createInFlight
+	if start {
+		c.running++
+	}
 	c.mu.Unlock()
 	if start {
 		go c.flush()
@@ -61,7 +68,8 @@ func (c *creator) do(req *createReq) error {
 	}
 }
 
-// flush sends the queue, a batch per script call, until it is empty.
+// flush sends the queue, a batch per script call, until it is empty (the
+// other flushers take batches of it too).
 func (c *creator) flush() {
 	for {
 		c.mu.Lock()
@@ -76,7 +84,7 @@ func (c *creator) flush() {
 			n++
 		}
 		if n == 0 {
-			c.running = false
+			c.running--
 			c.mu.Unlock()
 			return
 		}
