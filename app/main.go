@@ -230,7 +230,7 @@ func (m *Main) newServer() *server.Server {
 			return c, c.Version > 0
 		},
 		OnConfigUpdated: m.apply,
-		Security: graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
+		Security:        graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
 	origins := cli.SplitList(o.AllowedOrigins)
 	hopts := graph.HandlerOptions{
 		Keys:                          o.keys,

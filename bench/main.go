@@ -52,14 +52,14 @@ type config struct {
 	// IdleSubscribers, when not 0, adds a run of 1,000 active subscribers
 	// beside this many idle ones (subscribed to configUpdated, which stays
 	// quiet).
-	IdleSubscribers int `json:"idleSubscribers,omitempty"`
-	EventsPerSec   int           `json:"eventsPerSecPerSubscriber"`
-	SubDuration    time.Duration `json:"subscriptionDuration"`
-	IdleSettle     time.Duration `json:"idleSettle"`
-	IdleWindow     time.Duration `json:"idleWindow"`
-	Chains         int           `json:"workflowChains"`
-	Only           []string      `json:"only,omitempty"`
-	DrainSystems   []string      `json:"drainSystems,omitempty"`
+	IdleSubscribers int           `json:"idleSubscribers,omitempty"`
+	EventsPerSec    int           `json:"eventsPerSecPerSubscriber"`
+	SubDuration     time.Duration `json:"subscriptionDuration"`
+	IdleSettle      time.Duration `json:"idleSettle"`
+	IdleWindow      time.Duration `json:"idleWindow"`
+	Chains          int           `json:"workflowChains"`
+	Only            []string      `json:"only,omitempty"`
+	DrainSystems    []string      `json:"drainSystems,omitempty"`
 	// WorkflowSystems are the stores of the workflow scenario.
 	WorkflowSystems []string `json:"workflowSystems,omitempty"`
 }
