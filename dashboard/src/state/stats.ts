@@ -5,10 +5,10 @@
 // soon after task events (at most once a second while they flow), and
 // after a reconnection.
 
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from 'react';
 
-import type { OverviewStats } from "../service/types";
-import { useStore } from "./store";
+import type { OverviewStats } from '../service/types';
+import { useStore } from './store';
 
 /** How often the statistics are fetched while nothing happens. */
 export const STATS_POLL_MS = 5000;
@@ -25,14 +25,9 @@ export interface StatsState {
 }
 
 /** Polls the stats query for windowSeconds (of one group's tasks when group is set) while the calling view is mounted. */
-export function useClusterStats(windowSeconds: number, group = ""): StatsState {
+export function useClusterStats(windowSeconds: number, group = ''): StatsState {
   const store = useStore();
-  const [state, setState] = useState<StatsState>({
-    data: null,
-    group,
-    error: null,
-    loading: true,
-  });
+  const [state, setState] = useState<StatsState>({ data: null, group, error: null, loading: true });
   const last = useRef(0);
 
   useEffect(() => {
@@ -43,12 +38,7 @@ export function useClusterStats(windowSeconds: number, group = ""): StatsState {
     let debounce: ReturnType<typeof setTimeout> | null = null;
     // What shows stays while the next window loads, not what another group's figures were.
     setState((s) => ({
-      data:
-        s.data &&
-        s.data.stats.windowSeconds === windowSeconds &&
-        s.group === group
-          ? s.data
-          : null,
+      data: s.data && s.data.stats.windowSeconds === windowSeconds && s.group === group ? s.data : null,
       group,
       error: null,
       loading: true,
@@ -67,12 +57,7 @@ export function useClusterStats(windowSeconds: number, group = ""): StatsState {
         const data = await store.service.stats(windowSeconds, group);
         if (!stopped) setState({ data, group, error: null, loading: false });
       } catch (err) {
-        if (!stopped)
-          setState((s) => ({
-            ...s,
-            error: (err as Error).message,
-            loading: false,
-          }));
+        if (!stopped) setState((s) => ({ ...s, error: (err as Error).message, loading: false }));
       } finally {
         inFlight = false;
         if (!stopped) {
@@ -87,10 +72,7 @@ export function useClusterStats(windowSeconds: number, group = ""): StatsState {
     };
     const soon = () => {
       if (debounce || stopped) return;
-      const wait = Math.max(
-        100,
-        last.current + STATS_EVENT_DEBOUNCE_MS - Date.now(),
-      );
+      const wait = Math.max(100, last.current + STATS_EVENT_DEBOUNCE_MS - Date.now());
       debounce = setTimeout(() => {
         debounce = null;
         void fetchNow();
