@@ -59,8 +59,9 @@ export function ConfigView() {
     );
   }
 
+  // From the latest draft, not the one of the last render: quick edits in a row all count.
   const set = <K extends keyof ConfigDraft>(k: K, v: ConfigDraft[K]) => {
-    setDraft({ ...draft, [k]: v });
+    setDraft((d) => (d ? { ...d, [k]: v } : d));
     setEdited(true);
     setSaved(null);
   };

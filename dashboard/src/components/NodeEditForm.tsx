@@ -25,7 +25,8 @@ export function NodeEditForm({ node, onDone }: { node: ProcessingNode; onDone: (
   const check = useMemo(() => checkNodeDraft(draft, node), [draft, node]);
   const changes = Object.keys(check.change).length;
   const invalid = Object.keys(check.errors).length > 0;
-  const set = <K extends keyof NodeDraft>(k: K, v: NodeDraft[K]) => setDraft({ ...draft, [k]: v });
+  // From the latest draft, not the one of the last render: quick edits in a row all count.
+  const set = <K extends keyof NodeDraft>(k: K, v: NodeDraft[K]) => setDraft((d) => ({ ...d, [k]: v }));
 
   async function save(e: FormEvent) {
     e.preventDefault();
