@@ -76,6 +76,10 @@ type Main struct {
 
 	mu       sync.Mutex
 	settings archivist.Config
+	// stored is the newest configuration this node stored through its API
+	// (under mu): submissions are checked against it or settings, the
+	// newer, before the configuration watcher applies it.
+	stored archivist.Config
 }
 
 // NewMain returns a node that is not started. Register more task types in
@@ -93,6 +97,29 @@ func (m *Main) Settings() archivist.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.settings
+}
+
+// submitSettings is the configuration submissions through this node are
+// checked against: the one it runs with, or a newer one it stored through
+// its API and has not applied yet.
+func (m *Main) submitSettings() archivist.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stored.Version > m.settings.Version {
+		return m.stored
+	}
+	return m.settings
+}
+
+// storedConfig notes a configuration stored through this node's API. Only
+// the configuration watcher applies it (apply is not safe to run beside
+// itself); submissions use it at once.
+func (m *Main) storedConfig(c archivist.Config) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c.Version > m.stored.Version {
+		m.stored = c
+	}
 }
 
 // Run starts the node, in two stages: first what its parts are built from
@@ -226,10 +253,10 @@ func (m *Main) newServer() *server.Server {
 	o, st := m.Opts, m.Store
 	resolver := &graph.Resolver{Store: st, Registry: m.Registry, Logger: m.env.Logger, OnSubmitted: m.submitted, Alerts: m.Alerts,
 		Settings: func() (archivist.Config, bool) {
-			c := m.Settings()
+			c := m.submitSettings()
 			return c, c.Version > 0
 		},
-		OnConfigUpdated: m.apply,
+		OnConfigUpdated: m.storedConfig,
 		Security:        graph.Security{AuthRequired: o.authRequired(), Insecure: o.insecure(), TLS: o.tls().Enabled()}}
 	origins := cli.SplitList(o.AllowedOrigins)
 	hopts := graph.HandlerOptions{

@@ -23,14 +23,16 @@ import (
 // variables, the same role. Such subscriptions share one feed: one store
 // subscription, whose events are resolved, executed against the selection
 // and encoded once, by a bare executor of the same schema; every subscriber
-// gets the encoded response from a queue of its own. Each subscriber still
+// reads the encoded responses from the feed. Each subscriber still
 // goes through every check an operation goes through (role, limits, cost, its
 // connection's subscription count) and its resolver still checks its
 // arguments (a task id that does not exist is refused to that subscriber);
 // only then does it join the feed instead of opening its own store
-// subscription. A subscriber that falls subscriberBuffer responses behind is
-// ended as the store ends a slow subscriber (archivist.ErrSlowSubscriber);
-// the feed and the others go on. An error that ends the feed (the store
+// subscription. The feed keeps its recent responses in a buffer all its
+// subscribers read, each at its own position; one that falls
+// subscriberLag responses behind (as many as the store lets a subscriber
+// lag) is ended as the store ends a slow subscriber
+// (archivist.ErrSlowSubscriber); the feed and the others go on. An error that ends the feed (the store
 // ended its subscription) ends every subscriber with that error.
 //
 // Only subscriptions whose every response depends on nothing but the event
@@ -46,10 +48,10 @@ var sharedFields = map[string]bool{
 	"alertUpdated":  true,
 }
 
-// subscriberBuffer is how many responses a shared subscriber may lag behind
-// its feed before it is ended as too slow (the store's bus allows as many
-// events).
-const subscriberBuffer = 64
+// subscriberLag is how many responses a shared subscriber may lag behind
+// its feed before it is ended as too slow (store.Options.SubscriberBuffer's
+// default: the store's bus allows as many events).
+const subscriberLag = 4096
 
 // shareHub holds the feeds of one handler, by key.
 type shareHub struct {
@@ -85,19 +87,31 @@ type sharedFeed struct {
 	mu      sync.Mutex
 	members map[*shareMember]struct{}
 	started bool
+	// stopped: its subscription is cancelled and it takes no new
+	// subscriber; ended: it gives no more responses.
+	stopped bool
 	ended   bool
 	cancel  context.CancelFunc
-	// errs are the errors the feed's resolver reported as it ended.
-	errs gqlerror.List
+	// errs are the errors the feed's resolver reported as it ended; endErrs
+	// those that ended it (set with ended).
+	errs    gqlerror.List
+	endErrs gqlerror.List
+	// buf holds the recent responses: buf[0] is the one at position base;
+	// pos is base+len(buf), the position of the next one. It grows to
+	// 2×subscriberLag at most, then keeps its last subscriberLag.
+	buf  []*graphql.Response
+	base uint64
+	// wake is closed when a response is added or the feed ends, and
+	// replaced: subscribers waiting for the next response wait on it.
+	wake chan struct{}
 }
 
 // shareMember is one subscriber of a feed.
 type shareMember struct {
 	feed *sharedFeed
-	ch   chan *graphql.Response
-	// err says why the feed closed ch (nil: it ended without error);
-	// written before ch is closed.
-	err gqlerror.List
+	// next is the position of the next response it takes (used by its
+	// subscription's goroutine only, under the feed's lock).
+	next uint64
 }
 
 // shareSlot is what the shareSubscriptions interceptor puts in a
@@ -143,23 +157,51 @@ func (shareSubscriptions) InterceptResponse(ctx context.Context, next graphql.Re
 	if slot == nil || slot.member == nil {
 		return next(ctx)
 	}
-	m := slot.member
-	select {
-	case resp, ok := <-m.ch:
-		if !ok {
-			if len(m.err) > 0 && ctx.Err() == nil {
-				for _, err := range m.err {
-					transport.AddSubscriptionError(ctx, err)
-				}
+	resp, errs := slot.member.take(ctx)
+	if resp == nil {
+		if ctx.Err() == nil {
+			for _, err := range errs {
+				transport.AddSubscriptionError(ctx, err)
 			}
-			return nil
 		}
-		// The executor and the interceptors around may set fields of the
-		// response: each subscriber gets its own, sharing the encoded data.
-		c := *resp
-		return &c
-	case <-ctx.Done():
 		return nil
+	}
+	// The executor and the interceptors around may set fields of the
+	// response: each subscriber gets its own, sharing the encoded data.
+	c := *resp
+	return &c
+}
+
+// take waits for the subscriber's next response: nil when ctx ends or the
+// feed ends (with the errors that ended it), or when the subscriber fell
+// too far behind (with the error that says so; it leaves the feed).
+func (m *shareMember) take(ctx context.Context) (*graphql.Response, gqlerror.List) {
+	f := m.feed
+	for {
+		f.mu.Lock()
+		pos := f.base + uint64(len(f.buf))
+		switch {
+		case m.next < f.base || pos-m.next > subscriberLag:
+			f.mu.Unlock()
+			m.leave()
+			return nil, gqlerror.List{presentError(f.hub.logger)(ctx, archivist.ErrSlowSubscriber)}
+		case m.next < pos:
+			resp := f.buf[m.next-f.base]
+			m.next++
+			f.mu.Unlock()
+			return resp, nil
+		case f.ended:
+			errs := f.endErrs
+			f.mu.Unlock()
+			return nil, errs
+		}
+		wake := f.wake
+		f.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, nil
+		}
 	}
 }
 
@@ -217,7 +259,7 @@ func (h *shareHub) join(ctx context.Context, key string, op *graphql.OperationCo
 	f := h.feeds[key]
 	if f != nil {
 		f.mu.Lock()
-		if f.ended { // stopping: its successor starts now
+		if f.stopped { // stopping: its successor starts now
 			f.mu.Unlock()
 			f = nil
 		}
@@ -227,7 +269,10 @@ func (h *shareHub) join(ctx context.Context, key string, op *graphql.OperationCo
 		h.feeds[key] = f
 		f.mu.Lock()
 	}
-	m := &shareMember{feed: f, ch: make(chan *graphql.Response, subscriberBuffer)}
+	if f.wake == nil {
+		f.wake = make(chan struct{})
+	}
+	m := &shareMember{feed: f, next: f.base + uint64(len(f.buf))}
 	f.members[m] = struct{}{}
 	h.mu.Unlock()
 	defer f.mu.Unlock()
@@ -282,27 +327,21 @@ func (f *sharedFeed) run(ctx context.Context, responses graphql.ResponseHandler)
 	}
 }
 
-// broadcast queues resp for every subscriber; one whose queue is full is
-// ended as too slow.
+// broadcast adds resp for every subscriber, and wakes those waiting.
 func (f *sharedFeed) broadcast(resp *graphql.Response) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var slow gqlerror.List
-	for m := range f.members {
-		select {
-		case m.ch <- resp:
-		default:
-			if slow == nil {
-				slow = gqlerror.List{presentError(f.hub.logger)(context.Background(), archivist.ErrSlowSubscriber)}
-			}
-			delete(f.members, m)
-			m.err = slow
-			close(m.ch)
-		}
+	if len(f.buf) == 2*subscriberLag {
+		// Keep the last subscriberLag: a subscriber behind those is too
+		// slow anyway.
+		n := copy(f.buf, f.buf[subscriberLag:])
+		clear(f.buf[n:])
+		f.buf = f.buf[:n]
+		f.base += subscriberLag
 	}
-	if len(f.members) == 0 {
-		f.stopLocked()
-	}
+	f.buf = append(f.buf, resp)
+	close(f.wake)
+	f.wake = make(chan struct{})
 }
 
 // report records an error the feed's resolver gives as it ends.
@@ -312,27 +351,25 @@ func (f *sharedFeed) report(err *gqlerror.Error) {
 	f.mu.Unlock()
 }
 
-// end closes every subscriber's queue, with the errors that ended the feed,
-// and forgets the feed.
+// end ends the feed for its subscribers, with the errors that ended it
+// (they take the responses before them first), and forgets the feed.
 func (f *sharedFeed) end(errs gqlerror.List) {
 	f.mu.Lock()
-	errs = append(errs, f.errs...)
-	for m := range f.members {
-		m.err = errs
-		close(m.ch)
-		delete(f.members, m)
-	}
+	f.endErrs = append(errs, f.errs...)
+	f.ended = true
 	f.stopLocked()
+	close(f.wake)
+	f.wake = make(chan struct{})
 	f.mu.Unlock()
 }
 
 // stopLocked stops the feed's subscription and takes the feed out of the
 // hub, so that the next subscriber starts a new one. Called with f.mu held.
 func (f *sharedFeed) stopLocked() {
-	if f.ended {
+	if f.stopped {
 		return
 	}
-	f.ended = true
+	f.stopped = true
 	if f.cancel != nil {
 		f.cancel()
 	}

@@ -107,7 +107,15 @@ export function TaskList() {
         const p = await service.listTasks(JSON.parse(filterKey) as TaskFilter, pageSize, after);
         if (id !== request.current) return;
         setPage({ ...p, fresh: new Set(), stale: new Set() });
-        setSelected(new Set());
+        // A reload (after a bulk action, a resynchronisation) keeps the
+        // selected tasks that are still listed; a new filter or page lists
+        // others, which drops them.
+        setSelected((sel) => {
+          if (sel.size === 0) return sel;
+          const listed = new Set(p.tasks.map((t) => t.id));
+          const kept = [...sel].filter((id) => listed.has(id));
+          return kept.length === sel.size ? sel : new Set(kept);
+        });
         setError(null);
         setWaiting(0);
       } catch (err) {
