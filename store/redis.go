@@ -172,8 +172,8 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
 		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer), durability: dur}
-	r.reports.r = r
-	r.creates.r = r
+	r.reports.init(r)
+	r.creates.init(r)
 	r.reach.name, r.reach.log = redisName(uo, client), opts.Logger
 	SetRedisLogger(opts.Logger) // go-redis's own lines: debug, not stderr
 	client.AddHook(reachHook{r})

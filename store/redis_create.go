@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/rpg-archivist/archivist"
 )
@@ -19,21 +18,37 @@ const (
 	createInFlight = 4
 )
 
-// creator sends CreateTasks calls with group commit, as the reporter does
-// for reports: a call queues its tasks, and one flusher at a time sends
-// everything queued meanwhile in one create script call (up to
-// createInFlight calls under way at once). With few callers a call goes at
-// once; with many (a node serving submitTask to many clients), they share
-// round trips instead of queueing for them. Each call
+// creator sends CreateTasks calls with group commit (groupCommit), as the
+// reporter does for reports: the calls queued meanwhile go in one create
+// script call, up to createInFlight script calls under way at once. Each call
 // stays all or nothing: the script is atomic for the whole batch, and when
 // it refuses the batch (a task id that exists already), each call of it is
 // sent again on its own, so that only the call at fault is refused.
 type creator struct {
-	r *Redis
+	r      *Redis
+	commit groupCommit[*createReq]
+}
 
-	mu      sync.Mutex
-	queue   []*createReq
-	running int // flushers
+// init sets the creator up for r.
+func (c *creator) init(r *Redis) {
+	c.r = r
+	c.commit = groupCommit[*createReq]{maxFlushers: createInFlight, batchLen: createBatchLen, send: c.send}
+}
+
+// createBatchLen is how many of the queue's head calls go in one script
+// call: at most createBatch tasks and createBatchBytes, but always one.
+func createBatchLen(queue []*createReq) int {
+	n, tasks, size := 0, 0, 0
+	for n < len(queue) {
+		q := queue[n]
+		if n > 0 && (tasks+len(q.tasks) > createBatch || size+q.size > createBatchBytes) {
+			break
+		}
+		tasks += len(q.tasks)
+		size += q.size
+		n++
+	}
+	return n
 }
 
 type createReq struct {
@@ -48,16 +63,7 @@ type createReq struct {
 // do queues one call and waits for its outcome.
 func (c *creator) do(req *createReq) error {
 	req.done = make(chan error, 1)
-	c.mu.Lock()
-	c.queue = append(c.queue, req)
-	start := c.running < createInFlight
-	if start {
-		c.running++
-	}
-	c.mu.Unlock()
-	if start {
-		go c.flush()
-	}
+	c.commit.add(req)
 	select {
 	case err := <-req.done:
 		return err
@@ -65,36 +71,6 @@ func (c *creator) do(req *createReq) error {
 		// Sent or not, the tasks may still be created; the caller learns
 		// that it does not know, as with any call cut short.
 		return req.ctx.Err()
-	}
-}
-
-// flush sends the queue, a batch per script call, until it is empty (the
-// other flushers take batches of it too).
-func (c *creator) flush() {
-	for {
-		c.mu.Lock()
-		n, tasks, size := 0, 0, 0
-		for n < len(c.queue) {
-			q := c.queue[n]
-			if n > 0 && (tasks+len(q.tasks) > createBatch || size+q.size > createBatchBytes) {
-				break
-			}
-			tasks += len(q.tasks)
-			size += q.size
-			n++
-		}
-		if n == 0 {
-			c.running--
-			c.mu.Unlock()
-			return
-		}
-		batch := c.queue[:n:n]
-		c.queue = c.queue[n:]
-		if len(c.queue) == 0 {
-			c.queue = nil
-		}
-		c.mu.Unlock()
-		c.send(batch)
 	}
 }
 

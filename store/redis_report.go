@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rpg-archivist/archivist"
@@ -23,11 +22,24 @@ const (
 // with many, a busy worker pool shares round trips instead of queueing for
 // them.
 type reporter struct {
-	r *Redis
+	r      *Redis
+	commit groupCommit[*reportReq]
+}
 
-	mu      sync.Mutex
-	queue   []*reportReq
-	running bool
+// init sets the reporter up for r: one script call under way at a time.
+func (rp *reporter) init(r *Redis) {
+	rp.r = r
+	rp.commit = groupCommit[*reportReq]{maxFlushers: 1, batchLen: reportBatchLen, send: rp.send}
+}
+
+// reportBatchLen is how many of the queue's head go in one script call.
+func reportBatchLen(queue []*reportReq) int {
+	n, size := 0, 0
+	for n < len(queue) && n < reportBatch && (n == 0 || size+queue[n].size <= reportBatchBytes) {
+		size += queue[n].size
+		n++
+	}
+	return n
 }
 
 type reportReq struct {
@@ -59,14 +71,7 @@ func (rp *reporter) do(ctx context.Context, op string, args []any) (*archivist.T
 		}
 	}
 	req := &reportReq{ctx: ctx, op: op, args: args, size: size, done: make(chan reportRes, 1)}
-	rp.mu.Lock()
-	rp.queue = append(rp.queue, req)
-	start := !rp.running
-	rp.running = true
-	rp.mu.Unlock()
-	if start {
-		go rp.flush()
-	}
+	rp.commit.add(req)
 	select {
 	case res := <-req.done:
 		return res.task, res.err
@@ -74,30 +79,6 @@ func (rp *reporter) do(ctx context.Context, op string, args []any) (*archivist.T
 		// Sent or not, the report may still be recorded; the caller learns
 		// that it does not know, as with any call cut short.
 		return nil, ctx.Err()
-	}
-}
-
-// flush sends the queue, a batch per script call, until it is empty.
-func (rp *reporter) flush() {
-	for {
-		rp.mu.Lock()
-		n, size := 0, 0
-		for n < len(rp.queue) && n < reportBatch && (n == 0 || size+rp.queue[n].size <= reportBatchBytes) {
-			size += rp.queue[n].size
-			n++
-		}
-		if n == 0 {
-			rp.running = false
-			rp.mu.Unlock()
-			return
-		}
-		batch := rp.queue[:n:n]
-		rp.queue = rp.queue[n:]
-		if len(rp.queue) == 0 {
-			rp.queue = nil
-		}
-		rp.mu.Unlock()
-		rp.send(batch)
 	}
 }
 
