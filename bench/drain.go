@@ -23,9 +23,9 @@ type drainRun struct {
 	Tasks       int     `json:"tasks"`
 	TasksPerSec float64 `json:"tasksPerSec"`
 	Seconds     float64 `json:"seconds"`
-	// Redis: every command per task (those run inside Lua scripts
-	// included), the top-level script calls (EVALSHA/EVAL) per task, and
-	// the server's CPU per task.
+	// Redis: every command per task (those run inside Lua included), the
+	// top-level function and script calls (FCALL, EVALSHA, EVAL) per task,
+	// and the server's CPU per task.
 	RedisCmdsPerTask    float64          `json:"redisCommandsPerTask"`
 	RedisScriptsPerTask float64          `json:"redisScriptCallsPerTask"`
 	RedisCPUPerTaskUS   float64          `json:"redisCpuPerTaskUs"`
@@ -315,7 +315,7 @@ func (b *bench) measureDrain(ctx context.Context, nodes []*node, ids []string, d
 	run.Seconds = end.Sub(first).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)
-	run.RedisScriptsPerTask = float64(d.Calls["evalsha"]+d.Calls["eval"]) / float64(n)
+	run.RedisScriptsPerTask = float64(d.Calls["fcall"]+d.Calls["evalsha"]+d.Calls["eval"]) / float64(n)
 	run.RedisCPUPerTaskUS = perTask(d.CPU, n)
 	run.GoCPUPerTaskUS = perTask(cpu, n)
 	run.PeakRSSMB = mb(nodesPeak(nodes))
@@ -355,7 +355,7 @@ func (b *bench) drainAsynq(ctx context.Context) (drainRun, error) {
 	run.Seconds = time.Duration(res.DoneNS - res.FirstStartNS).Seconds()
 	run.TasksPerSec = float64(n) / run.Seconds
 	run.RedisCmdsPerTask = float64(d.Commands) / float64(n)
-	run.RedisScriptsPerTask = float64(d.Calls["evalsha"]+d.Calls["eval"]) / float64(n)
+	run.RedisScriptsPerTask = float64(d.Calls["fcall"]+d.Calls["evalsha"]+d.Calls["eval"]) / float64(n)
 	run.RedisCPUPerTaskUS = perTask(d.CPU, n)
 	run.GoCPUPerTaskUS = perTask(cpu1-cpu0, n)
 	run.PeakRSSMB = mb(peak)

@@ -187,7 +187,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		return fail("ping", err)
 	}
 	if err := luaScripts.load(ctx, client); err != nil {
-		return fail("load scripts", err)
+		return fail("load the functions library", err)
 	}
 	// The reader's first command also warms its client up (a Cluster
 	// client loads the command table), before anything may close it.
@@ -329,14 +329,14 @@ func (r *Redis) Client() redis.UniversalClient { return r.client }
 
 // eval runs one script with the fixed KEYS and ARGV prefix, max length,
 // args...
-func (r *Redis) eval(ctx context.Context, op string, s *redis.Script, args ...any) (any, error) {
+func (r *Redis) eval(ctx context.Context, op string, s *redisFunc, args ...any) (any, error) {
 	res, _, err := r.evalSeq(ctx, op, s, args...)
 	return res, err
 }
 
 // evalSeq is eval that also returns the Seq of the script's last event (0:
 // none).
-func (r *Redis) evalSeq(ctx context.Context, op string, s *redis.Script, args ...any) (any, uint64, error) {
+func (r *Redis) evalSeq(ctx context.Context, op string, s *redisFunc, args ...any) (any, uint64, error) {
 	if r.closed.Load() {
 		return nil, 0, errRedisClosed
 	}
@@ -346,7 +346,14 @@ func (r *Redis) evalSeq(ctx context.Context, op string, s *redis.Script, args ..
 	if r.durability.replicas > 0 && !readOnlyScripts[s] {
 		return r.evalDurable(ctx, op, s, argv) // redis_durable.go
 	}
-	res, err := s.Run(ctx, r.client, r.keys.fixed, argv...).Result()
+	res, err := r.client.FCall(ctx, s.name, r.keys.fixed, argv...).Result()
+	if isFunctionMissing(err) {
+		// The server lost the library (restarted without persistence, or
+		// a new Cluster master): nothing was written; load it and call again.
+		if err = luaScripts.load(ctx, r.client); err == nil {
+			res, err = r.client.FCall(ctx, s.name, r.keys.fixed, argv...).Result()
+		}
+	}
 	if err != nil {
 		return nil, 0, r.mapErr(op, err)
 	}
@@ -376,7 +383,7 @@ func (r *Redis) scriptReply(op string, res any) (any, uint64, error) {
 // they get them at once (echo), rather than when the reader reads them
 // back from the stream: a leader that places tasks on its own node, or a
 // worker that reports to its own leader, saves a round trip.
-func (r *Redis) evalEvents(ctx context.Context, op string, s *redis.Script, args ...any) ([]archivist.Event, []any, error) {
+func (r *Redis) evalEvents(ctx context.Context, op string, s *redisFunc, args ...any) ([]archivist.Event, []any, error) {
 	res, last, err := r.evalSeq(ctx, op, s, args...)
 	if err != nil {
 		return nil, nil, err
@@ -434,7 +441,7 @@ func (r *Redis) mapErr(op string, err error) error {
 	return fmt.Errorf("redis store: %s: %w", op, err)
 }
 
-func (r *Redis) evalTask(ctx context.Context, op string, s *redis.Script, args ...any) (*archivist.Task, error) {
+func (r *Redis) evalTask(ctx context.Context, op string, s *redisFunc, args ...any) (*archivist.Task, error) {
 	res, err := r.eval(ctx, op, s, args...)
 	if err != nil {
 		return nil, err
@@ -446,7 +453,7 @@ func (r *Redis) evalTask(ctx context.Context, op string, s *redis.Script, args .
 	return t, nil
 }
 
-func (r *Redis) evalTasks(ctx context.Context, op string, s *redis.Script, args ...any) ([]*archivist.Task, error) {
+func (r *Redis) evalTasks(ctx context.Context, op string, s *redisFunc, args ...any) ([]*archivist.Task, error) {
 	res, err := r.eval(ctx, op, s, args...)
 	if err != nil {
 		return nil, err

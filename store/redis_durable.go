@@ -16,7 +16,7 @@ import (
 // missing on the replica promoted after the master died. With
 // RedisOptions.WaitReplicas (or wait_replicas=N in the URL) above 0, every
 // script that changes state is followed, in the same round trip (a
-// pipeline of EVALSHA and WAIT on the master that runs the script), by
+// pipeline of FCALL and WAIT on the master that runs the function), by
 // WAIT N timeout (or until the caller's deadline, if sooner), and the
 // call succeeds only when N replicas acknowledged
 // the write. When fewer did within the timeout, the call fails with
@@ -45,7 +45,7 @@ type redisDurability struct {
 }
 
 // readOnlyScripts change nothing and wait for no replica.
-var readOnlyScripts = map[*redis.Script]bool{luaScripts.leader: true, luaScripts.nextDue: true}
+var readOnlyScripts = map[*redisFunc]bool{luaScripts.leader: true, luaScripts.nextDue: true}
 
 // with overrides d by the RedisOptions fields that are set, checks the
 // result and fills in the default timeout.
@@ -100,7 +100,7 @@ func (d redisDurability) checkClient(c redis.UniversalClient) error {
 
 // evalDurable runs a script and WAIT in one pipeline on the master that
 // owns the store's hash slot.
-func (r *Redis) evalDurable(ctx context.Context, op string, s *redis.Script, argv []any) (any, uint64, error) {
+func (r *Redis) evalDurable(ctx context.Context, op string, s *redisFunc, argv []any) (any, uint64, error) {
 	d := r.durability
 	loaded := false
 	for attempt := 1; ; attempt++ {
@@ -116,17 +116,17 @@ func (r *Redis) evalDurable(ctx context.Context, op string, s *redis.Script, arg
 			timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
 		}
 		pipe := c.Pipeline()
-		run := pipe.EvalSha(ctx, s.Hash(), r.keys.fixed, argv...)
+		run := pipe.FCall(ctx, s.name, r.keys.fixed, argv...)
 		wait := redis.NewIntCmd(ctx, "wait", d.replicas, timeout.Milliseconds())
 		_ = pipe.Process(ctx, wait)
 		_, _ = pipe.Exec(ctx)
 		err = run.Err()
 		switch {
-		case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && !loaded:
-			// A server that lost its scripts (restarted, promoted): load
-			// them and run again; nothing was written.
+		case isFunctionMissing(err) && !loaded:
+			// A server that lost the library (restarted, promoted): load
+			// it and call again; nothing was written.
 			loaded = true
-			if err := s.Load(ctx, c).Err(); err != nil {
+			if err := luaScripts.loadOn(ctx, c); err != nil {
 				return nil, 0, r.mapErr(op, r.classify(ctx, err))
 			}
 			continue

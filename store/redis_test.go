@@ -408,6 +408,61 @@ func TestRedisEventsSurviveRestart(t *testing.T) {
 	}
 }
 
+// TestRedisReloadsLostLibrary: a server that lost the functions library (a
+// restart without persistence, FUNCTION FLUSH) gets it again from the
+// first call that misses it, which then succeeds; so does a call that
+// waits for replicas (it runs in its own pipeline).
+func TestRedisReloadsLostLibrary(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "lost"})
+	libraries := func() []string {
+		t.Helper()
+		list, err := client.FunctionList(t.Context(), redis.FunctionListQuery{}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, l := range list {
+			names = append(names, l.Name)
+		}
+		return names
+	}
+	if got := libraries(); !slices.Equal(got, []string{luaScripts.library}) {
+		t.Fatalf("libraries after open: %v, want [%s]", got, luaScripts.library)
+	}
+	createNamed(t, r, "a1")
+	if err := client.FunctionFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	createNamed(t, r, "a2")
+	if got := libraries(); !slices.Equal(got, []string{luaScripts.library}) {
+		t.Fatalf("libraries after a call: %v, want [%s]", got, luaScripts.library)
+	}
+
+	// With wait_replicas (and no replica: the wait itself fails, after
+	// the write).
+	d, err := OpenRedis(t.Context(), RedisOptions{URL: srv.URL() + "?wait_replicas=1&wait_timeout=50ms", Cluster: "lost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := client.FunctionFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	err = d.CreateTasks(t.Context(), []*archivist.Task{{ID: "a3", Type: "t", Priority: archivist.PriorityNormal}})
+	if archivist.ErrorCodeOf(err) != archivist.CodeUnavailable || !strings.Contains(err.Error(), "replica") {
+		t.Fatalf("CreateTasks waiting for a replica that does not exist: %v, want UNAVAILABLE after the write", err)
+	}
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if _, err := r.GetTask(t.Context(), id); err != nil {
+			t.Errorf("GetTask(%s): %v", id, err)
+		}
+	}
+}
+
 // TestRedisTwoInstances: two store instances on one cluster (two nodes)
 // see each other's events, with one sequence.
 func TestRedisTwoInstances(t *testing.T) {
@@ -669,6 +724,20 @@ func TestRedisClosed(t *testing.T) {
 	}
 }
 
+// loadLibFunction loads a library of lib.lua and limit_lib.lua with one
+// function test_<name> whose body is body (after begin_call, as the
+// store's own functions), and returns the function's name.
+func loadLibFunction(t *testing.T, c *redis.Client, name, body string) string {
+	t.Helper()
+	fn := "test_" + name
+	code := "#!lua name=" + fn + "\n" + mustReadLua("lib") + "\n" + mustReadLua("limit_lib") +
+		"\nredis.register_function('" + fn + "', function(keys, args)\nbegin_call(keys, args)\n" + body + "\nend)\n"
+	if err := c.FunctionLoad(t.Context(), code).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}
+
 // TestRedisBackoffMatchesGo checks the Lua backoff against archivist.Backoff
 // at the ends of its jitter.
 func TestRedisBackoffMatchesGo(t *testing.T) {
@@ -676,7 +745,7 @@ func TestRedisBackoffMatchesGo(t *testing.T) {
 	srv := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer client.Close()
-	src := mustReadLua("lib") + "\nreturn backoff(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))"
+	fn := loadLibFunction(t, client, "backoff", "return backoff(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))")
 	keys, _ := newRedisKeys("backoff")
 	for _, c := range []struct {
 		n         int
@@ -689,7 +758,7 @@ func TestRedisBackoffMatchesGo(t *testing.T) {
 			lo, hi = min(lo, d), max(hi, d)
 		}
 		for _, j := range []string{"0", "0.999999999"} {
-			got, err := client.Eval(t.Context(), src, keys.fixed, keys.prefix, "10", c.n, int64(c.base), int64(c.max), j).Int64()
+			got, err := client.FCall(t.Context(), fn, keys.fixed, keys.prefix, "10", c.n, int64(c.base), int64(c.max), j).Int64()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -709,17 +778,17 @@ func TestRedisTaskBackoffMatchesGo(t *testing.T) {
 	srv := redistest.Start(t)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer client.Close()
-	src := mustReadLua("lib") + `
+	fn := loadLibFunction(t, client, "task_backoff", `
 local m = {}
 if ARGV[5] ~= '0' or ARGV[6] ~= '0' then m[M_BACKOFF], m[M_MAXBACKOFF] = tonumber(ARGV[5]), tonumber(ARGV[6]) end
 local b, x = task_backoff({ m = m }, { base = tonumber(ARGV[3]), max = tonumber(ARGV[4]) })
-return { b, x }`
+return { b, x }`)
 	keys, _ := newRedisKeys("taskbackoff")
 	cluster := archivist.RetryPolicy{Base: time.Second, Max: time.Minute}
 	for _, c := range [][2]time.Duration{{0, 0}, {5 * time.Second, 10 * time.Second}, {5 * time.Second, 0},
 		{time.Hour, 0}, {0, time.Hour}, {0, 100 * time.Millisecond}} {
 		want := cluster.ForTask(c[0], c[1])
-		got, err := client.Eval(t.Context(), src, keys.fixed, keys.prefix, "10", int64(cluster.Base), int64(cluster.Max),
+		got, err := client.FCall(t.Context(), fn, keys.fixed, keys.prefix, "10", int64(cluster.Base), int64(cluster.Max),
 			int64(c[0]), int64(c[1])).Int64Slice()
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,11 @@
--- lib.lua is prepended to every script of the Redis store (see
--- redis_scripts.go), so that every transition maintains the indexes and
--- records its events the same way.
+-- lib.lua begins the store's Redis Functions library (see
+-- redis_scripts.go): every transition is one function of it, so that every
+-- transition maintains the indexes and records its events the same way.
+-- The library is loaded once (FUNCTION LOAD); its top level defines the
+-- helpers and runs no command. What one call works with (its KEYS and
+-- ARGV, the time, the events and changes it gathers) is in the locals
+-- below, which begin_call (at the end of limit_lib.lua) sets anew at the
+-- start of every call: nothing of one call is left for the next.
 --
 -- KEYS are the same for every script: the fixed keys of one cluster, all
 -- under the hash tag {archivist:<cluster>} (one Redis Cluster slot):
@@ -121,13 +126,14 @@
 -- result}; the hot transitions (assign, claim, report) reply with their
 -- packed events instead (see EVENTS_REPLY).
 
-local P = ARGV[1]
-local KEEP = tonumber(ARGV[2])
-local K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local K_SCHEDULED, K_UNIQUE, K_SCHEDSEQ = KEYS[14], KEYS[15], KEYS[16]
-local K_WAITING, K_WORKFLOWS, K_WFSEQ = KEYS[17], KEYS[18], KEYS[19]
+-- Set by lib_begin for each call.
+local KEYS, ARGV
+local P, KEEP
+local K_ALL, K_READY, K_RETRYING, K_LEASED
+local K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS
+local K_LEADER, K_NODES, K_DRAINING, K_CONFIG
+local K_SCHEDULED, K_UNIQUE, K_SCHEDSEQ
+local K_WAITING, K_WORKFLOWS, K_WFSEQ
 
 local MAX_REQUEUES = 10 -- archivist.MaxRequeues
 local RANK_SPAN = 1125899906842624 -- 2^50
@@ -167,12 +173,8 @@ local DEFAULT = { [M_PMSG] = '', [M_NODE] = '', [M_ERROR] = '' }
 
 local function istr(n) return string.format('%.0f', n) end
 
-local NOW
-do
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local NOWS = istr(NOW)
+-- The server's time when the call began (µs), and as a string.
+local NOW, NOWS
 
 local function tkey(id) return P .. 'task:' .. id end
 local function assigned_key(node) return P .. 'assigned:' .. node end
@@ -182,19 +184,18 @@ local function ready_score(prio, n) return istr((3 - (RANK[prio] or 1)) * RANK_S
 
 local function err(code, fmt, ...) return redis.error_reply(code .. ' ' .. string.format(fmt, ...)) end
 
-local LAST_EVENT = 0
-local EVENTS = {}
+local LAST_EVENT, EVENTS
 -- A script whose reply is its events returns {EVENTS_REPLY, ...}: the
 -- epilogue puts the packed events (BLOB, as written to the stream) in its
 -- place, which Go decodes faster than Redis converts tables of tables.
 local EVENTS_REPLY = {}
-local BLOB = ''
-local COUNTS, LOADS = {}, {}
+local BLOB
+local COUNTS, LOADS
 -- INDEX holds the index changes of the script, per ZSET: member -> score
 -- to add, or false to remove (the last change of a member wins). They are
 -- written by flush_index, one ZADD and one ZREM per ZSET however many
 -- tasks moved: a write command costs the same for one member or many.
-local INDEX, INDEX_KEYS = {}, {}
+local INDEX, INDEX_KEYS
 
 local function zchange(key, member, score)
   local ch = INDEX[key]
@@ -279,7 +280,7 @@ local function task_group(m, i)
 end
 
 -- GROUP_COUNTS: group -> status -> change, written by flush_groups.
-local GROUP_COUNTS = {}
+local GROUP_COUNTS
 local function count_group(g, status, d)
   local c = GROUP_COUNTS[g]
   if not c then
@@ -543,7 +544,7 @@ local function make_stats()
     fresh_bucket = fresh_bucket }
 end
 
-local STATS_LIB = nil
+local STATS_LIB
 local function stats()
   if not STATS_LIB then STATS_LIB = make_stats() end
   return STATS_LIB
@@ -577,8 +578,8 @@ end
 -- tasks of a batch when it calls it first with all of them) and writes
 -- those it changed once, in flush. Fields l no greater than v mean nothing
 -- and are dropped by purge.
-local K_FAIR = P .. 'fair'
-local FAIR, FAIR_SET = {}, nil
+local K_FAIR
+local FAIR, FAIR_SET
 
 -- fair_need reads the fields of list that the script has not read yet.
 local function fair_need(list)
@@ -725,7 +726,7 @@ end
 -- called by the workflow scripts before they reply) applies
 -- Workflow.StepEnded for each. A task that is no step costs move one
 -- field check (M_WF) and nothing else.
-local WF_ENDED = {}
+local WF_ENDED
 local function step_ended(m, status)
   WF_ENDED[#WF_ENDED + 1] = { m[M_WF], m[M_STEP], status, m[M_ERROR] or '' }
 end
@@ -1054,7 +1055,7 @@ end
 -- StepEnded (and settle), workflow.lua mirrors Cancel, Retry and AddSteps.
 -- Change them together.
 
-local WFS, WF_TOUCHED = {}, {}
+local WFS, WF_TOUCHED
 
 local function wf_key(id) return P .. 'wf:' .. id end
 
@@ -1272,6 +1273,26 @@ local function wf_flush()
     w.touched, w.event = false, nil
   end
   WF_TOUCHED = {}
+end
+
+-- lib_begin sets what one call of any function works with (limit_lib.lua
+-- adds its own: begin_call).
+local function lib_begin(keys, args)
+  KEYS, ARGV = keys, args
+  P, KEEP = ARGV[1], tonumber(ARGV[2])
+  K_ALL, K_READY, K_RETRYING, K_LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+  K_COUNTS, K_LOADS, K_TASKSEQ, K_EVENTSEQ, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+  K_LEADER, K_NODES, K_DRAINING, K_CONFIG = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+  K_SCHEDULED, K_UNIQUE, K_SCHEDSEQ = KEYS[14], KEYS[15], KEYS[16]
+  K_WAITING, K_WORKFLOWS, K_WFSEQ = KEYS[17], KEYS[18], KEYS[19]
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  NOWS = istr(NOW)
+  LAST_EVENT, EVENTS, BLOB = 0, {}, ''
+  COUNTS, LOADS, INDEX, INDEX_KEYS, GROUP_COUNTS = {}, {}, {}, {}, {}
+  STATS_LIB = nil
+  K_FAIR, FAIR, FAIR_SET = P .. 'fair', {}, nil
+  WF_ENDED, WFS, WF_TOUCHED = {}, {}, {}
 end
 
 -- (end of lib.lua)

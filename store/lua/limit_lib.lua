@@ -21,8 +21,8 @@
 -- (M_HELD says why, M_SLOTS which set). Nothing here runs for a task
 -- that no limit or pause touched, and a script reads the limits only
 -- when some exist (flow()).
-local K_LIMITS, K_LTIMES, K_LRUN, K_LTOK = P .. 'limits', P .. 'limits:times', P .. 'limits:running', P .. 'limits:tokens'
-local K_LHELD, K_PAUSED, K_HELDALL = P .. 'limits:held', P .. 'paused', P .. 'limits:heldall'
+local K_LIMITS, K_LTIMES, K_LRUN, K_LTOK -- set by begin_call
+local K_LHELD, K_PAUSED, K_HELDALL
 local MAX_HOLD = 1000 -- maxHoldPerCall (engine_limit.go)
 
 local function held_key(hk) return P .. 'held:' .. hk end
@@ -75,7 +75,7 @@ end
 
 -- flow returns the limits and paused types, read once per script, or
 -- false when there are none.
-local FLOW = nil
+local FLOW
 local function flow()
   if FLOW ~= nil then return FLOW end
   if redis.call('EXISTS', K_LIMITS, K_PAUSED, K_LHELD) == 0 then
@@ -356,4 +356,13 @@ local function next_token(F)
     end
   end
   return best
+end
+
+-- begin_call sets what one call works with: lib.lua's (lib_begin) and the
+-- keys and state here.
+local function begin_call(keys, args)
+  lib_begin(keys, args)
+  K_LIMITS, K_LTIMES, K_LRUN, K_LTOK = P .. 'limits', P .. 'limits:times', P .. 'limits:running', P .. 'limits:tokens'
+  K_LHELD, K_PAUSED, K_HELDALL = P .. 'limits:held', P .. 'paused', P .. 'limits:heldall'
+  FLOW = nil
 end
