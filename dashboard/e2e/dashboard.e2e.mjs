@@ -1068,43 +1068,65 @@ async function singleNodeScenarios() {
     const oldName = (await card.locator('.node-name').innerText()).trim();
     const oldWorkers = (await card.locator('[data-testid="workers"]').innerText()).match(/\/ (\d+) busy/)?.[1];
     assert(oldWorkers, 'no worker count on the card');
-    await card.locator(`.badge.tone-leader`).waitFor({ timeout: T });
-    await card.getByRole('button', { name: 'Edit' }).click();
-    const form = card.locator('[data-testid="node-edit"]');
-    await form.waitFor({ timeout: T });
-    // Validation in the form: nothing is sent.
-    await form.getByLabel('Workers').fill('0');
-    await form.getByText('Workers: a whole number from 1 to 10000').waitFor({ timeout: T });
-    assert(await form.getByRole('button', { name: 'Save' }).isDisabled(), 'Save is enabled with 0 workers');
-    await form.getByLabel('Name').fill('scribe-e2e');
-    await form.getByLabel('Role').selectOption('WORKER');
-    await form.getByText('gives up leadership at once').waitFor({ timeout: T });
-    await form.getByLabel('Workers').fill('3');
-    await form.getByLabel('Capabilities').fill('echo, sleep, dice.*');
-    // The open form makes the card taller than the window: grow it for the shot.
-    await page.setViewportSize({ width: 1400, height: 1300 });
-    await shotOf('21-node-edit', card);
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await form.getByRole('button', { name: 'Save' }).click();
-    await form.waitFor({ state: 'detached', timeout: T });
-    await page.locator(`${sel} .node-name`, { hasText: 'scribe-e2e' }).waitFor({ timeout: T });
-    await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Worker' }).waitFor({ timeout: T });
-    await page.locator(`${sel} [data-testid="workers"]`, { hasText: '/ 3 busy' }).waitFor({ timeout: T });
-    await page.locator(`${sel} .node-caps .chip`, { hasText: 'dice.*' }).waitFor({ timeout: T });
-    // The node gives up leadership, live: its next heartbeat says so.
-    await card.locator('.badge.tone-leader').waitFor({ state: 'detached', timeout: T });
-    // Back to HYBRID, its name and any type: it leads again, live.
-    await card.getByRole('button', { name: 'Edit' }).click();
-    await form.getByLabel('Role').selectOption('HYBRID');
-    await form.getByLabel('Name').fill(oldName);
-    await form.getByLabel('Workers').fill(oldWorkers);
-    await form.getByLabel('Capabilities').fill('');
-    await form.getByRole('button', { name: 'Save' }).click();
-    await form.waitFor({ state: 'detached', timeout: T });
-    await card.locator('.badge.tone-leader').waitFor({ timeout: T });
-    await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Hybrid' }).waitFor({ timeout: T });
-    await page.locator(`${sel} .node-caps`, { hasText: 'any type' }).waitFor({ timeout: T });
-    assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    const UPDATE_NODE = 'mutation($id: ID!, $in: NodeInput!) { updateNode(id: $id, input: $in) { id } }';
+    try {
+      await card.locator(`.badge.tone-leader`).waitFor({ timeout: T });
+      await card.getByRole('button', { name: 'Edit' }).click();
+      const form = card.locator('[data-testid="node-edit"]');
+      await form.waitFor({ timeout: T });
+      // Validation in the form: nothing is sent.
+      await form.getByLabel('Workers').fill('0');
+      await form.getByText('Workers: a whole number from 1 to 10000').waitFor({ timeout: T });
+      assert(await form.getByRole('button', { name: 'Save' }).isDisabled(), 'Save is enabled with 0 workers');
+      await form.getByLabel('Name').fill('scribe-e2e');
+      await form.getByLabel('Role').selectOption('WORKER');
+      await form.getByText('gives up leadership at once').waitFor({ timeout: T });
+      await form.getByLabel('Workers').fill('3');
+      await form.getByLabel('Capabilities').fill('echo, sleep, dice.*');
+      // The open form makes the card taller than the window: grow it for the shot.
+      await page.setViewportSize({ width: 1400, height: 1300 });
+      await shotOf('21-node-edit', card);
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.waitFor({ state: 'detached', timeout: T });
+      await page.locator(`${sel} .node-name`, { hasText: 'scribe-e2e' }).waitFor({ timeout: T });
+      await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Worker' }).waitFor({ timeout: T });
+      await page.locator(`${sel} [data-testid="workers"]`, { hasText: '/ 3 busy' }).waitFor({ timeout: T });
+      await page.locator(`${sel} .node-caps .chip`, { hasText: 'dice.*' }).waitFor({ timeout: T });
+      // The node gives up leadership, live: its next heartbeat says so.
+      await card.locator('.badge.tone-leader').waitFor({ state: 'detached', timeout: T });
+      // Back to HYBRID, its name and any type: it leads again, live.
+      await card.getByRole('button', { name: 'Edit' }).click();
+      await form.getByLabel('Role').selectOption('HYBRID');
+      await form.getByLabel('Name').fill(oldName);
+      await form.getByLabel('Workers').fill(oldWorkers);
+      await form.getByLabel('Capabilities').fill('');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.waitFor({ state: 'detached', timeout: T });
+      await card.locator('.badge.tone-leader').waitFor({ timeout: T });
+      await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Hybrid' }).waitFor({ timeout: T });
+      await page.locator(`${sel} .node-caps`, { hasText: 'any type' }).waitFor({ timeout: T });
+      // A change made elsewhere while the form is open is not undone by it:
+      // Save sends only what was changed in the form.
+      const more = String(Number(oldWorkers) + 1);
+      await card.getByRole('button', { name: 'Edit' }).click();
+      await form.getByLabel('Workers').fill(more);
+      await gql(page, UPDATE_NODE, { id: nodeId, in: { name: 'renamed-elsewhere' } });
+      await page.locator(`${sel} .node-name`, { hasText: 'renamed-elsewhere' }).waitFor({ timeout: T });
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.waitFor({ state: 'detached', timeout: T });
+      await page.locator(`${sel} [data-testid="workers"]`, { hasText: `/ ${more} busy` }).waitFor({ timeout: T });
+      const nameNow = (await card.locator('.node-name').innerText()).trim();
+      assert(nameNow === 'renamed-elsewhere', `the form undid a rename made meanwhile: the name is ${nameNow}`);
+      await gql(page, UPDATE_NODE, { id: nodeId, in: { name: oldName, workers: Number(oldWorkers) } });
+      await page.locator(`${sel} [data-testid="workers"]`, { hasText: `/ ${oldWorkers} busy` }).waitFor({ timeout: T });
+      await page.locator(`${sel} .node-name`, { hasText: oldName }).waitFor({ timeout: T });
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    } catch (err) {
+      // Leave the node as the scenarios after this one need it (leading, running any type).
+      await gql(page, UPDATE_NODE, { id: nodeId, in: { name: oldName, role: 'HYBRID', workers: Number(oldWorkers), capabilities: [] } }).catch(() => {});
+      throw err;
+    }
   });
 
   await scenario(

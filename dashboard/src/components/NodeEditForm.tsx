@@ -19,10 +19,14 @@ export function NodeEditForm({ node, onDone }: { node: ProcessingNode; onDone: (
   const service = useService();
   const store = useStore();
   const uid = useId();
-  const [draft, setDraft] = useState<NodeDraft>(() => nodeDraftFrom(node));
+  // The node as the form opened on it: Save sends what the admin changed
+  // from that, so that a change someone else made meanwhile to another
+  // field is not undone by the form's older value of it.
+  const [opened] = useState(node);
+  const [draft, setDraft] = useState<NodeDraft>(() => nodeDraftFrom(opened));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const check = useMemo(() => checkNodeDraft(draft, node), [draft, node]);
+  const check = useMemo(() => checkNodeDraft(draft, opened), [draft, opened]);
   const changes = Object.keys(check.change).length;
   const invalid = Object.keys(check.errors).length > 0;
   // From the latest draft, not the one of the last render: quick edits in a row all count.
