@@ -103,8 +103,11 @@ type Redis struct {
 	readerConns   atomic.Int64 // connections the reader made: a new one may face a new master
 	readerMu      sync.Mutex
 	readerStarted bool
-	stopReader    context.CancelFunc
-	readerDone    chan struct{}
+	// readNow asks the reader to read at once, not at its pace
+	// (redisReadEvery): a call's own events wait for ones before them.
+	readNow    chan struct{}
+	stopReader context.CancelFunc
+	readerDone chan struct{}
 	// seen is the largest event Seq this instance knows of: from LastSeq
 	// and from its own writes.
 	seen      atomic.Uint64
@@ -171,7 +174,8 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{client: client, ownClient: own, keys: keys, maxLen: strconv.FormatInt(maxLen, 10),
-		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer), durability: dur}
+		queryBytes: cmp.Or(max(o.QueryBytes, 0), DefaultRedisQueryBytes), opts: opts, log: opts.Logger, bus: newBus(opts.EventHistory, opts.SubscriberBuffer), durability: dur,
+		readNow: make(chan struct{}, 1)}
 	r.reports.init(r)
 	r.creates.init(r)
 	r.reach.name, r.reach.log = redisName(uo, client), opts.Logger
@@ -400,8 +404,12 @@ func (r *Redis) evalEvents(ctx context.Context, op string, s *redisFunc, args ..
 	r.readerMu.Lock()
 	started := r.readerStarted
 	r.readerMu.Unlock()
-	if started {
-		r.bus.publishNext(evs)
+	if started && !r.bus.publishNext(evs) && len(evs) > 0 {
+		// Events before these are still to be read: read them now.
+		select {
+		case r.readNow <- struct{}{}:
+		default:
+		}
 	}
 	return evs, rep[1:], nil
 }

@@ -122,11 +122,11 @@ func (r *Redis) createNow(ctx context.Context, tasks []*archivist.Task, ids []st
 	args := make([]any, 0, 1+len(perTask))
 	args = append(args, len(tasks))
 	args = append(args, perTask...)
-	res, err := r.eval(ctx, "create tasks", luaScripts.create, args...)
+	_, rest, err := r.evalEvents(ctx, "create tasks", luaScripts.create, args...)
 	if err != nil {
 		return err
 	}
-	if err := fillCreated(tasks, ids, res); err != nil {
+	if err := fillCreated(tasks, ids, rest); err != nil {
 		return fmt.Errorf("redis store: create tasks: %w", err)
 	}
 	return nil

@@ -33,6 +33,15 @@ const (
 	// deadline (ContextTimeoutEnabled).
 	redisReadGrace     = time.Second
 	redisCatchUpBuffer = 64
+	// redisReadEvery: after a read that returned entries, the next one
+	// waits until this long after it. At a high event rate every read
+	// would return an entry or two and cost Redis a blocked client and a
+	// round trip; so each returns what came meanwhile. At a low rate the
+	// next entry comes later than this anyway, and waits for nothing. The
+	// events a node's own transitions record reach its subscribers from
+	// the calls' replies (evalEvents), without waiting for the reader; one
+	// whose events follow some not read yet has the reader read at once.
+	redisReadEvery = 500 * time.Microsecond
 )
 
 // readLoop tails the stream from the event after from until ctx ends. When
@@ -46,7 +55,19 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 	var down time.Time // when the outage began; zero while reachable
 	var downLevel slog.Level
 	conns := r.readerConns.Load()
+	var lastRead time.Time // when the last read that returned entries did
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for ctx.Err() == nil {
+		if wait := redisReadEvery - time.Since(lastRead); wait > 0 {
+			pace.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-pace.C:
+			case <-r.readNow:
+			}
+		}
 		readCtx, cancel := context.WithTimeout(ctx, redisReadBlock+redisReadGrace)
 		streams, err := r.reader.XRead(readCtx, &redis.XReadArgs{
 			Streams: []string{key, entryID(last)}, Count: redisReadCount, Block: redisReadBlock,
@@ -96,6 +117,7 @@ func (r *Redis) readLoop(ctx context.Context, from uint64) {
 		if len(streams) == 0 || len(streams[0].Messages) == 0 {
 			continue
 		}
+		lastRead = time.Now()
 		msgs := streams[0].Messages
 		var evs []archivist.Event
 		for _, m := range msgs {

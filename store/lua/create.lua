@@ -8,9 +8,9 @@
 -- max backoff (ns; 0: the cluster's), runat (µs; 0: none), delay (µs),
 -- unique key ('': none), unique-for (ns), on duplicate ('R': REPLACE),
 -- group ('': none).
--- Returns {now (µs), Seq of the first task created - 1, {status, runat,
--- turn} of each task created, in order, {position (1-based), holder
--- snapshot} of each duplicate}.
+-- Returns {its events (EVENTS_REPLY), now (µs), Seq of the first task
+-- created - 1, {status, runat, turn} of each task created, in order,
+-- {position (1-based), holder snapshot} of each duplicate}.
 local n = tonumber(ARGV[3])
 local tasks, seen = {}, {}
 for k = 0, n - 1 do
@@ -72,4 +72,4 @@ for _, k in ipairs(dups) do
   dupout[#dupout + 1] = { tostring(k), snapshot(load(tasks[k].dup)) }
 end
 if made > 0 then stat_submitted(made) end
-return { NOWS, istr(base), created, dupout }
+return { EVENTS_REPLY, NOWS, istr(base), created, dupout }
