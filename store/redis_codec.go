@@ -494,6 +494,23 @@ func decodeEvents(blob string, last uint64) ([]archivist.Event, error) {
 	return out, r.err
 }
 
+// eventCount is the number of events in blob (0 when it does not decode).
+func eventCount(blob string) int {
+	if blob == "" {
+		return 0
+	}
+	r := mpReader{b: stringBytes(blob)}
+	if r.arrayLen() != 2 {
+		return 0
+	}
+	r.int()
+	n := r.arrayLen()
+	if r.err != nil {
+		return 0
+	}
+	return n
+}
+
 // decodeTaskReply decodes a script's single task snapshot.
 func decodeTaskReply(res any) (*archivist.Task, error) { return decodeSnapshot(res) }
 

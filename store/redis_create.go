@@ -122,12 +122,40 @@ func (r *Redis) createNow(ctx context.Context, tasks []*archivist.Task, ids []st
 	args := make([]any, 0, 1+len(perTask))
 	args = append(args, len(tasks))
 	args = append(args, perTask...)
-	_, rest, err := r.evalEvents(ctx, "create tasks", luaScripts.create, args...)
+	res, last, err := r.evalSeq(ctx, "create tasks", luaScripts.create, args...)
 	if err != nil {
 		return err
 	}
-	if err := fillCreated(tasks, ids, rest); err != nil {
+	rep, _ := res.([]any)
+	if len(rep) == 0 {
+		return fmt.Errorf("redis store: create tasks: unexpected script reply %v", res)
+	}
+	blob, _ := rep[0].(string)
+	r.echoCreated(blob, last)
+	if err := fillCreated(tasks, ids, rep[1:]); err != nil {
 		return fmt.Errorf("redis store: create tasks: %w", err)
 	}
 	return nil
+}
+
+// echoCreated hands the events of a create call (blob, the last with Seq
+// last) to this instance's subscribers when they have every event before
+// them, as evalEvents does for the hot transitions; otherwise, as when
+// concurrent creates reply out of order, it leaves them to the reader
+// without decoding them (the reader decodes what it did not see
+// published).
+func (r *Redis) echoCreated(blob string, last uint64) {
+	n := eventCount(blob)
+	if n == 0 || uint64(n) > last {
+		return
+	}
+	r.readerMu.Lock()
+	started := r.readerStarted
+	r.readerMu.Unlock()
+	if !started || r.bus.lastSeq()+1 != last-uint64(n)+1 {
+		return
+	}
+	if evs, err := decodeEvents(blob, last); err == nil {
+		r.bus.publishNext(evs)
+	}
 }
