@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
-	"github.com/rpg-archivist/archivist/lifecycle"
-	"github.com/rpg-archivist/archivist/scheduler"
 )
 
 // A delayed task, and a failed one waiting out its backoff, are placed as
@@ -34,13 +32,7 @@ func TestSchedulerWakesWhenDue(t *testing.T) {
 		if err := st.CreateTasks(ctx, []*archivist.Task{early}); err != nil {
 			t.Fatalf("CreateTasks: %v", err)
 		}
-		e := startElector(t, st, "m1", time.Minute)
-		s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
-			Settings: func() archivist.Config { return cfg }})
-		if err := s.Start(ctx); err != nil {
-			t.Fatalf("Start: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		startScheduler(t, st, st, cfg)
 		start := time.Now()
 		late := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Hour, Delay: 5 * time.Second}
 		if err := st.CreateTasks(ctx, []*archivist.Task{late}); err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/internal/testkit"
+	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/scheduler"
 )
 
 // wait bounds waits for what should happen promptly.
@@ -50,4 +52,19 @@ func ids(ts []*archivist.Task) []string {
 		out = append(out, t.ID)
 	}
 	return out
+}
+
+// startScheduler starts the scheduler of leader m1 (its elector on st) on
+// sched, st itself or a wrapper of it, with cfg, and stops it at the end of
+// the test.
+func startScheduler(t *testing.T, st, sched archivist.Store, cfg archivist.Config) *scheduler.Scheduler {
+	t.Helper()
+	e := startElector(t, st, "m1", time.Minute)
+	s := scheduler.New(scheduler.Config{Store: sched, Elector: e, Env: lifecycle.Env{Logger: quiet},
+		Settings: func() archivist.Config { return cfg }})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s
 }

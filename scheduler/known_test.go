@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
-	"github.com/rpg-archivist/archivist/lifecycle"
-	"github.com/rpg-archivist/archivist/scheduler"
 )
 
 // readCounter counts the ready-queue reads of a store.
@@ -38,13 +36,7 @@ func knownSetup(t *testing.T, workers int) (*readCounter, archivist.Store) {
 	if _, err := mem.Heartbeat(ctx, n); err != nil {
 		t.Fatalf("Heartbeat: %v", err)
 	}
-	e := startElector(t, mem, "m1", time.Minute)
-	s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
-		Settings: func() archivist.Config { return cfg }})
-	if err := s.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	startScheduler(t, mem, st, cfg)
 	synctest.Wait() // elected, and its first round (a read) done
 	return st, mem
 }

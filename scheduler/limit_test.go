@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
-	"github.com/rpg-archivist/archivist/lifecycle"
-	"github.com/rpg-archivist/archivist/scheduler"
 )
 
 // The leader places around limits: with maxConcurrent 2 on sleep it
@@ -48,13 +46,7 @@ func TestSchedulerPlacesUnderLimits(t *testing.T) {
 		if err := st.CreateTasks(ctx, sleeps); err != nil {
 			t.Fatalf("CreateTasks: %v", err)
 		}
-		e := startElector(t, st, "m1", time.Minute)
-		s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
-			Settings: func() archivist.Config { return cfg }})
-		if err := s.Start(ctx); err != nil {
-			t.Fatalf("Start: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		startScheduler(t, st, st, cfg)
 		start := time.Now()
 		at := func(d time.Duration) {
 			time.Sleep(start.Add(d).Sub(time.Now()))

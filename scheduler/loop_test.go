@@ -9,8 +9,6 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/internal/testkit"
-	"github.com/rpg-archivist/archivist/lifecycle"
-	"github.com/rpg-archivist/archivist/scheduler"
 )
 
 // The running scheduler takes back the tasks of a node that stopped
@@ -51,13 +49,7 @@ func TestSchedulerMaintainsWhileWokenOften(t *testing.T) {
 					heartbeat(fmt.Sprintf("live-%d", i), 0)
 				}
 
-				e := startElector(t, st, "m1", time.Minute)
-				s := scheduler.New(scheduler.Config{Store: st, Elector: e, Env: lifecycle.Env{Logger: quiet},
-					Settings: func() archivist.Config { return cfg }})
-				if err := s.Start(ctx); err != nil {
-					t.Fatalf("Start: %v", err)
-				}
-				t.Cleanup(func() { _ = s.Stop(context.Background()) })
+				startScheduler(t, st, st, cfg)
 
 				// The scheduler places the task on the only node with a slot,
 				// which starts it and then dies.
