@@ -18,8 +18,8 @@ local a = 4
 
 -- complete is the hot path: COMPLETED as move would make it, on m in place.
 local function complete(key, id, i, m, result)
-  local S = stats()
-  S.stat_end(S.itype(i), task_group(m, i), m[M_NODE], math.max(m[M_CREATED], m[M_RUNAT] or 0), m[M_STARTED], 'c')
+  local S, g = stats(), task_group(m, i)
+  S.stat_end(S.itype(i), g, m[M_NODE], math.max(m[M_CREATED], m[M_RUNAT] or 0), m[M_STARTED], 'c')
   m[M_STATUS], m[M_ERROR], m[M_PROGRESS], m[M_COMPLETED], m[M_LEASE], m[M_UPDATED] = 'COMPLETED', '', 1, NOW, 0, NOW
   if m[M_SLOTS] and m[M_SLOTS] ~= '' then slots_free(m) end
   local packed = cmsgpack.pack(m)
@@ -31,7 +31,7 @@ local function complete(key, id, i, m, result)
   zrem(K_LEASED, id)
   add_load(m[M_NODE], -1)
   count('COMPLETED', 1)
-  group_moved(m, i, 'IN_PROGRESS', 'COMPLETED')
+  group_count(g, 'IN_PROGRESS', 'COMPLETED')
   if m[M_WF] then step_ended(m, 'COMPLETED') end
   return event_of('task.completed', '', id, i, packed, result)
 end
