@@ -22,7 +22,10 @@ import (
 // too.
 func TestPendingWebsocketsPerClient(t *testing.T) {
 	t.Parallel()
-	const initTimeout = 500 * time.Millisecond
+	// Long enough for the steps before pending[0] is initialised (four
+	// upgrades, a refusal, a query from another address) on a loaded
+	// machine under -race.
+	const initTimeout = 3 * time.Second
 	e := setupLimits(t, "", func(o *graph.HandlerOptions) {
 		o.MaxPendingWebsockets = 4
 		o.MaxWebsockets = 6

@@ -75,8 +75,6 @@ type Scheduler struct {
 	// the next round reads NextDue, which counts when a rate limit has a
 	// token for them.
 	held atomic.Bool
-	// known is the ready queue as the events tell it (known.go).
-	known knownQueue
 	// dueAt is when, by this node's clock (unix ns; 0: none known), the
 	// earliest SCHEDULED or RETRYING task becomes due: the loop's timer
 	// wakes for it, so that delayed tasks start on time without polling.
@@ -149,7 +147,6 @@ func (s *Scheduler) poke() {
 func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 	for {
 		for ev := range sub.C() {
-			s.learn(ev)
 			switch ev.Type {
 			case archivist.EventNodeUpdated, archivist.EventNodeRemoved, archivist.EventNodeLeader:
 				// A node may have come, gone or freed up.
@@ -205,22 +202,7 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 			return
 		}
 		s.nodesStale.Store(true)
-		s.known.invalidate() // events were missed
 		s.Wake()
-	}
-}
-
-// learn keeps the known ready queue (known.go) from an event: a task
-// created PENDING and not held back joins it; a task that became PENDING
-// another way may have joined it unseen.
-func (s *Scheduler) learn(ev archivist.Event) {
-	t := ev.Task
-	switch {
-	case t == nil || t.Status != archivist.TaskPending:
-	case ev.Type == archivist.EventTaskCreated && t.HeldBy == "":
-		s.known.created(t)
-	default:
-		s.known.invalidate()
 	}
 }
 
@@ -242,7 +224,6 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-s.wake:
 		case <-changed:
 			force = true
-			s.known.invalidate()
 		case <-t.C:
 		}
 		newReady, freed, held := s.newReady.Swap(false), s.freed.Swap(false), s.held.Swap(false)
@@ -262,9 +243,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 			// A round that can find nothing new is skipped: tasks finishing
 			// while the queue is empty need no placement (and cost round trips).
 			if due || force || newReady || timed || (freed && s.backlog) {
-				// The periodic round, and those for a new leader or for
-				// tasks whose time came, read the queue.
-				s.backlog, _ = s.place(ctx, lease, true, due || force || timed)
+				s.backlog, _ = s.place(ctx, lease, true)
 			}
 			if due || force || timed || held {
 				s.refreshDue(ctx, dueAt)
@@ -344,7 +323,7 @@ func (s *Scheduler) lease() archivist.Lease {
 // RunOnce runs one maintenance and placement round under lease; for tests.
 func (s *Scheduler) RunOnce(ctx context.Context, lease archivist.Lease) error {
 	s.maintain(ctx, lease)
-	_, err := s.place(ctx, lease, false, true)
+	_, err := s.place(ctx, lease, false)
 	return err
 }
 
@@ -451,16 +430,14 @@ func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg arc
 // place runs placement rounds until nothing more can be placed, and
 // reports whether ready tasks may be left waiting (for capacity, or for a
 // node that takes them). cached lets it use the node list of an earlier
-// round (see Scheduler.nodes); read makes its first round read the queue
-// even when the events tell what it holds (see knownQueue).
+// round (see Scheduler.nodes).
 //
-// A round takes the queue as the events tell it when they do, else reads
-// the head of the ready queue, a little more than the free slots; it
-// places what it can and assigns that in one call. When some of the tasks
-// read cannot be placed now (no node takes their type), it reads a wider
-// window, up to maxScan tasks deep, so that they do not hold back the ones
-// behind them.
-func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached, read bool) (backlog bool, err error) {
+// A round reads the head of the ready queue, a little more than the free
+// slots, places what it can and assigns that in one call. When some of
+// those tasks cannot be placed now (no node takes their type), it reads a
+// wider window, up to maxScan tasks deep, so that they do not hold back
+// the ones behind them.
+func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached bool) (backlog bool, err error) {
 	cfg := s.cfg.Settings()
 	if !cfg.Enabled {
 		return false, nil // distributed processing off: each node runs what it was given
@@ -477,29 +454,17 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached, re
 		next := s.placer.next
 		var tasks []*archivist.Task
 		var as []archivist.Assignment
-		known, gen := false, uint64(0)
-		if !read {
-			tasks, gen, known = s.known.take()
-			if known && len(tasks) == 0 {
-				return false, nil // the queue is empty
-			}
-		}
-		read = false
-		if !known {
-			gen = s.known.generation()
-		}
 		for {
 			if tasks == nil {
 				if tasks, err = s.cfg.Store.ReadyTasks(ctx, limit); err != nil {
 					return true, err
 				}
 				if len(tasks) == 0 {
-					s.known.emptied(gen, nil)
 					return false, nil
 				}
 			}
 			as = s.placer.Place(cfg.Strategy, tasks, cands)
-			if known || len(as) >= free || len(tasks) < limit || limit >= maxScan {
+			if len(as) >= free || len(tasks) < limit || limit >= maxScan {
 				break
 			}
 			// Some could not be placed: look deeper, placing afresh.
@@ -510,62 +475,21 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached, re
 			limit, tasks = min(limit*2, maxScan), nil
 		}
 		if len(as) == 0 {
-			if known {
-				s.known.putBack(gen, tasks)
-			}
 			return true, nil
 		}
 		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
 		if err != nil {
-			s.known.invalidate()
 			s.logErr(ctx, "assign tasks", err)
 			return true, err
 		}
-		all := len(placed) == len(as)
 		switch {
-		case known && all:
-			// The store placed what was assigned: the others wait, known.
-			s.known.putBack(gen, unassigned(tasks, as))
-			if len(as) == len(tasks) {
-				return false, nil // the queue is empty
-			}
-			return true, nil
-		case known:
-			// Some were not placed (taken meanwhile, or held back by a
-			// limit): read the queue next time.
-			s.known.invalidate()
-			return true, nil
-		case len(tasks) < limit && len(as) == len(tasks) && all:
-			s.known.emptied(gen, assignedIDs(as))
+		case len(tasks) < limit && len(as) == len(tasks) && len(placed) == len(as):
 			return false, nil // the queue is empty
-		case !all || len(as) < free || len(tasks) < limit:
+		case len(placed) < len(as) || len(as) < free || len(tasks) < limit:
 			return true, nil
 		}
 	}
 	return true, ctx.Err()
-}
-
-// unassigned are the tasks no assignment of as names, in order.
-func unassigned(tasks []*archivist.Task, as []archivist.Assignment) []*archivist.Task {
-	got := make(map[string]bool, len(as))
-	for _, a := range as {
-		got[a.TaskID] = true
-	}
-	var out []*archivist.Task
-	for _, t := range tasks {
-		if !got[t.ID] {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func assignedIDs(as []archivist.Assignment) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = a.TaskID
-	}
-	return out
 }
 
 // readRound reads what a placement round needs: the candidates, their
