@@ -401,10 +401,7 @@ func (r *Redis) evalEvents(ctx context.Context, op string, s *redisFunc, args ..
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	r.readerMu.Lock()
-	started := r.readerStarted
-	r.readerMu.Unlock()
-	if started && !r.bus.publishNext(evs) && len(evs) > 0 {
+	if r.readerRunning() && !r.bus.publishNext(evs) && len(evs) > 0 && evs[0].Seq > r.bus.lastSeq()+1 {
 		// Events before these are still to be read: read them now.
 		select {
 		case r.readNow <- struct{}{}:
@@ -412,6 +409,14 @@ func (r *Redis) evalEvents(ctx context.Context, op string, s *redisFunc, args ..
 		}
 	}
 	return evs, rep[1:], nil
+}
+
+// readerRunning reports whether the reader was started: then the bus
+// takes the events this instance's own calls return (echo).
+func (r *Redis) readerRunning() bool {
+	r.readerMu.Lock()
+	defer r.readerMu.Unlock()
+	return r.readerStarted
 }
 
 // eventTasks are the tasks of evs' task events, in order.

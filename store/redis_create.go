@@ -149,10 +149,7 @@ func (r *Redis) echoCreated(blob string, last uint64) {
 	if n == 0 || uint64(n) > last {
 		return
 	}
-	r.readerMu.Lock()
-	started := r.readerStarted
-	r.readerMu.Unlock()
-	if !started || r.bus.lastSeq()+1 != last-uint64(n)+1 {
+	if !r.readerRunning() || r.bus.lastSeq()+1 != last-uint64(n)+1 {
 		return
 	}
 	if evs, err := decodeEvents(blob, last); err == nil {
