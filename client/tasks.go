@@ -100,9 +100,9 @@ func (c *Client) TaskTypes(ctx context.Context) ([]string, error) {
 var ErrTaskFailed = errors.New("task did not complete")
 
 // Wait follows a task until it finishes, calling onUpdate (if not nil) with
-// each change, progress included, and returns its final state. It watches
-// the task's subscription and re-reads it on every (re)connection, so that
-// nothing is missed. A task that ends other than COMPLETED is returned
+// each change, progress included, and returns its final state. Its
+// subscription starts from the task's current state, on every
+// (re)connection, so that nothing is missed. A task that ends other than COMPLETED is returned
 // together with an error wrapping ErrTaskFailed.
 func (c *Client) Wait(ctx context.Context, id string, onUpdate func(*Task)) (*Task, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -126,7 +126,10 @@ func (c *Client) Wait(ctx context.Context, id string, onUpdate func(*Task)) (*Ta
 		return t, nil, true
 	}
 	for attempt := 0; ; attempt++ {
-		events, err := c.watch(ctx, `subscription($id: ID) { taskUpdated(id: $id) { `+taskFields+` } }`,
+		// current: the node sends the task as it is first (read after
+		// the subscription is open, so no change in between is missed),
+		// then each change; again after a reconnection.
+		events, err := c.watch(ctx, `subscription($id: ID) { taskUpdated(id: $id, current: true) { `+taskFields+` } }`,
 			map[string]any{"id": id}, "taskUpdated")
 		if err != nil {
 			if IsNotFound(err) || CodeOf(err) == CodeUnauthenticated || ctx.Err() != nil {
@@ -140,63 +143,19 @@ func (c *Client) Wait(ctx context.Context, id string, onUpdate func(*Task)) (*Ta
 			}
 			continue
 		}
-		// The subscription is live: read the task once, in case it
-		// finished before.
-		t, err := c.Get(ctx, id)
-		if err != nil {
-			return last, err
-		}
-		if t, err, ok := done(t); ok {
-			return t, err
-		}
-		// The server registers the subscription a moment after it was
-		// sent, and says nothing when it has: a change in between is
-		// seen by no event. The task is read again now and then, so that
-		// such a change cannot leave Wait waiting.
-		recheck := time.NewTicker(waitRecheck)
-	read:
-		for {
-			select {
-			case ev, ok := <-events.C:
-				if !ok {
-					break read
-				}
-				if ev.Task == nil {
-					continue
-				}
-				if t, err, ok := done(ev.Task); ok {
-					recheck.Stop()
-					return t, err
-				}
-			case <-recheck.C:
-				t, err := c.Get(ctx, id)
-				if err != nil {
-					continue // the subscription, or the next read, tells
-				}
-				if changed(last, t) {
-					if t, err, ok := done(t); ok {
-						recheck.Stop()
-						return t, err
-					}
-				}
+		for ev := range events.C {
+			if ev.Task == nil {
+				continue
+			}
+			if t, err, ok := done(ev.Task); ok {
+				return t, err
 			}
 		}
-		recheck.Stop()
 		if ctx.Err() != nil {
 			return last, ctx.Err()
 		}
 		attempt = 0 // it was connected: reconnect at once
 	}
-}
-
-// waitRecheck is how often Wait reads the task while it waits for events.
-const waitRecheck = 2 * time.Second
-
-// changed reports whether t differs from the last state seen in what a
-// Wait callback shows.
-func changed(last, t *Task) bool {
-	return last == nil || last.Status != t.Status || last.Attempts != t.Attempts ||
-		last.Progress != t.Progress || last.ProgressMessage != t.ProgressMessage
 }
 
 func backoff(attempt int) time.Duration {

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,36 +15,53 @@ import (
 	"github.com/rpg-archivist/archivist/client"
 )
 
-// TestWaitSurvivesAMissedChange: the server registers a subscription a
-// moment after the client sent it, so a task can change in between with
-// no event. Here the subscription never delivers anything and the task is
-// ASSIGNED at the first read, COMPLETED after: Wait must still return it.
-func TestWaitSurvivesAMissedChange(t *testing.T) {
-	var reads atomic.Int32
+// TestWaitStartsFromTheCurrentState: a task can change between the moment
+// a client sends its subscription and the moment the server registers it,
+// with no event for that change. Wait asks for taskUpdated(current: true),
+// whose first message is the task as it is once the subscription is open,
+// and needs no read of its own: here the task finished before Wait
+// started, the only message is that state, and any HTTP read fails.
+func TestWaitStartsFromTheCurrentState(t *testing.T) {
+	var httpReads, currentAsked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" {
-			conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"graphql-transport-ws"}})
-			if err != nil {
+		if r.Header.Get("Upgrade") == "" {
+			httpReads.Add(1)
+			http.Error(w, "no reads", http.StatusTeapot)
+			return
+		}
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		ctx := r.Context()
+		if _, _, err := conn.Read(ctx); err != nil { // connection_init
+			return
+		}
+		_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_ack"}`))
+		_, msg, err := conn.Read(ctx) // subscribe
+		if err != nil {
+			return
+		}
+		var sub struct {
+			ID      string `json:"id"`
+			Payload struct {
+				Query string `json:"query"`
+			} `json:"payload"`
+		}
+		if json.Unmarshal(msg, &sub) != nil {
+			return
+		}
+		if strings.Contains(sub.Payload.Query, "current: true") {
+			currentAsked.Add(1)
+		}
+		_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"next","id":"`+sub.ID+`","payload":{"data":{"taskUpdated":`+
+			`{"id":"t1","type":"echo","status":"COMPLETED","priority":"NORMAL","attempts":1,"createdAt":"2026-11-27T21:00:00Z","updatedAt":"2026-11-27T21:00:01Z"}}}}`))
+		for {
+			if _, _, err := conn.Read(ctx); err != nil {
 				return
 			}
-			defer conn.CloseNow()
-			ctx := r.Context()
-			if _, _, err := conn.Read(ctx); err != nil { // connection_init
-				return
-			}
-			_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_ack"}`))
-			for { // subscribe, then silence
-				if _, _, err := conn.Read(ctx); err != nil {
-					return
-				}
-			}
 		}
-		status := "ASSIGNED"
-		if reads.Add(1) > 1 {
-			status = "COMPLETED"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"data":{"task":{"id":"t1","type":"echo","status":"` + status + `","priority":"NORMAL","attempts":1,"createdAt":"2026-11-27T21:00:00Z","updatedAt":"2026-11-27T21:00:00Z"}}}`))
 	}))
 	defer srv.Close()
 
@@ -54,7 +72,10 @@ func TestWaitSurvivesAMissedChange(t *testing.T) {
 	if err != nil || done == nil || done.Status != client.StatusCompleted {
 		t.Fatalf("Wait: %v %+v", err, done)
 	}
-	if strings.Join(seen, ",") != "ASSIGNED,COMPLETED" {
-		t.Errorf("updates %v, want ASSIGNED then COMPLETED once each", seen)
+	if strings.Join(seen, ",") != "COMPLETED" {
+		t.Errorf("updates %v, want COMPLETED once", seen)
+	}
+	if currentAsked.Load() != 1 || httpReads.Load() != 0 {
+		t.Errorf("subscriptions with current: %d (want 1), HTTP reads: %d (want 0)", currentAsked.Load(), httpReads.Load())
 	}
 }

@@ -316,7 +316,7 @@ type ComplexityRoot struct {
 		ConfigUpdated   func(childComplexity int) int
 		NodeUpdated     func(childComplexity int, id *string) int
 		ScheduleUpdated func(childComplexity int, name *string) int
-		TaskUpdated     func(childComplexity int, id *string, filter *model.TaskFilter) int
+		TaskUpdated     func(childComplexity int, id *string, filter *model.TaskFilter, current *bool) int
 		WorkflowUpdated func(childComplexity int, id string) int
 	}
 
@@ -516,7 +516,7 @@ type ScheduleTaskResolver interface {
 	OnDuplicate(ctx context.Context, obj *archivist.Task) (*archivist.DuplicatePolicy, error)
 }
 type SubscriptionResolver interface {
-	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error)
+	TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter, current *bool) (<-chan *archivist.Task, error)
 	NodeUpdated(ctx context.Context, id *string) (<-chan *archivist.Node, error)
 	ConfigUpdated(ctx context.Context) (<-chan *archivist.Config, error)
 	AlertUpdated(ctx context.Context) (<-chan *alert.Alert, error)
@@ -2023,7 +2023,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.TaskUpdated(childComplexity, args["id"].(*string), args["filter"].(*model.TaskFilter)), true
+		return e.ComplexityRoot.Subscription.TaskUpdated(childComplexity, args["id"].(*string), args["filter"].(*model.TaskFilter), args["current"].(*bool)), true
 	case "Subscription.workflowUpdated":
 		if e.ComplexityRoot.Subscription.WorkflowUpdated == nil {
 			break
@@ -3710,6 +3710,14 @@ func (ec *executionContext) field_Subscription_taskUpdated_args(ctx context.Cont
 		return nil, err
 	}
 	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "current",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["current"] = arg2
 	return args, nil
 }
 
@@ -9508,7 +9516,7 @@ func (ec *executionContext) _Subscription_taskUpdated(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().TaskUpdated(ctx, fc.Args["id"].(*string), fc.Args["filter"].(*model.TaskFilter))
+			return ec.Resolvers.Subscription().TaskUpdated(ctx, fc.Args["id"].(*string), fc.Args["filter"].(*model.TaskFilter), fc.Args["current"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *archivist.Task) graphql.Marshaler {

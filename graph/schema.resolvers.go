@@ -220,7 +220,13 @@ func (r *queryResolver) Leader(ctx context.Context) (*archivist.Node, error) {
 }
 
 // TaskUpdated is the resolver for the taskUpdated field.
-func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter) (<-chan *archivist.Task, error) {
+func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id *string, filter *model.TaskFilter, current *bool) (<-chan *archivist.Task, error) {
+	if current != nil && *current {
+		if id == nil {
+			return nil, archivist.Errorf(archivist.CodeBadUserInput, "taskUpdated: current needs id (the task whose current state comes first)")
+		}
+		return r.taskWithChanges(ctx, *id, filter)
+	}
 	if id != nil {
 		if _, err := r.Store.GetTask(ctx, *id); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/graph/model"
 )
 
 // feed starts the goroutine that serves one subscription: it reads events
@@ -136,4 +137,49 @@ func feedLatest[T any](ctx context.Context, r *Resolver, sub archivist.Subscript
 		}
 	}()
 	return out
+}
+
+// taskWithChanges serves taskUpdated(id, current: true): the task as it is,
+// then its changes. The store subscription opens before the read, so a
+// change between the two comes as an event; events the read already holds
+// (they come first) are dropped, so a client never sees the task go back:
+// one whose task is older than the last state sent, or as old and the same
+// state (a store's clock may give two changes the same time, as a test's
+// does). Like workflowUpdated, a client that reads slower than the task
+// changes gets its latest state, not every one in between. It is never
+// shared: each subscriber's first state is its own read.
+func (r *Resolver) taskWithChanges(ctx context.Context, id string, filter *model.TaskFilter) (<-chan *archivist.Task, error) {
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Store.GetTask(ctx, id)
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	q := taskFilter(filter)
+	last := t
+	pick := func(_ context.Context, ev archivist.Event) (*archivist.Task, bool, error) {
+		et := ev.Task
+		if ev.Kind != archivist.EventTask || et == nil || ev.Type == archivist.EventTaskStaleReport || et.ID != id {
+			return nil, false, nil
+		}
+		if et.UpdatedAt.Before(last.UpdatedAt) || (et.UpdatedAt.Equal(last.UpdatedAt) && sameTaskState(et, last)) {
+			return nil, false, nil
+		}
+		last = et
+		return et, q.Matches(et), nil
+	}
+	if !q.Matches(t) {
+		return feedLatest(ctx, r, sub, pick), nil
+	}
+	return feedLatest(ctx, r, sub, pick, t), nil
+}
+
+// sameTaskState reports whether a and b are the same state of a task, as
+// far as one change differs from the next.
+func sameTaskState(a, b *archivist.Task) bool {
+	return a.Status == b.Status && a.Attempt == b.Attempt && a.Failures == b.Failures && a.HeldBy == b.HeldBy && a.Progress == b.Progress &&
+		a.ProgressMessage == b.ProgressMessage && a.NodeID == b.NodeID && a.CancelRequested == b.CancelRequested
 }

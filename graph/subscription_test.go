@@ -135,6 +135,54 @@ func TestTaskUpdatedSubscription(t *testing.T) {
 	}
 }
 
+// TestTaskUpdatedCurrent: with current, the task as it is comes first,
+// then its changes; without id, current is refused.
+func TestTaskUpdatedCurrent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	task := &archivist.Task{Type: "echo", Priority: archivist.PriorityNormal, Timeout: time.Minute}
+	if err := e.store.CreateTasks(t.Context(), []*archivist.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	const current = `subscription($id: ID, $c: Boolean) { taskUpdated(id: $id, current: $c) { id status result } }`
+	c := e.dial(t, protoTransportWS)
+	c.subscribe("1", current, map[string]any{"id": task.ID, "c": true})
+	if u := decodeNext[taskUpdate](t, c.next("1")); u.TaskUpdated.ID != task.ID || u.TaskUpdated.Status != "PENDING" {
+		t.Fatalf("first message: %+v, want the task PENDING", u)
+	}
+	e.events.waitSubscribed(t, 1)
+	runTask(t, e, task.ID)
+	// A slow reader may skip states in between; the last is COMPLETED and
+	// none goes back.
+	order := map[string]int{"PENDING": 0, "ASSIGNED": 1, "IN_PROGRESS": 2, "COMPLETED": 3}
+	last := 0
+	for last < 3 {
+		u := decodeNext[taskUpdate](t, c.next("1"))
+		rank, ok := order[u.TaskUpdated.Status]
+		if !ok || rank <= last {
+			t.Fatalf("after %d: %+v", last, u)
+		}
+		last = rank
+		if rank == 3 {
+			sameJSON(t, u.TaskUpdated.Result, `{"done": true}`)
+		}
+	}
+
+	// A second subscriber, after the task finished, gets it COMPLETED at once.
+	c.subscribe("2", current, map[string]any{"id": task.ID, "c": true})
+	if u := decodeNext[taskUpdate](t, c.next("2")); u.TaskUpdated.Status != "COMPLETED" {
+		t.Fatalf("late subscriber: %+v", u)
+	}
+
+	c.subscribe("3", current, map[string]any{"c": true})
+	wantError(t, c.next("3"), "BAD_USER_INPUT", "current needs id")
+	if m := c.read(); m.Type != "complete" || m.ID != "3" {
+		t.Errorf("after the error: %+v", m)
+	}
+	c.subscribe("4", current, map[string]any{"id": "nope", "c": true})
+	wantError(t, c.next("4"), "NOT_FOUND", "nope")
+}
+
 func TestTaskUpdatedUnknownID(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
