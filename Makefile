@@ -30,7 +30,7 @@ VULNCHECK_STDLIB    ?= fail
 VULNCHECK_CACHE     ?= .cache/vulncheck
 NPM_AUDIT_LEVEL     ?= high
 
-.PHONY: help build run test test-short generate lint flagdoc fmt clean dashboard bench vulncheck audit-npm chaos
+.PHONY: help build run test test-short generate lint flagdoc fmt clean dashboard client bench vulncheck audit-npm chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -65,8 +65,13 @@ bench: build ## benchmark side by side with asynq (~11 min on 2 cores; BENCH_QUI
 # GOEXPERIMENT=nojsonv2: under go1.27, encoding/json's RawMessage is an alias
 # of encoding/json/jsontext.Value, which gqlgen would write into the generated
 # code; that code would then not build with Go 1.26, the version go.mod names.
-generate: ## regenerate the GraphQL code from graph/*.graphqls
+generate: ## regenerate the GraphQL code from graph/*.graphqls: gqlgen's, and the TypeScript client's types (clients/typescript, after npm ci there)
 	GOEXPERIMENT=nojsonv2 $(GO) tool gqlgen generate
+	@test -d clients/typescript/node_modules || { echo "clients/typescript/node_modules is missing: run (cd clients/typescript && npm ci), then make generate"; exit 1; }
+	cd clients/typescript && npm run --silent generate
+
+client: ## build the TypeScript client (clients/typescript/dist) with the locked npm packages; npm pack there makes the package
+	cd clients/typescript && npm ci && npm run build
 
 dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source, with the locked npm packages
 	cd dashboard && npm ci && npm run build
@@ -96,8 +101,9 @@ vulncheck: ## govulncheck ./... with the Go vulnerability database from the modu
 	$(VULNCHECK_CACHE)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck -db file://$(abspath $(VULNCHECK_CACHE))/db -format json ./... > $(VULNCHECK_CACHE)/result.json
 	$(VULNCHECK_CACHE)/vulncheck report -stdlib $(VULNCHECK_STDLIB) $(VULNCHECK_CACHE)/result.json
 
-audit-npm: ## npm audit of the dashboard's runtime packages: fails on NPM_AUDIT_LEVEL (high) findings; only warns, loudly, if the audit service refuses
+audit-npm: ## npm audit of the runtime packages of the dashboard and the TypeScript client: fails on NPM_AUDIT_LEVEL (high) findings; only warns, loudly, if the audit service refuses
 	$(GO) run ./internal/tools/npmaudit -dir dashboard -level $(NPM_AUDIT_LEVEL)
+	$(GO) run ./internal/tools/npmaudit -dir clients/typescript -level $(NPM_AUDIT_LEVEL)
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

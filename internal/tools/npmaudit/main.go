@@ -1,5 +1,6 @@
-// Command npmaudit runs `npm audit` on the dashboard's runtime packages and
-// fails on findings at or above a severity (high by default). When the audit
+// Command npmaudit runs `npm audit` on the runtime packages of an npm
+// project (the dashboard, the TypeScript client) and fails on findings at
+// or above a severity (high by default). When the audit
 // service itself cannot be used (the npm registry that this workplace
 // reaches answers the audit endpoints with 405; elsewhere it may be down or
 // unreachable) it does not fail: it says so loudly and lists the runtime
@@ -82,7 +83,7 @@ func main() {
 	}
 	if res.unavailable != "" {
 		pkgs, lerr := runtimePackages(filepath.Join(*dir, "package-lock.json"), *dev)
-		printUnavailable(os.Stdout, res.unavailable, pkgs, lerr)
+		printUnavailable(os.Stdout, *dir, res.unavailable, pkgs, lerr)
 		return
 	}
 	res.print(os.Stdout, *level)
@@ -197,11 +198,11 @@ func (r result) print(w io.Writer, level string) {
 	}
 }
 
-func printUnavailable(w io.Writer, why string, pkgs []string, lerr error) {
+func printUnavailable(w io.Writer, dir, why string, pkgs []string, lerr error) {
 	bar := strings.Repeat("!", 78)
 	fmt.Fprintf(w, "%s\n", bar)
 	fmt.Fprintf(w, "!! npm audit NOT DONE: the audit service gave no report (%s).\n", why)
-	fmt.Fprintln(w, "!! Not failing, since no finding was seen; but the dashboard's packages were NOT checked")
+	fmt.Fprintf(w, "!! Not failing, since no finding was seen; but the packages of %s were NOT checked\n", dir)
 	fmt.Fprintln(w, "!! for advisories. Run `make audit-npm` where the npm audit service answers.")
 	if lerr != nil {
 		fmt.Fprintf(w, "!! (cannot list the packages: %v)\n", lerr)

@@ -1,0 +1,290 @@
+// The connection to a node: GraphQL requests over HTTP (fetch), and
+// subscriptions over one WebSocket (graphql-ws, the graphql-transport-ws
+// protocol) that reconnects with backoff and says when it did, so that what
+// a screen shows can be read again (events sent while it was away are not
+// replayed).
+
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
+
+import { ArchivistError, NetworkError, type GraphQLErrorEntry } from './errors.js';
+
+/** A typed GraphQL document: one of this package's, or any generated with the typed-document-node plugin. */
+export type TypedDocument<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & {
+  toString(): string;
+};
+
+/** Options of createClient. */
+export interface ClientOptions {
+  /** The node's GraphQL endpoint, as http(s)://host:port/graphql. */
+  url: string;
+  /** The WebSocket endpoint; by default url with ws(s):// for http(s)://. */
+  wsUrl?: string;
+  /**
+   * The API key (archivist token create), or a function that returns the
+   * current one (asked again at every request and reconnection). Sent as
+   * Authorization: Bearer over HTTP and in the WebSocket's connection_init.
+   */
+  apiKey?: string | null | (() => string | null | undefined);
+  /** Headers sent with every HTTP request. */
+  headers?: Record<string, string>;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof globalThis.fetch;
+  /**
+   * The WebSocket class to use (default: the global one, which browsers and
+   * Node.js 22 have). On Node.js 20, pass the ws package's:
+   * `import WebSocket from 'ws'` then `webSocketImpl: WebSocket`.
+   */
+  webSocketImpl?: unknown;
+  /** Reconnection delays: from baseMs (default 500) doubling to maxMs (default 10000), plus up to 30 % jitter. */
+  reconnect?: { baseMs?: number; maxMs?: number };
+  /** How often the client pings the node over the WebSocket, in ms (default 10000; 0: never). */
+  keepAliveMs?: number;
+}
+
+/** What a subscription calls. */
+export interface Sink<T> {
+  next(value: T): void;
+  /** The subscription ended with an error; nothing follows. */
+  error?(err: ArchivistError): void;
+  /** The node ended the subscription; nothing follows. */
+  complete?(): void;
+}
+
+/** Stops a subscription or a watch. */
+export type Unsubscribe = () => void;
+
+/** The delay before reconnection attempt n (from 0): base doubling to max, plus up to 30 % jitter. */
+export function backoffDelay(attempt: number, baseMs = 500, maxMs = 10_000, random: () => number = Math.random): number {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(d * (1 + 0.3 * random()));
+}
+
+interface CloseLike {
+  code: number;
+  reason?: string;
+}
+
+function isCloseLike(v: unknown): v is CloseLike {
+  return typeof v === 'object' && v !== null && 'code' in v && typeof (v as CloseLike).code === 'number';
+}
+
+/** The error a subscription ended with, as graphql-ws reports it: GraphQL errors, a close event or an Error. */
+export function subscriptionError(err: unknown): ArchivistError {
+  if (err instanceof ArchivistError) return err;
+  if (Array.isArray(err)) return ArchivistError.fromGraphQL(err as GraphQLErrorEntry[]);
+  if (isCloseLike(err)) {
+    const why = `WebSocket closed ${err.code}${err.reason ? `: ${err.reason}` : ''}`;
+    if (err.code === 4401) return new ArchivistError(`the node refused the key (${why})`, 'UNAUTHENTICATED');
+    if (err.code === 4403) return new ArchivistError(`forbidden (${why})`, 'FORBIDDEN');
+    return new NetworkError(`cannot reach the node (${why})`, { cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NetworkError(`cannot reach the node (${msg})`, { cause: err });
+}
+
+/**
+ * A client of one node. Create it once and share it: HTTP requests are
+ * independent, and all subscriptions share one WebSocket, opened with the
+ * first and closed a moment after the last.
+ */
+export class ArchivistClient {
+  readonly url: string;
+  readonly wsUrl: string;
+  private readonly options: ClientOptions;
+  private ws: WSClient | null = null;
+  private readonly reconnectListeners = new Set<() => void>();
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    if (!options?.url) throw new TypeError('createClient: url is required (http://host:port/graphql)');
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new TypeError(`createClient: url ${JSON.stringify(options.url)} is not an absolute http(s) URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`createClient: url must be http:// or https://, not ${parsed.protocol}`);
+    }
+    this.options = options;
+    this.url = parsed.toString();
+    this.wsUrl = options.wsUrl ?? this.url.replace(/^http/, 'ws');
+  }
+
+  private key(): string | null {
+    const k = typeof this.options.apiKey === 'function' ? this.options.apiKey() : this.options.apiKey;
+    return k || null;
+  }
+
+  /**
+   * Runs a query or mutation over HTTP and returns its data; throws an
+   * ArchivistError with the API's code when the answer holds errors, a
+   * NetworkError when there is no answer.
+   */
+  async request<TResult, TVariables>(
+    document: TypedDocument<TResult, TVariables>,
+    variables?: TVariables,
+    init?: { signal?: AbortSignal },
+  ): Promise<TResult> {
+    if (this.closed) throw new ArchivistError('the client is closed', 'NETWORK_ERROR');
+    const fetchImpl = this.options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== 'function') throw new TypeError('no fetch in this runtime: pass one in createClient({ fetch })');
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      Accept: 'application/graphql-response+json, application/json',
+      ...this.options.headers,
+    };
+    const key = this.key();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    let res: Response;
+    try {
+      res = await fetchImpl(this.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
+        signal: init?.signal,
+      });
+    } catch (err) {
+      if (init?.signal?.aborted) throw err;
+      throw new NetworkError(`cannot reach the node at ${this.url} (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
+    const text = await res.text();
+    let body: { data?: TResult | null; errors?: GraphQLErrorEntry[] };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new NetworkError(`the node answered ${res.status} ${res.statusText} without GraphQL: ${text.slice(0, 200)}`, {
+        status: res.status,
+      });
+    }
+    if (body.errors && body.errors.length > 0) {
+      const header = Number(res.headers.get('Retry-After') ?? Number.NaN);
+      throw ArchivistError.fromGraphQL(body.errors, res.status, Number.isFinite(header) ? header : undefined);
+    }
+    if (body.data == null) throw new NetworkError(`the node answered ${res.status} without data`, { status: res.status });
+    return body.data;
+  }
+
+  private socket(): WSClient {
+    if (this.ws) return this.ws;
+    const impl = this.options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket;
+    if (!impl) {
+      throw new TypeError(
+        'no WebSocket in this runtime (Node.js 20 has none built in): pass one in createClient({ webSocketImpl }), e.g. the ws package',
+      );
+    }
+    const base = this.options.reconnect?.baseMs ?? 500;
+    const max = this.options.reconnect?.maxMs ?? 10_000;
+    this.ws = createWSClient({
+      url: this.wsUrl,
+      webSocketImpl: impl,
+      lazy: true,
+      lazyCloseTimeout: 1000,
+      keepAlive: this.options.keepAliveMs ?? 10_000,
+      retryAttempts: Number.POSITIVE_INFINITY,
+      retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, backoffDelay(retries, base, max))),
+      // Retry on any close (graphql-ws never retries a refused key, 4401),
+      // and on an Error, which is how some runtimes report a refused upgrade.
+      shouldRetry: () => true,
+      connectionParams: () => {
+        const key = this.key();
+        return key ? { Authorization: `Bearer ${key}` } : {};
+      },
+      on: {
+        connected: (_socket, _payload, wasRetry) => {
+          if (!wasRetry) return;
+          for (const l of [...this.reconnectListeners]) {
+            try {
+              l();
+            } catch (err) {
+              console.error('archivist client: a reconnect listener failed:', err);
+            }
+          }
+        },
+      },
+    });
+    return this.ws;
+  }
+
+  /**
+   * Starts a subscription; returns the function that stops it. The
+   * subscription survives reconnections (it is sent again on the new
+   * socket), but events that happened while the socket was down are not
+   * replayed: listen to onReconnect to read the state again, or use the
+   * watch functions, which do.
+   */
+  subscribe<TResult, TVariables>(
+    document: TypedDocument<TResult, TVariables>,
+    variables: TVariables | undefined,
+    sink: Sink<TResult>,
+  ): Unsubscribe {
+    if (this.closed) {
+      sink.error?.(new ArchivistError('the client is closed', 'NETWORK_ERROR'));
+      return () => {};
+    }
+    let ws: WSClient;
+    try {
+      ws = this.socket();
+    } catch (err) {
+      sink.error?.(new NetworkError(err instanceof Error ? err.message : String(err), { cause: err }));
+      return () => {};
+    }
+    let done = false;
+    const stop = ws.subscribe<TResult>(
+      { query: document.toString(), variables: (variables ?? {}) as Record<string, unknown> },
+      {
+        next: (value) => {
+          if (done) return;
+          if (value.data == null && value.errors && value.errors.length > 0) {
+            done = true;
+            stop();
+            sink.error?.(ArchivistError.fromGraphQL(value.errors as GraphQLErrorEntry[]));
+            return;
+          }
+          if (value.data != null) sink.next(value.data as TResult);
+        },
+        error: (err) => {
+          if (done) return;
+          done = true;
+          sink.error?.(subscriptionError(err));
+        },
+        complete: () => {
+          if (done) return;
+          done = true;
+          sink.complete?.();
+        },
+      },
+    );
+    return () => {
+      if (done) return;
+      done = true;
+      stop();
+    };
+  }
+
+  /**
+   * Calls listener each time the WebSocket comes back after it was lost
+   * (the node restarted, the network dropped): the subscriptions go on,
+   * and what they missed should be read again. Returns the function that
+   * removes it.
+   */
+  onReconnect(listener: () => void): Unsubscribe {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  /** Ends every subscription and closes the WebSocket; requests fail afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.ws;
+    this.ws = null;
+    this.reconnectListeners.clear();
+    await ws?.dispose();
+  }
+}
+
+/** Creates a client of the node at options.url. */
+export function createClient(options: ClientOptions): ArchivistClient {
+  return new ArchivistClient(options);
+}
