@@ -73,7 +73,8 @@ generate: ## regenerate the GraphQL code from graph/*.graphqls: gqlgen's, and th
 client: ## build the TypeScript client (clients/typescript/dist) with the locked npm packages; npm pack there makes the package
 	cd clients/typescript && npm ci && npm run build
 
-dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source, with the locked npm packages
+dashboard: ## rebuild the embedded dashboard (dashboard/dist) from its source and the TypeScript client's, with the locked npm packages
+	cd clients/typescript && npm ci
 	cd dashboard && npm ci && npm run build
 
 lint: ## go vet, gofmt, the flag table of docs/configuration.md up to date, and no dead relative link in the Markdown

@@ -7,8 +7,17 @@ import { fileURLToPath } from 'node:url';
 // to it. ARCHIVIST_URL overrides the default of `archivist serve`.
 const target = process.env.ARCHIVIST_URL ?? 'http://127.0.0.1:8080';
 
+// The dashboard talks to the node through the TypeScript client
+// (clients/typescript), built from its source with the dashboard: no build
+// of the client first, and the bundle keeps only what the dashboard calls.
+// Its own imports (graphql-ws) come from clients/typescript/node_modules.
+const clientSource = fileURLToPath(new URL('../clients/typescript/src/index.ts', import.meta.url));
+
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    alias: { '@rpg-archivist/client': clientSource },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -34,6 +43,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 6000,
   },
   server: {
+    // The client's source is outside this folder.
+    fs: { allow: ['..'] },
     proxy: {
       '/graphql': {
         target,

@@ -14,6 +14,14 @@ export type TypedDocument<TResult, TVariables> = DocumentTypeDecoration<TResult,
   toString(): string;
 };
 
+/**
+ * A document of your own, typed by hand: for an operation this package
+ * does not have, when generating types for it is not worth it.
+ */
+export function typedDocument<TResult, TVariables = Record<string, unknown>>(source: string): TypedDocument<TResult, TVariables> {
+  return { toString: () => source } as TypedDocument<TResult, TVariables>;
+}
+
 /** Options of createClient. */
 export interface ClientOptions {
   /** The node's GraphQL endpoint, as http(s)://host:port/graphql. */
@@ -40,6 +48,40 @@ export interface ClientOptions {
   reconnect?: { baseMs?: number; maxMs?: number };
   /** How often the client pings the node over the WebSocket, in ms (default 10000; 0: never). */
   keepAliveMs?: number;
+  /**
+   * How long a ping may wait for its pong before the socket is taken as
+   * dead and closed (4408), to reconnect, in ms (default 5000; 0: no
+   * limit). It catches a connection that died without a word (a pulled
+   * cable, a frozen peer), which TCP would notice only much later.
+   */
+  pongTimeoutMs?: number;
+  /**
+   * false: open the WebSocket at once and keep it open (reconnecting) even
+   * without subscriptions, for a screen that shows whether it is connected.
+   * Default true: opened with the first subscription, closed a second after
+   * the last.
+   */
+  lazy?: boolean;
+}
+
+/** Where the WebSocket is: idle (none needed: lazy, no subscription), connecting, online, offline (lost; retrying). */
+export type ConnectionPhase = 'idle' | 'connecting' | 'online' | 'offline';
+
+/** The WebSocket's state, for a screen that shows it (onConnectionChange). */
+export interface ConnectionState {
+  phase: ConnectionPhase;
+  /** Whether the socket was ever up: a later 'connecting' is a reconnection. */
+  everConnected: boolean;
+  /** Reconnection attempts since the socket went down (0 while online). */
+  attempt: number;
+  /** When the next reconnection attempt starts (ms since the epoch), while offline. */
+  nextRetryAt: number | null;
+  /** When the current phase started (ms since the epoch). */
+  since: number;
+  /** Why the socket closed, when it did ("closed (1006)", "closed (4401: ...)"). */
+  reason: string | null;
+  /** The close code, when it closed: 4401 is a refused key (not retried). */
+  closeCode: number | null;
 }
 
 /** What a subscription calls. */
@@ -94,6 +136,17 @@ export class ArchivistClient {
   private readonly options: ClientOptions;
   private ws: WSClient | null = null;
   private readonly reconnectListeners = new Set<() => void>();
+  private readonly connectionListeners = new Set<(s: ConnectionState) => void>();
+  private state: ConnectionState = {
+    phase: 'idle',
+    everConnected: false,
+    attempt: 0,
+    nextRetryAt: null,
+    since: Date.now(),
+    reason: null,
+    closeCode: null,
+  };
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -110,6 +163,7 @@ export class ArchivistClient {
     this.options = options;
     this.url = parsed.toString();
     this.wsUrl = options.wsUrl ?? this.url.replace(/^http/, 'ws');
+    if (options.lazy === false) this.socket();
   }
 
   private key(): string | null {
@@ -176,23 +230,39 @@ export class ArchivistClient {
     }
     const base = this.options.reconnect?.baseMs ?? 500;
     const max = this.options.reconnect?.maxMs ?? 10_000;
+    const pongTimeout = this.options.pongTimeoutMs ?? 5000;
+    let socket: { readyState: number; close(code?: number, reason?: string): void } | null = null;
+    const clearPong = () => {
+      if (this.pongTimer) clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    };
     this.ws = createWSClient({
       url: this.wsUrl,
       webSocketImpl: impl,
-      lazy: true,
+      lazy: this.options.lazy !== false,
       lazyCloseTimeout: 1000,
       keepAlive: this.options.keepAliveMs ?? 10_000,
       retryAttempts: Number.POSITIVE_INFINITY,
-      retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, backoffDelay(retries, base, max))),
+      retryWait: async (retries) => {
+        const delay = backoffDelay(retries, base, max);
+        this.setState({ attempt: retries + 1, nextRetryAt: Date.now() + delay });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        this.setState({ nextRetryAt: null });
+      },
       // Retry on any close (graphql-ws never retries a refused key, 4401),
       // and on an Error, which is how some runtimes report a refused upgrade.
       shouldRetry: () => true,
+      // A non-lazy socket's final error (a refused key) is in the state.
+      onNonLazyError: () => {},
       connectionParams: () => {
         const key = this.key();
         return key ? { Authorization: `Bearer ${key}` } : {};
       },
       on: {
-        connected: (_socket, _payload, wasRetry) => {
+        connecting: () => this.setState({ phase: 'connecting', since: Date.now() }),
+        connected: (s, _payload, wasRetry) => {
+          socket = s as typeof socket;
+          this.setState({ phase: 'online', everConnected: true, attempt: 0, nextRetryAt: null, since: Date.now(), reason: null, closeCode: null });
           if (!wasRetry) return;
           for (const l of [...this.reconnectListeners]) {
             try {
@@ -202,9 +272,47 @@ export class ArchivistClient {
             }
           }
         },
+        closed: (event) => {
+          socket = null;
+          clearPong();
+          const code = isCloseLike(event) ? event.code : null;
+          const reason = code === null ? 'closed' : `closed (${code}${(event as CloseLike).reason ? `: ${(event as CloseLike).reason}` : ''})`;
+          // A lazy socket closed for want of subscriptions is idle, not lost.
+          const idle = code === 1000 && this.options.lazy !== false;
+          this.setState({ phase: idle ? 'idle' : 'offline', since: Date.now(), reason: idle ? null : reason, closeCode: idle ? null : code });
+        },
+        ping: (received) => {
+          if (received || pongTimeout <= 0) return;
+          // Our ping: the pong must come back soon, or the socket is dead
+          // without having said so.
+          clearPong();
+          this.pongTimer = setTimeout(() => {
+            if (socket && socket.readyState === 1) socket.close(4408, 'pong timeout');
+          }, pongTimeout);
+        },
+        pong: (received) => {
+          if (received) clearPong();
+        },
       },
     });
     return this.ws;
+  }
+
+  private setState(patch: Partial<ConnectionState>): void {
+    if (this.closed) return;
+    this.state = { ...this.state, ...patch };
+    for (const l of [...this.connectionListeners]) l(this.state);
+  }
+
+  /** The WebSocket's state now. */
+  connection(): ConnectionState {
+    return this.state;
+  }
+
+  /** Calls listener with every change of the WebSocket's state; returns the function that removes it. */
+  onConnectionChange(listener: (state: ConnectionState) => void): Unsubscribe {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
   }
 
   /**
@@ -280,7 +388,11 @@ export class ArchivistClient {
     const ws = this.ws;
     this.ws = null;
     this.reconnectListeners.clear();
-    await ws?.dispose();
+    this.connectionListeners.clear();
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    // dispose waits for a connection in progress, and rejects when that one
+    // fails (a refused key): nothing is left to do about it.
+    await Promise.resolve(ws?.dispose()).catch(() => {});
   }
 }
 

@@ -15,6 +15,7 @@ import {
   watchTasks,
   type ArchivistClient,
   type ArchivistError,
+  type ConnectionState,
   type Task,
 } from '../src/index.js';
 import { Recorder, TestNode, untilLive } from './node.js';
@@ -76,4 +77,23 @@ it('subscribes with the key in connection_init, and ends a watch whose key is re
   });
   expect(err.code).toBe('UNAUTHENTICATED');
   expect(err.message).toMatch(/4401/);
+});
+
+it('keeps a non-lazy socket open, and says when the node refuses its key', async () => {
+  const ok = make(VIEWER);
+  const okConn = createClient({ url: node.url, apiKey: VIEWER, webSocketImpl: WebSocket, lazy: false });
+  clients.push(okConn);
+  await new Promise<void>((resolve) => {
+    if (okConn.connection().phase === 'online') return resolve();
+    const off = okConn.onConnectionChange((s) => s.phase === 'online' && (off(), resolve()));
+  });
+  expect(ok.connection().phase).toBe('idle'); // lazy: no subscription, no socket
+
+  const refused = createClient({ url: node.url, apiKey: 'wrong-key-0123456789abcdef', webSocketImpl: WebSocket, lazy: false });
+  clients.push(refused);
+  const state = await new Promise<ConnectionState>((resolve) => {
+    const off = refused.onConnectionChange((s) => s.phase === 'offline' && (off(), resolve(s)));
+  });
+  expect(state.closeCode).toBe(4401);
+  expect(state.reason).toMatch(/4401/);
 });

@@ -6,7 +6,17 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { cancelTask, createClient, submitTask, waitForTask, watchTask, watchTasks, type ArchivistClient, type Task } from '../src/index.js';
+import {
+  cancelTask,
+  createClient,
+  submitTask,
+  waitForTask,
+  watchTask,
+  watchTasks,
+  type ArchivistClient,
+  type ConnectionState,
+  type Task,
+} from '../src/index.js';
 import { Recorder, TestNode, untilLive } from './node.js';
 
 let node: TestNode;
@@ -45,6 +55,9 @@ it('resynchronises watches after the node is killed and started again', async ()
 
   const resyncsBefore = one.resyncs;
   const listResyncsBefore = list.resyncs;
+  const states: ConnectionState[] = [];
+  const offConn = client.onConnectionChange((s) => states.push(s));
+  expect(client.connection()).toMatchObject({ phase: 'online', everConnected: true, attempt: 0 });
   await node.kill();
   await node.run();
   // The node is back; the client is not yet (it waits 3 s). A change now
@@ -54,6 +67,11 @@ it('resynchronises watches after the node is killed and started again', async ()
 
   await one.resync(resyncsBefore);
   await list.resync(listResyncsBefore);
+  // What a screen shows of the connection: lost, a retry planned, back.
+  expect(states.find((s) => s.phase === 'offline')?.reason).toMatch(/^closed/);
+  expect(states.some((s) => s.phase === 'offline' && s.attempt >= 1 && s.nextRetryAt !== null)).toBe(true);
+  expect(client.connection()).toMatchObject({ phase: 'online', attempt: 0, nextRetryAt: null, reason: null });
+  offConn();
   const seen = await one.next((t) => t.status === 'CANCELLED', 'the cancellation made while the client was away');
   expect(seen.id).toBe(later.id);
   expect(one.values.at(-1)?.status).toBe('CANCELLED');

@@ -1,6 +1,7 @@
-// DistributedProcessingService holds all of the dashboard's GraphQL access:
-// queries and mutations over HTTP (urql), subscriptions over one WebSocket
-// (graphql-ws, the graphql-transport-ws protocol). Components never talk to
+// DistributedProcessingService holds all of the dashboard's GraphQL access,
+// through @rpg-archivist/client (clients/typescript): queries and mutations
+// over HTTP, subscriptions over one WebSocket (graphql-ws, the
+// graphql-transport-ws protocol), kept open. Components never talk to
 // GraphQL themselves: they call this service, or read the DashboardStore that
 // it feeds.
 //
@@ -16,11 +17,9 @@
 // FORBIDDEN error through onForbidden; the service does not decide what
 // follows.
 
-import { Client, CombinedError, fetchExchange, subscriptionExchange, type AnyVariables } from '@urql/core';
-import { createClient as createWSClient, type Client as WSClient } from 'graphql-ws';
-import { onEnd, pipe, subscribe } from 'wonka';
+import { ArchivistError, createClient, typedDocument, type ArchivistClient } from '@rpg-archivist/client';
 
-import { CLOSE_UNAUTHORIZED, CODE_FORBIDDEN, CODE_UNAUTHENTICATED, authHeaders, connectionParams } from '../lib/auth';
+import { CLOSE_UNAUTHORIZED, CODE_FORBIDDEN, CODE_UNAUTHENTICATED } from '../lib/auth';
 import * as ops from './operations';
 import type {
   Alert,
@@ -67,18 +66,19 @@ export class GraphQLRequestError extends Error {
   }
 }
 
-function toRequestError(err: CombinedError): GraphQLRequestError {
-  if (err.networkError && err.graphQLErrors.length === 0) {
-    // graphql-ws ends subscriptions with the socket's CloseEvent, which has no message.
-    const ne = err.networkError as Error & { code?: number; reason?: string };
-    const why = ne.message || (typeof ne.code === 'number' ? `closed ${ne.code}${ne.reason ? `: ${ne.reason}` : ''}` : String(ne));
-    if (ne.code === CLOSE_UNAUTHORIZED) return new GraphQLRequestError(`The node refused the key (${why})`, CODE_UNAUTHENTICATED, false);
-    return new GraphQLRequestError(`Cannot reach the node (${why})`, null, true);
+function toRequestError(err: unknown): GraphQLRequestError {
+  if (!(err instanceof ArchivistError)) {
+    return new GraphQLRequestError(`Cannot reach the node (${err instanceof Error ? err.message : String(err)})`, null, true);
   }
-  const first = err.graphQLErrors[0];
-  const code = typeof first?.extensions?.code === 'string' ? (first.extensions.code as string) : null;
-  return new GraphQLRequestError(first?.message ?? err.message, code, false);
+  if (err.code === 'NETWORK_ERROR') return new GraphQLRequestError(`Cannot reach the node (${err.message})`, null, true);
+  if (err.code === CODE_UNAUTHENTICATED && err.errors.length === 0) {
+    // The WebSocket was closed with 4401: the key is refused.
+    return new GraphQLRequestError(`The node refused the key (${err.message})`, CODE_UNAUTHENTICATED, false);
+  }
+  return new GraphQLRequestError(err.message, err.code, false);
 }
+
+type AnyVariables = Record<string, unknown>;
 
 /** Reconnection delays: 0.5 s doubling to at most 5 s, plus up to 30 % jitter. */
 export function backoffDelay(attempt: number, baseMs = 500, maxMs = 5000, random = Math.random): number {
@@ -220,8 +220,7 @@ function defaultWsUrl(): string {
 }
 
 export class DistributedProcessingService {
-  private readonly client: Client;
-  private readonly ws: WSClient;
+  private readonly api: ArchivistClient;
   private state: ConnectionState = {
     phase: 'connecting',
     everConnected: false,
@@ -238,7 +237,6 @@ export class DistributedProcessingService {
   private readonly nodeFeed: Feed<ProcessingNode>;
   private readonly configFeed: Feed<DistributedProcessingConfig>;
   private readonly alertFeed: Feed<Alert>;
-  private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
   private readonly onAuthError: (reason: string) => void;
   private readonly onForbidden: (message: string) => void;
@@ -253,77 +251,33 @@ export class DistributedProcessingService {
     this.onForbidden = (message) => {
       if (!this.disposed) opts.onForbidden?.(message);
     };
-    let socket: WebSocket | null = null;
-
-    this.ws = createWSClient({
-      url: opts.wsUrl ?? defaultWsUrl(),
+    // The socket stays open (lazy: false) so that the header shows whether
+    // the node is reachable; the key goes in connection_init (a browser
+    // cannot set headers on a WebSocket), read again at every
+    // (re)connection.
+    this.api = createClient({
+      url: new URL(opts.httpUrl ?? '/graphql', window.location.href).toString(),
+      wsUrl: opts.wsUrl ?? defaultWsUrl(),
+      apiKey: key,
       lazy: false,
-      // A browser cannot set headers on a WebSocket: the key goes in
-      // connection_init, read again at every (re)connection.
-      connectionParams: () => connectionParams(key),
-      keepAlive,
-      retryAttempts: Infinity,
-      shouldRetry: () => true,
-      retryWait: async (retries) => {
-        const delay = backoffDelay(retries);
-        this.setState({ attempt: retries + 1, nextRetryAt: Date.now() + delay });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        this.setState({ nextRetryAt: null });
-      },
-      onNonLazyError: (err) => console.warn('websocket:', err),
-      on: {
-        connected: (s) => {
-          socket = s as WebSocket;
-          const reconnected = this.state.everConnected;
-          this.setState({ phase: 'online', everConnected: true, attempt: 0, nextRetryAt: null, since: Date.now(), reason: null });
-          if (reconnected) this.emitResync();
-        },
-        closed: (event) => {
-          socket = null;
-          if (this.pongTimer) clearTimeout(this.pongTimer);
-          const e = event as CloseEvent;
-          const reason = e && typeof e.code === 'number' ? `closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` : 'closed';
-          // graphql-ws does not retry a 4401 either: the key is refused.
-          if (e && e.code === CLOSE_UNAUTHORIZED) this.onAuthError(reason);
-          if (this.state.phase !== 'offline') {
-            this.setState({ phase: 'offline', since: Date.now(), reason });
-          }
-        },
-        ping: (received) => {
-          if (received) return;
-          // Our ping: the pong must come back soon, or the socket is dead
-          // without having said so (a cable pulled, a frozen peer).
-          if (this.pongTimer) clearTimeout(this.pongTimer);
-          this.pongTimer = setTimeout(() => {
-            if (socket && socket.readyState === WebSocket.OPEN) socket.close(4408, 'pong timeout');
-          }, pongTimeout);
-        },
-        pong: (received) => {
-          if (received && this.pongTimer) clearTimeout(this.pongTimer);
-        },
-      },
+      keepAliveMs: keepAlive,
+      pongTimeoutMs: pongTimeout,
+      reconnect: { baseMs: 500, maxMs: 5000 },
     });
-
-    const ws = this.ws;
-    this.client = new Client({
-      url: opts.httpUrl ?? '/graphql',
-      requestPolicy: 'network-only',
-      preferGetMethod: false,
-      fetchOptions: () => ({ headers: authHeaders(key) }),
-      exchanges: [
-        subscriptionExchange({
-          forwardSubscription(request) {
-            const input = { ...request, query: request.query ?? '' };
-            return {
-              subscribe(sink) {
-                const unsubscribe = ws.subscribe(input, sink);
-                return { unsubscribe };
-              },
-            };
-          },
-        }),
-        fetchExchange,
-      ],
+    this.api.onConnectionChange((c) => {
+      const phase = c.phase === 'idle' ? 'connecting' : c.phase;
+      const reconnected = phase === 'online' && this.state.everConnected;
+      this.setState({
+        phase,
+        everConnected: c.everConnected,
+        attempt: c.attempt,
+        nextRetryAt: c.nextRetryAt,
+        since: c.since,
+        reason: c.reason,
+      });
+      // graphql-ws does not retry a 4401: the key is refused.
+      if (c.phase === 'offline' && c.closeCode === CLOSE_UNAUTHORIZED) this.onAuthError(c.reason ?? 'closed (4401)');
+      if (reconnected && this.state.phase === 'online') this.emitResync();
     });
 
     const resync = () => this.emitResync();
@@ -387,16 +341,13 @@ export class DistributedProcessingService {
   /** Closes the WebSocket for good. */
   dispose(): void {
     this.disposed = true;
-    if (this.pongTimer) clearTimeout(this.pongTimer);
-    // dispose waits for a connection in progress, and rejects when that one
-    // fails (a 4401): nothing is left to do about it.
-    Promise.resolve(this.ws.dispose()).catch(() => {});
+    void this.api.close();
   }
 
   // ---- queries ----
 
   /** Turns a request's error into a GraphQLRequestError, reporting the ones about the key. */
-  private fail(err: CombinedError): GraphQLRequestError {
+  private fail(err: unknown): GraphQLRequestError {
     const e = toRequestError(err);
     if (e.code === CODE_UNAVAILABLE) this.setStoreHealth(false, e.message);
     if (e.code === CODE_UNAUTHENTICATED) this.onAuthError(e.message);
@@ -405,19 +356,18 @@ export class DistributedProcessingService {
   }
 
   private async query<T>(doc: string, vars: AnyVariables = {}): Promise<T> {
-    const res = await this.client.query<T>(doc, vars).toPromise();
-    if (res.error) throw this.fail(res.error);
-    if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
+    let data: T;
+    try {
+      data = await this.api.request(typedDocument<T, AnyVariables>(doc), vars);
+    } catch (err) {
+      throw this.fail(err);
+    }
     this.setStoreHealth(true, null);
-    return res.data;
+    return data;
   }
 
   private async mutate<T>(doc: string, vars: AnyVariables): Promise<T> {
-    const res = await this.client.mutation<T>(doc, vars).toPromise();
-    if (res.error) throw this.fail(res.error);
-    if (!res.data) throw new GraphQLRequestError('The node returned no data', null, false);
-    this.setStoreHealth(true, null);
-    return res.data;
+    return this.query<T>(doc, vars);
   }
 
   /**
@@ -638,35 +588,27 @@ export class DistributedProcessingService {
     onItem: (item: T) => void,
     end: (err: GraphQLRequestError | null) => void,
   ): Unsubscribe {
-    // After an error result urql keeps the operation registered (it is torn
-    // down only when its last subscriber leaves), and a new subscription
-    // with the same query would share the dead one: so an error ends this
-    // subscriber at once.
     let done = false;
-    let sub: { unsubscribe: () => void } | null = null;
-    const finish = (err: GraphQLRequestError | null) => {
-      if (done) return;
-      done = true;
-      queueMicrotask(() => sub?.unsubscribe());
-      end(err);
-    };
-    sub = pipe(
-      this.client.subscription<Record<string, T>>(doc, vars),
-      onEnd(() => finish(null)),
-      subscribe((res) => {
+    const stop = this.api.subscribe(typedDocument<Record<string, T>, AnyVariables>(doc), vars, {
+      next: (data) => {
         if (done) return;
-        if (res.error) {
-          finish(this.fail(res.error));
-          return;
-        }
-        const item = res.data?.[field];
+        const item = data[field];
         if (item) onItem(item);
-      }),
-    );
-    if (done) sub.unsubscribe();
+      },
+      error: (err) => {
+        if (done) return;
+        done = true;
+        end(this.fail(err));
+      },
+      complete: () => {
+        if (done) return;
+        done = true;
+        end(null);
+      },
+    });
     return () => {
       done = true;
-      sub?.unsubscribe();
+      stop();
     };
   }
 
