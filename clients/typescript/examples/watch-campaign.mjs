@@ -24,7 +24,12 @@ const finished = new Set();
 let submitted = false;
 let resolveDone;
 const done = new Promise((resolve) => (resolveDone = resolve));
+// Prints each state of a task once, whether the watch or a read saw it.
+const printed = new Set();
 const settle = (task) => {
+  const line = `${task.id.slice(-6)} ${task.type.padEnd(14)} ${task.status}`;
+  if (!printed.has(`${task.id} ${task.status} ${task.progress}`)) console.log(line);
+  printed.add(`${task.id} ${task.status} ${task.progress}`);
   if (isFinished(task)) {
     finished.add(task.id);
     pending.delete(task.id);
@@ -33,10 +38,7 @@ const settle = (task) => {
 };
 
 const stop = watchTasks(client, { group }, {
-  onUpdate: (task) => {
-    console.log(`${task.id.slice(0, 8)} ${task.type.padEnd(14)} ${task.status}`);
-    settle(task);
-  },
+  onUpdate: settle,
   // Events may have been missed (a reconnection): read the campaign's tasks again.
   onResync: async () => {
     for (const task of (await listTasks(client, { filter: { group }, first: 500 })).items) settle(task);
