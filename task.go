@@ -123,6 +123,11 @@ type Task struct {
 	// Schedule is the name of the schedule that submitted the task, if one
 	// did.
 	Schedule string `json:"schedule,omitempty"`
+	// Trace is the W3C traceparent of the submission's span when tracing
+	// is on (see package tracing): the placement and every attempt of the
+	// task are spans of that trace, on whichever node runs them. The store
+	// keeps it as given.
+	Trace string `json:"trace,omitempty"`
 	// WorkflowID and StepKey name the workflow and step a task is, if it is
 	// one (see Workflow); the store keeps them.
 	WorkflowID string `json:"workflowId,omitempty"`

@@ -17,9 +17,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/cli"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // Version is set at build time with
@@ -96,6 +98,21 @@ func serve(args []string, getenv func(string) string, stderr io.Writer, options 
 		return 2
 	}
 	logger := newLogger(opts, stderr)
+	shutdownTracing, traced, err := tracing.Setup(context.Background(), getenv, tracing.Service{Version: Version, InstanceID: opts.NodeID})
+	if err != nil {
+		fmt.Fprintf(stderr, "archivist serve: %v\n", err)
+		return 2
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(ctx); err != nil {
+			logger.Warn("tracing: the last spans were not exported", "err", err)
+		}
+	}()
+	if traced {
+		logger.Info("tracing on: spans go over OTLP/HTTP as the OTEL_* environment says")
+	}
 	m := NewMain(opts, logger)
 	for _, o := range options {
 		o(m)
@@ -141,8 +158,9 @@ func parseLevel(s string) (slog.Level, error) {
 func newLogger(o *Options, w io.Writer) *slog.Logger {
 	level, _ := parseLevel(o.LogLevel)
 	hopts := &slog.HandlerOptions{Level: level}
+	// The tracing handler adds trace_id and span_id while a trace is active.
 	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, hopts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, hopts)))
 	}
-	return slog.New(slog.NewTextHandler(w, hopts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(w, hopts)))
 }

@@ -16,6 +16,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Client talks to one Archivist node. It is safe for concurrent use.
@@ -124,6 +127,9 @@ func (c *Client) Do(ctx context.Context, query string, vars map[string]any, out 
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	// The trace of ctx, if the program traces (OpenTelemetry's global
+	// propagator; a no-op unless it set one): the task joins it.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("archivist %s: %w", c.base, err)

@@ -278,6 +278,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(r.withLookups(ctx))
 	})
+	// A span per operation when tracing is on (one atomic load when off).
+	srv.Use(traceOperations{})
 	srv.Use(clientGone{})
 	if opts.MaxResponseBytes > 0 {
 		srv.Use(responseCap{max: opts.MaxResponseBytes})

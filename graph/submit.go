@@ -5,6 +5,7 @@ import (
 
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph/model"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // newTasks validates submissions against the registry and the configured
@@ -16,6 +17,9 @@ func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput
 		return nil, err
 	}
 	tasks := make([]*archivist.Task, len(inputs))
+	// With tracing on, each task keeps the submission's span context: its
+	// placement and attempts join the submitter's trace.
+	trace := tracing.Parent(ctx)
 	for i, in := range inputs {
 		t, err := archivist.NewTask(taskSpec(in), r.Registry, cfg)
 		if err != nil {
@@ -24,6 +28,7 @@ func (r *Resolver) newTasks(ctx context.Context, inputs []*model.SubmitTaskInput
 			}
 			return nil, err
 		}
+		t.Trace = trace
 		tasks[i] = t
 	}
 	if err := r.Store.CreateTasks(ctx, tasks); err != nil {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"strconv"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph/model"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // maxWorkflowPageSize is the most workflows one page of the workflows query
@@ -63,6 +67,17 @@ func (r *Resolver) newWorkflow(ctx context.Context, in model.WorkflowInput) (*ar
 	w, tasks, err := archivist.NewWorkflow(workflowSpec(in), r.Registry, cfg, r.now(ctx))
 	if err != nil {
 		return nil, err
+	}
+	// With tracing on, the workflow is a span of the submission's trace and
+	// its steps' placements and attempts are spans under it.
+	if tracing.Enabled() {
+		sctx, span := tracing.Start(ctx, "workflow "+w.Name, trace.SpanKindProducer,
+			tracing.KeyWorkflowID.String(w.ID), attribute.Int("archivist.workflow.steps", len(tasks)))
+		parent := tracing.Parent(sctx)
+		for _, t := range tasks {
+			t.Trace = parent
+		}
+		defer span.End()
 	}
 	if err := r.Store.CreateWorkflow(ctx, w, tasks); err != nil {
 		return nil, err

@@ -7,8 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // Defaults of Config.
@@ -477,10 +480,17 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 		if len(as) == 0 {
 			return true, nil
 		}
+		var placedAt time.Time
+		if tracing.Enabled() {
+			placedAt = time.Now()
+		}
 		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
 		if err != nil {
 			s.logErr(ctx, "assign tasks", err)
 			return true, err
+		}
+		if tracing.Enabled() {
+			tracePlaced(ctx, tasks, as, placed, placedAt)
 		}
 		switch {
 		case len(tasks) < limit && len(as) == len(tasks) && len(placed) == len(as):
@@ -585,4 +595,33 @@ func (s *Scheduler) logErr(ctx context.Context, what string, err error) {
 		return
 	}
 	s.cfg.Env.Logger.Error(what, "err", err)
+}
+
+// tracePlaced records the placement of each placed task that has a trace
+// (Task.Trace) as a span of that trace: from the assignment call to its
+// answer, with the node chosen.
+func tracePlaced(ctx context.Context, read []*archivist.Task, as []archivist.Assignment, placed []*archivist.Task, start time.Time) {
+	byID := make(map[string]*archivist.Task, len(read))
+	for _, t := range read {
+		if t.Trace != "" {
+			byID[t.ID] = t
+		}
+	}
+	if len(byID) == 0 {
+		return
+	}
+	done := make(map[string]bool, len(placed))
+	for _, t := range placed {
+		done[t.ID] = true
+	}
+	end := time.Now()
+	for _, a := range as {
+		t := byID[a.TaskID]
+		if t == nil || !done[a.TaskID] {
+			continue
+		}
+		_, span := tracing.StartAt(tracing.Resume(ctx, t.Trace), "place "+t.Type, start,
+			tracing.KeyTaskID.String(t.ID), tracing.KeyTaskType.String(t.Type), tracing.KeyNode.String(a.NodeID))
+		span.End(trace.WithTimestamp(end))
+	}
 }

@@ -257,12 +257,14 @@ func appendMsgpackRaw(b, s []byte) []byte {
 }
 
 // encodeTaskInfo is a new task's i: [type, input, metadata], and the name
-// of the schedule that submitted it when one did, and its group when it
-// has one (then the schedule's name is "" if none; lua/limit_lib.lua
-// reads the group).
+// of the schedule that submitted it when one did, its group when it has
+// one, and its trace when it has one (each item before the last present is
+// then "" if none; lua/limit_lib.lua reads the group).
 func encodeTaskInfo(t *archivist.Task) []byte {
-	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule)+len(t.Group))
+	b := make([]byte, 0, 16+len(t.Type)+len(t.Input)+len(t.Metadata)+len(t.Schedule)+len(t.Group)+len(t.Trace))
 	switch {
+	case t.Trace != "":
+		b = appendMsgpackArray(b, 6)
 	case t.Group != "":
 		b = appendMsgpackArray(b, 5)
 	case t.Schedule != "":
@@ -273,11 +275,14 @@ func encodeTaskInfo(t *archivist.Task) []byte {
 	b = appendMsgpackRaw(b, []byte(t.Type))
 	b = appendMsgpackRaw(b, t.Input)
 	b = appendMsgpackRaw(b, t.Metadata)
-	if t.Schedule != "" || t.Group != "" {
+	if t.Schedule != "" || t.Group != "" || t.Trace != "" {
 		b = appendMsgpackRaw(b, []byte(t.Schedule))
 	}
-	if t.Group != "" {
+	if t.Group != "" || t.Trace != "" {
 		b = appendMsgpackRaw(b, []byte(t.Group))
+	}
+	if t.Trace != "" {
+		b = appendMsgpackRaw(b, []byte(t.Trace))
 	}
 	return b
 }
@@ -309,6 +314,9 @@ func decodeTaskBytes(id string, info, mut, result []byte) (*archivist.Task, erro
 			}
 			if n > 4 {
 				t.Group = r.str()
+			}
+			if n > 5 {
+				t.Trace = r.str()
 			}
 		} else if r.err == nil {
 			r.fail("task info has %d items", n)

@@ -25,8 +25,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // Defaults of the Config fields left zero.
@@ -636,6 +640,8 @@ type attemptLog struct {
 	base *slog.Logger
 	t    *archivist.Task
 	l    *slog.Logger
+	// outcome is what finish recorded ("completed", "failed", ...).
+	outcome string
 }
 
 func (a *attemptLog) get() *slog.Logger {
@@ -648,6 +654,27 @@ func (a *attemptLog) get() *slog.Logger {
 // run executes one attempt and records its outcome.
 func (p *Pool) run(parent context.Context, t *archivist.Task) {
 	log := &attemptLog{base: p.cfg.Env.Logger, t: t}
+	if tracing.Enabled() {
+		// The attempt is a span of the submission's trace (the task's
+		// Trace), and the handler's context holds it.
+		var span trace.Span
+		parent, span = tracing.Start(tracing.Resume(parent, t.Trace), "run "+t.Type, trace.SpanKindConsumer,
+			tracing.KeyTaskID.String(t.ID), tracing.KeyTaskType.String(t.Type), tracing.KeyAttempt.Int(t.Attempt),
+			tracing.KeyNode.String(p.cfg.NodeID))
+		if t.Group != "" {
+			span.SetAttributes(tracing.KeyGroup.String(t.Group))
+		}
+		if t.WorkflowID != "" {
+			span.SetAttributes(tracing.KeyWorkflowID.String(t.WorkflowID), tracing.KeyStepKey.String(t.StepKey))
+		}
+		defer func() {
+			span.SetAttributes(tracing.KeyOutcome.String(log.outcome))
+			if log.outcome != "completed" && log.outcome != "released" {
+				span.SetStatus(codes.Error, log.outcome)
+			}
+			span.End()
+		}()
+	}
 	store := p.cfg.Store
 	// Reports must reach the store even when the attempt's context ended.
 	rctx := context.WithoutCancel(parent)
@@ -761,6 +788,7 @@ func reportAgain(err error) bool {
 }
 
 func (p *Pool) finish(parent context.Context, log *attemptLog, t *archivist.Task, start time.Time, outcome string, report func() (*archivist.Task, error)) {
+	log.outcome = outcome
 	d := p.cfg.Env.Now().Sub(start)
 	nt, err := report()
 	if reportAgain(err) {

@@ -263,11 +263,14 @@ local function mp_str(s, pos)
 end
 
 -- task_group is the task's group (Task.Group): the fifth item of its i,
--- when it has one (encodeTaskInfo), '' when it has none. It steps over
--- the four items before by their lengths, so a grouped task's input is
--- not decoded to find its group (m is unused: the group is not in it).
+-- when it has one (encodeTaskInfo: five items, or six with a trace), ''
+-- when it has none. It steps over the four items before by their
+-- lengths, so a grouped task's input is not decoded to find its group (m
+-- is unused: the group is not in it).
 local function task_group(m, i)
-  if not i or string.byte(i, 1) ~= 0x95 then return '' end
+  if not i then return '' end
+  local head = string.byte(i, 1)
+  if head ~= 0x95 and head ~= 0x96 then return '' end
   local pos = 2
   for _ = 1, 4 do
     local at, n = mp_str(i, pos)

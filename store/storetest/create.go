@@ -19,7 +19,7 @@ func testCreateTasks(t *testing.T, s suite) {
 			{Type: "alpha", Input: json.RawMessage(`{"a":[1,2,3],"s":"x y"}`), Priority: archivist.PriorityHigh,
 				Timeout: 90 * time.Second, MaxRetries: 7, Metadata: json.RawMessage(`{"owner":"ana","tags":["x"]}`)},
 			{Type: "beta", Input: json.RawMessage(`"just a string"`), Priority: archivist.PriorityLow,
-				Timeout: 1500 * time.Millisecond, MaxRetries: 0},
+				Timeout: 1500 * time.Millisecond, MaxRetries: 0, Trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 			{Type: "gamma", Input: json.RawMessage(`null`), Priority: archivist.PriorityCritical,
 				Timeout: time.Hour, MaxRetries: 100},
 		}

@@ -66,15 +66,28 @@ func grouped(id, group string) *archivist.Task {
 	return t
 }
 
+// traced gives t a trace (Task.Trace), which the stores keep beside the
+// group.
+func traced(t *archivist.Task) *archivist.Task {
+	t.Trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	return t
+}
+
 // testGroups: a task keeps its group, and CountGroups counts each named
 // group's tasks by status through every transition, the fast ones (assign,
 // claim, complete) included, until they are purged.
 func testGroups(t *testing.T, s suite) {
 	s.run(t, "Stored", func(t *testing.T, h *fixture) {
-		h.create(grouped("a1", "campaign-1"), grouped("u1", ""), grouped("w1", "Wörld of ✓ 7"))
-		for id, want := range map[string]string{"a1": "campaign-1", "u1": "", "w1": "Wörld of ✓ 7"} {
+		h.create(grouped("a1", "campaign-1"), grouped("u1", ""), grouped("w1", "Wörld of ✓ 7"),
+			traced(grouped("t1", "campaign-3")), traced(grouped("t2", "")))
+		for id, want := range map[string]string{"a1": "campaign-1", "u1": "", "w1": "Wörld of ✓ 7", "t1": "campaign-3", "t2": ""} {
 			if got := h.get(id).Group; got != want {
 				t.Errorf("task %s has group %q, want %q", id, got, want)
+			}
+		}
+		for id, want := range map[string]string{"a1": "", "t1": traced(&archivist.Task{}).Trace, "t2": traced(&archivist.Task{}).Trace} {
+			if got := h.get(id).Trace; got != want {
+				t.Errorf("task %s has trace %q, want %q", id, got, want)
 			}
 		}
 		// A group with the other optional fields (backoff, unique key).
@@ -89,9 +102,10 @@ func testGroups(t *testing.T, s suite) {
 
 	s.run(t, "Counts", func(t *testing.T, h *fixture) {
 		h.wantGroups("empty store", groupCounts{})
-		h.create(grouped("a1", "a"), grouped("a2", "a"), grouped("a3", "a"), grouped("a4", "a"),
-			grouped("a5", "a"), grouped("a6", "a"), grouped("b1", "b"), grouped("b2", "b"),
-			grouped("u1", ""), grouped("u2", ""))
+		// Traced ones among them: the group is read beside the trace.
+		h.create(traced(grouped("a1", "a")), grouped("a2", "a"), traced(grouped("a3", "a")), grouped("a4", "a"),
+			grouped("a5", "a"), grouped("a6", "a"), traced(grouped("b1", "b")), grouped("b2", "b"),
+			traced(grouped("u1", "")), grouped("u2", ""))
 		later := grouped("b3", "b")
 		later.RunAt = time.Now().Add(time.Hour)
 		h.create(later)

@@ -149,6 +149,7 @@ func submission(t *archivist.Task) archivist.Task {
 		UniqueFor:    t.UniqueFor,
 		Schedule:     t.Schedule,
 		Group:        t.Group,
+		Trace:        t.Trace,
 	}
 }
 
