@@ -12,6 +12,7 @@ import (
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/graph/model"
 	"github.com/rpg-archivist/archivist/recurring"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // CreateSchedule is the resolver for the createSchedule field.
@@ -72,7 +73,11 @@ func (r *mutationResolver) TriggerSchedule(ctx context.Context, name string) (*a
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Store.FireSchedule(ctx, archivist.ScheduleFire{Name: name, Manual: true, Task: recurring.TaskOf(s)})
+	task := recurring.TaskOf(s)
+	if task != nil {
+		task.Trace = tracing.Parent(ctx) // the trigger request's trace
+	}
+	res, err := r.Store.FireSchedule(ctx, archivist.ScheduleFire{Name: name, Manual: true, Task: task})
 	if err != nil {
 		return nil, err
 	}

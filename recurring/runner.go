@@ -5,8 +5,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rpg-archivist/archivist"
 	"github.com/rpg-archivist/archivist/lifecycle"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // Leadership is what the runner needs of the elector: the lease this node
@@ -313,6 +317,16 @@ func (r *Runner) fireDue(ctx context.Context, lease archivist.Lease, known map[s
 // reports whether the schedule may be fired again at once.
 func (r *Runner) fire(ctx context.Context, known map[string]*entry, e *entry, f archivist.ScheduleFire, missed bool) bool {
 	log := r.cfg.Env.Logger
+	if tracing.Enabled() && f.Task != nil {
+		// A tick starts a trace of its own: its task's placement and
+		// attempts are spans of it.
+		sctx, span := tracing.Start(context.WithoutCancel(ctx), "schedule "+f.Name, trace.SpanKindProducer,
+			tracing.KeySchedule.String(f.Name), attribute.String("archivist.schedule.tick", f.Tick.UTC().Format(time.RFC3339Nano)))
+		defer span.End()
+		t := f.Task.Clone()
+		t.Trace = tracing.Parent(sctx)
+		f.Task = t
+	}
 	res, err := r.cfg.Store.FireSchedule(ctx, f)
 	switch {
 	case err == nil:

@@ -136,8 +136,10 @@ func byName(spans []receivedSpan, prefix string) []receivedSpan {
 // that carries a W3C traceparent continues that trace: the GraphQL
 // operation on the node that took it, the placement on the leader (a
 // master) and the attempt on the worker are spans of it, each child of the
-// right one, with the task's attributes. A node without OTEL_* set exports
-// nothing, and a bad OTEL_TRACES_EXPORTER stops the node with a clear error.
+// right one, with the task's attributes. A schedule's tick is the root of a
+// trace of its own, with its task's placement and attempt under it. A node
+// without OTEL_* set exports nothing, and a bad OTEL_TRACES_EXPORTER stops
+// the node with a clear error.
 func TestTracingAcrossNodes(t *testing.T) {
 	t.Parallel()
 	rcv := newOTLPReceiver(t)
@@ -185,6 +187,42 @@ func TestTracingAcrossNodes(t *testing.T) {
 		t.Errorf("run span from %q: node %q outcome %q type %q attempt %q id %q", run.instance, run.attr("archivist.node.id"),
 			run.attr("archivist.task.outcome"), run.attr("archivist.task.type"), run.attr("archivist.task.attempt"), run.attr("archivist.task.id"))
 	}
+
+	// A schedule's tick starts a trace of its own, with its task's
+	// placement and attempt in it.
+	master.gql(t, `mutation { createSchedule(input: {name: "reindex", every: "1s", task: {type: "echo", input: {tick: true}}}) { name } }`, nil, nil)
+	var tick receivedSpan
+	deadline := time.After(30 * time.Second)
+	for tick.span == nil {
+		rcv.mu.Lock()
+		for _, s := range rcv.spans {
+			if s.span.Name == "schedule reindex" {
+				tick = s
+				break
+			}
+		}
+		rcv.mu.Unlock()
+		if tick.span == nil {
+			select {
+			case <-rcv.added:
+			case <-deadline:
+				t.Fatal("no span of a schedule tick")
+			}
+		}
+	}
+	if len(tick.span.ParentSpanId) != 0 || tick.instance != "lead" || tick.attr("archivist.schedule.name") != "reindex" {
+		t.Errorf("tick span: parent %x, from %q, schedule %q; want a root span from lead", tick.span.ParentSpanId, tick.instance, tick.attr("archivist.schedule.name"))
+	}
+	tickTrace := hex.EncodeToString(tick.span.TraceId)
+	ticked := rcv.await(t, tickTrace, 30*time.Second, func(s []receivedSpan) bool {
+		return len(byName(s, "place echo")) == 1 && len(byName(s, "run echo")) == 1
+	})
+	for _, s := range append(byName(ticked, "place echo"), byName(ticked, "run echo")...) {
+		if string(s.span.ParentSpanId) != string(tick.span.SpanId) {
+			t.Errorf("%s of the tick: parent %x, want the tick's span", s.span.Name, s.span.ParentSpanId)
+		}
+	}
+	master.gql(t, `mutation { deleteSchedule(name: "reindex") }`, nil, nil)
 
 	// Without OTEL_*: nothing is exported (the receiver hears from the
 	// nodes above only).
