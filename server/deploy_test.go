@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -26,7 +27,7 @@ func servedSeries(t *testing.T) map[string]bool {
 	m := NewMetrics(StateSource{Store: st, Health: func() (archivist.Health, bool) { return archivist.Health{}, false },
 		Active: func() int { return 0 }, Leader: func() bool { return true }})
 	// Vectors show only once they have a child.
-	m.AttemptFinished(&archivist.Task{Type: "echo"}, "completed", time.Millisecond)
+	m.AttemptFinished(context.Background(), &archivist.Task{Type: "echo"}, "completed", time.Millisecond)
 	m.WorkerPanicked(&archivist.Task{Type: "echo"})
 	m.GraphQLRequest("query", false)
 	m.ScheduleTick("fired")

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rpg-archivist/archivist"
 )
 
@@ -62,10 +64,20 @@ func NewMetrics(src StateSource) *Metrics {
 	return m
 }
 
-// AttemptFinished implements workerpool.Observer.
-func (m *Metrics) AttemptFinished(t *archivist.Task, outcome string, d time.Duration) {
+// AttemptFinished implements workerpool.Observer. With tracing on, the
+// duration carries the attempt's trace as an exemplar (shown by Prometheus
+// and Grafana with OpenMetrics scraping), which leads from a slow bucket to
+// the trace of an attempt in it.
+func (m *Metrics) AttemptFinished(ctx context.Context, t *archivist.Task, outcome string, d time.Duration) {
 	m.attempts.WithLabelValues(t.Type, outcome).Inc()
-	m.duration.WithLabelValues(t.Type).Observe(d.Seconds())
+	obs := m.duration.WithLabelValues(t.Type)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		if eo, ok := obs.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(d.Seconds(), prometheus.Labels{"trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String()})
+			return
+		}
+	}
+	obs.Observe(d.Seconds())
 }
 
 // ScheduleTick counts one tick this node tried to fire (see

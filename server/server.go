@@ -111,7 +111,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	if s.cfg.Metrics != nil {
-		var metrics http.Handler = promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})
+		var metrics http.Handler = promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
 		if s.cfg.Keys.Len() > 0 && !s.cfg.PublicMetrics {
 			metrics = withKey(metrics, s.cfg.Keys)
 		}

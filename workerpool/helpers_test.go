@@ -309,7 +309,7 @@ type observer struct {
 	panicked []string
 }
 
-func (o *observer) AttemptFinished(t *archivist.Task, outcome string, d time.Duration) {
+func (o *observer) AttemptFinished(_ context.Context, t *archivist.Task, outcome string, d time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.outcomes == nil {

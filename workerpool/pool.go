@@ -85,7 +85,7 @@ type Config struct {
 
 // Observer is told about finished attempts. It must not block.
 type Observer interface {
-	AttemptFinished(t *archivist.Task, outcome string, d time.Duration)
+	AttemptFinished(ctx context.Context, t *archivist.Task, outcome string, d time.Duration)
 	WorkerPanicked(t *archivist.Task)
 }
 
@@ -816,7 +816,7 @@ func (p *Pool) finish(parent context.Context, log *attemptLog, t *archivist.Task
 		return
 	}
 	if p.cfg.Observer != nil {
-		p.cfg.Observer.AttemptFinished(nt, outcome, d)
+		p.cfg.Observer.AttemptFinished(parent, nt, outcome, d)
 	}
 	if p.cfg.Env.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		log.get().Debug("attempt finished", "outcome", outcome, "status", nt.Status, "duration", d)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,16 @@ func (r *otlpReceiver) await(t *testing.T, traceID string, timeout time.Duration
 	}
 }
 
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func byName(spans []receivedSpan, prefix string) []receivedSpan {
 	var out []receivedSpan
 	for _, s := range spans {
@@ -223,6 +234,14 @@ func TestTracingAcrossNodes(t *testing.T) {
 		}
 	}
 	master.gql(t, `mutation { deleteSchedule(name: "reindex") }`, nil, nil)
+
+	// The worker's attempt durations carry exemplars with trace ids, for a
+	// scraper that asks for OpenMetrics.
+	mresp, metrics := worker.call(t, http.MethodGet, "/metrics", "", "", map[string]string{"Accept": "application/openmetrics-text; version=1.0.0"})
+	exemplar := regexp.MustCompile(`(?m)^archivist_task_duration_seconds_bucket\{[^}]*type="echo"[^}]*\} \d+ # \{[^}]*trace_id="[0-9a-f]{32}"[^}]*\}`)
+	if mresp.StatusCode != http.StatusOK || !exemplar.MatchString(metrics) {
+		t.Errorf("no exemplar with a trace id on the echo duration buckets (%d):\n%s", mresp.StatusCode, grepLines(metrics, "archivist_task_duration_seconds_bucket"))
+	}
 
 	// Without OTEL_*: nothing is exported (the receiver hears from the
 	// nodes above only).
