@@ -5,7 +5,7 @@
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 
 import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES, type TaskFilter, type TaskPriority, type TaskSummary } from '../service/types';
-import { isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
+import { eventsNewerThan, isSubmission, mergeTaskEvents, taskMatchesFilter, type LivePage } from '../state/reducers';
 import { useCan } from '../state/session';
 import { useDashboard, useService, useStore } from '../state/store';
 import { int, label, shortId } from '../lib/format';
@@ -99,14 +99,23 @@ export function TaskList() {
   const live = useRef({ filter, firstPage: true, pageSize, paused });
   live.current = { filter, firstPage: cursors.length === 1, pageSize, paused };
 
+  // Live events that come while a page loads: the page read may be older
+  // than some of them, so they are merged into it when it comes.
+  const loadingEvents = useRef<TaskSummary[] | null>(null);
+
   const load = useCallback(
     async (after: string | null) => {
       const id = ++request.current;
+      loadingEvents.current = [];
       setLoading(true);
       try {
         const p = await service.listTasks(JSON.parse(filterKey) as TaskFilter, pageSize, after);
         if (id !== request.current) return;
-        setPage({ ...p, fresh: new Set(), stale: new Set() });
+        const fresh: LivePage = { ...p, fresh: new Set(), stale: new Set() };
+        const missed = eventsNewerThan(fresh, loadingEvents.current ?? []);
+        loadingEvents.current = null;
+        const { filter: f, firstPage, pageSize: size, paused: ps } = live.current;
+        setPage(missed.length > 0 ? mergeTaskEvents(fresh, missed, f, firstPage && !ps, size) : fresh);
         // A reload (after a bulk action, a resynchronisation) keeps the
         // selected tasks that are still listed; a new filter or page lists
         // others, which drops them.
@@ -121,7 +130,10 @@ export function TaskList() {
       } catch (err) {
         if (id === request.current) setError((err as Error).message);
       } finally {
-        if (id === request.current) setLoading(false);
+        if (id === request.current) {
+          loadingEvents.current = null;
+          setLoading(false);
+        }
       }
     },
     [service, filterKey, pageSize],
@@ -141,6 +153,7 @@ export function TaskList() {
   useEffect(
     () =>
       store.onTasks((events) => {
+        loadingEvents.current?.push(...events);
         const { filter: f, firstPage, pageSize: size, paused: p } = live.current;
         if (p && firstPage) {
           const n = events.filter((t) => isSubmission(t) && taskMatchesFilter(t, f)).length;

@@ -8,6 +8,8 @@ import {
   applyAlertEvents,
   applyScheduleEvents,
   applyStepTasks,
+  compareTimes,
+  eventsNewerThan,
   firingSummary,
   effectiveNodeStatus,
   isSubmission,
@@ -375,5 +377,25 @@ describe('workflow steps in the task feed', () => {
       ['added', 'WAITING'],
       ['on', 'PENDING'],
     ]);
+  });
+});
+
+describe('compareTimes and eventsNewerThan', () => {
+  it('orders the server times whatever their fraction digits', () => {
+    expect(compareTimes('2026-12-07T12:00:00Z', '2026-12-07T12:00:00.5Z')).toBeLessThan(0);
+    expect(compareTimes('2026-12-07T12:00:00.123456789Z', '2026-12-07T12:00:00.12345679Z')).toBeLessThan(0);
+    expect(compareTimes('2026-12-07T12:00:01Z', '2026-12-07T12:00:00.999Z')).toBeGreaterThan(0);
+    expect(compareTimes('2026-12-07T12:00:00.5Z', '2026-12-07T12:00:00.50Z')).toBe(0);
+  });
+
+  it('keeps the events a loaded page does not hold yet', () => {
+    const row = (id: string, status: TaskSummary['status'], updatedAt: string) => ({ id, status, updatedAt }) as TaskSummary;
+    const page = { tasks: [row('a', 'PENDING', '2026-12-07T12:00:00.2Z')], cursors: {}, hasNextPage: false, endCursor: null, totalCount: 1, fresh: new Set<string>(), stale: new Set<string>() };
+    const got = eventsNewerThan(page, [
+      row('a', 'ASSIGNED', '2026-12-07T12:00:00.1Z'), // older than the page's
+      row('a', 'FAILED', '2026-12-07T12:00:00.3Z'), // newer
+      row('b', 'FAILED', '2026-12-07T12:00:00Z'), // not on the page
+    ]);
+    expect(got.map((t) => `${t.id} ${t.status}`)).toEqual(['a FAILED', 'b FAILED']);
   });
 });

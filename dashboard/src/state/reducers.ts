@@ -124,6 +124,36 @@ export interface LivePage extends TaskPage {
 }
 
 /**
+ * Orders two RFC 3339 times as the server writes them (UTC, a fraction of
+ * up to nine digits with its trailing zeros dropped): a string comparison
+ * would put 12:00:00Z after 12:00:00.5Z.
+ */
+export function compareTimes(a: string, b: string): number {
+  const norm = (t: string) => {
+    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(t);
+    return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}${m[3]}` : t;
+  };
+  const x = norm(a);
+  const y = norm(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * The events of a page that was being loaded while they came (buffered):
+ * the loaded page may hold some of them already, or a newer state of their
+ * task; the others are merged into it, so that a change made while the
+ * page loaded is not lost (a task that turned FAILED after the read but
+ * before the answer).
+ */
+export function eventsNewerThan(page: LivePage, buffered: TaskSummary[]): TaskSummary[] {
+  const loaded = new Map(page.tasks.map((t) => [t.id, t.updatedAt]));
+  return buffered.filter((e) => {
+    const at = loaded.get(e.id);
+    return at === undefined || compareTimes(e.updatedAt, at) > 0;
+  });
+}
+
+/**
  * Applies a batch of task events to the page on screen. Tasks on the page
  * are updated in place (one that stopped matching the filter stays, marked
  * stale, so rows do not jump under the pointer). On the first page, new
