@@ -91,7 +91,7 @@ const waitingTasks = 100_000
 // prepare stores a config with distribution off (nodes start and wait) and
 // n tasks, through the Go API, and returns the tasks' ids. Before them it
 // stores waiting tasks due in a week, which the drain must not slow for.
-func prepare(ctx context.Context, st archivist.Store, n, waiting int) ([]string, error) {
+func prepare(ctx context.Context, st archivist.Store, n, waiting int, traced bool) ([]string, error) {
 	cfg := archivist.DefaultConfig()
 	cfg.Enabled = false
 	if _, err := st.UpdateConfig(ctx, cfg, 0); err != nil {
@@ -120,6 +120,11 @@ func prepare(ctx context.Context, st archivist.Store, n, waiting int) ([]string,
 	ids := make([]string, 0, n)
 	for len(ids) < n {
 		ts := newTasks(min(1000, n-len(ids)))
+		if traced {
+			for _, t := range ts {
+				t.Trace = randomTraceparent()
+			}
+		}
 		if err := st.CreateTasks(ctx, ts); err != nil {
 			return nil, fmt.Errorf("create tasks: %w", err)
 		}
@@ -143,8 +148,18 @@ type drainPrep func(ctx context.Context, st archivist.Store) ([]string, error)
 // SCHEDULED ones.
 func (b *bench) plainTasks(waiting int) drainPrep {
 	return func(ctx context.Context, st archivist.Store) ([]string, error) {
-		return prepare(ctx, st, b.cfg.N, waiting)
+		return prepare(ctx, st, b.cfg.N, waiting, false)
 	}
+}
+
+// drainArchivistRedisTraced is the one-node drain with tracing on: every
+// task was submitted in a trace (Task.Trace), so its placement and its
+// attempt are spans, exported over OTLP/HTTP to the benchmark's sink.
+func (b *bench) drainArchivistRedisTraced(ctx context.Context) (drainRun, error) {
+	sink := b.otlpSink()
+	return b.drainRedis(ctx, 1, func(ctx context.Context, st archivist.Store) ([]string, error) {
+		return prepare(ctx, st, b.cfg.N, 0, true)
+	}, "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL, "OTEL_SERVICE_NAME=archivist-bench")
 }
 
 // drainArchivistRedis drains n tasks with k nodes on the shared Redis.
@@ -164,7 +179,7 @@ func (b *bench) drainArchivistRedisWorkflow(ctx context.Context) (drainRun, erro
 	return b.drainRedis(ctx, 1, b.workflowTasks)
 }
 
-func (b *bench) drainRedis(ctx context.Context, k int, prep drainPrep) (drainRun, error) {
+func (b *bench) drainRedis(ctx context.Context, k int, prep drainPrep, env ...string) (drainRun, error) {
 	var run drainRun
 	if err := b.redis.flush(ctx); err != nil {
 		return run, err
@@ -179,7 +194,7 @@ func (b *bench) drainRedis(ctx context.Context, k int, prep drainPrep) (drainRun
 		return run, err
 	}
 	nodes, err := b.startNodes(k, func(i int) nodeSpec {
-		return nodeSpec{Store: b.redis.URL(), Cluster: benchCluster, ID: "node-" + strconv.Itoa(i+1), Workers: b.cfg.Concurrency}
+		return nodeSpec{Store: b.redis.URL(), Cluster: benchCluster, ID: "node-" + strconv.Itoa(i+1), Workers: b.cfg.Concurrency, Env: env}
 	})
 	defer stopNodes(nodes)
 	if err != nil {

@@ -85,6 +85,7 @@ type bench struct {
 	tmp          string
 	log          *log.Logger
 	report       *report
+	sink         *otlpSink // the traced drain's, started when first needed
 }
 
 func main() {
@@ -97,7 +98,7 @@ func main() {
 	n := flag.Int("n", 0, "drain tasks (default 20000, quick 5000)")
 	conc := flag.Int("concurrency", 0, "workers per Archivist node and asynq server concurrency (default 100)")
 	subs := flag.String("subscribers", "", "comma-separated subscriber counts for the subscription runs (default 100,1000)")
-	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,redis1-workflow,embedded-workflow,asynq (default all)")
+	systems := flag.String("drain-systems", "", "comma-separated drain systems to run: redis1,redis2,embedded,redis1-waiting,embedded-waiting,redis1-workflow,embedded-workflow,redis1-traced,asynq (default all)")
 	chains := flag.Int("chains", 0, "workflows (chains of 10 steps) of the workflow scenario, submitted at once (default 200)")
 	wfSystems := flag.String("workflow-systems", "", "comma-separated stores of the workflow scenario: redis1,embedded (default both)")
 	flag.Parse()
@@ -215,6 +216,7 @@ func (b *bench) runAll(ctx context.Context) error {
 			{"redis1-waiting", sysRedis1Waiting, func() (drainRun, error) { return b.drainArchivistRedisWaiting(ctx) }},
 			{"embedded-waiting", sysEmbeddedWaiting, func() (drainRun, error) { return b.drainEmbeddedWaiting(ctx) }},
 			{"redis1-workflow", sysRedis1Workflow, func() (drainRun, error) { return b.drainArchivistRedisWorkflow(ctx) }},
+			{"redis1-traced", sysRedis1Traced, func() (drainRun, error) { return b.drainArchivistRedisTraced(ctx) }},
 			{"embedded-workflow", sysEmbeddedWorkflow, func() (drainRun, error) { return b.drainEmbeddedWorkflow(ctx) }},
 			{"asynq", sysAsynq, func() (drainRun, error) { return b.drainAsynq(ctx) }},
 		}

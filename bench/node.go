@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -30,7 +31,8 @@ type nodeSpec struct {
 	Cluster string
 	ID      string
 	Workers int
-	Role    string // default hybrid
+	Role    string   // default hybrid
+	Env     []string // more environment (OTEL_*, say)
 }
 
 // startNode starts archivist serve and waits until it answers /readyz.
@@ -61,6 +63,9 @@ func startNode(bin string, s nodeSpec) (*node, error) {
 		args = append(args, "--role", s.Role)
 	}
 	cmd := exec.Command(bin, args...)
+	if len(s.Env) > 0 {
+		cmd.Env = append(os.Environ(), s.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logs := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = logs, logs

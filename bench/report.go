@@ -23,6 +23,7 @@ const (
 	// drainWorkflowSteps steps (fan-out and fan-in): what a workflow step
 	// costs over a plain task.
 	sysRedis1Workflow   = "archivist redis, 1 node, workflow steps"
+	sysRedis1Traced     = "archivist redis, 1 node, traced"
 	sysEmbeddedWorkflow = "archivist embedded, workflow steps"
 	sysAsynq            = "asynq, 1 server"
 )
@@ -152,6 +153,11 @@ func (r *report) markdown() string {
 			if more := moreCalls(a, b, 0.05); more != "" {
 				p("The Redis commands a step runs more than a plain task, per step: %s.\n\n", more)
 			}
+		}
+		if a, b := r.drain(sysRedis1), r.drain(sysRedis1Traced); a != nil && b != nil {
+			p("With tracing on (every task submitted in a trace: its placement and its attempt are spans, exported over OTLP/HTTP to a sink in the benchmark), %s drains at %.0f%% of its rate with tracing off (%.1f instead of %.1f Go CPU µs per task, %+.1f; Redis CPU %.1f instead of %.1f µs per task, the trace stored with the task). Off, tracing costs one atomic load where a span could start.\n\n",
+				sysRedis1, 100*ratio(b.Median.TasksPerSec, a.Median.TasksPerSec), b.Median.GoCPUPerTaskUS, a.Median.GoCPUPerTaskUS,
+				b.Median.GoCPUPerTaskUS-a.Median.GoCPUPerTaskUS, b.Median.RedisCPUPerTaskUS, a.Median.RedisCPUPerTaskUS)
 		}
 		if a, b := r.drain(sysEmbedded), r.drain(sysEmbeddedWorkflow); a != nil && b != nil {
 			p("As the steps of workflows, %s drains at %.0f%% of its rate as plain tasks (%.1f instead of %.1f Go CPU µs per task).\n\n",
