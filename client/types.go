@@ -51,6 +51,9 @@ type Task struct {
 	HeldBy string `json:"heldBy,omitempty"`
 	// Group is the task's group (TaskSpec.Group), "" for none.
 	Group string `json:"group,omitempty"`
+	// TraceID is the id of the trace the task belongs to when it was
+	// submitted with tracing on (docs/tracing.md), "" otherwise.
+	TraceID string `json:"traceId,omitempty"`
 }
 
 // Finished reports whether the task reached a final status.
@@ -79,7 +82,7 @@ const (
 const taskFields = `id type status priority input result error attempts failures maxRetries timeoutSeconds
 progress progressMessage nodeId metadata cancelRequested createdAt updatedAt startedAt completedAt
 retryBackoffMs maxBackoffMs runAt uniqueKey uniqueForSeconds duplicate schedule workflowId stepKey
-heldBy group`
+heldBy group traceId`
 
 // TaskSpec is a submission.
 type TaskSpec struct {

@@ -126,6 +126,7 @@ type ComplexityRoot struct {
 		Status           func(childComplexity int) int
 		StepKey          func(childComplexity int) int
 		TimeoutSeconds   func(childComplexity int) int
+		TraceID          func(childComplexity int) int
 		Type             func(childComplexity int) int
 		UniqueForSeconds func(childComplexity int) int
 		UniqueKey        func(childComplexity int) int
@@ -431,6 +432,7 @@ type DistributedTaskResolver interface {
 	StepKey(ctx context.Context, obj *archivist.Task) (*string, error)
 	Group(ctx context.Context, obj *archivist.Task) (*string, error)
 	HeldBy(ctx context.Context, obj *archivist.Task) (*string, error)
+	TraceID(ctx context.Context, obj *archivist.Task) (*string, error)
 	RetryBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 	MaxBackoffMs(ctx context.Context, obj *archivist.Task) (*int, error)
 }
@@ -942,6 +944,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DistributedTask.TimeoutSeconds(childComplexity), true
+	case "DistributedTask.traceId":
+		if e.ComplexityRoot.DistributedTask.TraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DistributedTask.TraceID(childComplexity), true
 	case "DistributedTask.type":
 		if e.ComplexityRoot.DistributedTask.Type == nil {
 			break
@@ -2583,6 +2591,8 @@ func (ec *executionContext) childFields_DistributedTask(ctx context.Context, fie
 		return ec.fieldContext_DistributedTask_group(ctx, field)
 	case "heldBy":
 		return ec.fieldContext_DistributedTask_heldBy(ctx, field)
+	case "traceId":
+		return ec.fieldContext_DistributedTask_traceId(ctx, field)
 	case "retryBackoffMs":
 		return ec.fieldContext_DistributedTask_retryBackoffMs(ctx, field)
 	case "maxBackoffMs":
@@ -5442,6 +5452,29 @@ func (ec *executionContext) _DistributedTask_heldBy(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_DistributedTask_heldBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
+}
+
+func (ec *executionContext) _DistributedTask_traceId(ctx context.Context, field graphql.CollectedField, obj *archivist.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DistributedTask_traceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DistributedTask().TraceID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DistributedTask_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DistributedTask", field, true, true, "String")
 }
 
@@ -13162,6 +13195,12 @@ func (ec *executionContext) _DistributedTask(ctx context.Context, sel ast.Select
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DistributedTask_heldBy(ctx, field, obj)
+				})
+		case "traceId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DistributedTask_traceId(ctx, field, obj)
 				})
 		case "retryBackoffMs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpg-archivist/archivist"
+	"github.com/rpg-archivist/archivist/tracing"
 )
 
 // Error is the resolver for the error field.
@@ -101,6 +102,11 @@ func (r *distributedTaskResolver) Group(ctx context.Context, obj *archivist.Task
 // HeldBy is the resolver for the heldBy field.
 func (r *distributedTaskResolver) HeldBy(ctx context.Context, obj *archivist.Task) (*string, error) {
 	return optionalString(obj.HeldBy), nil
+}
+
+// TraceID is the resolver for the traceId field.
+func (r *distributedTaskResolver) TraceID(ctx context.Context, obj *archivist.Task) (*string, error) {
+	return optionalString(tracing.TraceID(obj.Trace)), nil
 }
 
 // RetryBackoffMs is the resolver for the retryBackoffMs field.

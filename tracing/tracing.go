@@ -251,3 +251,17 @@ func Enable(tp trace.TracerProvider) (disable func()) {
 		tracer.Store(nil)
 	}
 }
+
+// TraceID is the trace id of a W3C traceparent (a task's Trace): its 32
+// hex digits, or "" when traceparent is not a valid one.
+func TraceID(traceparent string) string {
+	// version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2.
+	if len(traceparent) < 55 || traceparent[2] != '-' || traceparent[35] != '-' {
+		return ""
+	}
+	id := traceparent[3:35]
+	if _, err := trace.TraceIDFromHex(id); err != nil {
+		return ""
+	}
+	return id
+}

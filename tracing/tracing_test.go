@@ -45,6 +45,19 @@ func TestWanted(t *testing.T) {
 	}
 }
 
+func TestTraceID(t *testing.T) {
+	for in, want := range map[string]string{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01": "4bf92f3577b34da6a3ce929d0e0e4736",
+		"": "", "garbage": "",
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01": "", // the invalid all-zero id
+		"00-4bf92f3577b34da6a3ce929d0e0e473x-00f067aa0ba902b7-01": "",
+	} {
+		if got := tracing.TraceID(in); got != want {
+			t.Errorf("TraceID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestOff: with tracing off nothing is stored with a task, and a stored
 // trace is not resumed.
 func TestOff(t *testing.T) {

@@ -138,7 +138,10 @@ func TestDashboardBrowser(t *testing.T) {
 	const nodeID = "dash-node"
 	args := []string{"--http", addr, "--store", "bolt:" + filepath.Join(t.TempDir(), "dashboard.db"),
 		"--node-id", nodeID, "--name", "atlas"}
-	n := startNode(t, args...)
+	// The node traces, to an OTLP receiver of the test's: the task view
+	// shows a task's trace id.
+	traceEnv := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + newOTLPReceiver(t).srv.URL, "OTEL_BSP_SCHEDULE_DELAY=200"}
+	n := startNodeEnv(t, traceEnv, args...)
 	if n.addr != addr {
 		t.Fatalf("node listens on %s, want %s", n.addr, addr)
 	}
@@ -147,7 +150,7 @@ func TestDashboardBrowser(t *testing.T) {
 		"ARCHIVIST_URL=http://" + addr,
 		"ARCHIVIST_NODE_ID=" + nodeID,
 		"ARCHIVIST_SCREENSHOTS=" + shots,
-	}, func(action string) string { return dashboardAction(t, action, &n, args) },
+	}, func(action string) string { return dashboardAction(t, action, &n, traceEnv, args) },
 		func() { logClusterState(t, n) })
 	t.Logf("screenshots in %s", shots)
 }
@@ -334,7 +337,7 @@ func runBrowserScript(t *testing.T, dir, nodeBin, script string, env []string, a
 
 // dashboardAction does what the browser script asks of the driver and
 // returns the answer line.
-func dashboardAction(t *testing.T, action string, n **node, args []string) string {
+func dashboardAction(t *testing.T, action string, n **node, env, args []string) string {
 	t.Helper()
 	switch action {
 	case "submit-api":
@@ -391,7 +394,7 @@ func dashboardAction(t *testing.T, action string, n **node, args []string) strin
 		(*n).kill()
 		return "ok"
 	case "restart":
-		*n = startNode(t, args...)
+		*n = startNodeEnv(t, env, args...)
 		return "ok"
 	}
 	return "ERROR unknown action " + action

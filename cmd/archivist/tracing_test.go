@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -172,6 +173,17 @@ func TestTracingAcrossNodes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"id"`) {
 		t.Fatalf("submit: %d %s", resp.StatusCode, body)
 	}
+	var submitted struct {
+		Data struct{ SubmitTask struct{ ID string } }
+	}
+	if err := json.Unmarshal([]byte(body), &submitted); err != nil {
+		t.Fatal(err)
+	}
+	var read struct{ Task struct{ TraceID *string } }
+	worker.gql(t, `query($id: ID!) { task(id: $id) { traceId } }`, map[string]any{"id": submitted.Data.SubmitTask.ID}, &read)
+	if read.Task.TraceID == nil || *read.Task.TraceID != traceID {
+		t.Errorf("task.traceId = %v, want %s (read on the other node)", read.Task.TraceID, traceID)
+	}
 
 	spans := rcv.await(t, traceID, 30*time.Second, func(s []receivedSpan) bool {
 		return len(byName(s, "graphql mutation Traced")) == 1 && len(byName(s, "place echo")) == 1 && len(byName(s, "run echo")) == 1
@@ -247,8 +259,16 @@ func TestTracingAcrossNodes(t *testing.T) {
 	// nodes above only).
 	plain := startNode(t, "--node-id", "plain")
 	before := func() int { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.spans) }()
-	var sub struct{ SubmitTask struct{ ID string } }
-	plain.gql(t, `mutation { submitTask(input: {type: "echo"}) { id } }`, nil, &sub)
+	var sub struct {
+		SubmitTask struct {
+			ID      string
+			TraceID *string
+		}
+	}
+	plain.gql(t, `mutation { submitTask(input: {type: "echo"}) { id traceId } }`, nil, &sub)
+	if sub.SubmitTask.TraceID != nil {
+		t.Errorf("a task submitted with tracing off has traceId %q", *sub.SubmitTask.TraceID)
+	}
 	for _, s := range func() []receivedSpan { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.spans[before:] }() {
 		if s.instance == "plain" {
 			t.Errorf("a node without OTEL_* exported %s", s.span.Name)

@@ -488,6 +488,11 @@ async function singleNodeScenarios() {
     await page.locator(`section.task-detail[data-task-id="${id}"][data-status="SCHEDULED"]`).waitFor({ timeout: T });
     const shown = await page.locator('[data-testid="task-group"]').innerText();
     assert(shown === group, `the task's group shows as "${shown}"`);
+    // The node traces (the test sets OTEL_*): the task shows the id of the
+    // trace its submission started, which a tracing backend finds.
+    const trace = await page.locator('[data-testid="task-trace"]').innerText({ timeout: T });
+    assert(/^[0-9a-f]{32}$/.test(trace), `the task's trace id shows as "${trace}"`);
+    await shotOf('33-task-trace', page.locator('section.task-detail'));
     // One more in the group, one without.
     const other = (await gql(page, 'mutation($g: String) { submitTask(input: {type: "echo", group: $g}) { id } }', { g: group })).submitTask.id;
     const outside = (await gql(page, 'mutation { submitTask(input: {type: "echo"}) { id } }')).submitTask.id;

@@ -286,6 +286,14 @@ export function TaskStatusCard({ id }: { id: string }) {
               </dd>
             </div>
           )}
+          {task.traceId && (
+            <div>
+              <dt>Trace</dt>
+              <dd className="mono" data-testid="task-trace" title="Search your tracing backend (Jaeger, Tempo) for this trace id">
+                {task.traceId}
+              </dd>
+            </div>
+          )}
           {task.schedule && (
             <div>
               <dt>Schedule</dt>

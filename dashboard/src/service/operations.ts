@@ -16,7 +16,7 @@ const TASK_SUMMARY_FIELDS = `
 
 const TASK_DETAIL_FIELDS = `
   ${TASK_SUMMARY_FIELDS}
-  input result metadata retryBackoffMs maxBackoffMs uniqueForSeconds duplicate
+  input result metadata retryBackoffMs maxBackoffMs uniqueForSeconds duplicate traceId
   node { id name address }
   workflow { id name status }
 `;

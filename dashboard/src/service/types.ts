@@ -120,6 +120,8 @@ export interface TaskDetail extends TaskSummary {
   uniqueForSeconds: number;
   /** True on the answer to a submission whose unique key this task held: nothing new was created. */
   duplicate: boolean;
+  /** The id of the trace the task belongs to (submitted with tracing on), or null; see docs/tracing.md. */
+  traceId?: string | null;
   node: { id: string; name: string; address: string } | null;
   /** The workflow the task is a step of, or null. */
   workflow: { id: string; name: string; status: WorkflowStatus } | null;

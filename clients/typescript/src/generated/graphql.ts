@@ -649,7 +649,7 @@ export type TriggerScheduleMutationVariables = Exact<{
 }>;
 
 
-export type TriggerScheduleMutation = { triggerSchedule: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type TriggerScheduleMutation = { triggerSchedule: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type ScheduleUpdatedSubscriptionVariables = Exact<{
   name?: string | null | undefined;
@@ -658,14 +658,14 @@ export type ScheduleUpdatedSubscriptionVariables = Exact<{
 
 export type ScheduleUpdatedSubscription = { scheduleUpdated: { name: string, cron: string | null, every: string | null, timezone: string | null, overlap: OverlapPolicy, misfire: MisfirePolicy, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdAt: string, updatedAt: string, task: { type: string, input: unknown, priority: TaskPriority, timeoutSeconds: number, maxRetries: number, metadata: unknown, retryBackoffMs: number | null, maxBackoffMs: number | null, uniqueKey: string | null, uniqueForSeconds: number, onDuplicate: DuplicatePolicy | null }, lastTask: { id: string, status: TaskStatus, createdAt: string } | null } };
 
-export type TaskFieldsFragment = { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null };
+export type TaskFieldsFragment = { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null };
 
 export type TaskQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type TaskQuery = { task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null };
+export type TaskQuery = { task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null };
 
 export type TasksQueryVariables = Exact<{
   filter?: TaskFilter | null | undefined;
@@ -674,7 +674,7 @@ export type TasksQueryVariables = Exact<{
 }>;
 
 
-export type TasksQuery = { tasks: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } }> } };
+export type TasksQuery = { tasks: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } }> } };
 
 export type TaskCountsQueryVariables = Exact<{
   group?: string | null | undefined;
@@ -693,28 +693,28 @@ export type SubmitTaskMutationVariables = Exact<{
 }>;
 
 
-export type SubmitTaskMutation = { submitTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type SubmitTaskMutation = { submitTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type SubmitTasksMutationVariables = Exact<{
   inputs: Array<SubmitTaskInput> | SubmitTaskInput;
 }>;
 
 
-export type SubmitTasksMutation = { submitTasks: Array<{ id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null }> };
+export type SubmitTasksMutation = { submitTasks: Array<{ id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null }> };
 
 export type CancelTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelTaskMutation = { cancelTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type CancelTaskMutation = { cancelTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type RetryTaskMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type RetryTaskMutation = { retryTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type RetryTaskMutation = { retryTask: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type CancelTasksMutationVariables = Exact<{
   filter: TaskFilter;
@@ -743,25 +743,25 @@ export type TaskUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type TaskUpdatedSubscription = { taskUpdated: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type TaskUpdatedSubscription = { taskUpdated: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type TaskStateSubscriptionVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type TaskStateSubscription = { taskUpdated: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
+export type TaskStateSubscription = { taskUpdated: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } };
 
 export type WorkflowFieldsFragment = { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null };
 
-export type WorkflowWithStepsFieldsFragment = { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> };
+export type WorkflowWithStepsFieldsFragment = { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> };
 
 export type WorkflowQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WorkflowQuery = { workflow: { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> } | null };
+export type WorkflowQuery = { workflow: { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> } | null };
 
 export type WorkflowsQueryVariables = Exact<{
   filter?: WorkflowFilter | null | undefined;
@@ -777,7 +777,7 @@ export type SubmitWorkflowMutationVariables = Exact<{
 }>;
 
 
-export type SubmitWorkflowMutation = { submitWorkflow: { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> } };
+export type SubmitWorkflowMutation = { submitWorkflow: { id: string, name: string, status: WorkflowStatus, onFailure: WorkflowFailurePolicy, group: string | null, progress: number, stepCount: number, error: string | null, metadata: unknown, createdAt: string, updatedAt: string, completedAt: string | null, steps: Array<{ key: string, dependsOn: Array<string>, addedBy: string | null, task: { id: string, type: string, status: TaskStatus, priority: TaskPriority, input: unknown, result: unknown, error: string | null, attempts: number, failures: number, maxRetries: number, timeoutSeconds: number, progress: number, progressMessage: string | null, nodeId: string | null, metadata: unknown, cancelRequested: boolean, createdAt: string, updatedAt: string, assignedAt: string | null, startedAt: string | null, completedAt: string | null, runAt: string | null, uniqueKey: string | null, uniqueForSeconds: number, duplicate: boolean, schedule: string | null, workflowId: string | null, stepKey: string | null, group: string | null, heldBy: string | null, traceId: string | null, retryBackoffMs: number | null, maxBackoffMs: number | null } | null }> } };
 
 export type CancelWorkflowMutationVariables = Exact<{
   id: string | number;
@@ -996,6 +996,7 @@ export const TaskFieldsFragmentDoc = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }
@@ -1043,6 +1044,7 @@ export const WorkflowWithStepsFieldsFragmentDoc = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }
@@ -1820,6 +1822,7 @@ export const TriggerScheduleDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<TriggerScheduleMutation, TriggerScheduleMutationVariables>;
@@ -1897,6 +1900,7 @@ export const TaskDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<TaskQuery, TaskQueryVariables>;
@@ -1947,6 +1951,7 @@ export const TasksDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<TasksQuery, TasksQueryVariables>;
@@ -2000,6 +2005,7 @@ export const SubmitTaskDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<SubmitTaskMutation, SubmitTaskMutationVariables>;
@@ -2040,6 +2046,7 @@ export const SubmitTasksDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<SubmitTasksMutation, SubmitTasksMutationVariables>;
@@ -2080,6 +2087,7 @@ export const CancelTaskDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<CancelTaskMutation, CancelTaskMutationVariables>;
@@ -2120,6 +2128,7 @@ export const RetryTaskDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<RetryTaskMutation, RetryTaskMutationVariables>;
@@ -2175,6 +2184,7 @@ export const TaskUpdatedDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<TaskUpdatedSubscription, TaskUpdatedSubscriptionVariables>;
@@ -2215,6 +2225,7 @@ export const TaskStateDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }`) as unknown as TypedDocumentString<TaskStateSubscription, TaskStateSubscriptionVariables>;
@@ -2255,6 +2266,7 @@ export const WorkflowDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }
@@ -2350,6 +2362,7 @@ export const SubmitWorkflowDocument = new TypedDocumentString(`
   stepKey
   group
   heldBy
+  traceId
   retryBackoffMs
   maxBackoffMs
 }
