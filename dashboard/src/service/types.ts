@@ -1,6 +1,8 @@
 // The shapes of the GraphQL types the dashboard reads (graph/*.graphqls).
 // Times are RFC 3339 strings, as the API sends them.
 
+import type { ConnectionState as ClientConnectionState } from '@rpg-archivist/client';
+
 export const TASK_STATUSES = [
   'SCHEDULED',
   'WAITING',
@@ -345,19 +347,12 @@ export interface StoreHealth {
   since: number | null;
 }
 
-export interface ConnectionState {
-  phase: ConnectionPhase;
-  /** Whether the socket was ever up: a later 'connecting' is a reconnection. */
-  everConnected: boolean;
-  /** Reconnection attempts since the socket went down. */
-  attempt: number;
-  /** When the next reconnection attempt starts (ms since the epoch), while offline. */
-  nextRetryAt: number | null;
-  /** When the current phase started (ms since the epoch). */
-  since: number;
-  /** Why the socket closed, when it did. */
-  reason: string | null;
-}
+/**
+ * The WebSocket's state as the header shows it: the client's
+ * (@rpg-archivist/client), whose socket the dashboard keeps open, so that
+ * it is never idle.
+ */
+export type ConnectionState = Omit<ClientConnectionState, 'phase' | 'closeCode'> & { phase: ConnectionPhase };
 
 /** One bucket of the cluster's statistics (latencies in ms, 0 when no task ended in it). */
 export interface StatsPoint {
