@@ -10,7 +10,9 @@ import (
 )
 
 // Handler runs tasks of one type. It must honour ctx: when ctx ends (timeout
-// or cancellation) it should return promptly with ctx.Err().
+// or cancellation) it should return promptly with ctx.Err(). With tracing on
+// (package tracing), ctx holds the attempt's span: spans the handler starts
+// from ctx are its children, in the trace of the task's submission.
 type Handler interface {
 	Handle(ctx context.Context, job *Job) (json.RawMessage, error)
 }
