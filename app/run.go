@@ -98,7 +98,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer, options 
 		return 2
 	}
 	logger := newLogger(opts, stderr)
-	shutdownTracing, traced, err := tracing.Setup(context.Background(), getenv, tracing.Service{Version: Version, InstanceID: opts.NodeID})
+	shutdownTracing, traced, err := tracing.Setup(context.Background(), getenv, tracing.Service{Version: Version, InstanceID: opts.NodeID, Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "archivist serve: %v\n", err)
 		return 2

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,11 +56,15 @@ func get() trace.Tracer {
 	return noop.NewTracerProvider().Tracer(ScopeName)
 }
 
-// Service names the process in its traces' resource.
+// Service names the process in its traces' resource, and where the SDK's
+// own errors go.
 type Service struct {
 	Name       string // default: OTEL_SERVICE_NAME, else "archivist"
 	Version    string
 	InstanceID string // the node's id
+	// Logger gets the SDK's errors (an export the collector refused or did
+	// not answer), at most one a minute; nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Wanted reports whether the environment asks for tracing, and an error
@@ -129,6 +134,11 @@ func Setup(ctx context.Context, getenv func(string) string, svc Service) (shutdo
 		return noShutdown, false, fmt.Errorf("tracing: resource: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	log := svc.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	otel.SetErrorHandler(&errorLog{log: log})
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(prop)
 	t := tp.Tracer(ScopeName)
@@ -264,4 +274,25 @@ func TraceID(traceparent string) string {
 		return ""
 	}
 	return id
+}
+
+// errorLog logs the SDK's errors, one a minute at most (a collector that
+// is down would otherwise fill the log with one line per batch), saying how
+// many it left out.
+type errorLog struct {
+	log     *slog.Logger
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func (e *errorLog) Handle(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now := time.Now(); now.Sub(e.last) >= time.Minute {
+		e.log.Warn("tracing: spans not exported", "err", err, "errors_not_logged", e.skipped)
+		e.last, e.skipped = now, 0
+		return
+	}
+	e.skipped++
 }
