@@ -168,6 +168,13 @@ func TestDashboardLeavesOutThePlayground(t *testing.T) {
 				t.Errorf("the dashboard loads %s, which holds %q", name, word)
 			}
 		}
+		// The TypeScript client is tree-shaken: the dashboard holds its
+		// transport, not its documents and calls, which it does not use.
+		for _, doc := range []string{"subscription TaskState", "query TaskTypeStates", "mutation SubmitTasks("} {
+			if strings.Contains(string(data), doc) {
+				t.Errorf("the dashboard loads %s, which holds the TypeScript client's %q it never sends", name, doc)
+			}
+		}
 		for _, m := range staticChunk.FindAllStringSubmatch(string(data), -1) {
 			queue = append(queue, path.Join(path.Dir(name), m[1]))
 		}
