@@ -34,8 +34,13 @@ export interface ClientOptions {
    * Authorization: Bearer over HTTP and in the WebSocket's connection_init.
    */
   apiKey?: string | null | (() => string | null | undefined);
-  /** Headers sent with every HTTP request. */
-  headers?: Record<string, string>;
+  /**
+   * Headers sent with every HTTP request, or a function that returns them
+   * for each request: a traced app returns its current span's
+   * `traceparent`, which makes the tasks it submits part of its trace
+   * (see docs/tracing.md).
+   */
+  headers?: Record<string, string> | (() => Record<string, string>);
   /** The fetch to use (default: the global one). */
   fetch?: typeof globalThis.fetch;
   /**
@@ -184,10 +189,11 @@ export class ArchivistClient {
     if (this.closed) throw new ArchivistError('the client is closed', 'NETWORK_ERROR');
     const fetchImpl = this.options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch in this runtime: pass one in createClient({ fetch })');
+    const extra = typeof this.options.headers === 'function' ? this.options.headers() : this.options.headers;
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       Accept: 'application/graphql-response+json, application/json',
-      ...this.options.headers,
+      ...extra,
     };
     const key = this.key();
     if (key) headers.Authorization = `Bearer ${key}`;

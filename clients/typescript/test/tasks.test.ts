@@ -199,3 +199,25 @@ describe('errors', () => {
     expect(() => createClient({ url: 'ftp://node/graphql' })).toThrow(/http:\/\/ or https:\/\//);
   });
 });
+
+describe('requests', () => {
+  it('sends the headers of a function, asked at each request', async () => {
+    const seen: (string | null)[] = [];
+    let n = 0;
+    const traced = createClient({
+      url: node.url,
+      headers: () => ({ traceparent: `00-4bf92f3577b34da6a3ce929d0e0e473${n++}-00f067aa0ba902b7-01` }),
+      fetch: async (input, init) => {
+        seen.push(new Headers(init?.headers).get('traceparent'));
+        return fetch(input, init);
+      },
+    });
+    await taskTypes(traced);
+    await taskTypes(traced);
+    expect(seen).toEqual([
+      '00-4bf92f3577b34da6a3ce929d0e0e4730-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4731-00f067aa0ba902b7-01',
+    ]);
+    await traced.close();
+  });
+});
