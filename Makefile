@@ -65,7 +65,7 @@ bench: build ## benchmark side by side with asynq (~11 min on 2 cores; BENCH_QUI
 # GOEXPERIMENT=nojsonv2: under go1.27, encoding/json's RawMessage is an alias
 # of encoding/json/jsontext.Value, which gqlgen would write into the generated
 # code; that code would then not build with Go 1.26, the version go.mod names.
-generate: ## regenerate the GraphQL code from graph/*.graphqls: gqlgen's, and the TypeScript client's types (clients/typescript, after npm ci there)
+generate: ## regenerate the GraphQL code from graph/*.graphqls: gqlgen's, the TypeScript client's types and the dashboard's result types (after npm ci in clients/typescript)
 	GOEXPERIMENT=nojsonv2 $(GO) tool gqlgen generate
 	@test -d clients/typescript/node_modules || { echo "clients/typescript/node_modules is missing: run (cd clients/typescript && npm ci), then make generate"; exit 1; }
 	cd clients/typescript && npm run --silent generate

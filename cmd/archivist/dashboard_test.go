@@ -24,6 +24,7 @@ import (
 //
 //	apt-get install -y chromium      # /usr/bin/chromium (or set CHROMIUM)
 //	cd dashboard && npm ci           # node_modules with playwright-core and vitest
+//	cd clients/typescript && npm ci  # the client the dashboard is built with
 //
 // Without them the tests are skipped, except under CI (CI set), where they
 // fail. Screenshots of every view go to $ARCHIVIST_SCREENSHOTS, or to the
@@ -61,6 +62,11 @@ func requireDashboardTools(t *testing.T, dir string, browser bool) string {
 			break
 		}
 	}
+	// The dashboard compiles the TypeScript client from its source, with
+	// the client's packages.
+	if _, err := os.Stat(filepath.Join(dir, "..", "clients", "typescript", "node_modules", "graphql-ws")); err != nil {
+		missing = append(missing, "clients/typescript/node_modules (run: cd clients/typescript && npm ci)")
+	}
 	if browser {
 		if _, err := os.Stat(chromiumPath()); err != nil {
 			missing = append(missing, chromiumPath()+" (run: apt-get install -y chromium, or set CHROMIUM)")
@@ -89,8 +95,11 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// TestDashboardUnit runs the dashboard's unit tests (Vitest): the event
-// reducers, JSON and configuration checks.
+// TestDashboardUnit type-checks the dashboard (its types are checked there
+// against what its GraphQL documents return by the schema: see
+// dashboard/src/service/typecheck.ts) and runs its unit tests (Vitest): the
+// event reducers, JSON and configuration checks, every document valid
+// against the schema.
 func TestDashboardUnit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Node.js")
@@ -99,6 +108,11 @@ func TestDashboardUnit(t *testing.T) {
 	nodeBin := requireDashboardTools(t, dir, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	tsc := exec.CommandContext(ctx, nodeBin, filepath.Join("node_modules", "typescript", "bin", "tsc"), "--noEmit")
+	tsc.Dir = dir
+	if out, err := tsc.CombinedOutput(); err != nil {
+		t.Fatalf("tsc --noEmit (the dashboard's types): %v\n%s", err, out)
+	}
 	cmd := exec.CommandContext(ctx, nodeBin, filepath.Join("node_modules", "vitest", "vitest.mjs"), "run", "--reporter=dot")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "FORCE_COLOR=0")
