@@ -240,9 +240,12 @@ func (r *Redis) readerClient(client redis.UniversalClient) (redis.UniversalClien
 					return err
 				}
 			}
+			// Every new connection counts, even one whose CLIENT ID fails
+			// (a server that refused it for now): the reader checks the
+			// stream after any of them (readLoop).
+			r.readerConns.Add(1)
 			if id, err := cn.ClientID(ctx).Result(); err == nil {
 				r.readerID.Store(id)
-				r.readerConns.Add(1)
 			}
 			return nil
 		}
