@@ -297,7 +297,13 @@ func (c *wsClient) read() wsMessage {
 // subscribe starts an operation with the given id.
 func (c *wsClient) subscribe(id, query string, vars map[string]any) {
 	c.t.Helper()
-	payload, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	c.subscribeExt(id, query, vars, nil)
+}
+
+// subscribeExt starts an operation with the given id and extensions.
+func (c *wsClient) subscribeExt(id, query string, vars, ext map[string]any) {
+	c.t.Helper()
+	payload, err := json.Marshal(map[string]any{"query": query, "variables": vars, "extensions": ext})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -13,8 +13,10 @@ import (
 )
 
 // traceOperations makes each operation a span (with tracing on): "graphql
-// mutation SubmitTask", say, continuing the trace of the request's W3C
-// traceparent header when it has one. A query's or mutation's span ends
+// mutation SubmitTask", say, continuing the trace of the operation's
+// extensions.traceparent when it has one (how a client over a WebSocket,
+// whose headers a browser cannot set, passes its trace), else of the
+// request's W3C traceparent header. A query's or mutation's span ends
 // with its response; a subscription's covers its start (its events are
 // the spans of what changed). Resolvers run in the span, so a submission
 // stores it with its tasks.
@@ -34,7 +36,9 @@ func (traceOperations) InterceptOperation(ctx context.Context, next graphql.Oper
 		return next(ctx)
 	}
 	op := graphql.GetOperationContext(ctx)
-	if op.Headers != nil {
+	if tp, ok := op.Extensions["traceparent"].(string); ok && tp != "" {
+		ctx = tracing.Resume(ctx, tp)
+	} else if op.Headers != nil {
 		ctx = tracing.Extract(ctx, propagation.HeaderCarrier(http.Header(op.Headers)))
 	}
 	typ, opName := "operation", op.OperationName

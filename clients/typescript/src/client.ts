@@ -41,6 +41,14 @@ export interface ClientOptions {
    * (see docs/tracing.md).
    */
   headers?: Record<string, string> | (() => Record<string, string>);
+  /**
+   * The W3C traceparent of the app's current span, asked at each request
+   * and subscription: sent as the traceparent header over HTTP and in the
+   * operation's extensions over the WebSocket (whose headers a browser
+   * cannot set), so that what the request does, the tasks it submits
+   * included, joins the app's trace on a node that traces.
+   */
+  traceparent?: () => string | null | undefined;
   /** The fetch to use (default: the global one). */
   fetch?: typeof globalThis.fetch;
   /**
@@ -197,6 +205,8 @@ export class ArchivistClient {
     };
     const key = this.key();
     if (key) headers.Authorization = `Bearer ${key}`;
+    const tp = this.options.traceparent?.();
+    if (tp) headers.traceparent = tp;
     let res: Response;
     try {
       res = await fetchImpl(this.url, {
@@ -345,8 +355,13 @@ export class ArchivistClient {
       return () => {};
     }
     let done = false;
+    const tp = this.options.traceparent?.();
     const stop = ws.subscribe<TResult>(
-      { query: document.toString(), variables: (variables ?? {}) as Record<string, unknown> },
+      {
+        query: document.toString(),
+        variables: (variables ?? {}) as Record<string, unknown>,
+        ...(tp ? { extensions: { traceparent: tp } } : {}),
+      },
       {
         next: (value) => {
           if (done) return;

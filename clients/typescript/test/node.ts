@@ -29,25 +29,26 @@ export class TestNode {
   private constructor(
     readonly addr: string,
     private readonly args: string[],
+    private readonly env: Record<string, string> = {},
   ) {
     this.url = `http://${addr}/graphql`;
   }
 
-  /** Starts a node; extra are more flags of archivist serve. */
-  static async start(extra: string[] = []): Promise<TestNode> {
+  /** Starts a node; extra are more flags of archivist serve, env more environment. */
+  static async start(extra: string[] = [], env: Record<string, string> = {}): Promise<TestNode> {
     const addr = `127.0.0.1:${await freePort()}`;
     const db = join(mkdtempSync(join(tmpdir(), 'archivist-ts-node-')), 'store.db');
     const node = new TestNode(addr, [
       'serve', '--http', addr, '--store', `bolt:${db}`, '--node-id', 'ts-node', '--log-level', 'warn',
       '--heartbeat-interval', '500ms', ...extra,
-    ]);
+    ], env);
     await node.run();
     return node;
   }
 
   /** Starts the process and waits until /readyz answers 200 (at most 30 s). */
   async run(): Promise<void> {
-    const proc = spawn(inject('archivistBin'), this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(inject('archivistBin'), this.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = proc;
     proc.stdout?.on('data', (b: Buffer) => (this.log += b.toString()));
     proc.stderr?.on('data', (b: Buffer) => (this.log += b.toString()));
