@@ -17,7 +17,7 @@
 // FORBIDDEN error through onForbidden; the service does not decide what
 // follows.
 
-import { ArchivistError, createClient, typedDocument, type ArchivistClient } from '@rpg-archivist/client';
+import { ArchivistError, backoffDelay as clientBackoffDelay, createClient, typedDocument, type ArchivistClient } from '@rpg-archivist/client';
 
 import { CLOSE_UNAUTHORIZED, CODE_FORBIDDEN, CODE_UNAUTHENTICATED } from '../lib/auth';
 import * as ops from './operations';
@@ -80,10 +80,9 @@ function toRequestError(err: unknown): GraphQLRequestError {
 
 type AnyVariables = Record<string, unknown>;
 
-/** Reconnection delays: 0.5 s doubling to at most 5 s, plus up to 30 % jitter. */
+/** Reconnection delays: the client's (0.5 s doubling), here at most 5 s, plus up to 30 % jitter. */
 export function backoffDelay(attempt: number, baseMs = 500, maxMs = 5000, random = Math.random): number {
-  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(d * (1 + 0.3 * random()));
+  return clientBackoffDelay(attempt, baseMs, maxMs, random);
 }
 
 type Unsubscribe = () => void;
