@@ -73,6 +73,7 @@ async function scenario(name, fn, { needsDriver = false } = {}) {
     return;
   }
   const started = Date.now();
+  traffic.length = 0;
   try {
     await fn();
     passed++;
@@ -81,7 +82,20 @@ async function scenario(name, fn, { needsDriver = false } = {}) {
     failed++;
     console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 6).join(' | ')}`);
     await shot(`failure-${name}`, page).catch(() => {});
+    await explainFailure().catch((e) => console.log(`INFO (could not describe the page: ${e.message})`));
   }
+}
+
+/** Prints, as INFO lines, the page's rows and connection and its traffic since the scenario began. */
+async function explainFailure() {
+  const state = await page.evaluate(() => ({
+    url: location.href,
+    connection: document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') ?? null,
+    rows: [...document.querySelectorAll('table.tasks tbody tr')].map((r) => `${r.getAttribute('data-task-id')} ${r.getAttribute('data-status')} ${r.className}`),
+  }));
+  console.log(`INFO page ${state.url}, connection ${state.connection}, ${state.rows.length} task rows`);
+  for (const r of state.rows.slice(0, 30)) console.log(`INFO   row ${r}`);
+  for (const line of traffic.splice(0)) console.log(`INFO   ${line}`);
 }
 
 async function shot(name, p, opts = {}) {
@@ -122,6 +136,37 @@ const foreign = [];
 const ownOrigins = [base];
 const isOwn = (u) => u.startsWith('data:') || ownOrigins.some((o) => u.startsWith(o) || u.startsWith(o.replace(/^http/, 'ws')));
 
+/**
+ * What the main page said and heard lately (WebSocket frames, GraphQL
+ * requests over HTTP, console warnings), printed when a scenario fails: a
+ * failure in CI can then be read, not guessed.
+ */
+const traffic = [];
+const TRAFFIC_KEEP = 400;
+function note(kind, text) {
+  traffic.push(`${new Date().toISOString().slice(11, 23)} ${kind} ${String(text).slice(0, 400)}`);
+  if (traffic.length > TRAFFIC_KEEP) traffic.splice(0, traffic.length - TRAFFIC_KEEP);
+}
+function recordTraffic(p) {
+  p.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') note(`console.${m.type()}`, m.text());
+  });
+  p.on('websocket', (ws) => {
+    note('ws.open', ws.url());
+    ws.on('framesent', (f) => note('ws>', f.payload));
+    ws.on('framereceived', (f) => note('ws<', f.payload));
+    ws.on('close', () => note('ws.close', ws.url()));
+    ws.on('socketerror', (e) => note('ws.error', e));
+  });
+  p.on('request', (r) => {
+    if (r.url().endsWith('/graphql') && r.method() === 'POST') note('http>', r.postData() ?? '');
+  });
+  p.on('response', async (r) => {
+    if (!r.url().endsWith('/graphql') || r.request().method() !== 'POST') return;
+    note('http<', await r.text().catch((e) => `(no body: ${e.message})`));
+  });
+}
+
 async function newPage(options) {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light', ...options });
   const p = await ctx.newPage();
@@ -139,6 +184,7 @@ async function newPage(options) {
 }
 
 const page = await newPage();
+recordTraffic(page);
 
 /** Clicks a link of the main navigation (no page load). */
 async function nav(p, name) {
@@ -301,6 +347,10 @@ async function singleNodeScenarios() {
     for (let i = 0; i < 3; i++) {
       await gql(page, submit, { input: { type: 'fail', input: { times: 9, message: marker }, maxRetries: 0 } });
     }
+    // A failed task of the view that the search leaves out: the bulk retry
+    // must leave it alone, even when it is clicked before the search,
+    // typed just before, reached the URL.
+    const other = (await gql(page, submit, { input: { type: 'fail', input: { times: 9, message: `other-${Date.now()}` }, maxRetries: 0 } })).submitTask.id;
     const states = async () =>
       (await gql(page, 'query($f: TaskFilter) { tasks(filter: $f) { edges { node { id status attempts } } } }', { f: { search: marker } })).tasks.edges.map(
         (e) => e.node,
@@ -315,25 +365,35 @@ async function singleNodeScenarios() {
       }
     };
     await until('3 tasks FAILED', (ts) => ts.length === 3 && ts.every((t) => t.status === 'FAILED'));
+    for (const deadline = Date.now() + T; ; await page.waitForTimeout(100)) {
+      const t = (await gql(page, 'query($id: ID!) { task(id: $id) { status } }', { id: other })).task;
+      if (t.status === 'FAILED') break;
+      assert(Date.now() < deadline, `the other task is ${t.status}`);
+    }
 
     await nav(page, 'Tasks');
     await page.getByTestId('failed-view').click();
     await page.waitForURL(/status=FAILED(%2C|,)TIMED_OUT/, { timeout: T });
-    await page.getByRole('searchbox').fill(marker);
     const rows = page.locator('table.tasks tbody tr');
-    await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
+    await page.locator(`tr[data-task-id="${other}"]`).waitFor({ timeout: T });
     await page.getByTestId('task-error').filter({ hasText: marker }).first().waitFor({ timeout: T }); // the errors show
     assert((await page.getByTestId('bulk-cancel').count()) === 0, 'the failed view offers to cancel');
+    // Retry all, clicked as soon as the search is typed (before its pause
+    // has passed): it acts on the search.
+    await page.getByRole('searchbox').fill(marker);
     await page.getByTestId('bulk-retry').click();
     const confirm = page.getByTestId('bulk-confirm');
     await confirm.waitFor({ timeout: T });
     const text = await confirm.textContent();
     assert(/Retry 3 tasks matching the filter\?/.test(text), `confirmation says: ${text}`);
+    await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
     await shotOf('31-bulk-confirm', page.getByTestId('bulk-bar'));
     await confirm.getByRole('button', { name: 'Yes, retry' }).click();
     await page.getByTestId('bulk-result').filter({ hasText: 'Retried 3 tasks.' }).waitFor({ timeout: T });
     // They ran again, and failed again: back in the failed view.
     await until('3 tasks FAILED after a second attempt', (ts) => ts.length === 3 && ts.every((t) => t.status === 'FAILED' && t.attempts === 2));
+    const left = (await gql(page, 'query($id: ID!) { task(id: $id) { status attempts } }', { id: other })).task;
+    assert(left.status === 'FAILED' && left.attempts === 1, `the task the search leaves out was retried: ${JSON.stringify(left)}`);
     await page.waitForFunction((n) => document.querySelectorAll('table.tasks tbody tr[data-status="FAILED"]').length === n, 3, { timeout: T });
 
     // A selection of one: deleted, the others stay.

@@ -22,6 +22,7 @@ export function TaskBulkBar({
   tasks,
   selected,
   onClear,
+  onBegin,
   onDone,
 }: {
   filter: TaskFilter;
@@ -29,6 +30,8 @@ export function TaskBulkBar({
   tasks: readonly TaskSummary[];
   selected: ReadonlySet<string>;
   onClear: () => void;
+  /** Called when an action is chosen, before its count: the list applies a search still being typed. */
+  onBegin?: () => void;
   /** Called after an operation ran, to load the page again. */
   onDone: () => void;
 }) {
@@ -46,6 +49,7 @@ export function TaskBulkBar({
   async function begin(op: BulkOp) {
     setMessage(null);
     setError(null);
+    onBegin?.();
     try {
       let n: number;
       if (scope === 'selection') {

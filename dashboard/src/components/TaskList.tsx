@@ -167,6 +167,13 @@ export function TaskList() {
   // After a reconnection, load the page on screen again.
   useEffect(() => store.onResync(() => void load(currentRef.current)), [store, load]);
 
+  // Loads the page on screen again with the filter of now: a bulk action
+  // calls it when done, and the filter may have changed meanwhile (a search
+  // typed before the click applies while the action runs).
+  const reloadRef = useRef(() => {});
+  reloadRef.current = () => void load(currentRef.current);
+  const reload = useCallback(() => reloadRef.current(), []);
+
   // The search box follows the URL when it changes (links, back and
   // forward)...
   const urlSearch = useRef(filter.search ?? '');
@@ -205,6 +212,15 @@ export function TaskList() {
 
   function setFilter(f: TaskFilter) {
     navigate(`/tasks${queryFromFilter(f)}`, { replace: true });
+  }
+
+  // The filter as typed: a search or schedule name typed less than the
+  // pause ago is not in the URL yet, but a bulk action must act on what
+  // the fields say.
+  const typed: TaskFilter = { ...filter, search: search || undefined, schedule: scheduleText.trim() || undefined };
+  const pendingTyping = (typed.search ?? '') !== (filter.search ?? '') || (typed.schedule ?? '') !== (filter.schedule ?? '');
+  function applyTyping() {
+    if (pendingTyping) setFilter(typed);
   }
 
   async function older() {
@@ -404,11 +420,12 @@ export function TaskList() {
 
       {canBulk && page && (
         <TaskBulkBar
-          filter={filter}
+          filter={typed}
           tasks={page.tasks}
           selected={selected}
           onClear={() => setSelected(new Set())}
-          onDone={() => void load(current)}
+          onBegin={applyTyping}
+          onDone={reload}
         />
       )}
 
