@@ -209,8 +209,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv := handler.New(es)
 	lim := newLimits(opts, r.clock)
 	readLimit := opts.MaxBodyBytes
+	// The keep-alive is the connections' own (a timer each), not gqlgen's
+	// (a goroutine and a ticker each).
 	var impl transport.WebsocketImplementation = batchedImplementation{
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.WebsocketOriginPatterns},
+		KeepAlive:     opts.KeepAlive,
 	}
 	impl = unicodeImplementation{impl}
 	initFunc := websocketInit(chainInit(opts.Keys, opts.WebsocketInit))
@@ -222,12 +225,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		initFunc = registerInit(live, initFunc)
 	}
 	ws := lim.websocket(transport.Websocket{
-		Implementation:        impl,
-		InitFunc:              initFunc,
-		InitTimeout:           opts.InitTimeout,
-		KeepAlivePingInterval: opts.KeepAlive,
-		PingPongInterval:      opts.KeepAlive,
-		PayloadReadLimit:      &readLimit,
+		Implementation:   impl,
+		InitFunc:         initFunc,
+		InitTimeout:      opts.InitTimeout,
+		PayloadReadLimit: &readLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			logger.DebugContext(ctx, "graphql: websocket error", "err", err)
 		},
@@ -235,7 +236,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if live != nil {
 		ws = trackedWebsocket{Transport: ws, live: live}
 	}
-	srv.AddTransport(ws)
+	srv.AddTransport(handedOffWebsocket{ws})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(lim.http(checkedGET{}))
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))

@@ -46,6 +46,10 @@ const (
 // batchedImplementation accepts WebSockets for gqlgen's transport.
 type batchedImplementation struct {
 	AcceptOptions websocket.AcceptOptions
+	// KeepAlive, when not 0, is how often a connection is sent a keep-alive
+	// (see batchedConn.keepAlive); gqlgen's own, a goroutine and a ticker
+	// per connection, is then turned off.
+	KeepAlive time.Duration
 }
 
 var _ transport.WebsocketImplementation = batchedImplementation{}
@@ -69,13 +73,17 @@ func (u batchedImplementation) Accept(w http.ResponseWriter, r *http.Request, op
 	}
 	c := &batchedConn{conn: conn, cork: hj.conn}
 	c.room = sync.NewCond(&c.mu)
+	c.lastRead.Store(time.Now().UnixNano())
+	if u.KeepAlive > 0 {
+		c.startKeepAlive(u.KeepAlive)
+	}
 	return c, nil
 }
 
 // corkHijacker hands coder/websocket the hijacked connection wrapped in a
-// corkConn, with a small write buffer over it: every write is gathered by
-// the corkConn anyway, so the HTTP server's 4 KiB one (which the
-// connection would keep for its whole life) is let go.
+// corkConn, with small buffers over it: every write is gathered by the
+// corkConn anyway, so the HTTP server's 4 KiB buffers (which the connection
+// would keep for its whole life) are let go.
 type corkHijacker struct {
 	http.ResponseWriter
 	conn *corkConn
@@ -93,12 +101,22 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = &corkConn{Conn: conn}
-	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(h.conn, connWriteBuffer)), nil
+	br := brw.Reader
+	if br.Buffered() == 0 {
+		// Nothing read ahead (a client waits for the upgrade's answer):
+		// the HTTP server's 4 KiB read buffer gives way to a smaller one.
+		br = bufio.NewReaderSize(conn, connReadBuffer)
+	}
+	return h.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.conn, connWriteBuffer)), nil
 }
 
 // connWriteBuffer is a connection's write buffer: a frame's header and
 // small payloads (the corkConn gathers them).
 const connWriteBuffer = 512
+
+// connReadBuffer is a connection's read buffer: clients send few and small
+// messages (an operation, a pong), and a larger payload is read past it.
+const connReadBuffer = 1024
 
 // corkBuffers are the corkConns' buffers, lent for one batch each, so that
 // an idle connection holds none.
@@ -165,6 +183,11 @@ type batchedConn struct {
 	readDeadline *time.Timer
 	closing      bool
 	closeDone    chan struct{}
+
+	// The keep-alive: a timer, whose function runs only when it fires
+	// (no goroutine waits for it), and when a message was last read.
+	keepAliveTimer *time.Timer
+	lastRead       atomic.Int64 // UnixNano
 }
 
 var (
@@ -175,6 +198,9 @@ var (
 
 func (c *batchedConn) NextReader() (int, io.Reader, error) {
 	typ, data, err := c.conn.Read(context.Background())
+	if err == nil {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
 	if err != nil {
 		switch websocket.CloseStatus(err) {
 		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
@@ -185,6 +211,52 @@ func (c *batchedConn) NextReader() (int, io.Reader, error) {
 	return int(typ), bytes.NewReader(data), nil
 }
 
+// The keep-alive messages of the two protocols.
+var (
+	pingMessage      = []byte(`{"type":"ping"}`) // graphql-transport-ws: the client answers pong
+	keepAliveMessage = []byte(`{"type":"ka"}`)   // graphql-ws (the older protocol): no answer
+)
+
+// startKeepAlive sends the connection a keep-alive every interval, from a
+// timer: gqlgen's transport would run a goroutine and a ticker for each
+// connection, which for an idle subscriber is a good part of what it costs.
+// Under graphql-transport-ws the message is a ping, and a client that has
+// sent nothing (a pong, say) for twice the interval is taken as gone and
+// the connection closed, as gqlgen's read deadline would; under the older
+// graphql-ws it is a ka, which clients do not answer.
+func (c *batchedConn) startKeepAlive(interval time.Duration) {
+	msg := keepAliveMessage
+	answers := c.conn.Subprotocol() == "graphql-transport-ws"
+	if answers {
+		msg = pingMessage
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keepAliveTimer = time.AfterFunc(interval, func() {
+		if answers && time.Since(time.Unix(0, c.lastRead.Load())) > 2*interval {
+			_ = c.conn.CloseNow()
+			return
+		}
+		if c.enqueue(msg) != nil {
+			return // the connection is closed
+		}
+		c.mu.Lock()
+		if !c.closing && c.err == nil {
+			c.keepAliveTimer.Reset(interval)
+		}
+		c.mu.Unlock()
+	})
+}
+
+// stopKeepAlive stops the keep-alive, if any.
+func (c *batchedConn) stopKeepAlive() {
+	c.mu.Lock()
+	if c.keepAliveTimer != nil {
+		c.keepAliveTimer.Stop()
+	}
+	c.mu.Unlock()
+}
+
 // WriteJSON queues v's JSON for the writer; it waits only while the queue
 // is full. An error is that of an earlier write, which closed the
 // connection.
@@ -193,6 +265,11 @@ func (c *batchedConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	return c.enqueue(b)
+}
+
+// enqueue queues an encoded message for the writer, as WriteJSON.
+func (c *batchedConn) enqueue(b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.err == nil && len(c.queue) >= maxQueuedMessages {
@@ -273,6 +350,7 @@ func (c *batchedConn) drained() {
 // peer that does not answer does not stall the transport).
 func (c *batchedConn) WriteClose(code int, message string) error {
 	c.clearReadDeadline()
+	c.stopKeepAlive()
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -292,6 +370,7 @@ func (c *batchedConn) WriteClose(code int, message string) error {
 
 func (c *batchedConn) Close() error {
 	c.clearReadDeadline()
+	c.stopKeepAlive()
 	c.mu.Lock()
 	closing := c.closing
 	c.mu.Unlock()

@@ -199,7 +199,7 @@ func (s *Server) listen(ctx context.Context) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return lifecycle.WithConnectionLifetime(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.cfg.Env.Logger.Handler(), slog.LevelWarn),
 	}
 	shutdown, abort := context.WithCancel(context.Background())

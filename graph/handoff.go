@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/rpg-archivist/archivist/lifecycle"
+)
+
+// A WebSocket outlives the HTTP request that opened it. Each one is served
+// by a goroutine started for it, and the HTTP server's handler returns as
+// soon as the connection is upgraded: the handler's stack (grown by every
+// middleware the request went through) and net/http's per-request state
+// are let go for the connection's life, which for an idle subscriber is
+// most of what it would cost. Until the upgrade, the handler waits, so the
+// request is answered by the handler as any other (a refused upgrade, a
+// limit).
+
+// handedOffWebsocket serves a WebSocket transport's connections in
+// goroutines of their own.
+type handedOffWebsocket struct{ graphql.Transport }
+
+func (t handedOffWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	// The request's context ends when the handler returns: the
+	// connection's keeps its values and ends with the lifetime instead.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := func() bool { return false }
+	if life, ok := lifecycle.ConnectionLifetime(r.Context()); ok {
+		stop = context.AfterFunc(life, cancel)
+	}
+	hw := &handoffWriter{ResponseWriter: w, upgraded: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		defer stop()
+		t.Transport.Do(hw, r.WithContext(ctx), exec)
+	}()
+	select {
+	case <-hw.upgraded:
+	case <-done:
+	}
+}
+
+// handoffWriter is the ResponseWriter of a request being upgraded: it
+// tells the handler when the connection was hijacked, after which the
+// handler returns and the writer is no longer used.
+type handoffWriter struct {
+	http.ResponseWriter
+	upgraded chan struct{}
+	once     sync.Once
+}
+
+func (h *handoffWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.once.Do(func() { close(h.upgraded) })
+	return conn, brw, nil
+}
