@@ -236,7 +236,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if live != nil {
 		ws = trackedWebsocket{Transport: ws, live: live}
 	}
-	srv.AddTransport(handedOffWebsocket{ws})
+	srv.AddTransport(handedOffWebsocket{Transport: ws, logger: logger})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(lim.http(checkedGET{}))
 	srv.AddTransport(lim.http(limitedPOST{max: opts.MaxBodyBytes}))

@@ -3,8 +3,10 @@ package graph
 import (
 	"bufio"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -23,7 +25,10 @@ import (
 
 // handedOffWebsocket serves a WebSocket transport's connections in
 // goroutines of their own.
-type handedOffWebsocket struct{ graphql.Transport }
+type handedOffWebsocket struct {
+	graphql.Transport
+	logger *slog.Logger
+}
 
 func (t handedOffWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	// The request's context ends when the handler returns: the
@@ -37,8 +42,21 @@ func (t handedOffWebsocket) Do(w http.ResponseWriter, r *http.Request, exec grap
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer cancel()
+		defer cancel() // which closes the connection, if it is open
 		defer stop()
+		// Out of the HTTP server's handler, a panic is no longer
+		// recovered by it: it ends this connection, not the node.
+		defer func() {
+			if p := recover(); p != nil {
+				t.logger.ErrorContext(ctx, "graphql: websocket connection panicked", "panic", p, "stack", string(debug.Stack()))
+				select {
+				case <-hw.upgraded:
+					_ = hw.conn.Close()
+				default:
+					http.Error(hw, "internal error", http.StatusInternalServerError)
+				}
+			}
+		}()
 		t.Transport.Do(hw, r.WithContext(ctx), exec)
 	}()
 	select {
@@ -54,6 +72,7 @@ type handoffWriter struct {
 	http.ResponseWriter
 	upgraded chan struct{}
 	once     sync.Once
+	conn     net.Conn // once upgraded
 }
 
 func (h *handoffWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -63,6 +82,9 @@ func (h *handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.once.Do(func() { close(h.upgraded) })
+	h.once.Do(func() {
+		h.conn = conn
+		close(h.upgraded)
+	})
 	return conn, brw, nil
 }
