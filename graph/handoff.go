@@ -84,7 +84,20 @@ func (h *handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.once.Do(func() {
 		h.conn = conn
+		// The transport keeps its ResponseWriter for the connection's
+		// life (on its goroutine's stack): let go of net/http's, which
+		// holds the request's 4 KiB buffers.
+		h.ResponseWriter = hijackedWriter{header: h.ResponseWriter.Header()}
 		close(h.upgraded)
 	})
 	return conn, brw, nil
 }
+
+// hijackedWriter stands for a ResponseWriter whose connection was
+// hijacked: it writes nothing, as net/http's then would, and keeps the
+// response's header (the upgrade reads the subprotocol it chose from it).
+type hijackedWriter struct{ header http.Header }
+
+func (w hijackedWriter) Header() http.Header     { return w.header }
+func (hijackedWriter) Write([]byte) (int, error) { return 0, http.ErrHijacked }
+func (hijackedWriter) WriteHeader(int)           {}
