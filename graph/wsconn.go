@@ -47,7 +47,7 @@ const (
 type batchedImplementation struct {
 	AcceptOptions websocket.AcceptOptions
 	// KeepAlive, when not 0, is how often a connection is sent a keep-alive
-	// (see batchedConn.keepAlive); gqlgen's own, a goroutine and a ticker
+	// (see batchedConn.startKeepAlive); gqlgen's own, a goroutine and a ticker
 	// per connection, is then turned off.
 	KeepAlive time.Duration
 }
@@ -186,8 +186,9 @@ type batchedConn struct {
 
 	// The keep-alive: a timer, whose function runs only when it fires
 	// (no goroutine waits for it), and when a message was last read.
-	keepAliveTimer *time.Timer
-	lastRead       atomic.Int64 // UnixNano
+	keepAliveTimer   *time.Timer
+	keepAliveStopped bool
+	lastRead         atomic.Int64 // UnixNano
 }
 
 var (
@@ -241,7 +242,7 @@ func (c *batchedConn) startKeepAlive(interval time.Duration) {
 			return // the connection is closed
 		}
 		c.mu.Lock()
-		if !c.closing && c.err == nil {
+		if !c.keepAliveStopped && !c.closing && c.err == nil {
 			c.keepAliveTimer.Reset(interval)
 		}
 		c.mu.Unlock()
@@ -251,6 +252,7 @@ func (c *batchedConn) startKeepAlive(interval time.Duration) {
 // stopKeepAlive stops the keep-alive, if any.
 func (c *batchedConn) stopKeepAlive() {
 	c.mu.Lock()
+	c.keepAliveStopped = true
 	if c.keepAliveTimer != nil {
 		c.keepAliveTimer.Stop()
 	}
