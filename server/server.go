@@ -181,8 +181,10 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // listen binds the address and prepares the run's http.Server. Every
-// request context, WebSocket connections included, derives from the run's
-// context: Stop cancels it first, which closes the subscriptions.
+// request context derives from the run's context, which is also the
+// lifetime of the WebSockets (they outlive their request's handler; see
+// lifecycle.WithConnectionLifetime): Stop cancels it first, which closes
+// the subscriptions.
 func (s *Server) listen(ctx context.Context) error {
 	tlsCfg, err := s.cfg.TLS.Load()
 	if err != nil {
