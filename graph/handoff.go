@@ -57,7 +57,7 @@ func (t handedOffWebsocket) Do(w http.ResponseWriter, r *http.Request, exec grap
 				}
 			}
 		}()
-		t.Transport.Do(hw, r.WithContext(ctx), exec)
+		t.Transport.Do(hw, r.WithContext(ctx), newOrderedExecutor(exec))
 	}()
 	select {
 	case <-hw.upgraded:
