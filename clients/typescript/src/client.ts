@@ -109,6 +109,9 @@ export interface Sink<T> {
 /** Stops a subscription or a watch. */
 export type Unsubscribe = () => void;
 
+/** The query opened() sends over the WebSocket: answered by any node, in any role. */
+const OPENED_QUERY = 'query ArchivistOpened { __typename }';
+
 /** The delay before reconnection attempt n (from 0): base doubling to max, plus up to 30 % jitter. */
 export function backoffDelay(attempt: number, baseMs = 500, maxMs = 10_000, random: () => number = Math.random): number {
   const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
@@ -280,13 +283,22 @@ export class ArchivistClient {
           socket = s as typeof socket;
           this.setState({ phase: 'online', everConnected: true, attempt: 0, nextRetryAt: null, since: Date.now(), reason: null, closeCode: null });
           if (!wasRetry) return;
-          for (const l of [...this.reconnectListeners]) {
-            try {
-              l();
-            } catch (err) {
-              console.error('archivist client: a reconnect listener failed:', err);
-            }
-          }
+          // The listeners read again what the subscriptions missed: once
+          // the node has opened them all on the new socket, so that no
+          // change falls between what they read and what the subscriptions
+          // send. graphql-ws sends the subscriptions again once this
+          // returns (on microtasks): the fence goes after them.
+          setTimeout(() => {
+            void this.opened().then(() => {
+              for (const l of [...this.reconnectListeners]) {
+                try {
+                  l();
+                } catch (err) {
+                  console.error('archivist client: a reconnect listener failed:', err);
+                }
+              }
+            });
+          }, 0);
         },
         closed: (event) => {
           socket = null;
@@ -393,10 +405,34 @@ export class ArchivistClient {
   }
 
   /**
+   * Resolves once the node has opened every subscription started before
+   * the call (on the WebSocket, across a reconnection if one is under way).
+   * It sends a query over the socket after them, and the node starts the
+   * operations of one socket in the order they were sent: a subscription
+   * is open, and gets every change from then on, before the next operation
+   * is answered. So state read after opened() resolves, together with what
+   * the subscriptions send, misses no change. Resolves at once when no
+   * socket is open and no subscription is waiting for one; rejects only
+   * when the client is closed.
+   */
+  opened(): Promise<void> {
+    if (this.closed) return Promise.reject(new ArchivistError('the client is closed', 'NETWORK_ERROR'));
+    if (!this.ws) return Promise.resolve();
+    const ws = this.ws;
+    return new Promise((resolve, reject) => {
+      // graphql-ws sends it again after a reconnection, as it does the
+      // subscriptions before it; an error answer still says that the node
+      // got to it.
+      ws.subscribe({ query: OPENED_QUERY }, { next: () => {}, error: (err) => (this.closed ? reject(subscriptionError(err)) : resolve()), complete: () => resolve() });
+    });
+  }
+
+  /**
    * Calls listener each time the WebSocket comes back after it was lost
    * (the node restarted, the network dropped): the subscriptions go on,
-   * and what they missed should be read again. Returns the function that
-   * removes it.
+   * and what they missed should be read again. It is called once the node
+   * has opened them again (see opened), so that what the listener reads
+   * misses no change. Returns the function that removes it.
    */
   onReconnect(listener: () => void): Unsubscribe {
     this.reconnectListeners.add(listener);

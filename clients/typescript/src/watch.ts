@@ -1,9 +1,10 @@
 // Watches: subscriptions that keep going. A watch is sent again after the
 // node ended it (it shut down, or dropped a subscriber that fell behind)
-// or the connection was lost, with backoff; each time, it calls onResync
-// so that the caller reads again what it may have missed. It ends only
-// when stopped, or on an error that a new attempt would repeat (a refused
-// key, a missing role, bad arguments).
+// or the connection was lost, with backoff; each time, once the node has
+// opened it again (ArchivistClient.opened), it calls onResync so that the
+// caller reads again what it may have missed, and misses nothing between.
+// It ends only when stopped, or on an error that a new attempt would
+// repeat (a refused key, a missing role, bad arguments).
 
 import { backoffDelay, type ArchivistClient, type TypedDocument, type Unsubscribe } from './client.js';
 import { ArchivistError } from './errors.js';
@@ -91,7 +92,8 @@ export function watch<TResult, TVariables, T>(
       timer = null;
       if (stopped) return;
       start();
-      lost();
+      // Read again once the node has opened it: no change falls between.
+      client.opened().then(lost, () => {});
     }, backoffDelay(failures++, 250, 10_000));
   };
   const offReconnect = client.onReconnect(lost);

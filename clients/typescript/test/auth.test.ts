@@ -18,7 +18,7 @@ import {
   type ConnectionState,
   type Task,
 } from '../src/index.js';
-import { Recorder, TestNode, untilLive } from './node.js';
+import { Recorder, TestNode } from './node.js';
 
 const OPERATOR = 'operator-key-0123456789abcdef';
 const VIEWER = 'viewer-key-0123456789abcdef';
@@ -68,7 +68,11 @@ it('subscribes with the key in connection_init, and ends a watch whose key is re
   const group = `auth-${Date.now()}`;
   const rec = new Recorder<Task>();
   const stop = watchTasks(viewer, { group }, rec.handlers);
-  await untilLive(rec, async () => (await submitTask(operator, { type: 'echo', input: 1, group })).id);
+  // Open (the node answered the query sent after it over the socket, with
+  // the viewer's key): the first change after it reaches the watch.
+  await viewer.opened();
+  const first = await submitTask(operator, { type: 'echo', input: 1, group });
+  await rec.next((t) => t.id === first.id, 'the first task after opened()');
   stop();
 
   const refused = make('wrong-key-0123456789abcdef');

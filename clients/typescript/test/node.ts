@@ -154,21 +154,3 @@ export class Recorder<T> {
     });
   }
 }
-
-/**
- * Resolves once a watch is live: the node acknowledges no subscription, so
- * tasks are submitted (probe, returning the task's id) until the watch
- * reports one completed (at most 50 tries of 400 ms).
- */
-export async function untilLive<T extends { id: string; status: string }>(rec: Recorder<T>, probe: () => Promise<string>): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const id = await probe();
-    try {
-      await rec.next((t) => t.id === id && t.status === 'COMPLETED', 'a probe', 400);
-      return;
-    } catch {
-      // not live yet: another probe
-    }
-  }
-  throw new Error('the watch never saw a probe task');
-}

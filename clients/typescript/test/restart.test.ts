@@ -17,7 +17,7 @@ import {
   type ConnectionState,
   type Task,
 } from '../src/index.js';
-import { Recorder, TestNode, untilLive } from './node.js';
+import { Recorder, TestNode } from './node.js';
 
 let node: TestNode;
 let client: ArchivistClient;
@@ -47,7 +47,9 @@ it('resynchronises watches after the node is killed and started again', async ()
   const list = new Recorder<Task>();
   const stopList = watchTasks(client, { group }, list.handlers);
   await one.next((t) => t.status === 'SCHEDULED', 'the first read');
-  await untilLive(list, async () => (await submitTask(client, { type: 'echo', input: 'probe', group })).id);
+  await client.opened();
+  const probe = await submitTask(client, { type: 'echo', input: 'probe', group });
+  await list.next((t) => t.id === probe.id, 'a task submitted after opened()');
 
   // A task due in a moment, waited for across the restart.
   const soon = await submitTask(client, { type: 'echo', input: { across: 'restart' }, delaySeconds: 2, group });
@@ -91,7 +93,9 @@ it('goes on after a graceful restart (the node ends its subscriptions)', async (
   const group = `graceful-${Date.now()}`;
   const list = new Recorder<Task>();
   const stop = watchTasks(client, { group }, list.handlers);
-  await untilLive(list, async () => (await submitTask(client, { type: 'echo', input: 1, group })).id);
+  await client.opened();
+  const first = await submitTask(client, { type: 'echo', input: 1, group });
+  await list.next((t) => t.id === first.id, 'a task submitted after opened()');
   const before = list.resyncs;
   await node.stop();
   await node.run();

@@ -29,7 +29,7 @@ import {
   type ArchivistClient,
   type Task,
 } from '../src/index.js';
-import { Recorder, TestNode, untilLive } from './node.js';
+import { Recorder, TestNode } from './node.js';
 
 let node: TestNode;
 let client: ArchivistClient;
@@ -142,7 +142,11 @@ describe('tasks', () => {
     const group = `watch-${Date.now()}`;
     const all = new Recorder<Task>();
     const stopAll = watchTasks(client, { group }, all.handlers);
-    await untilLive(all, async () => (await submitTask(client, { type: 'echo', input: 'probe', group })).id);
+    // Once opened() resolves, the watch gets every change: the very next
+    // task's creation included.
+    await client.opened();
+    const probe = await submitTask(client, { type: 'echo', input: 'probe', group });
+    await all.next((t) => t.id === probe.id && t.status === 'PENDING', "the first task's creation, right after opened()");
 
     const task = await submitTask(client, { type: 'sleep', input: { ms: 300 }, group });
     const one = new Recorder<Task>();

@@ -9,7 +9,9 @@
 // backoff; its subscriptions are resumed on the new socket, and every
 // reconnection (or restarted feed) is announced through onResync, so that
 // the views refetch what they show: events sent while the socket was down
-// are lost.
+// are lost. onResync comes once the node has opened the subscriptions again
+// (ArchivistClient.opened), so that nothing falls between the refetch and
+// the feeds.
 //
 // With an API key, HTTP requests carry it as Authorization: Bearer and the
 // WebSocket sends it in connection_init. A key the node refuses (a 4401
@@ -265,7 +267,6 @@ export class DistributedProcessingService {
     });
     this.api.onConnectionChange((c) => {
       const phase = c.phase === 'idle' ? 'connecting' : c.phase;
-      const reconnected = phase === 'online' && this.state.everConnected;
       this.setState({
         phase,
         everConnected: c.everConnected,
@@ -276,10 +277,15 @@ export class DistributedProcessingService {
       });
       // graphql-ws does not retry a 4401: the key is refused.
       if (c.phase === 'offline' && c.closeCode === CLOSE_UNAUTHORIZED) this.onAuthError(c.reason ?? 'closed (4401)');
-      if (reconnected && this.state.phase === 'online') this.emitResync();
     });
+    // After a reconnection, once the node has opened the subscriptions
+    // again: what the views read then, with what the feeds send, misses no
+    // change.
+    this.api.onReconnect(() => this.emitResync());
 
-    const resync = () => this.emitResync();
+    // A feed opened again (the node ended it): read again once the node
+    // has opened it, for the same reason.
+    const resync = this.afterOpened(() => this.emitResync());
     // Task changes at most 5 times a second, heartbeats (one a second from
     // every node) at most twice: enough for the eye, and a cluster of 50
     // nodes costs two renders a second, not fifty.
@@ -331,6 +337,22 @@ export class DistributedProcessingService {
     if (!reachable && !this.store.reachable && message === this.store.message) return;
     this.store = { reachable, message, since: reachable ? null : (this.store.since ?? Date.now()) };
     for (const l of this.storeListeners) l(this.store);
+  }
+
+  /**
+   * f, to be called once the node has opened every subscription started
+   * so far (a feed just opened again): what f reads then, with what the
+   * feeds send, misses no change.
+   */
+  private afterOpened(f: () => void): () => void {
+    return () => {
+      this.api.opened().then(
+        () => {
+          if (!this.disposed) f();
+        },
+        () => {},
+      );
+    };
   }
 
   private emitResync(): void {
@@ -572,7 +594,7 @@ export class DistributedProcessingService {
   watchWorkflow(id: string, l: (w: WorkflowSummary) => void, onRestart: () => void): Unsubscribe {
     const feed = new Feed<WorkflowSummary>(
       (item, end) => this.openSubscription(ops.WORKFLOW_UPDATED, { id }, 'workflowUpdated', item, end),
-      onRestart,
+      this.afterOpened(onRestart),
       250,
     );
     return feed.listen((items) => l(items[items.length - 1]));
@@ -641,7 +663,7 @@ export class DistributedProcessingService {
   watchSchedules(l: (schedules: Schedule[]) => void, onRestart: () => void): Unsubscribe {
     const feed = new Feed<Schedule>(
       (item, end) => this.openSubscription(ops.SCHEDULE_UPDATED, {}, 'scheduleUpdated', item, end),
-      onRestart,
+      this.afterOpened(onRestart),
     );
     return feed.listen(l);
   }
@@ -650,7 +672,7 @@ export class DistributedProcessingService {
   watchTask(id: string, l: (task: TaskDetail) => void): Unsubscribe {
     const feed = new Feed<TaskDetail>(
       (item, end) => this.openSubscription(ops.ONE_TASK_UPDATED, { id }, 'taskUpdated', item, end),
-      () => this.emitResync(),
+      this.afterOpened(() => this.emitResync()),
     );
     return feed.listen((items) => l(items[items.length - 1]));
   }
