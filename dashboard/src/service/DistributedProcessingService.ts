@@ -309,6 +309,15 @@ export class DistributedProcessingService {
     return () => this.connectionListeners.delete(l);
   }
 
+  /**
+   * Resolves once the node has opened every subscription started so far
+   * (ArchivistClient.opened): state read after it, with what the feeds
+   * send, misses no change.
+   */
+  opened(): Promise<void> {
+    return this.api.opened();
+  }
+
   /** Calls l when live events may have been missed (the socket came back, or a feed restarted): refetch. */
   onResync(l: () => void): Unsubscribe {
     this.resyncListeners.add(l);

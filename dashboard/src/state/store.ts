@@ -145,6 +145,20 @@ export class DashboardStore {
     }, 1000);
     this.stops.push(() => clearInterval(tick));
     void this.reload();
+    // That first read races the feeds' opening: a change made between
+    // the two would be missed. Read once more when the node has opened
+    // them (the first read stays, so that the page does not wait for the
+    // WebSocket to show something).
+    let stopped = false;
+    this.stops.push(() => (stopped = true));
+    s.opened().then(
+      () => {
+        if (stopped) return;
+        void this.reload();
+        for (const l of this.resyncListeners) l();
+      },
+      () => {},
+    );
   }
 
   stop(): void {
