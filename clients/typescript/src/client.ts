@@ -164,6 +164,8 @@ export class ArchivistClient {
   };
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  /** Subscriptions started and not ended (opened() needs no socket without one). */
+  private active = 0;
 
   constructor(options: ClientOptions) {
     if (!options?.url) throw new TypeError('createClient: url is required (http://host:port/graphql)');
@@ -367,6 +369,11 @@ export class ArchivistClient {
       return () => {};
     }
     let done = false;
+    this.active++;
+    const finish = () => {
+      done = true;
+      this.active--;
+    };
     const tp = this.options.traceparent?.();
     const stop = ws.subscribe<TResult>(
       {
@@ -378,7 +385,7 @@ export class ArchivistClient {
         next: (value) => {
           if (done) return;
           if (value.data == null && value.errors && value.errors.length > 0) {
-            done = true;
+            finish();
             stop();
             sink.error?.(ArchivistError.fromGraphQL(value.errors as GraphQLErrorEntry[]));
             return;
@@ -387,19 +394,19 @@ export class ArchivistClient {
         },
         error: (err) => {
           if (done) return;
-          done = true;
+          finish();
           sink.error?.(subscriptionError(err));
         },
         complete: () => {
           if (done) return;
-          done = true;
+          finish();
           sink.complete?.();
         },
       },
     );
     return () => {
       if (done) return;
-      done = true;
+      finish();
       stop();
     };
   }
@@ -412,12 +419,11 @@ export class ArchivistClient {
    * is open, and gets every change from then on, before the next operation
    * is answered. So state read after opened() resolves, together with what
    * the subscriptions send, misses no change. Resolves at once when no
-   * socket is open and no subscription is waiting for one; rejects only
-   * when the client is closed.
+   * subscription is going; rejects only when the client is closed.
    */
   opened(): Promise<void> {
     if (this.closed) return Promise.reject(new ArchivistError('the client is closed', 'NETWORK_ERROR'));
-    if (!this.ws) return Promise.resolve();
+    if (!this.ws || this.active === 0) return Promise.resolve();
     const ws = this.ws;
     return new Promise((resolve, reject) => {
       // graphql-ws sends it again after a reconnection, as it does the

@@ -45,6 +45,14 @@ afterAll(async () => {
 });
 
 describe('tasks', () => {
+  it('opened() with no subscription going resolves without opening a WebSocket', async () => {
+    const idle = createClient({ url: node.url, webSocketImpl: WebSocket });
+    await idle.opened();
+    expect(idle.connection().phase).toBe('idle');
+    await idle.close();
+    await expect(idle.opened()).rejects.toThrow(/closed/);
+  });
+
   it('submits a task and waits for its result', async () => {
     const task = await submitTask(client, { type: 'echo', input: { campaign: 'Curse of Strahd', session: 12 } });
     expect(task.status).toBe('PENDING');
@@ -145,6 +153,7 @@ describe('tasks', () => {
     // Once opened() resolves, the watch gets every change: the very next
     // task's creation included.
     await client.opened();
+    expect(client.connection().phase).toBe('online');
     const probe = await submitTask(client, { type: 'echo', input: 'probe', group });
     await all.next((t) => t.id === probe.id && t.status === 'PENDING', "the first task's creation, right after opened()");
 
