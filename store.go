@@ -413,6 +413,23 @@ type TaskPage struct {
 	EndCursor  string
 }
 
+// RoundReader is implemented by a store that reads what a placement round
+// needs in one call (Redis: one round trip, not two): the node loads, as
+// NodeLoads gives them, and the head of the ready queue, as ReadyTasks
+// gives it. workers holds the nodes that may take tasks and their worker
+// counts; free is the sum of their free slots (workers minus load, when
+// positive), and the call reads limit = min(free + min(free, margin), max)
+// tasks, none (and promotes none) when free is 0.
+type RoundReader interface {
+	ReadRound(ctx context.Context, workers map[string]int, margin, max int) (loads map[string]int, tasks []*Task, limit int, err error)
+}
+
+// RoundLimit is the number of ready tasks a placement round reads for free
+// slots (see RoundReader).
+func RoundLimit(free, margin, max int) int {
+	return min(free+min(free, margin), max)
+}
+
 // Regainer is implemented by a store that can be out of reach (Redis): when
 // this process last found it answering again after losing it (by the local
 // clock), or zero if it never lost it.

@@ -435,8 +435,9 @@ func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg arc
 // node that takes them). cached lets it use the node list of an earlier
 // round (see Scheduler.nodes).
 //
-// A round reads the head of the ready queue, a little more than the free
-// slots, places what it can and assigns that in one call. When some of
+// A round reads the node loads and the head of the ready queue, a little
+// more than the free slots (in one call from a store that can:
+// archivist.RoundReader), places what it can and assigns that in one call. When some of
 // those tasks cannot be placed now (no node takes their type), it reads a
 // wider window, up to maxScan tasks deep, so that they do not hold back
 // the ones behind them.
@@ -446,7 +447,7 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 		return false, nil // distributed processing off: each node runs what it was given
 	}
 	for ctx.Err() == nil {
-		cands, free, limit, err := s.readRound(ctx, cfg, cached)
+		cands, free, limit, tasks, err := s.readRound(ctx, cfg, cached)
 		if err != nil || free == 0 {
 			return true, err
 		}
@@ -455,16 +456,15 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 			loads[i] = c.Load
 		}
 		next := s.placer.next
-		var tasks []*archivist.Task
 		var as []archivist.Assignment
 		for {
 			if tasks == nil {
 				if tasks, err = s.cfg.Store.ReadyTasks(ctx, limit); err != nil {
 					return true, err
 				}
-				if len(tasks) == 0 {
-					return false, nil
-				}
+			}
+			if len(tasks) == 0 {
+				return false, nil
 			}
 			as = s.placer.Place(cfg.Strategy, tasks, cands)
 			if len(as) >= free || len(tasks) < limit || limit >= maxScan {
@@ -502,11 +502,39 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 	return true, ctx.Err()
 }
 
+// roundMargin is how many ready tasks beyond the free slots a placement
+// round reads, at most: those some candidate cannot take need not hold
+// back the ones behind them.
+const roundMargin = 16
+
 // readRound reads what a placement round needs: the candidates, their
-// free slots, and how many ready tasks to read (a little more than fit).
-func (s *Scheduler) readRound(ctx context.Context, cfg archivist.Config, cached bool) (cands []*Candidate, free int, limit int, err error) {
-	cands, free, err = s.candidates(ctx, cfg, cached)
-	return cands, free, min(free+min(free, 16), s.cfg.Batch), err
+// free slots, how many ready tasks to read (a little more than fit), and,
+// from a store that reads them in the same call (archivist.RoundReader),
+// those tasks (nil: to be read).
+func (s *Scheduler) readRound(ctx context.Context, cfg archivist.Config, cached bool) (cands []*Candidate, free, limit int, tasks []*archivist.Task, err error) {
+	rr, ok := s.cfg.Store.(archivist.RoundReader)
+	if !ok {
+		cands, free, err = s.candidates(ctx, cfg, cached)
+		return cands, free, archivist.RoundLimit(free, roundMargin, s.cfg.Batch), nil, err
+	}
+	nodes, err := s.nodeList(ctx, cached)
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	avail := s.available(nodes, cfg)
+	workers := make(map[string]int, len(avail))
+	for _, n := range avail {
+		workers[n.ID] = n.Workers
+	}
+	loads, tasks, limit, err := rr.ReadRound(ctx, workers, roundMargin, s.cfg.Batch)
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	cands, free = candidatesOf(avail, loads)
+	if tasks == nil {
+		tasks = []*archivist.Task{} // read: none ready
+	}
+	return cands, free, limit, tasks, nil
 }
 
 // nodeList returns the node list, from the cache when cached allows (see
@@ -560,16 +588,23 @@ func (s *Scheduler) candidates(ctx context.Context, cfg archivist.Config, cached
 	if err != nil {
 		return nil, 0, err
 	}
+	out, free := candidatesOf(s.available(nodes, cfg), loads)
+	return out, free, nil
+}
+
+// candidatesOf returns the nodes of avail with free slots under loads, and
+// their total free slots.
+func candidatesOf(avail []*archivist.Node, loads map[string]int) ([]*Candidate, int) {
 	var out []*Candidate
 	free := 0
-	for _, n := range s.available(nodes, cfg) {
+	for _, n := range avail {
 		c := &Candidate{Node: n, Load: loads[n.ID]}
 		if c.Free() > 0 {
 			free += c.Free()
 			out = append(out, c)
 		}
 	}
-	return out, free, nil
+	return out, free
 }
 
 // refuse logs, once per node, that a node outside the manual peer list gets

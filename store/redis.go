@@ -126,7 +126,10 @@ type Redis struct {
 	durability redisDurability
 }
 
-var _ archivist.Store = (*Redis)(nil)
+var (
+	_ archivist.Store       = (*Redis)(nil)
+	_ archivist.RoundReader = (*Redis)(nil)
+)
 
 var errRedisClosed = archivist.Errorf(archivist.CodeUnavailable, "the store is closed")
 
@@ -1112,6 +1115,40 @@ func (r *Redis) ReadyTasks(ctx context.Context, limit int) ([]*archivist.Task, e
 		return nil, nil
 	}
 	return r.evalTasks(ctx, "ready tasks", luaScripts.ready, limit, redisPromoteBatch)
+}
+
+// ReadRound reads the node loads and the head of the ready queue in one
+// call (archivist.RoundReader): the ready script computes the limit from
+// the free slots, so a placement round costs one round trip less.
+func (r *Redis) ReadRound(ctx context.Context, workers map[string]int, margin, max int) (map[string]int, []*archivist.Task, int, error) {
+	args := make([]any, 0, 5+2*len(workers))
+	args = append(args, 0, redisPromoteBatch, "round", margin, max)
+	for id, n := range workers {
+		args = append(args, id, n)
+	}
+	res, err := r.eval(ctx, "read placement round", luaScripts.ready, args...)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	rep, _ := res.([]any)
+	if len(rep) != 3 {
+		return nil, nil, 0, fmt.Errorf("redis store: read placement round: unexpected script reply %v", res)
+	}
+	flat, _ := rep[0].([]any)
+	loads := make(map[string]int, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		node, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			loads[node] = n
+		}
+	}
+	limit, _ := rep[1].(int64)
+	tasks, err := decodeTaskList(rep[2])
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("redis store: read placement round: %w", err)
+	}
+	return loads, tasks, int(limit), nil
 }
 
 // AssignTasks assigns a whole batch in one script under the leadership.

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -1002,5 +1003,110 @@ func TestRedisKeepsDelayedAndUnique(t *testing.T) {
 	if err != nil || s.Cron != "0 3 * * *" || s.Timezone != "Europe/Paris" || !s.Paused || !s.NextRunAt.Equal(next) ||
 		s.Overlap != archivist.OverlapSkip || s.Task == nil || s.Task.Priority != archivist.PriorityHigh || s.Task.UniqueKey != "nightly" {
 		t.Fatalf("schedule after the restart: %+v %v", s, err)
+	}
+}
+
+// TestRedisReadRound: one call reads what a placement round needs, the
+// same as NodeLoads and ReadyTasks would: the loads, and as many ready
+// tasks as the free slots of the given nodes (plus the margin, at most
+// max), promoting due RETRYING and SCHEDULED tasks first; with no free slot
+// it reads and promotes nothing.
+func TestRedisReadRound(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := openTestRedis(t, RedisOptions{URL: srv.URL(), Cluster: "round"})
+	ctx := t.Context()
+	var tasks []*archivist.Task
+	for i := range 12 {
+		tasks = append(tasks, &archivist.Task{ID: fmt.Sprintf("r-%02d", i), Type: "t", Priority: archivist.PriorityNormal, Timeout: time.Minute, MaxRetries: 3})
+	}
+	tasks[11].Priority = archivist.PriorityCritical
+	if err := r.CreateTasks(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := r.Campaign(ctx, "leader", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AssignTasks(ctx, lease, []archivist.Assignment{{TaskID: "r-00", NodeID: "a"}, {TaskID: "r-01", NodeID: "a"},
+		{TaskID: "r-02", NodeID: "b"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	want, err := r.NodeLoads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ts []*archivist.Task) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		workers     map[string]int
+		margin, max int
+		limit       int
+	}{
+		// a: 2 of 3 held, 1 free; b: 1 of 4, 3 free; c (no load): 2 free.
+		{workers: map[string]int{"a": 3, "b": 4, "c": 2}, margin: 16, max: 100, limit: 12},
+		{workers: map[string]int{"a": 3, "b": 4, "c": 2}, margin: 1, max: 100, limit: 7},
+		{workers: map[string]int{"a": 3, "b": 4, "c": 2}, margin: 16, max: 4, limit: 4},
+		// a node over its workers (they were lowered) frees nothing.
+		{workers: map[string]int{"a": 1, "b": 2}, margin: 16, max: 100, limit: 2},
+		{workers: map[string]int{"a": 2}, margin: 16, max: 100, limit: 0},
+		{workers: map[string]int{}, margin: 16, max: 100, limit: 0},
+	} {
+		loads, got, limit, err := r.ReadRound(ctx, c.workers, c.margin, c.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(loads, want) {
+			t.Fatalf("%v: loads %v, want %v", c.workers, loads, want)
+		}
+		if limit != c.limit {
+			t.Fatalf("%v margin %d max %d: limit %d, want %d", c.workers, c.margin, c.max, limit, c.limit)
+		}
+		ready, err := r.ReadyTasks(ctx, max(limit, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if limit == 0 {
+			ready = nil
+		}
+		if !slices.Equal(ids(got), ids(ready)) {
+			t.Fatalf("%v: read %v, ReadyTasks gives %v", c.workers, ids(got), ids(ready))
+		}
+		if limit > 0 && got[0].ID != "r-11" {
+			t.Fatalf("placement order: %v, want the critical task first", ids(got))
+		}
+	}
+
+	// A task whose backoff is over is promoted by the round, not by a round
+	// with no free slot.
+	claimed, err := r.ClaimTasks(ctx, "a", 1, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if _, err := r.FailTask(ctx, claimed[0].ID, claimed[0].Attempt, archivist.Failure{Error: "x",
+		Retry: archivist.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		d, ok, err := r.NextDue(ctx)
+		return err == nil && ok && d == 0
+	}, "the retry is due")
+	if _, got, _, err := r.ReadRound(ctx, map[string]int{"a": 1}, 16, 100); err != nil || len(got) != 0 {
+		t.Fatalf("no free slot: %v %v", ids(got), err)
+	}
+	if tk, err := r.GetTask(ctx, claimed[0].ID); err != nil || tk.Status != archivist.TaskRetrying {
+		t.Fatalf("promoted with no free slot: %v %v", tk, err)
+	}
+	_, got, _, err := r.ReadRound(ctx, map[string]int{"a": 10}, 16, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ids(got), claimed[0].ID) {
+		t.Fatalf("the due retry was not promoted and read: %v", ids(got))
 	}
 }
