@@ -836,7 +836,8 @@ return { b, x }`)
 // BenchmarkRedisTaskFlow runs tasks through their whole life as the
 // scheduler and a worker pool do: created in batches, placed and claimed in
 // batches, completed concurrently (b.N tasks; see tasks/s), and reports the
-// Redis server's CPU per task for each step (from INFO cpu).
+// Redis server's CPU per task for each step (from INFO cpu, less what the
+// INFO calls themselves cost), and that of a PING (a bare round trip).
 // BENCH_FLOW_BATCH sets the batch (default 100); BENCH_FLOW_GROUPS=N puts
 // the tasks in N groups, in turn (default: no group).
 //
@@ -872,12 +873,28 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 		}
 		return time.Duration(sum * float64(time.Second))
 	}
+	// Each step's measurement costs the server what two INFO calls do
+	// between their samples: measured with nothing between, and taken off
+	// (with one task per call it is most of what a step measures). A PING
+	// measured the same way is the cost of a bare round trip.
+	probe := func(f func()) time.Duration {
+		const n = 300
+		var sum time.Duration
+		for range n {
+			c0 := serverCPU()
+			f()
+			sum += serverCPU() - c0
+		}
+		return sum / n
+	}
+	overhead := probe(func() {})
+	roundTrip := probe(func() { r.client.Ping(ctx) }) - overhead
 	steps := []string{"create", "ready", "assign", "claim", "complete"}
 	cpu := make([]time.Duration, len(steps))
 	step := func(i int, f func()) {
 		c0 := serverCPU()
 		f()
-		cpu[i] += serverCPU() - c0
+		cpu[i] += serverCPU() - c0 - overhead
 	}
 	batch := 100
 	if v, err := strconv.Atoi(os.Getenv("BENCH_FLOW_BATCH")); err == nil && v > 0 {
@@ -940,6 +957,7 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 		total += cpu[i]
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "redis-µs/task")
+	b.ReportMetric(float64(roundTrip.Nanoseconds())/1e3, "redis-µs/ping")
 	// BENCH_CMDSTATS=FILE writes the server's command statistics of the
 	// last run to FILE (b.Log would cut them short).
 	if path := os.Getenv("BENCH_CMDSTATS"); path != "" {
@@ -1109,4 +1127,124 @@ func TestRedisReadRound(t *testing.T) {
 	if !slices.Contains(ids(got), claimed[0].ID) {
 		t.Fatalf("the due retry was not promoted and read: %v", ids(got))
 	}
+}
+
+// BenchmarkRedisCallCost reports what each call of a task's life costs the
+// Redis server in CPU (from INFO cpu, once around each phase of b.N calls):
+// a PING (a bare round trip), an empty function given the library's keys,
+// then create, ready (one task read), assign, ready with nothing to read,
+// claim and complete, one task per call (BENCH_CALL_BATCH sets how many the
+// create, ready, assign and claim calls carry; a completion is one call per
+// task, as a quiet worker makes it). Phases run one after another, so each
+// call finds the server as a steady stream of such calls does.
+func BenchmarkRedisCallCost(b *testing.B) {
+	url := os.Getenv("BENCH_REDIS_URL")
+	if url == "" {
+		url = redistest.Start(b, "--appendfsync", "everysec").URL()
+	}
+	r, err := OpenRedis(b.Context(), RedisOptions{URL: url, Cluster: "bench-cost", Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := b.Context()
+	lease, err := r.Campaign(ctx, "leader", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.client.FunctionLoad(ctx, "#!lua name=archivist_bench_cost\n"+
+		"redis.register_function('archivist_bench_empty', function(keys, args) return 1 end)").Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
+		b.Fatal(err)
+	}
+	batch := 1
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CALL_BATCH")); err == nil && v > 0 {
+		batch = v
+	}
+	serverCPU := func() time.Duration {
+		info, err := r.client.Info(ctx, "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sum float64
+		for _, line := range strings.Split(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += f
+			}
+		}
+		return time.Duration(sum * float64(time.Second))
+	}
+	calls := max(1, b.N/batch)
+	n := calls * batch
+	phase := func(name string, perTask bool, f func(i int)) {
+		c0 := serverCPU()
+		for i := range calls {
+			f(i)
+		}
+		d := serverCPU() - c0
+		unit := "redis-µs/call-" + name
+		per := float64(calls)
+		if perTask && batch > 1 {
+			unit, per = "redis-µs/task-"+name, float64(n)
+		}
+		b.ReportMetric(float64(d.Nanoseconds())/1e3/per, unit)
+	}
+	b.ResetTimer()
+	phase("ping", false, func(int) { r.client.Ping(ctx) })
+	phase("empty-fcall", false, func(int) {
+		if err := r.client.FCall(ctx, "archivist_bench_empty", r.keys.fixed, r.keys.prefix, r.maxLen).Err(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	ids := make([]string, 0, n)
+	phase("create", true, func(int) {
+		ts := make([]*archivist.Task, batch)
+		for j := range ts {
+			ts[j] = &archivist.Task{Type: "echo", Input: json.RawMessage(`{"n":1}`), Priority: archivist.PriorityNormal, Timeout: time.Minute}
+		}
+		if err := r.CreateTasks(ctx, ts); err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range ts {
+			ids = append(ids, t.ID)
+		}
+	})
+	phase("ready", true, func(int) {
+		if _, err := r.ReadyTasks(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	})
+	phase("assign", true, func(i int) {
+		as := make([]archivist.Assignment, batch)
+		for j := range as {
+			as[j] = archivist.Assignment{TaskID: ids[i*batch+j], NodeID: "n1"}
+		}
+		if _, err := r.AssignTasks(ctx, lease, as, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	})
+	phase("ready-empty", false, func(int) {
+		if _, err := r.ReadyTasks(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	})
+	claimed := make([]*archivist.Task, 0, n)
+	phase("claim", true, func(int) {
+		ts, err := r.ClaimTasks(ctx, "n1", batch, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		claimed = append(claimed, ts...)
+	})
+	if len(claimed) != n {
+		b.Fatalf("claimed %d of %d", len(claimed), n)
+	}
+	c0 := serverCPU()
+	for _, t := range claimed {
+		if _, err := r.CompleteTask(ctx, t.ID, t.Attempt, json.RawMessage(`{"n":1}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((serverCPU()-c0).Nanoseconds())/1e3/float64(n), "redis-µs/call-complete")
 }
