@@ -143,6 +143,9 @@ class Feed<T> {
     private readonly open: (onItem: (item: T) => void, onEnd: (err: GraphQLRequestError | null) => void) => Unsubscribe,
     private readonly onRestart: () => void,
     minIntervalMs = 0,
+    // Call onRestart at the first opening too (for a view that read its
+    // state while opening the feed).
+    private readonly restartAtFirst = false,
   ) {
     this.batcher = new FrameBatcher<T>((items) => {
       for (const l of this.listeners) l(items);
@@ -151,7 +154,10 @@ class Feed<T> {
 
   listen(l: (items: T[]) => void): Unsubscribe {
     this.listeners.add(l);
-    if (this.listeners.size === 1) this.start();
+    if (this.listeners.size === 1) {
+      this.start();
+      if (this.restartAtFirst) this.onRestart();
+    }
     return () => {
       this.listeners.delete(l);
       if (this.listeners.size === 0) this.halt();
@@ -665,23 +671,31 @@ export class DistributedProcessingService {
   /**
    * Every change of every schedule (created, updated, paused, resumed,
    * fired; a deleted one once more with its last state), in batches. Opened
-   * only while a view listens: when the feed had to be opened again (events
-   * were missed), onRestart is called, for that view to load the schedules
-   * again.
+   * only while a view listens: once the node has opened it, and each time
+   * it had to be opened again (events were missed), onRestart is called,
+   * for that view to load the schedules again.
    */
   watchSchedules(l: (schedules: Schedule[]) => void, onRestart: () => void): Unsubscribe {
     const feed = new Feed<Schedule>(
       (item, end) => this.openSubscription(ops.SCHEDULE_UPDATED, {}, 'scheduleUpdated', item, end),
       this.afterOpened(onRestart),
+      0,
+      // The view read the schedules as it opened the feed: read once more
+      // when the node has opened it, so that a change in between shows.
+      true,
     );
     return feed.listen(l);
   }
 
-  /** Every change of one task, with its input and result, in batches. */
+  /**
+   * One task, with its input and result: as it is when the feed opens
+   * (again, after a restart or a reconnection), then every change, in
+   * batches. Nothing to read again when it restarts.
+   */
   watchTask(id: string, l: (task: TaskDetail) => void): Unsubscribe {
     const feed = new Feed<TaskDetail>(
       (item, end) => this.openSubscription(ops.ONE_TASK_UPDATED, { id }, 'taskUpdated', item, end),
-      this.afterOpened(() => this.emitResync()),
+      () => {},
     );
     return feed.listen((items) => l(items[items.length - 1]));
   }

@@ -96,7 +96,9 @@ export const UPDATE_CONFIG = `
 
 export const TASK_UPDATED = `subscription TaskFeed { taskUpdated { ${TASK_SUMMARY_FIELDS} } }`;
 
-export const ONE_TASK_UPDATED = `subscription OneTask($id: ID!) { taskUpdated(id: $id) { ${TASK_DETAIL_FIELDS} } }`;
+// current: true: the task as it is when the subscription opens comes first
+// (then each change), so nothing falls between the view's read and its feed.
+export const ONE_TASK_UPDATED = `subscription OneTask($id: ID!) { taskUpdated(id: $id, current: true) { ${TASK_DETAIL_FIELDS} } }`;
 
 export const NODE_UPDATED = `subscription NodeFeed { nodeUpdated { ${NODE_FIELDS} } }`;
 
