@@ -833,33 +833,26 @@ return { b, x }`)
 	}
 }
 
-// BenchmarkRedisTaskFlow runs tasks through their whole life as the
-// scheduler and a worker pool do: created in batches, placed and claimed in
-// batches, completed concurrently (b.N tasks; see tasks/s), and reports the
-// Redis server's CPU per task for each step (from INFO cpu, less what the
-// INFO calls themselves cost), and that of a PING (a bare round trip).
-// BENCH_FLOW_BATCH sets the batch (default 100); BENCH_FLOW_GROUPS=N puts
-// the tasks in N groups, in turn (default: no group).
-//
-// BENCH_REDIS_URL runs it on a server of your own instead (to profile it
-// with perf, say); it uses the cluster name "bench-flow" there.
-func BenchmarkRedisTaskFlow(b *testing.B) {
+// openBenchRedis opens a store for a benchmark under cluster, on
+// BENCH_REDIS_URL or a Redis of its own (AOF, fsync every second), with
+// the leadership, and returns a function that reads the server's CPU time
+// so far (INFO cpu: user and system).
+func openBenchRedis(b *testing.B, cluster string) (*Redis, archivist.Lease, func() time.Duration) {
 	url := os.Getenv("BENCH_REDIS_URL")
 	if url == "" {
 		url = redistest.Start(b, "--appendfsync", "everysec").URL()
 	}
-	r, err := OpenRedis(b.Context(), RedisOptions{URL: url, Cluster: "bench-flow", Options: Options{Logger: slog.New(slog.DiscardHandler)}})
+	r, err := OpenRedis(b.Context(), RedisOptions{URL: url, Cluster: cluster, Options: Options{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
-	ctx := b.Context()
-	lease, err := r.Campaign(ctx, "leader", time.Hour)
+	b.Cleanup(func() { _ = r.Close() })
+	lease, err := r.Campaign(b.Context(), "leader", time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
 	serverCPU := func() time.Duration {
-		info, err := r.client.Info(ctx, "cpu").Result()
+		info, err := r.client.Info(context.Background(), "cpu").Result()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -873,6 +866,22 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 		}
 		return time.Duration(sum * float64(time.Second))
 	}
+	return r, lease, serverCPU
+}
+
+// BenchmarkRedisTaskFlow runs tasks through their whole life as the
+// scheduler and a worker pool do: created in batches, placed and claimed in
+// batches, completed concurrently (b.N tasks; see tasks/s), and reports the
+// Redis server's CPU per task for each step (from INFO cpu, less what the
+// INFO calls themselves cost), and that of a PING (a bare round trip).
+// BENCH_FLOW_BATCH sets the batch (default 100); BENCH_FLOW_GROUPS=N puts
+// the tasks in N groups, in turn (default: no group).
+//
+// BENCH_REDIS_URL runs it on a server of your own instead (to profile it
+// with perf, say); it uses the cluster name "bench-flow" there.
+func BenchmarkRedisTaskFlow(b *testing.B) {
+	r, lease, serverCPU := openBenchRedis(b, "bench-flow")
+	ctx := b.Context()
 	// Each step's measurement costs the server what two INFO calls do
 	// between their samples: measured with nothing between, and taken off
 	// (with one task per call it is most of what a step measures). A PING
@@ -917,6 +926,7 @@ func BenchmarkRedisTaskFlow(b *testing.B) {
 			}
 		})
 		var ready []*archivist.Task
+		var err error
 		step(1, func() {
 			if ready, err = r.ReadyTasks(ctx, n); err != nil {
 				b.Fatal(err)
@@ -1138,20 +1148,8 @@ func TestRedisReadRound(t *testing.T) {
 // task, as a quiet worker makes it). Phases run one after another, so each
 // call finds the server as a steady stream of such calls does.
 func BenchmarkRedisCallCost(b *testing.B) {
-	url := os.Getenv("BENCH_REDIS_URL")
-	if url == "" {
-		url = redistest.Start(b, "--appendfsync", "everysec").URL()
-	}
-	r, err := OpenRedis(b.Context(), RedisOptions{URL: url, Cluster: "bench-cost", Options: Options{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r, lease, serverCPU := openBenchRedis(b, "bench-cost")
 	ctx := b.Context()
-	lease, err := r.Campaign(ctx, "leader", time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
 	if err := r.client.FunctionLoad(ctx, "#!lua name=archivist_bench_cost\n"+
 		"redis.register_function('archivist_bench_empty', function(keys, args) return 1 end)").Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
 		b.Fatal(err)
@@ -1159,21 +1157,6 @@ func BenchmarkRedisCallCost(b *testing.B) {
 	batch := 1
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CALL_BATCH")); err == nil && v > 0 {
 		batch = v
-	}
-	serverCPU := func() time.Duration {
-		info, err := r.client.Info(ctx, "cpu").Result()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var sum float64
-		for _, line := range strings.Split(info, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-			if k == "used_cpu_user" || k == "used_cpu_sys" {
-				f, _ := strconv.ParseFloat(v, 64)
-				sum += f
-			}
-		}
-		return time.Duration(sum * float64(time.Second))
 	}
 	calls := max(1, b.N/batch)
 	n := calls * batch
