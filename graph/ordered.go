@@ -48,7 +48,9 @@ func newOrderedExecutor(exec graphql.GraphExecutor) *orderedExecutor {
 // order of the messages: it waits for the subscriptions before to open.
 func (e *orderedExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	e.waitOpen(ctx)
-	op, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	var op *graphql.OperationContext
+	var errs gqlerror.List
+	onFreshStack(func() { op, errs = e.GraphExecutor.CreateOperationContext(ctx, params) })
 	if len(errs) == 0 && op != nil && op.Operation != nil && op.Operation.Operation == ast.Subscription {
 		e.mu.Lock()
 		e.opening[op] = make(chan struct{})
@@ -62,7 +64,36 @@ func (e *orderedExecutor) CreateOperationContext(ctx context.Context, params *gr
 // returns: the subscription is open (or refused) then.
 func (e *orderedExecutor) DispatchOperation(ctx context.Context, op *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	defer e.opened(op)
-	return e.GraphExecutor.DispatchOperation(ctx, op)
+	var h graphql.ResponseHandler
+	var hctx context.Context
+	onFreshStack(func() { h, hctx = e.GraphExecutor.DispatchOperation(ctx, op) })
+	return h, hctx
+}
+
+// onFreshStack runs f on a goroutine of its own and waits for it; a panic
+// of f goes on in the caller. The connection's read loop and each
+// subscription's goroutine live as long as they do; the stack that
+// parsing, validating and starting an operation grows is let go with the
+// goroutine that did it, rather than kept by them (Go shrinks a stack
+// only to half at each collection, and only when a quarter is in use).
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	var p any
+	panicked := true
+	go func() {
+		defer close(done)
+		defer func() {
+			if panicked {
+				p = recover()
+			}
+		}()
+		f()
+		panicked = false
+	}()
+	<-done
+	if panicked {
+		panic(p)
+	}
 }
 
 func (e *orderedExecutor) opened(op *graphql.OperationContext) {
