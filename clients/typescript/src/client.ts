@@ -291,15 +291,18 @@ export class ArchivistClient {
           // send. graphql-ws sends the subscriptions again once this
           // returns (on microtasks): the fence goes after them.
           setTimeout(() => {
-            void this.opened().then(() => {
-              for (const l of [...this.reconnectListeners]) {
-                try {
-                  l();
-                } catch (err) {
-                  console.error('archivist client: a reconnect listener failed:', err);
+            this.opened().then(
+              () => {
+                for (const l of [...this.reconnectListeners]) {
+                  try {
+                    l();
+                  } catch (err) {
+                    console.error('archivist client: a reconnect listener failed:', err);
+                  }
                 }
-              }
-            });
+              },
+              () => {}, // closed meanwhile: no one to tell
+            );
           }, 0);
         },
         closed: (event) => {
