@@ -122,16 +122,12 @@ export class DashboardStore {
       s.onStoreHealthChange((store) => {
         const back = store.reachable && !this.state.store.reachable;
         this.set({ store });
-        if (back) {
-          // Heartbeats and events missed meanwhile: load everything again.
-          void this.reload();
-          for (const l of this.resyncListeners) l();
-        }
+        // Heartbeats and events missed meanwhile: load everything again.
+        if (back) this.readAgain();
       }),
       s.onResync(() => {
         this.offset.reset();
-        void this.reload();
-        for (const l of this.resyncListeners) l();
+        this.readAgain();
       }),
       s.onNodeUpdates((nodes) => this.applyNodes(nodes, true)),
       s.onTaskUpdates((tasks) => this.applyTasks(tasks)),
@@ -153,12 +149,16 @@ export class DashboardStore {
     this.stops.push(() => (stopped = true));
     s.opened().then(
       () => {
-        if (stopped) return;
-        void this.reload();
-        for (const l of this.resyncListeners) l();
+        if (!stopped) this.readAgain();
       },
       () => {},
     );
+  }
+
+  /** Loads everything again, and has the views read what they show again. */
+  private readAgain(): void {
+    void this.reload();
+    for (const l of this.resyncListeners) l();
   }
 
   stop(): void {
