@@ -106,6 +106,10 @@ export function TaskList() {
   const load = useCallback(
     async (after: string | null) => {
       const id = ++request.current;
+      // Events received before this read but still held back by the
+      // batching go to the page on screen now, not into those the read
+      // may have missed.
+      store.flushTasks();
       loadingEvents.current = [];
       setLoading(true);
       try {
@@ -136,7 +140,7 @@ export function TaskList() {
         }
       }
     },
-    [service, filterKey, pageSize],
+    [service, store, filterKey, pageSize],
   );
 
   // A new filter or page size starts again from the first page.

@@ -107,6 +107,13 @@ export class FrameBatcher<T> {
     this.minIntervalMs = minIntervalMs;
   }
 
+  /** Hands over what is pending now, without waiting for the next batch. */
+  flushNow(): void {
+    const items = this.pending;
+    this.pending = [];
+    if (items.length > 0) this.flushFn(items);
+  }
+
   push(item: T): void {
     this.pending.push(item);
     if (this.scheduled) return;
@@ -195,6 +202,11 @@ class Feed<T> {
       ended = true;
       stop();
     };
+  }
+
+  /** Hands over the items received and not yet handed over. */
+  flush(): void {
+    this.batcher.flushNow();
   }
 
   private halt(): void {
@@ -649,6 +661,15 @@ export class DistributedProcessingService {
   }
 
   /** Every change of every task, in batches (one per animation frame, at most five a second). */
+  /**
+   * Hands over at once the task events received and still held back by
+   * the batching: a view about to read tasks takes them first, so that
+   * none that happened before its read comes after it.
+   */
+  flushTaskUpdates(): void {
+    this.taskFeed.flush();
+  }
+
   onTaskUpdates(l: (tasks: TaskSummary[]) => void): Unsubscribe {
     return this.taskFeed.listen(l);
   }

@@ -173,6 +173,16 @@ export class DashboardStore {
     return () => this.listeners.delete(l);
   };
 
+  /**
+   * Hands the task events received but held back by the batching to the
+   * views now: a view calls it before it reads tasks, so that an event of
+   * before its read does not arrive after it, as if it were news (a task
+   * deleted meanwhile would come back).
+   */
+  flushTasks(): void {
+    this.service.flushTaskUpdates();
+  }
+
   /** Task events in batches, for the views that show tasks. */
   onTasks(l: (tasks: TaskSummary[]) => void): () => void {
     this.taskListeners.add(l);
