@@ -790,12 +790,16 @@ func (e *engine) AssignTasks(ctx context.Context, lease archivist.Lease, as []ar
 				}
 				e.takeTokens(old, tx.now)
 			}
+			tx.placed(old)
+			if a.Start {
+				out = append(out, startAttempt(tx, old, a.NodeID, a.Grace, true).Clone())
+				continue
+			}
 			t := old.Clone()
 			t.Status = archivist.TaskAssigned
 			t.NodeID = a.NodeID
 			t.AssignedAt = tx.now
 			t.LeaseUntil = tx.now.Add(claimWithin)
-			tx.placed(t)
 			tx.putTask(old, t)
 			tx.taskEvent(archivist.EventTaskAssigned, t, "")
 			out = append(out, t.Clone())
@@ -967,10 +971,15 @@ func (e *engine) PurgeFinished(ctx context.Context, before, failedBefore time.Ti
 	return n, err
 }
 
-func startAttempt(tx *tx, old *archivist.Task, nodeID string, grace time.Duration) *archivist.Task {
+// startAttempt starts old on nodeID as a new attempt (event task.started);
+// placed: the leader placed it in the same step (its AssignedAt is now).
+func startAttempt(tx *tx, old *archivist.Task, nodeID string, grace time.Duration, placed bool) *archivist.Task {
 	t := old.Clone()
 	t.Status = archivist.TaskInProgress
 	t.NodeID = nodeID
+	if placed {
+		t.AssignedAt = tx.now
+	}
 	t.Attempt++
 	t.StartedAt = tx.now
 	t.Progress, t.ProgressMessage = 0, ""
@@ -1003,7 +1012,7 @@ func (e *engine) ClaimTasks(ctx context.Context, nodeID string, limit int, grace
 			cands = cands[:limit]
 		}
 		for _, old := range cands {
-			out = append(out, startAttempt(tx, old, nodeID, grace).Clone())
+			out = append(out, startAttempt(tx, old, nodeID, grace, false).Clone())
 		}
 		return nil
 	})
@@ -1030,7 +1039,7 @@ func (e *engine) ClaimTask(ctx context.Context, nodeID, id string, grace time.Du
 			}
 			tx.placed(old)
 		}
-		out = startAttempt(tx, old, nodeID, grace).Clone()
+		out = startAttempt(tx, old, nodeID, grace, false).Clone()
 		return nil
 	})
 	return out, err

@@ -1154,13 +1154,24 @@ func (r *Redis) ReadRound(ctx context.Context, workers map[string]int, margin, m
 // AssignTasks assigns a whole batch in one script under the leadership.
 func (r *Redis) AssignTasks(ctx context.Context, lease archivist.Lease, as []archivist.Assignment, claimWithin time.Duration) ([]*archivist.Task, error) {
 	holder, token := leaseArgs(lease)
-	args := make([]any, 0, 3+2*len(as))
+	args := make([]any, 0, 3+3*len(as))
 	args = append(args, holder, token, micros(claimWithin))
 	for _, a := range as {
-		args = append(args, a.TaskID, a.NodeID)
+		var start any = ""
+		if a.Start {
+			start = micros(a.Grace)
+		}
+		args = append(args, a.TaskID, a.NodeID, start)
 	}
 	evs, _, err := r.evalEvents(ctx, "assign tasks", luaScripts.assign, args...)
-	return eventTasks(evs), err
+	out := make([]*archivist.Task, 0, len(evs))
+	for _, ev := range evs {
+		// Not the tasks a limit held back instead (task.held).
+		if ev.Task != nil && (ev.Type == archivist.EventTaskAssigned || ev.Type == archivist.EventTaskStarted) {
+			out = append(out, ev.Task)
+		}
+	}
+	return out, err
 }
 
 // NodeLoads reads the per-node counters.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -165,6 +166,87 @@ func testAssignTasks(t *testing.T, s suite) {
 		}
 	})
 
+	// The leader starts the tasks it places on its own node's free workers
+	// in the placement step: no claim follows.
+	s.run(t, "Start", func(t *testing.T, h *fixture) {
+		specs := []*archivist.Task{
+			newTask("a", "t", archivist.PriorityNormal),
+			newTask("b", "t", archivist.PriorityNormal),
+			newTask("c", "t", archivist.PriorityNormal),
+		}
+		specs[0].Timeout = 20 * time.Second
+		h.create(specs...)
+		h.lead()
+		sub := h.subscribe(h.lastSeq())
+		before := time.Now()
+		got, err := h.s.AssignTasks(h.ctx(), h.lead(), []archivist.Assignment{
+			{TaskID: "a", NodeID: "node-1", Start: true, Grace: 1500 * time.Millisecond},
+			{TaskID: "b", NodeID: "node-1"},
+			{TaskID: "c", NodeID: "node-2", Start: true, Grace: 2 * time.Second},
+		}, longTTL)
+		after := time.Now()
+		if err != nil {
+			t.Fatalf("AssignTasks: %v", err)
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, sortedIDs(got)); diff != "" {
+			t.Fatalf("placed (-want +got):\n%s", diff)
+		}
+		for _, task := range got {
+			switch task.ID {
+			case "a":
+				checkStarted(t, task, "node-1", 1, 1500*time.Millisecond, before, after)
+			case "c":
+				checkStarted(t, task, "node-2", 1, 2*time.Second, before, after)
+			case "b":
+				if task.Status != archivist.TaskAssigned || task.NodeID != "node-1" || task.Attempt != 0 {
+					t.Errorf("task b: %s on %q attempt %d, want ASSIGNED on node-1 attempt 0", task.Status, task.NodeID, task.Attempt)
+				}
+			}
+			if !near(task.AssignedAt, before, after) {
+				t.Errorf("task %s: AssignedAt %v, want about now", task.ID, task.AssignedAt)
+			}
+			h.checkStored("AssignTasks", task)
+		}
+		// One event each, in the order given: started, assigned, started.
+		for _, want := range []struct {
+			typ    archivist.EventType
+			id     string
+			status archivist.TaskStatus
+		}{
+			{archivist.EventTaskStarted, "a", archivist.TaskInProgress},
+			{archivist.EventTaskAssigned, "b", archivist.TaskAssigned},
+			{archivist.EventTaskStarted, "c", archivist.TaskInProgress},
+		} {
+			ev := h.next(sub)
+			if ev.Type != want.typ || ev.Task == nil || ev.Task.ID != want.id || ev.Task.Status != want.status {
+				t.Errorf("event %s, want %s of %s (%s)", describe(ev), want.typ, want.id, want.status)
+			}
+		}
+		if diff := cmp.Diff(map[string]int{"node-1": 2, "node-2": 1}, h.loads()); diff != "" {
+			t.Errorf("NodeLoads (-want +got):\n%s", diff)
+		}
+		if n := h.counts()[archivist.TaskInProgress]; n != 2 {
+			t.Errorf("CountTasks: %d IN_PROGRESS, want 2", n)
+		}
+		// A claim takes only what was assigned, not what started.
+		claimed, err := h.s.ClaimTasks(h.ctx(), "node-1", 10, grace)
+		if err != nil {
+			t.Fatalf("ClaimTasks: %v", err)
+		}
+		if diff := cmp.Diff([]string{"b"}, ids(claimed)); diff != "" {
+			t.Errorf("ClaimTasks(node-1) after a start (-want +got):\n%s", diff)
+		}
+		// The started attempt is fenced as a claimed one is.
+		_, err = h.s.CompleteTask(h.ctx(), "a", 2, json.RawMessage(`{}`))
+		h.wantCode(err, archivist.CodeConflict, "CompleteTask of an attempt that never started")
+		if done := h.complete("a", 1, `{"ok":true}`); done.Status != archivist.TaskCompleted {
+			t.Errorf("CompleteTask of the started attempt: %s", done.Status)
+		}
+		if diff := cmp.Diff(map[string]int{"node-1": 1, "node-2": 1}, h.loads()); diff != "" {
+			t.Errorf("NodeLoads after a started task completed (-want +got):\n%s", diff)
+		}
+	})
+
 	s.run(t, "SkipsNotPending", func(t *testing.T, h *fixture) {
 		h.create(
 			newTask("placed", "t", archivist.PriorityNormal),
@@ -199,7 +281,7 @@ func testAssignTasks(t *testing.T, s suite) {
 		h.create(newTask("a", "t", archivist.PriorityNormal), newTask("b", "t", archivist.PriorityNormal))
 		before := h.snapshot("a", "b")
 		seq := h.lastSeq()
-		as := []archivist.Assignment{{TaskID: "a", NodeID: "node-1"}, {TaskID: "b", NodeID: "node-1"}}
+		as := []archivist.Assignment{{TaskID: "a", NodeID: "node-1"}, {TaskID: "b", NodeID: "node-1", Start: true, Grace: grace}}
 
 		_, err := h.s.AssignTasks(h.ctx(), stale, as, longTTL)
 		h.wantCode(err, archivist.CodeConflict, "AssignTasks under the lease of a holder that lost it")

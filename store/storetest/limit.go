@@ -106,6 +106,10 @@ func testLimits(t *testing.T, s suite) {
 		if placed, err := h.s.AssignTasks(h.ctx(), h.lead(), as, longTTL); err != nil || len(placed) != 0 {
 			t.Errorf("AssignTasks of a held task: %v, %v; want nothing assigned", ids(placed), err)
 		}
+		as[0].Start, as[0].Grace = true, grace
+		if placed, err := h.s.AssignTasks(h.ctx(), h.lead(), as, longTTL); err != nil || len(placed) != 0 {
+			t.Errorf("AssignTasks starting a held task: %v, %v; want nothing started", ids(placed), err)
+		}
 		// Local processing respects the limit too.
 		other := h.create(sleepTask(""))[0]
 		_, err := h.s.ClaimTask(h.ctx(), "n1", other.ID, grace)
@@ -122,9 +126,37 @@ func testLimits(t *testing.T, s suite) {
 		if got := h.ready(10); len(got) != 1 || got[0].ID != tasks[2].ID {
 			t.Errorf("after a slot came back ReadyTasks offers %v, want [%s]", ids(got), tasks[2].ID)
 		}
-		h.assign("n1", tasks[2].ID)
+		// Started in the placement step, it takes its slot as assigned.
+		as = []archivist.Assignment{{TaskID: tasks[2].ID, NodeID: "n1", Start: true, Grace: grace}, {TaskID: other.ID, NodeID: "n1", Start: true, Grace: grace}}
+		placed, err := h.s.AssignTasks(h.ctx(), h.lead(), as, longTTL)
+		if err != nil || len(placed) != 1 || placed[0].ID != tasks[2].ID || placed[0].Status != archivist.TaskInProgress {
+			t.Fatalf("AssignTasks starting the unheld task and one more under a full limit: %v, %v; want %s started", ids(placed), err, tasks[2].ID)
+		}
 		h.wantUse(sleepLimit, 2, 1) // other is held now
 		h.wantHeld(other.ID, heldBySleep)
+	})
+
+	// Placement that starts tasks (Assignment.Start) takes slots as
+	// assignment does, and holds back, and does not return, what no longer
+	// fits.
+	s.run(t, "StartTakesSlots", func(t *testing.T, h *fixture) {
+		h.setLimit(archivist.Limit{TaskType: "sleep", MaxConcurrent: 1})
+		tasks := h.create(sleepTask(""), sleepTask(""))
+		sub := h.subscribe(h.lastSeq())
+		as := []archivist.Assignment{
+			{TaskID: tasks[0].ID, NodeID: "n1", Start: true, Grace: grace},
+			{TaskID: tasks[1].ID, NodeID: "n1", Start: true, Grace: grace},
+		}
+		placed, err := h.s.AssignTasks(h.ctx(), h.lead(), as, longTTL)
+		if err != nil {
+			t.Fatalf("AssignTasks: %v", err)
+		}
+		if len(placed) != 1 || placed[0].ID != tasks[0].ID || placed[0].Status != archivist.TaskInProgress {
+			t.Errorf("AssignTasks starting two tasks under maxConcurrent 1 returned %v, want only %s, started", ids(placed), tasks[0].ID)
+		}
+		h.await(sub, "task.held", taskEvent(archivist.EventTaskHeld, tasks[1].ID))
+		h.wantHeld(tasks[1].ID, heldBySleep)
+		h.wantUse(sleepLimit, 1, 1)
 	})
 
 	// A backlog that a full limit holds is taken out of the ready queue in
