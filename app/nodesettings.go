@@ -174,6 +174,15 @@ func (m *Main) pool() *workerpool.Pool {
 	return m.Pool
 }
 
+// localPool is the worker pool as the scheduler sees it: nil when this
+// node runs no tasks.
+func (m *Main) localPool() scheduler.LocalPool {
+	if p := m.pool(); p != nil {
+		return p
+	}
+	return nil
+}
+
 func (m *Main) elector() *scheduler.Elector {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -234,7 +243,7 @@ func (m *Main) startLeading(ctx context.Context) error {
 	cfg := m.Settings()
 	e := scheduler.NewElector(scheduler.ElectorConfig{Store: m.Store, NodeID: m.nodeID,
 		TTL: leaseTTL(cfg), Env: m.env})
-	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: m.env})
+	s := scheduler.New(scheduler.Config{Store: m.Store, Elector: e, Settings: m.Settings, Env: m.env, Local: m.localPool})
 	rc := recurring.Config{Store: m.Store, Leader: e, Env: m.env}
 	if m.Metrics != nil {
 		rc.OnTick = m.Metrics.ScheduleTick

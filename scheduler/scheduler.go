@@ -42,6 +42,23 @@ type Config struct {
 	// Env is where the scheduler logs, and its clock (lifecycle.Env's
 	// defaults).
 	Env lifecycle.Env
+	// Local returns this node's worker pool, or nil when the node runs no
+	// tasks: the tasks placed on this node while its workers are free
+	// start in the placement step, with no claim after it.
+	Local func() LocalPool
+}
+
+// LocalPool is the worker pool of the leader's own node as placement sees
+// it (workerpool.Pool).
+type LocalPool interface {
+	// NodeID is the node it runs tasks for.
+	NodeID() string
+	// Reserve sets aside up to n free workers and returns how many, and
+	// the lease grace to start tasks with.
+	Reserve(n int) (int, time.Duration)
+	// RunStarted runs the tasks started here in the reserved workers and
+	// frees the rest.
+	RunStarted(tasks []*archivist.Task, reserved int)
 }
 
 // maxScan bounds how deep into the ready queue a placement round looks for
@@ -484,7 +501,11 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 		if tracing.Enabled() {
 			placedAt = time.Now()
 		}
+		local, reserved := s.reserveLocal(as)
 		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
+		if local != nil {
+			local.RunStarted(startedOn(local.NodeID(), placed), reserved)
+		}
 		if err != nil {
 			s.logErr(ctx, "assign tasks", err)
 			return true, err
@@ -500,6 +521,53 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 		}
 	}
 	return true, ctx.Err()
+}
+
+// reserveLocal sets aside workers of this node's pool for the assignments
+// to this node, at most one each, and marks those assignments to start in
+// the placement step. It returns the pool (nil: nothing reserved) and how
+// many it reserved.
+func (s *Scheduler) reserveLocal(as []archivist.Assignment) (LocalPool, int) {
+	if s.cfg.Local == nil {
+		return nil, 0
+	}
+	local := s.cfg.Local()
+	if local == nil {
+		return nil, 0
+	}
+	self := local.NodeID()
+	mine := 0
+	for _, a := range as {
+		if a.NodeID == self {
+			mine++
+		}
+	}
+	if mine == 0 {
+		return nil, 0
+	}
+	n, grace := local.Reserve(mine)
+	if n == 0 {
+		return nil, 0
+	}
+	// The first ones in placement order start.
+	for i, left := 0, n; i < len(as) && left > 0; i++ {
+		if as[i].NodeID == self {
+			as[i].Start, as[i].Grace = true, grace
+			left--
+		}
+	}
+	return local, n
+}
+
+// startedOn returns the tasks of placed that started on node.
+func startedOn(node string, placed []*archivist.Task) []*archivist.Task {
+	var out []*archivist.Task
+	for _, t := range placed {
+		if t.Status == archivist.TaskInProgress && t.NodeID == node {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // roundMargin is how many ready tasks beyond the free slots a placement

@@ -32,6 +32,8 @@ type bundle struct {
 type setupOpts struct {
 	claimWithin time.Duration
 	strategy    archivist.LoadBalancingStrategy
+	// local is the leader's own worker pool (none when nil).
+	local scheduler.LocalPool
 }
 
 func setup(t *testing.T, opts setupOpts) *bundle {
@@ -44,12 +46,16 @@ func setup(t *testing.T, opts setupOpts) *bundle {
 		cfg.Strategy = opts.strategy
 	}
 	b.settings.Store(&cfg)
-	b.sched = scheduler.New(scheduler.Config{
+	sc := scheduler.Config{
 		Store:       b.store,
 		Settings:    func() archivist.Config { return *b.settings.Load() },
 		ClaimWithin: opts.claimWithin,
 		Env:         lifecycle.Env{Logger: quiet, Now: b.clock.Now},
-	})
+	}
+	if opts.local != nil {
+		sc.Local = func() scheduler.LocalPool { return opts.local }
+	}
+	b.sched = scheduler.New(sc)
 	lease, err := b.store.Campaign(b.ctx, "leader", 24*time.Hour)
 	if err != nil {
 		t.Fatalf("Campaign: %v", err)

@@ -121,6 +121,11 @@ type Pool struct {
 	// time, not with an event).
 	heldLocal []string
 	paused    bool
+	// reserved counts the workers set aside for tasks the leader on this
+	// node is starting in its placement step (Reserve, RunStarted), and
+	// accepting says that the loop runs, so that such tasks are run.
+	reserved  int
+	accepting bool
 	// unrecorded holds the attempts this process ran whose outcome it
 	// could not record (by task id), and orphanPass counts orphan checks:
 	// together they tell an orphan that ran from a claim whose reply was
@@ -201,10 +206,14 @@ func (p *Pool) Start(ctx context.Context) error {
 		attempts, stop := context.WithCancelCause(context.WithoutCancel(runCtx))
 		p.mu.Lock()
 		p.attempts, p.stopAttempts = attempts, stop
+		p.accepting = true
 		p.mu.Unlock()
 		return nil
 	}, func(runCtx context.Context) {
 		p.loop(runCtx, sub)
+		p.mu.Lock()
+		p.accepting = false // what RunStarted hands over now goes back
+		p.mu.Unlock()
 		p.drain()
 	})
 }
@@ -241,9 +250,10 @@ func (p *Pool) shutdownAttempts() {
 //
 // Later, the loop calls it every OrphanCheck, between its claims: a task
 // the store shows IN_PROGRESS here that the pool is not running is then an
-// orphan (only the loop launches attempts, and an attempt leaves running
-// only after its outcome is recorded or, failing that, noted in
-// unrecorded). Such an orphan either ran here and its outcome could not be
+// orphan (the loop launches the attempts it claims; an attempt the leader
+// started here is on its way to RunStarted while workers are reserved for it, and such
+// a task is left to the next check; an attempt leaves running only after
+// its outcome is recorded or, failing that, noted in unrecorded). Such an orphan either ran here and its outcome could not be
 // recorded (it is in unrecorded), or was claimed by a call whose reply was
 // lost (a Redis restart: the client retries the claim, which then finds
 // the tasks taken), and never started.
@@ -261,6 +271,7 @@ func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 	restart := atStart || !p.restartChecked
 	p.mu.Unlock()
 	after := ""
+	incomplete := false
 	for {
 		page, err := p.cfg.Store.ListTasks(ctx, archivist.TaskQuery{
 			TaskFilter: archivist.TaskFilter{NodeID: p.cfg.NodeID, Status: []archivist.TaskStatus{archivist.TaskInProgress}},
@@ -272,8 +283,15 @@ func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 			p.mu.Lock()
 			a := p.running[t.ID]
 			u, ran := p.unrecorded[t.ID]
+			starting := p.reserved > 0
 			p.mu.Unlock()
 			if a != nil {
+				continue
+			}
+			if starting {
+				// It may be a task the placement step just started here,
+				// on its way to RunStarted: the next check decides.
+				incomplete = true
 				continue
 			}
 			kind := orphanNeverRan
@@ -300,6 +318,9 @@ func (p *Pool) releaseOrphans(ctx context.Context, atStart bool) error {
 			break
 		}
 		after = page.EndCursor
+	}
+	if incomplete {
+		return nil // not every task was judged: settle nothing yet
 	}
 	// Every attempt this node runs in the store was seen: the unrecorded
 	// ones noted before this pass that it did not see are settled (their
@@ -448,7 +469,7 @@ func (p *Pool) RunLocal(ids ...string) {
 func (p *Pool) claimLocal(ctx context.Context) {
 	for ctx.Err() == nil {
 		p.mu.Lock()
-		if len(p.local) == 0 || p.workers-len(p.running) <= 0 || p.paused {
+		if len(p.local) == 0 || p.free() <= 0 || p.paused {
 			p.mu.Unlock()
 			return
 		}
@@ -586,7 +607,7 @@ func (p *Pool) claim(ctx context.Context) {
 	defer p.claimLocal(ctx)
 	for ctx.Err() == nil {
 		p.mu.Lock()
-		free := p.workers - len(p.running)
+		free := p.free()
 		p.mu.Unlock()
 		if free <= 0 {
 			return
@@ -614,11 +635,69 @@ func (p *Pool) claim(ctx context.Context) {
 	}
 }
 
+// free is how many workers can take a task now. p.mu is held.
+func (p *Pool) free() int {
+	return p.workers - len(p.running) - p.reserved
+}
+
+// NodeID is the node the pool runs tasks for.
+func (p *Pool) NodeID() string { return p.cfg.NodeID }
+
+// Reserve sets aside up to n free workers for tasks that the leader, on
+// this node, is about to start in its placement step
+// (archivist.Assignment.Start), and returns how many it set aside and the
+// lease grace to start them with. It sets none aside while the pool is not
+// running, or while tasks assigned here (or given to RunLocal) wait for a
+// worker: those go first. Every reservation ends with RunStarted.
+func (p *Pool) Reserve(n int) (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.accepting || p.waiting > 0 || len(p.local) > 0 {
+		return 0, 0
+	}
+	n = max(min(n, p.free()), 0)
+	p.reserved += n
+	return n, p.cfg.LeaseGrace
+}
+
+// RunStarted runs the tasks that the placement step started here, in the
+// workers that Reserve set aside (reserved of them), and frees those left
+// over (tasks the step did not start: taken meanwhile, held by a limit, or
+// a failed call). A pool that stopped meanwhile puts the tasks back: they
+// never ran.
+func (p *Pool) RunStarted(ts []*archivist.Task, reserved int) {
+	p.mu.Lock()
+	p.reserved -= reserved
+	if p.accepting {
+		for _, t := range ts {
+			p.launchLocked(t)
+		}
+		ts = nil
+	}
+	p.mu.Unlock()
+	if reserved > len(ts) {
+		p.Wake() // slots came back: assigned tasks may be waiting
+	}
+	for _, t := range ts {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
+			// Its lease brings it back.
+			p.cfg.Env.Logger.Warn("could not put back a task started here as the pool stopped", "task", t.ID, "err", err)
+		}
+		cancel()
+	}
+}
+
 func (p *Pool) launch(t *archivist.Task) {
 	p.mu.Lock()
+	p.launchLocked(t)
+	p.mu.Unlock()
+}
+
+// launchLocked starts running attempt t. p.mu is held.
+func (p *Pool) launchLocked(t *archivist.Task) {
 	ctx, cancel := context.WithCancelCause(p.attempts)
 	p.running[t.ID] = &attempt{task: t, cancel: cancel}
-	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
