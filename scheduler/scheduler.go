@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,15 @@ type Scheduler struct {
 	placer Placer
 
 	wake chan struct{}
-	mu   sync.Mutex // guards refused
+	mu   sync.Mutex // guards refused, known and fresh
+
+	// known is set while the leader knows that the ready queue holds
+	// nothing but the tasks in fresh: a round read the queue to its end
+	// and placed all it read, and no event since made a task PENDING
+	// other than the creations gathered in fresh (see watch). A round can
+	// then place fresh without reading the queue (placeFresh).
+	known bool
+	fresh []*archivist.Task
 
 	lastPurge time.Time
 	// nodes caches ListNodes between placement rounds of the loop: it is
@@ -167,6 +176,13 @@ func (s *Scheduler) poke() {
 func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 	for {
 		for ev := range sub.C() {
+			if ev.Type == archivist.EventConfigUpdated ||
+				(ev.Task != nil && ev.Task.Status == archivist.TaskPending && ev.Type != archivist.EventTaskCreated) {
+				// A task became PENDING other than by its creation (put
+				// back, retried, due, released, unheld), or placement
+				// changed: the next round reads the queue.
+				s.forget()
+			}
 			switch ev.Type {
 			case archivist.EventNodeUpdated, archivist.EventNodeRemoved, archivist.EventNodeLeader:
 				// A node may have come, gone or freed up.
@@ -181,6 +197,7 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 				if ev.Task != nil && ev.Task.Status == archivist.TaskWaiting {
 					continue // a workflow step: placed once released
 				}
+				s.noteFresh(ev.Task)
 				s.Wake()
 			case archivist.EventTaskRequeued, archivist.EventTaskRetried, archivist.EventTaskDue, archivist.EventTaskReleased,
 				archivist.EventConfigUpdated, archivist.EventTaskUnheld:
@@ -221,9 +238,35 @@ func (s *Scheduler) watch(ctx context.Context, sub archivist.Subscription) {
 		if ctx.Err() != nil {
 			return
 		}
+		s.forget() // events were missed
 		s.nodesStale.Store(true)
 		s.Wake()
 	}
+}
+
+// noteFresh notes a task created PENDING while the queue is known (see
+// Scheduler.known); past a batch of them, the queue is read instead.
+func (s *Scheduler) noteFresh(t *archivist.Task) {
+	if t == nil || t.Status != archivist.TaskPending {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.known {
+		return
+	}
+	if len(s.fresh) >= s.cfg.Batch {
+		s.known, s.fresh = false, nil
+		return
+	}
+	s.fresh = append(s.fresh, t)
+}
+
+// forget makes the next round read the ready queue.
+func (s *Scheduler) forget() {
+	s.mu.Lock()
+	s.known, s.fresh = false, nil
+	s.mu.Unlock()
 }
 
 func (s *Scheduler) loop(ctx context.Context) {
@@ -263,7 +306,9 @@ func (s *Scheduler) loop(ctx context.Context) {
 			// A round that can find nothing new is skipped: tasks finishing
 			// while the queue is empty need no placement (and cost round trips).
 			if due || force || newReady || timed || (freed && s.backlog) {
-				s.backlog, _ = s.place(ctx, lease, true)
+				// Only a round that new submissions alone asked for may
+				// place them without reading the queue.
+				s.backlog, _ = s.place(ctx, lease, true, !(due || force || timed || held || s.backlog))
 			}
 			if due || force || timed || held {
 				s.refreshDue(ctx, dueAt)
@@ -343,7 +388,7 @@ func (s *Scheduler) lease() archivist.Lease {
 // RunOnce runs one maintenance and placement round under lease; for tests.
 func (s *Scheduler) RunOnce(ctx context.Context, lease archivist.Lease) error {
 	s.maintain(ctx, lease)
-	_, err := s.place(ctx, lease, false)
+	_, err := s.place(ctx, lease, false, false)
 	return err
 }
 
@@ -458,11 +503,36 @@ func (s *Scheduler) takeBack(ctx context.Context, lease archivist.Lease, cfg arc
 // those tasks cannot be placed now (no node takes their type), it reads a
 // wider window, up to maxScan tasks deep, so that they do not hold back
 // the ones behind them.
-func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached bool) (backlog bool, err error) {
+//
+// quick lets it place the tasks created since the last round without
+// reading the queue, when the leader knows they are all it holds
+// (placeFresh).
+func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached, quick bool) (backlog bool, err error) {
 	cfg := s.cfg.Settings()
 	if !cfg.Enabled {
+		s.forget()
 		return false, nil // distributed processing off: each node runs what it was given
 	}
+	if quick {
+		if backlog, ok, err := s.placeFresh(ctx, lease, cfg); ok {
+			return backlog, err
+		}
+	}
+	// From the first read on, creations are gathered again; if the rounds
+	// end with the queue read to its end and all of it placed, the queue
+	// holds nothing else.
+	s.mu.Lock()
+	s.known, s.fresh = true, nil
+	s.mu.Unlock()
+	backlog, err = s.placeRead(ctx, lease, cfg, cached)
+	if backlog || err != nil {
+		s.forget()
+	}
+	return backlog, err
+}
+
+// placeRead runs placement rounds that read the ready queue (see place).
+func (s *Scheduler) placeRead(ctx context.Context, lease archivist.Lease, cfg archivist.Config, cached bool) (backlog bool, err error) {
 	for ctx.Err() == nil {
 		cands, free, limit, tasks, err := s.readRound(ctx, cfg, cached)
 		if err != nil || free == 0 {
@@ -509,6 +579,11 @@ func (s *Scheduler) place(ctx context.Context, lease archivist.Lease, cached boo
 		if err != nil {
 			s.logErr(ctx, "assign tasks", err)
 			return true, err
+		}
+		if s.assignedToSelf(as, reserved) {
+			// Tasks wait on this node for a claim: new ones must not
+			// start ahead of them (placeFresh), so the next round reads.
+			s.forget()
 		}
 		if tracing.Enabled() {
 			tracePlaced(ctx, tasks, as, placed, placedAt)
@@ -557,6 +632,101 @@ func (s *Scheduler) reserveLocal(as []archivist.Assignment) (LocalPool, int) {
 		}
 	}
 	return local, n
+}
+
+// assignedToSelf reports whether as assigns more tasks to the local pool's
+// node than the reserved workers started.
+func (s *Scheduler) assignedToSelf(as []archivist.Assignment, reserved int) bool {
+	if s.cfg.Local == nil {
+		return false
+	}
+	local := s.cfg.Local()
+	if local == nil {
+		return false
+	}
+	self, mine := local.NodeID(), 0
+	for _, a := range as {
+		if a.NodeID == self {
+			mine++
+		}
+	}
+	return mine > reserved
+}
+
+// placeFresh places the tasks created since the last round (fresh) without
+// reading the ready queue, when the leader knows they are all it holds
+// (Scheduler.known) and its own node is the only one that takes tasks now:
+// they start there in the placement call, as many as its pool has free
+// workers, in placement order. ok is false when the round must read the
+// queue instead; backlog is true when tasks were left waiting.
+func (s *Scheduler) placeFresh(ctx context.Context, lease archivist.Lease, cfg archivist.Config) (backlog, ok bool, err error) {
+	if s.cfg.Local == nil {
+		return false, false, nil
+	}
+	local := s.cfg.Local()
+	if local == nil {
+		return false, false, nil
+	}
+	s.mu.Lock()
+	if !s.known || len(s.fresh) == 0 {
+		s.mu.Unlock()
+		return false, false, nil
+	}
+	fresh := s.fresh
+	s.fresh = nil
+	s.mu.Unlock()
+	nodes, err := s.nodeList(ctx, true)
+	if err != nil {
+		return false, false, nil
+	}
+	avail := s.available(nodes, cfg)
+	if len(avail) != 1 || avail[0].ID != local.NodeID() {
+		return false, false, nil
+	}
+	sort.SliceStable(fresh, func(i, j int) bool {
+		a, b := fresh[i], fresh[j]
+		if a.Priority.Rank() != b.Priority.Rank() {
+			return a.Priority.Rank() > b.Priority.Rank()
+		}
+		if a.Turn != b.Turn {
+			return a.Turn < b.Turn
+		}
+		return a.Seq < b.Seq
+	})
+	n, grace := local.Reserve(len(fresh))
+	if n == 0 {
+		s.forget()
+		return true, true, nil // no worker free: they wait in the queue
+	}
+	// The strategy still decides whether the node takes each task (its
+	// types, its capabilities), up to the reserved workers.
+	self := &Candidate{Node: avail[0], Load: avail[0].Workers - n}
+	as := s.placer.Place(cfg.Strategy, fresh, []*Candidate{self})
+	for i := range as {
+		as[i].Start, as[i].Grace = true, grace
+	}
+	var placedAt time.Time
+	if tracing.Enabled() {
+		placedAt = time.Now()
+	}
+	var placed []*archivist.Task
+	if len(as) > 0 {
+		placed, err = s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
+	}
+	local.RunStarted(startedOn(self.Node.ID, placed), n)
+	if err != nil {
+		s.forget()
+		s.logErr(ctx, "assign tasks", err)
+		return true, true, err
+	}
+	if tracing.Enabled() {
+		tracePlaced(ctx, fresh, as, placed, placedAt)
+	}
+	if len(as) < len(fresh) {
+		s.forget()
+		return true, true, nil // some wait in the queue
+	}
+	return false, true, nil
 }
 
 // startedOn returns the tasks of placed that started on node.

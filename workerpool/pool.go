@@ -647,12 +647,14 @@ func (p *Pool) NodeID() string { return p.cfg.NodeID }
 // this node, is about to start in its placement step
 // (archivist.Assignment.Start), and returns how many it set aside and the
 // lease grace to start them with. It sets none aside while the pool is not
-// running, or while tasks assigned here (or given to RunLocal) wait for a
-// worker: those go first. Every reservation ends with RunStarted.
+// running, or while tasks given to RunLocal wait for a worker. Tasks
+// assigned here that wait for a worker are claimed when an attempt ends
+// (it wakes the claim loop at once), and a lease window brings back those
+// never claimed. Every reservation ends with RunStarted.
 func (p *Pool) Reserve(n int) (int, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.accepting || p.waiting > 0 || len(p.local) > 0 {
+	if !p.accepting || len(p.local) > 0 {
 		return 0, 0
 	}
 	n = max(min(n, p.free()), 0)
@@ -668,6 +670,7 @@ func (p *Pool) Reserve(n int) (int, time.Duration) {
 func (p *Pool) RunStarted(ts []*archivist.Task, reserved int) {
 	p.mu.Lock()
 	p.reserved -= reserved
+	left := reserved > len(ts)
 	if p.accepting {
 		for _, t := range ts {
 			p.launchLocked(t)
@@ -675,8 +678,8 @@ func (p *Pool) RunStarted(ts []*archivist.Task, reserved int) {
 		ts = nil
 	}
 	p.mu.Unlock()
-	if reserved > len(ts) {
-		p.Wake() // slots came back: assigned tasks may be waiting
+	if left {
+		p.Wake() // workers came back: assigned tasks may be waiting
 	}
 	for _, t := range ts {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,6 +1,8 @@
 package workerpool_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -121,6 +123,48 @@ func TestPoolRunStartedAfterStop(t *testing.T) {
 		}
 		if n, _ := p.Reserve(1); n != 0 {
 			t.Errorf("a stopped pool reserved %d workers", n)
+		}
+	})
+}
+
+// claimCounter is a store that counts the pool's claims.
+type claimCounter struct {
+	archivist.Store
+	claims atomic.Int64
+}
+
+func (c *claimCounter) ClaimTasks(ctx context.Context, nodeID string, limit int, grace time.Duration) ([]*archivist.Task, error) {
+	c.claims.Add(1)
+	return c.Store.ClaimTasks(ctx, nodeID, limit, grace)
+}
+
+// A task started in the placement step costs the pool no claim: it is
+// handed over, and the pool does not look for assigned tasks because of
+// it (a claim is a store round trip). Only workers left over wake it.
+func TestPoolRunStartedClaimsNothing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		cc := &claimCounter{Store: b.store}
+		b.cfg.Store = cc
+		p := b.start(t)
+		synctest.Wait()
+		before := cc.claims.Load()
+		n, grace := p.Reserve(1)
+		started := b.startHere(t, b.create(t, newTask(tasks.TypeEcho, `{}`))[0], grace)
+		p.RunStarted([]*archivist.Task{started}, n)
+		b.waitStatus(t, started.ID, wait, archivist.TaskCompleted)
+		synctest.Wait()
+		if got := cc.claims.Load() - before; got != 0 {
+			t.Errorf("%d claims for a task handed over by the placement step, want none", got)
+		}
+		// Workers set aside and not used wake the pool: something may
+		// have been assigned meanwhile.
+		n, _ = p.Reserve(2)
+		p.RunStarted(nil, n)
+		synctest.Wait()
+		if got := cc.claims.Load() - before; got != 1 {
+			t.Errorf("%d claims after reserved workers came back unused, want 1", got)
 		}
 	})
 }
