@@ -428,9 +428,12 @@ func (p *Pool) SetWorkers(n int) {
 // node gets no new assignments, and finishes those it had.
 func (p *Pool) SetPaused(paused bool) {
 	p.mu.Lock()
+	resumed := p.paused && !paused
 	p.paused = paused
 	p.mu.Unlock()
-	p.Wake()
+	if resumed {
+		p.Wake() // local tasks may wait (the node's heartbeat sets it each time: no claim for nothing)
+	}
 }
 
 // Workers is the configured worker count.

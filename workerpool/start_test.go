@@ -138,18 +138,25 @@ func (c *claimCounter) ClaimTasks(ctx context.Context, nodeID string, limit int,
 	return c.Store.ClaimTasks(ctx, nodeID, limit, grace)
 }
 
+// startCountingClaims starts a pool on a store that counts its claims, and
+// returns the count once the pool is idle (in a synctest bubble).
+func startCountingClaims(t *testing.T) (*bundle, *workerpool.Pool, *claimCounter, int64) {
+	t.Helper()
+	b := setup(t)
+	cc := &claimCounter{Store: b.store}
+	b.cfg.Store = cc
+	p := b.start(t)
+	synctest.Wait()
+	return b, p, cc, cc.claims.Load()
+}
+
 // A task started in the placement step costs the pool no claim: it is
 // handed over, and the pool does not look for assigned tasks because of
 // it (a claim is a store round trip). Only workers left over wake it.
 func TestPoolRunStartedClaimsNothing(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := setup(t)
-		cc := &claimCounter{Store: b.store}
-		b.cfg.Store = cc
-		p := b.start(t)
-		synctest.Wait()
-		before := cc.claims.Load()
+		b, p, cc, before := startCountingClaims(t)
 		n, grace := p.Reserve(1)
 		started := b.startHere(t, b.create(t, newTask(tasks.TypeEcho, `{}`))[0], grace)
 		p.RunStarted([]*archivist.Task{started}, n)
@@ -165,6 +172,29 @@ func TestPoolRunStartedClaimsNothing(t *testing.T) {
 		synctest.Wait()
 		if got := cc.claims.Load() - before; got != 1 {
 			t.Errorf("%d claims after reserved workers came back unused, want 1", got)
+		}
+	})
+}
+
+// The node's heartbeat sets the pause flag each time it beats: only a
+// resumption makes the pool claim (local tasks may be waiting), not a
+// repeat of what it was.
+func TestPoolSetPausedClaimsOnlyOnResume(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, p, cc, before := startCountingClaims(t)
+		for range 3 {
+			p.SetPaused(false)
+		}
+		p.SetPaused(true)
+		synctest.Wait()
+		if got := cc.claims.Load() - before; got != 0 {
+			t.Errorf("%d claims when the pause flag was set to what it was, or set, want none", got)
+		}
+		p.SetPaused(false)
+		synctest.Wait()
+		if got := cc.claims.Load() - before; got != 1 {
+			t.Errorf("%d claims after a resumption, want 1", got)
 		}
 	})
 }
