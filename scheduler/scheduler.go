@@ -571,16 +571,16 @@ func (s *Scheduler) placeRead(ctx context.Context, lease archivist.Lease, cfg ar
 		if tracing.Enabled() {
 			placedAt = time.Now()
 		}
-		local, reserved := s.reserveLocal(as)
+		local, mine, reserved := s.reserveLocal(as)
 		placed, err := s.cfg.Store.AssignTasks(ctx, lease, as, s.cfg.ClaimWithin)
-		if local != nil {
+		if reserved > 0 {
 			local.RunStarted(startedOn(local.NodeID(), placed), reserved)
 		}
 		if err != nil {
 			s.logErr(ctx, "assign tasks", err)
 			return true, err
 		}
-		if s.assignedToSelf(as, reserved) {
+		if mine > reserved {
 			// Tasks wait on this node for a claim: new ones must not
 			// start ahead of them (placeFresh), so the next round reads.
 			s.forget()
@@ -598,32 +598,32 @@ func (s *Scheduler) placeRead(ctx context.Context, lease archivist.Lease, cfg ar
 	return true, ctx.Err()
 }
 
-// reserveLocal sets aside workers of this node's pool for the assignments
-// to this node, at most one each, and marks those assignments to start in
-// the placement step. It returns the pool (nil: nothing reserved) and how
-// many it reserved.
-func (s *Scheduler) reserveLocal(as []archivist.Assignment) (LocalPool, int) {
+// local returns this node's worker pool, or nil.
+func (s *Scheduler) local() LocalPool {
 	if s.cfg.Local == nil {
-		return nil, 0
+		return nil
 	}
-	local := s.cfg.Local()
-	if local == nil {
-		return nil, 0
+	return s.cfg.Local()
+}
+
+// reserveLocal sets aside workers of this node's pool for the assignments
+// to this node (mine of them), at most one each, and marks those
+// assignments to start in the placement step. It returns the pool and how
+// many workers it reserved (0: none, and nothing to hand it).
+func (s *Scheduler) reserveLocal(as []archivist.Assignment) (local LocalPool, mine, reserved int) {
+	if local = s.local(); local == nil {
+		return nil, 0, 0
 	}
 	self := local.NodeID()
-	mine := 0
 	for _, a := range as {
 		if a.NodeID == self {
 			mine++
 		}
 	}
 	if mine == 0 {
-		return nil, 0
+		return local, 0, 0
 	}
 	n, grace := local.Reserve(mine)
-	if n == 0 {
-		return nil, 0
-	}
 	// The first ones in placement order start.
 	for i, left := 0, n; i < len(as) && left > 0; i++ {
 		if as[i].NodeID == self {
@@ -631,26 +631,7 @@ func (s *Scheduler) reserveLocal(as []archivist.Assignment) (LocalPool, int) {
 			left--
 		}
 	}
-	return local, n
-}
-
-// assignedToSelf reports whether as assigns more tasks to the local pool's
-// node than the reserved workers started.
-func (s *Scheduler) assignedToSelf(as []archivist.Assignment, reserved int) bool {
-	if s.cfg.Local == nil {
-		return false
-	}
-	local := s.cfg.Local()
-	if local == nil {
-		return false
-	}
-	self, mine := local.NodeID(), 0
-	for _, a := range as {
-		if a.NodeID == self {
-			mine++
-		}
-	}
-	return mine > reserved
+	return local, mine, n
 }
 
 // placeFresh places the tasks created since the last round (fresh) without
@@ -660,10 +641,7 @@ func (s *Scheduler) assignedToSelf(as []archivist.Assignment, reserved int) bool
 // workers, in placement order. ok is false when the round must read the
 // queue instead; backlog is true when tasks were left waiting.
 func (s *Scheduler) placeFresh(ctx context.Context, lease archivist.Lease, cfg archivist.Config) (backlog, ok bool, err error) {
-	if s.cfg.Local == nil {
-		return false, false, nil
-	}
-	local := s.cfg.Local()
+	local := s.local()
 	if local == nil {
 		return false, false, nil
 	}

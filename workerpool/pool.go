@@ -251,12 +251,14 @@ func (p *Pool) shutdownAttempts() {
 // Later, the loop calls it every OrphanCheck, between its claims: a task
 // the store shows IN_PROGRESS here that the pool is not running is then an
 // orphan (the loop launches the attempts it claims; an attempt the leader
-// started here is on its way to RunStarted while workers are reserved for it, and such
-// a task is left to the next check; an attempt leaves running only after
-// its outcome is recorded or, failing that, noted in unrecorded). Such an orphan either ran here and its outcome could not be
-// recorded (it is in unrecorded), or was claimed by a call whose reply was
-// lost (a Redis restart: the client retries the claim, which then finds
-// the tasks taken), and never started.
+// started here is on its way to RunStarted while workers are reserved, so
+// a check then leaves such tasks to the next one; an attempt leaves
+// running only after its outcome is recorded or, failing that, noted in
+// unrecorded). Such an orphan either ran here and its outcome could not be
+// recorded (it is in unrecorded), or was claimed (or started by the
+// leader's placement) by a call whose reply was lost (a Redis restart: the
+// client retries the call, which then finds the tasks taken), and never
+// started.
 //
 // With fault tolerance off an orphan that may have run (one left by a
 // previous process, which may have been killed mid-task, or one whose
