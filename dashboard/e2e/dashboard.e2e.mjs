@@ -1126,6 +1126,22 @@ async function singleNodeScenarios() {
     await page.locator('[data-testid="config-saved"]', { hasText: `Saved version ${before + 2}` }).waitFor({ timeout: T });
   });
 
+  // clickSave clicks a form's Save; when it stays disabled, the error says
+  // what the form holds and what the card shows (a disabled Save means the
+  // form sees no change from the node it opened on, or an invalid field).
+  async function clickSave(form, card) {
+    try {
+      await form.getByRole('button', { name: 'Save' }).click({ timeout: T });
+    } catch (err) {
+      const fields = await form
+        .locator('input, select')
+        .evaluateAll((els) => els.map((e) => `${e.id.replace(/^.*-/, '')}=${JSON.stringify(e.value)}`).join(' '))
+        .catch(() => '?');
+      const shown = (await card.innerText().catch(() => '?')).replace(/\s+/g, ' ').slice(0, 400);
+      throw new Error(`${String(err.message).split('\n')[0]} | form: ${fields} | card: ${shown}`);
+    }
+  }
+
   await scenario('edit a node from the UI: name, role, workers and capabilities apply live', async () => {
     await nav(page, 'Nodes');
     const sel = `[data-node-id="${nodeId}"]`;
@@ -1166,7 +1182,7 @@ async function singleNodeScenarios() {
       await form.getByLabel('Name').fill(oldName);
       await form.getByLabel('Workers').fill(oldWorkers);
       await form.getByLabel('Capabilities').fill('');
-      await form.getByRole('button', { name: 'Save' }).click();
+      await clickSave(form, card);
       await form.waitFor({ state: 'detached', timeout: T });
       await card.locator('.badge.tone-leader').waitFor({ timeout: T });
       await page.locator(`${sel} [data-testid="role"]`, { hasText: 'Hybrid' }).waitFor({ timeout: T });
