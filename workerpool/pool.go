@@ -667,6 +667,9 @@ func (p *Pool) Reserve(n int) (int, time.Duration) {
 	return n, p.cfg.LeaseGrace
 }
 
+// releaseTimeout bounds putting back a task handed to a stopped pool.
+const releaseTimeout = 10 * time.Second
+
 // RunStarted runs the tasks that the placement step started here, in the
 // workers that Reserve set aside (reserved of them), and frees those left
 // over (tasks the step did not start: taken meanwhile, held by a limit, or
@@ -687,7 +690,7 @@ func (p *Pool) RunStarted(ts []*archivist.Task, reserved int) {
 		p.Wake() // workers came back: assigned tasks may be waiting
 	}
 	for _, t := range ts {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 		if _, err := p.cfg.Store.ReleaseTask(ctx, t.ID, t.Attempt); err != nil {
 			// Its lease brings it back.
 			p.cfg.Env.Logger.Warn("could not put back a task started here as the pool stopped", "task", t.ID, "err", err)
